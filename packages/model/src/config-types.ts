@@ -1,0 +1,83 @@
+// config.toml as parsed: Interlock's key names, defaults applied, frozen.
+
+/** [Extensions.NAME.Config]: nginx tuning, Interlock's names. */
+export interface NginxTuning {
+  User: string;
+  PidPath: string;
+  MaxConnections: number;
+  WorkerProcesses: number;
+  RLimitNoFile: number;
+  ConnectTimeout: number;
+  SendTimeout: number;
+  ReadTimeout: number;
+  KeepaliveTimeout: string;
+  ClientMaxBodySize: string;
+  ClientBodyBufferSize: string;
+  ClientHeaderBufferSize: string;
+  LargeClientHeaderBuffers: string;
+  ClientBodyTimeout: string;
+  UnderscoresInHeaders: boolean;
+  /** 0 = computed from the longest server name. */
+  ServerNamesHashBucketSize: number;
+  /** Kilobytes. */
+  UpstreamZoneSize: number;
+  SSLCiphers: string;
+  SSLProtocols: string;
+  SSLDefaultDHParam: number;
+  SSLDefaultDHParamPath: string;
+  AccessLogPath: string;
+  ErrorLogPath: string;
+  MainLogFormat: string;
+  TraceLogFormat: string;
+  HideInfoHeaders: boolean;
+  /** How long old workers may drain after a reload. */
+  WorkerShutdownTimeout: string;
+  GlobalOptions: string[];
+  HTTPOptions: string[];
+  TCPOptions: string[];
+}
+
+export interface ExtensionConfig {
+  Image: string;
+  Args: string[];
+  Labels: Record<string, string>;
+  ContainerLabels: Record<string, string>;
+  Constraints: string[];
+  PlacementPreferences: string[];
+  ServiceName: string;
+  ProxyImage: string;
+  ProxyArgs: string[];
+  ProxyLabels: Record<string, string>;
+  ProxyContainerLabels: Record<string, string>;
+  ProxyServiceName: string;
+  ProxyConfigPath: string;
+  ProxyReplicas: number;
+  ProxyStopSignal: string;
+  ProxyStopGracePeriod: string;
+  ProxyConstraints: string[];
+  ProxyPlacementPreferences: string[];
+  ProxyUpdateDelay: string;
+  ServiceCluster: string;
+  PublishMode: 'ingress' | 'host';
+  PublishedPort: number;
+  TargetPort: number;
+  PublishedSSLPort: number;
+  TargetSSLPort: number;
+  /** Name of a Docker config holding a custom nginx template; '' = built-in. */
+  Template: string;
+  /** Fixed networks the proxy joins; empty = only those its routed services need. */
+  Networks: string[];
+  Config: NginxTuning;
+}
+
+export interface SignalboxConfig {
+  ListenAddr: string;
+  DockerURL: string;
+  TLSCACert: string;
+  TLSCert: string;
+  TLSKey: string;
+  AllowInsecure: boolean;
+  PollInterval: string;
+  EndpointOverride: string;
+  Extensions: Record<string, ExtensionConfig>;
+}

@@ -1,0 +1,91 @@
+// The routing model core serves to extensions: one per service cluster, sorted and deterministic.
+import type { Diagnostic } from './diagnostics.js';
+
+export interface UpstreamServer {
+  addr: string;
+  port: number;
+  /** Owning service name, for x-upstream debugging and canary accounting. */
+  service: string;
+}
+
+export interface Upstream {
+  /** Deterministic nginx-safe identifier derived from host + path. */
+  name: string;
+  /** Sorted by addr then port. Empty means 503. */
+  servers: UpstreamServer[];
+  balance: 'round_robin' | 'ip_hash' | 'cookie';
+  /** Cookie name when balance is 'cookie'. */
+  cookie?: string;
+  maxFails?: number;
+  failTimeout?: string;
+  tls: { enabled: boolean; verify: boolean };
+  /** Services feeding this upstream (more than one for a canary pair), sorted. */
+  services: string[];
+}
+
+export interface Location {
+  /** '/' or a context root. */
+  path: string;
+  /** Strip path before proxying (context_root_rewrite). */
+  rewrite: boolean;
+  /** Exact-match websocket endpoints under this location, sorted. */
+  websocketEndpoints: string[];
+  upstream: Upstream;
+}
+
+export interface TlsCert {
+  certSecret: string;
+  keySecret: string;
+}
+
+export interface VirtualHost {
+  /** Exact name or '*.example.com'. */
+  host: string;
+  tls?: TlsCert;
+  sslOnly: boolean;
+  /** Sorted by path. */
+  locations: Location[];
+}
+
+export interface PassthroughHost {
+  host: string;
+  upstream: Upstream;
+}
+
+export interface RedirectRule {
+  sourceHost: string;
+  source: string;
+  target: string;
+}
+
+export type ServiceState = 'enabled' | 'disabled';
+
+export interface ServiceStatus {
+  id: string;
+  name: string;
+  cluster: string;
+  status: ServiceState;
+  hosts: string[];
+  /** Number of upstream servers this service contributes. */
+  servers: number;
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
+
+export interface ClusterModel {
+  /** The ServiceCluster this model is for ('' for the default cluster). */
+  cluster: string;
+  /** Sorted by host. */
+  virtualHosts: VirtualHost[];
+  /** Sorted by host. */
+  passthrough: PassthroughHost[];
+  /** Sorted by sourceHost, source. */
+  redirects: RedirectRule[];
+  defaultBackend?: Upstream;
+  /** Services of this cluster with any com.docker.lb.* label, sorted by name. */
+  services: ServiceStatus[];
+  /** Overlay networks (names) the proxy must join to reach its upstreams, sorted. */
+  proxyNetworks: string[];
+  /** Secrets (names) the proxy must mount for TLS, sorted. */
+  proxySecrets: string[];
+}

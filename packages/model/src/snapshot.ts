@@ -1,0 +1,63 @@
+// Plain snapshots of swarm objects. Only core's docker/ folder sees dockerode types;
+// everything downstream works from these, so tests can build them by hand or load recorded fixtures.
+
+export interface SwarmSnapshot {
+  services: ServiceSnapshot[];
+  networks: NetworkSnapshot[];
+  secrets: SecretSnapshot[];
+  nodes: NodeSnapshot[];
+}
+
+export interface NetworkSnapshot {
+  id: string;
+  name: string;
+  driver: string;
+  scope: string;
+  attachable: boolean;
+  ingress: boolean;
+  labels: Record<string, string>;
+}
+
+export interface SecretSnapshot {
+  id: string;
+  name: string;
+}
+
+export interface NodeSnapshot {
+  id: string;
+  hostname: string;
+  /** Address other nodes and clients reach this node on (Status.Addr). */
+  addr: string;
+  role: 'manager' | 'worker';
+  ready: boolean;
+}
+
+export interface PortSnapshot {
+  target: number;
+  published: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  mode: 'ingress' | 'host';
+}
+
+export interface ServiceSnapshot {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  /** ISO timestamp; the tie-breaker that makes conflict decisions stable across restarts. */
+  createdAt: string;
+  /** Networks named in the service spec (task template), by id. */
+  networkIds: string[];
+  endpointMode: 'vip' | 'dnsrr';
+  vips: { networkId: string; addr: string }[];
+  ports: PortSnapshot[];
+  /** Tasks whose current state is running, in no particular order. */
+  tasks: TaskSnapshot[];
+}
+
+export interface TaskSnapshot {
+  id: string;
+  nodeId: string;
+  slot: number;
+  /** Task addresses per network, without prefix length. */
+  addresses: { networkId: string; addr: string }[];
+}
