@@ -1,0 +1,69 @@
+// Core's upstream API: the per-extension model with ETag + long-poll, service status, metrics.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Logger, ServiceStatus } from '@signalbox/model';
+import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
+import type { ModelStore } from './model-store.js';
+
+export interface ApiDeps {
+  store: ModelStore;
+  statuses: () => ServiceStatus[];
+  exclusions: ExclusionStore;
+  registry: Registry;
+  log: Logger;
+  /** Upper bound for ?wait=, seconds. */
+  maxWaitSeconds?: number;
+}
+
+function parseEtag(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const m = /^(?:W\/)?"([^"]*)"$/.exec(header.trim());
+  return m ? m[1] : header.trim();
+}
+
+export function buildApp(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }), disableRequestLogging: true });
+  const maxWait = deps.maxWaitSeconds ?? 60;
+
+  app.get('/v1/health', async () => ({ ok: true }));
+
+  app.get('/v1/extensions', async () => ({ extensions: deps.store.names() }));
+
+  app.get<{ Params: { name: string }; Querystring: { wait?: string } }>('/v1/extensions/:name/model', async (req, reply) => {
+    const { name } = req.params;
+    const current = deps.store.get(name);
+    if (!current) {
+      return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: `no extension named ${JSON.stringify(name)} in config.toml` });
+    }
+    const known = parseEtag(req.headers['if-none-match']);
+    const waitS = Math.min(maxWait, Math.max(0, Number(req.query.wait ?? 0) || 0));
+    let payload = current;
+    if (known !== undefined && known === current.version) {
+      if (waitS === 0) return reply.code(304).send();
+      const changed = await deps.store.waitForChange(name, known, waitS * 1000);
+      if (!changed) return reply.code(304).send();
+      payload = changed;
+    }
+    return reply.header('etag', `"${payload.version}"`).header('cache-control', 'no-store').send(payload);
+  });
+
+  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown }[] } }>(
+    '/v1/extensions/:name/exclusions',
+    async (req, reply) => {
+      if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' });
+      const list: ReportedExclusion[] = (req.body?.excluded ?? [])
+        .filter((x) => typeof x.service === 'string' && typeof x.reason === 'string')
+        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000) }));
+      deps.exclusions.set(req.params.name, list);
+      return { ok: true };
+    },
+  );
+
+  app.get('/v1/status', async () => ({ services: deps.statuses() }));
+
+  app.get('/metrics', async (_req, reply) => {
+    return reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics());
+  });
+
+  return app;
+}

@@ -1,0 +1,97 @@
+// Docker events as hints: any relevant event triggers a reconcile; the reconcile reads the truth.
+// The stream is re-opened with capped backoff when it drops (engine restart, proxy timeout).
+import type Docker from 'dockerode';
+import type { Logger } from '@signalbox/model';
+
+export interface EventHint {
+  type: string;
+  action: string;
+  /** True when a service spec changed (tasks will follow and need a short burst of fast polls). */
+  serviceChange: boolean;
+}
+
+export interface EventWatch {
+  stop(): void;
+}
+
+const RELEVANT: Record<string, string[]> = {
+  service: ['create', 'update', 'remove'],
+  // Swarm emits no task events; container events on this node are the fastest signal that a task started or died.
+  container: ['start', 'die', 'destroy'],
+  network: ['create', 'destroy', 'remove'],
+  secret: ['create', 'remove'],
+  node: ['update', 'remove'],
+};
+
+export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onReconnect: () => void, log: Logger): EventWatch {
+  let stopped = false;
+  let attempt = 0;
+  let current: NodeJS.ReadableStream | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const open = async (): Promise<void> => {
+    if (stopped) return;
+    try {
+      const stream = (await docker.getEvents({ filters: { type: Object.keys(RELEVANT) } })) as NodeJS.ReadableStream;
+      current = stream;
+      if (attempt > 0) log.info({ attempt }, 'docker events stream reconnected');
+      attempt = 0;
+      // Events may have been missed while disconnected: reconcile now.
+      onReconnect();
+      let buf = '';
+      stream.on('data', (chunk: Buffer) => {
+        buf += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (line) handle(line);
+        }
+      });
+      const retry = (why: string) => {
+        if (stopped || current !== stream) return;
+        current = undefined;
+        log.warn({ why }, 'docker events stream ended; reconnecting');
+        schedule();
+      };
+      stream.on('end', () => retry('end'));
+      stream.on('error', (e: Error) => retry(e.message));
+      stream.on('close', () => retry('close'));
+    } catch (e) {
+      log.warn({ err: (e as Error).message, attempt }, 'cannot open docker events stream');
+      schedule();
+    }
+  };
+
+  const schedule = (): void => {
+    if (stopped) return;
+    const delay = Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    attempt++;
+    timer = setTimeout(() => void open(), delay);
+  };
+
+  const handle = (line: string): void => {
+    try {
+      const ev = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } };
+      const type = ev.Type ?? '';
+      const action = (ev.Action ?? '').split(':')[0] ?? '';
+      if (!RELEVANT[type]?.includes(action)) return;
+      // Only swarm task containers matter, not stray containers on this node.
+      if (type === 'container' && !ev.Actor?.Attributes?.['com.docker.swarm.service.id']) return;
+      onHint({ type, action, serviceChange: type === 'service' });
+    } catch {
+      log.debug('unparseable docker event line');
+    }
+  };
+
+  void open();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      const s = current as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined;
+      current = undefined;
+      s?.destroy?.();
+    },
+  };
+}

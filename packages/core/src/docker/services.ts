@@ -1,0 +1,82 @@
+// Create, update or remove the services core manages. Drift is judged only on the fields core sets:
+// the engine adds defaults and the extension's config mounts that core must not fight over.
+import type Docker from 'dockerode';
+import type { Logger } from '@signalbox/model';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Raw = any;
+
+/** A service spec as core wants it (Engine API ServiceSpec shape). */
+export type ServiceSpec = Record<string, unknown> & { Name: string };
+
+/** `current` projected onto the keys `desired` has: what to compare so engine defaults never look like drift. */
+export function project(current: unknown, desired: unknown): unknown {
+  if (Array.isArray(desired)) {
+    const cur = Array.isArray(current) ? current : [];
+    return desired.map((d, i) => project(cur[i], d));
+  }
+  if (desired !== null && typeof desired === 'object') {
+    const cur = (current !== null && typeof current === 'object' ? current : {}) as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(desired)) out[k] = project(cur[k], (desired as Record<string, unknown>)[k]);
+    return out;
+  }
+  return current;
+}
+
+/** Dotted paths where `current` differs from `desired`, for the drift log. */
+export function diffPaths(current: unknown, desired: unknown, prefix = ''): string[] {
+  if (desired !== null && typeof desired === 'object') {
+    const d = desired as Record<string, unknown>;
+    const c = (current !== null && typeof current === 'object' ? current : {}) as Record<string, unknown>;
+    if (Array.isArray(desired) && (!Array.isArray(current) || current.length !== desired.length)) return [prefix || '.'];
+    return Object.keys(d).flatMap((k) => diffPaths(c[k], d[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return JSON.stringify(current) === JSON.stringify(desired) ? [] : [prefix || '.'];
+}
+
+export type EnsureResult = { action: 'created' | 'updated' | 'unchanged'; changed: string[] };
+
+export class ServiceManager {
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+  ) {}
+
+  async find(name: string): Promise<Raw | undefined> {
+    const list = (await this.docker.listServices({ filters: { name: [name] } })) as Raw[];
+    return list.find((s) => s.Spec?.Name === name);
+  }
+
+  /**
+   * Make the service match `desired` on the fields it sets. `keep` lists top-level TaskTemplate.ContainerSpec
+   * fields whose current value is carried over on update (owned by someone else, e.g. the bootstrap config mount).
+   */
+  async ensure(desired: ServiceSpec, compare: (current: Raw) => unknown = (c) => c): Promise<EnsureResult> {
+    const existing = await this.find(desired.Name);
+    if (!existing) {
+      await this.docker.createService(desired as Raw);
+      this.log.info({ service: desired.Name }, 'created managed service');
+      return { action: 'created', changed: [] };
+    }
+    const current = compare(existing.Spec);
+    const changed = diffPaths(project(current, desired), desired);
+    if (changed.length === 0) return { action: 'unchanged', changed };
+    await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...desired } as Raw);
+    this.log.info({ service: desired.Name, changed }, 'updated managed service to match config.toml');
+    return { action: 'updated', changed };
+  }
+
+  async remove(name: string): Promise<boolean> {
+    const existing = await this.find(name);
+    if (!existing) return false;
+    await this.docker.getService(existing.ID).remove();
+    this.log.info({ service: name }, 'removed managed service');
+    return true;
+  }
+
+  /** Services carrying a label, e.g. every proxy/extension this core manages. */
+  async listByLabel(label: string): Promise<Raw[]> {
+    return (await this.docker.listServices({ filters: { label: [label] } })) as Raw[];
+  }
+}

@@ -1,0 +1,98 @@
+// Reads the swarm into a plain SwarmSnapshot. This folder is the only place that sees dockerode types.
+import type Docker from 'dockerode';
+import type { NetworkSnapshot, NodeSnapshot, PortSnapshot, ServiceSnapshot, SwarmSnapshot, TaskSnapshot } from '@signalbox/model';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the Engine API payloads are loosely typed in @types/dockerode */
+type Raw = any;
+
+function stripPrefix(addr: string): string {
+  const i = addr.indexOf('/');
+  return i === -1 ? addr : addr.slice(0, i);
+}
+
+export function normaliseNetwork(n: Raw): NetworkSnapshot {
+  return {
+    id: String(n.Id),
+    name: String(n.Name),
+    driver: String(n.Driver ?? ''),
+    scope: String(n.Scope ?? ''),
+    attachable: Boolean(n.Attachable),
+    ingress: Boolean(n.Ingress),
+    labels: { ...(n.Labels ?? {}) },
+  };
+}
+
+export function normaliseNode(n: Raw): NodeSnapshot {
+  return {
+    id: String(n.ID),
+    hostname: String(n.Description?.Hostname ?? ''),
+    addr: String(n.Status?.Addr ?? ''),
+    role: n.Spec?.Role === 'manager' ? 'manager' : 'worker',
+    ready: n.Status?.State === 'ready',
+  };
+}
+
+export function normaliseTask(t: Raw): TaskSnapshot {
+  return {
+    id: String(t.ID),
+    nodeId: String(t.NodeID ?? ''),
+    slot: Number(t.Slot ?? 0),
+    addresses: (t.NetworksAttachments ?? []).flatMap((na: Raw) =>
+      (na.Addresses ?? []).map((a: string) => ({ networkId: String(na.Network?.ID ?? ''), addr: stripPrefix(a) })),
+    ),
+  };
+}
+
+export function normaliseService(s: Raw, tasks: TaskSnapshot[], networkIdByName: Map<string, string>): ServiceSnapshot {
+  const spec = s.Spec ?? {};
+  const nets: Raw[] = spec.TaskTemplate?.Networks ?? spec.Networks ?? [];
+  const ports: PortSnapshot[] = (s.Endpoint?.Ports ?? spec.EndpointSpec?.Ports ?? []).map((p: Raw) => ({
+    target: Number(p.TargetPort),
+    published: Number(p.PublishedPort ?? 0),
+    protocol: (p.Protocol ?? 'tcp') as PortSnapshot['protocol'],
+    mode: p.PublishMode === 'host' ? 'host' : 'ingress',
+  }));
+  return {
+    id: String(s.ID),
+    name: String(spec.Name ?? ''),
+    labels: { ...(spec.Labels ?? {}) },
+    createdAt: String(s.CreatedAt ?? ''),
+    // The engine stores IDs, but accept names too (older engines / hand-written specs).
+    networkIds: nets.map((n) => String(n.Target)).map((t) => networkIdByName.get(t) ?? t),
+    endpointMode: spec.EndpointSpec?.Mode === 'dnsrr' ? 'dnsrr' : 'vip',
+    vips: (s.Endpoint?.VirtualIPs ?? []).map((v: Raw) => ({ networkId: String(v.NetworkID), addr: stripPrefix(String(v.Addr ?? '')) })),
+    ports,
+    tasks,
+  };
+}
+
+/** Tasks that are actually running (desired running is not enough: starting tasks have no traffic yet). */
+export function runningTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot[]> {
+  const by = new Map<string, TaskSnapshot[]>();
+  for (const t of rawTasks) {
+    if (t.Status?.State !== 'running' || t.DesiredState !== 'running') continue;
+    const list = by.get(String(t.ServiceID)) ?? [];
+    list.push(normaliseTask(t));
+    by.set(String(t.ServiceID), list);
+  }
+  return by;
+}
+
+export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
+  const [rawServices, rawTasks, rawNetworks, rawSecrets, rawNodes] = await Promise.all([
+    docker.listServices() as Promise<Raw[]>,
+    docker.listTasks({ filters: { 'desired-state': ['running'] } }) as Promise<Raw[]>,
+    docker.listNetworks() as Promise<Raw[]>,
+    docker.listSecrets() as Promise<Raw[]>,
+    docker.listNodes() as Promise<Raw[]>,
+  ]);
+  const networks = rawNetworks.map(normaliseNetwork);
+  const idByName = new Map(networks.map((n) => [n.name, n.id]));
+  const tasks = runningTasksByService(rawTasks);
+  return {
+    services: rawServices.map((s) => normaliseService(s, tasks.get(String(s.ID)) ?? [], idByName)),
+    networks,
+    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? '') })),
+    nodes: rawNodes.map(normaliseNode),
+  };
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
+import { readFileSync } from 'node:fs';
+import { createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { buildApp } from './api.js';
+import { connectDocker } from './docker/connect.js';
+import { watchEvents } from './docker/events.js';
+import { ServiceManager } from './docker/services.js';
+import { readSnapshot } from './docker/snapshot.js';
+import { ManagedServices } from './managed-services.js';
+import { ExclusionStore } from './exclusions.js';
+import { createMetrics } from './metrics.js';
+import { ModelStore } from './model-store.js';
+import { StatusTracker } from './status-tracker.js';
+import { Synchronizer } from './synchronizer.js';
+
+const log = createLogger('core');
+const configPath = process.env.SIGNALBOX_CONFIG ?? '/config.toml';
+
+let text: string;
+try {
+  text = readFileSync(configPath, 'utf8');
+} catch (e) {
+  log.fatal({ path: configPath, err: (e as Error).message }, 'cannot read config.toml');
+  process.exit(1);
+}
+const parsed = parseConfig(text, configPath);
+if (!parsed.ok) {
+  for (const d of parsed.errors) log.fatal({ code: d.code, key: d.key, value: d.value }, formatDiagnostic(d));
+  log.fatal({ path: configPath, errors: parsed.errors.length }, 'config.toml is invalid; refusing to start (the previous task keeps running if this was an update)');
+  process.exit(1);
+}
+const config = parsed.config;
+const pollIntervalMs = durationMs(config.PollInterval) ?? 3000;
+
+const docker = connectDocker(config);
+const metrics = createMetrics();
+const store = new ModelStore();
+const tracker = new StatusTracker(log.child({ component: 'status' }));
+const managed = new ManagedServices(
+  config.Extensions,
+  {
+    coreUrl: process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080',
+    controlNetwork: process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control',
+    owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
+    dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
+    logLevel: process.env.SIGNALBOX_LOG_LEVEL ?? 'info',
+  },
+  new ServiceManager(docker, log.child({ component: 'services' })),
+  metrics,
+  log.child({ component: 'services' }),
+  pollIntervalMs,
+);
+const sync = new Synchronizer({
+  config,
+  pollIntervalMs,
+  readSnapshot: () => readSnapshot(docker),
+  store,
+  tracker,
+  metrics,
+  log: log.child({ component: 'sync' }),
+  onModels: process.env.SIGNALBOX_MANAGE_SERVICES === 'false' ? undefined : (models, snap) => managed.converge(models, snap),
+});
+const events = watchEvents(
+  docker,
+  (hint) => {
+    sync.trigger(`event:${hint.type}`);
+    if (hint.serviceChange) sync.burst();
+  },
+  () => sync.trigger('events-reconnected'),
+  log.child({ component: 'events' }),
+);
+
+const exclusions = new ExclusionStore();
+const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
+const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log });
+const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
+await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
+log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');
+sync.start();
+
+const shutdown = (sig: string) => {
+  log.info({ sig }, 'stopping');
+  events.stop();
+  sync.stop();
+  void app.close().then(() => process.exit(0));
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

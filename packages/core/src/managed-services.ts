@@ -1,0 +1,165 @@
+// Desired specs for each [Extensions.NAME]'s extension and proxy services (pure), and the loop that
+// converges the swarm to them. Only networks, secrets, ports and config.toml settings are in the proxy
+// spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
+import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
+import { contentVersion, durationMs } from '@signalbox/model';
+import type { CoreMetrics } from './metrics.js';
+import type { ServiceManager, ServiceSpec } from './docker/services.js';
+
+export const LABEL_ROLE = 'com.signalbox.role';
+export const LABEL_EXTENSION = 'com.signalbox.extension';
+export const LABEL_OWNER = 'com.signalbox.owner';
+export const EXTENSION_PORT = 8081;
+export const AGENT_PORT = 8082;
+
+export interface ManagedContext {
+  /** URL extensions use to reach core, e.g. http://signalbox_core:8080 */
+  coreUrl: string;
+  /** The stack's control network (core ↔ extension ↔ proxy agents). */
+  controlNetwork: string;
+  /** Identifies this core's services, so two installations never touch each other's. */
+  owner: string;
+  dockerSocket: string;
+  logLevel: string;
+}
+
+const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
+
+function placement(constraints: readonly string[], prefs: readonly string[]) {
+  return {
+    Constraints: [...constraints],
+    Preferences: prefs.map((p) => ({ Spread: { SpreadDescriptor: p.replace(/^spread=/, '') } })),
+  };
+}
+
+function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
+  const byName = new Map(snap.networks.map((n) => [n.name, n.id]));
+  return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
+}
+
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot): ServiceSpec {
+  return {
+    Name: ext.ServiceName,
+    Labels: { ...ext.Labels, [LABEL_ROLE]: 'extension', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.Image,
+        Args: [...ext.Args],
+        Labels: { ...ext.ContainerLabels },
+        Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`],
+        Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
+      },
+      Placement: placement(ext.Constraints, ext.PlacementPreferences),
+      Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
+    },
+    Mode: { Replicated: { Replicas: 1 } },
+    // No VIP: peers find it by DNS round robin, which also works where the kernel has no IPVS.
+    EndpointSpec: { Mode: 'dnsrr' },
+  };
+}
+
+export function desiredProxySpec(name: string, ext: ExtensionConfig, model: ClusterModel, ctx: ManagedContext, snap: SwarmSnapshot): ServiceSpec {
+  const host = ext.PublishMode === 'host';
+  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
+  const networks = [...idsOf([ctx.controlNetwork], snap), ...idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).sort()];
+  const update = {
+    Parallelism: 1,
+    Delay: ns(ext.ProxyUpdateDelay, 1000),
+    FailureAction: 'rollback',
+    Monitor: 5_000_000_000,
+    // Two tasks cannot hold one host port on a node, so host mode replaces tasks in place.
+    Order: host ? 'stop-first' : 'start-first',
+  };
+  return {
+    Name: ext.ProxyServiceName,
+    Labels: { ...ext.ProxyLabels, [LABEL_ROLE]: 'proxy', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.ProxyImage,
+        Args: [...ext.ProxyArgs],
+        Labels: { ...ext.ProxyContainerLabels },
+        Env: [
+          `SIGNALBOX_EXTENSION_URL=http://${ext.ServiceName}:${EXTENSION_PORT}`,
+          `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
+          `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
+          `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+        ],
+        StopSignal: ext.ProxyStopSignal,
+        StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
+        Secrets: model.proxySecrets
+          .filter((s) => secretIds.has(s))
+          .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
+      },
+      Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
+      Networks: networks.map((Target) => ({ Target })),
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
+    },
+    Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
+    UpdateConfig: update,
+    RollbackConfig: { ...update, FailureAction: 'pause' },
+    EndpointSpec: {
+      // Ingress-published ports need a VIP; host-published ones work without (and without IPVS).
+      Mode: host ? 'dnsrr' : 'vip',
+      Ports: [
+        { Protocol: 'tcp', TargetPort: ext.TargetPort, PublishedPort: ext.PublishedPort, PublishMode: host ? 'host' : 'ingress' },
+        { Protocol: 'tcp', TargetPort: ext.TargetSSLPort, PublishedPort: ext.PublishedSSLPort, PublishMode: host ? 'host' : 'ingress' },
+      ],
+    },
+  };
+}
+
+/** Converges managed services; re-checks a service when its desired spec changes or every driftCheckMs. */
+export class ManagedServices {
+  private readonly lastChecked = new Map<string, { version: string; at: number }>();
+  private lastStaleCheck = 0;
+
+  constructor(
+    private readonly extensions: Record<string, ExtensionConfig>,
+    private readonly ctx: ManagedContext,
+    private readonly services: ServiceManager,
+    private readonly metrics: CoreMetrics,
+    private readonly log: Logger,
+    private readonly driftCheckMs: number,
+  ) {}
+
+  async converge(models: Map<string, ClusterModel>, snap: SwarmSnapshot): Promise<void> {
+    const now = Date.now();
+    for (const name of Object.keys(this.extensions).sort()) {
+      const ext = this.extensions[name]!;
+      const model = models.get(name);
+      if (!model) continue;
+      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), desiredProxySpec(name, ext, model, this.ctx, snap)]) {
+        const version = contentVersion(spec);
+        const last = this.lastChecked.get(spec.Name);
+        if (last && last.version === version && now - last.at < this.driftCheckMs) continue;
+        const res = await this.services.ensure(spec);
+        this.lastChecked.set(spec.Name, { version, at: now });
+        if (res.action !== 'unchanged') {
+          this.metrics.serviceUpdates.inc({ service: spec.Name, action: res.action });
+          if (res.action === 'updated' && last?.version === version) {
+            this.log.warn({ service: spec.Name, changed: res.changed }, 'reverted a hand-made change (drift) to match config.toml');
+          }
+        }
+      }
+    }
+    if (now - this.lastStaleCheck >= this.driftCheckMs) {
+      this.lastStaleCheck = now;
+      await this.removeStale();
+    }
+  }
+
+  /** Services of ours whose [Extensions.NAME] section is gone. */
+  private async removeStale(): Promise<void> {
+    const wanted = new Set(Object.values(this.extensions).flatMap((e) => [e.ServiceName, e.ProxyServiceName]));
+    for (const s of await this.services.listByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
+      const name = String(s.Spec?.Name ?? '');
+      if (name && !wanted.has(name)) {
+        await this.services.remove(name);
+        this.lastChecked.delete(name);
+        this.metrics.serviceUpdates.inc({ service: name, action: 'removed' });
+      }
+    }
+  }
+}

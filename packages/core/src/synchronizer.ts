@@ -1,0 +1,118 @@
+// Keeps the routing models in step with the swarm: Docker events make it fast, the periodic
+// reconcile makes it right (swarm emits no task events, so a rescheduled task is only seen by polling).
+import type { ClusterModel, ClusterTarget, Logger, SignalboxConfig, SwarmSnapshot } from '@signalbox/model';
+import { buildClusterModels } from '@signalbox/model';
+import { Coalescer } from './coalescer.js';
+import type { CoreMetrics } from './metrics.js';
+import type { ModelStore } from './model-store.js';
+import type { StatusTracker } from './status-tracker.js';
+
+export interface SynchronizerDeps {
+  config: SignalboxConfig;
+  pollIntervalMs: number;
+  readSnapshot: () => Promise<SwarmSnapshot>;
+  store: ModelStore;
+  tracker: StatusTracker;
+  metrics: CoreMetrics;
+  log: Logger;
+  /** Called after every successful read, with the models; keeps extension/proxy services converged. */
+  onModels?: (models: Map<string, ClusterModel>, snap: SwarmSnapshot) => Promise<void>;
+  /** Poll fast for this long after a service event, so task starts (no events) are seen at once. */
+  burstMs?: number;
+  burstIntervalMs?: number;
+  quietMs?: number;
+  maxWaitMs?: number;
+}
+
+export class Synchronizer {
+  private readonly coalescer: Coalescer;
+  private readonly targets: ClusterTarget[];
+  private pollTimer: NodeJS.Timeout | undefined;
+  private burstTimer: NodeJS.Timeout | undefined;
+  private burstUntil = 0;
+  private pendingTrigger = 'poll';
+  private lastOk = 0;
+
+  constructor(private readonly d: SynchronizerDeps) {
+    this.targets = Object.entries(d.config.Extensions)
+      .map(([name, e]) => ({ name, serviceCluster: e.ServiceCluster, networks: e.Networks }))
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    this.coalescer = new Coalescer(() => this.reconcile(), { quietMs: d.quietMs ?? 30, maxWaitMs: d.maxWaitMs ?? 250 });
+  }
+
+  start(): void {
+    this.trigger('start');
+    this.pollTimer = setInterval(() => this.trigger('poll'), this.d.pollIntervalMs);
+  }
+
+  stop(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    if (this.burstTimer) clearInterval(this.burstTimer);
+    this.coalescer.stop();
+  }
+
+  trigger(reason: string): void {
+    this.pendingTrigger = reason;
+    this.coalescer.trigger();
+  }
+
+  /** After a spec change, tasks start over the next seconds without any event: poll quickly for a while. */
+  burst(): void {
+    this.burstUntil = Date.now() + (this.d.burstMs ?? 15_000);
+    if (this.burstTimer) return;
+    this.burstTimer = setInterval(() => {
+      if (Date.now() > this.burstUntil) {
+        clearInterval(this.burstTimer);
+        this.burstTimer = undefined;
+        return;
+      }
+      this.trigger('burst');
+    }, this.d.burstIntervalMs ?? 200);
+  }
+
+  lastSuccessAt(): number {
+    return this.lastOk;
+  }
+
+  private async reconcile(): Promise<void> {
+    const { metrics, log } = this.d;
+    metrics.reconciles.inc({ trigger: this.pendingTrigger });
+    const end = metrics.reconcileSeconds.startTimer();
+    let snap: SwarmSnapshot;
+    try {
+      snap = await this.d.readSnapshot();
+    } catch (e) {
+      metrics.reconcileErrors.inc();
+      log.warn({ err: (e as Error).message }, 'cannot read swarm state; keeping the last model');
+      end();
+      return;
+    }
+    const models = buildClusterModels(snap, this.targets);
+    end();
+    this.lastOk = Date.now();
+    const statuses = [...models.values()].flatMap((m) => m.services);
+    const changes = this.d.tracker.update(statuses);
+    for (const c of changes) {
+      if (c.service.status === 'disabled' && c.previous?.status !== 'disabled') {
+        metrics.rejections.inc({ cluster: c.service.cluster, code: c.service.errors[0]?.code ?? 'unknown' });
+      }
+    }
+    metrics.services.reset();
+    for (const s of this.d.tracker.all()) metrics.services.inc({ cluster: s.cluster, status: s.status });
+    for (const [name, model] of models) {
+      const ext = this.d.config.Extensions[name];
+      if (!ext) continue;
+      if (this.d.store.set(name, ext, model)) {
+        metrics.modelUpdates.inc({ extension: name });
+        log.info({ extension: name, version: this.d.store.get(name)?.version, hosts: model.virtualHosts.length, passthrough: model.passthrough.length }, 'model updated');
+      }
+    }
+    if (this.d.onModels) {
+      try {
+        await this.d.onModels(models, snap);
+      } catch (e) {
+        log.error({ err: (e as Error).message }, 'cannot converge extension/proxy services; will retry');
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// Remove services from a model, and find (by bisection) the services whose routes make nginx -t fail,
+// so one bad service costs only itself and the rest is still published.
+import type { ClusterModel, Upstream } from '@signalbox/model';
+
+function prune(up: Upstream, drop: ReadonlySet<string>): Upstream | undefined {
+  if (up.services.every((s) => drop.has(s))) return undefined;
+  return { ...up, servers: up.servers.filter((s) => !drop.has(s.service)), services: up.services.filter((s) => !drop.has(s)) };
+}
+
+export function withoutServices(model: ClusterModel, drop: ReadonlySet<string>): ClusterModel {
+  if (drop.size === 0) return model;
+  const virtualHosts = model.virtualHosts
+    .map((vh) => ({
+      ...vh,
+      locations: vh.locations.flatMap((l) => {
+        const upstream = prune(l.upstream, drop);
+        return upstream ? [{ ...l, upstream }] : [];
+      }),
+    }))
+    .filter((vh) => vh.locations.length > 0);
+  const passthrough = model.passthrough.flatMap((p) => {
+    const upstream = prune(p.upstream, drop);
+    return upstream ? [{ ...p, upstream }] : [];
+  });
+  const out: ClusterModel = { ...model, virtualHosts, passthrough };
+  const def = model.defaultBackend ? prune(model.defaultBackend, drop) : undefined;
+  if (def) out.defaultBackend = def;
+  else delete out.defaultBackend;
+  return out;
+}
+
+export function routedServices(model: ClusterModel): string[] {
+  const names = new Set<string>();
+  for (const vh of model.virtualHosts) for (const l of vh.locations) for (const s of l.upstream.services) names.add(s);
+  for (const p of model.passthrough) for (const s of p.upstream.services) names.add(s);
+  for (const s of model.defaultBackend?.services ?? []) names.add(s);
+  return [...names].sort();
+}
+
+/**
+ * Adaptive group testing: grow a set of services known to validate together; a group that fails is split,
+ * and a single failing service is a culprit (returned with nginx's error). About k·log2(n) validations for k culprits among n.
+ */
+export async function findCulprits(
+  all: readonly string[],
+  check: (included: ReadonlySet<string>) => Promise<string | undefined>,
+): Promise<Map<string, string>> {
+  const included = new Set<string>();
+  const culprits = new Map<string, string>();
+  const add = async (group: readonly string[]): Promise<void> => {
+    if (group.length === 0) return;
+    const trial = new Set([...included, ...group]);
+    const error = await check(trial);
+    if (error === undefined) {
+      for (const s of group) included.add(s);
+      return;
+    }
+    if (group.length === 1) {
+      culprits.set(group[0]!, error);
+      return;
+    }
+    const mid = Math.ceil(group.length / 2);
+    await add(group.slice(0, mid));
+    await add(group.slice(mid));
+  };
+  await add(all);
+  return culprits;
+}

@@ -1,0 +1,90 @@
+// One model version in, at most one validated config out: render → policy → nginx -t → (bisect) → publish.
+// A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
+// A config that fails nginx -t is never published.
+import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
+import { checkPolicy } from './config-policy.js';
+import { findCulprits, routedServices, withoutServices } from './exclusion.js';
+import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
+import type { ConfigPublisher } from './publisher.js';
+import { sha256 } from './publisher.js';
+import type { RenderOptions } from './render/index.js';
+import type { ServedConfigState } from './served-config.js';
+
+export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
+
+export interface Exclusion {
+  service: string;
+  code: 'ERR_NGINX_REJECTED';
+  reason: string;
+}
+
+export interface PipelineResult {
+  outcome: 'published' | 'unchanged' | 'refused';
+  config?: string;
+  excluded: Exclusion[];
+  error?: string;
+}
+
+export interface PipelineDeps {
+  render: Renderer;
+  validator: ConfigValidator;
+  publisher: ConfigPublisher;
+  served: ServedConfigState;
+  log: Logger;
+  renderOptions: Omit<RenderOptions, 'secretsDir'>;
+  /** Where proxies find secrets (the swarm mounts them at /run/secrets). */
+  secretsDir?: string;
+  allowedModules: readonly string[];
+}
+
+export class Pipeline {
+  constructor(private readonly d: PipelineDeps) {}
+
+  private renderReal(model: ClusterModel, ext: ExtensionConfig): string {
+    return this.d.render(model, ext, { ...this.d.renderOptions, secretsDir: this.d.secretsDir ?? '/run/secrets' });
+  }
+
+  /** Validation error for this model, or undefined if it passes policy and nginx -t. */
+  private async check(model: ClusterModel, ext: ExtensionConfig): Promise<string | undefined> {
+    const policy = checkPolicy(this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
+    if (policy.length > 0) return policy.join('; ');
+    const inSandbox = (s: SandboxPaths) =>
+      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath } }, { ...this.d.renderOptions, secretsDir: s.secretsDir });
+    const res = await this.d.validator.validate(inSandbox, model.proxySecrets);
+    return res.ok ? undefined : res.error;
+  }
+
+  async process(model: ClusterModel, ext: ExtensionConfig): Promise<PipelineResult> {
+    const log = this.d.log;
+    let excluded: Exclusion[] = [];
+    let final = model;
+    // Same bytes as what is served: it passed validation when it was published.
+    if (this.d.served.get()?.sha256 === sha256(this.renderReal(model, ext))) return { outcome: 'unchanged', excluded };
+    const firstError = await this.check(model, ext);
+    if (firstError !== undefined) {
+      const services = routedServices(model);
+      const baseError = await this.check(withoutServices(model, new Set(services)), ext);
+      if (baseError !== undefined) {
+        // Not any service's fault (nginx tuning, raw options, template): keep serving the last good config.
+        log.error({ error: baseError }, 'config fails nginx -t even without any service; keeping the last good config');
+        return { outcome: 'refused', excluded: [], error: baseError };
+      }
+      const culprits = await findCulprits(services, (included) =>
+        this.check(withoutServices(model, new Set(services.filter((s) => !included.has(s)))), ext),
+      );
+      excluded = [...culprits].map(([service, reason]) => ({ service, code: 'ERR_NGINX_REJECTED' as const, reason }));
+      for (const x of excluded) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its routes fail nginx -t');
+      final = withoutServices(model, new Set(culprits.keys()));
+      const again = await this.check(final, ext);
+      if (again !== undefined) {
+        log.error({ error: again }, 'config still fails nginx -t after excluding services; keeping the last good config');
+        return { outcome: 'refused', excluded, error: again };
+      }
+    }
+    const text = this.renderReal(final, ext);
+    if (this.d.served.get()?.sha256 === sha256(text)) return { outcome: 'unchanged', excluded };
+    const published = await this.d.publisher.publish(text);
+    this.d.served.set(published);
+    return { outcome: 'published', config: published.name, excluded };
+  }
+}

@@ -1,0 +1,82 @@
+// Publishes validated configs as Docker config objects: content-addressed names, labelled so they can be
+// found (latest on restart) and garbage-collected, keeping a few previous ones for rollback.
+import { createHash } from 'node:crypto';
+import type Docker from 'dockerode';
+import type { Logger } from '@signalbox/model';
+
+export const LABEL_EXTENSION = 'com.signalbox.extension';
+export const LABEL_SHA = 'com.signalbox.sha256';
+export const LABEL_OWNER = 'com.signalbox.owner';
+
+export interface PublishedConfig {
+  name: string;
+  sha256: string;
+  text: string;
+}
+
+export interface ConfigPublisher {
+  publish(text: string): Promise<PublishedConfig>;
+  latest(): Promise<PublishedConfig | undefined>;
+}
+
+export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Raw = any;
+
+export class DockerConfigPublisher implements ConfigPublisher {
+  constructor(
+    private readonly docker: Docker,
+    private readonly extension: string,
+    private readonly owner: string,
+    private readonly log: Logger,
+    private readonly keep = 5,
+  ) {}
+
+  private nameFor(sha: string): string {
+    return `signalbox-${this.extension}-${sha.slice(0, 16)}`;
+  }
+
+  async publish(text: string): Promise<PublishedConfig> {
+    const sha = sha256(text);
+    const name = this.nameFor(sha);
+    try {
+      await this.docker.createConfig({
+        Name: name,
+        Labels: { [LABEL_EXTENSION]: this.extension, [LABEL_SHA]: sha, [LABEL_OWNER]: this.owner },
+        Data: Buffer.from(text).toString('base64'),
+      } as Raw);
+      this.log.info({ config: name, bytes: text.length }, 'published config object');
+    } catch (e) {
+      // Same bytes published before (e.g. after a restart): the name already exists, which is fine.
+      if ((e as { statusCode?: number }).statusCode !== 409) throw e;
+    }
+    await this.collectGarbage();
+    return { name, sha256: sha, text };
+  }
+
+  private async ours(): Promise<Raw[]> {
+    const list = (await this.docker.listConfigs({ filters: { label: [`${LABEL_EXTENSION}=${this.extension}`] } })) as Raw[];
+    return list.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt)) || String(b.ID).localeCompare(String(a.ID)));
+  }
+
+  async latest(): Promise<PublishedConfig | undefined> {
+    const newest = (await this.ours())[0];
+    if (!newest) return undefined;
+    const full = (await this.docker.getConfig(newest.ID).inspect()) as Raw;
+    const text = Buffer.from(String(full.Spec?.Data ?? ''), 'base64').toString('utf8');
+    return { name: String(full.Spec?.Name), sha256: sha256(text), text };
+  }
+
+  private async collectGarbage(): Promise<void> {
+    const old = (await this.ours()).slice(this.keep);
+    for (const c of old) {
+      try {
+        await this.docker.getConfig(c.ID).remove();
+      } catch (e) {
+        // In use by a service (mounted as bootstrap): keep it; the engine refuses anyway.
+        this.log.debug({ config: c.Spec?.Name, err: (e as Error).message }, 'config object not removed');
+      }
+    }
+  }
+}

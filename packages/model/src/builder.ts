@@ -1,0 +1,389 @@
+// Pure builder: swarm snapshot → one routing model per extension (service cluster).
+// Deterministic: services are considered in (createdAt, name, id) order, so the service that
+// loses a conflict is the same one after every restart, and output is sorted throughout.
+import { createHash } from 'node:crypto';
+import type { Diagnostic } from './diagnostics.js';
+import type { RouteSpec } from './labels-types.js';
+import { decodeLabels } from './labels.js';
+import type {
+  ClusterModel,
+  Location,
+  PassthroughHost,
+  RedirectRule,
+  ServiceStatus,
+  Upstream,
+  UpstreamServer,
+  VirtualHost,
+} from './routing-model.js';
+import type { NetworkSnapshot, ServiceSnapshot, SwarmSnapshot } from './snapshot.js';
+
+export interface ClusterTarget {
+  /** [Extensions.NAME] section name. */
+  name: string;
+  /** Its ServiceCluster value ('' = serves services without a service_cluster label). */
+  serviceCluster: string;
+  /** Fixed network list (ExtensionConfig.Networks); empty = whatever routed services need. */
+  networks: readonly string[];
+}
+
+const L = (suffix: string): string => `com.docker.lb.${suffix}`;
+
+function err(code: string, key: string, message: string, value?: string): Diagnostic {
+  return value === undefined ? { code, severity: 'error', key, message } : { code, severity: 'error', key, message, value };
+}
+
+function byString<T>(key: (t: T) => string): (a: T, b: T) => number {
+  return (a, b) => {
+    const ka = key(a);
+    const kb = key(b);
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  };
+}
+
+/** Where the proxy reaches a service's servers. */
+type Reach =
+  | { kind: 'network'; network: NetworkSnapshot }
+  | { kind: 'host-port'; published: number };
+
+interface Candidate {
+  svc: ServiceSnapshot;
+  spec: RouteSpec;
+  reach: Reach;
+  servers: UpstreamServer[];
+  errors: Diagnostic[];
+  warnings: Diagnostic[];
+}
+
+/** Options that must agree for two services to share one upstream (a canary pair). */
+function upstreamSignature(spec: RouteSpec): string {
+  return JSON.stringify([
+    spec.stickySessionCookie ?? null,
+    spec.ipHash,
+    spec.sslBackend,
+    spec.sslBackendTlsVerify,
+    spec.contextRootRewrite,
+    spec.maxFails ?? null,
+    spec.failTimeout ?? null,
+    spec.backendMode,
+  ]);
+}
+
+function resolveReach(svc: ServiceSnapshot, spec: RouteSpec, snap: SwarmSnapshot, byId: Map<string, NetworkSnapshot>): Reach | Diagnostic {
+  const attached = svc.networkIds
+    .map((id) => byId.get(id))
+    .filter((n): n is NetworkSnapshot => n !== undefined && !n.ingress);
+  if (spec.network !== undefined) {
+    const named = snap.networks.find((n) => n.name === spec.network);
+    if (named === undefined) {
+      return err('ERR_NETWORK_NOT_FOUND', L('network'), 'names a network that does not exist in the swarm; create it or fix the name (stacks prefix network names with the stack name)', spec.network);
+    }
+    if (!attached.some((n) => n.id === named.id)) {
+      const names = attached.map((n) => n.name).sort();
+      return err('ERR_NETWORK_NOT_ATTACHED', L('network'), `is not a network this service is attached to (attached: ${names.length ? names.join(', ') : 'none'}); add the network to the service`, spec.network);
+    }
+    if (named.scope !== 'swarm' || named.driver !== 'overlay') {
+      return err('ERR_NETWORK_NOT_OVERLAY', L('network'), `is a ${named.scope}-scoped ${named.driver} network; the proxy can only join swarm-scoped overlay networks`, spec.network);
+    }
+    return { kind: 'network', network: named };
+  }
+  const hostPublished = svc.ports.find((p) => p.mode === 'host' && p.target === spec.port && p.protocol === 'tcp');
+  const overlays = attached.filter((n) => n.driver === 'overlay' && n.scope === 'swarm');
+  if (overlays.length === 1 && overlays[0] !== undefined) return { kind: 'network', network: overlays[0] };
+  if (overlays.length === 0 && hostPublished !== undefined) return { kind: 'host-port', published: hostPublished.published };
+  if (overlays.length === 0) {
+    return err('ERR_NETWORK_NONE', L('network'), `is not set and the service is on no overlay network; attach it to one (and name it in ${L('network')}) or publish port ${spec.port} in host mode`);
+  }
+  return err('ERR_NETWORK_AMBIGUOUS', L('network'), `is required because the service is on several networks (${overlays.map((n) => n.name).sort().join(', ')}); name the one the proxy should use`);
+}
+
+function serversFor(svc: ServiceSnapshot, spec: RouteSpec, reach: Reach, snap: SwarmSnapshot): UpstreamServer[] {
+  if (reach.kind === 'host-port') {
+    const nodes = new Map(snap.nodes.map((n) => [n.id, n]));
+    const addrs = new Set<string>();
+    for (const t of svc.tasks) {
+      const node = nodes.get(t.nodeId);
+      if (node?.ready && node.addr) addrs.add(node.addr);
+    }
+    return [...addrs].map((addr) => ({ addr, port: reach.published, service: svc.name }));
+  }
+  if (spec.backendMode === 'vip') {
+    const vip = svc.vips.find((v) => v.networkId === reach.network.id);
+    return vip ? [{ addr: vip.addr, port: spec.port, service: svc.name }] : [];
+  }
+  const out: UpstreamServer[] = [];
+  for (const t of svc.tasks) {
+    const a = t.addresses.find((x) => x.networkId === reach.network.id);
+    if (a) out.push({ addr: a.addr, port: spec.port, service: svc.name });
+  }
+  return out;
+}
+
+function compareAddr(a: UpstreamServer, b: UpstreamServer): number {
+  const pa = a.addr.split('.').map(Number);
+  const pb = b.addr.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0 && !Number.isNaN(d)) return d;
+  }
+  if (a.addr !== b.addr) return a.addr < b.addr ? -1 : 1;
+  if (a.port !== b.port) return a.port - b.port;
+  return a.service < b.service ? -1 : a.service > b.service ? 1 : 0;
+}
+
+/** nginx-safe, stable and readable: u_<host>_<path>_<hash>. */
+export function upstreamName(host: string, path: string): string {
+  const readable = `${host}${path === '/' ? '' : path}`.replace(/[^a-z0-9]+/gi, '_').replace(/^_+|_+$/g, '').slice(0, 40);
+  const hash = createHash('sha256').update(`${host}\n${path}`).digest('hex').slice(0, 8);
+  return `u_${readable}_${hash}`;
+}
+
+function makeUpstream(name: string, members: Candidate[]): Upstream {
+  const first = members[0]!.spec;
+  const servers = members.flatMap((m) => m.servers).sort(compareAddr);
+  const up: Upstream = {
+    name,
+    servers,
+    balance: first.stickySessionCookie !== undefined ? 'cookie' : first.ipHash ? 'ip_hash' : 'round_robin',
+    tls: { enabled: first.sslBackend, verify: first.sslBackendTlsVerify === 'required' },
+    services: [...new Set(members.map((m) => m.svc.name))].sort(),
+  };
+  if (first.stickySessionCookie !== undefined) up.cookie = first.stickySessionCookie;
+  if (first.maxFails !== undefined) up.maxFails = first.maxFails;
+  if (first.failTimeout !== undefined) up.failTimeout = first.failTimeout;
+  return up;
+}
+
+/** Claims a service makes; two services conflict when a claim's key matches but the value differs. */
+interface Claims {
+  locations: Map<string, string>; // host\npath → upstream signature
+  certs: Map<string, string>; // host → cert/key pair
+  passthrough: Set<string>;
+  terminated: Set<string>;
+  defaultBackend: boolean;
+  websockets: Map<string, string>; // host\npath → location path owning it
+}
+
+interface Owner {
+  service: string;
+  value: string;
+}
+
+function claimsOf(spec: RouteSpec): Claims {
+  const c: Claims = { locations: new Map(), certs: new Map(), passthrough: new Set(), terminated: new Set(), defaultBackend: spec.defaultBackend, websockets: new Map() };
+  const path = spec.contextRoot ?? '/';
+  for (const host of spec.hosts) {
+    if (spec.sslPassthrough) {
+      c.passthrough.add(host);
+      continue;
+    }
+    c.locations.set(`${host}\n${path}`, upstreamSignature(spec));
+    if (spec.sslCert !== undefined && spec.sslKey !== undefined) {
+      c.certs.set(host, `${spec.sslCert}\n${spec.sslKey}`);
+      c.terminated.add(host);
+    }
+  }
+  return c;
+}
+
+/**
+ * Decide, in a stable order, which services keep their routes. Returns the conflict diagnostics
+ * for each losing service (winners get none).
+ */
+function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
+  const lost = new Map<Candidate, Diagnostic[]>();
+  const loc = new Map<string, Owner>();
+  const cert = new Map<string, Owner>();
+  const pass = new Map<string, string>();
+  const term = new Map<string, string>();
+  let def: string | undefined;
+  for (const c of cands) {
+    const claims = claimsOf(c.spec);
+    const problems: Diagnostic[] = [];
+    for (const [key, sig] of claims.locations) {
+      const o = loc.get(key);
+      const [host, path] = key.split('\n') as [string, string];
+      if (o && o.value !== sig) {
+        problems.push(err('ERR_CONFLICT_ROUTE', L('hosts'), `host ${host} path ${path} is already routed by service ${o.service} with different options (sticky/ip_hash/ssl_backend/rewrite/max_fails); services sharing a host and path form a canary pair only when those options match`, host));
+      }
+      if (pass.has(host)) {
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('hosts'), `host ${host} is already passed through (ssl_passthrough) by service ${pass.get(host)}; a host cannot be both terminated here and passed through`, host));
+      }
+    }
+    for (const [host, pair] of claims.certs) {
+      const o = cert.get(host);
+      if (o && o.value !== pair) {
+        problems.push(err('ERR_CONFLICT_CERT', L('ssl_cert'), `host ${host} already uses a different certificate from service ${o.service}; services sharing a host must use the same ssl_cert/ssl_key`, pair.split('\n')[0]));
+      }
+    }
+    for (const host of claims.passthrough) {
+      const other = pass.get(host);
+      if (other !== undefined) {
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already passed through to service ${other}; only one service may receive a passed-through host`, host));
+      }
+      if (term.has(host) || [...loc.keys()].some((k) => k.startsWith(`${host}\n`))) {
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${term.get(host) ?? [...loc.entries()].find(([k]) => k.startsWith(`${host}\n`))?.[1].service}; a host cannot be both`, host));
+      }
+    }
+    if (claims.defaultBackend && def !== undefined) {
+      problems.push(err('ERR_CONFLICT_DEFAULT_BACKEND', L('default_backend'), `service ${def} is already the default backend; only one service per cluster can be`, 'true'));
+    }
+    if (problems.length > 0) {
+      lost.set(c, problems);
+      continue;
+    }
+    for (const [key, sig] of claims.locations) if (!loc.has(key)) loc.set(key, { service: c.svc.name, value: sig });
+    for (const [host, pair] of claims.certs) if (!cert.has(host)) cert.set(host, { service: c.svc.name, value: pair });
+    for (const host of claims.passthrough) pass.set(host, c.svc.name);
+    for (const host of claims.terminated) if (!term.has(host)) term.set(host, c.svc.name);
+    if (claims.defaultBackend) def = c.svc.name;
+  }
+  return lost;
+}
+
+function serviceOrder(a: ServiceSnapshot, b: ServiceSnapshot): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? -1 : 1;
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function emptyModel(cluster: string): ClusterModel {
+  return { cluster, virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] };
+}
+
+/** Build one model per target. Services whose service_cluster matches no target are reported by every target. */
+export function buildClusterModels(snap: SwarmSnapshot, targets: readonly ClusterTarget[]): Map<string, ClusterModel> {
+  const networksById = new Map(snap.networks.map((n) => [n.id, n]));
+  const secretNames = new Set(snap.secrets.map((s) => s.name));
+  const knownClusters = new Set(targets.map((t) => t.serviceCluster));
+  const perCluster = new Map<string, { cands: Candidate[]; statuses: ServiceStatus[] }>();
+  const orphans: ServiceStatus[] = [];
+  for (const t of targets) perCluster.set(t.serviceCluster, { cands: [], statuses: [] });
+
+  const services = [...snap.services].sort(serviceOrder);
+  for (const svc of services) {
+    const decoded = decodeLabels(svc.labels);
+    if (decoded.status === 'ignored') continue;
+    const cluster = decoded.status === 'ok' ? decoded.spec.serviceCluster : decoded.serviceCluster;
+    const bucket = perCluster.get(cluster);
+    const base = { id: svc.id, name: svc.name, cluster, servers: 0 };
+    if (decoded.status === 'rejected') {
+      const st: ServiceStatus = { ...base, status: 'disabled', hosts: [], errors: decoded.errors, warnings: decoded.warnings };
+      (bucket ? bucket.statuses : orphans).push(st);
+      continue;
+    }
+    const spec = decoded.spec;
+    const errors: Diagnostic[] = [];
+    if (!knownClusters.has(cluster)) {
+      errors.push(err('ERR_SERVICE_CLUSTER_UNKNOWN', L('service_cluster'), `names no configured service cluster (configured: ${[...knownClusters].map((c) => (c === '' ? '(default)' : c)).sort().join(', ')})`, cluster));
+    }
+    for (const [key, name] of [['ssl_cert', spec.sslCert], ['ssl_key', spec.sslKey]] as const) {
+      if (name !== undefined && !secretNames.has(name)) {
+        errors.push(err('ERR_SECRET_NOT_FOUND', L(key), 'names a Docker secret that does not exist; create it with `docker secret create`', name));
+      }
+    }
+    const reach = resolveReach(svc, spec, snap, networksById);
+    if ('code' in reach) errors.push(reach);
+    const target = targets.find((t) => t.serviceCluster === cluster);
+    if (!('code' in reach) && reach.kind === 'network' && target && target.networks.length > 0 && !target.networks.includes(reach.network.name)) {
+      errors.push(err('ERR_NETWORK_NOT_ALLOWED', L('network'), `is not in this cluster's fixed Networks list (${[...target.networks].sort().join(', ')}); the proxy only joins those`, reach.network.name));
+    }
+    if (!('code' in reach) && spec.backendMode === 'vip' && (reach.kind !== 'network' || svc.endpointMode !== 'vip')) {
+      errors.push(err('ERR_BACKEND_MODE_VIP', L('backend_mode'), 'is vip but the service has no virtual IP on that network (endpoint mode dnsrr or host-published); use task', 'vip'));
+    }
+    if (errors.length > 0 || 'code' in reach) {
+      const st: ServiceStatus = { ...base, status: 'disabled', hosts: spec.hosts, errors, warnings: decoded.warnings };
+      (bucket ? bucket.statuses : orphans).push(st);
+      continue;
+    }
+    bucket!.cands.push({ svc, spec, reach, servers: serversFor(svc, spec, reach, snap), errors: [], warnings: decoded.warnings });
+  }
+
+  const out = new Map<string, ClusterModel>();
+  for (const t of targets) {
+    const bucket = perCluster.get(t.serviceCluster)!;
+    out.set(t.name, assemble(t, bucket.cands, [...bucket.statuses, ...orphans]));
+  }
+  return out;
+}
+
+function assemble(target: ClusterTarget, cands: Candidate[], disabled: ServiceStatus[]): ClusterModel {
+  const model = emptyModel(target.serviceCluster);
+  const lost = resolveConflicts(cands);
+  const winners = cands.filter((c) => !lost.has(c));
+  const statuses: ServiceStatus[] = [...disabled];
+  for (const c of cands) {
+    const problems = lost.get(c);
+    statuses.push({
+      id: c.svc.id,
+      name: c.svc.name,
+      cluster: target.serviceCluster,
+      status: problems ? 'disabled' : 'enabled',
+      hosts: c.spec.hosts,
+      servers: problems ? 0 : c.servers.length,
+      errors: problems ?? [],
+      warnings: c.warnings,
+    });
+  }
+  model.services = statuses.sort(byString((s) => `${s.name}\n${s.id}`));
+
+  // Group winners by host → path.
+  const hosts = new Map<string, Map<string, Candidate[]>>();
+  const passthrough = new Map<string, Candidate>();
+  const redirects: RedirectRule[] = [];
+  const networks = new Set<string>();
+  const secrets = new Set<string>();
+  for (const c of winners) {
+    if (c.reach.kind === 'network') networks.add(c.reach.network.name);
+    if (c.spec.sslCert !== undefined) secrets.add(c.spec.sslCert);
+    if (c.spec.sslKey !== undefined) secrets.add(c.spec.sslKey);
+    for (const r of c.spec.redirects) redirects.push({ sourceHost: r.sourceHost, source: r.source, target: r.target });
+    if (c.spec.defaultBackend && model.defaultBackend === undefined) {
+      model.defaultBackend = makeUpstream('u_default_backend', [c]);
+    }
+    for (const host of c.spec.hosts) {
+      if (c.spec.sslPassthrough) {
+        passthrough.set(host, c);
+        continue;
+      }
+      const paths = hosts.get(host) ?? new Map<string, Candidate[]>();
+      const path = c.spec.contextRoot ?? '/';
+      paths.set(path, [...(paths.get(path) ?? []), c]);
+      hosts.set(host, paths);
+    }
+  }
+
+  for (const host of [...hosts.keys()].sort()) {
+    const paths = hosts.get(host)!;
+    const members = [...paths.values()].flat();
+    const withCert = members.find((m) => m.spec.sslCert !== undefined && m.spec.sslKey !== undefined);
+    const locations: Location[] = [...paths.keys()].sort().map((path) => {
+      const group = paths.get(path)!;
+      const ws = new Set(group.flatMap((g) => g.spec.websocketEndpoints));
+      return {
+        path,
+        rewrite: group[0]!.spec.contextRootRewrite,
+        websocketEndpoints: [...ws].sort(),
+        upstream: makeUpstream(upstreamName(host, path), group),
+      };
+    });
+    const vh: VirtualHost = { host, sslOnly: members.some((m) => m.spec.sslOnly), locations };
+    if (withCert) vh.tls = { certSecret: withCert.spec.sslCert!, keySecret: withCert.spec.sslKey! };
+    model.virtualHosts.push(vh);
+  }
+  model.passthrough = [...passthrough.keys()].sort().map((host): PassthroughHost => ({ host, upstream: makeUpstream(upstreamName(`tls.${host}`, '/'), [passthrough.get(host)!]) }));
+  model.redirects = dedupeRedirects(redirects);
+  model.proxyNetworks = target.networks.length > 0 ? [...target.networks].sort() : [...networks].sort();
+  model.proxySecrets = [...secrets].sort();
+  return model;
+}
+
+function dedupeRedirects(rs: RedirectRule[]): RedirectRule[] {
+  const seen = new Map<string, RedirectRule>();
+  for (const r of rs) if (!seen.has(r.source)) seen.set(r.source, r);
+  return [...seen.values()].sort(byString((r) => `${r.sourceHost}\n${r.source}`));
+}
+
+/** Stable content hash of a model (or anything JSON): the version served as ETag. */
+export function contentVersion(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+}
