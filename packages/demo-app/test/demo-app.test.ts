@@ -1,0 +1,105 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { startDemoServer, type DemoServer, type DemoResponse } from '../src/index.js';
+
+function wsEcho(url: string, messages: string[], opts: WebSocket.ClientOptions = {}): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    const got: string[] = [];
+    ws.on('open', () => messages.forEach((m) => ws.send(m)));
+    ws.on('message', (data) => {
+      got.push(data.toString());
+      if (got.length === messages.length) ws.close();
+    });
+    ws.on('close', () => resolve(got));
+    ws.on('error', reject);
+  });
+}
+
+describe('demo-app over HTTP', () => {
+  let demo: DemoServer;
+  beforeAll(async () => {
+    demo = await startDemoServer({ port: 0, host: '127.0.0.1', name: 'blue' });
+  });
+  afterAll(() => demo.close());
+
+  it('echoes the request as JSON', async () => {
+    const res = await fetch(`${demo.url}/some/path?x=1`, { headers: { 'x-test': 'yes' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.get('x-demo-task')).toBe(os.hostname());
+    expect(res.headers.get('x-demo-name')).toBe('blue');
+    const body = (await res.json()) as DemoResponse;
+    expect(body).toMatchObject({ name: 'blue', task: os.hostname(), path: '/some/path?x=1', method: 'GET', tls: false });
+    expect(body.headers['x-test']).toBe('yes');
+  });
+
+  it('counts a POST body and honours ?status=', async () => {
+    const res = await fetch(`${demo.url}/p?status=503`, { method: 'POST', body: 'hello' });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ method: 'POST', bodyBytes: 5 });
+  });
+
+  it('answers /health', async () => {
+    const res = await fetch(`${demo.url}/health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ ok: true });
+  });
+
+  it('echoes websocket messages on any path', async () => {
+    const got = await wsEcho(`ws://127.0.0.1:${demo.port}/any/where`, ['one', 'two']);
+    expect(got).toEqual(['one', 'two']);
+  });
+});
+
+const haveOpenssl = (() => {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+(haveOpenssl ? describe : describe.skip)('demo-app over TLS', () => {
+  let demo: DemoServer;
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'demo-app-tls-'));
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=demo.test', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'),
+    ], { stdio: 'ignore' });
+    demo = await startDemoServer({
+      port: 0,
+      host: '127.0.0.1',
+      tls: { cert: readFileSync(path.join(dir, 'cert.pem')), key: readFileSync(path.join(dir, 'key.pem')) },
+    });
+  });
+  afterAll(async () => {
+    await demo.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS and reports tls: true', async () => {
+    const body = await new Promise<DemoResponse>((resolve, reject) => {
+      https
+        .get(`${demo.url}/secure`, { rejectUnauthorized: false }, (res) => {
+          let data = '';
+          res.on('data', (c: Buffer) => (data += c.toString()));
+          res.on('end', () => resolve(JSON.parse(data) as DemoResponse));
+        })
+        .on('error', reject);
+    });
+    expect(body).toMatchObject({ path: '/secure', tls: true });
+  });
+
+  it('echoes over wss', async () => {
+    const got = await wsEcho(`wss://127.0.0.1:${demo.port}/`, ['x'], { rejectUnauthorized: false });
+    expect(got).toEqual(['x']);
+  });
+});
