@@ -102,16 +102,20 @@ ensure_host_tools() {
   return 0
 }
 
-# ensure_node_toolchain: pnpm present, workspace installed and built.
-ensure_node_toolchain() {
+# ensure_pnpm: pnpm on PATH (npm i -g pnpm@10 if missing).
+ensure_pnpm() {
   have node || die "node is not installed (need Node.js 20)"
   if ! have pnpm; then
     have npm || die "npm is not installed; cannot install pnpm"
     log "npm i -g pnpm@10"
     npm i -g pnpm@10 >/dev/null 2>&1 || die "npm i -g pnpm@10 failed"
   fi
-  (
-    cd "$REPO_ROOT"
+}
+
+# workspace_install: pnpm install in the repo (frozen lockfile when there is one).
+workspace_install() {
+  ensure_pnpm
+  ( cd "$REPO_ROOT"
     export CI="${CI:-true}"   # pnpm: never prompt
     if [[ -f pnpm-lock.yaml ]]; then
       log "pnpm install --frozen-lockfile"
@@ -120,7 +124,28 @@ ensure_node_toolchain() {
       log "pnpm install (no lockfile)"
       pnpm install || die "pnpm install failed"
     fi
-    log "pnpm run build"
-    pnpm run build || die "TypeScript build failed (pnpm run build)"
   )
+}
+
+# workspace_build [PKGDIR...]: `pnpm run build` (all packages), or `tsc -b` of just the given
+# package dirs (e.g. core demo-app) and their project references. Dies on compile errors.
+workspace_build() {
+  ensure_pnpm
+  ( cd "$REPO_ROOT"
+    if [[ $# -eq 0 ]]; then
+      log "pnpm run build"
+      pnpm run build || die "TypeScript build failed (pnpm run build)"
+    else
+      local d cfgs=()
+      for d in "$@"; do cfgs+=("packages/$d/tsconfig.json"); done
+      log "tsc -b ${cfgs[*]}"
+      pnpm exec tsc -b "${cfgs[@]}" || die "TypeScript build failed (tsc -b ${cfgs[*]})"
+    fi
+  )
+}
+
+# ensure_node_toolchain: pnpm present, workspace installed and built.
+ensure_node_toolchain() {
+  workspace_install
+  workspace_build
 }
