@@ -1,0 +1,572 @@
+// The config.toml contract: one table of key specs per section, from which the JSON Schema, the defaults,
+// the commented example (`signalbox config example`) and docs/configuration.md are all generated,
+// so none of them can drift from the others.
+import type { ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
+
+/** The subset of JSON Schema (draft-07) the config schema uses. */
+export interface JsonSchema {
+  $schema?: string;
+  title?: string;
+  description?: string;
+  type?: 'object' | 'string' | 'integer' | 'boolean' | 'array';
+  default?: unknown;
+  properties?: Record<string, JsonSchema>;
+  additionalProperties?: boolean | JsonSchema;
+  propertyNames?: JsonSchema;
+  items?: JsonSchema;
+  pattern?: string;
+  enum?: readonly (string | number)[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+}
+
+/**
+ * Patterns used by the schema, each with the phrase that completes "must be …" in a diagnostic.
+ * Strings rendered into nginx.conf never admit ';', '{', '}', line breaks or NUL.
+ */
+export const CONFIG_PATTERNS = {
+  image: { pattern: '^\\S+$', expect: 'a Docker image reference without spaces, e.g. signalbox-proxy:local' },
+  serviceName: {
+    pattern: '^[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]+)*$',
+    expect: 'a Docker service name: letters, digits, "-" and "_", starting and ending with a letter or digit',
+  },
+  extensionName: {
+    pattern: '^[a-zA-Z0-9](?:[-_]*[a-zA-Z0-9]+)*$',
+    expect: 'letters, digits, "-" and "_", starting and ending with a letter or digit',
+  },
+  optionalName: {
+    pattern: '^(?:[a-zA-Z0-9](?:[-_.]*[a-zA-Z0-9]+)*)?$',
+    expect: 'empty or a name of letters, digits, "-", "_" and ".", starting and ending with a letter or digit',
+  },
+  networkName: {
+    pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$',
+    expect: 'a Docker network name: letters, digits, "-", "_" and ".", starting with a letter or digit',
+  },
+  absPath: {
+    pattern: '^/[^\\s;{}\'"\\x00]*$',
+    expect: 'an absolute path without spaces, quotes, ";", "{" or "}"',
+  },
+  optionalAbsPath: {
+    pattern: '^(?:/[^\\s;{}\'"\\x00]*)?$',
+    expect: 'empty or an absolute path without spaces, quotes, ";", "{" or "}"',
+  },
+  user: {
+    pattern: '^[A-Za-z0-9_][A-Za-z0-9_.-]*(?: [A-Za-z0-9_][A-Za-z0-9_.-]*)?$',
+    expect: 'a user name, optionally followed by one space and a group name',
+  },
+  size: { pattern: '^\\d+[kKmMgG]?$', expect: 'an nginx size: digits with an optional k, m or g suffix, e.g. 8k or 32m' },
+  time: { pattern: '^\\d+(?:ms|s|m|h|d)?$', expect: 'an nginx time: digits with an optional ms, s, m, h or d suffix, e.g. 60s' },
+  buffers: { pattern: '^\\d+ \\d+[kKmM]?$', expect: 'a buffer count and size separated by one space, e.g. "4 8k"' },
+  ciphers: {
+    pattern: '^[A-Za-z0-9!+@:=,._-]+$',
+    expect: 'an OpenSSL cipher list without spaces, e.g. HIGH:!aNULL:!MD5',
+  },
+  protocols: {
+    pattern: '^(?:SSLv2|SSLv3|TLSv1|TLSv1\\.1|TLSv1\\.2|TLSv1\\.3)(?: (?:SSLv2|SSLv3|TLSv1|TLSv1\\.1|TLSv1\\.2|TLSv1\\.3))*$',
+    expect: 'protocol names separated by single spaces, from SSLv2 SSLv3 TLSv1 TLSv1.1 TLSv1.2 TLSv1.3',
+  },
+  logFormat: {
+    pattern: "^[^;{}'\\n\\r\\x00]*$",
+    expect: 'an nginx log format without single quotes, ";", "{", "}", line breaks or NUL (it is written in single quotes)',
+  },
+  rawLine: { pattern: '^[^\\n\\r\\x00]*$', expect: 'a single line of nginx configuration (no line breaks or NUL)' },
+} as const;
+
+export type ConfigPatternName = keyof typeof CONFIG_PATTERNS;
+
+interface SpecBase {
+  description: string;
+}
+export interface StringKeySpec<T extends string = string> extends SpecBase {
+  kind: 'string';
+  default: T;
+  pattern?: ConfigPatternName;
+  enum?: readonly T[];
+}
+export interface IntegerKeySpec extends SpecBase {
+  kind: 'integer';
+  default: number;
+  minimum: number;
+  maximum: number;
+}
+export interface BooleanKeySpec extends SpecBase {
+  kind: 'boolean';
+  default: boolean;
+}
+export interface ListKeySpec extends SpecBase {
+  kind: 'list';
+  default: readonly string[];
+  itemPattern?: ConfigPatternName;
+}
+export interface MapKeySpec extends SpecBase {
+  kind: 'map';
+  default: Readonly<Record<string, string>>;
+}
+export type KeySpec = StringKeySpec | IntegerKeySpec | BooleanKeySpec | ListKeySpec | MapKeySpec;
+
+// [V] stops unions such as 'ingress' | 'host' from distributing.
+type SpecFor<V> = [V] extends [string]
+  ? StringKeySpec<V>
+  : [V] extends [number]
+    ? IntegerKeySpec
+    : [V] extends [boolean]
+      ? BooleanKeySpec
+      : [V] extends [readonly string[]]
+        ? ListKeySpec
+        : [V] extends [Record<string, string>]
+          ? MapKeySpec
+          : never;
+/** A spec for every leaf key of T (the compiler checks none is missing and each default has the right type). */
+export type SectionSpecs<T> = { readonly [K in keyof T]-?: SpecFor<T[K]> };
+
+export type TopLevelKeys = Omit<SignalboxConfig, 'Extensions'>;
+export type ExtensionLeafKeys = Omit<ExtensionConfig, 'Config'>;
+
+const PORT = { minimum: 1, maximum: 65535 } as const;
+
+export const TOP_LEVEL_KEYS: SectionSpecs<TopLevelKeys> = {
+  ListenAddr: { kind: 'string', default: ':8080', description: "Address core's HTTP API listens on inside its container, [host]:port." },
+  DockerURL: {
+    kind: 'string',
+    default: 'unix:///var/run/docker.sock',
+    description: 'Docker API endpoint core talks to: unix:///path/to/socket or tcp://host:port.',
+  },
+  TLSCACert: { kind: 'string', default: '', description: 'CA certificate file for a tcp:// DockerURL; TLSCACert, TLSCert and TLSKey are set together or not at all.' },
+  TLSCert: { kind: 'string', default: '', description: 'Client certificate file for a tcp:// DockerURL.' },
+  TLSKey: { kind: 'string', default: '', description: 'Client private key file for a tcp:// DockerURL.' },
+  AllowInsecure: { kind: 'boolean', default: false, description: "Skip verification of the Docker API's TLS certificate." },
+  PollInterval: {
+    kind: 'string',
+    default: '3s',
+    description: 'How often core re-reads the whole swarm state in addition to watching events (Go duration, above 0).',
+  },
+  EndpointOverride: {
+    kind: 'string',
+    default: '',
+    description: "URL extensions use to reach core's API (http://host:port); empty = the core service's name on the stack network.",
+  },
+};
+
+export const EXTENSION_KEYS: SectionSpecs<ExtensionLeafKeys> = {
+  Image: { kind: 'string', default: 'signalbox-extension:local', pattern: 'image', description: 'Image of the extension service, which renders and validates nginx.conf.' },
+  Args: { kind: 'list', default: [], description: 'Extra command-line arguments for the extension container.' },
+  Labels: { kind: 'map', default: {}, description: 'Docker labels on the extension service.' },
+  ContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the extension's containers." },
+  Constraints: {
+    kind: 'list',
+    default: ['node.role==manager'],
+    description: 'Placement constraints of the extension service, each "<attribute>==<value>" or "<attribute>!=<value>".',
+  },
+  PlacementPreferences: { kind: 'list', default: [], description: 'Placement preferences of the extension service, each "spread=<label path>".' },
+  ServiceName: {
+    kind: 'string',
+    default: 'signalbox-extension',
+    pattern: 'serviceName',
+    description: 'Name of the extension service; the default is signalbox-extension-<NAME> for sections other than [Extensions.default].',
+  },
+  ProxyImage: { kind: 'string', default: 'signalbox-proxy:local', pattern: 'image', description: 'Image of the proxy service: stock nginx run by the proxy agent.' },
+  ProxyArgs: { kind: 'list', default: [], description: 'Extra command-line arguments for the proxy container.' },
+  ProxyLabels: { kind: 'map', default: {}, description: 'Docker labels on the proxy service.' },
+  ProxyContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the proxy's containers." },
+  ProxyServiceName: {
+    kind: 'string',
+    default: 'signalbox-proxy',
+    pattern: 'serviceName',
+    description: 'Name of the proxy service; the default is signalbox-proxy-<NAME> for sections other than [Extensions.default].',
+  },
+  ProxyConfigPath: { kind: 'string', default: '/etc/nginx/nginx.conf', pattern: 'absPath', description: 'Where nginx.conf is installed inside the proxy container.' },
+  ProxyReplicas: { kind: 'integer', default: 1, minimum: 0, maximum: 100, description: 'Number of proxy tasks.' },
+  ProxyStopSignal: {
+    kind: 'string',
+    default: 'SIGQUIT',
+    description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight. One of SIGQUIT SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGKILL.',
+  },
+  ProxyStopGracePeriod: { kind: 'string', default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
+  ProxyConstraints: {
+    kind: 'list',
+    default: ['node.platform.os==linux'],
+    description: 'Placement constraints of the proxy service, each "<attribute>==<value>" or "<attribute>!=<value>".',
+  },
+  ProxyPlacementPreferences: { kind: 'list', default: [], description: 'Placement preferences of the proxy service, each "spread=<label path>".' },
+  ProxyUpdateDelay: { kind: 'string', default: '1s', description: 'Pause between proxy tasks during a rolling update (Go duration).' },
+  ServiceCluster: {
+    kind: 'string',
+    default: '',
+    pattern: 'optionalName',
+    description: 'Services (com.docker.lb.service_cluster label) this extension routes; empty = services without that label.',
+  },
+  PublishMode: {
+    kind: 'string',
+    default: 'ingress',
+    enum: ['ingress', 'host'],
+    description: 'How proxy ports are published: ingress (routing mesh, needs IPVS) or host (on each node running a proxy task).',
+  },
+  PublishedPort: { kind: 'integer', default: 8080, ...PORT, description: 'Port published for HTTP.' },
+  TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },
+  PublishedSSLPort: { kind: 'integer', default: 8443, ...PORT, description: 'Port published for HTTPS and SSL passthrough.' },
+  TargetSSLPort: { kind: 'integer', default: 443, ...PORT, description: 'Port nginx listens on for HTTPS inside the proxy container.' },
+  Template: {
+    kind: 'string',
+    default: '',
+    pattern: 'optionalName',
+    description: 'Name of a Docker config holding a custom nginx.conf template; empty = the built-in template.',
+  },
+  Networks: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'networkName',
+    description: 'Networks the proxy always joins; empty = only the networks its routed services need.',
+  },
+};
+
+const SECONDS = { minimum: 1, maximum: 86400 } as const;
+
+export const NGINX_TUNING_KEYS: SectionSpecs<NginxTuning> = {
+  User: {
+    kind: 'string',
+    default: 'www-data',
+    pattern: 'user',
+    description: "User nginx workers run as (user); www-data, not Interlock's nginx, because the proxy image uses Debian's nginx package.",
+  },
+  PidPath: { kind: 'string', default: '/var/run/proxy.pid', pattern: 'absPath', description: 'nginx pid file (pid).' },
+  MaxConnections: { kind: 'integer', default: 1024, minimum: 1, maximum: 1048576, description: 'Simultaneous connections per worker (worker_connections).' },
+  WorkerProcesses: { kind: 'integer', default: 1, minimum: 1, maximum: 1024, description: 'Number of nginx worker processes (worker_processes).' },
+  RLimitNoFile: { kind: 'integer', default: 65535, minimum: 1, maximum: 1048576, description: 'Open-file limit of each worker (worker_rlimit_nofile).' },
+  ConnectTimeout: { kind: 'integer', default: 600, ...SECONDS, description: 'Seconds to wait for a connection to an upstream (proxy_connect_timeout).' },
+  SendTimeout: { kind: 'integer', default: 600, ...SECONDS, description: 'Seconds between two writes to an upstream before giving up (proxy_send_timeout).' },
+  ReadTimeout: { kind: 'integer', default: 600, ...SECONDS, description: 'Seconds between two reads from an upstream before giving up (proxy_read_timeout).' },
+  KeepaliveTimeout: { kind: 'string', default: '75s', pattern: 'time', description: 'How long an idle client connection stays open (keepalive_timeout).' },
+  ClientMaxBodySize: { kind: 'string', default: '32m', pattern: 'size', description: 'Largest request body accepted, 0 = unlimited (client_max_body_size).' },
+  ClientBodyBufferSize: { kind: 'string', default: '8k', pattern: 'size', description: 'Buffer for reading request bodies (client_body_buffer_size).' },
+  ClientHeaderBufferSize: { kind: 'string', default: '1k', pattern: 'size', description: 'Buffer for reading request headers (client_header_buffer_size).' },
+  LargeClientHeaderBuffers: {
+    kind: 'string',
+    default: '4 8k',
+    pattern: 'buffers',
+    description: 'Number and size of buffers for large request headers (large_client_header_buffers).',
+  },
+  ClientBodyTimeout: { kind: 'string', default: '60s', pattern: 'time', description: 'Timeout between two reads of a request body (client_body_timeout).' },
+  UnderscoresInHeaders: { kind: 'boolean', default: false, description: 'Accept request header names containing underscores (underscores_in_headers).' },
+  ServerNamesHashBucketSize: {
+    kind: 'integer',
+    default: 0,
+    minimum: 0,
+    maximum: 4096,
+    description: 'server_names_hash_bucket_size; 0 = computed from the longest server name.',
+  },
+  UpstreamZoneSize: {
+    kind: 'integer',
+    default: 64,
+    minimum: 32,
+    maximum: 1048576,
+    description: 'Shared memory zone of each upstream, in kilobytes (zone); nginx needs at least 32.',
+  },
+  SSLCiphers: { kind: 'string', default: 'HIGH:!aNULL:!MD5', pattern: 'ciphers', description: 'Ciphers offered to TLS clients (ssl_ciphers).' },
+  SSLProtocols: { kind: 'string', default: 'TLSv1.2 TLSv1.3', pattern: 'protocols', description: 'TLS protocol versions accepted (ssl_protocols).' },
+  SSLDefaultDHParam: {
+    kind: 'integer',
+    default: 2048,
+    minimum: 1024,
+    maximum: 8192,
+    description: 'Size in bits of the Diffie-Hellman parameters to generate when SSLDefaultDHParamPath is empty.',
+  },
+  SSLDefaultDHParamPath: {
+    kind: 'string',
+    default: '',
+    pattern: 'optionalAbsPath',
+    description: 'Diffie-Hellman parameters file inside the proxy container (ssl_dhparam); empty = generated.',
+  },
+  AccessLogPath: { kind: 'string', default: '/dev/stdout', pattern: 'absPath', description: 'Access log file (access_log).' },
+  ErrorLogPath: { kind: 'string', default: '/dev/stderr', pattern: 'absPath', description: 'Error log file (error_log).' },
+  MainLogFormat: {
+    kind: 'string',
+    default:
+      '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"',
+    pattern: 'logFormat',
+    description: 'The "main" access log format (log_format main), without the surrounding single quotes.',
+  },
+  TraceLogFormat: {
+    kind: 'string',
+    default:
+      '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for" request_id=$request_id upstream=$upstream_addr upstream_response_time=$upstream_response_time request_time=$request_time',
+    pattern: 'logFormat',
+    description: 'The "trace" access log format, with request id and upstream timings, without the surrounding single quotes.',
+  },
+  HideInfoHeaders: { kind: 'boolean', default: false, description: "Hide nginx's version and the proxy's information headers from responses." },
+  WorkerShutdownTimeout: {
+    kind: 'string',
+    default: '10s',
+    pattern: 'time',
+    description: 'How long old workers may drain connections after a reload (worker_shutdown_timeout).',
+  },
+  GlobalOptions: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'rawLine',
+    description: "Raw lines added to nginx.conf's main context; load_module, include, ssl_engine, js_*, perl* and *_by_lua* are refused.",
+  },
+  HTTPOptions: { kind: 'list', default: [], itemPattern: 'rawLine', description: 'Raw lines added to the http block, with the same restrictions as GlobalOptions.' },
+  TCPOptions: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'rawLine',
+    description: 'Raw lines added to the stream block (SSL passthrough), with the same restrictions as GlobalOptions.',
+  },
+};
+
+/** Signals ProxyStopSignal accepts. */
+export const STOP_SIGNALS: readonly string[] = ['SIGQUIT', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'];
+
+/** The name of the extension section whose service names carry no -<NAME> suffix. */
+export const DEFAULT_EXTENSION = 'default';
+
+const EXTENSION_NAME_MAX = 40;
+
+// ---------------------------------------------------------------------------------------------------------
+// Schema
+
+function leafSchema(spec: KeySpec): JsonSchema {
+  const base = { description: spec.description };
+  switch (spec.kind) {
+    case 'string': {
+      const s: JsonSchema = { ...base, type: 'string', default: spec.default };
+      if (spec.pattern) s.pattern = CONFIG_PATTERNS[spec.pattern].pattern;
+      if (spec.enum) s.enum = [...spec.enum];
+      if (spec.pattern === 'serviceName') s.maxLength = 63;
+      return s;
+    }
+    case 'integer':
+      return { ...base, type: 'integer', default: spec.default, minimum: spec.minimum, maximum: spec.maximum };
+    case 'boolean':
+      return { ...base, type: 'boolean', default: spec.default };
+    case 'list': {
+      const items: JsonSchema = { type: 'string' };
+      if (spec.itemPattern) items.pattern = CONFIG_PATTERNS[spec.itemPattern].pattern;
+      return { ...base, type: 'array', default: [...spec.default], items };
+    }
+    case 'map':
+      return { ...base, type: 'object', default: { ...spec.default }, additionalProperties: { type: 'string' } };
+  }
+}
+
+function sectionProperties(specs: Readonly<Record<string, KeySpec>>): Record<string, JsonSchema> {
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, leafSchema(spec)]));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+const nginxTuningSchema: JsonSchema = {
+  description: 'nginx tuning of this extension\'s proxies: Interlock\'s [Extensions.NAME.Config] keys.',
+  type: 'object',
+  default: {},
+  additionalProperties: false,
+  properties: sectionProperties(NGINX_TUNING_KEYS),
+};
+
+const extensionSchema: JsonSchema = {
+  description: 'One extension and the proxy service it feeds.',
+  type: 'object',
+  additionalProperties: false,
+  properties: { ...sectionProperties(EXTENSION_KEYS), Config: nginxTuningSchema },
+};
+
+/** JSON Schema (draft-07) of config.toml; also published as packages/model/schema/config.schema.json. */
+export const configSchema: JsonSchema = deepFreeze({
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  title: 'Signalbox config.toml',
+  description: 'Configuration of Signalbox, with the keys of Docker Interlock\'s config.toml.',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...sectionProperties(TOP_LEVEL_KEYS),
+    Extensions: {
+      description: 'Extensions by name, one [Extensions.NAME] section each; at least one is required.',
+      type: 'object',
+      default: {},
+      propertyNames: { pattern: CONFIG_PATTERNS.extensionName.pattern, maxLength: EXTENSION_NAME_MAX },
+      additionalProperties: extensionSchema,
+    },
+  },
+} satisfies JsonSchema);
+
+// ---------------------------------------------------------------------------------------------------------
+// Defaults
+
+function cloneDefault(spec: KeySpec): unknown {
+  if (Array.isArray(spec.default)) return [...(spec.default as readonly string[])];
+  if (typeof spec.default === 'object') return { ...spec.default };
+  return spec.default;
+}
+
+/** Default for one key; ServiceName and ProxyServiceName depend on the extension's name. */
+export function defaultFor(spec: KeySpec, key: string, extensionName?: string): unknown {
+  if ((key === 'ServiceName' || key === 'ProxyServiceName') && extensionName !== undefined && extensionName !== DEFAULT_EXTENSION) {
+    return `${String(spec.default)}-${extensionName}`;
+  }
+  return cloneDefault(spec);
+}
+
+function sectionDefaults(specs: Readonly<Record<string, KeySpec>>, extensionName?: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, defaultFor(spec, k, extensionName)]));
+}
+
+/** A fresh, mutable, fully defaulted extension section named `name`. */
+export function defaultExtensionConfig(name: string): ExtensionConfig {
+  return { ...sectionDefaults(EXTENSION_KEYS, name), Config: sectionDefaults(NGINX_TUNING_KEYS) } as unknown as ExtensionConfig;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Commented example (config.toml) and reference (docs/configuration.md)
+
+function tomlString(s: string): string {
+  // Literal strings read better for log formats full of double quotes; they cannot hold ' or control chars.
+  // eslint-disable-next-line no-control-regex
+  if (s.includes('"') && !s.includes("'") && !/[\x00-\x1f\x7f]/.test(s)) return `'${s}'`;
+  return JSON.stringify(s);
+}
+
+function tomlKey(k: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+}
+
+function tomlValue(v: unknown): string {
+  if (typeof v === 'string') return tomlString(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[${v.map(tomlValue).join(', ')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v);
+    return entries.length === 0 ? '{}' : `{ ${entries.map(([k, x]) => `${tomlKey(k)} = ${tomlValue(x)}`).join(', ')} }`;
+  }
+  throw new TypeError(`no TOML form for ${typeof v}`);
+}
+
+function exampleSection(specs: Readonly<Record<string, KeySpec>>, extensionName?: string): string[] {
+  const lines: string[] = [];
+  for (const [key, spec] of Object.entries(specs)) {
+    lines.push(`# ${spec.description}`, `${key} = ${tomlValue(defaultFor(spec, key, extensionName))}`, '');
+  }
+  return lines;
+}
+
+/** A config.toml that sets every key to its default, each with a one-line comment. */
+export function configExample(): string {
+  const lines = [
+    '# Signalbox config.toml: every key with its default value and a one-line description.',
+    "# Key names are Docker Interlock's; see docs/configuration.md for types and allowed values.",
+    '# Keys left out take these defaults, so a file with only an [Extensions.default] line is valid.',
+    '',
+    ...exampleSection(TOP_LEVEL_KEYS),
+    '# One [Extensions.NAME] section per extension/proxy pair; at least one is required.',
+    `[Extensions.${DEFAULT_EXTENSION}]`,
+    ...exampleSection(EXTENSION_KEYS, DEFAULT_EXTENSION),
+    '# nginx tuning of this extension\'s proxies.',
+    `[Extensions.${DEFAULT_EXTENSION}.Config]`,
+    ...exampleSection(NGINX_TUNING_KEYS),
+  ];
+  while (lines[lines.length - 1] === '') lines.pop();
+  return `${lines.join('\n')}\n`;
+}
+
+function typeName(spec: KeySpec): string {
+  switch (spec.kind) {
+    case 'string':
+      return spec.enum ? spec.enum.map((e) => `"${e}"`).join(' \\| ') : 'string';
+    case 'integer':
+      return `integer ${spec.minimum}–${spec.maximum}`;
+    case 'boolean':
+      return 'boolean';
+    case 'list':
+      return 'array of strings';
+    case 'map':
+      return 'table of strings';
+  }
+}
+
+function mdCode(s: string): string {
+  return s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``;
+}
+
+function referenceTable(specs: Readonly<Record<string, KeySpec>>, defaultNote?: (key: string) => string | undefined): string[] {
+  const rows = ['| Key | Type | Default | Description |', '|---|---|---|---|'];
+  for (const [key, spec] of Object.entries(specs)) {
+    const def = defaultNote?.(key) ?? mdCode(tomlValue(cloneDefault(spec)));
+    const pattern = spec.kind === 'string' && spec.pattern ? ` Must be ${CONFIG_PATTERNS[spec.pattern].expect}.` : '';
+    const itemPattern = spec.kind === 'list' && spec.itemPattern ? ` Each must be ${CONFIG_PATTERNS[spec.itemPattern].expect}.` : '';
+    const cell = `${spec.description}${pattern}${itemPattern}`.replaceAll('|', '\\|');
+    rows.push(`| \`${key}\` | ${typeName(spec)} | ${def.replaceAll('|', '\\|')} | ${cell} |`);
+  }
+  return rows;
+}
+
+/** docs/configuration.md, generated from the same specs as the schema. */
+export function configReferenceMarkdown(): string {
+  const serviceNameNote = (key: string): string | undefined =>
+    key === 'ServiceName' || key === 'ProxyServiceName'
+      ? `${mdCode(`"${String(EXTENSION_KEYS[key].default)}"`)} in \`[Extensions.default]\`, else ${mdCode(`"${String(EXTENSION_KEYS[key].default)}-<NAME>"`)}`
+      : undefined;
+  const lines = [
+    '# Configuration reference',
+    '',
+    '<!-- Generated by configReferenceMarkdown() in packages/model/src/config-schema.ts; do not edit by hand.',
+    '     Regenerate with UPDATE_GOLDEN=1 and the packages/model/test/config tests. -->',
+    '',
+    "Signalbox reads a `config.toml` with the keys of Docker Interlock's. Every key is optional and",
+    'takes the default below when left out; the only requirement is at least one `[Extensions.NAME]`',
+    'section. `signalbox config example` prints a file with every key at its default, and',
+    '`signalbox config check` validates a file. The JSON Schema is `packages/model/schema/config.schema.json`.',
+    '',
+    'Unknown keys are errors (with a suggestion for likely typos), as are values of the wrong type or',
+    'out of range; all problems are reported at once, each naming the key by its dotted path, e.g.',
+    '`Extensions.default.Config.MaxConnections`.',
+    '',
+    '## Top level',
+    '',
+    ...referenceTable(TOP_LEVEL_KEYS),
+    '',
+    '## `[Extensions.NAME]`',
+    '',
+    `NAME is ${CONFIG_PATTERNS.extensionName.expect}, at most ${EXTENSION_NAME_MAX} characters.`,
+    '',
+    ...referenceTable(EXTENSION_KEYS, serviceNameNote),
+    '',
+    '## `[Extensions.NAME.Config]`',
+    '',
+    "nginx tuning with Interlock's key names. Sizes and times use nginx syntax; strings are written into",
+    "nginx.conf, so they may not contain `;`, `{`, `}`, line breaks or NUL. `User` defaults to `www-data`",
+    "rather than Interlock's `nginx`: the proxy image runs Debian's nginx package, whose worker user is",
+    '`www-data`; there is no `nginx` user in it.',
+    '',
+    ...referenceTable(NGINX_TUNING_KEYS),
+    '',
+    '## Rules across keys',
+    '',
+    '- Durations (`PollInterval`, `ProxyStopGracePeriod`, `ProxyUpdateDelay`) use Go syntax: `3s`, `500ms`, `1m30s`; none may be negative and `PollInterval` must be above 0.',
+    '- `DockerURL` is `unix:///path` or `tcp://host:port`. `TLSCACert`, `TLSCert` and `TLSKey` are set together or not at all.',
+    '- `ListenAddr` is `[host]:port`; `EndpointOverride` is empty or an `http://` / `https://` URL.',
+    '- In one extension `PublishedPort` ≠ `PublishedSSLPort` and `TargetPort` ≠ `TargetSSLPort`.',
+    '- No two extensions publish the same port, use the same service name (`ServiceName` or `ProxyServiceName`), or serve the same `ServiceCluster`.',
+    `- \`ProxyStopSignal\` is one of ${STOP_SIGNALS.map((s) => `\`${s}\``).join(', ')}.`,
+    '- Constraints are `<attribute>==<value>` or `<attribute>!=<value>`; placement preferences are `spread=<label path>`.',
+    '- Raw option lines (`GlobalOptions`, `HTTPOptions`, `TCPOptions`) may not use `load_module`, `include`, `ssl_engine`, `js_*`, `perl*` or `*_by_lua*` directives.',
+    '',
+    '## Error codes',
+    '',
+    '| Code | Meaning |',
+    '|---|---|',
+    '| `ERR_CONFIG_TOML` | The file is not valid TOML; the message gives line and column. |',
+    '| `ERR_CONFIG_UNKNOWN_KEY` | A key Signalbox does not know, usually a typo. |',
+    '| `ERR_CONFIG_TYPE` | A value of the wrong type, e.g. a string where an integer is expected. |',
+    '| `ERR_CONFIG_VALUE` | A value out of range, not in the allowed set, or not of the required form. |',
+    '| `ERR_CONFIG_SEMANTIC` | Values that are fine alone but not together, durations, addresses, signals, constraints. |',
+    '',
+  ];
+  return lines.join('\n');
+}
