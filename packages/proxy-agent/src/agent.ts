@@ -1,0 +1,149 @@
+// Wires the parts together; main.ts only adds env parsing and process signals, so tests can
+// run a whole agent in-process.
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApp, type AgentSnapshot } from './api.js';
+import { sleep, type BackoffPolicy } from './backoff.js';
+import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
+import { Fetcher } from './fetcher.js';
+import { Installer, type NginxRunner } from './installer.js';
+import { nginxTest } from './nginx.js';
+import type { AgentOptions } from './options.js';
+import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
+import { ConfigWatcher } from './watcher.js';
+
+/** Knobs that are not env options: timings for tests, and whether to listen at all. */
+export interface AgentTuning {
+  restart?: SupervisorOptions['restart'];
+  confirmTimeoutMs?: number;
+  nginxStderr?: (chunk: Buffer) => void;
+  fetcherBackoff?: BackoffPolicy;
+  watcherStabilityMs?: number;
+  /** false: build the API but do not bind a port (use app.inject). */
+  listen?: boolean;
+  defaultMetrics?: boolean;
+}
+
+export interface Agent {
+  readonly options: AgentOptions;
+  readonly installer: Installer;
+  readonly supervisor: Supervisor;
+  readonly fetcher: Fetcher | undefined;
+  readonly watcher: ConfigWatcher;
+  readonly app: FastifyInstance;
+  snapshot(): AgentSnapshot;
+  /** Forward a stop signal to nginx, wait for it to exit, then shut the rest down. */
+  stop(signal: NodeJS.Signals): Promise<ExitInfo>;
+}
+
+export async function startAgent(options: AgentOptions, logger: Logger, tuning: AgentTuning = {}): Promise<Agent> {
+  const log = (component: string): Logger => logger.child({ component });
+  await mkdir(dirname(options.configPath), { recursive: true });
+
+  // The supervisor asks the installer to restore the file before each start, and the installer
+  // reloads through the supervisor; the late binding breaks the cycle.
+  let installer!: Installer;
+  const supervisor = new Supervisor({
+    nginxBin: options.nginxBin,
+    configPath: options.configPath,
+    logger: log('supervisor'),
+    prepare: async () => {
+      await installer.ensureOnDisk();
+    },
+    ...(tuning.restart ? { restart: tuning.restart } : {}),
+    ...(tuning.confirmTimeoutMs ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
+    ...(tuning.nginxStderr ? { stderr: tuning.nginxStderr } : {}),
+  });
+  const runner: NginxRunner = {
+    test: (path) => nginxTest(options.nginxBin, path, options.testTimeoutMs),
+    reload: () => supervisor.reload(),
+  };
+  installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
+
+  const fetcher = options.extensionUrl
+    ? new Fetcher({
+        baseUrl: options.extensionUrl,
+        waitSeconds: options.pollWaitSeconds,
+        initialEtag: () => installer.installed?.sha256,
+        submit: (c) => installer.submit(c),
+        logger: log('fetcher'),
+        ...(tuning.fetcherBackoff ? { backoff: tuning.fetcherBackoff } : {}),
+      })
+    : undefined;
+
+  const snapshot = (): AgentSnapshot => ({
+    installed: installer.installed,
+    lastFailure: installer.lastFailure,
+    reloads: installer.reloads,
+    reloadFailures: installer.failures,
+    lastReloadAt: installer.lastReloadAt,
+    nginxPid: supervisor.pid,
+    nginxRunning: supervisor.isRunning(),
+    nginxRestarts: supervisor.restarts,
+    ...(fetcher && options.extensionUrl
+      ? {
+          extension: {
+            url: options.extensionUrl,
+            etag: fetcher.state.etag,
+            lastError: fetcher.state.lastError,
+            lastContactAt: fetcher.state.lastContactAt,
+          },
+        }
+      : {}),
+  });
+
+  const app = buildApp({ logger: log('api'), snapshot, defaultMetrics: tuning.defaultMetrics ?? true });
+  // Listen first: the health check should say 503 while we start, not refuse connections.
+  if (tuning.listen ?? true) await app.listen({ host: options.agentHost, port: options.agentPort });
+
+  const watcher = new ConfigWatcher({
+    configPath: options.configPath,
+    bootstrapPath: options.bootstrapPath,
+    onConfigChange: () => installer.checkFile(),
+    onBootstrapChange: () => installer.checkBootstrap(options.bootstrapPath, options.bootstrapConfigName),
+    logger: log('watcher'),
+    ...(tuning.watcherStabilityMs !== undefined ? { stabilityMs: tuning.watcherStabilityMs } : {}),
+  });
+
+  await installer.initialize({
+    bootstrapPath: options.bootstrapPath,
+    bootstrapConfigName: options.bootstrapConfigName,
+    builtin: {
+      bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
+      configName: BUILTIN_CONFIG_NAME,
+    },
+  });
+  // Without a valid config nginx stays down; the first successful install starts it.
+  if (installer.installed) supervisor.start();
+  await watcher.start();
+  fetcher?.start();
+
+  let stopping: Promise<ExitInfo> | undefined;
+  return {
+    options,
+    installer,
+    supervisor,
+    fetcher,
+    watcher,
+    app,
+    snapshot,
+    stop(signal) {
+      if (stopping) {
+        // A second signal (e.g. SIGTERM after SIGQUIT) is passed on: nginx escalates.
+        void supervisor.stop(signal);
+        return stopping;
+      }
+      stopping = (async () => {
+        await Promise.all([fetcher?.stop(), watcher.stop()]);
+        const info = await supervisor.stop(signal);
+        // Let a running install finish its file work, but do not hang on a slow nginx -t.
+        await Promise.race([installer.idle(), sleep(2000)]);
+        await app.close();
+        return info;
+      })();
+      return stopping;
+    },
+  };
+}

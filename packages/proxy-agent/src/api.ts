@@ -1,0 +1,157 @@
+// Status API: health for the swarm healthcheck, status for `signalbox status`, metrics for
+// Prometheus. Everything is read from a snapshot function, so the app holds no state of its own.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FailureRecord, InstalledConfig } from './installer.js';
+
+export interface AgentSnapshot {
+  installed: InstalledConfig | undefined;
+  lastFailure: FailureRecord | undefined;
+  reloads: number;
+  reloadFailures: number;
+  lastReloadAt: Date | undefined;
+  nginxPid: number | undefined;
+  nginxRunning: boolean;
+  nginxRestarts: number;
+  extension?: { url: string; etag: string | undefined; lastError: string | undefined; lastContactAt: Date | undefined };
+}
+
+export interface ApiDeps {
+  logger: Logger;
+  snapshot: () => AgentSnapshot;
+  /** Process metrics (off in tests: one set per process). */
+  defaultMetrics?: boolean;
+}
+
+export function isHealthy(s: AgentSnapshot): boolean {
+  // A rejected candidate does not make us unhealthy: we still serve the last good config.
+  return s.nginxRunning && s.installed !== undefined;
+}
+
+function createMetrics(snapshot: () => AgentSnapshot, defaultMetrics: boolean): Registry {
+  const registry = new Registry();
+  if (defaultMetrics) collectDefaultMetrics({ register: registry });
+  new Counter({
+    name: 'signalbox_proxy_reloads_total',
+    help: 'Configs installed with a graceful nginx reload.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(snapshot().reloads);
+    },
+  });
+  new Counter({
+    name: 'signalbox_proxy_reload_failures_total',
+    help: 'Candidate configs rejected (nginx -t failed, or the reload was not confirmed).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(snapshot().reloadFailures);
+    },
+  });
+  new Gauge({
+    name: 'signalbox_proxy_config_info',
+    help: 'The config nginx is running (value is always 1).',
+    labelNames: ['sha256', 'config'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const i = snapshot().installed;
+      if (i) this.set({ sha256: i.sha256, config: i.configName }, 1);
+    },
+  });
+  new Gauge({
+    name: 'signalbox_proxy_last_reload_timestamp_seconds',
+    help: 'Unix time of the last successful reload (0 = none since start).',
+    registers: [registry],
+    collect() {
+      const at = snapshot().lastReloadAt;
+      this.set(at ? at.getTime() / 1000 : 0);
+    },
+  });
+  new Gauge({
+    name: 'signalbox_proxy_nginx_up',
+    help: '1 while the nginx master runs with a valid config.',
+    registers: [registry],
+    collect() {
+      this.set(isHealthy(snapshot()) ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'signalbox_proxy_nginx_restarts_total',
+    help: 'Unexpected nginx exits that the agent restarted.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(snapshot().nginxRestarts);
+    },
+  });
+  return registry;
+}
+
+const iso = (d: Date | undefined): string | undefined => d?.toISOString();
+
+export function buildApp(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+  const registry = createMetrics(deps.snapshot, deps.defaultMetrics ?? false);
+
+  app.get('/v1/health', async (_req, reply) => {
+    const s = deps.snapshot();
+    if (isHealthy(s)) return { ok: true };
+    const reason = s.installed ? 'nginx is not running' : 'no valid config installed';
+    return reply.code(503).send({ ok: false, reason });
+  });
+
+  app.get('/v1/status', async () => {
+    const s = deps.snapshot();
+    return {
+      installed: s.installed
+        ? {
+            sha256: s.installed.sha256,
+            configName: s.installed.configName,
+            source: s.installed.source,
+            installedAt: iso(s.installed.installedAt),
+          }
+        : null,
+      ...(s.lastFailure
+        ? {
+            lastFailure: {
+              sha256: s.lastFailure.sha256,
+              configName: s.lastFailure.configName,
+              source: s.lastFailure.source,
+              reason: s.lastFailure.reason,
+              at: iso(s.lastFailure.at),
+            },
+          }
+        : {}),
+      reloads: s.reloads,
+      reloadFailures: s.reloadFailures,
+      lastReloadAt: iso(s.lastReloadAt) ?? null,
+      nginxPid: s.nginxPid ?? null,
+      nginxRunning: s.nginxRunning,
+      nginxRestarts: s.nginxRestarts,
+      ...(s.extension
+        ? {
+            extension: {
+              url: s.extension.url,
+              etag: s.extension.etag ?? null,
+              lastError: s.extension.lastError ?? null,
+              lastContactAt: iso(s.extension.lastContactAt) ?? null,
+            },
+          }
+        : {}),
+    };
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    const body = await registry.metrics();
+    return reply.type(registry.contentType).send(body);
+  });
+
+  return app;
+}

@@ -1,0 +1,11 @@
+// Library surface, for tests and for anyone embedding the agent.
+export * from './agent.js';
+export * from './api.js';
+export * from './backoff.js';
+export * from './builtin.js';
+export * from './fetcher.js';
+export * from './installer.js';
+export * from './nginx.js';
+export * from './options.js';
+export * from './supervisor.js';
+export * from './watcher.js';

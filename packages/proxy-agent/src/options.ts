@@ -1,0 +1,100 @@
+// Agent options come from the environment once at start; a bad value stops the agent with a
+// message naming the variable, before anything is written or started.
+import { isAbsolute } from 'node:path';
+
+export interface AgentOptions {
+  /** Where nginx reads its config (Interlock's ProxyConfigPath). */
+  readonly configPath: string;
+  /** A Docker config object may be mounted here; used when configPath holds nothing usable. */
+  readonly bootstrapPath: string;
+  /** Docker config name of the bootstrap, for status only ('' = unknown). */
+  readonly bootstrapConfigName: string;
+  /** Base URL of the extension; undefined = no long-poll (file and bootstrap only). */
+  readonly extensionUrl: string | undefined;
+  /** Seconds the extension may hold a long-poll. */
+  readonly pollWaitSeconds: number;
+  readonly agentHost: string;
+  readonly agentPort: number;
+  /** Port the built-in fallback config answers 503 on. */
+  readonly httpPort: number;
+  /** Optional TLS port for the built-in config (handshakes rejected; no cert needed). */
+  readonly httpsPort: number | undefined;
+  readonly nginxBin: string;
+  /** pid directive of the built-in config only; the agent itself signals the child it spawned. */
+  readonly pidPath: string;
+  /** Time limit for `nginx -t` (it resolves upstream host names, which can hang). */
+  readonly testTimeoutMs: number;
+  readonly logLevel: string;
+}
+
+export class OptionsError extends Error {
+  override name = 'OptionsError';
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? fallback : v.trim();
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = str(env, name, String(fallback));
+  if (!/^\d+$/.test(raw)) throw new OptionsError(`${name}: "${raw}" is not a whole number`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new OptionsError(`${name}: ${n} is outside ${min}..${max}`);
+  return n;
+}
+
+function absPath(env: Env, name: string, fallback: string): string {
+  const p = str(env, name, fallback);
+  if (!isAbsolute(p)) throw new OptionsError(`${name}: "${p}" must be an absolute path`);
+  return p;
+}
+
+function url(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new OptionsError(`${name}: "${raw}" is not a URL (expected e.g. http://signalbox-extension:8081)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new OptionsError(`${name}: "${raw}" must be an http:// or https:// URL`);
+  }
+  return u.toString().replace(/\/+$/, '');
+}
+
+export function loadOptions(env: Env = process.env): AgentOptions {
+  const logLevel = str(env, 'SIGNALBOX_LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.has(logLevel)) {
+    throw new OptionsError(`SIGNALBOX_LOG_LEVEL: "${logLevel}" is not one of ${[...LOG_LEVELS].join(', ')}`);
+  }
+  const httpsRaw = str(env, 'SIGNALBOX_HTTPS_PORT', '');
+  const options: AgentOptions = {
+    configPath: absPath(env, 'SIGNALBOX_CONFIG_PATH', '/etc/nginx/nginx.conf'),
+    bootstrapPath: absPath(env, 'SIGNALBOX_BOOTSTRAP_CONFIG', '/run/signalbox/bootstrap.conf'),
+    bootstrapConfigName: str(env, 'SIGNALBOX_BOOTSTRAP_CONFIG_NAME', ''),
+    extensionUrl: url(env, 'SIGNALBOX_EXTENSION_URL'),
+    pollWaitSeconds: int(env, 'SIGNALBOX_POLL_WAIT', 30, 1, 300),
+    agentHost: str(env, 'SIGNALBOX_AGENT_HOST', '0.0.0.0'),
+    agentPort: int(env, 'SIGNALBOX_AGENT_PORT', 8082, 0, 65535),
+    httpPort: int(env, 'SIGNALBOX_HTTP_PORT', 80, 1, 65535),
+    httpsPort: httpsRaw === '' ? undefined : int(env, 'SIGNALBOX_HTTPS_PORT', 443, 1, 65535),
+    nginxBin: str(env, 'SIGNALBOX_NGINX_BIN', 'nginx'),
+    pidPath: absPath(env, 'SIGNALBOX_NGINX_PID_PATH', '/var/run/proxy.pid'),
+    testTimeoutMs: int(env, 'SIGNALBOX_NGINX_TEST_TIMEOUT_MS', 10_000, 100, 600_000),
+    logLevel,
+  };
+  if (options.configPath === options.bootstrapPath) {
+    throw new OptionsError('SIGNALBOX_BOOTSTRAP_CONFIG must differ from SIGNALBOX_CONFIG_PATH');
+  }
+  if (options.httpsPort !== undefined && options.httpsPort === options.httpPort) {
+    throw new OptionsError('SIGNALBOX_HTTPS_PORT must differ from SIGNALBOX_HTTP_PORT');
+  }
+  return Object.freeze(options);
+}
