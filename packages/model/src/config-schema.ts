@@ -228,7 +228,7 @@ export const NGINX_TUNING_KEYS: SectionSpecs<NginxTuning> = {
     kind: 'string',
     default: 'www-data',
     pattern: 'user',
-    description: "User nginx workers run as (user); www-data, not Interlock's nginx, because the proxy image uses Debian's nginx package.",
+    description: "User nginx workers run as (user); www-data, not Interlock's nginx, as every Debian-based proxy image has it.",
   },
   PidPath: { kind: 'string', default: '/var/run/proxy.pid', pattern: 'absPath', description: 'nginx pid file (pid).' },
   MaxConnections: { kind: 'integer', default: 1024, minimum: 1, maximum: 1048576, description: 'Simultaneous connections per worker (worker_connections).' },
@@ -500,7 +500,7 @@ function referenceTable(specs: Readonly<Record<string, KeySpec>>, defaultNote?: 
     const def = defaultNote?.(key) ?? mdCode(tomlValue(cloneDefault(spec)));
     const pattern = spec.kind === 'string' && spec.pattern ? ` Must be ${CONFIG_PATTERNS[spec.pattern].expect}.` : '';
     const itemPattern = spec.kind === 'list' && spec.itemPattern ? ` Each must be ${CONFIG_PATTERNS[spec.itemPattern].expect}.` : '';
-    const cell = `${spec.description}${pattern}${itemPattern}`.replaceAll('|', '\\|');
+    const cell = `${spec.description}${pattern}${itemPattern}`.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
     rows.push(`| \`${key}\` | ${typeName(spec)} | ${def.replaceAll('|', '\\|')} | ${cell} |`);
   }
   return rows;
@@ -540,9 +540,12 @@ export function configReferenceMarkdown(): string {
     '## `[Extensions.NAME.Config]`',
     '',
     "nginx tuning with Interlock's key names. Sizes and times use nginx syntax; strings are written into",
-    "nginx.conf, so they may not contain `;`, `{`, `}`, line breaks or NUL. `User` defaults to `www-data`",
-    "rather than Interlock's `nginx`: the proxy image runs Debian's nginx package, whose worker user is",
-    '`www-data`; there is no `nginx` user in it.',
+    "nginx.conf, so they may not contain `;`, `{`, `}`, line breaks or NUL.",
+    '',
+    "`User` defaults to `www-data` rather than Interlock's `nginx`: `www-data` is Debian's web-server user",
+    '(uid 33, from base-passwd), so it exists in every Debian-based proxy image: the official',
+    '`nginx:*-bookworm` image and the offline base built from Debian\'s own nginx package, whose',
+    '`nginx.conf` runs workers as `www-data`. An `nginx` user exists only where an image creates one.',
     '',
     ...referenceTable(NGINX_TUNING_KEYS),
     '',
@@ -565,7 +568,8 @@ export function configReferenceMarkdown(): string {
     '| `ERR_CONFIG_UNKNOWN_KEY` | A key Signalbox does not know, usually a typo. |',
     '| `ERR_CONFIG_TYPE` | A value of the wrong type, e.g. a string where an integer is expected. |',
     '| `ERR_CONFIG_VALUE` | A value out of range, not in the allowed set, or not of the required form. |',
-    '| `ERR_CONFIG_SEMANTIC` | Values that are fine alone but not together, durations, addresses, signals, constraints. |',
+    '| `ERR_CONFIG_SEMANTIC` | A rule beyond the schema: durations, addresses, signals, constraints, TLS files all-or-none, uniqueness across extensions. |',
+    '| `ERR_CONFIG_INTERNAL` | A bug in Signalbox\'s config checker; please report it with the file. |',
     '',
   ];
   return lines.join('\n');
