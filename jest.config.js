@@ -2,6 +2,9 @@
 const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
+  // Image build contexts hold copies of the packages; never test those.
+  modulePathIgnorePatterns: ['<rootDir>/.build/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^@signalbox/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
@@ -13,7 +16,7 @@ const shared = {
 };
 export default {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/packages/e2e/test/**/*.e2e.test.ts'] },
   ],

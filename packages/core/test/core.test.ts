@@ -1,0 +1,110 @@
+import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import { createLogger, parseConfig } from '@signalbox/model';
+import { buildApp } from '../src/api.js';
+import { Coalescer } from '../src/coalescer.js';
+import { ExclusionStore } from '../src/exclusions.js';
+import { createMetrics } from '../src/metrics.js';
+import { ModelStore } from '../src/model-store.js';
+
+const log = createLogger('test', 'silent');
+const cfg = parseConfig('[Extensions.default]\n');
+if (!cfg.ok) throw new Error('default config must parse');
+const ext: ExtensionConfig = cfg.config.Extensions.default!;
+const empty = (cluster = ''): ClusterModel => ({ cluster, virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] });
+
+describe('Coalescer', () => {
+  test('a burst of triggers becomes one run; a trigger during a run causes exactly one more', async () => {
+    let runs = 0;
+    let release: () => void = () => {};
+    const c = new Coalescer(async () => {
+      runs++;
+      if (runs === 1) await new Promise<void>((r) => (release = r));
+    }, { quietMs: 20, maxWaitMs: 100 });
+    for (let i = 0; i < 50; i++) c.trigger();
+    await new Promise((r) => setTimeout(r, 60));
+    expect(runs).toBe(1);
+    for (let i = 0; i < 10; i++) c.trigger();
+    release();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(runs).toBe(2);
+    c.stop();
+  });
+
+  test('a steady stream of triggers still runs within maxWait', async () => {
+    let runs = 0;
+    const c = new Coalescer(async () => void runs++, { quietMs: 50, maxWaitMs: 120 });
+    const t = setInterval(() => c.trigger(), 10);
+    await new Promise((r) => setTimeout(r, 200));
+    clearInterval(t);
+    c.stop();
+    expect(runs).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('ModelStore', () => {
+  test('set reports changes only when the content changes', () => {
+    const s = new ModelStore();
+    expect(s.set('default', ext, empty())).toBe(true);
+    expect(s.set('default', ext, empty())).toBe(false);
+    expect(s.set('default', ext, { ...empty(), proxyNetworks: ['x'] })).toBe(true);
+  });
+
+  test('waitForChange resolves on a new version, or undefined after the timeout', async () => {
+    const s = new ModelStore();
+    s.set('default', ext, empty());
+    const v = s.get('default')!.version;
+    const waiting = s.waitForChange('default', v, 1000);
+    s.set('default', ext, { ...empty(), proxySecrets: ['a'] });
+    expect((await waiting)?.model.proxySecrets).toEqual(['a']);
+    expect(await s.waitForChange('default', s.get('default')!.version, 30)).toBeUndefined();
+  });
+});
+
+describe('core API', () => {
+  const setup = () => {
+    const store = new ModelStore();
+    store.set('default', ext, empty());
+    const exclusions = new ExclusionStore();
+    const app = buildApp({ store, exclusions, statuses: () => [], registry: createMetrics(false).registry, log });
+    return { app, store, exclusions };
+  };
+
+  test('model with ETag; 304 when unchanged; long-poll returns the next version', async () => {
+    const { app, store } = setup();
+    const first = await app.inject({ url: '/v1/extensions/default/model' });
+    expect(first.statusCode).toBe(200);
+    const etag = first.headers.etag as string;
+    expect(etag).toBe(`"${store.get('default')!.version}"`);
+    const same = await app.inject({ url: '/v1/extensions/default/model', headers: { 'if-none-match': etag } });
+    expect(same.statusCode).toBe(304);
+    const pending = app.inject({ url: '/v1/extensions/default/model?wait=5', headers: { 'if-none-match': etag } });
+    setTimeout(() => store.set('default', ext, { ...empty(), proxyNetworks: ['n'] }), 50);
+    const next = await pending;
+    expect(next.statusCode).toBe(200);
+    expect(next.json().model.proxyNetworks).toEqual(['n']);
+    expect(next.headers.etag).not.toBe(etag);
+  });
+
+  test('unknown extension is a coded 404', async () => {
+    const { app } = setup();
+    const r = await app.inject({ url: '/v1/extensions/nope/model' });
+    expect(r.statusCode).toBe(404);
+    expect(r.json().code).toBe('ERR_EXTENSION_UNKNOWN');
+  });
+
+  test('exclusions reported by an extension mark the service disabled with nginx reason', async () => {
+    const { app, exclusions } = setup();
+    const r = await app.inject({ method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded: [{ service: 'web', reason: 'unknown directive' }] } });
+    expect(r.statusCode).toBe(200);
+    const merged = exclusions.apply([{ id: '1', name: 'web', cluster: '', status: 'enabled', hosts: ['w.test'], servers: 2, errors: [], warnings: [] }], () => '');
+    expect(merged[0]).toMatchObject({ status: 'disabled', servers: 0 });
+    expect(merged[0]!.errors[0]!.code).toBe('ERR_NGINX_REJECTED');
+  });
+
+  test('metrics are served in Prometheus text format', async () => {
+    const { app } = setup();
+    const r = await app.inject({ url: '/metrics' });
+    expect(r.statusCode).toBe(200);
+    expect(r.body).toContain('signalbox_model_updates_total');
+  });
+});
