@@ -224,9 +224,23 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   return best !== undefined && bestDist <= Math.max(2, Math.floor(word.length / 4)) ? best : undefined;
 }
 
+/** Keys Interlock's [Extensions.NAME.Config] accepted that Signalbox deliberately does not. */
+const INTERLOCK_ONLY: Readonly<Record<string, string>> = {
+  Version: 'remove it',
+  IPHash: 'remove it and set the com.docker.lb.ip_hash label on the services that need it',
+  AdminUser: 'remove it',
+  AdminPass: 'remove it',
+  SSLOpts: 'remove it; use HTTPOptions for extra ssl_* directives',
+  SSLVerify: 'remove it; backend verification is set per service with com.docker.lb.ssl_backend_tls_verify',
+};
+
 function unknownKeyMessage(parent: readonly Segment[], key: string, value: unknown): string {
   const section = sectionOf(parent);
   if (section === undefined) return 'is not a known key';
+  const interlockOnly = section === 'config' ? INTERLOCK_ONLY[key] : undefined;
+  if (interlockOnly !== undefined && Object.hasOwn(INTERLOCK_ONLY, key)) {
+    return `is an Interlock setting Signalbox does not support; ${interlockOnly}`;
+  }
   const extName = section === 'top' ? '<NAME>' : String(parent[1]);
   const here = SECTION_KEYS[section];
   const sameCase = here.find((k) => k.toLowerCase() === key.toLowerCase());
