@@ -96,18 +96,19 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
     loggerInstance: deps.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
   });
+  // Health checks and scrapes arrive every few seconds: no per-request info lines.
+  const quiet = { logLevel: 'warn' } as const;
   const registry = createMetrics(deps.snapshot, deps.defaultMetrics ?? false);
 
-  app.get('/v1/health', async (_req, reply) => {
+  app.get('/v1/health', quiet, async (_req, reply) => {
     const s = deps.snapshot();
     if (isHealthy(s)) return { ok: true };
     const reason = s.installed ? 'nginx is not running' : 'no valid config installed';
     return reply.code(503).send({ ok: false, reason });
   });
 
-  app.get('/v1/status', async () => {
+  app.get('/v1/status', quiet, async () => {
     const s = deps.snapshot();
     return {
       installed: s.installed
@@ -148,7 +149,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     };
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', quiet, async (_req, reply) => {
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);
   });

@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import type { TestResult } from './nginx.js';
+import { trimReason, type TestResult } from './nginx.js';
 import type { ReloadResult } from './supervisor.js';
 
 export type { TestResult } from './nginx.js';
@@ -298,7 +298,8 @@ export class Installer {
     return { status: 'installed', sha256: sha };
   }
 
-  private fail(c: Candidate, sha: string, reason: string, transient: boolean): InstallOutcome {
+  private fail(c: Candidate, sha: string, rawReason: string, transient: boolean): InstallOutcome {
+    const reason = trimReason(rawReason);
     this.failures++;
     this.lastFailure = { sha256: sha, configName: c.configName, source: c.source, reason, at: this.now() };
     // Remember only verdicts about the bytes; a timeout may pass next time.

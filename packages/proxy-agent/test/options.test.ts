@@ -1,0 +1,80 @@
+import { loadOptions, OptionsError } from '../src/options.js';
+import { builtinConfig } from '../src/builtin.js';
+
+describe('loadOptions', () => {
+  it('has Interlock-compatible defaults and is frozen', () => {
+    const o = loadOptions({});
+    expect(o).toEqual({
+      configPath: '/etc/nginx/nginx.conf',
+      bootstrapPath: '/run/signalbox/bootstrap.conf',
+      bootstrapConfigName: '',
+      extensionUrl: undefined,
+      pollWaitSeconds: 30,
+      agentHost: '0.0.0.0',
+      agentPort: 8082,
+      httpPort: 80,
+      httpsPort: undefined,
+      nginxBin: 'nginx',
+      pidPath: '/var/run/proxy.pid',
+      testTimeoutMs: 10000,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it('reads every variable', () => {
+    const o = loadOptions({
+      SIGNALBOX_CONFIG_PATH: '/x/nginx.conf',
+      SIGNALBOX_BOOTSTRAP_CONFIG: '/y/b.conf',
+      SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-3',
+      SIGNALBOX_EXTENSION_URL: 'http://signalbox-extension:8081/',
+      SIGNALBOX_POLL_WAIT: '5',
+      SIGNALBOX_AGENT_HOST: '127.0.0.1',
+      SIGNALBOX_AGENT_PORT: '18082',
+      SIGNALBOX_HTTP_PORT: '8080',
+      SIGNALBOX_HTTPS_PORT: '8443',
+      SIGNALBOX_NGINX_BIN: '/usr/sbin/nginx',
+      SIGNALBOX_NGINX_PID_PATH: '/tmp/p.pid',
+      SIGNALBOX_NGINX_TEST_TIMEOUT_MS: '2000',
+      SIGNALBOX_LOG_LEVEL: 'debug',
+    });
+    expect(o).toMatchObject({
+      configPath: '/x/nginx.conf',
+      extensionUrl: 'http://signalbox-extension:8081',
+      pollWaitSeconds: 5,
+      agentPort: 18082,
+      httpPort: 8080,
+      httpsPort: 8443,
+      testTimeoutMs: 2000,
+      logLevel: 'debug',
+    });
+  });
+
+  it.each([
+    [{ SIGNALBOX_AGENT_PORT: 'eighty' }, /SIGNALBOX_AGENT_PORT: "eighty" is not a whole number/],
+    [{ SIGNALBOX_HTTP_PORT: '70000' }, /SIGNALBOX_HTTP_PORT: 70000 is outside 1..65535/],
+    [{ SIGNALBOX_CONFIG_PATH: 'nginx.conf' }, /SIGNALBOX_CONFIG_PATH: "nginx.conf" must be an absolute path/],
+    [{ SIGNALBOX_EXTENSION_URL: 'signalbox-extension:8081' }, /SIGNALBOX_EXTENSION_URL/],
+    [{ SIGNALBOX_EXTENSION_URL: 'ftp://x' }, /must be an http/],
+    [{ SIGNALBOX_LOG_LEVEL: 'loud' }, /SIGNALBOX_LOG_LEVEL/],
+    [{ SIGNALBOX_BOOTSTRAP_CONFIG: '/etc/nginx/nginx.conf' }, /must differ/],
+  ])('rejects %j', (env, message) => {
+    expect(() => loadOptions(env)).toThrow(OptionsError);
+    expect(() => loadOptions(env)).toThrow(message);
+  });
+});
+
+describe('builtinConfig', () => {
+  it('answers 503 on the HTTP port and 200 on /signalbox-health', () => {
+    const text = builtinConfig({ httpPort: 8080, pidPath: '/tmp/p.pid' });
+    expect(text).toContain('listen 8080 default_server;');
+    expect(text).toContain('location = /signalbox-health');
+    expect(text).toContain('return 503');
+    expect(text).toContain('pid /tmp/p.pid;');
+    expect(text).not.toContain('ssl');
+  });
+
+  it('rejects TLS handshakes on the HTTPS port when one is given', () => {
+    expect(builtinConfig({ httpPort: 80, httpsPort: 443, pidPath: '/p' })).toContain('listen 443 ssl default_server;');
+  });
+});
