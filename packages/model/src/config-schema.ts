@@ -4,16 +4,16 @@
 import type { ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
 
 /** The subset of JSON Schema (draft-07) the config schema uses. */
-export interface JsonSchema {
+export interface ConfigJsonSchema {
   $schema?: string;
   title?: string;
   description?: string;
   type?: 'object' | 'string' | 'integer' | 'boolean' | 'array';
   default?: unknown;
-  properties?: Record<string, JsonSchema>;
-  additionalProperties?: boolean | JsonSchema;
-  propertyNames?: JsonSchema;
-  items?: JsonSchema;
+  properties?: Record<string, ConfigJsonSchema>;
+  additionalProperties?: boolean | ConfigJsonSchema;
+  propertyNames?: ConfigJsonSchema;
+  items?: ConfigJsonSchema;
   pattern?: string;
   enum?: readonly (string | number)[];
   minimum?: number;
@@ -79,54 +79,54 @@ export type ConfigPatternName = keyof typeof CONFIG_PATTERNS;
 interface SpecBase {
   description: string;
 }
-export interface StringKeySpec<T extends string = string> extends SpecBase {
+export interface ConfigStringSpec<T extends string = string> extends SpecBase {
   kind: 'string';
   default: T;
   pattern?: ConfigPatternName;
   enum?: readonly T[];
 }
-export interface IntegerKeySpec extends SpecBase {
+export interface ConfigIntegerSpec extends SpecBase {
   kind: 'integer';
   default: number;
   minimum: number;
   maximum: number;
 }
-export interface BooleanKeySpec extends SpecBase {
+export interface ConfigBooleanSpec extends SpecBase {
   kind: 'boolean';
   default: boolean;
 }
-export interface ListKeySpec extends SpecBase {
+export interface ConfigListSpec extends SpecBase {
   kind: 'list';
   default: readonly string[];
   itemPattern?: ConfigPatternName;
 }
-export interface MapKeySpec extends SpecBase {
+export interface ConfigMapSpec extends SpecBase {
   kind: 'map';
   default: Readonly<Record<string, string>>;
 }
-export type KeySpec = StringKeySpec | IntegerKeySpec | BooleanKeySpec | ListKeySpec | MapKeySpec;
+export type ConfigKeySpec = ConfigStringSpec | ConfigIntegerSpec | ConfigBooleanSpec | ConfigListSpec | ConfigMapSpec;
 
 // [V] stops unions such as 'ingress' | 'host' from distributing.
 type SpecFor<V> = [V] extends [string]
-  ? StringKeySpec<V>
+  ? ConfigStringSpec<V>
   : [V] extends [number]
-    ? IntegerKeySpec
+    ? ConfigIntegerSpec
     : [V] extends [boolean]
-      ? BooleanKeySpec
+      ? ConfigBooleanSpec
       : [V] extends [readonly string[]]
-        ? ListKeySpec
+        ? ConfigListSpec
         : [V] extends [Record<string, string>]
-          ? MapKeySpec
+          ? ConfigMapSpec
           : never;
 /** A spec for every leaf key of T (the compiler checks none is missing and each default has the right type). */
-export type SectionSpecs<T> = { readonly [K in keyof T]-?: SpecFor<T[K]> };
+export type ConfigSectionSpecs<T> = { readonly [K in keyof T]-?: SpecFor<T[K]> };
 
-export type TopLevelKeys = Omit<SignalboxConfig, 'Extensions'>;
-export type ExtensionLeafKeys = Omit<ExtensionConfig, 'Config'>;
+export type TopLevelConfig = Omit<SignalboxConfig, 'Extensions'>;
+export type ExtensionLeafConfig = Omit<ExtensionConfig, 'Config'>;
 
 const PORT = { minimum: 1, maximum: 65535 } as const;
 
-export const TOP_LEVEL_KEYS: SectionSpecs<TopLevelKeys> = {
+export const CONFIG_TOP_LEVEL_KEYS: ConfigSectionSpecs<TopLevelConfig> = {
   ListenAddr: { kind: 'string', default: ':8080', description: "Address core's HTTP API listens on inside its container, [host]:port." },
   DockerURL: {
     kind: 'string',
@@ -149,7 +149,7 @@ export const TOP_LEVEL_KEYS: SectionSpecs<TopLevelKeys> = {
   },
 };
 
-export const EXTENSION_KEYS: SectionSpecs<ExtensionLeafKeys> = {
+export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   Image: { kind: 'string', default: 'signalbox-extension:local', pattern: 'image', description: 'Image of the extension service, which renders and validates nginx.conf.' },
   Args: { kind: 'list', default: [], description: 'Extra command-line arguments for the extension container.' },
   Labels: { kind: 'map', default: {}, description: 'Docker labels on the extension service.' },
@@ -223,7 +223,7 @@ export const EXTENSION_KEYS: SectionSpecs<ExtensionLeafKeys> = {
 
 const SECONDS = { minimum: 1, maximum: 86400 } as const;
 
-export const NGINX_TUNING_KEYS: SectionSpecs<NginxTuning> = {
+export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
   User: {
     kind: 'string',
     default: 'www-data',
@@ -317,21 +317,21 @@ export const NGINX_TUNING_KEYS: SectionSpecs<NginxTuning> = {
 };
 
 /** Signals ProxyStopSignal accepts. */
-export const STOP_SIGNALS: readonly string[] = ['SIGQUIT', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'];
+export const PROXY_STOP_SIGNALS: readonly string[] = ['SIGQUIT', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'];
 
 /** The name of the extension section whose service names carry no -<NAME> suffix. */
-export const DEFAULT_EXTENSION = 'default';
+export const DEFAULT_EXTENSION_NAME = 'default';
 
 const EXTENSION_NAME_MAX = 40;
 
 // ---------------------------------------------------------------------------------------------------------
 // Schema
 
-function leafSchema(spec: KeySpec): JsonSchema {
+function leafSchema(spec: ConfigKeySpec): ConfigJsonSchema {
   const base = { description: spec.description };
   switch (spec.kind) {
     case 'string': {
-      const s: JsonSchema = { ...base, type: 'string', default: spec.default };
+      const s: ConfigJsonSchema = { ...base, type: 'string', default: spec.default };
       if (spec.pattern) s.pattern = CONFIG_PATTERNS[spec.pattern].pattern;
       if (spec.enum) s.enum = [...spec.enum];
       if (spec.pattern === 'serviceName') s.maxLength = 63;
@@ -342,7 +342,7 @@ function leafSchema(spec: KeySpec): JsonSchema {
     case 'boolean':
       return { ...base, type: 'boolean', default: spec.default };
     case 'list': {
-      const items: JsonSchema = { type: 'string' };
+      const items: ConfigJsonSchema = { type: 'string' };
       if (spec.itemPattern) items.pattern = CONFIG_PATTERNS[spec.itemPattern].pattern;
       return { ...base, type: 'array', default: [...spec.default], items };
     }
@@ -351,7 +351,7 @@ function leafSchema(spec: KeySpec): JsonSchema {
   }
 }
 
-function sectionProperties(specs: Readonly<Record<string, KeySpec>>): Record<string, JsonSchema> {
+function sectionProperties(specs: Readonly<Record<string, ConfigKeySpec>>): Record<string, ConfigJsonSchema> {
   return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, leafSchema(spec)]));
 }
 
@@ -363,30 +363,30 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-const nginxTuningSchema: JsonSchema = {
+const nginxTuningSchema: ConfigJsonSchema = {
   description: 'nginx tuning of this extension\'s proxies: Interlock\'s [Extensions.NAME.Config] keys.',
   type: 'object',
   default: {},
   additionalProperties: false,
-  properties: sectionProperties(NGINX_TUNING_KEYS),
+  properties: sectionProperties(CONFIG_NGINX_TUNING_KEYS),
 };
 
-const extensionSchema: JsonSchema = {
+const extensionSchema: ConfigJsonSchema = {
   description: 'One extension and the proxy service it feeds.',
   type: 'object',
   additionalProperties: false,
-  properties: { ...sectionProperties(EXTENSION_KEYS), Config: nginxTuningSchema },
+  properties: { ...sectionProperties(CONFIG_EXTENSION_KEYS), Config: nginxTuningSchema },
 };
 
 /** JSON Schema (draft-07) of config.toml; also published as packages/model/schema/config.schema.json. */
-export const configSchema: JsonSchema = deepFreeze({
+export const configSchema: ConfigJsonSchema = deepFreeze({
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'Signalbox config.toml',
   description: 'Configuration of Signalbox, with the keys of Docker Interlock\'s config.toml.',
   type: 'object',
   additionalProperties: false,
   properties: {
-    ...sectionProperties(TOP_LEVEL_KEYS),
+    ...sectionProperties(CONFIG_TOP_LEVEL_KEYS),
     Extensions: {
       description: 'Extensions by name, one [Extensions.NAME] section each; at least one is required.',
       type: 'object',
@@ -395,32 +395,32 @@ export const configSchema: JsonSchema = deepFreeze({
       additionalProperties: extensionSchema,
     },
   },
-} satisfies JsonSchema);
+} satisfies ConfigJsonSchema);
 
 // ---------------------------------------------------------------------------------------------------------
 // Defaults
 
-function cloneDefault(spec: KeySpec): unknown {
+function cloneDefault(spec: ConfigKeySpec): unknown {
   if (Array.isArray(spec.default)) return [...(spec.default as readonly string[])];
   if (typeof spec.default === 'object') return { ...spec.default };
   return spec.default;
 }
 
 /** Default for one key; ServiceName and ProxyServiceName depend on the extension's name. */
-export function defaultFor(spec: KeySpec, key: string, extensionName?: string): unknown {
-  if ((key === 'ServiceName' || key === 'ProxyServiceName') && extensionName !== undefined && extensionName !== DEFAULT_EXTENSION) {
+export function configKeyDefault(spec: ConfigKeySpec, key: string, extensionName?: string): unknown {
+  if ((key === 'ServiceName' || key === 'ProxyServiceName') && extensionName !== undefined && extensionName !== DEFAULT_EXTENSION_NAME) {
     return `${String(spec.default)}-${extensionName}`;
   }
   return cloneDefault(spec);
 }
 
-function sectionDefaults(specs: Readonly<Record<string, KeySpec>>, extensionName?: string): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, defaultFor(spec, k, extensionName)]));
+function sectionDefaults(specs: Readonly<Record<string, ConfigKeySpec>>, extensionName?: string): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, configKeyDefault(spec, k, extensionName)]));
 }
 
 /** A fresh, mutable, fully defaulted extension section named `name`. */
 export function defaultExtensionConfig(name: string): ExtensionConfig {
-  return { ...sectionDefaults(EXTENSION_KEYS, name), Config: sectionDefaults(NGINX_TUNING_KEYS) } as unknown as ExtensionConfig;
+  return { ...sectionDefaults(CONFIG_EXTENSION_KEYS, name), Config: sectionDefaults(CONFIG_NGINX_TUNING_KEYS) } as unknown as ExtensionConfig;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -448,10 +448,10 @@ function tomlValue(v: unknown): string {
   throw new TypeError(`no TOML form for ${typeof v}`);
 }
 
-function exampleSection(specs: Readonly<Record<string, KeySpec>>, extensionName?: string): string[] {
+function exampleSection(specs: Readonly<Record<string, ConfigKeySpec>>, extensionName?: string): string[] {
   const lines: string[] = [];
   for (const [key, spec] of Object.entries(specs)) {
-    lines.push(`# ${spec.description}`, `${key} = ${tomlValue(defaultFor(spec, key, extensionName))}`, '');
+    lines.push(`# ${spec.description}`, `${key} = ${tomlValue(configKeyDefault(spec, key, extensionName))}`, '');
   }
   return lines;
 }
@@ -463,19 +463,19 @@ export function configExample(): string {
     "# Key names are Docker Interlock's; see docs/configuration.md for types and allowed values.",
     '# Keys left out take these defaults, so a file with only an [Extensions.default] line is valid.',
     '',
-    ...exampleSection(TOP_LEVEL_KEYS),
+    ...exampleSection(CONFIG_TOP_LEVEL_KEYS),
     '# One [Extensions.NAME] section per extension/proxy pair; at least one is required.',
-    `[Extensions.${DEFAULT_EXTENSION}]`,
-    ...exampleSection(EXTENSION_KEYS, DEFAULT_EXTENSION),
+    `[Extensions.${DEFAULT_EXTENSION_NAME}]`,
+    ...exampleSection(CONFIG_EXTENSION_KEYS, DEFAULT_EXTENSION_NAME),
     '# nginx tuning of this extension\'s proxies.',
-    `[Extensions.${DEFAULT_EXTENSION}.Config]`,
-    ...exampleSection(NGINX_TUNING_KEYS),
+    `[Extensions.${DEFAULT_EXTENSION_NAME}.Config]`,
+    ...exampleSection(CONFIG_NGINX_TUNING_KEYS),
   ];
   while (lines[lines.length - 1] === '') lines.pop();
   return `${lines.join('\n')}\n`;
 }
 
-function typeName(spec: KeySpec): string {
+function typeName(spec: ConfigKeySpec): string {
   switch (spec.kind) {
     case 'string':
       return spec.enum ? spec.enum.map((e) => `"${e}"`).join(' \\| ') : 'string';
@@ -494,7 +494,7 @@ function mdCode(s: string): string {
   return s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``;
 }
 
-function referenceTable(specs: Readonly<Record<string, KeySpec>>, defaultNote?: (key: string) => string | undefined): string[] {
+function referenceTable(specs: Readonly<Record<string, ConfigKeySpec>>, defaultNote?: (key: string) => string | undefined): string[] {
   const rows = ['| Key | Type | Default | Description |', '|---|---|---|---|'];
   for (const [key, spec] of Object.entries(specs)) {
     const def = defaultNote?.(key) ?? mdCode(tomlValue(cloneDefault(spec)));
@@ -510,7 +510,7 @@ function referenceTable(specs: Readonly<Record<string, KeySpec>>, defaultNote?: 
 export function configReferenceMarkdown(): string {
   const serviceNameNote = (key: string): string | undefined =>
     key === 'ServiceName' || key === 'ProxyServiceName'
-      ? `${mdCode(`"${String(EXTENSION_KEYS[key].default)}"`)} in \`[Extensions.default]\`, else ${mdCode(`"${String(EXTENSION_KEYS[key].default)}-<NAME>"`)}`
+      ? `${mdCode(`"${String(CONFIG_EXTENSION_KEYS[key].default)}"`)} in \`[Extensions.default]\`, else ${mdCode(`"${String(CONFIG_EXTENSION_KEYS[key].default)}-<NAME>"`)}`
       : undefined;
   const lines = [
     '# Configuration reference',
@@ -529,13 +529,13 @@ export function configReferenceMarkdown(): string {
     '',
     '## Top level',
     '',
-    ...referenceTable(TOP_LEVEL_KEYS),
+    ...referenceTable(CONFIG_TOP_LEVEL_KEYS),
     '',
     '## `[Extensions.NAME]`',
     '',
     `NAME is ${CONFIG_PATTERNS.extensionName.expect}, at most ${EXTENSION_NAME_MAX} characters.`,
     '',
-    ...referenceTable(EXTENSION_KEYS, serviceNameNote),
+    ...referenceTable(CONFIG_EXTENSION_KEYS, serviceNameNote),
     '',
     '## `[Extensions.NAME.Config]`',
     '',
@@ -547,7 +547,7 @@ export function configReferenceMarkdown(): string {
     '`nginx:*-bookworm` image and the offline base built from Debian\'s own nginx package, whose',
     '`nginx.conf` runs workers as `www-data`. An `nginx` user exists only where an image creates one.',
     '',
-    ...referenceTable(NGINX_TUNING_KEYS),
+    ...referenceTable(CONFIG_NGINX_TUNING_KEYS),
     '',
     '## Rules across keys',
     '',
@@ -556,7 +556,7 @@ export function configReferenceMarkdown(): string {
     '- `ListenAddr` is `[host]:port`; `EndpointOverride` is empty or an `http://` / `https://` URL.',
     '- In one extension `PublishedPort` ≠ `PublishedSSLPort` and `TargetPort` ≠ `TargetSSLPort`.',
     '- No two extensions publish the same port, use the same service name (`ServiceName` or `ProxyServiceName`), or serve the same `ServiceCluster`.',
-    `- \`ProxyStopSignal\` is one of ${STOP_SIGNALS.map((s) => `\`${s}\``).join(', ')}.`,
+    `- \`ProxyStopSignal\` is one of ${PROXY_STOP_SIGNALS.map((s) => `\`${s}\``).join(', ')}.`,
     '- Constraints are `<attribute>==<value>` or `<attribute>!=<value>`; placement preferences are `spread=<label path>`.',
     '- Raw option lines (`GlobalOptions`, `HTTPOptions`, `TCPOptions`) may not use `load_module`, `include`, `ssl_engine`, `js_*`, `perl*` or `*_by_lua*` directives.',
     '',

@@ -6,15 +6,15 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse, TomlError } from 'smol-toml';
 import {
   configSchema,
-  defaultFor,
-  DEFAULT_EXTENSION,
-  EXTENSION_KEYS,
-  NGINX_TUNING_KEYS,
-  STOP_SIGNALS,
-  TOP_LEVEL_KEYS,
+  configKeyDefault,
+  DEFAULT_EXTENSION_NAME,
+  CONFIG_EXTENSION_KEYS,
+  CONFIG_NGINX_TUNING_KEYS,
+  PROXY_STOP_SIGNALS,
+  CONFIG_TOP_LEVEL_KEYS,
   CONFIG_PATTERNS,
 } from './config-schema.js';
-import type { JsonSchema, KeySpec } from './config-schema.js';
+import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
 import { durationMs } from './duration.js';
@@ -156,7 +156,7 @@ function tomlTypeOf(v: unknown): string {
   return 'a table';
 }
 
-function expectedType(schema: JsonSchema | undefined): string {
+function expectedType(schema: ConfigJsonSchema | undefined): string {
   switch (schema?.type) {
     case 'string':
       return 'a string';
@@ -182,9 +182,9 @@ const PATTERN_EXPECT = new Map<string, string>(Object.values(CONFIG_PATTERNS).re
 
 type Section = 'top' | 'extension' | 'config';
 const SECTION_KEYS: Record<Section, readonly string[]> = {
-  top: [...Object.keys(TOP_LEVEL_KEYS), 'Extensions'],
-  extension: [...Object.keys(EXTENSION_KEYS), 'Config'],
-  config: Object.keys(NGINX_TUNING_KEYS),
+  top: [...Object.keys(CONFIG_TOP_LEVEL_KEYS), 'Extensions'],
+  extension: [...Object.keys(CONFIG_EXTENSION_KEYS), 'Config'],
+  config: Object.keys(CONFIG_NGINX_TUNING_KEYS),
 };
 
 function sectionOf(segments: readonly Segment[]): Section | undefined {
@@ -280,7 +280,7 @@ function schemaDiagnostics(data: Table): SchemaDiagnostic[] {
 
 function translate(e: ErrorObject, data: Table): SchemaDiagnostic | undefined {
   const segments = pointerSegments(e.instancePath, data);
-  const schema = e.parentSchema as JsonSchema | undefined;
+  const schema = e.parentSchema as ConfigJsonSchema | undefined;
   if (e.keyword === 'propertyNames') return undefined; // reported through its inner error, which carries propertyName
   if (e.propertyName !== undefined) {
     const name = e.propertyName;
@@ -337,7 +337,7 @@ function cloneValue(v: unknown): unknown {
 }
 
 function buildSection(
-  specs: Readonly<Record<string, KeySpec>>,
+  specs: Readonly<Record<string, ConfigKeySpec>>,
   input: unknown,
   segments: readonly Segment[],
   isBad: (s: readonly Segment[]) => boolean,
@@ -347,20 +347,20 @@ function buildSection(
   const out: Table = {};
   for (const [key, spec] of Object.entries(specs)) {
     const v = src[key];
-    out[key] = v === undefined || isBad([...segments, key]) ? defaultFor(spec, key, extensionName) : cloneValue(v);
+    out[key] = v === undefined || isBad([...segments, key]) ? configKeyDefault(spec, key, extensionName) : cloneValue(v);
   }
   return out;
 }
 
 function applyDefaults(data: Table, isBad: (s: readonly Segment[]) => boolean): SignalboxConfig {
-  const top = buildSection(TOP_LEVEL_KEYS, data, [], isBad);
+  const top = buildSection(CONFIG_TOP_LEVEL_KEYS, data, [], isBad);
   const extensions: Record<string, ExtensionConfig> = {};
   // Not isBad(['Extensions']): that is also true when only something inside one extension is wrong.
   const exts = isTable(data.Extensions) ? data.Extensions : {};
   for (const [name, input] of Object.entries(exts)) {
     const segs = ['Extensions', name];
-    const ext = buildSection(EXTENSION_KEYS, input, segs, isBad, name);
-    ext.Config = buildSection(NGINX_TUNING_KEYS, isTable(input) ? input.Config : undefined, [...segs, 'Config'], isBad);
+    const ext = buildSection(CONFIG_EXTENSION_KEYS, input, segs, isBad, name);
+    ext.Config = buildSection(CONFIG_NGINX_TUNING_KEYS, isTable(input) ? input.Config : undefined, [...segs, 'Config'], isBad);
     Object.defineProperty(extensions, name, { value: ext as unknown as ExtensionConfig, enumerable: true, writable: true, configurable: true });
   }
   return { ...top, Extensions: extensions } as unknown as SignalboxConfig;
@@ -428,8 +428,8 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
     if (ok(at('TargetPort')) && ok(at('TargetSSLPort')) && ext.TargetPort === ext.TargetSSLPort) {
       report(at('TargetSSLPort'), String(ext.TargetSSLPort), 'must differ from TargetPort');
     }
-    if (ok(at('ProxyStopSignal')) && !STOP_SIGNALS.includes(ext.ProxyStopSignal)) {
-      report(at('ProxyStopSignal'), ext.ProxyStopSignal, `is not a known signal; use one of ${STOP_SIGNALS.join(', ')}`);
+    if (ok(at('ProxyStopSignal')) && !PROXY_STOP_SIGNALS.includes(ext.ProxyStopSignal)) {
+      report(at('ProxyStopSignal'), ext.ProxyStopSignal, `is not a known signal; use one of ${PROXY_STOP_SIGNALS.join(', ')}`);
     }
     checkDuration(at('ProxyStopGracePeriod'), ext.ProxyStopGracePeriod, false);
     checkDuration(at('ProxyUpdateDelay'), ext.ProxyUpdateDelay, false);
@@ -501,7 +501,7 @@ function deepFreeze<T>(value: T): T {
 
 /** For tests and tools: the defaults of a file containing only [Extensions.default]. */
 export function defaultConfig(): SignalboxConfig {
-  const r = parseConfig(`[Extensions.${DEFAULT_EXTENSION}]\n`);
+  const r = parseConfig(`[Extensions.${DEFAULT_EXTENSION_NAME}]\n`);
   if (!r.ok) throw new Error('built-in defaults do not validate');
   return r.config;
 }

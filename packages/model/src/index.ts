@@ -10,6 +10,3 @@ export * from './config-schema.js';
 export * from './duration.js';
 export * from './labels.js';
 export * from './labels-schema.js';
-export * from './config.js';
-export * from './config-schema.js';
-export * from './duration.js';

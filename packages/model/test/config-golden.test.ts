@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parseConfig } from '../src/config.js';
 import { configExample, configReferenceMarkdown, configSchema } from '../src/config-schema.js';
-import type { JsonSchema } from '../src/config-schema.js';
+import type { ConfigJsonSchema } from '../src/config-schema.js';
 import type { SignalboxConfig } from '../src/config-types.js';
 
 const UPDATE = process.env.UPDATE_GOLDEN === '1';
@@ -25,9 +25,9 @@ function ok(text: string): SignalboxConfig {
 }
 
 /** Every key of the schema, with the section it belongs to. */
-function schemaKeys(): Array<{ section: string; key: string; schema: JsonSchema }> {
-  const out: Array<{ section: string; key: string; schema: JsonSchema }> = [];
-  const walk = (s: JsonSchema, section: string): void => {
+function schemaKeys(): Array<{ section: string; key: string; schema: ConfigJsonSchema }> {
+  const out: Array<{ section: string; key: string; schema: ConfigJsonSchema }> = [];
+  const walk = (s: ConfigJsonSchema, section: string): void => {
     for (const [key, child] of Object.entries(s.properties ?? {})) {
       out.push({ section, key, schema: child });
       if (child.properties) walk(child, `${section}.${key}`);

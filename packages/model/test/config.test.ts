@@ -1,5 +1,5 @@
 import { parseConfig } from '../src/config.js';
-import { EXTENSION_KEYS, NGINX_TUNING_KEYS, TOP_LEVEL_KEYS } from '../src/config-schema.js';
+import { CONFIG_EXTENSION_KEYS, CONFIG_NGINX_TUNING_KEYS, CONFIG_TOP_LEVEL_KEYS, defaultExtensionConfig } from '../src/config-schema.js';
 import type { SignalboxConfig } from '../src/config-types.js';
 import type { Diagnostic } from '../src/diagnostics.js';
 
@@ -137,9 +137,9 @@ const ROWS: Row[] = [
 describe('parseConfig: every key', () => {
   it('the table covers every key of every section', () => {
     const covered = (s: Section): string[] => ROWS.filter((r) => r.section === s).map((r) => r.key).sort();
-    expect(covered('top')).toEqual(Object.keys(TOP_LEVEL_KEYS).sort());
-    expect(covered('ext')).toEqual(Object.keys(EXTENSION_KEYS).sort());
-    expect(covered('config')).toEqual(Object.keys(NGINX_TUNING_KEYS).sort());
+    expect(covered('top')).toEqual(Object.keys(CONFIG_TOP_LEVEL_KEYS).sort());
+    expect(covered('ext')).toEqual(Object.keys(CONFIG_EXTENSION_KEYS).sort());
+    expect(covered('config')).toEqual(Object.keys(CONFIG_NGINX_TUNING_KEYS).sort());
   });
 
   it.each(ROWS.map((r) => [`${keyPath(r.section, r.key)} = ${r.good}`, r] as const))('accepts %s', (_, r) => {
@@ -191,6 +191,12 @@ describe('parseConfig: defaults', () => {
   it('names the services of other extensions after their section', () => {
     const cfg = ok('[Extensions.default]\n[Extensions.blue]\nServiceCluster = "blue"\nPublishedPort = 81\nPublishedSSLPort = 444\n');
     expect(cfg.Extensions.blue).toMatchObject({ ServiceName: 'signalbox-extension-blue', ProxyServiceName: 'signalbox-proxy-blue' });
+  });
+
+  it('defaultExtensionConfig() matches what parsing gives', () => {
+    const cfg = ok('[Extensions.default]\n[Extensions.blue]\nServiceCluster = "blue"\nPublishedPort = 81\nPublishedSSLPort = 444\n');
+    expect(defaultExtensionConfig('default')).toEqual(cfg.Extensions.default);
+    expect(defaultExtensionConfig('blue')).toEqual({ ...cfg.Extensions.blue, ServiceCluster: '', PublishedPort: 8080, PublishedSSLPort: 8443 });
   });
 
   it('keeps given values and defaults the rest of the same section', () => {
