@@ -193,19 +193,33 @@ function nonAsciiReason(ch: string, what: string): string {
 
 // ---------------------------------------------------------------- diagnostics collector
 
+/** A list label with thousands of bad items yields this many diagnostics per key and code, then one summary. */
+const MAX_PER_KEY_AND_CODE = 10;
+
 class Collector {
   readonly errors: Diagnostic[] = [];
   readonly warnings: Diagnostic[] = [];
   /** Keys that have at least one error from the parser or a cross-label rule. */
   readonly keysWithErrors = new Set<string>();
+  private readonly counts = new Map<string, number>();
 
   error(code: LabelCode, key: string, message: string, value?: string): void {
     this.keysWithErrors.add(key);
-    this.errors.push(make(code, 'error', key, message, value));
+    this.add(this.errors, code, 'error', key, message, value);
   }
 
   warn(code: LabelCode, key: string, message: string, value?: string): void {
-    this.warnings.push(make(code, 'warning', key, message, value));
+    this.add(this.warnings, code, 'warning', key, message, value);
+  }
+
+  private add(list: Diagnostic[], code: LabelCode, severity: Severity, key: string, message: string, value?: string): void {
+    const id = `${code} ${key}`;
+    const n = (this.counts.get(id) ?? 0) + 1;
+    this.counts.set(id, n);
+    if (n <= MAX_PER_KEY_AND_CODE) list.push(make(code, severity, key, message, value));
+    else if (n === MAX_PER_KEY_AND_CODE + 1) {
+      list.push(make(code, severity, key, `has more problems of this kind; only the first ${MAX_PER_KEY_AND_CODE} are listed`));
+    }
   }
 }
 
@@ -430,7 +444,8 @@ function forbiddenEscape(byte: number): string | undefined {
 
 /** Why `p` is not an acceptable path, or the normalised path (trailing slash removed, escapes upper-cased). */
 function checkPath(p: string): { problem: string } | { path: string } {
-  if (p === '') return { problem: 'is empty' };
+  if (p === '') return { problem: 'is empty; give a path such as /api' };
+  if (p === '/') return { path: '/' };
   if (p.length > MAX_PATH_LENGTH) return { problem: `is ${p.length} characters long; paths are at most ${MAX_PATH_LENGTH}` };
   if (!p.startsWith('/')) {
     return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)
@@ -439,7 +454,6 @@ function checkPath(p: string): { problem: string } | { path: string } {
   }
   const segments = p.slice(1).split('/');
   if (segments.length > 1 && segments[segments.length - 1] === '') segments.pop(); // one trailing slash
-  if (segments.length === 1 && segments[0] === '') return { path: '/' };
   const out: string[] = [];
   for (const seg of segments) {
     if (seg === '') return { problem: "contains an empty segment ('//'); remove the extra slash" };
