@@ -1,0 +1,156 @@
+// `signalbox status`: what the running cluster routes, and which services core rejected and why.
+import { formatDiagnostic } from '@signalbox/model';
+import type { ClusterModel, Diagnostic, ServiceStatus, Upstream } from '@signalbox/model';
+import { CoreUnreachable } from './core-client.js';
+import type { CoreClient, CoreResponse } from './core-client.js';
+import { table } from './table.js';
+
+export interface Route {
+  /** [Extensions.NAME] serving it. */
+  extension: string;
+  /** Its service cluster ('' = default). */
+  cluster: string;
+  /** http: a virtual host location; passthrough: TLS passed through by SNI; default: the default backend. */
+  kind: 'http' | 'passthrough' | 'default';
+  /** '' for the default backend. */
+  host: string;
+  /** '/' or the context root; '' for passthrough. */
+  path: string;
+  /** TLS terminated at the proxy (http routes with a certificate, or passthrough). */
+  tls: boolean;
+  services: string[];
+  servers: number;
+}
+
+export interface StatusReport {
+  routes: Route[];
+  services: ServiceStatus[];
+}
+
+function decode(r: CoreResponse, description: string): unknown {
+  if (r.status !== 200) {
+    throw new CoreUnreachable(`core (${description}) answered GET ${r.path} with HTTP ${r.status}: ${r.body.slice(0, 200)}`);
+  }
+  try {
+    return JSON.parse(r.body);
+  } catch {
+    throw new CoreUnreachable(`core (${description}) answered GET ${r.path} with something that is not JSON: ${r.body.slice(0, 200)}`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function shapeError(path: string, description: string): CoreUnreachable {
+  return new CoreUnreachable(`core (${description}) answered GET ${path} with an unexpected shape; is it a Signalbox core of the same version?`);
+}
+
+function routesOf(extension: string, model: ClusterModel): Route[] {
+  const base = { extension, cluster: model.cluster };
+  const up = (u: Upstream) => ({ services: [...u.services], servers: u.servers.length });
+  const routes: Route[] = [];
+  for (const vh of model.virtualHosts) {
+    for (const loc of vh.locations) {
+      routes.push({ ...base, kind: 'http', host: vh.host, path: loc.path, tls: vh.tls !== undefined, ...up(loc.upstream) });
+    }
+  }
+  for (const p of model.passthrough) routes.push({ ...base, kind: 'passthrough', host: p.host, path: '', tls: true, ...up(p.upstream) });
+  if (model.defaultBackend) routes.push({ ...base, kind: 'default', host: '', path: '/', tls: false, ...up(model.defaultBackend) });
+  return routes;
+}
+
+/** Ask core for /v1/status, /v1/extensions and every extension's model. */
+export async function collectStatus(client: CoreClient): Promise<StatusReport> {
+  const [statusRes, extRes] = await client.getAll(['/v1/status', '/v1/extensions']);
+  const status = decode(statusRes!, client.description);
+  const ext = decode(extRes!, client.description);
+  if (!isObject(status) || !Array.isArray(status.services)) throw shapeError('/v1/status', client.description);
+  if (!isObject(ext) || !Array.isArray(ext.extensions) || !ext.extensions.every((e) => typeof e === 'string')) {
+    throw shapeError('/v1/extensions', client.description);
+  }
+  const names = [...(ext.extensions as string[])].sort();
+  const modelRes = names.length > 0 ? await client.getAll(names.map((n) => `/v1/extensions/${encodeURIComponent(n)}/model`)) : [];
+  const routes: Route[] = [];
+  names.forEach((name, i) => {
+    const r = modelRes[i]!;
+    // An extension removed from config.toml between the two requests: nothing to show for it.
+    if (r.status === 404) return;
+    const payload = decode(r, client.description);
+    if (!isObject(payload) || !isObject(payload.model) || !Array.isArray(payload.model.virtualHosts)) {
+      throw shapeError(r.path, client.description);
+    }
+    routes.push(...routesOf(name, payload.model as unknown as ClusterModel));
+  });
+  routes.sort((a, b) => cmp(a.extension, b.extension) || cmp(a.host, b.host) || cmp(a.path, b.path) || cmp(a.kind, b.kind));
+  const services = (status.services as ServiceStatus[]).filter(isObject).map(normaliseStatus);
+  services.sort((a, b) => cmp(a.name, b.name) || cmp(a.cluster, b.cluster) || cmp(a.id, b.id));
+  return { routes, services };
+}
+
+/** Tolerate a core that leaves out empty arrays. */
+function normaliseStatus(s: ServiceStatus): ServiceStatus {
+  return {
+    ...s,
+    name: String(s.name ?? s.id ?? '?'),
+    cluster: typeof s.cluster === 'string' ? s.cluster : '',
+    hosts: Array.isArray(s.hosts) ? s.hosts : [],
+    errors: Array.isArray(s.errors) ? s.errors : [],
+    warnings: Array.isArray(s.warnings) ? s.warnings : [],
+  };
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function clusterLabel(cluster: string): string {
+  return cluster === '' ? 'default cluster' : `cluster ${cluster}`;
+}
+
+function serviceLine(s: ServiceStatus, d: Diagnostic): string {
+  return `  ${s.name} (${clusterLabel(s.cluster)}): ${formatDiagnostic(d)}`;
+}
+
+export function isRejected(s: ServiceStatus): boolean {
+  return s.status === 'disabled' || s.errors.length > 0;
+}
+
+export function formatStatus(report: StatusReport): string {
+  const out: string[] = [];
+  const multi = new Set(report.routes.map((r) => r.extension)).size > 1;
+  if (report.routes.length === 0) {
+    out.push('No routes.');
+  } else {
+    const header = [...(multi ? ['EXTENSION'] : []), 'HOST', 'PATH', 'SERVICE(S)', 'SERVERS'];
+    const rows = report.routes.map((r) => {
+      const host = r.kind === 'default' ? '(default backend)' : r.tls ? `${r.host} (tls)` : r.host;
+      const path = r.kind === 'passthrough' ? '(passthrough)' : r.path;
+      const servers = r.servers === 0 ? '0 (503)' : String(r.servers);
+      return [...(multi ? [r.extension] : []), host, path, r.services.join(','), servers];
+    });
+    out.push(...table(header, rows));
+  }
+  const rejected = report.services.filter(isRejected);
+  out.push('', 'Rejected services');
+  if (rejected.length === 0) out.push('  none');
+  for (const s of rejected) {
+    if (s.errors.length === 0) out.push(`  ${s.name} (${clusterLabel(s.cluster)}): disabled (core gave no reason)`);
+    for (const d of s.errors) out.push(serviceLine(s, d));
+  }
+  const warned = report.services.filter((s) => s.warnings.length > 0);
+  if (warned.length > 0) {
+    out.push('', 'Warnings');
+    for (const s of warned) for (const d of s.warnings) out.push(serviceLine(s, d));
+  }
+  const enabled = report.services.length - rejected.length;
+  out.push(
+    '',
+    `${plural(report.routes.length, 'route')}; ${plural(report.services.length, 'labelled service')}: ${enabled} enabled, ${rejected.length} rejected`,
+  );
+  return `${out.join('\n')}\n`;
+}
+
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
