@@ -257,4 +257,11 @@ for img in "${IMAGES[@]}"; do
   log "$tag $state in $(elapsed "$t0")s ($(( size / 1024 / 1024 ))MB)"
 done
 
+# Older builds of ours that were still used by a container when replaced: drop them once unused
+# (only untagged images carrying our title label; images in use are left alone).
+for img in "${ALL_IMAGES[@]}"; do
+  docker images -q -f dangling=true -f "label=org.opencontainers.image.title=signalbox-$img" \
+    | xargs -r docker rmi >/dev/null 2>&1 || true
+done
+
 log "images done in $(elapsed "$TOTAL_START")s: $(printf 'signalbox-%s:local ' "${IMAGES[@]}")"
