@@ -35,11 +35,11 @@ export type KnownLabel = (typeof KNOWN_LABELS)[number];
 /** Longest value accepted for any label, checked before anything else. */
 export const MAX_LABEL_VALUE_LENGTH = 4096;
 /** Longest context root or websocket endpoint. */
-export const MAX_PATH_LENGTH = 1024;
+export const MAX_LABEL_PATH_LENGTH = 1024;
 
 /** Go's strconv.ParseBool spellings, as Interlock accepted them. */
-export const BOOL_TRUE_VALUES = ['1', 't', 'T', 'TRUE', 'true', 'True'] as const;
-export const BOOL_FALSE_VALUES = ['0', 'f', 'F', 'FALSE', 'false', 'False'] as const;
+export const LABEL_BOOL_TRUE_VALUES = ['1', 't', 'T', 'TRUE', 'true', 'True'] as const;
+export const LABEL_BOOL_FALSE_VALUES = ['0', 'f', 'F', 'FALSE', 'false', 'False'] as const;
 
 export interface LabelDoc {
   /** Accepted value syntax, one line. */
@@ -183,7 +183,7 @@ const HOST_ITEM = `(?=[^ ,]{1,253}(?: |,|$))(?:\\*\\.)?${DNS_LABEL}(?:\\.${DNS_L
 const PCT = '%(?:2[0-9A-Da-d]|[34689A-Fa-f][0-9A-Fa-f]|5[0-9ABD-Fabd-f]|7[0-9A-Ea-e])';
 const SEGMENT = `(?!\\.\\.?(?:/|,| |$))(?:[A-Za-z0-9._~-]|${PCT})+`;
 /** An absolute path, '/' alone or segments with an optional trailing slash (removed by the decoder). */
-const PATH_ITEM = `(?=[^ ,]{1,${MAX_PATH_LENGTH}}(?: |,|$))/(?:${SEGMENT}(?:/${SEGMENT})*/?)?`;
+const PATH_ITEM = `(?=[^ ,]{1,${MAX_LABEL_PATH_LENGTH}}(?: |,|$))/(?:${SEGMENT}(?:/${SEGMENT})*/?)?`;
 const URL_CHARS = "[A-Za-z0-9\\-._~:/?@!&()*+=%]";
 const URL_ITEM = `[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?]${URL_CHARS}*)?`;
 const REDIRECT_PAIR = `${URL_ITEM} *, *${URL_ITEM}`;
@@ -225,7 +225,7 @@ function valueSchema(suffix: KnownLabel, shape: { pattern: string } | { enum: re
   return 'pattern' in shape ? { ...base, pattern: shape.pattern } : { ...base, enum: [...shape.enum] };
 }
 
-const BOOL = { enum: [...BOOL_TRUE_VALUES, ...BOOL_FALSE_VALUES] } as const;
+const BOOL = { enum: [...LABEL_BOOL_TRUE_VALUES, ...LABEL_BOOL_FALSE_VALUES] } as const;
 
 const SHAPES: Record<KnownLabel, { pattern: string } | { enum: readonly string[] }> = {
   hosts: { pattern: PATTERNS.hosts },
@@ -284,7 +284,7 @@ export const labelSchema: LabelSchema = {
   additionalProperties: false,
   required: [`${LABEL_PREFIX}port`],
   if: {
-    properties: { [`${LABEL_PREFIX}default_backend`]: { enum: [...BOOL_TRUE_VALUES] } },
+    properties: { [`${LABEL_PREFIX}default_backend`]: { enum: [...LABEL_BOOL_TRUE_VALUES] } },
     required: [`${LABEL_PREFIX}default_backend`],
   },
   else: { required: [`${LABEL_PREFIX}hosts`] },

@@ -12,12 +12,12 @@ import type { Diagnostic, Severity } from './diagnostics.js';
 import { LABEL_PREFIX } from './labels-types.js';
 import type { DecodeResult, Redirect, RouteSpec } from './labels-types.js';
 import {
-  BOOL_FALSE_VALUES,
-  BOOL_TRUE_VALUES,
+  LABEL_BOOL_FALSE_VALUES,
+  LABEL_BOOL_TRUE_VALUES,
   KNOWN_LABELS,
   LABEL_DOCS,
   MAX_LABEL_VALUE_LENGTH,
-  MAX_PATH_LENGTH,
+  MAX_LABEL_PATH_LENGTH,
   labelSchema,
 } from './labels-schema.js';
 import type { KnownLabel } from './labels-schema.js';
@@ -131,7 +131,7 @@ const SHAPE_CODE: Record<KnownLabel, LabelCode> = {
 };
 
 /** Prefix of the message used when the schema rejects a value the parser accepted (a bug: they must agree). */
-export const SCHEMA_MISMATCH_MESSAGE = 'does not match the label schema';
+export const LABEL_SCHEMA_MISMATCH_MESSAGE = 'does not match the label schema';
 
 // ---------------------------------------------------------------- helpers
 
@@ -403,8 +403,8 @@ const parseCookie: Parser<string> = (c, key, value) => {
   return value;
 };
 
-const BOOL_TRUE: ReadonlySet<string> = new Set(BOOL_TRUE_VALUES);
-const BOOL_FALSE: ReadonlySet<string> = new Set(BOOL_FALSE_VALUES);
+const BOOL_TRUE: ReadonlySet<string> = new Set(LABEL_BOOL_TRUE_VALUES);
+const BOOL_FALSE: ReadonlySet<string> = new Set(LABEL_BOOL_FALSE_VALUES);
 
 const parseBool: Parser<boolean> = (c, key, value) => {
   if (BOOL_TRUE.has(value)) return true;
@@ -412,7 +412,7 @@ const parseBool: Parser<boolean> = (c, key, value) => {
   c.error(
     'ERR_LABEL_BOOL_INVALID',
     key,
-    `is not a boolean; use true or false (also accepted: ${[...BOOL_TRUE_VALUES, ...BOOL_FALSE_VALUES].filter((v) => v !== 'true' && v !== 'false').join(', ')})`,
+    `is not a boolean; use true or false (also accepted: ${[...LABEL_BOOL_TRUE_VALUES, ...LABEL_BOOL_FALSE_VALUES].filter((v) => v !== 'true' && v !== 'false').join(', ')})`,
     value,
   );
   return undefined;
@@ -446,7 +446,7 @@ function forbiddenEscape(byte: number): string | undefined {
 function checkPath(p: string): { problem: string } | { path: string } {
   if (p === '') return { problem: 'is empty; give a path such as /api' };
   if (p === '/') return { path: '/' };
-  if (p.length > MAX_PATH_LENGTH) return { problem: `is ${p.length} characters long; paths are at most ${MAX_PATH_LENGTH}` };
+  if (p.length > MAX_LABEL_PATH_LENGTH) return { problem: `is ${p.length} characters long; paths are at most ${MAX_LABEL_PATH_LENGTH}` };
   if (!p.startsWith('/')) {
     return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)
       ? { problem: 'is a URL; give only the path, e.g. /api' }
@@ -761,7 +761,7 @@ function translateSchemaError(e: ErrorObject, input: Record<string, string>): Di
   const key = decodePointer(e.instancePath);
   const suffix = key.startsWith(LABEL_PREFIX) ? key.slice(LABEL_PREFIX.length) : '';
   if (!isKnown(suffix)) return undefined;
-  return make(SHAPE_CODE[suffix], 'error', key, `${SCHEMA_MISMATCH_MESSAGE}; expected ${LABEL_DOCS[suffix].value}`, input[key]);
+  return make(SHAPE_CODE[suffix], 'error', key, `${LABEL_SCHEMA_MISMATCH_MESSAGE}; expected ${LABEL_DOCS[suffix].value}`, input[key]);
 }
 
 // ---------------------------------------------------------------- decode

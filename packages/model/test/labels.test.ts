@@ -6,7 +6,7 @@ import {
   LABEL_DOCS,
   LABEL_ERROR_CODES,
   LABEL_WARNING_CODES,
-  SCHEMA_MISMATCH_MESSAGE,
+  LABEL_SCHEMA_MISMATCH_MESSAGE,
   decodeLabels,
   exampleLabels,
   labelSchema,
@@ -368,7 +368,7 @@ describe('decodeLabels rejects', () => {
     for (const e of r.errors) {
       expect(e.severity).toBe('error');
       expect(e.message.length).toBeGreaterThan(10);
-      expect(e.message.startsWith(SCHEMA_MISMATCH_MESSAGE)).toBe(false);
+      expect(e.message.startsWith(LABEL_SCHEMA_MISMATCH_MESSAGE)).toBe(false);
       expect(e.message).not.toMatch(/must match pattern|must be equal to one of|NOT have additional/); // no raw ajv text
     }
   });
@@ -649,7 +649,7 @@ describe('property: random label maps', () => {
           if (!errorCodes.has(e.code) || e.code === 'ERR_LABEL_INTERNAL' || e.severity !== 'error' || !e.key.startsWith(P) || e.message.length < 5) {
             throw new Error(`bad error ${JSON.stringify(e)} for ${JSON.stringify(labels)}`);
           }
-          if (e.message.startsWith(SCHEMA_MISMATCH_MESSAGE)) throw new Error(`schema/parser disagree: ${JSON.stringify(e)} for ${JSON.stringify(labels)}`);
+          if (e.message.startsWith(LABEL_SCHEMA_MISMATCH_MESSAGE)) throw new Error(`schema/parser disagree: ${JSON.stringify(e)} for ${JSON.stringify(labels)}`);
           if (e.value !== undefined && e.value.length > 257) throw new Error('unbounded value');
         }
         const cluster = labels[`${P}service_cluster`];
