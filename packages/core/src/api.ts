@@ -1,5 +1,5 @@
 // Core's upstream API: the per-extension model with ETag + long-poll, service status, metrics.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger, ServiceStatus } from '@signalbox/model';
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
@@ -22,7 +22,7 @@ function parseEtag(header: string | undefined): string | undefined {
 }
 
 export function buildApp(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }), disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
   const maxWait = deps.maxWaitSeconds ?? 60;
 
   app.get('/v1/health', async () => ({ ok: true }));

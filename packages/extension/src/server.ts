@@ -1,5 +1,5 @@
 // The extension's API: proxy agents long-poll the validated nginx.conf here.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@signalbox/model';
 import type { Exclusion } from './pipeline.js';
@@ -13,7 +13,7 @@ export interface ServerDeps {
 }
 
 export function buildServer(d: ServerDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }), disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
 
   app.get('/v1/health', async () => ({ ok: true, serving: d.served.get()?.name ?? null }));
 

@@ -14,7 +14,8 @@ export interface EventWatch {
   stop(): void;
 }
 
-const RELEVANT: Record<string, string[]> = {
+type EventType = 'service' | 'container' | 'network' | 'secret' | 'node';
+const RELEVANT: Record<EventType, string[]> = {
   service: ['create', 'update', 'remove'],
   // Swarm emits no task events; container events on this node are the fastest signal that a task started or died.
   container: ['start', 'die', 'destroy'],
@@ -32,7 +33,7 @@ export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onRe
   const open = async (): Promise<void> => {
     if (stopped) return;
     try {
-      const stream = (await docker.getEvents({ filters: { type: Object.keys(RELEVANT) } })) as NodeJS.ReadableStream;
+      const stream = await docker.getEvents({ filters: { type: Object.keys(RELEVANT) as EventType[] } });
       current = stream;
       if (attempt > 0) log.info({ attempt }, 'docker events stream reconnected');
       attempt = 0;
@@ -75,7 +76,7 @@ export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onRe
       const ev = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { Attributes?: Record<string, string> } };
       const type = ev.Type ?? '';
       const action = (ev.Action ?? '').split(':')[0] ?? '';
-      if (!RELEVANT[type]?.includes(action)) return;
+      if (!RELEVANT[type as EventType]?.includes(action)) return;
       // Only swarm task containers matter, not stray containers on this node.
       if (type === 'container' && !ev.Actor?.Attributes?.['com.docker.swarm.service.id']) return;
       onHint({ type, action, serviceChange: type === 'service' });

@@ -1,0 +1,72 @@
+// Convergence benchmark: how long after a task is running does traffic reach it through the proxy?
+// 1) new labelled service: first task running → first 200 for its host
+// 2) scale up: new task running → first response served by that task
+// 3) task killed: task gone → no longer in the proxy's answers (within PollInterval + 1 s target)
+// Times are measured from the engine's own task timestamps (Status.Timestamp), not from when we noticed.
+import { createService, docker, ensureNetwork, get, printRow, removeService, runningTasks, scale, sleep, stats } from './lib.mjs';
+
+const trials = Number(process.argv[2] ?? 20);
+const NET = 'sbx-bench';
+const deadline = (ms) => Date.now() + ms;
+
+async function waitUntil(fn, timeoutMs, stepMs = 10) {
+  const end = deadline(timeoutMs);
+  while (Date.now() < end) {
+    const v = await fn();
+    if (v) return v;
+    await sleep(stepMs);
+  }
+  return undefined;
+}
+
+async function main() {
+  await ensureNetwork(NET);
+  // Warm-up: the proxy joins the bench network once (that roll is not what is measured).
+  await createService('sbx-bench-warm', { 'com.docker.lb.hosts': 'warm.bench.test', 'com.docker.lb.port': '80' }, NET);
+  if (!(await waitUntil(async () => (await get('warm.bench.test')).status === 200, 120_000, 200))) throw new Error('warm-up route never answered');
+
+  const create = [];
+  const scaleUp = [];
+  const kill = [];
+  for (let i = 0; i < trials; i++) {
+    const name = `sbx-bench-${i}`;
+    const host = `b${i}.bench.test`;
+    await createService(name, { 'com.docker.lb.hosts': host, 'com.docker.lb.port': '80' }, NET);
+    const first = await waitUntil(async () => (await runningTasks(name))[0], 60_000);
+    const okAt = await waitUntil(async () => ((await get(host)).status === 200 ? Date.now() : undefined), 30_000);
+    if (first && okAt) create.push(okAt - Date.parse(first.Status.Timestamp));
+
+    await scale(name, 2);
+    const second = await waitUntil(async () => (await runningTasks(name)).find((t) => t.ID !== first?.ID), 60_000);
+    if (second) {
+      const cid = second.Status.ContainerStatus?.ContainerID?.slice(0, 12);
+      const seenAt = await waitUntil(async () => ((await get(host)).task === cid ? Date.now() : undefined), 30_000, 5);
+      if (seenAt) scaleUp.push(seenAt - Date.parse(second.Status.Timestamp));
+
+      // Kill the second task's container: swarm replaces it, but the dead task must leave the upstreams.
+      const killedCid = second.Status.ContainerStatus?.ContainerID;
+      const killedAt = Date.now();
+      await docker.getContainer(killedCid).kill().catch(() => undefined);
+      const goneAt = await waitUntil(async () => {
+        for (let k = 0; k < 6; k++) {
+          const r = await get(host);
+          if (r.status !== 200 || r.task === cid) return undefined;
+        }
+        return Date.now();
+      }, 30_000, 20);
+      if (goneAt) kill.push(goneAt - killedAt);
+    }
+    await removeService(name);
+    process.stderr.write(`trial ${i + 1}/${trials} done\n`);
+  }
+  await removeService('sbx-bench-warm');
+  console.log(`convergence over ${trials} trials (PollInterval 3 s)`);
+  printRow('create: task running → first 200', stats(create));
+  printRow('scale up: new task running → its first response', stats(scaleUp));
+  printRow('kill: task killed → out of the answers', stats(kill));
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
