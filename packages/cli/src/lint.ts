@@ -212,7 +212,7 @@ function fixedName(net: ComposeNetwork): string | undefined {
 function describeNet(net: ComposeNetwork, stack: string | undefined): string {
   const fixed = fixedName(net);
   if (fixed !== undefined) return fixed === net.key ? fixed : `${net.key} (= ${fixed})`;
-  return stack !== undefined ? `${net.key} (= ${stack}_${net.key})` : `${net.key} (= STACK_${net.key})`;
+  return stack !== undefined ? `${net.key} (= ${stack}_${net.key})` : `${net.key} (deployed as <stack>_${net.key})`;
 }
 
 function matchNetwork(label: string, net: ComposeNetwork, env: LintOptions['env'], stack: string | undefined): NetworkMatch | undefined {
@@ -258,7 +258,7 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
         severity: 'warning',
         key,
         value: label,
-        message: `is the network's key in this file, but docker stack deploy names it STACK_${label} (stack name prefix) and core looks the label up by the swarm name; write <stack>_${label}, or give the network a fixed name with name: ${label}`,
+        message: `is the network's key in this file, but docker stack deploy names it <stack>_${label} and core looks the label up by that swarm name; write <stack>_${label} (or lint with --stack NAME), or give the network a fixed name with name: ${label}`,
       },
     ];
   }
@@ -277,7 +277,7 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
   const accepted =
     stack !== undefined
       ? `in stack ${stack} the service's networks are named ${attached.map((n) => fixedName(n) ?? `${stack}_${n.key}`).join(', ')}`
-      : `the service joins ${attached.map((n) => describeNet(n, stack)).join(', ')}; a stack prefixes network names with the stack name, so for a network "front" both "front" and "<stack>_front" are accepted here`;
+      : `it joins ${attached.map((n) => describeNet(n, stack)).join(', ')}; a network front of this file is accepted as front or any *_front, since a stack prefixes network names with the stack name`;
   return [
     {
       code: ERR_LINT_NETWORK_UNDECLARED,
