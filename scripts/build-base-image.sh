@@ -85,7 +85,7 @@ ROOTFS="$WORK/rootfs"
 cleanup() {
   local m
   for m in "$ROOTFS/dev/pts" "$ROOTFS/dev" "$ROOTFS/proc" "$ROOTFS/sys"; do
-    mountpoint -q "$m" 2>/dev/null && umount -l "$m" || true
+    if mountpoint -q "$m" 2>/dev/null; then umount -l "$m" || true; fi
   done
   rm -rf --one-file-system "$WORK"
 }

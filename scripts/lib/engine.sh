@@ -78,7 +78,7 @@ publish_mode() { if has_ipvs; then echo ingress; else echo host; fi; }
 
 # ensure_host_tools: host packages the integration/e2e tests use.
 ensure_host_tools() {
-  local want=() p
+  local want=()
   if ! have nginx; then
     if apt-cache show nginx-light >/dev/null 2>&1; then want+=(nginx-light); else want+=(nginx); fi
   fi
@@ -115,7 +115,7 @@ ensure_pnpm() {
 # workspace_install: pnpm install in the repo (frozen lockfile when there is one).
 workspace_install() {
   ensure_pnpm
-  ( cd "$REPO_ROOT"
+  ( cd "$REPO_ROOT" || exit 1
     export CI="${CI:-true}"   # pnpm: never prompt
     if [[ -f pnpm-lock.yaml ]]; then
       log "pnpm install --frozen-lockfile"
@@ -124,14 +124,15 @@ workspace_install() {
       log "pnpm install (no lockfile)"
       pnpm install || die "pnpm install failed"
     fi
-  )
+  ) || exit 1
 }
 
+# shellcheck disable=SC2120  # args are optional
 # workspace_build [PKGDIR...]: `pnpm run build` (all packages), or `tsc -b` of just the given
 # package dirs (e.g. core demo-app) and their project references. Dies on compile errors.
 workspace_build() {
   ensure_pnpm
-  ( cd "$REPO_ROOT"
+  ( cd "$REPO_ROOT" || exit 1
     if [[ $# -eq 0 ]]; then
       log "pnpm run build"
       pnpm run build || die "TypeScript build failed (pnpm run build)"
@@ -141,11 +142,12 @@ workspace_build() {
       log "tsc -b ${cfgs[*]}"
       pnpm exec tsc -b "${cfgs[@]}" || die "TypeScript build failed (tsc -b ${cfgs[*]})"
     fi
-  )
+  ) || exit 1
 }
 
 # ensure_node_toolchain: pnpm present, workspace installed and built.
 ensure_node_toolchain() {
   workspace_install
+  # shellcheck disable=SC2119  # no args: build every package
   workspace_build
 }
