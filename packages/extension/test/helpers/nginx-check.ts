@@ -32,9 +32,17 @@ export interface NginxCheckResult {
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/usr/bin/nginx'];
 
 let nginxBinary: Promise<NginxInfo> | undefined;
-let testPem: Promise<{ pem: string; dhparam: string }> | undefined;
+export interface TestMaterial {
+  cert: string;
+  key: string;
+  /** cert + key in one PEM. */
+  pem: string;
+  dhparam: string;
+}
 
-interface NginxInfo {
+let testPem: Promise<TestMaterial> | undefined;
+
+export interface NginxInfo {
   bin: string;
   /** null: stream built in; string: directory holding ngx_stream_module.so. */
   streamModulesDir: string | null;
@@ -69,7 +77,7 @@ export function nginxInfo(): Promise<NginxInfo> {
 }
 
 /** One self-signed cert+key and one set of DH parameters per test run. */
-function testMaterial(): Promise<{ pem: string; dhparam: string }> {
+export function testMaterial(): Promise<TestMaterial> {
   testPem ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'signalbox-cert-'));
     try {
@@ -79,7 +87,7 @@ function testMaterial(): Promise<{ pem: string; dhparam: string }> {
       await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=test', '-days', '1', '-keyout', key, '-out', cert]);
       await execa('openssl', ['genpkey', '-genparam', '-algorithm', 'DH', '-pkeyopt', 'group:ffdhe2048', '-out', dh]);
       const [k, c, d] = await Promise.all([readFile(key, 'utf8'), readFile(cert, 'utf8'), readFile(dh, 'utf8')]);
-      return { pem: c + k, dhparam: d };
+      return { cert: c, key: k, pem: c + k, dhparam: d };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
