@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
-import { FOREGROUND_ARGS, isAlive, isDraining, listChildren, readCmdline, trimReason } from './nginx.js';
+import { FOREGROUND_ARGS, isAlive, isDraining, listChildren, trimReason } from './nginx.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -38,9 +38,6 @@ export class Supervisor {
   private startedAt = 0;
   private attempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
-  private refreshTimer: NodeJS.Timeout | undefined;
-  /** Last seen workers: after a master crash they are orphans still holding the ports. */
-  private workers = new Set<number>();
   private tail: { seq: number; line: string }[] = [];
   private seq = 0;
   private partial = '';
@@ -93,7 +90,9 @@ export class Supervisor {
     }
     if (this.state !== 'starting') return; // stop() arrived meanwhile
     const args = [...FOREGROUND_ARGS, '-c', this.opts.configPath];
-    const child = spawn(this.opts.nginxBin, args, { stdio: ['ignore', 'inherit', 'pipe'] });
+    // Own process group (pgid = master pid): if the master dies, its orphaned workers can
+    // still be reached through the group, and only they.
+    const child = spawn(this.opts.nginxBin, args, { stdio: ['ignore', 'inherit', 'pipe'], detached: true });
     this.child = child;
     this.ready = false;
     this.startedAt = Date.now();
@@ -106,7 +105,7 @@ export class Supervisor {
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
       if (exited) return;
       exited = true;
-      void this.onExit(child, { code, signal });
+      this.onExit(child, { code, signal });
     };
     // A spawn failure (binary missing) emits 'error' and maybe no 'exit'.
     child.once('error', (err) => {
@@ -142,28 +141,16 @@ export class Supervisor {
         // No /proc: best effort, assume nginx is up after a short while.
         if (Date.now() - since > 300) this.ready = true;
       } else if (kids.length > 0) {
-        this.workers = new Set(kids.map((k) => k.pid));
         this.ready = true;
       }
       if (!this.ready) await sleep(POLL_MS);
     }
-    if (this.ready && this.child === child) {
-      this.refreshTimer = setInterval(() => void this.refreshWorkers(child), 5000);
-      this.refreshTimer.unref();
-    }
   }
 
-  private async refreshWorkers(child: ChildProcess): Promise<void> {
-    if (this.child !== child || child.pid === undefined) return;
-    const kids = await listChildren(child.pid);
-    if (kids && this.child === child) for (const k of kids) this.workers.add(k.pid);
-  }
-
-  private async onExit(child: ChildProcess, info: ExitInfo): Promise<void> {
+  private onExit(child: ChildProcess, info: ExitInfo): void {
     if (this.child !== child) return;
     this.child = undefined;
     this.ready = false;
-    clearInterval(this.refreshTimer);
     this.partial = '';
     if (this.state === 'stopping' || this.state === 'stopped') {
       this.state = 'stopped';
@@ -171,14 +158,11 @@ export class Supervisor {
       this.resolveStopped(info);
       return;
     }
-    const orphans = this.workers;
-    this.workers = new Set();
-    await this.quitOrphans(orphans);
+    if (child.pid !== undefined) this.quitOrphans(child.pid);
     if (Date.now() - this.startedAt > this.policy.stableMs) this.attempt = 0;
     const delay = backoffDelay(this.attempt++, this.policy);
     this.restarts++;
     this.log.error({ ...info, restartInMs: delay, restarts: this.restarts }, 'nginx exited unexpectedly; restarting');
-    if (this.state !== 'running') return; // stop() raced with the orphan cleanup
     this.state = 'backoff';
     this.restartTimer = setTimeout(() => {
       if (this.state !== 'backoff') return;
@@ -187,18 +171,15 @@ export class Supervisor {
     }, delay);
   }
 
-  // Workers outlive a SIGKILLed master and keep the listen sockets; a graceful quit frees
-  // the ports for the new master while their in-flight requests finish.
-  private async quitOrphans(pids: Set<number>): Promise<void> {
-    for (const pid of pids) {
-      const title = await readCmdline(pid);
-      if (!title?.startsWith('nginx: ')) continue; // gone, or the pid was reused
-      try {
-        process.kill(pid, 'SIGQUIT');
-        this.log.warn({ pid }, 'asked orphaned nginx worker to quit');
-      } catch {
-        // Already gone.
-      }
+  // Workers outlive a SIGKILLed master and keep the listen sockets, so the new master could
+  // not bind. A graceful quit to the dead master's group frees the ports while their
+  // in-flight requests finish. The kernel does not reuse a pid that still names a group.
+  private quitOrphans(pgid: number): void {
+    try {
+      process.kill(-pgid, 'SIGQUIT');
+      this.log.warn({ pgid }, 'asked orphaned nginx workers to quit');
+    } catch {
+      // ESRCH: the workers went with the master.
     }
   }
 
@@ -241,10 +222,11 @@ export class Supervisor {
         continue;
       }
       const now = await listChildren(pid);
-      if (now?.some((p) => !beforePids.has(p.pid) && !isDraining(p))) {
-        for (const p of now) this.workers.add(p.pid);
-        return { ok: true };
-      }
+      // Done when a new worker runs and every old one has closed its listeners (its title
+      // says "shutting down"): from then on new connections get the new config.
+      const fresh = now?.some((p) => !beforePids.has(p.pid) && !isDraining(p));
+      const oldListening = now?.some((p) => beforePids.has(p.pid) && !isDraining(p));
+      if (fresh && !oldListening) return { ok: true };
     }
     const tail = this.recentStderr(mark);
     return {
