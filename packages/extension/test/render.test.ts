@@ -321,7 +321,7 @@ describe('templates', () => {
       '{% endfor %}',
     ].join('\n');
     const out = renderNginxConf(c.model, c.ext, { ...c.options, customTemplate: custom });
-    expect(out).toMatch(/^# custom for \(default\)\n {4}# app\n {4}upstream u_app_example_com_[0-9a-f]{8} \{\n/);
+    expect(out).toMatch(/^# custom for \(default\)\n {4}# services: app\n {4}upstream u_app_example_com_[0-9a-f]{8} \{\n/);
   });
 
   it('fails loudly on an undefined variable in a custom template', () => {
