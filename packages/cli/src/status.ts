@@ -16,7 +16,7 @@ export interface Route {
   host: string;
   /** '/' or the context root; '' for passthrough. */
   path: string;
-  /** TLS terminated at the proxy (http routes with a certificate, or passthrough). */
+  /** Served over TLS: an http route whose host has a certificate (terminated at the proxy), or passthrough. */
   tls: boolean;
   services: string[];
   servers: number;
@@ -124,7 +124,7 @@ export function formatStatus(report: StatusReport): string {
   } else {
     const header = [...(multi ? ['EXTENSION'] : []), 'HOST', 'PATH', 'SERVICE(S)', 'SERVERS'];
     const rows = report.routes.map((r) => {
-      const host = r.kind === 'default' ? '(default backend)' : r.tls ? `${r.host} (tls)` : r.host;
+      const host = r.kind === 'default' ? '(default backend)' : r.kind === 'http' && r.tls ? `${r.host} (tls)` : r.host;
       const path = r.kind === 'passthrough' ? '(passthrough)' : r.path;
       const servers = r.servers === 0 ? '0 (503)' : String(r.servers);
       return [...(multi ? [r.extension] : []), host, path, r.services.join(','), servers];
