@@ -259,7 +259,7 @@ done
 
 # Older builds of ours that were still used by a container when replaced: drop them once unused
 # (only untagged images carrying our title label; images in use are left alone).
-for img in "${ALL_IMAGES[@]}"; do
+for img in "${ALL_IMAGES[@]}" base; do
   docker images -q -f dangling=true -f "label=org.opencontainers.image.title=signalbox-$img" \
     | xargs -r docker rmi >/dev/null 2>&1 || true
 done
