@@ -106,6 +106,24 @@ describe('determinism', () => {
     }
   });
 
+  it('resolves duplicates the model should not contain the same way whatever their order', () => {
+    const c = loadCase('one-host');
+    const dup = structuredClone(c.model.virtualHosts[0]!);
+    dup.locations[0]!.upstream.name = 'u_duplicate';
+    const dupLoc = structuredClone(c.model.virtualHosts[0]!.locations[0]!);
+    dupLoc.upstream.name = 'u_duplicate_location';
+    const withDups = (order: 'ab' | 'ba'): ClusterModel => {
+      const m = structuredClone(c.model);
+      m.virtualHosts = order === 'ab' ? [m.virtualHosts[0]!, dup] : [dup, m.virtualHosts[0]!];
+      const locs = m.virtualHosts.map((v) => v.locations);
+      for (const l of locs) (order === 'ab' ? l.push.bind(l) : l.unshift.bind(l))(dupLoc);
+      return m;
+    };
+    const ab = renderNginxConf(withDups('ab'), c.ext, c.options);
+    expect(renderNginxConf(withDups('ba'), c.ext, c.options)).toBe(ab);
+    expect(ab.match(/server_name "app\.example\.com";/g)).toHaveLength(1);
+  });
+
   it('does not mutate its input', () => {
     const c = loadCase('redirects');
     const before = JSON.stringify(c.model);

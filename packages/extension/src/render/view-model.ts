@@ -288,6 +288,15 @@ function sortedBy<T>(items: readonly T[], ...keys: ((item: T) => string | number
   });
 }
 
+/** JSON with sorted keys: a total, input-order-independent tie-breaker. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => cmp(a, b)))
+      : v,
+  );
+}
+
 function uniqueSorted(items: readonly string[]): string[] {
   return [...new Set(items)].sort(cmp);
 }
@@ -485,7 +494,7 @@ function proxyLocation(
 }
 
 function routeLocations(ctx: Ctx, table: LocationTable, locations: readonly Location[]): void {
-  const sorted = sortedBy(locations, (l) => normalizeContextRoot(l.path));
+  const sorted = sortedBy(locations, (l) => normalizeContextRoot(l.path), (l) => l.path, canonicalJson);
   // Websocket endpoints first: an exact endpoint beats the `= /root` redirect of a context root.
   for (const loc of sorted) {
     const root = normalizeContextRoot(loc.path);
@@ -651,12 +660,12 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
 
   // Defensive copies, sorted and de-duplicated by key (first wins).
   const vhosts: VirtualHost[] = [];
-  for (const vh of sortedBy(model.virtualHosts, (v) => v.host)) {
+  for (const vh of sortedBy(model.virtualHosts, (v) => v.host, canonicalJson)) {
     hostName(vh.host);
     if (vhosts.length === 0 || vhosts[vhosts.length - 1]!.host !== vh.host) vhosts.push(vh);
   }
   const passthrough: PassthroughHost[] = [];
-  for (const p of sortedBy(model.passthrough, (x) => x.host)) {
+  for (const p of sortedBy(model.passthrough, (x) => x.host, canonicalJson)) {
     hostName(p.host);
     if (passthrough.length === 0 || passthrough[passthrough.length - 1]!.host !== p.host) passthrough.push(p);
   }
