@@ -316,7 +316,10 @@ export class Installer {
 
   private async adoptFile(): Promise<InstallOutcome> {
     const bytes = await readIfExists(this.configPath);
-    if (!bytes) return this.restoreIfChanged('after it was removed');
+    if (!bytes) {
+      if (this.installed) this.log.warn('config file was removed from configPath');
+      return this.restoreIfChanged('after it was removed');
+    }
     const sha = sha256Hex(bytes);
     // Our own writes land here too; the hash tells them apart.
     if (sha === this.installed?.sha256) return { status: 'unchanged', sha256: sha };
@@ -336,7 +339,8 @@ export class Installer {
       this.log.error({ err }, 'could not restore the last good config');
       return { status: 'failed', reason: (err as Error).message };
     }
-    this.log.warn({ sha256: this.installed.sha256, why }, 'restored the last good config');
+    // Info, not warn: the failure that caused this was already logged once.
+    this.log.info({ sha256: this.installed.sha256, why }, 'restored the last good config');
     return { status: 'restored', sha256: this.installed.sha256 };
   }
 

@@ -230,6 +230,21 @@ describe('proxy agent with real nginx', () => {
     expect(a.fetcher!.state.etag).toBe(sha(extConfig));
   }, T);
 
+  it('records a reload that nginx refuses at run time (port taken) and keeps the file in step', async () => {
+    const a = agent!;
+    const pid = a.supervisor.pid;
+    const current = readFileSync(configPath, 'utf8');
+    // Passes nginx -t (which does not bind), fails on reload: the slow backend holds the port.
+    const busy = config(dir, HTTP_PORT, 'busy').replace(/}\n$/, `    server { listen 127.0.0.1:${SLOW_PORT}; }\n}\n`);
+    const out = await a.installer.submit({ bytes: Buffer.from(busy), configName: 'busy', source: 'extension' });
+    expect(out.status).toBe('failed');
+    expect(out.reason).toContain('bind()');
+    expect(readFileSync(configPath, 'utf8')).toBe(current);
+    expect(await serving(HTTP_PORT, 'four')()).toBe(true);
+    expect(a.supervisor.pid).toBe(pid);
+    expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+  }, T);
+
   it('restarts nginx with backoff after kill -9 of the master, and serves again', async () => {
     const a = agent!;
     const oldPid = a.supervisor.pid!;
