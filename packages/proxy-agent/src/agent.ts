@@ -136,8 +136,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         return stopping;
       }
       stopping = (async () => {
+        // Signal nginx first so draining starts at once; no new candidates meanwhile.
+        const exited = supervisor.stop(signal);
         await Promise.all([fetcher?.stop(), watcher.stop()]);
-        const info = await supervisor.stop(signal);
+        const info = await exited;
         // Let a running install finish its file work, but do not hang on a slow nginx -t.
         await Promise.race([installer.idle(), sleep(2000)]);
         await app.close();

@@ -26,6 +26,9 @@ export async function nginxTest(bin: string, configPath: string, timeoutMs: numb
     reject: false,
     timeout: timeoutMs,
     stdin: 'ignore',
+    // access_log /dev/stdout must be openable during the test: give nginx the agent's own stdout
+    // (the container's), not a Node pipe, which is a socket that /dev/stdout cannot be opened on.
+    stdout: 'inherit',
     forceKillAfterDelay: 1000,
   });
   if (r.timedOut) {
