@@ -80,6 +80,7 @@ interface Meta {
 }
 
 const KNOWN_BAD_MAX = 32;
+const SOURCES: ReadonlySet<string> = new Set<CandidateSource>(['extension', 'file', 'bootstrap', 'builtin']);
 
 export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -390,7 +391,7 @@ export class Installer {
   private async readMeta(): Promise<Meta | undefined> {
     try {
       const raw = JSON.parse(await readFile(metaPath(this.configPath), 'utf8')) as Partial<Meta>;
-      if (typeof raw.sha256 !== 'string' || typeof raw.configName !== 'string' || typeof raw.source !== 'string') {
+      if (typeof raw.sha256 !== 'string' || typeof raw.configName !== 'string' || !SOURCES.has(raw.source as string)) {
         return undefined;
       }
       return raw as Meta;
