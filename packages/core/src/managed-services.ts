@@ -48,6 +48,8 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Labels: { ...ext.ContainerLabels },
         Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
+        // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
+        Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
       },
       Placement: placement(ext.Constraints, ext.PlacementPreferences),
       Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),

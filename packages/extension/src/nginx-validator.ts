@@ -18,6 +18,7 @@ export interface SandboxPaths {
   prefix: string;
   secretsDir: string;
   pidPath: string;
+  tempDir: string;
 }
 
 export interface NginxValidatorOptions {
@@ -73,18 +74,23 @@ export class NginxValidator implements ConfigValidator {
         // Cert and key are both PEM in one file, so the same file works as either.
         writeFileSync(join(secretsDir, s), await this.dummyPem());
       }
-      const sandbox: SandboxPaths = { prefix, secretsDir, pidPath: join(prefix, 'nginx.pid') };
+      const tempDir = join(prefix, 'temp');
+      mkdirSync(tempDir);
+      const sandbox: SandboxPaths = { prefix, secretsDir, pidPath: join(prefix, 'nginx.pid'), tempDir };
       const conf = join(prefix, 'nginx.conf');
       writeFileSync(conf, render(sandbox));
       if (this.asRoot) {
         chmodSync(prefix, 0o755);
-        for (const p of [prefix, secretsDir, conf]) chownSync(p, this.uid, this.gid);
+        for (const p of [prefix, secretsDir, tempDir, conf]) chownSync(p, this.uid, this.gid);
         for (const s of secrets) chownSync(join(secretsDir, s), this.uid, this.gid);
       }
       const args = ['-t', '-q', '-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')];
-      // Drop privileges after dropping the network: unshare needs root, nginx must not keep it.
+      // Drop privileges after dropping the network: unshare needs root, nginx must not keep it. nginx -t
+      // binds its listen ports, so the throw-away namespace lets unprivileged users bind low ports (the
+      // extension service gets the same sysctl from core for the case where unshare is not allowed).
+      const inNamespace = 'ip link set lo up 2>/dev/null; echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start; exec "$@"';
       const privDrop = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups', '--', this.bin, ...args];
-      const [cmd, ...argv] = this.unshare ? ['unshare', '-n', ...privDrop] : [this.bin, ...args];
+      const [cmd, ...argv] = this.unshare ? ['unshare', '-n', 'sh', '-c', inNamespace, 'sh', ...privDrop] : [this.bin, ...args];
       const res = await execa(cmd!, argv, {
         reject: false,
         timeout: this.timeoutMs,

@@ -49,7 +49,7 @@ export class Pipeline {
     const policy = checkPolicy(this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
-      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath } }, { ...this.d.renderOptions, secretsDir: s.secretsDir });
+      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, tempDir: s.tempDir });
     const res = await this.d.validator.validate(inSandbox, model.proxySecrets);
     return res.ok ? undefined : res.error;
   }

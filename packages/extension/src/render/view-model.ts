@@ -59,6 +59,11 @@ export interface RenderOptions {
   internalTlsPort?: number;
   /** Loopback port of the stream hop that forwards passthrough connections. Default: next free after internalTlsPort. */
   internalPassthroughPort?: number;
+  /**
+   * Directory for nginx's temp files (client bodies, proxy buffers). Unset = nginx's compiled-in paths.
+   * The validation sandbox sets it, because the unprivileged `nginx -t` cannot create the system ones.
+   */
+  tempDir?: string;
 }
 
 export const DEFAULT_TRUSTED_CERTIFICATE = '/etc/ssl/certs/ca-certificates.crt';
@@ -213,6 +218,8 @@ export interface ServerView {
 }
 
 export interface HttpView {
+  /** Quoted temp path per kind (client_body, proxy, fastcgi, uwsgi, scgi), or null for nginx's defaults. */
+  tempPaths: { kind: string; path: string }[] | null;
   serverNamesHashBucketSize: number;
   serverNamesHashMaxSize: number;
   keepaliveTimeout: string;
@@ -632,7 +639,8 @@ function mainView(t: NginxTuning, loadModules: string[]): MainView {
     workerProcesses: t.WorkerProcesses === 0 ? 'auto' : String(t.WorkerProcesses),
     workerRlimitNofile: t.RLimitNoFile === 0 ? null : t.RLimitNoFile,
     pid: emptyOrNull(t.PidPath) === null ? null : quote(t.PidPath.trim()),
-    errorLog: emptyOrNull(t.ErrorLogPath) === null ? null : quote(t.ErrorLogPath.trim()),
+    // nginx writes `stderr` to fd 2 directly; opening /dev/stderr fails when fd 2 is a socket (Node's pipes).
+    errorLog: emptyOrNull(t.ErrorLogPath) === null ? null : t.ErrorLogPath.trim() === '/dev/stderr' ? 'stderr' : quote(t.ErrorLogPath.trim()),
     workerShutdownTimeout: shutdown === null ? null : nginxTime(shutdown, 'WorkerShutdownTimeout'),
     options: verbatim(t.GlobalOptions),
   };
@@ -870,6 +878,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const accessLogPath = emptyOrNull(t.AccessLogPath);
   const dhparam = emptyOrNull(t.SSLDefaultDHParamPath)?.trim() ?? opts.dhparamPath ?? null;
   const http: HttpView = {
+    tempPaths: opts.tempDir === undefined ? null : ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => ({ kind, path: quote(`${opts.tempDir}/${kind}`) })),
     serverNamesHashBucketSize: bucket,
     serverNamesHashMaxSize: hashMaxSize(serverNames.length),
     keepaliveTimeout: nginxTimes(t.KeepaliveTimeout, 'KeepaliveTimeout'),
