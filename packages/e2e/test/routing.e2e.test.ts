@@ -1,5 +1,6 @@
 // The skeleton end to end: a labelled service is routed by Host header through core → extension → proxy,
 // follows scaling and removal, survives a core restart, and routine changes never restart proxy tasks.
+import { jest } from '@jest/globals';
 import {
   CORE_SERVICE,
   PROXY_SERVICE,
@@ -12,7 +13,8 @@ import {
   runningTaskCount,
   runningTaskIds,
   scaleService,
-  serviceVersion,
+  serviceSettled,
+  serviceSpec,
   sleep,
   underLoad,
   updateService,
@@ -27,7 +29,7 @@ const hostsOf = (s: string) => `${s}.e2e.test`;
 jest.setTimeout(180_000);
 
 let proxyTasksBefore: string[] = [];
-let proxyVersionBefore = 0;
+let proxySpecBefore = '';
 
 async function routed(host: string, path = '/'): Promise<boolean> {
   const r = await get(host, path);
@@ -40,9 +42,9 @@ beforeAll(async () => {
   await createDemoService({ name: ANCHOR, networks: [NET], labels: { 'com.docker.lb.hosts': hostsOf(ANCHOR), 'com.docker.lb.port': '80' } });
   await waitFor('anchor routed', () => routed(hostsOf(ANCHOR)), 90_000, 200);
   // Let any roll finish before recording the proxy's identity.
-  await waitFor('proxy service settled', async () => (await runningTaskCount(PROXY_SERVICE)) === 1, 60_000, 500);
+  await waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 90_000, 500);
   proxyTasksBefore = await runningTaskIds(PROXY_SERVICE);
-  proxyVersionBefore = await serviceVersion(PROXY_SERVICE);
+  proxySpecBefore = await serviceSpec(PROXY_SERVICE);
 });
 
 afterAll(async () => {
@@ -88,7 +90,7 @@ test('a service without com.docker.lb labels causes no config change and no prox
   const after = await latestPublishedConfig();
   expect(after?.name).toBe(before?.name);
   expect(after?.count).toBe(before?.count);
-  expect(await serviceVersion(PROXY_SERVICE)).toBe(proxyVersionBefore);
+  expect(await serviceSpec(PROXY_SERVICE)).toBe(proxySpecBefore);
 });
 
 test('removing the labels, then the service, makes the host answer 503 from the default server', async () => {
@@ -125,5 +127,5 @@ test('core restart: routes keep being served and the model is rebuilt from the s
 
 test('proxy tasks were never restarted by any of the routine changes above', async () => {
   expect(await runningTaskIds(PROXY_SERVICE)).toEqual(proxyTasksBefore);
-  expect(await serviceVersion(PROXY_SERVICE)).toBe(proxyVersionBefore);
+  expect(await serviceSpec(PROXY_SERVICE)).toBe(proxySpecBefore);
 });

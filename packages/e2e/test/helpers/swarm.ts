@@ -144,9 +144,18 @@ export async function latestPublishedConfig(extension = 'default'): Promise<{ na
   return { name: String(c.Spec.Name), sha: String(c.Spec.Labels?.['com.signalbox.sha256'] ?? ''), count: list.length };
 }
 
-export async function serviceVersion(name: string): Promise<number> {
+/** The service's spec as JSON (its Version changes on status updates too, so compare specs). */
+export async function serviceSpec(name: string): Promise<string> {
   const info = (await docker.getService(name).inspect()) as Raw;
-  return Number(info.Version.Index);
+  return JSON.stringify(info.Spec);
+}
+
+/** No rolling update in progress and exactly `replicas` tasks running. */
+export async function serviceSettled(name: string, replicas = 1): Promise<boolean> {
+  const info = (await docker.getService(name).inspect()) as Raw;
+  const state = info.UpdateStatus?.State as string | undefined;
+  if (state === 'updating' || state === 'rollback_started') return false;
+  return (await runningTaskCount(name)) === replicas;
 }
 
 /** Runs `fn` while hammering `host` in a loop; returns counts of good and failed requests. */
