@@ -65,7 +65,7 @@ const events = watchEvents(
   docker,
   (hint) => {
     sync.trigger(`event:${hint.type}`);
-    if (hint.serviceChange) sync.burst();
+    if (hint.tasksMoving) sync.burst();
   },
   () => sync.trigger('events-reconnected'),
   log.child({ component: 'events' }),

@@ -48,8 +48,9 @@ async function main() {
       const killedAt = Date.now();
       await docker.getContainer(killedCid).kill().catch(() => undefined);
       const goneAt = await waitUntil(async () => {
+        // Short timeouts: a request sent to the dead address hangs (no ARP answer on the overlay).
         for (let k = 0; k < 6; k++) {
-          const r = await get(host);
+          const r = await get(host, '/', 250);
           if (r.status !== 200 || r.task === cid) return undefined;
         }
         return Date.now();

@@ -7,9 +7,9 @@ export const HTTP_PORT = Number(process.env.SIGNALBOX_HTTP_PORT ?? 8080);
 export const DEMO_IMAGE = process.env.SIGNALBOX_DEMO_IMAGE ?? 'signalbox-demo:local';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function get(host, path = '/') {
+export function get(host, path = '/', timeoutMs = 3000) {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: HTTP_PORT, path, headers: { host }, agent: false, timeout: 3000 }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: HTTP_PORT, path, headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode, task: res.headers['x-demo-task'] }));
     });

@@ -6,8 +6,11 @@ import type { Logger } from '@signalbox/model';
 export interface EventHint {
   type: string;
   action: string;
-  /** True when a service spec changed (tasks will follow and need a short burst of fast polls). */
-  serviceChange: boolean;
+  /**
+   * True when task states are about to change without further events (a service spec changed, or a task
+   * container started or died here): worth a short burst of fast polls.
+   */
+  tasksMoving: boolean;
 }
 
 export interface EventWatch {
@@ -79,7 +82,7 @@ export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onRe
       if (!RELEVANT[type as EventType]?.includes(action)) return;
       // Only swarm task containers matter, not stray containers on this node.
       if (type === 'container' && !ev.Actor?.Attributes?.['com.docker.swarm.service.id']) return;
-      onHint({ type, action, serviceChange: type === 'service' });
+      onHint({ type, action, tasksMoving: type === 'service' || type === 'container' });
     } catch {
       log.debug('unparseable docker event line');
     }
