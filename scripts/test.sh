@@ -13,15 +13,30 @@ start=$(now_s)
 ensure_host_tools
 ensure_node_toolchain   # includes the TypeScript build (strict typecheck of every package)
 cd "$REPO_ROOT"
-jest() { node --experimental-vm-modules node_modules/jest/bin/jest.js "$@"; }
+results="$(mktemp -d)"
+# Each suite writes its counts; the closing line adds them up for CI.
+jest() {
+  local name="$1"; shift
+  node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$results/$name.json" "$@"
+}
+summary() {
+  node -e '
+    const fs = require("fs"); let p = 0, f = 0;
+    for (const file of fs.readdirSync(process.argv[1])) {
+      const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
+      p += r.numPassedTests; f += r.numFailedTests;
+    }
+    console.log(`${p} passed, ${f} failed`);' "$results"
+}
+trap summary EXIT
 
 if wants unit; then
   log "unit tests"
-  jest --selectProjects unit --ci
+  jest unit --selectProjects unit --ci
 fi
 if wants integration; then
   log "integration tests (real nginx)"
-  jest --selectProjects integration --ci --runInBand
+  jest integration --selectProjects integration --ci --runInBand
 fi
 if wants e2e; then
   ensure_engine
@@ -30,6 +45,6 @@ if wants e2e; then
   deploy_stack
   wait_stack_ready 240
   log "e2e tests (real swarm)"
-  jest --selectProjects e2e --ci --runInBand
+  jest e2e --selectProjects e2e --ci --runInBand
 fi
 log "all requested suites passed in $(elapsed "$start")s"
