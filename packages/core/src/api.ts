@@ -22,7 +22,8 @@ function parseEtag(header: string | undefined): string | undefined {
 }
 
 export function buildApp(deps: ApiDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
+  // Request logs are info level: a warn-level child keeps long-polls from flooding the log.
+  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
   const maxWait = deps.maxWaitSeconds ?? 60;
 
   app.get('/v1/health', async () => ({ ok: true }));

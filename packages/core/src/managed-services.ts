@@ -11,6 +11,14 @@ export const LABEL_EXTENSION = 'com.signalbox.extension';
 export const LABEL_OWNER = 'com.signalbox.owner';
 export const EXTENSION_PORT = 8081;
 export const AGENT_PORT = 8082;
+/** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
+export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
+const BOOTSTRAP_FIELD = 'TaskTemplate.ContainerSpec.Configs';
+
+export interface PublishedConfigRef {
+  id: string;
+  name: string;
+}
 
 export interface ManagedContext {
   /** URL extensions use to reach core, e.g. http://signalbox_core:8080 */
@@ -61,7 +69,14 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
   };
 }
 
-export function desiredProxySpec(name: string, ext: ExtensionConfig, model: ClusterModel, ctx: ManagedContext, snap: SwarmSnapshot): ServiceSpec {
+export function desiredProxySpec(
+  name: string,
+  ext: ExtensionConfig,
+  model: ClusterModel,
+  ctx: ManagedContext,
+  snap: SwarmSnapshot,
+  bootstrap?: PublishedConfigRef,
+): ServiceSpec {
   const host = ext.PublishMode === 'host';
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
   const networks = [...idsOf([ctx.controlNetwork], snap), ...idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).sort()];
@@ -85,9 +100,21 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
           `SIGNALBOX_EXTENSION_URL=http://${ext.ServiceName}:${EXTENSION_PORT}`,
           `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
+          `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
         ],
+        // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
+        Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
+        // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
+        HealthCheck: {
+          Test: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${AGENT_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+          Interval: 5_000_000_000,
+          Timeout: 3_000_000_000,
+          Retries: 3,
+          StartPeriod: 10_000_000_000,
+        },
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
         Secrets: model.proxySecrets
@@ -132,11 +159,14 @@ export class ManagedServices {
       const ext = this.extensions[name]!;
       const model = models.get(name);
       if (!model) continue;
-      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), desiredProxySpec(name, ext, model, this.ctx, snap)]) {
+      const proxy = desiredProxySpec(name, ext, model, this.ctx, snap);
+      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), proxy]) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
         if (last && last.version === version && now - last.at < this.driftCheckMs) continue;
-        const res = await this.services.ensure(spec);
+        // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
+        const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec;
+        const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
         if (res.action !== 'unchanged') {
           this.metrics.serviceUpdates.inc({ service: spec.Name, action: res.action });
@@ -152,7 +182,12 @@ export class ManagedServices {
     }
   }
 
-  /** Services of ours whose [Extensions.NAME] section is gone. */
+  private async newestConfig(extension: string): Promise<PublishedConfigRef | undefined> {
+    const newest = (await this.services.listConfigs(`${LABEL_EXTENSION}=${extension}`))[0];
+    return newest ? { id: String(newest.ID), name: String(newest.Spec?.Name) } : undefined;
+  }
+
+  /** Services and published configs of ours whose [Extensions.NAME] section is gone. */
   private async removeStale(): Promise<void> {
     const wanted = new Set(Object.values(this.extensions).flatMap((e) => [e.ServiceName, e.ProxyServiceName]));
     for (const s of await this.services.listByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
@@ -161,6 +196,17 @@ export class ManagedServices {
         await this.services.remove(name);
         this.lastChecked.delete(name);
         this.metrics.serviceUpdates.inc({ service: name, action: 'removed' });
+      }
+    }
+    for (const c of await this.services.listConfigs(LABEL_OWNER + '=' + this.ctx.owner)) {
+      const ext = String(c.Spec?.Labels?.[LABEL_EXTENSION] ?? '');
+      if (ext && !(ext in this.extensions)) {
+        try {
+          await this.services.removeConfig(String(c.ID));
+          this.log.info({ config: c.Spec?.Name, extension: ext }, 'removed published config of a removed extension');
+        } catch (e) {
+          this.log.debug({ config: c.Spec?.Name, err: (e as Error).message }, 'config object still in use; will retry');
+        }
       }
     }
   }

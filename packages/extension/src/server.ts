@@ -13,7 +13,8 @@ export interface ServerDeps {
 }
 
 export function buildServer(d: ServerDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }) as FastifyBaseLogger, disableRequestLogging: true });
+  // Request logs are info level: a warn-level child keeps long-polls from flooding the log.
+  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
 
   app.get('/v1/health', async () => ({ ok: true, serving: d.served.get()?.name ?? null }));
 

@@ -49,18 +49,18 @@ export class ServiceManager {
   }
 
   /**
-   * Make the service match `desired` on the fields it sets. `keep` lists top-level TaskTemplate.ContainerSpec
-   * fields whose current value is carried over on update (owned by someone else, e.g. the bootstrap config mount).
+   * Make the service match `desired` on the fields it sets. Paths in `ignore` (dotted, e.g.
+   * 'TaskTemplate.ContainerSpec.Configs') are sent on create and update but never cause an update by
+   * themselves: the bootstrap config changes with every published config, and must not roll the proxy.
    */
-  async ensure(desired: ServiceSpec, compare: (current: Raw) => unknown = (c) => c): Promise<EnsureResult> {
+  async ensure(desired: ServiceSpec, ignore: readonly string[] = []): Promise<EnsureResult> {
     const existing = await this.find(desired.Name);
     if (!existing) {
       await this.docker.createService(desired as Raw);
       this.log.info({ service: desired.Name }, 'created managed service');
       return { action: 'created', changed: [] };
     }
-    const current = compare(existing.Spec);
-    const changed = diffPaths(project(current, desired), desired);
+    const changed = diffPaths(project(existing.Spec, desired), desired).filter((p) => !ignore.some((i) => p === i || p.startsWith(`${i}.`)));
     if (changed.length === 0) return { action: 'unchanged', changed };
     await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...desired } as Raw);
     this.log.info({ service: desired.Name, changed }, 'updated managed service to match config.toml');
@@ -73,6 +73,16 @@ export class ServiceManager {
     await this.docker.getService(existing.ID).remove();
     this.log.info({ service: name }, 'removed managed service');
     return true;
+  }
+
+  /** Config objects carrying a label (e.g. every nginx.conf an extension published), newest first. */
+  async listConfigs(label: string): Promise<Raw[]> {
+    const list = (await this.docker.listConfigs({ filters: { label: [label] } })) as Raw[];
+    return list.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt)) || String(b.ID).localeCompare(String(a.ID)));
+  }
+
+  async removeConfig(id: string): Promise<void> {
+    await this.docker.getConfig(id).remove();
   }
 
   /** Services carrying a label, e.g. every proxy/extension this core manages. */

@@ -1,0 +1,85 @@
+import type { ClusterModel, SwarmSnapshot } from '@signalbox/model';
+import { parseConfig } from '@signalbox/model';
+import { diffPaths, project } from '../src/docker/services.js';
+import { BOOTSTRAP_PATH, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const ctx = { coreUrl: 'http://signalbox-core:8080', controlNetwork: 'signalbox-control', owner: 'signalbox', dockerSocket: '/var/run/docker.sock', logLevel: 'info' };
+const snap: SwarmSnapshot = {
+  services: [],
+  networks: [
+    { id: 'ctl', name: 'signalbox-control', driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} },
+    { id: 'zz', name: 'appnet', driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} },
+    { id: 'aa', name: 'backnet', driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} },
+  ],
+  secrets: [{ id: 'sec1', name: 'web.crt' }],
+  nodes: [],
+};
+const model: ClusterModel = { cluster: '', virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: ['appnet', 'backnet', 'gone'], proxySecrets: ['web.crt'] };
+
+function ext(toml: string) {
+  const r = parseConfig(`[Extensions.default]\n${toml}`);
+  if (!r.ok) throw new Error(JSON.stringify(r.errors));
+  return r.config.Extensions.default!;
+}
+
+test('host publish mode: host ports, dnsrr, stop-first rolls with rollback', () => {
+  const spec: any = desiredProxySpec('default', ext('PublishMode = "host"\nPublishedPort = 8080\nPublishedSSLPort = 8443'), model, ctx, snap);
+  expect(spec.EndpointSpec).toEqual({
+    Mode: 'dnsrr',
+    Ports: [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: 'host' },
+      { Protocol: 'tcp', TargetPort: 443, PublishedPort: 8443, PublishMode: 'host' },
+    ],
+  });
+  expect(spec.UpdateConfig).toMatchObject({ Order: 'stop-first', FailureAction: 'rollback', Parallelism: 1 });
+});
+
+test('ingress publish mode: VIP endpoint, start-first', () => {
+  const spec: any = desiredProxySpec('default', ext('PublishMode = "ingress"'), model, ctx, snap);
+  expect(spec.EndpointSpec.Mode).toBe('vip');
+  expect(spec.EndpointSpec.Ports.map((p: any) => p.PublishMode)).toEqual(['ingress', 'ingress']);
+  expect(spec.UpdateConfig.Order).toBe('start-first');
+});
+
+test('proxy joins the control network first, then only the networks its services need (by id, sorted); unknown names are skipped', () => {
+  const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'aa' }, { Target: 'zz' }]);
+  expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+});
+
+test('TOML placement, replicas, stop signal and grace period reach the proxy spec', () => {
+  const spec: any = desiredProxySpec(
+    'default',
+    ext('ProxyReplicas = 3\nProxyConstraints = ["node.labels.role==edge"]\nProxyPlacementPreferences = ["spread=node.labels.zone"]\nProxyStopSignal = "SIGTERM"\nProxyStopGracePeriod = "20s"\nProxyUpdateDelay = "2s"'),
+    model,
+    ctx,
+    snap,
+  );
+  expect(spec.Mode).toEqual({ Replicated: { Replicas: 3 } });
+  expect(spec.TaskTemplate.Placement).toEqual({ Constraints: ['node.labels.role==edge'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }] });
+  expect(spec.TaskTemplate.ContainerSpec.StopSignal).toBe('SIGTERM');
+  expect(spec.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(20e9);
+  expect(spec.UpdateConfig.Delay).toBe(2e9);
+});
+
+test('the bootstrap config is mounted when known', () => {
+  const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap, { id: 'c1', name: 'signalbox-default-abc' });
+  expect(spec.TaskTemplate.ContainerSpec.Configs).toEqual([{ ConfigID: 'c1', ConfigName: 'signalbox-default-abc', File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }]);
+});
+
+test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
+  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(spec.EndpointSpec).toEqual({ Mode: 'dnsrr' });
+  expect(spec.TaskTemplate.Placement.Constraints).toEqual(['node.role==manager']);
+  expect(spec.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_CORE_URL=http://signalbox-core:8080');
+  expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
+});
+
+test('drift is judged only on fields core sets; engine defaults are not drift', () => {
+  const desired = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'] } }, Mode: { Replicated: { Replicas: 2 } } };
+  const current = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'], Isolation: 'default' }, ForceUpdate: 0 }, Mode: { Replicated: { Replicas: 2 } } };
+  expect(diffPaths(project(current, desired), desired)).toEqual([]);
+  const edited = { ...current, Mode: { Replicated: { Replicas: 5 } } };
+  expect(diffPaths(project(edited, desired), desired)).toEqual(['Mode.Replicated.Replicas']);
+});
