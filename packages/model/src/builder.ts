@@ -246,56 +246,94 @@ function serviceOrder(a: ServiceSnapshot, b: ServiceSnapshot): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
+interface EvalContext {
+  snap: SwarmSnapshot;
+  networksById: Map<string, NetworkSnapshot>;
+  secretNames: Set<string>;
+  knownClusters: Set<string>;
+  targets: readonly ClusterTarget[];
+}
+
+type Evaluation =
+  | { kind: 'ignored' }
+  | { kind: 'rejected'; cluster: string; hosts: string[]; errors: Diagnostic[]; warnings: Diagnostic[] }
+  | { kind: 'ok'; cluster: string; spec: RouteSpec; reach: Reach; warnings: Diagnostic[] };
+
+/** One service's labels, decoded and checked against the swarm (networks, secrets, clusters). */
+function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: EvalContext): Evaluation {
+  const decoded = decodeLabels(labels);
+  if (decoded.status === 'ignored') return { kind: 'ignored' };
+  if (decoded.status === 'rejected') return { kind: 'rejected', cluster: decoded.serviceCluster, hosts: [], errors: decoded.errors, warnings: decoded.warnings };
+  const spec = decoded.spec;
+  const cluster = spec.serviceCluster;
+  const errors: Diagnostic[] = [];
+  if (!ctx.knownClusters.has(cluster)) {
+    errors.push(err('ERR_SERVICE_CLUSTER_UNKNOWN', L('service_cluster'), `names no configured service cluster (configured: ${[...ctx.knownClusters].map((c) => (c === '' ? '(default)' : c)).sort().join(', ')})`, cluster));
+  }
+  for (const [key, name] of [['ssl_cert', spec.sslCert], ['ssl_key', spec.sslKey]] as const) {
+    if (name !== undefined && !ctx.secretNames.has(name)) {
+      errors.push(err('ERR_SECRET_NOT_FOUND', L(key), 'names a Docker secret that does not exist; create it with `docker secret create`', name));
+    }
+  }
+  const reach = resolveReach(svc, spec, ctx.snap, ctx.networksById);
+  if ('code' in reach) {
+    errors.push(reach);
+    return { kind: 'rejected', cluster, hosts: spec.hosts, errors, warnings: decoded.warnings };
+  }
+  const target = ctx.targets.find((t) => t.serviceCluster === cluster);
+  if (reach.kind === 'network' && target && target.networks.length > 0 && !target.networks.includes(reach.network.name)) {
+    errors.push(err('ERR_NETWORK_NOT_ALLOWED', L('network'), `is not in this cluster's fixed Networks list (${[...target.networks].sort().join(', ')}); the proxy only joins those`, reach.network.name));
+  }
+  if (spec.backendMode === 'vip' && (reach.kind !== 'network' || svc.endpointMode !== 'vip')) {
+    errors.push(err('ERR_BACKEND_MODE_VIP', L('backend_mode'), 'is vip but the service has no virtual IP on that network (endpoint mode dnsrr or host-published); use task', 'vip'));
+  }
+  if (errors.length > 0) return { kind: 'rejected', cluster, hosts: spec.hosts, errors, warnings: decoded.warnings };
+  return { kind: 'ok', cluster, spec, reach, warnings: decoded.warnings };
+}
+
 function emptyModel(cluster: string): ClusterModel {
   return { cluster, virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] };
 }
 
 /** Build one model per target. Services whose service_cluster matches no target are reported by every target. */
 export function buildClusterModels(snap: SwarmSnapshot, targets: readonly ClusterTarget[]): Map<string, ClusterModel> {
-  const networksById = new Map(snap.networks.map((n) => [n.id, n]));
-  const secretNames = new Set(snap.secrets.map((s) => s.name));
-  const knownClusters = new Set(targets.map((t) => t.serviceCluster));
+  const ctx: EvalContext = {
+    snap,
+    networksById: new Map(snap.networks.map((n) => [n.id, n])),
+    secretNames: new Set(snap.secrets.map((s) => s.name)),
+    knownClusters: new Set(targets.map((t) => t.serviceCluster)),
+    targets,
+  };
   const perCluster = new Map<string, { cands: Candidate[]; statuses: ServiceStatus[] }>();
   const orphans: ServiceStatus[] = [];
   for (const t of targets) perCluster.set(t.serviceCluster, { cands: [], statuses: [] });
 
   const services = [...snap.services].sort(serviceOrder);
   for (const svc of services) {
-    const decoded = decodeLabels(svc.labels);
-    if (decoded.status === 'ignored') continue;
-    const cluster = decoded.status === 'ok' ? decoded.spec.serviceCluster : decoded.serviceCluster;
-    const bucket = perCluster.get(cluster);
-    const base = { id: svc.id, name: svc.name, cluster, servers: 0 };
-    if (decoded.status === 'rejected') {
-      const st: ServiceStatus = { ...base, status: 'disabled', hosts: [], errors: decoded.errors, warnings: decoded.warnings };
-      (bucket ? bucket.statuses : orphans).push(st);
-      continue;
-    }
-    const spec = decoded.spec;
-    const errors: Diagnostic[] = [];
-    if (!knownClusters.has(cluster)) {
-      errors.push(err('ERR_SERVICE_CLUSTER_UNKNOWN', L('service_cluster'), `names no configured service cluster (configured: ${[...knownClusters].map((c) => (c === '' ? '(default)' : c)).sort().join(', ')})`, cluster));
-    }
-    for (const [key, name] of [['ssl_cert', spec.sslCert], ['ssl_key', spec.sslKey]] as const) {
-      if (name !== undefined && !secretNames.has(name)) {
-        errors.push(err('ERR_SECRET_NOT_FOUND', L(key), 'names a Docker secret that does not exist; create it with `docker secret create`', name));
+    const current = evaluate(svc, svc.labels, ctx);
+    if (current.kind === 'ignored') continue;
+    let chosen = current;
+    let labelErrors: Diagnostic[] = [];
+    // Nothing that was working is lost: if an update broke the labels, keep routing the previous labels
+    // (Docker keeps them as PreviousSpec) and report the new problems.
+    if (current.kind === 'rejected' && svc.previousLabels) {
+      const previous = evaluate(svc, svc.previousLabels, ctx);
+      if (previous.kind === 'ok') {
+        chosen = previous;
+        labelErrors = current.errors;
       }
     }
-    const reach = resolveReach(svc, spec, snap, networksById);
-    if ('code' in reach) errors.push(reach);
-    const target = targets.find((t) => t.serviceCluster === cluster);
-    if (!('code' in reach) && reach.kind === 'network' && target && target.networks.length > 0 && !target.networks.includes(reach.network.name)) {
-      errors.push(err('ERR_NETWORK_NOT_ALLOWED', L('network'), `is not in this cluster's fixed Networks list (${[...target.networks].sort().join(', ')}); the proxy only joins those`, reach.network.name));
-    }
-    if (!('code' in reach) && spec.backendMode === 'vip' && (reach.kind !== 'network' || svc.endpointMode !== 'vip')) {
-      errors.push(err('ERR_BACKEND_MODE_VIP', L('backend_mode'), 'is vip but the service has no virtual IP on that network (endpoint mode dnsrr or host-published); use task', 'vip'));
-    }
-    if (errors.length > 0 || 'code' in reach) {
-      const st: ServiceStatus = { ...base, status: 'disabled', hosts: spec.hosts, errors, warnings: decoded.warnings };
+    const bucket = perCluster.get(chosen.cluster);
+    if (chosen.kind === 'rejected') {
+      const st: ServiceStatus = { id: svc.id, name: svc.name, cluster: chosen.cluster, servers: 0, status: 'disabled', hosts: chosen.hosts, errors: chosen.errors, warnings: chosen.warnings };
       (bucket ? bucket.statuses : orphans).push(st);
       continue;
     }
-    bucket!.cands.push({ svc, spec, reach, servers: serversFor(svc, spec, reach, snap), errors: [], warnings: decoded.warnings });
+    const warnings = labelErrors.length === 0 ? chosen.warnings : [
+      ...chosen.warnings,
+      { code: 'WARN_SERVING_PREVIOUS_LABELS', severity: 'warning' as const, key: 'com.docker.lb.*', message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed' },
+    ];
+    bucket!.cands.push({ svc, spec: chosen.spec, reach: chosen.reach, servers: serversFor(svc, chosen.spec, chosen.reach, snap), errors: labelErrors, warnings });
   }
 
   const out = new Map<string, ClusterModel>();
@@ -320,7 +358,7 @@ function assemble(target: ClusterTarget, cands: Candidate[], disabled: ServiceSt
       status: problems ? 'disabled' : 'enabled',
       hosts: c.spec.hosts,
       servers: problems ? 0 : c.servers.length,
-      errors: problems ?? [],
+      errors: [...c.errors, ...(problems ?? [])],
       warnings: c.warnings,
     });
   }

@@ -43,6 +43,8 @@ export interface ServiceSnapshot {
   id: string;
   name: string;
   labels: Record<string, string>;
+  /** Labels before the last update (Docker's PreviousSpec), the fallback when an update breaks them. */
+  previousLabels?: Record<string, string>;
   /** ISO timestamp; the tie-breaker that makes conflict decisions stable across restarts. */
   createdAt: string;
   /** Networks named in the service spec (task template), by id. */

@@ -161,3 +161,20 @@ test('context roots of one host become sorted locations with their own upstreams
     ['/api', true, ['api']],
   ]);
 });
+
+test('an update that breaks the labels keeps routing the previous labels and reports the new errors', () => {
+  const broken = svc('web', route('web..test'));
+  broken.previousLabels = route('web.test');
+  const m = model(snap(broken));
+  expect(m.virtualHosts.map((v) => v.host)).toEqual(['web.test']);
+  const st = m.services[0]!;
+  expect(st.status).toBe('enabled');
+  expect(st.errors[0]).toMatchObject({ code: 'ERR_LABEL_HOST_INVALID', value: 'web..test' });
+  expect(st.warnings.map((w) => w.code)).toContain('WARN_SERVING_PREVIOUS_LABELS');
+  // Removing the labels is deliberate: no fallback.
+  const unlabelled = svc('web', {});
+  unlabelled.previousLabels = route('web.test');
+  expect(model(snap(unlabelled)).virtualHosts).toEqual([]);
+  // A new service (no previous spec) with bad labels is simply rejected.
+  expect(model(snap(svc('new', route('new..test')))).services[0]!.status).toBe('disabled');
+});

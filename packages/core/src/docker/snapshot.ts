@@ -56,6 +56,7 @@ export function normaliseService(s: Raw, tasks: TaskSnapshot[], networkIdByName:
     id: String(s.ID),
     name: String(spec.Name ?? ''),
     labels: { ...(spec.Labels ?? {}) },
+    ...(s.PreviousSpec?.Labels ? { previousLabels: { ...s.PreviousSpec.Labels } } : {}),
     createdAt: String(s.CreatedAt ?? ''),
     // The engine stores IDs, but accept names too (older engines / hand-written specs).
     networkIds: nets.map((n) => String(n.Target)).map((t) => networkIdByName.get(t) ?? t),
