@@ -108,7 +108,9 @@ export function desiredProxySpec(
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
-        HealthCheck: {
+        // "Healthcheck", as the engine spells it: it accepts "HealthCheck" on write (Go's JSON is
+        // case-insensitive) but returns "Healthcheck", which looked like drift on every check.
+        Healthcheck: {
           Test: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${AGENT_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
           Interval: 5_000_000_000,
           Timeout: 3_000_000_000,

@@ -83,3 +83,31 @@ test('drift is judged only on fields core sets; engine defaults are not drift', 
   const edited = { ...current, Mode: { Replicated: { Replicas: 5 } } };
   expect(diffPaths(project(edited, desired), desired)).toEqual(['Mode.Replicated.Replicas']);
 });
+
+// The engine decodes specs case-insensitively but returns them with its own (Go) field names, so a key
+// spelled differently (e.g. HealthCheck for Healthcheck) is stored yet never compares equal: endless drift.
+// Every key core sends must be one the engine returns (as in `docker service inspect`).
+const ENGINE_KEYS = new Set(
+  (
+    'Name Labels TaskTemplate ContainerSpec Image Args Env Mounts Type Source Target Sysctls Configs ConfigID ConfigName File UID GID Mode ' +
+    'Healthcheck Test Interval Timeout Retries StartPeriod StopSignal StopGracePeriod Secrets SecretID SecretName Placement Constraints ' +
+    'Preferences Spread SpreadDescriptor Networks RestartPolicy Condition Delay Replicated Replicas UpdateConfig RollbackConfig Parallelism ' +
+    'FailureAction Monitor Order EndpointSpec Ports Protocol TargetPort PublishedPort PublishMode'
+  ).split(' '),
+);
+// Maps whose keys are data (label names, sysctl names), not field names.
+const FREE_FORM = new Set(['Labels', 'Sysctls']);
+
+function fieldNames(v: unknown, path = ''): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => fieldNames(x, `${path}[${i}]`));
+  if (v === null || typeof v !== 'object') return [];
+  return Object.entries(v as Record<string, unknown>).flatMap(([k, x]) => [`${path}.${k}`, ...(FREE_FORM.has(k) ? [] : fieldNames(x, `${path}.${k}`))]);
+}
+
+test('desired specs use only the field names the engine returns (no endless drift from a misspelt key)', () => {
+  const e = ext('ProxyLabels = { a = "b" }\nLabels = { c = "d" }');
+  const specs = [desiredExtensionSpec('default', e, ctx, snap), desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' })];
+  const unknown = specs.flatMap((s) => fieldNames(s)).filter((p) => !ENGINE_KEYS.has(p.slice(p.lastIndexOf('.') + 1)));
+  expect(unknown).toEqual([]);
+  expect((specs[1] as any).TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
+});
