@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nunjucks from 'nunjucks';
+import { FragmentCache } from './fragments.js';
 
 export const MAIN_TEMPLATE = 'nginx.conf.njk';
 export const TEMPLATES_DIR_ENV = 'SIGNALBOX_TEMPLATES_DIR';
@@ -24,6 +25,17 @@ export function defaultTemplatesDir(): string {
 }
 
 const environments = new Map<string, nunjucks.Environment>();
+const fragmentCaches = new WeakMap<nunjucks.Environment, FragmentCache>();
+
+/** The rendered-fragment cache of an Environment (templates are never reloaded, so it stays valid). */
+export function fragmentCacheFor(env: nunjucks.Environment): FragmentCache {
+  let cache = fragmentCaches.get(env);
+  if (cache === undefined) {
+    cache = new FragmentCache(env);
+    fragmentCaches.set(env, cache);
+  }
+  return cache;
+}
 
 /** One Environment per directory, created on first use; templates are cached after the first load. */
 export function environmentFor(templatesDir: string): nunjucks.Environment {

@@ -404,25 +404,27 @@ function canonicalUpstream(u: Upstream): string {
   });
 }
 
+const RESERVED_UPSTREAMS: ReadonlySet<string> = new Set(Object.values(INTERNAL_UPSTREAMS));
+
 class UpstreamSet {
-  private readonly byName = new Map<string, { upstream: Upstream; canonical: string }>();
+  private readonly byName = new Map<string, Upstream>();
 
   add(u: Upstream): void {
     upstreamName(u.name);
-    if ((Object.values(INTERNAL_UPSTREAMS) as string[]).includes(u.name)) {
+    if (RESERVED_UPSTREAMS.has(u.name)) {
       throw new RenderError(`upstream name ${JSON.stringify(u.name)} is reserved`);
     }
-    const canonical = canonicalUpstream(u);
     const existing = this.byName.get(u.name);
     if (existing === undefined) {
-      this.byName.set(u.name, { upstream: u, canonical });
-    } else if (existing.canonical !== canonical) {
+      this.byName.set(u.name, u);
+    } else if (existing !== u && canonicalUpstream(existing) !== canonicalUpstream(u)) {
+      // Compared only on a repeated name (rare): the canonical form costs a sort and a JSON per upstream.
       throw new RenderError(`internal error: two different upstreams share the name ${JSON.stringify(u.name)}`);
     }
   }
 
   sorted(): Upstream[] {
-    return [...this.byName.keys()].sort(cmp).map((k) => this.byName.get(k)!.upstream);
+    return [...this.byName.keys()].sort(cmp).map((k) => this.byName.get(k)!);
   }
 }
 
