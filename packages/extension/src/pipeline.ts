@@ -45,8 +45,8 @@ export class Pipeline {
   }
 
   /** Validation error for this model, or undefined if it passes policy and nginx -t. */
-  private async check(model: ClusterModel, ext: ExtensionConfig): Promise<string | undefined> {
-    const policy = checkPolicy(this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
+  private async check(model: ClusterModel, ext: ExtensionConfig, rendered?: string): Promise<string | undefined> {
+    const policy = checkPolicy(rendered ?? this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
       this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, tempDir: s.tempDir });
@@ -58,9 +58,11 @@ export class Pipeline {
     const log = this.d.log;
     let excluded: Exclusion[] = [];
     let final = model;
+    // Rendered once and reused below: at 10 000 services a render is a large share of the work.
+    const rendered = this.renderReal(model, ext);
     // Same bytes as what is served: it passed validation when it was published.
-    if (this.d.served.get()?.sha256 === sha256(this.renderReal(model, ext))) return { outcome: 'unchanged', excluded };
-    const firstError = await this.check(model, ext);
+    if (this.d.served.get()?.sha256 === sha256(rendered)) return { outcome: 'unchanged', excluded };
+    const firstError = await this.check(model, ext, rendered);
     if (firstError !== undefined) {
       const services = routedServices(model);
       const baseError = await this.check(withoutServices(model, new Set(services)), ext);
@@ -81,7 +83,7 @@ export class Pipeline {
         return { outcome: 'refused', excluded, error: again };
       }
     }
-    const text = this.renderReal(final, ext);
+    const text = final === model ? rendered : this.renderReal(final, ext);
     if (this.d.served.get()?.sha256 === sha256(text)) return { outcome: 'unchanged', excluded };
     const published = await this.d.publisher.publish(text);
     this.d.served.set(published);
