@@ -111,3 +111,30 @@ test('desired specs use only the field names the engine returns (no endless drif
   expect(unknown).toEqual([]);
   expect((specs[1] as any).TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
 });
+
+test('drift: elements added by hand or no longer wanted are differences (arrays keep their current length)', () => {
+  const desired = {
+    Name: 'p',
+    TaskTemplate: { ContainerSpec: { Env: ['A=1'] }, Placement: { Constraints: ['node.platform.os==linux'] }, Networks: [{ Target: 'ctl' }] },
+  };
+  const current = {
+    Name: 'p',
+    TaskTemplate: {
+      ContainerSpec: { Env: ['A=1', 'HAND=1'], Isolation: 'default' },
+      Placement: { Constraints: ['node.platform.os==linux', 'node.labels.x==y'], Platforms: [{ OS: 'linux' }] },
+      // A network the proxy joined for a service that is gone: must be detached, whatever the sort order.
+      Networks: [{ Target: 'ctl' }, { Target: 'zz-gone', Aliases: [] }],
+    },
+  };
+  expect(diffPaths(project(current, desired), desired)).toEqual(['TaskTemplate.ContainerSpec.Env', 'TaskTemplate.Placement.Constraints', 'TaskTemplate.Networks']);
+  // Fewer than wanted is a difference too; an empty array equals a missing one (the engine omits empty lists).
+  expect(diffPaths(project({ Name: 'p', Args: undefined, Networks: [] }, { Name: 'p', Args: [], Networks: [{ Target: 'a' }] }), { Name: 'p', Args: [], Networks: [{ Target: 'a' }] })).toEqual(['Networks']);
+});
+
+test('drift: labels are compared whole, so a label removed from config.toml or added by hand is a difference', () => {
+  const desired = { Name: 'p', Labels: { 'com.signalbox.role': 'proxy' }, TaskTemplate: { ContainerSpec: { Labels: {} } } };
+  const current = { Name: 'p', Labels: { 'com.signalbox.role': 'proxy', team: 'ops' }, TaskTemplate: { ContainerSpec: { Isolation: 'default' } } };
+  expect(diffPaths(project(current, desired), desired)).toEqual(['Labels.team']);
+  const same = { Name: 'p', Labels: { 'com.signalbox.role': 'proxy' }, TaskTemplate: { ContainerSpec: {} } };
+  expect(diffPaths(project(same, desired), desired)).toEqual([]);
+});

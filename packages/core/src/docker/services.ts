@@ -9,28 +9,42 @@ type Raw = any;
 /** A service spec as core wants it (Engine API ServiceSpec shape). */
 export type ServiceSpec = Record<string, unknown> & { Name: string };
 
-/** `current` projected onto the keys `desired` has: what to compare so engine defaults never look like drift. */
+/**
+ * Maps whose keys are data, not field names: compared whole, so a key core no longer sets (a label
+ * removed from config.toml) or one added by hand is a difference too. The engine adds none of its own.
+ */
+const WHOLE_MAPS = new Set(['Labels', 'Sysctls']);
+
+/**
+ * `current` projected onto the keys `desired` has: what to compare so engine defaults never look like drift.
+ * Arrays keep their current length, so an element added by hand (a constraint, an env entry) or one core
+ * no longer wants (a network, a secret) is a difference, not cut off by the projection.
+ */
 export function project(current: unknown, desired: unknown): unknown {
   if (Array.isArray(desired)) {
     const cur = Array.isArray(current) ? current : [];
-    return desired.map((d, i) => project(cur[i], d));
+    return cur.map((c: unknown, i) => (i < desired.length ? project(c, desired[i]) : c));
   }
   if (desired !== null && typeof desired === 'object') {
     const cur = (current !== null && typeof current === 'object' ? current : {}) as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(desired)) out[k] = project(cur[k], (desired as Record<string, unknown>)[k]);
+    for (const k of Object.keys(desired)) {
+      const d = (desired as Record<string, unknown>)[k];
+      out[k] = WHOLE_MAPS.has(k) && d !== null && typeof d === 'object' && !Array.isArray(d) ? { ...((cur[k] as object | undefined) ?? {}) } : project(cur[k], d);
+    }
     return out;
   }
   return current;
 }
 
-/** Dotted paths where `current` differs from `desired`, for the drift log. */
+/** Dotted paths where `current` differs from `desired`, for the drift log (keys of either side). */
 export function diffPaths(current: unknown, desired: unknown, prefix = ''): string[] {
   if (desired !== null && typeof desired === 'object') {
     const d = desired as Record<string, unknown>;
     const c = (current !== null && typeof current === 'object' ? current : {}) as Record<string, unknown>;
     if (Array.isArray(desired) && (!Array.isArray(current) || current.length !== desired.length)) return [prefix || '.'];
-    return Object.keys(d).flatMap((k) => diffPaths(c[k], d[k], prefix ? `${prefix}.${k}` : k));
+    const keys = [...new Set([...Object.keys(d), ...Object.keys(c)])];
+    return keys.flatMap((k) => diffPaths(c[k], d[k], prefix ? `${prefix}.${k}` : k));
   }
   return JSON.stringify(current) === JSON.stringify(desired) ? [] : [prefix || '.'];
 }
