@@ -63,11 +63,17 @@ export function directives(text: string): { name: string; args: string; line: nu
   return out;
 }
 
+/** The single argument of a directive, unquoted: the renderer writes module paths as "…" (quote()). */
+function singleArg(args: string): string | undefined {
+  const a = args.trim();
+  return /^"[^"\\\s]*"$/.test(a) ? a.slice(1, -1) : /^[^"'\\\s]+$/.test(a) ? a : undefined;
+}
+
 export function checkPolicy(text: string, o: PolicyOptions): string[] {
   const problems: string[] = [];
   for (const d of directives(text)) {
     if (!FORBIDDEN.some((re) => re.test(d.name))) continue;
-    if (d.name === 'load_module' && o.allowedModules.includes(d.args.trim())) continue;
+    if (d.name === 'load_module' && o.allowedModules.includes(singleArg(d.args) ?? '\0')) continue;
     problems.push(`line ${d.line}: directive "${d.name}" is not allowed in a generated config`);
   }
   return problems;
