@@ -168,7 +168,7 @@ export const LABEL_DOCS: Record<KnownLabel, LabelDoc> = {
     example: '3',
   },
   fail_timeout: {
-    value: 'nginx time: 1-6 digits and an optional unit ms, s, m, h or d (seconds when absent)',
+    value: 'nginx time in whole seconds: 1-6 digits and an optional unit s, m, h or d (seconds when absent; nginx refuses ms here)',
     description: 'nginx fail_timeout: the window for max_fails and how long a failed task is skipped.',
     example: '10s',
   },
@@ -198,7 +198,7 @@ const PATTERNS = {
   secret: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$',
   redirects: `^${REDIRECT_PAIR}(?: *; *${REDIRECT_PAIR})*$`,
   maxFails: '^(?:0|[1-9][0-9]{0,2}|1000)$',
-  failTimeout: '^[0-9]{1,6}(?:ms|s|m|h|d)?$',
+  failTimeout: '^[0-9]{1,6}(?:s|m|h|d)?$',
 } as const;
 
 export interface LabelValueSchema {

@@ -71,7 +71,7 @@ export const LABEL_CODE_DOCS = {
   },
   ERR_LABEL_SERVICE_CLUSTER_INVALID: { severity: 'error', description: 'service_cluster is not a valid cluster name.' },
   ERR_LABEL_MAX_FAILS_INVALID: { severity: 'error', description: 'max_fails is not an integer between 0 and 1000.' },
-  ERR_LABEL_FAIL_TIMEOUT_INVALID: { severity: 'error', description: 'fail_timeout is not an nginx time (1-6 digits and an optional unit ms, s, m, h or d).' },
+  ERR_LABEL_FAIL_TIMEOUT_INVALID: { severity: 'error', description: 'fail_timeout is not an nginx time in whole seconds (1-6 digits and an optional unit s, m, h or d; nginx refuses ms in fail_timeout).' },
   ERR_LABEL_CONFLICT: {
     severity: 'error',
     description: 'Two labels that cannot be combined: ip_hash with sticky_session_cookie; ssl_passthrough with context_root, sticky_session_cookie, websocket_endpoints, ssl_cert, ssl_key, ssl_backend or redirects; backend_mode=vip with sticky_session_cookie or ip_hash.',
@@ -652,12 +652,17 @@ const parseMaxFails: Parser<number> = (c, key, value) => {
 };
 
 const parseFailTimeout: Parser<string> = (c, key, value) => {
-  const m = /^([0-9]+)(ms|s|m|h|d)?$/.exec(value);
+  if (/^[0-9]+ms$/.test(value)) {
+    // nginx parses fail_timeout in whole seconds: `fail_timeout=500ms` fails nginx -t.
+    c.error('ERR_LABEL_FAIL_TIMEOUT_INVALID', key, "is in milliseconds, which nginx does not accept for fail_timeout (whole seconds only); write e.g. 1s", value);
+    return undefined;
+  }
+  const m = /^([0-9]+)(s|m|h|d)?$/.exec(value);
   if (!m) {
     c.error(
       'ERR_LABEL_FAIL_TIMEOUT_INVALID',
       key,
-      value === '' ? emptyMessage('an nginx time, e.g. 10s') : 'is not an nginx time; write digits with an optional unit ms, s, m, h or d, e.g. 10s',
+      value === '' ? emptyMessage('an nginx time, e.g. 10s') : 'is not an nginx time; write digits with an optional unit s, m, h or d, e.g. 10s',
       value,
     );
     return undefined;

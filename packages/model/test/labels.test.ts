@@ -127,7 +127,7 @@ const okCases: [string, Suffixed, Partial<RouteSpec>][] = [
   ['vip', { ...BASE, backend_mode: 'vip' }, { backendMode: 'vip' }],
   ['service cluster', { ...BASE, service_cluster: 'blue-1' }, { serviceCluster: 'blue-1' }],
   ['max_fails 0 and fail_timeout without unit', { ...BASE, max_fails: '0', fail_timeout: '30' }, { maxFails: 0, failTimeout: '30' }],
-  ['max_fails 1000 and fail_timeout 500ms', { ...BASE, max_fails: '1000', fail_timeout: '500ms' }, { maxFails: 1000, failTimeout: '500ms' }],
+  ['max_fails 1000 and fail_timeout 5m', { ...BASE, max_fails: '1000', fail_timeout: '5m' }, { maxFails: 1000, failTimeout: '5m' }],
   ['fail_timeout 6 digits with unit', { ...BASE, fail_timeout: '999999d' }, { failTimeout: '999999d' }],
 ];
 
@@ -305,7 +305,7 @@ const errorCases: [string, Suffixed, string[]][] = [
   ...['', '-1', '1001', '1.5', '01', ' 1 2', 'three'].map(
     (v): [string, Suffixed, string[]] => [`max_fails ${JSON.stringify(v)}`, { ...BASE, max_fails: v }, ['ERR_LABEL_MAX_FAILS_INVALID max_fails']],
   ),
-  ...['', '10 s', '10sec', '1234567s', '-1s', '1.5s', 's', '10S', '10us'].map(
+  ...['', '10 s', '10sec', '1234567s', '-1s', '1.5s', 's', '10S', '10us', '500ms', '0ms'].map(
     (v): [string, Suffixed, string[]] => [`fail_timeout ${JSON.stringify(v)}`, { ...BASE, fail_timeout: v }, ['ERR_LABEL_FAIL_TIMEOUT_INVALID fail_timeout']],
   ),
   // redirects
@@ -551,7 +551,7 @@ const VALID_POOL: Record<KnownLabel, string[]> = {
   backend_mode: ['task', 'vip'],
   service_cluster: ['blue', 'green-1'],
   max_fails: ['0', '3', '1000'],
-  fail_timeout: ['10s', '500ms', '30'],
+  fail_timeout: ['10s', '2h', '30'],
 };
 
 const ALPHABET = [
