@@ -64,6 +64,7 @@ const sync = new Synchronizer({
 const events = watchEvents(
   docker,
   (hint) => {
+    if (hint.name) managed.recheck(hint.name);
     sync.trigger(`event:${hint.type}`);
     if (hint.tasksMoving) sync.burst();
   },

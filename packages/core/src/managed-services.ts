@@ -165,7 +165,8 @@ export class ManagedServices {
       for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), proxy]) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
-        if (last && last.version === version && now - last.at < this.driftCheckMs) continue;
+        // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.
+        if (last && last.version === version && now - last.at < this.driftCheckMs * 0.9) continue;
         // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
         const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec;
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
@@ -173,7 +174,7 @@ export class ManagedServices {
         if (res.action !== 'unchanged') {
           this.metrics.serviceUpdates.inc({ service: spec.Name, action: res.action });
           if (res.action === 'updated' && last?.version === version) {
-            this.log.warn({ service: spec.Name, changed: res.changed }, 'reverted a hand-made change (drift) to match config.toml');
+            this.log.warn({ service: spec.Name, changed: res.changed, values: res.values }, 'reverted a hand-made change (drift) to match config.toml');
           }
         }
       }
@@ -182,6 +183,16 @@ export class ManagedServices {
       this.lastStaleCheck = now;
       await this.removeStale();
     }
+  }
+
+  /**
+   * A Docker event named this service (someone may have edited it by hand): check it on the next
+   * converge instead of waiting for its drift interval. Our own updates come back here too; that costs
+   * one lookup that finds nothing to do.
+   */
+  recheck(serviceName: string): void {
+    const last = this.lastChecked.get(serviceName);
+    if (last) last.at = 0;
   }
 
   private async newestConfig(extension: string): Promise<PublishedConfigRef | undefined> {

@@ -1,7 +1,10 @@
-import type { ClusterModel, SwarmSnapshot } from '@signalbox/model';
+import { jest } from '@jest/globals';
+import type { ClusterModel, Logger, SwarmSnapshot } from '@signalbox/model';
 import { parseConfig } from '@signalbox/model';
-import { diffPaths, project } from '../src/docker/services.js';
-import { BOOTSTRAP_PATH, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
+import type { EnsureResult, ServiceManager, ServiceSpec } from '../src/docker/services.js';
+import { describeChanges, diffPaths, project } from '../src/docker/services.js';
+import { createMetrics } from '../src/metrics.js';
+import { BOOTSTRAP_PATH, ManagedServices, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ctx = { coreUrl: 'http://signalbox-core:8080', controlNetwork: 'signalbox-control', owner: 'signalbox', dockerSocket: '/var/run/docker.sock', logLevel: 'info' };
@@ -137,4 +140,75 @@ test('drift: labels are compared whole, so a label removed from config.toml or a
   expect(diffPaths(project(current, desired), desired)).toEqual(['Labels.team']);
   const same = { Name: 'p', Labels: { 'com.signalbox.role': 'proxy' }, TaskTemplate: { ContainerSpec: {} } };
   expect(diffPaths(project(same, desired), desired)).toEqual([]);
+});
+
+test('describeChanges shows each changed path before and after, for the log', () => {
+  const desired = { Mode: { Replicated: { Replicas: 1 } }, TaskTemplate: { Placement: { Constraints: ['node.role==manager'] } } };
+  const current = { Mode: { Replicated: { Replicas: 3 } }, TaskTemplate: { Placement: { Constraints: ['node.platform.os==linux'] } } };
+  const changed = diffPaths(project(current, desired), desired);
+  expect(describeChanges(project(current, desired), desired, changed)).toEqual({
+    'Mode.Replicated.Replicas': { was: '3', now: '1' },
+    'TaskTemplate.Placement.Constraints.0': { was: '"node.platform.os==linux"', now: '"node.role==manager"' },
+  });
+});
+
+describe('ManagedServices.converge', () => {
+  // A fake engine: `ensure` reports drift for a service while `drifted` holds it, like ServiceManager would.
+  function setup(driftCheckMs = 3000) {
+    const drifted = new Set<string>();
+    const ensured: string[] = [];
+    const services = {
+      ensure: jest.fn(async (spec: ServiceSpec): Promise<EnsureResult> => {
+        ensured.push(spec.Name);
+        if (!drifted.delete(spec.Name)) return { action: 'unchanged', changed: [] };
+        return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } };
+      }),
+      listConfigs: jest.fn(async () => []),
+      listByLabel: jest.fn(async () => []),
+      remove: jest.fn(async () => true),
+      removeConfig: jest.fn(async () => undefined),
+    };
+    const warn = jest.fn();
+    const log = { warn, info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const cfg = parseConfig('[Extensions.default]\nPublishMode = "host"\n');
+    if (!cfg.ok) throw new Error('config');
+    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, driftCheckMs);
+    const models = new Map([['default', model]]);
+    return { m, models, drifted, ensured, warn };
+  }
+  let now = 1_000_000;
+  beforeEach(() => {
+    now = 1_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  test('an unchanged desired spec is still re-checked every driftCheckMs, and a hand-made change is put back and logged', async () => {
+    const { m, models, drifted, ensured, warn } = setup();
+    await m.converge(models, snap);
+    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy']);
+    drifted.add('signalbox-proxy');
+    now += 1000;
+    await m.converge(models, snap); // within the interval: not looked at
+    expect(ensured).toHaveLength(2);
+    now += 1750; // 2750 ms since the last check: a poll timer firing a little early still counts
+    await m.converge(models, snap);
+    expect(ensured).toHaveLength(4);
+    expect(warn).toHaveBeenCalledWith(
+      { service: 'signalbox-proxy', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } },
+      'reverted a hand-made change (drift) to match config.toml',
+    );
+  });
+
+  test('an event naming a managed service makes the next converge check it at once', async () => {
+    const { m, models, drifted, ensured, warn } = setup(60_000);
+    await m.converge(models, snap);
+    drifted.add('signalbox-proxy');
+    now += 100;
+    m.recheck('signalbox-proxy');
+    m.recheck('some-app'); // not ours: no effect
+    await m.converge(models, snap);
+    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy']);
+    expect(warn).toHaveBeenCalledTimes(1);
+  });
 });

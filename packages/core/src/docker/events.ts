@@ -11,6 +11,8 @@ export interface EventHint {
    * container started or died here): worth a short burst of fast polls.
    */
   tasksMoving: boolean;
+  /** The service's name, for service events. */
+  name?: string;
 }
 
 export interface EventWatch {
@@ -82,7 +84,8 @@ export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onRe
       if (!RELEVANT[type as EventType]?.includes(action)) return;
       // Only swarm task containers matter, not stray containers on this node.
       if (type === 'container' && !ev.Actor?.Attributes?.['com.docker.swarm.service.id']) return;
-      onHint({ type, action, tasksMoving: type === 'service' || type === 'container' });
+      const name = type === 'service' ? ev.Actor?.Attributes?.name : undefined;
+      onHint({ type, action, tasksMoving: type === 'service' || type === 'container', ...(name ? { name } : {}) });
     } catch {
       log.debug('unparseable docker event line');
     }

@@ -49,7 +49,32 @@ export function diffPaths(current: unknown, desired: unknown, prefix = ''): stri
   return JSON.stringify(current) === JSON.stringify(desired) ? [] : [prefix || '.'];
 }
 
-export type EnsureResult = { action: 'created' | 'updated' | 'unchanged'; changed: string[] };
+export type EnsureResult = {
+  action: 'created' | 'updated' | 'unchanged';
+  changed: string[];
+  /** For the log: each changed path's value before and after, as short JSON. */
+  values?: Record<string, { was: string; now: string }>;
+};
+
+/** The value at a dotted path from diffPaths ('.' = the whole value). */
+export function valueAt(v: unknown, path: string): unknown {
+  if (path === '.' || path === '') return v;
+  let cur: unknown = v;
+  for (const k of path.split('.')) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  return cur;
+}
+
+const short = (v: unknown): string => {
+  const s = v === undefined ? 'unset' : JSON.stringify(v);
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+};
+
+/** What changed, path by path, as the log shows it; paths under a shown one are not repeated. */
+export function describeChanges(current: unknown, desired: unknown, changed: readonly string[]): Record<string, { was: string; now: string }> {
+  const out: Record<string, { was: string; now: string }> = {};
+  for (const p of changed.slice(0, 20)) out[p] = { was: short(valueAt(current, p)), now: short(valueAt(desired, p)) };
+  return out;
+}
 
 export class ServiceManager {
   constructor(
@@ -74,11 +99,13 @@ export class ServiceManager {
       this.log.info({ service: desired.Name }, 'created managed service');
       return { action: 'created', changed: [] };
     }
-    const changed = diffPaths(project(existing.Spec, desired), desired).filter((p) => !ignore.some((i) => p === i || p.startsWith(`${i}.`)));
+    const projected = project(existing.Spec, desired);
+    const changed = diffPaths(projected, desired).filter((p) => !ignore.some((i) => p === i || p.startsWith(`${i}.`)));
     if (changed.length === 0) return { action: 'unchanged', changed };
     await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...desired } as Raw);
-    this.log.info({ service: desired.Name, changed }, 'updated managed service to match config.toml');
-    return { action: 'updated', changed };
+    const values = describeChanges(projected, desired, changed);
+    this.log.info({ service: desired.Name, changed, values }, 'updated managed service to match config.toml');
+    return { action: 'updated', changed, values };
   }
 
   async remove(name: string): Promise<boolean> {
