@@ -168,6 +168,18 @@ interface Owner {
   value: string;
 }
 
+/** The path a redirect source matches: '' for the whole host (what the renderer turns into a server-level return). */
+function redirectPath(source: string): string {
+  try {
+    return new URL(source).pathname.replace(/\/+$/, '');
+  } catch {
+    return '';
+  }
+}
+
+/** A redirect (whole host, or one path) and an HTTP route of the same host overlap: the redirect would answer instead. */
+const overlaps = (redirectPathOf: string, routePath: string): boolean => redirectPathOf === '' || redirectPathOf === routePath;
+
 function claimsOf(spec: RouteSpec): Claims {
   const c: Claims = { locations: new Map(), certs: new Map(), passthrough: new Set(), terminated: new Set(), defaultBackend: spec.defaultBackend, websockets: new Map() };
   const path = spec.contextRoot ?? '/';
@@ -195,10 +207,39 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
   const cert = new Map<string, Owner>();
   const pass = new Map<string, string>();
   const term = new Map<string, string>();
+  // Redirects and ssl_only act on a whole host (or path) in nginx, so they must not reach routes of earlier services.
+  const redirectTarget = new Map<string, Owner>(); // source URL → target
+  const redirectsOnHost = new Map<string, { path: string; source: string; target: string; service: string }[]>();
+  const routesOnHost = new Map<string, { path: string; service: string }[]>();
+  const plainHost = new Map<string, string>(); // host → first service routing it without ssl_only
+  const redirectKeys = new Map<string, Set<string>>(); // service → source\ntarget of its redirects
   let def: string | undefined;
   for (const c of cands) {
     const claims = claimsOf(c.spec);
     const problems: Diagnostic[] = [];
+    const mine = new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
+    for (const r of c.spec.redirects) {
+      const o = redirectTarget.get(r.source);
+      if (o && o.value !== r.target) {
+        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} is already redirected to ${o.value} by service ${o.service}; a source can have only one target`, r.source));
+      }
+      const path = redirectPath(r.source);
+      const taken = (routesOnHost.get(r.sourceHost) ?? []).find((w) => w.service !== c.svc.name && overlaps(path, w.path) && !redirectKeys.get(w.service)?.has(`${r.source}\n${r.target}`));
+      if (taken) {
+        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} would take over host ${r.sourceHost} path ${taken.path}, which service ${taken.service} routes; redirect only hosts and paths no other service serves (or give every service of the host the same redirect)`, r.source));
+      }
+    }
+    for (const key of claims.locations.keys()) {
+      const [host, path] = key.split('\n') as [string, string];
+      const shadow = (redirectsOnHost.get(host) ?? []).find((r) => r.service !== c.svc.name && overlaps(r.path, path) && !mine.has(`${r.source}\n${r.target}`));
+      if (shadow) {
+        problems.push(err('ERR_CONFLICT_REDIRECT', L('hosts'), `host ${host} path ${path} is redirected by service ${shadow.service} (${shadow.source} to ${shadow.target}), so requests would never reach this service`, host));
+      }
+      const plain = plainHost.get(host);
+      if (c.spec.sslOnly && plain !== undefined && plain !== c.svc.name) {
+        problems.push(err('ERR_CONFLICT_SSL_ONLY', L('ssl_only'), `host ${host} is also routed by service ${plain} without ssl_only; ssl_only applies to the whole host and would turn that service's plain-HTTP routes into redirects (set it on every service of the host, or on none)`, 'true'));
+      }
+    }
     for (const [key, sig] of claims.locations) {
       const o = loc.get(key);
       const [host, path] = key.split('\n') as [string, string];
@@ -231,7 +272,17 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
       lost.set(c, problems);
       continue;
     }
-    for (const [key, sig] of claims.locations) if (!loc.has(key)) loc.set(key, { service: c.svc.name, value: sig });
+    for (const [key, sig] of claims.locations) {
+      if (!loc.has(key)) loc.set(key, { service: c.svc.name, value: sig });
+      const [host, path] = key.split('\n') as [string, string];
+      routesOnHost.set(host, [...(routesOnHost.get(host) ?? []), { path, service: c.svc.name }]);
+      if (!c.spec.sslOnly && !plainHost.has(host)) plainHost.set(host, c.svc.name);
+    }
+    for (const r of c.spec.redirects) {
+      if (!redirectTarget.has(r.source)) redirectTarget.set(r.source, { service: c.svc.name, value: r.target });
+      redirectsOnHost.set(r.sourceHost, [...(redirectsOnHost.get(r.sourceHost) ?? []), { path: redirectPath(r.source), source: r.source, target: r.target, service: c.svc.name }]);
+    }
+    redirectKeys.set(c.svc.name, mine);
     for (const [host, pair] of claims.certs) if (!cert.has(host)) cert.set(host, { service: c.svc.name, value: pair });
     for (const host of claims.passthrough) pass.set(host, c.svc.name);
     for (const host of claims.terminated) if (!term.has(host)) term.set(host, c.svc.name);

@@ -178,3 +178,45 @@ test('an update that breaks the labels keeps routing the previous labels and rep
   // A new service (no previous spec) with bad labels is simply rejected.
   expect(model(snap(svc('new', route('new..test')))).services[0]!.status).toBe('disabled');
 });
+
+test('redirects cannot take over hosts or paths another service routes (the later service loses)', () => {
+  const site = svc('site', route('site.test,old.site.test', { 'com.docker.lb.context_root': '/api', 'com.docker.lb.redirects': 'http://old.site.test,https://site.test' }));
+  const later = (name: string, redirects: string) => svc(name, route(`${name}.test`, { 'com.docker.lb.redirects': redirects }), { createdAt: '2026-02-01T00:00:00Z' });
+  const whole = later('whole', 'http://site.test,https://evil.test');
+  const path = later('path', 'http://site.test/api,https://evil.test');
+  const other = later('other', 'http://site.test/docs,https://docs.test');
+  const retarget = later('retarget', 'http://old.site.test,https://evil.test');
+  const m = model(snap(site, whole, path, other, retarget));
+  const st = (n: string) => m.services.find((s) => s.name === n)!;
+  expect(st('site').status).toBe('enabled');
+  for (const n of ['whole', 'path', 'retarget']) {
+    expect(st(n).status).toBe('disabled');
+    expect(st(n).errors.map((e) => e.code)).toContain('ERR_CONFLICT_REDIRECT');
+  }
+  // A path nobody routes is free: like a context root of its own.
+  expect(st('other').status).toBe('enabled');
+  expect(m.redirects.map((r) => `${r.source} ${r.target}`)).toEqual(['http://old.site.test https://site.test', 'http://site.test/docs https://docs.test']);
+
+  // The other way round: a route on a host another service already redirects is never reached.
+  const redir = svc('redir', route('r.test', { 'com.docker.lb.redirects': 'http://gone.test,https://r.test' }));
+  const gone = svc('gone', route('gone.test'), { createdAt: '2026-02-01T00:00:00Z' });
+  const m2 = model(snap(redir, gone));
+  expect(m2.services.find((s) => s.name === 'gone')!.errors.map((e) => e.code)).toEqual(['ERR_CONFLICT_REDIRECT']);
+
+  // Canary pairs that carry the same redirect stay together.
+  const a = svc('a', route('c.test', { 'com.docker.lb.redirects': 'http://c.test/old,https://c.test/new' }));
+  const b = svc('b', route('c.test', { 'com.docker.lb.redirects': 'http://c.test/old,https://c.test/new' }), { createdAt: '2026-02-01T00:00:00Z' });
+  expect(model(snap(a, b)).services.map((s) => s.status)).toEqual(['enabled', 'enabled']);
+});
+
+test('ssl_only cannot be switched on for a host another service already serves over plain HTTP', () => {
+  const tls = { 'com.docker.lb.ssl_cert': 'web.crt', 'com.docker.lb.ssl_key': 'web.key', 'com.docker.lb.ssl_only': 'true' };
+  const plain = svc('plain', route('h.test'));
+  const strict = svc('strict', route('h.test', { ...tls, 'com.docker.lb.context_root': '/admin' }), { createdAt: '2026-02-01T00:00:00Z' });
+  const m = model(snap(plain, strict));
+  expect(m.services.find((s) => s.name === 'strict')!.errors.map((e) => e.code)).toEqual(['ERR_CONFLICT_SSL_ONLY']);
+  expect(m.virtualHosts[0]!.sslOnly).toBe(false);
+  // Joining a host that is already ssl_only is the joining service's choice.
+  const m2 = model(snap(svc('strict', route('h.test', tls)), svc('joiner', route('h.test', { 'com.docker.lb.context_root': '/x' }), { createdAt: '2026-02-01T00:00:00Z' })));
+  expect(m2.services.map((s) => s.status)).toEqual(['enabled', 'enabled']);
+});
