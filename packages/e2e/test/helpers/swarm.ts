@@ -184,3 +184,122 @@ export async function underLoad<T>(host: string, fn: () => Promise<T>, intervalM
   }
   return { result, ok, failed };
 }
+
+// ---- Added for labels.e2e.test.ts: exec into stack containers, core status, served nginx.conf.
+
+export const EXTENSION_SERVICE = process.env.SIGNALBOX_EXTENSION_SERVICE ?? 'signalbox-extension';
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `cmd` in a running container of swarm service `service` (no shell, no TTY). */
+export async function execInService(service: string, cmd: string[]): Promise<ExecResult> {
+  const containers = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
+  if (containers.length === 0) throw new Error(`no running container of service ${service}`);
+  const container = docker.getContainer(String(containers[0].Id));
+  const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream;
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  const { PassThrough } = await import('node:stream');
+  const o = new PassThrough();
+  const e = new PassThrough();
+  o.on('data', (c: Buffer) => out.push(c));
+  e.on('data', (c: Buffer) => err.push(c));
+  docker.modem.demuxStream(stream, o, e);
+  await new Promise<void>((resolve, reject) => {
+    stream.on('end', () => resolve());
+    stream.on('close', () => resolve());
+    stream.on('error', reject);
+  });
+  const info = (await exec.inspect()) as Raw;
+  return { exitCode: Number(info.ExitCode ?? -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+}
+
+/** GET http://127.0.0.1:<port><path> from inside a container of `service` (its image has node ≥ 20). */
+export async function fetchInService(service: string, port: number, path: string): Promise<{ status: number; body: string }> {
+  const script =
+    `fetch('http://127.0.0.1:${port}'+process.argv[1],{signal:AbortSignal.timeout(10000)})` +
+    `.then(async r=>process.stdout.write(JSON.stringify({status:r.status,body:await r.text()})),e=>{process.stderr.write(String(e&&e.cause?e.cause.message:e));process.exit(3)})`;
+  const r = await execInService(service, ['node', '-e', script, path]);
+  if (r.exitCode !== 0) throw new Error(`fetch ${path} in ${service} failed (${r.exitCode}): ${r.stderr.trim().slice(-300)}`);
+  return JSON.parse(r.stdout) as { status: number; body: string };
+}
+
+export interface CoreServiceStatus {
+  id: string;
+  name: string;
+  cluster: string;
+  status: 'enabled' | 'disabled';
+  hosts: string[];
+  servers: number;
+  errors: { code: string; key: string; message: string; value?: string }[];
+  warnings: { code: string; key: string; message: string; value?: string }[];
+}
+
+/** Core's GET /v1/status (asked inside core's container: core publishes no port). */
+export async function coreStatus(port = 8080): Promise<CoreServiceStatus[]> {
+  const r = await fetchInService(CORE_SERVICE, port, '/v1/status');
+  if (r.status !== 200) throw new Error(`core /v1/status answered ${r.status}`);
+  return (JSON.parse(r.body) as { services: CoreServiceStatus[] }).services;
+}
+
+/** Every status entry core reports for the service named `name` (one per cluster that reports it). */
+export async function statusOf(name: string): Promise<CoreServiceStatus[]> {
+  return (await coreStatus()).filter((s) => s.name === name);
+}
+
+/** The nginx.conf the extension currently serves to proxy agents. */
+export async function servedNginxConf(): Promise<string> {
+  const r = await fetchInService(EXTENSION_SERVICE, 8081, '/v1/nginx.conf');
+  if (r.status !== 200) throw new Error(`extension /v1/nginx.conf answered ${r.status}`);
+  return r.body;
+}
+
+/** Removes a network; true when it is gone (false while something is still attached). */
+export async function removeNetwork(name: string): Promise<boolean> {
+  try {
+    await docker.getNetwork(name).remove();
+    return true;
+  } catch (e) {
+    const code = (e as { statusCode?: number }).statusCode;
+    if (code === 404) return true;
+    if (code === 403 || code === 409 || code === 400 || code === 500) return false; // in use
+    throw e;
+  }
+}
+
+/** Names of the networks (and secrets) in a service's current spec. */
+export async function serviceAttachments(name: string): Promise<{ networks: string[]; secrets: string[] }> {
+  const info = (await docker.getService(name).inspect()) as Raw;
+  const ids = ((info.Spec.TaskTemplate?.Networks ?? []) as Raw[]).map((n) => String(n.Target));
+  const nets = (await docker.listNetworks()) as Raw[];
+  const byId = new Map(nets.map((n) => [String(n.Id), String(n.Name)]));
+  const networks = ids.map((id) => byId.get(id) ?? nets.find((n) => String(n.Id).startsWith(id) || n.Name === id)?.Name ?? id).sort();
+  const secrets = ((info.Spec.TaskTemplate?.ContainerSpec?.Secrets ?? []) as Raw[]).map((s) => String(s.SecretName)).sort();
+  return { networks, secrets };
+}
+
+/** Running tasks' addresses on network `network` (IPv4, without prefix length). */
+export async function taskAddresses(service: string, network: string): Promise<string[]> {
+  const tasks = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })) as Raw[];
+  const out: string[] = [];
+  for (const t of tasks) {
+    if (t.Status?.State !== 'running') continue;
+    for (const a of (t.NetworksAttachments ?? []) as Raw[]) {
+      if (a.Network?.Spec?.Name !== network) continue;
+      for (const addr of (a.Addresses ?? []) as string[]) out.push(addr.split('/')[0]!);
+    }
+  }
+  return out.sort();
+}
+
+/** The nginx.conf a proxy task has installed (what its nginx runs, or is about to after the reload). */
+export async function proxyNginxConf(path = '/etc/nginx/nginx.conf'): Promise<string> {
+  const r = await execInService(PROXY_SERVICE, ['cat', path]);
+  if (r.exitCode !== 0) throw new Error(`cat ${path} in ${PROXY_SERVICE} failed: ${r.stderr.trim()}`);
+  return r.stdout;
+}
