@@ -543,6 +543,23 @@ function routeLocations(ctx: Ctx, table: LocationTable, locations: readonly Loca
   }
 }
 
+/**
+ * `location /` answering 503 for a host whose services all have context roots: added after the
+ * routes (first claim wins), so it only fills the gap. Without it nginx would serve its own static
+ * root there (the welcome page for /, 404 elsewhere).
+ */
+function unroutedPath(): LocationView {
+  return {
+    kind: 'return',
+    modifier: '',
+    path: quote('/'),
+    status: 503,
+    body: '"signalbox: no service is routed for this path\\n"',
+    contentType: 'text/plain',
+    accessLog: true,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Redirects
 
@@ -803,6 +820,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
         plain.add({ kind: 'return', modifier: '', path: quote('/'), status: 301, body: toHttps, contentType: null, accessLog: true });
       } else {
         routeLocations(ctx, plain, vh.locations);
+        plain.add(unroutedPath());
       }
     }
     servers.push({
@@ -822,6 +840,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       if (!whole) {
         addRedirectLocations(secure, hostRedirects);
         routeLocations(ctx, secure, vh.locations);
+        secure.add(unroutedPath());
       }
       servers.push({
         comment: `${comment(vh.host)} (https)`,
@@ -873,7 +892,9 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       { name: 'x-proxy-id', value: quote(opts.proxyId ?? ext.ServiceName) },
       { name: 'x-server-info', value: quote('signalbox') },
       { name: 'x-upstream-addr', value: '$upstream_addr' },
-      { name: 'x-upstream-response-time', value: '$upstream_response_time' },
+      // $upstream_response_time is only known once the response is complete, so in a header nginx
+      // (≥ 1.19) writes '-'; the time until the upstream's response header arrived is what exists then.
+      { name: 'x-upstream-response-time', value: '$upstream_header_time' },
     );
   }
 
