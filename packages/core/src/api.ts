@@ -23,7 +23,13 @@ function parseEtag(header: string | undefined): string | undefined {
 
 export function buildApp(deps: ApiDeps): FastifyInstance {
   // Request logs are info level: a warn-level child keeps long-polls from flooding the log.
-  const app = Fastify({ loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    // close() ends long-polls in flight instead of waiting for them: otherwise a stopping core outlives
+    // its stop grace period (killed after 10 s) and every config.toml redeploy leaves no core that long.
+    // Extensions just poll again, and the new core answers.
+    forceCloseConnections: true,
+  });
   const maxWait = deps.maxWaitSeconds ?? 60;
 
   app.get('/v1/health', async () => ({ ok: true }));

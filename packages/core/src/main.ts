@@ -84,6 +84,8 @@ const shutdown = (sig: string) => {
   log.info({ sig }, 'stopping');
   events.stop();
   sync.stop();
+  // Whatever is still in flight must not hold a restart onto a new config.toml until SIGKILL.
+  setTimeout(() => process.exit(0), 3000).unref();
   void app.close().then(() => process.exit(0));
 };
 process.on('SIGTERM', () => shutdown('SIGTERM'));

@@ -101,6 +101,23 @@ describe('core API', () => {
     expect(merged[0]!.errors[0]!.code).toBe('ERR_NGINX_REJECTED');
   });
 
+  test('closing the server does not wait for long-polls in flight (core restarts on every config.toml change)', async () => {
+    const { app, store } = setup();
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as { port: number }).port;
+    const etag = `"${store.get('default')!.version}"`;
+    const poll = fetch(`http://127.0.0.1:${port}/v1/extensions/default/model?wait=30`, { headers: { 'if-none-match': etag } }).then(
+      (r) => r.status,
+      () => 'closed',
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await app.close();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(await poll).toBe('closed');
+    store.set('default', ext, { ...empty(), proxySecrets: ['release-the-waiter'] }); // clears its 30 s timer
+  });
+
   test('metrics are served in Prometheus text format', async () => {
     const { app } = setup();
     const r = await app.inject({ url: '/metrics' });
