@@ -52,12 +52,27 @@ interface Echo {
 const echo = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
 const nameOf = (r: HttpResult): string | undefined => r.headers['x-demo-name'] as string | undefined;
 
-/** Waits until `host` (and path) is answered 200 by service `name`. */
+/**
+ * Waits until `host` (and path) is answered 200 by service `name` three times in a row: right after a
+ * reload, a new connection can still be accepted by an old nginx worker (with the previous config)
+ * until that worker has handled its QUIT, so one good answer does not yet mean the route is stable.
+ */
 async function routedTo(host: string, name: string, path = '/', timeoutMs = 45_000): Promise<HttpResult> {
   return waitFor(`${host}${path} routed to ${name}`, async () => {
-    const r = await get(host, path);
-    return r.status === 200 && nameOf(r) === name ? r : undefined;
+    let last: HttpResult | undefined;
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      last = await get(host, path);
+      if (last.status !== 200 || nameOf(last) !== name) return undefined;
+    }
+    return last;
   }, timeoutMs, 150);
+}
+
+/** Status and answering service of one request, for assertions that show what went wrong. */
+async function servedBy(host: string, path = '/'): Promise<{ status: number; name: string | undefined }> {
+  const r = await get(host, path);
+  return { status: r.status, name: nameOf(r) };
 }
 
 async function statusIs(host: string, status: number, path = '/', timeoutMs = 30_000): Promise<HttpResult> {
@@ -129,9 +144,9 @@ test('hosts: several hosts and a *.wild.test wildcard route to the service; othe
   const name = `${P}hosts`;
   await createDemoService({ name, networks: [NET], labels: lb('h1.lbl.test,H2.lbl.test,*.wild.test') });
   await routedTo('h1.lbl.test', name);
-  expect(nameOf(await get('h2.lbl.test'))).toBe(name);
-  expect(nameOf(await get('a.wild.test'))).toBe(name);
-  expect(nameOf(await get('deep.a.wild.test'))).toBe(name);
+  expect(await servedBy('h2.lbl.test')).toEqual({ status: 200, name });
+  expect(await servedBy('a.wild.test')).toEqual({ status: 200, name });
+  expect(await servedBy('deep.a.wild.test')).toEqual({ status: 200, name });
   expect((await get('wild.test')).status).toBe(503);
   expect((await get('h3.lbl.test')).status).toBe(503);
   await removeService(name);
@@ -178,16 +193,18 @@ test('context_root: only /app (and below) reaches the service, unrewritten; / go
   const r = await routedTo('ctx.lbl.test', name, '/app/x?y=1');
   expect(echo(r).path).toBe('/app/x?y=1');
   expect(echo(await get('ctx.lbl.test', '/app')).path).toBe('/app');
-  expect(nameOf(await get('ctx.lbl.test', '/app/'))).toBe(name);
+  expect(await servedBy('ctx.lbl.test', '/app/')).toEqual({ status: 200, name });
   // Nothing else on the host is routed: not / and not a path that merely starts with the same letters.
-  expect((await get('ctx.lbl.test', '/')).status).toBe(503);
+  const unrouted = await get('ctx.lbl.test', '/');
+  expect(unrouted.status).toBe(503);
+  expect(unrouted.body).toBe('signalbox: no service is routed for this path\n');
   expect((await get('ctx.lbl.test', '/apple')).status).toBe(503);
   // A second service on the same host without a context root takes everything else.
   await createDemoService({ name: root, networks: [NET], labels: lb('ctx.lbl.test') });
   await routedTo('ctx.lbl.test', root, '/');
-  expect(nameOf(await get('ctx.lbl.test', '/apple'))).toBe(root);
-  expect(nameOf(await get('ctx.lbl.test', '/app/x'))).toBe(name);
-  expect(nameOf(await get('ctx.lbl.test', '/app'))).toBe(name);
+  expect(await servedBy('ctx.lbl.test', '/apple')).toEqual({ status: 200, name: root });
+  expect(await servedBy('ctx.lbl.test', '/app/x')).toEqual({ status: 200, name });
+  expect(await servedBy('ctx.lbl.test', '/app')).toEqual({ status: 200, name });
   await removeService(name);
   await removeService(root);
 });
@@ -261,7 +278,8 @@ test('redirects: http://old.lbl.test → http://new.lbl.test keeps the request U
   const root = await get('old.lbl.test', '/');
   expect(root.status).toBe(302);
   expect(root.headers.location).toBe('http://new.lbl.test/');
-  expect(nameOf(await get('new.lbl.test', '/path?q'))).toBe(name);
+  const target = await get('new.lbl.test', '/path?q');
+  expect({ status: target.status, name: nameOf(target), path: target.status === 200 ? echo(target).path : target.body }).toEqual({ status: 200, name, path: '/path?q' });
   await removeService(name);
   await statusIs('old.lbl.test', 503);
 });
@@ -387,6 +405,9 @@ test('websocket_endpoints: an echo through the proxy works and survives a reload
     await routedTo('ws-other.lbl.test', other);
     expect(await proxyReloads()).toBeGreaterThan(reloadsBefore);
     expect(await sock.echo('after reload')).toBe('after reload');
+    // Still open a while later (the old worker keeps it for up to WorkerShutdownTimeout, 10s by default).
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await sock.echo('later')).toBe('later');
     expect(await sock.echo('x'.repeat(70_000))).toBe('x'.repeat(70_000));
   } finally {
     sock.close();
@@ -408,7 +429,7 @@ test('default_backend: unknown hosts get the default backend instead of 503, unt
     const r = await routedTo('unknown.lbl.test', name, '/some/path?x=1');
     expect(echo(r).path).toBe('/some/path?x=1');
     // Hosts claimed by other services are unaffected.
-    expect(nameOf(await get('anchor.lbl.test'))).toBe(`${P}anchor`);
+    expect(await servedBy('anchor.lbl.test')).toEqual({ status: 200, name: `${P}anchor` });
   } finally {
     await removeService(name);
   }
@@ -494,7 +515,7 @@ describe('TLS', () => {
     expect(b.peer.subjectCN).toBe(hostB);
     expect(b.peer.fingerprint256).toBe(fingerprint(certB));
     // Plain HTTP still serves the hosts (no ssl_only).
-    expect(nameOf(await get(hostA))).toBe(`${P}tls-a`);
+    expect(await servedBy(hostA)).toEqual({ status: 200, name: `${P}tls-a` });
     // Unknown SNI: the handshake is refused, no certificate is handed out.
     await expect(tlsHandshake('nobody.lbl.test')).rejects.toThrow();
     const { secrets } = await serviceAttachments(PROXY_SERVICE);
