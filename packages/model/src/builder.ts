@@ -459,7 +459,12 @@ function assemble(target: ClusterTarget, cands: Candidate[], disabled: ServiceSt
     if (withCert) vh.tls = { certSecret: withCert.spec.sslCert!, keySecret: withCert.spec.sslKey! };
     model.virtualHosts.push(vh);
   }
-  model.passthrough = [...passthrough.keys()].sort().map((host): PassthroughHost => ({ host, upstream: makeUpstream(upstreamName(`tls.${host}`, '/'), [passthrough.get(host)!]) }));
+  model.passthrough = [...passthrough.keys()].sort().map((host): PassthroughHost => {
+    const c = passthrough.get(host)!;
+    const p: PassthroughHost = { host, upstream: makeUpstream(upstreamName(`tls.${host}`, '/'), [c]) };
+    if (c.spec.sslOnly) p.sslOnly = true;
+    return p;
+  });
   model.redirects = dedupeRedirects(redirects);
   model.proxyNetworks = target.networks.length > 0 ? [...target.networks].sort() : [...networks].sort();
   model.proxySecrets = [...secrets].sort();

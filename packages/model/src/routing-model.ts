@@ -50,6 +50,8 @@ export interface VirtualHost {
 export interface PassthroughHost {
   host: string;
   upstream: Upstream;
+  /** ssl_only: plain HTTP requests for the host are redirected to https (absent = false). */
+  sslOnly?: boolean;
 }
 
 export interface RedirectRule {

@@ -220,3 +220,11 @@ test('ssl_only cannot be switched on for a host another service already serves o
   const m2 = model(snap(svc('strict', route('h.test', tls)), svc('joiner', route('h.test', { 'com.docker.lb.context_root': '/x' }), { createdAt: '2026-02-01T00:00:00Z' })));
   expect(m2.services.map((s) => s.status)).toEqual(['enabled', 'enabled']);
 });
+
+test('ssl_only on a passed-through host is carried into the model (plain HTTP must redirect to https)', () => {
+  const pt = (name: string, host: string, extra: Record<string, string> = {}) =>
+    svc(name, route(host, { 'com.docker.lb.ssl_passthrough': 'true', 'com.docker.lb.port': '443', ...extra }), { ips: [name === 'a' ? '10.0.1.20' : '10.0.1.21'] });
+  const m = model(snap(pt('a', 'a.test', { 'com.docker.lb.ssl_only': 'true' }), pt('b', 'b.test')));
+  expect(m.passthrough.map((p) => [p.host, p.sslOnly])).toEqual([['a.test', true], ['b.test', undefined]]);
+  expect(m.virtualHosts).toEqual([]);
+});
