@@ -9,6 +9,10 @@ import type { ServiceManager, ServiceSpec } from './docker/services.js';
 export const LABEL_ROLE = 'com.signalbox.role';
 export const LABEL_EXTENSION = 'com.signalbox.extension';
 export const LABEL_OWNER = 'com.signalbox.owner';
+/** Set by `docker stack deploy` on a stack's services and networks. */
+export const LABEL_STACK = 'com.docker.stack.namespace';
+/** How long core keeps trying to remove a stack network its proxy let go of (the old proxy task may hold it a while). */
+const LEFT_BEHIND_RETRY_MS = 120_000;
 export const EXTENSION_PORT = 8081;
 export const AGENT_PORT = 8082;
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
@@ -145,6 +149,10 @@ export function desiredProxySpec(
 export class ManagedServices {
   private readonly lastChecked = new Map<string, { version: string; at: number }>();
   private lastStaleCheck = 0;
+  /** Network ids named by our proxies' specs at the last converge. */
+  private proxyNetworkIds: Set<string> | undefined;
+  /** Stack networks a proxy of ours let go of: network id → when, and when removal was last tried. */
+  private readonly leftBehind = new Map<string, { since: number; tried: number }>();
 
   constructor(
     private readonly extensions: Record<string, ExtensionConfig>,
@@ -182,6 +190,44 @@ export class ManagedServices {
     if (now - this.lastStaleCheck >= this.driftCheckMs) {
       this.lastStaleCheck = now;
       await this.removeStale();
+    }
+    await this.removeLeftBehindStackNetworks(snap, now);
+  }
+
+  /**
+   * `docker stack rm` removes a stack's services, then at once its networks; the proxy still joins the
+   * network at that moment (it detaches a moment later, once core sees the services gone), so the
+   * engine refuses ("in use by service") and the network is left behind for good. Core finishes that
+   * removal, for networks that (1) a proxy of ours let go of, (2) carry a stack namespace label,
+   * (3) belong to a stack with no services left, and (4) no service names. Networks created with
+   * `docker network create` (no stack label) and external networks of a stack are never removed.
+   */
+  private async removeLeftBehindStackNetworks(snap: SwarmSnapshot, now: number): Promise<void> {
+    const ours = (sv: SwarmSnapshot['services'][number]) => sv.labels[LABEL_ROLE] === 'proxy' && sv.labels[LABEL_OWNER] === this.ctx.owner;
+    const current = new Set(snap.services.filter(ours).flatMap((sv) => sv.networkIds));
+    for (const id of this.proxyNetworkIds ?? []) if (!current.has(id) && !this.leftBehind.has(id)) this.leftBehind.set(id, { since: now, tried: 0 });
+    this.proxyNetworkIds = current;
+    for (const [id, state] of this.leftBehind) {
+      const net = snap.networks.find((n) => n.id === id);
+      const stack = net?.labels[LABEL_STACK];
+      const stackAlive = stack !== undefined && snap.services.some((sv) => sv.labels[LABEL_STACK] === stack);
+      if (!net || stack === undefined || stackAlive || current.has(id) || snap.services.some((sv) => sv.networkIds.includes(id))) {
+        this.leftBehind.delete(id);
+        continue;
+      }
+      if (now - state.tried < 1000) continue; // reconciles come in bursts; one attempt a second is plenty
+      state.tried = now;
+      try {
+        await this.services.removeNetwork(id);
+        this.leftBehind.delete(id);
+        this.log.info({ network: net.name, stack }, 'removed the network of a removed stack that docker stack rm left behind (the proxy still used it then)');
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode === 404) this.leftBehind.delete(id);
+        else if (now - state.since > LEFT_BEHIND_RETRY_MS) {
+          this.leftBehind.delete(id);
+          this.log.warn({ network: net.name, stack, err: (e as Error).message }, 'gave up removing a left-behind stack network');
+        } else this.log.debug({ network: net.name, err: (e as Error).message }, 'left-behind stack network still in use; will retry');
+      }
     }
   }
 

@@ -156,6 +156,7 @@ describe('ManagedServices.converge', () => {
   // A fake engine: `ensure` reports drift for a service while `drifted` holds it, like ServiceManager would.
   function setup(driftCheckMs = 3000) {
     const drifted = new Set<string>();
+    const inUse = new Set<string>();
     const ensured: string[] = [];
     const services = {
       ensure: jest.fn(async (spec: ServiceSpec): Promise<EnsureResult> => {
@@ -167,6 +168,9 @@ describe('ManagedServices.converge', () => {
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      removeNetwork: jest.fn(async (id: string) => {
+        if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
+      }),
     };
     const warn = jest.fn();
     const log = { warn, info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
@@ -174,7 +178,7 @@ describe('ManagedServices.converge', () => {
     if (!cfg.ok) throw new Error('config');
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, driftCheckMs);
     const models = new Map([['default', model]]);
-    return { m, models, drifted, ensured, warn };
+    return { m, models, drifted, ensured, warn, services, inUse };
   }
   let now = 1_000_000;
   beforeEach(() => {
@@ -210,5 +214,82 @@ describe('ManagedServices.converge', () => {
     await m.converge(models, snap);
     expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy']);
     expect(warn).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('networks docker stack rm leaves behind because the proxy still used them', () => {
+  const svc = (name: string, labels: Record<string, string>, networkIds: string[]) => ({ id: name, name, labels, createdAt: '', networkIds, endpointMode: 'dnsrr' as const, vips: [], ports: [], tasks: [] });
+  const proxy = (nets: string[]) => svc('signalbox-proxy', { 'com.signalbox.role': 'proxy', 'com.signalbox.owner': 'signalbox' }, ['ctl', ...nets]);
+  const net = (id: string, labels: Record<string, string> = {}) => ({ id, name: `${id}-name`, driver: 'overlay', scope: 'swarm', attachable: false, ingress: false, labels });
+  const stackNet = net('st', { 'com.docker.stack.namespace': 'app' });
+  const plainNet = net('plain');
+  const ctlNet = net('ctl', { 'com.docker.stack.namespace': 'signalbox' });
+  const core = svc('signalbox_core', { 'com.docker.stack.namespace': 'signalbox' }, ['ctl']);
+  const at = (services: SwarmSnapshot['services'], networks = [ctlNet, stackNet, plainNet]): SwarmSnapshot => ({ services, networks, secrets: [], nodes: [] });
+
+  function harness() {
+    const drifted = new Set<string>();
+    const inUse = new Set<string>();
+    const services = {
+      ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
+      listConfigs: jest.fn(async () => []),
+      listByLabel: jest.fn(async () => []),
+      remove: jest.fn(async () => true),
+      removeConfig: jest.fn(async () => undefined),
+      removeNetwork: jest.fn(async (id: string) => {
+        if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
+      }),
+    };
+    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const cfg = parseConfig('[Extensions.default]\n');
+    if (!cfg.ok) throw new Error('config');
+    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 3000);
+    return { m, services, inUse, drifted, log };
+  }
+  let now = 1_000_000;
+  beforeEach(() => {
+    now = 1_000_000;
+    jest.spyOn(Date, 'now').mockImplementation(() => now);
+  });
+  afterEach(() => jest.restoreAllMocks());
+  const models = new Map([['default', model]]);
+
+  test('a stack network the proxy let go of, whose stack has no services left, is removed (retried while a task still holds it)', async () => {
+    const { m, services, inUse, log } = harness();
+    // The app stack runs; the proxy joins its network.
+    await m.converge(models, at([core, proxy(['st']), svc('app_web', { 'com.docker.stack.namespace': 'app' }, ['st'])]));
+    // docker stack rm: services gone, network left (proxy still on it); then the proxy is detached.
+    await m.converge(models, at([core, proxy(['st'])]));
+    expect(services.removeNetwork).not.toHaveBeenCalled();
+    inUse.add('st'); // the old proxy task has not stopped yet
+    now += 100;
+    await m.converge(models, at([core, proxy([])]));
+    expect(services.removeNetwork).toHaveBeenCalledTimes(1);
+    now += 200;
+    await m.converge(models, at([core, proxy([])]));
+    expect(services.removeNetwork).toHaveBeenCalledTimes(1); // at most one attempt a second
+    inUse.delete('st');
+    now += 1000;
+    await m.converge(models, at([core, proxy([])]));
+    expect(services.removeNetwork).toHaveBeenCalledTimes(2);
+    expect(log.info).toHaveBeenCalledWith({ network: 'st-name', stack: 'app' }, expect.stringContaining('docker stack rm left behind'));
+    now += 1000;
+    await m.converge(models, at([core, proxy([])], [ctlNet, plainNet]));
+    expect(services.removeNetwork).toHaveBeenCalledTimes(2);
+  });
+
+  test('never removed: networks without a stack label, networks of a stack that still has services, networks another service uses', async () => {
+    const { m, services } = harness();
+    const other = svc('other', {}, ['st']);
+    await m.converge(models, at([core, proxy(['st', 'plain']), svc('app_web', { 'com.docker.stack.namespace': 'app' }, ['st']), svc('mine', {}, ['plain'])]));
+    // The routed services go, but the stack keeps another service (say a worker).
+    await m.converge(models, at([core, proxy([]), svc('app_worker', { 'com.docker.stack.namespace': 'app' }, [])]));
+    now += 2000;
+    await m.converge(models, at([core, proxy([]), svc('app_worker', { 'com.docker.stack.namespace': 'app' }, [])]));
+    expect(services.removeNetwork).not.toHaveBeenCalled();
+    // A stack network some other service still names.
+    await m.converge(models, at([core, proxy(['st'])]));
+    await m.converge(models, at([core, proxy([]), other]));
+    expect(services.removeNetwork).not.toHaveBeenCalled();
   });
 });

@@ -126,6 +126,11 @@ export class ServiceManager {
     await this.docker.getConfig(id).remove();
   }
 
+  /** Removes a network; the engine refuses while a service or task still uses it. */
+  async removeNetwork(id: string): Promise<void> {
+    await this.docker.getNetwork(id).remove();
+  }
+
   /** Services carrying a label, e.g. every proxy/extension this core manages. */
   async listByLabel(label: string): Promise<Raw[]> {
     return (await this.docker.listServices({ filters: { label: [label] } })) as Raw[];
