@@ -303,3 +303,120 @@ export async function proxyNginxConf(path = '/etc/nginx/nginx.conf'): Promise<st
   if (r.exitCode !== 0) throw new Error(`cat ${path} in ${PROXY_SERVICE} failed: ${r.stderr.trim()}`);
   return r.stdout;
 }
+
+// ---- Added for operations.e2e.test.ts: deploying the stack with a config.toml, core's logs and state.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
+export const DEPLOYED_CONFIG = join(REPO_ROOT, 'deploy/config.toml');
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command (no shell); never throws on a non-zero exit. */
+export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<RunResult> {
+  return new Promise((done) => {
+    execFile(cmd, args, { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? Number((err as { code: number }).code) : 1) : 0;
+      done({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** The Docker config object name deploy_stack gives a config.toml: signalbox-config-<sha256[:12]>. */
+export function stackConfigName(file: string): string {
+  return `signalbox-config-${createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 12)}`;
+}
+
+/**
+ * deploy/config.toml with `fragments` (files holding more [Extensions.NAME] sections) appended, written
+ * to a temporary file: [Extensions.default] stays exactly as deployed, so its proxy is not touched.
+ */
+export function composeConfig(fragments: string[]): string {
+  const text = [DEPLOYED_CONFIG, ...fragments].map((f) => readFileSync(f, 'utf8').trimEnd() + '\n').join('\n');
+  const file = join(tmpdir(), `sbx-ops-config-${createHash('sha256').update(text).digest('hex').slice(0, 12)}.toml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** `deploy_stack FILE` from scripts/lib/stack.sh, as an operator would; returns the config object's name. */
+export async function deployStackConfig(file: string): Promise<string> {
+  const r = await run('bash', ['-c', 'source scripts/lib/stack.sh && deploy_stack "$1"', 'deploy', file]);
+  if (r.code !== 0) throw new Error(`deploy_stack ${file} failed (${r.code}): ${r.stderr.slice(-2000)}`);
+  return stackConfigName(file);
+}
+
+function coreConfigOf(spec: Raw): string | undefined {
+  return (spec?.ContainerSpec?.Configs ?? spec?.TaskTemplate?.ContainerSpec?.Configs ?? []).find((c: Raw) => c.File?.Name === '/config.toml')?.ConfigName;
+}
+
+/** Core's service spec, update state and running tasks, with the config.toml object each uses. */
+export async function coreState(): Promise<{ config?: string; update?: string; running: { id: string; config?: string }[] }> {
+  const info = (await docker.getService(CORE_SERVICE).inspect()) as Raw;
+  const tasks = (await docker.listTasks({ filters: { service: [CORE_SERVICE], 'desired-state': ['running'] } })) as Raw[];
+  return {
+    config: coreConfigOf(info.Spec),
+    update: info.UpdateStatus?.State,
+    running: tasks.filter((t) => t.Status?.State === 'running').map((t) => ({ id: String(t.ID), config: coreConfigOf(t.Spec) })),
+  };
+}
+
+/** Waits until core's spec names `configName`, no update is in flight, and one task runs on it. */
+export async function waitCoreOn(configName: string, timeoutMs = 120_000): Promise<string> {
+  return waitFor(
+    `core running on ${configName}`,
+    async () => {
+      const s = await coreState();
+      if (s.config !== configName || s.update === 'updating' || s.update === 'rollback_started') return false;
+      return s.running.length === 1 && s.running[0]!.config === configName ? s.running[0]!.id : false;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+/** Core's JSON log lines (every task, failed ones too) since `since`. */
+export async function coreLogs(since: Date): Promise<Record<string, unknown>[]> {
+  const r = await run('docker', ['service', 'logs', '--raw', '--since', since.toISOString(), CORE_SERVICE]);
+  return `${r.stdout}\n${r.stderr}`
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** `docker service inspect NAME` (the CLI, as an operator checks it); undefined when there is no such service. */
+export async function inspectService(name: string): Promise<Raw | undefined> {
+  const r = await run('docker', ['service', 'inspect', name]);
+  if (r.code !== 0) return undefined;
+  return (JSON.parse(r.stdout) as Raw[])[0];
+}
+
+/** Names of the Docker config objects an extension published (label com.signalbox.extension=NAME). */
+export async function publishedConfigNames(extension: string): Promise<string[]> {
+  const list = (await docker.listConfigs({ filters: { label: [`com.signalbox.extension=${extension}`] } })) as Raw[];
+  return list.map((c) => String(c.Spec?.Name)).sort();
+}
+
+/** One GET through a proxy port; status 0 when the connection failed. */
+export async function statusOn(port: number, host: string, path = '/'): Promise<number> {
+  try {
+    return (await get(host, path, {}, port)).status;
+  } catch {
+    return 0;
+  }
+}
