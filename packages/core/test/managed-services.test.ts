@@ -1,8 +1,8 @@
 import { jest } from '@jest/globals';
 import type { ClusterModel, Logger, SwarmSnapshot } from '@signalbox/model';
 import { parseConfig } from '@signalbox/model';
-import type { EnsureResult, ServiceManager, ServiceSpec } from '../src/docker/services.js';
-import { describeChanges, diffPaths, project } from '../src/docker/services.js';
+import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
+import { ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
 import { BOOTSTRAP_PATH, ManagedServices, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
@@ -291,5 +291,48 @@ describe('networks docker stack rm leaves behind because the proxy still used th
     await m.converge(models, at([core, proxy(['st'])]));
     await m.converge(models, at([core, proxy([]), other]));
     expect(services.removeNetwork).not.toHaveBeenCalled();
+  });
+});
+
+describe('ServiceManager.ensure', () => {
+  const bootstrap = (id: string) => [{ ConfigID: id, ConfigName: `cfg-${id}`, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }];
+  const specWith = (o: { replicas: number; env: string[]; config: string; delay: number }) => ({
+    Name: 'signalbox-proxy',
+    TaskTemplate: { ContainerSpec: { Image: 'p', Env: o.env, Configs: bootstrap(o.config) } },
+    Mode: { Replicated: { Replicas: o.replicas } },
+    UpdateConfig: { Delay: o.delay },
+  });
+  function engine(current: Record<string, unknown>) {
+    const updates: any[] = [];
+    const docker = {
+      listServices: async () => [{ ID: 'svc1', Version: { Index: 7 }, Spec: current }],
+      getService: () => ({ update: async (body: unknown) => void updates.push(body) }),
+      createService: async () => ({}),
+    };
+    const log = { info: jest.fn(), warn: jest.fn(), debug: jest.fn() } as unknown as Logger;
+    return { sm: new ServiceManager(docker as never, log), updates };
+  }
+  const IGNORE = ['TaskTemplate.ContainerSpec.Configs'];
+
+  test('a newer bootstrap config alone is no reason to update', async () => {
+    const { sm, updates } = engine(specWith({ replicas: 1, env: ['A=1'], config: 'old', delay: 1 }));
+    expect((await sm.ensure(specWith({ replicas: 1, env: ['A=1'], config: 'new', delay: 1 }), IGNORE)).action).toBe('unchanged');
+    expect(updates).toEqual([]);
+  });
+
+  test('an update that does not replace tasks (replicas, update delay) keeps the current bootstrap, so running tasks stay', async () => {
+    const { sm, updates } = engine(specWith({ replicas: 1, env: ['A=1'], config: 'old', delay: 1 }));
+    const res = await sm.ensure(specWith({ replicas: 2, env: ['A=1'], config: 'new', delay: 2 }), IGNORE);
+    expect(res.changed).toEqual(['Mode.Replicated.Replicas', 'UpdateConfig.Delay']);
+    expect(updates).toHaveLength(1);
+    expect(updates[0].TaskTemplate.ContainerSpec.Configs).toEqual(bootstrap('old'));
+    expect(updates[0].Mode.Replicated.Replicas).toBe(2);
+    expect(updates[0]._query).toEqual({ version: 7 });
+  });
+
+  test('an update that replaces tasks anyway brings the newest bootstrap along', async () => {
+    const { sm, updates } = engine(specWith({ replicas: 1, env: ['A=1'], config: 'old', delay: 1 }));
+    await sm.ensure(specWith({ replicas: 1, env: ['A=2'], config: 'new', delay: 1 }), IGNORE);
+    expect(updates[0].TaskTemplate.ContainerSpec.Configs).toEqual(bootstrap('new'));
   });
 });

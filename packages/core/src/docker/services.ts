@@ -76,6 +76,25 @@ export function describeChanges(current: unknown, desired: unknown, changed: rea
   return out;
 }
 
+/** Whether a change at this path makes swarm replace the service's tasks (task template, published ports). */
+export const rollsTasks = (path: string): boolean => path.startsWith('TaskTemplate.') || path.startsWith('EndpointSpec.');
+
+/** A copy of `desired` with the values at `paths` taken from `current` (left out where current has none). */
+export function keepPaths<T extends Record<string, unknown>>(desired: T, current: unknown, paths: readonly string[]): T {
+  const out = structuredClone(desired) as Record<string, unknown>;
+  for (const path of paths) {
+    const keys = path.split('.');
+    let dst: Record<string, unknown> | undefined = out;
+    for (const k of keys.slice(0, -1)) dst = dst?.[k] !== null && typeof dst?.[k] === 'object' ? (dst[k] as Record<string, unknown>) : undefined;
+    if (!dst) continue;
+    const last = keys[keys.length - 1]!;
+    const value = valueAt(current, path);
+    if (value === undefined) delete dst[last];
+    else dst[last] = structuredClone(value);
+  }
+  return out as T;
+}
+
 export class ServiceManager {
   constructor(
     private readonly docker: Docker,
@@ -91,6 +110,8 @@ export class ServiceManager {
    * Make the service match `desired` on the fields it sets. Paths in `ignore` (dotted, e.g.
    * 'TaskTemplate.ContainerSpec.Configs') are sent on create and update but never cause an update by
    * themselves: the bootstrap config changes with every published config, and must not roll the proxy.
+   * Nor are they sent when the update would not replace the tasks anyway (replicas, labels, update or
+   * rollback settings): there the service keeps its current values, so the tasks keep running.
    */
   async ensure(desired: ServiceSpec, ignore: readonly string[] = []): Promise<EnsureResult> {
     const existing = await this.find(desired.Name);
@@ -102,7 +123,8 @@ export class ServiceManager {
     const projected = project(existing.Spec, desired);
     const changed = diffPaths(projected, desired).filter((p) => !ignore.some((i) => p === i || p.startsWith(`${i}.`)));
     if (changed.length === 0) return { action: 'unchanged', changed };
-    await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...desired } as Raw);
+    const body = changed.some(rollsTasks) ? desired : keepPaths(desired, existing.Spec, ignore);
+    await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...body } as Raw);
     const values = describeChanges(projected, desired, changed);
     this.log.info({ service: desired.Name, changed, values }, 'updated managed service to match config.toml');
     return { action: 'updated', changed, values };
