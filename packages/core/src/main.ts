@@ -27,7 +27,7 @@ try {
 const parsed = parseConfig(text, configPath);
 if (!parsed.ok) {
   for (const d of parsed.errors) log.fatal({ code: d.code, key: d.key, value: d.value }, formatDiagnostic(d));
-  log.fatal({ path: configPath, errors: parsed.errors.length }, 'config.toml is invalid; refusing to start (the previous task keeps running if this was an update)');
+  log.fatal({ path: configPath, errors: parsed.errors.length }, 'config.toml is invalid; refusing to start (on a redeploy, swarm rolls core back to the previous config.toml, which stays in force)');
   process.exit(1);
 }
 const config = parsed.config;
