@@ -304,6 +304,39 @@ export async function proxyNginxConf(path = '/etc/nginx/nginx.conf'): Promise<st
   return r.stdout;
 }
 
+// ---- Added for bad-labels.e2e.test.ts: the built CLI's status, core's metrics.
+
+export interface CliStatus {
+  routes: { extension: string; cluster: string; kind: string; host: string; path: string; services: string[]; servers: number }[];
+  services: CoreServiceStatus[];
+}
+
+/** `signalbox status --json` with the built CLI (packages/cli/dist/main.js), which execs into core's container. */
+export async function cliStatus(): Promise<CliStatus> {
+  const { execFile } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const main = fileURLToPath(new URL('../../../cli/dist/main.js', import.meta.url));
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [main, 'status', '--json'], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (e, out, err) => {
+      if (e) reject(new Error(`signalbox status --json failed: ${String(err).trim().slice(-300) || e.message}`));
+      else resolve(out);
+    });
+  });
+  return JSON.parse(stdout) as CliStatus;
+}
+
+/** Sum of every sample of Prometheus metric `name` in core's GET /metrics (asked inside core's container). */
+export async function coreMetricSum(name: string, port = 8080): Promise<number> {
+  const r = await fetchInService(CORE_SERVICE, port, '/metrics');
+  if (r.status !== 200) throw new Error(`core /metrics answered ${r.status}`);
+  let sum = 0;
+  for (const line of r.body.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m && m[1] === name) sum += Number(m[2]);
+  }
+  return sum;
+}
+
 // ---- Added for operations.e2e.test.ts: deploying the stack with a config.toml, core's logs and state.
 
 import { execFile } from 'node:child_process';
