@@ -138,6 +138,8 @@ interface ValidService {
   passthrough: string[];
   defaultBackend: boolean;
   redirect?: { host: string; target: string };
+  /** A passed-through ssl_only host whose plain HTTP must redirect to https. */
+  httpsRedirect?: string;
   /** In the blue cluster rather than the default one. */
   blue?: boolean;
 }
@@ -148,6 +150,7 @@ interface BatchHosts {
   VALID_CTX: string;
   VALID_TLS: string;
   VALID_PT: string;
+  VALID_PT_ONLY: string;
   VALID_REDIR_SRC: string;
 }
 
@@ -195,6 +198,13 @@ function validServices(batch: number): { services: ValidService[]; hosts: BatchH
       passthrough: [h('pt')],
       defaultBackend: false,
     },
+    {
+      shape: svc('pt-only', { hosts: h('pt-only'), port: '443', ssl_passthrough: 'true', ssl_only: 'true' }),
+      routes: [],
+      passthrough: [h('pt-only')],
+      defaultBackend: false,
+      httpsRedirect: h('pt-only'),
+    },
     plain('backend-tls', { port: '8443', ssl_backend: 'true', ssl_backend_tls_verify: 'required' }),
     plain('tuning', { max_fails: '3', fail_timeout: '30s' }),
     {
@@ -235,6 +245,7 @@ function validServices(batch: number): { services: ValidService[]; hosts: BatchH
       VALID_CTX: h('ctx'),
       VALID_TLS: h('tls'),
       VALID_PT: h('pt'),
+      VALID_PT_ONLY: h('pt-only'),
       VALID_REDIR_SRC: h('old'),
     },
   };
@@ -339,7 +350,7 @@ const VALUE_POOL: Record<(typeof KEYS)[number], readonly string[]> = {
   ssl_backend: ['true', 'false', 't', 'ON'],
   ssl_backend_tls_verify: ['none', 'required', 'Required', 'optional', ''],
   websocket_endpoints: ['/ws', '/api/ws', '/ws,/ws', '/ws,,/x', '/ws;', '/../ws', 'ws', '/ws/'],
-  redirects: ['http://old-{{SELF}},https://{{SELF}}', 'http://{{SELF}}/old,https://{{SELF}}/new', 'http://{{VALID}},https://evil.test', 'http://{{VALID_REDIR_SRC}},https://evil.test', 'http://{{VALID_CTX}}/api,https://evil.test', 'http://x.test', 'http://x.test,ftp://y.test', 'http://a.test/$x,https://b.test'],
+  redirects: ['http://old-{{SELF}},https://{{SELF}}', 'http://{{SELF}}/old,https://{{SELF}}/new', 'http://{{VALID}},https://evil.test', 'http://{{VALID_PT_ONLY}},https://evil.test', 'http://{{VALID_REDIR_SRC}},https://evil.test', 'http://{{VALID_CTX}}/api,https://evil.test', 'http://x.test', 'http://x.test,ftp://y.test', 'http://a.test/$x,https://b.test'],
   default_backend: ['true', 'false', '1', 'yes'],
   backend_mode: ['task', 'vip', 'VIP', 'dnsrr', ''],
   service_cluster: ['blue', 'nosuchcluster', 'blue;', '', 'BLUE'],
@@ -501,7 +512,7 @@ function mutate(r: Rng, c: { labels: Record<string, string>; attach?: string[]; 
       c.labels[P + k] = r.pick(VALUE_POOL[k]);
     }],
     ['steal-host', () => {
-      c.labels[`${P}hosts`] = `${c.labels[`${P}hosts`] ?? '{{SELF}}'},${r.pick(['{{VALID}}', '{{VALID_TLS}}', '{{VALID_PT}}', '{{VALID_CTX}}', '{{VALID_UPPER}}', '{{VALID_REDIR_SRC}}'])}`;
+      c.labels[`${P}hosts`] = `${c.labels[`${P}hosts`] ?? '{{SELF}}'},${r.pick(['{{VALID}}', '{{VALID_TLS}}', '{{VALID_PT}}', '{{VALID_PT_ONLY}}', '{{VALID_CTX}}', '{{VALID_UPPER}}', '{{VALID_REDIR_SRC}}'])}`;
     }],
     ['confusable', () => {
       const k = anyKey();
@@ -695,6 +706,13 @@ function checkValidRouted(pub: Published, valid: ValidService, snap: ServiceSnap
     const def = pub.servers.find((s) => s.listen.some((l) => l.includes('default_server') && !l.includes('ssl')));
     const loc = def?.locations.find((l) => l.args.length === 1 && l.args[0] === '/');
     if (!loc?.proxyPass || !feeds(pub.upstreams.get(upstreamOf(loc.proxyPass) ?? ''))) problems.push(`${valid.shape.name}: the default backend is not routed to it`);
+  }
+  if (valid.httpsRedirect) {
+    const server = pub.servers.find((s) => s.names.includes(valid.httpsRedirect!) && !s.listen.some((l) => l.includes('ssl')));
+    const loc = server?.locations.find((l) => l.args.length === 1 && l.args[0] === '/');
+    if (server?.returnAll || !loc?.ret || loc.ret[0] !== '301' || !loc.ret[1]?.startsWith('https://')) {
+      problems.push(`${valid.shape.name}: plain HTTP to ${valid.httpsRedirect} does not redirect to https (${JSON.stringify(server?.returnAll ?? loc?.ret ?? 'no server')})`);
+    }
   }
   if (valid.redirect) {
     const server = pub.servers.find((s) => s.names.includes(valid.redirect!.host) && !s.listen.some((l) => l.includes('ssl')));

@@ -218,6 +218,9 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
     const claims = claimsOf(c.spec);
     const problems: Diagnostic[] = [];
     const mine = new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
+    // What this service answers on plain HTTP: its locations, and a passed-through host's redirect to https.
+    const httpPaths: [string, string][] = [...claims.locations.keys()].map((k) => k.split('\n') as [string, string]);
+    if (c.spec.sslOnly) for (const host of claims.passthrough) httpPaths.push([host, '/']);
     for (const r of c.spec.redirects) {
       const o = redirectTarget.get(r.source);
       if (o && o.value !== r.target) {
@@ -229,14 +232,13 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
         problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} would take over host ${r.sourceHost} path ${taken.path}, which service ${taken.service} routes; redirect only hosts and paths no other service serves (or give every service of the host the same redirect)`, r.source));
       }
     }
-    for (const key of claims.locations.keys()) {
-      const [host, path] = key.split('\n') as [string, string];
+    for (const [host, path] of httpPaths) {
       const shadow = (redirectsOnHost.get(host) ?? []).find((r) => r.service !== c.svc.name && overlaps(r.path, path) && !mine.has(`${r.source}\n${r.target}`));
       if (shadow) {
         problems.push(err('ERR_CONFLICT_REDIRECT', L('hosts'), `host ${host} path ${path} is redirected by service ${shadow.service} (${shadow.source} to ${shadow.target}), so requests would never reach this service`, host));
       }
       const plain = plainHost.get(host);
-      if (c.spec.sslOnly && plain !== undefined && plain !== c.svc.name) {
+      if (c.spec.sslOnly && !c.spec.sslPassthrough && plain !== undefined && plain !== c.svc.name) {
         problems.push(err('ERR_CONFLICT_SSL_ONLY', L('ssl_only'), `host ${host} is also routed by service ${plain} without ssl_only; ssl_only applies to the whole host and would turn that service's plain-HTTP routes into redirects (set it on every service of the host, or on none)`, 'true'));
       }
     }
@@ -274,10 +276,10 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
     }
     for (const [key, sig] of claims.locations) {
       if (!loc.has(key)) loc.set(key, { service: c.svc.name, value: sig });
-      const [host, path] = key.split('\n') as [string, string];
-      routesOnHost.set(host, [...(routesOnHost.get(host) ?? []), { path, service: c.svc.name }]);
+      const host = key.split('\n')[0]!;
       if (!c.spec.sslOnly && !plainHost.has(host)) plainHost.set(host, c.svc.name);
     }
+    for (const [host, path] of httpPaths) routesOnHost.set(host, [...(routesOnHost.get(host) ?? []), { path, service: c.svc.name }]);
     for (const r of c.spec.redirects) {
       if (!redirectTarget.has(r.source)) redirectTarget.set(r.source, { service: c.svc.name, value: r.target });
       redirectsOnHost.set(r.sourceHost, [...(redirectsOnHost.get(r.sourceHost) ?? []), { path: redirectPath(r.source), source: r.source, target: r.target, service: c.svc.name }]);

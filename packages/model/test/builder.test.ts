@@ -228,3 +228,11 @@ test('ssl_only on a passed-through host is carried into the model (plain HTTP mu
   expect(m.passthrough.map((p) => [p.host, p.sslOnly])).toEqual([['a.test', true], ['b.test', undefined]]);
   expect(m.virtualHosts).toEqual([]);
 });
+
+test('the https redirect of a passed-through ssl_only host is its own: no other service can redirect that host', () => {
+  const pt = svc('pt', route('pt.test', { 'com.docker.lb.port': '443', 'com.docker.lb.ssl_passthrough': 'true', 'com.docker.lb.ssl_only': 'true' }));
+  const grab = svc('grab', route('grab.test', { 'com.docker.lb.redirects': 'http://pt.test,https://evil.test' }), { createdAt: '2026-02-01T00:00:00Z' });
+  const m = model(snap(pt, grab));
+  expect(m.services.find((s) => s.name === 'grab')!.errors.map((e) => e.code)).toEqual(['ERR_CONFLICT_REDIRECT']);
+  expect(m.redirects).toEqual([]);
+});
