@@ -149,6 +149,8 @@ export function desiredProxySpec(
 export class ManagedServices {
   private readonly lastChecked = new Map<string, { version: string; at: number }>();
   private lastStaleCheck = 0;
+  /** Desired spec version per service that swarm rolled back from, once logged. */
+  private readonly refusedLogged = new Map<string, string>();
   /** Network ids named by our proxies' specs at the last converge. */
   private proxyNetworkIds: Set<string> | undefined;
   /** Stack networks a proxy of ours let go of: network id → when, and when removal was last tried. */
@@ -179,6 +181,18 @@ export class ManagedServices {
         const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec;
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
+        if (res.action === 'refused') {
+          if (this.refusedLogged.get(spec.Name) !== version) {
+            this.refusedLogged.set(spec.Name, version);
+            this.metrics.serviceUpdates.inc({ service: spec.Name, action: 'refused' });
+            this.log.error(
+              { service: spec.Name, changed: res.changed, swarm: res.message },
+              'swarm rolled this service back: the tasks of the spec config.toml asks for failed; it keeps the previous spec until config.toml (or what the proxy must join) changes',
+            );
+          }
+          continue;
+        }
+        this.refusedLogged.delete(spec.Name);
         if (res.action !== 'unchanged') {
           this.metrics.serviceUpdates.inc({ service: spec.Name, action: res.action });
           if (res.action === 'updated' && last?.version === version) {

@@ -336,3 +336,50 @@ describe('ServiceManager.ensure', () => {
     expect(updates[0].TaskTemplate.ContainerSpec.Configs).toEqual(bootstrap('new'));
   });
 });
+
+describe('a spec swarm rolled back from is not re-applied (no fight with the rollback)', () => {
+  const spec = (image: string) => ({ Name: 'signalbox-proxy', TaskTemplate: { ContainerSpec: { Image: image } }, Mode: { Replicated: { Replicas: 1 } } });
+  function engine(state: string | undefined, previousImage: string) {
+    const updates: unknown[] = [];
+    const docker = {
+      listServices: async () => [
+        { ID: 's', Version: { Index: 3 }, Spec: spec('good'), PreviousSpec: spec(previousImage), ...(state ? { UpdateStatus: { State: state, Message: `${state}: task failed` } } : {}) },
+      ],
+      getService: () => ({ update: async (b: unknown) => void updates.push(b) }),
+    };
+    return { sm: new ServiceManager(docker as never, { info: jest.fn() } as unknown as Logger), updates };
+  }
+
+  test.each(['rollback_started', 'rollback_completed', 'rollback_paused'])('%s from the desired spec: refused, nothing sent', async (state) => {
+    const { sm, updates } = engine(state, 'missing');
+    const res = await sm.ensure(spec('missing'));
+    expect(res).toMatchObject({ action: 'refused', changed: ['TaskTemplate.ContainerSpec.Image'], message: `${state}: task failed` });
+    expect(updates).toEqual([]);
+  });
+
+  test('a different desired spec (config.toml fixed) is applied even after a rollback; so is drift without a rollback', async () => {
+    const after = engine('rollback_completed', 'missing');
+    expect((await after.sm.ensure(spec('fixed'))).action).toBe('updated');
+    const drift = engine('completed', 'missing');
+    expect((await drift.sm.ensure(spec('missing'))).action).toBe('updated');
+  });
+
+  test('ManagedServices logs the refusal once per desired spec and does not call it drift', async () => {
+    const services = {
+      ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'refused', changed: ['TaskTemplate.ContainerSpec.Image'], message: 'rollback completed' })),
+      listConfigs: jest.fn(async () => []),
+      listByLabel: jest.fn(async () => []),
+      remove: jest.fn(async () => true),
+      removeConfig: jest.fn(async () => undefined),
+      removeNetwork: jest.fn(async () => undefined),
+    };
+    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const cfg = parseConfig('[Extensions.default]\n');
+    if (!cfg.ok) throw new Error('config');
+    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0);
+    for (let i = 0; i < 3; i++) await m.converge(new Map([['default', model]]), snap);
+    expect(services.ensure).toHaveBeenCalledTimes(6); // still checked every time (extension + proxy) ...
+    expect(log.error).toHaveBeenCalledTimes(2); // ... but each service's refusal is logged once
+    expect(log.warn).not.toHaveBeenCalled();
+  });
+});

@@ -50,8 +50,11 @@ export function diffPaths(current: unknown, desired: unknown, prefix = ''): stri
 }
 
 export type EnsureResult = {
-  action: 'created' | 'updated' | 'unchanged';
+  /** refused: swarm rolled the service back from exactly this spec (its tasks failed); not re-applied. */
+  action: 'created' | 'updated' | 'unchanged' | 'refused';
   changed: string[];
+  /** For refused: the engine's UpdateStatus message. */
+  message?: string;
   /** For the log: each changed path's value before and after, as short JSON. */
   values?: Record<string, { was: string; now: string }>;
 };
@@ -120,9 +123,16 @@ export class ServiceManager {
       this.log.info({ service: desired.Name }, 'created managed service');
       return { action: 'created', changed: [] };
     }
+    const notIgnored = (p: string) => !ignore.some((i) => p === i || p.startsWith(`${i}.`));
     const projected = project(existing.Spec, desired);
-    const changed = diffPaths(projected, desired).filter((p) => !ignore.some((i) => p === i || p.startsWith(`${i}.`)));
+    const changed = diffPaths(projected, desired).filter(notIgnored);
     if (changed.length === 0) return { action: 'unchanged', changed };
+    // Swarm rolled back from this very spec (its tasks failed: missing image, crash, failed health
+    // check). Re-applying it would stop the working tasks again, over and over; wait for a new spec.
+    const state = String(existing.UpdateStatus?.State ?? '');
+    if (state.startsWith('rollback') && existing.PreviousSpec && diffPaths(project(existing.PreviousSpec, desired), desired).filter(notIgnored).length === 0) {
+      return { action: 'refused', changed, message: String(existing.UpdateStatus?.Message ?? state) };
+    }
     const body = changed.some(rollsTasks) ? desired : keepPaths(desired, existing.Spec, ignore);
     await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...body } as Raw);
     const values = describeChanges(projected, desired, changed);
