@@ -158,6 +158,28 @@ export function proxyMetrics(id) {
   return { reloads: num('signalbox_proxy_reloads_total'), reloadFailures: num('signalbox_proxy_reload_failures_total'), nginxRestarts: num('signalbox_proxy_nginx_restarts_total') };
 }
 
+/** Prometheus text of any service's (first running) container on `port`, read inside it with node. */
+export async function serviceMetricsText(service, port) {
+  const list = await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } });
+  if (list.length === 0) return '';
+  const js = `fetch('http://127.0.0.1:${port}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t)).catch(()=>process.exit(1))`;
+  try {
+    return execFileSync('docker', ['exec', list[0].Id, 'node', '-e', js], { encoding: 'utf8', timeout: 20_000 });
+  } catch {
+    return '';
+  }
+}
+
+/** Sum of a metric's samples (all label sets) in Prometheus text, optionally only those matching `labelRe`. */
+export function metricSum(text, name, labelRe) {
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\S+)$`, 'gm'))) {
+    if (labelRe && !labelRe.test(m[1] ?? '')) continue;
+    n += Number(m[2]);
+  }
+  return n;
+}
+
 /** The worker_shutdown_timeout line of the config the proxy runs ('' when absent). */
 export function proxyShutdownTimeout(id) {
   try {
