@@ -99,6 +99,9 @@ export function keepPaths<T extends Record<string, unknown>>(desired: T, current
 }
 
 export class ServiceManager {
+  /** The last spec sent per service (without ignored paths), to recognise a rollback of it. */
+  private readonly applied = new Map<string, string>();
+
   constructor(
     private readonly docker: Docker,
     private readonly log: Logger,
@@ -123,18 +126,21 @@ export class ServiceManager {
       this.log.info({ service: desired.Name }, 'created managed service');
       return { action: 'created', changed: [] };
     }
-    const notIgnored = (p: string) => !ignore.some((i) => p === i || p.startsWith(`${i}.`));
     const projected = project(existing.Spec, desired);
-    const changed = diffPaths(projected, desired).filter(notIgnored);
+    const changed = diffPaths(projected, desired).filter((p) => !ignore.some((i) => p === i || p.startsWith(`${i}.`)));
     if (changed.length === 0) return { action: 'unchanged', changed };
-    // Swarm rolled back from this very spec (its tasks failed: missing image, crash, failed health
-    // check). Re-applying it would stop the working tasks again, over and over; wait for a new spec.
+    // Swarm rolled back the spec core applied last, and that is still the one wanted: its tasks failed
+    // (missing image, crash, failed health check). Re-applying it would stop the working tasks again,
+    // over and over; wait for a different spec. (The engine drops PreviousSpec on rollback, so what was
+    // rolled back is known only from what core sent.)
+    const key = JSON.stringify(keepPaths(desired, undefined, ignore));
     const state = String(existing.UpdateStatus?.State ?? '');
-    if (state.startsWith('rollback') && existing.PreviousSpec && diffPaths(project(existing.PreviousSpec, desired), desired).filter(notIgnored).length === 0) {
+    if (state.startsWith('rollback') && this.applied.get(desired.Name) === key) {
       return { action: 'refused', changed, message: String(existing.UpdateStatus?.Message ?? state) };
     }
     const body = changed.some(rollsTasks) ? desired : keepPaths(desired, existing.Spec, ignore);
     await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...body } as Raw);
+    this.applied.set(desired.Name, key);
     const values = describeChanges(projected, desired, changed);
     this.log.info({ service: desired.Name, changed, values }, 'updated managed service to match config.toml');
     return { action: 'updated', changed, values };
