@@ -547,7 +547,7 @@ describe('TLS', () => {
       networks: [NET],
       secrets: backendSecrets,
       env: ['PORT=443', `TLS_CERT_FILE=/run/secrets/${P}backend.crt`, `TLS_KEY_FILE=/run/secrets/${P}backend.key`],
-      labels: { [L('hosts')]: 'pt.lbl.test', [L('port')]: '443', [L('network')]: NET, [L('ssl_passthrough')]: 'true' },
+      labels: { [L('hosts')]: 'pt.lbl.test', [L('port')]: '443', [L('network')]: NET, [L('ssl_passthrough')]: 'true', [L('ssl_only')]: 'true' },
     });
     const r = await waitFor('passthrough routed', async () => {
       const x = await httpsGet('pt.lbl.test', '/pt');
@@ -560,12 +560,20 @@ describe('TLS', () => {
     // No proxy headers: the proxy never saw the HTTP request.
     expect(echo(r).headers['x-request-id']).toBeUndefined();
     expect(r.headers['x-proxy-id']).toBeUndefined();
-    // Terminated hosts keep working on the same port, with their own certificates.
+    // ssl_only on a passed-through host: plain HTTP is redirected to https.
+    const plain = await get('pt.lbl.test', '/pt?q=1');
+    expect(plain.status).toBe(301);
+    expect(plain.headers.location).toBe(`https://pt.lbl.test${HTTPS_PORT === 443 ? '' : `:${HTTPS_PORT}`}/pt?q=1`);
+    // Terminated hosts keep working on the same port, with their own certificates; behind the SNI
+    // router (PROXY protocol) the upstream still sees the client's address, not the loopback hop.
     const a = await httpsGet(hostA);
     expect(a.status).toBe(200);
     expect(a.peer.fingerprint256).toBe(fingerprint(certA));
     expect(echo(a).tls).toBe(false);
     expect(echo(a).headers['x-forwarded-proto']).toBe('https');
+    const clientIp = echo(await get(hostA)).headers['x-real-ip'];
+    expect(echo(a).headers['x-real-ip']).toBe(clientIp);
+    expect(echo(a).headers['x-forwarded-for']).toBe(clientIp);
     const b = await httpsGet(hostB);
     expect(b.peer.fingerprint256).toBe(fingerprint(certB));
     await expect(tlsHandshake('nobody.lbl.test')).rejects.toThrow();
