@@ -31,6 +31,8 @@ const TARGET_HOST = 'hitless.perf.test';
 const CHURN = 'sbx-perf-hitless-churn-';
 const MAX_LIVE = 4;
 const SLICE_S = Number(process.env.SBX_PERF_SLICE_S ?? 10);
+// SBX_PERF_CONNECTION_CLOSE=1: a new connection per request, to tell listener handoff from keepalive races.
+const CLOSE = process.env.SBX_PERF_CONNECTION_CLOSE === '1';
 
 const non2xxOf = (r) => Object.entries(r.statuses).filter(([k]) => k < 200 || k > 299).reduce((n, [, v]) => n + v, 0);
 const sockErrOf = (r) => Object.entries(r.errors).filter(([k]) => k !== 'status').reduce((n, [, v]) => n + v, 0);
@@ -168,7 +170,7 @@ async function main() {
     sampler.rollEnded();
     const m0 = safeMetrics(before.id);
     const t0 = Date.now();
-    const r = await runWrk({ url: `http://127.0.0.1:${HTTP_PORT}/`, host: TARGET_HOST, threads: 1, connections: 8, durationS, timeoutS: 5 });
+    const r = await runWrk({ url: `http://127.0.0.1:${HTTP_PORT}/`, host: TARGET_HOST, threads: 1, connections: 8, durationS, timeoutS: 5, close: CLOSE });
     const t1 = Date.now();
     const after = await proxyContainer();
     const m1 = after && after.id === before.id ? safeMetrics(after.id) : undefined;
@@ -198,10 +200,10 @@ async function main() {
   const p99 = Math.max(0, ...valid.map((x) => x.r.latencyMs.p99));
   const maxLat = Math.max(0, ...valid.map((x) => x.r.latencyMs.max));
   const p = (x) => x.toFixed(1);
-  const wsRolled = drain.rolls.some((x) => x.from === wsContainer);
+  const wsRolled = drain.rolls.some((x) => x.from === wsContainer && (ws.st.closedAt === undefined || x.at <= ws.st.closedAt));
 
   console.log(`hitless benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
-  console.log(`wrk: 1 thread, 8 keepalive connections, ${slices.length} slices of ≤${SLICE_S} s (${p(sum(slices, (x) => x.r.durationS))} s) to http://127.0.0.1:${HTTP_PORT}/ (Host ${TARGET_HOST}, 2 demo tasks)`);
+  console.log(`wrk: 1 thread, 8 ${CLOSE ? 'connections, Connection: close (a new connection per request)' : 'keepalive connections'}, ${slices.length} slices of ≤${SLICE_S} s (${p(sum(slices, (x) => x.r.durationS))} s) to http://127.0.0.1:${HTTP_PORT}/ (Host ${TARGET_HOST}, 2 demo tasks)`);
   console.log(`changes: ${done.length} of ${CHANGES} (${Object.entries(kinds).map(([k, v]) => `${v} ${k}`).join(', ')}; ${changes.length - done.length} API errors) on network ${PERF_NET}; ${changes.filter((c) => c.kind && inValid(c.at)).length} of them inside the slices counted below`);
   console.log(`slices left out because the proxy rolled (a change elsewhere in the swarm): ${slices.length - valid.length} of ${slices.length}`);
   console.log(`requests (counted slices): ${requests} in ${p(secs)} s = ${(requests / Math.max(secs, 1e-9)).toFixed(0)} req/s; latency p99 ≤ ${p99} ms (worst slice), max ${maxLat} ms`);
@@ -214,7 +216,7 @@ async function main() {
   const firstChangeAt = changes[0]?.at ?? started;
   const wsLine = wsAlive
     ? `still echoes after the changes (${ws.st.echoed}/${ws.st.sent} echoed)`
-    : `closed ${ws.st.closedAt ? `${p((ws.st.closedAt - firstChangeAt) / 1000)} s after the first change (code ${ws.st.closeCode})` : '(no close seen)'}; ${ws.st.echoed}/${ws.st.sent} echoed${wsRolled ? '; its proxy task was replaced during the run' : ''}`;
+    : `closed ${ws.st.closedAt ? `${p((ws.st.closedAt - firstChangeAt) / 1000)} s after the first change (code ${ws.st.closeCode})` : '(no close seen)'}; ${ws.st.echoed}/${ws.st.sent} echoed${wsRolled ? '; its proxy task was replaced (a roll) before that' : ''}`;
   console.log(`websocket opened before the changes: ${wsLine}`);
   if (process.env.SBX_PERF_KEEP !== '1') await removeService(TARGET);
 }

@@ -284,11 +284,12 @@ function wrkLua(countStatuses) {
 
 /**
  * Runs wrk (bounded by its own -d and a hard timeout) and parses its SBX lines.
- * opts: url, host, threads, connections, durationS, timeoutS, countStatuses.
+ * opts: url, host, threads, connections, durationS, timeoutS, countStatuses, close (no keepalive).
  */
 export function runWrk(o) {
   const args = ['-t', String(o.threads ?? 1), '-c', String(o.connections ?? 8), '-d', `${o.durationS}s`, '--timeout', `${o.timeoutS ?? 5}s`, '-s', wrkLua(o.countStatuses ?? true)];
   if (o.host) args.push('-H', `Host: ${o.host}`);
+  if (o.close) args.push('-H', 'Connection: close');
   args.push(o.url);
   return new Promise((resolve, reject) => {
     const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
