@@ -332,6 +332,47 @@ test('max_fails / fail_timeout: rendered on every server of the service upstream
   await removeService(name);
 });
 
+test('max_fails / fail_timeout: passive health stops trying a task that refuses connections; max_fails=0 keeps trying it', async () => {
+  const guarded = `${P}passive`;
+  const unguarded = `${P}passive-off`;
+  // Slot 1 listens on the labelled port 8081, slot 2 on 8082: its upstream server refuses connections.
+  // nginx then retries the other task (the client still gets 200) and lists both in x-upstream-addr.
+  const env = ['PORT=808{{.Task.Slot}}'];
+  const cases = [
+    { name: guarded, host: 'passive.lbl.test', labels: { [L('max_fails')]: '1', [L('fail_timeout')]: '60s' } },
+    { name: unguarded, host: 'passive-off.lbl.test', labels: { [L('max_fails')]: '0' } },
+  ];
+  for (const c of cases) await createDemoService({ name: c.name, networks: [NET], replicas: 2, env, labels: lb(c.host, { [L('port')]: '8081', ...c.labels }) });
+  for (const c of cases) {
+    await routedTo(c.host, c.name);
+    await waitFor(`2 tasks of ${c.name}`, async () => (await taskAddresses(c.name, NET)).length === 2, 60_000, 200);
+    const addrs = await taskAddresses(c.name, NET);
+    await proxyConfig(`both ${c.name} tasks in the upstream`, (conf) => {
+      const b = upstreamBlock(conf, c.name);
+      return b !== undefined && addrs.every((a) => b.includes(`server ${a}:8081 `));
+    });
+  }
+  const retried = async (host: string): Promise<number> => {
+    let n = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await get(host);
+      expect(r.status).toBe(200);
+      if (String(r.headers['x-upstream-addr']).includes(',')) n++;
+    }
+    return n;
+  };
+  // max_fails=1: one failed attempt marks the task down for fail_timeout (60 s): at most one retry
+  // (two if another engineer's change reloads the proxy meanwhile, which resets the failure count).
+  const withHealth = await retried('passive.lbl.test');
+  // max_fails=0: never marked down, so round robin keeps picking it every other request.
+  const without = await retried('passive-off.lbl.test');
+  console.log(`passive health: ${withHealth}/20 requests retried with max_fails=1, ${without}/20 with max_fails=0`);
+  expect(withHealth).toBeLessThanOrEqual(2);
+  expect(without).toBeGreaterThanOrEqual(8);
+  await removeService(guarded);
+  await removeService(unguarded);
+});
+
 test('service_cluster: a service for an unknown cluster is not routed and is reported ERR_SERVICE_CLUSTER_UNKNOWN', async () => {
   const name = `${P}cluster`;
   await createDemoService({ name, networks: [NET], labels: lb('cluster.lbl.test', { [L('service_cluster')]: 'nope' }) });
