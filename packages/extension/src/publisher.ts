@@ -1,6 +1,7 @@
 // Publishes validated configs as Docker config objects: content-addressed names, labelled so they can be
 // found (latest on restart) and garbage-collected, keeping a few previous ones for rollback.
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
 import type { Logger } from '@signalbox/model';
 
@@ -20,6 +21,23 @@ export interface ConfigPublisher {
 }
 
 export const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/**
+ * Swarm refuses config objects of 1 024 000 bytes or more, which a cluster of ~1 000 services reaches
+ * (about 1 kB of nginx.conf each). Above this size the object holds the config gzipped (~16x smaller);
+ * readers (latest() here, the proxy agent's bootstrap) recognise the gzip magic bytes. nginx.conf is
+ * text and never starts with them.
+ */
+export const PLAIN_CONFIG_MAX_BYTES = 1_000_000;
+
+export function encodeConfigData(text: string): Buffer {
+  const plain = Buffer.from(text);
+  return plain.length < PLAIN_CONFIG_MAX_BYTES ? plain : gzipSync(plain);
+}
+
+export function decodeConfigData(data: Buffer): string {
+  return (data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data).toString('utf8');
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -44,7 +62,7 @@ export class DockerConfigPublisher implements ConfigPublisher {
       await this.docker.createConfig({
         Name: name,
         Labels: { [LABEL_EXTENSION]: this.extension, [LABEL_SHA]: sha, [LABEL_OWNER]: this.owner },
-        Data: Buffer.from(text).toString('base64'),
+        Data: encodeConfigData(text).toString('base64'),
       } as Raw);
       this.log.info({ config: name, bytes: text.length }, 'published config object');
     } catch (e) {
@@ -64,7 +82,7 @@ export class DockerConfigPublisher implements ConfigPublisher {
     const newest = (await this.ours())[0];
     if (!newest) return undefined;
     const full = (await this.docker.getConfig(newest.ID).inspect()) as Raw;
-    const text = Buffer.from(String(full.Spec?.Data ?? ''), 'base64').toString('utf8');
+    const text = decodeConfigData(Buffer.from(String(full.Spec?.Data ?? ''), 'base64'));
     return { name: String(full.Spec?.Name), sha256: sha256(text), text };
   }
 

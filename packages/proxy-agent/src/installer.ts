@@ -4,6 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { trimReason, type TestResult } from './nginx.js';
 import type { ReloadResult } from './supervisor.js';
@@ -127,6 +128,16 @@ export async function writeAtomic(targetPath: string, bytes: Buffer): Promise<vo
   }
 }
 
+/** The bootstrap config object holds large configs gzipped (the extension's publisher, 1 MB swarm limit). */
+export function decodeBootstrap(bytes: Buffer): Buffer {
+  return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
+}
+
+async function readBootstrap(path: string): Promise<Buffer | undefined> {
+  const bytes = await readIfExists(path);
+  return bytes && decodeBootstrap(bytes);
+}
+
 async function readIfExists(path: string): Promise<Buffer | undefined> {
   try {
     return await readFile(path);
@@ -188,7 +199,7 @@ export class Installer {
       if (this.installed && this.installed.source !== 'builtin' && this.installed.source !== 'bootstrap') {
         return { status: 'ignored', reason: `a ${this.installed.source} config is installed` };
       }
-      const bytes = await readIfExists(path);
+      const bytes = await readBootstrap(path);
       if (!bytes) return { status: 'ignored', reason: 'bootstrap file is missing' };
       return this.install({ bytes, configName, source: 'bootstrap' });
     });
@@ -355,7 +366,7 @@ export class Installer {
       if (adopted) return adopted;
     }
     // A fresh container: the bootstrap beats whatever the image shipped at configPath.
-    const boot = await readIfExists(opts.bootstrapPath).catch(() => undefined);
+    const boot = await readBootstrap(opts.bootstrapPath).catch(() => undefined);
     if (boot) {
       const out = await this.install({ bytes: boot, configName: opts.bootstrapConfigName, source: 'bootstrap' });
       if (out.status === 'installed' || out.status === 'unchanged') return out;
