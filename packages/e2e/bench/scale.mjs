@@ -57,7 +57,7 @@ async function waitFor(fn, timeoutMs, stepMs = 5) {
   return false;
 }
 
-/** RSS (kB) of the nginx processes under `masterPid`, and how many workers are shutting down. */
+/** PSS (kB) of the nginx processes under `masterPid`, and how many workers are shutting down. */
 function nginxProcs(masterPid) {
   const out = { masterKb: 0, workersKb: 0, workers: 0, shuttingDown: 0 };
   for (const pid of readdirPids()) {
@@ -70,7 +70,13 @@ function nginxProcs(masterPid) {
       continue;
     }
     const ppid = Number(/PPid:\s+(\d+)/.exec(status)?.[1]);
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    // PSS: pages shared between master and workers (copy-on-write after fork) counted once in all.
+    let rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    try {
+      rss = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? rss);
+    } catch {
+      /* no smaps_rollup: RSS */
+    }
     if (pid === masterPid) out.masterKb = rss;
     else if (ppid === masterPid && cmd.startsWith('nginx: worker process')) {
       out.workersKb += rss;
@@ -234,7 +240,7 @@ async function main() {
     results.push(JSON.parse(res.stdout.trim().split('\n').pop()));
   }
   const cols = results.map((r) => r.n);
-  const w = 14;
+  const w = 16;
   const row = (label, f) => console.log(label.padEnd(46) + cols.map((_, i) => pad(f(results[i]), w)).join(''));
   console.log(`scale benchmark (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; wall time, CPU time in brackets)`);
   row('services', (r) => r.n);
@@ -253,7 +259,7 @@ async function main() {
   row('reload (SIGHUP) until new workers answer', (r) => ms(r.reload?.reloadMs));
   row('  ... until old workers are gone', (r) => ms(r.reload?.oldWorkersGoneMs));
   row('validate + reload', (r) => ms(r.nginxT.wall + (r.reload?.reloadMs ?? NaN)));
-  row('nginx RSS master + 1 worker', (r) => (r.reload ? `${((r.reload.memAfter.masterKb + r.reload.memAfter.workersKb) / 1024).toFixed(0)} MiB` : '-'));
+  row('nginx memory (PSS) master + worker', (r) => (r.reload ? `${((r.reload.memAfter.masterKb + r.reload.memAfter.workersKb) / 1024).toFixed(0)} MiB` : '-'));
   row('builder heap: snapshot + model', (r) => `${r.heapModelMb.toFixed(0)} MiB`);
   row('process RSS after build / after render', (r) => `${r.rssAfterBuildMb.toFixed(0)}/${r.rssAfterRenderMb.toFixed(0)} MiB`);
   row('process peak RSS (build+render+check)', (r) => `${r.maxRssMb.toFixed(0)} MiB`);
