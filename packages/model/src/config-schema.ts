@@ -297,9 +297,10 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
   HideInfoHeaders: { kind: 'boolean', default: false, description: "Hide nginx's version and the proxy's information headers from responses." },
   WorkerShutdownTimeout: {
     kind: 'string',
-    default: '10s',
+    default: '1h',
     pattern: 'time',
-    description: 'How long old workers may drain connections after a reload (worker_shutdown_timeout).',
+    description:
+      'How long old workers may drain connections after a reload (worker_shutdown_timeout). The 1h default lets WebSockets opened before a reload keep working (websocket endpoints idle out after 1h anyway); lower it to bound the memory of old workers when reloads are frequent and connections long-lived.',
   },
   GlobalOptions: {
     kind: 'list',
