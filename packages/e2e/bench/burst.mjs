@@ -123,13 +123,14 @@ async function attempt() {
 
   // ---- deploy
   const t0 = Date.now();
+  const polling = pollHosts(t0, (s) => s === 200, 300_000); // from the start: routes appear while the CLI still creates services
   await execFileP('docker', ['stack', 'deploy', '--detach=true', '-c', file, STACK], { timeout: 300_000 }).catch(async (e) => {
     // Older CLIs have no --detach flag for stacks.
     if (!/unknown flag/.test(String(e.stderr))) throw e;
     await execFileP('docker', ['stack', 'deploy', '-c', file, STACK], { timeout: 300_000 });
   });
   const deployedMs = Date.now() - t0;
-  const up = await pollHosts(t0, (s) => s === 200, 300_000);
+  const up = await polling;
   const allUpMs = Math.max(...up.map((x) => x ?? Infinity));
   const tasks = await lastTaskRunning();
   const r1 = await settledReloads(proxy.id);
