@@ -1,7 +1,8 @@
 // Reads the parts of a compose/stack file `signalbox lint` checks: each service's deploy.labels
 // (the swarm service labels Signalbox reads), its container labels (which it never sees), its
-// networks, and the file's top-level networks. Values are kept as written (no variable substitution
-// here) with their line numbers.
+// networks, published ports, replicas and endpoint mode (for the swarm snapshot lint builds), and the
+// file's top-level networks. Values are kept as written (no variable substitution here) with their
+// line numbers.
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node, YAMLMap } from 'yaml';
 import type { Severity } from '@signalbox/model';
@@ -23,13 +24,28 @@ export interface ComposeService {
   containerLabels: LabelEntry[];
   /** Keys of the networks the service joins; undefined when it names none (it then gets `default`). */
   networks: string[] | undefined;
+  /** `ports:` entries, as written (variables not substituted). */
+  ports: ComposePort[];
+  /** deploy.replicas as written; undefined when absent (1). */
+  replicas: string | undefined;
+  /** deploy.mode as written (replicated, global). */
+  mode: string | undefined;
+  /** deploy.endpoint_mode as written (vip, dnsrr). */
+  endpointMode: string | undefined;
 }
+
+/** One `ports:` entry: the short form `[IP:]PUBLISHED:TARGET[/PROTO]` or the long form's fields. */
+export type ComposePort =
+  | { short: string }
+  | { target?: string; published?: string; protocol?: string; mode?: string };
 
 export interface ComposeNetwork {
   key: string;
   /** Explicit `name:` (or legacy `external: {name: …}`), as written. */
   name?: string;
   external: boolean;
+  /** `driver:` as written; undefined when absent (overlay in a stack). */
+  driver?: string;
 }
 
 export interface ComposeFile {
@@ -61,6 +77,8 @@ function scalarText(node: unknown): string | undefined {
   const src = (node as { source?: unknown }).source;
   return typeof src === 'string' && node.type === 'PLAIN' ? src : String(node.value);
 }
+
+const nonEmpty = (s: string | undefined): string | undefined => (s === undefined || s === '' ? undefined : s);
 
 function yamlReason(message: string): string {
   const first = message.split('\n')[0] ?? message;
@@ -114,6 +132,8 @@ export function parseCompose(text: string): { file?: ComposeFile; problems: Comp
         if (isMap(def)) {
           const name = scalarText(def.get('name', true));
           if (name !== undefined && name !== '') net.name = name;
+          const driver = scalarText(def.get('driver', true));
+          if (driver !== undefined && driver !== '') net.driver = driver;
           const ext = def.get('external', true) as Node | undefined;
           if (isScalar(ext)) net.external = ext.value === true || ext.value === 'true';
           else if (isMap(ext)) {
@@ -151,11 +171,18 @@ export function parseCompose(text: string): { file?: ComposeFile; problems: Comp
       deployLabelsLine: pos(svcNode),
       containerLabels: [],
       networks: undefined,
+      ports: [],
+      replicas: undefined,
+      mode: undefined,
+      endpointMode: undefined,
     };
     const deploy = svcNode.get('deploy', true) as Node | undefined;
     if (deploy !== undefined && !(isScalar(deploy) && deploy.value === null)) {
       if (!isMap(deploy)) shape(name, `services.${name}.deploy`, deploy, 'must be a mapping');
       else {
+        svc.replicas = nonEmpty(scalarText(deploy.get('replicas', true)));
+        svc.mode = nonEmpty(scalarText(deploy.get('mode', true)));
+        svc.endpointMode = nonEmpty(scalarText(deploy.get('endpoint_mode', true)));
         const labels = deploy.get('labels', true) as Node | undefined;
         if (labels !== undefined) {
           svc.deployLabelsLine = pos(labels);
@@ -174,6 +201,24 @@ export function parseCompose(text: string): { file?: ComposeFile; problems: Comp
       } else if (isMap(networks)) {
         svc.networks = (networks as YAMLMap).items.map((p) => scalarText(p.key)).filter((n): n is string => n !== undefined && n !== '');
       } else shape(name, `services.${name}.networks`, networks, 'must be a list or a mapping of network names');
+    }
+    // Ports only feed the snapshot (a host-mode port is how core reaches a service on no overlay);
+    // docker stack deploy reports malformed ones itself, so entries lint cannot read are skipped.
+    const ports = svcNode.get('ports', true) as Node | undefined;
+    if (isSeq(ports)) {
+      for (const item of ports.items) {
+        const text = scalarText(item);
+        if (text !== undefined) svc.ports.push({ short: text });
+        else if (isMap(item)) {
+          const field = (k: string): string | undefined => nonEmpty(scalarText(item.get(k, true)));
+          const p: ComposePort = {};
+          for (const k of ['target', 'published', 'protocol', 'mode'] as const) {
+            const v = field(k);
+            if (v !== undefined) p[k] = v;
+          }
+          svc.ports.push(p);
+        }
+      }
     }
     file.services.push(svc);
   }
