@@ -1,13 +1,16 @@
 // `signalbox lint`: offline checks of compose/stack files before they are deployed.
-// Per service: decodeLabels on deploy.labels (exactly what core will do), com.docker.lb.* labels
-// misplaced under the container `labels:`, com.docker.lb.network against the file's networks.
-// Across services (of every file given, per service cluster): the conflicts core would resolve by
-// rejecting one of the services.
+// What core decides (label errors, network and endpoint checks, cross-service conflicts of every file
+// given, per service cluster) comes from core's own buildClusterModels, run on a swarm snapshot built
+// from the files (lint-core.ts). Lint-only checks stay here: com.docker.lb.* labels misplaced under the
+// container `labels:`, repeated labels, unset ${VAR}s, and com.docker.lb.network against the file's
+// networks and the stack prefix.
 import { LABEL_PREFIX, decodeLabels, formatDiagnostic } from '@signalbox/model';
 import type { Diagnostic, RouteSpec, Severity } from '@signalbox/model';
 import { parseCompose } from './compose.js';
 import type { ComposeFile, ComposeNetwork, ComposeService, LabelEntry } from './compose.js';
 import { interpolate } from './interpolate.js';
+import { attachedNetworks, coreFindings, fixedName } from './lint-core.js';
+import type { LintedService, NetworkChoice } from './lint-core.js';
 
 export interface Finding {
   file: string;
@@ -54,27 +57,17 @@ export const ERR_LINT_NETWORK_UNDECLARED = 'ERR_LINT_NETWORK_UNDECLARED';
 export const ERR_LINT_NETWORK_NOT_ATTACHED = 'ERR_LINT_NETWORK_NOT_ATTACHED';
 export const WARN_LINT_NETWORK_UNPREFIXED = 'WARN_LINT_NETWORK_UNPREFIXED';
 export const WARN_LINT_NETWORK_AMBIGUOUS = 'WARN_LINT_NETWORK_AMBIGUOUS';
-// Cross-service conflicts use the builder's codes: core reports the same problem with the same code.
-export const ERR_CONFLICT_ROUTE = 'ERR_CONFLICT_ROUTE';
-export const ERR_CONFLICT_CERT = 'ERR_CONFLICT_CERT';
-export const ERR_CONFLICT_PASSTHROUGH = 'ERR_CONFLICT_PASSTHROUGH';
-export const ERR_CONFLICT_DEFAULT_BACKEND = 'ERR_CONFLICT_DEFAULT_BACKEND';
+
+/** Appended to every ERR_CONFLICT_* finding: lint cannot know the real creation order. */
+export const ORDER_NOTE =
+  'lint takes the services as created in the order listed (files in the order given), so it reports the later one; core rejects whichever was created later';
 
 const L = (suffix: string): string => `${LABEL_PREFIX}${suffix}`;
 
-/** A service that decoded cleanly, kept for the cross-service checks. */
-interface Routed {
-  file: string;
-  service: string;
-  spec: RouteSpec;
-  lineOf: (key: string) => number | null;
-}
-
 export function lintFiles(inputs: readonly LintInput[], opts: LintOptions): LintResult {
   const findings: Finding[] = [];
-  const routed: Routed[] = [];
-  let services = 0;
-  for (const input of inputs) {
+  const labelled: LintedService[] = [];
+  for (const [fileIndex, input] of inputs.entries()) {
     if (input.text === undefined) {
       findings.push({
         file: input.file,
@@ -94,17 +87,19 @@ export function lintFiles(inputs: readonly LintInput[], opts: LintOptions): Lint
     }
     if (!file) continue;
     for (const svc of file.services) {
-      const r = lintService(input.file, file, svc, opts, findings);
-      if (r.labelled) services++;
-      if (r.routed) routed.push(r.routed);
+      const linted = lintService(input.file, fileIndex, file, svc, opts, findings);
+      if (linted) labelled.push(linted);
     }
   }
-  crossServiceChecks(routed, findings);
+  // Everything core would report, decided by core's builder (conflicts included).
+  for (const { service: s, diagnostic: d } of coreFindings(labelled, opts, ORDER_NOTE)) {
+    findings.push({ file: s.file, service: s.svc.name, severity: d.severity, code: d.code, key: d.key, value: d.value ?? null, message: d.message, line: s.lineOf(d.key) });
+  }
   findings.sort(compareFindings);
   return {
     findings,
     files: inputs.length,
-    services,
+    services: labelled.length,
     errors: findings.filter((f) => f.severity === 'error').length,
     warnings: findings.filter((f) => f.severity === 'warning').length,
   };
@@ -125,13 +120,15 @@ function compareFindings(a: Finding, b: Finding): number {
   );
 }
 
+/** Lint-only checks of one service; returns it (for the builder) when it has com.docker.lb.* deploy labels. */
 function lintService(
   fileName: string,
+  fileIndex: number,
   file: ComposeFile,
   svc: ComposeService,
   opts: LintOptions,
   findings: Finding[],
-): { labelled: boolean; routed?: Routed } {
+): LintedService | undefined {
   const push = (d: Diagnostic, line: number | null): void => {
     findings.push({ file: fileName, service: svc.name, severity: d.severity, code: d.code, key: d.key, value: d.value ?? null, message: d.message, line });
   };
@@ -186,14 +183,14 @@ function lintService(
     push({ code: WARN_LINT_CONTAINER_LABELS, severity: 'warning', key: e.key, value: e.value, message }, e.line);
   }
 
+  // Decoded here only for what the lint-only checks need; the builder decodes again and reports.
   const decoded = decodeLabels(labels);
-  if (decoded.status === 'ignored') return { labelled: false };
-  for (const d of decoded.status === 'rejected' ? decoded.errors : []) push(d, lineOf(d.key));
-  for (const d of decoded.warnings) push(d, lineOf(d.key));
-  if (decoded.status !== 'ok') return { labelled: true };
-
-  for (const d of networkDiagnostics(file, svc, decoded.spec, opts)) push(d, lineOf(d.key));
-  return { labelled: true, routed: { file: fileName, service: svc.name, spec: decoded.spec, lineOf } };
+  if (decoded.status === 'ignored') return undefined;
+  const linted = { file: fileName, fileIndex, compose: file, svc, labels, lineOf };
+  if (decoded.status !== 'ok') return { ...linted, serviceCluster: decoded.serviceCluster, network: { kind: 'as-written' } };
+  const net = networkDiagnostics(file, svc, decoded.spec, opts);
+  for (const d of net.diagnostics) push(d, lineOf(d.key));
+  return { ...linted, serviceCluster: decoded.spec.serviceCluster, network: net.choice };
 }
 
 // ------------------------------------------------------------------------------------------ networks
@@ -202,11 +199,6 @@ interface NetworkMatch {
   net: ComposeNetwork;
   /** The name as written matches only as an unprefixed key of a stack-scoped network. */
   bare: boolean;
-}
-
-/** The swarm name of a network of this file, when it does not depend on the stack name. */
-function fixedName(net: ComposeNetwork): string | undefined {
-  return net.name ?? (net.external ? net.key : undefined);
 }
 
 function describeNet(net: ComposeNetwork, stack: string | undefined): string {
@@ -226,45 +218,51 @@ function matchNetwork(label: string, net: ComposeNetwork, env: LintOptions['env'
   return label.endsWith(`_${net.key}`) ? { net, bare: false } : undefined;
 }
 
-function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteSpec, opts: LintOptions): Diagnostic[] {
+/** Lint's check of com.docker.lb.network, and which network the builder is given for it. */
+function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteSpec, opts: LintOptions): { diagnostics: Diagnostic[]; choice: NetworkChoice } {
   const declared = new Map(file.networks);
   if (!declared.has('default')) declared.set('default', { key: 'default', external: false });
   const attachedKeys = svc.networks ?? ['default'];
-  const attached = attachedKeys.map((k) => declared.get(k) ?? { key: k, external: false });
+  const attached = attachedNetworks(file, svc);
   const key = L('network');
   const stack = opts.stack;
+  const assumed = (diagnostics: Diagnostic[]): { diagnostics: Diagnostic[]; choice: NetworkChoice } => ({ diagnostics, choice: { kind: 'assumed' } });
 
   if (spec.network === undefined) {
     if (attached.length > 1) {
-      return [
+      return assumed([
         {
           code: WARN_LINT_NETWORK_AMBIGUOUS,
           severity: 'warning',
           key,
           message: `is not set and the service joins several networks (${attached.map((n) => describeNet(n, stack)).join(', ')}); core rejects it unless this label names the one the proxy should use`,
         },
-      ];
+      ]);
     }
-    return [];
+    return { diagnostics: [], choice: { kind: 'as-written' } };
   }
 
   const label = spec.network;
   const hit = attached.map((n) => matchNetwork(label, n, opts.env, stack)).find((m) => m !== undefined);
   if (hit) {
-    if (!hit.bare) return [];
-    return [
-      {
-        code: WARN_LINT_NETWORK_UNPREFIXED,
-        severity: 'warning',
-        key,
-        value: label,
-        message: `is the network's key in this file, but docker stack deploy names it <stack>_${label} and core looks the label up by that swarm name; write <stack>_${label} (or lint with --stack NAME), or give the network a fixed name with name: ${label}`,
-      },
-    ];
+    const choice: NetworkChoice = { kind: 'matched', net: hit.net };
+    if (!hit.bare) return { diagnostics: [], choice };
+    return {
+      choice,
+      diagnostics: [
+        {
+          code: WARN_LINT_NETWORK_UNPREFIXED,
+          severity: 'warning',
+          key,
+          value: label,
+          message: `is the network's key in this file, but docker stack deploy names it <stack>_${label} and core looks the label up by that swarm name; write <stack>_${label} (or lint with --stack NAME), or give the network a fixed name with name: ${label}`,
+        },
+      ],
+    };
   }
   const elsewhere = [...declared.values()].filter((n) => !attachedKeys.includes(n.key)).map((n) => matchNetwork(label, n, opts.env, stack)).find((m) => m !== undefined);
   if (elsewhere) {
-    return [
+    return assumed([
       {
         code: ERR_LINT_NETWORK_NOT_ATTACHED,
         severity: 'error',
@@ -272,13 +270,13 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
         value: label,
         message: `names network ${describeNet(elsewhere.net, stack)}, which this file declares but the service does not join (it joins: ${attached.map((n) => describeNet(n, stack)).join(', ')}); add it under services.${svc.name}.networks`,
       },
-    ];
+    ]);
   }
   const accepted =
     stack !== undefined
       ? `in stack ${stack} the service's networks are named ${attached.map((n) => fixedName(n) ?? `${stack}_${n.key}`).join(', ')}`
       : `it joins ${attached.map((n) => describeNet(n, stack)).join(', ')}; a network front of this file is accepted as front or any *_front, since a stack prefixes network names with the stack name`;
-  return [
+  return assumed([
     {
       code: ERR_LINT_NETWORK_UNDECLARED,
       severity: 'error',
@@ -286,109 +284,7 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
       value: label,
       message: `names a network that is neither declared under networks: in this file nor joined by the service (${accepted}); fix the name, or declare the network (external: true if it is created outside this file) and add it to the service`,
     },
-  ];
-}
-
-// ---------------------------------------------------------------------------- cross-service checks
-
-/** Options that must agree for services sharing a host and path (a canary pair); as core's builder. */
-const UPSTREAM_OPTIONS: readonly [string, (s: RouteSpec) => unknown][] = [
-  ['sticky_session_cookie', (s) => s.stickySessionCookie],
-  ['ip_hash', (s) => s.ipHash],
-  ['ssl_backend', (s) => s.sslBackend],
-  ['ssl_backend_tls_verify', (s) => s.sslBackendTlsVerify],
-  ['context_root_rewrite', (s) => s.contextRootRewrite],
-  ['max_fails', (s) => s.maxFails],
-  ['fail_timeout', (s) => s.failTimeout],
-  ['backend_mode', (s) => s.backendMode],
-];
-
-function show(v: unknown): string {
-  return v === undefined ? 'unset' : typeof v === 'string' ? `"${v}"` : String(v);
-}
-
-function optionDifferences(a: RouteSpec, b: RouteSpec): string[] {
-  const out: string[] = [];
-  for (const [name, get] of UPSTREAM_OPTIONS) {
-    const va = get(a);
-    const vb = get(b);
-    if (va !== vb) out.push(`${name} ${show(va)} here vs ${show(vb)} there`);
-  }
-  return out;
-}
-
-function who(other: Routed, self: Routed): string {
-  return other.file === self.file ? `service ${other.service}` : `service ${other.service} (${other.file})`;
-}
-
-const LATER_LOSES = 'core keeps the service created first and rejects the other';
-
-function crossServiceChecks(routed: readonly Routed[], findings: Finding[]): void {
-  const byCluster = new Map<string, Routed[]>();
-  for (const r of routed) byCluster.set(r.spec.serviceCluster, [...(byCluster.get(r.spec.serviceCluster) ?? []), r]);
-  for (const group of byCluster.values()) {
-    for (let i = 0; i < group.length; i++) {
-      for (let j = 0; j < group.length; j++) {
-        if (i !== j) pairChecks(group[i]!, group[j]!, findings);
-      }
-    }
-  }
-}
-
-/** Report on `self` every conflict it has with `other` (called for both orders). */
-function pairChecks(self: Routed, other: Routed, findings: Finding[]): void {
-  const a = self.spec;
-  const b = other.spec;
-  const add = (code: string, suffix: string, value: string, message: string): void => {
-    findings.push({ file: self.file, service: self.service, severity: 'error', code, key: L(suffix), value, message, line: self.lineOf(L(suffix)) });
-  };
-  const pathA = a.contextRoot ?? '/';
-  const pathB = b.contextRoot ?? '/';
-  const shared = a.hosts.filter((h) => b.hosts.includes(h));
-  for (const host of shared) {
-    if (!a.sslPassthrough && !b.sslPassthrough) {
-      if (pathA === pathB) {
-        const diff = optionDifferences(a, b);
-        if (diff.length > 0) {
-          add(
-            ERR_CONFLICT_ROUTE,
-            'hosts',
-            host,
-            `host ${host} path ${pathA} is also routed by ${who(other, self)} with different options (${diff.join('; ')}); services sharing a host and path form a canary pair only when these options match; ${LATER_LOSES}`,
-          );
-        }
-      }
-      const certA = a.sslCert !== undefined && a.sslKey !== undefined ? `${a.sslCert}/${a.sslKey}` : undefined;
-      const certB = b.sslCert !== undefined && b.sslKey !== undefined ? `${b.sslCert}/${b.sslKey}` : undefined;
-      if (certA !== undefined && certB !== undefined && certA !== certB) {
-        add(
-          ERR_CONFLICT_CERT,
-          'ssl_cert',
-          a.sslCert!,
-          `host ${host} also uses a different certificate (${certB}) from ${who(other, self)}; services sharing a host must use the same ssl_cert/ssl_key; ${LATER_LOSES}`,
-        );
-      }
-    } else if (a.sslPassthrough && b.sslPassthrough) {
-      add(ERR_CONFLICT_PASSTHROUGH, 'ssl_passthrough', host, `host ${host} is also passed through (ssl_passthrough) to ${who(other, self)}; only one service may receive a passed-through host; ${LATER_LOSES}`);
-    } else if (a.sslPassthrough) {
-      add(
-        ERR_CONFLICT_PASSTHROUGH,
-        'ssl_passthrough',
-        host,
-        `host ${host} is passed through (ssl_passthrough) here but also served over HTTP${b.sslCert ? '/terminated TLS' : ''} by ${who(other, self)}; a host cannot be both; ${LATER_LOSES}`,
-      );
-    } else {
-      add(
-        ERR_CONFLICT_PASSTHROUGH,
-        'hosts',
-        host,
-        `host ${host} is served over HTTP${a.sslCert ? '/terminated TLS' : ''} here but passed through (ssl_passthrough) by ${who(other, self)}; a host cannot be both; ${LATER_LOSES}`,
-      );
-    }
-  }
-  if (a.defaultBackend && b.defaultBackend) {
-    add(ERR_CONFLICT_DEFAULT_BACKEND, 'default_backend', 'true', `${who(other, self)} is also a default backend; only one service per service cluster can be; ${LATER_LOSES}`);
-  }
+  ]);
 }
 
 // ------------------------------------------------------------------------------------------ output

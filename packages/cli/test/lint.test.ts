@@ -5,6 +5,7 @@ import { fixture, run } from './helpers.js';
 const GOOD = fixture('good-stack.yml');
 const MISTAKES = fixture('mistakes-stack.yml');
 const BROKEN = fixture('broken.yml');
+const CONFLICTS = fixture('conflicts-stack.yml');
 
 /** Lint one in-memory file and return its findings. */
 function lint(text: string, stack?: string, env: Record<string, string> = {}): Finding[] {
@@ -36,12 +37,13 @@ describe('signalbox lint on fixture files', () => {
     // labels under container labels:
     expect(out).toContain(line('container-labels', 'com.docker.lb.hosts: "container.example.com" '));
     expect(out).toMatch(/service container-labels: com\.docker\.lb\.port: .*move it under deploy\.labels/);
-    // same host, different sticky cookies: reported on both services
-    expect(out).toMatch(/service shop-a: com\.docker\.lb\.hosts: "shop\.example\.com" .*service shop-b.*sticky_session_cookie "cart_a" here vs "cart_b" there/);
-    expect(out).toMatch(/service shop-b: com\.docker\.lb\.hosts: "shop\.example\.com" .*service shop-a/);
+    // same host, different sticky cookies: core's builder decides, so only the later service (shop-b) is
+    // reported, with the builder's message naming the winner (it used to be reported on both, naming the options)
+    expect(out).not.toMatch(/service shop-a:/);
+    expect(out).toMatch(/service shop-b: com\.docker\.lb\.hosts: "shop\.example\.com" .*already routed by service shop-a with different options.*created in the order listed.*\[ERR_CONFLICT_ROUTE\]/);
     // network not declared, with the stack prefix explained
     expect(out).toMatch(/service lost: com\.docker\.lb\.network: "backend" .*neither declared.*\*_front/);
-    expect(out.trim().split('\n').at(-1)).toBe('1 file, 6 services with com.docker.lb.* labels: 7 errors, 2 warnings');
+    expect(out.trim().split('\n').at(-1)).toBe('1 file, 6 services with com.docker.lb.* labels: 6 errors, 2 warnings');
   });
 
   test('findings are sorted by file, service, key', async () => {
@@ -55,7 +57,7 @@ describe('signalbox lint on fixture files', () => {
     const r = await run(['lint', '--json', MISTAKES]);
     expect(r.code).toBe(1);
     const findings = JSON.parse(r.stdout) as Finding[];
-    expect(findings.length).toBe(9);
+    expect(findings.length).toBe(8);
     for (const f of findings) expect(Object.keys(f).sort()).toEqual(['code', 'file', 'key', 'line', 'message', 'service', 'severity', 'value']);
     expect(findings).toContainEqual(
       expect.objectContaining({ file: MISTAKES, service: 'badport', severity: 'error', code: 'ERR_LABEL_PORT_INVALID', key: 'com.docker.lb.port', value: '0', line: 27 }),
@@ -154,10 +156,12 @@ describe('cross-service checks', () => {
     expect(lint(stack(svc('a', { hosts: 'x.example.com', port: '80', ip_hash: 'true' }), svc('b', { hosts: 'x.example.com', port: '80', context_root: '/b' })))).toEqual([]);
   });
 
+  // Conflicts are decided by core's builder: the service listed first wins, only the later one is reported.
   test('two default backends', () => {
     const f = lint(stack(svc('a', { default_backend: 'true', port: '80' }), svc('b', { default_backend: 'true', port: '80' })));
-    expect(codes(f)).toEqual(['a ERR_CONFLICT_DEFAULT_BACKEND', 'b ERR_CONFLICT_DEFAULT_BACKEND']);
+    expect(codes(f)).toEqual(['b ERR_CONFLICT_DEFAULT_BACKEND']);
     expect(f[0]!.key).toBe('com.docker.lb.default_backend');
+    expect(f[0]!.message).toContain('service a is already the default backend');
   });
 
   test('default backends of different service clusters do not conflict', () => {
@@ -171,15 +175,25 @@ describe('cross-service checks', () => {
         svc('web', { hosts: 'x.example.com', port: '80', ssl_cert: 'x.crt', ssl_key: 'x.key' }),
       ),
     );
-    expect(codes(f)).toEqual(['tls ERR_CONFLICT_PASSTHROUGH', 'web ERR_CONFLICT_PASSTHROUGH']);
-    expect(f[0]!.key).toBe('com.docker.lb.ssl_passthrough');
-    expect(f[0]!.message).toContain('terminated TLS by service web');
-    expect(f[1]!.key).toBe('com.docker.lb.hosts');
+    expect(codes(f)).toEqual(['web ERR_CONFLICT_PASSTHROUGH']);
+    expect(f[0]!.key).toBe('com.docker.lb.hosts');
+    expect(f[0]!.message).toContain('already passed through (ssl_passthrough) by service tls');
+    // The other order: the passed-through service is the later one.
+    const g = lint(
+      stack(
+        svc('web', { hosts: 'x.example.com', port: '80', ssl_cert: 'x.crt', ssl_key: 'x.key' }),
+        svc('tls', { hosts: 'x.example.com', port: '443', ssl_passthrough: 'true' }),
+      ),
+    );
+    expect(codes(g)).toEqual(['tls ERR_CONFLICT_PASSTHROUGH']);
+    expect(g[0]!.key).toBe('com.docker.lb.ssl_passthrough');
+    expect(g[0]!.message).toContain('terminated TLS by service web');
   });
 
   test('two services sharing a host with different certificates', () => {
     const f = lint(stack(svc('a', { hosts: 'x.example.com', port: '80', ssl_cert: 'a.crt', ssl_key: 'a.key' }), svc('b', { hosts: 'x.example.com', port: '80', context_root: '/b', ssl_cert: 'b.crt', ssl_key: 'b.key' })));
-    expect(codes(f)).toEqual(['a ERR_CONFLICT_CERT', 'b ERR_CONFLICT_CERT']);
+    expect(codes(f)).toEqual(['b ERR_CONFLICT_CERT']);
+    expect(f[0]!.message).toContain('different certificate from service a');
   });
 
   test('conflicts are found across files and name the other file', () => {
@@ -190,9 +204,101 @@ describe('cross-service checks', () => {
       ],
       { env: {} },
     );
-    expect(r.findings.map((f) => `${f.file} ${f.service} ${f.code}`)).toEqual(['one.yml a ERR_CONFLICT_ROUTE', 'two.yml b ERR_CONFLICT_ROUTE']);
+    expect(r.findings.map((f) => `${f.file} ${f.service} ${f.code}`)).toEqual(['two.yml b ERR_CONFLICT_ROUTE']);
+    expect(r.findings[0]!.message).toContain('already routed by service a (one.yml) with different options');
+    expect(r.findings[0]!.message).toContain('lint takes the services as created in the order listed (files in the order given)');
+  });
+
+  test('files in the other order: the other service loses', () => {
+    const r = lintFiles(
+      [
+        { file: 'two.yml', text: stack(svc('b', { hosts: 'x.example.com', port: '80', backend_mode: 'vip' })) },
+        { file: 'one.yml', text: stack(svc('a', { hosts: 'x.example.com', port: '80' })) },
+      ],
+      { env: {} },
+    );
+    expect(r.findings.map((f) => `${f.file} ${f.service} ${f.code}`)).toEqual(['one.yml a ERR_CONFLICT_ROUTE']);
     expect(r.findings[0]!.message).toContain('service b (two.yml)');
-    expect(r.findings[0]!.message).toContain('backend_mode "task" here vs "vip" there');
+  });
+
+  test('a redirect of a host another service routes (ERR_CONFLICT_REDIRECT)', async () => {
+    const r = await run(['lint', CONFLICTS]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(
+      `${CONFLICTS}: service hijack: com.docker.lb.redirects: "http://www.example.com" source http://www.example.com would take over host www.example.com path /, which service site routes;`,
+    );
+    expect(r.stdout).toMatch(/service hijack: .*\[ERR_CONFLICT_REDIRECT\]$/m);
+    expect(r.stdout).not.toMatch(/service site:/);
+    // In-memory: a redirect of one path another service routes, and a later route on a redirected host.
+    const path = lint(stack(svc('api', { hosts: 'x.example.com', port: '80', context_root: '/api' }), svc('grab', { hosts: 'y.example.com', port: '80', redirects: 'http://x.example.com/api,https://y.example.com' })));
+    expect(codes(path)).toEqual(['grab ERR_CONFLICT_REDIRECT']);
+    const shadowed = lint(stack(svc('redir', { hosts: 'r.example.com', port: '80', redirects: 'http://old.example.com,https://r.example.com' }), svc('old', { hosts: 'old.example.com', port: '80' })));
+    expect(codes(shadowed)).toEqual(['old ERR_CONFLICT_REDIRECT']);
+    expect(shadowed[0]!.key).toBe('com.docker.lb.hosts');
+    expect(shadowed[0]!.message).toContain('redirected by service redir');
+    // Services of a canary pair may carry the same redirect.
+    const same = { hosts: 'c.example.com', port: '80', redirects: 'http://c.example.com/old,https://c.example.com/new' };
+    expect(lint(stack(svc('c1', same), svc('c2', same)))).toEqual([]);
+  });
+
+  test('ssl_only switched on for a host another service serves over plain HTTP (ERR_CONFLICT_SSL_ONLY)', async () => {
+    const r = await run(['lint', '--json', CONFLICTS]);
+    expect(r.code).toBe(1);
+    const findings = JSON.parse(r.stdout) as Finding[];
+    expect(findings).toContainEqual(
+      expect.objectContaining({ file: CONFLICTS, service: 'admin', severity: 'error', code: 'ERR_CONFLICT_SSL_ONLY', key: 'com.docker.lb.ssl_only', value: 'true', line: 37 }),
+    );
+    expect(findings.find((f) => f.service === 'admin')!.message).toContain('also routed by service site without ssl_only');
+    expect(findings.map((f) => `${f.service} ${f.code}`)).toEqual(['admin ERR_CONFLICT_SSL_ONLY', 'hijack ERR_CONFLICT_REDIRECT']);
+    // Joining a host that is already ssl_only is the joining service's choice.
+    const tls = { ssl_cert: 'h.crt', ssl_key: 'h.key', ssl_only: 'true' };
+    expect(lint(stack(svc('strict', { hosts: 'h.example.com', port: '80', ...tls }), svc('joiner', { hosts: 'h.example.com', port: '80', context_root: '/x' })))).toEqual([]);
+  });
+});
+
+describe('the swarm snapshot lint gives core\'s builder', () => {
+  test('what only the swarm or config.toml knows is not reported: secrets, service clusters', () => {
+    expect(lint(stack(svc('a', { hosts: 'x.example.com', port: '80', ssl_cert: 'never-created.crt', ssl_key: 'never-created.key' })))).toEqual([]);
+    expect(lint(stack(svc('a', { hosts: 'x.example.com', port: '80', service_cluster: 'not-in-any-config' })))).toEqual([]);
+  });
+
+  test('backend_mode=vip needs a virtual IP: deploy.endpoint_mode dnsrr is rejected as core would', () => {
+    const dnsrr = 'services:\n  a:\n    deploy:\n      endpoint_mode: dnsrr\n      labels: [com.docker.lb.hosts=a.example.com, com.docker.lb.port=80, com.docker.lb.backend_mode=vip]\n';
+    expect(codes(lint(dnsrr))).toEqual(['a ERR_BACKEND_MODE_VIP']);
+    expect(lint(dnsrr.replace('dnsrr', 'vip'))).toEqual([]);
+  });
+
+  test('a service on no overlay is reached through a host-mode port equal to com.docker.lb.port', () => {
+    const host = (ports: string): string =>
+      `services:\n  a:\n    networks: [hostnet]\n${ports}    deploy:\n      labels: [com.docker.lb.hosts=a.example.com, com.docker.lb.port=80]\nnetworks:\n  hostnet: {external: true, name: host}\n`;
+    expect(lint(host('    ports:\n      - {target: 80, published: 8080, mode: host}\n'))).toEqual([]);
+    expect(codes(lint(host('    ports:\n      - "8080:80"\n')))).toEqual(['a ERR_NETWORK_NONE']);
+    expect(codes(lint(host('')))).toEqual(['a ERR_NETWORK_NONE']);
+  });
+
+  test('a network the file declares with another driver is not an overlay', () => {
+    const f = lint('services:\n  a:\n    networks: [local]\n    deploy:\n      labels: [com.docker.lb.hosts=a.example.com, com.docker.lb.port=80, com.docker.lb.network=demo_local]\nnetworks:\n  local: {driver: bridge}\n');
+    expect(codes(f)).toEqual(['a ERR_NETWORK_NOT_OVERLAY']);
+    expect(f[0]!.value).toBe('demo_local'); // the label as written, not the snapshot's name for the network
+  });
+
+  test('a network label lint reports on is not reported again by the builder, and conflicts are still checked', () => {
+    const f = lint(stack(svc('a', { hosts: 'x.example.com', port: '80' }), svc('b', { hosts: 'x.example.com', port: '80', ip_hash: 'true', network: 'nowhere' })));
+    expect(codes(f)).toEqual(['b ERR_CONFLICT_ROUTE', 'b ERR_LINT_NETWORK_UNDECLARED']);
+    const g = lint(stack(svc('a', { hosts: 'x.example.com', port: '80' }), svc('b', { hosts: 'x.example.com', port: '80', ip_hash: 'true' }, '[front, back]')));
+    expect(codes(g)).toEqual(['b ERR_CONFLICT_ROUTE', 'b WARN_LINT_NETWORK_AMBIGUOUS']);
+  });
+
+  test('with --stack, files share the stack\'s networks; service names stay as written', () => {
+    const r = lintFiles(
+      [
+        { file: 'one.yml', text: stack(svc('web', { hosts: 'x.example.com', port: '80', network: 'prod_front' })) },
+        { file: 'two.yml', text: stack(svc('web', { hosts: 'x.example.com', port: '80', network: 'prod_front', sticky_session_cookie: 's' })) },
+      ],
+      { env: {}, stack: 'prod' },
+    );
+    expect(r.findings.map((f) => `${f.file} ${f.service} ${f.code}`)).toEqual(['two.yml web ERR_CONFLICT_ROUTE']);
+    expect(r.findings[0]!.message).toContain('service web (one.yml)');
   });
 });
 
