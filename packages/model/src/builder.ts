@@ -369,7 +369,9 @@ export function buildClusterModels(snap: SwarmSnapshot, targets: readonly Cluste
     let labelErrors: Diagnostic[] = [];
     // Nothing that was working is lost: if an update broke the labels, keep routing the previous labels
     // (Docker keeps them as PreviousSpec) and report the new problems.
-    if (current.kind === 'rejected' && svc.previousLabels) {
+    // Taking away hosts (or default_backend) withdraws the route on purpose: no fallback then.
+    const stillRouted = L('hosts') in svc.labels || L('default_backend') in svc.labels;
+    if (current.kind === 'rejected' && svc.previousLabels && stillRouted) {
       const previous = evaluate(svc, svc.previousLabels, ctx);
       if (previous.kind === 'ok') {
         chosen = previous;

@@ -175,6 +175,12 @@ test('an update that breaks the labels keeps routing the previous labels and rep
   const unlabelled = svc('web', {});
   unlabelled.previousLabels = route('web.test');
   expect(model(snap(unlabelled)).virtualHosts).toEqual([]);
+  // Removing the hosts label alone withdraws the route too (the rest of the labels are then incomplete).
+  const hostless = svc('web', { 'com.docker.lb.port': '80' });
+  hostless.previousLabels = route('web.test');
+  const hm = model(snap(hostless));
+  expect(hm.virtualHosts).toEqual([]);
+  expect(hm.services[0]!.status).toBe('disabled');
   // A new service (no previous spec) with bad labels is simply rejected.
   expect(model(snap(svc('new', route('new..test')))).services[0]!.status).toBe('disabled');
 });
