@@ -18,6 +18,7 @@ import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
 import { durationMs } from './duration.js';
+import { editDistance } from './edit-distance.js';
 
 export const ERR_CONFIG_TOML = 'ERR_CONFIG_TOML';
 export const ERR_CONFIG_UNKNOWN_KEY = 'ERR_CONFIG_UNKNOWN_KEY';
@@ -197,20 +198,6 @@ function sectionOf(segments: readonly Segment[]): Section | undefined {
 function sectionTitle(section: Section, extName: string): string {
   const ext = extName === '<NAME>' ? 'Extensions.<NAME>' : configKeyPath(['Extensions', extName]);
   return section === 'top' ? 'the top level' : section === 'extension' ? `[${ext}]` : `[${ext}.Config]`;
-}
-
-/** Optimal string alignment distance: Levenshtein plus adjacent transpositions. */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const row = d[i]!;
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row[j] = Math.min(d[i - 1]![j]! + 1, row[j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
-    }
-  }
-  return d[a.length]![b.length]!;
 }
 
 function closest(word: string, candidates: readonly string[]): string | undefined {

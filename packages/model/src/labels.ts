@@ -21,6 +21,7 @@ import {
   labelSchema,
 } from './labels-schema.js';
 import type { KnownLabel } from './labels-schema.js';
+import { editDistance } from './edit-distance.js';
 
 // ---------------------------------------------------------------- codes
 
@@ -704,25 +705,6 @@ type Field<T> = { state: 'absent' } | { state: 'invalid' } | { state: 'ok'; valu
 type Fields = { [L in KnownLabel]: Field<Parsed[L]> };
 
 // ---------------------------------------------------------------- unknown labels
-
-/** Optimal string alignment distance (Levenshtein plus adjacent transpositions). */
-function editDistance(a: string, b: string): number {
-  const d: number[][] = [];
-  for (let i = 0; i <= a.length; i++) d.push([i, ...new Array<number>(b.length).fill(0)]);
-  const row0 = d[0] as number[];
-  for (let j = 0; j <= b.length; j++) row0[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    const row = d[i] as number[];
-    const prev = d[i - 1] as number[];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, ((d[i - 2] as number[])[j - 2] ?? 0) + 1);
-      row[j] = v;
-    }
-  }
-  return (d[a.length] as number[])[b.length] ?? 0;
-}
 
 /** The known label an unknown suffix was probably meant to be. */
 export function suggestLabel(suffix: string): KnownLabel | undefined {
