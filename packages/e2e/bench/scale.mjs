@@ -240,7 +240,7 @@ async function main() {
     results.push(JSON.parse(res.stdout.trim().split('\n').pop()));
   }
   const cols = results.map((r) => r.n);
-  const w = 16;
+  const w = 19;
   const row = (label, f) => console.log(label.padEnd(46) + cols.map((_, i) => pad(f(results[i]), w)).join(''));
   console.log(`scale benchmark (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; wall time, CPU time in brackets)`);
   row('services', (r) => r.n);
