@@ -158,7 +158,11 @@ async function main() {
   // wrk in slices, so a slice during which the proxy rolled (other people's network changes do that)
   // can be told apart and left out instead of spoiling the whole run.
   const slices = [];
+  // One more WebSocket per slice, all kept open: each lands on the worker generation of its moment, and
+  // every generation holding one keeps draining (up to worker_shutdown_timeout) after later reloads.
+  const extraWs = [];
   while (Date.now() - started < DURATION_S * 1000) {
+    if (extraWs.length < 20) extraWs.push(openWebSocket());
     const left = Math.ceil((DURATION_S * 1000 - (Date.now() - started)) / 1000);
     const durationS = Math.min(SLICE_S, left);
     if (durationS < 2) break;
@@ -182,8 +186,13 @@ async function main() {
   await changer;
   await sleep(1000);
   const wsAlive = await ws.probe();
+  const lastSample = sampler.samples[sampler.samples.length - 1];
+  const extraAlive = (await Promise.all(extraWs.map((w) => w.probe()))).filter(Boolean).length;
   ws.close();
+  for (const w of extraWs) w.close();
+  await sleep(1500);
   const drain = sampler.stop();
+  const afterClose = sampler.samples[sampler.samples.length - 1];
 
   const valid = slices.filter((x) => !x.rolled);
   const sum = (xs, f) => xs.reduce((n, x) => n + (f(x) ?? 0), 0);
@@ -218,6 +227,8 @@ async function main() {
     ? `still echoes after the changes (${ws.st.echoed}/${ws.st.sent} echoed)`
     : `closed ${ws.st.closedAt ? `${p((ws.st.closedAt - firstChangeAt) / 1000)} s after the first change (code ${ws.st.closeCode})` : '(no close seen)'}; ${ws.st.echoed}/${ws.st.sent} echoed${wsRolled ? '; its proxy task was replaced (a roll) before that' : ''}`;
   console.log(`websocket opened before the changes: ${wsLine}`);
+  const mib = (x) => (x ? `${p(x.nginxRssKb / 1024)} MiB` : '-');
+  console.log(`websockets opened one per slice during the changes: ${extraAlive}/${extraWs.length} still echo at the end; old workers still draining then: ${lastSample?.draining.length ?? '-'} (nginx RSS ${mib(lastSample)}); 1.5 s after closing every websocket: ${afterClose?.draining.length ?? '-'} (nginx RSS ${mib(afterClose)})`);
   if (process.env.SBX_PERF_KEEP !== '1') await removeService(TARGET);
 }
 

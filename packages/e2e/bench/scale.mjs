@@ -157,16 +157,32 @@ async function one(n) {
   if (!check.value.ok) throw new Error(`nginx -t failed: ${check.value.error}`);
   r.nginxT = { wall: check.wall - sandboxRender, sandboxRender };
 
-  if (process.env.SCALE_RELOAD !== '0') r.reload = await realNginx(model, ext, opts, renderNginxConf, buildClusterModels, snap2);
+  if (process.env.SCALE_RELOAD !== '0') r.reload = await realNginx(snap, ext, opts, renderNginxConf, buildClusterModels, snap2);
   r.maxRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(JSON.stringify(r));
 }
 
+/**
+ * A service whose one server is a local HTTP server that holds every request until released: a request
+ * held across a reload keeps the old worker draining, as a WebSocket or long download would, so the
+ * memory of a draining generation can be measured.
+ */
+const HOLD_PORT = Number(process.env.SCALE_HOLD_PORT ?? 39490);
+const HOLD_HOST = 'hold.scale.test';
+function withHold(snap) {
+  const hold = { ...service(999_999, 1), name: 'sbx-perf-scale-hold', labels: { 'com.docker.lb.hosts': HOLD_HOST, 'com.docker.lb.port': '80' }, networkIds: [], ports: [{ target: 80, published: HOLD_PORT, protocol: 'tcp', mode: 'host' }] };
+  return { ...snap, services: [...snap.services, hold], nodes: snap.nodes.map((n) => ({ ...n, addr: '127.0.0.1' })) };
+}
+
 /** Start nginx with the N-service config on loopback ports, then time a reload to the one-change config. */
-async function realNginx(model, ext, opts, renderNginxConf, buildClusterModels, snap2) {
+async function realNginx(snap, ext, opts, renderNginxConf, buildClusterModels, snap2) {
   const prefix = mkdtempSync(path.join(os.tmpdir(), 'sbx-perf-scale-nginx-'));
   const out = {};
   let masterPid;
+  const held = [];
+  const holdServer = http.createServer((_req, res) => held.push(res));
+  await new Promise((resolve) => holdServer.listen(HOLD_PORT, '127.0.0.1', resolve));
+  const model = buildClusterModels(withHold(snap), TARGETS).get('default');
   try {
     const secretsDir = path.join(prefix, 'secrets');
     const tempDir = path.join(prefix, 'temp');
@@ -197,18 +213,27 @@ async function realNginx(model, ext, opts, renderNginxConf, buildClusterModels, 
     // The changed config: the one-change snapshot plus one new service whose redirect source is the probe.
     const extra = service(snap2.services.length, 2);
     extra.labels = { 'com.docker.lb.hosts': 'new.scale.test', 'com.docker.lb.port': '8080', 'com.docker.lb.network': extra.labels['com.docker.lb.network'], 'com.docker.lb.redirects': `http://${PROBE_HOST},http://new.scale.test` };
-    const changed = buildClusterModels({ ...snap2, services: [...snap2.services, extra] }, TARGETS).get('default');
+    const changed = buildClusterModels(withHold({ ...snap2, services: [...snap2.services, extra] }), TARGETS).get('default');
     if (!changed.redirects.some((x) => x.sourceHost === PROBE_HOST)) throw new Error(`probe service not routed: ${JSON.stringify(changed.services.find((x) => x.name === extra.name))}`);
     writeFileSync(conf, loopback(renderNginxConf(changed, localExt, localOpts)));
 
     // SIGHUP to the master, as the proxy agent reloads (`nginx -s reload` would first parse the whole
     // config once more in the signalling process just to find the pid file).
+    // One request held by the backend across the reload (like a WebSocket): its worker keeps draining.
+    const heldReq = get(HTTP_PORT, HOLD_HOST, '/', 300_000);
+    if (!(await waitFor(async () => held.length > 0, 10_000))) throw new Error('the held request never reached the hold server');
     t0 = performance.now();
     process.kill(masterPid, 'SIGHUP');
     if (!(await waitFor(async () => (await get(HTTP_PORT, PROBE_HOST)) === 302, 120_000))) throw new Error('new workers never answered');
     out.reloadMs = performance.now() - t0;
-    // Old workers hold no connections here, so they leave at once.
-    await waitFor(async () => nginxProcs(masterPid).shuttingDown === 0 && nginxProcs(masterPid).workers <= Math.max(1, ext.Config.WorkerProcesses), 30_000, 20);
+    // Idle old workers leave at once; the one holding the request drains.
+    await waitFor(async () => { const p = nginxProcs(masterPid); return p.workers - p.shuttingDown <= Math.max(1, ext.Config.WorkerProcesses) && p.shuttingDown <= 1; }, 30_000, 20);
+    await sleep(500);
+    out.memDraining = nginxProcs(masterPid);
+    for (const res of held) res.end('released\n');
+    const heldStatus = await heldReq;
+    if (heldStatus !== 200) throw new Error(`the held request ended with ${heldStatus}`);
+    await waitFor(async () => nginxProcs(masterPid).shuttingDown === 0, 30_000, 20);
     out.oldWorkersGoneMs = performance.now() - t0;
     out.memAfter = nginxProcs(masterPid);
   } finally {
@@ -220,6 +245,8 @@ async function realNginx(model, ext, opts, renderNginxConf, buildClusterModels, 
       }
       await waitFor(async () => !existsSync(`/proc/${masterPid}`), 10_000, 50);
     }
+    for (const res of held) res.destroy();
+    holdServer.close();
     rmSync(prefix, { recursive: true, force: true });
   }
   return out;
@@ -257,9 +284,11 @@ async function main() {
   row('nginx -t (sandboxed, as the extension)', (r) => ms(r.nginxT.wall));
   row('nginx start until it answers', (r) => ms(r.reload?.startMs));
   row('reload (SIGHUP) until new workers answer', (r) => ms(r.reload?.reloadMs));
-  row('  ... until old workers are gone', (r) => ms(r.reload?.oldWorkersGoneMs));
+  row('  ... until the old worker is gone (request held ~0.5 s)', (r) => ms(r.reload?.oldWorkersGoneMs));
   row('validate + reload', (r) => ms(r.nginxT.wall + (r.reload?.reloadMs ?? NaN)));
-  row('nginx memory (PSS) master + worker', (r) => (r.reload ? `${((r.reload.memAfter.masterKb + r.reload.memAfter.workersKb) / 1024).toFixed(0)} MiB` : '-'));
+  const pss = (m) => (m ? `${((m.masterKb + m.workersKb) / 1024).toFixed(0)} MiB` : '-');
+  row('nginx memory (PSS), master + worker', (r) => pss(r.reload?.memAfter));
+  row('  ... while one old worker drains', (r) => pss(r.reload?.memDraining));
   row('builder heap: snapshot + model', (r) => `${r.heapModelMb.toFixed(0)} MiB`);
   row('process RSS after build / after render', (r) => `${r.rssAfterBuildMb.toFixed(0)}/${r.rssAfterRenderMb.toFixed(0)} MiB`);
   row('process peak RSS (build+render+check)', (r) => `${r.maxRssMb.toFixed(0)} MiB`);
