@@ -284,7 +284,7 @@ async function main() {
   row('nginx -t (sandboxed, as the extension)', (r) => ms(r.nginxT.wall));
   row('nginx start until it answers', (r) => ms(r.reload?.startMs));
   row('reload (SIGHUP) until new workers answer', (r) => ms(r.reload?.reloadMs));
-  row('  ... until the old worker is gone (request held ~0.5 s)', (r) => ms(r.reload?.oldWorkersGoneMs));
+  row('  ... until the old worker (held request) left', (r) => ms(r.reload?.oldWorkersGoneMs));
   row('validate + reload', (r) => ms(r.nginxT.wall + (r.reload?.reloadMs ?? NaN)));
   const pss = (m) => (m ? `${((m.masterKb + m.workersKb) / 1024).toFixed(0)} MiB` : '-');
   row('nginx memory (PSS), master + worker', (r) => pss(r.reload?.memAfter));
