@@ -2,6 +2,7 @@
 # Removes the benchmarks' swarm objects (services and stacks named sbx-perf-*, then the sbx-perf-net
 # network). The proxy leaves that network, which rolls it once. Touches nothing else.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/common.sh
 source "$(dirname "$(readlink -f "$0")")/../lib/common.sh"
 mapfile -t stacks < <(docker stack ls --format '{{.Name}}' | grep '^sbx-perf-' || true)
 for s in "${stacks[@]}"; do docker stack rm "$s" >/dev/null; log "removed stack $s"; done

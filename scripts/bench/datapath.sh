@@ -5,6 +5,7 @@
 # is up, through the real proxy (127.0.0.1:8080) to a demo task on the sbx-perf-net overlay.
 # Usage: ./scripts/bench/datapath.sh [DURATION_S=10] [CONNECTIONS=32] [ROUNDS=2]   (SBX_PERF_SWARM=0: no swarm part)
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/engine.sh
 source "$(dirname "$(readlink -f "$0")")/../lib/engine.sh"
 want=()
 have wrk || want+=(wrk)

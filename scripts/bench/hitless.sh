@@ -6,6 +6,7 @@
 # Run ./scripts/up.sh first. Usage: ./scripts/bench/hitless.sh [CHANGES=200] [DURATION_S=120]
 # SBX_PERF_KEEP=1 keeps the target service; ./scripts/bench/cleanup.sh removes every sbx-perf-* object.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/engine.sh
 source "$(dirname "$(readlink -f "$0")")/../lib/engine.sh"
 have wrk || apt_install wrk
 exec node "$REPO_ROOT/packages/e2e/bench/hitless.mjs" "${1:-200}" "${2:-120}"

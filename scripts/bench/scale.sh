@@ -5,6 +5,7 @@
 # Usage: ./scripts/bench/scale.sh [SIZES]     e.g. ./scripts/bench/scale.sh 1000,5000,10000
 #        SCALE_RELOAD=0 skips the real nginx; SCALE_HTTP_PORT / SCALE_HTTPS_PORT move its ports.
 set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/engine.sh
 source "$(dirname "$(readlink -f "$0")")/../lib/engine.sh"
 have nginx || die "nginx is needed (./scripts/up.sh installs it)"
 workspace_build model extension

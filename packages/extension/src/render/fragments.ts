@@ -57,23 +57,22 @@ export class FragmentCache {
   /** Lazily rendered fragments for one render of `view`; call `done()` after the render. */
   begin(view: ViewModel): { fragments: Fragments; done: () => void } {
     const n = ++this.renders;
+    const render = (template: string, prefix: string, value: UpstreamView | ServerView, context: () => object) => this.fragment(n, template, prefix, value, context);
     let upstreams: string[] | undefined;
     let servers: string[] | undefined;
     const fragments: Fragments = {
       get upstreams() {
-        return (upstreams ??= view.http.upstreams.map((u) => self.fragment(n, UPSTREAM_PARTIAL, 'u\n', u, () => ({ u }))));
+        return (upstreams ??= view.http.upstreams.map((u) => render(UPSTREAM_PARTIAL, 'u\n', u, () => ({ u }))));
       },
       get servers() {
         if (servers === undefined) {
           const shared = serverShared(view.http);
           const prefix = `s\n${JSON.stringify(shared)}\n`;
-          servers = view.http.servers.map((s) => self.fragment(n, SERVER_PARTIAL, prefix, s, () => ({ s, http: shared })));
+          servers = view.http.servers.map((s) => render(SERVER_PARTIAL, prefix, s, () => ({ s, http: shared })));
         }
         return servers;
       },
     };
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
-    const self = this;
     return {
       fragments,
       done: () => {
