@@ -111,6 +111,7 @@ async function attempt() {
   await execFileP('docker', ['stack', 'rm', STACK]).catch(() => undefined);
   await waitUntil(async () => (await docker.listServices({ filters: { label: [`com.docker.stack.namespace=${STACK}`] } })).length === 0, 60_000, 500);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'sbx-perf-burst-'));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'stack.yml');
   writeFileSync(file, stackYaml(N));
   await routeStable(ANCHOR_HOST, 5, 60_000);

@@ -2,7 +2,7 @@
 // (cgroup + /proc, no docker exec per sample), its agent's metrics, wrk, and the sbx-perf network that
 // the proxy joins once so the measured changes never roll it.
 import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DEMO_IMAGE, docker, ensureNetwork, get, removeService, sleep } from './lib.mjs';
@@ -274,6 +274,7 @@ let luaPath;
 function wrkLua(countStatuses) {
   if (!luaPath) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sbx-perf-wrk-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     luaPath = { counting: path.join(dir, 'count.lua'), plain: path.join(dir, 'plain.lua') };
     writeFileSync(luaPath.counting, WRK_LUA);
     // Same report without the per-response hook (which costs wrk some throughput).
