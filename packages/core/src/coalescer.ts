@@ -11,6 +11,7 @@ export class Coalescer {
   private firstTriggerAt: number | undefined;
   private running = false;
   private again = false;
+  private againOpts: CoalescerOptions | undefined;
   private stopped = false;
 
   constructor(
@@ -19,16 +20,18 @@ export class Coalescer {
     private readonly now: () => number = Date.now,
   ) {}
 
-  trigger(): void {
+  /** `opts` overrides the timing for this trigger (e.g. longer waits during a deploy storm). */
+  trigger(opts: CoalescerOptions = this.opts): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
+      this.againOpts = opts;
       return;
     }
     const t = this.now();
     this.firstTriggerAt ??= t;
-    const deadline = this.firstTriggerAt + this.opts.maxWaitMs;
-    const delay = Math.max(0, Math.min(this.opts.quietMs, deadline - t));
+    const deadline = this.firstTriggerAt + opts.maxWaitMs;
+    const delay = Math.max(0, Math.min(opts.quietMs, deadline - t));
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.fire(), delay);
   }
@@ -43,7 +46,7 @@ export class Coalescer {
       this.running = false;
       if (this.again) {
         this.again = false;
-        this.trigger();
+        this.trigger(this.againOpts);
       }
     }
   }

@@ -65,6 +65,7 @@ const events = watchEvents(
   docker,
   (hint) => {
     if (hint.name) managed.recheck(hint.name);
+    if (hint.type === 'service') sync.noteSpecChange();
     sync.trigger(`event:${hint.type}`);
     if (hint.tasksMoving) sync.burst();
   },

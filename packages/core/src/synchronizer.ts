@@ -22,6 +22,13 @@ export interface SynchronizerDeps {
   burstIntervalMs?: number;
   quietMs?: number;
   maxWaitMs?: number;
+  /** A deploy storm: at least stormThreshold service spec changes within stormWindowMs. */
+  stormThreshold?: number;
+  stormWindowMs?: number;
+  /** Storm timing lasts this long after the last spec change of the storm. */
+  stormHoldMs?: number;
+  stormQuietMs?: number;
+  stormMaxWaitMs?: number;
 }
 
 export class Synchronizer {
@@ -32,6 +39,8 @@ export class Synchronizer {
   private burstUntil = 0;
   private pendingTrigger = 'poll';
   private lastOk = 0;
+  private readonly specChanges: number[] = [];
+  private stormUntil = 0;
 
   constructor(private readonly d: SynchronizerDeps) {
     this.targets = Object.entries(d.config.Extensions)
@@ -53,7 +62,24 @@ export class Synchronizer {
 
   trigger(reason: string): void {
     this.pendingTrigger = reason;
-    this.coalescer.trigger();
+    this.coalescer.trigger(this.inStorm() ? { quietMs: this.d.stormQuietMs ?? 1500, maxWaitMs: this.d.stormMaxWaitMs ?? 6000 } : undefined);
+  }
+
+  /**
+   * A stack deploy creates its services one by one over seconds. Publishing after each would reload every
+   * proxy once per service; during such a storm, models are read and published at most every few seconds
+   * instead. A lone change (one service created or scaled) never waits.
+   */
+  noteSpecChange(): void {
+    const now = Date.now();
+    this.specChanges.push(now);
+    const window = this.d.stormWindowMs ?? 3000;
+    while (this.specChanges.length > 0 && this.specChanges[0]! < now - window) this.specChanges.shift();
+    if (this.specChanges.length >= (this.d.stormThreshold ?? 4)) this.stormUntil = now + (this.d.stormHoldMs ?? 3000);
+  }
+
+  inStorm(): boolean {
+    return Date.now() < this.stormUntil;
   }
 
   /** After a spec change, tasks start over the next seconds without any event: poll quickly for a while. */

@@ -125,3 +125,43 @@ describe('core API', () => {
     expect(r.body).toContain('signalbox_model_updates_total');
   });
 });
+
+describe('deploy storms', () => {
+  test('a run of service spec changes switches to storm timing; a lone change does not', async () => {
+    const { Synchronizer } = await import('../src/synchronizer.js');
+    const store = new ModelStore();
+    const { StatusTracker } = await import('../src/status-tracker.js');
+    const sync = new Synchronizer({
+      config: cfg.ok ? cfg.config : (undefined as never),
+      pollIntervalMs: 60_000,
+      readSnapshot: async () => ({ services: [], networks: [], secrets: [], nodes: [] }),
+      store,
+      tracker: new StatusTracker(log),
+      metrics: createMetrics(false),
+      log,
+      stormThreshold: 3,
+      stormWindowMs: 1000,
+      stormHoldMs: 200,
+    });
+    sync.noteSpecChange();
+    expect(sync.inStorm()).toBe(false);
+    sync.noteSpecChange();
+    sync.noteSpecChange();
+    expect(sync.inStorm()).toBe(true);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(sync.inStorm()).toBe(false);
+    sync.stop();
+  });
+
+  test('storm timing coalesces a stream of triggers into runs at most every maxWait', async () => {
+    let runs = 0;
+    const c = new Coalescer(async () => void runs++, { quietMs: 5, maxWaitMs: 10 });
+    const storm = { quietMs: 100, maxWaitMs: 150 };
+    const t = setInterval(() => c.trigger(storm), 20);
+    await new Promise((r) => setTimeout(r, 400));
+    clearInterval(t);
+    c.stop();
+    expect(runs).toBeGreaterThanOrEqual(2);
+    expect(runs).toBeLessThanOrEqual(3);
+  });
+});
