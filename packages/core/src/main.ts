@@ -65,7 +65,8 @@ const events = watchEvents(
   docker,
   (hint) => {
     if (hint.name) managed.recheck(hint.name);
-    if (hint.type === 'service') sync.noteSpecChange();
+    // A stack deploy creates many services in a row; updates (scaling) and removals are single changes.
+    if (hint.type === 'service' && hint.action === 'create') sync.noteSpecChange();
     sync.trigger(`event:${hint.type}`);
     if (hint.tasksMoving) sync.burst();
   },

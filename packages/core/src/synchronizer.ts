@@ -22,7 +22,7 @@ export interface SynchronizerDeps {
   burstIntervalMs?: number;
   quietMs?: number;
   maxWaitMs?: number;
-  /** A deploy storm: at least stormThreshold service spec changes within stormWindowMs. */
+  /** A deploy storm: at least stormThreshold services created within stormWindowMs. */
   stormThreshold?: number;
   stormWindowMs?: number;
   /** Storm timing lasts this long after the last spec change of the storm. */
@@ -62,7 +62,7 @@ export class Synchronizer {
 
   trigger(reason: string): void {
     this.pendingTrigger = reason;
-    this.coalescer.trigger(this.inStorm() ? { quietMs: this.d.stormQuietMs ?? 1500, maxWaitMs: this.d.stormMaxWaitMs ?? 6000 } : undefined);
+    this.coalescer.trigger(this.inStorm() ? { quietMs: this.d.stormQuietMs ?? 2000, maxWaitMs: this.d.stormMaxWaitMs ?? 8000 } : undefined);
   }
 
   /**
@@ -73,9 +73,12 @@ export class Synchronizer {
   noteSpecChange(): void {
     const now = Date.now();
     this.specChanges.push(now);
-    const window = this.d.stormWindowMs ?? 3000;
+    const window = this.d.stormWindowMs ?? 5000;
     while (this.specChanges.length > 0 && this.specChanges[0]! < now - window) this.specChanges.shift();
-    if (this.specChanges.length >= (this.d.stormThreshold ?? 4)) this.stormUntil = now + (this.d.stormHoldMs ?? 3000);
+    if (this.specChanges.length >= (this.d.stormThreshold ?? 4)) {
+      if (!this.inStorm()) this.d.log.info({ changes: this.specChanges.length, windowMs: window }, 'deploy storm: publishing models every few seconds until it is over');
+      this.stormUntil = now + (this.d.stormHoldMs ?? 12000);
+    }
   }
 
   inStorm(): boolean {
