@@ -261,7 +261,7 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     default: 64,
     minimum: 32,
     maximum: 1048576,
-    description: 'Shared memory zone of each upstream, in kilobytes (zone); nginx needs at least 32.',
+    description: 'Room per upstream, in kilobytes, in the one shared upstream zone (nginx finds zones by a linear scan, so there is one zone, sized by this times the number of upstreams); nginx needs at least 32.',
   },
   SSLCiphers: { kind: 'string', default: 'HIGH:!aNULL:!MD5', pattern: 'ciphers', description: 'Ciphers offered to TLS clients (ssl_ciphers).' },
   SSLProtocols: { kind: 'string', default: 'TLSv1.2 TLSv1.3', pattern: 'protocols', description: 'TLS protocol versions accepted (ssl_protocols).' },

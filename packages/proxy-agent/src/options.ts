@@ -87,7 +87,8 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     httpsPort: httpsRaw === '' ? undefined : int(env, 'SIGNALBOX_HTTPS_PORT', 443, 1, 65535),
     nginxBin: str(env, 'SIGNALBOX_NGINX_BIN', 'nginx'),
     pidPath: absPath(env, 'SIGNALBOX_NGINX_PID_PATH', '/var/run/proxy.pid'),
-    testTimeoutMs: int(env, 'SIGNALBOX_NGINX_TEST_TIMEOUT_MS', 10_000, 100, 600_000),
+    // nginx -t of a 10 000-service config takes ~8 s on a small machine; leave room.
+    testTimeoutMs: int(env, 'SIGNALBOX_NGINX_TEST_TIMEOUT_MS', 60_000, 100, 600_000),
     logLevel,
   };
   if (options.configPath === options.bootstrapPath) {

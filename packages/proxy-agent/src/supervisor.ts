@@ -55,7 +55,8 @@ export class Supervisor {
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger;
     this.policy = opts.restart ?? { initialMs: 500, maxMs: 30_000, stableMs: 30_000 };
-    this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 5000;
+    // A reload of a 10 000-service config takes ~7 s before new workers run.
+    this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 30_000;
     this.sink = opts.stderr ?? ((c) => process.stderr.write(c));
     this.stopped = new Promise((r) => (this.resolveStopped = r));
   }

@@ -16,7 +16,7 @@ describe('loadOptions', () => {
       httpsPort: undefined,
       nginxBin: 'nginx',
       pidPath: '/var/run/proxy.pid',
-      testTimeoutMs: 10000,
+      testTimeoutMs: 60000,
       logLevel: 'info',
     });
     expect(Object.isFrozen(o)).toBe(true);
