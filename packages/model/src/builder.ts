@@ -130,11 +130,14 @@ function compareAddr(a: UpstreamServer, b: UpstreamServer): number {
   return a.service < b.service ? -1 : a.service > b.service ? 1 : 0;
 }
 
-/** nginx-safe, stable and readable: u_<host>_<path>_<hash>. */
+/**
+ * nginx-safe, stable and readable: u_<hash>_<host>_<path>. The hash comes first because nginx finds
+ * upstreams by a linear scan of names; names that differ early make each comparison stop early.
+ */
 export function upstreamName(host: string, path: string): string {
   const readable = `${host}${path === '/' ? '' : path}`.replace(/[^a-z0-9]+/gi, '_').replace(/^_+|_+$/g, '').slice(0, 40);
   const hash = createHash('sha256').update(`${host}\n${path}`).digest('hex').slice(0, 8);
-  return `u_${readable}_${hash}`;
+  return `u_${hash}_${readable}`;
 }
 
 function makeUpstream(name: string, members: Candidate[]): Upstream {
