@@ -2,6 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger, ServiceStatus } from '@signalbox/model';
+import { parseEtag } from '@signalbox/model';
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 
@@ -13,12 +14,6 @@ export interface ApiDeps {
   log: Logger;
   /** Upper bound for ?wait=, seconds. */
   maxWaitSeconds?: number;
-}
-
-function parseEtag(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const m = /^(?:W\/)?"([^"]*)"$/.exec(header.trim());
-  return m ? m[1] : header.trim();
 }
 
 export function buildApp(deps: ApiDeps): FastifyInstance {

@@ -1,6 +1,6 @@
-// Holds the latest payload per extension and wakes long-poll waiters when its version changes.
+// The latest payload per extension, each a versioned value that long-poll requests wait on.
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { contentVersion } from '@signalbox/model';
+import { VersionedValue, contentVersion } from '@signalbox/model';
 
 export interface ExtensionPayload {
   version: string;
@@ -8,54 +8,33 @@ export interface ExtensionPayload {
   model: ClusterModel;
 }
 
-type Waiter = (p: ExtensionPayload) => void;
-
 export class ModelStore {
-  private readonly payloads = new Map<string, ExtensionPayload>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly payloads = new Map<string, VersionedValue<ExtensionPayload>>();
+
+  private cell(name: string): VersionedValue<ExtensionPayload> {
+    let c = this.payloads.get(name);
+    if (!c) {
+      c = new VersionedValue<ExtensionPayload>((p) => p.version);
+      this.payloads.set(name, c);
+    }
+    return c;
+  }
 
   /** Returns true when the payload changed. */
   set(name: string, extension: ExtensionConfig, model: ClusterModel): boolean {
-    const version = contentVersion({ extension, model });
-    if (this.payloads.get(name)?.version === version) return false;
-    const payload = { version, extension, model };
-    this.payloads.set(name, payload);
-    const ws = this.waiters.get(name);
-    if (ws) {
-      this.waiters.delete(name);
-      for (const w of ws) w(payload);
-    }
-    return true;
+    return this.cell(name).set({ version: contentVersion({ extension, model }), extension, model });
   }
 
   get(name: string): ExtensionPayload | undefined {
-    return this.payloads.get(name);
+    return this.payloads.get(name)?.get();
   }
 
   names(): string[] {
-    return [...this.payloads.keys()].sort();
+    return [...this.payloads.entries()].filter(([, c]) => c.get() !== undefined).map(([n]) => n).sort();
   }
 
   /** Resolves with the payload once its version differs from `version`, or undefined after timeoutMs. */
   waitForChange(name: string, version: string, timeoutMs: number): Promise<ExtensionPayload | undefined> {
-    const cur = this.payloads.get(name);
-    if (cur && cur.version !== version) return Promise.resolve(cur);
-    return new Promise((resolve) => {
-      const set = this.waiters.get(name) ?? new Set<Waiter>();
-      this.waiters.set(name, set);
-      const waiter: Waiter = (p) => {
-        clearTimeout(timer);
-        resolve(p);
-      };
-      const timer = setTimeout(() => {
-        set.delete(waiter);
-        resolve(undefined);
-      }, timeoutMs);
-      set.add(waiter);
-    });
-  }
-
-  remove(name: string): void {
-    this.payloads.delete(name);
+    return this.cell(name).waitForChange(version, timeoutMs);
   }
 }

@@ -1,5 +1,6 @@
 // Long-poll a versioned HTTP resource (ETag + ?wait=) forever, with capped backoff on errors.
 // Used by the extension to follow core's model.
+import { backoffDelay, sleep } from '@signalbox/model';
 
 export interface LongPollOptions<T> {
   url: string;
@@ -36,8 +37,7 @@ export async function longPoll<T>(o: LongPollOptions<T>): Promise<void> {
       if (o.signal?.aborted) return;
       attempt++;
       o.onError?.(e as Error, attempt);
-      const delay = Math.min(max, 200 * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: max }), o.signal);
     }
   }
 }

@@ -2,6 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@signalbox/model';
+import { parseEtag } from '@signalbox/model';
 import type { Exclusion } from './pipeline.js';
 import type { ServedConfigState } from './served-config.js';
 
@@ -21,7 +22,7 @@ export function buildServer(d: ServerDeps): FastifyInstance {
   app.get<{ Querystring: { wait?: string } }>('/v1/nginx.conf', async (req, reply) => {
     let cur = d.served.get();
     if (!cur) return reply.code(503).send({ code: 'ERR_NO_CONFIG_YET', message: 'no validated config yet' });
-    const known = /^"?([^"]*)"?$/.exec(String(req.headers['if-none-match'] ?? ''))?.[1];
+    const known = parseEtag(req.headers['if-none-match']);
     if (known && known === cur.sha256) {
       const waitS = Math.min(60, Math.max(0, Number(req.query.wait ?? 0) || 0));
       const next = waitS > 0 ? await d.served.waitForChange(known, waitS * 1000) : undefined;

@@ -10,3 +10,5 @@ export * from './config-schema.js';
 export * from './duration.js';
 export * from './labels.js';
 export * from './labels-schema.js';
+export * from './backoff.js';
+export * from './versioned.js';

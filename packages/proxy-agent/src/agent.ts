@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
-import { sleep, type BackoffPolicy } from './backoff.js';
+import { sleep, type BackoffPolicy } from '@signalbox/model';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, type NginxRunner } from './installer.js';

@@ -2,7 +2,7 @@
 // (installed or rejected), so the extension holds the request until it has something new and a
 // rejected config is not fetched and re-validated in a loop.
 import type { Logger } from 'pino';
-import { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, parseEtag, sleep, type BackoffPolicy } from '@signalbox/model';
 import { sha256Hex, type Candidate } from './installer.js';
 
 export interface FetcherOptions {
@@ -27,13 +27,6 @@ export interface FetcherState {
   lastError: string | undefined;
   lastContactAt: Date | undefined;
   consecutiveErrors: number;
-}
-
-/** `"abc"` or `W/"abc"` → `abc`. */
-export function parseEtag(header: string | null): string | undefined {
-  if (!header) return undefined;
-  const m = /^(?:W\/)?"([^"]*)"$/.exec(header.trim());
-  return m ? m[1] : header.trim() || undefined;
 }
 
 export class Fetcher {

@@ -1,7 +1,6 @@
 // Library surface, for tests and for anyone embedding the agent.
 export * from './agent.js';
 export * from './api.js';
-export * from './backoff.js';
 export * from './builtin.js';
 export * from './fetcher.js';
 export * from './installer.js';

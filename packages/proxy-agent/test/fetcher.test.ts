@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { backoffDelay } from '../src/backoff.js';
-import { Fetcher, parseEtag } from '../src/fetcher.js';
+import { backoffDelay, parseEtag } from '@signalbox/model';
+import { Fetcher } from '../src/fetcher.js';
 import { sha256Hex, type Candidate } from '../src/installer.js';
 import { silentLogger } from './helpers.js';
 

@@ -2,6 +2,7 @@
 // The stream is re-opened with capped backoff when it drops (engine restart, proxy timeout).
 import type Docker from 'dockerode';
 import type { Logger } from '@signalbox/model';
+import { backoffDelay } from '@signalbox/model';
 
 export interface EventHint {
   type: string;
@@ -71,7 +72,7 @@ export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onRe
 
   const schedule = (): void => {
     if (stopped) return;
-    const delay = Math.min(5000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay(attempt, { initialMs: 100, maxMs: 5000 });
     attempt++;
     timer = setTimeout(() => void open(), delay);
   };

@@ -1,4 +1,4 @@
-// Capped exponential backoff with jitter, shared by the fetcher and the nginx supervisor.
+// Capped exponential backoff with jitter: core (Docker events), extension (core long-poll), proxy agent (fetcher, nginx supervisor).
 
 export interface BackoffPolicy {
   initialMs: number;
