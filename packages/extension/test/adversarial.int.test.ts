@@ -909,7 +909,6 @@ test(`${TOTAL} adversarial label sets never break the published config or a vali
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const topCodes = [...codeCounts.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}=${n}`).join(' ');
-  // eslint-disable-next-line no-console
   console.log(
     `adversarial: ${cases.length} label sets (${hand.length} hand-written, ${cases.length - hand.length} generated, seed ${SEED}); ` +
       `${rejected} rejected, ${enabled} enabled, ${ignored} ignored; ${batches} batches; ${validator.runs} pipeline nginx -t runs + ` +
