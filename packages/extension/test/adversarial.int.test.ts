@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildClusterModels, createLogger, decodeLabels, parseConfig } from '@signalbox/model';
-import type { ClusterModel, ClusterTarget, ExtensionConfig, ServiceSnapshot, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
+import type { ClusterModel, ClusterTarget, DiagnosticCode, ExtensionConfig, ServiceSnapshot, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
 import { checkPolicy } from '../src/config-policy.js';
 import { NginxValidator } from '../src/nginx-validator.js';
 import type { ConfigValidator } from '../src/nginx-validator.js';
@@ -265,7 +265,7 @@ interface CaseFile {
     endpointMode?: 'vip' | 'dnsrr';
     publish?: number;
     expect?: Expect;
-    codes?: string[];
+    codes?: DiagnosticCode[];
   }[];
 }
 
@@ -279,7 +279,7 @@ interface AdversarialCase {
   endpointMode?: 'vip' | 'dnsrr';
   publish?: number;
   expect: Expect;
-  codes: string[];
+  codes: DiagnosticCode[];
 }
 
 function loadHandWritten(): AdversarialCase[] {
