@@ -2,6 +2,9 @@
 const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
+  // Tests wait for conditions with generous ceilings; a loaded machine (2 cores, 8 engineers) must not
+  // turn a slow pass into a failure.
+  testTimeout: 30_000,
   // Image build contexts hold copies of the packages; never test those.
   modulePathIgnorePatterns: ['<rootDir>/.build/'],
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/'],
