@@ -124,12 +124,14 @@ describe('core API', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;
     const etag = `"${store.get('default')!.version}"`;
+    const held = jest.spyOn(store, 'waitForChange');
     const poll = fetch(`http://127.0.0.1:${port}/v1/extensions/default/model?wait=30`, { headers: { 'if-none-match': etag } }).then(
       (r) => r.status,
       () => 'closed',
     );
-    const connections = () => new Promise<number>((r) => app.server.getConnections((_e, n) => r(n)));
-    while ((await connections()) === 0) await new Promise((r) => setTimeout(r, 10));
+    // Wait (ceiling 10 s) until core holds the poll.
+    for (const end = Date.now() + 10_000; held.mock.calls.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    expect(held).toHaveBeenCalled();
     // The poll would be held 30 s; close must end it rather than wait (the ceiling is far below 30 s).
     let ceiling: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
