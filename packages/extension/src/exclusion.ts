@@ -23,6 +23,11 @@ export function withoutServices(model: ClusterModel, drop: ReadonlySet<string>):
     return upstream ? [{ ...p, upstream }] : [];
   });
   const out: ClusterModel = { ...model, virtualHosts, passthrough };
+  // An excluded service's hosts stay its owner's: the proxy holds them (503) rather than letting the
+  // default backend or another owner's wildcard answer them.
+  const kept = new Set([...virtualHosts.map((v) => v.host), ...passthrough.map((p) => p.host)]);
+  const dropped = [...model.virtualHosts.map((v) => v.host), ...model.passthrough.map((p) => p.host)].filter((h) => !kept.has(h));
+  if (dropped.length > 0) out.heldHosts = [...new Set([...(model.heldHosts ?? []), ...dropped])].sort();
   const def = model.defaultBackend ? prune(model.defaultBackend, drop) : undefined;
   if (def) out.defaultBackend = def;
   else delete out.defaultBackend;
