@@ -44,7 +44,7 @@ line(
     'nor use such a secret (`ERR_HOST_OWNED`, `ERR_SECRET_OWNED`); operators share hosts in `config.toml`. ' +
     'See [security.md](security.md#tenants-and-ownership).',
 );
-line('- A service may route at most 100 hosts, and its `com.docker.lb.*` labels may hold at most 16 384 characters together (`ERR_LIMIT_HOSTS`, `ERR_LIMIT_LABELS`).');
+line('- A service may route at most 100 hosts, and its `com.docker.lb.*` labels may hold at most 8 192 characters together (`ERR_LIMIT_HOSTS`, `ERR_LIMIT_LABELS`).');
 line();
 line('## Labels');
 line();

@@ -33,7 +33,7 @@ export interface ClusterTarget {
 /** Per-service limits, so one service's labels cannot make the config slow to check or to load for everyone. */
 export const MAX_HOSTS_PER_SERVICE = 100;
 /** Total length of a service's com.docker.lb.* label values. */
-export const MAX_LABELS_TOTAL_LENGTH = 16_384;
+export const MAX_LABELS_TOTAL_LENGTH = 8_192;
 
 const L = (suffix: string): string => `com.docker.lb.${suffix}`;
 
@@ -490,14 +490,14 @@ type Evaluation =
 
 /** One service's labels, decoded and checked against the swarm (networks, secrets, clusters). */
 function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: EvalContext): Evaluation {
-  const tooLong = labelsTooLong(labels);
-  if (tooLong) return { kind: 'rejected', cluster: labels[L('service_cluster')]?.trim() ?? '', hosts: [], errors: [tooLong], warnings: [] };
   const decoded = decodeLabels(labels);
   if (decoded.status === 'ignored') return { kind: 'ignored' };
   if (decoded.status === 'rejected') return { kind: 'rejected', cluster: decoded.serviceCluster, hosts: [], errors: decoded.errors, warnings: decoded.warnings };
   const spec = decoded.spec;
   const cluster = spec.serviceCluster;
   const errors: Diagnostic[] = [];
+  const tooLong = labelsTooLong(labels);
+  if (tooLong) return { kind: 'rejected', cluster, hosts: [], errors: [tooLong], warnings: decoded.warnings };
   if (spec.hosts.length > MAX_HOSTS_PER_SERVICE) {
     errors.push(err('ERR_LIMIT_HOSTS', L('hosts'), `names ${spec.hosts.length} hosts; a service may route at most ${MAX_HOSTS_PER_SERVICE} (split it, or use a wildcard such as *.example.com)`, spec.hosts.slice(0, 3).join(',')));
     return { kind: 'rejected', cluster, hosts: [], errors, warnings: decoded.warnings };
@@ -526,7 +526,7 @@ function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: Eva
   return { kind: 'ok', cluster, spec, reach, warnings: decoded.warnings };
 }
 
-/** The per-service cap on label text: checked before decoding, so an oversized service costs nothing more. */
+/** The per-service cap on label text (each value is capped by the decoder; this caps them together). */
 function labelsTooLong(labels: Record<string, string>): Diagnostic | undefined {
   let total = 0;
   for (const [k, v] of Object.entries(labels)) if (k.startsWith('com.docker.lb.')) total += k.length + v.length;

@@ -196,10 +196,12 @@ describe('cases 6 and 7: names and limits', () => {
   });
   test('too many hosts or too much label text: that service is rejected with a clear error, others are routed', () => {
     const many = Array.from({ length: MAX_HOSTS_PER_SERVICE + 1 }, (_, i) => `h${i}.evil.example`).join(',');
-    const long = Array.from({ length: 5 }, (_, i) => `${'x'.repeat(60)}.${'y'.repeat(60)}.${'z'.repeat(60)}.e${i}.example`).join(',');
+    const long = Array.from({ length: 15 }, (_, i) => `${'x'.repeat(60)}.${'y'.repeat(60)}.${'z'.repeat(60)}.e${i}.example`).join(',');
+    const redirects = Array.from({ length: 3 }, (_, i) => `http://r${i}.example/${'p'.repeat(1000)},http://x.example`).join(';');
+    const ws = Array.from({ length: 10 }, (_, i) => `/${'w'.repeat(300)}${i}`).join(',');
     const m = build(snap([
       svc('evil-many', 'evil', { [`${P}hosts`]: many }),
-      svc('evil-long', 'evil', { [`${P}hosts`]: long, [`${P}redirects`]: `http://${'r'.repeat(60)}.example/${'p'.repeat(1000)},http://x.example`, [`${P}websocket_endpoints`]: Array.from({ length: 12 }, (_, i) => `/${'w'.repeat(300)}${i}`).join(','), [`${P}context_root`]: `/${'c'.repeat(1000)}`, [`${P}sticky_session_cookie`]: 'c', 'com.docker.lb.extra1': 'q'.repeat(4000), 'com.docker.lb.extra2': 'q'.repeat(4000), 'com.docker.lb.extra3': 'q'.repeat(4000) }),
+      svc('evil-long', 'evil', { [`${P}hosts`]: long, [`${P}redirects`]: redirects, [`${P}websocket_endpoints`]: ws }),
       victim(),
     ]));
     expect(codes(m, 'evil-many')).toEqual(['ERR_LIMIT_HOSTS']);
