@@ -93,7 +93,7 @@ export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
   return {
     services: rawServices.map((s) => normaliseService(s, tasks.get(String(s.ID)) ?? [], idByName)),
     networks,
-    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? '') })),
+    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? ''), labels: { ...(s.Spec?.Labels ?? {}) } })),
     nodes: rawNodes.map(normaliseNode),
   };
 }
