@@ -54,6 +54,12 @@ export type ClusterCode =
   | 'ERR_CONFLICT_DEFAULT_BACKEND'
   | 'ERR_CONFLICT_REDIRECT'
   | 'ERR_CONFLICT_SSL_ONLY'
+  | 'ERR_CONFLICT_WEBSOCKET'
+  | 'ERR_HOST_RESERVED'
+  | 'ERR_HOST_OWNED'
+  | 'ERR_SECRET_OWNED'
+  | 'ERR_LIMIT_HOSTS'
+  | 'ERR_LIMIT_LABELS'
   | 'WARN_SERVING_PREVIOUS_LABELS';
 
 function err(code: ClusterCode, key: string, message: string, value?: string): Diagnostic {
