@@ -184,6 +184,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight. One of SIGQUIT SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGKILL.',
   },
   ProxyStopGracePeriod: { kind: 'string', default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
+  ProxyMaxDrainingGenerations: {
+    kind: 'integer',
+    default: 4,
+    minimum: 0,
+    maximum: 1000,
+    description:
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+  },
   ProxyConstraints: {
     kind: 'list',
     default: ['node.platform.os==linux'],

@@ -54,6 +54,7 @@ export interface ExtensionConfig {
   ProxyReplicas: number;
   ProxyStopSignal: string;
   ProxyStopGracePeriod: string;
+  ProxyMaxDrainingGenerations: number;
   ProxyConstraints: string[];
   ProxyPlacementPreferences: string[];
   ProxyUpdateDelay: string;

@@ -89,6 +89,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyConfigPath', good: '"/etc/nginx/conf.d/sb.conf"', parsed: '/etc/nginx/conf.d/sb.conf', bad: '"nginx.conf"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'ProxyReplicas', good: '0', parsed: 0, bad: '101', code: 'ERR_CONFIG_VALUE', value: '101' },
   { section: 'ext', key: 'ProxyStopSignal', good: '"SIGTERM"', parsed: 'SIGTERM', bad: '"SIGSTOP"', code: 'ERR_CONFIG_SEMANTIC' },
+  { section: 'ext', key: 'ProxyMaxDrainingGenerations', good: '0', parsed: 0, bad: '1001', code: 'ERR_CONFIG_VALUE', value: '1001' },
   { section: 'ext', key: 'ProxyStopGracePeriod', good: '"1m30s"', parsed: '1m30s', bad: '"-1s"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '[""]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyPlacementPreferences', good: '["spread=node.id"]', parsed: ['spread=node.id'], bad: '["spread="]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
