@@ -105,7 +105,14 @@ export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
   const tasks = runningTasksByService(rawTasks);
   const starting = startingTasksByService(rawTasks);
   return {
-    services: rawServices.map((s) => ({ ...normaliseService(s, tasks.get(String(s.ID)) ?? [], idByName), startingTasks: starting.get(String(s.ID)) ?? 0 })),
+    services: rawServices.map((s) => {
+      const running = tasks.get(String(s.ID)) ?? [];
+      // Right after `docker service create` the orchestrator has not even made the task yet: the
+      // replicas not running count as starting too.
+      const replicas = Number(s.Spec?.Mode?.Replicated?.Replicas ?? 0);
+      const startingTasks = Math.max(starting.get(String(s.ID)) ?? 0, replicas - running.length);
+      return { ...normaliseService(s, running, idByName), startingTasks };
+    }),
     networks,
     secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? '') })),
     nodes: rawNodes.map(normaliseNode),
