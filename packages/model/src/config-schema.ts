@@ -287,6 +287,19 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     description: 'Diffie-Hellman parameters file inside the proxy container (ssl_dhparam); empty = generated.',
   },
   AccessLogPath: { kind: 'string', default: '/dev/stdout', pattern: 'absPath', description: 'Access log file (access_log).' },
+  AccessLogBuffer: {
+    kind: 'string',
+    default: '4k',
+    pattern: 'size',
+    description:
+      'Access log lines are collected in a buffer of this size and written together (access_log ... buffer=); "0" writes each line at once. Up to 4k, one write to /dev/stdout stays whole when several workers share the pipe. See Access logs below.',
+  },
+  AccessLogFlush: {
+    kind: 'string',
+    default: '1s',
+    pattern: 'time',
+    description: 'Longest time a buffered access log line waits before it is written (access_log ... flush=).',
+  },
   ErrorLogPath: { kind: 'string', default: '/dev/stderr', pattern: 'absPath', description: 'Error log file (error_log).' },
   MainLogFormat: {
     kind: 'string',

@@ -26,6 +26,8 @@ export interface NginxTuning {
   SSLDefaultDHParam: number;
   SSLDefaultDHParamPath: string;
   AccessLogPath: string;
+  AccessLogBuffer: string;
+  AccessLogFlush: string;
   ErrorLogPath: string;
   MainLogFormat: string;
   TraceLogFormat: string;

@@ -250,7 +250,8 @@ export interface HttpView {
   /** proxy_set_header lines: set at http level and repeated in websocket locations (which add Upgrade). */
   proxyHeaders: HeaderView[];
   logFormats: LogFormatView[];
-  accessLog: { path: string; format: string } | null;
+  /** buffer: 'buffer=4k flush=1s' or null (each line written at once). */
+  accessLog: { path: string; format: string; buffer: string | null } | null;
   sslProtocols: string | null;
   sslCiphers: string | null;
   /** Quoted ssl_dhparam file, or null (no DHE ciphers). */
@@ -457,6 +458,13 @@ function userDirective(value: string): string | null {
   if (parts.length === 0) return null;
   if (parts.length > 2) throw new RenderError(`invalid User: ${JSON.stringify(value)}`);
   return parts.map((p) => quote(p)).join(' ');
+}
+
+/** 'buffer=SIZE flush=TIME' for access_log, or null when AccessLogBuffer is 0 (a write per line). */
+function accessLogBuffer(t: NginxTuning): string | null {
+  const size = nginxSize(t.AccessLogBuffer ?? '0', 'AccessLogBuffer');
+  if (/^0+[kKmMgG]?$/.test(size)) return null;
+  return `buffer=${size} flush=${nginxTime(t.AccessLogFlush ?? '1s', 'AccessLogFlush')}`;
 }
 
 function verbatim(lines: readonly string[]): string[] {
@@ -1054,7 +1062,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       { name: 'main', format: logFormat(t.MainLogFormat, DEFAULT_MAIN_LOG_FORMAT, 'MainLogFormat') },
       { name: 'trace', format: logFormat(t.TraceLogFormat, DEFAULT_TRACE_LOG_FORMAT, 'TraceLogFormat') },
     ],
-    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main' },
+    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main', buffer: accessLogBuffer(t) },
     sslProtocols: sslProtocols(t.SSLProtocols),
     sslCiphers: emptyOrNull(t.SSLCiphers) === null ? null : quote(t.SSLCiphers.trim()),
     sslDhparam: dhparam === null ? null : quote(dhparam),
