@@ -140,6 +140,9 @@ async function one(n) {
   const text = cold.value;
   r.configBytes = Buffer.byteLength(text);
   r.configLines = text.split('\n').length - 1;
+  // What nginx parses: upstreams and server blocks as rendered (identical ones are shared).
+  r.renderedUpstreams = (text.match(/^    upstream /gm) ?? []).length;
+  r.renderedServers = (text.match(/^    server \{/gm) ?? []).length;
   cache.clear();
   const full = await timed(() => renderNginxConf(model, ext, opts));
   r.renderFull = { wall: full.wall, cpu: full.cpu };
@@ -295,6 +298,7 @@ async function main() {
   console.log(`scale benchmark (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; wall time, CPU time in brackets)`);
   row('services', (r) => r.n);
   row('tasks / virtual hosts / upstreams', (r) => `${r.tasks}/${r.vhosts}/${r.upstreams}`);
+  row('rendered upstream / server blocks', (r) => `${r.renderedUpstreams ?? '-'}/${r.renderedServers ?? '-'}`);
   row('build models (core)', (r) => ms(r.build.wall));
   row('  cpu', (r) => `(${ms(r.build.cpu)})`);
   row('render, first in process (cold)', (r) => ms(r.renderCold.wall));
