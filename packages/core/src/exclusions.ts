@@ -1,6 +1,6 @@
 // Services an extension had to leave out because their routes failed nginx -t there. Merged into the
 // status core serves, so `signalbox status` shows one answer per service.
-import type { ServiceStatus } from '@signalbox/model';
+import type { Diagnostic, ServiceStatus } from '@signalbox/model';
 
 export interface ReportedExclusion {
   service: string;
@@ -28,7 +28,7 @@ export class ExclusionStore {
     return statuses.map((s) => {
       const x = reasons.get(`${s.cluster}\n${s.name}`);
       if (x === undefined || s.status === 'disabled') return s;
-      const error =
+      const error: Diagnostic =
         x.code === 'ERR_CERT_INVALID'
           ? { code: 'ERR_CERT_INVALID', severity: 'error' as const, key: 'com.docker.lb.ssl_cert', message: `its certificate cannot be served, so its routes were left out: ${x.reason}` }
           : x.code === 'ERR_PROXY_REFUSED'

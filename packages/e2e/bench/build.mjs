@@ -30,7 +30,11 @@ function mixed(n) {
 }
 
 const sizes = (process.argv[2] ?? '1000,5000,10000').split(',').map(Number);
-console.log(`load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(
+  `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
 console.log('services  http  passthrough  build median (ms)  min (ms)  routed  rejected');
 for (const n of sizes) {
   const snap = mixed(n);

@@ -6,7 +6,8 @@ import type { ClusterModel, Upstream } from '@signalbox/model';
 /** Services of the virtual host or passthrough host `host`. */
 function servicesOfHost(model: ClusterModel, host: string): string[] {
   const out = new Set<string>();
-  for (const vh of model.virtualHosts) if (vh.host === host) for (const l of vh.locations) for (const s of l.upstream.services) out.add(s);
+  for (const vh of model.virtualHosts)
+    if (vh.host === host) for (const l of vh.locations) for (const s of l.upstream.services) out.add(s);
   for (const p of model.passthrough) if (p.host === host) for (const s of p.upstream.services) out.add(s);
   return [...out];
 }
@@ -22,7 +23,8 @@ export function servicesBlamed(reason: string, configText: string, model: Cluste
   if (secret !== undefined) {
     const out = new Set<string>();
     for (const vh of model.virtualHosts) {
-      if (vh.tls && (vh.tls.certSecret === secret || vh.tls.keySecret === secret)) for (const s of servicesOfHost(model, vh.host)) out.add(s);
+      if (vh.tls && (vh.tls.certSecret === secret || vh.tls.keySecret === secret))
+        for (const s of servicesOfHost(model, vh.host)) out.add(s);
     }
     if (out.size > 0) return [...out].sort();
   }
@@ -32,7 +34,12 @@ export function servicesBlamed(reason: string, configText: string, model: Cluste
   for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
     const text = lines[i]!;
     const upstream = /^\s*# services: (.+)$/.exec(text);
-    if (upstream) return upstream[1]!.split(', ').map((s) => s.trim()).filter((s) => s !== '').sort();
+    if (upstream)
+      return upstream[1]!
+        .split(', ')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+        .sort();
     const server = /^\s*# (\S+) \((?:http|https)\)/.exec(text);
     if (server) return servicesOfHost(model, server[1]!).sort();
     // The end of an earlier block (or the start of http/stream): the line is in no service's block.
@@ -47,8 +54,22 @@ export function routesFingerprint(model: ClusterModel, service: string): string 
   const shape = (u: Upstream) => ({ ...u, servers: [...new Set(u.servers.map((s) => s.port))].sort() });
   const parts: string[] = [];
   for (const vh of model.virtualHosts) {
-    for (const l of vh.locations) if (l.upstream.services.includes(service)) parts.push(JSON.stringify([vh.host, vh.tls ?? null, vh.sslOnly, l.path, l.rewrite, l.websocketEndpoints, shape(l.upstream)]));
+    for (const l of vh.locations)
+      if (l.upstream.services.includes(service))
+        parts.push(
+          JSON.stringify([
+            vh.host,
+            vh.tls ?? null,
+            vh.sslOnly,
+            l.path,
+            l.rewrite,
+            l.websocketEndpoints,
+            shape(l.upstream),
+          ]),
+        );
   }
-  for (const p of model.passthrough) if (p.upstream.services.includes(service)) parts.push(JSON.stringify([p.host, p.sslOnly ?? false, shape(p.upstream)]));
+  for (const p of model.passthrough)
+    if (p.upstream.services.includes(service))
+      parts.push(JSON.stringify([p.host, p.sslOnly ?? false, shape(p.upstream)]));
   return parts.join('\n');
 }

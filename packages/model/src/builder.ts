@@ -37,7 +37,32 @@ export const MAX_LABELS_TOTAL_LENGTH = 8_192;
 
 const L = (suffix: string): string => `com.docker.lb.${suffix}`;
 
-function err(code: string, key: string, message: string, value?: string): Diagnostic {
+/** Codes of what a service's labels cannot tell on their own (swarm state, other services); docs/errors.md#core. */
+export type ClusterCode =
+  | 'ERR_NETWORK_NOT_FOUND'
+  | 'ERR_NETWORK_NOT_ATTACHED'
+  | 'ERR_NETWORK_NOT_OVERLAY'
+  | 'ERR_NETWORK_NONE'
+  | 'ERR_NETWORK_AMBIGUOUS'
+  | 'ERR_NETWORK_NOT_ALLOWED'
+  | 'ERR_SECRET_NOT_FOUND'
+  | 'ERR_SERVICE_CLUSTER_UNKNOWN'
+  | 'ERR_BACKEND_MODE_VIP'
+  | 'ERR_CONFLICT_ROUTE'
+  | 'ERR_CONFLICT_CERT'
+  | 'ERR_CONFLICT_PASSTHROUGH'
+  | 'ERR_CONFLICT_DEFAULT_BACKEND'
+  | 'ERR_CONFLICT_REDIRECT'
+  | 'ERR_CONFLICT_SSL_ONLY'
+  | 'ERR_CONFLICT_WEBSOCKET'
+  | 'ERR_HOST_RESERVED'
+  | 'ERR_HOST_OWNED'
+  | 'ERR_SECRET_OWNED'
+  | 'ERR_LIMIT_HOSTS'
+  | 'ERR_LIMIT_LABELS'
+  | 'WARN_SERVING_PREVIOUS_LABELS';
+
+function err(code: ClusterCode, key: string, message: string, value?: string): Diagnostic {
   return value === undefined ? { code, severity: 'error', key, message } : { code, severity: 'error', key, message, value };
 }
 
@@ -581,7 +606,7 @@ export function buildClusterModels(snap: SwarmSnapshot, targets: readonly Cluste
     }
     const warnings = labelErrors.length === 0 ? chosen.warnings : [
       ...chosen.warnings,
-      { code: 'WARN_SERVING_PREVIOUS_LABELS', severity: 'warning' as const, key: 'com.docker.lb.*', message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed' },
+      { code: 'WARN_SERVING_PREVIOUS_LABELS' as const, severity: 'warning' as const, key: 'com.docker.lb.*', message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed' },
     ];
     bucket!.cands.push({ svc, spec: chosen.spec, reach: chosen.reach, servers: serversFor(svc, chosen.spec, chosen.reach, snap), errors: labelErrors, warnings });
   }

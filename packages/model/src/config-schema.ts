@@ -461,7 +461,7 @@ export function defaultExtensionConfig(name: string): ExtensionConfig {
 
 function tomlString(s: string): string {
   // Literal strings read better for log formats full of double quotes; they cannot hold ' or control chars.
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (s.includes('"') && !s.includes("'") && !/[\x00-\x1f\x7f]/.test(s)) return `'${s}'`;
   return JSON.stringify(s);
 }

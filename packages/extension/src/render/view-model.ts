@@ -369,6 +369,7 @@ const DEFAULT_TRACE_LOG_FORMAT =
  */
 function logFormat(value: string, fallback: string, what: string): string {
   const v = value.trim() === '' ? fallback : value.trim();
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new RenderError(`invalid ${what}: ${JSON.stringify(value)}`);
   return `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
