@@ -114,6 +114,7 @@ export function desiredProxySpec(
           `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,

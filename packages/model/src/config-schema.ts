@@ -195,6 +195,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight. One of SIGQUIT SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGKILL.',
   },
   ProxyStopGracePeriod: { kind: 'string', default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
+  ProxyMaxDrainingGenerations: {
+    kind: 'integer',
+    default: 4,
+    minimum: 0,
+    maximum: 1000,
+    description:
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+  },
   ProxyConstraints: {
     kind: 'list',
     default: ['node.platform.os==linux'],
@@ -306,6 +314,19 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     description: 'Diffie-Hellman parameters file inside the proxy container (ssl_dhparam); empty = generated.',
   },
   AccessLogPath: { kind: 'string', default: '/dev/stdout', pattern: 'absPath', description: 'Access log file (access_log).' },
+  AccessLogBuffer: {
+    kind: 'string',
+    default: '4k',
+    pattern: 'size',
+    description:
+      'Access log lines are collected in a buffer of this size and written together (access_log ... buffer=); "0" writes each line at once. Up to 4k, one write to /dev/stdout stays whole when several workers share the pipe. See Access logs below.',
+  },
+  AccessLogFlush: {
+    kind: 'string',
+    default: '1s',
+    pattern: 'time',
+    description: 'Longest time a buffered access log line waits before it is written (access_log ... flush=).',
+  },
   ErrorLogPath: { kind: 'string', default: '/dev/stderr', pattern: 'absPath', description: 'Error log file (error_log).' },
   MainLogFormat: {
     kind: 'string',

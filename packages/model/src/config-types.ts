@@ -26,6 +26,8 @@ export interface NginxTuning {
   SSLDefaultDHParam: number;
   SSLDefaultDHParamPath: string;
   AccessLogPath: string;
+  AccessLogBuffer: string;
+  AccessLogFlush: string;
   ErrorLogPath: string;
   MainLogFormat: string;
   TraceLogFormat: string;
@@ -54,6 +56,7 @@ export interface ExtensionConfig {
   ProxyReplicas: number;
   ProxyStopSignal: string;
   ProxyStopGracePeriod: string;
+  ProxyMaxDrainingGenerations: number;
   ProxyConstraints: string[];
   ProxyPlacementPreferences: string[];
   ProxyUpdateDelay: string;
