@@ -1,5 +1,5 @@
 // Three projects so the fast ones run alone: unit (pure), integration (real nginx), e2e (real swarm).
-const shared = {
+export const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
   // Image build contexts hold copies of the packages; never test those.
