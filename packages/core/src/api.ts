@@ -55,13 +55,13 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     return reply.header('etag', `"${payload.version}"`).header('cache-control', 'no-store').send(payload);
   });
 
-  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown }[] } }>(
+  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown; code?: unknown }[] } }>(
     '/v1/extensions/:name/exclusions',
     async (req, reply) => {
       if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' } satisfies ApiError);
       const list: ReportedExclusion[] = (req.body?.excluded ?? [])
         .filter((x) => typeof x.service === 'string' && typeof x.reason === 'string')
-        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000) }));
+        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' ? { code: 'ERR_CERT_INVALID' } : {}) }));
       deps.exclusions.set(req.params.name, list);
       return { ok: true };
     },

@@ -87,7 +87,9 @@ test('bisection excludes exactly the services that break nginx -t, with nginx re
   const text = served.get()!.text;
   expect(text).toContain('svc-00.test');
   expect(text).toContain('svc-11.test');
-  expect(text).not.toContain('svc-03.test');
+  // An excluded service's host is held (503), not routed and not given to anyone else.
+  expect(text).not.toMatch(/upstream \S*svc_03/);
+  expect(text).toContain('# svc-03.test (http): held, its service is not routed here');
   expect(publisher.published).toHaveLength(1);
 });
 

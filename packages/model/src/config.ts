@@ -279,6 +279,11 @@ function translate(e: ErrorObject, data: Table): SchemaDiagnostic | undefined {
   if (e.propertyName !== undefined) {
     const name = e.propertyName;
     const path = [...segments, name];
+    // A key of a map such as HostOwners, rather than an [Extensions.NAME] section name.
+    const keyPattern = segments.length > 1 ? Object.values(CONFIG_PATTERNS).find((p) => p.pattern === e.schema) : undefined;
+    if (keyPattern) {
+      return { d: diag(ERR_CONFIG_VALUE, configKeyPath(path), name, `is not a valid key here: it must be ${keyPattern.expect}`), segments: path };
+    }
     const expect =
       e.keyword === 'maxLength' ? `at most ${String(e.schema)} characters long` : CONFIG_PATTERNS.extensionName.expect;
     return {

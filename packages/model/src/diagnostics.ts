@@ -7,9 +7,11 @@ export type Severity = 'error' | 'warning';
 
 /** A service whose routes fail `nginx -t` is left out of the published config (extension, core). */
 export const ERR_NGINX_REJECTED = 'ERR_NGINX_REJECTED';
+/** A service whose certificate/key pair cannot be served (checked where the secrets are mounted) is left out. */
+export const ERR_CERT_INVALID = 'ERR_CERT_INVALID';
 
 /** Every code a model diagnostic can carry, so a misspelt code does not compile. */
-export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED;
+export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID;
 
 /** C widens the codes for tools that add their own (the CLI's lint findings). */
 export interface Diagnostic<C extends string = DiagnosticCode> {
