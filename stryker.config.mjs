@@ -43,7 +43,7 @@ export default {
   },
   coverageAnalysis: 'perTest',
   mutate: only ? only.split(',') : target.mutate,
-  ignorePatterns: ['**/dist/**', '.build', 'reports', '.git'],
+  ignorePatterns: ['**/dist/**', '.build', 'reports', '.git', '.stryker-tmp'],
   concurrency: Number(process.env.SBX_MUTATE_CONCURRENCY ?? 2),
   // A mutant that makes a test hang (a sleep that never ends) counts as detected after this much more
   // than the test run took unmutated.
@@ -51,6 +51,7 @@ export default {
   reporters: ['clear-text', 'progress-append-only', 'json', 'html'],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },
-  tempDirName: '.stryker-tmp',
+  // One directory per target, so targets can run side by side.
+  tempDirName: `.stryker-tmp/${name}`,
   cleanTempDir: true,
 };
