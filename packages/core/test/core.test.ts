@@ -44,6 +44,16 @@ describe('Coalescer', () => {
     c.stop();
   });
 
+  test('after stop, triggers run nothing', async () => {
+    jest.useFakeTimers();
+    let runs = 0;
+    const c = new Coalescer(async () => void runs++, { quietMs: 10, maxWaitMs: 50 });
+    c.stop();
+    c.trigger();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(runs).toBe(0);
+  });
+
   test('a steady stream of triggers still runs within maxWait', async () => {
     jest.useFakeTimers();
     let runs = 0;

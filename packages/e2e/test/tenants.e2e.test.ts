@@ -163,26 +163,26 @@ afterAll(async () => {
   const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[])
     .map((s) => s.Spec.Name)
     .filter((n) => n.startsWith(P));
-  for (const name of mine) await removeService(name);
-  await waitFor(
-    `proxy detached from ${P}*`,
-    async () => {
+  // Every step runs even if an earlier one failed; the hook then fails with all that went wrong.
+  const problems: string[] = [];
+  const step = async (fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  };
+  for (const name of mine) await step(() => removeService(name));
+  await step(() =>
+    waitFor(`proxy detached from ${P}*`, async () => {
       const a = await serviceAttachments(PROXY_SERVICE);
       return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
-    },
-    180_000,
-    500,
-  ).catch((e: Error) => console.warn(e.message));
-  await waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 180_000, 500).catch((e: Error) =>
-    console.warn(e.message),
+    }, 180_000, 500),
   );
-  for (const s of secretNames)
-    await waitFor(`secret ${s} removed`, () => removeSecret(s), 90_000, 1000).catch((e: Error) =>
-      console.warn(e.message),
-    );
-  await waitFor(`network ${NET} removed`, () => removeNetwork(NET), 60_000, 1000).catch((e: Error) =>
-    console.warn(e.message),
-  );
+  await step(() => waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 180_000, 500));
+  for (const s of secretNames) await step(() => waitFor(`secret ${s} removed`, () => removeSecret(s), 90_000, 1000));
+  await step(() => waitFor(`network ${NET} removed`, () => removeNetwork(NET), 60_000, 1000));
+  if (problems.length > 0) throw new Error(`cleanup failed:\n${problems.join('\n')}`);
 }, 400_000);
 
 test('every attacker is rejected with the code naming the victim stack (or excluded for its bad secret)', async () => {
