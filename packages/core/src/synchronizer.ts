@@ -50,7 +50,7 @@ export class Synchronizer {
 
   constructor(private readonly d: SynchronizerDeps) {
     this.targets = Object.entries(d.config.Extensions)
-      .map(([name, e]) => ({ name, serviceCluster: e.ServiceCluster, networks: e.Networks }))
+      .map(([name, e]) => ({ name, serviceCluster: e.ServiceCluster, networks: e.Networks, hostOwners: e.HostOwners, secretOwners: e.SecretOwners }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     this.firstStart = new FirstStartGate(d.firstStartHoldMs);
     this.coalescer = new Coalescer(() => this.reconcile(), { quietMs: d.quietMs ?? 30, maxWaitMs: d.maxWaitMs ?? 250 });

@@ -70,6 +70,10 @@ export interface ExtensionConfig {
   Template: string;
   /** Fixed networks the proxy joins; empty = only those its routed services need. */
   Networks: string[];
+  /** Host pattern → comma-separated owners allowed to serve it ('-' = services outside any stack). */
+  HostOwners: Record<string, string>;
+  /** Secret name → comma-separated owners allowed to use it. */
+  SecretOwners: Record<string, string>;
   Config: NginxTuning;
 }
 

@@ -21,6 +21,8 @@ export interface NetworkSnapshot {
 export interface SecretSnapshot {
   id: string;
   name: string;
+  /** Spec labels; com.docker.stack.namespace names the stack that owns the secret. */
+  labels?: Record<string, string>;
 }
 
 export interface NodeSnapshot {

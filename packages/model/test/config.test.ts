@@ -102,6 +102,8 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'TargetSSLPort', good: '8443', parsed: 8443, bad: '-1', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Template', good: '"my-template.v2"', parsed: 'my-template.v2', bad: '"my template"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Networks', good: '["frontend", "api_net"]', parsed: ['frontend', 'api_net'], bad: '["front end"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
+  { section: 'ext', key: 'HostOwners', good: '{ "*.shop.example.com" = "shop, payments", "api.example.com" = "-" }', parsed: { '*.shop.example.com': 'shop, payments', 'api.example.com': '-' }, bad: '{ "shop.example.com" = "shop;evil" }', code: 'ERR_CONFIG_VALUE', at: '."shop.example.com"' },
+  { section: 'ext', key: 'SecretOwners', good: '{ "shop.crt" = "shop,-" }', parsed: { 'shop.crt': 'shop,-' }, bad: '{ "shop.crt" = "" }', code: 'ERR_CONFIG_VALUE', at: '."shop.crt"' },
   // [Extensions.default.Config]
   { section: 'config', key: 'User', good: '"nginx nginx"', parsed: 'nginx nginx', bad: '"www-data;"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'PidPath', good: '"/run/nginx.pid"', parsed: '/run/nginx.pid', bad: '"/run/x;pid"', code: 'ERR_CONFIG_VALUE' },

@@ -114,7 +114,7 @@ export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
       return { ...normaliseService(s, running, idByName), startingTasks };
     }),
     networks,
-    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? '') })),
+    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? ''), labels: { ...(s.Spec?.Labels ?? {}) } })),
     nodes: rawNodes.map(normaliseNode),
   };
 }

@@ -448,6 +448,7 @@ const DEFAULT_TRACE_LOG_FORMAT =
  */
 function logFormat(value: string, fallback: string, what: string): string {
   const v = value.trim() === '' ? fallback : value.trim();
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new RenderError(`invalid ${what}: ${JSON.stringify(value)}`);
   return `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
@@ -1013,10 +1014,35 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     });
   }
 
+  // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
+  // itself, so another owner's default backend or wildcard never receives their requests.
+  const held = heldServerNames(model, vhostNames, redirects, httpsOnlyPassthrough);
+  for (const host of held) {
+    servers.push({
+      comment: `${comment(host)} (http): held, its service is not routed here`,
+      listen: [plainListen],
+      serverName: quote(host),
+      tls: null,
+      rejectHandshake: false,
+      realIpFrom: [],
+      returnAll: { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
+      locations: [],
+    });
+    servers.push({
+      comment: `${comment(host)} (https): held, TLS handshake rejected`,
+      listen: [sslListen],
+      serverName: quote(host),
+      tls: null,
+      rejectHandshake: true,
+      realIpFrom,
+      returnAll: null,
+      locations: [],
+    });
+  }
   const mergedServers = mergeSameServers(servers);
 
   // ---- hash sizes
-  const serverNames = [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough.filter((h) => !redirects.has(h))];
+  const serverNames = [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough.filter((h) => !redirects.has(h)), ...held];
   const longest = serverNames.reduce((m, n) => Math.max(m, n.length), 0);
   const bucket = t.ServerNamesHashBucketSize > 0 ? positiveInt(t.ServerNamesHashBucketSize, 'ServerNamesHashBucketSize') : hashBucketSize(longest, serverNames.length > SERVER_NAMES_SMALL ? SERVER_NAMES_PER_BUCKET : 1);
 
@@ -1107,18 +1133,23 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),
       internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
     );
-    const ptLongest = passthrough.reduce((m, p) => Math.max(m, p.host.length), 0);
+    const shielded = shieldedFromPassthroughWildcards(passthrough, [...vhostNames, ...held]);
+    const ptLongest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
     const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
     const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
     stream = {
       mapHashBucketSize: hashBucketSize(ptLongest),
-      mapHashMaxSize: hashMaxSize(passthrough.length),
+      mapHashMaxSize: hashMaxSize(passthrough.length + shielded.length),
       maps: [
         {
           source: '$ssl_preread_server_name',
           variable: '$signalbox_tls_route',
           hostnames: true,
-          entries: passthrough.map((p) => ({ key: mapKey(p.host), value: INTERNAL_UPSTREAMS.hop })),
+          entries: [
+            ...passthrough.map((p) => ({ key: mapKey(p.host), value: INTERNAL_UPSTREAMS.hop })),
+            // Exact names win over wildcards: hosts served here never reach another owner's passthrough wildcard.
+            ...shielded.map((h) => ({ key: mapKey(h), value: INTERNAL_UPSTREAMS.terminate })),
+          ],
           default: INTERNAL_UPSTREAMS.terminate,
         },
         {
@@ -1165,4 +1196,34 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     http,
     stream,
   };
+}
+
+/** model.heldHosts that have no server of their own yet, valid and sorted. */
+function heldServerNames(model: ClusterModel, vhostNames: ReadonlySet<string>, redirects: ReadonlyMap<string, unknown>, httpsOnly: readonly string[]): string[] {
+  const own = new Set(httpsOnly);
+  const out = new Set<string>();
+  for (const h of model.heldHosts ?? []) {
+    hostName(h);
+    if (!vhostNames.has(h) && !redirects.has(h) && !own.has(h)) out.add(h);
+  }
+  return [...out].sort(cmp);
+}
+
+/** Hosts served (or held) here that a passthrough wildcard would otherwise cover in the SNI map. */
+function shieldedFromPassthroughWildcards(passthrough: readonly PassthroughHost[], hosts: readonly string[]): string[] {
+  const wildcards = new Set(passthrough.filter((p) => p.host.startsWith('*.')).map((p) => p.host));
+  if (wildcards.size === 0) return [];
+  const passed = new Set(passthrough.map((p) => p.host));
+  const out = new Set<string>();
+  for (const h of hosts) {
+    if (passed.has(h)) continue;
+    const labels = h.split('.');
+    for (let i = 1; i < labels.length; i++) {
+      if (wildcards.has(`*.${labels.slice(i).join('.')}`)) {
+        out.add(h);
+        break;
+      }
+    }
+  }
+  return [...out].sort(cmp);
 }
