@@ -13,6 +13,7 @@ import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
 import { ConfigWatcher } from './watcher.js';
+import { countDrainingWorkers } from './workers.js';
 
 /** Knobs that are not env options: timings for tests, and whether to listen at all. */
 export interface AgentTuning {
@@ -82,6 +83,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     nginxPid: supervisor.pid,
     nginxRunning: supervisor.isRunning(),
     nginxRestarts: supervisor.restarts,
+    drainingWorkers: countDrainingWorkers(supervisor.pid),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {

@@ -14,6 +14,8 @@ export interface AgentSnapshot {
   nginxPid: number | undefined;
   nginxRunning: boolean;
   nginxRestarts: number;
+  /** Old workers still finishing requests after a reload (absent when not counted). */
+  drainingWorkers?: number;
   extension?: { url: string; etag: string | undefined; lastError: string | undefined; lastContactAt: Date | undefined };
 }
 
@@ -78,6 +80,14 @@ function createMetrics(snapshot: () => AgentSnapshot, defaultMetrics: boolean): 
       this.set(isHealthy(snapshot()) ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'signalbox_proxy_draining_workers',
+    help: 'Old nginx workers still finishing requests after a reload.',
+    registers: [registry],
+    collect() {
+      this.set(snapshot().drainingWorkers ?? 0);
+    },
+  });
   new Counter({
     name: 'signalbox_proxy_nginx_restarts_total',
     help: 'Unexpected nginx exits that the agent restarted.',
@@ -136,6 +146,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       nginxPid: s.nginxPid ?? null,
       nginxRunning: s.nginxRunning,
       nginxRestarts: s.nginxRestarts,
+      drainingWorkers: s.drainingWorkers ?? null,
       ...(s.extension
         ? {
             extension: {

@@ -8,3 +8,4 @@ export * from './nginx.js';
 export * from './options.js';
 export * from './supervisor.js';
 export * from './watcher.js';
+export * from './workers.js';
