@@ -41,7 +41,7 @@ const tracker = new StatusTracker(log.child({ component: 'status' }));
 const exclusions = new ExclusionStore();
 const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
 const controlNetwork = process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control';
-const dashboard = createDashboard({ extensions: config.Extensions, store, statuses: () => exclusions.apply(tracker.all(), clusterOf), controlNetwork, env: process.env, log });
+const dashboard = createDashboard({ extensions: config.Extensions, store, statuses: () => exclusions.apply(tracker.all(), clusterOf), controlNetwork, env: process.env, log, registry: metrics.registry });
 const managed = new ManagedServices(
   config.Extensions,
   {

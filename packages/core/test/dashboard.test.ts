@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
+import { createConvergenceMetrics } from '../src/dashboard/metrics.js';
 import type { ClusterModel, ExtensionConfig, ServiceStatus, SwarmSnapshot, Upstream } from '@signalbox/model';
 import { createLogger, parseConfig } from '@signalbox/model';
 import { buildServer } from '../../extension/src/server.js';
@@ -101,6 +102,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
   let recorder: DashboardRecorder;
   let store: ModelStore;
   let ext: ExtensionConfig;
+  const registry = new Registry();
 
   beforeAll(async () => {
     extensionApp = buildServer({ served, status: () => extState, registry: new Registry(), log });
@@ -119,6 +121,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
       extensionPort: port(extensionApp),
       agentPort: port(agentApp),
       log,
+      metrics: createConvergenceMetrics(registry),
     });
   });
 
@@ -184,6 +187,20 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     expect(v.routes[0]!.servers).toHaveLength(4);
   });
 
+  test('convergence: observed once every proxy task runs the served config', async () => {
+    const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
+    expect((await metric('signalbox_proxies_converged'))[0]!.value).toBe(0); // one task unreachable
+    recorder.noteSnapshot(snapshot(3, ['127.0.0.1']));
+    agent = { ...agent, installed: { sha256: 'def', configName: 'signalbox-default-2', source: 'extension', installedAt: new Date() } };
+    await recorder.poll();
+    await recorder.poll();
+    expect((await metric('signalbox_proxies_converged'))[0]!.value).toBe(1);
+    const count = (await metric('signalbox_convergence_seconds')).find((v) => v.metricName === 'signalbox_convergence_seconds_count');
+    expect(count?.value).toBe(1);
+    await recorder.poll();
+    expect((await metric('signalbox_convergence_seconds')).find((v) => v.metricName === 'signalbox_convergence_seconds_count')?.value).toBe(1);
+  });
+
   test('nothing new keeps the version, so long-polls wait', async () => {
     const before = view().version;
     await recorder.poll();
@@ -232,7 +249,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
       const body = res.json() as DashboardPayload;
       expect(res.headers.etag).toBe(`"${body.version}"`);
       expect(body.routes[0]!.host).toBe('web.test');
-      expect(body.proxies).toHaveLength(2);
+      expect(body.proxies).toHaveLength(1);
 
       const services = await server.inject({ url: '/v1/dashboard/services?q=ERR_LABEL_PORT', headers: auth });
       expect(services.json().services.map((s: { name: string }) => s.name)).toEqual(['bad']);

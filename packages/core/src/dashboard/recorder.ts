@@ -5,6 +5,7 @@
 import type { ClusterModel, ExtensionConfig, Logger, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
 import { VersionedValue, contentVersion } from '@signalbox/model';
 import type { ModelStore } from '../model-store.js';
+import type { ConvergenceMetrics } from './metrics.js';
 import type {
   ConfigVersionView,
   DashboardPayload,
@@ -39,6 +40,7 @@ export interface RecorderDeps {
   now?: () => Date;
   /** How many model versions, configs and failures are kept. */
   historyLength?: number;
+  metrics?: ConvergenceMetrics;
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- status answers of other components, read defensively */
@@ -68,6 +70,8 @@ export class DashboardRecorder {
   private proxyViews = new Map<string, ProxyView[]>();
   private readonly seenFailures = new Set<string>();
   private readonly seenInstalls = new Set<string>();
+  /** Configs whose convergence was observed, per extension (the newest only). */
+  private readonly convergedConfig = new Map<string, string>();
   private readonly fetch: FetchJson;
   private readonly now: () => Date;
   private readonly keep: number;
@@ -134,7 +138,26 @@ export class DashboardRecorder {
   /** Asks every extension and proxy agent for its status, then recomputes the view. */
   async poll(): Promise<void> {
     await Promise.all(Object.entries(this.d.extensions).map(([name, ext]) => Promise.all([this.pollExtension(name, ext), this.pollProxies(name, ext)])));
+    for (const name of Object.keys(this.d.extensions)) this.noteConvergence(name);
     this.refresh();
+  }
+
+  /**
+   * Once every proxy task runs the config the extension serves, the time from its model version to
+   * the last install is observed (once per config). Install times are the agents' clocks.
+   */
+  private noteConvergence(extension: string): void {
+    const config = this.configs.find((c) => c.extension === extension);
+    const proxies = this.proxyViews.get(extension) ?? [];
+    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && p.config === config.config);
+    this.d.metrics?.converged.set({ extension }, converged ? 1 : 0);
+    if (!converged || this.convergedConfig.get(extension) === config.config) return;
+    this.convergedConfig.set(extension, config.config);
+    const modelAt = this.models.find((m) => m.version === config.modelVersion)?.at;
+    const installs = config.installs.filter((i) => proxies.some((p) => p.task === i.task));
+    if (!modelAt || installs.length < proxies.length) return; // published before this core started
+    const last = Math.max(...installs.map((i) => Date.parse(i.at)));
+    this.d.metrics?.seconds.observe({ extension }, Math.max(0, (last - Date.parse(modelAt)) / 1000));
   }
 
   private async pollExtension(name: string, ext: ExtensionConfig): Promise<void> {

@@ -1,9 +1,11 @@
 // Wires the dashboard into core's process: the recorder follows the model and asks the extension and
 // proxy agents for status; the listener serves the page and its API on SIGNALBOX_DASHBOARD_ADDR.
 import { fileURLToPath } from 'node:url';
+import type { Registry } from 'prom-client';
 import type { ExtensionConfig, Logger, ServiceStatus } from '@signalbox/model';
 import { AGENT_PORT, EXTENSION_PORT } from '../managed-services.js';
 import type { ModelStore } from '../model-store.js';
+import { createConvergenceMetrics } from './metrics.js';
 import { DashboardRecorder } from './recorder.js';
 import { DEFAULT_TOKEN_FILE, buildDashboardServer } from './server.js';
 
@@ -14,6 +16,7 @@ export interface DashboardStartDeps {
   controlNetwork: string;
   env: NodeJS.ProcessEnv;
   log: Logger;
+  registry: Registry;
 }
 
 /** Default page location: packages/dashboard/dist next to packages/core/dist (as in the image). */
@@ -29,6 +32,7 @@ export function createDashboard(d: DashboardStartDeps) {
     extensionPort: EXTENSION_PORT,
     agentPort: AGENT_PORT,
     log,
+    metrics: createConvergenceMetrics(d.registry),
   });
   const addr = d.env.SIGNALBOX_DASHBOARD_ADDR ?? ':8090';
   return {
