@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { createDemoService, ensureNetwork, get, removeNetwork, removeService, run, scaleService, waitFor } from './helpers/swarm.js';
+import { PROXY_SERVICE, createDemoService, docker, ensureNetwork, get, removeNetwork, removeService, run, scaleService, waitFor } from './helpers/swarm.js';
 
 jest.setTimeout(300_000);
 
@@ -23,6 +23,28 @@ const P = 'com.docker.lb.';
 let profile: string;
 let context: BrowserContext;
 let url: string;
+
+/** GET a dashboard API path with the token from the printed URL. */
+async function api<T>(path: string): Promise<T> {
+  const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${new URL(url).hash.replace('#token=', '')}` } });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+type Proxies = { proxies: { task: string; state: string; config: string | null }[]; extensions: { serving: string | null }[] };
+
+/** Every proxy task answers and runs the config the extension serves (a network change rolls the proxy). */
+async function proxiesSettled(): Promise<void> {
+  await waitFor(
+    'every proxy task ok on the served config',
+    async () => {
+      const p = await api<Proxies>('/v1/dashboard/proxies');
+      return p.proxies.length > 0 && p.proxies.every((x) => x.state === 'ok' && x.config === p.extensions[0]?.serving);
+    },
+    90_000,
+    500,
+  );
+}
 
 async function openPage(viewport = { width: 1280, height: 860 }): Promise<Page> {
   const page = await context.newPage();
@@ -59,6 +81,7 @@ afterAll(async () => {
 test('the printed URL opens the dashboard; a routed service appears with its servers', async () => {
   await createDemoService({ name: GOOD, replicas: 2, networks: [NET], labels: { [`${P}hosts`]: GOOD_HOST, [`${P}port`]: '80', [`${P}network`]: NET } });
   await waitFor(`${GOOD_HOST} answers through the proxy`, async () => (await get(GOOD_HOST)).status === 200, 90_000, 250);
+  await proxiesSettled();
   const page = await openPage();
   await page.goto(url);
   const route = page.locator(`[data-testid=route][data-host="${GOOD_HOST}"]`);
@@ -117,12 +140,37 @@ test('a scale change updates the server count live, without reloading the page',
   // History names the change; proxies show their reloads.
   await page.locator('[data-testid=tab-history]').click();
   await expectContains(page.locator('main'), `${GOOD}: servers 2 → 3`);
+  await proxiesSettled();
+  await expectContains(page.locator('[data-testid=config]').first(), 'reloads: signalbox-proxy');
   await page.screenshot({ path: join(IMG, 'dashboard-history.png'), fullPage: true });
   await page.locator('[data-testid=tab-proxies]').click();
   const proxy = page.locator('[data-testid=proxy]').first();
   await proxy.waitFor();
   expect(await proxy.getAttribute('data-state')).toBe('ok');
   await page.screenshot({ path: join(IMG, 'dashboard-proxies.png'), fullPage: true });
+  await page.close();
+});
+
+test('a proxy task whose agent does not answer is shown as unreachable with the reason, and recovers', async () => {
+  const [container] = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${PROXY_SERVICE}`], status: ['running'] } })) as { Id: string }[];
+  expect(container).toBeDefined();
+  const page = await openPage();
+  await page.goto(url);
+  await page.locator('[data-testid=tab-proxies]').click();
+  await page.locator('[data-testid=proxy][data-state=ok]').first().waitFor({ timeout: 30_000 });
+  // Freeze the proxy task (nginx and its agent) for a few seconds: short of the health check's 15 s.
+  const paused = docker.getContainer(container!.Id);
+  await paused.pause();
+  try {
+    const down = page.locator('[data-testid=proxy][data-state=unreachable]');
+    await down.waitFor({ timeout: 10_000 });
+    await expectContains(down, 'does not answer');
+    await expectContains(page.locator('[data-testid=banner]').first(), 'is unreachable');
+    await page.screenshot({ path: join(IMG, 'dashboard-proxy-unreachable.png'), fullPage: true });
+  } finally {
+    await paused.unpause();
+  }
+  await page.locator('[data-testid=proxy][data-state=ok]').first().waitFor({ timeout: 30_000 });
   await page.close();
 });
 
