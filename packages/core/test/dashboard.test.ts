@@ -141,7 +141,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     expect(v.routes).toHaveLength(1);
     const r = v.routes[0]!;
     expect(r).toMatchObject({ host: 'web.test', path: '/', kind: 'http', services: ['web', 'web-canary'] });
-    expect(r.servers[0]).toEqual({ addr: '10.0.1.2', port: 80, service: 'web', task: 'web.1.taskweb0aaaa', node: 'manager-1' });
+    expect(r.servers[0]).toEqual({ addr: '10.0.1.2', port: 80, service: 'web', task: 'web.1.taskweb0aaaa', node: 'manager-1', failures: 0, lastFailure: null });
     expect(r.split).toEqual([
       { service: 'web', servers: 2, percent: 66.7 },
       { service: 'web-canary', servers: 1, percent: 33.3 },
@@ -155,6 +155,12 @@ describe('dashboard recorder against real extension and agent APIs', () => {
   test('a proxy task that does not answer is unreachable with the reason; one that answers shows its reloads', async () => {
     agent = { ...agent, installed: { sha256: 'abc', configName: 'signalbox-default-1', source: 'extension', installedAt: new Date('2026-01-01T00:00:00Z') }, reloads: 4, lastReloadAt: new Date('2026-01-01T00:00:00Z') };
     await recorder.poll();
+    agent = { ...agent, upstreamFailures: [{ server: '10.0.1.50:80', recent: 3, total: 7, lastAt: '2026-01-01T00:00:05.000Z', lastError: 'connect() failed (111: Connection refused) while connecting to upstream' }] };
+    await recorder.poll();
+    const failing = view().routes[0]!.servers.find((x) => x.service === 'web-canary')!;
+    expect(failing.failures).toBe(3);
+    expect(failing.lastFailure).toBe('connect() failed (111: Connection refused) while connecting to upstream (signalbox-proxy.1.taskproxy0bb, 2026-01-01T00:00:05.000Z)');
+    expect(view().routes[0]!.servers.find((x) => x.service === 'web')!.failures).toBe(0);
     const [ok, gone] = view().proxies;
     expect(ok).toMatchObject({ task: 'signalbox-proxy.1.taskproxy0bb', node: 'manager-1', state: 'ok', config: 'signalbox-default-1', reloads: 4, drainingWorkers: null });
     expect(gone).toMatchObject({ task: 'signalbox-proxy.2.taskproxy1bb', state: 'unreachable', config: null });

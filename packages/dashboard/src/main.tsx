@@ -124,15 +124,22 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
             </span>
           </div>
           {r.servers.length === 0 ? <p class="warn">No running task: requests get 503.</p> : null}
+          {r.servers.some((s) => s.failures > 0) ? (
+            <p class="warn" data-testid="failing">
+              nginx failed to reach {r.servers.filter((s) => s.failures > 0).length} of {r.servers.length} servers in the last minute
+            </p>
+          ) : null}
           <details>
             <summary>servers</summary>
             <ul class="servers">
               {r.servers.map((s) => (
-                <li key={`${s.addr}:${s.port}`}>
+                <li key={`${s.addr}:${s.port}`} data-testid="server" data-failures={s.failures}>
+                  <span class={s.failures > 0 ? 'bad-dot' : 'ok-dot'} title={s.failures > 0 ? 'failing' : 'no failures seen'} />
                   <code>
                     {s.addr}:{s.port}
                   </code>{' '}
                   {s.service} <span class="muted">{s.task ? `${s.task} on ${s.node ?? '?'}` : 'service VIP'}</span>
+                  {s.failures > 0 ? <div class="warn">{s.failures} failed in the last minute: {s.lastFailure}</div> : null}
                 </li>
               ))}
             </ul>

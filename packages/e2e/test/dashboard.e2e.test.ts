@@ -18,6 +18,8 @@ const NET = 'sbx-dash-net';
 const GOOD = 'sbx-dash-web';
 const GOOD_HOST = 'web.dash.test';
 const BAD = 'sbx-dash-bad';
+const BROKEN = 'sbx-dash-broken';
+const BROKEN_HOST = 'broken.dash.test';
 const P = 'com.docker.lb.';
 
 let profile: string;
@@ -75,6 +77,7 @@ afterAll(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
   await removeService(GOOD);
   await removeService(BAD);
+  await removeService(BROKEN);
   await waitFor(`network ${NET} removed`, () => removeNetwork(NET), 60_000, 1000).catch(() => undefined);
 });
 
@@ -149,6 +152,28 @@ test('a scale change updates the server count live, without reloading the page',
   expect(await proxy.getAttribute('data-state')).toBe('ok');
   await page.screenshot({ path: join(IMG, 'dashboard-proxies.png'), fullPage: true });
   await page.close();
+});
+
+test('a server nginx cannot reach shows its failures, as nginx logged them (passive health)', async () => {
+  // Labelled with a port the demo app does not listen on: every request fails to connect.
+  await createDemoService({ name: BROKEN, networks: [NET], labels: { [`${P}hosts`]: BROKEN_HOST, [`${P}port`]: '81', [`${P}network`]: NET } });
+  const page = await openPage();
+  await page.goto(url);
+  const route = page.locator(`[data-testid=route][data-host="${BROKEN_HOST}"]`);
+  await route.waitFor({ timeout: 30_000 });
+  await expectText(route.locator('[data-testid=server-count]'), '1');
+  await waitFor(`${BROKEN_HOST} answers 502`, async () => (await get(BROKEN_HOST)).status === 502, 60_000, 250);
+  for (let i = 0; i < 3; i++) await get(BROKEN_HOST);
+  await route.locator('[data-testid=failing]').waitFor({ timeout: 15_000 });
+  await route.locator('summary').click();
+  const server = route.locator('[data-testid=server]').first();
+  expect(Number(await server.getAttribute('data-failures'))).toBeGreaterThanOrEqual(1);
+  await expectContains(server, 'connect() failed (111: Connection refused)');
+  // The healthy route has no failing server.
+  expect(await page.locator(`[data-testid=route][data-host="${GOOD_HOST}"] [data-testid=failing]`).count()).toBe(0);
+  await page.screenshot({ path: join(IMG, 'dashboard-server-failing.png'), fullPage: true });
+  await page.close();
+  await removeService(BROKEN);
 });
 
 test('a proxy task whose agent does not answer is shown as unreachable with the reason, and recovers', async () => {

@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureRecord, InstalledConfig } from './installer.js';
+import type { UpstreamFailure } from './upstream-failures.js';
 
 export interface AgentSnapshot {
   installed: InstalledConfig | undefined;
@@ -16,6 +17,8 @@ export interface AgentSnapshot {
   nginxRestarts: number;
   /** Old workers still finishing requests after a reload (absent when not counted). */
   drainingWorkers?: number;
+  /** Upstream servers nginx failed to reach, from its error log (absent when not tracked). */
+  upstreamFailures?: UpstreamFailure[];
   extension?: { url: string; etag: string | undefined; lastError: string | undefined; lastContactAt: Date | undefined };
 }
 
@@ -147,6 +150,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       nginxRunning: s.nginxRunning,
       nginxRestarts: s.nginxRestarts,
       drainingWorkers: s.drainingWorkers ?? null,
+      upstreamFailures: s.upstreamFailures ?? [],
       ...(s.extension
         ? {
             extension: {

@@ -60,6 +60,7 @@ describe('GET /v1/status', () => {
       nginxRunning: true,
       nginxRestarts: 0,
       drainingWorkers: 2,
+      upstreamFailures: [],
     });
   });
 

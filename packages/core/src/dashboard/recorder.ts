@@ -16,7 +16,7 @@ import type {
   ModelVersionView,
   ProxyView,
 } from './types.js';
-import { diffServices, fingerprint, indexTasks, problem, routesOf } from './view.js';
+import { diffServices, fingerprint, indexTasks, problem, routesOf, type FailureIndex } from './view.js';
 
 /** GET a JSON document; rejects on network errors, timeouts and non-2xx answers. */
 export type FetchJson = (url: string) => Promise<unknown>;
@@ -68,6 +68,8 @@ export class DashboardRecorder {
   private failures: FailureView[] = [];
   private extensionViews = new Map<string, ExtensionView>();
   private proxyViews = new Map<string, ProxyView[]>();
+  /** Per extension: upstream failures the proxies' nginx logged (from their last answers). */
+  private readonly upstreamFailures = new Map<string, FailureIndex>();
   private readonly seenFailures = new Set<string>();
   private readonly seenInstalls = new Set<string>();
   /** Configs whose convergence was observed, per extension (the newest only). */
@@ -226,11 +228,13 @@ export class DashboardRecorder {
     const service = snap?.services.find((s) => s.name === ext.ProxyServiceName);
     if (!snap || !service) {
       this.proxyViews.set(name, []);
+      this.upstreamFailures.delete(name);
       return;
     }
     const controlId = snap.networks.find((n) => n.name === this.d.controlNetwork)?.id;
     const nodes = new Map(snap.nodes.map((n) => [n.id, n.hostname || n.id]));
     const tasks = [...service.tasks].sort((a, b) => a.slot - b.slot || a.id.localeCompare(b.id));
+    const failures: FailureIndex = new Map();
     const views = await Promise.all(
       tasks.map(async (t): Promise<ProxyView> => {
         const addr = t.addresses.find((a) => a.networkId === controlId)?.addr ?? null;
@@ -242,6 +246,13 @@ export class DashboardRecorder {
           s = await this.fetch(`http://${addr}:${this.d.agentPort}/v1/status`);
         } catch (e) {
           return { ...base, ...empty, state: 'unreachable', error: `proxy agent at ${addr}:${this.d.agentPort} does not answer: ${errText(e)}` };
+        }
+        for (const f of Array.isArray(s?.upstreamFailures) ? s.upstreamFailures : []) {
+          if (typeof f?.server !== 'string' || typeof f?.lastAt !== 'string') continue;
+          const seen = failures.get(f.server);
+          const recent = num(f.recent) + (seen?.recent ?? 0);
+          if (!seen || f.lastAt > seen.lastAt) failures.set(f.server, { recent, lastAt: f.lastAt, lastError: String(f.lastError ?? ''), proxy: base.task });
+          else seen.recent = recent;
         }
         const config = str(s?.installed?.configName);
         const installedAt = str(s?.installed?.installedAt);
@@ -267,6 +278,7 @@ export class DashboardRecorder {
       }),
     );
     this.proxyViews.set(name, views);
+    this.upstreamFailures.set(name, failures);
   }
 
   private noteInstall(extension: string, config: string, task: string, node: string | null, at: string): void {
@@ -286,7 +298,7 @@ export class DashboardRecorder {
       .sort()
       .flatMap((name) => {
         const p = this.d.store.get(name);
-        return p ? routesOf(name, p.model, tasks) : [];
+        return p ? routesOf(name, p.model, tasks, this.upstreamFailures.get(name)) : [];
       });
     const now = this.now().toISOString();
     const statuses = this.d.statuses();

@@ -8,6 +8,10 @@ export interface ServerView {
   /** Swarm task id and node hostname, when the address is a task's (dnsrr); null for a service VIP. */
   task: string | null;
   node: string | null;
+  /** Passive health as nginx sees it: failed attempts logged by the proxies in the last minute. */
+  failures: number;
+  /** nginx's last error for this server, with when and which proxy task; null when none seen. */
+  lastFailure: string | null;
 }
 
 export interface RouteView {
@@ -161,7 +165,7 @@ export const schemas = {
     sslOnly: bool,
     backendTls: bool,
     services: strs,
-    servers: { type: 'array', items: obj({ addr: str, port: int, service: str, task: nstr, node: nstr }) },
+    servers: { type: 'array', items: obj({ addr: str, port: int, service: str, task: nstr, node: nstr, failures: int, lastFailure: nstr }) },
     split: { type: 'array', items: obj({ service: str, servers: int, percent: { type: 'number' } }) },
   }),
   service: obj({

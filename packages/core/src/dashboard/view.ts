@@ -17,10 +17,22 @@ export function indexTasks(snap: SwarmSnapshot | undefined): TaskIndex {
   return index;
 }
 
-function servers(up: Upstream, tasks: TaskIndex): ServerView[] {
+/** addr:port → failures the proxies' nginx logged recently (passive health). */
+export type FailureIndex = Map<string, { recent: number; lastAt: string; lastError: string; proxy: string }>;
+
+function servers(up: Upstream, tasks: TaskIndex, failures: FailureIndex): ServerView[] {
   return up.servers.map((s) => {
     const t = tasks.get(`${s.service}\n${s.addr}`);
-    return { addr: s.addr, port: s.port, service: s.service, task: t?.task ?? null, node: t?.node ?? null };
+    const f = failures.get(`${s.addr}:${s.port}`);
+    return {
+      addr: s.addr,
+      port: s.port,
+      service: s.service,
+      task: t?.task ?? null,
+      node: t?.node ?? null,
+      failures: f?.recent ?? 0,
+      lastFailure: f ? `${f.lastError} (${f.proxy}, ${f.lastAt})` : null,
+    };
   });
 }
 
@@ -32,9 +44,9 @@ function split(up: Upstream): RouteView['split'] {
   });
 }
 
-export function routesOf(extension: string, model: ClusterModel, tasks: TaskIndex): RouteView[] {
+export function routesOf(extension: string, model: ClusterModel, tasks: TaskIndex, failures: FailureIndex = new Map()): RouteView[] {
   const routes: RouteView[] = [];
-  const base = (up: Upstream) => ({ extension, backendTls: up.tls.enabled, services: [...up.services], servers: servers(up, tasks), split: split(up) });
+  const base = (up: Upstream) => ({ extension, backendTls: up.tls.enabled, services: [...up.services], servers: servers(up, tasks, failures), split: split(up) });
   for (const vh of model.virtualHosts) {
     for (const l of vh.locations) routes.push({ kind: vh.tls ? 'terminate' : 'http', host: vh.host, path: l.path, sslOnly: vh.sslOnly, ...base(l.upstream) });
   }
