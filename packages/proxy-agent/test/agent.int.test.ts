@@ -276,6 +276,21 @@ describe('proxy agent with real nginx', () => {
     await until(() => a.snapshot().drainingWorkers === 0, 5000, 'the old worker gone');
   }, T);
 
+  it('reports the upstream servers nginx fails to reach, from its own error lines', async () => {
+    const a = agent!;
+    // 127.0.0.1:9 (discard): nothing listens there, so every request gets connection refused.
+    const conf = config(dir, HTTP_PORT, 'refused', `        location /down { proxy_pass http://127.0.0.1:9; }`).replace('error_log stderr warn;', 'error_log stderr error;');
+    expect((await a.installer.submit({ bytes: Buffer.from(conf), configName: 'refused', source: 'extension' })).status).toBe('installed');
+    await until(serving(HTTP_PORT, 'refused'), 5000, 'nginx serving "refused"');
+    expect((await get(HTTP_PORT, '/down')).status).toBe(502);
+    expect((await get(HTTP_PORT, '/down')).status).toBe(502);
+    const failures = await until(() => {
+      const f = a.snapshot().upstreamFailures?.find((x) => x.server === '127.0.0.1:9');
+      return f && f.recent >= 2 ? f : undefined;
+    }, 5000, 'two failures of 127.0.0.1:9');
+    expect(failures.lastError).toMatch(/^connect\(\) failed \(111: Connection refused\) while connecting to upstream$/);
+  }, T);
+
   it('on SIGQUIT lets in-flight requests finish, then nginx exits', async () => {
     const a = agent!;
     const proxied = config(dir, HTTP_PORT, 'five', `        location /slow { proxy_pass http://127.0.0.1:${SLOW_PORT}; }`);
