@@ -16,7 +16,11 @@ const targets = [
 ];
 
 function containers(service) {
-  return execFileSync('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  return execFileSync('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${service}`], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter(Boolean);
 }
 
 /** Prometheus text format → [{name, labels, value}] (comments and +Inf handled; no exemplars). */
@@ -40,8 +44,22 @@ while (Date.now() < end) {
   for (const { service, port } of targets) {
     for (const id of containers(service)) {
       try {
-        const text = execFileSync('docker', ['exec', id, 'node', '-e', `fetch('http://127.0.0.1:${port}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`], { encoding: 'utf8', timeout: 10_000 });
-        series.push(...parseText(text, { instance: `${service}/${id.slice(0, 6)}` }).filter((s) => s.name.startsWith('signalbox_')));
+        const text = execFileSync(
+          'docker',
+          [
+            'exec',
+            id,
+            'node',
+            '-e',
+            `fetch('http://127.0.0.1:${port}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`,
+          ],
+          { encoding: 'utf8', timeout: 10_000 },
+        );
+        series.push(
+          ...parseText(text, { instance: `${service}/${id.slice(0, 6)}` }).filter((s) =>
+            s.name.startsWith('signalbox_'),
+          ),
+        );
       } catch (e) {
         process.stderr.write(`${service} ${id}: ${e.message}\n`);
       }

@@ -12,7 +12,7 @@ export const DASHBOARD_SCRIPT = [
   "let token='';try{token=fs.readFileSync(file,'utf8').trim();}catch(x){}",
   "const addr=e.SIGNALBOX_DASHBOARD_ADDR||':8090';",
   "const port=e.SIGNALBOX_DASHBOARD_PUBLISHED_PORT||(/:(\\d+)$/.exec(addr)||[])[1]||'';",
-  'process.stdout.write(JSON.stringify({token,file,port,off:addr===\'off\'}));',
+  "process.stdout.write(JSON.stringify({token,file,port,off:addr==='off'}));",
 ].join('');
 
 export class DashboardUnavailable extends Error {
@@ -25,9 +25,16 @@ export function dashboardUrl(host: string, port: string, token: string): string 
 }
 
 /** Asks core's container for the token and port; throws DashboardUnavailable with what to fix. */
-export async function findDashboard(docker: DockerAccess, containerId: string, service: string): Promise<{ port: string; token: string }> {
+export async function findDashboard(
+  docker: DockerAccess,
+  containerId: string,
+  service: string,
+): Promise<{ port: string; token: string }> {
   const r = await docker.exec(containerId, ['node', '-e', DASHBOARD_SCRIPT]);
-  if (r.exitCode !== 0) throw new DashboardUnavailable(`could not ask ${service} (${containerId.slice(0, 12)}) for the dashboard: ${r.stderr.trim().split('\n').slice(-2).join(' ') || `exit code ${r.exitCode}`}`);
+  if (r.exitCode !== 0)
+    throw new DashboardUnavailable(
+      `could not ask ${service} (${containerId.slice(0, 12)}) for the dashboard: ${r.stderr.trim().split('\n').slice(-2).join(' ') || `exit code ${r.exitCode}`}`,
+    );
   let o: { token?: string; file?: string; port?: string; off?: boolean };
   try {
     o = JSON.parse(r.stdout) as typeof o;
@@ -35,7 +42,13 @@ export async function findDashboard(docker: DockerAccess, containerId: string, s
     throw new DashboardUnavailable(`unexpected answer from ${service}: ${r.stdout.slice(0, 200)}`);
   }
   if (o.off) throw new DashboardUnavailable(`the dashboard is off in ${service} (SIGNALBOX_DASHBOARD_ADDR=off)`);
-  if (!o.token) throw new DashboardUnavailable(`${service} has no API token at ${o.file}: deploy with ./scripts/up.sh, which creates the Docker secret signalbox-api-token, and mount it into core`);
-  if (!o.port) throw new DashboardUnavailable(`${service} does not say which port the dashboard is published on (SIGNALBOX_DASHBOARD_PUBLISHED_PORT)`);
+  if (!o.token)
+    throw new DashboardUnavailable(
+      `${service} has no API token at ${o.file}: deploy with ./scripts/up.sh, which creates the Docker secret signalbox-api-token, and mount it into core`,
+    );
+  if (!o.port)
+    throw new DashboardUnavailable(
+      `${service} does not say which port the dashboard is published on (SIGNALBOX_DASHBOARD_PUBLISHED_PORT)`,
+    );
   return { port: o.port, token: o.token };
 }

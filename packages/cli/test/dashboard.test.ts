@@ -13,9 +13,14 @@ function localExec(env: Record<string, string>): DockerAccess {
     findServiceContainer: async (name) => (name === 'signalbox_core' ? 'c0ffee0000000000' : undefined),
     exec: (_id, cmd) =>
       new Promise((resolve) => {
-        execFile(process.execPath, cmd.slice(1), { env: { PATH: process.env.PATH ?? '', ...env } }, (error, stdout, stderr) => {
-          resolve({ exitCode: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-        });
+        execFile(
+          process.execPath,
+          cmd.slice(1),
+          { env: { PATH: process.env.PATH ?? '', ...env } },
+          (error, stdout, stderr) => {
+            resolve({ exitCode: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+          },
+        );
       }),
   };
 }
@@ -29,12 +34,17 @@ describe('signalbox dashboard', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('prints a URL on this machine with the published port and the token in the fragment', async () => {
-    const docker = localExec({ SIGNALBOX_API_TOKEN_FILE: join(dir, 'token'), SIGNALBOX_DASHBOARD_PUBLISHED_PORT: '18090' });
+    const docker = localExec({
+      SIGNALBOX_API_TOKEN_FILE: join(dir, 'token'),
+      SIGNALBOX_DASHBOARD_PUBLISHED_PORT: '18090',
+    });
     const r = await run(['dashboard'], { docker });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('http://127.0.0.1:18090/#token=a%2Bb%2Fc%3D\n');
-    expect((await run(['dashboard', '--host', 'manager.example.test'], { docker })).stdout).toBe('http://manager.example.test:18090/#token=a%2Bb%2Fc%3D\n');
+    expect((await run(['dashboard', '--host', 'manager.example.test'], { docker })).stdout).toBe(
+      'http://manager.example.test:18090/#token=a%2Bb%2Fc%3D\n',
+    );
   });
 
   test('without the secret it names what to fix; without core it says where to run it', async () => {

@@ -27,7 +27,13 @@ const CONTROL = 'net-control';
 const APP = 'net-app';
 
 function up(services: string[], servers: { addr: string; service: string }[]): Upstream {
-  return { name: 'u_x', servers: servers.map((s) => ({ ...s, port: 80 })), balance: 'round_robin', tls: { enabled: false, verify: false }, services };
+  return {
+    name: 'u_x',
+    servers: servers.map((s) => ({ ...s, port: 80 })),
+    balance: 'round_robin',
+    tls: { enabled: false, verify: false },
+    services,
+  };
 }
 
 function status(name: string, servers: number, hosts = [`${name}.test`]): ServiceStatus {
@@ -41,7 +47,15 @@ const rejected: ServiceStatus = {
   status: 'disabled',
   hosts: [],
   servers: 0,
-  errors: [{ code: 'ERR_LABEL_PORT_INVALID', severity: 'error', key: 'com.docker.lb.port', value: '99999', message: 'is not a port (1-65535)' }],
+  errors: [
+    {
+      code: 'ERR_LABEL_PORT_INVALID',
+      severity: 'error',
+      key: 'com.docker.lb.port',
+      value: '99999',
+      message: 'is not a port (1-65535)',
+    },
+  ],
   warnings: [],
 };
 
@@ -49,7 +63,20 @@ function model(replicas: number): ClusterModel {
   const servers = Array.from({ length: replicas }, (_, i) => ({ addr: `10.0.1.${i + 2}`, service: 'web' }));
   return {
     cluster: '',
-    virtualHosts: [{ host: 'web.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: up(['web', 'web-canary'], [...servers, { addr: '10.0.1.50', service: 'web-canary' }]) }] }],
+    virtualHosts: [
+      {
+        host: 'web.test',
+        sslOnly: false,
+        locations: [
+          {
+            path: '/',
+            rewrite: false,
+            websocketEndpoints: [],
+            upstream: up(['web', 'web-canary'], [...servers, { addr: '10.0.1.50', service: 'web-canary' }]),
+          },
+        ],
+      },
+    ],
     passthrough: [],
     redirects: [],
     services: [status('web', replicas, ['web.test']), status('web-canary', 1, ['web.test']), rejected],
@@ -70,7 +97,12 @@ function snapshot(replicas: number, proxyAddrs: string[]): SwarmSnapshot {
         endpointMode: 'dnsrr',
         vips: [],
         ports: [],
-        tasks: Array.from({ length: replicas }, (_, i) => ({ id: `taskweb${i}aaaaaaaaaaaa`, nodeId: 'n1', slot: i + 1, addresses: [{ networkId: 'id-app', addr: `10.0.1.${i + 2}` }] })),
+        tasks: Array.from({ length: replicas }, (_, i) => ({
+          id: `taskweb${i}aaaaaaaaaaaa`,
+          nodeId: 'n1',
+          slot: i + 1,
+          addresses: [{ networkId: 'id-app', addr: `10.0.1.${i + 2}` }],
+        })),
       },
       {
         id: 'svc-proxy',
@@ -81,11 +113,24 @@ function snapshot(replicas: number, proxyAddrs: string[]): SwarmSnapshot {
         endpointMode: 'dnsrr',
         vips: [],
         ports: [],
-        tasks: proxyAddrs.map((addr, i) => ({ id: `taskproxy${i}bbbbbbbbbbb`, nodeId: 'n1', slot: i + 1, addresses: [{ networkId: 'id-control', addr }] })),
+        tasks: proxyAddrs.map((addr, i) => ({
+          id: `taskproxy${i}bbbbbbbbbbb`,
+          nodeId: 'n1',
+          slot: i + 1,
+          addresses: [{ networkId: 'id-control', addr }],
+        })),
       },
     ],
     networks: [
-      { id: 'id-control', name: CONTROL, driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} },
+      {
+        id: 'id-control',
+        name: CONTROL,
+        driver: 'overlay',
+        scope: 'swarm',
+        attachable: true,
+        ingress: false,
+        labels: {},
+      },
       { id: 'id-app', name: APP, driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} },
     ],
     secrets: [],
@@ -96,7 +141,11 @@ function snapshot(replicas: number, proxyAddrs: string[]): SwarmSnapshot {
 describe('dashboard recorder against real extension and agent APIs', () => {
   let extensionApp: FastifyInstance;
   let agentApp: FastifyInstance;
-  const extState: { modelVersion?: string; excluded: { service: string; code: 'ERR_NGINX_REJECTED'; reason: string }[]; lastError?: string } = { excluded: [] };
+  const extState: {
+    modelVersion?: string;
+    excluded: { service: string; code: 'ERR_NGINX_REJECTED'; reason: string }[];
+    lastError?: string;
+  } = { excluded: [] };
   const served = new ServedConfigState();
   let agent: AgentSnapshot;
   let recorder: DashboardRecorder;
@@ -107,7 +156,16 @@ describe('dashboard recorder against real extension and agent APIs', () => {
   beforeAll(async () => {
     extensionApp = buildServer({ served, status: () => extState, registry: new Registry(), log });
     await extensionApp.listen({ host: '127.0.0.1', port: 0 });
-    agent = { installed: undefined, lastFailure: undefined, reloads: 0, reloadFailures: 0, lastReloadAt: undefined, nginxPid: 1, nginxRunning: true, nginxRestarts: 0 };
+    agent = {
+      installed: undefined,
+      lastFailure: undefined,
+      reloads: 0,
+      reloadFailures: 0,
+      lastReloadAt: undefined,
+      nginxPid: 1,
+      nginxRunning: true,
+      nginxRestarts: 0,
+    };
     agentApp = buildAgentApp({ logger: log, snapshot: () => agent });
     await agentApp.listen({ host: '127.0.0.1', port: 0 });
     const port = (a: FastifyInstance) => (a.server.address() as { port: number }).port;
@@ -141,28 +199,74 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     expect(v.routes).toHaveLength(1);
     const r = v.routes[0]!;
     expect(r).toMatchObject({ host: 'web.test', path: '/', kind: 'http', services: ['web', 'web-canary'] });
-    expect(r.servers[0]).toEqual({ addr: '10.0.1.2', port: 80, service: 'web', task: 'web.1.taskweb0aaaa', node: 'manager-1', failures: 0, lastFailure: null });
+    expect(r.servers[0]).toEqual({
+      addr: '10.0.1.2',
+      port: 80,
+      service: 'web',
+      task: 'web.1.taskweb0aaaa',
+      node: 'manager-1',
+      failures: 0,
+      lastFailure: null,
+    });
     expect(r.split).toEqual([
       { service: 'web', servers: 2, percent: 66.7 },
       { service: 'web-canary', servers: 1, percent: 33.3 },
     ]);
     const bad = v.services.find((s) => s.name === 'bad')!;
     expect(bad.status).toBe('disabled');
-    expect(bad.errors).toEqual([{ code: 'ERR_LABEL_PORT_INVALID', severity: 'error', key: 'com.docker.lb.port', value: '99999', message: 'is not a port (1-65535)' }]);
+    expect(bad.errors).toEqual([
+      {
+        code: 'ERR_LABEL_PORT_INVALID',
+        severity: 'error',
+        key: 'com.docker.lb.port',
+        value: '99999',
+        message: 'is not a port (1-65535)',
+      },
+    ]);
     expect(Date.parse(bad.since)).toBeLessThanOrEqual(Date.now());
   });
 
   test('a proxy task that does not answer is unreachable with the reason; one that answers shows its reloads', async () => {
-    agent = { ...agent, installed: { sha256: 'abc', configName: 'signalbox-default-1', source: 'extension', installedAt: new Date('2026-01-01T00:00:00Z') }, reloads: 4, lastReloadAt: new Date('2026-01-01T00:00:00Z') };
+    agent = {
+      ...agent,
+      installed: {
+        sha256: 'abc',
+        configName: 'signalbox-default-1',
+        source: 'extension',
+        installedAt: new Date('2026-01-01T00:00:00Z'),
+      },
+      reloads: 4,
+      lastReloadAt: new Date('2026-01-01T00:00:00Z'),
+    };
     await recorder.poll();
-    agent = { ...agent, upstreamFailures: [{ server: '10.0.1.50:80', recent: 3, total: 7, lastAt: '2026-01-01T00:00:05.000Z', lastError: 'connect() failed (111: Connection refused) while connecting to upstream' }] };
+    agent = {
+      ...agent,
+      upstreamFailures: [
+        {
+          server: '10.0.1.50:80',
+          recent: 3,
+          total: 7,
+          lastAt: '2026-01-01T00:00:05.000Z',
+          lastError: 'connect() failed (111: Connection refused) while connecting to upstream',
+        },
+      ],
+    };
     await recorder.poll();
     const failing = view().routes[0]!.servers.find((x) => x.service === 'web-canary')!;
     expect(failing.failures).toBe(3);
-    expect(failing.lastFailure).toBe('connect() failed (111: Connection refused) while connecting to upstream (signalbox-proxy.1.taskproxy0bb, 2026-01-01T00:00:05.000Z)');
+    expect(failing.lastFailure).toBe(
+      'connect() failed (111: Connection refused) while connecting to upstream (signalbox-proxy.1.taskproxy0bb, 2026-01-01T00:00:05.000Z)',
+    );
     expect(view().routes[0]!.servers.find((x) => x.service === 'web')!.failures).toBe(0);
     const [ok, gone] = view().proxies;
-    expect(ok).toMatchObject({ task: 'signalbox-proxy.1.taskproxy0bb', node: 'manager-1', state: 'ok', config: 'signalbox-default-1', reloads: 4, drainingWorkers: null });
+    expect(ok).toMatchObject({
+      task: 'signalbox-proxy.1.taskproxy0bb',
+      node: 'manager-1',
+      state: 'ok',
+      config: 'signalbox-default-1',
+      reloads: 4,
+      drainingWorkers: null,
+    });
     expect(gone).toMatchObject({ task: 'signalbox-proxy.2.taskproxy1bb', state: 'unreachable', config: null });
     expect(gone!.error).toMatch(/127\.0\.0\.3:\d+ does not answer/);
   });
@@ -173,7 +277,11 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     served.set({ name: 'signalbox-default-1', sha256: 'abc', text: 'x' });
     await recorder.poll();
     await recorder.poll(); // installs attach once the config is known
-    expect(view().configs[0]).toMatchObject({ config: 'signalbox-default-1', modelVersion: v1, installs: [{ task: 'signalbox-proxy.1.taskproxy0bb', node: 'manager-1', at: '2026-01-01T00:00:00.000Z' }] });
+    expect(view().configs[0]).toMatchObject({
+      config: 'signalbox-default-1',
+      modelVersion: v1,
+      installs: [{ task: 'signalbox-proxy.1.taskproxy0bb', node: 'manager-1', at: '2026-01-01T00:00:00.000Z' }],
+    });
 
     // Scale web 2 → 3: a new model version whose change names the server count; the version moves.
     const before = view().version;
@@ -188,7 +296,11 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     const v = view();
     expect(v.version).not.toBe(before);
     expect(v.models[0]!.change).toEqual({ added: [], removed: [], changed: [{ name: 'web', what: 'servers 2 → 3' }] });
-    expect(v.configs[0]).toMatchObject({ config: 'signalbox-default-2', change: { changed: [{ name: 'web', what: 'servers 2 → 3' }] }, excluded: [{ service: 'web-canary', reason: 'unknown directive "x"' }] });
+    expect(v.configs[0]).toMatchObject({
+      config: 'signalbox-default-2',
+      change: { changed: [{ name: 'web', what: 'servers 2 → 3' }] },
+      excluded: [{ service: 'web-canary', reason: 'unknown directive "x"' }],
+    });
     expect(v.failures[0]).toMatchObject({ kind: 'validation', excluded: ['web-canary'] });
     expect(v.routes[0]!.servers).toHaveLength(4);
   });
@@ -197,14 +309,23 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values;
     expect((await metric('signalbox_proxies_converged'))[0]!.value).toBe(0); // one task unreachable
     recorder.noteSnapshot(snapshot(3, ['127.0.0.1']));
-    agent = { ...agent, installed: { sha256: 'def', configName: 'signalbox-default-2', source: 'extension', installedAt: new Date() } };
+    agent = {
+      ...agent,
+      installed: { sha256: 'def', configName: 'signalbox-default-2', source: 'extension', installedAt: new Date() },
+    };
     await recorder.poll();
     await recorder.poll();
     expect((await metric('signalbox_proxies_converged'))[0]!.value).toBe(1);
-    const count = (await metric('signalbox_convergence_seconds')).find((v) => v.metricName === 'signalbox_convergence_seconds_count');
+    const count = (await metric('signalbox_convergence_seconds')).find(
+      (v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count',
+    );
     expect(count?.value).toBe(1);
     await recorder.poll();
-    expect((await metric('signalbox_convergence_seconds')).find((v) => v.metricName === 'signalbox_convergence_seconds_count')?.value).toBe(1);
+    expect(
+      (await metric('signalbox_convergence_seconds')).find(
+        (v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count',
+      )?.value,
+    ).toBe(1);
   });
 
   test('nothing new keeps the version, so long-polls wait', async () => {
@@ -214,8 +335,15 @@ describe('dashboard recorder against real extension and agent APIs', () => {
   });
 
   test('diffServices names added, removed and rejected services', () => {
-    const c = diffServices([status('a', 1), status('b', 1)], [status('b', 1), { ...rejected, id: 'id-a', name: 'a' }, status('c', 2)]);
-    expect(c).toEqual({ added: ['c'], removed: [], changed: [{ name: 'a', what: 'rejected (ERR_LABEL_PORT_INVALID); hosts a.test → -; servers 1 → 0' }] });
+    const c = diffServices(
+      [status('a', 1), status('b', 1)],
+      [status('b', 1), { ...rejected, id: 'id-a', name: 'a' }, status('c', 2)],
+    );
+    expect(c).toEqual({
+      added: ['c'],
+      removed: [],
+      changed: [{ name: 'a', what: 'rejected (ERR_LABEL_PORT_INVALID); hosts a.test → -; servers 1 → 0' }],
+    });
     expect(diffServices([status('a', 1)], []).removed).toEqual(['a']);
   });
 
@@ -245,7 +373,10 @@ describe('dashboard recorder against real extension and agent APIs', () => {
       expect(none.json().code).toBe('ERR_DASHBOARD_TOKEN_MISSING');
       const wrong = await server.inject({ url: '/v1/dashboard', headers: { authorization: 'Bearer nope' } });
       expect(wrong.json().code).toBe('ERR_DASHBOARD_TOKEN_INVALID');
-      expect((await server.inject({ method: 'POST', url: '/v1/dashboard', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(404);
+      expect(
+        (await server.inject({ method: 'POST', url: '/v1/dashboard', headers: { authorization: `Bearer ${token}` } }))
+          .statusCode,
+      ).toBe(404);
     });
 
     test('with the token: the whole view, its parts filtered by ?q=, and a long-poll that answers on a change', async () => {
@@ -259,11 +390,23 @@ describe('dashboard recorder against real extension and agent APIs', () => {
 
       const services = await server.inject({ url: '/v1/dashboard/services?q=ERR_LABEL_PORT', headers: auth });
       expect(services.json().services.map((s: { name: string }) => s.name)).toEqual(['bad']);
-      expect((await server.inject({ url: '/v1/dashboard/routes?q=nothing-like-this', headers: auth })).json().routes).toEqual([]);
+      expect(
+        (await server.inject({ url: '/v1/dashboard/routes?q=nothing-like-this', headers: auth })).json().routes,
+      ).toEqual([]);
       expect((await server.inject({ url: '/v1/dashboard/routes?wait=999', headers: auth })).statusCode).toBe(400);
 
-      expect((await server.inject({ url: '/v1/dashboard?wait=0', headers: { ...auth, 'if-none-match': `"${body.version}"` } })).statusCode).toBe(304);
-      const waiting = server.inject({ url: '/v1/dashboard/proxies?wait=10', headers: { ...auth, 'if-none-match': `"${body.version}"` } });
+      expect(
+        (
+          await server.inject({
+            url: '/v1/dashboard?wait=0',
+            headers: { ...auth, 'if-none-match': `"${body.version}"` },
+          })
+        ).statusCode,
+      ).toBe(304);
+      const waiting = server.inject({
+        url: '/v1/dashboard/proxies?wait=10',
+        headers: { ...auth, 'if-none-match': `"${body.version}"` },
+      });
       await new Promise((r) => setTimeout(r, 100));
       agent = { ...agent, reloads: 5 };
       await recorder.poll();
@@ -273,7 +416,10 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     });
 
     test('core without a token file refuses the data with 503 and names the secret', () => {
-      expect(checkBearer('Bearer x', undefined, '/run/secrets/signalbox-api-token')).toMatchObject({ status: 503, code: 'ERR_DASHBOARD_NO_TOKEN_FILE' });
+      expect(checkBearer('Bearer x', undefined, '/run/secrets/signalbox-api-token')).toMatchObject({
+        status: 503,
+        code: 'ERR_DASHBOARD_NO_TOKEN_FILE',
+      });
       expect(checkBearer(`Bearer ${token}`, token, 'f')).toBeUndefined();
     });
   });

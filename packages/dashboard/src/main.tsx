@@ -80,19 +80,40 @@ function StatePage(props: { title: string; state: string; children: preact.Compo
 
 function ConnectionPill({ conn, data }: { conn: Connection; data: DashboardPayload | undefined }) {
   const now = useNow();
-  if (conn.kind === 'live') return <span class="pill ok" data-testid="connection">live</span>;
+  if (conn.kind === 'live')
+    return (
+      <span class="pill ok" data-testid="connection">
+        live
+      </span>
+    );
   if (conn.kind === 'down')
     return (
       <span class="pill bad" data-testid="connection">
         control plane unreachable{data ? `, showing data from ${ago(data.meta.generatedAt, now)}` : ''}
       </span>
     );
-  if (conn.kind === 'connecting') return <span class="pill" data-testid="connection">connecting…</span>;
-  return <span class="pill bad" data-testid="connection">no access</span>;
+  if (conn.kind === 'connecting')
+    return (
+      <span class="pill" data-testid="connection">
+        connecting…
+      </span>
+    );
+  return (
+    <span class="pill bad" data-testid="connection">
+      no access
+    </span>
+  );
 }
 
 function tlsLabel(r: RouteView): string {
-  const mode = r.kind === 'terminate' ? 'TLS at proxy' : r.kind === 'passthrough' ? 'TLS passthrough' : r.kind === 'default' ? 'default backend' : 'HTTP';
+  const mode =
+    r.kind === 'terminate'
+      ? 'TLS at proxy'
+      : r.kind === 'passthrough'
+        ? 'TLS passthrough'
+        : r.kind === 'default'
+          ? 'default backend'
+          : 'HTTP';
   return [mode, r.sslOnly ? 'HTTPS only' : '', r.backendTls ? 'TLS to backend' : ''].filter(Boolean).join(' · ');
 }
 
@@ -101,10 +122,22 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
   if (routes.length === 0)
     return (
       <StatePage title="No routes yet" state="no-routes">
-        <p>No service is routed. Label a service, e.g. <code>docker service update --label-add com.docker.lb.hosts=app.example.test --label-add com.docker.lb.port=80 SERVICE</code>. Rejected services are under Services.</p>
+        <p>
+          No service is routed. Label a service, e.g.{' '}
+          <code>
+            docker service update --label-add com.docker.lb.hosts=app.example.test --label-add com.docker.lb.port=80
+            SERVICE
+          </code>
+          . Rejected services are under Services.
+        </p>
       </StatePage>
     );
-  if (shown.length === 0) return <p class="empty" data-testid="no-match">No route matches “{q}”.</p>;
+  if (shown.length === 0)
+    return (
+      <p class="empty" data-testid="no-match">
+        No route matches “{q}”.
+      </p>
+    );
   return (
     <ul class="cards">
       {shown.map((r) => (
@@ -120,13 +153,16 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
             </span>
             <span class="muted">
               {r.split.length > 1 ? 'canary: ' : 'service: '}
-              {r.split.map((s) => (r.split.length > 1 ? `${s.service} ${s.percent}% (${s.servers})` : s.service)).join(' / ')}
+              {r.split
+                .map((s) => (r.split.length > 1 ? `${s.service} ${s.percent}% (${s.servers})` : s.service))
+                .join(' / ')}
             </span>
           </div>
           {r.servers.length === 0 ? <p class="warn">No running task: requests get 503.</p> : null}
           {r.servers.some((s) => s.failures > 0) ? (
             <p class="warn" data-testid="failing">
-              nginx failed to reach {r.servers.filter((s) => s.failures > 0).length} of {r.servers.length} servers in the last minute
+              nginx failed to reach {r.servers.filter((s) => s.failures > 0).length} of {r.servers.length} servers in
+              the last minute
             </p>
           ) : null}
           <details>
@@ -134,12 +170,19 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
             <ul class="servers">
               {r.servers.map((s) => (
                 <li key={`${s.addr}:${s.port}`} data-testid="server" data-failures={s.failures}>
-                  <span class={s.failures > 0 ? 'bad-dot' : 'ok-dot'} title={s.failures > 0 ? 'failing' : 'no failures seen'} />
+                  <span
+                    class={s.failures > 0 ? 'bad-dot' : 'ok-dot'}
+                    title={s.failures > 0 ? 'failing' : 'no failures seen'}
+                  />
                   <code>
                     {s.addr}:{s.port}
                   </code>{' '}
                   {s.service} <span class="muted">{s.task ? `${s.task} on ${s.node ?? '?'}` : 'service VIP'}</span>
-                  {s.failures > 0 ? <div class="warn">{s.failures} failed in the last minute: {s.lastFailure}</div> : null}
+                  {s.failures > 0 ? (
+                    <div class="warn">
+                      {s.failures} failed in the last minute: {s.lastFailure}
+                    </div>
+                  ) : null}
                 </li>
               ))}
             </ul>
@@ -152,17 +195,39 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
 
 function Services({ services, q }: { services: ServiceView[]; q: string }) {
   const now = useNow();
-  const shown = services.filter((s) => serviceMatches(q, s)).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
-  if (services.length === 0) return <StatePage title="No labelled services" state="no-services"><p>No service has com.docker.lb.* labels.</p></StatePage>;
-  if (shown.length === 0) return <p class="empty" data-testid="no-match">No service matches “{q}”.</p>;
+  const shown = services
+    .filter((s) => serviceMatches(q, s))
+    .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  if (services.length === 0)
+    return (
+      <StatePage title="No labelled services" state="no-services">
+        <p>No service has com.docker.lb.* labels.</p>
+      </StatePage>
+    );
+  if (shown.length === 0)
+    return (
+      <p class="empty" data-testid="no-match">
+        No service matches “{q}”.
+      </p>
+    );
   return (
     <ul class="cards">
       {shown.map((s) => (
-        <li class={`card ${s.status === 'disabled' ? 'rejected' : s.warnings.length ? 'warned' : ''}`} data-testid="service" data-name={s.name} data-status={s.status} key={s.id}>
+        <li
+          class={`card ${s.status === 'disabled' ? 'rejected' : s.warnings.length ? 'warned' : ''}`}
+          data-testid="service"
+          data-name={s.name}
+          data-status={s.status}
+          key={s.id}
+        >
           <div class="card-head">
             <strong>{s.name}</strong>
-            <span class={`tag ${s.status === 'disabled' ? 'bad' : 'ok'}`}>{s.status === 'disabled' ? 'rejected' : 'routed'}</span>
-            <span class="muted" title={s.since}>since {ago(s.since, now)}</span>
+            <span class={`tag ${s.status === 'disabled' ? 'bad' : 'ok'}`}>
+              {s.status === 'disabled' ? 'rejected' : 'routed'}
+            </span>
+            <span class="muted" title={s.since}>
+              since {ago(s.since, now)}
+            </span>
           </div>
           <div class="row muted">
             {s.hosts.join(', ') || 'no host'} · {s.servers} {s.servers === 1 ? 'server' : 'servers'}
@@ -190,14 +255,27 @@ function Services({ services, q }: { services: ServiceView[]; q: string }) {
 
 const rank = (s: ServiceView) => (s.status === 'disabled' ? 0 : s.warnings.length > 0 ? 1 : 2);
 
-function Change({ c }: { c: { added: string[]; removed: string[]; changed: { name: string; what: string }[] } | null }) {
+function Change({
+  c,
+}: {
+  c: { added: string[]; removed: string[]; changed: { name: string; what: string }[] } | null;
+}) {
   if (!c) return <span class="muted">model change not recorded (before this core started)</span>;
-  if (c.added.length + c.removed.length + c.changed.length === 0) return <span class="muted">task addresses or route options only</span>;
+  if (c.added.length + c.removed.length + c.changed.length === 0)
+    return <span class="muted">task addresses or route options only</span>;
   return (
     <ul class="change">
-      {c.added.map((n) => <li key={`+${n}`}>+ {n}</li>)}
-      {c.removed.map((n) => <li key={`-${n}`}>− {n}</li>)}
-      {c.changed.map((x) => <li key={`~${x.name}`}>~ {x.name}: {x.what}</li>)}
+      {c.added.map((n) => (
+        <li key={`+${n}`}>+ {n}</li>
+      ))}
+      {c.removed.map((n) => (
+        <li key={`-${n}`}>− {n}</li>
+      ))}
+      {c.changed.map((x) => (
+        <li key={`~${x.name}`}>
+          ~ {x.name}: {x.what}
+        </li>
+      ))}
     </ul>
   );
 }
@@ -207,18 +285,25 @@ function History({ d }: { d: DashboardPayload }) {
   return (
     <div class="history">
       <h3>Published configs</h3>
-      {d.configs.length === 0 ? <p class="empty">No config published since core started ({ago(d.meta.coreStartedAt, now)}).</p> : null}
+      {d.configs.length === 0 ? (
+        <p class="empty">No config published since core started ({ago(d.meta.coreStartedAt, now)}).</p>
+      ) : null}
       <ul class="cards">
         {d.configs.map((c) => (
           <li class="card" data-testid="config" key={`${c.extension}|${c.config}|${c.at}`}>
             <div class="card-head">
               <code>{c.config}</code>
-              <span class="muted" title={c.at}>{ago(c.at, now)}</span>
+              <span class="muted" title={c.at}>
+                {ago(c.at, now)}
+              </span>
             </div>
             <Change c={c.change} />
-            {c.excluded.length > 0 ? <p class="warn">Left out (nginx -t failed): {c.excluded.map((x) => x.service).join(', ')}</p> : null}
+            {c.excluded.length > 0 ? (
+              <p class="warn">Left out (nginx -t failed): {c.excluded.map((x) => x.service).join(', ')}</p>
+            ) : null}
             <div class="muted">
-              reloads: {c.installs.length === 0 ? 'none yet' : c.installs.map((i) => `${i.task} (${ago(i.at, now)})`).join(', ')}
+              reloads:{' '}
+              {c.installs.length === 0 ? 'none yet' : c.installs.map((i) => `${i.task} (${ago(i.at, now)})`).join(', ')}
             </div>
           </li>
         ))}
@@ -231,7 +316,9 @@ function History({ d }: { d: DashboardPayload }) {
             <div class="card-head">
               <span class="tag bad">{f.kind}</span>
               <span>{f.source}</span>
-              <span class="muted" title={f.at}>{ago(f.at, now)}</span>
+              <span class="muted" title={f.at}>
+                {ago(f.at, now)}
+              </span>
             </div>
             <div class="message">{f.message}</div>
           </li>
@@ -244,7 +331,9 @@ function History({ d }: { d: DashboardPayload }) {
             <div class="card-head">
               <code>{m.version.slice(0, 12)}</code>
               <span class="muted">{m.extension}</span>
-              <span class="muted" title={m.at}>{ago(m.at, now)}</span>
+              <span class="muted" title={m.at}>
+                {ago(m.at, now)}
+              </span>
             </div>
             <Change c={m.change} />
           </li>
@@ -273,12 +362,20 @@ function Proxies({ d }: { d: DashboardPayload }) {
       </ul>
       {d.proxies.length === 0 ? (
         <StatePage title="No proxy task running" state="no-proxies">
-          <p>Core sees no running task of the proxy service, so nothing is routed. Check <code>docker service ps signalbox-proxy</code>.</p>
+          <p>
+            Core sees no running task of the proxy service, so nothing is routed. Check{' '}
+            <code>docker service ps signalbox-proxy</code>.
+          </p>
         </StatePage>
       ) : null}
       <ul class="cards">
         {d.proxies.map((p: ProxyView) => (
-          <li class={`card ${p.state === 'ok' ? '' : 'rejected'}`} data-testid="proxy" data-state={p.state} key={p.task}>
+          <li
+            class={`card ${p.state === 'ok' ? '' : 'rejected'}`}
+            data-testid="proxy"
+            data-state={p.state}
+            key={p.task}
+          >
             <div class="card-head">
               <strong>{p.task}</strong>
               <span class={`tag ${p.state === 'ok' ? 'ok' : 'bad'}`}>{p.state}</span>
@@ -311,7 +408,8 @@ function App() {
   const [token] = useState(() => takeToken(window.location, window.sessionStorage));
   useEffect(() => {
     // Keep the token out of the address bar (and out of screenshots and history) once stored.
-    if (window.location.hash.includes('token=')) history.replaceState(null, '', window.location.pathname + window.location.search);
+    if (window.location.hash.includes('token='))
+      history.replaceState(null, '', window.location.pathname + window.location.search);
   }, []);
   const { data, conn } = useDashboard(token);
   const [tab, setTab] = useState<Tab>('routes');
@@ -324,7 +422,8 @@ function App() {
     body = (
       <StatePage title="No access token" state="no-token">
         <p>
-          This page needs the API token. On a manager, run <code>signalbox dashboard</code> (or <code>./scripts/signalbox dashboard</code>) and open the URL it prints: it carries the token.
+          This page needs the API token. On a manager, run <code>signalbox dashboard</code> (or{' '}
+          <code>./scripts/signalbox dashboard</code>) and open the URL it prints: it carries the token.
         </p>
       </StatePage>
     );
@@ -340,9 +439,13 @@ function App() {
     body = (
       <StatePage title="Control plane unreachable" state="control-plane-down">
         <p>
-          Core does not answer at <code>{window.location.host}</code> since {new Date(conn.since).toLocaleTimeString()}: {conn.error}.
+          Core does not answer at <code>{window.location.host}</code> since {new Date(conn.since).toLocaleTimeString()}:{' '}
+          {conn.error}.
         </p>
-        <p>Routing goes on: proxies keep serving their last config. Check <code>docker service ps signalbox_core</code>. This page retries by itself.</p>
+        <p>
+          Routing goes on: proxies keep serving their last config. Check <code>docker service ps signalbox_core</code>.
+          This page retries by itself.
+        </p>
       </StatePage>
     );
   else if (!data)
@@ -356,7 +459,8 @@ function App() {
       <>
         {conn.kind === 'down' ? (
           <div class="banner bad" data-testid="banner" role="alert">
-            Control plane unreachable since {new Date(conn.since).toLocaleTimeString()} ({conn.error}). Showing the last data received; retrying.
+            Control plane unreachable since {new Date(conn.since).toLocaleTimeString()} ({conn.error}). Showing the last
+            data received; retrying.
           </div>
         ) : null}
         {warnings(data).map((w) => (
@@ -382,11 +486,25 @@ function App() {
       <header>
         <h1>Signalbox</h1>
         <ConnectionPill conn={conn} data={data} />
-        <input type="search" placeholder="Search service, host or error code" aria-label="Search service, host or error code" value={q} onInput={(e) => setQ((e.target as HTMLInputElement).value)} data-testid="search" />
+        <input
+          type="search"
+          placeholder="Search service, host or error code"
+          aria-label="Search service, host or error code"
+          value={q}
+          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+          data-testid="search"
+        />
       </header>
       <nav role="tablist">
         {tabs.map(([id, label]) => (
-          <button role="tab" aria-selected={tab === id} class={tab === id ? 'active' : ''} onClick={() => setTab(id)} data-testid={`tab-${id}`} key={id}>
+          <button
+            role="tab"
+            aria-selected={tab === id}
+            class={tab === id ? 'active' : ''}
+            onClick={() => setTab(id)}
+            data-testid={`tab-${id}`}
+            key={id}
+          >
             {label}
           </button>
         ))}

@@ -9,7 +9,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { PROXY_SERVICE, createDemoService, docker, ensureNetwork, get, removeNetwork, removeService, run, scaleService, waitFor } from './helpers/swarm.js';
+import {
+  PROXY_SERVICE,
+  createDemoService,
+  docker,
+  ensureNetwork,
+  get,
+  removeNetwork,
+  removeService,
+  run,
+  scaleService,
+  waitFor,
+} from './helpers/swarm.js';
 
 jest.setTimeout(300_000);
 
@@ -28,12 +39,17 @@ let url: string;
 
 /** GET a dashboard API path with the token from the printed URL. */
 async function api<T>(path: string): Promise<T> {
-  const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${new URL(url).hash.replace('#token=', '')}` } });
+  const res = await fetch(new URL(path, url), {
+    headers: { authorization: `Bearer ${new URL(url).hash.replace('#token=', '')}` },
+  });
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }
 
-type Proxies = { proxies: { task: string; state: string; config: string | null }[]; extensions: { serving: string | null }[] };
+type Proxies = {
+  proxies: { task: string; state: string; config: string | null }[];
+  extensions: { serving: string | null }[];
+};
 
 /** Every proxy task answers and runs the config the extension serves (a network change rolls the proxy). */
 async function proxiesSettled(): Promise<void> {
@@ -68,7 +84,15 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 });
 
@@ -82,8 +106,18 @@ afterAll(async () => {
 });
 
 test('the printed URL opens the dashboard; a routed service appears with its servers', async () => {
-  await createDemoService({ name: GOOD, replicas: 2, networks: [NET], labels: { [`${P}hosts`]: GOOD_HOST, [`${P}port`]: '80', [`${P}network`]: NET } });
-  await waitFor(`${GOOD_HOST} answers through the proxy`, async () => (await get(GOOD_HOST)).status === 200, 90_000, 250);
+  await createDemoService({
+    name: GOOD,
+    replicas: 2,
+    networks: [NET],
+    labels: { [`${P}hosts`]: GOOD_HOST, [`${P}port`]: '80', [`${P}network`]: NET },
+  });
+  await waitFor(
+    `${GOOD_HOST} answers through the proxy`,
+    async () => (await get(GOOD_HOST)).status === 200,
+    90_000,
+    250,
+  );
   await proxiesSettled();
   const page = await openPage();
   await page.goto(url);
@@ -99,7 +133,11 @@ test('the printed URL opens the dashboard; a routed service appears with its ser
 });
 
 test('a service with a bad label shows its error code, label, value and message; the search finds it', async () => {
-  await createDemoService({ name: BAD, networks: [NET], labels: { [`${P}hosts`]: 'bad.dash.test', [`${P}port`]: '99999', [`${P}network`]: NET } });
+  await createDemoService({
+    name: BAD,
+    networks: [NET],
+    labels: { [`${P}hosts`]: 'bad.dash.test', [`${P}port`]: '99999', [`${P}network`]: NET },
+  });
   const page = await openPage();
   await page.goto(url);
   await page.locator('[data-testid=tab-services]').click();
@@ -113,13 +151,20 @@ test('a service with a bad label shows its error code, label, value and message;
   await expectContains(problem, '99999');
   // The message is core's own, word for word.
   const status = await run('node', ['packages/cli/dist/main.js', 'status', '--json']);
-  const bad = (JSON.parse(status.stdout) as { services: { name: string; errors: { code: string; message: string }[] }[] }).services.find((s) => s.name === BAD)!;
+  const bad = (
+    JSON.parse(status.stdout) as { services: { name: string; errors: { code: string; message: string }[] }[] }
+  ).services.find((s) => s.name === BAD)!;
   await expectContains(problem, bad.errors[0]!.message);
   // The search narrows to what matches: the good service is not a rejected one, and 'nothing' matches nothing.
   expect(await page.locator(`[data-testid=service][data-name="${GOOD}"]`).count()).toBe(1);
   await page.screenshot({ path: join(IMG, 'dashboard-rejected.png'), fullPage: true });
   await page.locator('[data-testid=search]').fill('ERR_LABEL_PORT_INVALID');
-  await waitFor('search by error code', async () => (await page.locator('[data-testid=service]').count()) >= 1 && (await page.locator(`[data-testid=service][data-name="${GOOD}"]`).count()) === 0);
+  await waitFor(
+    'search by error code',
+    async () =>
+      (await page.locator('[data-testid=service]').count()) >= 1 &&
+      (await page.locator(`[data-testid=service][data-name="${GOOD}"]`).count()) === 0,
+  );
   await page.locator('[data-testid=search]').fill('no-such-service-anywhere');
   await page.locator('[data-testid=no-match]').waitFor();
   await page.close();
@@ -132,12 +177,12 @@ test('a scale change updates the server count live, without reloading the page',
   await expectText(count, '2');
   let loads = 0;
   page.on('load', () => loads++);
-  await page.evaluate(() => ((window as unknown as { marker: string }).marker = 'same-document'));
+  await page.evaluate("window.marker = 'same-document'");
   const started = Date.now();
   await scaleService(GOOD, 3);
   await expectText(count, '3', 60_000);
   const seconds = (Date.now() - started) / 1000;
-  expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe('same-document');
+  expect(await page.evaluate('window.marker')).toBe('same-document');
   expect(loads).toBe(0);
   console.log(`dashboard: scale 2 → 3 shown after ${seconds.toFixed(1)} s without a reload`);
   // History names the change; proxies show their reloads.
@@ -156,7 +201,11 @@ test('a scale change updates the server count live, without reloading the page',
 
 test('a server nginx cannot reach shows its failures, as nginx logged them (passive health)', async () => {
   // Labelled with a port the demo app does not listen on: every request fails to connect.
-  await createDemoService({ name: BROKEN, networks: [NET], labels: { [`${P}hosts`]: BROKEN_HOST, [`${P}port`]: '81', [`${P}network`]: NET } });
+  await createDemoService({
+    name: BROKEN,
+    networks: [NET],
+    labels: { [`${P}hosts`]: BROKEN_HOST, [`${P}port`]: '81', [`${P}network`]: NET },
+  });
   const page = await openPage();
   await page.goto(url);
   const route = page.locator(`[data-testid=route][data-host="${BROKEN_HOST}"]`);
@@ -177,7 +226,9 @@ test('a server nginx cannot reach shows its failures, as nginx logged them (pass
 });
 
 test('a proxy task whose agent does not answer is shown as unreachable with the reason, and recovers', async () => {
-  const [container] = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${PROXY_SERVICE}`], status: ['running'] } })) as { Id: string }[];
+  const [container] = (await docker.listContainers({
+    filters: { label: [`com.docker.swarm.service.name=${PROXY_SERVICE}`], status: ['running'] },
+  })) as { Id: string }[];
   expect(container).toBeDefined();
   const page = await openPage();
   await page.goto(url);
@@ -204,7 +255,7 @@ test('the page works at phone width: nothing wider than the screen, search and r
   await page.goto(url);
   const route = page.locator(`[data-testid=route][data-host="${GOOD_HOST}"]`);
   await route.waitFor({ timeout: 30_000 });
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
   const search = page.locator('[data-testid=search]');
   const box = await search.boundingBox();
   expect(box).not.toBeNull();
@@ -216,7 +267,7 @@ test('the page works at phone width: nothing wider than the screen, search and r
   await page.locator('[data-testid=tab-services]').click();
   await page.locator('[data-testid=search]').fill(BAD);
   await page.locator(`[data-testid=service][data-name="${BAD}"]`).waitFor();
-  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+  expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(390);
   await page.screenshot({ path: join(IMG, 'dashboard-phone-rejected.png'), fullPage: true });
   await page.close();
 });
@@ -258,9 +309,19 @@ async function expectState(page: Page, state: string, text: string): Promise<voi
 }
 
 async function expectText(loc: ReturnType<Page['locator']>, want: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`text ${JSON.stringify(want)}`, async () => ((await loc.textContent())?.trim() === want ? true : undefined), timeoutMs, 100);
+  await waitFor(
+    `text ${JSON.stringify(want)}`,
+    async () => ((await loc.textContent())?.trim() === want ? true : undefined),
+    timeoutMs,
+    100,
+  );
 }
 
 async function expectContains(loc: ReturnType<Page['locator']>, want: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`text containing ${JSON.stringify(want)}`, async () => ((await loc.textContent())?.includes(want) ? true : undefined), timeoutMs, 100);
+  await waitFor(
+    `text containing ${JSON.stringify(want)}`,
+    async () => ((await loc.textContent())?.includes(want) ? true : undefined),
+    timeoutMs,
+    100,
+  );
 }

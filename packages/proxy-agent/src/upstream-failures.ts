@@ -58,7 +58,13 @@ export class UpstreamFailures {
   list(): UpstreamFailure[] {
     const since = this.now() - this.windowMs;
     return [...this.byServer.entries()]
-      .map(([server, e]) => ({ server, recent: e.times.filter((t) => t >= since).length, total: e.total, lastAt: new Date(e.times.at(-1)!).toISOString(), lastError: e.lastError }))
+      .map(([server, e]) => ({
+        server,
+        recent: e.times.filter((t) => t >= since).length,
+        total: e.total,
+        lastAt: new Date(e.times.at(-1)!).toISOString(),
+        lastError: e.lastError,
+      }))
       .sort((a, b) => b.lastAt.localeCompare(a.lastAt) || a.server.localeCompare(b.server));
   }
 }

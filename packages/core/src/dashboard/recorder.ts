@@ -139,7 +139,11 @@ export class DashboardRecorder {
 
   /** Asks every extension and proxy agent for its status, then recomputes the view. */
   async poll(): Promise<void> {
-    await Promise.all(Object.entries(this.d.extensions).map(([name, ext]) => Promise.all([this.pollExtension(name, ext), this.pollProxies(name, ext)])));
+    await Promise.all(
+      Object.entries(this.d.extensions).map(([name, ext]) =>
+        Promise.all([this.pollExtension(name, ext), this.pollProxies(name, ext)]),
+      ),
+    );
     for (const name of Object.keys(this.d.extensions)) this.noteConvergence(name);
     this.refresh();
   }
@@ -151,7 +155,10 @@ export class DashboardRecorder {
   private noteConvergence(extension: string): void {
     const config = this.configs.find((c) => c.extension === extension);
     const proxies = this.proxyViews.get(extension) ?? [];
-    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && p.config === config.config);
+    const converged =
+      config !== undefined &&
+      proxies.length > 0 &&
+      proxies.every((p) => p.state === 'ok' && p.config === config.config);
     this.d.metrics?.converged.set({ extension }, converged ? 1 : 0);
     if (!converged || this.convergedConfig.get(extension) === config.config) return;
     this.convergedConfig.set(extension, config.config);
@@ -168,16 +175,42 @@ export class DashboardRecorder {
     try {
       s = await this.fetch(url);
     } catch (e) {
-      this.extensionViews.set(name, { name, service: ext.ServiceName, state: 'unreachable', error: errText(e), serving: null, modelVersion: null, lastError: null });
+      this.extensionViews.set(name, {
+        name,
+        service: ext.ServiceName,
+        state: 'unreachable',
+        error: errText(e),
+        serving: null,
+        modelVersion: null,
+        lastError: null,
+      });
       return;
     }
     const excluded: { service: string; reason: string }[] = Array.isArray(s?.excluded)
-      ? s.excluded.filter((x: Raw) => typeof x?.service === 'string').map((x: Raw) => ({ service: String(x.service), reason: String(x.reason ?? '') }))
+      ? s.excluded
+          .filter((x: Raw) => typeof x?.service === 'string')
+          .map((x: Raw) => ({ service: String(x.service), reason: String(x.reason ?? '') }))
       : [];
-    const view: ExtensionView = { name, service: ext.ServiceName, state: 'ok', error: null, serving: str(s?.serving), modelVersion: str(s?.modelVersion), lastError: str(s?.lastError) };
+    const view: ExtensionView = {
+      name,
+      service: ext.ServiceName,
+      state: 'ok',
+      error: null,
+      serving: str(s?.serving),
+      modelVersion: str(s?.modelVersion),
+      lastError: str(s?.lastError),
+    };
     this.extensionViews.set(name, view);
     const at = this.now().toISOString();
-    if (view.lastError) this.noteFailure(`${name}\nvalidation\n${view.modelVersion}\n${view.lastError}`, { at, extension: name, kind: 'validation', source: ext.ServiceName, message: view.lastError, excluded: [] });
+    if (view.lastError)
+      this.noteFailure(`${name}\nvalidation\n${view.modelVersion}\n${view.lastError}`, {
+        at,
+        extension: name,
+        kind: 'validation',
+        source: ext.ServiceName,
+        message: view.lastError,
+        excluded: [],
+      });
     if (excluded.length > 0) {
       const names = excluded.map((x) => x.service).sort();
       this.noteFailure(`${name}\nexcluded\n${view.modelVersion}\n${names.join(',')}`, {
@@ -185,7 +218,11 @@ export class DashboardRecorder {
         extension: name,
         kind: 'validation',
         source: ext.ServiceName,
-        message: `nginx -t failed for the routes of ${names.join(', ')}; published the config without them: ${excluded.map((x) => `${x.service}: ${x.reason}`).join('; ')}`.slice(0, 2000),
+        message:
+          `nginx -t failed for the routes of ${names.join(', ')}; published the config without them: ${excluded.map((x) => `${x.service}: ${x.reason}`).join('; ')}`.slice(
+            0,
+            2000,
+          ),
         excluded: names,
       });
     }
@@ -238,20 +275,53 @@ export class DashboardRecorder {
     const views = await Promise.all(
       tasks.map(async (t): Promise<ProxyView> => {
         const addr = t.addresses.find((a) => a.networkId === controlId)?.addr ?? null;
-        const base = { extension: name, service: service.name, task: `${service.name}.${t.slot}.${t.id.slice(0, 12)}`, slot: t.slot, node: nodes.get(t.nodeId) ?? null, addr };
-        const empty = { config: null, installedAt: null, lastReloadAt: null, reloads: 0, reloadFailures: 0, nginxRestarts: 0, drainingWorkers: null, lastFailure: null };
-        if (!addr) return { ...base, ...empty, state: 'unreachable', error: `task has no address on the control network ${this.d.controlNetwork}` };
+        const base = {
+          extension: name,
+          service: service.name,
+          task: `${service.name}.${t.slot}.${t.id.slice(0, 12)}`,
+          slot: t.slot,
+          node: nodes.get(t.nodeId) ?? null,
+          addr,
+        };
+        const empty = {
+          config: null,
+          installedAt: null,
+          lastReloadAt: null,
+          reloads: 0,
+          reloadFailures: 0,
+          nginxRestarts: 0,
+          drainingWorkers: null,
+          lastFailure: null,
+        };
+        if (!addr)
+          return {
+            ...base,
+            ...empty,
+            state: 'unreachable',
+            error: `task has no address on the control network ${this.d.controlNetwork}`,
+          };
         let s: Raw;
         try {
           s = await this.fetch(`http://${addr}:${this.d.agentPort}/v1/status`);
         } catch (e) {
-          return { ...base, ...empty, state: 'unreachable', error: `proxy agent at ${addr}:${this.d.agentPort} does not answer: ${errText(e)}` };
+          return {
+            ...base,
+            ...empty,
+            state: 'unreachable',
+            error: `proxy agent at ${addr}:${this.d.agentPort} does not answer: ${errText(e)}`,
+          };
         }
         for (const f of Array.isArray(s?.upstreamFailures) ? s.upstreamFailures : []) {
           if (typeof f?.server !== 'string' || typeof f?.lastAt !== 'string') continue;
           const seen = failures.get(f.server);
           const recent = num(f.recent) + (seen?.recent ?? 0);
-          if (!seen || f.lastAt > seen.lastAt) failures.set(f.server, { recent, lastAt: f.lastAt, lastError: String(f.lastError ?? ''), proxy: base.task });
+          if (!seen || f.lastAt > seen.lastAt)
+            failures.set(f.server, {
+              recent,
+              lastAt: f.lastAt,
+              lastError: String(f.lastError ?? ''),
+              proxy: base.task,
+            });
           else seen.recent = recent;
         }
         const config = str(s?.installed?.configName);
@@ -259,7 +329,14 @@ export class DashboardRecorder {
         if (config && installedAt) this.noteInstall(name, config, base.task, base.node, installedAt);
         const lf = s?.lastFailure;
         if (lf && typeof lf.reason === 'string') {
-          this.noteFailure(`${base.task}\nreload\n${lf.at}`, { at: str(lf.at) ?? this.now().toISOString(), extension: name, kind: 'reload', source: base.task, message: `${str(lf.configName) ?? 'a config'}: ${lf.reason}`.slice(0, 2000), excluded: [] });
+          this.noteFailure(`${base.task}\nreload\n${lf.at}`, {
+            at: str(lf.at) ?? this.now().toISOString(),
+            extension: name,
+            kind: 'reload',
+            source: base.task,
+            message: `${str(lf.configName) ?? 'a config'}: ${lf.reason}`.slice(0, 2000),
+            excluded: [],
+          });
         }
         const running = s?.nginxRunning === true && s?.installed;
         return {
@@ -311,7 +388,17 @@ export class DashboardRecorder {
         since = { print, since: now };
         this.since.set(s.id, since);
       }
-      return { id: s.id, name: s.name, cluster: s.cluster, status: s.status, hosts: [...s.hosts], servers: s.servers, errors: s.errors.map(problem), warnings: s.warnings.map(problem), since: since.since };
+      return {
+        id: s.id,
+        name: s.name,
+        cluster: s.cluster,
+        status: s.status,
+        hosts: [...s.hosts],
+        servers: s.servers,
+        errors: s.errors.map(problem),
+        warnings: s.warnings.map(problem),
+        since: since.since,
+      };
     });
     for (const id of this.since.keys()) if (!live.has(id)) this.since.delete(id);
     const view: DashboardView = {
@@ -319,7 +406,18 @@ export class DashboardRecorder {
       services,
       extensions: Object.keys(this.d.extensions)
         .sort()
-        .map((name) => this.extensionViews.get(name) ?? { name, service: this.d.extensions[name]!.ServiceName, state: 'unreachable', error: 'not asked yet', serving: null, modelVersion: null, lastError: null }),
+        .map(
+          (name) =>
+            this.extensionViews.get(name) ?? {
+              name,
+              service: this.d.extensions[name]!.ServiceName,
+              state: 'unreachable',
+              error: 'not asked yet',
+              serving: null,
+              modelVersion: null,
+              lastError: null,
+            },
+        ),
       proxies: Object.keys(this.d.extensions)
         .sort()
         .flatMap((name) => this.proxyViews.get(name) ?? []),
@@ -329,7 +427,11 @@ export class DashboardRecorder {
     };
     this.current.set({
       version: contentVersion(view),
-      meta: { coreStartedAt: this.startedAt.toISOString(), lastSwarmReadAt: this.snapAt?.toISOString() ?? null, generatedAt: now },
+      meta: {
+        coreStartedAt: this.startedAt.toISOString(),
+        lastSwarmReadAt: this.snapAt?.toISOString() ?? null,
+        generatedAt: now,
+      },
       ...view,
     });
   }

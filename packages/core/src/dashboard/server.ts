@@ -13,7 +13,8 @@ import type { DashboardRecorder } from './recorder.js';
 
 export const DEFAULT_TOKEN_FILE = '/run/secrets/signalbox-api-token';
 
-export type DashboardAuthCode = 'ERR_DASHBOARD_NO_TOKEN_FILE' | 'ERR_DASHBOARD_TOKEN_MISSING' | 'ERR_DASHBOARD_TOKEN_INVALID';
+export type DashboardAuthCode =
+  'ERR_DASHBOARD_NO_TOKEN_FILE' | 'ERR_DASHBOARD_TOKEN_MISSING' | 'ERR_DASHBOARD_TOKEN_INVALID';
 
 export interface DashboardServerDeps {
   recorder: DashboardRecorder;
@@ -39,27 +40,51 @@ export function tokenReader(file: string): () => string | undefined {
   };
 }
 
-export function checkBearer(header: string | undefined, token: string | undefined, tokenFile: string): { code: DashboardAuthCode; status: number; message: string } | undefined {
+export function checkBearer(
+  header: string | undefined,
+  token: string | undefined,
+  tokenFile: string,
+): { code: DashboardAuthCode; status: number; message: string } | undefined {
   if (!token) {
-    return { code: 'ERR_DASHBOARD_NO_TOKEN_FILE', status: 503, message: `core has no API token: ${tokenFile} is missing or empty (the stack mounts the Docker secret signalbox-api-token there)` };
+    return {
+      code: 'ERR_DASHBOARD_NO_TOKEN_FILE',
+      status: 503,
+      message: `core has no API token: ${tokenFile} is missing or empty (the stack mounts the Docker secret signalbox-api-token there)`,
+    };
   }
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  if (!m) return { code: 'ERR_DASHBOARD_TOKEN_MISSING', status: 401, message: 'send Authorization: Bearer <token>; open the URL `signalbox dashboard` prints, which carries the token' };
+  if (!m)
+    return {
+      code: 'ERR_DASHBOARD_TOKEN_MISSING',
+      status: 401,
+      message: 'send Authorization: Bearer <token>; open the URL `signalbox dashboard` prints, which carries the token',
+    };
   const given = Buffer.from(m[1]!);
   const want = Buffer.from(token);
   if (given.length !== want.length || !timingSafeEqual(given, want)) {
-    return { code: 'ERR_DASHBOARD_TOKEN_INVALID', status: 401, message: 'the token does not match the Docker secret signalbox-api-token; open the URL `signalbox dashboard` prints again' };
+    return {
+      code: 'ERR_DASHBOARD_TOKEN_INVALID',
+      status: 401,
+      message:
+        'the token does not match the Docker secret signalbox-api-token; open the URL `signalbox dashboard` prints again',
+    };
   }
   return undefined;
 }
 
 export async function buildDashboardServer(d: DashboardServerDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: d.log.child({ component: 'dashboard' }, { level: 'warn' }) as FastifyBaseLogger, forceCloseConnections: true });
+  const app = Fastify({
+    loggerInstance: d.log.child({ component: 'dashboard' }, { level: 'warn' }) as FastifyBaseLogger,
+    forceCloseConnections: true,
+  });
   const token = tokenReader(d.tokenFile);
 
   app.addHook('onSend', async (_req, reply, body) => {
     // Everything the page loads comes from here: no CDN, no external fonts, nothing inline.
-    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    reply.header(
+      'content-security-policy',
+      "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    );
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-content-type-options', 'nosniff');
     // A rebuilt image serves new files under the same names; the page is small, so always revalidate.
@@ -75,7 +100,10 @@ export async function buildDashboardServer(d: DashboardServerDeps): Promise<Fast
       if (denied) return reply.code(denied.status).send({ code: denied.code, message: denied.message });
       return undefined;
     });
-    await dashboardRoutes(api, { recorder: d.recorder, ...(d.maxWaitSeconds !== undefined ? { maxWaitSeconds: d.maxWaitSeconds } : {}) });
+    await dashboardRoutes(api, {
+      recorder: d.recorder,
+      ...(d.maxWaitSeconds !== undefined ? { maxWaitSeconds: d.maxWaitSeconds } : {}),
+    });
   });
 
   if (d.assetsDir && existsSync(`${d.assetsDir}/index.html`)) {
@@ -83,7 +111,12 @@ export async function buildDashboardServer(d: DashboardServerDeps): Promise<Fast
   } else {
     d.log.warn({ assetsDir: d.assetsDir }, 'dashboard page not found (build packages/dashboard); serving only its API');
     app.get('/', async (_req, reply) =>
-      reply.code(503).type('text/plain; charset=utf-8').send(`The dashboard page is not in this image (looked in ${d.assetsDir ?? '(unset)'}); its API answers at /v1/dashboard.\n`),
+      reply
+        .code(503)
+        .type('text/plain; charset=utf-8')
+        .send(
+          `The dashboard page is not in this image (looked in ${d.assetsDir ?? '(unset)'}); its API answers at /v1/dashboard.\n`,
+        ),
     );
   }
   return app;

@@ -151,7 +151,12 @@ const nstr = { type: ['string', 'null'] } as const;
 const int = { type: 'integer' } as const;
 const bool = { type: 'boolean' } as const;
 const strs = { type: 'array', items: str } as const;
-const obj = (properties: Record<string, unknown>) => ({ type: 'object', additionalProperties: false, required: Object.keys(properties), properties });
+const obj = (properties: Record<string, unknown>) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(properties),
+  properties,
+});
 
 const problem = obj({ code: str, severity: { enum: ['error', 'warning'] }, key: str, value: nstr, message: str });
 const change = obj({ added: strs, removed: strs, changed: { type: 'array', items: obj({ name: str, what: str }) } });
@@ -165,7 +170,10 @@ export const schemas = {
     sslOnly: bool,
     backendTls: bool,
     services: strs,
-    servers: { type: 'array', items: obj({ addr: str, port: int, service: str, task: nstr, node: nstr, failures: int, lastFailure: nstr }) },
+    servers: {
+      type: 'array',
+      items: obj({ addr: str, port: int, service: str, task: nstr, node: nstr, failures: int, lastFailure: nstr }),
+    },
     split: { type: 'array', items: obj({ service: str, servers: int, percent: { type: 'number' } }) },
   }),
   service: obj({
@@ -179,7 +187,15 @@ export const schemas = {
     warnings: { type: 'array', items: problem },
     since: str,
   }),
-  extension: obj({ name: str, service: str, state: { enum: ['ok', 'unreachable'] }, error: nstr, serving: nstr, modelVersion: nstr, lastError: nstr }),
+  extension: obj({
+    name: str,
+    service: str,
+    state: { enum: ['ok', 'unreachable'] },
+    error: nstr,
+    serving: nstr,
+    modelVersion: nstr,
+    lastError: nstr,
+  }),
   proxy: obj({
     extension: str,
     service: str,
@@ -209,7 +225,14 @@ export const schemas = {
     excluded: { type: 'array', items: obj({ service: str, reason: str }) },
     installs: { type: 'array', items: obj({ task: str, node: nstr, at: str }) },
   }),
-  failure: obj({ at: str, extension: str, kind: { enum: ['validation', 'reload'] }, source: str, message: str, excluded: strs }),
+  failure: obj({
+    at: str,
+    extension: str,
+    kind: { enum: ['validation', 'reload'] },
+    source: str,
+    message: str,
+    excluded: strs,
+  }),
   error: obj({ code: str, message: str }),
 };
 
