@@ -13,7 +13,7 @@ import { ServedConfigState } from '../../extension/src/served-config.js';
 import type { AgentSnapshot } from '../../proxy-agent/src/api.js';
 import { buildApp as buildAgentApp } from '../../proxy-agent/src/api.js';
 import { matches } from '../src/dashboard/plugin.js';
-import { DashboardRecorder } from '../src/dashboard/recorder.js';
+import { DashboardRecorder, makeFetchJson } from '../src/dashboard/recorder.js';
 import { buildDashboardServer, checkBearer } from '../src/dashboard/server.js';
 import type { DashboardPayload } from '../src/dashboard/types.js';
 import { diffServices } from '../src/dashboard/view.js';
@@ -422,6 +422,22 @@ describe('dashboard recorder against real extension and agent APIs', () => {
       });
       expect(checkBearer(`Bearer ${token}`, token, 'f')).toBeUndefined();
     });
+  });
+
+  test('status requests carry the API token when core has one', async () => {
+    const seen: (string | undefined)[] = [];
+    const probe = buildAgentApp({ logger: log, snapshot: () => agent });
+    probe.addHook('onRequest', async (req) => void seen.push(req.headers.authorization));
+    await probe.listen({ host: '127.0.0.1', port: 0 });
+    const at = `http://127.0.0.1:${(probe.server.address() as { port: number }).port}/v1/status`;
+    try {
+      expect(await makeFetchJson(() => 'tok-1')(at)).toMatchObject({ nginxRunning: true });
+      await makeFetchJson()(at);
+      await expect(makeFetchJson()(at.replace('/v1/status', '/nope'))).rejects.toThrow('answered 404');
+    } finally {
+      await probe.close();
+    }
+    expect(seen.slice(0, 2)).toEqual(['Bearer tok-1', undefined]);
   });
 
   test('search matches any field, case-insensitively; an empty search matches everything', () => {

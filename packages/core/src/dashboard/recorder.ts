@@ -21,11 +21,20 @@ import { diffServices, fingerprint, indexTasks, problem, routesOf, type FailureI
 /** GET a JSON document; rejects on network errors, timeouts and non-2xx answers. */
 export type FetchJson = (url: string) => Promise<unknown>;
 
-export const fetchJson: FetchJson = async (url) => {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000), headers: { accept: 'application/json' } });
-  if (!res.ok) throw new Error(`${url} answered ${res.status}`);
-  return res.json();
-};
+/** fetch with a 2 s limit; sends the API token when there is one (the extension's and agents' APIs may require it). */
+export function makeFetchJson(token: () => string | undefined = () => undefined): FetchJson {
+  return async (url) => {
+    const t = token();
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(2000),
+      headers: { accept: 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) },
+    });
+    if (!res.ok) throw new Error(`${url} answered ${res.status}`);
+    return res.json();
+  };
+}
+
+export const fetchJson: FetchJson = makeFetchJson();
 
 export interface RecorderDeps {
   extensions: Record<string, ExtensionConfig>;

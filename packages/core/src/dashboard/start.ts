@@ -6,8 +6,8 @@ import type { ExtensionConfig, Logger, ServiceStatus } from '@signalbox/model';
 import { AGENT_PORT, EXTENSION_PORT } from '../managed-services.js';
 import type { ModelStore } from '../model-store.js';
 import { createConvergenceMetrics } from './metrics.js';
-import { DashboardRecorder } from './recorder.js';
-import { DEFAULT_TOKEN_FILE, buildDashboardServer } from './server.js';
+import { DashboardRecorder, makeFetchJson } from './recorder.js';
+import { DEFAULT_TOKEN_FILE, buildDashboardServer, tokenReader } from './server.js';
 
 export interface DashboardStartDeps {
   extensions: Record<string, ExtensionConfig>;
@@ -24,7 +24,9 @@ const defaultAssets = fileURLToPath(new URL('../../../dashboard/dist', import.me
 
 export function createDashboard(d: DashboardStartDeps) {
   const log = d.log.child({ component: 'dashboard' });
+  const tokenFile = d.env.SIGNALBOX_API_TOKEN_FILE || DEFAULT_TOKEN_FILE;
   const recorder = new DashboardRecorder({
+    fetchJson: makeFetchJson(tokenReader(tokenFile)),
     extensions: d.extensions,
     store: d.store,
     statuses: d.statuses,
@@ -44,7 +46,7 @@ export function createDashboard(d: DashboardStartDeps) {
       const m = /^(.*):(\d+)$/.exec(addr);
       const app = await buildDashboardServer({
         recorder,
-        tokenFile: d.env.SIGNALBOX_API_TOKEN_FILE || DEFAULT_TOKEN_FILE,
+        tokenFile,
         assetsDir: d.env.SIGNALBOX_DASHBOARD_ASSETS || defaultAssets,
         log,
       });
