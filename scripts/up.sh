@@ -22,6 +22,7 @@ fi
 
 deploy_stack
 wait_stack_ready 240
+restart_stale_services 240
 
 # The demo: an app team's service, routed by labels alone.
 docker network inspect demo >/dev/null 2>&1 || docker network create -d overlay --attachable demo >/dev/null
