@@ -40,5 +40,13 @@ log "ready in $(elapsed "$start")s. Try:"
 echo
 echo "  curl -H 'Host: demo.signalbox.test' http://127.0.0.1:${HTTP_PORT}/"
 echo
+wait_for "curl -sf http://127.0.0.1:${DASHBOARD_PORT}/v1/health >/dev/null" 30 0.5 \
+  || log "the dashboard does not answer on :${DASHBOARD_PORT} yet; see docker service logs ${STACK_NAME}_core"
+if url="$("$REPO_ROOT/scripts/signalbox" dashboard)"; then
+  echo "Dashboard (open in a browser on this machine; the URL carries the access token):"
+  echo
+  echo "  $url"
+  echo
+fi
 echo "Route your own service:  docker service create --label com.docker.lb.hosts=app.example.test --label com.docker.lb.port=80 --network demo IMAGE"
 echo "See routes and rejections: ./scripts/signalbox status"

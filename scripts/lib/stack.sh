@@ -7,9 +7,23 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/engine.sh"
 STACK_NAME="${SIGNALBOX_STACK:-signalbox}"
 HTTP_PORT="${SIGNALBOX_HTTP_PORT:-8080}"
 
+DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
+API_TOKEN_SECRET=signalbox-api-token
+
+# ensure_api_token: the Docker secret core reads its API token from (random, created once; Docker
+# never hands it back, so `signalbox dashboard` reads it inside core's container).
+ensure_api_token() {
+  docker secret inspect "$API_TOKEN_SECRET" >/dev/null 2>&1 && return 0
+  log "creating the Docker secret $API_TOKEN_SECRET (API and dashboard token)"
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+    | docker secret create --label com.signalbox.owner=signalbox "$API_TOKEN_SECRET" - >/dev/null \
+    || die "cannot create the Docker secret $API_TOKEN_SECRET"
+}
+
 # deploy_stack [CONFIG_TOML]: deploy (or update) the stack; the config object is named by content hash.
 deploy_stack() {
   local cfg version
+  ensure_api_token
   cfg="$(readlink -f "${1:-$REPO_ROOT/deploy/config.toml}")"
   version="$(sha256sum "$cfg" | cut -c1-12)"
   log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version)"
