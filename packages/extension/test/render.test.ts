@@ -184,11 +184,11 @@ describe('view model rules', () => {
 
   it('buffers the access log by default; AccessLogBuffer "0" writes each line at once', () => {
     const c = loadCase('one-host');
-    expect(buildViewModel(c.model, c.ext, c.options).http.accessLog).toEqual({ path: '"/dev/stdout"', format: 'main', buffer: 'buffer=4k flush=1s' });
+    expect(buildViewModel(c.model, c.ext, c.options).http.accessLog).toEqual({ path: '"/dev/stdout"', format: 'main', buffer: 'buffer=64k flush=1s' });
     const unbuffered = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '0' } };
     expect(buildViewModel(c.model, unbuffered, c.options).http.accessLog?.buffer).toBeNull();
-    const big = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '64k', AccessLogFlush: '5s' } };
-    expect(buildViewModel(c.model, big, c.options).http.accessLog?.buffer).toBe('buffer=64k flush=5s');
+    const big = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '4k', AccessLogFlush: '5s' } };
+    expect(buildViewModel(c.model, big, c.options).http.accessLog?.buffer).toBe('buffer=4k flush=5s');
     const bad = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '4 k' } };
     expect(() => buildViewModel(c.model, bad, c.options)).toThrow(/AccessLogBuffer/);
   });

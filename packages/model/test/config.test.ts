@@ -128,7 +128,7 @@ const ROWS: Row[] = [
   { section: 'config', key: 'SSLDefaultDHParamPath', good: '"/etc/ssl/dhparam.pem"', parsed: '/etc/ssl/dhparam.pem', bad: '"dhparam.pem"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'AccessLogBuffer', good: '"64k"', parsed: '64k', bad: '"64 k"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'AccessLogFlush', good: '"5s"', parsed: '5s', bad: '"5 s"', code: 'ERR_CONFIG_VALUE' },
-  { section: 'config', key: 'AccessLogPath', good: '"/var/log/nginx/access.log"', parsed: '/var/log/nginx/access.log', bad: '"/dev/stdout {"', code: 'ERR_CONFIG_VALUE' },
+  { section: 'config', key: 'AccessLogPath', good: '""', parsed: '', bad: '"access.log"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'ErrorLogPath', good: '"/var/log/nginx/error.log"', parsed: '/var/log/nginx/error.log', bad: '"stderr"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'MainLogFormat', good: '\'$remote_addr "$request" $status\'', parsed: '$remote_addr "$request" $status', bad: '"it\'s"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'TraceLogFormat', good: '"$request_id $request_time"', parsed: '$request_id $request_time', bad: '"$a\\n$b"', code: 'ERR_CONFIG_VALUE', value: '$a\n$b' },
