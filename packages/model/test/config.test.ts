@@ -90,7 +90,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyReplicas', good: '0', parsed: 0, bad: '101', code: 'ERR_CONFIG_VALUE', value: '101' },
   { section: 'ext', key: 'ProxyStopSignal', good: '"SIGTERM"', parsed: 'SIGTERM', bad: '"SIGSTOP"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyStopGracePeriod', good: '"1m30s"', parsed: '1m30s', bad: '"-1s"', code: 'ERR_CONFIG_SEMANTIC' },
-  { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '[""]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
+  { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '["node.labels.edge"]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyPlacementPreferences', good: '["spread=node.id"]', parsed: ['spread=node.id'], bad: '["spread="]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyUpdateDelay', good: '"0"', parsed: '0', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ServiceCluster', good: '"blue"', parsed: 'blue', bad: '"blue green"', code: 'ERR_CONFIG_VALUE' },
@@ -231,7 +231,7 @@ describe('parseConfig: defaults', () => {
 describe('parseConfig: unknown keys', () => {
   it.each([
     ['top level', 'ListenAdr = ":8080"\n[Extensions.default]\n', 'ListenAdr', /did you mean "ListenAddr"/],
-    ['top level, wrong case', 'listenaddr = ":8080"\n[Extensions.default]\n', 'listenaddr', /did you mean "ListenAddr"\? \(key names are case-sensitive\)/],
+    ['top level, misspelled beyond case', 'listenadr = ":8080"\n[Extensions.default]\n', 'listenadr', /did you mean "ListenAddr"\?/],
     ['extension', '[Extensions.default]\nPublishedPrt = 80\n', 'Extensions.default.PublishedPrt', /did you mean "PublishedPort"/],
     ['extension, swapped letters', '[Extensions.default]\nProxyRpelicas = 2\n', 'Extensions.default.ProxyRpelicas', /did you mean "ProxyReplicas"/],
     ['Config table name', '[Extensions.default.Conifg]\nUser = "x"\n', 'Extensions.default.Conifg', /did you mean "Config"/],
@@ -410,10 +410,10 @@ describe('parseConfig: rules across keys', () => {
       'PublishedSSLPort = 10443',
     ].join('\n');
     expect(semantic(text)).toEqual([
-      ['Extensions.blue.PublishedPort', 'is already published by Extensions.default.PublishedSSLPort'],
+      ['Extensions.blue.PublishedPort', 'is already published by Extensions.default.PublishedSSLPort; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes'],
       ['Extensions.blue.ServiceName', 'is already used by Extensions.default.ProxyServiceName; every service needs its own name'],
       ['Extensions.blue.ServiceCluster', 'is already served by [Extensions.default]; one extension per service cluster'],
-      ['Extensions.green.PublishedSSLPort', 'is already published by Extensions.blue.PublishedSSLPort'],
+      ['Extensions.green.PublishedSSLPort', 'is already published by Extensions.blue.PublishedSSLPort; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes'],
       ['Extensions.green.ProxyServiceName', 'is already used by Extensions.blue.ProxyServiceName; every service needs its own name'],
       ['Extensions.other.ServiceCluster', 'is already served by [Extensions.green]; one extension per service cluster'],
     ]);
