@@ -184,8 +184,8 @@ describe('view model rules', () => {
   it('maps websocket endpoints under a rewritten root to the stripped path', () => {
     const c = loadCase('websocket');
     const s = server(buildViewModel(c.model, c.ext, c.options), 'chat.example.com (http)');
-    expect(location(s, '=', '/live/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.stringMatching(/\/ws"$/) });
-    expect(location(s, '=', '/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.not.stringMatching(/\/ws"$/) });
+    expect(location(s, '', '/live/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.stringMatching(/\/ws"$/) });
+    expect(location(s, '', '/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.not.stringMatching(/\/ws"$/) });
   });
 
   it('uses $cookie_NAME for plain cookie names and a regex over $http_cookie otherwise', () => {

@@ -518,18 +518,21 @@ function proxyLocation(
 
 function routeLocations(ctx: Ctx, table: LocationTable, locations: readonly Location[]): void {
   const sorted = sortedBy(locations, (l) => normalizeContextRoot(l.path), (l) => l.path, canonicalJson);
-  // Websocket endpoints first: an exact endpoint beats the `= /root` redirect of a context root.
+  // Websocket endpoints first. Each is a prefix, as in Interlock (/ws upgrades /ws/room and /ws?x=1);
+  // an endpoint equal to the context root stays exact, so it does not take over the root's other paths
+  // and still beats the `= /root` redirect of a rewritten context root.
   for (const loc of sorted) {
     const root = normalizeContextRoot(loc.path);
     const up: UpstreamRef = { name: loc.upstream.name, empty: loc.upstream.servers.length === 0, tls: loc.upstream.tls };
     for (const ws of uniqueSorted(loc.websocketEndpoints)) {
       requestPath(ws, 'websocket endpoint');
+      const exact = ws === root || ws === '/';
       let uri = '';
       if (loc.rewrite && root !== '/') {
         if (ws === root) uri = '/';
         else if (ws.startsWith(`${root}/`)) uri = ws.slice(root.length);
       }
-      table.add(proxyLocation(ctx, '=', ws, up, uri, true));
+      table.add(proxyLocation(ctx, exact ? '=' : '', ws, up, uri, true));
     }
   }
   for (const loc of sorted) {
