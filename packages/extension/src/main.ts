@@ -38,7 +38,8 @@ const pipeline = new Pipeline({
   served,
   log: log.child({ component: 'pipeline' }),
   renderOptions: {
-    proxyId: process.env.SIGNALBOX_PROXY_ID ?? `signalbox-${name}`,
+    // Unset: x-proxy-id is each proxy task's own $hostname (its container), as with Interlock.
+    ...(process.env.SIGNALBOX_PROXY_ID ? { proxyId: process.env.SIGNALBOX_PROXY_ID } : {}),
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
   },
   allowedModules: [streamModule],

@@ -72,6 +72,10 @@ export const CONFIG_PATTERNS = {
     expect: 'an nginx log format without single quotes, ";", "{", "}", line breaks or NUL (it is written in single quotes)',
   },
   rawLine: { pattern: '^[^\\n\\r\\x00]*$', expect: 'a single line of nginx configuration (no line breaks or NUL)' },
+  cidr: {
+    pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}(?:/\\d{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:/\\d{1,3})?)$',
+    expect: 'an IPv4 or IPv6 address, optionally with a /prefix length, e.g. 10.0.0.0/8',
+  },
 } as const;
 
 export type ConfigPatternName = keyof typeof CONFIG_PATTERNS;
@@ -207,6 +211,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },
   PublishedSSLPort: { kind: 'integer', default: 8443, ...PORT, description: 'Port published for HTTPS and SSL passthrough.' },
   TargetSSLPort: { kind: 'integer', default: 443, ...PORT, description: 'Port nginx listens on for HTTPS inside the proxy container.' },
+  SSLRedirectPort: {
+    kind: 'integer',
+    default: 0,
+    minimum: 0,
+    maximum: 65535,
+    description:
+      'Port com.docker.lb.ssl_only redirects clients to (302, as Interlock); 0 = PublishedSSLPort. Set 443 when clients reach the proxy through a load balancer listening on 443.',
+  },
   Template: {
     kind: 'string',
     default: '',
@@ -295,6 +307,13 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     description: 'The "trace" access log format, with request id and upstream timings, without the surrounding single quotes.',
   },
   HideInfoHeaders: { kind: 'boolean', default: false, description: "Hide nginx's version and the proxy's information headers from responses." },
+  TrustedProxies: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'cidr',
+    description:
+      'Load balancers in front of the proxy (addresses or CIDRs) whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are kept and passed on; from any other client they are replaced by what the proxy sees. Empty = nobody is trusted.',
+  },
   WorkerShutdownTimeout: {
     kind: 'string',
     default: '1h',

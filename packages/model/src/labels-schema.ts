@@ -110,7 +110,7 @@ export const LABEL_DOCS: Record<KnownLabel, LabelDoc> = {
   },
   ssl_only: {
     value: BOOL_VALUE,
-    description: 'Redirect plain HTTP requests to HTTPS. Requires ssl_cert and ssl_key, or ssl_passthrough=true.',
+    description: 'Redirect plain HTTP requests to HTTPS with a 302, as Interlock did, to the SSLRedirectPort of config.toml (default PublishedSSLPort). Requires ssl_cert and ssl_key, or ssl_passthrough=true.',
     example: 'true',
   },
   ssl_passthrough: {

@@ -99,6 +99,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'TargetPort', good: '8000', parsed: 8000, bad: '70000', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'PublishedSSLPort', good: '443', parsed: 443, bad: '"443"', code: 'ERR_CONFIG_TYPE' },
   { section: 'ext', key: 'TargetSSLPort', good: '8443', parsed: 8443, bad: '-1', code: 'ERR_CONFIG_VALUE' },
+  { section: 'ext', key: 'SSLRedirectPort', good: '443', parsed: 443, bad: '-1', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Template', good: '"my-template.v2"', parsed: 'my-template.v2', bad: '"my template"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Networks', good: '["frontend", "api_net"]', parsed: ['frontend', 'api_net'], bad: '["front end"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   // [Extensions.default.Config]
@@ -128,6 +129,7 @@ const ROWS: Row[] = [
   { section: 'config', key: 'MainLogFormat', good: '\'$remote_addr "$request" $status\'', parsed: '$remote_addr "$request" $status', bad: '"it\'s"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'TraceLogFormat', good: '"$request_id $request_time"', parsed: '$request_id $request_time', bad: '"$a\\n$b"', code: 'ERR_CONFIG_VALUE', value: '$a\n$b' },
   { section: 'config', key: 'HideInfoHeaders', good: 'true', parsed: true, bad: '1', code: 'ERR_CONFIG_TYPE' },
+  { section: 'config', key: 'TrustedProxies', good: '["10.0.0.0/8", "2001:db8::1"]', parsed: ['10.0.0.0/8', '2001:db8::1'], bad: '["lb.example.com"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'config', key: 'WorkerShutdownTimeout', good: '"30s"', parsed: '30s', bad: '"30sec"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
