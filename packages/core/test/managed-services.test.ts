@@ -79,6 +79,13 @@ test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
 });
 
+test("extension: config.toml's Template is passed by name, only when set", () => {
+  const plain: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(plain.TaskTemplate.ContainerSpec.Env.some((e: string) => e.startsWith('SIGNALBOX_TEMPLATE_CONFIG='))).toBe(false);
+  const custom: any = desiredExtensionSpec('default', { ...ext(''), Template: 'nginx-tmpl.v2' }, ctx, snap);
+  expect(custom.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_TEMPLATE_CONFIG=nginx-tmpl.v2');
+});
+
 test('drift is judged only on fields core sets; engine defaults are not drift', () => {
   const desired = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'] } }, Mode: { Replicated: { Replicas: 2 } } };
   const current = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'], Isolation: 'default' }, ForceUpdate: 0 }, Mode: { Replicated: { Replicas: 2 } } };

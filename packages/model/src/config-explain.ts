@@ -19,7 +19,8 @@ export interface KeyExplanation {
  * docs/migrating-from-interlock.md.
  */
 export const INTERLOCK_DIFFERENCES: Readonly<Record<string, string>> = {
-  'Extensions.*.Template': 'Interlock fed a Go template; Signalbox templates are nunjucks, see docs/migrating-from-interlock.md',
+  'Extensions.*.Template':
+    'names a Docker config holding a nunjucks template fed the view model (docs/custom-templates.md); an Interlock Go template is refused when the extension starts',
   'Extensions.*.ProxyReplicas': "default 1 (UCP wrote 2); set it to keep Interlock's replica count",
   'Extensions.*.ProxyStopGracePeriod': 'default 10s (UCP wrote 5s)',
   'Extensions.*.PublishedPort': 'default 8080 (Interlock examples use 80)',

@@ -223,7 +223,8 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     kind: 'string',
     default: '',
     pattern: 'optionalName',
-    description: 'Name of a Docker config holding a custom nginx.conf template; empty = the built-in template.',
+    description:
+      "Name of a Docker config holding a nunjucks nginx.conf template fed the view model (docs/custom-templates.md); empty = the built-in template. Interlock's Go templates are refused.",
   },
   Networks: {
     kind: 'list',
