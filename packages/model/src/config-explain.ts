@@ -24,7 +24,6 @@ export const INTERLOCK_DIFFERENCES: Readonly<Record<string, string>> = {
   'Extensions.*.ProxyReplicas': "default 1 (UCP wrote 2); set it to keep Interlock's replica count",
   'Extensions.*.ProxyStopGracePeriod': 'default 10s (UCP wrote 5s)',
   'Extensions.*.PublishedPort': 'default 8080 (Interlock examples use 80)',
-  'Extensions.*.Networks': 'the proxy also joins the networks of the services it routes unless Networks is set, as in Interlock',
   'Extensions.*.Config.User': "default www-data (Interlock's nginx); both users exist in Signalbox's images",
   'Extensions.*.Config.SSLProtocols': 'default "TLSv1.2 TLSv1.3" (UCP wrote "TLSv1.2")',
   'Extensions.*.Config.SSLDefaultDHParam': 'default 2048 (UCP wrote 1024)',
@@ -32,6 +31,19 @@ export const INTERLOCK_DIFFERENCES: Readonly<Record<string, string>> = {
   'Extensions.*.Config.GlobalOptions': 'load_module, include, ssl_engine, js_*, perl* and *_by_lua* lines are refused',
   'Extensions.*.Config.HTTPOptions': 'load_module, include, ssl_engine, js_*, perl* and *_by_lua* lines are refused',
   'Extensions.*.Config.TCPOptions': 'load_module, include, ssl_engine, js_*, perl* and *_by_lua* lines are refused',
+  'Extensions.*.SSLRedirectPort': 'port com.docker.lb.ssl_only redirects to; 0 = PublishedSSLPort (Interlock redirected to 443)',
+  'Extensions.*.Config.TrustedProxies': "load balancers whose X-Forwarded-* are kept; Interlock kept a client's X-Forwarded-Proto from anyone",
+  'Extensions.*.Config.WorkerShutdownTimeout': 'how long old nginx workers drain after a reload',
+};
+
+/** Keys that behave as in Interlock, with something worth knowing. */
+export const INTERLOCK_SAME_NOTES: Readonly<Record<string, string>> = {
+  'Extensions.*.Args': "added to the image's command, as with Interlock's images; -D turns on debug logging",
+  'Extensions.*.ProxyArgs': "added to the image's command, as with Interlock's images; -D turns on debug logging",
+  'Extensions.*.Networks': 'when set, the proxy joins only these networks and routes only services on them, as in Interlock',
+  'Extensions.*.PublishMode': 'two host-mode extensions may publish the same ports on different nodes (service clusters)',
+  'Extensions.*.Config.MainLogFormat': "the format itself, without nginx quotes; Interlock's quoted multi-line form is joined",
+  'Extensions.*.Config.TraceLogFormat': "the format itself, without nginx quotes; Interlock's quoted multi-line form is joined, $reqid works",
 };
 
 const VERDICT_OF_CODE: Readonly<Record<string, KeyVerdict>> = {
@@ -65,9 +77,12 @@ function keysOf(data: Table): string[][] {
   return out;
 }
 
+function genericKey(segments: readonly string[]): string {
+  return segments.length >= 2 && segments[0] === 'Extensions' ? ['Extensions', '*', ...segments.slice(2)].join('.') : segments.join('.');
+}
+
 function differenceFor(segments: readonly string[]): string | undefined {
-  const generic = segments.length >= 2 && segments[0] === 'Extensions' ? ['Extensions', '*', ...segments.slice(2)].join('.') : segments.join('.');
-  return INTERLOCK_DIFFERENCES[generic];
+  return INTERLOCK_DIFFERENCES[genericKey(segments)];
 }
 
 /** Per-key verdicts for a config.toml, in file order; undefined when the file is not TOML. */
@@ -101,7 +116,47 @@ export function explainConfig(text: string): KeyExplanation[] | undefined {
     const diff = differenceFor(canonical ? [...segments.slice(0, -1), canonical] : segments);
     if (decisive) out.push({ key, verdict: VERDICT_OF_CODE[decisive.code]!, note: [...notes, ...(diff ? [diff] : [])].join('; ') });
     else if (diff) out.push({ key, verdict: 'different', note: [diff, ...notes].join('; ') });
-    else out.push({ key, verdict: 'same', note: notes.join('; ') });
+    else {
+      const same = INTERLOCK_SAME_NOTES[genericKey(canonical ? [...segments.slice(0, -1), canonical] : segments)];
+      out.push({ key, verdict: 'same', note: [...(same ? [same] : []), ...notes].join('; ') });
+    }
   }
   return out;
+}
+
+/** Keys Signalbox has that Interlock's config.toml did not. */
+export const SIGNALBOX_ONLY_KEYS: ReadonlySet<string> = new Set(['Extensions.*.SSLRedirectPort', 'Extensions.*.Config.WorkerShutdownTimeout', 'Extensions.*.Config.TrustedProxies']);
+
+/**
+ * The key tables of docs/migrating-from-interlock.md: every Signalbox key and every Interlock-only key
+ * with the verdict `config check --explain` gives it (same / different / ignored / new).
+ */
+export function interlockKeyTableMarkdown(sections: {
+  top: readonly string[];
+  extension: readonly string[];
+  config: readonly string[];
+  ignored: Readonly<Record<'top' | 'extension' | 'config', Readonly<Record<string, string>>>>;
+}): string {
+  const cell = (s: string): string => s.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+  const table = (title: string, prefix: string, keys: readonly string[], ignored: Readonly<Record<string, string>>): string[] => {
+    const rows = [`### ${title}`, '', '| Key | Status | Notes |', '|---|---|---|'];
+    for (const key of keys) {
+      const generic = `${prefix}${key}`;
+      const diff = INTERLOCK_DIFFERENCES[generic];
+      if (SIGNALBOX_ONLY_KEYS.has(generic)) rows.push(`| \`${key}\` | new in Signalbox | ${cell(diff ?? 'see docs/configuration.md')} |`);
+      else if (diff) rows.push(`| \`${key}\` | different | ${cell(diff)} |`);
+      else if (key === 'Image' || key === 'ProxyImage') {
+        rows.push(`| \`${key}\` | same; Interlock images replaced | an Interlock image (or plain nginx as ProxyImage) is replaced by Signalbox's default, with a warning |`);
+      } else if (key === 'Extensions' || key === 'Config') continue;
+      else rows.push(`| \`${key}\` | same | ${cell(INTERLOCK_SAME_NOTES[generic] ?? '')} |`);
+    }
+    for (const [key, why] of Object.entries(ignored)) rows.push(`| \`${key}\` | accepted and ignored | ${cell(why)} |`);
+    rows.push('');
+    return rows;
+  };
+  return [
+    ...table('Top level', '', sections.top, sections.ignored.top),
+    ...table('`[Extensions.NAME]`', 'Extensions.*.', sections.extension, sections.ignored.extension),
+    ...table('`[Extensions.NAME.Config]`', 'Extensions.*.Config.', sections.config, sections.ignored.config),
+  ].join('\n');
 }
