@@ -80,7 +80,7 @@ check    validate a config.toml as core will (exit 1 when invalid). An Interlock
          loads unchanged: what Signalbox ignores or rewrites is reported as a warning.
            --explain      also print, for every key the file sets, how Signalbox treats it
                           compared with Interlock: same, rewritten, ignored, replaced,
-                          different or refused (see docs/migrating-from-interlock.md)
+                          different, new or refused (see docs/migrating-from-interlock.md)
            --format json  print {file, ok, errors, warnings[, keys]} as JSON
 example  print a config.toml with every key at its default and a comment
 `,

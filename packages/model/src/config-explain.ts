@@ -5,7 +5,40 @@ import { parse } from 'smol-toml';
 import { configKeyPath, parseConfig } from './config.js';
 import type { Diagnostic } from './diagnostics.js';
 
-export type KeyVerdict = 'same' | 'rewritten' | 'ignored' | 'replaced' | 'different' | 'refused';
+export type KeyVerdict = 'same' | 'rewritten' | 'ignored' | 'replaced' | 'different' | 'new' | 'refused';
+
+/**
+ * The keys of Interlock's config.toml (its configuration reference and the files UCP wrote), by section,
+ * leaving out those Signalbox ignores (INTERLOCK_IGNORED_KEYS). Every other Signalbox key is new.
+ */
+export const INTERLOCK_KEYS: Readonly<Record<'top' | 'extension' | 'config', ReadonlySet<string>>> = {
+  top: new Set(['ListenAddr', 'DockerURL', 'TLSCACert', 'TLSCert', 'TLSKey', 'AllowInsecure', 'PollInterval', 'EndpointOverride']),
+  extension: new Set([
+    'Image', 'Args', 'Labels', 'ContainerLabels', 'Constraints', 'PlacementPreferences', 'ServiceName', 'ProxyImage', 'ProxyArgs',
+    'ProxyLabels', 'ProxyContainerLabels', 'ProxyServiceName', 'ProxyConfigPath', 'ProxyReplicas', 'ProxyStopSignal',
+    'ProxyStopGracePeriod', 'ProxyConstraints', 'ProxyPlacementPreferences', 'ProxyUpdateDelay', 'ServiceCluster', 'PublishMode',
+    'PublishedPort', 'TargetPort', 'PublishedSSLPort', 'TargetSSLPort', 'Template', 'Networks',
+  ]),
+  config: new Set([
+    'User', 'PidPath', 'MaxConnections', 'ConnectTimeout', 'SendTimeout', 'ReadTimeout', 'SSLDefaultDHParam', 'SSLDefaultDHParamPath',
+    'WorkerProcesses', 'RLimitNoFile', 'SSLCiphers', 'SSLProtocols', 'AccessLogPath', 'ErrorLogPath', 'MainLogFormat', 'TraceLogFormat',
+    'KeepaliveTimeout', 'ClientMaxBodySize', 'ClientBodyBufferSize', 'ClientHeaderBufferSize', 'LargeClientHeaderBuffers',
+    'ClientBodyTimeout', 'UnderscoresInHeaders', 'UpstreamZoneSize', 'ServerNamesHashBucketSize', 'GlobalOptions', 'HTTPOptions',
+    'TCPOptions', 'HideInfoHeaders',
+  ]),
+};
+
+function sectionOfPath(segments: readonly string[]): 'top' | 'extension' | 'config' {
+  if (segments.length >= 4 && segments[0] === 'Extensions') return 'config';
+  if (segments.length === 3 && segments[0] === 'Extensions') return 'extension';
+  return 'top';
+}
+
+/** Whether Interlock had this key (Signalbox's spelling), by dotted path segments. */
+function interlockHad(segments: readonly string[]): boolean {
+  const leaf = segments[segments.length - 1]!;
+  return leaf === 'Extensions' || leaf === 'Config' || INTERLOCK_KEYS[sectionOfPath(segments)].has(leaf);
+}
 
 export interface KeyExplanation {
   key: string;
@@ -114,7 +147,9 @@ export function explainConfig(text: string): KeyExplanation[] | undefined {
     const notes = ds.map((d) => d.message);
     const canonical = decisive?.code === 'WARN_CONFIG_KEY_CASE' ? /read as (\S+):/.exec(decisive.message)?.[1] : undefined;
     const diff = differenceFor(canonical ? [...segments.slice(0, -1), canonical] : segments);
+    const known = segments[0] === 'Extensions' && segments.length === 2 ? true : interlockHad(canonical ? [...segments.slice(0, -1), canonical] : segments);
     if (decisive) out.push({ key, verdict: VERDICT_OF_CODE[decisive.code]!, note: [...notes, ...(diff ? [diff] : [])].join('; ') });
+    else if (!known) out.push({ key, verdict: 'new', note: [...(diff ? [diff] : ['a Signalbox key Interlock did not have; see docs/configuration.md']), ...notes].join('; ') });
     else if (diff) out.push({ key, verdict: 'different', note: [diff, ...notes].join('; ') });
     else {
       const same = INTERLOCK_SAME_NOTES[genericKey(canonical ? [...segments.slice(0, -1), canonical] : segments)];
@@ -124,8 +159,6 @@ export function explainConfig(text: string): KeyExplanation[] | undefined {
   return out;
 }
 
-/** Keys Signalbox has that Interlock's config.toml did not. */
-export const SIGNALBOX_ONLY_KEYS: ReadonlySet<string> = new Set(['Extensions.*.SSLRedirectPort', 'Extensions.*.Config.WorkerShutdownTimeout', 'Extensions.*.Config.TrustedProxies']);
 
 /**
  * The key tables of docs/migrating-from-interlock.md: every Signalbox key and every Interlock-only key
@@ -143,7 +176,8 @@ export function interlockKeyTableMarkdown(sections: {
     for (const key of keys) {
       const generic = `${prefix}${key}`;
       const diff = INTERLOCK_DIFFERENCES[generic];
-      if (SIGNALBOX_ONLY_KEYS.has(generic)) rows.push(`| \`${key}\` | new in Signalbox | ${cell(diff ?? 'see docs/configuration.md')} |`);
+      const section = prefix === '' ? 'top' : prefix.endsWith('Config.') ? 'config' : 'extension';
+      if (!INTERLOCK_KEYS[section].has(key)) rows.push(`| \`${key}\` | new in Signalbox | ${cell(diff ?? 'see docs/configuration.md')} |`);
       else if (diff) rows.push(`| \`${key}\` | different | ${cell(diff)} |`);
       else if (key === 'Image' || key === 'ProxyImage') {
         rows.push(`| \`${key}\` | same; Interlock images replaced | an Interlock image (or plain nginx as ProxyImage) is replaced by Signalbox's default, with a warning |`);

@@ -21,6 +21,16 @@ export const WARN_CONFIG_SHARED_HOST_PORT = 'WARN_CONFIG_SHARED_HOST_PORT';
 /** A log format written the Interlock way (nginx-quoted pieces, $reqid) was rewritten. */
 export const WARN_CONFIG_LOG_FORMAT = 'WARN_CONFIG_LOG_FORMAT';
 
+/** The warnings parseConfig can give (they never refuse a file). */
+export type ConfigWarningCode =
+  | typeof WARN_CONFIG_INTERLOCK_KEY
+  | typeof WARN_CONFIG_KEY_CASE
+  | typeof WARN_CONFIG_INTERLOCK_IMAGE
+  | typeof WARN_CONFIG_EMPTY_ENTRY
+  | typeof WARN_CONFIG_CONSTRAINT
+  | typeof WARN_CONFIG_SHARED_HOST_PORT
+  | typeof WARN_CONFIG_LOG_FORMAT;
+
 export type ConfigSectionName = 'top' | 'extension' | 'config';
 type Table = Record<string, unknown>;
 type Segment = string | number;
@@ -80,7 +90,7 @@ function pathText(segments: readonly Segment[]): string {
   return out;
 }
 
-function warn(code: string, segments: readonly Segment[], value: string | undefined, message: string): Diagnostic {
+function warn(code: ConfigWarningCode, segments: readonly Segment[], value: string | undefined, message: string): Diagnostic {
   return value === undefined ? { code, severity: 'warning', key: pathText(segments), message } : { code, severity: 'warning', key: pathText(segments), value, message };
 }
 
@@ -142,7 +152,7 @@ export function applyInterlockCompat(data: Table): CompatResult {
       if (canonical === undefined) continue; // left to the schema: unknown key, with its did-you-mean
       if (Object.hasOwn(table, canonical)) {
         errors.push({
-          code: 'ERR_CONFIG_UNKNOWN_KEY',
+          code: 'ERR_CONFIG_UNKNOWN_KEY' as const,
           severity: 'error',
           key: pathText(path),
           message: `is the same key as ${canonical} (names match regardless of case, as in Interlock), which is also set; keep one`,

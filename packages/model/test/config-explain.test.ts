@@ -43,8 +43,19 @@ describe('migration guide key tables', () => {
       const leaf = k.key.split('.').pop()!;
       if (k.key.endsWith('Labels') || leaf === 'RlimitNoFile') continue;
       const s = status.get(leaf);
-      const expected = { same: /^same/, rewritten: /^same/, replaced: /Interlock images replaced$/, ignored: /^accepted and ignored$/, different: /^different$/, refused: /^$/ }[k.verdict];
+      const expected = { same: /^same/, rewritten: /^same/, replaced: /Interlock images replaced$/, ignored: /^accepted and ignored$/, different: /^different$/, new: /^new in Signalbox$/, refused: /^$/ }[k.verdict];
       expect([k.key, s]).toEqual([k.key, expect.stringMatching(expected)]);
     }
   });
+});
+
+test('keys Interlock did not have are "new"; misspellings are "refused"', () => {
+  const keys = explainConfig('[Extensions.default]\nSSLRedirectPort = 443\nPublishedPort = 80\n[Extensions.default.Config]\nTrustedProxies = ["10.0.0.0/8"]\nMaxConection = 1\n')!;
+  expect(keys.map((k) => `${k.key} ${k.verdict}`)).toEqual([
+    'Extensions.default.SSLRedirectPort new',
+    'Extensions.default.PublishedPort different',
+    'Extensions.default.Config.TrustedProxies new',
+    'Extensions.default.Config.MaxConection refused',
+  ]);
+  expect(keys[3]!.note).toMatch(/did you mean "MaxConnections"/);
 });
