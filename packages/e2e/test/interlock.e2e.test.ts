@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import {
   DEPLOYED_CONFIG,
+  EXTENSION_SERVICE,
   PROXY_SERVICE,
   REPO_ROOT,
   coreState,
@@ -22,6 +23,7 @@ import {
   removeNetwork,
   removeService,
   run,
+  serviceSettled,
   stackConfigName,
   statusOf,
   taskAddresses,
@@ -77,6 +79,13 @@ beforeAll(async () => {
   await ensureNetwork(NET);
   const name = await deployStackConfig(interlockConfig());
   await waitCoreOn(name);
+  // The images were just rebuilt under the same tags; a service whose spec did not change keeps its old
+  // container. Restart both (--force is not drift) so the extension and proxy run this build.
+  for (const svc of [EXTENSION_SERVICE, PROXY_SERVICE]) {
+    const r = await run('docker', ['service', 'update', '--force', '--detach=false', '--quiet', svc], 180_000);
+    if (r.code !== 0) throw new Error(`docker service update --force ${svc}: ${r.stderr}`);
+  }
+  await waitFor('extension and proxy restarted and serving', async () => (await serviceSettled(EXTENSION_SERVICE)) && (await serviceSettled(PROXY_SERVICE)) && (await get('nobody.il.test').then((r) => r.status === 503, () => false)), 180_000, 500);
 });
 
 afterAll(async () => {
