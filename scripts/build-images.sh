@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Signalbox images: signalbox-{core,extension,proxy,demo}:local.
+# Builds the Signalbox images: signalbox-{core,extension,proxy,demo,cli}:local (the CLI is also tagged
+# signalbox-cli:latest, so `docker run --rm -v "$PWD:/w" signalbox-cli lint /w/stack.yml` works).
 #
-#   scripts/build-images.sh [--only core,extension,proxy,demo] [--skip-build]
+#   scripts/build-images.sh [--only core,extension,proxy,demo,cli] [--skip-build]
 #                           [--base auto|official|local] [--force-base]
 #
 #   --only        build a subset (comma separated); only their packages are compiled
@@ -21,7 +22,7 @@
 set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/engine.sh"
 
-ALL_IMAGES=(core extension proxy demo)
+ALL_IMAGES=(core extension proxy demo cli)
 OFFICIAL_NODE_IMAGE="node:20-bookworm-slim"
 OFFICIAL_NGINX_IMAGE="nginx:1.26-bookworm"
 LOCAL_BASE_IMAGE="signalbox-base:local"
@@ -49,7 +50,7 @@ case "$BASE_MODE" in auto|official|local) ;; *) die "--base must be auto, offici
 # image name -> workspace package dir (packages/<dir>)
 pkg_dir_of() {
   case "$1" in
-    core) echo core ;; extension) echo extension ;; proxy) echo proxy-agent ;; demo) echo demo-app ;;
+    core) echo core ;; extension) echo extension ;; proxy) echo proxy-agent ;; demo) echo demo-app ;; cli) echo cli ;;
     *) die "unknown image '$1' (known: ${ALL_IMAGES[*]})" ;;
   esac
 }
@@ -259,6 +260,7 @@ for img in "${IMAGES[@]}"; do
     # Our previous build of this tag, now untagged: drop it unless something still uses it.
     docker rmi "$old_id" >/dev/null 2>&1 || true
   fi
+  [[ "$img" == cli ]] && docker tag "$tag" signalbox-cli:latest
   size="$(docker image inspect -f '{{.Size}}' "$tag")"
   if [[ "$old_id" == "$new_id" ]]; then state=unchanged; else state=built; fi
   log "$tag $state in $(elapsed "$t0")s ($(( size / 1024 / 1024 ))MB)"

@@ -1,7 +1,8 @@
 // The `signalbox` command. buildCli(deps) does all the work against injected I/O so tests need no
 // process, files on disk, network or Docker; main.ts wires in the real ones.
 import { parseArgs } from 'node:util';
-import { configExample, displayValue, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { configExample, displayValue, explainConfig, formatDiagnostic, parseConfig } from '@signalbox/model';
+import type { Diagnostic } from '@signalbox/model';
 import { CoreUnreachable, execCore, fetchCore } from './core-client.js';
 import { DashboardUnavailable, dashboardUrl, findDashboard } from './dashboard.js';
 import type { CoreClient } from './core-client.js';
@@ -28,14 +29,14 @@ export const EXIT_USAGE = 2;
 export const USAGE = `Usage: signalbox <command> [options]
 
 Commands:
-  lint [--json] [--strict] [--stack NAME] FILE...
+  lint [--format text|json] [--strict] [--stack NAME] FILE...
         Check the com.docker.lb.* labels of compose/stack files offline.
   status [--json] [--core URL] [--fail-on-rejected]
         Routes and rejected services of the running cluster, from core.
   dashboard [--host HOST]
         Print the dashboard's URL, with the token the browser needs.
-  config check FILE
-        Validate a Signalbox config.toml.
+  config check [--explain] [--format text|json] FILE
+        Validate a config.toml (Signalbox's or Interlock's) as core will.
   config example
         Print a config.toml with every key at its default.
   help [COMMAND]
@@ -46,7 +47,7 @@ See docs/cli.md.
 `;
 
 const HELP: Record<string, string> = {
-  lint: `Usage: signalbox lint [--json] [--strict] [--stack NAME] FILE...
+  lint: `Usage: signalbox lint [--format text|json] [--strict] [--stack NAME] FILE...
 
 Reads compose/stack YAML files and checks each service's deploy.labels as core will decode them,
 com.docker.lb.* labels misplaced under the container labels:, com.docker.lb.network against the
@@ -54,7 +55,7 @@ file's networks, and conflicts between services (same host and path with differe
 default backends, a host both passed through and terminated). Variables (\${VAR:-default}) are
 substituted from the environment, as docker stack deploy does.
 
-  --json        print the findings as a JSON array
+  --format json print the findings as a JSON array (--json is the same)
   --strict      warnings fail too (exit 1)
   --stack NAME  the stack name the files will be deployed as; network names are then checked
                 exactly (NAME_front) instead of accepting front or any *_front
@@ -87,10 +88,15 @@ core runs. The URL gives read access to routing data: share it as you would the 
 
 Exit: 0 ok, 2 usage error or core/dashboard unreachable.
 `,
-  config: `Usage: signalbox config check FILE
+  config: `Usage: signalbox config check [--explain] [--format text|json] FILE
        signalbox config example
 
-check    validate a config.toml as core will (exit 1 when invalid)
+check    validate a config.toml as core will (exit 1 when invalid). An Interlock/UCP config.toml
+         loads unchanged: what Signalbox ignores or rewrites is reported as a warning.
+           --explain      also print, for every key the file sets, how Signalbox treats it
+                          compared with Interlock: same, rewritten, ignored, replaced,
+                          different, new or refused (see docs/migrating-from-interlock.md)
+           --format json  print {file, ok, errors, warnings[, keys]} as JSON
 example  print a config.toml with every key at its default and a comment
 `,
 };
@@ -98,6 +104,12 @@ HELP.help = USAGE;
 
 class UsageError extends Error {
   override readonly name = 'UsageError';
+}
+
+function outputFormat(format: string | undefined, json: boolean | undefined): 'text' | 'json' {
+  if (format === undefined) return json ? 'json' : 'text';
+  if (format !== 'text' && format !== 'json') throw new UsageError(`--format ${JSON.stringify(format)} is not text or json`);
+  return format;
 }
 
 function parse<T extends Record<string, { type: 'boolean' | 'string' }>>(args: string[], options: T) {
@@ -118,8 +130,9 @@ export function buildCli(deps: CliDeps): Cli {
   const err = (s: string): void => deps.stderr(s.endsWith('\n') ? s : `${s}\n`);
 
   async function lint(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, { json: { type: 'boolean' }, strict: { type: 'boolean' }, stack: { type: 'string' } });
+    const { values, positionals } = parse(args, { json: { type: 'boolean' }, format: { type: 'string' }, strict: { type: 'boolean' }, stack: { type: 'string' } });
     if (values.help) return help('lint');
+    const json = outputFormat(values.format, values.json) === 'json';
     if (positionals.length === 0) throw new UsageError('lint needs at least one FILE');
     const stack = values.stack;
     if (stack !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(stack)) throw new UsageError(`--stack ${JSON.stringify(stack)} is not a valid stack name`);
@@ -133,7 +146,7 @@ export function buildCli(deps: CliDeps): Cli {
       }),
     );
     const result = lintFiles(inputs, stack === undefined ? { env: deps.env } : { env: deps.env, stack });
-    if (values.json) {
+    if (json) {
       out(JSON.stringify(result.findings.map(({ file, service, severity, code, key, value, message, line }) => ({ file, service, severity, code, key, value, message, line })), null, 2));
     } else {
       for (const f of result.findings) out(formatFinding(f));
@@ -216,7 +229,8 @@ export function buildCli(deps: CliDeps): Cli {
   }
 
   async function config(args: string[]): Promise<number> {
-    const { values, positionals } = parse(args, {});
+    const { values, positionals } = parse(args, { explain: { type: 'boolean' }, format: { type: 'string' } });
+    const json = outputFormat(values.format, false) === 'json';
     const [sub, ...rest] = positionals;
     if (values.help || sub === undefined) {
       if (values.help) return help('config');
@@ -238,15 +252,28 @@ export function buildCli(deps: CliDeps): Cli {
       return EXIT_FINDINGS;
     }
     const result = parseConfig(text, file);
-    if (result.ok) {
-      out(`${file}: ok (${plural(Object.keys(result.config.Extensions).length, 'extension')})`);
-      return EXIT_OK;
+    const keys = values.explain ? explainConfig(text) : undefined;
+    if (json) {
+      const shape = (d: Diagnostic) => ({ severity: d.severity, code: d.code, key: d.key, value: d.value, message: d.message });
+      const report: Record<string, unknown> = { file, ok: result.ok, errors: result.ok ? [] : result.errors.map(shape), warnings: result.warnings.map(shape) };
+      if (keys) report.keys = keys;
+      out(JSON.stringify(report, null, 2));
+      return result.ok ? EXIT_OK : EXIT_FINDINGS;
+    }
+    if (keys) {
+      const width = Math.max(...keys.map((k) => k.key.length), 3);
+      for (const k of keys) out(`${k.key.padEnd(width)}  ${k.verdict.padEnd(9)}  ${k.note}`.trimEnd());
     }
     // The TOML syntax diagnostic's key is the file itself: don't print it twice.
-    for (const d of result.errors) {
-      if (d.key !== file) out(`${file}: ${formatDiagnostic(d)}`);
-      else out(`${file}: ${d.value === undefined ? d.message : `"${displayValue(d.value)}" ${d.message}`}`);
+    const line = (d: Diagnostic): string =>
+      d.key !== file ? formatDiagnostic(d) : d.value === undefined ? d.message : `"${displayValue(d.value)}" ${d.message}`;
+    if (!keys) for (const w of result.warnings) out(`${file}: warning: ${line(w)}`);
+    if (result.ok) {
+      const warned = result.warnings.length > 0 ? `, ${plural(result.warnings.length, 'warning')}` : '';
+      out(`${file}: ok (${plural(Object.keys(result.config.Extensions).length, 'extension')}${warned})`);
+      return EXIT_OK;
     }
+    for (const d of result.errors) out(`${file}: ${line(d)}`);
     return EXIT_FINDINGS;
   }
 

@@ -31,6 +31,7 @@ if (!parsed.ok) {
   log.fatal({ path: configPath, errors: parsed.errors.length }, 'config.toml is invalid; refusing to start (on a redeploy, swarm rolls core back to the previous config.toml, which stays in force)');
   process.exit(1);
 }
+for (const d of parsed.warnings) log.warn({ code: d.code, key: d.key, value: d.value }, formatDiagnostic(d));
 const config = parsed.config;
 const pollIntervalMs = durationMs(config.PollInterval) ?? 3000;
 

@@ -82,7 +82,14 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Image: ext.Image,
         Args: [...ext.Args],
         Labels: { ...ext.ContainerLabels },
-        Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`],
+        Env: [
+          `SIGNALBOX_CORE_URL=${ctx.coreUrl}`,
+          `SIGNALBOX_EXTENSION_NAME=${name}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_OWNER=${ctx.owner}`,
+          // config.toml's Template: the extension reads that Docker config itself (it has the socket).
+          ...(ext.Template !== '' ? [`SIGNALBOX_TEMPLATE_CONFIG=${ext.Template}`] : []),
+        ],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },

@@ -79,6 +79,13 @@ test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
 });
 
+test("extension: config.toml's Template is passed by name, only when set", () => {
+  const plain: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(plain.TaskTemplate.ContainerSpec.Env.some((e: string) => e.startsWith('SIGNALBOX_TEMPLATE_CONFIG='))).toBe(false);
+  const custom: any = desiredExtensionSpec('default', { ...ext(''), Template: 'nginx-tmpl.v2' }, ctx, snap);
+  expect(custom.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_TEMPLATE_CONFIG=nginx-tmpl.v2');
+});
+
 test('extension: mounts the secrets of the routes it serves, so it can check certificates (issue 9)', () => {
   const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap, model);
   expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);

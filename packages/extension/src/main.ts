@@ -14,6 +14,7 @@ import { DockerConfigPublisher } from './publisher.js';
 import { renderNginxConf } from './render/index.js';
 import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
+import { CustomTemplateError, loadCustomTemplate } from './custom-template.js';
 
 const log = createLogger('extension');
 const coreUrl = process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080';
@@ -28,6 +29,21 @@ const outcomes = new Counter({ name: 'signalbox_extension_configs_total', help: 
 const excludedTotal = new Counter({ name: 'signalbox_extension_excluded_services_total', help: 'Services excluded because their routes failed nginx -t', registers: [registry] });
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+// config.toml's Template: a nunjucks template in a Docker config, checked once at start. A bad one stops
+// this extension (swarm restarts it, logging why); proxies keep the config they have meanwhile.
+const templateName = process.env.SIGNALBOX_TEMPLATE_CONFIG ?? '';
+let customTemplate: string | undefined;
+if (templateName !== '') {
+  try {
+    customTemplate = await loadCustomTemplate(docker, templateName);
+    log.info({ template: templateName }, 'rendering with the custom template from config.toml');
+  } catch (e) {
+    const message = e instanceof CustomTemplateError ? e.message : `Template ${JSON.stringify(templateName)} cannot be read: ${(e as Error).message}`;
+    log.fatal({ template: templateName, code: 'ERR_TEMPLATE_INVALID' }, message);
+    process.exit(1);
+  }
+}
 const served = new ServedConfigState();
 new Gauge({
   name: 'signalbox_extension_config_bytes',
@@ -48,8 +64,10 @@ const pipeline = new Pipeline({
   served,
   log: log.child({ component: 'pipeline' }),
   renderOptions: {
-    proxyId: process.env.SIGNALBOX_PROXY_ID ?? `signalbox-${name}`,
+    // Unset: x-proxy-id is each proxy task's own $hostname (its container), as with Interlock.
+    ...(process.env.SIGNALBOX_PROXY_ID ? { proxyId: process.env.SIGNALBOX_PROXY_ID } : {}),
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
+    ...(customTemplate !== undefined ? { customTemplate } : {}),
   },
   allowedModules: [streamModule],
   // Core mounts the secrets of the routes this extension serves here, so certificates are checked before proxies load them.

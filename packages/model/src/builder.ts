@@ -102,14 +102,24 @@ function upstreamSignature(spec: RouteSpec): string {
   ]);
 }
 
+/**
+ * The network a stack file calls `key`: docker stack deploy names it <stack>_<key>. Interlock's stack
+ * examples name it by its key (com.docker.lb.network: demo-network), so an attached network of the
+ * service's own stack is found by the key too.
+ */
+function stackNetwork(svc: ServiceSnapshot, key: string, attached: readonly NetworkSnapshot[]): NetworkSnapshot | undefined {
+  const stack = svc.labels['com.docker.stack.namespace'];
+  return stack === undefined ? undefined : attached.find((n) => n.name === `${stack}_${key}`);
+}
+
 function resolveReach(svc: ServiceSnapshot, spec: RouteSpec, snap: SwarmSnapshot, byId: Map<string, NetworkSnapshot>): Reach | Diagnostic {
   const attached = svc.networkIds
     .map((id) => byId.get(id))
     .filter((n): n is NetworkSnapshot => n !== undefined && !n.ingress);
   if (spec.network !== undefined) {
-    const named = snap.networks.find((n) => n.name === spec.network);
+    const named = snap.networks.find((n) => n.name === spec.network) ?? stackNetwork(svc, spec.network, attached);
     if (named === undefined) {
-      return err('ERR_NETWORK_NOT_FOUND', L('network'), 'names a network that does not exist in the swarm; create it or fix the name (stacks prefix network names with the stack name)', spec.network);
+      return err('ERR_NETWORK_NOT_FOUND', L('network'), 'names a network that does not exist in the swarm, nor one of its own stack by that key; create it or fix the name (stacks prefix network names with the stack name)', spec.network);
     }
     if (!attached.some((n) => n.id === named.id)) {
       const names = attached.map((n) => n.name).sort();

@@ -72,6 +72,10 @@ export const CONFIG_PATTERNS = {
     expect: 'an nginx log format without single quotes, ";", "{", "}", line breaks or NUL (it is written in single quotes)',
   },
   rawLine: { pattern: '^[^\\n\\r\\x00]*$', expect: 'a single line of nginx configuration (no line breaks or NUL)' },
+  cidr: {
+    pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}(?:/\\d{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:/\\d{1,3})?)$',
+    expect: 'an IPv4 or IPv6 address, optionally with a /prefix length, e.g. 10.0.0.0/8',
+  },
   hostPattern: {
     pattern: '^(?:\\*\\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$',
     expect: 'a lower-case host name or a wildcard such as *.example.com',
@@ -226,11 +230,20 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },
   PublishedSSLPort: { kind: 'integer', default: 8443, ...PORT, description: 'Port published for HTTPS and SSL passthrough.' },
   TargetSSLPort: { kind: 'integer', default: 443, ...PORT, description: 'Port nginx listens on for HTTPS inside the proxy container.' },
+  SSLRedirectPort: {
+    kind: 'integer',
+    default: 0,
+    minimum: 0,
+    maximum: 65535,
+    description:
+      'Port com.docker.lb.ssl_only redirects clients to (302, as Interlock); 0 = PublishedSSLPort. Set 443 when clients reach the proxy through a load balancer listening on 443.',
+  },
   Template: {
     kind: 'string',
     default: '',
     pattern: 'optionalName',
-    description: 'Name of a Docker config holding a custom nginx.conf template; empty = the built-in template.',
+    description:
+      "Name of a Docker config holding a nunjucks nginx.conf template fed the view model (docs/custom-templates.md); empty = the built-in template. Interlock's Go templates are refused.",
   },
   Networks: {
     kind: 'list',
@@ -343,6 +356,13 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     description: 'The "trace" access log format, with request id and upstream timings, without the surrounding single quotes.',
   },
   HideInfoHeaders: { kind: 'boolean', default: false, description: "Hide nginx's version and the proxy's information headers from responses." },
+  TrustedProxies: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'cidr',
+    description:
+      'Load balancers in front of the proxy (addresses or CIDRs) whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are kept and passed on; from any other client they are replaced by what the proxy sees. Empty = nobody is trusted.',
+  },
   WorkerShutdownTimeout: {
     kind: 'string',
     default: '1h',
@@ -581,6 +601,25 @@ export function configReferenceMarkdown(): string {
     'out of range; all problems are reported at once, each naming the key by its dotted path, e.g.',
     '`Extensions.default.Config.MaxConnections`.',
     '',
+    "An Interlock or UCP `config.toml` loads unchanged (see docs/migrating-from-interlock.md), each of",
+    'the following reported as a warning (`WARN_CONFIG_*`, docs/errors.md) rather than an error:',
+    '',
+    "- key names match regardless of case, as Interlock's TOML decoding did (`RlimitNoFile` is `RLimitNoFile`);",
+    '  a key given twice in two spellings is an error;',
+    '- Interlock keys Signalbox does not need are ignored, each with what Signalbox does instead:',
+    '  `HitlessServiceUpdate`, `ConfigImage`, `ConfigServiceName`, and in `[Extensions.NAME.Config]`',
+    '  `Version`, `HTTPVersion`, `IPHash`, `AdminUser`, `AdminPass`, `SSLOpts`, `SSLVerify`;',
+    "- an `Image`/`ProxyImage` naming one of Interlock's images (or plain `nginx` as `ProxyImage`) is",
+    "  replaced by Signalbox's default image;",
+    "- log formats written as nginx source (single-quoted pieces ending in `;`, as UCP wrote them) are",
+    "  joined, and Interlock's `$reqid` is written `$request_id`;",
+    '- empty strings in lists (`Args = [\"\"]`) are dropped;',
+    '- constraints on UCP node labels (`node.labels.com.docker.ucp.*`) and contradictory constraints',
+    '  (`a==x` with `a==y`) are pointed out: the service they place would stay pending.',
+    '',
+    '`Args` and `ProxyArgs` are added to the image\'s command, as with Interlock\'s images (`-D` turns on',
+    'debug logging).',
+    '',
     '## Top level',
     '',
     ...referenceTable(CONFIG_TOP_LEVEL_KEYS),
@@ -624,7 +663,7 @@ export function configReferenceMarkdown(): string {
     '- `DockerURL` is `unix:///path` or `tcp://host:port`. `TLSCACert`, `TLSCert` and `TLSKey` are set together or not at all.',
     '- `ListenAddr` is `[host]:port`; `EndpointOverride` is empty or an `http://` / `https://` URL.',
     '- In one extension `PublishedPort` ≠ `PublishedSSLPort` and `TargetPort` ≠ `TargetSSLPort`.',
-    '- No two extensions publish the same port, use the same service name (`ServiceName` or `ProxyServiceName`), or serve the same `ServiceCluster`.',
+    '- No two extensions publish the same port, use the same service name (`ServiceName` or `ProxyServiceName`), or serve the same `ServiceCluster`. Two extensions with `PublishMode = "host"` may publish the same ports (Interlock\'s service-cluster layout): swarm never runs both proxies on one node. Without `ProxyConstraints` that keep them apart (`node.labels.region==east` / `==west`) this is a warning, as nothing says which node serves which cluster.',
     `- \`ProxyStopSignal\` is one of ${PROXY_STOP_SIGNALS.map((s) => `\`${s}\``).join(', ')}.`,
     '- Constraints are `<attribute>==<value>` or `<attribute>!=<value>`; placement preferences are `spread=<label path>`.',
     '- Raw option lines (`GlobalOptions`, `HTTPOptions`, `TCPOptions`) may not use `load_module`, `include`, `ssl_engine`, `js_*`, `perl*` or `*_by_lua*` directives.',
@@ -639,6 +678,7 @@ export function configReferenceMarkdown(): string {
     '| `ERR_CONFIG_VALUE` | A value out of range, not in the allowed set, or not of the required form. |',
     '| `ERR_CONFIG_SEMANTIC` | A rule beyond the schema: durations, addresses, signals, constraints, TLS files all-or-none, uniqueness across extensions. |',
     '| `ERR_CONFIG_INTERNAL` | A bug in Signalbox\'s config checker; please report it with the file. |',
+    '| `WARN_CONFIG_*` | Accepted, with a note: see docs/errors.md. |',
     '',
   ];
   return lines.join('\n');

@@ -19,6 +19,8 @@ import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
 import { durationMs } from './duration.js';
 import { editDistance } from './edit-distance.js';
+import { applyInterlockCompat, placementWarnings, proxiesDisjoint, WARN_CONFIG_SHARED_HOST_PORT } from './interlock-compat.js';
+import type { ConfigWarningCode } from './interlock-compat.js';
 
 export const ERR_CONFIG_TOML = 'ERR_CONFIG_TOML';
 export const ERR_CONFIG_UNKNOWN_KEY = 'ERR_CONFIG_UNKNOWN_KEY';
@@ -33,9 +35,11 @@ export type ConfigCode =
   | typeof ERR_CONFIG_TYPE
   | typeof ERR_CONFIG_VALUE
   | typeof ERR_CONFIG_SEMANTIC
-  | typeof ERR_CONFIG_INTERNAL;
+  | typeof ERR_CONFIG_INTERNAL
+  | ConfigWarningCode;
 
-export type ConfigResult = { ok: true; config: SignalboxConfig } | { ok: false; errors: Diagnostic[] };
+/** Warnings never make a file invalid: Interlock keys Signalbox ignores, rewritten values, placement that cannot be met. */
+export type ConfigResult = { ok: true; config: SignalboxConfig; warnings: Diagnostic[] } | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
 
 type Segment = string | number;
 type Table = Record<string, unknown>;
@@ -63,7 +67,7 @@ export function parseConfig(text: string, source = 'config.toml'): ConfigResult 
   try {
     return parseUnsafe(text, source);
   } catch (e) {
-    return { ok: false, errors: [diag(ERR_CONFIG_INTERNAL, source, undefined, `could not be checked: ${e instanceof Error ? e.message : String(e)}`)] };
+    return { ok: false, errors: [diag(ERR_CONFIG_INTERNAL, source, undefined, `could not be checked: ${e instanceof Error ? e.message : String(e)}`)], warnings: [] };
   }
 }
 
@@ -72,9 +76,12 @@ function parseUnsafe(text: string, source: string): ConfigResult {
   try {
     data = parse(String(text), { unsafeKeyBehaviour: 'throw' }) as Table;
   } catch (e) {
-    return { ok: false, errors: [tomlDiagnostic(e, String(text), source)] };
+    return { ok: false, errors: [tomlDiagnostic(e, String(text), source)], warnings: [] };
   }
-  const errors: Diagnostic[] = [];
+  // Interlock's files load unchanged: keys in any case, its unused keys and images, quoted log formats.
+  const compat = applyInterlockCompat(data);
+  const warnings = compat.warnings;
+  const errors: Diagnostic[] = [...compat.errors];
   const bad = new Set<string>();
   const badExtensionNames = new Set<string>();
   for (const { d, segments, badName } of schemaDiagnostics(data)) {
@@ -88,9 +95,10 @@ function parseUnsafe(text: string, source: string): ConfigResult {
     return false;
   };
   const config = applyDefaults(data, isBad);
-  errors.push(...semanticDiagnostics(config, isBad, badExtensionNames));
-  if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, config: deepFreeze(config) };
+  errors.push(...semanticDiagnostics(config, isBad, badExtensionNames, warnings));
+  warnings.push(...placementWarnings(config));
+  if (errors.length > 0) return { ok: false, errors, warnings };
+  return { ok: true, config: deepFreeze(config), warnings };
 }
 
 function diag(code: ConfigCode, key: string, value: string | undefined, message: string): Diagnostic {
@@ -218,23 +226,9 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   return best !== undefined && bestDist <= Math.max(2, Math.floor(word.length / 4)) ? best : undefined;
 }
 
-/** Keys Interlock's [Extensions.NAME.Config] accepted that Signalbox deliberately does not. */
-const INTERLOCK_ONLY: Readonly<Record<string, string>> = {
-  Version: 'remove it',
-  IPHash: 'remove it and set the com.docker.lb.ip_hash label on the services that need it',
-  AdminUser: 'remove it',
-  AdminPass: 'remove it',
-  SSLOpts: 'remove it; use HTTPOptions for extra ssl_* directives',
-  SSLVerify: 'remove it; backend verification is set per service with com.docker.lb.ssl_backend_tls_verify',
-};
-
 function unknownKeyMessage(parent: readonly Segment[], key: string, value: unknown): string {
   const section = sectionOf(parent);
   if (section === undefined) return 'is not a known key';
-  const interlockOnly = section === 'config' ? INTERLOCK_ONLY[key] : undefined;
-  if (interlockOnly !== undefined && Object.hasOwn(INTERLOCK_ONLY, key)) {
-    return `is an Interlock setting Signalbox does not support; ${interlockOnly}`;
-  }
   const extName = section === 'top' ? '<NAME>' : String(parent[1]);
   const here = SECTION_KEYS[section];
   const sameCase = here.find((k) => k.toLowerCase() === key.toLowerCase());
@@ -381,7 +375,12 @@ function validPort(digits: string | undefined): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
-function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]) => boolean, badNames: ReadonlySet<string>): Diagnostic[] {
+function semanticDiagnostics(
+  cfg: SignalboxConfig,
+  isBad: (s: readonly Segment[]) => boolean,
+  badNames: ReadonlySet<string>,
+  warnings: Diagnostic[],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const report = (segments: readonly Segment[], value: string | undefined, message: string, code: ConfigCode = ERR_CONFIG_SEMANTIC): void => {
     out.push(diag(code, configKeyPath(segments), value, message));
@@ -413,7 +412,7 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
     report(['Extensions'], undefined, 'must have at least one [Extensions.NAME] section, e.g. [Extensions.default]');
   }
 
-  const ports = new Map<number, Segment[]>();
+  const ports = new Map<number, Segment[][]>();
   const serviceNames = new Map<string, Segment[]>();
   const clusters = new Map<string, Segment[]>();
   for (const name of names) {
@@ -452,12 +451,32 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
       });
     }
 
-    // Across extensions: first come, first served; the later one is reported.
+    // Across extensions: first come, first served; the later one is reported. Two host-mode extensions may
+    // share a port (Interlock's service-cluster layout): swarm never puts both proxies on one node.
     for (const key of ['PublishedPort', 'PublishedSSLPort'] as const) {
       if (!ok(at(key))) continue;
-      const owner = ports.get(ext[key]);
-      if (owner && owner[1] !== name) report(at(key), String(ext[key]), `is already published by ${configKeyPath(owner)}`);
-      else if (!owner) ports.set(ext[key], at(key));
+      const owners = ports.get(ext[key]) ?? [];
+      const other = owners.find((o) => o[1] !== name);
+      if (other === undefined) {
+        ports.set(ext[key], [...owners, at(key)]);
+        continue;
+      }
+      const otherExt = cfg.Extensions[String(other[1])]!;
+      if (ext.PublishMode === 'host' && otherExt.PublishMode === 'host' && ok(at('PublishMode'))) {
+        ports.set(ext[key], [...owners, at(key)]);
+        if (!proxiesDisjoint(ext, otherExt)) {
+          warnings.push({
+            code: WARN_CONFIG_SHARED_HOST_PORT,
+            severity: 'warning',
+            key: configKeyPath(at(key)),
+            value: String(ext[key]),
+            message: `is also published in host mode by ${configKeyPath(other)}: swarm never runs both proxies on one node, so each node serves one of them, and their ProxyConstraints do not say which (give each its own node label, e.g. node.labels.region==east and ==west)`,
+          });
+        }
+        continue;
+      }
+      const why = ext.PublishMode === 'host' && otherExt.PublishMode === 'host' ? '' : '; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes';
+      report(at(key), String(ext[key]), `is already published by ${configKeyPath(other)}${why}`);
     }
     for (const key of ['ServiceName', 'ProxyServiceName'] as const) {
       if (!ok(at(key))) continue;
