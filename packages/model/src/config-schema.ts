@@ -613,7 +613,7 @@ export function configReferenceMarkdown(): string {
     "  replaced by Signalbox's default image;",
     "- log formats written as nginx source (single-quoted pieces ending in `;`, as UCP wrote them) are",
     "  joined, and Interlock's `$reqid` is written `$request_id`;",
-    '- empty strings in lists (`Args = [\"\"]`) are dropped;',
+    '- empty strings in lists (`Args = [""]`) are dropped;',
     '- constraints on UCP node labels (`node.labels.com.docker.ucp.*`) and contradictory constraints',
     '  (`a==x` with `a==y`) are pointed out: the service they place would stay pending.',
     '',
