@@ -79,6 +79,13 @@ test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
 });
 
+test('extension: mounts the secrets of the routes it serves, so it can check certificates (issue 9)', () => {
+  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap, model);
+  expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+  const none: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(none.TaskTemplate.ContainerSpec.Secrets).toEqual([]);
+});
+
 test('drift is judged only on fields core sets; engine defaults are not drift', () => {
   const desired = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'] } }, Mode: { Replicated: { Replicas: 2 } } };
   const current = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'], Isolation: 'default' }, ForceUpdate: 0 }, Mode: { Replicated: { Replicas: 2 } } };
@@ -404,4 +411,28 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
     expect(log.error).toHaveBeenCalledTimes(2); // ... but each service's refusal is logged once
     expect(log.warn).not.toHaveBeenCalled();
   });
+});
+
+test('the proxy health check command (bash /dev/tcp) passes on 200 and fails on 503 or a closed port', async () => {
+  const { createServer } = await import('node:http');
+  const { execFile } = await import('node:child_process');
+  const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  const [cmd, ...args] = spec.TaskTemplate.ContainerSpec.Healthcheck.Test.slice(1) as string[];
+  let status = 200;
+  const server = createServer((_req, res) => {
+    res.statusCode = status;
+    res.end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const check = (p: number) =>
+    new Promise<number>((resolve) => execFile(cmd!, args.map((a) => a.replace('/8082', `/${p}`)), { timeout: 5000 }, (err) => resolve(err ? Number((err as { code?: number }).code ?? 1) : 0)));
+  try {
+    expect(await check(port)).toBe(0);
+    status = 503;
+    expect(await check(port)).not.toBe(0);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  expect(await check(port)).not.toBe(0);
 });

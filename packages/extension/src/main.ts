@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/model';
 import { secretsDirReader } from './certificates.js';
@@ -29,6 +29,15 @@ const excludedTotal = new Counter({ name: 'signalbox_extension_excluded_services
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const served = new ServedConfigState();
+new Gauge({
+  name: 'signalbox_extension_config_bytes',
+  help: 'Size of the nginx.conf the extension serves to proxies (0 before the first)',
+  registers: [registry],
+  collect() {
+    const text = served.get()?.text;
+    this.set(text === undefined ? 0 : Buffer.byteLength(text));
+  },
+});
 const publisher = new DockerConfigPublisher(docker, name, owner, log.child({ component: 'publisher' }));
 const validator = new NginxValidator();
 const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string } = { excluded: [] };
@@ -58,7 +67,30 @@ try {
   log.warn({ err: (e as Error).message }, 'cannot read published configs');
 }
 
-const app = buildServer({ served, status: () => state, registry, log });
+// Models and proxy refusals are processed one at a time.
+let chain: Promise<unknown> = Promise.resolve();
+const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+  const next = chain.then(fn, fn);
+  chain = next.catch(() => undefined);
+  return next;
+};
+
+const app = buildServer({
+  served,
+  status: () => state,
+  registry,
+  log,
+  onRefusal: (sha, reason) => {
+    void serially(async () => {
+      const res = await pipeline.proxyRefusal(sha, reason);
+      if (!res || !state.modelVersion) return;
+      outcomes.inc({ outcome: res.outcome });
+      state.excluded = res.excluded;
+      await reportExclusions(state.modelVersion, res.excluded);
+      log.info({ modelVersion: state.modelVersion, outcome: res.outcome, config: res.config, excluded: res.excluded.length }, 'model processed again after a proxy refusal');
+    }).catch((e: Error) => log.error({ err: e.message }, 'cannot process a proxy refusal'));
+  },
+});
 await app.listen({ host: '0.0.0.0', port });
 log.info({ coreUrl, name, port, sandboxNetworkIsolated: validator.networkIsolated, task: hostname() }, 'extension started');
 
@@ -82,7 +114,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
   signal: abort.signal,
   parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
-  onValue: async (payload) => {
+  onValue: (payload) => serially(async () => {
     const started = Date.now();
     try {
       const res = await pipeline.process(payload.model, payload.extension);
@@ -100,7 +132,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
       log.error({ err: (e as Error).message, modelVersion: payload.version }, 'cannot process model; still serving the last config');
       throw e;
     }
-  },
+  }),
 });
 
 const shutdown = () => {

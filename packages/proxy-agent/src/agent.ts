@@ -13,6 +13,8 @@ import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
 import { ConfigWatcher } from './watcher.js';
+import { UpstreamFailures } from './upstream-failures.js';
+import { countDrainingWorkers } from './workers.js';
 
 /** Knobs that are not env options: timings for tests, and whether to listen at all. */
 export interface AgentTuning {
@@ -38,6 +40,19 @@ export interface Agent {
   stop(signal: NodeJS.Signals): Promise<ExitInfo>;
 }
 
+async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger): Promise<void> {
+  try {
+    await fetch(new URL('/v1/refusals', `${extensionUrl}/`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sha256, reason }),
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'cannot report a refused config to the extension');
+  }
+}
+
 export async function startAgent(options: AgentOptions, logger: Logger, tuning: AgentTuning = {}): Promise<Agent> {
   const log = (component: string): Logger => logger.child({ component });
   await mkdir(dirname(options.configPath), { recursive: true });
@@ -45,6 +60,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   // The supervisor asks the installer to restore the file before each start, and the installer
   // reloads through the supervisor; the late binding breaks the cycle.
   let installer!: Installer;
+  const upstreamFailures = new UpstreamFailures();
+  const nginxStderr = tuning.nginxStderr ?? ((c: Buffer) => void process.stderr.write(c));
   const supervisor = new Supervisor({
     nginxBin: options.nginxBin,
     configPath: options.configPath,
@@ -55,7 +72,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     },
     ...(tuning.restart ? { restart: tuning.restart } : {}),
     ...(tuning.confirmTimeoutMs ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
-    ...(tuning.nginxStderr ? { stderr: tuning.nginxStderr } : {}),
+    // nginx's error log (stderr by default) also tells which upstream servers fail.
+    stderr: (c) => {
+      nginxStderr(c);
+      upstreamFailures.feed(c);
+    },
   });
   const runner: NginxRunner = {
     test: (path) => nginxTest(options.nginxBin, path, options.testTimeoutMs),
@@ -68,7 +89,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         baseUrl: options.extensionUrl,
         waitSeconds: options.pollWaitSeconds,
         initialEtag: () => installer.installed?.sha256,
-        submit: (c) => installer.submit(c),
+        // A config the extension accepted but this nginx refuses is reported, so the extension can
+        // exclude the services it names and the others keep updating.
+        submit: async (c) => {
+          const outcome = await installer.submit(c);
+          if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
+            await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'));
+          }
+          return outcome;
+        },
         logger: log('fetcher'),
         ...(tuning.fetcherBackoff ? { backoff: tuning.fetcherBackoff } : {}),
       })
@@ -83,6 +112,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     nginxPid: supervisor.pid,
     nginxRunning: supervisor.isRunning(),
     nginxRestarts: supervisor.restarts,
+    drainingWorkers: countDrainingWorkers(supervisor.pid),
+    upstreamFailures: upstreamFailures.list(),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {
