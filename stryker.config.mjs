@@ -47,7 +47,7 @@ export default {
   concurrency: Number(process.env.SBX_MUTATE_CONCURRENCY ?? 2),
   // A mutant that makes a test hang (a sleep that never ends) counts as detected after this much more
   // than the test run took unmutated.
-  timeoutMS: 5_000,
+  timeoutMS: Number(process.env.SBX_MUTATE_TIMEOUT_MS ?? 5_000),
   reporters: ['clear-text', 'progress-append-only', 'json', 'html'],
   jsonReporter: { fileName: `reports/mutation/${name}.json` },
   htmlReporter: { fileName: `reports/mutation/${name}.html` },

@@ -259,17 +259,20 @@ export async function servedNginxConf(): Promise<string> {
   return r.body;
 }
 
-/** Removes a network; true when it is gone (false while something is still attached). */
+/**
+ * Removes a network; true when it is gone (false while something is still attached, or while swarm still
+ * lists it: removal of an overlay finishes after the call returns, and a file run next must not find it).
+ */
 export async function removeNetwork(name: string): Promise<boolean> {
   try {
     await docker.getNetwork(name).remove();
-    return true;
   } catch (e) {
     const code = (e as { statusCode?: number }).statusCode;
-    if (code === 404) return true;
     if (code === 403 || code === 409 || code === 400 || code === 500) return false; // in use
-    throw e;
+    if (code !== 404) throw e;
   }
+  const listed = (await docker.listNetworks({ filters: { name: [name] } })) as { Name: string }[];
+  return !listed.some((n) => n.Name === name);
 }
 
 /** Names of the networks (and secrets) in a service's current spec. */
