@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { ApiTokenError, apiTokenFile, createLogger, durationMs, formatDiagnostic, parseConfig, readApiToken } from '@signalbox/model';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';
@@ -31,6 +31,14 @@ if (!parsed.ok) {
   process.exit(1);
 }
 const config = parsed.config;
+let apiToken: string;
+try {
+  apiToken = readApiToken(apiTokenFile());
+} catch (e) {
+  if (!(e instanceof ApiTokenError)) throw e;
+  log.fatal({ err: e.message }, 'refusing to start without the API token');
+  process.exit(1);
+}
 const pollIntervalMs = durationMs(config.PollInterval) ?? 3000;
 
 const docker = connectDocker(config);
@@ -45,6 +53,8 @@ const managed = new ManagedServices(
     owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
     dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
     logLevel: process.env.SIGNALBOX_LOG_LEVEL ?? 'info',
+    // The secret holding the API token (versioned by the stack); mounted into the extension and proxies.
+    apiTokenSecret: process.env.SIGNALBOX_API_TOKEN_SECRET?.trim() || undefined,
   },
   new ServiceManager(docker, log.child({ component: 'services' })),
   metrics,
@@ -76,7 +86,7 @@ const events = watchEvents(
 
 const exclusions = new ExclusionStore();
 const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
-const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log });
+const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log, apiToken });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
 await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');

@@ -2,7 +2,7 @@
 // converges the swarm to them. Only networks, secrets, ports and config.toml settings are in the proxy
 // spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
 import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
-import { contentVersion, durationMs } from '@signalbox/model';
+import { API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
 import type { CoreMetrics } from './metrics.js';
 import type { ServiceManager, ServiceSpec } from './docker/services.js';
 
@@ -33,6 +33,17 @@ export interface ManagedContext {
   owner: string;
   dockerSocket: string;
   logLevel: string;
+  /** Docker secret holding the API token (e.g. signalbox-api-token-<version>); undefined = none mounted. */
+  apiTokenSecret?: string;
+}
+
+/** Where agents listen for health/status/metrics: loopback only, so app networks never reach it. */
+export const AGENT_HOST = '127.0.0.1';
+
+/** The API token secret as a task mount (read-only by root, at /run/secrets/signalbox-api-token). */
+function apiTokenSecrets(ctx: ManagedContext, snap: SwarmSnapshot): { SecretID: string; SecretName: string; File: { Name: string; UID: string; GID: string; Mode: number } }[] {
+  const id = ctx.apiTokenSecret ? snap.secrets.find((s) => s.name === ctx.apiTokenSecret)?.id : undefined;
+  return id ? [{ SecretID: id, SecretName: ctx.apiTokenSecret!, File: { Name: API_TOKEN_SECRET_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
 }
 
 const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
@@ -42,6 +53,11 @@ function placement(constraints: readonly string[], prefs: readonly string[]) {
     Constraints: [...constraints],
     Preferences: prefs.map((p) => ({ Spread: { SpreadDescriptor: p.replace(/^spread=/, '') } })),
   };
+}
+
+const MANAGER = 'node.role==manager';
+function withManagerConstraint(constraints: readonly string[]): string[] {
+  return constraints.some((c) => c.replace(/\s+/g, '') === MANAGER) ? [...constraints] : [...constraints, MANAGER];
 }
 
 function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
@@ -58,12 +74,20 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Image: ext.Image,
         Args: [...ext.Args],
         Labels: { ...ext.ContainerLabels },
-        Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`],
+        Env: [
+          `SIGNALBOX_CORE_URL=${ctx.coreUrl}`,
+          `SIGNALBOX_EXTENSION_NAME=${name}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_OWNER=${ctx.owner}`,
+          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+        ],
+        Secrets: apiTokenSecrets(ctx, snap),
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
       },
-      Placement: placement(ext.Constraints, ext.PlacementPreferences),
+      // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
+      Placement: placement(withManagerConstraint(ext.Constraints), ext.PlacementPreferences),
       Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),
       RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
@@ -105,7 +129,9 @@ export function desiredProxySpec(
           `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_AGENT_HOST=${AGENT_HOST}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
         ],
@@ -123,9 +149,12 @@ export function desiredProxySpec(
         },
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: model.proxySecrets
-          .filter((s) => secretIds.has(s))
-          .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
+        Secrets: [
+          ...apiTokenSecrets(ctx, snap),
+          ...model.proxySecrets
+            .filter((s) => secretIds.has(s) && s !== ctx.apiTokenSecret)
+            .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
+        ],
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),

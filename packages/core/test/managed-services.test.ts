@@ -389,3 +389,36 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
     expect(log.warn).not.toHaveBeenCalled();
   });
 });
+
+describe('least exposure', () => {
+  const withToken = { ...ctx, apiTokenSecret: 'signalbox-api-token-abc123' };
+  const snapWithToken: SwarmSnapshot = { ...snap, secrets: [...snap.secrets, { id: 'tok1', name: 'signalbox-api-token-abc123' }] };
+  const spec = (s: unknown) => (s as any).TaskTemplate.ContainerSpec;
+
+  test('the extension and the proxies get the API token secret, read-only by root, at the path they read', () => {
+    const token = { SecretID: 'tok1', SecretName: 'signalbox-api-token-abc123', File: { Name: 'signalbox-api-token', UID: '0', GID: '0', Mode: 0o400 } };
+    const e = spec(desiredExtensionSpec('default', ext(''), withToken, snapWithToken));
+    const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
+    expect(e.Secrets).toEqual([token]);
+    expect(p.Secrets).toEqual([token, { SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+    for (const c of [e, p]) expect(c.Env).toContain('SIGNALBOX_API_TOKEN_FILE=/run/secrets/signalbox-api-token');
+  });
+
+  test('a label naming the token secret does not mount it a second time under its own name', () => {
+    const p = spec(desiredProxySpec('default', ext(''), { ...model, proxySecrets: ['signalbox-api-token-abc123'] }, withToken, snapWithToken));
+    expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-api-token']);
+  });
+
+  test('proxies never get the Docker socket and their agent listens on loopback only', () => {
+    const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
+    expect(p.Mounts ?? []).toEqual([]);
+    expect(p.Env).toContain('SIGNALBOX_AGENT_HOST=127.0.0.1');
+  });
+});
+
+test('the extension (it has the Docker socket) is always placed on managers', () => {
+  const placed = (toml: string) => (desiredExtensionSpec('default', ext(toml), ctx, snap) as any).TaskTemplate.Placement.Constraints;
+  expect(placed('')).toEqual(['node.role==manager']);
+  expect(placed('Constraints = ["node.labels.zone==a"]')).toEqual(['node.labels.zone==a', 'node.role==manager']);
+  expect(placed('Constraints = ["node.role == manager"]')).toEqual(['node.role == manager']);
+});

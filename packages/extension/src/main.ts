@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { createLogger } from '@signalbox/model';
+import { ApiTokenError, apiTokenFile, bearerHeader, createLogger, readApiToken } from '@signalbox/model';
 import { longPoll } from './long-poll.js';
 import { NginxValidator } from './nginx-validator.js';
 import { Pipeline, type Exclusion } from './pipeline.js';
@@ -20,6 +20,15 @@ const name = process.env.SIGNALBOX_EXTENSION_NAME ?? 'default';
 const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
 const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? 8081);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+let apiToken: string;
+try {
+  apiToken = readApiToken(apiTokenFile());
+} catch (e) {
+  if (!(e instanceof ApiTokenError)) throw e;
+  log.fatal({ err: e.message }, 'refusing to start without the API token');
+  process.exit(1);
+}
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'signalbox_extension_' });
@@ -55,18 +64,19 @@ try {
   log.warn({ err: (e as Error).message }, 'cannot read published configs');
 }
 
-const app = buildServer({ served, status: () => state, registry, log });
+const app = buildServer({ served, status: () => state, registry, log, apiToken });
 await app.listen({ host: '0.0.0.0', port });
 log.info({ coreUrl, name, port, sandboxNetworkIsolated: validator.networkIsolated, task: hostname() }, 'extension started');
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
   try {
-    await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
+    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
       body: JSON.stringify({ modelVersion: version, excluded }),
       signal: AbortSignal.timeout(5000),
     });
+    if (!res.ok) log.warn({ status: res.status, body: (await res.text()).slice(0, 200) }, 'core refused the exclusions report');
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'cannot report exclusions to core');
   }
@@ -77,8 +87,16 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
   url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
   waitSeconds: 30,
   signal: abort.signal,
+  headers: bearerHeader(apiToken),
   parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
+  // A restarted core has forgotten what we excluded, and its model may not change (so no new render):
+  // tell it again as soon as it answers.
+  onRecovered: async () => {
+    if (state.modelVersion === undefined) return;
+    log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
+    await reportExclusions(state.modelVersion, state.excluded);
+  },
   onValue: async (payload) => {
     const started = Date.now();
     try {

@@ -12,3 +12,4 @@ export * from './labels.js';
 export * from './labels-schema.js';
 export * from './backoff.js';
 export * from './versioned.js';
+export * from './api-token.js';

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
-import { sleep, type BackoffPolicy } from '@signalbox/model';
+import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, type NginxRunner } from './installer.js';
@@ -62,8 +62,18 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   };
   installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
 
+  let headers: Record<string, string> = {};
+  if (options.extensionUrl) {
+    try {
+      headers = bearerHeader(readApiToken(options.apiTokenFile));
+    } catch (e) {
+      // Without it the extension answers 401; the bootstrap config and the file still work.
+      log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
+    }
+  }
   const fetcher = options.extensionUrl
     ? new Fetcher({
+        headers,
         baseUrl: options.extensionUrl,
         waitSeconds: options.pollWaitSeconds,
         initialEtag: () => installer.installed?.sha256,

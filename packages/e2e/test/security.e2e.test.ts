@@ -1,0 +1,130 @@
+// Least exposure on the real swarm (issue 10): what a tenant container can reach. A tenant service on
+// an app network the proxy joins must reach the proxy's HTTP listener but not its agent API; the
+// control network must refuse `docker run` containers; a tenant service that names the control network
+// anyway (Docker cannot stop a service from doing so) must get 401 from core's and the extension's
+// APIs for everything but /v1/health, and cannot forge exclusions; `signalbox status` still works.
+import { jest } from '@jest/globals';
+import {
+  CORE_SERVICE,
+  EXTENSION_SERVICE,
+  PROXY_SERVICE,
+  DEMO_IMAGE,
+  cliStatus,
+  createDemoService,
+  ensureNetwork,
+  execInService,
+  fetchInService,
+  get,
+  removeService,
+  run,
+  runningTaskCount,
+  statusOf,
+  taskAddresses,
+  waitFor,
+} from './helpers/swarm.js';
+
+jest.setTimeout(240_000);
+
+const NET = 'sbx-sec-app';
+const APP = 'sbx-sec-app-svc';
+const HOST = 'sec.e2e.test';
+const APP_PROBE = 'sbx-sec-probe-app';
+const CONTROL_PROBE = 'sbx-sec-probe-control';
+const CONTROL = 'signalbox-control';
+
+interface ProbeRequest {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** Runs the requests from inside a container of `service`; each answers its status or "error:<code>". */
+async function probe(service: string, requests: ProbeRequest[]): Promise<string[]> {
+  const script =
+    'Promise.all(JSON.parse(process.argv[1]).map(r=>fetch(r.url,{method:r.method||"GET",headers:r.headers||{},body:r.body,signal:AbortSignal.timeout(5000)})' +
+    '.then(x=>String(x.status),e=>"error:"+((e&&e.cause&&e.cause.code)||(e&&e.name)||e)))).then(x=>process.stdout.write(JSON.stringify(x)))';
+  const r = await execInService(service, ['node', '-e', script, JSON.stringify(requests)]);
+  if (r.exitCode !== 0) throw new Error(`probe in ${service} failed: ${r.stderr.slice(-300)}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+beforeAll(async () => {
+  await ensureNetwork(NET);
+  await createDemoService({ name: APP, networks: [NET], labels: { 'com.docker.lb.hosts': HOST, 'com.docker.lb.port': '80', 'com.docker.lb.network': NET } });
+  await createDemoService({ name: APP_PROBE, networks: [NET] });
+  await createDemoService({ name: CONTROL_PROBE, networks: [CONTROL] });
+  await waitFor(`${HOST} routed`, async () => (await get(HOST)).status === 200, 60_000, 250);
+  await waitFor('probes running', async () => (await runningTaskCount(APP_PROBE)) === 1 && (await runningTaskCount(CONTROL_PROBE)) === 1, 60_000, 250);
+});
+
+afterAll(async () => {
+  for (const s of [APP, APP_PROBE, CONTROL_PROBE]) await removeService(s);
+});
+
+test('from an app network the proxy serves HTTP, but its agent API (status, metrics) is not reachable', async () => {
+  const [proxyIp] = await waitFor('proxy address on the app network', async () => {
+    const a = await taskAddresses(PROXY_SERVICE, NET);
+    return a.length > 0 ? a : undefined;
+  });
+  const res = await probe(APP_PROBE, [
+    { url: `http://${proxyIp}:80/`, headers: { host: HOST } },
+    { url: `http://${proxyIp}:8082/v1/status` },
+    { url: `http://${proxyIp}:8082/metrics` },
+    { url: `http://${PROXY_SERVICE}:8082/v1/status` },
+  ]);
+  expect(res[0]).toBe('200');
+  for (const r of res.slice(1)) expect(r).toMatch(/^error:/);
+  // Inside the proxy container the agent still answers (health checks, operators with docker exec).
+  expect((await fetchInService(PROXY_SERVICE, 8082, '/v1/status')).status).toBe(200);
+});
+
+test('the control network is not attachable: docker run --network signalbox-control is refused', async () => {
+  const net = await run('docker', ['network', 'inspect', '-f', '{{.Attachable}}', CONTROL]);
+  expect(net.stdout.trim()).toBe('false');
+  const r = await run('docker', ['run', '--rm', '--network', CONTROL, DEMO_IMAGE, 'true'], 60_000);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toMatch(/attach|not.*allowed|manually attachable/i);
+});
+
+test("a tenant service on the control network gets 401 from core's and the extension's APIs, and cannot forge exclusions", async () => {
+  const core = 'http://signalbox-core:8080';
+  const ext = `http://${EXTENSION_SERVICE}:8081`;
+  const forged = JSON.stringify({ modelVersion: 'x', excluded: [{ service: APP, reason: 'spoofed by a tenant' }] });
+  const res = await probe(CONTROL_PROBE, [
+    { url: `${core}/v1/health` },
+    { url: `${core}/v1/status` },
+    { url: `${core}/v1/extensions/default/model` },
+    { url: `${core}/metrics` },
+    { url: `${core}/v1/extensions/default/exclusions`, method: 'PUT', headers: { 'content-type': 'application/json' }, body: forged },
+    { url: `${core}/v1/status`, headers: { authorization: 'Bearer guessed-guessed-guessed-guessed-guessed' } },
+    { url: `${ext}/v1/health` },
+    { url: `${ext}/v1/nginx.conf` },
+    { url: `${ext}/v1/status` },
+    { url: `${ext}/metrics` },
+  ]);
+  expect(res).toEqual(['200', '401', '401', '401', '401', '401', '200', '401', '401', '401']);
+  // The forged exclusion was not recorded, and the service keeps answering.
+  expect((await statusOf(APP)).map((s) => s.status)).toEqual(['enabled']);
+  expect((await get(HOST)).status).toBe(200);
+  // Without the token even inside core's container: 401; with core's own token: 200.
+  expect((await fetchInService(CORE_SERVICE, 8080, '/v1/status', false)).status).toBe(401);
+  expect((await fetchInService(CORE_SERVICE, 8080, '/v1/status')).status).toBe(200);
+  expect((await fetchInService(EXTENSION_SERVICE, 8081, '/v1/nginx.conf')).status).toBe(200);
+});
+
+test('signalbox status uses the token (inside core) and shows the routed service', async () => {
+  const s = await cliStatus();
+  expect(s.routes.some((r) => r.host === HOST)).toBe(true);
+});
+
+test('only core and the extension have the Docker socket, both placed on managers; proxies have no mounts', async () => {
+  const inspect = async (name: string) => JSON.parse((await run('docker', ['service', 'inspect', name])).stdout)[0].Spec.TaskTemplate;
+  const [core, ext, proxy] = await Promise.all([inspect(CORE_SERVICE), inspect(EXTENSION_SERVICE), inspect(PROXY_SERVICE)]);
+  const sock = (t: { ContainerSpec: { Mounts?: { Source: string }[] } }) => (t.ContainerSpec.Mounts ?? []).some((m) => m.Source.endsWith('docker.sock'));
+  expect([sock(core), sock(ext), sock(proxy)]).toEqual([true, true, false]);
+  expect(proxy.ContainerSpec.Mounts ?? []).toEqual([]);
+  for (const t of [core, ext]) expect(t.Placement.Constraints).toContain('node.role==manager');
+  // The token secret is mounted where the components read it.
+  for (const t of [ext, proxy]) expect(t.ContainerSpec.Secrets.map((x: { File: { Name: string } }) => x.File.Name)).toContain('signalbox-api-token');
+});
