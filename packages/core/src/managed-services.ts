@@ -85,6 +85,9 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+        // The nginx -t sandbox creates network and mount namespaces (no network, no socket, no secrets).
+        // The container already holds the Docker socket, so this grants nothing the socket does not.
+        CapabilityAdd: ['CAP_SYS_ADMIN'],
       },
       // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
       Placement: placement(withManagerConstraint(ext.Constraints), ext.PlacementPreferences),

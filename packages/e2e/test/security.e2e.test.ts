@@ -128,3 +128,28 @@ test('only core and the extension have the Docker socket, both placed on manager
   // The token secret is mounted where the components read it.
   for (const t of [ext, proxy]) expect(t.ContainerSpec.Secrets.map((x: { File: { Name: string } }) => x.File.Name)).toContain('signalbox-api-token');
 });
+
+test('the deployed extension runs nginx -t in the sandbox it describes, and says so in status and metrics', async () => {
+  const status = await fetchInService(EXTENSION_SERVICE, 8081, '/v1/status');
+  expect(status.status).toBe(200);
+  expect(JSON.parse(status.body).sandbox).toMatchObject({ networkIsolated: true, dockerSocketHidden: true, secretsHidden: true, uid: 65534, problems: [] });
+  expect(JSON.parse(status.body).sandbox.memoryLimitBytes).toBeGreaterThan(0);
+  const metrics = (await fetchInService(EXTENSION_SERVICE, 8081, '/metrics')).body;
+  for (const aspect of ['network', 'docker_socket', 'secrets', 'unprivileged', 'memory_limit']) {
+    expect(metrics).toContain(`signalbox_extension_sandbox_isolated{aspect="${aspect}"} 1`);
+  }
+  // In the extension container itself signalbox-core resolves (control network); nginx -t in the
+  // sandbox, run by the deployed code, cannot resolve it: it has no network.
+  const script =
+    "import('/app/packages/extension/dist/nginx-validator.js').then(async(m)=>{const v=new m.NginxValidator();" +
+    "const r=await v.validate((p)=>`pid ${p.pidPath};\\nevents {}\\nhttp { access_log off; client_body_temp_path ${p.tempDir}; proxy_temp_path ${p.tempDir}; fastcgi_temp_path ${p.tempDir}; uwsgi_temp_path ${p.tempDir}; scgi_temp_path ${p.tempDir};" +
+    " upstream u { server signalbox-core:8080; } server { listen 18099; location / { proxy_pass http://u; } } }\\n`,[]);" +
+    "const dns=await import('node:dns/promises').then((d)=>d.lookup('signalbox-core')).then(()=>'resolves',()=>'fails');" +
+    'process.stdout.write(JSON.stringify({r,dns}));})';
+  const r = await execInService(EXTENSION_SERVICE, ['node', '-e', script]);
+  expect(r.exitCode).toBe(0);
+  const out = JSON.parse(r.stdout) as { r: { ok: boolean; error?: string }; dns: string };
+  expect(out.dns).toBe('resolves');
+  expect(out.r.ok).toBe(false);
+  expect(out.r.error).toMatch(/host not found in upstream "signalbox-core:8080"/);
+});

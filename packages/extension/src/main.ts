@@ -3,11 +3,11 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { ApiTokenError, apiTokenFile, bearerHeader, createLogger, readApiToken } from '@signalbox/model';
 import { longPoll } from './long-poll.js';
-import { NginxValidator } from './nginx-validator.js';
+import { NginxValidator, type SandboxState } from './nginx-validator.js';
 import { Pipeline, type Exclusion } from './pipeline.js';
 import { DockerConfigPublisher } from './publisher.js';
 import { renderNginxConf } from './render/index.js';
@@ -39,7 +39,22 @@ const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const served = new ServedConfigState();
 const publisher = new DockerConfigPublisher(docker, name, owner, log.child({ component: 'publisher' }));
 const validator = new NginxValidator();
-const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string } = { excluded: [] };
+const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState } = { excluded: [] };
+// The sandbox as a probe through it sees it: shown in /v1/status and as gauges, so a deployment where
+// it is weaker than described (e.g. no CAP_SYS_ADMIN for the namespaces) is visible, not just logged.
+state.sandbox = await validator.sandboxState();
+const sandboxGauge = new Gauge({
+  name: 'signalbox_extension_sandbox_isolated',
+  help: 'What the nginx -t sandbox isolates (1 = yes), as a probe through it saw it at start',
+  labelNames: ['aspect'] as const,
+  registers: [registry],
+});
+sandboxGauge.set({ aspect: 'network' }, state.sandbox.networkIsolated ? 1 : 0);
+sandboxGauge.set({ aspect: 'docker_socket' }, state.sandbox.dockerSocketHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
+sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
+if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
 const pipeline = new Pipeline({
   render: renderNginxConf,
   validator,
@@ -66,7 +81,7 @@ try {
 
 const app = buildServer({ served, status: () => state, registry, log, apiToken });
 await app.listen({ host: '0.0.0.0', port });
-log.info({ coreUrl, name, port, sandboxNetworkIsolated: validator.networkIsolated, task: hostname() }, 'extension started');
+log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'extension started');
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
   try {
