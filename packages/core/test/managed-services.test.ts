@@ -92,7 +92,7 @@ test('drift is judged only on fields core sets; engine defaults are not drift', 
 // Every key core sends must be one the engine returns (as in `docker service inspect`).
 const ENGINE_KEYS = new Set(
   (
-    'Name Labels TaskTemplate ContainerSpec Image Args Env Mounts Type Source Target Sysctls Configs ConfigID ConfigName File UID GID Mode ' +
+    'Name Labels TaskTemplate ContainerSpec Image Args Env Mounts Type Source Target Sysctls CapabilityAdd Configs ConfigID ConfigName File UID GID Mode ' +
     'Healthcheck Test Interval Timeout Retries StartPeriod StopSignal StopGracePeriod Secrets SecretID SecretName Placement Constraints ' +
     'Preferences Spread SpreadDescriptor Networks RestartPolicy Condition Delay Replicated Replicas UpdateConfig RollbackConfig Parallelism ' +
     'FailureAction Monitor Order EndpointSpec Ports Protocol TargetPort PublishedPort PublishMode'

@@ -107,7 +107,7 @@ test('the policy refuses directives no label can produce, even if nginx would ac
   const sneaky: ExtensionConfig = { ...ext, Config: { ...ext.Config, HTTPOptions: ['include /etc/passwd;'] } };
   const res = await pipeline.process(modelOf([{ name: 'a', addr: '10.0.0.2' }]), sneaky);
   expect(res.outcome).toBe('refused');
-  expect(res.error).toMatch(/"include" is not allowed/);
+  expect(res.error).toMatch(/ERR_DIRECTIVE_FORBIDDEN: .*"include" is not allowed/);
   expect(publisher.published).toHaveLength(0);
 });
 

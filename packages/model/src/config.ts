@@ -17,6 +17,7 @@ import {
 import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
+import { ERR_DIRECTIVE_FORBIDDEN, forbiddenDirectives } from './directive-policy.js';
 import { durationMs } from './duration.js';
 import { editDistance } from './edit-distance.js';
 
@@ -362,7 +363,6 @@ const TCP_URL = new RegExp(`^tcp://${HOST}:(\\d{1,5})$`);
 const UNIX_URL = /^unix:\/\/\/\S+$/;
 const CONSTRAINT = /^\s*[A-Za-z0-9_.-]+\s*(?:==|!=)\s*\S.*$/;
 const PLACEMENT = /^spread=[A-Za-z0-9_.-]+$/;
-const FORBIDDEN_DIRECTIVE = /(?:^|[;{}])\s*(load_module|include|ssl_engine|js_[A-Za-z0-9_]*|perl[A-Za-z0-9_]*|[A-Za-z0-9_]*_by_lua[A-Za-z0-9_]*)(?=[\s;{}]|$)/i;
 
 function validPort(digits: string | undefined): boolean {
   const n = Number(digits);
@@ -435,8 +435,9 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
     for (const key of ['GlobalOptions', 'HTTPOptions', 'TCPOptions'] as const) {
       if (!ok(at('Config', key))) continue;
       ext.Config[key].forEach((line, i) => {
-        const m = FORBIDDEN_DIRECTIVE.exec(line);
-        if (m) report(at('Config', key, i), line, `uses ${m[1]}: directive not allowed in raw options`, ERR_CONFIG_VALUE);
+        // The extension refuses the same directives in what it renders (one policy, one code).
+        const bad = forbiddenDirectives(line)[0];
+        if (bad) report(at('Config', key, i), line, `uses ${bad.name}: directive not allowed in raw options`, ERR_DIRECTIVE_FORBIDDEN);
       });
     }
 

@@ -13,3 +13,4 @@ export * from './labels-schema.js';
 export * from './backoff.js';
 export * from './versioned.js';
 export * from './api-token.js';
+export * from './directive-policy.js';

@@ -129,8 +129,8 @@ const ROWS: Row[] = [
   { section: 'config', key: 'TraceLogFormat', good: '"$request_id $request_time"', parsed: '$request_id $request_time', bad: '"$a\\n$b"', code: 'ERR_CONFIG_VALUE', value: '$a\n$b' },
   { section: 'config', key: 'HideInfoHeaders', good: 'true', parsed: true, bad: '1', code: 'ERR_CONFIG_TYPE' },
   { section: 'config', key: 'WorkerShutdownTimeout', good: '"30s"', parsed: '30s', bad: '"30sec"', code: 'ERR_CONFIG_VALUE' },
-  { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
-  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
+  { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
+  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
   { section: 'config', key: 'TCPOptions', good: '["proxy_timeout 10m;"]', parsed: ['proxy_timeout 10m;'], bad: '["a;\\nb;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
 ];
 
@@ -436,10 +436,18 @@ describe('parseConfig: rules across keys', () => {
     ['access_by_lua_block { ngx.exit(403) }', 'access_by_lua_block'],
     ['location /x { content_by_lua_file /x.lua; }', 'content_by_lua_file'],
     ['gzip on; include /x;', 'include'],
+    // The extension's list, now the one list (issue 10): these passed config check and then made every render fail.
+    ['daemon off;', 'daemon'],
+    ['daemon off', 'daemon'],
+    ['master_process off;', 'master_process'],
+    ['env PATH;', 'env'],
+    ['working_directory /tmp;', 'working_directory'],
+    ['lua_package_path "/x/?.lua";', 'lua_package_path'],
+    ['thread_pool default threads=32;', 'thread_pool'],
   ])('refuses the raw option %j', (line, directive) => {
     const errs = errors(`[Extensions.default.Config]\nHTTPOptions = [${JSON.stringify(line)}]\n`);
     expect(errs).toEqual([
-      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', key: 'Extensions.default.Config.HTTPOptions[0]', value: line, message: `uses ${directive}: directive not allowed in raw options` }),
+      expect.objectContaining({ code: 'ERR_DIRECTIVE_FORBIDDEN', key: 'Extensions.default.Config.HTTPOptions[0]', value: line, message: `uses ${directive}: directive not allowed in raw options` }),
     ]);
   });
 
