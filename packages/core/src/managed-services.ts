@@ -4,7 +4,7 @@
 import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
 import { API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
 import type { CoreMetrics } from './metrics.js';
-import type { ServiceManager, ServiceSpec } from './docker/services.js';
+import { SPEC_VERSION_LABEL, type ServiceManager, type ServiceSpec } from './docker/services.js';
 
 export const LABEL_ROLE = 'com.signalbox.role';
 export const LABEL_EXTENSION = 'com.signalbox.extension';
@@ -18,6 +18,11 @@ export const AGENT_PORT = 8082;
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
 const BOOTSTRAP_FIELD = 'TaskTemplate.ContainerSpec.Configs';
+
+/** The spec with the version of its content (without bootstrap) as a label: drift is recognised by it. */
+function withSpecVersion(spec: ServiceSpec, version: string): ServiceSpec {
+  return { ...spec, Labels: { ...(spec.Labels as Record<string, string>), [SPEC_VERSION_LABEL]: version } };
+}
 
 export interface PublishedConfigRef {
   id: string;
@@ -210,7 +215,7 @@ export class ManagedServices {
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.
         if (last && last.version === version && now - last.at < this.driftCheckMs * 0.9) continue;
         // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
-        const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec;
+        const desired = withSpecVersion(spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec, version);
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
         if (res.action === 'refused') {
@@ -227,9 +232,8 @@ export class ManagedServices {
         this.refusedLogged.delete(spec.Name);
         if (res.action !== 'unchanged') {
           this.metrics.serviceUpdates.inc({ service: spec.Name, action: res.action });
-          if (res.action === 'updated' && last?.version === version) {
-            this.log.warn({ service: spec.Name, changed: res.changed, values: res.values }, 'reverted a hand-made change (drift) to match config.toml');
-          }
+          // ServiceManager logs the update, at warn level when it reverted a hand-made change.
+          if (res.drift) this.metrics.serviceUpdates.inc({ service: spec.Name, action: 'drift' });
         }
       }
     }

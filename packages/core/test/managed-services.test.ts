@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import type { ClusterModel, Logger, SwarmSnapshot } from '@signalbox/model';
 import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
-import { ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
+import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
 import { BOOTSTRAP_PATH, ManagedServices, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
@@ -162,7 +162,9 @@ describe('ManagedServices.converge', () => {
       ensure: jest.fn(async (spec: ServiceSpec): Promise<EnsureResult> => {
         ensured.push(spec.Name);
         if (!drifted.delete(spec.Name)) return { action: 'unchanged', changed: [] };
-        return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } };
+        // ServiceManager judges drift by the spec-version label core puts on every managed service.
+        expect((spec.Labels as Record<string, string>)[SPEC_VERSION_LABEL]).toMatch(/^[0-9a-f]+$/);
+        return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } }, drift: true };
       }),
       listConfigs: jest.fn(async () => []),
       listByLabel: jest.fn(async () => []),
@@ -176,9 +178,11 @@ describe('ManagedServices.converge', () => {
     const log = { warn, info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
     const cfg = parseConfig('[Extensions.default]\nPublishMode = "host"\n');
     if (!cfg.ok) throw new Error('config');
-    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, driftCheckMs);
+    const metrics = createMetrics(false);
+    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, metrics, log, driftCheckMs);
     const models = new Map([['default', model]]);
-    return { m, models, drifted, ensured, warn, services, inUse };
+    const drifts = async () => ((await metrics.serviceUpdates.get()).values.find((v) => v.labels.action === 'drift' && v.labels.service === 'signalbox-proxy')?.value ?? 0);
+    return { m, models, drifted, ensured, warn, services, inUse, drifts };
   }
   let now = 1_000_000;
   beforeEach(() => {
@@ -188,7 +192,7 @@ describe('ManagedServices.converge', () => {
   afterEach(() => jest.restoreAllMocks());
 
   test('an unchanged desired spec is still re-checked every driftCheckMs, and a hand-made change is put back and logged', async () => {
-    const { m, models, drifted, ensured, warn } = setup();
+    const { m, models, drifted, ensured, drifts } = setup();
     await m.converge(models, snap);
     expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy']);
     drifted.add('signalbox-proxy');
@@ -198,14 +202,11 @@ describe('ManagedServices.converge', () => {
     now += 1750; // 2750 ms since the last check: a poll timer firing a little early still counts
     await m.converge(models, snap);
     expect(ensured).toHaveLength(4);
-    expect(warn).toHaveBeenCalledWith(
-      { service: 'signalbox-proxy', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } },
-      'reverted a hand-made change (drift) to match config.toml',
-    );
+    expect(await drifts()).toBe(1);
   });
 
   test('an event naming a managed service makes the next converge check it at once', async () => {
-    const { m, models, drifted, ensured, warn } = setup(60_000);
+    const { m, models, drifted, ensured, drifts } = setup(60_000);
     await m.converge(models, snap);
     drifted.add('signalbox-proxy');
     now += 100;
@@ -213,7 +214,7 @@ describe('ManagedServices.converge', () => {
     m.recheck('some-app'); // not ours: no effect
     await m.converge(models, snap);
     expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy']);
-    expect(warn).toHaveBeenCalledTimes(1);
+    expect(await drifts()).toBe(1);
   });
 });
 
@@ -334,6 +335,30 @@ describe('ServiceManager.ensure', () => {
     const { sm, updates } = engine(specWith({ replicas: 1, env: ['A=1'], config: 'old', delay: 1 }));
     await sm.ensure(specWith({ replicas: 1, env: ['A=2'], config: 'new', delay: 1 }), IGNORE);
     expect(updates[0].TaskTemplate.ContainerSpec.Configs).toEqual(bootstrap('new'));
+  });
+});
+
+describe('drift is logged at warn level, also after a core restart', () => {
+  const labelled = (image: string, version: string) => ({ Name: 'signalbox-proxy', Labels: { [SPEC_VERSION_LABEL]: version }, TaskTemplate: { ContainerSpec: { Image: image } } });
+  function engine(current: Record<string, unknown>) {
+    const docker = { listServices: async () => [{ ID: 's', Version: { Index: 1 }, Spec: current }], getService: () => ({ update: async () => undefined }) };
+    const log = { info: jest.fn(), warn: jest.fn() };
+    // A fresh ServiceManager: it has applied nothing yet, like a core that just restarted.
+    return { sm: new ServiceManager(docker as never, log as unknown as Logger), log };
+  }
+
+  test('the service carries the version we want but differs: a hand-made change, reverted with a warn line', async () => {
+    const { sm, log } = engine(labelled('edited-by-hand', 'v1'));
+    expect(await sm.ensure(labelled('p', 'v1'))).toMatchObject({ action: 'updated', drift: true });
+    expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ service: 'signalbox-proxy', changed: ['TaskTemplate.ContainerSpec.Image'] }), 'reverted a hand-made change (drift) to match config.toml');
+    expect(log.info).not.toHaveBeenCalled();
+  });
+
+  test('a new desired spec (config.toml changed) is an info-level update, not drift', async () => {
+    const { sm, log } = engine(labelled('p', 'v1'));
+    expect(await sm.ensure(labelled('q', 'v2'))).toMatchObject({ action: 'updated', drift: false });
+    expect(log.warn).not.toHaveBeenCalled();
+    expect(log.info).toHaveBeenCalledWith(expect.anything(), 'updated managed service to match config.toml');
   });
 });
 

@@ -16,7 +16,7 @@ function renders(key: 'GlobalOptions' | 'HTTPOptions', line: string): { configOk
   const base = parseConfig('[Extensions.default]\n');
   if (!base.ok) throw new Error('defaults');
   const ext = { ...base.config.Extensions.default!, Config: { ...base.config.Extensions.default!.Config, [key]: [line] } };
-  const text = renderNginxConf({ cluster: '', virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] }, ext, { proxyId: 't' });
+  const text = renderNginxConf({ cluster: '', virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] }, ext, { proxyId: 't', secretsDir: '/run/secrets/' });
   return { configOk: r.ok, policy: checkPolicy(text, { allowedModules: [] }) };
 }
 

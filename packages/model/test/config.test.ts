@@ -48,7 +48,7 @@ interface Row {
   /** The parsed form of `good`. */
   parsed: unknown;
   bad: string;
-  code: 'ERR_CONFIG_TYPE' | 'ERR_CONFIG_VALUE' | 'ERR_CONFIG_SEMANTIC';
+  code: 'ERR_CONFIG_TYPE' | 'ERR_CONFIG_VALUE' | 'ERR_CONFIG_SEMANTIC' | 'ERR_DIRECTIVE_FORBIDDEN';
   /** Path suffix of the reported key when it is an item or entry, e.g. "[0]" or ".a". */
   at?: string;
   /** Value the diagnostic echoes back. */
