@@ -53,7 +53,13 @@ export function configKeyPath(segments: readonly Segment[]): string {
  * Parse and validate config.toml. `source` names the file in the TOML syntax diagnostic (default "config.toml").
  * On success the config has every default applied and is deep-frozen.
  */
+/** A config.toml is a few KiB; anything this large is a mistake (or an attack on the parser). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export function parseConfig(text: string, source = 'config.toml'): ConfigResult {
+  if (typeof text === 'string' && text.length > MAX_CONFIG_BYTES) {
+    return { ok: false, errors: [diag(ERR_CONFIG_TOML, source, undefined, `is ${text.length} characters long; a config.toml may have at most ${MAX_CONFIG_BYTES} (1 MiB)`)] };
+  }
   try {
     return parseUnsafe(text, source);
   } catch (e) {
