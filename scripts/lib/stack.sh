@@ -43,6 +43,9 @@ close_control_network() {
   docker service ls -q --filter label=com.signalbox.owner=signalbox | xargs -r docker service rm >/dev/null
   wait_for "docker network rm $CONTROL_NETWORK >/dev/null 2>&1 || ! docker network inspect $CONTROL_NETWORK >/dev/null 2>&1" 120 1 \
     || die "$CONTROL_NETWORK is still in use; remove what uses it, then deploy again"
+  # Removal is asynchronous: stack deploy must not still see the old network and skip creating it.
+  wait_for "[[ -z \"\$(docker network ls -q --filter name=^${CONTROL_NETWORK}\$)\" ]]" 60 1 || die "$CONTROL_NETWORK is still listed after its removal"
+  sleep 2
 }
 
 # deploy_stack [CONFIG_TOML]: deploy (or update) the stack; the config object is named by content hash.
@@ -53,10 +56,17 @@ deploy_stack() {
   token_version="$(ensure_api_token)" || exit 1
   close_control_network
   log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version; API token $token_version)"
-  (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
-    SIGNALBOX_API_TOKEN_FILE_HOST="$API_TOKEN_HOST_FILE" SIGNALBOX_API_TOKEN_VERSION="$token_version" \
-    docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null) \
-    || die "docker stack deploy failed"
+  local attempt
+  for attempt in 1 2; do
+    if (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
+      SIGNALBOX_API_TOKEN_FILE_HOST="$API_TOKEN_HOST_FILE" SIGNALBOX_API_TOKEN_VERSION="$token_version" \
+      docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null); then
+      return 0
+    fi
+    # A network removed a moment ago can still be seen by the first attempt; the second creates it.
+    [[ "$attempt" == 1 ]] && { log "docker stack deploy failed; retrying once in 3s"; sleep 3; }
+  done
+  die "docker stack deploy failed"
 }
 
 # service_running NAME: at least one task of the service is running.
