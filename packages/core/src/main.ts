@@ -100,5 +100,11 @@ const shutdown = (sig: string) => {
   setTimeout(() => process.exit(0), 3000).unref();
   void app.close().then(() => process.exit(0));
 };
+// `docker kill --signal USR2 <core>`: drop the Docker events stream without restarting core. Core
+// reconnects and re-reads the swarm as after an engine hiccup (the fault suite uses it; so can operators).
+process.on('SIGUSR2', () => {
+  log.warn('SIGUSR2: dropping the docker events stream; it reconnects and resyncs');
+  events.drop();
+});
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));
