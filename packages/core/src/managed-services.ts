@@ -2,7 +2,7 @@
 // converges the swarm to them. Only networks, secrets, ports and config.toml settings are in the proxy
 // spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
 import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
-import { API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
+import { API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
 import type { CoreMetrics } from './metrics.js';
 import { SPEC_VERSION_LABEL, type ServiceManager, type ServiceSpec } from './docker/services.js';
 
@@ -160,7 +160,7 @@ export function desiredProxySpec(
         Secrets: [
           ...apiTokenSecrets(ctx, snap),
           ...model.proxySecrets
-            .filter((s) => secretIds.has(s) && s !== ctx.apiTokenSecret)
+            .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX))
             .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
         ],
       },

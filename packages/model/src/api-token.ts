@@ -9,6 +9,8 @@ export const API_TOKEN_FILE_ENV = 'SIGNALBOX_API_TOKEN_FILE';
 export const DEFAULT_API_TOKEN_FILE = '/run/secrets/signalbox-api-token';
 /** Name of the secret file inside tasks (/run/secrets/<name>). */
 export const API_TOKEN_SECRET_TARGET = 'signalbox-api-token';
+/** Secret names reserved for the API token (signalbox-api-token-<version>): never mounted or validated as a route's key. */
+export const API_TOKEN_SECRET_PREFIX = 'signalbox-api-token';
 export const ERR_API_UNAUTHORIZED = 'ERR_API_UNAUTHORIZED';
 /** A token shorter than this is refused: it could be guessed. */
 export const MIN_API_TOKEN_LENGTH = 32;
