@@ -41,7 +41,8 @@ export class Fetcher {
 
   constructor(private readonly opts: FetcherOptions) {
     this.log = opts.logger;
-    this.policy = opts.backoff ?? { initialMs: 200, maxMs: 5000 };
+    // A restarted extension is found within a second; a refused connect per second per proxy costs nothing.
+    this.policy = opts.backoff ?? { initialMs: 200, maxMs: 1000 };
     this.fetchFn = opts.fetch ?? globalThis.fetch;
   }
 
