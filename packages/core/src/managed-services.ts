@@ -40,6 +40,8 @@ export interface ManagedContext {
   logLevel: string;
   /** Docker secret holding the API token (e.g. signalbox-api-token-<version>); undefined = none mounted. */
   apiTokenSecret?: string;
+  /** Address-space limit of the extension's nginx -t sandbox, MiB (core's SIGNALBOX_SANDBOX_MEMORY_MB); undefined = its default. */
+  sandboxMemoryMb?: number;
 }
 
 /** Where agents listen for health/status/metrics: loopback only, so app networks never reach it. */
@@ -85,6 +87,7 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
           `SIGNALBOX_OWNER=${ctx.owner}`,
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
         ],
         Secrets: apiTokenSecrets(ctx, snap),
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
