@@ -125,7 +125,7 @@ beforeAll(async () => {
   created.push(STEADY, BAD);
   await createDemoService({ name: STEADY, networks: [NET], replicas: 2, labels: labels(STEADY) });
   await createDemoService({ name: BAD, networks: [NET], labels: { ...labels(BAD), 'com.docker.lb.port': '0' } });
-  await waitFor(`${STEADY} routed`, async () => (await get(host(STEADY))).status === 200, 90_000, 250);
+  await waitFor(`${STEADY} routed`, async () => (await get(host(STEADY))).status === 200, 150_000, 250);
   await assertRejectionReported();
 });
 

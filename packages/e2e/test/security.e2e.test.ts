@@ -54,7 +54,8 @@ beforeAll(async () => {
   await createDemoService({ name: APP, networks: [NET], labels: { 'com.docker.lb.hosts': HOST, 'com.docker.lb.port': '80', 'com.docker.lb.network': NET } });
   await createDemoService({ name: APP_PROBE, networks: [NET] });
   await createDemoService({ name: CONTROL_PROBE, networks: [CONTROL] });
-  await waitFor(`${HOST} routed`, async () => (await get(HOST)).status === 200, 60_000, 250);
+  // The proxy rolls to join the new network (host mode: stop-first); allow for a slow, loaded engine.
+  await waitFor(`${HOST} routed`, async () => (await get(HOST)).status === 200, 150_000, 250);
   await waitFor('probes running', async () => (await runningTaskCount(APP_PROBE)) === 1 && (await runningTaskCount(CONTROL_PROBE)) === 1, 60_000, 250);
 });
 
@@ -132,7 +133,9 @@ test('only core and the extension have the Docker socket, both placed on manager
 test('the deployed extension runs nginx -t in the sandbox it describes, and says so in status and metrics', async () => {
   const status = await fetchInService(EXTENSION_SERVICE, 8081, '/v1/status');
   expect(status.status).toBe(200);
-  expect(JSON.parse(status.body).sandbox).toMatchObject({ networkIsolated: true, dockerSocketHidden: true, secretsHidden: true, uid: 65534, problems: [] });
+  expect(JSON.parse(status.body).sandbox).toMatchObject({ networkIsolated: true, dockerSocketHidden: true, secretsHidden: true, uid: 65534, capabilities: '0000000000000400', problems: [] });
+  // A config was validated and published in the deployed container (nginx -t binds 80/443 there).
+  expect(JSON.parse(status.body).serving).toMatch(/^signalbox-/);
   expect(JSON.parse(status.body).sandbox.memoryLimitBytes).toBeGreaterThan(0);
   const metrics = (await fetchInService(EXTENSION_SERVICE, 8081, '/metrics')).body;
   for (const aspect of ['network', 'docker_socket', 'secrets', 'unprivileged', 'memory_limit']) {

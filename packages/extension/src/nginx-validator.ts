@@ -1,7 +1,7 @@
 // `nginx -t` on a candidate built from user input is running code on user input. It runs in a sandbox:
 // its own network namespace (no network but loopback), its own mount namespace with an empty tmpfs over
-// /run (no Docker socket, no /run/secrets: not even the API token), as an unprivileged user with no
-// capabilities and no_new_privs, under an address-space limit and a time limit, in a throw-away prefix
+// /run (no Docker socket, no /run/secrets: not even the API token), as an unprivileged user with only
+// CAP_NET_BIND_SERVICE (its listen ports) and no_new_privs, under an address-space limit and a time limit, in a throw-away prefix
 // whose only keys are dummy ones. The namespaces need CAP_SYS_ADMIN, which core grants the extension
 // service (it already holds the Docker socket); where they are refused, the state says so.
 import { execFileSync } from 'node:child_process';
@@ -44,6 +44,8 @@ export interface SandboxState {
   secretsHidden: boolean;
   /** uid nginx -t runs as (0 would mean no privilege drop). */
   uid: number | null;
+  /** Effective capabilities, hex (0000000000000400 = CAP_NET_BIND_SERVICE only, to bind the listen ports). */
+  capabilities: string | null;
   memoryLimitBytes: number | null;
   timeoutMs: number;
   /** Why a part is missing, e.g. the kernel refused unshare. */
@@ -53,18 +55,17 @@ export interface SandboxState {
 const DUMMY_CERT_CN = 'signalbox-validation';
 const DEFAULT_MEMORY_MB = 2048;
 
-/** Inside the new namespaces: hide /run (Docker socket, secrets), loopback up, low ports bindable, then run. */
-const IN_NAMESPACE =
-  'mount -t tmpfs -o size=64k,mode=755,nosuid,nodev,noexec signalbox-sandbox /run || exit 97; ' +
-  'ip link set lo up 2>/dev/null; echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start; exec "$@"';
-const NET_ONLY = 'ip link set lo up 2>/dev/null; echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start; exec "$@"';
+/** Inside the new namespaces: hide /run (Docker socket, secrets), loopback up, then run. */
+const IN_NAMESPACE = 'mount -t tmpfs -o size=64k,mode=755,nosuid,nodev,noexec signalbox-sandbox /run || exit 97; ip link set lo up 2>/dev/null; exec "$@"';
+const NET_ONLY = 'ip link set lo up 2>/dev/null; exec "$@"';
 
 /** Prints what the sandboxed process can see; run through the same wrapper as nginx -t. */
 const PROBE =
   'echo "uid=$(id -u)"; echo "ifaces=$(tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d " " | tr "\n" ",")"; ' +
   'if [ -e /var/run/docker.sock ] || [ -e /run/docker.sock ]; then echo docker=visible; else echo docker=hidden; fi; ' +
   'if cat /run/secrets/* >/dev/null 2>&1; then echo secrets=readable; else echo secrets=hidden; fi; ' +
-  'echo "as=$(grep "Max address space" /proc/self/limits | tr -s " " | cut -d" " -f4)"';
+  'echo "as=$(grep "Max address space" /proc/self/limits | tr -s " " | cut -d" " -f4)"; ' +
+  'echo "caps=$(grep CapEff /proc/self/status | cut -f2)"';
 
 type Isolation = 'net+mount' | 'net' | 'none';
 
@@ -119,7 +120,11 @@ export class NginxValidator implements ConfigValidator {
   private wrap(argv: readonly string[]): string[] {
     const limited = this.memoryLimitBytes ? ['prlimit', `--as=${this.memoryLimitBytes}`, '--', ...argv] : [...argv];
     if (!this.asRoot) return limited;
-    const drop = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--', ...limited];
+    // nginx -t binds the listen ports (80, 443): it keeps exactly one capability, to bind low ports, and
+    // only inside its empty network namespace. (Lowering ip_unprivileged_port_start is no option: in a
+    // container /proc/sys is read-only.)
+    const bind = '-all,+net_bind_service';
+    const drop = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups', '--no-new-privs', `--inh-caps=${bind}`, `--ambient-caps=${bind}`, `--bounding-set=${bind}`, '--', ...limited];
     if (this.isolation === 'net+mount') return ['unshare', '-n', '-m', '--propagation', 'private', 'sh', '-c', IN_NAMESPACE, 'sh', ...drop];
     if (this.isolation === 'net') return ['unshare', '-n', 'sh', '-c', NET_ONLY, 'sh', ...drop];
     return drop;
@@ -146,6 +151,7 @@ export class NginxValidator implements ConfigValidator {
       dockerSocketHidden: kv.get('docker') === 'hidden',
       secretsHidden: kv.get('secrets') === 'hidden',
       uid: kv.has('uid') ? Number(kv.get('uid')) : null,
+      capabilities: kv.get('caps') ?? null,
       memoryLimitBytes: Number.isFinite(as) && as > 0 ? as : null,
       timeoutMs: this.timeoutMs,
       problems,

@@ -19,7 +19,7 @@ test('the sandbox state comes from a probe through it: all isolated when we are 
     expect(s.problems.join(' ')).toMatch(/not running as root/);
     return;
   }
-  expect(s).toMatchObject({ networkIsolated: true, dockerSocketHidden: true, secretsHidden: true, uid: 65534, memoryLimitBytes: 512 * 1024 * 1024, problems: [] });
+  expect(s).toMatchObject({ networkIsolated: true, dockerSocketHidden: true, secretsHidden: true, uid: 65534, capabilities: '0000000000000400', memoryLimitBytes: 512 * 1024 * 1024, problems: [] });
 });
 
 (asRoot ? test : test.skip)('a planted /run/secrets file is not readable from inside', async () => {
@@ -42,6 +42,11 @@ test('nginx -t in the sandbox has no network: a host name in an upstream cannot 
   const r = await v.validate((p) => conf(p, '  upstream u { server localhost:80; server signalbox-core:8080; }\n  server { listen 18099; location / { proxy_pass http://u; } }'), []);
   expect(r.ok).toBe(false);
   if (!r.ok) expect(r.error).toMatch(/host not found in upstream "signalbox-core:8080"/);
+});
+
+test('nginx -t binds the listen ports 80 and 443 (CAP_NET_BIND_SERVICE only, no sysctl needed)', async () => {
+  const r = await new NginxValidator().validate((p) => conf(p, '  server { listen 80; listen 443; }'), []);
+  expect(r).toEqual({ ok: true });
 });
 
 test('nginx -t cannot outgrow the memory limit', async () => {
