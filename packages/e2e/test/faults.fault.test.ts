@@ -159,6 +159,7 @@ test('extension killed: the data plane keeps serving; a new service is routed so
   const t0 = Date.now();
   await docker.getContainer(await taskContainer(EXTENSION_SERVICE)).kill();
   const back = createAndTimeRouted('sbx-fault-new-ext');
+  back.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   const runningAt = await newTaskRunning(EXTENSION_SERVICE, old);
   const { routedAt } = await back;
   const { ok, failures } = await loop.stop();
@@ -177,6 +178,7 @@ test('core killed: the data plane keeps serving; new services route within 2 s o
   await docker.getContainer(await taskContainer(CORE_SERVICE)).kill();
   // Created while core is down: routed once core is back.
   const back = createAndTimeRouted('sbx-fault-new-core');
+  back.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
   await newTaskRunning(CORE_SERVICE, old);
   const { routedAt } = await back;
   const { ok, failures } = await loop.stop();
@@ -227,8 +229,13 @@ const dockerAnswers = (): boolean => {
 };
 
 function startDockerd(argv: string[]): void {
-  // As scripts/lib/engine.sh starts it: setsid + nohup, so it outlives this test process.
-  execFileSync('bash', ['-c', 'setsid nohup "$@" >> /var/log/dockerd.log 2>&1 < /dev/null & disown', 'start', ...argv], { stdio: 'ignore' });
+  // As scripts/lib/engine.sh starts it: setsid + nohup, so it outlives this test process. Every
+  // inherited descriptor above 2 is closed first: the suite runs under `flock` on the shared swarm
+  // lock, and a dockerd holding that descriptor would hold the lock for everyone, for ever.
+  const script =
+    'for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done 2>/dev/null; ' +
+    'setsid nohup "$@" >> /var/log/dockerd.log 2>&1 < /dev/null & disown';
+  execFileSync('bash', ['-c', script, 'start', ...argv], { stdio: 'ignore' });
 }
 
 test('dockerd restarted: every route comes back, new services route, rejections re-reported', async () => {
