@@ -447,3 +447,9 @@ test('the extension (it has the Docker socket) is always placed on managers', ()
   expect(placed('Constraints = ["node.labels.zone==a"]')).toEqual(['node.labels.zone==a', 'node.role==manager']);
   expect(placed('Constraints = ["node.role == manager"]')).toEqual(['node.role == manager']);
 });
+
+test('the drift log shows values of label keys with dots', () => {
+  expect(describeChanges({ Labels: { 'com.signalbox.spec-version': 'a' } }, { Labels: { 'com.signalbox.spec-version': 'b' } }, ['Labels.com.signalbox.spec-version'])).toEqual({
+    'Labels.com.signalbox.spec-version': { was: '"a"', now: '"b"' },
+  });
+});

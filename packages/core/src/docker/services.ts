@@ -65,7 +65,14 @@ export type EnsureResult = {
 export function valueAt(v: unknown, path: string): unknown {
   if (path === '.' || path === '') return v;
   let cur: unknown = v;
-  for (const k of path.split('.')) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  const keys = path.split('.');
+  for (let i = 0; i < keys.length; i++) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    // Label keys have dots of their own (Labels.com.signalbox.spec-version).
+    const rest = keys.slice(i).join('.');
+    if (rest in (cur as Record<string, unknown>)) return (cur as Record<string, unknown>)[rest];
+    cur = (cur as Record<string, unknown>)[keys[i]!];
+  }
   return cur;
 }
 
