@@ -1,5 +1,6 @@
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { createLogger, parseConfig } from '@signalbox/model';
+import { jest } from '@jest/globals';
 import type { InjectOptions } from 'fastify';
 import { buildApp } from '../src/api.js';
 import { Coalescer } from '../src/coalescer.js';
@@ -60,6 +61,8 @@ describe('ModelStore', () => {
     expect(await s.waitForChange('default', s.get('default')!.version, 30)).toBeUndefined();
   });
 });
+
+jest.setTimeout(30_000); // the fuzz tests make a few hundred requests; slow on a loaded machine
 
 const TOKEN = 'test-token-0123456789abcdef0123456789abcdef';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
