@@ -5,6 +5,7 @@ import { run } from './helpers.js';
 
 const ESC = '\u001b';
 const NASTY = `com.docker.lb.hosts${ESC}]0;pwned${'\u0007'}${ESC}[2J\r\u202e`;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const hasControl = (s: string) => /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/.test(s);
 
 test('signalbox lint prints a label key with escape sequences as escapes', async () => {

@@ -6,6 +6,12 @@ import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds,
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 
+/** The body of an API error answer; its codes are listed in docs/errors.md#core. */
+interface ApiError {
+  code: 'ERR_EXTENSION_UNKNOWN' | typeof ERR_API_UNAUTHORIZED | typeof ERR_API_BAD_REQUEST | 'ERR_API_INTERNAL';
+  message: string;
+}
+
 export interface ApiDeps {
   store: ModelStore;
   statuses: () => ServiceStatus[];
@@ -57,7 +63,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     const { name } = req.params;
     const current = deps.store.get(name);
     if (!current) {
-      return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: `no extension named ${JSON.stringify(name)} in config.toml` });
+      return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: `no extension named ${JSON.stringify(name)} in config.toml` } satisfies ApiError);
     }
     const wait = parseWaitSeconds(req.query.wait, maxWait);
     if (!wait.ok) return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: wait.message });
@@ -73,18 +79,18 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     return reply.header('etag', `"${payload.version}"`).header('cache-control', 'no-store').send(payload);
   });
 
-  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown }[] } }>(
+  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown; code?: unknown }[] } }>(
     '/v1/extensions/:name/exclusions',
     async (req, reply) => {
-      if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' });
+      if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' } satisfies ApiError);
       const body: unknown = req.body;
       const excluded = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { excluded?: unknown }).excluded : undefined;
       if (!Array.isArray(excluded) || excluded.length > MAX_EXCLUSIONS) {
-        return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"excluded": [{"service", "reason"}…]} with at most ${MAX_EXCLUSIONS} entries` });
+        return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"excluded": [{"service", "reason"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiError);
       }
-      const list: ReportedExclusion[] = excluded
-        .filter((x): x is { service: string; reason: string } => typeof x === 'object' && x !== null && typeof x.service === 'string' && typeof x.reason === 'string')
-        .map((x) => ({ service: x.service.slice(0, 300), reason: x.reason.slice(0, 1000) }));
+      const list: ReportedExclusion[] = (excluded as { service?: unknown; reason?: unknown; code?: unknown }[])
+        .filter((x): x is { service: string; reason: string; code?: unknown } => typeof x === 'object' && x !== null && typeof x.service === 'string' && typeof x.reason === 'string')
+        .map((x) => ({ service: x.service.slice(0, 300), reason: x.reason.slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' ? { code: 'ERR_CERT_INVALID' } : {}) }));
       deps.exclusions.set(req.params.name, list);
       return { ok: true };
     },

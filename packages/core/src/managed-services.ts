@@ -72,7 +72,15 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
 }
 
-export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot): ServiceSpec {
+function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
+  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
+  // The API token secret is never a route's key (a label naming it is not mounted under its own name).
+  return names
+    .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX))
+    .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
+}
+
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel): ServiceSpec {
   return {
     Name: ext.ServiceName,
     Labels: { ...ext.Labels, [LABEL_ROLE]: 'extension', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
@@ -89,7 +97,10 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
           ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
         ],
-        Secrets: apiTokenSecrets(ctx, snap),
+        // The API token, and the secrets its proxies will load: only a task that mounts a secret can read
+        // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
+        // freeze every proxy).
+        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model?.proxySecrets ?? [], snap)],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
@@ -117,7 +128,6 @@ export function desiredProxySpec(
   bootstrap?: PublishedConfigRef,
 ): ServiceSpec {
   const host = ext.PublishMode === 'host';
-  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
   const networks = [...idsOf([ctx.controlNetwork], snap), ...idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).sort()];
   const update = {
     Parallelism: 1,
@@ -141,6 +151,7 @@ export function desiredProxySpec(
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
           `SIGNALBOX_AGENT_HOST=${AGENT_HOST}`,
+          `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
@@ -160,12 +171,7 @@ export function desiredProxySpec(
         },
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: [
-          ...apiTokenSecrets(ctx, snap),
-          ...model.proxySecrets
-            .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX))
-            .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
-        ],
+        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap)],
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),
@@ -212,7 +218,7 @@ export class ManagedServices {
       const model = models.get(name);
       if (!model) continue;
       const proxy = desiredProxySpec(name, ext, model, this.ctx, snap);
-      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), proxy]) {
+      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap, model), proxy]) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.

@@ -6,6 +6,12 @@ import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds,
 import type { Exclusion } from './pipeline.js';
 import type { ServedConfigState } from './served-config.js';
 
+/** The body of an API error answer; its codes are listed in docs/errors.md#extension. */
+interface ApiError {
+  code: 'ERR_NO_CONFIG_YET' | typeof ERR_API_UNAUTHORIZED | typeof ERR_API_BAD_REQUEST | 'ERR_API_INTERNAL';
+  message: string;
+}
+
 export interface ServerDeps {
   served: ServedConfigState;
   status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: unknown };
@@ -37,9 +43,9 @@ export function buildServer(d: ServerDeps): FastifyInstance {
 
   app.get<{ Querystring: { wait?: string } }>('/v1/nginx.conf', async (req, reply) => {
     let cur = d.served.get();
-    if (!cur) return reply.code(503).send({ code: 'ERR_NO_CONFIG_YET', message: 'no validated config yet' });
+    if (!cur) return reply.code(503).send({ code: 'ERR_NO_CONFIG_YET', message: 'no validated config yet' } satisfies ApiError);
     const wait = parseWaitSeconds(req.query.wait, 60);
-    if (!wait.ok) return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: wait.message });
+    if (!wait.ok) return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: wait.message } satisfies ApiError);
     const known = parseEtag(req.headers['if-none-match']);
     if (known && known === cur.sha256) {
       const waitS = wait.seconds;
