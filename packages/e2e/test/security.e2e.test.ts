@@ -39,11 +39,19 @@ interface ProbeRequest {
   body?: string;
 }
 
-/** Runs the requests from inside a container of `service`; each answers its status or "error:<code>". */
+/**
+ * Runs the requests from inside a container of `service`; each answers its status or "error:<code>".
+ * node:http, not fetch: fetch drops a Host header, and the proxy routes by Host.
+ */
 async function probe(service: string, requests: ProbeRequest[]): Promise<string[]> {
   const script =
-    'Promise.all(JSON.parse(process.argv[1]).map(r=>fetch(r.url,{method:r.method||"GET",headers:r.headers||{},body:r.body,signal:AbortSignal.timeout(5000)})' +
-    '.then(x=>String(x.status),e=>"error:"+((e&&e.cause&&e.cause.code)||(e&&e.name)||e)))).then(x=>process.stdout.write(JSON.stringify(x)))';
+    "const http=require('http');" +
+    'Promise.all(JSON.parse(process.argv[1]).map((r)=>new Promise((done)=>{const u=new URL(r.url);' +
+    'const q=http.request({host:u.hostname,port:u.port||80,path:u.pathname+u.search,method:r.method||"GET",headers:r.headers||{},timeout:5000},' +
+    '(res)=>{res.resume();res.on("end",()=>done(String(res.statusCode)));});' +
+    'q.on("timeout",()=>q.destroy(Object.assign(new Error("timeout"),{code:"TIMEOUT"})));' +
+    'q.on("error",(e)=>done("error:"+(e.code||e.message)));if(r.body)q.write(r.body);q.end();})))' +
+    '.then((x)=>process.stdout.write(JSON.stringify(x)))';
   const r = await execInService(service, ['node', '-e', script, JSON.stringify(requests)]);
   if (r.exitCode !== 0) throw new Error(`probe in ${service} failed: ${r.stderr.slice(-300)}`);
   return JSON.parse(r.stdout) as string[];
@@ -125,7 +133,7 @@ test('only core and the extension have the Docker socket, both placed on manager
   const sock = (t: { ContainerSpec: { Mounts?: { Source: string }[] } }) => (t.ContainerSpec.Mounts ?? []).some((m) => m.Source.endsWith('docker.sock'));
   expect([sock(core), sock(ext), sock(proxy)]).toEqual([true, true, false]);
   expect(proxy.ContainerSpec.Mounts ?? []).toEqual([]);
-  for (const t of [core, ext]) expect(t.Placement.Constraints).toContain('node.role==manager');
+  for (const t of [core, ext]) expect(t.Placement.Constraints.map((c: string) => c.replace(/\s+/g, ''))).toContain('node.role==manager');
   // The token secret is mounted where the components read it.
   for (const t of [ext, proxy]) expect(t.ContainerSpec.Secrets.map((x: { File: { Name: string } }) => x.File.Name)).toContain('signalbox-api-token');
 });
