@@ -90,7 +90,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       }
       const list: ReportedExclusion[] = (excluded as { service?: unknown; reason?: unknown; code?: unknown }[])
         .filter((x): x is { service: string; reason: string; code?: unknown } => typeof x === 'object' && x !== null && typeof x.service === 'string' && typeof x.reason === 'string')
-        .map((x) => ({ service: x.service.slice(0, 300), reason: x.reason.slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' ? { code: 'ERR_CERT_INVALID' } : {}) }));
+        .map((x) => ({ service: x.service.slice(0, 300), reason: x.reason.slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' || x.code === 'ERR_PROXY_REFUSED' ? { code: x.code } : {}) }));
       deps.exclusions.set(req.params.name, list);
       return { ok: true };
     },

@@ -126,15 +126,27 @@ afterAll(async () => {
   const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[])
     .map((s) => s.Spec.Name)
     .filter((n) => n.startsWith(P));
-  for (const name of mine) await removeService(name);
+  // Every step runs even if an earlier one failed; the hook then fails with all that went wrong.
+  const problems: string[] = [];
+  const step = async (fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  };
+  for (const name of mine) await step(() => removeService(name));
   // The proxy leaves the network and drops the secrets (one roll); only then can they be removed.
-  await waitFor('proxy detached from sbx-lbl-*', async () => {
-    const a = await serviceAttachments(PROXY_SERVICE);
-    return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
-  }, 120_000, 500).catch((e: Error) => console.warn(e.message));
-  await waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 120_000, 500).catch((e: Error) => console.warn(e.message));
-  for (const s of secretNames) await waitFor(`secret ${s} removed`, () => removeSecret(s), 60_000, 1000).catch((e: Error) => console.warn(e.message));
-  for (const n of [NET, NET2]) await waitFor(`network ${n} removed`, () => removeNetwork(n), 60_000, 1000).catch((e: Error) => console.warn(e.message));
+  await step(() =>
+    waitFor('proxy detached from sbx-lbl-*', async () => {
+      const a = await serviceAttachments(PROXY_SERVICE);
+      return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
+    }, 120_000, 500),
+  );
+  await step(() => waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 120_000, 500));
+  for (const s of secretNames) await step(() => waitFor(`secret ${s} removed`, () => removeSecret(s), 60_000, 1000));
+  for (const n of [NET, NET2]) await step(() => waitFor(`network ${n} removed`, () => removeNetwork(n), 60_000, 1000));
+  if (problems.length > 0) throw new Error(`cleanup failed:\n${problems.join('\n')}`);
 }, 300_000);
 
 // ---------------------------------------------------------------------------------------------
@@ -520,7 +532,7 @@ describe('TLS', () => {
   const backendSecrets: { name: string; id: string }[] = [];
 
   beforeAll(async () => {
-    const [a, b, be] = await Promise.all([selfSigned([hostA]), selfSigned([hostB]), selfSigned(['pt.lbl.test', 'backend.lbl.test'])]);
+    const [a, b, be] = await Promise.all([selfSigned([hostA, 'sslonly.lbl.test']), selfSigned([hostB]), selfSigned(['pt.lbl.test', 'backend.lbl.test'])]);
     certA = a.cert;
     certB = b.cert;
     certBackend = be.cert;
@@ -546,7 +558,7 @@ describe('TLS', () => {
     expect(a.status).toBe(200);
     expect(a.headers['x-demo-name']).toBe(`${P}tls-a`);
     expect(a.peer.subjectCN).toBe(hostA);
-    expect(a.peer.subjectAltName).toBe(`DNS:${hostA}`);
+    expect(a.peer.subjectAltName).toBe(`DNS:${hostA}, DNS:sslonly.lbl.test`);
     expect(a.peer.fingerprint256).toBe(fingerprint(certA));
     expect(echo(a).headers['x-forwarded-proto']).toBe('https');
     const b = await httpsGet(hostB);
@@ -566,7 +578,8 @@ describe('TLS', () => {
 
   test('ssl_only: plain HTTP is redirected (301) to https on the published TLS port, keeping host and URI', async () => {
     const name = `${P}sslonly`;
-    // Same certificate secrets as tls-a: the proxy's secret set does not change, so no roll.
+    // Same certificate secrets as tls-a (its certificate also covers sslonly.lbl.test: a certificate must cover
+    // the hosts it serves): the proxy's secret set does not change, so no roll.
     await createDemoService({ name, networks: [NET], labels: lb('sslonly.lbl.test', { [L('ssl_cert')]: `${P}a.crt`, [L('ssl_key')]: `${P}a.key`, [L('ssl_only')]: 'true' }) });
     const r = await waitFor('https served for sslonly', async () => {
       const x = await httpsGet('sslonly.lbl.test', '/p?q=1');

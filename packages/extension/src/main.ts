@@ -82,7 +82,31 @@ try {
   log.warn({ err: (e as Error).message }, 'cannot read published configs');
 }
 
-const app = buildServer({ served, status: () => state, registry, log, apiToken });
+// Models and proxy refusals are processed one at a time.
+let chain: Promise<unknown> = Promise.resolve();
+const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+  const next = chain.then(fn, fn);
+  chain = next.catch(() => undefined);
+  return next;
+};
+
+const app = buildServer({
+  served,
+  status: () => state,
+  registry,
+  log,
+  apiToken,
+  onRefusal: (sha, reason) => {
+    void serially(async () => {
+      const res = await pipeline.proxyRefusal(sha, reason);
+      if (!res || !state.modelVersion) return;
+      outcomes.inc({ outcome: res.outcome });
+      state.excluded = res.excluded;
+      await reportExclusions(state.modelVersion, res.excluded);
+      log.info({ modelVersion: state.modelVersion, outcome: res.outcome, config: res.config, excluded: res.excluded.length }, 'model processed again after a proxy refusal');
+    }).catch((e: Error) => log.error({ err: e.message }, 'cannot process a proxy refusal'));
+  },
+});
 await app.listen({ host: '0.0.0.0', port });
 log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'extension started');
 
@@ -115,7 +139,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
     log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
     await reportExclusions(state.modelVersion, state.excluded);
   },
-  onValue: async (payload) => {
+  onValue: (payload) => serially(async () => {
     const started = Date.now();
     try {
       const res = await pipeline.process(payload.model, payload.extension);
@@ -133,7 +157,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
       log.error({ err: (e as Error).message, modelVersion: payload.version }, 'cannot process model; still serving the last config');
       throw e;
     }
-  },
+  }),
 });
 
 const shutdown = () => {

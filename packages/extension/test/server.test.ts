@@ -28,6 +28,13 @@ test('nginx.conf, status and metrics need the token; health does not', async () 
   }
 });
 
+test("a proxy's refusal report needs the token too (a tenant must not make the extension exclude services)", async () => {
+  const { app } = setup();
+  const payload = { sha256: 'a'.repeat(64), reason: 'forged' };
+  expect((await app.inject({ method: 'POST', url: '/v1/refusals', payload })).statusCode).toBe(401);
+  expect((await app.inject({ method: 'POST', url: '/v1/refusals', payload, headers: AUTH })).statusCode).toBe(202);
+});
+
 test('bad ?wait= is a coded 400; fuzzed headers, parameters and bodies never crash it', async () => {
   const { app } = setup();
   const bad = await app.inject({ url: '/v1/nginx.conf?wait=-3', headers: AUTH });
