@@ -57,6 +57,7 @@ if wants e2e || wants faults; then
   "$REPO_ROOT/scripts/build-images.sh"
   deploy_stack
   wait_stack_ready 240
+  restart_stale_services 240
 fi
 if wants e2e; then
   log "e2e tests (real swarm)"

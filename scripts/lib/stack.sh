@@ -7,6 +7,8 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/engine.sh"
 STACK_NAME="${SIGNALBOX_STACK:-signalbox}"
 HTTP_PORT="${SIGNALBOX_HTTP_PORT:-8080}"
 
+DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
+
 # The API token (docs/security.md): a random token in a root-only file on the manager, made into the
 # Docker secret signalbox-api-token-<version> by the stack. Kept across deploys (a new token rolls core,
 # the extension and the proxies); SIGNALBOX_ROTATE_API_TOKEN=1 makes a new one.
@@ -85,4 +87,33 @@ wait_stack_ready() {
   wait_for "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
     || { docker service logs --tail 50 signalbox-proxy >&2 || true; die "proxy does not answer on :${HTTP_PORT}"; }
   log "stack ready: proxy answers on :${HTTP_PORT}"
+}
+
+# stale_services: Signalbox services whose running containers use an older build of their image tag.
+# Images are built locally under fixed tags (signalbox-*:local) and swarm never restarts a task because
+# the tag now points at a new build, so after a rebuild the stack would keep running the old code.
+stale_services() {
+  local svc ref want cid have
+  for svc in "${STACK_NAME}_core" $(docker service ls -q --filter "label=com.signalbox.owner=${SIGNALBOX_OWNER:-signalbox}" --format '{{.Name}}'); do
+    ref="$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$svc" 2>/dev/null)" || continue
+    want="$(docker image inspect -f '{{.Id}}' "${ref%%@*}" 2>/dev/null)" || continue
+    for cid in $(docker ps -q --filter "label=com.docker.swarm.service.name=$svc"); do
+      have="$(docker inspect -f '{{.Image}}' "$cid" 2>/dev/null)" || continue
+      if [[ "$have" != "$want" ]]; then echo "$svc"; break; fi
+    done
+  done
+}
+
+# restart_stale_services [TIMEOUT]: restart (docker service update --force) every service still running an
+# older build of its image, core first (it manages the others), then wait until the stack is ready again.
+restart_stale_services() {
+  local timeout="${1:-240}" svc stale
+  stale="$(stale_services)"
+  [[ -z "$stale" ]] && return 0
+  for svc in $stale; do
+    log "restarting $svc: it runs an older build of its image"
+    docker service update --force --detach "$svc" >/dev/null || die "cannot restart $svc"
+  done
+  sleep 2
+  wait_stack_ready "$timeout"
 }
