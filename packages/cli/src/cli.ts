@@ -80,7 +80,7 @@ Exit: 0 ok (even with rejected services), 1 rejected services with --fail-on-rej
   dashboard: `Usage: signalbox dashboard [--host HOST]
 
 Prints the URL of the dashboard core serves (routes, rejected services, config history, proxies),
-e.g. http://127.0.0.1:8090/#token=… The token is the Docker secret signalbox-api-token, read inside
+e.g. http://127.0.0.1:8090/#token=… The token is the Docker secret signalbox-api-token-<version>, read inside
 core's container (found as for status: service \${SIGNALBOX_STACK:-signalbox}_core on this node); it
 rides in the URL fragment, which the browser never sends to a server. Run it on the manager where
 core runs. The URL gives read access to routing data: share it as you would the token.
