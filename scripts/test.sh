@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # All tests: lint (eslint + typecheck of sources and tests), unit, integration (real nginx),
-# e2e (real swarm; started here if needed).
-# Usage: ./scripts/test.sh [lint|unit|integration|e2e]...   (default: all)
+# e2e (real swarm; started here if needed), faults (kills core, extension and proxy, drops core's
+# event stream, restarts dockerd; a few minutes).
+# Usage: ./scripts/test.sh [lint|unit|integration|e2e|faults]...   (default: all)
 set -euo pipefail
 source "$(dirname "$(readlink -f "$0")")/lib/stack.sh"
 
 need_root
 suites=("$@")
-[[ ${#suites[@]} -gt 0 ]] || suites=(lint unit integration e2e)
+[[ ${#suites[@]} -gt 0 ]] || suites=(lint unit integration e2e faults)
 wants() { [[ " ${suites[*]} " == *" $1 "* ]]; }
 start=$(now_s)
 
@@ -50,14 +51,23 @@ if wants integration; then
   log "integration tests (real nginx)"
   jest integration --selectProjects integration --ci --runInBand
 fi
-if wants e2e; then
+if wants e2e || wants faults; then
   ensure_engine
   ensure_swarm
   "$REPO_ROOT/scripts/build-images.sh"
   deploy_stack
   wait_stack_ready 240
   restart_stale_services 240
+fi
+if wants e2e; then
   log "e2e tests (real swarm)"
   jest e2e --selectProjects e2e --ci --runInBand
+fi
+if wants faults; then
+  # After e2e, which redeploys config.toml variants: start from the stack as deployed.
+  deploy_stack
+  wait_stack_ready 240
+  log "fault tests (real swarm: kills components, restarts dockerd)"
+  jest faults --selectProjects faults --ci --runInBand
 fi
 log "all requested suites passed in $(elapsed "$start")s"

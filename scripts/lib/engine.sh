@@ -38,8 +38,10 @@ ensure_engine() {
   need_root
   if ! pgrep -x dockerd >/dev/null 2>&1; then
     log "starting dockerd (log: /var/log/dockerd.log)"
-    # setsid + nohup: survive the calling script's process group / terminal.
-    setsid nohup dockerd >> /var/log/dockerd.log 2>&1 < /dev/null &
+    # setsid + nohup: survive the calling script's process group / terminal. Descriptors above 2 are
+    # closed in the child: under `flock` (the shared swarm lock) dockerd would otherwise hold the lock.
+    ( for fd in $(ls /proc/$BASHPID/fd); do if [[ "$fd" -gt 2 ]]; then eval "exec $fd>&-"; fi; done 2>/dev/null
+      exec setsid nohup dockerd >> /var/log/dockerd.log 2>&1 < /dev/null ) &
     disown || true
   else
     log "dockerd is running but not answering yet; waiting"

@@ -8,28 +8,67 @@ STACK_NAME="${SIGNALBOX_STACK:-signalbox}"
 HTTP_PORT="${SIGNALBOX_HTTP_PORT:-8080}"
 
 DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
-API_TOKEN_SECRET=signalbox-api-token
 
-# ensure_api_token: the Docker secret core reads its API token from (random, created once; Docker
-# never hands it back, so `signalbox dashboard` reads it inside core's container).
+# The API token (docs/security.md): a random token in a root-only file on the manager, made into the
+# Docker secret signalbox-api-token-<version> by the stack. Kept across deploys (a new token rolls core,
+# the extension and the proxies); SIGNALBOX_ROTATE_API_TOKEN=1 makes a new one.
+API_TOKEN_HOST_FILE="${SIGNALBOX_API_TOKEN_FILE_HOST:-/var/lib/signalbox/api-token}"
+
+# ensure_api_token: prints the token's version (first 12 hex digits of its sha256).
 ensure_api_token() {
-  docker secret inspect "$API_TOKEN_SECRET" >/dev/null 2>&1 && return 0
-  log "creating the Docker secret $API_TOKEN_SECRET (API and dashboard token)"
-  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
-    | docker secret create --label com.signalbox.owner=signalbox "$API_TOKEN_SECRET" - >/dev/null \
-    || die "cannot create the Docker secret $API_TOKEN_SECRET"
+  if [[ ! -s "$API_TOKEN_HOST_FILE" || "${SIGNALBOX_ROTATE_API_TOKEN:-0}" == 1 ]]; then
+    mkdir -p "$(dirname "$API_TOKEN_HOST_FILE")"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$API_TOKEN_HOST_FILE.new") \
+      && mv "$API_TOKEN_HOST_FILE.new" "$API_TOKEN_HOST_FILE" || die "cannot write the API token to $API_TOKEN_HOST_FILE"
+    log "new API token in $API_TOKEN_HOST_FILE"
+  fi
+  chmod 600 "$API_TOKEN_HOST_FILE"
+  sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12
+}
+
+# close_control_network: Docker never changes an existing network, so a control network created
+# attachable by an older stack.yml stays attachable across deploys. Recreate it once: remove the
+# stack's core and the services core created (label com.signalbox.owner=signalbox; they come back on
+# deploy), then the network. Refuses when anything else still uses it.
+CONTROL_NETWORK="${SIGNALBOX_CONTROL_NETWORK:-signalbox-control}"
+close_control_network() {
+  local attachable ids others
+  attachable="$(docker network inspect -f '{{.Attachable}}' "$CONTROL_NETWORK" 2>/dev/null || true)"
+  [[ "$attachable" == true ]] || return 0
+  log "$CONTROL_NETWORK is attachable (made by an older stack.yml): recreating it closed (the proxy restarts once)"
+  ids="$(docker network inspect -f '{{.Id}}' "$CONTROL_NETWORK")"
+  others="$(docker service ls -q | while read -r s; do
+      docker service inspect -f '{{.Spec.Name}} {{index .Spec.Labels "com.signalbox.owner"}} {{index .Spec.Labels "com.docker.stack.namespace"}} {{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}' "$s"
+    done | awk -v id="$ids" -v stack="$STACK_NAME" '$0 ~ id && $2 != "signalbox" && $3 != stack {print $1}')"
+  [[ -z "$others" ]] || die "$CONTROL_NETWORK is attachable and also used by services that are not Signalbox's: $others; remove them from it, then deploy again"
+  docker service rm "${STACK_NAME}_core" >/dev/null 2>&1 || true
+  docker service ls -q --filter label=com.signalbox.owner=signalbox | xargs -r docker service rm >/dev/null
+  wait_for "docker network rm $CONTROL_NETWORK >/dev/null 2>&1 || ! docker network inspect $CONTROL_NETWORK >/dev/null 2>&1" 120 1 \
+    || die "$CONTROL_NETWORK is still in use; remove what uses it, then deploy again"
+  # Removal is asynchronous: stack deploy must not still see the old network and skip creating it.
+  wait_for "[[ -z \"\$(docker network ls -q --filter name=^${CONTROL_NETWORK}\$)\" ]]" 60 1 || die "$CONTROL_NETWORK is still listed after its removal"
+  sleep 2
 }
 
 # deploy_stack [CONFIG_TOML]: deploy (or update) the stack; the config object is named by content hash.
 deploy_stack() {
-  local cfg version
-  ensure_api_token
+  local cfg version token_version
   cfg="$(readlink -f "${1:-$REPO_ROOT/deploy/config.toml}")"
   version="$(sha256sum "$cfg" | cut -c1-12)"
-  log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version)"
-  (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
-    docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null) \
-    || die "docker stack deploy failed"
+  token_version="$(ensure_api_token)" || exit 1
+  close_control_network
+  log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version; API token $token_version)"
+  local attempt
+  for attempt in 1 2; do
+    if (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
+      SIGNALBOX_API_TOKEN_FILE_HOST="$API_TOKEN_HOST_FILE" SIGNALBOX_API_TOKEN_VERSION="$token_version" \
+      docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null); then
+      return 0
+    fi
+    # A network removed a moment ago can still be seen by the first attempt; the second creates it.
+    [[ "$attempt" == 1 ]] && { log "docker stack deploy failed; retrying once in 3s"; sleep 3; }
+  done
+  die "docker stack deploy failed"
 }
 
 # service_running NAME: at least one task of the service is running.

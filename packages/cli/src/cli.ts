@@ -65,9 +65,11 @@ Exit: 0 no errors, 1 errors (or warnings with --strict), 2 usage error.
   status: `Usage: signalbox status [--json] [--core URL] [--fail-on-rejected]
 
 Asks core for its routes (per extension) and every labelled service's status.
-Core is reached at --core URL or $SIGNALBOX_CORE_URL when given; otherwise through the Docker
+Core is reached at --core URL or $SIGNALBOX_CORE_URL when given, with the API token from
+$SIGNALBOX_API_TOKEN or the file $SIGNALBOX_API_TOKEN_FILE names; otherwise through the Docker
 socket: the running container of service \${SIGNALBOX_STACK:-signalbox}_core on this node is found
-and the requests are run inside it (core publishes no port). Run it on the manager where core runs.
+and the requests are run inside it with core's own token (core publishes no port). Run it on the
+manager where core runs.
 
   --json              print {routes, services}
   --core URL          core's base URL, e.g. http://10.0.0.5:8080
@@ -79,7 +81,7 @@ Exit: 0 ok (even with rejected services), 1 rejected services with --fail-on-rej
   dashboard: `Usage: signalbox dashboard [--host HOST]
 
 Prints the URL of the dashboard core serves (routes, rejected services, config history, proxies),
-e.g. http://127.0.0.1:8090/#token=… The token is the Docker secret signalbox-api-token, read inside
+e.g. http://127.0.0.1:8090/#token=… The token is the Docker secret signalbox-api-token-<version>, read inside
 core's container (found as for status: service \${SIGNALBOX_STACK:-signalbox}_core on this node); it
 rides in the URL fragment, which the browser never sends to a server. Run it on the manager where
 core runs. The URL gives read access to routing data: share it as you would the token.
@@ -157,6 +159,19 @@ export function buildCli(deps: CliDeps): Cli {
     return result.errors > 0 || (values.strict && result.warnings > 0) ? EXIT_FINDINGS : EXIT_OK;
   }
 
+  /** --core URL needs the token: $SIGNALBOX_API_TOKEN, or the file $SIGNALBOX_API_TOKEN_FILE names. */
+  async function apiToken(): Promise<string | undefined> {
+    const direct = deps.env.SIGNALBOX_API_TOKEN?.trim();
+    if (direct) return direct;
+    const file = deps.env.SIGNALBOX_API_TOKEN_FILE?.trim();
+    if (!file) return undefined;
+    try {
+      return (await deps.readFile(file)).trim();
+    } catch (e) {
+      throw new UsageError(`cannot read SIGNALBOX_API_TOKEN_FILE ${JSON.stringify(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+
   async function coreClient(url: string | undefined): Promise<CoreClient> {
     const base = url ?? (deps.env.SIGNALBOX_CORE_URL?.trim() || undefined);
     if (base !== undefined) {
@@ -167,7 +182,7 @@ export function buildCli(deps: CliDeps): Cli {
         throw new UsageError(`core URL ${JSON.stringify(base)} is not a URL (expected e.g. http://10.0.0.5:8080)`);
       }
       if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError(`core URL ${JSON.stringify(base)} must be http:// or https://`);
-      return fetchCore(base, deps.fetch);
+      return fetchCore(base, deps.fetch, await apiToken());
     }
     const stack = deps.env.SIGNALBOX_STACK?.trim() || 'signalbox';
     const service = `${stack}_core`;

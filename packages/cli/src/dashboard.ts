@@ -44,7 +44,7 @@ export async function findDashboard(
   if (o.off) throw new DashboardUnavailable(`the dashboard is off in ${service} (SIGNALBOX_DASHBOARD_ADDR=off)`);
   if (!o.token)
     throw new DashboardUnavailable(
-      `${service} has no API token at ${o.file}: deploy with ./scripts/up.sh, which creates the Docker secret signalbox-api-token, and mount it into core`,
+      `${service} has no API token at ${o.file}: deploy with ./scripts/up.sh, which creates the Docker secret signalbox-api-token-<version> and mounts it into core`,
     );
   if (!o.port)
     throw new DashboardUnavailable(

@@ -4,7 +4,7 @@
 // from the files (lint-core.ts). Lint-only checks stay here: com.docker.lb.* labels misplaced under the
 // container `labels:`, repeated labels, unset ${VAR}s, and com.docker.lb.network against the file's
 // networks and the stack prefix.
-import { LABEL_PREFIX, decodeLabels, formatDiagnostic } from '@signalbox/model';
+import { LABEL_PREFIX, decodeLabels, formatDiagnostic, terminalSafe } from '@signalbox/model';
 import type { Diagnostic, DiagnosticCode, RouteSpec, Severity } from '@signalbox/model';
 import { parseCompose } from './compose.js';
 import type { ComposeCode, ComposeFile, ComposeNetwork, ComposeService, LabelEntry } from './compose.js';
@@ -289,5 +289,5 @@ export function formatFinding(f: Finding): string {
   const d: Diagnostic<LintCode> = f.value === null ? { code: f.code, severity: f.severity, key: f.key, message: f.message } : { code: f.code, severity: f.severity, key: f.key, value: f.value, message: f.message };
   const where = f.service === null ? `${f.file}: ` : `${f.file}: service ${f.service}: `;
   // The code ends the line (ERR_… fails the run, WARN_… only with --strict) and is what docs/errors.md lists.
-  return `${where}${formatDiagnostic(d)} [${f.code}]`;
+  return terminalSafe(`${where}${formatDiagnostic(d)} [${f.code}]`);
 }

@@ -23,6 +23,12 @@ describe('signalbox config', () => {
     expect(r.stdout).toContain(`${file}: Extensions.default.PublishedPort: `);
   });
 
+  test('check: GlobalOptions = ["daemon off;"] is refused (the extension would refuse every render)', async () => {
+    const r = await run(['config', 'check', 'c.toml'], { files: { 'c.toml': '[Extensions.default.Config]\nGlobalOptions = ["daemon off;"]\n' } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('c.toml: Extensions.default.Config.GlobalOptions[0]: "daemon off;" uses daemon: directive not allowed in raw options\n');
+  });
+
   test('check: TOML syntax errors name the file once, with the line', async () => {
     const r = await run(['config', 'check', 'c.toml'], { files: { 'c.toml': 'ListenAddr = ":8080"\n[Extensions.default\n' } });
     expect(r.code).toBe(1);

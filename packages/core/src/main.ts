@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { ApiTokenError, apiTokenFile, createLogger, durationMs, formatDiagnostic, parseConfig, readApiToken } from '@signalbox/model';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';
@@ -33,6 +33,14 @@ if (!parsed.ok) {
 }
 for (const d of parsed.warnings) log.warn({ code: d.code, key: d.key, value: d.value }, formatDiagnostic(d));
 const config = parsed.config;
+let apiToken: string;
+try {
+  apiToken = readApiToken(apiTokenFile());
+} catch (e) {
+  if (!(e instanceof ApiTokenError)) throw e;
+  log.fatal({ err: e.message }, 'refusing to start without the API token');
+  process.exit(1);
+}
 const pollIntervalMs = durationMs(config.PollInterval) ?? 3000;
 
 const docker = connectDocker(config);
@@ -51,6 +59,9 @@ const managed = new ManagedServices(
     owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
     dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
     logLevel: process.env.SIGNALBOX_LOG_LEVEL ?? 'info',
+    // The secret holding the API token (versioned by the stack); mounted into the extension and proxies.
+    apiTokenSecret: process.env.SIGNALBOX_API_TOKEN_SECRET?.trim() || undefined,
+    ...(/^[1-9]\d{1,6}$/.test(process.env.SIGNALBOX_SANDBOX_MEMORY_MB ?? '') ? { sandboxMemoryMb: Number(process.env.SIGNALBOX_SANDBOX_MEMORY_MB) } : {}),
   },
   new ServiceManager(docker, log.child({ component: 'services' })),
   metrics,
@@ -80,7 +91,7 @@ const events = watchEvents(
   log.child({ component: 'events' }),
 );
 
-const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log });
+const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log, apiToken });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
 await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');
@@ -95,5 +106,11 @@ const shutdown = (sig: string) => {
   setTimeout(() => process.exit(0), 3000).unref();
   void Promise.all([app.close(), closeDashboard()]).then(() => process.exit(0));
 };
+// `docker kill --signal USR2 <core>`: drop the Docker events stream without restarting core. Core
+// reconnects and re-reads the swarm as after an engine hiccup (the fault suite uses it; so can operators).
+process.on('SIGUSR2', () => {
+  log.warn('SIGUSR2: dropping the docker events stream; it reconnects and resyncs');
+  events.drop();
+});
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -14,6 +14,7 @@ import type { AgentSnapshot } from '../../proxy-agent/src/api.js';
 import { buildApp as buildAgentApp } from '../../proxy-agent/src/api.js';
 import { matches } from '../src/dashboard/plugin.js';
 import { DashboardRecorder, makeFetchJson } from '../src/dashboard/recorder.js';
+const EXT_TOKEN = 'dashboard-test-token-0123456789abcdef0123';
 import { buildDashboardServer, checkBearer } from '../src/dashboard/server.js';
 import type { DashboardPayload } from '../src/dashboard/types.js';
 import { diffServices } from '../src/dashboard/view.js';
@@ -154,7 +155,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
   const registry = new Registry();
 
   beforeAll(async () => {
-    extensionApp = buildServer({ served, status: () => extState, registry: new Registry(), log });
+    extensionApp = buildServer({ served, status: () => extState, registry: new Registry(), log, apiToken: EXT_TOKEN });
     await extensionApp.listen({ host: '127.0.0.1', port: 0 });
     agent = {
       installed: undefined,
@@ -180,6 +181,8 @@ describe('dashboard recorder against real extension and agent APIs', () => {
       agentPort: port(agentApp),
       log,
       metrics: createConvergenceMetrics(registry),
+      // The extension's API needs the token (issue 10), as core's recorder sends it.
+      fetchJson: makeFetchJson(() => EXT_TOKEN),
     });
   });
 

@@ -5,10 +5,10 @@ import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { createLogger } from '@signalbox/model';
+import { ApiTokenError, apiTokenFile, bearerHeader, createLogger, readApiToken } from '@signalbox/model';
 import { secretsDirReader } from './certificates.js';
 import { longPoll } from './long-poll.js';
-import { NginxValidator } from './nginx-validator.js';
+import { NginxValidator, type SandboxState } from './nginx-validator.js';
 import { Pipeline, type Exclusion } from './pipeline.js';
 import { DockerConfigPublisher } from './publisher.js';
 import { renderNginxConf } from './render/index.js';
@@ -22,6 +22,15 @@ const name = process.env.SIGNALBOX_EXTENSION_NAME ?? 'default';
 const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
 const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? 8081);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+let apiToken: string;
+try {
+  apiToken = readApiToken(apiTokenFile());
+} catch (e) {
+  if (!(e instanceof ApiTokenError)) throw e;
+  log.fatal({ err: e.message }, 'refusing to start without the API token');
+  process.exit(1);
+}
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'signalbox_extension_' });
@@ -56,7 +65,22 @@ new Gauge({
 });
 const publisher = new DockerConfigPublisher(docker, name, owner, log.child({ component: 'publisher' }));
 const validator = new NginxValidator();
-const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string } = { excluded: [] };
+const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState } = { excluded: [] };
+// The sandbox as a probe through it sees it: shown in /v1/status and as gauges, so a deployment where
+// it is weaker than described (e.g. no CAP_SYS_ADMIN for the namespaces) is visible, not just logged.
+state.sandbox = await validator.sandboxState();
+const sandboxGauge = new Gauge({
+  name: 'signalbox_extension_sandbox_isolated',
+  help: 'What the nginx -t sandbox isolates (1 = yes), as a probe through it saw it at start',
+  labelNames: ['aspect'] as const,
+  registers: [registry],
+});
+sandboxGauge.set({ aspect: 'network' }, state.sandbox.networkIsolated ? 1 : 0);
+sandboxGauge.set({ aspect: 'docker_socket' }, state.sandbox.dockerSocketHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
+sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
+if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
 const pipeline = new Pipeline({
   render: renderNginxConf,
   validator,
@@ -98,6 +122,7 @@ const app = buildServer({
   status: () => state,
   registry,
   log,
+  apiToken,
   onRefusal: (sha, reason) => {
     void serially(async () => {
       const res = await pipeline.proxyRefusal(sha, reason);
@@ -110,16 +135,17 @@ const app = buildServer({
   },
 });
 await app.listen({ host: '0.0.0.0', port });
-log.info({ coreUrl, name, port, sandboxNetworkIsolated: validator.networkIsolated, task: hostname() }, 'extension started');
+log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'extension started');
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
   try {
-    await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
+    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
       body: JSON.stringify({ modelVersion: version, excluded }),
       signal: AbortSignal.timeout(5000),
     });
+    if (!res.ok) log.warn({ status: res.status, body: (await res.text()).slice(0, 200) }, 'core refused the exclusions report');
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'cannot report exclusions to core');
   }
@@ -130,8 +156,16 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
   url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
   waitSeconds: 30,
   signal: abort.signal,
+  headers: bearerHeader(apiToken),
   parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
+  // A restarted core has forgotten what we excluded, and its model may not change (so no new render):
+  // tell it again as soon as it answers.
+  onRecovered: async () => {
+    if (state.modelVersion === undefined) return;
+    log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
+    await reportExclusions(state.modelVersion, state.excluded);
+  },
   onValue: (payload) => serially(async () => {
     const started = Date.now();
     try {

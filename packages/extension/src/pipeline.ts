@@ -2,6 +2,7 @@
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
 import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
+import { API_TOKEN_SECRET_PREFIX } from '@signalbox/model';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { routesFingerprint, servicesBlamed } from './refusals.js';
@@ -82,7 +83,9 @@ export class Pipeline {
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
       this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, tempDir: s.tempDir });
-    const res = await this.d.validator.validate(inSandbox, model.proxySecrets);
+    // Core never mounts the API token secret into proxies as a route's key (it is not one): a service
+    // naming it fails here like any missing key and is left out, instead of failing on every proxy.
+    const res = await this.d.validator.validate(inSandbox, model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)));
     return res.ok ? undefined : res.error;
   }
 

@@ -2,13 +2,13 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@signalbox/model';
-import { parseEtag } from '@signalbox/model';
+import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, requestAllowed } from '@signalbox/model';
 import type { Exclusion } from './pipeline.js';
 import type { ServedConfigState } from './served-config.js';
 
 /** The body of an API error answer; its codes are listed in docs/errors.md#extension. */
 interface ApiError {
-  code: 'ERR_NO_CONFIG_YET';
+  code: 'ERR_NO_CONFIG_YET' | typeof ERR_API_UNAUTHORIZED | typeof ERR_API_BAD_REQUEST | 'ERR_API_INTERNAL';
   message: string;
 }
 
@@ -16,23 +16,42 @@ export interface ServerDeps {
   served: ServedConfigState;
   /** A proxy agent refused the config `sha256` with nginx's `reason`. */
   onRefusal?: (sha256: string, reason: string) => void;
-  status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string };
+  status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: unknown };
   registry: Registry;
   log: Logger;
+  /** Every request but GET /v1/health must carry `Authorization: Bearer <apiToken>`. */
+  apiToken: string;
 }
 
 export function buildServer(d: ServerDeps): FastifyInstance {
   // Request logs are info level: a warn-level child keeps long-polls from flooding the log.
-  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger });
+  // Only a proxy's refusal report has a body (a hash and nginx's reason, cut at 4000 characters): a
+  // small limit turns anything larger into a 413, not memory use.
+  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, maxParamLength: 200 });
+  app.addHook('onRequest', async (req, reply) => {
+    if (!requestAllowed(req.url, req.headers.authorization, d.apiToken)) {
+      return reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="signalbox"')
+        .send({ code: ERR_API_UNAUTHORIZED, message: 'this API needs Authorization: Bearer <token> (the signalbox-api-token secret)' });
+    }
+  });
+  app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) d.log.error({ err: err.message }, 'API request failed');
+    return reply.code(status).send({ code: status === 500 ? 'ERR_API_INTERNAL' : ERR_API_BAD_REQUEST, message: err.message.slice(0, 300) });
+  });
 
   app.get('/v1/health', async () => ({ ok: true, serving: d.served.get()?.name ?? null }));
 
   app.get<{ Querystring: { wait?: string } }>('/v1/nginx.conf', async (req, reply) => {
     let cur = d.served.get();
     if (!cur) return reply.code(503).send({ code: 'ERR_NO_CONFIG_YET', message: 'no validated config yet' } satisfies ApiError);
+    const wait = parseWaitSeconds(req.query.wait, 60);
+    if (!wait.ok) return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: wait.message } satisfies ApiError);
     const known = parseEtag(req.headers['if-none-match']);
     if (known && known === cur.sha256) {
-      const waitS = Math.min(60, Math.max(0, Number(req.query.wait ?? 0) || 0));
+      const waitS = wait.seconds;
       const next = waitS > 0 ? await d.served.waitForChange(known, waitS * 1000) : undefined;
       if (!next) return reply.code(304).send();
       cur = next;

@@ -17,6 +17,7 @@ import {
 import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
+import { ERR_DIRECTIVE_FORBIDDEN, forbiddenDirectives } from './directive-policy.js';
 import { durationMs } from './duration.js';
 import { editDistance } from './edit-distance.js';
 import { applyInterlockCompat, placementWarnings, proxiesDisjoint, WARN_CONFIG_SHARED_HOST_PORT } from './interlock-compat.js';
@@ -36,7 +37,9 @@ export type ConfigCode =
   | typeof ERR_CONFIG_VALUE
   | typeof ERR_CONFIG_SEMANTIC
   | typeof ERR_CONFIG_INTERNAL
-  | ConfigWarningCode;
+  | ConfigWarningCode
+  /** A raw option uses a directive of the one directive policy (directive-policy.ts). */
+  | typeof ERR_DIRECTIVE_FORBIDDEN;
 
 /** Warnings never make a file invalid: Interlock keys Signalbox ignores, rewritten values, placement that cannot be met. */
 export type ConfigResult = { ok: true; config: SignalboxConfig; warnings: Diagnostic[] } | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
@@ -63,7 +66,13 @@ export function configKeyPath(segments: readonly Segment[]): string {
  * Parse and validate config.toml. `source` names the file in the TOML syntax diagnostic (default "config.toml").
  * On success the config has every default applied and is deep-frozen.
  */
+/** A config.toml is a few KiB; anything this large is a mistake (or an attack on the parser). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export function parseConfig(text: string, source = 'config.toml'): ConfigResult {
+  if (typeof text === 'string' && text.length > MAX_CONFIG_BYTES) {
+    return { ok: false, errors: [diag(ERR_CONFIG_TOML, source, undefined, `is ${text.length} characters long; a config.toml may have at most ${MAX_CONFIG_BYTES} (1 MiB)`)], warnings: [] };
+  }
   try {
     return parseUnsafe(text, source);
   } catch (e) {
@@ -368,7 +377,6 @@ const TCP_URL = new RegExp(`^tcp://${HOST}:(\\d{1,5})$`);
 const UNIX_URL = /^unix:\/\/\/\S+$/;
 const CONSTRAINT = /^\s*[A-Za-z0-9_.-]+\s*(?:==|!=)\s*\S.*$/;
 const PLACEMENT = /^spread=[A-Za-z0-9_.-]+$/;
-const FORBIDDEN_DIRECTIVE = /(?:^|[;{}])\s*(load_module|include|ssl_engine|js_[A-Za-z0-9_]*|perl[A-Za-z0-9_]*|[A-Za-z0-9_]*_by_lua[A-Za-z0-9_]*)(?=[\s;{}]|$)/i;
 
 function validPort(digits: string | undefined): boolean {
   const n = Number(digits);
@@ -446,8 +454,9 @@ function semanticDiagnostics(
     for (const key of ['GlobalOptions', 'HTTPOptions', 'TCPOptions'] as const) {
       if (!ok(at('Config', key))) continue;
       ext.Config[key].forEach((line, i) => {
-        const m = FORBIDDEN_DIRECTIVE.exec(line);
-        if (m) report(at('Config', key, i), line, `uses ${m[1]}: directive not allowed in raw options`, ERR_CONFIG_VALUE);
+        // The extension refuses the same directives in what it renders (one policy, one code).
+        const bad = forbiddenDirectives(line)[0];
+        if (bad) report(at('Config', key, i), line, `uses ${bad.name}: directive not allowed in raw options`, ERR_DIRECTIVE_FORBIDDEN);
       });
     }
 

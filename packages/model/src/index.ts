@@ -14,3 +14,5 @@ export * from './backoff.js';
 export * from './versioned.js';
 export * from './interlock-compat.js';
 export * from './config-explain.js';
+export * from './api-token.js';
+export * from './directive-policy.js';

@@ -48,7 +48,7 @@ interface Row {
   /** The parsed form of `good`. */
   parsed: unknown;
   bad: string;
-  code: 'ERR_CONFIG_TYPE' | 'ERR_CONFIG_VALUE' | 'ERR_CONFIG_SEMANTIC';
+  code: 'ERR_CONFIG_TYPE' | 'ERR_CONFIG_VALUE' | 'ERR_CONFIG_SEMANTIC' | 'ERR_DIRECTIVE_FORBIDDEN';
   /** Path suffix of the reported key when it is an item or entry, e.g. "[0]" or ".a". */
   at?: string;
   /** Value the diagnostic echoes back. */
@@ -136,8 +136,8 @@ const ROWS: Row[] = [
   { section: 'config', key: 'HideInfoHeaders', good: 'true', parsed: true, bad: '1', code: 'ERR_CONFIG_TYPE' },
   { section: 'config', key: 'TrustedProxies', good: '["10.0.0.0/8", "2001:db8::1"]', parsed: ['10.0.0.0/8', '2001:db8::1'], bad: '["lb.example.com"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'config', key: 'WorkerShutdownTimeout', good: '"30s"', parsed: '30s', bad: '"30sec"', code: 'ERR_CONFIG_VALUE' },
-  { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
-  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
+  { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
+  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
   { section: 'config', key: 'TCPOptions', good: '["proxy_timeout 10m;"]', parsed: ['proxy_timeout 10m;'], bad: '["a;\\nb;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
 ];
 
@@ -443,10 +443,18 @@ describe('parseConfig: rules across keys', () => {
     ['access_by_lua_block { ngx.exit(403) }', 'access_by_lua_block'],
     ['location /x { content_by_lua_file /x.lua; }', 'content_by_lua_file'],
     ['gzip on; include /x;', 'include'],
+    // The extension's list, now the one list (issue 10): these passed config check and then made every render fail.
+    ['daemon off;', 'daemon'],
+    ['daemon off', 'daemon'],
+    ['master_process off;', 'master_process'],
+    ['env PATH;', 'env'],
+    ['working_directory /tmp;', 'working_directory'],
+    ['lua_package_path "/x/?.lua";', 'lua_package_path'],
+    ['thread_pool default threads=32;', 'thread_pool'],
   ])('refuses the raw option %j', (line, directive) => {
     const errs = errors(`[Extensions.default.Config]\nHTTPOptions = [${JSON.stringify(line)}]\n`);
     expect(errs).toEqual([
-      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', key: 'Extensions.default.Config.HTTPOptions[0]', value: line, message: `uses ${directive}: directive not allowed in raw options` }),
+      expect.objectContaining({ code: 'ERR_DIRECTIVE_FORBIDDEN', key: 'Extensions.default.Config.HTTPOptions[0]', value: line, message: `uses ${directive}: directive not allowed in raw options` }),
     ]);
   });
 

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
-import { sleep, type BackoffPolicy } from '@signalbox/model';
+import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, type NginxRunner } from './installer.js';
@@ -40,11 +40,11 @@ export interface Agent {
   stop(signal: NodeJS.Signals): Promise<ExitInfo>;
 }
 
-async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger): Promise<void> {
+async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger, auth: Record<string, string>): Promise<void> {
   try {
     await fetch(new URL('/v1/refusals', `${extensionUrl}/`), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ sha256, reason }),
       signal: AbortSignal.timeout(5000),
     });
@@ -84,8 +84,18 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   };
   installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
 
+  let headers: Record<string, string> = {};
+  if (options.extensionUrl) {
+    try {
+      headers = bearerHeader(readApiToken(options.apiTokenFile));
+    } catch (e) {
+      // Without it the extension answers 401; the bootstrap config and the file still work.
+      log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
+    }
+  }
   const fetcher = options.extensionUrl
     ? new Fetcher({
+        headers,
         baseUrl: options.extensionUrl,
         waitSeconds: options.pollWaitSeconds,
         initialEtag: () => installer.installed?.sha256,
@@ -94,7 +104,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         submit: async (c) => {
           const outcome = await installer.submit(c);
           if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
-            await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'));
+            await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
           }
           return outcome;
         },

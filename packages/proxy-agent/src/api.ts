@@ -109,6 +109,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // No endpoint takes a body.
+    bodyLimit: 16 * 1024,
   });
   // Health checks and scrapes arrive every few seconds: no per-request info lines.
   const quiet = { logLevel: 'warn' } as const;

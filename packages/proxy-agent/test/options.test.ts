@@ -10,7 +10,7 @@ describe('loadOptions', () => {
       bootstrapConfigName: '',
       extensionUrl: undefined,
       pollWaitSeconds: 30,
-      agentHost: '0.0.0.0',
+      agentHost: '127.0.0.1',
       agentPort: 8082,
       httpPort: 80,
       httpsPort: undefined,
@@ -19,6 +19,7 @@ describe('loadOptions', () => {
       testTimeoutMs: 60000,
       maxDrainingGenerations: 0,
       logLevel: 'info',
+      apiTokenFile: '/run/secrets/signalbox-api-token',
     });
     expect(Object.isFrozen(o)).toBe(true);
   });

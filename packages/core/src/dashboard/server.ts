@@ -49,7 +49,7 @@ export function checkBearer(
     return {
       code: 'ERR_DASHBOARD_NO_TOKEN_FILE',
       status: 503,
-      message: `core has no API token: ${tokenFile} is missing or empty (the stack mounts the Docker secret signalbox-api-token there)`,
+      message: `core has no API token: ${tokenFile} is missing or empty (the stack mounts the Docker secret signalbox-api-token-<version> there)`,
     };
   }
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');

@@ -219,12 +219,16 @@ export async function execInService(service: string, cmd: string[]): Promise<Exe
   return { exitCode: Number(info.ExitCode ?? -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
-/** GET http://127.0.0.1:<port><path> from inside a container of `service` (its image has node ≥ 20). */
-export async function fetchInService(service: string, port: number, path: string): Promise<{ status: number; body: string }> {
+/**
+ * GET http://127.0.0.1:<port><path> from inside a container of `service` (its image has node ≥ 20),
+ * with the API token the container holds (/run/secrets/signalbox-api-token) unless `auth` is false.
+ */
+export async function fetchInService(service: string, port: number, path: string, auth = true): Promise<{ status: number; body: string }> {
   const script =
-    `fetch('http://127.0.0.1:${port}'+process.argv[1],{signal:AbortSignal.timeout(10000)})` +
+    `let h={};try{if(process.argv[2]==='1')h={authorization:'Bearer '+require('fs').readFileSync('/run/secrets/signalbox-api-token','utf8').trim()}}catch(e){}` +
+    `fetch('http://127.0.0.1:${port}'+process.argv[1],{headers:h,signal:AbortSignal.timeout(10000)})` +
     `.then(async r=>process.stdout.write(JSON.stringify({status:r.status,body:await r.text()})),e=>{process.stderr.write(String(e&&e.cause?e.cause.message:e));process.exit(3)})`;
-  const r = await execInService(service, ['node', '-e', script, path]);
+  const r = await execInService(service, ['node', '-e', script, path, auth ? '1' : '0']);
   if (r.exitCode !== 0) throw new Error(`fetch ${path} in ${service} failed (${r.exitCode}): ${r.stderr.trim().slice(-300)}`);
   return JSON.parse(r.stdout) as { status: number; body: string };
 }
