@@ -1,4 +1,5 @@
-// Three projects so the fast ones run alone: unit (pure), integration (real nginx), e2e (real swarm).
+// Projects so the fast ones run alone: unit (pure), integration (real nginx), e2e (real swarm),
+// multinode (a swarm of namespaced engines).
 const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
@@ -16,8 +17,10 @@ const shared = {
 };
 export default {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.multinode\\.test\\.ts$'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/packages/e2e/test/**/*.e2e.test.ts'] },
+    // Multi-node swarm of scripts/multinode.sh (DOCKER_HOST from `scripts/multinode.sh env`).
+    { ...shared, displayName: 'multinode', testMatch: ['<rootDir>/packages/e2e/test/**/*.multinode.test.ts'] },
   ],
 };
