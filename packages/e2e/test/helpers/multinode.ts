@@ -2,7 +2,9 @@
 // client in a network namespace of its own. Tests assert with traffic to the published port on the
 // proxy nodes; the managed services' names live here and in swarm.ts only.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
@@ -266,4 +268,38 @@ export async function scale(docker: Docker, name: string, replicas: number): Pro
   const s = docker.getService(name);
   const info = (await s.inspect()) as Raw;
   await s.update({ _query: { version: info.Version.Index }, ...info.Spec, Mode: { Replicated: { Replicas: replicas } } } as Raw);
+}
+
+/**
+ * deploy/multinode/config.toml with keys of [Extensions.default] set to the given TOML values
+ * (replaced where present, added otherwise), written to a temporary file; returns its path.
+ */
+export function multinodeConfigWith(keys: Record<string, string>): string {
+  const lines = readFileSync(MULTINODE_CONFIG, 'utf8').split('\n');
+  const start = lines.findIndex((l) => l.trim() === '[Extensions.default]');
+  for (const [k, v] of Object.entries(keys)) {
+    const i = lines.findIndex((l, j) => j > start && new RegExp(`^\\s*${k}\\s*=`).test(l));
+    if (i >= 0) lines[i] = `${k} = ${v}`;
+    else lines.splice(start + 1, 0, `${k} = ${v}`);
+  }
+  const text = lines.join('\n');
+  const file = join(tmpdir(), `sbxmn-config-${createHash('sha256').update(text).digest('hex').slice(0, 12)}.toml`);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Does node `n` (labels, role, hostname) satisfy swarm placement constraints `cs`? */
+export function satisfies(n: { labels: Record<string, string>; role: string; hostname: string }, cs: string[]): boolean {
+  return cs.every((c) => {
+    const m = /^\s*([\w.-]+)\s*(==|!=)\s*(.+?)\s*$/.exec(c);
+    if (!m) throw new Error(`constraint not understood: ${c}`);
+    const [, attr, op, want] = m as unknown as [string, string, string, string];
+    let have: string | undefined;
+    if (attr.startsWith('node.labels.')) have = n.labels[attr.slice('node.labels.'.length)];
+    else if (attr === 'node.role') have = n.role;
+    else if (attr === 'node.hostname') have = n.hostname;
+    else if (attr === 'node.platform.os') have = 'linux';
+    else throw new Error(`constraint attribute not handled here: ${attr}`);
+    return op === '==' ? have === want : have !== want;
+  });
 }
