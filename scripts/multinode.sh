@@ -327,6 +327,9 @@ cmd_down() {
     ip netns del "$x"
   done
   # Data roots: the engine's mounts lived in its own mount namespace and went with it.
+  pids=()
+  for x in "$MN_DATA"/*/; do [[ -d "$x" ]] && { rm -rf "$x" & pids+=($!); }; done
+  for x in "${pids[@]}"; do wait "$x" || true; done
   rm -rf "$MN_DATA" "$MN_RUN"
   rm -f /var/run/docker-"$MN"-*.sock
   log "multi-node swarm removed"
