@@ -111,6 +111,8 @@ export const running = (ts: TaskInfo[]) => ts.filter((t) => t.state === 'running
 export interface GetResult {
   status: number;
   task?: string;
+  /** The proxy's X-Upstream-Addr: every server nginx tried, in order ("a:80, b:80"). */
+  upstream?: string;
   error?: string;
   ms: number;
 }

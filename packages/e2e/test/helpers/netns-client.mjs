@@ -2,7 +2,8 @@
 // `nsenter --net=… node netns-client.mjs`), so test traffic comes from a client of its own and not
 // from the host. One JSON request per stdin line, one JSON answer per stdout line:
 //   {"id":1,"op":"get","addr":"10.213.0.21","port":8080,"host":"a.test","path":"/","timeoutMs":3000}
-//     → {"id":1,"status":200,"task":"3f87fde1448e","ms":4}   (status 0 and "error" when it failed)
+//     → {"id":1,"status":200,"task":"3f87fde1448e","upstream":"10.214.1.5:80","ms":4}
+//       (task: X-Demo-Task, upstream: the proxy's X-Upstream-Addr; status 0 and "error" when it failed)
 //   {"id":2,"op":"load","targets":[{"addr":…,"port":…}],"host":"a.test","intervalMs":20,"timeoutMs":5000}
 //     → {"id":2}  then requests run, round robin over the targets, until
 //   {"id":3,"op":"stop","load":2}
@@ -17,7 +18,13 @@ function get({ addr, port, host, path = '/', timeoutMs = 3000 }) {
       res.resume();
       res.on('end', () => {
         const task = res.headers['x-demo-task'];
-        resolve({ status: res.statusCode ?? 0, task: typeof task === 'string' ? task : undefined, ms: Date.now() - start });
+        const upstream = res.headers['x-upstream-addr'];
+        resolve({
+          status: res.statusCode ?? 0,
+          task: typeof task === 'string' ? task : undefined,
+          upstream: typeof upstream === 'string' ? upstream : undefined,
+          ms: Date.now() - start,
+        });
       });
       res.on('error', (e) => resolve({ status: 0, error: e.message, ms: Date.now() - start }));
     });
