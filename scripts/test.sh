@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# All tests: typecheck, unit, integration (real nginx), e2e (real swarm; started here if needed),
-# multinode (a swarm of namespaced engines made by scripts/multinode.sh, removed afterwards).
-# Usage: ./scripts/test.sh [unit|integration|e2e|multinode]...   (default: all)
+# All tests: lint (eslint + typecheck of sources and tests), unit, integration (real nginx),
+# e2e (real swarm; started here if needed), multinode (a swarm of namespaced engines made by
+# scripts/multinode.sh, removed afterwards).
+# Usage: ./scripts/test.sh [lint|unit|integration|e2e|multinode]...   (default: all)
 #   SIGNALBOX_MULTINODE_NODES=5   the full multinode run (3 managers + 2 workers: manager failover
 #                                 too); default 3 (1 manager + 2 workers: failover is skipped)
 #   SIGNALBOX_MULTINODE_KEEP=1    leave the multinode swarm up afterwards
@@ -10,7 +11,7 @@ source "$(dirname "$(readlink -f "$0")")/lib/stack.sh"
 
 need_root
 suites=("$@")
-[[ ${#suites[@]} -gt 0 ]] || suites=(unit integration e2e multinode)
+[[ ${#suites[@]} -gt 0 ]] || suites=(lint unit integration e2e multinode)
 wants() { [[ " ${suites[*]} " == *" $1 "* ]]; }
 start=$(now_s)
 
@@ -23,16 +24,27 @@ jest() {
   local name="$1"; shift
   node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$results/$name.json" "$@"
 }
+# A test file that fails to load (syntax/import error, throw at top level) has no failed test but is a
+# failure: it counts as one. A step that failed without any jest failure (lint, typecheck, a crash)
+# counts as one too, so the closing line never says "0 failed" for a failed run.
 summary() {
+  local status=$?
   node -e '
     const fs = require("fs"); let p = 0, f = 0;
     for (const file of fs.readdirSync(process.argv[1])) {
       const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
-      p += r.numPassedTests; f += r.numFailedTests;
+      p += r.numPassedTests; f += r.numFailedTests + r.numRuntimeErrorTestSuites;
     }
-    console.log(`${p} passed, ${f} failed`);' "$results"
+    if (process.argv[2] !== "0" && f === 0) f = 1;
+    console.log(`${p} passed, ${f} failed`);' "$results" "$status"
 }
 trap summary EXIT
+
+if wants lint; then
+  log "lint (eslint, type-aware) and typecheck (sources and tests)"
+  pnpm -s typecheck
+  pnpm -s lint
+fi
 
 if wants unit; then
   log "unit tests"
@@ -55,7 +67,8 @@ if wants multinode; then
   mn_start=$(now_s)
   # Reuses the images the e2e step just built (no rebuild) when it ran.
   if wants e2e; then export SIGNALBOX_MULTINODE_BUILD=0; rm -f "$REPO_ROOT/.build/multinode/images.tar"; fi
-  [[ "${SIGNALBOX_MULTINODE_KEEP:-0}" == 1 ]] || trap '"$REPO_ROOT/scripts/multinode.sh" down; summary' EXIT
+  # summary reads the exit status: keep the run's, not down's.
+  [[ "${SIGNALBOX_MULTINODE_KEEP:-0}" == 1 ]] || trap 'st=$?; "$REPO_ROOT/scripts/multinode.sh" down || true; (exit $st); summary' EXIT
   "$REPO_ROOT/scripts/multinode.sh" up "${SIGNALBOX_MULTINODE_NODES:-3}"
   log "multinode tests (namespaced multi-node swarm)"
   ( eval "$("$REPO_ROOT/scripts/multinode.sh" env)" && jest multinode --selectProjects multinode --ci --runInBand )

@@ -49,7 +49,14 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
 }
 
-export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot): ServiceSpec {
+function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
+  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
+  return names
+    .filter((s) => secretIds.has(s))
+    .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
+}
+
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel): ServiceSpec {
   return {
     Name: ext.ServiceName,
     Labels: { ...ext.Labels, [LABEL_ROLE]: 'extension', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
@@ -62,6 +69,9 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+        // The secrets its proxies will load: only a task that mounts a secret can read it, so the extension
+        // checks certificate/key pairs here before publishing (one bad secret must not freeze every proxy).
+        Secrets: secretMounts(model?.proxySecrets ?? [], snap),
       },
       Placement: placement(ext.Constraints, ext.PlacementPreferences),
       Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),
@@ -82,7 +92,6 @@ export function desiredProxySpec(
   bootstrap?: PublishedConfigRef,
 ): ServiceSpec {
   const host = ext.PublishMode === 'host';
-  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
   const networks = [...idsOf([ctx.controlNetwork], snap), ...idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).sort()];
   const update = {
     Parallelism: 1,
@@ -105,6 +114,7 @@ export function desiredProxySpec(
           `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
@@ -123,9 +133,7 @@ export function desiredProxySpec(
         },
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: model.proxySecrets
-          .filter((s) => secretIds.has(s))
-          .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
+        Secrets: secretMounts(model.proxySecrets, snap),
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),
@@ -172,7 +180,7 @@ export class ManagedServices {
       const model = models.get(name);
       if (!model) continue;
       const proxy = desiredProxySpec(name, ext, model, this.ctx, snap);
-      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), proxy]) {
+      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap, model), proxy]) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.

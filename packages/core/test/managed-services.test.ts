@@ -204,6 +204,22 @@ describe('ManagedServices.converge', () => {
     );
   });
 
+  test('services and configs of a removed [Extensions.NAME] section are removed; the ones config.toml still has never are', async () => {
+    const { m, models, services } = setup();
+    const owned = ['signalbox-extension', 'signalbox-proxy', 'signalbox-extension-old', 'signalbox-proxy-old'];
+    services.listByLabel.mockImplementation((async () => owned.map((Name) => ({ Spec: { Name } }))) as any);
+    services.listConfigs.mockImplementation((async (label: string) =>
+      label.startsWith('com.signalbox.owner=')
+        ? [
+            { ID: 'c-default', Spec: { Name: 'signalbox-nginx-default-1', Labels: { 'com.signalbox.extension': 'default' } } },
+            { ID: 'c-old', Spec: { Name: 'signalbox-nginx-old-1', Labels: { 'com.signalbox.extension': 'old' } } },
+          ]
+        : []) as any);
+    await m.converge(models, snap);
+    expect(services.remove.mock.calls.map((c) => (c as unknown[])[0]).sort()).toEqual(['signalbox-extension-old', 'signalbox-proxy-old']);
+    expect(services.removeConfig.mock.calls.map((c) => (c as unknown[])[0])).toEqual(['c-old']);
+  });
+
   test('an event naming a managed service makes the next converge check it at once', async () => {
     const { m, models, drifted, ensured, warn } = setup(60_000);
     await m.converge(models, snap);

@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import Docker from 'dockerode';
-import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInService, run, sleep } from './swarm.js';
+import {
+  CORE_SERVICE,
+  EXTENSION_SERVICE,
+  HTTP_PORT,
+  PROXY_SERVICE,
+  REPO_ROOT,
+  execInService,
+  run,
+  sleep,
+} from './swarm.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -69,13 +78,19 @@ export async function manager(nodes: string[], except: string[] = []): Promise<{
       /* down, or no quorum yet */
     }
   }
-  throw new Error(`no manager answers (tried ${managers(nodes).filter((m) => !except.includes(m)).join(', ')})`);
+  throw new Error(
+    `no manager answers (tried ${managers(nodes)
+      .filter((m) => !except.includes(m))
+      .join(', ')})`,
+  );
 }
 
 /** Swarm node id → our short node name (label signalbox.node). */
 export async function nodeIds(docker: Docker): Promise<Map<string, string>> {
   const list = (await docker.listNodes()) as Raw[];
-  return new Map(list.map((n) => [String(n.ID), String(n.Spec?.Labels?.['signalbox.node'] ?? n.Description?.Hostname)]));
+  return new Map(
+    list.map((n) => [String(n.ID), String(n.Spec?.Labels?.['signalbox.node'] ?? n.Description?.Hostname)]),
+  );
 }
 
 export interface TaskInfo {
@@ -101,7 +116,12 @@ export async function tasksOf(docker: Docker, service: string): Promise<TaskInfo
     desired: String(t.DesiredState),
     container: String(t.Status?.ContainerStatus?.ContainerID ?? '').slice(0, 12),
     containerId: String(t.Status?.ContainerStatus?.ContainerID ?? ''),
-    addresses: Object.fromEntries(((t.NetworksAttachments ?? []) as Raw[]).map((a) => [String(a.Network?.Spec?.Name), ((a.Addresses ?? []) as string[]).map((x) => x.split('/')[0]!)])),
+    addresses: Object.fromEntries(
+      ((t.NetworksAttachments ?? []) as Raw[]).map((a) => [
+        String(a.Network?.Spec?.Name),
+        ((a.Addresses ?? []) as string[]).map((x) => x.split('/')[0]!),
+      ]),
+    ),
     since: Date.parse(String(t.Status?.Timestamp)),
   }));
 }
@@ -175,7 +195,12 @@ export class NetnsClient {
 export const proxyOn = (node: string): Target => ({ addr: addrOf(node), port: HTTP_PORT });
 
 /** Polls `fn` until it returns a value; the value and when (ms since epoch) it first did. */
-export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 100): Promise<{ value: T; at: number }> {
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<{ value: T; at: number }> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -185,7 +210,10 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
+      );
     await sleep(intervalMs);
   }
 }
@@ -211,11 +239,23 @@ export async function createApp(docker: Docker, o: AppOptions): Promise<void> {
   await removeApp(docker, o.name);
   await docker.createService({
     Name: o.name,
-    Labels: { 'com.signalbox.test': 'multinode', 'com.docker.lb.hosts': o.host, 'com.docker.lb.port': '80', 'com.docker.lb.network': o.network },
+    Labels: {
+      'com.signalbox.test': 'multinode',
+      'com.docker.lb.hosts': o.host,
+      'com.docker.lb.port': '80',
+      'com.docker.lb.network': o.network,
+    },
     TaskTemplate: {
-      ContainerSpec: { Image: process.env.SIGNALBOX_DEMO_IMAGE ?? 'signalbox-demo:local', Env: [`NAME=${o.name}`], StopGracePeriod: 1_000_000_000 },
+      ContainerSpec: {
+        Image: process.env.SIGNALBOX_DEMO_IMAGE ?? 'signalbox-demo:local',
+        Env: [`NAME=${o.name}`],
+        StopGracePeriod: 1_000_000_000,
+      },
       Networks: [{ Target: o.network }],
-      Placement: { Constraints: o.constraints ?? [], Preferences: (o.spread ?? []).map((d) => ({ Spread: { SpreadDescriptor: d } })) },
+      Placement: {
+        Constraints: o.constraints ?? [],
+        Preferences: (o.spread ?? []).map((d) => ({ Spread: { SpreadDescriptor: d } })),
+      },
       RestartPolicy: { Condition: o.restart ?? 'any', Delay: 500_000_000 },
     },
     Mode: { Replicated: { Replicas: o.replicas ?? 1 } },
@@ -234,7 +274,12 @@ export async function removeApp(docker: Docker, name: string): Promise<void> {
 export async function ensureOverlay(docker: Docker, name: string): Promise<void> {
   const list = (await docker.listNetworks({ filters: { name: [name] } })) as Raw[];
   if (list.some((n) => n.Name === name)) return;
-  await docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: true, Labels: { 'com.signalbox.test': 'multinode' } });
+  await docker.createNetwork({
+    Name: name,
+    Driver: 'overlay',
+    Attachable: true,
+    Labels: { 'com.signalbox.test': 'multinode' },
+  });
 }
 
 /** Removes an overlay network once nothing uses it any more (the proxy lets go of it after its services). */
@@ -269,7 +314,11 @@ export function upstreamServers(conf: string): string[] {
 export async function scale(docker: Docker, name: string, replicas: number): Promise<void> {
   const s = docker.getService(name);
   const info = (await s.inspect()) as Raw;
-  await s.update({ _query: { version: info.Version.Index }, ...info.Spec, Mode: { Replicated: { Replicas: replicas } } } as Raw);
+  await s.update({
+    _query: { version: info.Version.Index },
+    ...info.Spec,
+    Mode: { Replicated: { Replicas: replicas } },
+  } as Raw);
 }
 
 /**
@@ -291,7 +340,10 @@ export function multinodeConfigWith(keys: Record<string, string>): string {
 }
 
 /** Does node `n` (labels, role, hostname) satisfy swarm placement constraints `cs`? */
-export function satisfies(n: { labels: Record<string, string>; role: string; hostname: string }, cs: string[]): boolean {
+export function satisfies(
+  n: { labels: Record<string, string>; role: string; hostname: string },
+  cs: string[],
+): boolean {
   return cs.every((c) => {
     const m = /^\s*([\w.-]+)\s*(==|!=)\s*(.+?)\s*$/.exec(c);
     if (!m) throw new Error(`constraint not understood: ${c}`);
