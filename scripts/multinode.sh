@@ -21,7 +21,9 @@
 # Images: SIGNALBOX_MULTINODE_IMAGES=FILE (a `docker save` tarball) is loaded into every node; without
 # it the images are built on the default engine (scripts/build-images.sh, holding
 # /tmp/signalbox-swarm.lock since that engine's tags may be shared) and saved to
-# .build/multinode/images.tar first. SIGNALBOX_MULTINODE_BUILD=0 saves the tags already there.
+# .build/multinode/images.tar first. SIGNALBOX_MULTINODE_BUILD=0 saves the tags already there;
+# SIGNALBOX_MULTINODE_BUILD=node builds them on the first node's engine instead (no shared tag is
+# touched, no lock; signalbox-base:local is copied from the default engine when it has it).
 #
 # Addresses: 10.213.0.0/24 on the veths inside our namespaces only (the bridge and the host get none),
 # overlay subnets from 10.214.0.0/16. Nothing is added to the host's network namespace but the
@@ -186,6 +188,9 @@ manager() {
 # --- images --------------------------------------------------------------------------------------
 images_tarball() {
   local file="${SIGNALBOX_MULTINODE_IMAGES:-}"
+  if [[ -z "$file" && "${SIGNALBOX_MULTINODE_BUILD:-1}" == node ]]; then
+    echo "$MN_IMAGES_DEFAULT"; return 0   # made by build_on_node once the first engine runs
+  fi
   if [[ -n "$file" ]]; then
     [[ -f "$file" ]] || die "SIGNALBOX_MULTINODE_IMAGES=$file does not exist"
     echo "$file"; return 0
@@ -201,6 +206,21 @@ images_tarball() {
     docker save -o "$file" "${MN_IMAGES[@]}" || die "docker save ${MN_IMAGES[*]} failed (build them first)"
   fi
   echo "$file"
+}
+
+# build_on_node NODE FILE: scripts/build-images.sh against NODE's engine, saved to FILE.
+build_on_node() {
+  local n="$1" file="$2"
+  mkdir -p "$(dirname "$file")"
+  if ! dk "$n" image inspect signalbox-base:local >/dev/null 2>&1 && docker image inspect signalbox-base:local >/dev/null 2>&1; then
+    log "copying signalbox-base:local from the default engine to $n"
+    docker save signalbox-base:local | dk "$n" load -q >/dev/null || die "copying signalbox-base:local failed"
+  fi
+  log "building the images on $n's engine"
+  DOCKER_HOST="$(host_of "$n")" SIGNALBOX_BASE=local "$REPO_ROOT/scripts/build-images.sh" >&2 \
+    || die "building the images on $n failed"
+  dk "$n" save -o "$file" "${MN_IMAGES[@]}" || die "docker save on $n failed"
+  sha256sum "$file" | cut -c1-16 > "$MN_DATA/$n/images.sha"   # already there
 }
 
 load_images() {
@@ -305,6 +325,10 @@ cmd_up() {
   for x in $nodes; do start_engine "$x"; done
   # shellcheck disable=SC2086
   ensure_swarm_nodes $nodes
+  if [[ -z "${SIGNALBOX_MULTINODE_IMAGES:-}" && "${SIGNALBOX_MULTINODE_BUILD:-1}" == node ]]; then
+    # shellcheck disable=SC2086
+    build_on_node $(set -- $nodes; echo "$1") "$file"
+  fi
   # shellcheck disable=SC2086
   load_images "$file" $nodes
   deploy_multinode
