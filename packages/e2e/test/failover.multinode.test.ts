@@ -13,6 +13,7 @@ import {
   manager,
   managers,
   multinode,
+  proxiesSettled,
   proxyOn,
   removeApp,
   removeOverlay,
@@ -50,6 +51,7 @@ beforeAll(async () => {
       500,
     );
   }
+  await proxiesSettled(mgr);
 });
 
 afterAll(async () => {

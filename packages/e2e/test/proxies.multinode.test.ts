@@ -15,6 +15,7 @@ import {
   multinode,
   multinodeConfigWith,
   nodeNames,
+  proxiesSettled,
   removeApp,
   removeOverlay,
   running,
@@ -112,6 +113,8 @@ afterAll(async () => {
   await removeOverlay(mgr, NEW_NET).catch((e) => console.warn(String(e)));
   await removeOverlay(mgr, NET).catch((e) => console.warn(String(e)));
   await multinode('lb-down').catch(() => undefined);
+  // Leave the proxies as the next file expects them: back on the file's config, done rolling.
+  await proxiesSettled(mgr).catch((e) => console.warn(String(e)));
   client?.close();
 });
 

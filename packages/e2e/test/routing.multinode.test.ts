@@ -14,6 +14,7 @@ import {
   manager,
   multinode,
   nodeNames,
+  proxiesSettled,
   proxyConfOn,
   proxyOn,
   removeApp,
@@ -60,6 +61,10 @@ beforeAll(async () => {
       500,
     );
   }
+  await proxiesSettled(mgr);
+  for (const w of [front, remote]) {
+    expect((await client.get(proxyOn(w), 'warm.mn.test')).status).toBe(200);
+  }
 });
 
 afterAll(async () => {
@@ -90,6 +95,7 @@ describe('tasks on other nodes', () => {
       100,
     );
     expect(tasks.map((t) => t.node)).toEqual([remote, remote]);
+    addrs = tasks.flatMap((t) => t.addresses[NET] ?? []);
     const runningAt = Math.max(...tasks.map((t) => t.since));
     const { at: routedAt } = await until(
       'remote.mn.test answered through the proxy on the other worker',
@@ -101,7 +107,6 @@ describe('tasks on other nodes', () => {
     figure('remote task: running → first 200 through a proxy on another node (ms)', gap);
     expect(gap).toBeLessThanOrEqual(BOUND_MS);
     // Both tasks serve, and the proxy's pool is exactly their addresses.
-    addrs = tasks.flatMap((t) => t.addresses[NET] ?? []);
     const seen = new Set<string>();
     await until(
       'both remote tasks answered',

@@ -357,3 +357,23 @@ export function satisfies(
     return op === '==' ? have === want : have !== want;
   });
 }
+
+/**
+ * Waits until the proxies have no rolling update in flight and every replica runs (a roll left by
+ * an earlier test, e.g. proxies leaving a removed network, would otherwise be timed as routing).
+ */
+export async function proxiesSettled(docker: Docker, timeoutMs = 240_000): Promise<void> {
+  await until(
+    'the proxies settled',
+    async () => {
+      const info = (await docker.getService(PROXY_SERVICE).inspect()) as Raw;
+      const state = info.UpdateStatus?.State as string | undefined;
+      const want = Number(info.Spec?.Mode?.Replicated?.Replicas ?? 0);
+      const live = running(await tasksOf(docker, PROXY_SERVICE)).length;
+      if (state !== 'updating' && state !== 'rollback_started' && live === want) return true;
+      throw new Error(`update ${state ?? 'none'}, ${live} of ${want} running`);
+    },
+    timeoutMs,
+    500,
+  );
+}
