@@ -359,19 +359,30 @@ export function satisfies(
 }
 
 /**
- * Waits until the proxies have no rolling update in flight and every replica runs (a roll left by
- * an earlier test, e.g. proxies leaving a removed network, would otherwise be timed as routing).
+ * Waits until the proxies have no rolling update in flight, every replica runs, and the same tasks
+ * keep running for `stableMs` (a roll left by an earlier test, or a proxy task that a worker fails
+ * late while it tears down a removed network, would otherwise be timed as routing).
  */
-export async function proxiesSettled(docker: Docker, timeoutMs = 240_000): Promise<void> {
+export async function proxiesSettled(docker: Docker, stableMs = 15_000, timeoutMs = 240_000): Promise<void> {
+  let since = 0;
+  let ids = '';
   await until(
     'the proxies settled',
     async () => {
       const info = (await docker.getService(PROXY_SERVICE).inspect()) as Raw;
       const state = info.UpdateStatus?.State as string | undefined;
       const want = Number(info.Spec?.Mode?.Replicated?.Replicas ?? 0);
-      const live = running(await tasksOf(docker, PROXY_SERVICE)).length;
-      if (state !== 'updating' && state !== 'rollback_started' && live === want) return true;
-      throw new Error(`update ${state ?? 'none'}, ${live} of ${want} running`);
+      const live = running(await tasksOf(docker, PROXY_SERVICE));
+      const now = live
+        .map((t) => t.id)
+        .sort()
+        .join();
+      if (state === 'updating' || state === 'rollback_started' || live.length !== want || now !== ids) {
+        ids = now;
+        since = Date.now();
+        throw new Error(`update ${state ?? 'none'}, ${live.length} of ${want} running`);
+      }
+      return Date.now() - since >= stableMs;
     },
     timeoutMs,
     500,
