@@ -1,11 +1,11 @@
 // Projects so the fast ones run alone: unit (pure), integration (real nginx), e2e (real swarm),
 // multinode (a swarm of namespaced engines).
-const shared = {
+export const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  // Image build contexts hold copies of the packages; never test those.
-  modulePathIgnorePatterns: ['<rootDir>/.build/'],
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/'],
+  // Image build contexts and Stryker's sandboxes hold copies of the packages; never test those.
+  modulePathIgnorePatterns: ['<rootDir>/.build/', '<rootDir>/.stryker-tmp/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '<rootDir>/.stryker-tmp/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^@signalbox/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
@@ -20,7 +20,7 @@ export default {
   // turn a slow pass into a failure.
   testTimeout: 30_000,
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.multinode\\.test\\.ts$'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.multinode\\.test\\.ts$'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/packages/e2e/test/**/*.e2e.test.ts'] },
     // Multi-node swarm of scripts/multinode.sh (DOCKER_HOST from `scripts/multinode.sh env`).

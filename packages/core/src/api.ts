@@ -61,7 +61,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' } satisfies ApiError);
       const list: ReportedExclusion[] = (req.body?.excluded ?? [])
         .filter((x) => typeof x.service === 'string' && typeof x.reason === 'string')
-        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' ? { code: 'ERR_CERT_INVALID' } : {}) }));
+        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' || x.code === 'ERR_PROXY_REFUSED' ? { code: x.code } : {}) }));
       deps.exclusions.set(req.params.name, list);
       return { ok: true };
     },

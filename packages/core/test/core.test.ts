@@ -44,6 +44,16 @@ describe('Coalescer', () => {
     c.stop();
   });
 
+  test('after stop, triggers run nothing', async () => {
+    jest.useFakeTimers();
+    let runs = 0;
+    const c = new Coalescer(async () => void runs++, { quietMs: 10, maxWaitMs: 50 });
+    c.stop();
+    c.trigger();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(runs).toBe(0);
+  });
+
   test('a steady stream of triggers still runs within maxWait', async () => {
     jest.useFakeTimers();
     let runs = 0;
@@ -117,6 +127,23 @@ describe('core API', () => {
     const merged = exclusions.apply([{ id: '1', name: 'web', cluster: '', status: 'enabled', hosts: ['w.test'], servers: 2, errors: [], warnings: [] }], () => '');
     expect(merged[0]).toMatchObject({ status: 'disabled', servers: 0 });
     expect(merged[0]!.errors[0]!.code).toBe('ERR_NGINX_REJECTED');
+  });
+
+  test('certificate and proxy-refusal exclusions keep their own codes (issue 9); unknown codes fall back', async () => {
+    const { app, exclusions } = setup();
+    const excluded = [
+      { service: 'a', reason: 'secret db-password (ssl_cert) is not a PEM certificate', code: 'ERR_CERT_INVALID' },
+      { service: 'b', reason: 'cannot load certificate', code: 'ERR_PROXY_REFUSED' },
+      { service: 'c', reason: 'x', code: 'ERR_SOMETHING_ELSE' },
+    ];
+    await app.inject({ method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded } });
+    const st = (name: string) => ({ id: name, name, cluster: '', status: 'enabled' as const, hosts: [], servers: 1, errors: [], warnings: [] });
+    const merged = exclusions.apply([st('a'), st('b'), st('c')], () => '');
+    expect(merged.map((s) => [s.name, s.status, s.errors[0]!.code, s.errors[0]!.key])).toEqual([
+      ['a', 'disabled', 'ERR_CERT_INVALID', 'com.docker.lb.ssl_cert'],
+      ['b', 'disabled', 'ERR_PROXY_REFUSED', 'com.docker.lb.*'],
+      ['c', 'disabled', 'ERR_NGINX_REJECTED', 'com.docker.lb.*'],
+    ]);
   });
 
   test('closing the server does not wait for long-polls in flight (core restarts on every config.toml change)', async () => {

@@ -79,6 +79,13 @@ test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
 });
 
+test('extension: mounts the secrets of the routes it serves, so it can check certificates (issue 9)', () => {
+  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap, model);
+  expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+  const none: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(none.TaskTemplate.ContainerSpec.Secrets).toEqual([]);
+});
+
 test('drift is judged only on fields core sets; engine defaults are not drift', () => {
   const desired = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'] } }, Mode: { Replicated: { Replicas: 2 } } };
   const current = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'], Isolation: 'default' }, ForceUpdate: 0 }, Mode: { Replicated: { Replicas: 2 } } };

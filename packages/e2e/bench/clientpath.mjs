@@ -30,6 +30,7 @@ const NODE = '10.213.7.1';
 const CLIENT = '10.213.7.2';
 const PORTS = { task: 39600, haproxy: 39482, caddy: 39483, proxy: Number(process.env.SIGNALBOX_HTTP_PORT ?? 8080) };
 const SERVICE = 'sbx-perf-clientpath';
+const CORE_SERVICE = `${process.env.SIGNALBOX_STACK ?? 'signalbox'}_core`;
 const HOST = 'clientpath.perf.test';
 
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -179,15 +180,25 @@ async function main() {
     const logRows = [];
     try {
       for (const v of variants) {
-        process.stderr.write(`${v.name}: redeploying the stack\n`);
-        deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra);
         let line = '';
-        const ok = await waitUntil(async () => {
-          const c = await proxyContainer();
-          line = c ? proxyAccessLog(c.id) : '';
-          return v.expect.test(line);
-        }, 120_000, 1000);
-        if (!ok) throw new Error(`${v.name}: the proxy never ran it (access_log line: ${line})`);
+        let ok = false;
+        // core rolls onto the new config.toml (stop-first, 10 s monitor, rollback on failure); a deploy
+        // made while the previous roll is still monitored can be rolled back: wait, and deploy again.
+        for (let attempt = 1; attempt <= 2 && !ok; attempt++) {
+          await waitUntil(async () => ['completed', 'rollback_completed', undefined].includes((await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State), 90_000, 1000);
+          process.stderr.write(`${v.name}: redeploying the stack (attempt ${attempt})\n`);
+          deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra);
+          ok = await waitUntil(async () => {
+            const c = await proxyContainer();
+            line = c ? proxyAccessLog(c.id) : '';
+            return v.expect.test(line);
+          }, 90_000, 1000);
+          if (!ok) process.stderr.write(`  not applied (core update ${(await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State}; access_log: ${line})\n`);
+        }
+        if (!ok) {
+          logRows.push({ name: `${v.name}: NOT APPLIED`, note: line, rps: NaN, p50: NaN, p99: NaN, errors: 0 });
+          continue;
+        }
         const rs = [];
         for (let round = 0; round < ROUNDS; round++) rs.push(await measureProxy(v.name));
         logRows.push(combine(v.name, rs, line));
@@ -195,6 +206,7 @@ async function main() {
     } finally {
       if (variants.length) {
         process.stderr.write('back to deploy/config.toml\n');
+        await waitUntil(async () => ['completed', 'rollback_completed', undefined].includes((await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State), 90_000, 1000);
         deployWith(dir, 'default', []);
       }
     }

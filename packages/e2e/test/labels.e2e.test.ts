@@ -126,15 +126,27 @@ afterAll(async () => {
   const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[])
     .map((s) => s.Spec.Name)
     .filter((n) => n.startsWith(P));
-  for (const name of mine) await removeService(name);
+  // Every step runs even if an earlier one failed; the hook then fails with all that went wrong.
+  const problems: string[] = [];
+  const step = async (fn: () => Promise<unknown>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  };
+  for (const name of mine) await step(() => removeService(name));
   // The proxy leaves the network and drops the secrets (one roll); only then can they be removed.
-  await waitFor('proxy detached from sbx-lbl-*', async () => {
-    const a = await serviceAttachments(PROXY_SERVICE);
-    return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
-  }, 120_000, 500).catch((e: Error) => console.warn(e.message));
-  await waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 120_000, 500).catch((e: Error) => console.warn(e.message));
-  for (const s of secretNames) await waitFor(`secret ${s} removed`, () => removeSecret(s), 60_000, 1000).catch((e: Error) => console.warn(e.message));
-  for (const n of [NET, NET2]) await waitFor(`network ${n} removed`, () => removeNetwork(n), 60_000, 1000).catch((e: Error) => console.warn(e.message));
+  await step(() =>
+    waitFor('proxy detached from sbx-lbl-*', async () => {
+      const a = await serviceAttachments(PROXY_SERVICE);
+      return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
+    }, 120_000, 500),
+  );
+  await step(() => waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 120_000, 500));
+  for (const s of secretNames) await step(() => waitFor(`secret ${s} removed`, () => removeSecret(s), 60_000, 1000));
+  for (const n of [NET, NET2]) await step(() => waitFor(`network ${n} removed`, () => removeNetwork(n), 60_000, 1000));
+  if (problems.length > 0) throw new Error(`cleanup failed:\n${problems.join('\n')}`);
 }, 300_000);
 
 // ---------------------------------------------------------------------------------------------

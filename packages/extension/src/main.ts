@@ -58,7 +58,30 @@ try {
   log.warn({ err: (e as Error).message }, 'cannot read published configs');
 }
 
-const app = buildServer({ served, status: () => state, registry, log });
+// Models and proxy refusals are processed one at a time.
+let chain: Promise<unknown> = Promise.resolve();
+const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+  const next = chain.then(fn, fn);
+  chain = next.catch(() => undefined);
+  return next;
+};
+
+const app = buildServer({
+  served,
+  status: () => state,
+  registry,
+  log,
+  onRefusal: (sha, reason) => {
+    void serially(async () => {
+      const res = await pipeline.proxyRefusal(sha, reason);
+      if (!res || !state.modelVersion) return;
+      outcomes.inc({ outcome: res.outcome });
+      state.excluded = res.excluded;
+      await reportExclusions(state.modelVersion, res.excluded);
+      log.info({ modelVersion: state.modelVersion, outcome: res.outcome, config: res.config, excluded: res.excluded.length }, 'model processed again after a proxy refusal');
+    }).catch((e: Error) => log.error({ err: e.message }, 'cannot process a proxy refusal'));
+  },
+});
 await app.listen({ host: '0.0.0.0', port });
 log.info({ coreUrl, name, port, sandboxNetworkIsolated: validator.networkIsolated, task: hostname() }, 'extension started');
 
@@ -82,7 +105,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
   signal: abort.signal,
   parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
-  onValue: async (payload) => {
+  onValue: (payload) => serially(async () => {
     const started = Date.now();
     try {
       const res = await pipeline.process(payload.model, payload.extension);
@@ -100,7 +123,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
       log.error({ err: (e as Error).message, modelVersion: payload.version }, 'cannot process model; still serving the last config');
       throw e;
     }
-  },
+  }),
 });
 
 const shutdown = () => {

@@ -14,6 +14,8 @@ interface ApiError {
 
 export interface ServerDeps {
   served: ServedConfigState;
+  /** A proxy agent refused the config `sha256` with nginx's `reason`. */
+  onRefusal?: (sha256: string, reason: string) => void;
   status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string };
   registry: Registry;
   log: Logger;
@@ -41,6 +43,16 @@ export function buildServer(d: ServerDeps): FastifyInstance {
       .header('content-type', 'text/plain; charset=utf-8')
       .header('cache-control', 'no-store')
       .send(cur.text);
+  });
+
+  // Proxy agents report a config they refused (their nginx -t failed where the sandbox's passed).
+  app.post<{ Body: { sha256?: unknown; reason?: unknown } }>('/v1/refusals', async (req, reply) => {
+    const { sha256, reason } = req.body ?? {};
+    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256) || typeof reason !== 'string') {
+      return reply.code(400).send({ code: 'ERR_REFUSAL_INVALID', message: 'expected {"sha256": "<64 hex>", "reason": "<text>"}' });
+    }
+    d.onRefusal?.(sha256, reason.slice(0, 4000));
+    return reply.code(202).send({ ok: true });
   });
 
   app.get('/v1/status', async () => ({ serving: d.served.get()?.name ?? null, sha256: d.served.get()?.sha256 ?? null, ...d.status() }));

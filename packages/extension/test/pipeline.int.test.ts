@@ -101,6 +101,7 @@ test('a config that fails without any service is refused and nothing is publishe
   const res = await pipeline.process(modelOf([{ name: 'ok', addr: '10.0.0.3' }]), broken);
   expect(res.outcome).toBe('refused');
   expect(res.error).toMatch(/bogus_directive/);
+  expect(res.excluded).toEqual([]); // not any service's fault: none is blamed
   expect(served.get()).toBe(before);
   expect(publisher.published).toHaveLength(1);
 });

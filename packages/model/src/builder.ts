@@ -239,12 +239,13 @@ const overlaps = (redirectPathOf: string, routePath: string): boolean => redirec
 function claimsOf(spec: RouteSpec): Claims {
   const c: Claims = { locations: new Map(), certs: new Map(), passthrough: new Set(), terminated: new Set(), defaultBackend: spec.defaultBackend };
   const path = spec.contextRoot ?? '/';
+  const signature = spec.sslPassthrough ? '' : upstreamSignature(spec);
   for (const host of spec.hosts) {
     if (spec.sslPassthrough) {
       c.passthrough.add(host);
       continue;
     }
-    c.locations.set(`${host}\n${path}`, upstreamSignature(spec));
+    c.locations.set(`${host}\n${path}`, signature);
     if (spec.sslCert !== undefined && spec.sslKey !== undefined) {
       c.certs.set(host, `${spec.sslCert}\n${spec.sslKey}`);
       c.terminated.add(host);
@@ -352,6 +353,8 @@ function ownershipProblems(
   return problems;
 }
 
+const NO_REDIRECTS: ReadonlySet<string> = new Set();
+
 /** Cluster-wide state of the conflict resolution, shared with assemble(). */
 interface Resolution {
   lost: Map<Candidate, Diagnostic[]>;
@@ -379,7 +382,7 @@ function resolveConflicts(cands: Candidate[], rules: OwnerRules, secretLabels: R
   const redirectsOnHost = new Map<string, { path: string; source: string; target: string; service: string }[]>();
   const routesOnHost = new Map<string, { path: string; service: string }[]>();
   const plainHost = new Map<string, string>(); // host → first service routing it without ssl_only
-  const redirectKeys = new Map<string, Set<string>>(); // service → source\ntarget of its redirects
+  const redirectKeys = new Map<string, ReadonlySet<string>>(); // service → source\ntarget of its redirects
   let def: string | undefined;
   for (const c of cands) {
     const owner = ownerOf(c.svc.labels);
@@ -391,7 +394,7 @@ function resolveConflicts(cands: Candidate[], rules: OwnerRules, secretLabels: R
     }
     const claims = claimsOf(c.spec);
     const problems: Diagnostic[] = [];
-    const mine = new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
+    const mine = c.spec.redirects.length === 0 ? NO_REDIRECTS : new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
     // What this service answers on plain HTTP: its locations, and a passed-through host's redirect to https.
     const httpPaths: [string, string][] = [...claims.locations.keys()].map((k) => k.split('\n') as [string, string]);
     if (c.spec.sslOnly) for (const host of claims.passthrough) httpPaths.push([host, '/']);

@@ -9,9 +9,11 @@ export type Severity = 'error' | 'warning';
 export const ERR_NGINX_REJECTED = 'ERR_NGINX_REJECTED';
 /** A service whose certificate/key pair cannot be served (checked where the secrets are mounted) is left out. */
 export const ERR_CERT_INVALID = 'ERR_CERT_INVALID';
+/** A service whose routes a proxy's nginx refused (reported by the proxy agent) is left out. */
+export const ERR_PROXY_REFUSED = 'ERR_PROXY_REFUSED';
 
 /** Every code a model diagnostic can carry, so a misspelt code does not compile. */
-export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID;
+export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID | typeof ERR_PROXY_REFUSED;
 
 /** C widens the codes for tools that add their own (the CLI's lint findings). */
 export interface Diagnostic<C extends string = DiagnosticCode> {

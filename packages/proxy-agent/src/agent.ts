@@ -38,6 +38,19 @@ export interface Agent {
   stop(signal: NodeJS.Signals): Promise<ExitInfo>;
 }
 
+async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger): Promise<void> {
+  try {
+    await fetch(new URL('/v1/refusals', `${extensionUrl}/`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sha256, reason }),
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'cannot report a refused config to the extension');
+  }
+}
+
 export async function startAgent(options: AgentOptions, logger: Logger, tuning: AgentTuning = {}): Promise<Agent> {
   const log = (component: string): Logger => logger.child({ component });
   await mkdir(dirname(options.configPath), { recursive: true });
@@ -68,7 +81,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         baseUrl: options.extensionUrl,
         waitSeconds: options.pollWaitSeconds,
         initialEtag: () => installer.installed?.sha256,
-        submit: (c) => installer.submit(c),
+        // A config the extension accepted but this nginx refuses is reported, so the extension can
+        // exclude the services it names and the others keep updating.
+        submit: async (c) => {
+          const outcome = await installer.submit(c);
+          if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
+            await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'));
+          }
+          return outcome;
+        },
         logger: log('fetcher'),
         ...(tuning.fetcherBackoff ? { backoff: tuning.fetcherBackoff } : {}),
       })

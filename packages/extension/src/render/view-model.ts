@@ -1133,7 +1133,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),
       internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
     );
-    const shielded = shieldedFromPassthroughWildcards(passthrough, [...vhostNames, ...held]);
+    const shielded = shieldedFromPassthroughWildcards(passthrough, [...vhostNames, ...held, ...redirects.keys()]);
     const ptLongest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
     const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
     const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
