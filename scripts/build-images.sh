@@ -108,6 +108,11 @@ if [[ "$SKIP_BUILD" -eq 0 ]]; then
     for img in "${IMAGES[@]}"; do dirs+=("$(pkg_dir_of "$img")"); done
     workspace_build "${dirs[@]}"
   fi
+  # The dashboard page core serves (packages/dashboard/dist), bundled by Vite.
+  if [[ " ${IMAGES[*]} " == *" core "* ]]; then
+    ( cd "$REPO_ROOT" && pnpm --filter @signalbox/dashboard run build ) > "$REPO_ROOT/.build/logs/dashboard.log" 2>&1 \
+      || { tail -n 40 "$REPO_ROOT/.build/logs/dashboard.log" >&2; die "dashboard page build failed (log: .build/logs/dashboard.log)"; }
+  fi
   log "workspace built in $(elapsed "$t0")s"
 else
   ensure_pnpm
@@ -123,6 +128,8 @@ prepare_context() {
   app="$ctx/app"
   mkdir -p "$app/packages"
 
+  [[ "$img" != core || -f "$REPO_ROOT/packages/dashboard/dist/index.html" ]] \
+    || die "packages/dashboard/dist/index.html is missing: build the page (pnpm --filter @signalbox/dashboard run build)"
   for d in $deps; do
     [[ -f "$REPO_ROOT/packages/$d/dist/main.js" || "$d" != "$dir" ]] \
       || die "packages/$d/dist/main.js is missing: the TypeScript build did not produce it"

@@ -60,6 +60,7 @@ if wants e2e; then
   "$REPO_ROOT/scripts/build-images.sh"
   deploy_stack
   wait_stack_ready 240
+  restart_stale_services 240
   log "e2e tests (real swarm)"
   jest e2e --selectProjects e2e --ci --runInBand
 fi

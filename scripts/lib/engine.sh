@@ -88,6 +88,8 @@ ensure_host_tools() {
   have debootstrap || want+=(debootstrap)
   have jq          || want+=(jq)
   have flock       || want+=(util-linux)
+  # The dashboard's browser tests drive Debian's chromium with playwright-core (never a downloaded browser).
+  [[ -x /usr/bin/chromium ]] || want+=(chromium)
   # debootstrap needs the archive keyring to verify Release files.
   [[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] || want+=(debian-archive-keyring)
   if [[ ${#want[@]} -gt 0 ]]; then

@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { configExample, displayValue, formatDiagnostic, parseConfig } from '@signalbox/model';
 import { CoreUnreachable, execCore, fetchCore } from './core-client.js';
+import { DashboardUnavailable, dashboardUrl, findDashboard } from './dashboard.js';
 import type { CoreClient } from './core-client.js';
 import { DockerError } from './docker-socket.js';
 import type { DockerAccess } from './docker-socket.js';
@@ -31,6 +32,8 @@ Commands:
         Check the com.docker.lb.* labels of compose/stack files offline.
   status [--json] [--core URL] [--fail-on-rejected]
         Routes and rejected services of the running cluster, from core.
+  dashboard [--host HOST]
+        Print the dashboard's URL, with the token the browser needs.
   config check FILE
         Validate a Signalbox config.toml.
   config example
@@ -71,6 +74,18 @@ and the requests are run inside it (core publishes no port). Run it on the manag
 
 Exit: 0 ok (even with rejected services), 1 rejected services with --fail-on-rejected,
 2 usage error or core unreachable.
+`,
+  dashboard: `Usage: signalbox dashboard [--host HOST]
+
+Prints the URL of the dashboard core serves (routes, rejected services, config history, proxies),
+e.g. http://127.0.0.1:8090/#token=… The token is the Docker secret signalbox-api-token, read inside
+core's container (found as for status: service \${SIGNALBOX_STACK:-signalbox}_core on this node); it
+rides in the URL fragment, which the browser never sends to a server. Run it on the manager where
+core runs. The URL gives read access to routing data: share it as you would the token.
+
+  --host HOST   the host name in the URL (default 127.0.0.1: the port is published on core's node)
+
+Exit: 0 ok, 2 usage error or core/dashboard unreachable.
 `,
   config: `Usage: signalbox config check FILE
        signalbox config example
@@ -178,6 +193,28 @@ export function buildCli(deps: CliDeps): Cli {
     }
   }
 
+  async function dashboard(args: string[]): Promise<number> {
+    const { values, positionals } = parse(args, { host: { type: 'string' } });
+    if (values.help) return help('dashboard');
+    if (positionals.length > 0) throw new UsageError(`dashboard takes no arguments (got ${positionals.join(' ')})`);
+    const host = values.host ?? '127.0.0.1';
+    if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new UsageError(`--host ${JSON.stringify(host)} is not a host name or address`);
+    const service = `${deps.env.SIGNALBOX_STACK?.trim() || 'signalbox'}_core`;
+    try {
+      const id = await deps.docker.findServiceContainer(service);
+      if (id === undefined) throw new DashboardUnavailable(`no running container of service ${service} on this node (asked Docker at ${deps.docker.endpoint}); run signalbox dashboard on the manager where core runs`);
+      const { port, token } = await findDashboard(deps.docker, id, service);
+      out(dashboardUrl(host, port, token));
+      return EXIT_OK;
+    } catch (e) {
+      if (e instanceof DashboardUnavailable || e instanceof DockerError) {
+        err(`signalbox dashboard: ${e.message}`);
+        return EXIT_USAGE;
+      }
+      throw e;
+    }
+  }
+
   async function config(args: string[]): Promise<number> {
     const { values, positionals } = parse(args, {});
     const [sub, ...rest] = positionals;
@@ -239,6 +276,8 @@ export function buildCli(deps: CliDeps): Cli {
             return await status(rest);
           case 'config':
             return await config(rest);
+          case 'dashboard':
+            return await dashboard(rest);
           default:
             throw new UsageError(`unknown command ${JSON.stringify(cmd)}`);
         }

@@ -9,6 +9,7 @@ import { ServiceManager } from './docker/services.js';
 import { readSnapshot } from './docker/snapshot.js';
 import { ManagedServices } from './managed-services.js';
 import { ExclusionStore } from './exclusions.js';
+import { createDashboard } from './dashboard/start.js';
 import { createMetrics } from './metrics.js';
 import { ModelStore } from './model-store.js';
 import { StatusTracker } from './status-tracker.js';
@@ -37,11 +38,15 @@ const docker = connectDocker(config);
 const metrics = createMetrics();
 const store = new ModelStore();
 const tracker = new StatusTracker(log.child({ component: 'status' }));
+const exclusions = new ExclusionStore();
+const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
+const controlNetwork = process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control';
+const dashboard = createDashboard({ extensions: config.Extensions, store, statuses: () => exclusions.apply(tracker.all(), clusterOf), controlNetwork, env: process.env, log, registry: metrics.registry });
 const managed = new ManagedServices(
   config.Extensions,
   {
     coreUrl: process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080',
-    controlNetwork: process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control',
+    controlNetwork,
     owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
     dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
     logLevel: process.env.SIGNALBOX_LOG_LEVEL ?? 'info',
@@ -54,7 +59,7 @@ const managed = new ManagedServices(
 const sync = new Synchronizer({
   config,
   pollIntervalMs,
-  readSnapshot: () => readSnapshot(docker),
+  readSnapshot: async () => dashboard.recorder.noteSnapshot(await readSnapshot(docker)),
   store,
   tracker,
   metrics,
@@ -74,13 +79,12 @@ const events = watchEvents(
   log.child({ component: 'events' }),
 );
 
-const exclusions = new ExclusionStore();
-const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
 const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
 await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');
 sync.start();
+const closeDashboard = await dashboard.start();
 
 const shutdown = (sig: string) => {
   log.info({ sig }, 'stopping');
@@ -88,7 +92,7 @@ const shutdown = (sig: string) => {
   sync.stop();
   // Whatever is still in flight must not hold a restart onto a new config.toml until SIGKILL.
   setTimeout(() => process.exit(0), 3000).unref();
-  void app.close().then(() => process.exit(0));
+  void Promise.all([app.close(), closeDashboard()]).then(() => process.exit(0));
 };
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/model';
 import { secretsDirReader } from './certificates.js';
@@ -29,6 +29,15 @@ const excludedTotal = new Counter({ name: 'signalbox_extension_excluded_services
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 const served = new ServedConfigState();
+new Gauge({
+  name: 'signalbox_extension_config_bytes',
+  help: 'Size of the nginx.conf the extension serves to proxies (0 before the first)',
+  registers: [registry],
+  collect() {
+    const text = served.get()?.text;
+    this.set(text === undefined ? 0 : Buffer.byteLength(text));
+  },
+});
 const publisher = new DockerConfigPublisher(docker, name, owner, log.child({ component: 'publisher' }));
 const validator = new NginxValidator();
 const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string } = { excluded: [] };

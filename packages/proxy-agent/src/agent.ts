@@ -13,6 +13,8 @@ import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
 import { ConfigWatcher } from './watcher.js';
+import { UpstreamFailures } from './upstream-failures.js';
+import { countDrainingWorkers } from './workers.js';
 
 /** Knobs that are not env options: timings for tests, and whether to listen at all. */
 export interface AgentTuning {
@@ -58,6 +60,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   // The supervisor asks the installer to restore the file before each start, and the installer
   // reloads through the supervisor; the late binding breaks the cycle.
   let installer!: Installer;
+  const upstreamFailures = new UpstreamFailures();
+  const nginxStderr = tuning.nginxStderr ?? ((c: Buffer) => void process.stderr.write(c));
   const supervisor = new Supervisor({
     nginxBin: options.nginxBin,
     configPath: options.configPath,
@@ -68,7 +72,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     },
     ...(tuning.restart ? { restart: tuning.restart } : {}),
     ...(tuning.confirmTimeoutMs ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
-    ...(tuning.nginxStderr ? { stderr: tuning.nginxStderr } : {}),
+    // nginx's error log (stderr by default) also tells which upstream servers fail.
+    stderr: (c) => {
+      nginxStderr(c);
+      upstreamFailures.feed(c);
+    },
   });
   const runner: NginxRunner = {
     test: (path) => nginxTest(options.nginxBin, path, options.testTimeoutMs),
@@ -104,6 +112,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     nginxPid: supervisor.pid,
     nginxRunning: supervisor.isRunning(),
     nginxRestarts: supervisor.restarts,
+    drainingWorkers: countDrainingWorkers(supervisor.pid),
+    upstreamFailures: upstreamFailures.list(),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {

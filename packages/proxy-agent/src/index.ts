@@ -7,4 +7,6 @@ export * from './installer.js';
 export * from './nginx.js';
 export * from './options.js';
 export * from './supervisor.js';
+export * from './upstream-failures.js';
 export * from './watcher.js';
+export * from './workers.js';
