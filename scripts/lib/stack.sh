@@ -6,6 +6,8 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/engine.sh"
 
 STACK_NAME="${SIGNALBOX_STACK:-signalbox}"
 HTTP_PORT="${SIGNALBOX_HTTP_PORT:-8080}"
+# Where the proxy's published port answers.
+PROXY_ADDR="${SIGNALBOX_PROXY_ADDR:-127.0.0.1}"
 
 DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
 
@@ -84,7 +86,7 @@ wait_stack_ready() {
   log "core is running; waiting for it to create the extension and proxy services"
   wait_for "$(declare -f service_running); service_running signalbox-extension && service_running signalbox-proxy" "$timeout" 1 \
     || { docker service ls >&2; docker service logs --tail 50 "${STACK_NAME}_core" >&2 || true; die "extension/proxy did not start"; }
-  wait_for "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
+  wait_for "curl -s -o /dev/null -w '%{http_code}' http://${PROXY_ADDR}:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
     || { docker service logs --tail 50 signalbox-proxy >&2 || true; die "proxy does not answer on :${HTTP_PORT}"; }
   log "stack ready: proxy answers on :${HTTP_PORT}"
 }

@@ -2,7 +2,16 @@
 import http from 'node:http';
 import Docker from 'dockerode';
 
-export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+/** The engine named by DOCKER_HOST (unix:// only), else /var/run/docker.sock. */
+export function engineAt(dockerHost = process.env.DOCKER_HOST ?? ''): Docker {
+  if (dockerHost === '') return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  throw new Error(`DOCKER_HOST=${dockerHost}: the e2e helpers only speak to unix:// sockets`);
+}
+
+export const docker = engineAt();
+/** Where the proxy's published port answers (a node's address on a multi-node swarm). */
+export const PROXY_ADDR = process.env.SIGNALBOX_PROXY_ADDR ?? '127.0.0.1';
 export const HTTP_PORT = Number(process.env.SIGNALBOX_HTTP_PORT ?? 8080);
 export const PROXY_SERVICE = process.env.SIGNALBOX_PROXY_SERVICE ?? 'signalbox-proxy';
 export const CORE_SERVICE = `${process.env.SIGNALBOX_STACK ?? 'signalbox'}_core`;
@@ -37,7 +46,7 @@ export interface HttpResult {
 /** A request to the proxy's published port with a Host header (no DNS needed). */
 export function get(host: string, path = '/', headers: Record<string, string> = {}, port = HTTP_PORT): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', headers: { host, ...headers }, agent: false, timeout: 5000 }, (res) => {
+    const req = http.request({ host: PROXY_ADDR, port, path, method: 'GET', headers: { host, ...headers }, agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -196,10 +205,10 @@ export interface ExecResult {
 }
 
 /** Runs `cmd` in a running container of swarm service `service` (no shell, no TTY). */
-export async function execInService(service: string, cmd: string[]): Promise<ExecResult> {
-  const containers = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
+export async function execInService(service: string, cmd: string[], engine: Docker = docker): Promise<ExecResult> {
+  const containers = (await engine.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
   if (containers.length === 0) throw new Error(`no running container of service ${service}`);
-  const container = docker.getContainer(String(containers[0].Id));
+  const container = engine.getContainer(String(containers[0].Id));
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream;
   const out: Buffer[] = [];
@@ -209,7 +218,7 @@ export async function execInService(service: string, cmd: string[]): Promise<Exe
   const e = new PassThrough();
   o.on('data', (c: Buffer) => out.push(c));
   e.on('data', (c: Buffer) => err.push(c));
-  docker.modem.demuxStream(stream, o, e);
+  engine.modem.demuxStream(stream, o, e);
   await new Promise<void>((resolve, reject) => {
     stream.on('end', () => resolve());
     stream.on('close', () => resolve());
