@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
+import { localAddressToward, requireToken } from './control-listener.js';
 import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
@@ -85,9 +86,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
 
   let headers: Record<string, string> = {};
+  let token: string | undefined;
   if (options.extensionUrl) {
     try {
-      headers = bearerHeader(readApiToken(options.apiTokenFile));
+      token = readApiToken(options.apiTokenFile);
+      headers = bearerHeader(token);
     } catch (e) {
       // Without it the extension answers 401; the bootstrap config and the file still work.
       log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
@@ -139,6 +142,29 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   const app = buildApp({ logger: log('api'), snapshot, defaultMetrics: tuning.defaultMetrics ?? true });
   // Listen first: the health check should say 503 while we start, not refuse connections.
   if (tuning.listen ?? true) await app.listen({ host: options.agentHost, port: options.agentPort });
+  // The same API on this task's control-network address (token required), for core's dashboard.
+  let controlApp: FastifyInstance | undefined;
+  let stopControl = false;
+  const controlUrl = options.extensionUrl;
+  const controlToken = token;
+  if ((tuning.listen ?? true) && controlUrl && controlToken && options.agentHost === '127.0.0.1') {
+    void (async () => {
+      for (let attempt = 1; !stopControl; attempt++) {
+        try {
+          const host = await localAddressToward(controlUrl);
+          const second = buildApp({ logger: log('api'), snapshot, defaultMetrics: false });
+          requireToken(second, controlToken);
+          await second.listen({ host, port: options.agentPort });
+          controlApp = second;
+          log('api').info({ host, port: options.agentPort }, 'status API on the control network (token required)');
+          return;
+        } catch (e) {
+          if (attempt === 1 || attempt % 30 === 0) log('api').warn({ err: (e as Error).message, attempt }, 'cannot listen on the control network yet; retrying');
+          await sleep(2000);
+        }
+      }
+    })();
+  }
 
   const watcher = new ConfigWatcher({
     configPath: options.configPath,
@@ -184,6 +210,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         const info = await exited;
         // Let a running install finish its file work, but do not hang on a slow nginx -t.
         await Promise.race([installer.idle(), sleep(2000)]);
+        stopControl = true;
+        await controlApp?.close();
         await app.close();
         return info;
       })();
