@@ -2,7 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger, ServiceStatus } from '@signalbox/model';
-import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, requestAllowed } from '@signalbox/model';
+import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/model';
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 
@@ -39,14 +39,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     bodyLimit: MAX_BODY_BYTES,
     maxParamLength: 200,
   });
-  app.addHook('onRequest', async (req, reply) => {
-    if (!requestAllowed(req.url, req.headers.authorization, deps.apiToken)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="signalbox"')
-        .send({ code: ERR_API_UNAUTHORIZED, message: 'this API needs Authorization: Bearer <token> (the signalbox-api-token secret)' });
-    }
-  });
+  app.addHook('onRequest', tokenCheckHook(deps.apiToken));
   // Malformed JSON, oversized bodies, bad content types: one JSON shape with a code, never a crash.
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;

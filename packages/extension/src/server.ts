@@ -2,7 +2,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@signalbox/model';
-import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, requestAllowed } from '@signalbox/model';
+import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/model';
 import type { Exclusion } from './pipeline.js';
 import type { ServedConfigState } from './served-config.js';
 
@@ -28,14 +28,7 @@ export function buildServer(d: ServerDeps): FastifyInstance {
   // Only a proxy's refusal report has a body (a hash and nginx's reason, cut at 4000 characters): a
   // small limit turns anything larger into a 413, not memory use.
   const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, maxParamLength: 200 });
-  app.addHook('onRequest', async (req, reply) => {
-    if (!requestAllowed(req.url, req.headers.authorization, d.apiToken)) {
-      return reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="signalbox"')
-        .send({ code: ERR_API_UNAUTHORIZED, message: 'this API needs Authorization: Bearer <token> (the signalbox-api-token secret)' });
-    }
-  });
+  app.addHook('onRequest', tokenCheckHook(d.apiToken));
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) d.log.error({ err: err.message }, 'API request failed');

@@ -69,6 +69,27 @@ export function requestAllowed(url: string, authorization: string | string[] | u
   return UNAUTHENTICATED_PATHS.includes(requestPath(url)) || bearerMatches(authorization, token);
 }
 
+/** The reply calls the token check needs (fastify's reply has them); keeps this module free of fastify. */
+export interface TokenCheckReply {
+  code(status: number): TokenCheckReply;
+  header(name: string, value: string): TokenCheckReply;
+  send(body: unknown): unknown;
+}
+
+/**
+ * An onRequest hook for core's, the extension's and the proxy agent's APIs: a request without
+ * `Authorization: Bearer <token>` (other than GET /v1/health) gets 401 ERR_API_UNAUTHORIZED.
+ */
+export function tokenCheckHook(token: string) {
+  return async (req: { url: string; headers: { authorization?: string | string[] } }, reply: TokenCheckReply): Promise<void> => {
+    if (requestAllowed(req.url, req.headers.authorization, token)) return;
+    await reply
+      .code(401)
+      .header('www-authenticate', 'Bearer realm="signalbox"')
+      .send({ code: ERR_API_UNAUTHORIZED, message: 'this API needs Authorization: Bearer <token> (the signalbox-api-token secret)' });
+  };
+}
+
 export const ERR_API_BAD_REQUEST = 'ERR_API_BAD_REQUEST';
 
 /**

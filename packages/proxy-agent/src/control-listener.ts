@@ -4,7 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { FastifyInstance } from 'fastify';
-import { ERR_API_UNAUTHORIZED, UNAUTHENTICATED_PATHS, bearerMatches, requestPath } from '@signalbox/model';
+import { tokenCheckHook } from '@signalbox/model';
 
 /** The local address the kernel picks to reach `url`'s host: this task's address on that network. */
 export async function localAddressToward(url: string): Promise<string> {
@@ -23,12 +23,7 @@ export async function localAddressToward(url: string): Promise<string> {
   }
 }
 
-/** Every route but the unauthenticated ones answers 401 without `Authorization: Bearer <token>`. */
+/** Every route but /v1/health answers 401 without `Authorization: Bearer <token>`. */
 export function requireToken(app: FastifyInstance, token: string): void {
-  app.addHook('onRequest', async (req, reply) => {
-    if (UNAUTHENTICATED_PATHS.includes(requestPath(req.url))) return;
-    if (!bearerMatches(req.headers.authorization, token)) {
-      await reply.code(401).send({ code: ERR_API_UNAUTHORIZED, message: 'send Authorization: Bearer <the Signalbox API token>' });
-    }
-  });
+  app.addHook('onRequest', tokenCheckHook(token));
 }
