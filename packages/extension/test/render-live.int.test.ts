@@ -351,6 +351,16 @@ describe('live nginx with a rendered config', () => {
     expect(r.headers['location']).toBe(`https://secure.test:${p.https}/p?q=1`);
   });
 
+  it('routes ssl_only requests a trusted TLS-terminating balancer received over https (no redirect loop)', async () => {
+    const https = { 'x-forwarded-proto': 'https' };
+    const viaBalancer = await get(p.http, 'secure.test', '/lb', { headers: https, localAddress: '127.0.0.2' });
+    expect(viaBalancer.status).toBe(200);
+    expect(echo(viaBalancer).headers['x-forwarded-proto']).toBe('https');
+    // The balancer's own plain-HTTP traffic, and any client claiming https, still go to https.
+    expect((await get(p.http, 'secure.test', '/lb', { localAddress: '127.0.0.2' })).status).toBe(302);
+    expect((await get(p.http, 'secure.test', '/lb', { headers: https, localAddress: '127.0.0.1' })).status).toBe(302);
+  });
+
   it('terminates TLS behind the passthrough port and keeps the client address', async () => {
     const e = echo(await get(p.https, 'secure.test', '/s', { tls: true, localAddress: '127.0.0.2' }));
     expect(e).toMatchObject({ backend: 'a', url: '/s' });

@@ -361,7 +361,7 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     default: [],
     itemPattern: 'cidr',
     description:
-      'Load balancers in front of the proxy (addresses or CIDRs) whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are kept and passed on; from any other client they are replaced by what the proxy sees. Empty = nobody is trusted.',
+      'Load balancers in front of the proxy (addresses or CIDRs) whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are kept and passed on; from any other client they are replaced by what the proxy sees. A balancer that terminates TLS and forwards plain HTTP with X-Forwarded-Proto: https is not redirected by com.docker.lb.ssl_only (no redirect loop). Empty = nobody is trusted.',
   },
   WorkerShutdownTimeout: {
     kind: 'string',

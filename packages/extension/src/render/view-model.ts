@@ -281,6 +281,11 @@ export interface ServerView {
   realIpFrom: string[];
   /** Server-level return (whole-host redirect); when set, locations is empty. */
   returnAll: ReturnView | null;
+  /**
+   * ssl_only behind TrustedProxies: the redirect to https, answered unless a trusted load balancer says the
+   * client already used https (X-Forwarded-Proto), so a balancer that terminates TLS in front never loops.
+   */
+  redirectUnlessForwardedHttps?: ReturnView;
   /** Sorted by path, exact matches before prefixes of the same path. */
   locations: LocationView[];
 }
@@ -460,7 +465,7 @@ function mergeSameServers(servers: readonly ServerView[]): ServerView[] {
       out.push(s);
       continue;
     }
-    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.locations]);
+    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
     const first = byContent.get(key);
     if (first === undefined) {
       const server = { ...s };
@@ -1003,6 +1008,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const redirectPort = (ext.SSLRedirectPort ?? 0) > 0 ? port(ext.SSLRedirectPort, 'SSLRedirectPort') : ext.PublishedSSLPort;
   const httpsPortSuffix = redirectPort > 0 && redirectPort !== 443 ? `:${port(redirectPort, 'PublishedSSLPort')}` : '';
   const toHttps = quote('https://', nginxVar('host'), `${httpsPortSuffix}`, nginxVar('request_uri'));
+  const behindTrustedProxies = (t.TrustedProxies ?? []).length > 0;
 
   for (const vh of vhosts) {
     const hostRedirects = redirects.get(vh.host);
@@ -1010,11 +1016,13 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
 
     // Plain HTTP.
     const plain = locationTable();
+    let redirectUnlessForwardedHttps: ReturnView | undefined;
     if (!whole) {
       addRedirectLocations(plain, hostRedirects);
-      if (vh.sslOnly) {
+      if (vh.sslOnly && !behindTrustedProxies) {
         plain.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
       } else {
+        if (vh.sslOnly) redirectUnlessForwardedHttps = { status: SSL_ONLY_STATUS, body: toHttps };
         routeLocations(ctx, plain, vh.locations);
         plain.add(unroutedPath());
       }
@@ -1027,6 +1035,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       rejectHandshake: false,
       realIpFrom: [],
       returnAll: whole,
+      ...(redirectUnlessForwardedHttps ? { redirectUnlessForwardedHttps } : {}),
       locations: whole ? [] : plain.sorted(),
     });
 
