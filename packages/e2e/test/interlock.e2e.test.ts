@@ -199,6 +199,10 @@ test('ssl_only redirects (302) to the load balancer on 443 set as SSLRedirectPor
   const plain = await get('secure.il.test', '/p?q=1');
   expect(plain.status).toBe(302);
   expect(plain.headers.location).toBe('https://secure.il.test/p?q=1');
+  // A trusted balancer that terminated TLS sends plain HTTP with X-Forwarded-Proto: https: routed, no loop.
+  const viaTlsBalancer = await get('secure.il.test', '/p?q=1', { 'x-forwarded-proto': 'https' });
+  expect(viaTlsBalancer.status).toBe(200);
+  expect(nameOf(viaTlsBalancer)).toBe(name);
   // A load balancer listening on 443 in front of the proxy's published TLS port.
   lb443 = net.createServer((c) => {
     const up = net.connect(HTTPS_PORT, '127.0.0.1');
