@@ -196,7 +196,12 @@ test('ssl_only redirects (302) to the load balancer on 443 set as SSLRedirectPor
     const x = await httpsGet('secure.il.test', '/').catch(() => undefined);
     return x?.status === 200 && nameOf(x) === name ? x : undefined;
   }, 120_000, 250);
-  const plain = await get('secure.il.test', '/p?q=1');
+  // The new secrets roll the proxy: let the roll finish before looking at plain HTTP.
+  await waitFor('proxy settled after mounting the secrets', () => serviceSettled(PROXY_SERVICE), 180_000, 500);
+  const plain = await waitFor('plain HTTP redirected for secure.il.test', async () => {
+    const x = await get('secure.il.test', '/p?q=1').catch(() => undefined);
+    return x?.status === 302 ? x : undefined;
+  }, 120_000, 250);
   expect(plain.status).toBe(302);
   expect(plain.headers.location).toBe('https://secure.il.test/p?q=1');
   // A trusted balancer that terminated TLS sends plain HTTP with X-Forwarded-Proto: https: routed, no loop.
