@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { ApiTokenError, apiTokenFile, createLogger, durationMs, formatDiagnostic, parseConfig, readApiToken } from '@signalbox/model';
+import { apiTokenOrExit, createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';
@@ -33,14 +33,7 @@ if (!parsed.ok) {
 }
 for (const d of parsed.warnings) log.warn({ code: d.code, key: d.key, value: d.value }, formatDiagnostic(d));
 const config = parsed.config;
-let apiToken: string;
-try {
-  apiToken = readApiToken(apiTokenFile());
-} catch (e) {
-  if (!(e instanceof ApiTokenError)) throw e;
-  log.fatal({ err: e.message }, 'refusing to start without the API token');
-  process.exit(1);
-}
+const apiToken = apiTokenOrExit(log);
 const pollIntervalMs = durationMs(config.PollInterval) ?? 3000;
 
 const docker = connectDocker(config);

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { ApiTokenError, apiTokenFile, bearerHeader, createLogger, readApiToken } from '@signalbox/model';
+import { apiTokenOrExit, bearerHeader, createLogger } from '@signalbox/model';
 import { secretsDirReader } from './certificates.js';
 import { longPoll } from './long-poll.js';
 import { NginxValidator, type SandboxState } from './nginx-validator.js';
@@ -23,14 +23,7 @@ const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
 const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? 8081);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
 
-let apiToken: string;
-try {
-  apiToken = readApiToken(apiTokenFile());
-} catch (e) {
-  if (!(e instanceof ApiTokenError)) throw e;
-  log.fatal({ err: e.message }, 'refusing to start without the API token');
-  process.exit(1);
-}
+const apiToken = apiTokenOrExit(log);
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'signalbox_extension_' });

@@ -43,6 +43,17 @@ export function readApiToken(file: string): string {
   return token;
 }
 
+/** For a service's main: the token, or a fatal log line and exit 1 when it cannot be read. */
+export function apiTokenOrExit(log: { fatal(obj: object, msg: string): void }): string {
+  try {
+    return readApiToken(apiTokenFile());
+  } catch (e) {
+    if (!(e instanceof ApiTokenError)) throw e;
+    log.fatal({ err: e.message }, 'refusing to start without the API token');
+    process.exit(1);
+  }
+}
+
 /** True when `header` is exactly "Bearer <token>"; compares in constant time. */
 export function bearerMatches(header: string | string[] | undefined, token: string): boolean {
   if (typeof header !== 'string' || header.length > 8192) return false;
