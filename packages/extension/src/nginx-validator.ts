@@ -5,7 +5,7 @@
 // whose only keys are dummy ones. The namespaces need CAP_SYS_ADMIN, which core grants the extension
 // service (it already holds the Docker socket); where they are refused, the state says so.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -164,9 +164,16 @@ export class NginxValidator implements ConfigValidator {
     try {
       const secretsDir = join(prefix, 'secrets');
       mkdirSync(secretsDir);
+      // Cert and key are both PEM in one file, so the same file works as either. Hard links to that one
+      // file: creating thousands of files cost ~1 ms each on a busy disk (4 000 secrets: ~4 s of every
+      // validation), a link ~30 µs. nginx only reads them: the file stays root's, mode 0644.
+      const dummy = await this.dummyPemFile();
       for (const s of secrets) {
-        // Cert and key are both PEM in one file, so the same file works as either.
-        writeFileSync(join(secretsDir, s), await this.dummyPem());
+        try {
+          linkSync(dummy, join(secretsDir, s));
+        } catch {
+          writeFileSync(join(secretsDir, s), await this.dummyPem());
+        }
       }
       const tempDir = join(prefix, 'temp');
       mkdirSync(tempDir);
@@ -176,7 +183,6 @@ export class NginxValidator implements ConfigValidator {
       if (this.asRoot) {
         chmodSync(prefix, 0o755);
         for (const p of [prefix, secretsDir, tempDir, conf]) chownSync(p, this.uid, this.gid);
-        for (const s of secrets) chownSync(join(secretsDir, s), this.uid, this.gid);
       }
       const args = ['-t', '-q', '-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')];
       const [cmd, ...argv] = this.wrap([this.bin, ...args]);
@@ -207,6 +213,16 @@ export class NginxValidator implements ConfigValidator {
       this.pem = Buffer.concat([readFileSync(join(this.certDir, 'cert.pem')), readFileSync(join(this.certDir, 'key.pem'))]);
     }
     return this.pem;
+  }
+
+  /** The dummy cert + key as one file (written once, readable by the sandbox user), linked in as every secret. */
+  private async dummyPemFile(): Promise<string> {
+    const file = join(this.certDir, 'dummy.pem');
+    if (!existsSync(file)) {
+      writeFileSync(file, await this.dummyPem());
+      chmodSync(file, 0o644);
+    }
+    return file;
   }
 }
 
