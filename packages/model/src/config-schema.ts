@@ -48,6 +48,12 @@ export const CONFIG_PATTERNS = {
     pattern: '^/[^\\s;{}\'"\\x00]*$',
     expect: 'an absolute path without spaces, quotes, ";", "{" or "}"',
   },
+  accessLogTarget: {
+    pattern:
+      '^(?:/[^\\s;{}\'"\\x00]*|syslog:server=(?:[A-Za-z0-9.-]+|\\[[0-9A-Fa-f:]+\\]|unix:/[^\\s,;{}\'"\\x00]+)(?::\\d{1,5})?(?:,(?:facility=[a-z0-9]+|severity=[a-z]+|tag=[A-Za-z0-9_]+|nohostname))*)?$',
+    expect:
+      'empty, an absolute path without spaces, quotes, ";", "{" or "}", or nginx\'s syslog:server=<address>[:port][,facility=…][,severity=…][,tag=…][,nohostname], e.g. syslog:server=127.0.0.1:5140,nohostname',
+  },
   optionalAbsPath: {
     pattern: '^(?:/[^\\s;{}\'"\\x00]*)?$',
     expect: 'empty or an absolute path without spaces, quotes, ";", "{" or "}"',
@@ -72,6 +78,10 @@ export const CONFIG_PATTERNS = {
     expect: 'an nginx log format without single quotes, ";", "{", "}", line breaks or NUL (it is written in single quotes)',
   },
   rawLine: { pattern: '^[^\\n\\r\\x00]*$', expect: 'a single line of nginx configuration (no line breaks or NUL)' },
+  volumeMount: {
+    pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*:/[^\\s:,;{}\'"\\x00]*$',
+    expect: 'a named volume and an absolute path in the container, "<volume>:<path>", e.g. signalbox-logs:/var/log/signalbox',
+  },
   cidr: {
     pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}(?:/\\d{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:/\\d{1,3})?)$',
     expect: 'an IPv4 or IPv6 address, optionally with a /prefix length, e.g. 10.0.0.0/8',
@@ -207,6 +217,13 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description:
       'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
   },
+  ProxyMounts: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'volumeMount',
+    description:
+      'Named volumes mounted into every proxy task, each "<volume>:<absolute path>", e.g. "signalbox-logs:/var/log/signalbox" to keep the access log in a file on the node (AccessLogPath = "/var/log/signalbox/access.log"). Docker creates a missing volume on each node with the local driver.',
+  },
   ProxyConstraints: {
     kind: 'list',
     default: ['node.platform.os==linux'],
@@ -326,7 +343,13 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     pattern: 'optionalAbsPath',
     description: 'Diffie-Hellman parameters file inside the proxy container (ssl_dhparam); empty = generated.',
   },
-  AccessLogPath: { kind: 'string', default: '/dev/stdout', pattern: 'optionalAbsPath', description: 'Access log file (access_log); empty = no access log (access_log off).' },
+  AccessLogPath: {
+    kind: 'string',
+    default: '/dev/stdout',
+    pattern: 'accessLogTarget',
+    description:
+      'Access log file (access_log); empty = no access log (access_log off); "syslog:server=127.0.0.1:5140,nohostname" sends each line to the proxy agent, which writes them to its stdout many at a time (AccessLogBuffer does not apply: nginx cannot buffer syslog). See Access logs below.',
+  },
   AccessLogBuffer: {
     kind: 'string',
     default: '64k',

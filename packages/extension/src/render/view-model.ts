@@ -1184,7 +1184,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       { name: 'main', format: logFormat(t.MainLogFormat, DEFAULT_MAIN_LOG_FORMAT, 'MainLogFormat') },
       { name: 'trace', format: logFormat(t.TraceLogFormat, DEFAULT_TRACE_LOG_FORMAT, 'TraceLogFormat') },
     ],
-    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main', buffer: accessLogBuffer(t) },
+    // nginx refuses buffer= for syslog targets (each line is one datagram).
+    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main', buffer: accessLogPath.trim().startsWith('syslog:') ? null : accessLogBuffer(t) },
     sslProtocols: sslProtocols(t.SSLProtocols),
     sslCiphers: emptyOrNull(t.SSLCiphers) === null ? null : quote(t.SSLCiphers.trim()),
     sslDhparam: dhparam === null ? null : quote(dhparam),
