@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { UPSTREAM_ZONES } from './render/index.js';
 
 export type ValidationResult = { ok: true } | { ok: false; error: string };
 
@@ -116,9 +117,9 @@ export class NginxValidator implements ConfigValidator {
     return this.isolation !== 'none';
   }
 
-  /** argv running `argv` in the sandbox (namespaces, privilege drop, memory limit). */
-  private wrap(argv: readonly string[]): string[] {
-    const limited = this.memoryLimitBytes ? ['prlimit', `--as=${this.memoryLimitBytes}`, '--', ...argv] : [...argv];
+  /** argv running `argv` in the sandbox (namespaces, privilege drop, memory limit raised by `extraBytes`). */
+  private wrap(argv: readonly string[], extraBytes = 0): string[] {
+    const limited = this.memoryLimitBytes ? ['prlimit', `--as=${this.memoryLimitBytes + extraBytes}`, '--', ...argv] : [...argv];
     if (!this.asRoot) return limited;
     // nginx -t binds the listen ports (80, 443): it keeps exactly one capability, to bind low ports, and
     // only inside its empty network namespace. (Lowering ip_unprivileged_port_start is no option: in a
@@ -179,13 +180,14 @@ export class NginxValidator implements ConfigValidator {
       mkdirSync(tempDir);
       const sandbox: SandboxPaths = { prefix, secretsDir, pidPath: join(prefix, 'nginx.pid'), tempDir };
       const conf = join(prefix, 'nginx.conf');
-      writeFileSync(conf, render(sandbox));
+      const text = render(sandbox);
+      writeFileSync(conf, text);
       if (this.asRoot) {
         chmodSync(prefix, 0o755);
         for (const p of [prefix, secretsDir, tempDir, conf]) chownSync(p, this.uid, this.gid);
       }
       const args = ['-t', '-q', '-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')];
-      const [cmd, ...argv] = this.wrap([this.bin, ...args]);
+      const [cmd, ...argv] = this.wrap([this.bin, ...args], upstreamZoneBytes(text));
       // Its own process group, killed as a whole at the time limit: nothing it started outlives it.
       const sub = execa(cmd!, argv, { reject: false, all: true, detached: true });
       let timedOut = false;
@@ -224,6 +226,22 @@ export class NginxValidator implements ConfigValidator {
     }
     return file;
   }
+}
+
+/**
+ * Bytes of Signalbox's own upstream zones in a rendered config. nginx -t maps shared memory zones in
+ * full (UpstreamZoneSize × upstreams: 1.25 GiB at 20 000 services) though it touches little of them,
+ * so the address-space limit is for everything else and these are added to it. Only the zones the
+ * renderer names count; a zone from a raw option line gets no extra room.
+ */
+export function upstreamZoneBytes(conf: string): number {
+  const unit: Record<string, number> = { '': 1, k: 1024, m: 1024 * 1024 };
+  let total = 0;
+  const names = Object.values(UPSTREAM_ZONES).join('|');
+  for (const m of conf.matchAll(new RegExp(`^\\s*zone (?:${names}) (\\d+)([kKmM]?);`, 'gm'))) {
+    total += Number(m[1]) * unit[m[2]!.toLowerCase()]!;
+  }
+  return total;
 }
 
 /** nginx's message without the sandbox paths and the boilerplate line. */
