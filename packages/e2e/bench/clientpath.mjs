@@ -184,6 +184,8 @@ async function main() {
       }
     }
     // Access-log options: the stack redeployed with each, the proxy measured once it runs that access_log.
+    // SBX_PERF_LOG_VARIANTS: 0 = none, or words that pick options by name (e.g. "syslog,volume").
+    const pick = (process.env.SBX_PERF_LOG_VARIANTS ?? '').split(',').map((w) => w.trim()).filter((w) => w && w !== '0');
     const variants = process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
       // The default (stdout, buffer=64k flush=1s) is the "as deployed" row above.
       { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], expect: /main;$/ },
@@ -191,7 +193,7 @@ async function main() {
       { name: 'access log: file on a volume', extra: [`AccessLogPath = "/var/log/signalbox/access.log"`], extKeys: [`ProxyMounts = ["${LOG_VOLUME}:/var/log/signalbox"]`], expect: /\/var\/log\/signalbox\/access\.log/ },
       { name: 'access log: syslog to the agent', extra: ['AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"'], expect: /syslog:server=127\.0\.0\.1:5140/ },
       { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
-    ];
+    ].filter((v) => !pick.length || pick.some((w) => v.name.includes(w)));
     const logRows = [];
     try {
       for (const v of variants) {
