@@ -87,6 +87,22 @@ function detectIsolation(asRoot: boolean): Isolation {
   return 'none';
 }
 
+let sharedCertDir: string | undefined;
+/**
+ * One dummy key pair stands in for every secret (validation checks syntax, not the real keys). It is made
+ * once per process and removed when the process exits: one per validator left a directory behind each time.
+ */
+function dummyCertDir(): string {
+  if (sharedCertDir === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'signalbox-dummy-cert-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${DUMMY_CERT_CN}`,
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    sharedCertDir = dir;
+  }
+  return sharedCertDir;
+}
+
 export class NginxValidator implements ConfigValidator {
   private readonly bin: string;
   private readonly timeoutMs: number;
@@ -107,10 +123,7 @@ export class NginxValidator implements ConfigValidator {
     this.uid = o.uid ?? 65534;
     this.gid = o.gid ?? 65534;
     this.isolation = detectIsolation(this.asRoot);
-    // One dummy key pair stands in for every secret: validation checks syntax, not the real keys.
-    this.certDir = mkdtempSync(join(tmpdir(), 'signalbox-dummy-cert-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${DUMMY_CERT_CN}`,
-      '-keyout', join(this.certDir, 'key.pem'), '-out', join(this.certDir, 'cert.pem')], { stdio: 'ignore' });
+    this.certDir = dummyCertDir();
   }
 
   get networkIsolated(): boolean {
