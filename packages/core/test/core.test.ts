@@ -291,3 +291,46 @@ describe('deploy storms', () => {
     expect(runs).toBe(2);
   });
 });
+
+describe('ACME refusals', () => {
+  test('reach the service status, the served model (acmeHosts) and the refusal gauge', async () => {
+    const { Synchronizer } = await import('../src/synchronizer.js');
+    const { StatusTracker } = await import('../src/status-tracker.js');
+    const acmeCfg = parseConfig('[Extensions.default]\n[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\nAllowedHosts = ["*.ok.test"]\n');
+    if (!acmeCfg.ok) throw new Error(JSON.stringify(acmeCfg.errors));
+    const net = { id: 'n1', name: 'appnet', driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} };
+    const service = {
+      id: 'id-web',
+      name: 'web',
+      labels: { 'com.docker.lb.hosts': 'a.ok.test,b.other.test', 'com.docker.lb.port': '80', 'com.docker.lb.acme': 'true' },
+      createdAt: '2026-01-01T00:00:00Z',
+      networkIds: ['n1'],
+      endpointMode: 'dnsrr' as const,
+      vips: [],
+      ports: [],
+      tasks: [{ id: 't1', nodeId: 'node1', slot: 1, addresses: [{ networkId: 'n1', addr: '10.0.1.5' }] }],
+    };
+    const store = new ModelStore();
+    const tracker = new StatusTracker(log);
+    const metrics = createMetrics(false);
+    const sync = new Synchronizer({
+      config: acmeCfg.config,
+      pollIntervalMs: 60_000,
+      readSnapshot: async () => ({ services: [service], networks: [net], secrets: [], nodes: [] }),
+      store,
+      tracker,
+      metrics,
+      log,
+    });
+    sync.trigger('test');
+    for (let i = 0; i < 200 && tracker.all().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    sync.stop();
+    const [status] = tracker.all();
+    expect(status).toMatchObject({ name: 'web', status: 'enabled' });
+    expect(status!.warnings.map((w) => [w.code, w.value])).toEqual([['WARN_ACME_HOST_NOT_ALLOWED', 'b.other.test']]);
+    expect(store.get('default')?.model.acmeHosts).toEqual(['a.ok.test']);
+    expect(await metrics.registry.getSingleMetricAsString('signalbox_acme_refused_hosts')).toContain(
+      'signalbox_acme_refused_hosts{cluster="",code="WARN_ACME_HOST_NOT_ALLOWED"} 1',
+    );
+  });
+});

@@ -28,6 +28,8 @@ export const KNOWN_LABELS = [
   'service_cluster',
   'max_fails',
   'fail_timeout',
+  // Signalbox extension (not an Interlock label): certificates from the ACME CA of config.toml.
+  'acme',
 ] as const satisfies readonly string[];
 
 export type KnownLabel = (typeof KNOWN_LABELS)[number];
@@ -172,6 +174,15 @@ export const LABEL_DOCS: Record<KnownLabel, LabelDoc> = {
     description: 'nginx fail_timeout: the window for max_fails and how long a failed task is skipped.',
     example: '10s',
   },
+  acme: {
+    value: BOOL_VALUE,
+    description:
+      'Signalbox extension, not an Interlock label. Obtain a certificate for each of the hosts from the ACME CA configured in ' +
+      '[Extensions.NAME.Acme] (HTTP-01) and serve them over TLS once issued (plain HTTP until then). Hosts with an explicit ' +
+      'ssl_cert keep it; wildcards, passthrough hosts and hosts outside the AllowedHosts patterns are refused with a WARN_ACME_* ' +
+      'reason in signalbox status. See docs/tls.md.',
+    example: 'true',
+  },
 };
 
 // ---- value patterns (JSON Schema / ECMAScript regex with the u flag) ----
@@ -249,6 +260,7 @@ const SHAPES: Record<KnownLabel, { pattern: string } | { enum: readonly string[]
   service_cluster: { pattern: PATTERNS.secret },
   max_fails: { pattern: PATTERNS.maxFails },
   fail_timeout: { pattern: PATTERNS.failTimeout },
+  acme: BOOL,
 };
 
 export interface LabelSchema {

@@ -129,6 +129,7 @@ const SHAPE_CODE: Record<KnownLabel, LabelCode> = {
   service_cluster: 'ERR_LABEL_SERVICE_CLUSTER_INVALID',
   max_fails: 'ERR_LABEL_MAX_FAILS_INVALID',
   fail_timeout: 'ERR_LABEL_FAIL_TIMEOUT_INVALID',
+  acme: 'ERR_LABEL_BOOL_INVALID',
 };
 
 /** Prefix of the message used when the schema rejects a value the parser accepted (a bug: they must agree). */
@@ -714,6 +715,7 @@ const PARSERS = {
   service_cluster: parseCluster,
   max_fails: parseMaxFails,
   fail_timeout: parseFailTimeout,
+  acme: parseBool,
 } satisfies Record<KnownLabel, Parser<unknown>>;
 
 type Parsed = { [L in KnownLabel]: NonNullable<ReturnType<(typeof PARSERS)[L]>> };
@@ -985,6 +987,7 @@ function buildSpec(f: Fields): RouteSpec {
   if (maxFails !== undefined) spec.maxFails = maxFails;
   const failTimeout = val(f.fail_timeout);
   if (failTimeout !== undefined) spec.failTimeout = failTimeout;
+  if (val(f.acme) === true) spec.acme = true;
   return spec;
 }
 
