@@ -24,6 +24,8 @@ export interface ServerDeps {
   apiToken: string;
   /** Pending HTTP-01 answers, served without the token: the CA fetches them through any proxy replica. */
   challenges?: ChallengeStore;
+  /** Issued ACME certificates and keys by file name, for proxy agents (token required). */
+  acmeFiles?: () => Record<string, string>;
 }
 
 /** The HTTP-01 path (RFC 8555 §8.3); proxies forward it for ACME hosts to the extension. */
@@ -86,6 +88,11 @@ export function buildServer(d: ServerDeps): FastifyInstance {
     d.onRefusal?.(sha256, reason.slice(0, 4000));
     return reply.code(202).send({ ok: true });
   });
+
+  if (d.acmeFiles) {
+    const files = d.acmeFiles;
+    app.get('/v1/acme/files', async (_req, reply) => reply.header('cache-control', 'no-store').send({ files: files() }));
+  }
 
   app.get('/v1/status', async () => ({ serving: d.served.get()?.name ?? null, sha256: d.served.get()?.sha256 ?? null, ...d.status() }));
 

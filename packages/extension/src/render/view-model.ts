@@ -65,7 +65,22 @@ export interface RenderOptions {
    * The validation sandbox sets it, because the unprivileged `nginx -t` cannot create the system ones.
    */
   tempDir?: string;
+  /**
+   * Where proxies keep ACME certificates and keys (tmpfs, written by the agent from the control plane).
+   * Certificate names starting with ACME_FILE_PREFIX live there; a Docker secret name can never start so.
+   */
+  acmeDir?: string;
+  /** Port of the extension's API, where proxies forward HTTP-01 challenges of ACME hosts. Default 8081. */
+  acmeChallengePort?: number;
 }
+
+/** Names of ACME files in a model's TlsCert ('.' cannot start a secret name or a label value). */
+export const ACME_FILE_PREFIX = '.acme-';
+export const DEFAULT_ACME_DIR = '/dev/shm/signalbox-acme';
+/** HTTP-01 (RFC 8555 §8.3): the path the CA fetches on port 80 of the host. */
+const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
+/** Docker's embedded DNS, which resolves the extension's service name on the control network. */
+const DOCKER_DNS_RESOLVER = '127.0.0.11 valid=10s ipv6=off';
 
 export const DEFAULT_TRUSTED_CERTIFICATE = '/etc/ssl/certs/ca-certificates.crt';
 export const HEALTH_PATH = '/signalbox-health';
@@ -324,8 +339,10 @@ export interface HttpView {
   sslDhparam: string | null;
   /** add_header ... always; at http level so every server inherits them. */
   responseHeaders: HeaderView[];
-  /** Sticky-cookie maps, then the forwarded-header maps (see trustedProxies). */
+  /** Sticky-cookie maps, then the forwarded-header maps (see trustedProxies), then the ACME challenge target. */
   maps: MapView[];
+  /** resolver directive arguments (ACME challenges reach the extension by its service name), or null. */
+  resolver: string | null;
   /** Sorted by name. */
   upstreams: UpstreamView[];
   /** Default servers first, then one or two per virtual host (sorted by host), then redirect-only hosts. */
@@ -494,11 +511,12 @@ function normalizeContextRoot(path: string): string {
   return trimmed === '' ? '/' : trimmed;
 }
 
-function secretPath(secretsDir: string, secret: string): string {
+function secretPath(opts: RenderOptions, secret: string): string {
   if (!/^[A-Za-z0-9_.-]+$/.test(secret) || secret === '.' || secret === '..') {
     throw new RenderError(`invalid secret name: ${JSON.stringify(secret)}`);
   }
-  return quote(`${secretsDir.replace(/\/+$/, '')}/${secret}`);
+  if (secret.startsWith(ACME_FILE_PREFIX)) return quote(`${(opts.acmeDir ?? DEFAULT_ACME_DIR).replace(/\/+$/, '')}/${secret.slice(1)}`);
+  return quote(`${opts.secretsDir.replace(/\/+$/, '')}/${secret}`);
 }
 
 const DEFAULT_MAIN_LOG_FORMAT =
@@ -720,6 +738,17 @@ function routeLocations(ctx: Ctx, table: LocationTable, locations: readonly Loca
  * routes (first claim wins), so it only fills the gap. Without it nginx would serve its own static
  * root there (the welcome page for /, 404 elsewhere).
  */
+/** HTTP-01 answers come from the extension (every replica forwards them, so the CA may reach any). */
+function acmeChallengeLocation(): LocationView {
+  return { kind: 'proxy', modifier: '', path: quote(ACME_CHALLENGE_PATH), proxyPass: '$signalbox_acme_challenge', websocket: false, upstreamTls: null };
+}
+
+/** The extension's URL as a variable, so nginx resolves it per request (nginx -t needs no DNS). */
+function acmeChallengeMap(ext: ExtensionConfig, opts: RenderOptions): MapView {
+  const target = `http://${serverAddress(ext.ServiceName, opts.acmeChallengePort ?? 8081)}`;
+  return { source: '$host', variable: '$signalbox_acme_challenge', hostnames: false, entries: [], default: quote(target) };
+}
+
 function unroutedPath(): LocationView {
   return {
     kind: 'return',
@@ -985,7 +1014,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       comment: `default server (https): default backend, with the certificate of ${comment(defaultCert.host)}`,
       listen: [{ ...sslListen, defaultServer: true }],
       serverName: null,
-      tls: { certificate: secretPath(opts.secretsDir, defaultCert.tls.certSecret), certificateKey: secretPath(opts.secretsDir, defaultCert.tls.keySecret) },
+      tls: { certificate: secretPath(opts, defaultCert.tls.certSecret), certificateKey: secretPath(opts, defaultCert.tls.keySecret) },
       rejectHandshake: false,
       realIpFrom,
       returnAll: null,
@@ -1010,6 +1039,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const toHttps = quote('https://', nginxVar('host'), `${httpsPortSuffix}`, nginxVar('request_uri'));
   const behindTrustedProxies = (t.TrustedProxies ?? []).length > 0;
 
+  const acmeHosts = new Set(model.acmeHosts ?? []);
   for (const vh of vhosts) {
     const hostRedirects = redirects.get(vh.host);
     const whole: ReturnView | null = hostRedirects?.whole ? { status: 302, body: hostRedirects.whole } : null;
@@ -1019,6 +1049,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     let redirectUnlessForwardedHttps: ReturnView | undefined;
     if (!whole) {
       addRedirectLocations(plain, hostRedirects);
+      if (acmeHosts.has(vh.host)) plain.add(acmeChallengeLocation());
       if (vh.sslOnly && !behindTrustedProxies) {
         plain.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
       } else {
@@ -1052,8 +1083,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
         listen: [sslListen],
         serverName: quote(vh.host),
         tls: {
-          certificate: secretPath(opts.secretsDir, vh.tls.certSecret),
-          certificateKey: secretPath(opts.secretsDir, vh.tls.keySecret),
+          certificate: secretPath(opts, vh.tls.certSecret),
+          certificateKey: secretPath(opts, vh.tls.keySecret),
         },
         rejectHandshake: false,
         realIpFrom,
@@ -1189,7 +1220,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     sslCiphers: emptyOrNull(t.SSLCiphers) === null ? null : quote(t.SSLCiphers.trim()),
     sslDhparam: dhparam === null ? null : quote(dhparam),
     responseHeaders,
-    maps,
+    maps: acmeHosts.size > 0 ? [...maps, acmeChallengeMap(ext, opts)] : maps,
+    resolver: acmeHosts.size > 0 ? DOCKER_DNS_RESOLVER : null,
     upstreams,
     servers: mergedServers,
     options: verbatim(t.HTTPOptions),
