@@ -334,3 +334,32 @@ describe('ACME refusals', () => {
     );
   });
 });
+
+describe('ACME order failures reported by the extension', () => {
+  test('show as WARN_ACME_ORDER_FAILED on the enabled services routing the host, until the extension reports them fixed', async () => {
+    const { AcmeFailureStore } = await import('../src/acme-failures.js');
+    const store = new ModelStore();
+    store.set('default', ext, empty());
+    const acmeFailures = new AcmeFailureStore();
+    const base = [
+      { id: '1', name: 'web', cluster: '', status: 'enabled' as const, hosts: ['a.test', 'b.test'], servers: 1, errors: [], warnings: [] },
+      { id: '2', name: 'other', cluster: '', status: 'enabled' as const, hosts: ['c.test'], servers: 1, errors: [], warnings: [] },
+      { id: '3', name: 'off', cluster: '', status: 'disabled' as const, hosts: ['a.test'], servers: 0, errors: [], warnings: [] },
+    ];
+    const app = buildApp({ store, exclusions: new ExclusionStore(), acmeFailures, statuses: () => acmeFailures.apply(base, () => ''), registry: createMetrics(false).registry, log, apiToken: TOKEN });
+    const put = (payload: unknown) => call(app, { method: 'PUT', url: '/v1/extensions/default/acme', payload: payload as object });
+    expect((await put({ failed: [{ host: 'a.test', error: 'urn:ietf:params:acme:error:rateLimited', failures: 3, nextAt: '2026-01-01T00:10:00Z' }, { bogus: 1 }] })).statusCode).toBe(200);
+    const services = (await call(app, { url: '/v1/status' })).json().services as { name: string; warnings: { code: string; value: string; message: string }[] }[];
+    expect(services.map((s) => [s.name, s.warnings.map((w) => `${w.code} ${w.value}`)])).toEqual([
+      ['web', ['WARN_ACME_ORDER_FAILED a.test']],
+      ['other', []],
+      ['off', []],
+    ]);
+    expect(services[0]!.warnings[0]!.message).toMatch(/3 failed tries: urn:ietf:params:acme:error:rateLimited\); next try at 2026-01-01T00:10:00.000Z/);
+    expect((await put({ failed: [] })).statusCode).toBe(200);
+    expect(((await call(app, { url: '/v1/status' })).json().services as { warnings: unknown[] }[]).every((s) => s.warnings.length === 0)).toBe(true);
+    expect((await put({ failed: 'x' })).statusCode).toBe(400);
+    expect((await call(app, { method: 'PUT', url: '/v1/extensions/nope/acme', payload: { failed: [] } })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'PUT', url: '/v1/extensions/default/acme', payload: { failed: [] } })).statusCode).toBe(401);
+  });
+});

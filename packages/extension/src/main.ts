@@ -161,6 +161,37 @@ async function reportExclusions(version: string, excluded: Exclusion[]): Promise
   }
 }
 
+// Failed ACME orders are shown by core on the services of their hosts (WARN_ACME_ORDER_FAILED).
+let acmeReported = '[]';
+async function reportAcmeFailures(force = false): Promise<void> {
+  const failed = acme.status().filter((h) => h.state === 'failed').map((h) => ({ host: h.host, error: h.error ?? 'unknown error', failures: h.failures, nextAt: h.nextAt }));
+  const body = JSON.stringify(failed);
+  if (!force && body === acmeReported) return;
+  try {
+    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/acme`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
+      body: JSON.stringify({ failed }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.ok) acmeReported = body;
+    else log.warn({ status: res.status }, 'core refused the ACME failure report');
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'cannot report ACME failures to core');
+  }
+}
+setInterval(() => void reportAcmeFailures(), 5000).unref();
+new Gauge({
+  name: 'signalbox_extension_acme_hosts',
+  help: 'ACME hosts of this extension by state (pending, ordering, valid, renewing, failed)',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const h of acme.status()) this.inc({ state: h.state });
+  },
+});
+
 const abort = new AbortController();
 void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel }>({
   url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
@@ -175,6 +206,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
     if (state.modelVersion === undefined) return;
     log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
     await reportExclusions(state.modelVersion, state.excluded);
+    await reportAcmeFailures(true);
   },
   onValue: (payload) => processPayload(payload),
 });

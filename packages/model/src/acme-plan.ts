@@ -15,6 +15,7 @@ export const ACME_CODE_DOCS = {
   WARN_ACME_WILDCARD: 'A wildcard host cannot be validated over HTTP-01; no certificate is ordered for it.',
   WARN_ACME_PASSTHROUGH: 'The host is passed through (ssl_passthrough): the proxy never terminates its TLS, so it gets no certificate.',
   WARN_ACME_HOST_NOT_ROUTED: 'The service does not route the host here (another service holds it, or it is held or excluded): no certificate is ordered for it.',
+  WARN_ACME_ORDER_FAILED: "The extension's order for the host failed (CA error, rate limit, challenge unreachable); retried with backoff. Reported by the extension, added by core.",
 } as const;
 
 export type AcmeCode = keyof typeof ACME_CODE_DOCS;
