@@ -109,12 +109,19 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         // A config the extension accepted but this nginx refuses is reported, so the extension can
         // exclude the services it names and the others keep updating.
         submit: async (c) => {
-          try {
-            await acmeFiles?.ensure(c.bytes.toString('utf8'));
-          } catch (e) {
-            // Not installed: the running config (and the certificates it uses) stays; the next version retries.
-            log('fetcher').warn({ err: (e as Error).message }, 'cannot fetch the ACME certificates this config names; keeping the running config');
-            return { status: 'failed' as const };
+          // A brief extension hiccup is retried (1 s, 2 s); after that the running config (and the
+          // certificates it uses) stays until the next version.
+          for (let attempt = 0; acmeFiles; attempt++) {
+            try {
+              await acmeFiles.ensure(c.bytes.toString('utf8'));
+              break;
+            } catch (e) {
+              if (attempt >= 2) {
+                log('fetcher').warn({ err: (e as Error).message }, 'cannot fetch the ACME certificates this config names; keeping the running config');
+                return { status: 'failed' as const };
+              }
+              await sleep(1000 * 2 ** attempt);
+            }
           }
           const outcome = await installer.submit(c);
           if (outcome.status === 'installed') await acmeFiles?.prune(c.bytes.toString('utf8'));
