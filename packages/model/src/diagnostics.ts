@@ -2,7 +2,7 @@
 import type { AcmeCode } from './acme-plan.js';
 import type { ClusterCode } from './builder.js';
 import type { ConfigCode } from './config.js';
-import type { LabelCode } from './label-codes.js';
+import type { LabelCode } from './labels.js';
 
 export type Severity = 'error' | 'warning';
 
