@@ -164,7 +164,7 @@ test('pebble validates through nginx, the agent fetches the issued pair, nginx s
   const first = await render();
   expect(first).not.toContain('ssl_certificate ');
   nginx = spawn(info.bin, ['-p', `${tmp}/`, '-c', confPath, '-e', path.join(tmp, 'error.log'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  await waitFor('nginx', async () => ((await httpGet(ports.http, HOST, '/').catch(() => null))?.status === 200 ? true : undefined), 15_000);
+  await waitFor('nginx', async () => ((await httpGet(ports.http, HOST, '/').catch(() => null))?.status === 200 ? true : undefined), 30_000);
   expect((await httpGet(ports.http, HOST, '/.well-known/acme-challenge/unknown')).status).toBe(404); // answered by the extension
 
   // apply() started the order; pebble fetches the challenge from nginx on ports.http.
@@ -205,4 +205,4 @@ test('pebble validates through nginx, the agent fetches the issued pair, nginx s
   await agentFiles.prune(first);
   expect(await readdir(acmeDir)).toEqual([]);
   service.stop();
-}, 120_000);
+}, 240_000);

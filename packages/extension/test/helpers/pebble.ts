@@ -104,7 +104,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     await Promise.all([stopChild(pebble), stopChild(challtest)]);
     rmSync(dir, { recursive: true, force: true });
   };
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   for (;;) {
     if (pebble.exitCode !== null) {
       await stop();
@@ -117,7 +117,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error('pebble did not answer within 20 s');
+      throw new Error('pebble did not answer within 60 s');
     }
     await new Promise((r) => setTimeout(r, 100));
   }
