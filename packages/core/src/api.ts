@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger, ServiceStatus } from '@signalbox/model';
 import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/model';
+import type { AcmeFailureStore, ReportedAcmeFailure } from './acme-failures.js';
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 
@@ -16,6 +17,8 @@ export interface ApiDeps {
   store: ModelStore;
   statuses: () => ServiceStatus[];
   exclusions: ExclusionStore;
+  /** ACME orders the extensions report as failing (PUT /v1/extensions/:name/acme). */
+  acmeFailures?: AcmeFailureStore;
   registry: Registry;
   log: Logger;
   /** Upper bound for ?wait=, seconds. */
@@ -88,6 +91,25 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       return { ok: true };
     },
   );
+
+  app.put<{ Params: { name: string } }>('/v1/extensions/:name/acme', async (req, reply) => {
+    if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' } satisfies ApiError);
+    const body: unknown = req.body;
+    const failed = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { failed?: unknown }).failed : undefined;
+    if (!Array.isArray(failed) || failed.length > MAX_EXCLUSIONS) {
+      return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"failed": [{"host", "error", "failures", "nextAt"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiError);
+    }
+    const list: ReportedAcmeFailure[] = (failed as Record<string, unknown>[])
+      .filter((x) => typeof x === 'object' && x !== null && typeof x.host === 'string' && typeof x.error === 'string')
+      .map((x) => ({
+        host: String(x.host).slice(0, 300),
+        error: String(x.error).slice(0, 600),
+        failures: typeof x.failures === 'number' && Number.isInteger(x.failures) && x.failures > 0 ? Math.min(x.failures, 1e6) : 1,
+        ...(typeof x.nextAt === 'string' && !Number.isNaN(Date.parse(x.nextAt)) ? { nextAt: new Date(Date.parse(x.nextAt)).toISOString() } : {}),
+      }));
+    deps.acmeFailures?.set(req.params.name, list);
+    return { ok: true };
+  });
 
   app.get('/v1/status', async () => ({ services: deps.statuses() }));
 

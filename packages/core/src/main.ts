@@ -8,6 +8,7 @@ import { watchEvents } from './docker/events.js';
 import { ServiceManager } from './docker/services.js';
 import { readSnapshot } from './docker/snapshot.js';
 import { ManagedServices } from './managed-services.js';
+import { AcmeFailureStore } from './acme-failures.js';
 import { ExclusionStore } from './exclusions.js';
 import { createDashboard } from './dashboard/start.js';
 import { createMetrics } from './metrics.js';
@@ -42,8 +43,10 @@ const store = new ModelStore();
 const tracker = new StatusTracker(log.child({ component: 'status' }));
 const exclusions = new ExclusionStore();
 const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
+const acmeFailures = new AcmeFailureStore();
+const statuses = () => acmeFailures.apply(exclusions.apply(tracker.all(), clusterOf), clusterOf);
 const controlNetwork = process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control';
-const dashboard = createDashboard({ extensions: config.Extensions, store, statuses: () => exclusions.apply(tracker.all(), clusterOf), controlNetwork, env: process.env, log, registry: metrics.registry });
+const dashboard = createDashboard({ extensions: config.Extensions, store, statuses, controlNetwork, env: process.env, log, registry: metrics.registry });
 const managed = new ManagedServices(
   config.Extensions,
   {
@@ -84,7 +87,7 @@ const events = watchEvents(
   log.child({ component: 'events' }),
 );
 
-const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log, apiToken });
+const app = buildApp({ store, exclusions, acmeFailures, statuses, registry: metrics.registry, log, apiToken });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
 await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');

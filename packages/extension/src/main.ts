@@ -15,6 +15,8 @@ import { renderNginxConf } from './render/index.js';
 import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
 import { CustomTemplateError, loadCustomTemplate } from './custom-template.js';
+import { AcmeService } from './acme/service.js';
+import { AcmeStore, DockerConfigBackend } from './acme/store.js';
 
 const log = createLogger('extension');
 const coreUrl = process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080';
@@ -74,6 +76,19 @@ sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
 sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
 sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
 if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
+type ModelPayload = { version: string; extension: ExtensionConfig; model: ClusterModel };
+/** The last model from core: rendered again when an ACME certificate is issued or renewed. */
+let lastPayload: ModelPayload | undefined;
+// ACME (config.toml [Extensions.NAME.Acme]): certificates kept sealed in the swarm, issued ones re-render the model.
+const acme = new AcmeService({
+  store: new AcmeStore(new DockerConfigBackend(docker), name, apiToken),
+  log: log.child({ component: 'acme' }),
+  onIssued: () => {
+    const last = lastPayload;
+    if (last) void processPayload(last).catch(() => undefined);
+  },
+});
+const mountedSecrets = secretsDirReader(process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets');
 const pipeline = new Pipeline({
   render: renderNginxConf,
   validator,
@@ -88,7 +103,7 @@ const pipeline = new Pipeline({
   },
   allowedModules: [streamModule],
   // Core mounts the secrets of the routes this extension serves here, so certificates are checked before proxies load them.
-  readSecret: secretsDirReader(process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets'),
+  readSecret: (secret) => acme.read(secret) ?? mountedSecrets(secret),
 });
 
 // Serve the newest published config at once, so proxies restarting while core is away still get routes.
@@ -112,7 +127,9 @@ const serially = <T>(fn: () => Promise<T>): Promise<T> => {
 
 const app = buildServer({
   served,
-  status: () => state,
+  status: () => ({ ...state, acme: acme.status() }),
+  challenges: acme.challenges,
+  acmeFiles: () => acme.files(),
   registry,
   log,
   apiToken,
@@ -144,6 +161,37 @@ async function reportExclusions(version: string, excluded: Exclusion[]): Promise
   }
 }
 
+// Failed ACME orders are shown by core on the services of their hosts (WARN_ACME_ORDER_FAILED).
+let acmeReported = '[]';
+async function reportAcmeFailures(force = false): Promise<void> {
+  const failed = acme.status().filter((h) => h.state === 'failed').map((h) => ({ host: h.host, error: h.error ?? 'unknown error', failures: h.failures, nextAt: h.nextAt }));
+  const body = JSON.stringify(failed);
+  if (!force && body === acmeReported) return;
+  try {
+    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/acme`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
+      body: JSON.stringify({ failed }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.ok) acmeReported = body;
+    else log.warn({ status: res.status }, 'core refused the ACME failure report');
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'cannot report ACME failures to core');
+  }
+}
+setInterval(() => void reportAcmeFailures(), 5000).unref();
+new Gauge({
+  name: 'signalbox_extension_acme_hosts',
+  help: 'ACME hosts of this extension by state (pending, ordering, valid, renewing, failed)',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const h of acme.status()) this.inc({ state: h.state });
+  },
+});
+
 const abort = new AbortController();
 void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel }>({
   url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
@@ -158,11 +206,18 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
     if (state.modelVersion === undefined) return;
     log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
     await reportExclusions(state.modelVersion, state.excluded);
+    await reportAcmeFailures(true);
   },
-  onValue: (payload) => serially(async () => {
+  onValue: (payload) => processPayload(payload),
+});
+
+function processPayload(payload: ModelPayload): Promise<void> {
+  lastPayload = payload;
+  return serially(async () => {
     const started = Date.now();
     try {
-      const res = await pipeline.process(payload.model, payload.extension);
+      const model = payload.extension.Acme ? await acme.apply(payload.model, payload.extension.Acme) : payload.model;
+      const res = await pipeline.process(model, payload.extension);
       outcomes.inc({ outcome: res.outcome });
       excludedTotal.inc(res.excluded.length);
       const changed = JSON.stringify(res.excluded) !== JSON.stringify(state.excluded);
@@ -177,11 +232,12 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
       log.error({ err: (e as Error).message, modelVersion: payload.version }, 'cannot process model; still serving the last config');
       throw e;
     }
-  }),
-});
+  });
+}
 
 const shutdown = () => {
   abort.abort();
+  acme.stop();
   void app.close().then(() => process.exit(0));
 };
 process.on('SIGTERM', shutdown);

@@ -11,6 +11,7 @@ import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
 import type { ConfigPublisher } from './publisher.js';
 import { sha256 } from './publisher.js';
 import type { RenderOptions } from './render/index.js';
+import { ACME_FILE_PREFIX } from './render/view-model.js';
 import type { ServedConfigState } from './served-config.js';
 
 export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
@@ -82,10 +83,12 @@ export class Pipeline {
     const policy = checkPolicy(rendered ?? this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
-      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, tempDir: s.tempDir });
+      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, acmeDir: s.secretsDir, tempDir: s.tempDir });
+    // ACME certificates (issued by the extension, delivered to proxies over the control plane) get dummies too.
+    const acmeFiles = model.virtualHosts.flatMap((v) => (v.tls?.certSecret.startsWith(ACME_FILE_PREFIX) ? [v.tls.certSecret.slice(1), v.tls.keySecret.slice(1)] : []));
     // Core never mounts the API token secret into proxies as a route's key (it is not one): a service
     // naming it fails here like any missing key and is left out, instead of failing on every proxy.
-    const res = await this.d.validator.validate(inSandbox, model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)));
+    const res = await this.d.validator.validate(inSandbox, [...model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)), ...new Set(acmeFiles)]);
     return res.ok ? undefined : res.error;
   }
 

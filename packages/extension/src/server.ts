@@ -3,6 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '@signalbox/model';
 import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/model';
+import type { ChallengeStore } from './acme/orderer.js';
 import type { Exclusion } from './pipeline.js';
 import type { ServedConfigState } from './served-config.js';
 
@@ -19,21 +20,42 @@ export interface ServerDeps {
   status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: unknown };
   registry: Registry;
   log: Logger;
-  /** Every request but GET /v1/health must carry `Authorization: Bearer <apiToken>`. */
+  /** Every request but GET /v1/health (and ACME challenges) must carry `Authorization: Bearer <apiToken>`. */
   apiToken: string;
+  /** Pending HTTP-01 answers, served without the token: the CA fetches them through any proxy replica. */
+  challenges?: ChallengeStore;
+  /** Issued ACME certificates and keys by file name, for proxy agents (token required). */
+  acmeFiles?: () => Record<string, string>;
 }
+
+/** The HTTP-01 path (RFC 8555 §8.3); proxies forward it for ACME hosts to the extension. */
+export const ACME_CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
 
 export function buildServer(d: ServerDeps): FastifyInstance {
   // Request logs are info level: a warn-level child keeps long-polls from flooding the log.
   // Only a proxy's refusal report has a body (a hash and nginx's reason, cut at 4000 characters): a
   // small limit turns anything larger into a 413, not memory use.
   const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, maxParamLength: 200 });
-  app.addHook('onRequest', tokenCheckHook(d.apiToken));
+  const tokenCheck = tokenCheckHook(d.apiToken);
+  // Key authorizations are public by design (the CA fetches them over plain HTTP); nothing else is open.
+  app.addHook('onRequest', async (req, reply) => {
+    if (d.challenges && req.method === 'GET' && req.url.startsWith(ACME_CHALLENGE_PREFIX)) return;
+    await tokenCheck(req, reply);
+  });
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) d.log.error({ err: err.message }, 'API request failed');
     return reply.code(status).send({ code: status === 500 ? 'ERR_API_INTERNAL' : ERR_API_BAD_REQUEST, message: err.message.slice(0, 300) });
   });
+
+  if (d.challenges) {
+    const challenges = d.challenges;
+    app.get<{ Params: { token: string } }>(`${ACME_CHALLENGE_PREFIX}:token`, async (req, reply) => {
+      const answer = /^[A-Za-z0-9_-]{1,200}$/.test(req.params.token) ? challenges.get(req.params.token) : undefined;
+      if (answer === undefined) return reply.code(404).header('content-type', 'text/plain').send('no such challenge\n');
+      return reply.header('content-type', 'application/octet-stream').header('cache-control', 'no-store').send(answer);
+    });
+  }
 
   app.get('/v1/health', async () => ({ ok: true, serving: d.served.get()?.name ?? null }));
 
@@ -66,6 +88,11 @@ export function buildServer(d: ServerDeps): FastifyInstance {
     d.onRefusal?.(sha256, reason.slice(0, 4000));
     return reply.code(202).send({ ok: true });
   });
+
+  if (d.acmeFiles) {
+    const files = d.acmeFiles;
+    app.get('/v1/acme/files', async (_req, reply) => reply.header('cache-control', 'no-store').send({ files: files() }));
+  }
 
   app.get('/v1/status', async () => ({ serving: d.served.get()?.name ?? null, sha256: d.served.get()?.sha256 ?? null, ...d.status() }));
 

@@ -1,4 +1,5 @@
 // A diagnostic names what to fix: the label (or key), the offending value, and why.
+import type { AcmeCode } from './acme-plan.js';
 import type { ClusterCode } from './builder.js';
 import type { ConfigCode } from './config.js';
 import type { LabelCode } from './labels.js';
@@ -13,7 +14,7 @@ export const ERR_CERT_INVALID = 'ERR_CERT_INVALID';
 export const ERR_PROXY_REFUSED = 'ERR_PROXY_REFUSED';
 
 /** Every code a model diagnostic can carry, so a misspelt code does not compile. */
-export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID | typeof ERR_PROXY_REFUSED;
+export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | AcmeCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID | typeof ERR_PROXY_REFUSED;
 
 /** C widens the codes for tools that add their own (the CLI's lint findings). */
 export interface Diagnostic<C extends string = DiagnosticCode> {

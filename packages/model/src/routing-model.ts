@@ -96,4 +96,9 @@ export interface ClusterModel {
    * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.
    */
   heldHosts?: string[];
+  /**
+   * Hosts routed over HTTP here that get a certificate from the cluster's ACME CA (com.docker.lb.acme=true,
+   * allowed, no explicit certificate; see acme-plan.ts). Sorted; absent when empty.
+   */
+  acmeHosts?: string[];
 }

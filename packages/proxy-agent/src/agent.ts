@@ -8,9 +8,10 @@ import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js'
 import { buildApp, type AgentSnapshot } from './api.js';
 import { localAddressToward, requireToken } from './control-listener.js';
 import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
+import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
-import { Installer, type NginxRunner } from './installer.js';
+import { Installer, readBootstrap, type NginxRunner } from './installer.js';
 import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
@@ -97,6 +98,9 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
     }
   }
+  const acmeFiles = options.extensionUrl
+    ? new AcmeFiles({ dir: process.env.SIGNALBOX_ACME_DIR ?? DEFAULT_ACME_DIR, extensionUrl: options.extensionUrl, headers, log: log('acme') })
+    : undefined;
   const fetcher = options.extensionUrl
     ? new Fetcher({
         headers,
@@ -106,7 +110,22 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         // A config the extension accepted but this nginx refuses is reported, so the extension can
         // exclude the services it names and the others keep updating.
         submit: async (c) => {
+          // A brief extension hiccup is retried (1 s, 2 s); after that the running config (and the
+          // certificates it uses) stays until the next version.
+          for (let attempt = 0; acmeFiles; attempt++) {
+            try {
+              await acmeFiles.ensure(c.bytes.toString('utf8'));
+              break;
+            } catch (e) {
+              if (attempt >= 2) {
+                log('fetcher').warn({ err: (e as Error).message }, 'cannot fetch the ACME certificates this config names; keeping the running config');
+                return { status: 'failed' as const };
+              }
+              await sleep(1000 * 2 ** attempt);
+            }
+          }
           const outcome = await installer.submit(c);
+          if (outcome.status === 'installed') await acmeFiles?.prune(c.bytes.toString('utf8'));
           if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
             await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
           }
@@ -185,6 +204,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     ...(tuning.watcherStabilityMs !== undefined ? { stabilityMs: tuning.watcherStabilityMs } : {}),
   });
 
+  // A fresh container's bootstrap config may name ACME certificates: fetch them first, best effort (without
+  // them the bootstrap fails nginx -t and the built-in config serves until the extension answers).
+  if (acmeFiles) {
+    const boot = await readBootstrap(options.bootstrapPath).catch(() => undefined);
+    if (boot) await acmeFiles.ensure(boot.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of the bootstrap config'));
+  }
   await installer.initialize({
     bootstrapPath: options.bootstrapPath,
     bootstrapConfigName: options.bootstrapConfigName,

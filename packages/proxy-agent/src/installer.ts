@@ -133,7 +133,7 @@ export function decodeBootstrap(bytes: Buffer): Buffer {
   return bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
 }
 
-async function readBootstrap(path: string): Promise<Buffer | undefined> {
+export async function readBootstrap(path: string): Promise<Buffer | undefined> {
   const bytes = await readIfExists(path);
   return bytes && decodeBootstrap(bytes);
 }
