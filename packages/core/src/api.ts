@@ -1,8 +1,9 @@
 // Core's upstream API: the per-extension model with ETag + long-poll, service status, metrics.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Logger, ServiceStatus } from '@signalbox/model';
-import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/model';
+import type { ServiceStatus } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/protocol';
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 

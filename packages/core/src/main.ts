@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { apiTokenOrExit, createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { apiTokenOrExit, createLogger } from '@signalbox/protocol';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';

@@ -1,8 +1,10 @@
 // Desired specs for each [Extensions.NAME]'s extension and proxy services (pure), and the loop that
 // converges the swarm to them. Only networks, secrets, ports and config.toml settings are in the proxy
 // spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
-import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
-import { API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { contentVersion, durationMs } from '@signalbox/model';
+import { API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE } from '@signalbox/protocol';
 import type { CoreMetrics } from './metrics.js';
 import { SPEC_VERSION_LABEL, type ServiceManager, type ServiceSpec } from './docker/services.js';
 

@@ -1,6 +1,6 @@
 // Long-poll a versioned HTTP resource (ETag + ?wait=) forever, with capped backoff on errors.
 // Used by the extension to follow core's model.
-import { backoffDelay, sleep } from '@signalbox/model';
+import { backoffDelay, sleep } from '@signalbox/protocol';
 
 export interface LongPollOptions<T> {
   url: string;

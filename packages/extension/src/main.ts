@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { apiTokenOrExit, bearerHeader, createLogger } from '@signalbox/model';
+import { apiTokenOrExit, bearerHeader, createLogger } from '@signalbox/protocol';
 import { secretsDirReader } from './certificates.js';
 import { longPoll } from './long-poll.js';
 import { NginxValidator, type SandboxState } from './nginx-validator.js';

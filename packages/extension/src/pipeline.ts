@@ -1,8 +1,9 @@
 // One model version in, at most one validated config out: render → policy → nginx -t → (bisect) → publish.
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
-import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
-import { API_TOKEN_SECRET_PREFIX } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { routesFingerprint, servicesBlamed } from './refusals.js';

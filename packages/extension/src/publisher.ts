@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
-import type { Logger } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 
 export const LABEL_EXTENSION = 'com.signalbox.extension';
 export const LABEL_SHA = 'com.signalbox.sha256';

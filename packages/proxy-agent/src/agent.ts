@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
 import { localAddressToward, requireToken } from './control-listener.js';
-import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
+import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/protocol';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, type NginxRunner } from './installer.js';

@@ -1,7 +1,7 @@
 // Agent options come from the environment once at start; a bad value stops the agent with a
 // message naming the variable, before anything is written or started.
 import { isAbsolute } from 'node:path';
-import { API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE } from '@signalbox/model';
+import { API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE } from '@signalbox/protocol';
 
 export interface AgentOptions {
   /** Where nginx reads its config (Interlock's ProxyConfigPath). */

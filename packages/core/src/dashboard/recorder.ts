@@ -2,8 +2,10 @@
 // status (served config, exclusions, validation errors) and each proxy agent's status, asked over the
 // control network. Config history is what this core saw since it started (Docker keeps no history of
 // reloads); everything else is rebuilt from live answers after a restart.
-import type { ClusterModel, ExtensionConfig, Logger, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
-import { VersionedValue, contentVersion } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { contentVersion } from '@signalbox/model';
+import { VersionedValue } from '@signalbox/protocol';
 import type { ModelStore } from '../model-store.js';
 import type { ConvergenceMetrics } from './metrics.js';
 import type {

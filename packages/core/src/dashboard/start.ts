@@ -2,7 +2,8 @@
 // proxy agents for status; the listener serves the page and its API on SIGNALBOX_DASHBOARD_ADDR.
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import type { ExtensionConfig, Logger, ServiceStatus } from '@signalbox/model';
+import type { ExtensionConfig, ServiceStatus } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { AGENT_PORT, EXTENSION_PORT } from '../managed-services.js';
 import type { ModelStore } from '../model-store.js';
 import { createConvergenceMetrics } from './metrics.js';

@@ -1,7 +1,7 @@
 // Create, update or remove the services core manages. Drift is judged only on the fields core sets:
 // the engine adds defaults and the extension's config mounts that core must not fight over.
 import type Docker from 'dockerode';
-import type { Logger } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
