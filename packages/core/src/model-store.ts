@@ -1,13 +1,7 @@
 // The latest payload per extension, each a versioned value that long-poll requests wait on.
-import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig, ExtensionPayload } from '@signalbox/model';
 import { contentVersion } from '@signalbox/model';
 import { VersionedValue } from '@signalbox/protocol';
-
-export interface ExtensionPayload {
-  version: string;
-  extension: ExtensionConfig;
-  model: ClusterModel;
-}
 
 export class ModelStore {
   private readonly payloads = new Map<string, VersionedValue<ExtensionPayload>>();

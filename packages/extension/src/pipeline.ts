@@ -13,15 +13,10 @@ import type { ConfigPublisher } from './publisher.js';
 import { sha256 } from './publisher.js';
 import type { RenderOptions } from './render/index.js';
 import type { ServedConfigState } from './served-config.js';
+import type { Exclusion } from '@signalbox/protocol';
 
 export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
 
-export interface Exclusion {
-  service: string;
-  /** ERR_CERT_INVALID: a certificate/key pair of its hosts cannot be served (checked on the mounted secrets). */
-  code: 'ERR_NGINX_REJECTED' | 'ERR_CERT_INVALID' | 'ERR_PROXY_REFUSED';
-  reason: string;
-}
 
 export interface PipelineResult {
   outcome: 'published' | 'unchanged' | 'refused';

@@ -29,10 +29,12 @@ export const PATHS = {
   metrics: '/metrics',
   /** Core: names of the configured extensions. */
   extensions: '/v1/extensions',
-  /** Core: one extension's model (long-poll). */
+  /** Core: one extension's model (long-poll); `extensionModelRoute` is the route's pattern. */
   extensionModel: (name: string): string => `/v1/extensions/${encodeURIComponent(name)}/model`,
+  extensionModelRoute: '/v1/extensions/:name/model',
   /** Core: an extension reports the services it had to leave out. */
   extensionExclusions: (name: string): string => `/v1/extensions/${encodeURIComponent(name)}/exclusions`,
+  extensionExclusionsRoute: '/v1/extensions/:name/exclusions',
   /** Extension: the validated nginx.conf (long-poll). */
   nginxConf: '/v1/nginx.conf',
   /** Extension: a proxy agent reports a config its nginx refused. */

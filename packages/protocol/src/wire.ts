@@ -77,6 +77,20 @@ export const extensionsBodySchema = {
 } as const;
 export type ExtensionsBody = FromSchema<typeof extensionsBodySchema>;
 
+/** The routing model's top level as every reader relies on it (its full type is @signalbox/model's ClusterModel). */
+export const routingModelSchema = {
+  type: 'object',
+  required: ['cluster', 'virtualHosts', 'passthrough', 'services'],
+  properties: {
+    /** The ServiceCluster this model is for ('' for the default cluster). */
+    cluster: str,
+    virtualHosts: { type: 'array', items: { type: 'object' } },
+    passthrough: { type: 'array', items: { type: 'object' } },
+    services: { type: 'array', items: { type: 'object' } },
+  },
+  additionalProperties: true,
+} as const;
+
 /**
  * Core's GET /v1/extensions/NAME/model. `extension` (the [Extensions.NAME] section) and `model` (the
  * routing model) are declared by @signalbox/model, which instantiates ExtensionPayload with them; the
@@ -88,18 +102,8 @@ export const extensionPayloadSchema = {
   properties: {
     /** Hash of the canonical JSON of extension + model; also the ETag. */
     version: { type: 'string', minLength: 1 },
-    extension: { type: 'object', required: ['Name'], properties: { Name: str }, additionalProperties: true },
-    model: {
-      type: 'object',
-      required: ['cluster', 'virtualHosts', 'passthrough', 'services'],
-      properties: {
-        cluster: str,
-        virtualHosts: { type: 'array', items: { type: 'object' } },
-        passthrough: { type: 'array', items: { type: 'object' } },
-        services: { type: 'array', items: { type: 'object' } },
-      },
-      additionalProperties: true,
-    },
+    extension: { type: 'object', required: ['ServiceName', 'ProxyServiceName'], properties: { ServiceName: str, ProxyServiceName: str }, additionalProperties: true },
+    model: routingModelSchema,
   },
   additionalProperties: false,
 } as const;
