@@ -2,7 +2,7 @@
 import type { ExclusionCode, WireDiagnostic } from '@signalbox/protocol';
 import type { ClusterCode } from './builder.js';
 import type { ConfigCode } from './config.js';
-import type { LabelCode } from './label-codes.js';
+import type { LabelCode } from './labels.js';
 
 export type { Severity } from '@signalbox/protocol';
 
