@@ -9,6 +9,7 @@ const str = { type: 'string' } as const;
 const nstr = { type: ['string', 'null'] } as const;
 const int = { type: 'integer', minimum: 0 } as const;
 const strs = { type: 'array', items: str } as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
 
 /** `{ ok: true }`: GET /v1/health of core and agent, PUT …/exclusions, POST /v1/refusals. */
 export const okBodySchema = {
@@ -84,9 +85,11 @@ export const routingModelSchema = {
   properties: {
     /** The ServiceCluster this model is for ('' for the default cluster). */
     cluster: str,
-    virtualHosts: { type: 'array', items: { type: 'object' } },
-    passthrough: { type: 'array', items: { type: 'object' } },
-    services: { type: 'array', items: { type: 'object' } },
+    // additionalProperties: true also tells fastify's serializer to keep every field (it drops what a
+    // schema does not name).
+    virtualHosts: { type: 'array', items: anyObject },
+    passthrough: { type: 'array', items: anyObject },
+    services: { type: 'array', items: anyObject },
   },
   additionalProperties: true,
 } as const;
