@@ -97,6 +97,12 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
 }
 
+/** "<volume>:<path>" (checked by the config schema) as a Docker volume mount. */
+function volumeMount(spec: string) {
+  const at = spec.indexOf(':');
+  return { Type: 'volume', Source: spec.slice(0, at), Target: spec.slice(at + 1) };
+}
+
 function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
   // The API token secret is never a route's key (a label naming it is not mounted under its own name).
@@ -191,6 +197,8 @@ export function desiredProxySpec(
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
         Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap)],
+        // Named volumes only (ProxyMounts), e.g. for an access log file that outlives the task.
+        ...(ext.ProxyMounts.length ? { Mounts: ext.ProxyMounts.map(volumeMount) } : {}),
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),
