@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { apiTokenOrExit, createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { CORE_PORT, apiTokenOrExit, createLogger } from '@signalbox/protocol';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';
@@ -50,7 +51,7 @@ const dashboard = createDashboard({ extensions: config.Extensions, store, status
 const managed = new ManagedServices(
   config.Extensions,
   {
-    coreUrl: process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080',
+    coreUrl: process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_PORT}`,
     controlNetwork,
     owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
     dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
@@ -89,7 +90,7 @@ const events = watchEvents(
 
 const app = buildApp({ store, exclusions, acmeFailures, statuses, registry: metrics.registry, log, apiToken });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
-await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
+await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? CORE_PORT) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');
 sync.start();
 const closeDashboard = await dashboard.start();

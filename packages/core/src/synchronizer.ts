@@ -1,6 +1,7 @@
 // Keeps the routing models in step with the swarm: Docker events make it fast, the periodic
 // reconcile makes it right (swarm emits no task events, so a rescheduled task is only seen by polling).
-import type { ClusterModel, ClusterTarget, Logger, SignalboxConfig, SwarmSnapshot } from '@signalbox/model';
+import type { ClusterModel, ClusterTarget, SignalboxConfig, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { ACME_CODE_DOCS, acmeServiceIds, buildClusterModels, withAcmePlan } from '@signalbox/model';
 import { Coalescer } from './coalescer.js';
 import { FirstStartGate } from './first-start.js';

@@ -2,7 +2,8 @@
 // what these tests see; nothing here asserts on elapsed wall-clock time.
 import { jest } from '@jest/globals';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { createLogger, parseConfig } from '@signalbox/model';
+import { parseConfig } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import type { InjectOptions } from 'fastify';
 import { buildApp } from '../src/api.js';
 import { Coalescer } from '../src/coalescer.js';

@@ -4,25 +4,24 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { apiTokenOrExit, bearerHeader, createLogger } from '@signalbox/model';
+import { readExtensionPayload, type ExtensionPayload } from '@signalbox/model';
+import { CORE_PORT, EXTENSION_PORT, PATHS, apiTokenOrExit, bearerHeader, createLogger, longPoll, type Exclusion, type ExclusionReport, type SandboxState } from '@signalbox/protocol';
 import { secretsDirReader } from './certificates.js';
-import { longPoll } from './long-poll.js';
-import { NginxValidator, type SandboxState } from './nginx-validator.js';
-import { Pipeline, type Exclusion } from './pipeline.js';
+import { NginxValidator } from './nginx-validator.js';
+import { Pipeline } from './pipeline.js';
 import { DockerConfigPublisher } from './publisher.js';
 import { renderNginxConf } from './render/index.js';
 import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
-import { CustomTemplateError, loadCustomTemplate } from './custom-template.js';
+import { CustomTemplateError, ERR_TEMPLATE_INVALID, loadCustomTemplate } from './custom-template.js';
 import { AcmeService } from './acme/service.js';
 import { AcmeStore, DockerConfigBackend } from './acme/store.js';
 
 const log = createLogger('extension');
-const coreUrl = process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080';
+const coreUrl = process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_PORT}`;
 const name = process.env.SIGNALBOX_EXTENSION_NAME ?? 'default';
 const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
-const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? 8081);
+const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? EXTENSION_PORT);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 const apiToken = apiTokenOrExit(log);
@@ -44,7 +43,7 @@ if (templateName !== '') {
     log.info({ template: templateName }, 'rendering with the custom template from config.toml');
   } catch (e) {
     const message = e instanceof CustomTemplateError ? e.message : `Template ${JSON.stringify(templateName)} cannot be read: ${(e as Error).message}`;
-    log.fatal({ template: templateName, code: 'ERR_TEMPLATE_INVALID' }, message);
+    log.fatal({ template: templateName, code: ERR_TEMPLATE_INVALID }, message);
     process.exit(1);
   }
 }
@@ -76,7 +75,7 @@ sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
 sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
 sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
 if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
-type ModelPayload = { version: string; extension: ExtensionConfig; model: ClusterModel };
+type ModelPayload = ExtensionPayload;
 /** The last model from core: rendered again when an ACME certificate is issued or renewed. */
 let lastPayload: ModelPayload | undefined;
 // ACME (config.toml [Extensions.NAME.Acme]): certificates kept sealed in the swarm, issued ones re-render the model.
@@ -149,10 +148,10 @@ log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'ext
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
   try {
-    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
+    const res = await fetch(`${coreUrl}${PATHS.extensionExclusions(name)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
-      body: JSON.stringify({ modelVersion: version, excluded }),
+      body: JSON.stringify({ modelVersion: version, excluded } satisfies ExclusionReport),
       signal: AbortSignal.timeout(5000),
     });
     if (!res.ok) log.warn({ status: res.status, body: (await res.text()).slice(0, 200) }, 'core refused the exclusions report');
@@ -193,12 +192,13 @@ new Gauge({
 });
 
 const abort = new AbortController();
-void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel }>({
-  url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
+void longPoll({
+  url: `${coreUrl}${PATHS.extensionModel(name)}`,
   waitSeconds: 30,
   signal: abort.signal,
   headers: bearerHeader(apiToken),
-  parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
+  // Checked against protocol's schema: a core of another release fails here with a clear message.
+  read: async (res) => readExtensionPayload(await res.json()),
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
   // A restarted core has forgotten what we excluded, and its model may not change (so no new render):
   // tell it again as soon as it answers.

@@ -1,8 +1,9 @@
 // One model version in, at most one validated config out: render → policy → nginx -t → (bisect) → publish.
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
-import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
-import { API_TOKEN_SECRET_PREFIX } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { routesFingerprint, servicesBlamed } from './refusals.js';
@@ -13,15 +14,10 @@ import { sha256 } from './publisher.js';
 import type { RenderOptions } from './render/index.js';
 import { ACME_FILE_PREFIX } from './render/view-model.js';
 import type { ServedConfigState } from './served-config.js';
+import type { Exclusion } from '@signalbox/protocol';
 
 export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
 
-export interface Exclusion {
-  service: string;
-  /** ERR_CERT_INVALID: a certificate/key pair of its hosts cannot be served (checked on the mounted secrets). */
-  code: 'ERR_NGINX_REJECTED' | 'ERR_CERT_INVALID' | 'ERR_PROXY_REFUSED';
-  reason: string;
-}
 
 export interface PipelineResult {
   outcome: 'published' | 'unchanged' | 'refused';

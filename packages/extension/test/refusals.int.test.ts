@@ -3,7 +3,8 @@
 // there (ERR_PROXY_REFUSED) and publishes the rest, so the other services keep updating.
 import { jest } from '@jest/globals';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { createLogger, parseConfig } from '@signalbox/model';
+import { parseConfig } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { NginxValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
 import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';

@@ -1,5 +1,6 @@
 // The routing model core serves to extensions: one per service cluster, sorted and deterministic.
 import type { Diagnostic } from './diagnostics.js';
+import type { WireServiceStatus } from '@signalbox/protocol';
 
 export interface UpstreamServer {
   addr: string;
@@ -60,19 +61,10 @@ export interface RedirectRule {
   target: string;
 }
 
-export type ServiceState = 'enabled' | 'disabled';
+export type { ServiceState } from '@signalbox/protocol';
 
-export interface ServiceStatus {
-  id: string;
-  name: string;
-  cluster: string;
-  status: ServiceState;
-  hosts: string[];
-  /** Number of upstream servers this service contributes. */
-  servers: number;
-  errors: Diagnostic[];
-  warnings: Diagnostic[];
-}
+/** A labelled service's state as core serves it (the wire's, from @signalbox/protocol), with typed codes. */
+export type ServiceStatus = Omit<WireServiceStatus, 'errors' | 'warnings'> & { errors: Diagnostic[]; warnings: Diagnostic[] };
 
 export interface ClusterModel {
   /** The ServiceCluster this model is for ('' for the default cluster). */

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js';
 import { buildApp, type AgentSnapshot } from './api.js';
 import { localAddressToward, requireToken } from './control-listener.js';
-import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
+import { PATHS, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
 import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { Fetcher } from './fetcher.js';
@@ -45,10 +45,10 @@ export interface Agent {
 
 async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger, auth: Record<string, string>): Promise<void> {
   try {
-    await fetch(new URL('/v1/refusals', `${extensionUrl}/`), {
+    await fetch(new URL(PATHS.refusals, `${extensionUrl}/`), {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ sha256, reason }),
+      body: JSON.stringify({ sha256, reason } satisfies Refusal),
       signal: AbortSignal.timeout(5000),
     });
   } catch (err) {

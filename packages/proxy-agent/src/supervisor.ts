@@ -3,7 +3,7 @@
 // (no pid file involved) and confirmed by watching for a new generation of workers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
-import { backoffDelay, sleep, type BackoffPolicy } from '@signalbox/model';
+import { backoffDelay, sleep, type BackoffPolicy } from '@signalbox/protocol';
 import { DrainLimit } from './drain-limit.js';
 import { FOREGROUND_ARGS, isAlive, isDraining, listChildren, trimReason } from './nginx.js';
 

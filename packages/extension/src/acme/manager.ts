@@ -2,8 +2,8 @@
 // and retried with capped exponential backoff after a failure. Every host has its own state and its own
 // order, so a rate limit or CA error for one host never delays or blocks another.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import type { BackoffPolicy, Logger } from '@signalbox/model';
-import { backoffDelay } from '@signalbox/model';
+import type { BackoffPolicy, Logger } from '@signalbox/protocol';
+import { backoffDelay } from '@signalbox/protocol';
 import type { CertificateRecord } from './store.js';
 
 export interface IssuedPair {
@@ -24,17 +24,9 @@ export interface AcmePolicy {
   concurrency: number;
 }
 
-export type AcmeHostState = 'pending' | 'ordering' | 'valid' | 'renewing' | 'failed';
-
-export interface AcmeHostStatus {
-  host: string;
-  state: AcmeHostState;
-  notAfter?: string;
-  /** When the certificate is renewed (valid), or the next try (failed). */
-  nextAt?: string;
-  failures: number;
-  error?: string;
-}
+// Declared once on the wire: the extension's GET /v1/status carries them.
+export type { AcmeHostState, AcmeHostStatus } from '@signalbox/protocol';
+import type { AcmeHostState, AcmeHostStatus } from '@signalbox/protocol';
 
 interface Entry {
   host: string;

@@ -2,7 +2,8 @@
 // store), puts issued ones into the model it renders (as ACME files, see ACME_FILE_PREFIX), and hands
 // the files to proxy agents over the control plane.
 import { createHash } from 'node:crypto';
-import type { AcmeConfig, ClusterModel, Logger } from '@signalbox/model';
+import type { AcmeConfig, ClusterModel } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { durationMs } from '@signalbox/model';
 import { ACME_FILE_PREFIX } from '../render/view-model.js';
 import { AcmeManager, type AcmeHostStatus, type Orderer } from './manager.js';
