@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { AcmeManager, renewAt, type AcmePolicy, type IssuedPair } from '../src/acme/manager.js';
 import { AcmeStore, Sealer, type AcmeBackend, type StoredObject } from '../src/acme/store.js';
 

@@ -4,7 +4,7 @@
 import { X509Certificate } from 'node:crypto';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
-import { createLogger } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { AcmeManager, type AcmePolicy, type Orderer } from '../src/acme/manager.js';
 import { ChallengeStore, createOrderer } from '../src/acme/orderer.js';
 import { AcmeStore, type AcmeBackend, type StoredObject } from '../src/acme/store.js';

@@ -26,7 +26,7 @@ export interface AcmePolicy {
 
 // Declared once on the wire: the extension's GET /v1/status carries them.
 export type { AcmeHostState, AcmeHostStatus } from '@signalbox/protocol';
-import type { AcmeHostState, AcmeHostStatus } from '@signalbox/protocol';
+import type { AcmeHostStatus } from '@signalbox/protocol';
 
 interface Entry {
   host: string;
