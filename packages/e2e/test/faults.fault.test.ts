@@ -268,7 +268,22 @@ test('dockerd restarted: every route comes back, new services route, rejections 
     }
   }
   await waitFor('swarm active again', async () => execFileSync('docker', ['info', '-f', '{{.Swarm.LocalNodeState}}']).toString().trim() === 'active', 120_000, 500);
-  const servingAt = await waitFor('the steady service answering again', async () => ((await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200 ? Date.now() : undefined), 120_000, 50);
+  // After a dockerd restart swarm re-creates the tasks, and the first 200 can come from a proxy or backend
+  // that swarm then replaces once more: "serving again" is 20 answers in a row (1 s), and any failure
+  // between the first 200 and that point is printed as a figure.
+  let firstAnswerAt = 0;
+  let inARow = 0;
+  const servingAt = await waitFor(
+    'the steady service answering again (20 answers in a row)',
+    async () => {
+      const ok = (await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200;
+      if (ok && firstAnswerAt === 0) firstAnswerAt = Date.now();
+      inARow = ok ? inARow + 1 : 0;
+      return inARow >= 20 ? Date.now() : undefined;
+    },
+    120_000,
+    50,
+  );
   await assertNoRouteLost(before);
   const allBackAt = Date.now();
   const { createdAt, routedAt } = await createAndTimeRouted('sbx-fault-new-dockerd');
@@ -279,7 +294,8 @@ test('dockerd restarted: every route comes back, new services route, rejections 
   expect(routedAt - createdAt).toBeLessThanOrEqual(15_000);
   await assertRejectionReported();
   figures.push(
-    `dockerd restarted: answering ${answeringAt - t0} ms after SIGTERM; data plane down ${servingAt - t0} ms (${failures.length} failed, ${ok} ok); ` +
+    `dockerd restarted: answering ${answeringAt - t0} ms after SIGTERM; first 200 ${firstAnswerAt - t0} ms, steady ${servingAt - t0} ms after SIGTERM ` +
+      `(${failures.length} failed, ${failures.filter((at) => at > firstAnswerAt).length} of them after the first 200; ${ok} ok); ` +
       `all routes back ${allBackAt - answeringAt} ms after dockerd answered; new service routed ${routedAt - createdAt} ms after creation`,
   );
 });
