@@ -244,6 +244,15 @@ test('sticky_session_cookie: one cookie value sticks to one of 3 tasks; differen
   // Requests without the cookie are spread (by request id), so all 3 tasks show up once they are upstreams.
   await waitFor('3 tasks in the upstream', async () => (await distinctTasks('sticky.lbl.test', 15)).size === 3, 60_000, 200);
   for (const value of ['alice', 'bob-42']) {
+    // A task that has just started can be marked failed for fail_timeout by one refused connection, and
+    // the hash then sends its cookies elsewhere meanwhile: wait (generously) until a value sticks once,
+    // then it must stick for 20 more requests. Without stickiness the wait itself times out.
+    await waitFor(
+      `cookie ${value} sticking to one task for 20 requests`,
+      async () => (await countBy(20, async () => taskOf(await get('sticky.lbl.test', '/', { cookie: `sbx_session=${value}` })))).size === 1,
+      60_000,
+      500,
+    );
     const seen = await countBy(20, async () => {
       const r = await get('sticky.lbl.test', '/', { cookie: `other=1; sbx_session=${value}; x=y` });
       expect(r.status).toBe(200);
