@@ -15,7 +15,8 @@
 # Environment: PEBBLE_VALIDITY (issued certificates' lifetime in seconds, default 3600),
 # PEBBLE_BLOCKLIST (comma-separated names pebble refuses), ACME_RETRY_INITIAL / ACME_RETRY_MAX /
 # ACME_RENEW_BEFORE (written into the Acme section; defaults 2s / 20s / 720h), SIGNALBOX_ACME_PEBBLE_DIR.
-# If the extension task is replaced, pebble goes with its namespace: run `up` again.
+# If the extension task is replaced, pebble goes with its namespace: run `up` again (with
+# SIGNALBOX_ROTATE_API_TOKEN=1 it rotates the API token and waits for the extension and proxy to roll).
 set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/stack.sh"
 
@@ -28,6 +29,17 @@ task_container() { docker ps -q --filter "label=com.docker.swarm.service.name=$1
 
 control_ip() {
   docker inspect -f "{{with index .NetworkSettings.Networks \"$CONTROL_NETWORK\"}}{{.IPAddress}}{{end}}" "$1"
+}
+
+# rolled_to SERVICE SECRET: every running task of SERVICE mounts SECRET, and no older container is left.
+rolled_to() {
+  local tasks t
+  tasks="$(docker service ps -q --filter desired-state=running "$1" 2>/dev/null)"
+  [[ -n "$tasks" ]] || return 1
+  for t in $tasks; do
+    docker inspect -f '{{.Status.State}} {{range .Spec.ContainerSpec.Secrets}}{{.SecretName}} {{end}}' "$t" 2>/dev/null | grep -q "^running .*$2" || return 1
+  done
+  [[ "$(docker ps -q --filter "label=com.docker.swarm.service.name=$1" | wc -l)" == "$(wc -w <<<"$tasks")" ]]
 }
 
 up() {
@@ -58,6 +70,12 @@ up() {
   } > "$DIR/config.toml"
   deploy_stack "$DIR/config.toml"
   wait_stack_ready 240
+  # After a token rotation (SIGNALBOX_ROTATE_API_TOKEN=1) core rolls, then rolls the extension and the
+  # proxy onto the new secret: pebble must join the new extension task, and learn the new proxy's address.
+  local token_secret
+  token_secret="signalbox-api-token-$(sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12)"
+  wait_for "$(declare -f rolled_to); rolled_to $EXTENSION_SERVICE $token_secret && rolled_to $PROXY_SERVICE $token_secret" 300 1 \
+    || die "$EXTENSION_SERVICE / $PROXY_SERVICE did not roll onto $token_secret"
 
   local ext proxy proxy_ip
   ext="$(task_container "$EXTENSION_SERVICE")"; [[ -n "$ext" ]] || die "no running $EXTENSION_SERVICE container on this node"
@@ -98,5 +116,5 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   root) root ;;
-  *) sed -n '2,19p' "$0"; exit 2 ;;
+  *) sed -n '2,21p' "$0"; exit 2 ;;
 esac

@@ -28,6 +28,20 @@ ensure_api_token() {
   sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12
 }
 
+# The ACME store key (docs/tls.md): a random key in a Docker secret that seals the ACME account and
+# certificates kept in the swarm. Created once, never by a token rotation: rotating the API token keeps
+# every certificate. Its content never touches a disk (piped from /dev/urandom into the secret).
+# SIGNALBOX_ACME_STORE_KEY_SECRET must match config.toml's [Extensions.NAME.Acme] StoreKeySecret.
+ACME_STORE_KEY_SECRET="${SIGNALBOX_ACME_STORE_KEY_SECRET:-signalbox-acme-store-key}"
+ensure_acme_store_key() {
+  docker secret inspect "$ACME_STORE_KEY_SECRET" >/dev/null 2>&1 && return 0
+  head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' \
+    | docker secret create --label com.signalbox.role=acme-store-key "$ACME_STORE_KEY_SECRET" - >/dev/null \
+    || docker secret inspect "$ACME_STORE_KEY_SECRET" >/dev/null 2>&1 \
+    || die "cannot create the ACME store key secret $ACME_STORE_KEY_SECRET"
+  log "new ACME store key: Docker secret $ACME_STORE_KEY_SECRET (kept across deploys and token rotations)"
+}
+
 # close_control_network: Docker never changes an existing network, so a control network created
 # attachable by an older stack.yml stays attachable across deploys. Recreate it once: remove the
 # stack's core and the services core created (label com.signalbox.owner=signalbox; they come back on
@@ -58,6 +72,7 @@ deploy_stack() {
   cfg="$(readlink -f "${1:-$REPO_ROOT/deploy/config.toml}")"
   version="$(sha256sum "$cfg" | cut -c1-12)"
   token_version="$(ensure_api_token)" || exit 1
+  ensure_acme_store_key
   close_control_network
   log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version; API token $token_version)"
   local attempt

@@ -61,6 +61,25 @@ function apiTokenSecrets(ctx: ManagedContext, snap: SwarmSnapshot): { SecretID: 
   return id ? [{ SecretID: id, SecretName: ctx.apiTokenSecret!, File: { Name: API_TOKEN_SECRET_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
 }
 
+/** Where the ACME store key secret is mounted in the extension task (docs/tls.md). */
+export const ACME_STORE_KEY_TARGET = 'signalbox-acme-store-key';
+
+/** The ACME store key secret of an extension with ACME on, or undefined. */
+function acmeStoreKeySecret(ext: ExtensionConfig): string | undefined {
+  return ext.Acme.DirectoryURL !== '' ? ext.Acme.StoreKeySecret : undefined;
+}
+
+/**
+ * The ACME store key as the extension's mount: only the extension seals and opens the store (proxies get
+ * the issued files over the API), so proxies never hold it. A missing secret is not mounted; the
+ * extension then reports which secret to create and orders nothing.
+ */
+function acmeStoreKeyMount(ext: ExtensionConfig, snap: SwarmSnapshot) {
+  const secret = acmeStoreKeySecret(ext);
+  const id = secret ? snap.secrets.find((s) => s.name === secret)?.id : undefined;
+  return id ? [{ SecretID: id, SecretName: secret!, File: { Name: ACME_STORE_KEY_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
+}
+
 const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
 
 /**
@@ -103,11 +122,12 @@ function volumeMount(spec: string) {
   return { Type: 'volume', Source: spec.slice(0, at), Target: spec.slice(at + 1) };
 }
 
-function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
+function secretMounts(names: readonly string[], snap: SwarmSnapshot, ext: ExtensionConfig) {
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
-  // The API token secret is never a route's key (a label naming it is not mounted under its own name).
+  // The API token and the ACME store key are never a route's key (a label naming one is not mounted).
+  const reserved = new Set([ext.Acme.StoreKeySecret, ACME_STORE_KEY_TARGET]);
   return names
-    .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX))
+    .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX) && !reserved.has(s))
     .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
 }
 
@@ -128,12 +148,13 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
           // config.toml's Template: the extension reads that Docker config itself (it has the socket).
           ...(ext.Template !== '' ? [`SIGNALBOX_TEMPLATE_CONFIG=${ext.Template}`] : []),
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          ...(acmeStoreKeySecret(ext) ? [`SIGNALBOX_ACME_STORE_KEY_SECRET=${acmeStoreKeySecret(ext)}`, `SIGNALBOX_ACME_STORE_KEY_FILE=/run/secrets/${ACME_STORE_KEY_TARGET}`] : []),
           ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
         ],
         // The API token, and the secrets its proxies will load: only a task that mounts a secret can read
         // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
         // freeze every proxy).
-        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model?.proxySecrets ?? [], snap)],
+        Secrets: [...apiTokenSecrets(ctx, snap), ...acmeStoreKeyMount(ext, snap), ...secretMounts(model?.proxySecrets ?? [], snap, ext)],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
@@ -196,7 +217,7 @@ export function desiredProxySpec(
         Healthcheck: agentHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap)],
+        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap, ext)],
         // Named volumes only (ProxyMounts), e.g. for an access log file that outlives the task.
         ...(ext.ProxyMounts.length ? { Mounts: ext.ProxyMounts.map(volumeMount) } : {}),
       },

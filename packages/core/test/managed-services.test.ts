@@ -465,6 +465,29 @@ describe('least exposure', () => {
     expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-api-token']);
   });
 
+  test('the ACME store key secret is mounted into the extension only, when ACME is on; a label naming it mounts nothing', () => {
+    const acme = ext('[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\n');
+    const withKey: SwarmSnapshot = { ...snapWithToken, secrets: [...snapWithToken.secrets, { id: 'key1', name: 'signalbox-acme-store-key' }] };
+    const e = spec(desiredExtensionSpec('default', acme, withToken, withKey, { ...model, proxySecrets: ['web.crt', 'signalbox-acme-store-key'] }));
+    expect(e.Secrets.map((s: any) => [s.SecretName, s.File.Name, s.File.Mode])).toEqual([
+      ['signalbox-api-token-abc123', 'signalbox-api-token', 0o400],
+      ['signalbox-acme-store-key', 'signalbox-acme-store-key', 0o400],
+      ['web.crt', 'web.crt', 0o400],
+    ]);
+    expect(e.Env).toEqual(expect.arrayContaining(['SIGNALBOX_ACME_STORE_KEY_SECRET=signalbox-acme-store-key', 'SIGNALBOX_ACME_STORE_KEY_FILE=/run/secrets/signalbox-acme-store-key']));
+    const p = spec(desiredProxySpec('default', acme, { ...model, proxySecrets: ['signalbox-acme-store-key'] }, withToken, withKey));
+    expect(p.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
+    // ACME off: no key, no env; a secret of another name is mounted under the same target.
+    expect(spec(desiredExtensionSpec('default', ext(''), withToken, withKey)).Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
+    const other = ext('[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\nStoreKeySecret = "ops-key"\n');
+    const withOther: SwarmSnapshot = { ...snapWithToken, secrets: [...snapWithToken.secrets, { id: 'key2', name: 'ops-key' }] };
+    expect(spec(desiredExtensionSpec('default', other, withToken, withOther)).Secrets[1]).toEqual({ SecretID: 'key2', SecretName: 'ops-key', File: { Name: 'signalbox-acme-store-key', UID: '0', GID: '0', Mode: 0o400 } });
+    // Not created yet: not mounted (the extension names the secret to create), the env still says which.
+    const missing = spec(desiredExtensionSpec('default', acme, withToken, snapWithToken));
+    expect(missing.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
+    expect(missing.Env).toContain('SIGNALBOX_ACME_STORE_KEY_SECRET=signalbox-acme-store-key');
+  });
+
   test('ProxyMounts mounts named volumes into the proxy, nothing else', () => {
     const p = spec(desiredProxySpec('default', ext('ProxyMounts = ["signalbox-logs:/var/log/signalbox"]'), model, withToken, snapWithToken));
     expect(p.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-logs', Target: '/var/log/signalbox' }]);

@@ -15,7 +15,16 @@ import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
 import { CustomTemplateError, ERR_TEMPLATE_INVALID, loadCustomTemplate } from './custom-template.js';
 import { AcmeService } from './acme/service.js';
-import { AcmeStore, DockerConfigBackend } from './acme/store.js';
+import {
+  ACME_STORE_KEY_FILE_ENV,
+  ACME_STORE_KEY_SECRET_ENV,
+  AcmeStore,
+  DEFAULT_ACME_STORE_KEY_FILE,
+  DockerConfigBackend,
+  StoreKeyError,
+  readStoreKey,
+  type StoreKey,
+} from './acme/store.js';
 
 const log = createLogger('extension');
 const coreUrl = process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_PORT}`;
@@ -79,8 +88,19 @@ type ModelPayload = ExtensionPayload;
 /** The last model from core: rendered again when an ACME certificate is issued or renewed. */
 let lastPayload: ModelPayload | undefined;
 // ACME (config.toml [Extensions.NAME.Acme]): certificates kept sealed in the swarm, issued ones re-render the model.
+// The store's own key (a Docker secret core mounts when [Extensions.NAME.Acme] is on), not the API token:
+// rotating the token keeps certificates and the account. The token only opens records sealed before.
+function acmeStoreKey(): StoreKey | StoreKeyError {
+  const secret = process.env[ACME_STORE_KEY_SECRET_ENV]?.trim() || 'signalbox-acme-store-key';
+  try {
+    return readStoreKey(process.env[ACME_STORE_KEY_FILE_ENV]?.trim() || DEFAULT_ACME_STORE_KEY_FILE, secret, name);
+  } catch (e) {
+    if (e instanceof StoreKeyError) return e;
+    throw e;
+  }
+}
 const acme = new AcmeService({
-  store: new AcmeStore(new DockerConfigBackend(docker), name, apiToken),
+  store: new AcmeStore(new DockerConfigBackend(docker), name, { key: acmeStoreKey(), legacyApiToken: apiToken }),
   log: log.child({ component: 'acme' }),
   onIssued: () => {
     const last = lastPayload;
@@ -126,7 +146,10 @@ const serially = <T>(fn: () => Promise<T>): Promise<T> => {
 
 const app = buildServer({
   served,
-  status: () => ({ ...state, acme: acme.status() }),
+  status: () => {
+    const acmeStore = acme.storeStatus();
+    return { ...state, acme: acme.status(), ...(acmeStore ? { acmeStore } : {}) };
+  },
   challenges: acme.challenges,
   acmeFiles: () => acme.files(),
   registry,
@@ -188,6 +211,14 @@ new Gauge({
   collect() {
     this.reset();
     for (const h of acme.status()) this.inc({ state: h.state });
+  },
+});
+new Gauge({
+  name: 'signalbox_extension_acme_store_unreadable_objects',
+  help: 'ACME config objects the store key cannot open (another key, or sealed under a rotated API token); their hosts are ordered again',
+  registers: [registry],
+  collect() {
+    this.set(acme.storeStatus()?.unreadable.length ?? 0);
   },
 });
 

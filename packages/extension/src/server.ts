@@ -1,7 +1,7 @@
 // The extension's API: proxy agents long-poll the validated nginx.conf here.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AcmeHostStatus, ApiErrorBody, Exclusion, ExtensionHealthBody, ExtensionStatusBody, Logger, OkBody, SandboxState } from '@signalbox/protocol';
+import type { AcmeHostStatus, AcmeStoreStatus, ApiErrorBody, Exclusion, ExtensionHealthBody, ExtensionStatusBody, Logger, OkBody, SandboxState } from '@signalbox/protocol';
 import {
   ERR_API_BAD_REQUEST,
   ERR_API_INTERNAL,
@@ -26,7 +26,7 @@ export interface ServerDeps {
   served: ServedConfigState;
   /** A proxy agent refused the config `sha256` with nginx's `reason`. */
   onRefusal?: (sha256: string, reason: string) => void;
-  status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState; acme?: AcmeHostStatus[] };
+  status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState; acme?: AcmeHostStatus[]; acmeStore?: AcmeStoreStatus };
   registry: Registry;
   log: Logger;
   /** Every request but GET /v1/health (and ACME challenges) must carry `Authorization: Bearer <apiToken>`. */

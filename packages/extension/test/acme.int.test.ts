@@ -59,7 +59,7 @@ async function waitFor(what: string, cond: () => boolean, ms: number): Promise<v
 
 test('issues pebble certificates over HTTP-01, stores them sealed, restores them without ordering, isolates a refused host, renews', async () => {
   const backend = new MemoryBackend();
-  const store = new AcmeStore(backend, 'default', TOKEN);
+  const store = new AcmeStore(backend, 'default', { key: { material: Buffer.from('k'.repeat(64)), name: 'test key' }, legacyApiToken: TOKEN });
   const orderer = await createOrderer({
     directoryUrl: pebble.directoryUrl,
     email: 'ops@example.test',
@@ -104,7 +104,7 @@ test('issues pebble certificates over HTTP-01, stores them sealed, restores them
   const objects = [...backend.objects.values()];
   expect(objects.map((o) => o.labels['com.signalbox.acme.kind']).sort()).toEqual(['account', 'certificate', 'certificate']);
   for (const o of objects) expect(o.data).not.toMatch(/PRIVATE KEY|CERTIFICATE/);
-  expect((await new AcmeStore(backend, 'default', 'y'.repeat(40)).load()).unreadable).toHaveLength(3);
+  expect((await new AcmeStore(backend, 'default', { key: { material: Buffer.from('y'.repeat(64)), name: 'other key' }, legacyApiToken: TOKEN }).load()).unreadable).toHaveLength(3);
 
   // A restarted extension: same account, certificates back from the store, nothing ordered.
   const loaded = await store.load();
@@ -118,6 +118,19 @@ test('issues pebble certificates over HTTP-01, stores them sealed, restores them
   expect(ordered.length).toBe(before);
   expect(restarted.certificates().get('a.acme.test')?.certPem).toBe(certs.get('a.acme.test')!.certPem);
   expect(restarted.status().map((s) => s.state)).toEqual(['valid', 'valid']);
+  // Its orderer finds the stored account by its key (no second account, nothing saved again).
+  const accountObjects = [...backend.objects.keys()].filter((n) => n.startsWith('signalbox-acme-account-'));
+  const savedAccounts: string[] = [];
+  await createOrderer({
+    directoryUrl: pebble.directoryUrl,
+    email: 'ops@example.test',
+    caBundle: pebble.listenerCaPem,
+    challenges,
+    account: loaded.account,
+    saveAccount: async (a) => void savedAccounts.push(a.url ?? ''),
+  });
+  expect(savedAccounts).toEqual([]);
+  expect([...backend.objects.keys()].filter((n) => n.startsWith('signalbox-acme-account-'))).toEqual(accountObjects);
 
   // Renewal: at two thirds of the 45 s lifetime the next tick orders a new certificate, which replaces
   // the old one in the store (one object per host). Both hosts must be due (their dates may differ by a second).

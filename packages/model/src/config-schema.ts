@@ -323,6 +323,13 @@ export const CONFIG_ACME_KEYS: ConfigSectionSpecs<AcmeConfig> = {
   },
   RetryInitial: { kind: 'string', default: '1m', description: 'Wait after a failed order before the next try for that host (Go duration); doubled after each failure.' },
   RetryMax: { kind: 'string', default: '6h', description: 'Longest wait between two tries for one host (Go duration).' },
+  StoreKeySecret: {
+    kind: 'string',
+    default: 'signalbox-acme-store-key',
+    pattern: 'secretName',
+    description:
+      "Docker secret whose content (at least 32 bytes) seals the ACME account and certificates kept in the swarm; core mounts it into the extension only. Not the API token, so rotating the token keeps them. scripts/lib/stack.sh deploy_stack creates the default one once; changing it makes the stored records unreadable (their hosts are ordered again).",
+  },
 };
 
 const SECONDS = { minimum: 1, maximum: 86400 } as const;

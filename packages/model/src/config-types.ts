@@ -56,6 +56,8 @@ export interface AcmeConfig {
   /** Go durations: first retry delay after a failed order, doubled per failure up to RetryMax. */
   RetryInitial: string;
   RetryMax: string;
+  /** Docker secret holding the key that seals the stored account and certificates (mounted into the extension only). */
+  StoreKeySecret: string;
 }
 
 export interface ExtensionConfig {

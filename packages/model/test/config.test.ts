@@ -504,6 +504,7 @@ describe('parseConfig: [Extensions.NAME.Acme]', () => {
       RenewBefore: '720h',
       RetryInitial: '1m',
       RetryMax: '6h',
+      StoreKeySecret: 'signalbox-acme-store-key',
     });
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
     const text = [
@@ -513,6 +514,7 @@ describe('parseConfig: [Extensions.NAME.Acme]', () => {
       `CABundle = """\n${pem}"""`,
       'AllowedHosts = ["*.example.com", "example.com"]',
       'RenewBefore = "240h"',
+      'StoreKeySecret = "ops-acme-key"',
       '',
     ].join('\n');
     expect(ok(text).Extensions.default!.Acme).toMatchObject({
@@ -521,17 +523,19 @@ describe('parseConfig: [Extensions.NAME.Acme]', () => {
       CABundle: pem,
       AllowedHosts: ['*.example.com', 'example.com'],
       RenewBefore: '240h',
+      StoreKeySecret: 'ops-acme-key',
     });
   });
 
   it('names each bad value', () => {
-    const errs = errors('[Extensions.default.Acme]\nDirectoryURL = "ftp://x"\nEmail = "nobody"\nAllowedHosts = ["Bad_Host"]\nRenewBefore = "30d"\nRetryMax = "0"\n');
+    const errs = errors('[Extensions.default.Acme]\nDirectoryURL = "ftp://x"\nEmail = "nobody"\nAllowedHosts = ["Bad_Host"]\nRenewBefore = "30d"\nRetryMax = "0"\nStoreKeySecret = "/run/secrets/x"\n');
     expect(errs.map((e) => `${e.code} ${e.key}`).sort()).toEqual([
       'ERR_CONFIG_SEMANTIC Extensions.default.Acme.RenewBefore',
       'ERR_CONFIG_SEMANTIC Extensions.default.Acme.RetryMax',
       'ERR_CONFIG_VALUE Extensions.default.Acme.AllowedHosts[0]',
       'ERR_CONFIG_VALUE Extensions.default.Acme.DirectoryURL',
       'ERR_CONFIG_VALUE Extensions.default.Acme.Email',
+      'ERR_CONFIG_VALUE Extensions.default.Acme.StoreKeySecret',
     ]);
   });
 });

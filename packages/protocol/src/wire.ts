@@ -190,6 +190,30 @@ export const acmeHostStatusSchema = {
 export type AcmeHostStatus = FromSchema<typeof acmeHostStatusSchema>;
 export type AcmeHostState = AcmeHostStatus['state'];
 
+/** The ACME store as the extension's GET /v1/status reports it: which key seals it, what it cannot open. */
+export const acmeStoreStatusSchema = {
+  type: 'object',
+  required: ['key', 'unreadable', 'resealed'],
+  properties: {
+    /** The store key as the operator knows it (Docker secret and config key); '' = none. */
+    key: str,
+    /** Id of the store key (HMAC of the key), the label com.signalbox.acme.key-id on the objects it sealed. */
+    keyId: str,
+    /** Why there is no store key (orders are stopped until it is fixed). */
+    problem: str,
+    /** Config objects the key cannot open, each with the reason. */
+    unreadable: {
+      type: 'array',
+      items: { type: 'object', required: ['name', 'reason'], properties: { name: str, host: str, reason: str }, additionalProperties: false },
+    },
+    /** Records sealed under the API token (before the store had its own key) sealed again under the store key at start. */
+    resealed: int,
+    resealError: str,
+  },
+  additionalProperties: false,
+} as const;
+export type AcmeStoreStatus = FromSchema<typeof acmeStoreStatusSchema>;
+
 /** The extension's GET /v1/status (core's dashboard reads it). */
 export const extensionStatusBodySchema = {
   type: 'object',
@@ -206,6 +230,7 @@ export const extensionStatusBodySchema = {
     sandbox: sandboxStateSchema,
     /** ACME hosts of this extension and their order state. */
     acme: { type: 'array', items: acmeHostStatusSchema },
+    acmeStore: acmeStoreStatusSchema,
   },
   additionalProperties: false,
 } as const;

@@ -50,9 +50,11 @@ export async function createOrderer(o: OrdererOptions): Promise<Orderer> {
   if (!account) {
     account = { keyPem: (await acme.crypto.createPrivateEcdsaKey('P-256')).toString(), directoryUrl: o.directoryUrl };
   }
-  const client = new acme.Client({ directoryUrl: o.directoryUrl, accountKey: account.keyPem, ...(account.url ? { accountUrl: account.url } : {}) });
-  if (!account.url) {
-    await client.createAccount({ termsOfServiceAgreed: true, ...(o.email ? { contact: [`mailto:${o.email}`] } : {}) });
+  const client = new acme.Client({ directoryUrl: o.directoryUrl, accountKey: account.keyPem });
+  // newAccount with a key the CA knows returns that account (RFC 8555 §7.3.1): the stored key never makes a
+  // second account, and a CA that lost it (a reset test CA) makes one for the same key instead of failing forever.
+  await client.createAccount({ termsOfServiceAgreed: true, ...(o.email ? { contact: [`mailto:${o.email}`] } : {}) });
+  if (client.getAccountUrl() !== account.url) {
     account = { ...account, url: client.getAccountUrl() };
     await o.saveAccount(account);
   }

@@ -3,12 +3,12 @@
 // the files to proxy agents over the control plane.
 import { createHash } from 'node:crypto';
 import type { AcmeConfig, ClusterModel } from '@signalbox/model';
-import type { Logger } from '@signalbox/protocol';
+import type { AcmeStoreStatus, Logger } from '@signalbox/protocol';
 import { durationMs } from '@signalbox/model';
 import { ACME_FILE_PREFIX } from '../render/view-model.js';
 import { AcmeManager, type AcmeHostStatus, type Orderer } from './manager.js';
 import { ChallengeStore, createOrderer } from './orderer.js';
-import type { AcmeStore, CertificateRecord } from './store.js';
+import type { AcmeStore, CertificateRecord, UnreadableObject } from './store.js';
 
 export interface AcmeServiceDeps {
   store: AcmeStore;
@@ -33,6 +33,7 @@ export class AcmeService {
   private orderer: Promise<Orderer> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private loaded: Promise<void> | undefined;
+  private storeState: { unreadable: UnreadableObject[]; resealed: number; resealError?: string } = { unreadable: [], resealed: 0 };
 
   constructor(private readonly d: AcmeServiceDeps) {}
 
@@ -43,7 +44,15 @@ export class AcmeService {
     this.config = cfg;
     this.orderer = undefined;
     const manager = new AcmeManager({
-      orderer: async (host) => (await this.ensureOrderer())(host),
+      orderer: async (host) => {
+        try {
+          return await (await this.ensureOrderer())(host);
+        } catch (e) {
+          // The next try looks the account up again (the CA may have lost it); it costs one request per failure.
+          this.orderer = undefined;
+          throw e;
+        }
+      },
       save: (rec) => this.d.store.saveCertificate(rec),
       policy: {
         renewBeforeMs: durationMs(cfg.RenewBefore) ?? 720 * 3600_000,
@@ -62,11 +71,18 @@ export class AcmeService {
       .load()
       .then((state) => {
         manager.restore(state.certificates.values());
-        if (state.unreadable.length > 0) this.d.log.warn({ objects: state.unreadable }, 'ACME objects sealed under another API token cannot be read; their hosts are ordered again');
-        this.d.log.info({ certificates: state.certificates.size }, 'ACME state restored from the swarm');
+        this.storeState = { unreadable: state.unreadable, resealed: state.resealed, ...(state.resealError !== undefined ? { resealError: state.resealError } : {}) };
+        if (state.unreadable.length > 0) {
+          // Their hosts are ordered again (the service keeps HTTPS); the objects stay, so putting the right key back restores them.
+          this.d.log.error({ objects: state.unreadable }, `${state.unreadable.length} ACME object(s) cannot be opened with the store key; their hosts are ordered again. ${state.unreadable[0]!.reason}`);
+        }
+        if (state.resealed > 0) this.d.log.info({ resealed: state.resealed }, 'ACME records sealed under the API token were sealed again under the store key (token rotation now keeps them)');
+        if (state.resealError !== undefined) this.d.log.error({ err: state.resealError }, 'cannot re-seal ACME records under the store key; they stay readable only until the API token is rotated');
+        this.d.log.info({ certificates: state.certificates.size, keyId: this.d.store.keyId }, 'ACME state restored from the swarm');
         if (state.certificates.size > 0) this.d.onIssued();
       })
       .catch((e: Error) => this.d.log.error({ err: e.message }, 'cannot read the ACME store; hosts without a certificate are ordered'));
+    if (this.d.store.keyProblem !== undefined) this.d.log.error({}, `ACME orders are stopped: ${this.d.store.keyProblem}`);
     if (!this.timer) {
       this.timer = setInterval(() => this.manager?.tick(), this.d.tickMs ?? 15_000);
       this.timer.unref();
@@ -78,8 +94,10 @@ export class AcmeService {
     const cfg = this.config!;
     if (!this.orderer) {
       const create = this.d.createOrderer ?? createOrderer;
-      this.orderer = this.d.store
-        .load()
+      // No order without a store key: a certificate the swarm cannot keep would be ordered again at every restart.
+      this.orderer = Promise.resolve(this.loaded)
+        .then(() => this.d.store.assertWritable())
+        .then(() => this.d.store.load())
         .then((state) =>
           create({ directoryUrl: cfg.DirectoryURL, email: cfg.Email, caBundle: cfg.CABundle, challenges: this.challenges, account: state.account, saveAccount: (a) => this.d.store.saveAccount(a) }),
         );
@@ -132,6 +150,20 @@ export class AcmeService {
 
   status(): AcmeHostStatus[] {
     return this.manager?.status() ?? [];
+  }
+
+  /** The store's key and what it could not open (the extension's GET /v1/status `acmeStore`). */
+  storeStatus(): AcmeStoreStatus | undefined {
+    if (!this.manager) return undefined;
+    const s = this.d.store;
+    return {
+      key: s.keyName,
+      ...(s.keyId !== undefined ? { keyId: s.keyId } : {}),
+      ...(s.keyProblem !== undefined ? { problem: s.keyProblem } : {}),
+      unreadable: this.storeState.unreadable.map((u) => ({ name: u.name, ...(u.host !== undefined ? { host: u.host } : {}), reason: u.reason })),
+      resealed: this.storeState.resealed,
+      ...(this.storeState.resealError !== undefined ? { resealError: this.storeState.resealError } : {}),
+    };
   }
 
   stop(): void {

@@ -1,14 +1,25 @@
 // Where ACME keys and certificates rest: in the swarm (Docker config objects, replicated in the Raft log),
-// sealed with AES-256-GCM under a key derived from the API token secret, which only tasks that mount it
-// (core, the extension, proxies) can read. So a restarted or rescheduled extension finds its account and
-// certificates again, and anyone reading config objects through the Docker API sees only ciphertext.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+// sealed with AES-256-GCM under the store's own key, a Docker secret mounted into the extension only
+// (config.toml [Extensions.NAME.Acme] StoreKeySecret). It is not the API token, so rotating the token
+// keeps every certificate and the account; a restarted or rescheduled extension finds them again, and
+// anyone reading config objects through the Docker API sees only ciphertext.
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 
 export const LABEL_ACME_EXTENSION = 'com.signalbox.acme.extension';
 export const LABEL_ACME_KIND = 'com.signalbox.acme.kind';
 export const LABEL_ACME_HOST = 'com.signalbox.acme.host';
 export const LABEL_ACME_NOT_AFTER = 'com.signalbox.acme.not-after';
+/** Which store key sealed an object (an HMAC of the key, not the key): a wrong key is named, not guessed. */
+export const LABEL_ACME_KEY_ID = 'com.signalbox.acme.key-id';
+
+/** Where core mounts the store key secret in the extension task, and the env naming it. */
+export const ACME_STORE_KEY_FILE_ENV = 'SIGNALBOX_ACME_STORE_KEY_FILE';
+export const ACME_STORE_KEY_SECRET_ENV = 'SIGNALBOX_ACME_STORE_KEY_SECRET';
+export const DEFAULT_ACME_STORE_KEY_FILE = '/run/secrets/signalbox-acme-store-key';
+/** Key material shorter than this is refused: it could be guessed. */
+export const MIN_STORE_KEY_LENGTH = 32;
 
 export interface AccountRecord {
   keyPem: string;
@@ -25,15 +36,26 @@ export interface CertificateRecord {
   notAfter: string;
 }
 
-/** Seals records: the key is HKDF-SHA256(API token, extension name); the extension name is also the AAD. */
+/** Seals records with AES-256-GCM; the extension name is the associated data (one extension cannot open another's). */
 export class Sealer {
-  private readonly key: Buffer;
+  /** Names the key on the objects it seals: HMAC-SHA256(key, fixed text), 16 hex digits. */
+  readonly id: string;
 
-  constructor(
-    secret: string,
+  private constructor(
+    private readonly key: Buffer,
     private readonly context: string,
   ) {
-    this.key = Buffer.from(hkdfSync('sha256', secret, 'signalbox-acme-store-v1', context, 32));
+    this.id = createHmac('sha256', key).update('signalbox-acme-key-id').digest('hex').slice(0, 16);
+  }
+
+  /** The store's own key: HKDF-SHA256(secret's content, extension name). */
+  static fromStoreKey(material: Buffer | string, extension: string): Sealer {
+    return new Sealer(Buffer.from(hkdfSync('sha256', material, 'signalbox-acme-store-v2', extension, 32)), extension);
+  }
+
+  /** How records were sealed before the store had its own key (HKDF of the API token); read only, to re-seal them. */
+  static fromApiToken(token: string, extension: string): Sealer {
+    return new Sealer(Buffer.from(hkdfSync('sha256', token, 'signalbox-acme-store-v1', extension, 32)), extension);
   }
 
   seal(value: unknown): string {
@@ -44,7 +66,7 @@ export class Sealer {
     return `v1.${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64')}`;
   }
 
-  /** Throws when the text was not sealed with this key and context (another token, another extension, tampering). */
+  /** Throws when the text was not sealed with this key and context (another key, another extension, tampering). */
   open(text: string): unknown {
     if (!text.startsWith('v1.')) throw new Error('not a sealed ACME record');
     const raw = Buffer.from(text.slice(3), 'base64');
@@ -53,6 +75,37 @@ export class Sealer {
     d.setAuthTag(raw.subarray(12, 28));
     return JSON.parse(Buffer.concat([d.update(raw.subarray(28)), d.final()]).toString('utf8')) as unknown;
   }
+}
+
+/** The store key cannot be used: the message names the secret, the config key and the fix. */
+export class StoreKeyError extends Error {
+  override readonly name = 'StoreKeyError';
+}
+
+export interface StoreKey {
+  material: Buffer;
+  /** How the operator knows this key, for messages, e.g. 'Docker secret signalbox-acme-store-key'. */
+  name: string;
+}
+
+/**
+ * Reads the store key the stack created and core mounted (`file`); `secret` is its Docker secret name as
+ * config.toml gives it. Throws StoreKeyError naming the secret and how to create it.
+ */
+export function readStoreKey(file: string, secret: string, extension: string): StoreKey {
+  const name = `Docker secret ${secret} (config.toml Extensions.${extension}.Acme.StoreKeySecret, mounted at ${file})`;
+  const create = `create it once with \`head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n' | docker secret create ${secret} -\` (scripts/lib/stack.sh deploy_stack does)`;
+  let material: Buffer;
+  try {
+    material = readFileSync(file);
+  } catch (e) {
+    throw new StoreKeyError(`the ACME store key, ${name}, cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${create}`);
+  }
+  const trimmed = Buffer.from(material.toString('latin1').trim(), 'latin1');
+  if (trimmed.length < MIN_STORE_KEY_LENGTH) {
+    throw new StoreKeyError(`the ACME store key, ${name}, has ${trimmed.length} bytes; it needs at least ${MIN_STORE_KEY_LENGTH}: ${create}`);
+  }
+  return { material: trimmed, name };
 }
 
 export interface StoredObject {
@@ -102,68 +155,173 @@ export class DockerConfigBackend implements AcmeBackend {
 
 const short = (s: string, n: number): string => createHash('sha256').update(s).digest('hex').slice(0, n);
 
+export interface UnreadableObject {
+  name: string;
+  kind?: string;
+  host?: string;
+  /** Why it cannot be opened, naming the key to fix. */
+  reason: string;
+}
+
 export interface LoadedState {
   account?: AccountRecord;
   /** The newest valid record per host (latest notAfter). */
   certificates: Map<string, CertificateRecord>;
-  /** Objects that could not be opened (sealed under another token, or damaged), by name. */
-  unreadable: string[];
+  /** Objects that could not be opened (another store key, an API token rotated before they were re-sealed, damage). */
+  unreadable: UnreadableObject[];
+  /** Records sealed under the API token (stored before the store had its own key), now sealed again under the store key. */
+  resealed: number;
+  /** Why re-sealing failed (they stay readable with the current token and are tried again at the next load). */
+  resealError?: string;
 }
 
+export interface AcmeStoreOptions {
+  /** The store's own key, or why there is none: then nothing can be written, and only records sealed under the API token can be read. */
+  key: StoreKey | StoreKeyError;
+  /** The API token, to open records sealed before the store had its own key (they are re-sealed under `key` at load). */
+  legacyApiToken?: string;
+}
+
+type Opened = { value: unknown; legacy: boolean } | { reason: string };
+
 export class AcmeStore {
-  private readonly sealer: Sealer;
+  private readonly sealer: Sealer | undefined;
+  private readonly legacy: Sealer | undefined;
+  /** How the operator knows the key (the secret and the config key), or '' without one. */
+  readonly keyName: string;
+  /** Why there is no store key (a sentence naming the secret and the fix). */
+  readonly keyProblem: string | undefined;
 
   constructor(
     private readonly backend: AcmeBackend,
     private readonly extension: string,
-    secret: string,
+    opts: AcmeStoreOptions,
   ) {
-    this.sealer = new Sealer(secret, extension);
+    if (opts.key instanceof StoreKeyError) {
+      this.keyName = '';
+      this.keyProblem = opts.key.message;
+    } else {
+      this.sealer = Sealer.fromStoreKey(opts.key.material, extension);
+      this.keyName = opts.key.name;
+    }
+    if (opts.legacyApiToken !== undefined) this.legacy = Sealer.fromApiToken(opts.legacyApiToken, extension);
   }
 
-  async load(): Promise<LoadedState> {
-    const out: LoadedState = { certificates: new Map(), unreadable: [] };
-    for (const obj of await this.backend.list(this.extension)) {
-      let value: unknown;
+  /** The id of the store key (the label on every object it sealed), if there is a key. */
+  get keyId(): string | undefined {
+    return this.sealer?.id;
+  }
+
+  /** Throws StoreKeyError without a key: checked before ordering, so no certificate is issued that could not be kept. */
+  assertWritable(): Sealer {
+    if (!this.sealer) throw new StoreKeyError(this.keyProblem ?? 'the ACME store has no key');
+    return this.sealer;
+  }
+
+  private open(obj: StoredObject): Opened {
+    const keyId = obj.labels[LABEL_ACME_KEY_ID];
+    if (keyId !== undefined) {
+      if (!this.sealer) return { reason: `sealed under store key ${keyId}, and there is no store key: ${this.keyProblem ?? ''}` };
+      if (keyId !== this.sealer.id) {
+        return { reason: `sealed under store key ${keyId}, but the ${this.keyName} is key ${this.sealer.id}: put the secret that sealed it back, or remove the object (its host is ordered again)` };
+      }
       try {
-        value = this.sealer.open(obj.data);
+        return { value: this.sealer.open(obj.data), legacy: false };
       } catch {
-        out.unreadable.push(obj.name);
+        return { reason: `damaged: labelled with store key ${keyId} but does not open with it (changed after it was written)` };
+      }
+    }
+    if (this.legacy) {
+      try {
+        return { value: this.legacy.open(obj.data), legacy: true };
+      } catch {
+        // Sealed under an earlier token: below.
+      }
+    }
+    return { reason: 'sealed under the API token of an earlier deploy (before the ACME store had its own key) and that token was rotated since; remove the object (its host is ordered again)' };
+  }
+
+  /** Reads the account and the newest certificate per host; records still sealed under the API token are sealed again under the store key. */
+  async load(): Promise<LoadedState> {
+    const out: LoadedState = { certificates: new Map(), unreadable: [], resealed: 0 };
+    let accountLegacy = false;
+    const legacyHosts = new Set<string>();
+    const legacyObjects: string[] = [];
+    for (const obj of await this.backend.list(this.extension)) {
+      const kind = obj.labels[LABEL_ACME_KIND];
+      const opened = this.open(obj);
+      if ('reason' in opened) {
+        const host = obj.labels[LABEL_ACME_HOST];
+        out.unreadable.push({ name: obj.name, ...(kind !== undefined ? { kind } : {}), ...(host !== undefined ? { host } : {}), reason: opened.reason });
         continue;
       }
-      const kind = obj.labels[LABEL_ACME_KIND];
-      if (kind === 'account') out.account = value as AccountRecord;
-      else if (kind === 'certificate') {
-        const rec = value as CertificateRecord;
+      if (opened.legacy) legacyObjects.push(obj.name);
+      if (kind === 'account') {
+        // One sealed under the store key wins over a leftover sealed under the token.
+        if (!out.account || (accountLegacy && !opened.legacy)) {
+          out.account = opened.value as AccountRecord;
+          accountLegacy = opened.legacy;
+        }
+      } else if (kind === 'certificate') {
+        const rec = opened.value as CertificateRecord;
         const prev = out.certificates.get(rec.host);
-        if (!prev || Date.parse(rec.notAfter) > Date.parse(prev.notAfter)) out.certificates.set(rec.host, rec);
+        if (!prev || Date.parse(rec.notAfter) > Date.parse(prev.notAfter)) {
+          out.certificates.set(rec.host, rec);
+          if (opened.legacy) legacyHosts.add(rec.host);
+          else legacyHosts.delete(rec.host);
+        }
+      }
+    }
+    if (this.sealer) {
+      try {
+        if (out.account && accountLegacy) {
+          await this.saveAccount(out.account);
+          out.resealed++;
+        }
+        for (const host of legacyHosts) {
+          await this.saveCertificate(out.certificates.get(host)!);
+          out.resealed++;
+        }
+        // Every record they held is now sealed under the key (or superseded by one that is).
+        for (const name of legacyObjects) await this.backend.remove(name);
+      } catch (e) {
+        out.resealError = (e as Error).message;
       }
     }
     return out;
   }
 
   async saveAccount(rec: AccountRecord): Promise<void> {
-    const data = this.sealer.seal(rec);
+    const sealer = this.assertWritable();
+    const data = sealer.seal(rec);
     const prefix = `signalbox-acme-account-${short(this.extension, 8)}-`;
     const name = `${prefix}${short(data, 12)}`;
-    await this.backend.create({ name, labels: { [LABEL_ACME_EXTENSION]: this.extension, [LABEL_ACME_KIND]: 'account' }, data });
+    await this.backend.create({ name, labels: { [LABEL_ACME_EXTENSION]: this.extension, [LABEL_ACME_KIND]: 'account', [LABEL_ACME_KEY_ID]: sealer.id }, data });
     await this.removeOthers((o) => o.name.startsWith(prefix) && o.name !== name);
   }
 
   /** Stores a new certificate for its host, then removes the host's older ones. */
   async saveCertificate(rec: CertificateRecord): Promise<void> {
-    const data = this.sealer.seal(rec);
+    const sealer = this.assertWritable();
+    const data = sealer.seal(rec);
     const prefix = `signalbox-acme-${short(`${this.extension}\n${rec.host}`, 12)}-`;
     const name = `${prefix}${short(data, 12)}`;
     await this.backend.create({
       name,
-      labels: { [LABEL_ACME_EXTENSION]: this.extension, [LABEL_ACME_KIND]: 'certificate', [LABEL_ACME_HOST]: rec.host, [LABEL_ACME_NOT_AFTER]: rec.notAfter },
+      labels: {
+        [LABEL_ACME_EXTENSION]: this.extension,
+        [LABEL_ACME_KIND]: 'certificate',
+        [LABEL_ACME_HOST]: rec.host,
+        [LABEL_ACME_NOT_AFTER]: rec.notAfter,
+        [LABEL_ACME_KEY_ID]: sealer.id,
+      },
       data,
     });
     await this.removeOthers((o) => o.name.startsWith(prefix) && o.name !== name);
   }
 
+  /** Removes superseded objects this store can open; ones it cannot (another key) are left for the operator. */
   private async removeOthers(match: (o: StoredObject) => boolean): Promise<void> {
-    for (const o of await this.backend.list(this.extension)) if (match(o)) await this.backend.remove(o.name);
+    for (const o of await this.backend.list(this.extension)) if (match(o) && !('reason' in this.open(o))) await this.backend.remove(o.name);
   }
 }
