@@ -70,12 +70,13 @@ up() {
   } > "$DIR/config.toml"
   deploy_stack "$DIR/config.toml"
   wait_stack_ready 240
-  # After a token rotation (SIGNALBOX_ROTATE_API_TOKEN=1) core rolls, then rolls the extension and the
-  # proxy onto the new secret: pebble must join the new extension task, and learn the new proxy's address.
+  # Core rolls onto the new config.toml, then rolls the extension (ACME on mounts the store key secret) and,
+  # after a token rotation (SIGNALBOX_ROTATE_API_TOKEN=1), the proxy onto the new token: pebble must join the
+  # extension task that stays, and learn the address of the proxy that stays.
   local token_secret
   token_secret="signalbox-api-token-$(sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12)"
-  wait_for "$(declare -f rolled_to); rolled_to $EXTENSION_SERVICE $token_secret && rolled_to $PROXY_SERVICE $token_secret" 300 1 \
-    || die "$EXTENSION_SERVICE / $PROXY_SERVICE did not roll onto $token_secret"
+  wait_for "$(declare -f rolled_to); rolled_to $EXTENSION_SERVICE $token_secret && rolled_to $EXTENSION_SERVICE $ACME_STORE_KEY_SECRET && rolled_to $PROXY_SERVICE $token_secret" 300 1 \
+    || die "$EXTENSION_SERVICE / $PROXY_SERVICE did not roll onto $token_secret and $ACME_STORE_KEY_SECRET"
 
   local ext proxy proxy_ip
   ext="$(task_container "$EXTENSION_SERVICE")"; [[ -n "$ext" ]] || die "no running $EXTENSION_SERVICE container on this node"
