@@ -1,10 +1,11 @@
 // The whole ACME path without a swarm: pebble validates HTTP-01 *through real nginx* (the rendered
 // challenge location forwards to the extension's API), the extension renders the issued certificate,
 // the proxy agent's AcmeFiles fetches it over the (token-protected) control API into its directory, and
-// nginx serves it to a TLS client with SNI, verified against pebble's root.
+// nginx serves it to a TLS client with SNI, verified against pebble's root; a second replica (its own
+// agent directory and nginx) presents the same certificate and forwards HTTP-01 as well.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,12 +69,15 @@ let pebble: Pebble;
 let extension: FastifyInstance;
 let backend: http.Server;
 let nginx: ChildProcess | undefined;
+let nginx2: ChildProcess | undefined;
 
 afterAll(async () => {
-  if (nginx && nginx.exitCode === null) {
-    const exited = new Promise((r) => nginx!.once('exit', r));
-    nginx.kill('SIGTERM');
-    await exited;
+  for (const n of [nginx, nginx2]) {
+    if (n && n.exitCode === null) {
+      const exited = new Promise((r) => n.once('exit', r));
+      n.kill('SIGTERM');
+      await exited;
+    }
   }
   await pebble?.stop();
   await extension?.close();
@@ -181,26 +185,63 @@ test('pebble validates through nginx, the agent fetches the issued pair, nginx s
   nginx.kill('SIGHUP'); // what the agent's reload does
 
   const root = await pebble.issuerRootPem();
-  const served = await waitFor(
-    'nginx to serve the ACME certificate',
-    () =>
-      new Promise<{ cert: X509Certificate; body: string } | undefined>((resolve) => {
-        const sock = tls.connect({ host: '127.0.0.1', port: ports.https, servername: HOST, ca: [root, ...service.files()[files.find((f) => f.endsWith('.crt'))!]!.split(/(?=-----BEGIN)/).slice(1)] }, () => {
-          const cert = new X509Certificate(sock.getPeerX509Certificate()!.raw);
-          sock.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
-          let body = '';
-          sock.on('data', (c: Buffer) => (body += c.toString()));
-          sock.on('end', () => resolve({ cert, body }));
-        });
-        sock.on('error', () => resolve(undefined));
-      }),
-    15_000,
-  );
+  // GET / over TLS with SNI, the chain verified up to pebble's root.
+  const tlsGet = (port: number) =>
+    new Promise<{ cert: X509Certificate; body: string } | undefined>((resolve) => {
+      const sock = tls.connect({ host: '127.0.0.1', port, servername: HOST, ca: [root, ...service.files()[files.find((f) => f.endsWith('.crt'))!]!.split(/(?=-----BEGIN)/).slice(1)] }, () => {
+        const cert = new X509Certificate(sock.getPeerX509Certificate()!.raw);
+        sock.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
+        let body = '';
+        sock.on('data', (c: Buffer) => (body += c.toString()));
+        sock.on('end', () => resolve({ cert, body }));
+      });
+      sock.on('error', () => resolve(undefined));
+    });
+  const served = await waitFor('nginx to serve the ACME certificate', () => tlsGet(ports.https), 15_000);
   expect(served.cert.checkHost(HOST)).toBe(HOST);
   expect(served.body).toContain('hello from the app');
   expect(served.cert.issuer).not.toBe(served.cert.subject);
   const log_ = await readFile(path.join(tmp, 'error.log'), 'utf8').catch(() => '');
   expect(log_).not.toMatch(/\[emerg\]/);
+
+  // A second proxy replica (its own agent directory and nginx, as another task would have): it fetches
+  // the same pair from the extension and presents the same certificate, and forwards HTTP-01 too.
+  const tmp2 = path.join(tmp, 'replica2');
+  await mkdir(tmp2);
+  const ports2 = { http: await freePort(), https: await freePort() };
+  const ext2: ExtensionConfig = {
+    ...ext,
+    TargetPort: ports2.http,
+    PublishedPort: ports2.http,
+    TargetSSLPort: ports2.https,
+    PublishedSSLPort: ports2.https,
+    Config: {
+      ...ext.Config,
+      PidPath: path.join(tmp2, 'nginx.pid'),
+      AccessLogPath: path.join(tmp2, 'access.log'),
+      ErrorLogPath: path.join(tmp2, 'error.log'),
+      HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((d) => `${d} ${path.join(tmp2, d)};`),
+    },
+  };
+  const acmeDir2 = path.join(tmp2, 'acme');
+  const agentFiles2 = new AcmeFiles({ dir: acmeDir2, extensionUrl: `http://127.0.0.1:${ports.extension}`, headers: { authorization: `Bearer ${TOKEN}` }, log });
+  const conf2 = renderNginxConf(await service.apply(model, acmeCfg), ext2, {
+    secretsDir: path.join(tmp, 'secrets'),
+    acmeDir: acmeDir2,
+    acmeChallengePort: ports.extension,
+    ...(info.streamModulesDir === null ? {} : { streamModulePath: path.join(info.streamModulesDir, 'ngx_stream_module.so') }),
+  });
+  await agentFiles2.ensure(conf2);
+  expect((await readdir(acmeDir2)).sort()).toEqual([...files].sort());
+  await writeFile(path.join(tmp2, 'nginx.conf'), conf2);
+  nginx2 = spawn(info.bin, ['-p', `${tmp2}/`, '-c', path.join(tmp2, 'nginx.conf'), '-e', path.join(tmp2, 'error.log'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  const served2 = await waitFor('the second replica to serve the ACME certificate', () => tlsGet(ports2.https), 30_000);
+  expect(served2.cert.fingerprint256).toBe(served.cert.fingerprint256);
+  expect(served2.body).toContain('hello from the app');
+  service.challenges.set('replica2-token', 'replica2-token.thumb');
+  const challenge = await httpGet(ports2.http, HOST, '/.well-known/acme-challenge/replica2-token');
+  expect([challenge.status, challenge.body]).toEqual([200, 'replica2-token.thumb']);
+  service.challenges.delete('replica2-token');
 
   // Files no longer named by the installed config are removed.
   await agentFiles.prune(first);
