@@ -182,6 +182,9 @@ export class Installer {
     this.now = opts.now ?? (() => new Date());
   }
 
+  /** True while initialize() runs (see fail()). */
+  private starting = false;
+
   /** Queue a candidate. A newer one from the same source replaces one still waiting. */
   submit(candidate: Candidate): Promise<InstallOutcome> {
     return this.enqueue(candidate.source, () => this.install(candidate));
@@ -214,7 +217,14 @@ export class Installer {
 
   /** Choose what nginx starts with; see docs/proxy-agent.md "Start-up". */
   initialize(opts: InitializeOptions): Promise<InstallOutcome> {
-    return this.enqueue('init', () => this.doInitialize(opts));
+    return this.enqueue('init', async () => {
+      this.starting = true;
+      try {
+        return await this.doInitialize(opts);
+      } finally {
+        this.starting = false;
+      }
+    });
   }
 
   /** Resolves once nothing is queued or running. */
@@ -316,8 +326,10 @@ export class Installer {
     const reason = trimReason(rawReason);
     this.failures++;
     this.lastFailure = { sha256: sha, configName: c.configName, source: c.source, reason, at: this.now() };
-    // Remember only verdicts about the bytes; a timeout may pass next time.
-    if (!transient) {
+    // Remember only verdicts about the bytes; a timeout may pass next time. So may a config tried while
+    // the container starts: its ACME certificates (tmpfs) cannot be fetched while the extension is away,
+    // and the same bytes arriving from the extension later must be tested again, not skipped for good.
+    if (!transient && !this.starting) {
       this.knownBad.set(sha, reason);
       if (this.knownBad.size > KNOWN_BAD_MAX) this.knownBad.delete(this.knownBad.keys().next().value!);
     }

@@ -244,6 +244,19 @@ describe('initialize', () => {
     expect(installer.lastFailure?.source).toBe('bootstrap');
   });
 
+  it('a bootstrap refused at start is tested again when the same bytes come from the extension (its ACME files may be missing only at start)', async () => {
+    const ACME = 'events {}\nhttp { server { ssl_certificate /dev/shm/signalbox-acme/acme-1.crt; } }\n';
+    writeBootstrap(ACME);
+    let filesThere = false;
+    runner.verdict = (bytes) => (bytes.includes('acme-1.crt') && !filesThere ? { ok: false, output: 'nginx: [emerg] cannot load certificate "/dev/shm/signalbox-acme/acme-1.crt"' } : { ok: true, output: '' });
+    await init();
+    expect(installer.installed?.source).toBe('builtin');
+    filesThere = true; // the agent fetched them once the extension answered
+    const out = await installer.submit(cand(ACME));
+    expect(out.status).toBe('installed');
+    expect(readFileSync(configPath, 'utf8')).toBe(ACME);
+  });
+
   it('falls back to the built-in config when configPath is invalid and there is no bootstrap', async () => {
     writeFileSync(configPath, BAD);
     await init();
