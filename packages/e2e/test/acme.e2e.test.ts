@@ -7,9 +7,11 @@ import { X509Certificate } from 'node:crypto';
 import https from 'node:https';
 import { jest } from '@jest/globals';
 import {
+  EXTENSION_SERVICE,
   PROXY_SERVICE,
   createDemoService,
   docker,
+  fetchInService,
   ensureNetwork,
   get,
   removeNetwork,
@@ -70,6 +72,16 @@ async function pebbleRoots(): Promise<X509Certificate[]> {
   const r = await run('bash', ['scripts/acme-pebble.sh', 'root']);
   if (r.code !== 0) throw new Error(`acme-pebble.sh root failed: ${r.stderr.slice(-500)}`);
   return r.stdout.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((p) => p.includes('BEGIN')).map((p) => new X509Certificate(p));
+}
+
+interface ExtensionAcmeStatus {
+  acme?: { host: string; state: string; failures: number; notAfter?: string; error?: string }[];
+}
+
+async function extensionStatus(): Promise<ExtensionAcmeStatus> {
+  const r = await fetchInService(EXTENSION_SERVICE, 8081, '/v1/status');
+  if (r.status !== 200) throw new Error(`extension status ${r.status}: ${r.body.slice(0, 200)}`);
+  return JSON.parse(r.body) as ExtensionAcmeStatus;
 }
 
 beforeAll(async () => {
@@ -138,6 +150,22 @@ test('a host the CA refuses shows its reason in core status; its service stays r
   expect(warning.message).toMatch(/rejectedIdentifier|policy|forbid/i);
   expect(warning.message).toMatch(/next try at/);
   expect((await statusOf(BLOCKED_APP))[0]!.status).toBe('enabled');
+  // The extension's own view: failed with the CA's reason and a next try; its gauge counts it.
+  // (Between two tries it is 'failed'; during one, 'ordering'.)
+  const blocked = await waitFor(
+    'the refused host failed in the extension status',
+    async () => (await extensionStatus()).acme?.find((h) => h.host === BLOCKED && h.state === 'failed'),
+    60_000,
+    500,
+  );
+  expect(blocked.failures).toBeGreaterThanOrEqual(1);
+  expect(blocked.error).toMatch(/rejectedIdentifier|policy|forbid/i);
+  await waitFor(
+    'the failed host in the extension gauge',
+    async () => /^signalbox_extension_acme_hosts\{state="failed"\} [1-9]/m.test((await fetchInService(EXTENSION_SERVICE, 8081, '/metrics')).body),
+    60_000,
+    500,
+  );
   expect((await get(BLOCKED)).status).toBe(200);
   expect((await statusOf(APP))[0]!.warnings.filter((w) => w.code.startsWith('WARN_ACME_'))).toEqual([]); // cleared in the test above
 });
@@ -167,7 +195,9 @@ test('a renewal under an HTTPS request loop fails no request and replaces the ce
   try {
     // Renewal is due at two thirds of the 90 s lifetime; allow for ticks, the order and delivery.
     await waitFor('a renewed certificate to be served', async () => [...serials].some((s) => s !== firstSerial), 180_000, 1000);
-    await sleep(3000); // keep the loop running across the reload
+    // Keep the loop running across the reload: 40 more answers after the first with the new certificate.
+    const seenAt = ok;
+    await waitFor('40 more answers after the renewal', async () => ok >= seenAt + 40, 60_000, 200);
   } finally {
     stop = true;
     await loop;
