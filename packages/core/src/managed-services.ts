@@ -15,9 +15,30 @@ export const LABEL_STACK = 'com.docker.stack.namespace';
 const LEFT_BEHIND_RETRY_MS = 120_000;
 export const EXTENSION_PORT = 8081;
 export const AGENT_PORT = 8082;
+/**
+ * How long a busy client keep-alive connection may live on a routing proxy (nginx keepalive_time, set by
+ * the template in edge mode): past it, the next response says `Connection: close`. A stopping proxy waits
+ * this long plus a margin (bounded by its stop grace period) before it stops nginx, so busy connections
+ * have moved to the new task by a clean close instead of being cut.
+ */
+export const EDGE_DRAIN_MS = 6_000;
+
+/** The drain ends 2 s before swarm's SIGKILL, so nginx still has time to finish what is in flight. */
+export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(EDGE_DRAIN_MS, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
 const BOOTSTRAP_FIELD = 'TaskTemplate.ContainerSpec.Configs';
+
+/** The overlay network shared by an extension's edge and routing proxies (no app joins it). */
+export interface EdgeNetwork {
+  id: string;
+  /** IPv4 subnet (CIDR) the engine gave it; '' while unknown. Routing proxies trust PROXY headers from it. */
+  subnet: string;
+}
+
+/** Edge service and its network: both named after the proxy service. */
+export const edgeServiceName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
+export const edgeNetworkName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
 
 export interface PublishedConfigRef {
   id: string;
@@ -49,7 +70,9 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
 }
 
-export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot): ServiceSpec {
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, edge?: EdgeNetwork): ServiceSpec {
+  // The routing proxies take the client address from PROXY headers sent from the edge network only.
+  const trusted = ext.ProxyEdge && edge?.subnet ? [`SIGNALBOX_EDGE_TRUSTED=${edge.subnet}`] : [];
   return {
     Name: ext.ServiceName,
     Labels: { ...ext.Labels, [LABEL_ROLE]: 'extension', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
@@ -58,7 +81,7 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Image: ext.Image,
         Args: [...ext.Args],
         Labels: { ...ext.ContainerLabels },
-        Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`],
+        Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`, ...trusted],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
@@ -80,17 +103,21 @@ export function desiredProxySpec(
   ctx: ManagedContext,
   snap: SwarmSnapshot,
   bootstrap?: PublishedConfigRef,
+  edge?: EdgeNetwork,
 ): ServiceSpec {
   const host = ext.PublishMode === 'host';
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
-  const networks = [...idsOf([ctx.controlNetwork], snap), ...idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).sort()];
+  const appNetworks = idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).filter((id) => id !== edge?.id);
+  const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
     Parallelism: 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',
     Monitor: 5_000_000_000,
-    // Two tasks cannot hold one host port on a node, so host mode replaces tasks in place.
-    Order: host ? 'stop-first' : 'start-first',
+    // Two tasks cannot hold one host port on a node, so a proxy publishing host ports is replaced in
+    // place. Behind an edge it publishes nothing: the new task starts, turns healthy (only then does
+    // swarm's DNS list it to the edge), and the old one drains.
+    Order: host && !ext.ProxyEdge ? 'stop-first' : 'start-first',
   };
   return {
     Name: ext.ProxyServiceName,
@@ -108,6 +135,7 @@ export function desiredProxySpec(
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
         ],
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
@@ -134,14 +162,72 @@ export function desiredProxySpec(
     Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
     UpdateConfig: update,
     RollbackConfig: { ...update, FailureAction: 'pause' },
-    EndpointSpec: {
-      // Ingress-published ports need a VIP; host-published ones work without (and without IPVS).
-      Mode: host ? 'dnsrr' : 'vip',
-      Ports: [
-        { Protocol: 'tcp', TargetPort: ext.TargetPort, PublishedPort: ext.PublishedPort, PublishMode: host ? 'host' : 'ingress' },
-        { Protocol: 'tcp', TargetPort: ext.TargetSSLPort, PublishedPort: ext.PublishedSSLPort, PublishMode: host ? 'host' : 'ingress' },
-      ],
+    // Behind an edge: no published port, and the edge finds the tasks by DNS (tasks.<name>), no VIP needed.
+    EndpointSpec: ext.ProxyEdge ? { Mode: 'dnsrr' } : publishedEndpoint(ext),
+  };
+}
+
+/** The published ports, on the edge (or on the proxy in single-hop mode). */
+function publishedEndpoint(ext: ExtensionConfig) {
+  const host = ext.PublishMode === 'host';
+  return {
+    // Ingress-published ports need a VIP; host-published ones work without (and without IPVS).
+    Mode: host ? 'dnsrr' : 'vip',
+    Ports: [
+      { Protocol: 'tcp', TargetPort: ext.TargetPort, PublishedPort: ext.PublishedPort, PublishMode: host ? 'host' : 'ingress' },
+      { Protocol: 'tcp', TargetPort: ext.TargetSSLPort, PublishedPort: ext.PublishedSSLPort, PublishMode: host ? 'host' : 'ingress' },
+    ],
+  };
+}
+
+/**
+ * The edge: holds the published ports and the client connections, and forwards each TCP connection to
+ * a routing proxy task found through swarm's DNS (tasks.<proxy>), with a PROXY protocol header. Its
+ * config comes from these settings only (the agent generates it), so it never changes for routing,
+ * network or certificate changes; it joins only the edge network.
+ */
+export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork): ServiceSpec {
+  const host = ext.PublishMode === 'host';
+  const update = {
+    Parallelism: 1,
+    Delay: ns(ext.ProxyUpdateDelay, 1000),
+    FailureAction: 'rollback',
+    Monitor: 5_000_000_000,
+    Order: host ? 'stop-first' : 'start-first',
+  };
+  return {
+    Name: edgeServiceName(ext),
+    Labels: { ...ext.ProxyLabels, [LABEL_ROLE]: 'edge', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.ProxyImage,
+        Labels: { ...ext.ProxyContainerLabels },
+        Env: [
+          `SIGNALBOX_EDGE_UPSTREAM=tasks.${ext.ProxyServiceName}`,
+          `SIGNALBOX_CONFIG_PATH=/etc/nginx/signalbox-edge.conf`,
+          `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
+          `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+        ],
+        Healthcheck: {
+          Test: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${AGENT_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+          Interval: 5_000_000_000,
+          Timeout: 3_000_000_000,
+          Retries: 3,
+          StartPeriod: 10_000_000_000,
+        },
+        StopSignal: 'SIGQUIT',
+        StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
+      },
+      Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
+      Networks: [{ Target: edge.id }],
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
+    Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
+    UpdateConfig: update,
+    RollbackConfig: { ...update, FailureAction: 'pause' },
+    EndpointSpec: publishedEndpoint(ext),
   };
 }
 
@@ -155,6 +241,8 @@ export class ManagedServices {
   private proxyNetworkIds: Set<string> | undefined;
   /** Stack networks a proxy of ours let go of: network id → when, and when removal was last tried. */
   private readonly leftBehind = new Map<string, { since: number; tried: number }>();
+  /** Edge networks by name, with the subnet the engine gave them. */
+  private readonly edgeNets = new Map<string, EdgeNetwork>();
 
   constructor(
     private readonly extensions: Record<string, ExtensionConfig>,
@@ -171,14 +259,16 @@ export class ManagedServices {
       const ext = this.extensions[name]!;
       const model = models.get(name);
       if (!model) continue;
-      const proxy = desiredProxySpec(name, ext, model, this.ctx, snap);
-      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap), proxy]) {
+      const edge = ext.ProxyEdge ? await this.edgeNetwork(name, ext, snap) : undefined;
+      const proxy = desiredProxySpec(name, ext, model, this.ctx, snap, undefined, edge);
+      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge)] : [])];
+      for (const spec of specs) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.
         if (last && last.version === version && now - last.at < this.driftCheckMs * 0.9) continue;
         // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
-        const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec;
+        const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name), edge) : spec;
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
         if (res.action === 'refused') {
@@ -255,6 +345,26 @@ export class ManagedServices {
     if (last) last.at = 0;
   }
 
+  /**
+   * The edge network of an extension: created once, then found in the snapshot. Its subnet is read from
+   * the engine once per core start (the snapshot does not carry subnets).
+   */
+  private async edgeNetwork(name: string, ext: ExtensionConfig, snap: SwarmSnapshot): Promise<EdgeNetwork | undefined> {
+    const netName = edgeNetworkName(ext);
+    const inSnap = snap.networks.find((n) => n.name === netName);
+    const known = this.edgeNets.get(netName);
+    if (inSnap && known && known.id === inSnap.id && known.subnet) return known;
+    try {
+      const res = await this.services.ensureNetwork(netName, { [LABEL_ROLE]: 'edge-network', [LABEL_EXTENSION]: name, [LABEL_OWNER]: this.ctx.owner });
+      const edge = { id: res.id, subnet: res.subnet };
+      this.edgeNets.set(netName, edge);
+      return edge;
+    } catch (e) {
+      this.log.error({ network: netName, err: (e as Error).message }, 'cannot create the edge network; will retry');
+      return undefined;
+    }
+  }
+
   private async newestConfig(extension: string): Promise<PublishedConfigRef | undefined> {
     const newest = (await this.services.listConfigs(`${LABEL_EXTENSION}=${extension}`))[0];
     return newest ? { id: String(newest.ID), name: String(newest.Spec?.Name) } : undefined;
@@ -262,13 +372,26 @@ export class ManagedServices {
 
   /** Services and published configs of ours whose [Extensions.NAME] section is gone. */
   private async removeStale(): Promise<void> {
-    const wanted = new Set(Object.values(this.extensions).flatMap((e) => [e.ServiceName, e.ProxyServiceName]));
+    const wanted = new Set(Object.values(this.extensions).flatMap((e) => [e.ServiceName, e.ProxyServiceName, ...(e.ProxyEdge ? [edgeServiceName(e)] : [])]));
     for (const s of await this.services.listByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
       const name = String(s.Spec?.Name ?? '');
       if (name && !wanted.has(name)) {
         await this.services.remove(name);
         this.lastChecked.delete(name);
         this.metrics.serviceUpdates.inc({ service: name, action: 'removed' });
+      }
+    }
+    // Edge networks of removed extensions, or of ones switched to single hop (the engine refuses while a task still uses one).
+    const wantedNets = new Set(Object.values(this.extensions).filter((e) => e.ProxyEdge).map(edgeNetworkName));
+    for (const n of await this.services.listNetworksByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
+      const netName = String(n.Name ?? '');
+      if (n.Labels?.[LABEL_ROLE] !== 'edge-network' || wantedNets.has(netName)) continue;
+      try {
+        await this.services.removeNetwork(String(n.Id));
+        this.edgeNets.delete(netName);
+        this.log.info({ network: netName }, 'removed an edge network no extension uses any more');
+      } catch (e) {
+        this.log.debug({ network: netName, err: (e as Error).message }, 'edge network still in use; will retry');
       }
     }
     for (const c of await this.services.listConfigs(LABEL_OWNER + '=' + this.ctx.owner)) {

@@ -4,7 +4,7 @@ import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
-import { BOOTSTRAP_PATH, ManagedServices, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
+import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, ManagedServices, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ctx = { coreUrl: 'http://signalbox-core:8080', controlNetwork: 'signalbox-control', owner: 'signalbox', dockerSocket: '/var/run/docker.sock', logLevel: 'info' };
@@ -26,8 +26,8 @@ function ext(toml: string) {
   return r.config.Extensions.default!;
 }
 
-test('host publish mode: host ports, dnsrr, stop-first rolls with rollback', () => {
-  const spec: any = desiredProxySpec('default', ext('PublishMode = "host"\nPublishedPort = 8080\nPublishedSSLPort = 8443'), model, ctx, snap);
+test('single hop, host publish mode: host ports, dnsrr, stop-first rolls with rollback', () => {
+  const spec: any = desiredProxySpec('default', ext('ProxyEdge = false\nPublishMode = "host"\nPublishedPort = 8080\nPublishedSSLPort = 8443'), model, ctx, snap);
   expect(spec.EndpointSpec).toEqual({
     Mode: 'dnsrr',
     Ports: [
@@ -38,11 +38,51 @@ test('host publish mode: host ports, dnsrr, stop-first rolls with rollback', () 
   expect(spec.UpdateConfig).toMatchObject({ Order: 'stop-first', FailureAction: 'rollback', Parallelism: 1 });
 });
 
-test('ingress publish mode: VIP endpoint, start-first', () => {
-  const spec: any = desiredProxySpec('default', ext('PublishMode = "ingress"'), model, ctx, snap);
+test('single hop, ingress publish mode: VIP endpoint, start-first', () => {
+  const spec: any = desiredProxySpec('default', ext('ProxyEdge = false\nPublishMode = "ingress"'), model, ctx, snap);
   expect(spec.EndpointSpec.Mode).toBe('vip');
   expect(spec.EndpointSpec.Ports.map((p: any) => p.PublishMode)).toEqual(['ingress', 'ingress']);
   expect(spec.UpdateConfig.Order).toBe('start-first');
+});
+
+const edgeNet = { id: 'edge1', subnet: '10.9.8.0/24' };
+
+test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the ports; the proxy publishes none, joins the edge network and rolls start-first', (mode) => {
+  const e = ext(`PublishMode = "${mode}"\nPublishedPort = 8080\nPublishedSSLPort = 8443\nProxyReplicas = 2`);
+  const proxy: any = desiredProxySpec('default', e, model, ctx, snap, undefined, edgeNet);
+  expect(proxy.EndpointSpec).toEqual({ Mode: 'dnsrr' });
+  expect(proxy.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback' });
+  expect(proxy.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }, { Target: 'zz' }]);
+  expect(proxy.TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
+  expect(proxy.TaskTemplate.ContainerSpec.Env).toContain(`SIGNALBOX_DRAIN_MS=${EDGE_DRAIN_MS}`);
+  // The drain must end before swarm's SIGKILL.
+  expect(EDGE_DRAIN_MS).toBeLessThan(proxy.TaskTemplate.ContainerSpec.StopGracePeriod / 1e6);
+  const short: any = desiredProxySpec('default', ext('ProxyStopGracePeriod = "5s"'), model, ctx, snap, undefined, edgeNet);
+  expect(short.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_DRAIN_MS=3000');
+  const edge: any = desiredEdgeSpec('default', e, ctx, edgeNet);
+  expect(edge.Name).toBe('signalbox-proxy-edge');
+  expect(edge.Labels).toMatchObject({ 'com.signalbox.role': 'edge', 'com.signalbox.owner': 'signalbox', 'com.signalbox.extension': 'default' });
+  expect(edge.TaskTemplate.Networks).toEqual([{ Target: 'edge1' }]);
+  expect(edge.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_UPSTREAM=tasks.signalbox-proxy');
+  expect(edge.TaskTemplate.ContainerSpec.Secrets).toBeUndefined();
+  expect(edge.Mode).toEqual({ Replicated: { Replicas: 2 } });
+  const p = mode === 'host' ? 'host' : 'ingress';
+  expect(edge.EndpointSpec).toEqual({
+    Mode: mode === 'host' ? 'dnsrr' : 'vip',
+    Ports: [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: p },
+      { Protocol: 'tcp', TargetPort: 443, PublishedPort: 8443, PublishMode: p },
+    ],
+  });
+  expect(edge.UpdateConfig.Order).toBe(mode === 'host' ? 'stop-first' : 'start-first');
+  // The extension renders realip for the edge network's subnet.
+  expect((desiredExtensionSpec('default', e, ctx, snap, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
+});
+
+test('the edge spec does not depend on the routing model (it never rolls for routes, networks or certificates)', () => {
+  const e = ext('PublishMode = "host"');
+  expect(desiredEdgeSpec('default', e, ctx, edgeNet)).toEqual(desiredEdgeSpec('default', e, ctx, edgeNet));
+  expect(desiredEdgeSpec.length).toBe(4);
 });
 
 test('proxy joins the control network first, then only the networks its services need (by id, sorted); unknown names are skipped', () => {
@@ -109,7 +149,12 @@ function fieldNames(v: unknown, path = ''): string[] {
 
 test('desired specs use only the field names the engine returns (no endless drift from a misspelt key)', () => {
   const e = ext('ProxyLabels = { a = "b" }\nLabels = { c = "d" }');
-  const specs = [desiredExtensionSpec('default', e, ctx, snap), desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' })];
+  const specs = [
+    desiredExtensionSpec('default', e, ctx, snap, edgeNet),
+    desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' }, edgeNet),
+    desiredEdgeSpec('default', e, ctx, edgeNet),
+    desiredProxySpec('default', ext('ProxyEdge = false'), model, ctx, snap),
+  ];
   const unknown = specs.flatMap((s) => fieldNames(s)).filter((p) => !ENGINE_KEYS.has(p.slice(p.lastIndexOf('.') + 1)));
   expect(unknown).toEqual([]);
   expect((specs[1] as any).TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
@@ -168,6 +213,8 @@ describe('ManagedServices.converge', () => {
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async (id: string) => {
         if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
       }),
@@ -190,14 +237,14 @@ describe('ManagedServices.converge', () => {
   test('an unchanged desired spec is still re-checked every driftCheckMs, and a hand-made change is put back and logged', async () => {
     const { m, models, drifted, ensured, warn } = setup();
     await m.converge(models, snap);
-    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy']);
+    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge']);
     drifted.add('signalbox-proxy');
     now += 1000;
     await m.converge(models, snap); // within the interval: not looked at
-    expect(ensured).toHaveLength(2);
+    expect(ensured).toHaveLength(3);
     now += 1750; // 2750 ms since the last check: a poll timer firing a little early still counts
     await m.converge(models, snap);
-    expect(ensured).toHaveLength(4);
+    expect(ensured).toHaveLength(6);
     expect(warn).toHaveBeenCalledWith(
       { service: 'signalbox-proxy', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } },
       'reverted a hand-made change (drift) to match config.toml',
@@ -212,7 +259,7 @@ describe('ManagedServices.converge', () => {
     m.recheck('signalbox-proxy');
     m.recheck('some-app'); // not ours: no effect
     await m.converge(models, snap);
-    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy']);
+    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge', 'signalbox-proxy']);
     expect(warn).toHaveBeenCalledTimes(1);
   });
 });
@@ -236,6 +283,8 @@ describe('networks docker stack rm leaves behind because the proxy still used th
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async (id: string) => {
         if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
       }),
@@ -377,6 +426,8 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async () => undefined),
     };
     const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
@@ -384,8 +435,8 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
     if (!cfg.ok) throw new Error('config');
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0);
     for (let i = 0; i < 3; i++) await m.converge(new Map([['default', model]]), snap);
-    expect(services.ensure).toHaveBeenCalledTimes(6); // still checked every time (extension + proxy) ...
-    expect(log.error).toHaveBeenCalledTimes(2); // ... but each service's refusal is logged once
+    expect(services.ensure).toHaveBeenCalledTimes(9); // still checked every time (extension + proxy + edge) ...
+    expect(log.error).toHaveBeenCalledTimes(3); // ... but each service's refusal is logged once
     expect(log.warn).not.toHaveBeenCalled();
   });
 });

@@ -40,6 +40,8 @@ const pipeline = new Pipeline({
   renderOptions: {
     proxyId: process.env.SIGNALBOX_PROXY_ID ?? `signalbox-${name}`,
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
+    // Set by core with ProxyEdge: the edge network's subnet, trusted for the client address (PROXY protocol).
+    edgeTrustedFrom: (process.env.SIGNALBOX_EDGE_TRUSTED ?? '').split(',').map((x) => x.trim()).filter((x) => /^[0-9.]+\/\d+$/.test(x)),
   },
   allowedModules: [streamModule],
 });

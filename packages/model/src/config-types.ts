@@ -59,6 +59,11 @@ export interface ExtensionConfig {
   ProxyUpdateDelay: string;
   ServiceCluster: string;
   PublishMode: 'ingress' | 'host';
+  /**
+   * true: an edge service publishes the ports and forwards each connection (PROXY protocol) to the
+   * routing proxies, which publish nothing and roll start-first. false: the proxy publishes the ports itself.
+   */
+  ProxyEdge: boolean;
   PublishedPort: number;
   TargetPort: number;
   PublishedSSLPort: number;

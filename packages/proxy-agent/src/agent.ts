@@ -6,7 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
 import { sleep, type BackoffPolicy } from '@signalbox/model';
+import { existsSync } from 'node:fs';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
+import { drainConnections } from './drain.js';
+import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, type NginxRunner } from './installer.js';
 import { nginxTest } from './nginx.js';
@@ -62,7 +65,9 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   };
   installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
 
-  const fetcher = options.extensionUrl
+  // The edge runs only its generated config: it never takes candidates from an extension.
+  const edge = options.edgeUpstream !== undefined;
+  const fetcher = options.extensionUrl && !edge
     ? new Fetcher({
         baseUrl: options.extensionUrl,
         waitSeconds: options.pollWaitSeconds,
@@ -107,13 +112,29 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     ...(tuning.watcherStabilityMs !== undefined ? { stabilityMs: tuning.watcherStabilityMs } : {}),
   });
 
+  const builtin = edge
+    ? {
+        bytes: Buffer.from(
+          edgeConfig({
+            upstream: options.edgeUpstream!,
+            httpPort: options.httpPort,
+            httpsPort: options.httpsPort,
+            pidPath: options.pidPath,
+            resolver: options.edgeResolver,
+            streamModulePath: existsSync(options.streamModulePath) ? options.streamModulePath : undefined,
+          }),
+        ),
+        configName: EDGE_CONFIG_NAME,
+      }
+    : {
+        bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
+        configName: BUILTIN_CONFIG_NAME,
+      };
   await installer.initialize({
     bootstrapPath: options.bootstrapPath,
     bootstrapConfigName: options.bootstrapConfigName,
-    builtin: {
-      bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
-      configName: BUILTIN_CONFIG_NAME,
-    },
+    builtin,
+    ...(edge ? { builtinOnly: true } : {}),
   });
   // Without a valid config nginx stays down; the first successful install starts it.
   if (installer.installed) supervisor.start();
@@ -136,7 +157,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         return stopping;
       }
       stopping = (async () => {
-        // Signal nginx first so draining starts at once; no new candidates meanwhile.
+        // A graceful stop behind the edge lets client connections end cleanly first (see drain.ts).
+        if (signal === 'SIGQUIT' && options.drainMs > 0 && supervisor.isRunning()) {
+          const ports = new Set([options.httpPort, ...(options.httpsPort === undefined ? [] : [options.httpsPort])]);
+          await drainConnections(ports, options.drainMs, log('drain'));
+        }
+        // Signal nginx first so its shutdown starts at once; no new candidates meanwhile.
         const exited = supervisor.stop(signal);
         await Promise.all([fetcher?.stop(), watcher.stop()]);
         const info = await exited;

@@ -65,6 +65,8 @@ export interface InitializeOptions {
   bootstrapPath: string;
   bootstrapConfigName: string;
   builtin: { bytes: Buffer; configName: string };
+  /** Install `builtin` and nothing else (the edge's generated config): no adoption, no bootstrap. */
+  builtinOnly?: boolean;
 }
 
 interface Job {
@@ -357,6 +359,7 @@ export class Installer {
   }
 
   private async doInitialize(opts: InitializeOptions): Promise<InstallOutcome> {
+    if (opts.builtinOnly) return this.install({ ...opts.builtin, source: 'builtin' });
     const current = await readIfExists(this.configPath);
     const currentSha = current && sha256Hex(current);
     const meta = await this.readMeta();

@@ -25,6 +25,21 @@ export interface AgentOptions {
   /** Time limit for `nginx -t` (it resolves upstream host names, which can hang). */
   readonly testTimeoutMs: number;
   readonly logLevel: string;
+  /**
+   * Edge mode: DNS name of the routing proxy tasks (e.g. tasks.signalbox-proxy). The agent then runs
+   * only its generated L4 forwarder config; no extension, no bootstrap.
+   */
+  readonly edgeUpstream: string | undefined;
+  /** DNS server the edge resolves the routing proxies with (Docker's embedded one). */
+  readonly edgeResolver: string;
+  /** stream module for `load_module`, used when the file exists (Debian builds it dynamically). */
+  readonly streamModulePath: string;
+  /**
+   * On a graceful stop (SIGQUIT), wait up to this long, while client connections remain on the
+   * HTTP/HTTPS ports, before nginx stops: busy keep-alive connections end by a clean
+   * `Connection: close` (nginx keepalive_time) instead of being cut. 0 = stop at once.
+   */
+  readonly drainMs: number;
 }
 
 export class OptionsError extends Error {
@@ -69,6 +84,15 @@ function url(env: Env, name: string): string | undefined {
   return u.toString().replace(/\/+$/, '');
 }
 
+/** A DNS name or IPv4 address (optionally with :port), as written into nginx.conf (no spaces or ';'). */
+function hostName(env: Env, name: string, withPort = false): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const re = withPort ? /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?::\d{1,5})?$/ : /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+  if (!re.test(raw)) throw new OptionsError(`${name}: "${raw}" is not a host name or IPv4 address${withPort ? ' (with an optional :port)' : ''}`);
+  return raw;
+}
+
 export function loadOptions(env: Env = process.env): AgentOptions {
   const logLevel = str(env, 'SIGNALBOX_LOG_LEVEL', 'info');
   if (!LOG_LEVELS.has(logLevel)) {
@@ -90,6 +114,10 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     // nginx -t of a 10 000-service config takes ~8 s on a small machine; leave room.
     testTimeoutMs: int(env, 'SIGNALBOX_NGINX_TEST_TIMEOUT_MS', 60_000, 100, 600_000),
     logLevel,
+    edgeUpstream: hostName(env, 'SIGNALBOX_EDGE_UPSTREAM'),
+    edgeResolver: hostName(env, 'SIGNALBOX_EDGE_RESOLVER', true) ?? '127.0.0.11',
+    streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
+    drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
   };
   if (options.configPath === options.bootstrapPath) {
     throw new OptionsError('SIGNALBOX_BOOTSTRAP_CONFIG must differ from SIGNALBOX_CONFIG_PATH');

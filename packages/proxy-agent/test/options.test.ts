@@ -18,6 +18,10 @@ describe('loadOptions', () => {
       pidPath: '/var/run/proxy.pid',
       testTimeoutMs: 60000,
       logLevel: 'info',
+      edgeUpstream: undefined,
+      edgeResolver: '127.0.0.11',
+      streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
+      drainMs: 0,
     });
     expect(Object.isFrozen(o)).toBe(true);
   });

@@ -64,12 +64,23 @@ export interface RenderOptions {
    * The validation sandbox sets it, because the unprivileged `nginx -t` cannot create the system ones.
    */
   tempDir?: string;
+  /**
+   * With ProxyEdge: the edge network's subnet(s), the only source whose PROXY protocol header gives the
+   * client address (realip). Empty = the header is parsed but the edge's address stays $remote_addr.
+   */
+  edgeTrustedFrom?: string[];
 }
 
 export const DEFAULT_TRUSTED_CERTIFICATE = '/etc/ssl/certs/ca-certificates.crt';
 export const HEALTH_PATH = '/signalbox-health';
 const DEFAULT_INTERNAL_TLS_PORT = 10443;
 const WEBSOCKET_TIMEOUT = '3600s';
+/**
+ * Behind the edge: a busy keep-alive connection older than this gets `Connection: close` on its next
+ * response, so a stopping proxy (which waits a little longer, see the proxy agent's drain) loses no
+ * request; the client reconnects through the edge to another task.
+ */
+export const EDGE_KEEPALIVE_TIME = '5s';
 const KEEPALIVE_CONNECTIONS = 32;
 const DEFAULT_MAX_FAILS = 1;
 const DEFAULT_FAIL_TIMEOUT = '10s';
@@ -237,6 +248,8 @@ export interface HttpView {
   serverNamesHashBucketSize: number;
   serverNamesHashMaxSize: number;
   keepaliveTimeout: string;
+  /** keepalive_time (edge mode only), else null. */
+  keepaliveTime: string | null;
   clientMaxBodySize: string;
   clientBodyBufferSize: string;
   clientHeaderBufferSize: string;
@@ -270,6 +283,8 @@ export interface HttpView {
 export interface StreamServerView {
   comment: string;
   listen: ListenView;
+  /** Addresses trusted to send the PROXY protocol header (stream realip). */
+  realIpFrom: string[];
   sslPreread: boolean;
   proxyProtocol: boolean;
   proxyPass: string;
@@ -764,11 +779,15 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   // ---- listeners
   const usePassthrough = passthrough.length > 0;
   const internal = usePassthrough ? pickInternalPorts(ext, opts) : null;
-  const plainListen: ListenView = { address: String(httpPort), ssl: false, proxyProtocol: false, defaultServer: false };
+  // Behind the edge, every public listener receives a PROXY protocol header with the client address.
+  const edge = ext.ProxyEdge;
+  const edgeTrusted = edge ? [...(opts.edgeTrustedFrom ?? [])] : [];
+  const plainListen: ListenView = { address: String(httpPort), ssl: false, proxyProtocol: edge, defaultServer: false };
   const sslListen: ListenView = internal
     ? { address: `${LOOPBACK}:${internal.tls}`, ssl: true, proxyProtocol: true, defaultServer: false }
-    : { address: String(sslPort), ssl: true, proxyProtocol: false, defaultServer: false };
-  const realIpFrom = internal ? [LOOPBACK] : [];
+    : { address: String(sslPort), ssl: true, proxyProtocol: edge, defaultServer: false };
+  const realIpFrom = internal ? [LOOPBACK] : edgeTrusted;
+  const plainRealIpFrom = edgeTrusted;
 
   // ---- servers
   const servers: ServerView[] = [];
@@ -805,7 +824,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     serverName: null,
     tls: null,
     rejectHandshake: false,
-    realIpFrom: [],
+    realIpFrom: plainRealIpFrom,
     returnAll: null,
     locations: defaultTable.sorted(),
   });
@@ -844,7 +863,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       serverName: quote(vh.host),
       tls: null,
       rejectHandshake: false,
-      realIpFrom: [],
+      realIpFrom: plainRealIpFrom,
       returnAll: whole,
       locations: whole ? [] : plain.sorted(),
     });
@@ -890,7 +909,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       serverName: quote(host),
       tls: null,
       rejectHandshake: false,
-      realIpFrom: [],
+      realIpFrom: plainRealIpFrom,
       returnAll: r?.whole ? { status: 302, body: r.whole } : null,
       locations: r?.whole ? [] : table.sorted(),
     });
@@ -911,7 +930,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       serverName: quote(host),
       tls: null,
       rejectHandshake: false,
-      realIpFrom: [],
+      realIpFrom: plainRealIpFrom,
       returnAll: r.whole ? { status: 302, body: r.whole } : null,
       locations: r.whole ? [] : table.sorted(),
     });
@@ -942,6 +961,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     serverNamesHashBucketSize: bucket,
     serverNamesHashMaxSize: hashMaxSize(serverNames.length),
     keepaliveTimeout: nginxTimes(t.KeepaliveTimeout, 'KeepaliveTimeout'),
+    keepaliveTime: edge ? EDGE_KEEPALIVE_TIME : null,
     clientMaxBodySize: nginxSize(t.ClientMaxBodySize, 'ClientMaxBodySize'),
     clientBodyBufferSize: nginxSize(t.ClientBodyBufferSize, 'ClientBodyBufferSize'),
     clientHeaderBufferSize: nginxSize(t.ClientHeaderBufferSize, 'ClientHeaderBufferSize'),
@@ -1035,7 +1055,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       servers: [
         {
           comment: 'public TLS port: route by SNI, PROXY protocol carries the client address',
-          listen: { address: String(sslPort), ssl: false, proxyProtocol: false, defaultServer: false },
+          listen: { address: String(sslPort), ssl: false, proxyProtocol: edge, defaultServer: false },
+          realIpFrom: edgeTrusted,
           sslPreread: true,
           proxyProtocol: true,
           proxyPass: '$signalbox_tls_route',
@@ -1045,6 +1066,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
         {
           comment: 'passthrough hop: strips the PROXY header, forwards the TLS stream untouched',
           listen: { address: `${LOOPBACK}:${internal.hop}`, ssl: false, proxyProtocol: true, defaultServer: false },
+          realIpFrom: [],
           sslPreread: true,
           proxyProtocol: false,
           proxyPass: '$signalbox_passthrough',
