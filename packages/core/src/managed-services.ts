@@ -58,6 +58,24 @@ export interface ManagedContext {
 
 const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
 
+/**
+ * The agent's health check. "Healthcheck", as the engine spells it: it accepts "HealthCheck" on write
+ * (Go's JSON is case-insensitive) but returns "Healthcheck", which looked like drift on every check.
+ * bash's /dev/tcp instead of `node -e fetch(...)`: starting node costs ~150 ms of CPU, and on a loaded
+ * node (load 18 on 2 cores, seen here) three 3 s timeouts in a row had swarm kill a healthy edge.
+ * Swarm's DNS lists a task only once it is healthy, so the 2 s interval is also how soon a new
+ * routing proxy gets connections; 10 retries = killed only after ~20 s of failing checks.
+ */
+function agentHealthcheck() {
+  return {
+    Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${AGENT_PORT} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
+    Interval: 2_000_000_000,
+    Timeout: 5_000_000_000,
+    Retries: 10,
+    StartPeriod: 10_000_000_000,
+  };
+}
+
 function placement(constraints: readonly string[], prefs: readonly string[]) {
   return {
     Constraints: [...constraints],
@@ -140,15 +158,7 @@ export function desiredProxySpec(
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
-        // "Healthcheck", as the engine spells it: it accepts "HealthCheck" on write (Go's JSON is
-        // case-insensitive) but returns "Healthcheck", which looked like drift on every check.
-        Healthcheck: {
-          Test: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${AGENT_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
-          Interval: 5_000_000_000,
-          Timeout: 3_000_000_000,
-          Retries: 3,
-          StartPeriod: 10_000_000_000,
-        },
+        Healthcheck: agentHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
         Secrets: model.proxySecrets
@@ -210,13 +220,7 @@ export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: Managed
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
         ],
-        Healthcheck: {
-          Test: ['CMD', 'node', '-e', `fetch('http://127.0.0.1:${AGENT_PORT}/v1/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
-          Interval: 5_000_000_000,
-          Timeout: 3_000_000_000,
-          Retries: 3,
-          StartPeriod: 10_000_000_000,
-        },
+        Healthcheck: agentHealthcheck(),
         StopSignal: 'SIGQUIT',
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
       },
@@ -231,6 +235,40 @@ export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: Managed
   };
 }
 
+/**
+ * Networks a proxy keeps joining for `delayMs` after the last routed service on them went away: a service
+ * removed and re-created on its network (a redeploy, a convergence loop) then replaces the proxy not at all,
+ * instead of twice. A network of a stack with no service left (`docker stack rm`) is let go at once, so the
+ * stack's own removal of it can succeed; a network that no longer exists is dropped.
+ */
+export class NetworkLinger {
+  private readonly lastWanted = new Map<string, number>();
+
+  constructor(
+    private readonly delayMs: number,
+    private readonly never: readonly string[],
+    joinedAtStart: readonly string[],
+    now: number,
+  ) {
+    for (const n of joinedAtStart) if (!never.includes(n)) this.lastWanted.set(n, now);
+  }
+
+  /** The networks to join: `wanted`, plus those still within their delay (sorted, no duplicates). */
+  keep(wanted: readonly string[], snap: SwarmSnapshot, now: number): string[] {
+    for (const n of wanted) this.lastWanted.set(n, now);
+    const out = new Set(wanted);
+    for (const [n, at] of this.lastWanted) {
+      if (out.has(n)) continue;
+      const net = snap.networks.find((x) => x.name === n);
+      const stack = net?.labels[LABEL_STACK];
+      const stackGone = stack !== undefined && !snap.services.some((sv) => sv.labels[LABEL_STACK] === stack);
+      if (!net || stackGone || this.never.includes(n) || now - at >= this.delayMs) this.lastWanted.delete(n);
+      else out.add(n);
+    }
+    return [...out].sort();
+  }
+}
+
 /** Converges managed services; re-checks a service when its desired spec changes or every driftCheckMs. */
 export class ManagedServices {
   private readonly lastChecked = new Map<string, { version: string; at: number }>();
@@ -241,6 +279,7 @@ export class ManagedServices {
   private proxyNetworkIds: Set<string> | undefined;
   /** Stack networks a proxy of ours let go of: network id → when, and when removal was last tried. */
   private readonly leftBehind = new Map<string, { since: number; tried: number }>();
+  private readonly lingering = new Map<string, NetworkLinger>();
   /** Edge networks by name, with the subnet the engine gave them. */
   private readonly edgeNets = new Map<string, EdgeNetwork>();
 
@@ -260,7 +299,9 @@ export class ManagedServices {
       const model = models.get(name);
       if (!model) continue;
       const edge = ext.ProxyEdge ? await this.edgeNetwork(name, ext, snap) : undefined;
-      const proxy = desiredProxySpec(name, ext, model, this.ctx, snap, undefined, edge);
+      // The proxy stays a while on networks whose last routed service just went (see NetworkLinger).
+      const proxyModel = { ...model, proxyNetworks: this.linger(name, ext, snap).keep(model.proxyNetworks, snap, now) };
+      const proxy = desiredProxySpec(name, ext, proxyModel, this.ctx, snap, undefined, edge);
       const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge)] : [])];
       for (const spec of specs) {
         const version = contentVersion(spec);
@@ -268,7 +309,7 @@ export class ManagedServices {
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.
         if (last && last.version === version && now - last.at < this.driftCheckMs * 0.9) continue;
         // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
-        const desired = spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name), edge) : spec;
+        const desired = spec === proxy ? desiredProxySpec(name, ext, proxyModel, this.ctx, snap, await this.newestConfig(name), edge) : spec;
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
         if (res.action === 'refused') {
@@ -343,6 +384,18 @@ export class ManagedServices {
   recheck(serviceName: string): void {
     const last = this.lastChecked.get(serviceName);
     if (last) last.at = 0;
+  }
+
+  private linger(name: string, ext: ExtensionConfig, snap: SwarmSnapshot): NetworkLinger {
+    let l = this.lingering.get(name);
+    if (!l) {
+      // After a core restart: what the proxy joins now counts as wanted now, so nothing is dropped at once.
+      const joined = snap.services.find((sv) => sv.name === ext.ProxyServiceName)?.networkIds ?? [];
+      const names = snap.networks.filter((n) => joined.includes(n.id)).map((n) => n.name);
+      l = new NetworkLinger(ns(ext.ProxyNetworkDetachDelay, 60_000) / 1e6, [this.ctx.controlNetwork, edgeNetworkName(ext)], names, Date.now());
+      this.lingering.set(name, l);
+    }
+    return l;
   }
 
   /**

@@ -4,7 +4,7 @@ import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
-import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, ManagedServices, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
+import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, ManagedServices, NetworkLinger, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ctx = { coreUrl: 'http://signalbox-core:8080', controlNetwork: 'signalbox-control', owner: 'signalbox', dockerSocket: '/var/run/docker.sock', logLevel: 'info' };
@@ -438,5 +438,49 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
     expect(services.ensure).toHaveBeenCalledTimes(9); // still checked every time (extension + proxy + edge) ...
     expect(log.error).toHaveBeenCalledTimes(3); // ... but each service's refusal is logged once
     expect(log.warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('NetworkLinger: no flapping', () => {
+  const net = (name: string, labels: Record<string, string> = {}) => ({ id: `id-${name}`, name, driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels });
+  const svc = (name: string, labels: Record<string, string> = {}) => ({ id: name, name, labels, createdAt: '', networkIds: [], endpointMode: 'dnsrr' as const, vips: [], ports: [], tasks: [] });
+  const at = (networks: ReturnType<typeof net>[], services: ReturnType<typeof svc>[] = []): SwarmSnapshot => ({ services, networks, secrets: [], nodes: [] });
+
+  test('a network stays joined for the delay after its last routed service went, then is let go', () => {
+    const l = new NetworkLinger(60_000, ['signalbox-control'], [], 0);
+    const snap = at([net('a'), net('b')]);
+    expect(l.keep(['a', 'b'], snap, 0)).toEqual(['a', 'b']);
+    expect(l.keep(['a'], snap, 1_000)).toEqual(['a', 'b']);
+    expect(l.keep(['a'], snap, 59_000)).toEqual(['a', 'b']);
+    expect(l.keep(['a'], snap, 60_001)).toEqual(['a']);
+    expect(l.keep(['a'], snap, 60_002)).toEqual(['a']);
+  });
+
+  test('a flap (last service removed, another created on the network within the delay) never changes the list', () => {
+    const l = new NetworkLinger(60_000, [], [], 0);
+    const snap = at([net('a')]);
+    const seen = [l.keep(['a'], snap, 0), l.keep([], snap, 100), l.keep(['a'], snap, 400), l.keep([], snap, 30_000), l.keep(['a'], snap, 31_000)];
+    expect(new Set(seen.map((x) => x.join()))).toEqual(new Set(['a']));
+  });
+
+  test('let go at once: a network of a stack with no service left (docker stack rm), a deleted network, the control network', () => {
+    const l = new NetworkLinger(60_000, ['ctl'], ['ctl', 'st_default'], 0);
+    const stackNet = net('st_default', { 'com.docker.stack.namespace': 'st' });
+    expect(l.keep([], at([stackNet], [svc('st_worker', { 'com.docker.stack.namespace': 'st' })]), 10)).toEqual(['st_default']);
+    expect(l.keep([], at([stackNet], []), 20)).toEqual([]);
+    l.keep(['gone'], at([net('gone')]), 30);
+    expect(l.keep([], at([]), 40)).toEqual([]);
+  });
+
+  test('after a core restart, the networks the proxy already joins get the full delay', () => {
+    const l = new NetworkLinger(60_000, [], ['a'], 1_000);
+    expect(l.keep([], at([net('a')]), 50_000)).toEqual(['a']);
+    expect(l.keep([], at([net('a')]), 61_001)).toEqual([]);
+  });
+
+  test('0s detaches at once', () => {
+    const l = new NetworkLinger(0, [], [], 0);
+    expect(l.keep(['a'], at([net('a')]), 0)).toEqual(['a']);
+    expect(l.keep([], at([net('a')]), 0)).toEqual([]);
   });
 });

@@ -137,8 +137,9 @@ afterAll(async () => {
   const s = await coreState().catch(() => undefined);
   if (s?.config !== deployedName) await deploy(DEPLOYED_CONFIG);
   await waitCoreOn(deployedName).catch((e: Error) => console.error(e.message));
+  // NET_DEF: the default proxy keeps it for its ProxyNetworkDetachDelay (60 s) after KEEP goes.
   for (const n of [NET_DEF, NET1, NET2, STACK_NET]) {
-    await waitFor(`network ${n} removed`, () => removeNetwork(n), 60_000, 500).catch((e: Error) => console.error(e.message));
+    await waitFor(`network ${n} removed`, () => removeNetwork(n), 150_000, 500).catch((e: Error) => console.error(e.message));
   }
   // Config objects of the fixture deploys (the engine refuses to remove one still in use).
   for (const name of createdConfigs) await run('docker', ['config', 'rm', name]);
@@ -184,7 +185,7 @@ test('isolation: creating, scaling and removing a default-cluster app leaves the
   expect(await statusOn(OPS_PORT, host(APP))).toBe(200);
 });
 
-test('network attachment: the proxy joins a network only while a routed service needs it, then lets go so it can be removed', async () => {
+test('network attachment: the proxy joins a network only while a routed service needs it, then lets go (after ProxyNetworkDetachDelay = 1s) so it can be removed', async () => {
   await createDemoService({ name: APP2, networks: [NET2], labels: sbxopsLabels(APP2, NET2) });
   await answers(OPS_PORT, APP2, 200, 90_000);
   expect((await serviceAttachments(OPS_PROXY)).networks).toEqual([CONTROL, NET1, NET2, OPS_EDGE_NET].sort());
@@ -198,7 +199,7 @@ test('network attachment: the proxy joins a network only while a routed service 
   await waitFor('sbx-ops-net2 removable', async () => (attempts++, removeNetwork(NET2)), 60_000, 250);
   const removedMs = Date.now() - t0;
   console.log(`network attachment: proxy let go of ${NET2} ${detachedMs} ms after its last service was removed; docker network rm succeeded after ${removedMs} ms (${attempts} attempts)`);
-  expect(detachedMs).toBeLessThan(POLL_MS + 2000);
+  expect(detachedMs).toBeLessThan(POLL_MS + 3000);
   expect(removedMs).toBeLessThan(30_000);
   expect((await serviceAttachments(OPS_PROXY)).networks).toEqual([CONTROL, NET1, OPS_EDGE_NET].sort());
   await answers(OPS_PORT, APP, 200, 60_000);

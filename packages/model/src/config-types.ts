@@ -57,6 +57,8 @@ export interface ExtensionConfig {
   ProxyConstraints: string[];
   ProxyPlacementPreferences: string[];
   ProxyUpdateDelay: string;
+  /** How long the proxy stays on a network after the last routed service on it went away. */
+  ProxyNetworkDetachDelay: string;
   ServiceCluster: string;
   PublishMode: 'ingress' | 'host';
   /**

@@ -420,6 +420,7 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
     }
     checkDuration(at('ProxyStopGracePeriod'), ext.ProxyStopGracePeriod, false);
     checkDuration(at('ProxyUpdateDelay'), ext.ProxyUpdateDelay, false);
+    checkDuration(at('ProxyNetworkDetachDelay'), ext.ProxyNetworkDetachDelay, false);
     for (const key of ['Constraints', 'ProxyConstraints'] as const) {
       if (!ok(at(key))) continue;
       ext[key].forEach((c, i) => {

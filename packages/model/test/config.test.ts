@@ -95,6 +95,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyUpdateDelay', good: '"0"', parsed: '0', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ServiceCluster', good: '"blue"', parsed: 'blue', bad: '"blue green"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'PublishMode', good: '"host"', parsed: 'host', bad: '"vip"', code: 'ERR_CONFIG_VALUE' },
+  { section: 'ext', key: 'ProxyNetworkDetachDelay', good: '"2m"', parsed: '2m', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyEdge', good: 'false', parsed: false, bad: '"no"', code: 'ERR_CONFIG_TYPE', value: 'no' },
   { section: 'ext', key: 'PublishedPort', good: '80', parsed: 80, bad: '0', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'TargetPort', good: '8000', parsed: 8000, bad: '70000', code: 'ERR_CONFIG_VALUE' },
