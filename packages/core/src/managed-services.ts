@@ -27,6 +27,9 @@ export const EDGE_DRAIN_MS = 6_000;
 export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(EDGE_DRAIN_MS, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
+/** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */
+export const STATE_DIR = '/var/lib/signalbox';
+export const stateVolumeName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-state`;
 const BOOTSTRAP_FIELD = 'TaskTemplate.ContainerSpec.Configs';
 
 /** The overlay network shared by an extension's edge and routing proxies (no app joins it). */
@@ -153,8 +156,11 @@ export function desiredProxySpec(
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
           ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
         ],
+        // One volume per node: a restarted task starts from the newest config this node ran.
+        Mounts: [{ Type: 'volume', Source: stateVolumeName(ext), Target: STATE_DIR }],
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.

@@ -484,3 +484,9 @@ describe('NetworkLinger: no flapping', () => {
     expect(l.keep([], at([net('a')]), 0)).toEqual([]);
   });
 });
+
+test('the proxy keeps what it installs on a named volume of its node', () => {
+  const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' }]);
+  expect(spec.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_STATE_DIR=/var/lib/signalbox');
+});

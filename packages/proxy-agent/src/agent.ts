@@ -10,8 +10,9 @@ import { existsSync } from 'node:fs';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
+import { ConfigPersistence } from './persist.js';
 import { Fetcher } from './fetcher.js';
-import { Installer, type NginxRunner } from './installer.js';
+import { Installer, readBootstrap, sha256Hex, type InstalledConfig, type NginxRunner } from './installer.js';
 import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
@@ -63,10 +64,16 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     test: (path) => nginxTest(options.nginxBin, path, options.testTimeoutMs),
     reload: () => supervisor.reload(),
   };
-  installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
+  const edge = options.edgeUpstream !== undefined;
+  const persistence = options.stateDir && !edge ? new ConfigPersistence(options.stateDir, log('persist')) : undefined;
+  installer = new Installer({
+    configPath: options.configPath,
+    runner,
+    logger: log('installer'),
+    ...(persistence ? { onInstalled: (bytes: Buffer, installed: InstalledConfig) => persistence.save(bytes, installed) } : {}),
+  });
 
   // The edge runs only its generated config: it never takes candidates from an extension.
-  const edge = options.edgeUpstream !== undefined;
   const fetcher = options.extensionUrl && !edge
     ? new Fetcher({
         baseUrl: options.extensionUrl,
@@ -130,11 +137,19 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
         configName: BUILTIN_CONFIG_NAME,
       };
+  const saved = await persistence?.load(sha256Hex);
+  const boot = persistence ? await readBootstrap(options.bootstrapPath).catch(() => undefined) : undefined;
+  const bootSha = boot && sha256Hex(boot);
+  // The node already ran the bootstrap's bytes: what it installed last is at least as new.
+  const preferred = saved !== undefined && persistence!.persistedFirst(bootSha);
+  if (saved) log('persist').info({ sha256: saved.sha256, configName: saved.configName, preferred, bootstrapSha256: bootSha ?? null }, 'found the config this node last installed');
+  if (bootSha) persistence?.noteSeen(bootSha);
   await installer.initialize({
     bootstrapPath: options.bootstrapPath,
     bootstrapConfigName: options.bootstrapConfigName,
     builtin,
     ...(edge ? { builtinOnly: true } : {}),
+    ...(saved ? { persisted: { bytes: saved.bytes, configName: saved.configName, source: saved.source, preferred } } : {}),
   });
   // Without a valid config nginx stays down; the first successful install starts it.
   if (installer.installed) supervisor.start();

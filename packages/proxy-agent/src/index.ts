@@ -8,5 +8,6 @@ export * from './fetcher.js';
 export * from './installer.js';
 export * from './nginx.js';
 export * from './options.js';
+export * from './persist.js';
 export * from './supervisor.js';
 export * from './watcher.js';

@@ -40,6 +40,11 @@ export interface AgentOptions {
    * `Connection: close` (nginx keepalive_time) instead of being cut. 0 = stop at once.
    */
   readonly drainMs: number;
+  /**
+   * A directory on a named volume (one per node) where every installed config is kept, so a restarted
+   * task starts from the newest config this node ran; '' = not kept.
+   */
+  readonly stateDir: string;
 }
 
 export class OptionsError extends Error {
@@ -118,6 +123,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     edgeResolver: hostName(env, 'SIGNALBOX_EDGE_RESOLVER', true) ?? '127.0.0.11',
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
+    stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
   };
   if (options.configPath === options.bootstrapPath) {
     throw new OptionsError('SIGNALBOX_BOOTSTRAP_CONFIG must differ from SIGNALBOX_CONFIG_PATH');

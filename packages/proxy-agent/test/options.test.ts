@@ -22,6 +22,7 @@ describe('loadOptions', () => {
       edgeResolver: '127.0.0.11',
       streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
       drainMs: 0,
+      stateDir: '',
     });
     expect(Object.isFrozen(o)).toBe(true);
   });
