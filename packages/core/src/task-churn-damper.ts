@@ -1,0 +1,117 @@
+// A crash-looping service (tasks that exit at once and are restarted) changes its upstream servers on
+// every start and every exit, and each change is a new config and a proxy reload. Once a service's
+// servers have changed `threshold` times within `windowMs`, its server changes are published at most
+// once per `holdMs`; meanwhile the proxies keep its last published servers (nginx's max_fails skips a
+// dead one). Other services' changes are not held: they publish at once, with the held servers.
+import type { ClusterModel, Logger, Upstream, UpstreamServer } from '@signalbox/model';
+
+export interface DamperOptions {
+  threshold: number;
+  windowMs: number;
+  holdMs: number;
+}
+
+export const DEFAULT_DAMPER: DamperOptions = { threshold: 4, windowMs: 60_000, holdMs: 20_000 };
+
+interface Published {
+  key: string;
+  servers: UpstreamServer[];
+  at: number;
+}
+
+const serverKey = (servers: readonly UpstreamServer[]): string =>
+  servers
+    .map((s) => `${s.addr}:${s.port}`)
+    .sort()
+    .join(',');
+
+function upstreamsOf(model: ClusterModel): Upstream[] {
+  const out = new Set<Upstream>();
+  for (const vh of model.virtualHosts) for (const l of vh.locations) out.add(l.upstream);
+  for (const p of model.passthrough) out.add(p.upstream);
+  if (model.defaultBackend) out.add(model.defaultBackend);
+  return [...out];
+}
+
+export class TaskChurnDamper {
+  /** Per service: when its servers changed (any upstream), newest last. */
+  private readonly changes = new Map<string, number[]>();
+  /** Per extension, upstream and service: the servers seen last, and the servers last published. */
+  private readonly seen = new Map<string, string>();
+  private readonly published = new Map<string, Published>();
+  private readonly flagged = new Set<string>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly opts: DamperOptions = DEFAULT_DAMPER,
+  ) {}
+
+  /** Services whose changes are held now. */
+  held(): string[] {
+    return [...this.flagged].sort();
+  }
+
+  /** A copy of `model` where each unstable service's servers are the ones published last (within holdMs). */
+  apply(extension: string, model: ClusterModel, now: number): ClusterModel {
+    const live = new Set<string>();
+    // Upstream index → the servers to publish instead; the model is copied only when there are any.
+    const replace = new Map<number, UpstreamServer[]>();
+    upstreamsOf(model).forEach((u, index) => {
+      const byService = new Map<string, UpstreamServer[]>();
+      for (const svc of u.services) byService.set(svc, []);
+      for (const s of u.servers) byService.set(s.service, [...(byService.get(s.service) ?? []), s]);
+      let replaced = false;
+      const servers: UpstreamServer[] = [];
+      for (const [svc, current] of byService) {
+        const id = `${extension}\u0000${u.name}\u0000${svc}`;
+        live.add(id);
+        const key = serverKey(current);
+        if (this.seen.has(id) && this.seen.get(id) !== key) this.noteChange(svc, now);
+        this.seen.set(id, key);
+        const last = this.published.get(id);
+        if (last && last.key !== key && this.unstable(svc, now) && now - last.at < this.opts.holdMs) {
+          servers.push(...last.servers);
+          replaced = true;
+          continue;
+        }
+        if (!last || last.key !== key) this.published.set(id, { key, servers: current, at: now });
+        servers.push(...current);
+      }
+      if (replaced) replace.set(index, servers);
+    });
+    for (const id of [...this.seen.keys()]) {
+      if (id.startsWith(`${extension}\u0000`) && !live.has(id)) {
+        this.seen.delete(id);
+        this.published.delete(id);
+      }
+    }
+    if (replace.size === 0) return model;
+    const out = structuredClone(model);
+    upstreamsOf(out).forEach((u, index) => {
+      const servers = replace.get(index);
+      if (servers) u.servers = servers;
+    });
+    return out;
+  }
+
+  private noteChange(service: string, now: number): void {
+    const list = (this.changes.get(service) ?? []).filter((t) => now - t < this.opts.windowMs);
+    list.push(now);
+    this.changes.set(service, list);
+  }
+
+  private unstable(service: string, now: number): boolean {
+    const recent = (this.changes.get(service) ?? []).filter((t) => now - t < this.opts.windowMs).length;
+    const unstable = recent >= this.opts.threshold;
+    if (unstable && !this.flagged.has(service)) {
+      this.flagged.add(service);
+      this.log.warn(
+        { service, changes: recent, windowMs: this.opts.windowMs, holdMs: this.opts.holdMs },
+        'tasks of this service keep starting and stopping (crash loop?); its task changes reach the proxies at most every holdMs',
+      );
+    } else if (!unstable && this.flagged.delete(service)) {
+      this.log.info({ service }, 'tasks of this service are stable again; their changes reach the proxies at once');
+    }
+    return unstable;
+  }
+}
