@@ -15,6 +15,9 @@ const shared = {
   },
 };
 export default {
+  // Tests wait for conditions with generous ceilings; a loaded machine (2 cores, 8 engineers) must not
+  // turn a slow pass into a failure.
+  testTimeout: 30_000,
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts'] },

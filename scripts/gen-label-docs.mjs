@@ -37,6 +37,14 @@ line(`- Values are at most ${MAX_LABEL_VALUE_LENGTH} characters, a single line, 
 line('- Spaces around a value, and around list items, are ignored.');
 line('- Booleans are read like Go\'s `strconv.ParseBool`: `1 t T TRUE true True` / `0 f F FALSE false False`.');
 line('- `packages/model/schema/labels.schema.json` is a JSON Schema of the label map for editors and CI.');
+line(
+  '- Hosts and certificate secrets have an owner: the stack (`com.docker.stack.namespace`) of the first service that ' +
+    'claims them (services outside any stack are one owner). A service of another owner cannot add paths, canary members, ' +
+    'websocket endpoints, redirects (a redirect source host is a claim too), certificates or passthrough to such a host, ' +
+    'nor use such a secret (`ERR_HOST_OWNED`, `ERR_SECRET_OWNED`); operators share hosts in `config.toml`. ' +
+    'See [security.md](security.md#tenants-and-ownership).',
+);
+line('- A service may route at most 100 hosts, and its `com.docker.lb.*` labels may hold at most 8 192 characters together (`ERR_LIMIT_HOSTS`, `ERR_LIMIT_LABELS`).');
 line();
 line('## Labels');
 line();

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# All tests: typecheck, unit, integration (real nginx), e2e (real swarm; started here if needed).
-# Usage: ./scripts/test.sh [unit|integration|e2e]...   (default: all)
+# All tests: lint (eslint + typecheck of sources and tests), unit, integration (real nginx),
+# e2e (real swarm; started here if needed).
+# Usage: ./scripts/test.sh [lint|unit|integration|e2e]...   (default: all)
 set -euo pipefail
 source "$(dirname "$(readlink -f "$0")")/lib/stack.sh"
 
 need_root
 suites=("$@")
-[[ ${#suites[@]} -gt 0 ]] || suites=(unit integration e2e)
+[[ ${#suites[@]} -gt 0 ]] || suites=(lint unit integration e2e)
 wants() { [[ " ${suites[*]} " == *" $1 "* ]]; }
 start=$(now_s)
 
@@ -19,16 +20,27 @@ jest() {
   local name="$1"; shift
   node --experimental-vm-modules node_modules/jest/bin/jest.js --json --outputFile="$results/$name.json" "$@"
 }
+# A test file that fails to load (syntax/import error, throw at top level) has no failed test but is a
+# failure: it counts as one. A step that failed without any jest failure (lint, typecheck, a crash)
+# counts as one too, so the closing line never says "0 failed" for a failed run.
 summary() {
+  local status=$?
   node -e '
     const fs = require("fs"); let p = 0, f = 0;
     for (const file of fs.readdirSync(process.argv[1])) {
       const r = JSON.parse(fs.readFileSync(process.argv[1] + "/" + file, "utf8"));
-      p += r.numPassedTests; f += r.numFailedTests;
+      p += r.numPassedTests; f += r.numFailedTests + r.numRuntimeErrorTestSuites;
     }
-    console.log(`${p} passed, ${f} failed`);' "$results"
+    if (process.argv[2] !== "0" && f === 0) f = 1;
+    console.log(`${p} passed, ${f} failed`);' "$results" "$status"
 }
 trap summary EXIT
+
+if wants lint; then
+  log "lint (eslint, type-aware) and typecheck (sources and tests)"
+  pnpm -s typecheck
+  pnpm -s lint
+fi
 
 if wants unit; then
   log "unit tests"

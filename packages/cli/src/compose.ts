@@ -56,7 +56,7 @@ export interface ComposeFile {
 export interface ComposeProblem {
   service: string | null;
   severity: Severity;
-  code: string;
+  code: ComposeCode;
   key: string;
   value?: string;
   message: string;
@@ -66,6 +66,7 @@ export interface ComposeProblem {
 export const ERR_LINT_YAML = 'ERR_LINT_YAML';
 export const ERR_LINT_COMPOSE_SHAPE = 'ERR_LINT_COMPOSE_SHAPE';
 export const WARN_LINT_NO_SERVICES = 'WARN_LINT_NO_SERVICES';
+export type ComposeCode = typeof ERR_LINT_YAML | typeof ERR_LINT_COMPOSE_SHAPE | typeof WARN_LINT_NO_SERVICES;
 
 type Pos = (node: Node | null | undefined) => number | null;
 

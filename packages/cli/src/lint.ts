@@ -5,9 +5,9 @@
 // container `labels:`, repeated labels, unset ${VAR}s, and com.docker.lb.network against the file's
 // networks and the stack prefix.
 import { LABEL_PREFIX, decodeLabels, formatDiagnostic } from '@signalbox/model';
-import type { Diagnostic, RouteSpec, Severity } from '@signalbox/model';
+import type { Diagnostic, DiagnosticCode, RouteSpec, Severity } from '@signalbox/model';
 import { parseCompose } from './compose.js';
-import type { ComposeFile, ComposeNetwork, ComposeService, LabelEntry } from './compose.js';
+import type { ComposeCode, ComposeFile, ComposeNetwork, ComposeService, LabelEntry } from './compose.js';
 import { interpolate } from './interpolate.js';
 import { attachedNetworks, coreFindings, fixedName } from './lint-core.js';
 import type { LintedService, NetworkChoice } from './lint-core.js';
@@ -17,7 +17,7 @@ export interface Finding {
   /** Service name as written in the file; null for findings about the whole file. */
   service: string | null;
   severity: Severity;
-  code: string;
+  code: LintCode;
   /** Label key (com.docker.lb.hosts) or file location. */
   key: string;
   value: string | null;
@@ -57,6 +57,18 @@ export const ERR_LINT_NETWORK_UNDECLARED = 'ERR_LINT_NETWORK_UNDECLARED';
 export const ERR_LINT_NETWORK_NOT_ATTACHED = 'ERR_LINT_NETWORK_NOT_ATTACHED';
 export const WARN_LINT_NETWORK_UNPREFIXED = 'WARN_LINT_NETWORK_UNPREFIXED';
 export const WARN_LINT_NETWORK_AMBIGUOUS = 'WARN_LINT_NETWORK_AMBIGUOUS';
+/** Every code a finding can carry: the model's, the compose reader's and lint's own. */
+export type LintCode =
+  | DiagnosticCode
+  | ComposeCode
+  | typeof ERR_LINT_FILE_UNREADABLE
+  | typeof WARN_LINT_CONTAINER_LABELS
+  | typeof WARN_LINT_LABEL_DUPLICATE
+  | typeof WARN_LINT_VARIABLE_UNSET
+  | typeof ERR_LINT_NETWORK_UNDECLARED
+  | typeof ERR_LINT_NETWORK_NOT_ATTACHED
+  | typeof WARN_LINT_NETWORK_UNPREFIXED
+  | typeof WARN_LINT_NETWORK_AMBIGUOUS;
 
 /** Appended to every ERR_CONFLICT_* finding: lint cannot know the real creation order. */
 export const ORDER_NOTE =
@@ -129,7 +141,7 @@ function lintService(
   opts: LintOptions,
   findings: Finding[],
 ): LintedService | undefined {
-  const push = (d: Diagnostic, line: number | null): void => {
+  const push = (d: Diagnostic<LintCode>, line: number | null): void => {
     findings.push({ file: fileName, service: svc.name, severity: d.severity, code: d.code, key: d.key, value: d.value ?? null, message: d.message, line });
   };
 
@@ -219,14 +231,14 @@ function matchNetwork(label: string, net: ComposeNetwork, env: LintOptions['env'
 }
 
 /** Lint's check of com.docker.lb.network, and which network the builder is given for it. */
-function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteSpec, opts: LintOptions): { diagnostics: Diagnostic[]; choice: NetworkChoice } {
+function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteSpec, opts: LintOptions): { diagnostics: Diagnostic<LintCode>[]; choice: NetworkChoice } {
   const declared = new Map(file.networks);
   if (!declared.has('default')) declared.set('default', { key: 'default', external: false });
   const attachedKeys = svc.networks ?? ['default'];
   const attached = attachedNetworks(file, svc);
   const key = L('network');
   const stack = opts.stack;
-  const assumed = (diagnostics: Diagnostic[]): { diagnostics: Diagnostic[]; choice: NetworkChoice } => ({ diagnostics, choice: { kind: 'assumed' } });
+  const assumed = (diagnostics: Diagnostic<LintCode>[]): { diagnostics: Diagnostic<LintCode>[]; choice: NetworkChoice } => ({ diagnostics, choice: { kind: 'assumed' } });
 
   if (spec.network === undefined) {
     if (attached.length > 1) {
@@ -290,7 +302,7 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
 // ------------------------------------------------------------------------------------------ output
 
 export function formatFinding(f: Finding): string {
-  const d: Diagnostic = f.value === null ? { code: f.code, severity: f.severity, key: f.key, message: f.message } : { code: f.code, severity: f.severity, key: f.key, value: f.value, message: f.message };
+  const d: Diagnostic<LintCode> = f.value === null ? { code: f.code, severity: f.severity, key: f.key, message: f.message } : { code: f.code, severity: f.severity, key: f.key, value: f.value, message: f.message };
   const where = f.service === null ? `${f.file}: ` : `${f.file}: service ${f.service}: `;
   // The code ends the line (ERR_… fails the run, WARN_… only with --strict) and is what docs/errors.md lists.
   return `${where}${formatDiagnostic(d)} [${f.code}]`;

@@ -6,6 +6,12 @@ import { parseEtag } from '@signalbox/model';
 import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 
+/** The body of an API error answer; its codes are listed in docs/errors.md#core. */
+interface ApiError {
+  code: 'ERR_EXTENSION_UNKNOWN';
+  message: string;
+}
+
 export interface ApiDeps {
   store: ModelStore;
   statuses: () => ServiceStatus[];
@@ -35,7 +41,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     const { name } = req.params;
     const current = deps.store.get(name);
     if (!current) {
-      return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: `no extension named ${JSON.stringify(name)} in config.toml` });
+      return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: `no extension named ${JSON.stringify(name)} in config.toml` } satisfies ApiError);
     }
     const known = parseEtag(req.headers['if-none-match']);
     const waitS = Math.min(maxWait, Math.max(0, Number(req.query.wait ?? 0) || 0));
@@ -49,13 +55,13 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     return reply.header('etag', `"${payload.version}"`).header('cache-control', 'no-store').send(payload);
   });
 
-  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown }[] } }>(
+  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown; code?: unknown }[] } }>(
     '/v1/extensions/:name/exclusions',
     async (req, reply) => {
-      if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' });
+      if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' } satisfies ApiError);
       const list: ReportedExclusion[] = (req.body?.excluded ?? [])
         .filter((x) => typeof x.service === 'string' && typeof x.reason === 'string')
-        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000) }));
+        .map((x) => ({ service: String(x.service), reason: String(x.reason).slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' ? { code: 'ERR_CERT_INVALID' } : {}) }));
       deps.exclusions.set(req.params.name, list);
       return { ok: true };
     },

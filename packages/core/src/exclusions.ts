@@ -1,10 +1,12 @@
 // Services an extension had to leave out because their routes failed nginx -t there. Merged into the
 // status core serves, so `signalbox status` shows one answer per service.
-import type { ServiceStatus } from '@signalbox/model';
+import type { Diagnostic, ServiceStatus } from '@signalbox/model';
 
 export interface ReportedExclusion {
   service: string;
   reason: string;
+  /** ERR_NGINX_REJECTED (default) or ERR_CERT_INVALID. */
+  code?: string;
 }
 
 export class ExclusionStore {
@@ -18,19 +20,22 @@ export class ExclusionStore {
   /** Statuses with extension-side rejections applied. */
   apply(statuses: ServiceStatus[], clusterOf: (extension: string) => string | undefined): ServiceStatus[] {
     if (this.byExtension.size === 0) return statuses;
-    const reasons = new Map<string, string>();
+    const reasons = new Map<string, ReportedExclusion>();
     for (const [ext, list] of this.byExtension) {
       const cluster = clusterOf(ext);
-      for (const x of list) reasons.set(`${cluster}\n${x.service}`, x.reason);
+      for (const x of list) reasons.set(`${cluster}\n${x.service}`, x);
     }
     return statuses.map((s) => {
-      const reason = reasons.get(`${s.cluster}\n${s.name}`);
-      if (reason === undefined || s.status === 'disabled') return s;
+      const x = reasons.get(`${s.cluster}\n${s.name}`);
+      if (x === undefined || s.status === 'disabled') return s;
+      const error: Diagnostic = x.code === 'ERR_CERT_INVALID'
+        ? { code: 'ERR_CERT_INVALID', severity: 'error' as const, key: 'com.docker.lb.ssl_cert', message: `its certificate cannot be served, so its routes were left out: ${x.reason}` }
+        : { code: 'ERR_NGINX_REJECTED', severity: 'error' as const, key: 'com.docker.lb.*', message: `routes of this service fail nginx -t, so they were left out: ${x.reason}` };
       return {
         ...s,
         status: 'disabled',
         servers: 0,
-        errors: [...s.errors, { code: 'ERR_NGINX_REJECTED', severity: 'error', key: 'com.docker.lb.*', message: `routes of this service fail nginx -t, so they were left out: ${reason}` }],
+        errors: [...s.errors, error],
       };
     });
   }

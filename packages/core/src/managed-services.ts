@@ -91,7 +91,21 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
 }
 
-export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, edge?: EdgeNetwork): ServiceSpec {
+function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
+  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
+  return names
+    .filter((s) => secretIds.has(s))
+    .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
+}
+
+export function desiredExtensionSpec(
+  name: string,
+  ext: ExtensionConfig,
+  ctx: ManagedContext,
+  snap: SwarmSnapshot,
+  model?: ClusterModel,
+  edge?: EdgeNetwork,
+): ServiceSpec {
   // The routing proxies take the client address from PROXY headers sent from the edge network only.
   const trusted = ext.ProxyEdge && edge?.subnet ? [`SIGNALBOX_EDGE_TRUSTED=${edge.subnet}`] : [];
   return {
@@ -106,6 +120,9 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+        // The secrets its proxies will load: only a task that mounts a secret can read it, so the extension
+        // checks certificate/key pairs here before publishing (one bad secret must not freeze every proxy).
+        Secrets: secretMounts(model?.proxySecrets ?? [], snap),
       },
       Placement: placement(ext.Constraints, ext.PlacementPreferences),
       Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),
@@ -127,7 +144,6 @@ export function desiredProxySpec(
   edge?: EdgeNetwork,
 ): ServiceSpec {
   const host = ext.PublishMode === 'host';
-  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
   const appNetworks = idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).filter((id) => id !== edge?.id);
   const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
@@ -153,6 +169,7 @@ export function desiredProxySpec(
           `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
@@ -167,9 +184,7 @@ export function desiredProxySpec(
         Healthcheck: agentHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: model.proxySecrets
-          .filter((s) => secretIds.has(s))
-          .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } })),
+        Secrets: secretMounts(model.proxySecrets, snap),
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),
@@ -308,7 +323,7 @@ export class ManagedServices {
       // The proxy stays a while on networks whose last routed service just went (see NetworkLinger).
       const proxyModel = { ...model, proxyNetworks: this.linger(name, ext, snap).keep(model.proxyNetworks, snap, now) };
       const proxy = desiredProxySpec(name, ext, proxyModel, this.ctx, snap, undefined, edge);
-      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge)] : [])];
+      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, model, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge)] : [])];
       for (const spec of specs) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);

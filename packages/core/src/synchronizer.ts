@@ -3,6 +3,7 @@
 import type { ClusterModel, ClusterTarget, Logger, SignalboxConfig, SwarmSnapshot } from '@signalbox/model';
 import { buildClusterModels } from '@signalbox/model';
 import { Coalescer } from './coalescer.js';
+import { FirstStartGate } from './first-start.js';
 import type { CoreMetrics } from './metrics.js';
 import type { ModelStore } from './model-store.js';
 import type { StatusTracker } from './status-tracker.js';
@@ -32,6 +33,8 @@ export interface SynchronizerDeps {
   stormHoldMs?: number;
   stormQuietMs?: number;
   stormMaxWaitMs?: number;
+  /** How long a new service whose tasks are starting is left out of the models (see first-start.ts). */
+  firstStartHoldMs?: number;
 }
 
 export class Synchronizer {
@@ -44,11 +47,15 @@ export class Synchronizer {
   private lastOk = 0;
   private readonly specChanges: number[] = [];
   private stormUntil = 0;
+  private readonly firstStart: FirstStartGate;
+  /** Networks the proxies of the last models are on (ids). */
+  private joinedNetworks = new Set<string>();
 
   constructor(private readonly d: SynchronizerDeps) {
     this.targets = Object.entries(d.config.Extensions)
-      .map(([name, e]) => ({ name, serviceCluster: e.ServiceCluster, networks: e.Networks }))
+      .map(([name, e]) => ({ name, serviceCluster: e.ServiceCluster, networks: e.Networks, hostOwners: e.HostOwners, secretOwners: e.SecretOwners }))
       .sort((a, b) => (a.name < b.name ? -1 : 1));
+    this.firstStart = new FirstStartGate(d.firstStartHoldMs);
     this.coalescer = new Coalescer(() => this.reconcile(), { quietMs: d.quietMs ?? 30, maxWaitMs: d.maxWaitMs ?? 250 });
   }
 
@@ -113,6 +120,9 @@ export class Synchronizer {
     let snap: SwarmSnapshot;
     try {
       snap = await this.d.readSnapshot();
+      const gated = this.firstStart.filter(snap, (s) => s.networkIds.length > 0 && s.networkIds.every((id) => this.joinedNetworks.has(id)));
+      if (gated.held.length > 0) log.debug({ services: gated.held }, 'new services wait for their first running task');
+      snap = gated.snapshot;
     } catch (e) {
       metrics.reconcileErrors.inc();
       log.warn({ err: (e as Error).message }, 'cannot read swarm state; keeping the last model');
@@ -121,6 +131,8 @@ export class Synchronizer {
     }
     const models = buildClusterModels(snap, this.targets);
     end();
+    const idByName = new Map(snap.networks.map((n) => [n.name, n.id]));
+    this.joinedNetworks = new Set([...models.values()].flatMap((m) => m.proxyNetworks.map((n) => idByName.get(n) ?? n)));
     this.lastOk = Date.now();
     const statuses = [...models.values()].flatMap((m) => m.services);
     const changes = this.d.tracker.update(statuses);

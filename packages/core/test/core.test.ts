@@ -1,3 +1,6 @@
+// Timing logic runs on jest's fake clock (advanceTimersByTimeAsync), so a loaded machine cannot change
+// what these tests see; nothing here asserts on elapsed wall-clock time.
+import { jest } from '@jest/globals';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { createLogger, parseConfig } from '@signalbox/model';
 import { buildApp } from '../src/api.js';
@@ -12,8 +15,13 @@ if (!cfg.ok) throw new Error('default config must parse');
 const ext: ExtensionConfig = cfg.config.Extensions.default!;
 const empty = (cluster = ''): ClusterModel => ({ cluster, virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] });
 
+afterEach(() => {
+  jest.useRealTimers();
+});
+
 describe('Coalescer', () => {
   test('a burst of triggers becomes one run; a trigger during a run causes exactly one more', async () => {
+    jest.useFakeTimers();
     let runs = 0;
     let release: () => void = () => {};
     const c = new Coalescer(async () => {
@@ -21,23 +29,33 @@ describe('Coalescer', () => {
       if (runs === 1) await new Promise<void>((r) => (release = r));
     }, { quietMs: 20, maxWaitMs: 100 });
     for (let i = 0; i < 50; i++) c.trigger();
-    await new Promise((r) => setTimeout(r, 60));
+    await jest.advanceTimersByTimeAsync(19);
+    expect(runs).toBe(0); // still quiet-waiting
+    await jest.advanceTimersByTimeAsync(41);
     expect(runs).toBe(1);
     for (let i = 0; i < 10; i++) c.trigger();
+    await jest.advanceTimersByTimeAsync(200);
+    expect(runs).toBe(1); // never two at once
     release();
-    await new Promise((r) => setTimeout(r, 80));
+    await jest.advanceTimersByTimeAsync(80);
     expect(runs).toBe(2);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(runs).toBe(2); // exactly one more
     c.stop();
   });
 
   test('a steady stream of triggers still runs within maxWait', async () => {
+    jest.useFakeTimers();
     let runs = 0;
     const c = new Coalescer(async () => void runs++, { quietMs: 50, maxWaitMs: 120 });
     const t = setInterval(() => c.trigger(), 10);
-    await new Promise((r) => setTimeout(r, 200));
+    // First trigger at 10 ms: the quiet period never comes, maxWait fires the run at 130 ms.
+    await jest.advanceTimersByTimeAsync(129);
+    expect(runs).toBe(0);
+    await jest.advanceTimersByTimeAsync(71);
     clearInterval(t);
     c.stop();
-    expect(runs).toBeGreaterThanOrEqual(1);
+    expect(runs).toBe(1);
   });
 });
 
@@ -106,17 +124,25 @@ describe('core API', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;
     const etag = `"${store.get('default')!.version}"`;
+    const held = jest.spyOn(store, 'waitForChange');
     const poll = fetch(`http://127.0.0.1:${port}/v1/extensions/default/model?wait=30`, { headers: { 'if-none-match': etag } }).then(
       (r) => r.status,
       () => 'closed',
     );
-    await new Promise((r) => setTimeout(r, 100));
-    const t0 = Date.now();
-    await app.close();
-    expect(Date.now() - t0).toBeLessThan(2000);
+    // Wait (ceiling 10 s) until core holds the poll.
+    for (const end = Date.now() + 10_000; held.mock.calls.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    expect(held).toHaveBeenCalled();
+    // The poll would be held 30 s; close must end it rather than wait (the ceiling is far below 30 s).
+    let ceiling: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      app.close().then(() => 'closed'),
+      new Promise((r) => (ceiling = setTimeout(() => r('still waiting for the long-poll'), 15_000))),
+    ]);
+    clearTimeout(ceiling);
+    expect(closed).toBe('closed');
     expect(await poll).toBe('closed');
     store.set('default', ext, { ...empty(), proxySecrets: ['release-the-waiter'] }); // clears its 30 s timer
-  });
+  }, 20_000);
 
   test('metrics are served in Prometheus text format', async () => {
     const { app } = setup();
@@ -128,6 +154,7 @@ describe('core API', () => {
 
 describe('deploy storms', () => {
   test('a run of service spec changes switches to storm timing; a lone change does not', async () => {
+    jest.useFakeTimers();
     const { Synchronizer } = await import('../src/synchronizer.js');
     const store = new ModelStore();
     const { StatusTracker } = await import('../src/status-tracker.js');
@@ -148,20 +175,26 @@ describe('deploy storms', () => {
     sync.noteSpecChange();
     sync.noteSpecChange();
     expect(sync.inStorm()).toBe(true);
-    await new Promise((r) => setTimeout(r, 250));
+    jest.advanceTimersByTime(199);
+    expect(sync.inStorm()).toBe(true);
+    jest.advanceTimersByTime(2);
     expect(sync.inStorm()).toBe(false);
     sync.stop();
   });
 
   test('storm timing coalesces a stream of triggers into runs at most every maxWait', async () => {
+    jest.useFakeTimers();
     let runs = 0;
     const c = new Coalescer(async () => void runs++, { quietMs: 5, maxWaitMs: 10 });
     const storm = { quietMs: 100, maxWaitMs: 150 };
     const t = setInterval(() => c.trigger(storm), 20);
-    await new Promise((r) => setTimeout(r, 400));
+    // Triggers every 20 ms from 20 ms: runs at 170 and 330 ms (maxWait after the first trigger of each
+    // round), never at the normal 5-10 ms pace.
+    await jest.advanceTimersByTimeAsync(169);
+    expect(runs).toBe(0);
+    await jest.advanceTimersByTimeAsync(231);
     clearInterval(t);
     c.stop();
-    expect(runs).toBeGreaterThanOrEqual(2);
-    expect(runs).toBeLessThanOrEqual(3);
+    expect(runs).toBe(2);
   });
 });

@@ -76,7 +76,7 @@ test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the po
   });
   expect(edge.UpdateConfig.Order).toBe(mode === 'host' ? 'stop-first' : 'start-first');
   // The extension renders realip for the edge network's subnet.
-  expect((desiredExtensionSpec('default', e, ctx, snap, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
+  expect((desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
 });
 
 test('the edge spec does not depend on the routing model (it never rolls for routes, networks or certificates)', () => {
@@ -150,7 +150,7 @@ function fieldNames(v: unknown, path = ''): string[] {
 test('desired specs use only the field names the engine returns (no endless drift from a misspelt key)', () => {
   const e = ext('ProxyLabels = { a = "b" }\nLabels = { c = "d" }');
   const specs = [
-    desiredExtensionSpec('default', e, ctx, snap, edgeNet),
+    desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet),
     desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' }, edgeNet),
     desiredEdgeSpec('default', e, ctx, edgeNet),
     desiredProxySpec('default', ext('ProxyEdge = false'), model, ctx, snap),
@@ -249,6 +249,22 @@ describe('ManagedServices.converge', () => {
       { service: 'signalbox-proxy', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } },
       'reverted a hand-made change (drift) to match config.toml',
     );
+  });
+
+  test('services and configs of a removed [Extensions.NAME] section are removed; the ones config.toml still has never are', async () => {
+    const { m, models, services } = setup();
+    const owned = ['signalbox-extension', 'signalbox-proxy', 'signalbox-extension-old', 'signalbox-proxy-old'];
+    services.listByLabel.mockImplementation((async () => owned.map((Name) => ({ Spec: { Name } }))) as any);
+    services.listConfigs.mockImplementation((async (label: string) =>
+      label.startsWith('com.signalbox.owner=')
+        ? [
+            { ID: 'c-default', Spec: { Name: 'signalbox-nginx-default-1', Labels: { 'com.signalbox.extension': 'default' } } },
+            { ID: 'c-old', Spec: { Name: 'signalbox-nginx-old-1', Labels: { 'com.signalbox.extension': 'old' } } },
+          ]
+        : []) as any);
+    await m.converge(models, snap);
+    expect(services.remove.mock.calls.map((c) => (c as unknown[])[0]).sort()).toEqual(['signalbox-extension-old', 'signalbox-proxy-old']);
+    expect(services.removeConfig.mock.calls.map((c) => (c as unknown[])[0])).toEqual(['c-old']);
   });
 
   test('an event naming a managed service makes the next converge check it at once', async () => {

@@ -285,7 +285,7 @@ function wrkLua(countStatuses) {
 
 /**
  * Runs wrk (bounded by its own -d and a hard timeout) and parses its SBX lines.
- * opts: url, host, threads, connections, durationS, timeoutS, countStatuses, close (no keepalive).
+ * opts: url, host, threads, connections, durationS, timeoutS, countStatuses, close (no keepalive), netns.
  */
 export function runWrk(o) {
   const args = ['-t', String(o.threads ?? 1), '-c', String(o.connections ?? 8), '-d', `${o.durationS}s`, '--timeout', `${o.timeoutS ?? 5}s`, '-s', wrkLua(o.countStatuses ?? true)];
@@ -293,7 +293,8 @@ export function runWrk(o) {
   if (o.close) args.push('-H', 'Connection: close');
   args.push(o.url);
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // o.netns: run wrk inside that network namespace (the client-path benchmark's veth client).
+    const child = o.netns ? spawn('ip', ['netns', 'exec', o.netns, 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

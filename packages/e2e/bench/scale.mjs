@@ -87,6 +87,22 @@ function nginxProcs(masterPid) {
   return out;
 }
 
+/** user + system CPU ms a process has used so far (/proc/PID/stat, clock ticks of 10 ms). */
+function procCpuMs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Runs a command to completion; returns the user + system CPU ms it (and its children) used. */
+function childCpuMs(cmd, args) {
+  const res = spawnSync('bash', ['-c', '"$@" >/dev/null 2>&1; rc=$?; times; exit $rc', 'bash', cmd, ...args], { encoding: 'utf8', timeout: 300_000 });
+  if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${res.status})`);
+  // `times`: two lines "XmY.YYYs XmY.YYYs" (shell, then children).
+  const line = res.stdout.trim().split('\n').pop();
+  const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return (secs[0] + secs[1]) * 1000;
+}
+
 function readdirPids() {
   return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
 }
@@ -124,6 +140,9 @@ async function one(n) {
   const text = cold.value;
   r.configBytes = Buffer.byteLength(text);
   r.configLines = text.split('\n').length - 1;
+  // What nginx parses: upstreams and server blocks as rendered (identical ones are shared).
+  r.renderedUpstreams = (text.match(/^    upstream /gm) ?? []).length;
+  r.renderedServers = (text.match(/^    server \{/gm) ?? []).length;
   cache.clear();
   const full = await timed(() => renderNginxConf(model, ext, opts));
   r.renderFull = { wall: full.wall, cpu: full.cpu };
@@ -200,6 +219,9 @@ async function realNginx(snap, ext, opts, renderNginxConf, buildClusterModels, s
     const loopback = (text) => text.replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
     writeFileSync(conf, loopback(renderNginxConf(model, localExt, localOpts)));
     const nginxArgs = ['-p', `${prefix}/`, '-c', conf, '-e', path.join(prefix, 'error.log')];
+    // CPU time of a plain `nginx -t` of the same config (bash's `times` reports its children's): the
+    // wall times above and below grow with whatever else runs on this shared machine, this does not.
+    out.nginxTCpuMs = childCpuMs('nginx', ['-t', '-q', ...nginxArgs]);
 
     let t0 = performance.now();
     const start = spawnSync('nginx', nginxArgs, { encoding: 'utf8', timeout: 120_000 });
@@ -223,9 +245,12 @@ async function realNginx(snap, ext, opts, renderNginxConf, buildClusterModels, s
     const heldReq = get(HTTP_PORT, HOLD_HOST, '/', 300_000);
     if (!(await waitFor(async () => held.length > 0, 10_000))) throw new Error('the held request never reached the hold server');
     t0 = performance.now();
+    const masterCpu0 = procCpuMs(masterPid);
     process.kill(masterPid, 'SIGHUP');
     if (!(await waitFor(async () => (await get(HTTP_PORT, PROBE_HOST)) === 302, 120_000))) throw new Error('new workers never answered');
     out.reloadMs = performance.now() - t0;
+    // The master parses the new config and forks the workers; their start-up is not counted.
+    out.reloadMasterCpuMs = procCpuMs(masterPid) - masterCpu0;
     // Idle old workers leave at once; the one holding the request drains.
     await waitFor(async () => { const p = nginxProcs(masterPid); return p.workers - p.shuttingDown <= Math.max(1, ext.Config.WorkerProcesses) && p.shuttingDown <= 1; }, 30_000, 20);
     await sleep(500);
@@ -254,11 +279,12 @@ async function realNginx(snap, ext, opts, renderNginxConf, buildClusterModels, s
 
 const ms = (x) => (x === undefined ? '-' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`);
 const pad = (s, w) => String(s).padStart(w);
+const pss = (m) => (m ? `${((m.masterKb + m.workersKb) / 1024).toFixed(0)} MiB` : '-');
 
 async function main() {
   if (process.argv[2] === '--one') return one(Number(process.argv[3]));
   const arg = process.argv.slice(2).find((a) => !a.startsWith('--'));
-  const sizes = (arg ?? '1000,5000,10000').split(',').map(Number);
+  const sizes = (arg ?? '100,1000,5000,10000,20000').split(',').map(Number);
   const results = [];
   for (const n of sizes) {
     process.stderr.write(`scale: ${n} services ... (load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')})\n`);
@@ -272,6 +298,7 @@ async function main() {
   console.log(`scale benchmark (node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; wall time, CPU time in brackets)`);
   row('services', (r) => r.n);
   row('tasks / virtual hosts / upstreams', (r) => `${r.tasks}/${r.vhosts}/${r.upstreams}`);
+  row('rendered upstream / server blocks', (r) => `${r.renderedUpstreams ?? '-'}/${r.renderedServers ?? '-'}`);
   row('build models (core)', (r) => ms(r.build.wall));
   row('  cpu', (r) => `(${ms(r.build.cpu)})`);
   row('render, first in process (cold)', (r) => ms(r.renderCold.wall));
@@ -286,19 +313,55 @@ async function main() {
   row('reload (SIGHUP) until new workers answer', (r) => ms(r.reload?.reloadMs));
   row('  ... until the old worker (held request) left', (r) => ms(r.reload?.oldWorkersGoneMs));
   row('validate + reload', (r) => ms(r.nginxT.wall + (r.reload?.reloadMs ?? NaN)));
-  const pss = (m) => (m ? `${((m.masterKb + m.workersKb) / 1024).toFixed(0)} MiB` : '-');
+  row('nginx -t, CPU (user + system)', (r) => `(${ms(r.reload?.nginxTCpuMs)})`);
+  row('reload, master CPU (parse + fork)', (r) => `(${ms(r.reload?.reloadMasterCpuMs)})`);
+  row('validate + reload, CPU', (r) => `(${ms(validateReloadCpu(r))})`);
   row('nginx memory (PSS), master + worker', (r) => pss(r.reload?.memAfter));
   row('  ... while one old worker drains', (r) => pss(r.reload?.memDraining));
   row('builder heap: snapshot + model', (r) => `${r.heapModelMb.toFixed(0)} MiB`);
   row('process RSS after build / after render', (r) => `${r.rssAfterBuildMb.toFixed(0)}/${r.rssAfterRenderMb.toFixed(0)} MiB`);
   row('process peak RSS (build+render+check)', (r) => `${r.maxRssMb.toFixed(0)} MiB`);
-  const big = results.find((r) => r.n === 10000);
-  if (big) {
-    const renderOk = big.renderFull.wall < 1000;
-    const nginxOk = big.nginxT.wall + (big.reload?.reloadMs ?? Infinity) < 10_000;
-    console.log(`target 10 000 services: render < 1 s ${renderOk ? 'MET' : 'MISSED'} (${ms(big.renderFull.wall)} full, ${ms(big.renderOneChange.wall)} after one change); validate + reload < 10 s ${nginxOk ? 'MET' : 'MISSED'} (${ms(big.nginxT.wall + (big.reload?.reloadMs ?? NaN))})`);
+  // Targets (issue 11): validate + reload under 5 s at 10 000 services and under 1 s at 1 000. Judged
+  // on wall time; CPU time beside it, because on this shared 2-CPU machine wall time includes waiting.
+  for (const [n, limit] of [[1000, 1000], [10000, 5000]]) {
+    const r = results.find((x) => x.n === n);
+    if (!r?.reload) continue;
+    const wall = r.nginxT.wall + r.reload.reloadMs;
+    console.log(`target ${n} services: validate + reload < ${ms(limit)} ${wall < limit ? 'MET' : 'MISSED'} (${ms(wall)} wall, ${ms(validateReloadCpu(r))} CPU; render ${ms(r.renderFull.wall)}, PSS ${pss(r.reload.memAfter)})`);
   }
+  const plot = process.argv.find((a) => a.startsWith('--plot='))?.slice('--plot='.length);
+  if (plot) writePlot(results, plot);
   if (process.argv.includes('--json')) console.log(JSON.stringify(results));
+}
+
+function validateReloadCpu(r) {
+  return r.reload ? r.reload.nginxTCpuMs + r.reload.reloadMasterCpuMs : undefined;
+}
+
+/** The figures as a data file beside `png` and a gnuplot plot of them (seconds and MiB against services). */
+function writePlot(results, png) {
+  const dat = png.replace(/\.png$/, '') + '.dat';
+  const lines = ['# services render_s nginx_t_s reload_s nginx_t_cpu_s reload_cpu_s pss_mib pss_draining_mib'];
+  for (const r of results) {
+    const m = (x) => (x ? ((x.masterKb + x.workersKb) / 1024).toFixed(0) : 'NaN');
+    const s = (x) => (x === undefined ? 'NaN' : (x / 1000).toFixed(3));
+    lines.push([r.n, s(r.renderFull.wall), s(r.nginxT.wall), s(r.reload?.reloadMs), s(r.reload?.nginxTCpuMs), s(r.reload?.reloadMasterCpuMs), m(r.reload?.memAfter), m(r.reload?.memDraining)].join(' '));
+  }
+  writeFileSync(dat, `${lines.join('\n')}\n`);
+  const script = [
+    `set terminal pngcairo size 1000,460 font ",10"`,
+    `set output ${JSON.stringify(png)}`,
+    `set multiplot layout 1,2 title "Signalbox scale benchmark (scripts/bench/scale.sh)"`,
+    `set key left top; set grid; set xlabel "services"; set format x "%.0s%c"`,
+    `set ylabel "seconds"; set title "time"`,
+    `plot ${JSON.stringify(dat)} using 1:2 with linespoints title "render (full)", '' using 1:3 with linespoints title "nginx -t (wall)", '' using 1:4 with linespoints title "reload (wall)", '' using 1:5 with linespoints dt 2 title "nginx -t (CPU)", '' using 1:6 with linespoints dt 2 title "reload, master (CPU)"`,
+    `set ylabel "MiB"; set title "nginx memory (PSS)"`,
+    `plot ${JSON.stringify(dat)} using 1:7 with linespoints title "master + worker", '' using 1:8 with linespoints title "... + one draining old worker"`,
+    `unset multiplot`,
+  ].join('\n');
+  const res = spawnSync('gnuplot', [], { input: script, encoding: 'utf8' });
+  if (res.error || res.status !== 0) console.error(`gnuplot failed (apt-get install gnuplot-nox): ${res.error?.message ?? res.stderr}`);
+  else console.log(`plot: ${png} (data ${dat})`);
 }
 
 main().catch((e) => {

@@ -227,7 +227,6 @@ test('bad labels of every kind are rejected with reasons while the good service 
     return r;
   });
   const seconds = (Date.now() - started) / 1000;
-  // eslint-disable-next-line no-console
   console.log(`bad labels: ${BAD.length} bad services deployed and reported in ${seconds.toFixed(1)} s; ${ok} requests to ${GOOD_HOST}, ${failed.length} failed`);
   expect({ failed: summary(failed), proxy: failed.length > 0 ? await proxyChange() : 'not checked' }).toEqual({ failed: {}, proxy: 'not checked' });
   expect(ok).toBeGreaterThan(50);
@@ -276,7 +275,6 @@ test('fixing the labels routes each bad service within seconds, still without a 
       }),
     );
   });
-  // eslint-disable-next-line no-console
   console.log(`bad labels fixed: ${Object.entries(times).map(([n, ms]) => `${n.replace('sbx-bad-', '')} ${(ms / 1000).toFixed(1)}s`).join(', ')}; ${ok} requests, ${failed.length} failed`);
   expect({ failed: summary(failed), proxy: failed.length > 0 ? await proxyChange() : 'not checked' }).toEqual({ failed: {}, proxy: 'not checked' });
   for (const ms of Object.values(times)) expect(ms).toBeLessThan(10_000);

@@ -14,7 +14,6 @@ import {
   proxyNginxConf,
   removeNetwork,
   removeService,
-  runningTaskCount,
   scaleService,
   servedNginxConf,
   serviceAttachments,

@@ -23,6 +23,11 @@ export function withoutServices(model: ClusterModel, drop: ReadonlySet<string>):
     return upstream ? [{ ...p, upstream }] : [];
   });
   const out: ClusterModel = { ...model, virtualHosts, passthrough };
+  // An excluded service's hosts stay its owner's: the proxy holds them (503) rather than letting the
+  // default backend or another owner's wildcard answer them.
+  const kept = new Set([...virtualHosts.map((v) => v.host), ...passthrough.map((p) => p.host)]);
+  const dropped = [...model.virtualHosts.map((v) => v.host), ...model.passthrough.map((p) => p.host)].filter((h) => !kept.has(h));
+  if (dropped.length > 0) out.heldHosts = [...new Set([...(model.heldHosts ?? []), ...dropped])].sort();
   const def = model.defaultBackend ? prune(model.defaultBackend, drop) : undefined;
   if (def) out.defaultBackend = def;
   else delete out.defaultBackend;
@@ -37,9 +42,17 @@ export function routedServices(model: ClusterModel): string[] {
   return [...names].sort();
 }
 
+/** nginx -t was stopped by the time limit (NginxValidator's message). */
+export const isTimeout = (error: string): boolean => /^nginx -t did not finish within \d+ ms/.test(error);
+
 /**
  * Adaptive group testing: grow a set of services known to validate together; a group that fails is split,
  * and a single failing service is a culprit (returned with nginx's error). About k·log2(n) validations for k culprits among n.
+ *
+ * A time-out is charged only to a service that times out on its own: a config that is slow because of
+ * everything together must not be blamed on whichever service the bisection happened to add last (by
+ * name order). Such a service stays included, so the caller's final check fails and nothing new is
+ * published rather than an innocent service being excluded.
  */
 export async function findCulprits(
   all: readonly string[],
@@ -56,7 +69,16 @@ export async function findCulprits(
       return;
     }
     if (group.length === 1) {
-      culprits.set(group[0]!, error);
+      const service = group[0]!;
+      if (isTimeout(error) && included.size > 0) {
+        const alone = await check(new Set([service]));
+        if (alone === undefined || !isTimeout(alone)) {
+          if (alone !== undefined) culprits.set(service, alone);
+          else included.add(service);
+          return;
+        }
+      }
+      culprits.set(service, error);
       return;
     }
     const mid = Math.ceil(group.length / 2);

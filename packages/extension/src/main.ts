@@ -6,6 +6,7 @@ import Docker from 'dockerode';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/model';
+import { secretsDirReader } from './certificates.js';
 import { longPoll } from './long-poll.js';
 import { NginxValidator } from './nginx-validator.js';
 import { Pipeline, type Exclusion } from './pipeline.js';
@@ -44,6 +45,8 @@ const pipeline = new Pipeline({
     edgeTrustedFrom: (process.env.SIGNALBOX_EDGE_TRUSTED ?? '').split(',').map((x) => x.trim()).filter((x) => /^[0-9.]+\/\d+$/.test(x)),
   },
   allowedModules: [streamModule],
+  // Core mounts the secrets of the routes this extension serves here, so certificates are checked before proxies load them.
+  readSecret: secretsDirReader(process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets'),
 });
 
 // Serve the newest published config at once, so proxies restarting while core is away still get routes.

@@ -2,6 +2,7 @@
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
 import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
+import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
 import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
@@ -14,7 +15,8 @@ export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderO
 
 export interface Exclusion {
   service: string;
-  code: 'ERR_NGINX_REJECTED';
+  /** ERR_CERT_INVALID: a certificate/key pair of its hosts cannot be served (checked on the mounted secrets). */
+  code: 'ERR_NGINX_REJECTED' | 'ERR_CERT_INVALID';
   reason: string;
 }
 
@@ -35,6 +37,11 @@ export interface PipelineDeps {
   /** Where proxies find secrets (the swarm mounts them at /run/secrets). */
   secretsDir?: string;
   allowedModules: readonly string[];
+  /**
+   * Reads the secrets mounted in this task (core mounts the model's secrets into the extension). When
+   * set, every certificate/key pair is checked before rendering, and services with a bad pair are excluded.
+   */
+  readSecret?: SecretReader;
 }
 
 export class Pipeline {
@@ -54,14 +61,24 @@ export class Pipeline {
     return res.ok ? undefined : res.error;
   }
 
-  async process(model: ClusterModel, ext: ExtensionConfig): Promise<PipelineResult> {
+  async process(input: ClusterModel, ext: ExtensionConfig): Promise<PipelineResult> {
+    let model = input;
     const log = this.d.log;
     let excluded: Exclusion[] = [];
+    if (this.d.readSecret) {
+      const bad = certificateCulprits(model, this.d.readSecret);
+      if (bad.size > 0) {
+        excluded = [...bad].map(([service, reason]) => ({ service, code: 'ERR_CERT_INVALID' as const, reason }));
+        for (const x of excluded) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its certificate cannot be served');
+        model = withoutServices(model, new Set(bad.keys()));
+      }
+    }
     let final = model;
     // Rendered once and reused below: at 10 000 services a render is a large share of the work.
     const rendered = this.renderReal(model, ext);
     // Same bytes as what is served: it passed validation when it was published.
     if (this.d.served.get()?.sha256 === sha256(rendered)) return { outcome: 'unchanged', excluded };
+    const certExcluded = excluded;
     const firstError = await this.check(model, ext, rendered);
     if (firstError !== undefined) {
       const services = routedServices(model);
@@ -69,7 +86,7 @@ export class Pipeline {
       if (baseError !== undefined) {
         // Not any service's fault (nginx tuning, raw options, template): keep serving the last good config.
         log.error({ error: baseError }, 'config fails nginx -t even without any service; keeping the last good config');
-        return { outcome: 'refused', excluded: [], error: baseError };
+        return { outcome: 'refused', excluded: certExcluded, error: baseError };
       }
       const culprits = await findCulprits(services, (included) =>
         this.check(withoutServices(model, new Set(services.filter((s) => !included.has(s)))), ext),
@@ -80,8 +97,9 @@ export class Pipeline {
       const again = await this.check(final, ext);
       if (again !== undefined) {
         log.error({ error: again }, 'config still fails nginx -t after excluding services; keeping the last good config');
-        return { outcome: 'refused', excluded, error: again };
+        return { outcome: 'refused', excluded: [...certExcluded, ...excluded], error: again };
       }
+      excluded = [...certExcluded, ...excluded];
     }
     const text = final === model ? rendered : this.renderReal(final, ext);
     if (this.d.served.get()?.sha256 === sha256(text)) return { outcome: 'unchanged', excluded };

@@ -6,6 +6,12 @@ import { parseEtag } from '@signalbox/model';
 import type { Exclusion } from './pipeline.js';
 import type { ServedConfigState } from './served-config.js';
 
+/** The body of an API error answer; its codes are listed in docs/errors.md#extension. */
+interface ApiError {
+  code: 'ERR_NO_CONFIG_YET';
+  message: string;
+}
+
 export interface ServerDeps {
   served: ServedConfigState;
   status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string };
@@ -21,7 +27,7 @@ export function buildServer(d: ServerDeps): FastifyInstance {
 
   app.get<{ Querystring: { wait?: string } }>('/v1/nginx.conf', async (req, reply) => {
     let cur = d.served.get();
-    if (!cur) return reply.code(503).send({ code: 'ERR_NO_CONFIG_YET', message: 'no validated config yet' });
+    if (!cur) return reply.code(503).send({ code: 'ERR_NO_CONFIG_YET', message: 'no validated config yet' } satisfies ApiError);
     const known = parseEtag(req.headers['if-none-match']);
     if (known && known === cur.sha256) {
       const waitS = Math.min(60, Math.max(0, Number(req.query.wait ?? 0) || 0));

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildClusterModels, createLogger, decodeLabels, parseConfig } from '@signalbox/model';
-import type { ClusterModel, ClusterTarget, ExtensionConfig, ServiceSnapshot, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
+import type { ClusterModel, ClusterTarget, DiagnosticCode, ExtensionConfig, ServiceSnapshot, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
 import { checkPolicy } from '../src/config-policy.js';
 import { NginxValidator } from '../src/nginx-validator.js';
 import type { ConfigValidator } from '../src/nginx-validator.js';
@@ -35,8 +35,11 @@ const TOTAL = Number(process.env.SIGNALBOX_ADVERSARIAL_TOTAL ?? 5000);
 const ADVERSARIAL_PER_BATCH = 80;
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 const SECRETS_DIR = '/run/secrets';
-/** A single decode slower than this would let one label stall core's reconcile loop. */
-const MAX_DECODE_MS = 250;
+/**
+ * A ceiling for catastrophic backtracking (a ReDoS label takes seconds to minutes), not a speed target:
+ * high enough that a loaded machine never reaches it. Decode speed is measured by scripts/bench/.
+ */
+const MAX_DECODE_MS = 2_000;
 
 // ---------------------------------------------------------------- deterministic randomness
 
@@ -265,7 +268,7 @@ interface CaseFile {
     endpointMode?: 'vip' | 'dnsrr';
     publish?: number;
     expect?: Expect;
-    codes?: string[];
+    codes?: DiagnosticCode[];
   }[];
 }
 
@@ -279,7 +282,7 @@ interface AdversarialCase {
   endpointMode?: 'vip' | 'dnsrr';
   publish?: number;
   expect: Expect;
-  codes: string[];
+  codes: DiagnosticCode[];
 }
 
 function loadHandWritten(): AdversarialCase[] {
@@ -909,7 +912,6 @@ test(`${TOTAL} adversarial label sets never break the published config or a vali
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   const topCodes = [...codeCounts.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}=${n}`).join(' ');
-  // eslint-disable-next-line no-console
   console.log(
     `adversarial: ${cases.length} label sets (${hand.length} hand-written, ${cases.length - hand.length} generated, seed ${SEED}); ` +
       `${rejected} rejected, ${enabled} enabled, ${ignored} ignored; ${batches} batches; ${validator.runs} pipeline nginx -t runs + ` +

@@ -169,6 +169,51 @@ describe('view model rules', () => {
     expect(buildViewModel(custom.model, custom.ext, custom.options).http.serverNamesHashBucketSize).toBe(256);
   });
 
+  it('sizes the server-name hash buckets for four names once there are many names', () => {
+    // One name per bucket cannot be placed without collisions: nginx would search 1 000 sizes and warn.
+    expect(hashBucketSize(18, 4)).toBe(256); // 4 × (8 + align8(20)) + 8 = 136
+    const c = loadCase('one-host');
+    const template = c.model.virtualHosts[0]!;
+    const many: ClusterModel = {
+      ...c.model,
+      virtualHosts: Array.from({ length: 300 }, (_, i) => ({ ...template, host: `h${String(i).padStart(3, '0')}.example.com` })),
+    };
+    expect(buildViewModel(c.model, c.ext, c.options).http.serverNamesHashBucketSize).toBe(hashBucketSize(template.host.length));
+    expect(buildViewModel(many, c.ext, c.options).http.serverNamesHashBucketSize).toBe(hashBucketSize(16, 4));
+  });
+
+  it('buffers the access log by default; AccessLogBuffer "0" writes each line at once', () => {
+    const c = loadCase('one-host');
+    expect(buildViewModel(c.model, c.ext, c.options).http.accessLog).toEqual({ path: '"/dev/stdout"', format: 'main', buffer: 'buffer=4k flush=1s' });
+    const unbuffered = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '0' } };
+    expect(buildViewModel(c.model, unbuffered, c.options).http.accessLog?.buffer).toBeNull();
+    const big = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '64k', AccessLogFlush: '5s' } };
+    expect(buildViewModel(c.model, big, c.options).http.accessLog?.buffer).toBe('buffer=64k flush=5s');
+    const bad = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '4 k' } };
+    expect(() => buildViewModel(c.model, bad, c.options)).toThrow(/AccessLogBuffer/);
+  });
+
+  it('renders identical upstreams once and merges servers that differ only in their names', () => {
+    const c = loadCase('shared-blocks');
+    const view = buildViewModel(c.model, c.ext, c.options);
+    expect(view.http.upstreams.map((u) => u.name)).not.toContain('u_5e6f7a8b_www_example_com');
+    expect(view.http.upstreams.find((u) => u.name === 'u_1a2b3c4d_example_com')?.servers.map((s) => s.address)).toEqual(['10.0.1.1:8080', '10.0.1.2:8080']);
+    const names = view.http.servers.map((s) => s.serverName);
+    expect(names).toContain('"example.com" "www.example.com"');
+    expect(names).toContain('"shop1.example.com" "shop2.example.com"'); // both only redirect to https
+    expect(names.filter((n) => n === '"shop1.example.com"' || n === '"shop2.example.com"')).toHaveLength(2); // own certificates
+    expect(view.http.maps).toHaveLength(1); // both sticky on `session`
+    // Every host still reaches the servers it did: each proxy_pass names an upstream holding its model's servers.
+    const byName = new Map(view.http.upstreams.map((u) => [u.name, u.servers.map((s) => s.address).sort()]));
+    for (const vh of c.model.virtualHosts) {
+      const s = view.http.servers.find((x) => x.serverName?.split(' ').includes(`"${vh.host}"`) && x.tls === null)!;
+      const loc = s.locations.find((l) => l.path === '"/"')!;
+      if (loc.kind !== 'proxy') continue; // ssl_only: redirects
+      const name = /^"http:\/\/([^"/]+)"$/.exec(loc.proxyPass)![1]!;
+      expect(byName.get(name)).toEqual(vh.locations[0]!.upstream.servers.map((x) => `${x.addr}:${x.port}`).sort());
+    }
+  });
+
   it('strips the context root with proxy_pass URI semantics when rewrite is set', () => {
     const c = loadCase('context-root');
     const s = server(buildViewModel(c.model, c.ext, c.options), 'shop.example.com (http)');

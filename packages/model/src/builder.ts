@@ -24,11 +24,45 @@ export interface ClusterTarget {
   serviceCluster: string;
   /** Fixed network list (ExtensionConfig.Networks); empty = whatever routed services need. */
   networks: readonly string[];
+  /** Operator's host sharing (ExtensionConfig.HostOwners): host pattern → comma-separated owners ('-' = no stack). */
+  hostOwners?: Readonly<Record<string, string>>;
+  /** Operator's secret sharing (ExtensionConfig.SecretOwners): secret name → comma-separated owners. */
+  secretOwners?: Readonly<Record<string, string>>;
 }
+
+/** Per-service limits, so one service's labels cannot make the config slow to check or to load for everyone. */
+export const MAX_HOSTS_PER_SERVICE = 100;
+/** Total length of a service's com.docker.lb.* label values. */
+export const MAX_LABELS_TOTAL_LENGTH = 8_192;
 
 const L = (suffix: string): string => `com.docker.lb.${suffix}`;
 
-function err(code: string, key: string, message: string, value?: string): Diagnostic {
+/** Codes of what a service's labels cannot tell on their own (swarm state, other services); docs/errors.md#core. */
+export type ClusterCode =
+  | 'ERR_NETWORK_NOT_FOUND'
+  | 'ERR_NETWORK_NOT_ATTACHED'
+  | 'ERR_NETWORK_NOT_OVERLAY'
+  | 'ERR_NETWORK_NONE'
+  | 'ERR_NETWORK_AMBIGUOUS'
+  | 'ERR_NETWORK_NOT_ALLOWED'
+  | 'ERR_SECRET_NOT_FOUND'
+  | 'ERR_SERVICE_CLUSTER_UNKNOWN'
+  | 'ERR_BACKEND_MODE_VIP'
+  | 'ERR_CONFLICT_ROUTE'
+  | 'ERR_CONFLICT_CERT'
+  | 'ERR_CONFLICT_PASSTHROUGH'
+  | 'ERR_CONFLICT_DEFAULT_BACKEND'
+  | 'ERR_CONFLICT_REDIRECT'
+  | 'ERR_CONFLICT_SSL_ONLY'
+  | 'ERR_CONFLICT_WEBSOCKET'
+  | 'ERR_HOST_RESERVED'
+  | 'ERR_HOST_OWNED'
+  | 'ERR_SECRET_OWNED'
+  | 'ERR_LIMIT_HOSTS'
+  | 'ERR_LIMIT_LABELS'
+  | 'WARN_SERVING_PREVIOUS_LABELS';
+
+function err(code: ClusterCode, key: string, message: string, value?: string): Diagnostic {
   return value === undefined ? { code, severity: 'error', key, message } : { code, severity: 'error', key, message, value };
 }
 
@@ -118,31 +152,51 @@ function serversFor(svc: ServiceSnapshot, spec: RouteSpec, reach: Reach, snap: S
   return out;
 }
 
-function compareAddr(a: UpstreamServer, b: UpstreamServer): number {
-  const pa = a.addr.split('.').map(Number);
-  const pb = b.addr.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0 && !Number.isNaN(d)) return d;
-  }
-  if (a.addr !== b.addr) return a.addr < b.addr ? -1 : 1;
-  if (a.port !== b.port) return a.port - b.port;
-  return a.service < b.service ? -1 : a.service > b.service ? 1 : 0;
+/** Numerically by address (each address parsed once), then port, then service. */
+function sortServers(servers: UpstreamServer[]): UpstreamServer[] {
+  if (servers.length < 2) return servers;
+  const keyed = servers.map((s) => ({ s, parts: s.addr.split('.').map(Number) }));
+  keyed.sort((x, y) => {
+    const pa = x.parts;
+    const pb = y.parts;
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+      const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+      if (d !== 0 && !Number.isNaN(d)) return d;
+    }
+    const a = x.s;
+    const b = y.s;
+    if (a.addr !== b.addr) return a.addr < b.addr ? -1 : 1;
+    if (a.port !== b.port) return a.port - b.port;
+    return a.service < b.service ? -1 : a.service > b.service ? 1 : 0;
+  });
+  return keyed.map((k) => k.s);
 }
 
 /**
- * nginx-safe, stable and readable: u_<hash>_<host>_<path>. The hash comes first because nginx finds
- * upstreams by a linear scan of names; names that differ early make each comparison stop early.
+ * nginx-safe, stable, readable and collision-free by construction: u_<hash>_<host+path, escaped>.
+ * The escaped part is the whole host and path, encoded injectively (a-z 0-9 '-' kept, '.' → '_', any
+ * other character → 'X' + 2 hex digits or 'Y' + 4; 'X' and 'Y' never stand for themselves), so two
+ * different host/path pairs never share a name. The hash only comes first because nginx finds upstreams
+ * by a linear scan of names, and names that differ early make each comparison stop early.
  */
 export function upstreamName(host: string, path: string): string {
-  const readable = `${host}${path === '/' ? '' : path}`.replace(/[^a-z0-9]+/gi, '_').replace(/^_+|_+$/g, '').slice(0, 40);
+  // A host never contains '/', a path always starts with it: host+path is itself unambiguous.
+  const key = `${host}${path === '/' ? '' : path}`;
   const hash = createHash('sha256').update(`${host}\n${path}`).digest('hex').slice(0, 8);
-  return `u_${hash}_${readable}`;
+  return `u_${hash}_${escapeName(key)}`;
+}
+
+function escapeName(s: string): string {
+  return s.replace(/[^a-z0-9-]/g, (ch) => {
+    if (ch === '.') return '_';
+    const code = ch.charCodeAt(0);
+    return code < 256 ? `X${code.toString(16).toUpperCase().padStart(2, '0')}` : `Y${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  });
 }
 
 function makeUpstream(name: string, members: Candidate[]): Upstream {
   const first = members[0]!.spec;
-  const servers = members.flatMap((m) => m.servers).sort(compareAddr);
+  const servers = sortServers(members.flatMap((m) => m.servers));
   const up: Upstream = {
     name,
     servers,
@@ -163,10 +217,9 @@ interface Claims {
   passthrough: Set<string>;
   terminated: Set<string>;
   defaultBackend: boolean;
-  websockets: Map<string, string>; // host\npath → location path owning it
 }
 
-interface Owner {
+interface Holder {
   service: string;
   value: string;
 }
@@ -184,7 +237,7 @@ function redirectPath(source: string): string {
 const overlaps = (redirectPathOf: string, routePath: string): boolean => redirectPathOf === '' || redirectPathOf === routePath;
 
 function claimsOf(spec: RouteSpec): Claims {
-  const c: Claims = { locations: new Map(), certs: new Map(), passthrough: new Set(), terminated: new Set(), defaultBackend: spec.defaultBackend, websockets: new Map() };
+  const c: Claims = { locations: new Map(), certs: new Map(), passthrough: new Set(), terminated: new Set(), defaultBackend: spec.defaultBackend };
   const path = spec.contextRoot ?? '/';
   for (const host of spec.hosts) {
     if (spec.sslPassthrough) {
@@ -200,24 +253,142 @@ function claimsOf(spec: RouteSpec): Claims {
   return c;
 }
 
+// ---- Ownership: a host (and a certificate secret) belongs to the owner of the first service that claims it.
+
+/** Docker stack deploy puts this label on every service (and secret) of a stack. */
+export const STACK_NAMESPACE_LABEL = 'com.docker.stack.namespace';
+
+/** The owner of a service or secret: its stack; everything outside any stack is one owner (''). */
+export function ownerOf(labels: Readonly<Record<string, string>> | undefined): string {
+  return labels?.[STACK_NAMESPACE_LABEL] ?? '';
+}
+
+/** How an owner is named in messages. */
+export function ownerName(owner: string): string {
+  return owner === '' ? 'the services outside any stack' : `stack "${owner}"`;
+}
+
+/** Owner lists in config.toml: comma-separated stack names, '-' for the services outside any stack. */
+export function parseOwnerList(value: string): Set<string> {
+  return new Set(value.split(',').map((o) => o.trim()).filter((o) => o !== '').map((o) => (o === '-' ? '' : o)));
+}
+
+/** Operator rules (config.toml HostOwners / SecretOwners): pattern → owners allowed. */
+export interface OwnerRules {
+  hosts: Map<string, Set<string>>;
+  secrets: Map<string, Set<string>>;
+}
+
+function ownerRules(target: ClusterTarget): OwnerRules {
+  const map = (r: Readonly<Record<string, string>> | undefined) =>
+    new Map(Object.entries(r ?? {}).map(([k, v]) => [k.toLowerCase(), parseOwnerList(v)]));
+  return { hosts: map(target.hostOwners), secrets: map(target.secretOwners) };
+}
+
+/**
+ * The owners the operator allows on `host`, or undefined if no rule covers it. The most specific rule
+ * wins: the exact name, then the longest wildcard that covers it (*.shop.example.com before *.example.com).
+ */
+export function operatorOwners(host: string, rules: ReadonlyMap<string, Set<string>>): Set<string> | undefined {
+  if (rules.size === 0) return undefined;
+  const exact = rules.get(host);
+  if (exact) return exact;
+  const labels = host.split('.');
+  for (let i = 1; i < labels.length; i++) {
+    const rule = rules.get(`*.${labels.slice(i).join('.')}`);
+    if (rule) return rule;
+  }
+  return undefined;
+}
+
+interface OwnerClaim {
+  owner: string;
+  service: string;
+}
+
+/** Hosts a service claims: its hosts and the source hosts of its redirects. */
+function claimedHosts(spec: RouteSpec): [host: string, key: string][] {
+  const out = new Map<string, string>();
+  for (const h of spec.hosts) out.set(h, L('hosts'));
+  for (const r of spec.redirects) if (!out.has(r.sourceHost)) out.set(r.sourceHost, L('redirects'));
+  return [...out];
+}
+
+/** Problems of a service that touches hosts or secrets of another owner (empty if none). */
+function ownershipProblems(
+  c: Candidate,
+  owner: string,
+  rules: OwnerRules,
+  hostOwner: ReadonlyMap<string, OwnerClaim>,
+  secretOwner: ReadonlyMap<string, OwnerClaim>,
+  secretLabels: ReadonlyMap<string, Readonly<Record<string, string>>>,
+): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  for (const [host, key] of claimedHosts(c.spec)) {
+    const allowed = operatorOwners(host, rules.hosts);
+    if (allowed) {
+      if (!allowed.has(owner)) {
+        problems.push(err('ERR_HOST_RESERVED', key, `is reserved by the operator (config.toml HostOwners) for ${[...allowed].sort().map(ownerName).join(', ')}; this service belongs to ${ownerName(owner)}`, host));
+      }
+      continue;
+    }
+    const holder = hostOwner.get(host);
+    if (holder && holder.owner !== owner) {
+      problems.push(err('ERR_HOST_OWNED', key, `belongs to ${ownerName(holder.owner)} (first claimed by service ${holder.service}); this service belongs to ${ownerName(owner)} and cannot add routes, redirects, certificates or passthrough to it (an operator can share it in config.toml HostOwners)`, host));
+    }
+  }
+  for (const [key, secret] of [['ssl_cert', c.spec.sslCert], ['ssl_key', c.spec.sslKey]] as const) {
+    if (secret === undefined) continue;
+    const allowed = rules.secrets.get(secret);
+    const labelled = secretLabels.get(secret);
+    const stackOwner = labelled?.[STACK_NAMESPACE_LABEL];
+    const holder = secretOwner.get(secret);
+    const owners = allowed ?? (stackOwner !== undefined ? new Set([stackOwner]) : holder ? new Set([holder.owner]) : undefined);
+    if (owners && !owners.has(owner)) {
+      const why = allowed ? 'the operator (config.toml SecretOwners) allows it to' : stackOwner !== undefined ? 'the secret was created by' : `first used by service ${holder!.service} of`;
+      problems.push(err('ERR_SECRET_OWNED', L(key), `belongs to ${[...owners].sort().map(ownerName).join(', ')} (${why} that owner); this service belongs to ${ownerName(owner)} and cannot use it (an operator can share it in config.toml SecretOwners)`, secret));
+    }
+  }
+  return problems;
+}
+
+/** Cluster-wide state of the conflict resolution, shared with assemble(). */
+interface Resolution {
+  lost: Map<Candidate, Diagnostic[]>;
+  /** Host → owner, for every host a winner claims. */
+  hostOwner: Map<string, OwnerClaim>;
+}
+
 /**
  * Decide, in a stable order, which services keep their routes. Returns the conflict diagnostics
- * for each losing service (winners get none).
+ * for each losing service (winners get none). Every lookup is by key, so the whole pass is linear
+ * in the number of claims.
  */
-function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
+function resolveConflicts(cands: Candidate[], rules: OwnerRules, secretLabels: ReadonlyMap<string, Readonly<Record<string, string>>>): Resolution {
   const lost = new Map<Candidate, Diagnostic[]>();
-  const loc = new Map<string, Owner>();
-  const cert = new Map<string, Owner>();
+  const hostOwner = new Map<string, OwnerClaim>();
+  const secretOwner = new Map<string, OwnerClaim>();
+  const loc = new Map<string, Holder>();
+  const httpHost = new Map<string, string>(); // host → first service routing it over HTTP
+  const cert = new Map<string, Holder>();
   const pass = new Map<string, string>();
   const term = new Map<string, string>();
+  const websockets = new Map<string, Holder>(); // host\nendpoint → location path that owns it
   // Redirects and ssl_only act on a whole host (or path) in nginx, so they must not reach routes of earlier services.
-  const redirectTarget = new Map<string, Owner>(); // source URL → target
+  const redirectTarget = new Map<string, Holder>(); // source URL → target
   const redirectsOnHost = new Map<string, { path: string; source: string; target: string; service: string }[]>();
   const routesOnHost = new Map<string, { path: string; service: string }[]>();
   const plainHost = new Map<string, string>(); // host → first service routing it without ssl_only
   const redirectKeys = new Map<string, Set<string>>(); // service → source\ntarget of its redirects
   let def: string | undefined;
   for (const c of cands) {
+    const owner = ownerOf(c.svc.labels);
+    // Another owner's host or secret: rejected before anything else, so the reason is the owner.
+    const foreign = ownershipProblems(c, owner, rules, hostOwner, secretOwner, secretLabels);
+    if (foreign.length > 0) {
+      lost.set(c, foreign);
+      continue;
+    }
     const claims = claimsOf(c.spec);
     const problems: Diagnostic[] = [];
     const mine = new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
@@ -254,6 +425,18 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
       if (pass.has(host)) {
         problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('hosts'), `host ${host} is already passed through (ssl_passthrough) by service ${pass.get(host)}; a host cannot be both terminated here and passed through`, host));
       }
+      // A websocket endpoint is an exact location rendered before the others: it must stay with the
+      // location (context root) that first claimed it, or it would take requests of another service's path.
+      for (const endpoint of c.spec.websocketEndpoints) {
+        const w = websockets.get(`${host}\n${endpoint}`);
+        if (w && w.value !== path) {
+          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is already a websocket endpoint of service ${w.service} (location ${w.value}); one endpoint belongs to one location`, endpoint));
+        }
+        const routed = loc.get(`${host}\n${endpoint}`);
+        if (endpoint !== path && routed) {
+          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is a path service ${routed.service} routes; a websocket endpoint would take its requests`, endpoint));
+        }
+      }
     }
     for (const [host, pair] of claims.certs) {
       const o = cert.get(host);
@@ -266,8 +449,9 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
       if (other !== undefined) {
         problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already passed through to service ${other}; only one service may receive a passed-through host`, host));
       }
-      if (term.has(host) || [...loc.keys()].some((k) => k.startsWith(`${host}\n`))) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${term.get(host) ?? [...loc.entries()].find(([k]) => k.startsWith(`${host}\n`))?.[1].service}; a host cannot be both`, host));
+      const served = term.get(host) ?? httpHost.get(host);
+      if (served !== undefined) {
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${served}; a host cannot be both`, host));
       }
     }
     if (claims.defaultBackend && def !== undefined) {
@@ -277,15 +461,29 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
       lost.set(c, problems);
       continue;
     }
+    for (const [host] of claimedHosts(c.spec)) if (!hostOwner.has(host)) hostOwner.set(host, { owner, service: c.svc.name });
+    for (const secret of [c.spec.sslCert, c.spec.sslKey]) if (secret !== undefined && !secretOwner.has(secret)) secretOwner.set(secret, { owner, service: c.svc.name });
     for (const [key, sig] of claims.locations) {
       if (!loc.has(key)) loc.set(key, { service: c.svc.name, value: sig });
-      const host = key.split('\n')[0]!;
+      const [host, path] = key.split('\n') as [string, string];
+      if (!httpHost.has(host)) httpHost.set(host, c.svc.name);
       if (!c.spec.sslOnly && !plainHost.has(host)) plainHost.set(host, c.svc.name);
+      for (const endpoint of c.spec.websocketEndpoints) {
+        const k = `${host}\n${endpoint}`;
+        if (!websockets.has(k)) websockets.set(k, { service: c.svc.name, value: path });
+      }
     }
-    for (const [host, path] of httpPaths) routesOnHost.set(host, [...(routesOnHost.get(host) ?? []), { path, service: c.svc.name }]);
+    for (const [host, path] of httpPaths) {
+      const list = routesOnHost.get(host);
+      if (list) list.push({ path, service: c.svc.name });
+      else routesOnHost.set(host, [{ path, service: c.svc.name }]);
+    }
     for (const r of c.spec.redirects) {
       if (!redirectTarget.has(r.source)) redirectTarget.set(r.source, { service: c.svc.name, value: r.target });
-      redirectsOnHost.set(r.sourceHost, [...(redirectsOnHost.get(r.sourceHost) ?? []), { path: redirectPath(r.source), source: r.source, target: r.target, service: c.svc.name }]);
+      const entry = { path: redirectPath(r.source), source: r.source, target: r.target, service: c.svc.name };
+      const list = redirectsOnHost.get(r.sourceHost);
+      if (list) list.push(entry);
+      else redirectsOnHost.set(r.sourceHost, [entry]);
     }
     redirectKeys.set(c.svc.name, mine);
     for (const [host, pair] of claims.certs) if (!cert.has(host)) cert.set(host, { service: c.svc.name, value: pair });
@@ -293,7 +491,7 @@ function resolveConflicts(cands: Candidate[]): Map<Candidate, Diagnostic[]> {
     for (const host of claims.terminated) if (!term.has(host)) term.set(host, c.svc.name);
     if (claims.defaultBackend) def = c.svc.name;
   }
-  return lost;
+  return { lost, hostOwner };
 }
 
 function serviceOrder(a: ServiceSnapshot, b: ServiceSnapshot): number {
@@ -323,6 +521,12 @@ function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: Eva
   const spec = decoded.spec;
   const cluster = spec.serviceCluster;
   const errors: Diagnostic[] = [];
+  const tooLong = labelsTooLong(labels);
+  if (tooLong) return { kind: 'rejected', cluster, hosts: [], errors: [tooLong], warnings: decoded.warnings };
+  if (spec.hosts.length > MAX_HOSTS_PER_SERVICE) {
+    errors.push(err('ERR_LIMIT_HOSTS', L('hosts'), `names ${spec.hosts.length} hosts; a service may route at most ${MAX_HOSTS_PER_SERVICE} (split it, or use a wildcard such as *.example.com)`, spec.hosts.slice(0, 3).join(',')));
+    return { kind: 'rejected', cluster, hosts: [], errors, warnings: decoded.warnings };
+  }
   if (!ctx.knownClusters.has(cluster)) {
     errors.push(err('ERR_SERVICE_CLUSTER_UNKNOWN', L('service_cluster'), `names no configured service cluster (configured: ${[...ctx.knownClusters].map((c) => (c === '' ? '(default)' : c)).sort().join(', ')})`, cluster));
   }
@@ -347,6 +551,14 @@ function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: Eva
   return { kind: 'ok', cluster, spec, reach, warnings: decoded.warnings };
 }
 
+/** The per-service cap on label text (each value is capped by the decoder; this caps them together). */
+function labelsTooLong(labels: Record<string, string>): Diagnostic | undefined {
+  let total = 0;
+  for (const [k, v] of Object.entries(labels)) if (k.startsWith('com.docker.lb.')) total += k.length + v.length;
+  if (total <= MAX_LABELS_TOTAL_LENGTH) return undefined;
+  return err('ERR_LIMIT_LABELS', 'com.docker.lb.*', `labels of this service are ${total} characters long together; the limit is ${MAX_LABELS_TOTAL_LENGTH} per service`);
+}
+
 function emptyModel(cluster: string): ClusterModel {
   return { cluster, virtualHosts: [], passthrough: [], redirects: [], services: [], proxyNetworks: [], proxySecrets: [] };
 }
@@ -360,9 +572,10 @@ export function buildClusterModels(snap: SwarmSnapshot, targets: readonly Cluste
     knownClusters: new Set(targets.map((t) => t.serviceCluster)),
     targets,
   };
-  const perCluster = new Map<string, { cands: Candidate[]; statuses: ServiceStatus[] }>();
+  const perCluster = new Map<string, { cands: Candidate[]; statuses: ServiceStatus[]; rejectedHosts: HostOf[] }>();
   const orphans: ServiceStatus[] = [];
-  for (const t of targets) perCluster.set(t.serviceCluster, { cands: [], statuses: [] });
+  for (const t of targets) perCluster.set(t.serviceCluster, { cands: [], statuses: [], rejectedHosts: [] });
+  const secretLabels = new Map(snap.secrets.map((s) => [s.name, s.labels ?? {}]));
 
   const services = [...snap.services].sort(serviceOrder);
   for (const svc of services) {
@@ -385,11 +598,12 @@ export function buildClusterModels(snap: SwarmSnapshot, targets: readonly Cluste
     if (chosen.kind === 'rejected') {
       const st: ServiceStatus = { id: svc.id, name: svc.name, cluster: chosen.cluster, servers: 0, status: 'disabled', hosts: chosen.hosts, errors: chosen.errors, warnings: chosen.warnings };
       (bucket ? bucket.statuses : orphans).push(st);
+      for (const host of chosen.hosts) bucket?.rejectedHosts.push({ host, owner: ownerOf(svc.labels) });
       continue;
     }
     const warnings = labelErrors.length === 0 ? chosen.warnings : [
       ...chosen.warnings,
-      { code: 'WARN_SERVING_PREVIOUS_LABELS', severity: 'warning' as const, key: 'com.docker.lb.*', message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed' },
+      { code: 'WARN_SERVING_PREVIOUS_LABELS' as const, severity: 'warning' as const, key: 'com.docker.lb.*', message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed' },
     ];
     bucket!.cands.push({ svc, spec: chosen.spec, reach: chosen.reach, servers: serversFor(svc, chosen.spec, chosen.reach, snap), errors: labelErrors, warnings });
   }
@@ -397,14 +611,25 @@ export function buildClusterModels(snap: SwarmSnapshot, targets: readonly Cluste
   const out = new Map<string, ClusterModel>();
   for (const t of targets) {
     const bucket = perCluster.get(t.serviceCluster)!;
-    out.set(t.name, assemble(t, bucket.cands, [...bucket.statuses, ...orphans]));
+    out.set(t.name, assemble(t, bucket.cands, [...bucket.statuses, ...orphans], bucket.rejectedHosts, secretLabels));
   }
   return out;
 }
 
-function assemble(target: ClusterTarget, cands: Candidate[], disabled: ServiceStatus[]): ClusterModel {
+interface HostOf {
+  host: string;
+  owner: string;
+}
+
+function assemble(
+  target: ClusterTarget,
+  cands: Candidate[],
+  disabled: ServiceStatus[],
+  rejectedHosts: readonly HostOf[],
+  secretLabels: ReadonlyMap<string, Readonly<Record<string, string>>>,
+): ClusterModel {
   const model = emptyModel(target.serviceCluster);
-  const lost = resolveConflicts(cands);
+  const { lost, hostOwner } = resolveConflicts(cands, ownerRules(target), secretLabels);
   const winners = cands.filter((c) => !lost.has(c));
   const statuses: ServiceStatus[] = [...disabled];
   for (const c of cands) {
@@ -473,9 +698,46 @@ function assemble(target: ClusterTarget, cands: Candidate[], disabled: ServiceSt
     return p;
   });
   model.redirects = dedupeRedirects(redirects);
+  const held = heldHosts(model, cands, lost, hostOwner, rejectedHosts);
+  if (held.length > 0) model.heldHosts = held;
   model.proxyNetworks = target.networks.length > 0 ? [...target.networks].sort() : [...networks].sort();
   model.proxySecrets = [...secrets].sort();
   return model;
+}
+
+/**
+ * Hosts someone claims but that are not routed over plain HTTP here (their service is rejected, or the
+ * host is passed through without ssl_only), and that would otherwise fall to another owner: the default
+ * backend of another owner, or another owner's wildcard. The renderer answers them itself (503, TLS
+ * handshake rejected), so no other owner ever receives their requests.
+ */
+function heldHosts(model: ClusterModel, cands: Candidate[], lost: ReadonlyMap<Candidate, Diagnostic[]>, hostOwner: ReadonlyMap<string, OwnerClaim>, rejected: readonly HostOf[]): string[] {
+  const served = new Set<string>(model.virtualHosts.map((v) => v.host));
+  for (const p of model.passthrough) if (p.sslOnly) served.add(p.host);
+  for (const r of model.redirects) served.add(r.sourceHost);
+  const defaultOwner = model.defaultBackend ? ownerOf(cands.find((c) => !lost.has(c) && c.spec.defaultBackend)?.svc.labels) : undefined;
+  const wildcardOwner = new Map<string, string>();
+  for (const v of model.virtualHosts) if (v.host.startsWith('*.')) wildcardOwner.set(v.host, hostOwner.get(v.host)?.owner ?? '');
+  const owners = new Map<string, string>();
+  const consider = (host: string, owner: string) => {
+    if (!served.has(host) && !owners.has(host)) owners.set(host, hostOwner.get(host)?.owner ?? owner);
+  };
+  for (const p of model.passthrough) consider(p.host, hostOwner.get(p.host)?.owner ?? '');
+  for (const c of cands) if (lost.has(c)) for (const h of c.spec.hosts) consider(h, ownerOf(c.svc.labels));
+  for (const r of rejected) consider(r.host, r.owner);
+  const foreignWildcard = (host: string, owner: string): boolean => {
+    if (wildcardOwner.size === 0) return false;
+    const labels = host.split('.');
+    for (let i = 1; i < labels.length; i++) {
+      const o = wildcardOwner.get(`*.${labels.slice(i).join('.')}`);
+      if (o !== undefined && o !== owner) return true;
+    }
+    return false;
+  };
+  return [...owners]
+    .filter(([host, owner]) => (defaultOwner !== undefined && defaultOwner !== owner) || foreignWildcard(host, owner))
+    .map(([host]) => host)
+    .sort();
 }
 
 function dedupeRedirects(rs: RedirectRule[]): RedirectRule[] {

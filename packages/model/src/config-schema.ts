@@ -72,6 +72,15 @@ export const CONFIG_PATTERNS = {
     expect: 'an nginx log format without single quotes, ";", "{", "}", line breaks or NUL (it is written in single quotes)',
   },
   rawLine: { pattern: '^[^\\n\\r\\x00]*$', expect: 'a single line of nginx configuration (no line breaks or NUL)' },
+  hostPattern: {
+    pattern: '^(?:\\*\\.)?[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$',
+    expect: 'a lower-case host name or a wildcard such as *.example.com',
+  },
+  secretName: { pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$', expect: 'a Docker secret name: letters, digits, "-", "_" and ".", starting with a letter or digit' },
+  ownerList: {
+    pattern: '^ *(?:-|[a-zA-Z0-9][a-zA-Z0-9_.-]*)(?: *, *(?:-|[a-zA-Z0-9][a-zA-Z0-9_.-]*))* *$',
+    expect: 'comma-separated owners: stack names, or "-" for the services outside any stack',
+  },
 } as const;
 
 export type ConfigPatternName = keyof typeof CONFIG_PATTERNS;
@@ -103,6 +112,8 @@ export interface ConfigListSpec extends SpecBase {
 export interface ConfigMapSpec extends SpecBase {
   kind: 'map';
   default: Readonly<Record<string, string>>;
+  keyPattern?: ConfigPatternName;
+  valuePattern?: ConfigPatternName;
 }
 export type ConfigKeySpec = ConfigStringSpec | ConfigIntegerSpec | ConfigBooleanSpec | ConfigListSpec | ConfigMapSpec;
 
@@ -184,6 +195,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight. One of SIGQUIT SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGKILL.',
   },
   ProxyStopGracePeriod: { kind: 'string', default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
+  ProxyMaxDrainingGenerations: {
+    kind: 'integer',
+    default: 4,
+    minimum: 0,
+    maximum: 1000,
+    description:
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+  },
   ProxyConstraints: {
     kind: 'list',
     default: ['node.platform.os==linux'],
@@ -230,6 +249,22 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     default: [],
     itemPattern: 'networkName',
     description: 'Networks the proxy always joins; empty = only the networks its routed services need.',
+  },
+  HostOwners: {
+    kind: 'map',
+    default: {},
+    keyPattern: 'hostPattern',
+    valuePattern: 'ownerList',
+    description:
+      'Hosts shared or reserved by the operator: host or wildcard → comma-separated owners (stack names, "-" = services outside any stack) that may serve the hosts it covers; no one else may. Hosts no rule covers belong to the owner of the first service that claims them. See docs/security.md.',
+  },
+  SecretOwners: {
+    kind: 'map',
+    default: {},
+    keyPattern: 'secretName',
+    valuePattern: 'ownerList',
+    description:
+      'Certificate secrets shared by the operator: secret name → comma-separated owners that may use it in ssl_cert/ssl_key. Other secrets belong to the stack that created them, else to the owner of the first service that uses them.',
   },
 };
 
@@ -291,6 +326,19 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     description: 'Diffie-Hellman parameters file inside the proxy container (ssl_dhparam); empty = generated.',
   },
   AccessLogPath: { kind: 'string', default: '/dev/stdout', pattern: 'absPath', description: 'Access log file (access_log).' },
+  AccessLogBuffer: {
+    kind: 'string',
+    default: '4k',
+    pattern: 'size',
+    description:
+      'Access log lines are collected in a buffer of this size and written together (access_log ... buffer=); "0" writes each line at once. Up to 4k, one write to /dev/stdout stays whole when several workers share the pipe. See Access logs below.',
+  },
+  AccessLogFlush: {
+    kind: 'string',
+    default: '1s',
+    pattern: 'time',
+    description: 'Longest time a buffered access log line waits before it is written (access_log ... flush=).',
+  },
   ErrorLogPath: { kind: 'string', default: '/dev/stderr', pattern: 'absPath', description: 'Error log file (error_log).' },
   MainLogFormat: {
     kind: 'string',
@@ -359,8 +407,13 @@ function leafSchema(spec: ConfigKeySpec): ConfigJsonSchema {
       if (spec.itemPattern) items.pattern = CONFIG_PATTERNS[spec.itemPattern].pattern;
       return { ...base, type: 'array', default: [...spec.default], items };
     }
-    case 'map':
-      return { ...base, type: 'object', default: { ...spec.default }, additionalProperties: { type: 'string' } };
+    case 'map': {
+      const values: ConfigJsonSchema = { type: 'string' };
+      if (spec.valuePattern) values.pattern = CONFIG_PATTERNS[spec.valuePattern].pattern;
+      const m: ConfigJsonSchema = { ...base, type: 'object', default: { ...spec.default }, additionalProperties: values };
+      if (spec.keyPattern) m.propertyNames = { pattern: CONFIG_PATTERNS[spec.keyPattern].pattern };
+      return m;
+    }
   }
 }
 
@@ -441,7 +494,7 @@ export function defaultExtensionConfig(name: string): ExtensionConfig {
 
 function tomlString(s: string): string {
   // Literal strings read better for log formats full of double quotes; they cannot hold ' or control chars.
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (s.includes('"') && !s.includes("'") && !/[\x00-\x1f\x7f]/.test(s)) return `'${s}'`;
   return JSON.stringify(s);
 }

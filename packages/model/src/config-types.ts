@@ -26,6 +26,8 @@ export interface NginxTuning {
   SSLDefaultDHParam: number;
   SSLDefaultDHParamPath: string;
   AccessLogPath: string;
+  AccessLogBuffer: string;
+  AccessLogFlush: string;
   ErrorLogPath: string;
   MainLogFormat: string;
   TraceLogFormat: string;
@@ -54,6 +56,7 @@ export interface ExtensionConfig {
   ProxyReplicas: number;
   ProxyStopSignal: string;
   ProxyStopGracePeriod: string;
+  ProxyMaxDrainingGenerations: number;
   ProxyConstraints: string[];
   ProxyPlacementPreferences: string[];
   ProxyUpdateDelay: string;
@@ -74,6 +77,10 @@ export interface ExtensionConfig {
   Template: string;
   /** Fixed networks the proxy joins; empty = only those its routed services need. */
   Networks: string[];
+  /** Host pattern → comma-separated owners allowed to serve it ('-' = services outside any stack). */
+  HostOwners: Record<string, string>;
+  /** Secret name → comma-separated owners allowed to use it. */
+  SecretOwners: Record<string, string>;
   Config: NginxTuning;
 }
 

@@ -27,6 +27,13 @@ export const ERR_CONFIG_VALUE = 'ERR_CONFIG_VALUE';
 export const ERR_CONFIG_SEMANTIC = 'ERR_CONFIG_SEMANTIC';
 /** A bug in the parser itself; reported rather than thrown. */
 export const ERR_CONFIG_INTERNAL = 'ERR_CONFIG_INTERNAL';
+export type ConfigCode =
+  | typeof ERR_CONFIG_TOML
+  | typeof ERR_CONFIG_UNKNOWN_KEY
+  | typeof ERR_CONFIG_TYPE
+  | typeof ERR_CONFIG_VALUE
+  | typeof ERR_CONFIG_SEMANTIC
+  | typeof ERR_CONFIG_INTERNAL;
 
 export type ConfigResult = { ok: true; config: SignalboxConfig } | { ok: false; errors: Diagnostic[] };
 
@@ -86,7 +93,7 @@ function parseUnsafe(text: string, source: string): ConfigResult {
   return { ok: true, config: deepFreeze(config) };
 }
 
-function diag(code: string, key: string, value: string | undefined, message: string): Diagnostic {
+function diag(code: ConfigCode, key: string, value: string | undefined, message: string): Diagnostic {
   return value === undefined ? { code, severity: 'error', key, message } : { code, severity: 'error', key, value, message };
 }
 
@@ -272,6 +279,11 @@ function translate(e: ErrorObject, data: Table): SchemaDiagnostic | undefined {
   if (e.propertyName !== undefined) {
     const name = e.propertyName;
     const path = [...segments, name];
+    // A key of a map such as HostOwners, rather than an [Extensions.NAME] section name.
+    const keyPattern = segments.length > 1 ? Object.values(CONFIG_PATTERNS).find((p) => p.pattern === e.schema) : undefined;
+    if (keyPattern) {
+      return { d: diag(ERR_CONFIG_VALUE, configKeyPath(path), name, `is not a valid key here: it must be ${keyPattern.expect}`), segments: path };
+    }
     const expect =
       e.keyword === 'maxLength' ? `at most ${String(e.schema)} characters long` : CONFIG_PATTERNS.extensionName.expect;
     return {
@@ -371,7 +383,7 @@ function validPort(digits: string | undefined): boolean {
 
 function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]) => boolean, badNames: ReadonlySet<string>): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const report = (segments: readonly Segment[], value: string | undefined, message: string, code = ERR_CONFIG_SEMANTIC): void => {
+  const report = (segments: readonly Segment[], value: string | undefined, message: string, code: ConfigCode = ERR_CONFIG_SEMANTIC): void => {
     out.push(diag(code, configKeyPath(segments), value, message));
   };
   const ok = (segments: readonly Segment[]): boolean => !isBad(segments);

@@ -182,6 +182,7 @@ function charName(ch: string): string {
 }
 
 const CONTROL_RE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+// eslint-disable-next-line no-control-regex -- the ASCII range starts at NUL
 const NON_ASCII_RE = /[^\x00-\x7f]/u;
 
 function nonAsciiReason(ch: string, what: string): string {

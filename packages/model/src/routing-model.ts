@@ -90,4 +90,10 @@ export interface ClusterModel {
   proxyNetworks: string[];
   /** Secrets (names) the proxy must mount for TLS, sorted. */
   proxySecrets: string[];
+  /**
+   * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
+   * through without ssl_only) which would otherwise reach another owner (its default backend or
+   * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.
+   */
+  heldHosts?: string[];
 }

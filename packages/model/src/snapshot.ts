@@ -21,6 +21,8 @@ export interface NetworkSnapshot {
 export interface SecretSnapshot {
   id: string;
   name: string;
+  /** Spec labels; com.docker.stack.namespace names the stack that owns the secret. */
+  labels?: Record<string, string>;
 }
 
 export interface NodeSnapshot {
@@ -54,6 +56,8 @@ export interface ServiceSnapshot {
   ports: PortSnapshot[];
   /** Tasks whose current state is running, in no particular order. */
   tasks: TaskSnapshot[];
+  /** Tasks the orchestrator wants running that have not started yet (new … starting); absent = 0. */
+  startingTasks?: number;
 }
 
 export interface TaskSnapshot {

@@ -53,6 +53,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     nginxBin: options.nginxBin,
     configPath: options.configPath,
     logger: log('supervisor'),
+    maxDrainingGenerations: options.maxDrainingGenerations,
     prepare: async () => {
       await installer.ensureOnDisk();
     },

@@ -24,6 +24,8 @@ export interface AgentOptions {
   readonly pidPath: string;
   /** Time limit for `nginx -t` (it resolves upstream host names, which can hang). */
   readonly testTimeoutMs: number;
+  /** Most nginx worker generations left draining after reloads (0 = no cap); see drain-limit.ts. */
+  readonly maxDrainingGenerations: number;
   readonly logLevel: string;
   /**
    * Edge mode: DNS name of the routing proxy tasks (e.g. tasks.signalbox-proxy). The agent then runs
@@ -118,6 +120,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     pidPath: absPath(env, 'SIGNALBOX_NGINX_PID_PATH', '/var/run/proxy.pid'),
     // nginx -t of a 10 000-service config takes ~8 s on a small machine; leave room.
     testTimeoutMs: int(env, 'SIGNALBOX_NGINX_TEST_TIMEOUT_MS', 60_000, 100, 600_000),
+    maxDrainingGenerations: int(env, 'SIGNALBOX_MAX_DRAINING_GENERATIONS', 0, 0, 10_000),
     logLevel,
     edgeUpstream: hostName(env, 'SIGNALBOX_EDGE_UPSTREAM'),
     edgeResolver: hostName(env, 'SIGNALBOX_EDGE_RESOLVER', true) ?? '127.0.0.11',

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep, type BackoffPolicy } from '@signalbox/model';
+import { DrainLimit } from './drain-limit.js';
 import { FOREGROUND_ARGS, isAlive, isDraining, listChildren, trimReason } from './nginx.js';
 
 export interface ExitInfo {
@@ -24,6 +25,8 @@ export interface SupervisorOptions {
   confirmTimeoutMs?: number;
   /** Where nginx's stderr goes (default: our stderr, i.e. the container log). */
   stderr?: (chunk: Buffer) => void;
+  /** Most worker generations left draining after reloads; older ones are stopped (0 = no cap). */
+  maxDrainingGenerations?: number;
 }
 
 type State = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
@@ -35,6 +38,7 @@ export class Supervisor {
   private state: State = 'idle';
   private child: ChildProcess | undefined;
   private ready = false;
+  private readonly drainLimit: DrainLimit;
   private startedAt = 0;
   private attempt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -54,6 +58,7 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger;
+    this.drainLimit = new DrainLimit(opts.maxDrainingGenerations ?? 0, opts.logger);
     this.policy = opts.restart ?? { initialMs: 500, maxMs: 30_000, stableMs: 30_000 };
     // A reload of a 10 000-service config takes ~7 s before new workers run.
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 30_000;
@@ -201,6 +206,7 @@ export class Supervisor {
     if (this.child !== child) return { ok: true, deferred: true };
 
     const before = await listChildren(pid);
+    const retired = (before ?? []).filter((p) => !isDraining(p)).map((p) => p.pid);
     const beforePids = new Set(before?.map((p) => p.pid));
     const mark = this.seq;
     try {
@@ -228,12 +234,16 @@ export class Supervisor {
       // says "shutting down"): from then on new connections get the new config.
       const fresh = now?.some((p) => !beforePids.has(p.pid) && !isDraining(p)) ?? false;
       const oldListening = now?.some((p) => beforePids.has(p.pid) && !isDraining(p));
-      if (fresh && !oldListening) return { ok: true };
+      if (fresh && !oldListening) {
+        this.drainLimit.afterReload(retired, now ?? []);
+        return { ok: true };
+      }
       sawFresh ||= fresh;
     }
     if (sawFresh) {
       // New workers run the new config; old ones are just slow to take the quit signal.
       this.log.warn({ pid }, 'old nginx workers still listening after the reload');
+      this.drainLimit.afterReload(retired, (await listChildren(pid)) ?? []);
       return { ok: true };
     }
     const reason = `nginx started no new workers within ${this.confirmTimeoutMs} ms of the reload; it keeps the previous config`;

@@ -17,6 +17,7 @@ describe('loadOptions', () => {
       nginxBin: 'nginx',
       pidPath: '/var/run/proxy.pid',
       testTimeoutMs: 60000,
+      maxDrainingGenerations: 0,
       logLevel: 'info',
       edgeUpstream: undefined,
       edgeResolver: '127.0.0.11',
@@ -41,6 +42,7 @@ describe('loadOptions', () => {
       SIGNALBOX_NGINX_BIN: '/usr/sbin/nginx',
       SIGNALBOX_NGINX_PID_PATH: '/tmp/p.pid',
       SIGNALBOX_NGINX_TEST_TIMEOUT_MS: '2000',
+      SIGNALBOX_MAX_DRAINING_GENERATIONS: '3',
       SIGNALBOX_LOG_LEVEL: 'debug',
     });
     expect(o).toMatchObject({
@@ -51,6 +53,7 @@ describe('loadOptions', () => {
       httpPort: 8080,
       httpsPort: 8443,
       testTimeoutMs: 2000,
+      maxDrainingGenerations: 3,
       logLevel: 'debug',
     });
   });

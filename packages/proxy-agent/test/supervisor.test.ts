@@ -32,19 +32,29 @@ describe('Supervisor', () => {
       stderr: () => undefined,
     });
     sup.start();
-    await sleep(1300);
+    const startsSoFar = (): number[] => {
+      try {
+        return readFileSync(starts, 'utf8').trim().split('\n').map(Number);
+      } catch {
+        return [];
+      }
+    };
+    const end = Date.now() + 15_000;
+    while (startsSoFar().length < 4 && Date.now() < end) await sleep(20);
     await sup.stop('SIGQUIT');
-    const times = readFileSync(starts, 'utf8').trim().split('\n').map(Number);
-    // 0, ~100, ~200, ~400, ~400 ms apart: about 5 starts in 1.3 s, not hundreds.
-    expect(times.length).toBeGreaterThanOrEqual(3);
-    expect(times.length).toBeLessThanOrEqual(7);
+    const times = startsSoFar();
+    expect(times.length).toBeGreaterThanOrEqual(4);
+    // At least ~100, ~200, ~400 ms apart (a lower bound the supervisor enforces; load only widens it):
+    // never a tight loop.
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(gaps.every((g) => g >= 70)).toBe(true);
+    expect(gaps.filter((g) => g < 70)).toEqual([]);
     expect(sup.restarts).toBeGreaterThanOrEqual(times.length - 1);
-    expect(prepared).toBe(times.length); // the last good config is put back before each start
+    // The last good config is put back before each start (a stop can fall between the two).
+    expect(prepared).toBeGreaterThanOrEqual(times.length);
+    expect(prepared).toBeLessThanOrEqual(times.length + 1);
     expect(sup.recentStderr().at(-1)).toBe('nginx: [emerg] boom');
     expect(sup.isRunning()).toBe(false);
-  });
+  }, 30_000);
 
   it('survives a missing nginx binary and stops cleanly while waiting to restart', async () => {
     const sup = new Supervisor({
@@ -54,17 +64,18 @@ describe('Supervisor', () => {
       restart: { initialMs: 50, maxMs: 100, stableMs: 10_000 },
     });
     sup.start();
-    await sleep(300);
+    const end = Date.now() + 10_000;
+    while (sup.restarts < 1 && Date.now() < end) await sleep(20);
     expect(sup.restarts).toBeGreaterThanOrEqual(1);
     expect(await sup.stop('SIGTERM')).toEqual({ code: null, signal: null });
-  });
+  }, 30_000);
 
   it('forwards the stop signal and reports how nginx exited', async () => {
     // Stand-in that runs until signalled, with a "worker" child so it counts as ready.
     const bin = script('nginx', `trap 'exit 0' QUIT\nsleep 30 &\nwait`);
     const sup = new Supervisor({ nginxBin: bin, configPath: join(dir, 'nginx.conf'), logger: silentLogger });
     sup.start();
-    const end = Date.now() + 3000;
+    const end = Date.now() + 10_000;
     while (!sup.isRunning() && Date.now() < end) await sleep(20);
     expect(sup.isRunning()).toBe(true);
     const pid = sup.pid!;
@@ -76,20 +87,23 @@ describe('Supervisor', () => {
     } catch {
       // already gone
     }
-  });
+  }, 30_000);
 
   it('treats a reload before start as "start nginx with the new file"', async () => {
     const bin = script('nginx', `trap 'exit 0' QUIT\nsleep 30 &\nwait`);
     const sup = new Supervisor({ nginxBin: bin, configPath: join(dir, 'nginx.conf'), logger: silentLogger });
     expect(await sup.reload()).toEqual({ ok: true, deferred: true });
-    const end = Date.now() + 3000;
+    const end = Date.now() + 10_000;
     while (!sup.isRunning() && Date.now() < end) await sleep(20);
-    const pid = sup.pid!;
+    // The deferred reload must have started nginx: a reload that only answers "deferred" fails here.
+    expect(sup.isRunning()).toBe(true);
+    const pid = sup.pid;
+    expect(pid).toBeDefined();
     await sup.stop('SIGQUIT');
     try {
-      process.kill(-pid, 'SIGKILL');
+      process.kill(-pid!, 'SIGKILL'); // the stand-in's sleep child
     } catch {
-      // already gone
+      // already gone with its group
     }
-  });
+  }, 30_000);
 });

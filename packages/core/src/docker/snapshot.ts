@@ -79,6 +79,19 @@ export function runningTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot
   return by;
 }
 
+/** Task states before `running`: the task is on its way up (image pull, container start). */
+const STARTING_STATES: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
+
+/** Per service, how many tasks meant to run are still starting. */
+export function startingTasksByService(rawTasks: Raw[]): Map<string, number> {
+  const by = new Map<string, number>();
+  for (const t of rawTasks) {
+    if (t.DesiredState !== 'running' || !STARTING_STATES.has(String(t.Status?.State ?? ''))) continue;
+    by.set(String(t.ServiceID), (by.get(String(t.ServiceID)) ?? 0) + 1);
+  }
+  return by;
+}
+
 export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
   const [rawServices, rawTasks, rawNetworks, rawSecrets, rawNodes] = await Promise.all([
     docker.listServices() as Promise<Raw[]>,
@@ -90,10 +103,18 @@ export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
   const networks = rawNetworks.map(normaliseNetwork);
   const idByName = new Map(networks.map((n) => [n.name, n.id]));
   const tasks = runningTasksByService(rawTasks);
+  const starting = startingTasksByService(rawTasks);
   return {
-    services: rawServices.map((s) => normaliseService(s, tasks.get(String(s.ID)) ?? [], idByName)),
+    services: rawServices.map((s) => {
+      const running = tasks.get(String(s.ID)) ?? [];
+      // Right after `docker service create` the orchestrator has not even made the task yet: the
+      // replicas not running count as starting too.
+      const replicas = Number(s.Spec?.Mode?.Replicated?.Replicas ?? 0);
+      const startingTasks = Math.max(starting.get(String(s.ID)) ?? 0, replicas - running.length);
+      return { ...normaliseService(s, running, idByName), startingTasks };
+    }),
     networks,
-    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? '') })),
+    secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? ''), labels: { ...(s.Spec?.Labels ?? {}) } })),
     nodes: rawNodes.map(normaliseNode),
   };
 }

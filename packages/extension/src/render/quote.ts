@@ -24,6 +24,7 @@ export function nginxVar(name: string): NginxVar {
  * Characters that must never reach a quoted nginx string: `$` would be interpolated as a variable
  * (nginx has no escape for it inside strings) and control characters have no business in a config.
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const UNSAFE = /[$\u0000-\u001f\u007f]/;
 
 function escapeLiteral(value: string): string {

@@ -263,7 +263,8 @@ export interface HttpView {
   /** proxy_set_header lines: set at http level and repeated in websocket locations (which add Upgrade). */
   proxyHeaders: HeaderView[];
   logFormats: LogFormatView[];
-  accessLog: { path: string; format: string } | null;
+  /** buffer: 'buffer=4k flush=1s' or null (each line written at once). */
+  accessLog: { path: string; format: string; buffer: string | null } | null;
   sslProtocols: string | null;
   sslCiphers: string | null;
   /** Quoted ssl_dhparam file, or null (no DHE ciphers). */
@@ -348,10 +349,88 @@ function nextPowerOfTwo(n: number): number {
  * sizeof(void*) + align(len + 2, sizeof(void*)) and a bucket ends with one more pointer
  * (ngx_hash_init), so longest + 2 alone is not enough. Power of two, at least 64.
  */
-export function hashBucketSize(longest: number): number {
+export function hashBucketSize(longest: number, perBucket = 1): number {
   const ptr = 8;
   const element = ptr + Math.ceil((longest + 2) / ptr) * ptr;
-  return Math.max(64, nextPowerOfTwo(element + ptr));
+  return Math.max(64, nextPowerOfTwo(perBucket * element + ptr));
+}
+
+/**
+ * Names per bucket the server-name hash is sized for. With room for one name per bucket, thousands of
+ * names cannot be placed in max_size buckets without a collision, so nginx tries the last 1 000 sizes
+ * one by one, warns "could not build optimal server_names_hash" and ignores the bucket size: ~1 s of
+ * every config load at 10 000 services. Four per bucket fits on the first size tried.
+ */
+const SERVER_NAMES_PER_BUCKET = 4;
+/** Below this many names the one-per-bucket size fits and is kept. */
+const SERVER_NAMES_SMALL = 256;
+
+/**
+ * Groups upstreams that would render identically apart from their name (same servers, balancing,
+ * health and TLS settings), e.g. the per-host upstreams of one multi-host service. Each group is
+ * rendered once, under its first name; returns name → that name for the others. nginx finds an
+ * upstream by a linear scan of all of them for every `upstream` and `proxy_pass`, so their number
+ * weighs quadratically on `nginx -t` and every reload. Requests reach the same servers either way.
+ */
+function sharedUpstreams(sorted: readonly Upstream[]): { kept: Upstream[]; alias: Map<string, string> } {
+  const byContent = new Map<string, Upstream>();
+  const services = new Map<Upstream, string[]>();
+  const alias = new Map<string, string>();
+  const kept: Upstream[] = [];
+  for (const u of sorted) {
+    const key = JSON.stringify([
+      sortServers(u.servers).map((s) => [s.addr, s.port, s.service]),
+      u.balance,
+      u.balance === 'cookie' ? (u.cookie ?? '') : '',
+      u.maxFails ?? null,
+      u.failTimeout ?? null,
+      u.tls.enabled,
+      u.tls.verify,
+    ]);
+    const first = byContent.get(key);
+    if (first === undefined) {
+      byContent.set(key, u);
+      kept.push(u);
+    } else {
+      alias.set(u.name, first.name);
+      let list = services.get(first);
+      if (list === undefined) services.set(first, (list = [...first.services]));
+      list.push(...u.services);
+    }
+  }
+  return { kept: kept.map((u) => (services.has(u) ? { ...u, services: services.get(u)! } : u)), alias };
+}
+
+/**
+ * Merges servers that differ only in their names (the hosts of one multi-host service, same listen,
+ * certificate and locations) into one block with all the names, at the first one's place: nginx picks
+ * the same block for each name, and every block costs memory and load time for each module.
+ */
+function mergeSameServers(servers: readonly ServerView[]): ServerView[] {
+  const out: ServerView[] = [];
+  const byContent = new Map<string, { server: ServerView; names: string[]; comment: string }>();
+  for (const s of servers) {
+    if (s.serverName === null) {
+      out.push(s);
+      continue;
+    }
+    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.locations]);
+    const first = byContent.get(key);
+    if (first === undefined) {
+      const server = { ...s };
+      byContent.set(key, { server, names: [s.serverName], comment: s.comment });
+      out.push(server);
+    } else {
+      first.names.push(s.serverName);
+    }
+  }
+  for (const { server, names, comment } of byContent.values()) {
+    if (names.length === 1) continue;
+    server.serverName = names.join(' ');
+    // The comment stays one short line (nginx refuses a token over 4 KiB, comments included).
+    server.comment = `${comment}, and ${names.length - 1} more name${names.length > 2 ? 's' : ''}`;
+  }
+  return out;
 }
 
 function hashMaxSize(count: number): number {
@@ -384,6 +463,7 @@ const DEFAULT_TRACE_LOG_FORMAT =
  */
 function logFormat(value: string, fallback: string, what: string): string {
   const v = value.trim() === '' ? fallback : value.trim();
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(v)) throw new RenderError(`invalid ${what}: ${JSON.stringify(value)}`);
   return `'${v.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 }
@@ -394,6 +474,13 @@ function userDirective(value: string): string | null {
   if (parts.length === 0) return null;
   if (parts.length > 2) throw new RenderError(`invalid User: ${JSON.stringify(value)}`);
   return parts.map((p) => quote(p)).join(' ');
+}
+
+/** 'buffer=SIZE flush=TIME' for access_log, or null when AccessLogBuffer is 0 (a write per line). */
+function accessLogBuffer(t: NginxTuning): string | null {
+  const size = nginxSize(t.AccessLogBuffer ?? '0', 'AccessLogBuffer');
+  if (/^0+[kKmMgG]?$/.test(size)) return null;
+  return `buffer=${size} flush=${nginxTime(t.AccessLogFlush ?? '1s', 'AccessLogFlush')}`;
 }
 
 function verbatim(lines: readonly string[]): string[] {
@@ -504,6 +591,8 @@ interface UpstreamRef {
 
 interface Ctx {
   trustedCertificate: string;
+  /** Upstream name → the name of the identical upstream rendered in its place (see sharedUpstreams). */
+  upstreamAlias: Map<string, string>;
 }
 
 function proxyLocation(
@@ -523,7 +612,7 @@ function proxyLocation(
     kind: 'proxy',
     modifier,
     path: quotedPath,
-    proxyPass: quote(`${scheme}://${up.name}${uri}`),
+    proxyPass: quote(`${scheme}://${ctx.upstreamAlias.get(up.name) ?? up.name}${uri}`),
     websocket,
     upstreamTls: up.tls.enabled
       ? { verify: up.tls.verify, trustedCertificate: up.tls.verify ? ctx.trustedCertificate : null }
@@ -708,6 +797,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const t = ext.Config;
   const ctx: Ctx = {
     trustedCertificate: quote(opts.upstreamTrustedCertificate ?? DEFAULT_TRUSTED_CERTIFICATE),
+    upstreamAlias: new Map(),
   };
   const httpPort = port(ext.TargetPort, 'TargetPort');
   const sslPort = port(ext.TargetSSLPort, 'TargetSSLPort');
@@ -734,8 +824,11 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
 
   const maps: MapView[] = [];
   const upstreams: UpstreamView[] = [];
-  let sticky = 0;
-  const httpSorted = httpUpstreams.sorted();
+  // One map per cookie name: upstreams sticky on the same cookie share its variable.
+  const stickyVariables = new Map<string, string>();
+  const shared = sharedUpstreams(httpUpstreams.sorted());
+  for (const [from, to] of shared.alias) ctx.upstreamAlias.set(from, to);
+  const httpSorted = shared.kept;
   for (const [index, u] of httpSorted.entries()) {
     const empty = u.servers.length === 0;
     let balance: string | null = null;
@@ -744,24 +837,28 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     } else if (!empty && u.balance === 'cookie') {
       const cookie = u.cookie ?? '';
       if (cookie === '') throw new RenderError(`upstream ${u.name}: cookie balance without a cookie name`);
-      const variable = `$signalbox_sticky_${sticky++}`;
-      // Requests without the cookie are spread by request id instead of all hashing to one server.
-      if (/^[A-Za-z0-9_]+$/.test(cookie)) {
-        maps.push({
-          source: `$cookie_${cookie}`,
-          variable,
-          hostnames: false,
-          entries: [{ key: '""', value: '$request_id' }],
-          default: `$cookie_${cookie}`,
-        });
-      } else {
-        maps.push({
-          source: '$http_cookie',
-          variable,
-          hostnames: false,
-          entries: [{ key: quote(`~(^|;\\s*)${regexEscape(cookie)}=([^;]+)`), value: '$2' }],
-          default: '$request_id',
-        });
+      let variable = stickyVariables.get(cookie);
+      if (variable === undefined) {
+        variable = `$signalbox_sticky_${stickyVariables.size}`;
+        stickyVariables.set(cookie, variable);
+        // Requests without the cookie are spread by request id instead of all hashing to one server.
+        if (/^[A-Za-z0-9_]+$/.test(cookie)) {
+          maps.push({
+            source: `$cookie_${cookie}`,
+            variable,
+            hostnames: false,
+            entries: [{ key: '""', value: '$request_id' }],
+            default: `$cookie_${cookie}`,
+          });
+        } else {
+          maps.push({
+            source: '$http_cookie',
+            variable,
+            hostnames: false,
+            entries: [{ key: quote(`~(^|;\\s*)${regexEscape(cookie)}=([^;]+)`), value: '$2' }],
+            default: '$request_id',
+          });
+        }
       }
       balance = `hash ${variable} consistent`;
     }
@@ -936,10 +1033,37 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     });
   }
 
+  // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
+  // itself, so another owner's default backend or wildcard never receives their requests.
+  const held = heldServerNames(model, vhostNames, redirects, httpsOnlyPassthrough);
+  for (const host of held) {
+    servers.push({
+      comment: `${comment(host)} (http): held, its service is not routed here`,
+      listen: [plainListen],
+      serverName: quote(host),
+      tls: null,
+      rejectHandshake: false,
+      realIpFrom: [],
+      returnAll: { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
+      locations: [],
+    });
+    servers.push({
+      comment: `${comment(host)} (https): held, TLS handshake rejected`,
+      listen: [sslListen],
+      serverName: quote(host),
+      tls: null,
+      rejectHandshake: true,
+      realIpFrom,
+      returnAll: null,
+      locations: [],
+    });
+  }
+  const mergedServers = mergeSameServers(servers);
+
   // ---- hash sizes
-  const serverNames = [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough.filter((h) => !redirects.has(h))];
+  const serverNames = [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough.filter((h) => !redirects.has(h)), ...held];
   const longest = serverNames.reduce((m, n) => Math.max(m, n.length), 0);
-  const bucket = t.ServerNamesHashBucketSize > 0 ? positiveInt(t.ServerNamesHashBucketSize, 'ServerNamesHashBucketSize') : hashBucketSize(longest);
+  const bucket = t.ServerNamesHashBucketSize > 0 ? positiveInt(t.ServerNamesHashBucketSize, 'ServerNamesHashBucketSize') : hashBucketSize(longest, serverNames.length > SERVER_NAMES_SMALL ? SERVER_NAMES_PER_BUCKET : 1);
 
   // ---- response headers
   const responseHeaders: HeaderView[] = [{ name: 'x-request-id', value: '$request_id' }];
@@ -984,14 +1108,14 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       { name: 'main', format: logFormat(t.MainLogFormat, DEFAULT_MAIN_LOG_FORMAT, 'MainLogFormat') },
       { name: 'trace', format: logFormat(t.TraceLogFormat, DEFAULT_TRACE_LOG_FORMAT, 'TraceLogFormat') },
     ],
-    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main' },
+    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main', buffer: accessLogBuffer(t) },
     sslProtocols: sslProtocols(t.SSLProtocols),
     sslCiphers: emptyOrNull(t.SSLCiphers) === null ? null : quote(t.SSLCiphers.trim()),
     sslDhparam: dhparam === null ? null : quote(dhparam),
     responseHeaders,
     maps,
     upstreams,
-    servers,
+    servers: mergedServers,
     options: verbatim(t.HTTPOptions),
   };
 
@@ -1029,18 +1153,23 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),
       internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
     );
-    const ptLongest = passthrough.reduce((m, p) => Math.max(m, p.host.length), 0);
+    const shielded = shieldedFromPassthroughWildcards(passthrough, [...vhostNames, ...held]);
+    const ptLongest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
     const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
     const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
     stream = {
       mapHashBucketSize: hashBucketSize(ptLongest),
-      mapHashMaxSize: hashMaxSize(passthrough.length),
+      mapHashMaxSize: hashMaxSize(passthrough.length + shielded.length),
       maps: [
         {
           source: '$ssl_preread_server_name',
           variable: '$signalbox_tls_route',
           hostnames: true,
-          entries: passthrough.map((p) => ({ key: mapKey(p.host), value: INTERNAL_UPSTREAMS.hop })),
+          entries: [
+            ...passthrough.map((p) => ({ key: mapKey(p.host), value: INTERNAL_UPSTREAMS.hop })),
+            // Exact names win over wildcards: hosts served here never reach another owner's passthrough wildcard.
+            ...shielded.map((h) => ({ key: mapKey(h), value: INTERNAL_UPSTREAMS.terminate })),
+          ],
           default: INTERNAL_UPSTREAMS.terminate,
         },
         {
@@ -1089,4 +1218,34 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     http,
     stream,
   };
+}
+
+/** model.heldHosts that have no server of their own yet, valid and sorted. */
+function heldServerNames(model: ClusterModel, vhostNames: ReadonlySet<string>, redirects: ReadonlyMap<string, unknown>, httpsOnly: readonly string[]): string[] {
+  const own = new Set(httpsOnly);
+  const out = new Set<string>();
+  for (const h of model.heldHosts ?? []) {
+    hostName(h);
+    if (!vhostNames.has(h) && !redirects.has(h) && !own.has(h)) out.add(h);
+  }
+  return [...out].sort(cmp);
+}
+
+/** Hosts served (or held) here that a passthrough wildcard would otherwise cover in the SNI map. */
+function shieldedFromPassthroughWildcards(passthrough: readonly PassthroughHost[], hosts: readonly string[]): string[] {
+  const wildcards = new Set(passthrough.filter((p) => p.host.startsWith('*.')).map((p) => p.host));
+  if (wildcards.size === 0) return [];
+  const passed = new Set(passthrough.map((p) => p.host));
+  const out = new Set<string>();
+  for (const h of hosts) {
+    if (passed.has(h)) continue;
+    const labels = h.split('.');
+    for (let i = 1; i < labels.length; i++) {
+      if (wildcards.has(`*.${labels.slice(i).join('.')}`)) {
+        out.add(h);
+        break;
+      }
+    }
+  }
+  return [...out].sort(cmp);
 }

@@ -1,0 +1,223 @@
+// Client-path benchmark: the data path as users get it. wrk runs in a network namespace of its own,
+// joined to this host by a veth pair, and reaches the node on its veth address, so every request goes
+// through iptables DNAT to the host-mode published ports (no docker-proxy, no loopback):
+//   direct          the demo task itself, published in host mode on NODE:39600
+//   Signalbox       the deployed proxy on NODE:8080 (PublishMode host), the stack's own config.toml
+//                   (access log on), in front of that same task over the overlay
+//   HAProxy, Caddy  Debian's, on NODE:39482/39483 on this host, in front of the same task (its
+//                   docker_gwbridge address), one CPU each like the proxy's WorkerProcesses = 1
+// Then the access-log options, each deployed through config.toml (the stack is redeployed, the proxy
+// reloads), Signalbox measured again: AccessLogBuffer "0" (a write per line, the old default),
+// "64k", a file inside the proxy container, and off. The stack is left on deploy/config.toml.
+//
+//   node packages/e2e/bench/clientpath.mjs [DURATION_S=8] [CONNECTIONS=32] [ROUNDS=2]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { docker, removeService, sleep } from './lib.mjs';
+import { PERF_NET, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
+
+const DURATION_S = Number(process.argv[2] ?? 8);
+const CONNECTIONS = Number(process.argv[3] ?? 32);
+const ROUNDS = Number(process.argv[4] ?? 2);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const NS = 'sbxperf-client';
+const HOST_IF = 'sbxp-host';
+const NS_IF = 'sbxp-cli';
+const NODE = '10.213.7.1';
+const CLIENT = '10.213.7.2';
+const PORTS = { task: 39600, haproxy: 39482, caddy: 39483, proxy: Number(process.env.SIGNALBOX_HTTP_PORT ?? 8080) };
+const SERVICE = 'sbx-perf-clientpath';
+const HOST = 'clientpath.perf.test';
+
+const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+function netnsUp() {
+  netnsDown();
+  sh('ip', ['netns', 'add', NS]);
+  sh('ip', ['link', 'add', HOST_IF, 'type', 'veth', 'peer', 'name', NS_IF]);
+  sh('ip', ['link', 'set', NS_IF, 'netns', NS]);
+  sh('ip', ['addr', 'add', `${NODE}/30`, 'dev', HOST_IF]);
+  sh('ip', ['link', 'set', HOST_IF, 'up']);
+  for (const a of [['addr', 'add', `${CLIENT}/30`, 'dev', NS_IF], ['link', 'set', NS_IF, 'up'], ['link', 'set', 'lo', 'up'], ['route', 'add', 'default', 'via', NODE]]) sh('ip', ['netns', 'exec', NS, 'ip', ...a]);
+}
+
+function netnsDown() {
+  spawnSync('ip', ['link', 'del', HOST_IF], { stdio: 'ignore' });
+  spawnSync('ip', ['netns', 'del', NS], { stdio: 'ignore' });
+}
+
+/** HTTP status from inside the client namespace (curl), 0 on failure. */
+function nsStatus(port, host) {
+  const r = spawnSync('ip', ['netns', 'exec', NS, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', '-H', `Host: ${host}`, `http://${NODE}:${port}/`], { encoding: 'utf8' });
+  return Number(r.stdout) || 0;
+}
+
+const children = [];
+function start(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+  let err = '';
+  child.stderr?.on('data', (d) => (err = (err + d).slice(-4000)));
+  child.errText = () => err;
+  children.push(child);
+  return child;
+}
+
+function haproxy(dir, backend) {
+  const file = path.join(dir, 'haproxy.cfg');
+  writeFileSync(file, ['global', '    nbthread 1', '    maxconn 4096', 'defaults', '    mode http', '    timeout connect 5s', '    timeout client 75s', '    timeout server 600s', '    timeout http-keep-alive 75s', '    option http-keep-alive', '    http-reuse always', 'frontend fe', `    bind ${NODE}:${PORTS.haproxy}`, '    option forwardfor', '    default_backend be', 'backend be', `    server s1 ${backend}`, ''].join('\n'));
+  return start('haproxy', ['-f', file, '-db']);
+}
+
+function caddy(dir, backend) {
+  const file = path.join(dir, 'Caddyfile');
+  writeFileSync(file, ['{', '    admin off', '    auto_https off', '}', `http://${HOST}:${PORTS.caddy} {`, `    bind ${NODE}`, `    reverse_proxy ${backend} {`, '        transport http {', '            keepalive 60s', '            keepalive_idle_conns_per_host 32', '        }', '    }', '}', ''].join('\n'));
+  return start('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { env: { ...process.env, GOMAXPROCS: '1', HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
+}
+
+async function gwbridgeAddr(containerId) {
+  const net = await docker.getNetwork('docker_gwbridge').inspect();
+  const hit = Object.entries(net.Containers ?? {}).find(([id]) => id === containerId);
+  return hit ? hit[1].IPv4Address.split('/')[0] : undefined;
+}
+
+/** The stack redeployed with deploy/config.toml plus `extra` lines in [Extensions.default.Config]. */
+function deployWith(dir, name, extra) {
+  const base = readFileSync(path.join(ROOT, 'deploy/config.toml'), 'utf8');
+  const file = path.join(dir, `config-${name}.toml`);
+  writeFileSync(file, extra.length ? `${base.trimEnd()}\n\n[Extensions.default.Config]\n${extra.join('\n')}\n` : base);
+  execFileSync('bash', ['-c', `source "${ROOT}/scripts/lib/stack.sh" && deploy_stack "$1"`, 'bash', file], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** The access_log line of the config the proxy runs. */
+function proxyAccessLog(id) {
+  try {
+    return execFileSync('docker', ['exec', id, 'sh', '-c', 'grep -h "^    access_log" /etc/nginx/nginx.conf | head -1'], { encoding: 'utf8', timeout: 20_000 }).trim();
+  } catch {
+    return '';
+  }
+}
+
+async function measure(name, port, host) {
+  const r = await runWrk({ netns: NS, url: `http://${NODE}:${port}/`, host, threads: 1, connections: CONNECTIONS, durationS: DURATION_S, timeoutS: 5, countStatuses: false });
+  const bad = Object.values(r.errors).reduce((n, v) => n + v, 0);
+  process.stderr.write(`  ${name}: ${r.rps.toFixed(0)} req/s, p99 ${r.latencyMs.p99} ms${bad ? `, errors ${JSON.stringify(r.errors)}` : ''} (load ${load()})\n`);
+  return r;
+}
+
+/** A Signalbox measurement, repeated if the proxy task was replaced meanwhile (someone else's network change). */
+async function measureProxy(name) {
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    const before = await proxyContainer();
+    if (before && (await waitUntil(async () => nsStatus(PORTS.proxy, HOST) === 200, 60_000, 200))) {
+      const r = await measure(name, PORTS.proxy, HOST).catch(() => undefined);
+      const after = await proxyContainer();
+      if (r && after?.id === before.id) return r;
+    }
+    process.stderr.write(`  ${name}: the proxy rolled during the measurement, again\n`);
+    await sleep(3000);
+  }
+  throw new Error(`${name}: the proxy kept rolling`);
+}
+
+function combine(name, runs, note = '') {
+  const mean = (f) => runs.reduce((n, r) => n + f(r), 0) / runs.length;
+  return { name, note, rps: mean((r) => r.rps), p50: mean((r) => r.latencyMs.p50), p99: mean((r) => r.latencyMs.p99), errors: runs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0) };
+}
+
+function table(rows, base) {
+  console.log(`${'path'.padEnd(46)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}`);
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(46)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / base.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / base.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}`);
+  }
+}
+
+async function main() {
+  ensureWrk();
+  for (const bin of ['haproxy', 'caddy', 'curl']) if (spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0) throw new Error(`${bin} is not installed`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sbx-perf-clientpath-'));
+  const loadStart = load();
+  try {
+    netnsUp();
+    await ensureAnchor();
+    await removeService(SERVICE);
+    const spec = demoSpec(SERVICE, { 'com.docker.lb.hosts': HOST, 'com.docker.lb.port': '80', 'com.docker.lb.network': PERF_NET });
+    spec.EndpointSpec = { Mode: 'dnsrr', Ports: [{ Protocol: 'tcp', TargetPort: 80, PublishedPort: PORTS.task, PublishMode: 'host' }] };
+    await docker.createService(spec);
+    if (!(await routeStable(HOST, 5, 120_000))) throw new Error(`${HOST} never answered through the proxy`);
+    const task = await waitUntil(async () => (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${SERVICE}`] } }))[0], 30_000);
+    const taskAddr = task && (await gwbridgeAddr(task.Id));
+    if (!taskAddr) throw new Error('no docker_gwbridge address for the task');
+    const targets = [
+      { name: 'direct to the task (DNAT, host mode)', port: PORTS.task, host: HOST },
+      { name: 'Signalbox proxy as deployed (DNAT, host mode)', port: PORTS.proxy, host: HOST, proxy: true },
+      { name: 'HAProxy 2.6 (this host, 1 thread)', port: PORTS.haproxy, host: HOST, child: haproxy(dir, `${taskAddr}:80`) },
+      { name: 'Caddy 2.6 (this host, GOMAXPROCS=1)', port: PORTS.caddy, host: HOST, child: caddy(dir, `${taskAddr}:80`) },
+    ];
+    for (const t of targets) {
+      if (!(await waitUntil(async () => nsStatus(t.port, t.host) === 200, 60_000, 200))) throw new Error(`${t.name} does not answer 200 from the client namespace: ${t.child?.errText?.() ?? ''}`);
+    }
+    const proxy = await proxyContainer();
+    const deployedLog = proxyAccessLog(proxy.id);
+    for (const t of targets) await runWrk({ netns: NS, url: `http://${NODE}:${t.port}/`, host: t.host, threads: 1, connections: CONNECTIONS, durationS: 2, countStatuses: false });
+    const runs = new Map();
+    for (let round = 0; round < ROUNDS; round++) {
+      process.stderr.write(`round ${round + 1}/${ROUNDS}\n`);
+      for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
+        runs.set(t.name, [...(runs.get(t.name) ?? []), t.proxy ? await measureProxy(t.name) : await measure(t.name, t.port, t.host)]);
+      }
+    }
+    // Access-log options: the stack redeployed with each, the proxy measured once it runs that access_log.
+    const variants = process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
+      { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], expect: /main;$/ },
+      { name: 'access log: buffer=64k flush=1s', extra: ['AccessLogBuffer = "64k"'], expect: /buffer=64k/ },
+      { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], expect: /signalbox-access\.log/ },
+      { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
+    ];
+    const logRows = [];
+    try {
+      for (const v of variants) {
+        process.stderr.write(`${v.name}: redeploying the stack\n`);
+        deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra);
+        let line = '';
+        const ok = await waitUntil(async () => {
+          const c = await proxyContainer();
+          line = c ? proxyAccessLog(c.id) : '';
+          return v.expect.test(line);
+        }, 120_000, 1000);
+        if (!ok) throw new Error(`${v.name}: the proxy never ran it (access_log line: ${line})`);
+        const rs = [];
+        for (let round = 0; round < ROUNDS; round++) rs.push(await measureProxy(v.name));
+        logRows.push(combine(v.name, rs, line));
+      }
+    } finally {
+      if (variants.length) {
+        process.stderr.write('back to deploy/config.toml\n');
+        deployWith(dir, 'default', []);
+      }
+    }
+    const rows = targets.map((t) => combine(t.name, runs.get(t.name)));
+    console.log(`client-path benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
+    console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s in netns ${NS} (${CLIENT}) → node ${NODE} over a veth pair (iptables DNAT to host-mode ports); keepalive; GET / of the demo app; mean of ${ROUNDS} rounds`);
+    console.log(`deployed proxy config: ${deployedLog}`);
+    table([...rows, ...logRows], rows[0]);
+    const direct = rows[0];
+    const sb = rows[1];
+    console.log(`goal (Signalbox as deployed ≥ 0.8× direct req/s, p99 ≤ 1.5× direct): ${(sb.rps / direct.rps).toFixed(2)}× req/s, ${(sb.p99 / direct.p99).toFixed(2)}× p99 → ${sb.rps >= 0.8 * direct.rps && sb.p99 <= 1.5 * direct.p99 ? 'MET' : 'MISSED'}`);
+    for (const r of logRows) console.log(`  ${r.name}: ${r.note}`);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await sleep(500);
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await removeService(SERVICE).catch(() => undefined);
+    netnsDown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,108 @@
+// Issue 9 case 5: one tenant's bad certificate secret must not freeze every proxy. The extension reads
+// the mounted secrets (here: a directory of real PEM files made with openssl), excludes only the
+// services whose pair cannot be served, and publishes the rest through real nginx -t.
+import { jest } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import { createLogger, parseConfig } from '@signalbox/model';
+import { certificateCulprits, covers, pairProblem, secretsDirReader } from '../src/certificates.js';
+import { NginxValidator } from '../src/nginx-validator.js';
+import { Pipeline } from '../src/pipeline.js';
+import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
+import { sha256 } from '../src/publisher.js';
+import { renderNginxConf } from '../src/render/index.js';
+import { ServedConfigState } from '../src/served-config.js';
+
+jest.setTimeout(60_000);
+
+const dir = mkdtempSync(join(tmpdir(), 'sbx-certs-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** A self-signed pair for `names` written as secrets <base>.crt / <base>.key. */
+function pair(base: string, names: string[]): void {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', `/CN=${names[0]}`,
+    '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+    '-keyout', join(dir, `${base}.key`), '-out', join(dir, `${base}.crt`)], { stdio: 'ignore' });
+}
+pair('shop', ['shop.example.com']);
+pair('wild', ['*.shop.example.com']);
+pair('other', ['other.example.com']);
+writeFileSync(join(dir, 'db-password'), 'hunter2\n');
+const read = secretsDirReader(dir);
+
+test('covers: exact names, and one-label wildcards over exact hosts only', () => {
+  expect(covers('shop.example.com', 'shop.example.com')).toBe(true);
+  expect(covers('*.shop.example.com', 'login.shop.example.com')).toBe(true);
+  expect(covers('*.shop.example.com', 'a.b.shop.example.com')).toBe(false);
+  expect(covers('*.shop.example.com', '*.shop.example.com')).toBe(true);
+  expect(covers('*.example.com', '*.shop.example.com')).toBe(false);
+});
+
+test('pairProblem: parse, match, host coverage, mounted', () => {
+  expect(pairProblem('shop.example.com', 'shop.crt', 'shop.key', read)).toBeUndefined();
+  expect(pairProblem('login.shop.example.com', 'wild.crt', 'wild.key', read)).toBeUndefined();
+  expect(pairProblem('x.example.com', 'db-password', 'db-password', read)).toBe('secret db-password (ssl_cert) is not a PEM certificate');
+  expect(pairProblem('shop.example.com', 'shop.crt', 'other.key', read)).toBe('key other.key does not belong to certificate shop.crt');
+  expect(pairProblem('evil.example.net', 'shop.crt', 'shop.key', read)).toBe('certificate shop.crt is not for host evil.example.net (it is for shop.example.com)');
+  expect(pairProblem('shop.example.com', 'missing.crt', 'shop.key', read)).toMatch(/not mounted in the extension yet/);
+});
+
+const parsed = parseConfig('[Extensions.default]\n');
+if (!parsed.ok) throw new Error('defaults must parse');
+const ext: ExtensionConfig = parsed.config.Extensions.default!;
+
+function tlsModel(hosts: { host: string; service: string; cert: string; key: string; addr: string }[]): ClusterModel {
+  return {
+    cluster: '',
+    virtualHosts: hosts.map((h) => ({
+      host: h.host,
+      sslOnly: false,
+      tls: { certSecret: h.cert, keySecret: h.key },
+      locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: { name: `u_${h.service}`, servers: [{ addr: h.addr, port: 80, service: h.service }], balance: 'round_robin', tls: { enabled: false, verify: false }, services: [h.service] } }],
+    })),
+    passthrough: [],
+    redirects: [],
+    services: [],
+    proxyNetworks: [],
+    proxySecrets: [...new Set(hosts.flatMap((h) => [h.cert, h.key]))].sort(),
+  };
+}
+
+test('a non-PEM secret excludes only its service; the victim is published and the bad host is held', async () => {
+  const published: PublishedConfig[] = [];
+  const publisher: ConfigPublisher = {
+    async publish(text: string) {
+      const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
+      published.push(p);
+      return p;
+    },
+    async latest() {
+      return published.at(-1);
+    },
+  };
+  const pipeline = new Pipeline({
+    render: renderNginxConf,
+    validator: new NginxValidator(),
+    publisher,
+    served: new ServedConfigState(),
+    log: createLogger('test', 'silent'),
+    renderOptions: {},
+    allowedModules: [],
+    readSecret: read,
+  });
+  const model = tlsModel([
+    { host: 'shop.example.com', service: 'shop-web', cert: 'shop.crt', key: 'shop.key', addr: '10.0.0.2' },
+    { host: 'evil.example.net', service: 'evil-web', cert: 'db-password', key: 'db-password', addr: '10.0.0.3' },
+  ]);
+  expect([...certificateCulprits(model, read)]).toEqual([['evil-web', 'secret db-password (ssl_cert) is not a PEM certificate']]);
+  const res = await pipeline.process(model, ext);
+  expect(res.outcome).toBe('published');
+  expect(res.excluded).toEqual([{ service: 'evil-web', code: 'ERR_CERT_INVALID', reason: 'secret db-password (ssl_cert) is not a PEM certificate' }]);
+  const conf = published.at(-1)!.text;
+  expect(conf).toContain('/run/secrets/shop.crt');
+  expect(conf).not.toContain('db-password');
+  expect(conf).toMatch(/# evil\.example\.net \(http\): held/);
+});
