@@ -1,17 +1,22 @@
 // A crash-looping service (tasks that exit at once and are restarted) changes its upstream servers on
-// every start and every exit, and each change is a new config and a proxy reload. Once a service's
-// servers have changed `threshold` times within `windowMs`, its server changes are published at most
-// once per `holdMs`; meanwhile the proxies keep its last published servers (nginx's max_fails skips a
-// dead one). Other services' changes are not held: they publish at once, with the held servers.
+// every start and every exit, and each change is a new config and a proxy reload. The sign of it: tasks
+// that leave the upstream soon after they joined it (scaling, rolling updates and task moves remove
+// tasks that ran for a while, so they are never held). Once `threshold` short-lived tasks of a service
+// left within `windowMs`, its server changes are published at most once per `holdMs`; meanwhile the
+// proxies keep its last published servers (nginx's max_fails skips a dead one). Other services' changes
+// are not held: they publish at once, with the held servers.
 import type { ClusterModel, Logger, Upstream, UpstreamServer } from '@signalbox/model';
 
 export interface DamperOptions {
   threshold: number;
   windowMs: number;
   holdMs: number;
+  /** A task that leaves the upstream within this time of joining it counts as a crash. */
+  shortLivedMs: number;
 }
 
-export const DEFAULT_DAMPER: DamperOptions = { threshold: 4, windowMs: 60_000, holdMs: 20_000 };
+/** 4 exits of short-lived tasks a minute: a scale-down (one or a few exits) never reaches it, a crash loop at once. */
+export const DEFAULT_DAMPER: DamperOptions = { threshold: 4, windowMs: 60_000, holdMs: 20_000, shortLivedMs: 30_000 };
 
 interface Published {
   key: string;
@@ -38,6 +43,8 @@ export class TaskChurnDamper {
   private readonly changes = new Map<string, number[]>();
   /** Per extension, upstream and service: the servers seen last, and the servers last published. */
   private readonly seen = new Map<string, string>();
+  /** Per extension, upstream and service: when each server address was first seen. */
+  private readonly since = new Map<string, Map<string, number>>();
   private readonly published = new Map<string, Published>();
   private readonly flagged = new Set<string>();
 
@@ -66,7 +73,7 @@ export class TaskChurnDamper {
         const id = `${extension}\u0000${u.name}\u0000${svc}`;
         live.add(id);
         const key = serverKey(current);
-        if (this.seen.has(id) && this.seen.get(id) !== key) this.noteChange(svc, now);
+        if (this.seen.get(id) !== key) this.noteExits(id, svc, current, now);
         this.seen.set(id, key);
         const last = this.published.get(id);
         if (last && last.key !== key && this.unstable(svc, now) && now - last.at < this.opts.holdMs) {
@@ -83,6 +90,7 @@ export class TaskChurnDamper {
       if (id.startsWith(`${extension}\u0000`) && !live.has(id)) {
         this.seen.delete(id);
         this.published.delete(id);
+        this.since.delete(id);
       }
     }
     if (replace.size === 0) return model;
@@ -94,10 +102,24 @@ export class TaskChurnDamper {
     return out;
   }
 
-  private noteChange(service: string, now: number): void {
-    const list = (this.changes.get(service) ?? []).filter((t) => now - t < this.opts.windowMs);
-    list.push(now);
-    this.changes.set(service, list);
+  /** Records when servers joined, and counts those that left soon after joining. */
+  private noteExits(id: string, service: string, current: readonly UpstreamServer[], now: number): void {
+    const joined = this.since.get(id) ?? new Map<string, number>();
+    const addrs = new Set(current.map((s) => `${s.addr}:${s.port}`));
+    let exited = false;
+    for (const [addr, at] of joined) {
+      if (addrs.has(addr)) continue;
+      joined.delete(addr);
+      if (now - at < this.opts.shortLivedMs) exited = true;
+    }
+    // One count per read of the swarm, however many tasks left at once (a scale-down is one event).
+    if (exited) {
+      const list = (this.changes.get(service) ?? []).filter((t) => now - t < this.opts.windowMs && t !== now);
+      list.push(now);
+      this.changes.set(service, list);
+    }
+    for (const a of addrs) if (!joined.has(a)) joined.set(a, now);
+    this.since.set(id, joined);
   }
 
   private unstable(service: string, now: number): boolean {

@@ -25,7 +25,7 @@ const model = (crash: string[], web: string[]): ClusterModel => ({
 });
 
 test('a crash-looping service publishes a few changes a minute; another service still publishes each change at once', () => {
-  const d = new TaskChurnDamper(log, { threshold: 4, windowMs: 60_000, holdMs: 20_000 });
+  const d = new TaskChurnDamper(log, { threshold: 4, windowMs: 60_000, holdMs: 20_000, shortLivedMs: 30_000 });
   const versions: string[] = [];
   let webVersion = 0;
   const webServers = () => Array.from({ length: 1 + (webVersion % 3) }, (_, i) => `10.0.1.${i + 1}`);
@@ -40,16 +40,24 @@ test('a crash-looping service publishes a few changes a minute; another service 
   }
   const crashChanges = versions.filter((v, i) => i > 0 && v !== versions[i - 1]).length;
   // Undamped this would be 160 changes (one per start and one per exit).
-  expect(crashChanges).toBeLessThanOrEqual(3 + 3 * 2 + 1); // the first few, then at most 3 a minute
+  // Until 4 short-lived tasks have exited (8 changes, the first 6 s), then at most one per 20 s: 6 in 2 minutes.
+  expect(crashChanges).toBeLessThanOrEqual(2 * 4 + 6);
   expect(d.held()).toEqual(['crash']);
   expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ service: 'crash' }), expect.stringContaining('crash loop'));
 });
 
-test('a stable service is never held: scaling publishes every step at once', () => {
-  const d = new TaskChurnDamper(log, { threshold: 4, windowMs: 60_000, holdMs: 20_000 });
-  for (let n = 1; n <= 3; n++) {
-    const addrs = Array.from({ length: n }, (_, i) => `10.0.1.${i + 1}`);
-    expect(d.apply('default', model([], addrs), n * 30_000).virtualHosts[1]!.locations[0]!.upstream.servers.map((s) => s.addr)).toEqual(addrs);
-  }
+test('scaling and rolling updates are never held, however quick: every step is published at once', () => {
+  const d = new TaskChurnDamper(log, { threshold: 4, windowMs: 60_000, holdMs: 20_000, shortLivedMs: 30_000 });
+  const steps: string[][] = [['10.0.1.1']];
+  // Scale 1 → 4 one task at a time, then at once back to 1 (the e2e routing test does this within seconds),
+  // then 1 → 3 → 1 again: 9 changes in 9 s, the scale-downs removing tasks only seconds old.
+  for (let n = 2; n <= 4; n++) steps.push(Array.from({ length: n }, (_, i) => `10.0.1.${i + 1}`));
+  steps.push(['10.0.1.1'], ['10.0.1.1', '10.0.1.5'], ['10.0.1.1', '10.0.1.5', '10.0.1.6'], ['10.0.1.6'], ['10.0.1.6', '10.0.1.7'], ['10.0.1.7']);
+  // Tasks that ran 40 s before this starts: none of them is short-lived.
+  d.apply('default', model([], ['10.0.1.1']), 0);
+  steps.forEach((addrs, i) => {
+    const out = d.apply('default', model([], addrs), 40_000 + i * 1000);
+    expect(out.virtualHosts[1]!.locations[0]!.upstream.servers.map((s) => s.addr)).toEqual(addrs);
+  });
   expect(d.held()).toEqual([]);
 });
