@@ -506,3 +506,41 @@ test('the proxy keeps what it installs on a named volume of its node', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' }]);
   expect(spec.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_STATE_DIR=/var/lib/signalbox');
 });
+
+describe('the edge follows config.toml', () => {
+  function harness(toml: string, existing: string[], networks: { Id: string; Name: string; Labels: Record<string, string> }[]) {
+    const services = {
+      ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
+      listConfigs: jest.fn(async () => []),
+      listByLabel: jest.fn(async () => existing.map((n) => ({ Spec: { Name: n } }))),
+      remove: jest.fn(async () => true),
+      removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: true })),
+      listNetworksByLabel: jest.fn(async () => networks),
+      removeNetwork: jest.fn(async () => undefined),
+    };
+    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const cfg = parseConfig(`[Extensions.default]\n${toml}`);
+    if (!cfg.ok) throw new Error('config');
+    return { m: new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0), services };
+  }
+  const edgeNetRaw = { Id: 'edge1', Name: 'signalbox-proxy-edge', Labels: { 'com.signalbox.role': 'edge-network', 'com.signalbox.owner': 'signalbox' } };
+
+  test('with ProxyEdge the edge network is created and the edge service is kept', async () => {
+    const { m, services } = harness('', ['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge'], [edgeNetRaw]);
+    await m.converge(new Map([['default', model]]), snap);
+    expect(services.ensureNetwork).toHaveBeenCalledWith('signalbox-proxy-edge', expect.objectContaining({ 'com.signalbox.role': 'edge-network', 'com.signalbox.owner': 'signalbox' }));
+    expect(services.ensure.mock.calls.map((c: any[]) => c[0].Name)).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge']);
+    expect(services.remove).not.toHaveBeenCalled();
+    expect(services.removeNetwork).not.toHaveBeenCalled();
+  });
+
+  test('switched to single hop: the edge service and its network are removed, no edge is created', async () => {
+    const { m, services } = harness('ProxyEdge = false', ['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge'], [edgeNetRaw]);
+    await m.converge(new Map([['default', model]]), snap);
+    expect(services.ensureNetwork).not.toHaveBeenCalled();
+    expect(services.ensure.mock.calls.map((c: any[]) => c[0].Name)).toEqual(['signalbox-extension', 'signalbox-proxy']);
+    expect(services.remove).toHaveBeenCalledWith('signalbox-proxy-edge');
+    expect(services.removeNetwork).toHaveBeenCalledWith('edge1');
+  });
+});
