@@ -520,7 +520,7 @@ describe('TLS', () => {
   const backendSecrets: { name: string; id: string }[] = [];
 
   beforeAll(async () => {
-    const [a, b, be] = await Promise.all([selfSigned([hostA]), selfSigned([hostB]), selfSigned(['pt.lbl.test', 'backend.lbl.test'])]);
+    const [a, b, be] = await Promise.all([selfSigned([hostA, 'sslonly.lbl.test']), selfSigned([hostB]), selfSigned(['pt.lbl.test', 'backend.lbl.test'])]);
     certA = a.cert;
     certB = b.cert;
     certBackend = be.cert;
@@ -546,7 +546,7 @@ describe('TLS', () => {
     expect(a.status).toBe(200);
     expect(a.headers['x-demo-name']).toBe(`${P}tls-a`);
     expect(a.peer.subjectCN).toBe(hostA);
-    expect(a.peer.subjectAltName).toBe(`DNS:${hostA}`);
+    expect(a.peer.subjectAltName).toBe(`DNS:${hostA}, DNS:sslonly.lbl.test`);
     expect(a.peer.fingerprint256).toBe(fingerprint(certA));
     expect(echo(a).headers['x-forwarded-proto']).toBe('https');
     const b = await httpsGet(hostB);
@@ -566,7 +566,8 @@ describe('TLS', () => {
 
   test('ssl_only: plain HTTP is redirected (301) to https on the published TLS port, keeping host and URI', async () => {
     const name = `${P}sslonly`;
-    // Same certificate secrets as tls-a: the proxy's secret set does not change, so no roll.
+    // Same certificate secrets as tls-a (its certificate also covers sslonly.lbl.test: a certificate must cover
+    // the hosts it serves): the proxy's secret set does not change, so no roll.
     await createDemoService({ name, networks: [NET], labels: lb('sslonly.lbl.test', { [L('ssl_cert')]: `${P}a.crt`, [L('ssl_key')]: `${P}a.key`, [L('ssl_only')]: 'true' }) });
     const r = await waitFor('https served for sslonly', async () => {
       const x = await httpsGet('sslonly.lbl.test', '/p?q=1');
