@@ -543,4 +543,26 @@ describe('the edge follows config.toml', () => {
     expect(services.remove).toHaveBeenCalledWith('signalbox-proxy-edge');
     expect(services.removeNetwork).toHaveBeenCalledWith('edge1');
   });
+test('the proxy health check command (bash /dev/tcp) passes on 200 and fails on 503 or a closed port', async () => {
+  const { createServer } = await import('node:http');
+  const { execFile } = await import('node:child_process');
+  const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  const [cmd, ...args] = spec.TaskTemplate.ContainerSpec.Healthcheck.Test.slice(1) as string[];
+  let status = 200;
+  const server = createServer((_req, res) => {
+    res.statusCode = status;
+    res.end('{}');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as { port: number }).port;
+  const check = (p: number) =>
+    new Promise<number>((resolve) => execFile(cmd!, args.map((a) => a.replace('/8082', `/${p}`)), { timeout: 5000 }, (err) => resolve(err ? Number((err as { code?: number }).code ?? 1) : 0)));
+  try {
+    expect(await check(port)).toBe(0);
+    status = 503;
+    expect(await check(port)).not.toBe(0);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+  expect(await check(port)).not.toBe(0);
 });
