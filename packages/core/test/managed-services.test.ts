@@ -543,6 +543,8 @@ describe('the edge follows config.toml', () => {
     expect(services.remove).toHaveBeenCalledWith('signalbox-proxy-edge');
     expect(services.removeNetwork).toHaveBeenCalledWith('edge1');
   });
+});
+
 test('the proxy health check command (bash /dev/tcp) passes on 200 and fails on 503 or a closed port', async () => {
   const { createServer } = await import('node:http');
   const { execFile } = await import('node:child_process');
