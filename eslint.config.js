@@ -1,5 +1,6 @@
 // ESLint flat config: type-aware typescript-eslint rules and import-cycle detection over every package's
 // sources and tests. One type-checked program (tsconfig.test.json) serves all files.
+import { readdirSync } from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import { importX, createNodeResolver } from 'eslint-plugin-import-x';
@@ -35,7 +36,7 @@ export default tseslint.config(
   },
   // Every imported package is declared by the package that imports it: sources by its dependencies,
   // tests by its dependencies or devDependencies (or the workspace root's, which holds jest).
-  ...['cli', 'core', 'demo-app', 'e2e', 'extension', 'model', 'proxy-agent'].flatMap((pkg) => [
+  ...readdirSync(new URL('./packages', import.meta.url)).flatMap((pkg) => [
     {
       files: [`packages/${pkg}/src/**/*.ts`],
       rules: { 'import-x/no-extraneous-dependencies': ['error', { packageDir: [`./packages/${pkg}`], devDependencies: false }] },

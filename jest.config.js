@@ -1,10 +1,12 @@
-// Three projects so the fast ones run alone: unit (pure), integration (real nginx), e2e (real swarm).
-const shared = {
+// Projects so the fast ones run alone: unit (pure), integration (real nginx), e2e (real swarm),
+// faults (kills Signalbox's components and restarts dockerd on the real swarm: ./scripts/test.sh faults),
+// multinode (a swarm of namespaced engines).
+export const shared = {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
-  // Image build contexts hold copies of the packages; never test those.
-  modulePathIgnorePatterns: ['<rootDir>/.build/'],
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/'],
+  // Image build contexts and Stryker's sandboxes hold copies of the packages; never test those.
+  modulePathIgnorePatterns: ['<rootDir>/.build/', '<rootDir>/.stryker-tmp/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '<rootDir>/.stryker-tmp/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^@signalbox/([a-z-]+)$': '<rootDir>/packages/$1/src/index.ts',
@@ -19,8 +21,11 @@ export default {
   // turn a slow pass into a failure.
   testTimeout: 30_000,
   projects: [
-    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '<rootDir>/.build/', '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$'] },
+    { ...shared, displayName: 'unit', testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'], testPathIgnorePatterns: [...shared.testPathIgnorePatterns, '\\.int\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '\\.fault\\.test\\.ts$', '\\.multinode\\.test\\.ts$'] },
     { ...shared, displayName: 'integration', testMatch: ['<rootDir>/packages/*/test/**/*.int.test.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/packages/e2e/test/**/*.e2e.test.ts'] },
+    { ...shared, displayName: 'faults', testMatch: ['<rootDir>/packages/e2e/test/**/*.fault.test.ts'] },
+    // Multi-node swarm of scripts/multinode.sh (DOCKER_HOST from `scripts/multinode.sh env`).
+    { ...shared, displayName: 'multinode', testMatch: ['<rootDir>/packages/e2e/test/**/*.multinode.test.ts'] },
   ],
 };

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the Signalbox images: signalbox-{core,extension,proxy,demo}:local.
+# Builds the Signalbox images: signalbox-{core,extension,proxy,demo,cli}:local (the CLI is also tagged
+# signalbox-cli:latest, so `docker run --rm -v "$PWD:/w" signalbox-cli lint /w/stack.yml` works).
 #
-#   scripts/build-images.sh [--only core,extension,proxy,demo] [--skip-build]
+#   scripts/build-images.sh [--only core,extension,proxy,demo,cli] [--skip-build]
 #                           [--base auto|official|local] [--force-base]
 #
 #   --only        build a subset (comma separated); only their packages are compiled
@@ -21,7 +22,7 @@
 set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/engine.sh"
 
-ALL_IMAGES=(core extension proxy demo)
+ALL_IMAGES=(core extension proxy demo cli)
 OFFICIAL_NODE_IMAGE="node:20-bookworm-slim"
 OFFICIAL_NGINX_IMAGE="nginx:1.26-bookworm"
 LOCAL_BASE_IMAGE="signalbox-base:local"
@@ -49,7 +50,7 @@ case "$BASE_MODE" in auto|official|local) ;; *) die "--base must be auto, offici
 # image name -> workspace package dir (packages/<dir>)
 pkg_dir_of() {
   case "$1" in
-    core) echo core ;; extension) echo extension ;; proxy) echo proxy-agent ;; demo) echo demo-app ;;
+    core) echo core ;; extension) echo extension ;; proxy) echo proxy-agent ;; demo) echo demo-app ;; cli) echo cli ;;
     *) die "unknown image '$1' (known: ${ALL_IMAGES[*]})" ;;
   esac
 }
@@ -108,6 +109,11 @@ if [[ "$SKIP_BUILD" -eq 0 ]]; then
     for img in "${IMAGES[@]}"; do dirs+=("$(pkg_dir_of "$img")"); done
     workspace_build "${dirs[@]}"
   fi
+  # The dashboard page core serves (packages/dashboard/dist), bundled by Vite.
+  if [[ " ${IMAGES[*]} " == *" core "* ]]; then
+    ( cd "$REPO_ROOT" && pnpm --filter @signalbox/dashboard run build ) > "$REPO_ROOT/.build/logs/dashboard.log" 2>&1 \
+      || { tail -n 40 "$REPO_ROOT/.build/logs/dashboard.log" >&2; die "dashboard page build failed (log: .build/logs/dashboard.log)"; }
+  fi
   log "workspace built in $(elapsed "$t0")s"
 else
   ensure_pnpm
@@ -123,6 +129,8 @@ prepare_context() {
   app="$ctx/app"
   mkdir -p "$app/packages"
 
+  [[ "$img" != core || -f "$REPO_ROOT/packages/dashboard/dist/index.html" ]] \
+    || die "packages/dashboard/dist/index.html is missing: build the page (pnpm --filter @signalbox/dashboard run build)"
   for d in $deps; do
     [[ -f "$REPO_ROOT/packages/$d/dist/main.js" || "$d" != "$dir" ]] \
       || die "packages/$d/dist/main.js is missing: the TypeScript build did not produce it"
@@ -252,6 +260,7 @@ for img in "${IMAGES[@]}"; do
     # Our previous build of this tag, now untagged: drop it unless something still uses it.
     docker rmi "$old_id" >/dev/null 2>&1 || true
   fi
+  [[ "$img" == cli ]] && docker tag "$tag" signalbox-cli:latest
   size="$(docker image inspect -f '{{.Size}}' "$tag")"
   if [[ "$old_id" == "$new_id" ]]; then state=unchanged; else state=built; fi
   log "$tag $state in $(elapsed "$t0")s ($(( size / 1024 / 1024 ))MB)"

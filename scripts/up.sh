@@ -22,6 +22,7 @@ fi
 
 deploy_stack
 wait_stack_ready 240
+restart_stale_services 240
 
 # The demo: an app team's service, routed by labels alone.
 docker network inspect demo >/dev/null 2>&1 || docker network create -d overlay --attachable demo >/dev/null
@@ -40,5 +41,13 @@ log "ready in $(elapsed "$start")s. Try:"
 echo
 echo "  curl -H 'Host: demo.signalbox.test' http://127.0.0.1:${HTTP_PORT}/"
 echo
+wait_for "curl -sf http://127.0.0.1:${DASHBOARD_PORT}/v1/health >/dev/null" 30 0.5 \
+  || log "the dashboard does not answer on :${DASHBOARD_PORT} yet; see docker service logs ${STACK_NAME}_core"
+if url="$("$REPO_ROOT/scripts/signalbox" dashboard)"; then
+  echo "Dashboard (open in a browser on this machine; the URL carries the access token):"
+  echo
+  echo "  $url"
+  echo
+fi
 echo "Route your own service:  docker service create --label com.docker.lb.hosts=app.example.test --label com.docker.lb.port=80 --network demo IMAGE"
 echo "See routes and rejections: ./scripts/signalbox status"

@@ -13,7 +13,9 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY app/ /app/
 # Clear the nginx image's /docker-entrypoint.sh: this container runs node, nginx only for `nginx -t`.
-ENTRYPOINT []
-CMD ["node", "/app/packages/extension/dist/main.js"]
+# The program is the entrypoint so that config.toml's Args (the service's Args) add to it
+# rather than replace it, as with Interlock's images (e.g. Args = ["-D"] for debug logging).
+ENTRYPOINT ["node", "/app/packages/extension/dist/main.js"]
+CMD []
 LABEL org.opencontainers.image.title="signalbox-extension" \
       org.opencontainers.image.description="Signalbox extension: nginx.conf renderer and config server"

@@ -12,8 +12,10 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY app/ /app/
 # Clear the nginx image's /docker-entrypoint.sh; the agent starts nginx itself.
-ENTRYPOINT []
-CMD ["node", "/app/packages/proxy-agent/dist/main.js"]
+# The program is the entrypoint so that config.toml's ProxyArgs (the service's Args) add to it
+# rather than replace it, as with Interlock's images (e.g. Args = ["-D"] for debug logging).
+ENTRYPOINT ["node", "/app/packages/proxy-agent/dist/main.js"]
+CMD []
 # `docker stop` sends SIGQUIT: the agent must handle it (graceful `nginx -s quit`, then exit).
 STOPSIGNAL SIGQUIT
 EXPOSE 80 443 8082

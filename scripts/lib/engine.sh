@@ -38,8 +38,10 @@ ensure_engine() {
   need_root
   if ! pgrep -x dockerd >/dev/null 2>&1; then
     log "starting dockerd (log: /var/log/dockerd.log)"
-    # setsid + nohup: survive the calling script's process group / terminal.
-    setsid nohup dockerd >> /var/log/dockerd.log 2>&1 < /dev/null &
+    # setsid + nohup: survive the calling script's process group / terminal. Descriptors above 2 are
+    # closed in the child: under `flock` (the shared swarm lock) dockerd would otherwise hold the lock.
+    ( for fd in $(ls /proc/$BASHPID/fd); do if [[ "$fd" -gt 2 ]]; then eval "exec $fd>&-"; fi; done 2>/dev/null
+      exec setsid nohup dockerd >> /var/log/dockerd.log 2>&1 < /dev/null ) &
     disown || true
   else
     log "dockerd is running but not answering yet; waiting"
@@ -88,6 +90,8 @@ ensure_host_tools() {
   have debootstrap || want+=(debootstrap)
   have jq          || want+=(jq)
   have flock       || want+=(util-linux)
+  # The dashboard's browser tests drive Debian's chromium with playwright-core (never a downloaded browser).
+  [[ -x /usr/bin/chromium ]] || want+=(chromium)
   # debootstrap needs the archive keyring to verify Release files.
   [[ -f /usr/share/keyrings/debian-archive-keyring.gpg ]] || want+=(debian-archive-keyring)
   if [[ ${#want[@]} -gt 0 ]]; then

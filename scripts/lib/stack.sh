@@ -6,16 +6,71 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/engine.sh"
 
 STACK_NAME="${SIGNALBOX_STACK:-signalbox}"
 HTTP_PORT="${SIGNALBOX_HTTP_PORT:-8080}"
+# Where the proxy's published port answers.
+PROXY_ADDR="${SIGNALBOX_PROXY_ADDR:-127.0.0.1}"
+
+DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
+
+# The API token (docs/security.md): a random token in a root-only file on the manager, made into the
+# Docker secret signalbox-api-token-<version> by the stack. Kept across deploys (a new token rolls core,
+# the extension and the proxies); SIGNALBOX_ROTATE_API_TOKEN=1 makes a new one.
+API_TOKEN_HOST_FILE="${SIGNALBOX_API_TOKEN_FILE_HOST:-/var/lib/signalbox/api-token}"
+
+# ensure_api_token: prints the token's version (first 12 hex digits of its sha256).
+ensure_api_token() {
+  if [[ ! -s "$API_TOKEN_HOST_FILE" || "${SIGNALBOX_ROTATE_API_TOKEN:-0}" == 1 ]]; then
+    mkdir -p "$(dirname "$API_TOKEN_HOST_FILE")"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$API_TOKEN_HOST_FILE.new") \
+      && mv "$API_TOKEN_HOST_FILE.new" "$API_TOKEN_HOST_FILE" || die "cannot write the API token to $API_TOKEN_HOST_FILE"
+    log "new API token in $API_TOKEN_HOST_FILE"
+  fi
+  chmod 600 "$API_TOKEN_HOST_FILE"
+  sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12
+}
+
+# close_control_network: Docker never changes an existing network, so a control network created
+# attachable by an older stack.yml stays attachable across deploys. Recreate it once: remove the
+# stack's core and the services core created (label com.signalbox.owner=signalbox; they come back on
+# deploy), then the network. Refuses when anything else still uses it.
+CONTROL_NETWORK="${SIGNALBOX_CONTROL_NETWORK:-signalbox-control}"
+close_control_network() {
+  local attachable ids others
+  attachable="$(docker network inspect -f '{{.Attachable}}' "$CONTROL_NETWORK" 2>/dev/null || true)"
+  [[ "$attachable" == true ]] || return 0
+  log "$CONTROL_NETWORK is attachable (made by an older stack.yml): recreating it closed (the proxy restarts once)"
+  ids="$(docker network inspect -f '{{.Id}}' "$CONTROL_NETWORK")"
+  others="$(docker service ls -q | while read -r s; do
+      docker service inspect -f '{{.Spec.Name}} {{index .Spec.Labels "com.signalbox.owner"}} {{index .Spec.Labels "com.docker.stack.namespace"}} {{range .Spec.TaskTemplate.Networks}}{{.Target}} {{end}}' "$s"
+    done | awk -v id="$ids" -v stack="$STACK_NAME" '$0 ~ id && $2 != "signalbox" && $3 != stack {print $1}')"
+  [[ -z "$others" ]] || die "$CONTROL_NETWORK is attachable and also used by services that are not Signalbox's: $others; remove them from it, then deploy again"
+  docker service rm "${STACK_NAME}_core" >/dev/null 2>&1 || true
+  docker service ls -q --filter label=com.signalbox.owner=signalbox | xargs -r docker service rm >/dev/null
+  wait_for "docker network rm $CONTROL_NETWORK >/dev/null 2>&1 || ! docker network inspect $CONTROL_NETWORK >/dev/null 2>&1" 120 1 \
+    || die "$CONTROL_NETWORK is still in use; remove what uses it, then deploy again"
+  # Removal is asynchronous: stack deploy must not still see the old network and skip creating it.
+  wait_for "[[ -z \"\$(docker network ls -q --filter name=^${CONTROL_NETWORK}\$)\" ]]" 60 1 || die "$CONTROL_NETWORK is still listed after its removal"
+  sleep 2
+}
 
 # deploy_stack [CONFIG_TOML]: deploy (or update) the stack; the config object is named by content hash.
 deploy_stack() {
-  local cfg version
+  local cfg version token_version
   cfg="$(readlink -f "${1:-$REPO_ROOT/deploy/config.toml}")"
   version="$(sha256sum "$cfg" | cut -c1-12)"
-  log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version)"
-  (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
-    docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null) \
-    || die "docker stack deploy failed"
+  token_version="$(ensure_api_token)" || exit 1
+  close_control_network
+  log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version; API token $token_version)"
+  local attempt
+  for attempt in 1 2; do
+    if (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
+      SIGNALBOX_API_TOKEN_FILE_HOST="$API_TOKEN_HOST_FILE" SIGNALBOX_API_TOKEN_VERSION="$token_version" \
+      docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null); then
+      return 0
+    fi
+    # A network removed a moment ago can still be seen by the first attempt; the second creates it.
+    [[ "$attempt" == 1 ]] && { log "docker stack deploy failed; retrying once in 3s"; sleep 3; }
+  done
+  die "docker stack deploy failed"
 }
 
 # service_running NAME: at least one task of the service is running.
@@ -32,7 +87,36 @@ wait_stack_ready() {
   # With ProxyEdge (the default) the edge holds the published ports; core creates it with the proxy.
   wait_for "$(declare -f service_running); service_running signalbox-extension && service_running signalbox-proxy && { ! docker service inspect signalbox-proxy-edge >/dev/null 2>&1 || service_running signalbox-proxy-edge; }" "$timeout" 1 \
     || { docker service ls >&2; docker service logs --tail 50 "${STACK_NAME}_core" >&2 || true; die "extension/proxy did not start"; }
-  wait_for "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
+  wait_for "curl -s -o /dev/null -w '%{http_code}' http://${PROXY_ADDR}:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
     || { docker service logs --tail 50 signalbox-proxy >&2 || true; die "proxy does not answer on :${HTTP_PORT}"; }
   log "stack ready: proxy answers on :${HTTP_PORT}"
+}
+
+# stale_services: Signalbox services whose running containers use an older build of their image tag.
+# Images are built locally under fixed tags (signalbox-*:local) and swarm never restarts a task because
+# the tag now points at a new build, so after a rebuild the stack would keep running the old code.
+stale_services() {
+  local svc ref want cid have
+  for svc in "${STACK_NAME}_core" $(docker service ls -q --filter "label=com.signalbox.owner=${SIGNALBOX_OWNER:-signalbox}" --format '{{.Name}}'); do
+    ref="$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "$svc" 2>/dev/null)" || continue
+    want="$(docker image inspect -f '{{.Id}}' "${ref%%@*}" 2>/dev/null)" || continue
+    for cid in $(docker ps -q --filter "label=com.docker.swarm.service.name=$svc"); do
+      have="$(docker inspect -f '{{.Image}}' "$cid" 2>/dev/null)" || continue
+      if [[ "$have" != "$want" ]]; then echo "$svc"; break; fi
+    done
+  done
+}
+
+# restart_stale_services [TIMEOUT]: restart (docker service update --force) every service still running an
+# older build of its image, core first (it manages the others), then wait until the stack is ready again.
+restart_stale_services() {
+  local timeout="${1:-240}" svc stale
+  stale="$(stale_services)"
+  [[ -z "$stale" ]] && return 0
+  for svc in $stale; do
+    log "restarting $svc: it runs an older build of its image"
+    docker service update --force --detach "$svc" >/dev/null || die "cannot restart $svc"
+  done
+  sleep 2
+  wait_stack_ready "$timeout"
 }

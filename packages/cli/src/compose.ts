@@ -86,7 +86,13 @@ function yamlReason(message: string): string {
   return first.replace(/ at line \d+, column \d+:?\s*$/, '').trim();
 }
 
+/** Stack files are a few KiB; larger input is refused before the YAML parser sees it. */
+export const MAX_STACK_FILE_BYTES = 4 * 1024 * 1024;
+
 export function parseCompose(text: string): { file?: ComposeFile; problems: ComposeProblem[] } {
+  if (text.length > MAX_STACK_FILE_BYTES) {
+    return { problems: [{ service: null, severity: 'error', code: ERR_LINT_YAML, key: 'file', message: `is ${text.length} characters long; signalbox lint reads stack files of at most ${MAX_STACK_FILE_BYTES} (4 MiB)`, line: null }] };
+  }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
   const problems: ComposeProblem[] = [];

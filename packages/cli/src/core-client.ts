@@ -20,7 +20,8 @@ export class CoreUnreachable extends Error {
   override readonly name = 'CoreUnreachable';
 }
 
-export function fetchCore(baseUrl: string, fetchImpl: typeof fetch): CoreClient {
+/** `token`: the API token (core refuses other requests with 401). */
+export function fetchCore(baseUrl: string, fetchImpl: typeof fetch, token?: string): CoreClient {
   const base = baseUrl.replace(/\/+$/, '');
   return {
     description: base,
@@ -29,7 +30,8 @@ export function fetchCore(baseUrl: string, fetchImpl: typeof fetch): CoreClient 
         paths.map(async (path) => {
           let res: Response;
           try {
-            res = await fetchImpl(`${base}${path}`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(15_000) });
+            const auth: Record<string, string> = token === undefined ? {} : { authorization: `Bearer ${token}` };
+            res = await fetchImpl(`${base}${path}`, { headers: { accept: 'application/json', ...auth }, signal: AbortSignal.timeout(15_000) });
           } catch (e) {
             const cause = e instanceof Error && e.cause instanceof Error ? ` (${e.cause.message})` : '';
             throw new CoreUnreachable(`cannot reach core at ${base}: ${e instanceof Error ? e.message : String(e)}${cause}`);
@@ -43,8 +45,9 @@ export function fetchCore(baseUrl: string, fetchImpl: typeof fetch): CoreClient 
 
 /**
  * Runs inside core's container (core's image has node ≥ 20, so fetch exists). Reads ListenAddr from
- * core's own config.toml to find the port (default :8080), GETs each path given as an argument and
- * prints one JSON array of {path, status, body}.
+ * core's own config.toml to find the port (default :8080) and the API token from core's own secret
+ * (SIGNALBOX_API_TOKEN_FILE), GETs each path given as an argument and prints one JSON array of
+ * {path, status, body}. The token never leaves core's container.
  */
 export const IN_CONTAINER_SCRIPT = [
   "const fs=require('fs');",
@@ -52,7 +55,8 @@ export const IN_CONTAINER_SCRIPT = [
   "try{const m=/^\\s*ListenAddr\\s*=\\s*[\"']([^\"']*)[\"']/m.exec(fs.readFileSync(process.env.SIGNALBOX_CONFIG||'/config.toml','utf8'));",
   "if(m){const a=/^(.*):(\\d+)$/.exec(m[1]);if(a){port=a[2];const h=a[1].replace(/^\\[|\\]$/g,'');",
   "if(h&&h!=='0.0.0.0'&&h!=='::'&&h!=='localhost')host=h.includes(':')?'['+h+']':h;}}}catch(e){}",
-  'Promise.all(process.argv.slice(1).map(async(p)=>{const r=await fetch(`http://${host}:${port}${p}`,{signal:AbortSignal.timeout(15000)});',
+  "let headers={};try{headers={authorization:'Bearer '+fs.readFileSync(process.env.SIGNALBOX_API_TOKEN_FILE||'/run/secrets/signalbox-api-token','utf8').trim()};}catch(e){}",
+  'Promise.all(process.argv.slice(1).map(async(p)=>{const r=await fetch(`http://${host}:${port}${p}`,{headers,signal:AbortSignal.timeout(15000)});',
   'return{path:p,status:r.status,body:await r.text()};}))',
   '.then((x)=>process.stdout.write(JSON.stringify(x)),(e)=>{process.stderr.write(`http://${host}:${port}: ${e&&e.cause?e.cause.message:e}`);process.exit(3);});',
 ].join('');

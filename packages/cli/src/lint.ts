@@ -4,7 +4,7 @@
 // from the files (lint-core.ts). Lint-only checks stay here: com.docker.lb.* labels misplaced under the
 // container `labels:`, repeated labels, unset ${VAR}s, and com.docker.lb.network against the file's
 // networks and the stack prefix.
-import { LABEL_PREFIX, decodeLabels, formatDiagnostic } from '@signalbox/model';
+import { LABEL_PREFIX, decodeLabels, formatDiagnostic, terminalSafe } from '@signalbox/model';
 import type { Diagnostic, DiagnosticCode, RouteSpec, Severity } from '@signalbox/model';
 import { parseCompose } from './compose.js';
 import type { ComposeCode, ComposeFile, ComposeNetwork, ComposeService, LabelEntry } from './compose.js';
@@ -55,7 +55,6 @@ export const WARN_LINT_LABEL_DUPLICATE = 'WARN_LINT_LABEL_DUPLICATE';
 export const WARN_LINT_VARIABLE_UNSET = 'WARN_LINT_VARIABLE_UNSET';
 export const ERR_LINT_NETWORK_UNDECLARED = 'ERR_LINT_NETWORK_UNDECLARED';
 export const ERR_LINT_NETWORK_NOT_ATTACHED = 'ERR_LINT_NETWORK_NOT_ATTACHED';
-export const WARN_LINT_NETWORK_UNPREFIXED = 'WARN_LINT_NETWORK_UNPREFIXED';
 export const WARN_LINT_NETWORK_AMBIGUOUS = 'WARN_LINT_NETWORK_AMBIGUOUS';
 /** Every code a finding can carry: the model's, the compose reader's and lint's own. */
 export type LintCode =
@@ -67,7 +66,6 @@ export type LintCode =
   | typeof WARN_LINT_VARIABLE_UNSET
   | typeof ERR_LINT_NETWORK_UNDECLARED
   | typeof ERR_LINT_NETWORK_NOT_ATTACHED
-  | typeof WARN_LINT_NETWORK_UNPREFIXED
   | typeof WARN_LINT_NETWORK_AMBIGUOUS;
 
 /** Appended to every ERR_CONFLICT_* finding: lint cannot know the real creation order. */
@@ -209,8 +207,6 @@ function lintService(
 
 interface NetworkMatch {
   net: ComposeNetwork;
-  /** The name as written matches only as an unprefixed key of a stack-scoped network. */
-  bare: boolean;
 }
 
 function describeNet(net: ComposeNetwork, stack: string | undefined): string {
@@ -223,11 +219,12 @@ function matchNetwork(label: string, net: ComposeNetwork, env: LintOptions['env'
   const fixed = fixedName(net);
   if (fixed !== undefined) {
     const actual = interpolate(fixed, env).text;
-    return label === actual ? { net, bare: false } : undefined;
+    return label === actual ? { net } : undefined;
   }
-  if (stack !== undefined) return label === `${stack}_${net.key}` ? { net, bare: false } : undefined;
-  if (label === net.key) return { net, bare: true };
-  return label.endsWith(`_${net.key}`) ? { net, bare: false } : undefined;
+  // The bare key works too: core finds <stack>_<key> among the service's networks by the service's stack.
+  if (label === net.key) return { net };
+  if (stack !== undefined) return label === `${stack}_${net.key}` ? { net } : undefined;
+  return label.endsWith(`_${net.key}`) ? { net } : undefined;
 }
 
 /** Lint's check of com.docker.lb.network, and which network the builder is given for it. */
@@ -257,20 +254,7 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
   const label = spec.network;
   const hit = attached.map((n) => matchNetwork(label, n, opts.env, stack)).find((m) => m !== undefined);
   if (hit) {
-    const choice: NetworkChoice = { kind: 'matched', net: hit.net };
-    if (!hit.bare) return { diagnostics: [], choice };
-    return {
-      choice,
-      diagnostics: [
-        {
-          code: WARN_LINT_NETWORK_UNPREFIXED,
-          severity: 'warning',
-          key,
-          value: label,
-          message: `is the network's key in this file, but docker stack deploy names it <stack>_${label} and core looks the label up by that swarm name; write <stack>_${label} (or lint with --stack NAME), or give the network a fixed name with name: ${label}`,
-        },
-      ],
-    };
+    return { diagnostics: [], choice: { kind: 'matched', net: hit.net } };
   }
   const elsewhere = [...declared.values()].filter((n) => !attachedKeys.includes(n.key)).map((n) => matchNetwork(label, n, opts.env, stack)).find((m) => m !== undefined);
   if (elsewhere) {
@@ -305,5 +289,5 @@ export function formatFinding(f: Finding): string {
   const d: Diagnostic<LintCode> = f.value === null ? { code: f.code, severity: f.severity, key: f.key, message: f.message } : { code: f.code, severity: f.severity, key: f.key, value: f.value, message: f.message };
   const where = f.service === null ? `${f.file}: ` : `${f.file}: service ${f.service}: `;
   // The code ends the line (ERR_… fails the run, WARN_… only with --strict) and is what docs/errors.md lists.
-  return `${where}${formatDiagnostic(d)} [${f.code}]`;
+  return terminalSafe(`${where}${formatDiagnostic(d)} [${f.code}]`);
 }

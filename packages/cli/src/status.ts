@@ -1,5 +1,5 @@
 // `signalbox status`: what the running cluster routes, and which services core rejected and why.
-import { formatDiagnostic } from '@signalbox/model';
+import { formatDiagnostic, terminalSafe } from '@signalbox/model';
 import type { ClusterModel, Diagnostic, ServiceStatus, Upstream } from '@signalbox/model';
 import { CoreUnreachable } from './core-client.js';
 import type { CoreClient, CoreResponse } from './core-client.js';
@@ -127,7 +127,7 @@ export function formatStatus(report: StatusReport): string {
       const host = r.kind === 'default' ? '(default backend)' : r.kind === 'http' && r.tls ? `${r.host} (tls)` : r.host;
       const path = r.kind === 'passthrough' ? '(passthrough)' : r.path;
       const servers = r.servers === 0 ? '0 (503)' : String(r.servers);
-      return [...(multi ? [r.extension] : []), host, path, r.services.join(','), servers];
+      return [...(multi ? [r.extension] : []), host, path, r.services.join(','), servers].map(terminalSafe);
     });
     out.push(...table(header, rows));
   }
@@ -148,7 +148,8 @@ export function formatStatus(report: StatusReport): string {
     '',
     `${plural(report.routes.length, 'route')}; ${plural(report.services.length, 'labelled service')}: ${enabled} enabled, ${rejected.length} rejected`,
   );
-  return `${out.join('\n')}\n`;
+  // Names and keys come from labels: nothing in them reaches the terminal as a control sequence.
+  return `${out.map(terminalSafe).join('\n')}\n`;
 }
 
 export function plural(n: number, word: string): string {

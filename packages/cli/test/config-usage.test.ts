@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { parseConfig } from '@signalbox/model';
 import { USAGE } from '../src/index.js';
 import { fixture, run } from './helpers.js';
@@ -22,6 +23,12 @@ describe('signalbox config', () => {
     expect(r.stdout).toContain(`${file}: Extensions.default.PublishedPort: `);
   });
 
+  test('check: GlobalOptions = ["daemon off;"] is refused (the extension would refuse every render)', async () => {
+    const r = await run(['config', 'check', 'c.toml'], { files: { 'c.toml': '[Extensions.default.Config]\nGlobalOptions = ["daemon off;"]\n' } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('c.toml: Extensions.default.Config.GlobalOptions[0]: "daemon off;" uses daemon: directive not allowed in raw options\n');
+  });
+
   test('check: TOML syntax errors name the file once, with the line', async () => {
     const r = await run(['config', 'check', 'c.toml'], { files: { 'c.toml': 'ListenAddr = ":8080"\n[Extensions.default\n' } });
     expect(r.code).toBe(1);
@@ -32,6 +39,30 @@ describe('signalbox config', () => {
     const r = await run(['config', 'check', '/nonexistent/config.toml']);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('/nonexistent/config.toml: cannot be read: ENOENT');
+  });
+
+  test('check loads an Interlock config.toml from the docs, with warnings, --explain verdicts and --format json', async () => {
+    const file = fileURLToPath(new URL('../../model/test/fixtures/interlock/config/ucp-default-3.x.toml', import.meta.url));
+    const plain = await run(['config', 'check', file]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/warning: Extensions\.default\.Config\.IPHash: "false" is an Interlock setting Signalbox does not need/);
+    expect(plain.stdout).toMatch(/ok \(1 extension, \d+ warnings\)\n$/);
+    const explained = await run(['config', 'check', '--explain', file]);
+    expect(explained.code).toBe(0);
+    expect(explained.stdout).toMatch(/^Extensions\.default\.Config\.SSLVerify +ignored +is an Interlock setting/m);
+    expect(explained.stdout).toMatch(/^Extensions\.default\.Image +replaced +/m);
+    expect(explained.stdout).toMatch(/^Extensions\.default\.ProxyReplicas +different +default 1/m);
+    expect(explained.stdout).toMatch(/^ListenAddr +same$/m);
+    const json = await run(['config', 'check', '--explain', '--format', 'json', file]);
+    const report = JSON.parse(json.stdout) as { ok: boolean; errors: unknown[]; warnings: { code: string }[]; keys: { key: string; verdict: string }[] };
+    expect(report.ok).toBe(true);
+    expect(report.errors).toEqual([]);
+    expect(report.warnings.map((w) => w.code)).toContain('WARN_CONFIG_INTERLOCK_KEY');
+    expect(report.keys).toContainEqual({ key: 'Extensions.default.Config.Version', verdict: 'ignored', note: expect.any(String) });
+    const bad = await run(['config', 'check', '--format', 'json', fixture('bad-config.toml')]);
+    expect(bad.code).toBe(1);
+    expect((JSON.parse(bad.stdout) as { ok: boolean }).ok).toBe(false);
+    expect((await run(['config', 'check', '--format', 'yaml', file])).code).toBe(2);
   });
 
   test('example prints a config that parseConfig accepts', async () => {

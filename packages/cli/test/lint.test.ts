@@ -311,8 +311,9 @@ describe('com.docker.lb.network', () => {
     expect(net('my_app_front')).toEqual([]);
   });
 
-  test('the bare key is accepted with a warning about the stack prefix', () => {
-    expect(codes(net('front'))).toEqual(['a WARN_LINT_NETWORK_UNPREFIXED']);
+  test("the bare key is accepted, as in Interlock's stack examples: core finds <stack>_<key> by the service's stack", () => {
+    expect(net('front')).toEqual([]);
+    expect(net('front', '[front]', 'demo')).toEqual([]);
   });
 
   test('external and explicitly named networks must be named exactly', () => {
@@ -333,9 +334,10 @@ describe('com.docker.lb.network', () => {
     expect(f[0]!.message).toContain('*_front');
   });
 
-  test('with --stack the exact prefixed name is required', () => {
+  test('with --stack the key or the exact prefixed name is required', () => {
     expect(net('demo_front', '[front]', 'demo')).toEqual([]);
-    const f = net('front', '[front]', 'demo');
+    expect(net('front', '[front]', 'demo')).toEqual([]);
+    const f = net('other_front', '[front]', 'demo');
     expect(codes(f)).toEqual(['a ERR_LINT_NETWORK_UNDECLARED']);
     expect(f[0]!.message).toContain('demo_front');
   });

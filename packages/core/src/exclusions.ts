@@ -5,7 +5,7 @@ import type { Diagnostic, ServiceStatus } from '@signalbox/model';
 export interface ReportedExclusion {
   service: string;
   reason: string;
-  /** ERR_NGINX_REJECTED (default) or ERR_CERT_INVALID. */
+  /** ERR_NGINX_REJECTED (default), ERR_CERT_INVALID or ERR_PROXY_REFUSED. */
   code?: string;
 }
 
@@ -28,9 +28,12 @@ export class ExclusionStore {
     return statuses.map((s) => {
       const x = reasons.get(`${s.cluster}\n${s.name}`);
       if (x === undefined || s.status === 'disabled') return s;
-      const error: Diagnostic = x.code === 'ERR_CERT_INVALID'
-        ? { code: 'ERR_CERT_INVALID', severity: 'error' as const, key: 'com.docker.lb.ssl_cert', message: `its certificate cannot be served, so its routes were left out: ${x.reason}` }
-        : { code: 'ERR_NGINX_REJECTED', severity: 'error' as const, key: 'com.docker.lb.*', message: `routes of this service fail nginx -t, so they were left out: ${x.reason}` };
+      const error: Diagnostic =
+        x.code === 'ERR_CERT_INVALID'
+          ? { code: 'ERR_CERT_INVALID', severity: 'error' as const, key: 'com.docker.lb.ssl_cert', message: `its certificate cannot be served, so its routes were left out: ${x.reason}` }
+          : x.code === 'ERR_PROXY_REFUSED'
+            ? { code: 'ERR_PROXY_REFUSED', severity: 'error' as const, key: 'com.docker.lb.*', message: `a proxy refused the config because of this service's routes, so they were left out: ${x.reason}` }
+            : { code: 'ERR_NGINX_REJECTED', severity: 'error' as const, key: 'com.docker.lb.*', message: `routes of this service fail nginx -t, so they were left out: ${x.reason}` };
       return {
         ...s,
         status: 'disabled',

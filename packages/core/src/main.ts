@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { apiTokenOrExit, createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';
@@ -9,6 +9,7 @@ import { ServiceManager } from './docker/services.js';
 import { readSnapshot } from './docker/snapshot.js';
 import { ManagedServices } from './managed-services.js';
 import { ExclusionStore } from './exclusions.js';
+import { createDashboard } from './dashboard/start.js';
 import { createMetrics } from './metrics.js';
 import { ModelStore } from './model-store.js';
 import { StatusTracker } from './status-tracker.js';
@@ -31,21 +32,30 @@ if (!parsed.ok) {
   log.fatal({ path: configPath, errors: parsed.errors.length }, 'config.toml is invalid; refusing to start (on a redeploy, swarm rolls core back to the previous config.toml, which stays in force)');
   process.exit(1);
 }
+for (const d of parsed.warnings) log.warn({ code: d.code, key: d.key, value: d.value }, formatDiagnostic(d));
 const config = parsed.config;
+const apiToken = apiTokenOrExit(log);
 const pollIntervalMs = durationMs(config.PollInterval) ?? 3000;
 
 const docker = connectDocker(config);
 const metrics = createMetrics();
 const store = new ModelStore();
 const tracker = new StatusTracker(log.child({ component: 'status' }));
+const exclusions = new ExclusionStore();
+const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
+const controlNetwork = process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control';
+const dashboard = createDashboard({ extensions: config.Extensions, store, statuses: () => exclusions.apply(tracker.all(), clusterOf), controlNetwork, env: process.env, log, registry: metrics.registry });
 const managed = new ManagedServices(
   config.Extensions,
   {
     coreUrl: process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080',
-    controlNetwork: process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control',
+    controlNetwork,
     owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
     dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
     logLevel: process.env.SIGNALBOX_LOG_LEVEL ?? 'info',
+    // The secret holding the API token (versioned by the stack); mounted into the extension and proxies.
+    apiTokenSecret: process.env.SIGNALBOX_API_TOKEN_SECRET?.trim() || undefined,
+    ...(/^[1-9]\d{1,6}$/.test(process.env.SIGNALBOX_SANDBOX_MEMORY_MB ?? '') ? { sandboxMemoryMb: Number(process.env.SIGNALBOX_SANDBOX_MEMORY_MB) } : {}),
   },
   new ServiceManager(docker, log.child({ component: 'services' })),
   metrics,
@@ -55,7 +65,7 @@ const managed = new ManagedServices(
 const sync = new Synchronizer({
   config,
   pollIntervalMs,
-  readSnapshot: () => readSnapshot(docker),
+  readSnapshot: async () => dashboard.recorder.noteSnapshot(await readSnapshot(docker)),
   store,
   tracker,
   metrics,
@@ -76,13 +86,12 @@ const events = watchEvents(
   log.child({ component: 'events' }),
 );
 
-const exclusions = new ExclusionStore();
-const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
-const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log });
+const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log, apiToken });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
 await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');
 sync.start();
+const closeDashboard = await dashboard.start();
 
 const shutdown = (sig: string) => {
   log.info({ sig }, 'stopping');
@@ -90,7 +99,13 @@ const shutdown = (sig: string) => {
   sync.stop();
   // Whatever is still in flight must not hold a restart onto a new config.toml until SIGKILL.
   setTimeout(() => process.exit(0), 3000).unref();
-  void app.close().then(() => process.exit(0));
+  void Promise.all([app.close(), closeDashboard()]).then(() => process.exit(0));
 };
+// `docker kill --signal USR2 <core>`: drop the Docker events stream without restarting core. Core
+// reconnects and re-reads the swarm as after an engine hiccup (the fault suite uses it; so can operators).
+process.on('SIGUSR2', () => {
+  log.warn('SIGUSR2: dropping the docker events stream; it reconnects and resyncs');
+  events.drop();
+});
 process.on('SIGTERM', () => shutdown('SIGTERM'));
 process.on('SIGINT', () => shutdown('SIGINT'));

@@ -2,9 +2,9 @@
 // converges the swarm to them. Only networks, secrets, ports and config.toml settings are in the proxy
 // spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
 import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
-import { contentVersion, durationMs } from '@signalbox/model';
+import { API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
 import type { CoreMetrics } from './metrics.js';
-import type { ServiceManager, ServiceSpec } from './docker/services.js';
+import { SPEC_VERSION_LABEL, type ServiceManager, type ServiceSpec } from './docker/services.js';
 
 export const LABEL_ROLE = 'com.signalbox.role';
 export const LABEL_EXTENSION = 'com.signalbox.extension';
@@ -43,6 +43,11 @@ export interface EdgeNetwork {
 export const edgeServiceName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
 export const edgeNetworkName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
 
+/** The spec with the version of its content (without bootstrap) as a label: drift is recognised by it. */
+function withSpecVersion(spec: ServiceSpec, version: string): ServiceSpec {
+  return { ...spec, Labels: { ...(spec.Labels as Record<string, string>), [SPEC_VERSION_LABEL]: version } };
+}
+
 export interface PublishedConfigRef {
   id: string;
   name: string;
@@ -57,6 +62,19 @@ export interface ManagedContext {
   owner: string;
   dockerSocket: string;
   logLevel: string;
+  /** Docker secret holding the API token (e.g. signalbox-api-token-<version>); undefined = none mounted. */
+  apiTokenSecret?: string;
+  /** Address-space limit of the extension's nginx -t sandbox, MiB (core's SIGNALBOX_SANDBOX_MEMORY_MB); undefined = its default. */
+  sandboxMemoryMb?: number;
+}
+
+/** Where agents listen for health/status/metrics: loopback only, so app networks never reach it. */
+export const AGENT_HOST = '127.0.0.1';
+
+/** The API token secret as a task mount (read-only by root, at /run/secrets/signalbox-api-token). */
+function apiTokenSecrets(ctx: ManagedContext, snap: SwarmSnapshot): { SecretID: string; SecretName: string; File: { Name: string; UID: string; GID: string; Mode: number } }[] {
+  const id = ctx.apiTokenSecret ? snap.secrets.find((s) => s.name === ctx.apiTokenSecret)?.id : undefined;
+  return id ? [{ SecretID: id, SecretName: ctx.apiTokenSecret!, File: { Name: API_TOKEN_SECRET_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
 }
 
 const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
@@ -86,6 +104,11 @@ function placement(constraints: readonly string[], prefs: readonly string[]) {
   };
 }
 
+const MANAGER = 'node.role==manager';
+function withManagerConstraint(constraints: readonly string[]): string[] {
+  return constraints.some((c) => c.replace(/\s+/g, '') === MANAGER) ? [...constraints] : [...constraints, MANAGER];
+}
+
 function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   const byName = new Map(snap.networks.map((n) => [n.name, n.id]));
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
@@ -93,8 +116,9 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
 
 function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
+  // The API token secret is never a route's key (a label naming it is not mounted under its own name).
   return names
-    .filter((s) => secretIds.has(s))
+    .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX))
     .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
 }
 
@@ -116,15 +140,30 @@ export function desiredExtensionSpec(
         Image: ext.Image,
         Args: [...ext.Args],
         Labels: { ...ext.ContainerLabels },
-        Env: [`SIGNALBOX_CORE_URL=${ctx.coreUrl}`, `SIGNALBOX_EXTENSION_NAME=${name}`, `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`, `SIGNALBOX_OWNER=${ctx.owner}`, ...trusted],
+        Env: [
+          `SIGNALBOX_CORE_URL=${ctx.coreUrl}`,
+          `SIGNALBOX_EXTENSION_NAME=${name}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_OWNER=${ctx.owner}`,
+          // config.toml's Template: the extension reads that Docker config itself (it has the socket).
+          ...(ext.Template !== '' ? [`SIGNALBOX_TEMPLATE_CONFIG=${ext.Template}`] : []),
+          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
+          ...trusted,
+        ],
+        // The API token, and the secrets its proxies will load: only a task that mounts a secret can read
+        // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
+        // freeze every proxy).
+        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model?.proxySecrets ?? [], snap)],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
-        // The secrets its proxies will load: only a task that mounts a secret can read it, so the extension
-        // checks certificate/key pairs here before publishing (one bad secret must not freeze every proxy).
-        Secrets: secretMounts(model?.proxySecrets ?? [], snap),
+        // The nginx -t sandbox creates network and mount namespaces (no network, no socket, no secrets).
+        // The container already holds the Docker socket, so this grants nothing the socket does not.
+        CapabilityAdd: ['CAP_SYS_ADMIN'],
       },
-      Placement: placement(ext.Constraints, ext.PlacementPreferences),
+      // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
+      Placement: placement(withManagerConstraint(ext.Constraints), ext.PlacementPreferences),
       Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),
       RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
@@ -169,8 +208,10 @@ export function desiredProxySpec(
           `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
           `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_AGENT_HOST=${AGENT_HOST}`,
           `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
           `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
@@ -184,7 +225,7 @@ export function desiredProxySpec(
         Healthcheck: agentHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: secretMounts(model.proxySecrets, snap),
+        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap)],
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),
@@ -330,7 +371,7 @@ export class ManagedServices {
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.
         if (last && last.version === version && now - last.at < this.driftCheckMs * 0.9) continue;
         // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
-        const desired = spec === proxy ? desiredProxySpec(name, ext, proxyModel, this.ctx, snap, await this.newestConfig(name), edge) : spec;
+        const desired = withSpecVersion(spec === proxy ? desiredProxySpec(name, ext, proxyModel, this.ctx, snap, await this.newestConfig(name), edge) : spec, version);
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
         if (res.action === 'refused') {
@@ -347,9 +388,8 @@ export class ManagedServices {
         this.refusedLogged.delete(spec.Name);
         if (res.action !== 'unchanged') {
           this.metrics.serviceUpdates.inc({ service: spec.Name, action: res.action });
-          if (res.action === 'updated' && last?.version === version) {
-            this.log.warn({ service: spec.Name, changed: res.changed, values: res.values }, 'reverted a hand-made change (drift) to match config.toml');
-          }
+          // ServiceManager logs the update, at warn level when it reverted a hand-made change.
+          if (res.drift) this.metrics.serviceUpdates.inc({ service: spec.Name, action: 'drift' });
         }
       }
     }

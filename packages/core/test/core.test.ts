@@ -3,6 +3,7 @@
 import { jest } from '@jest/globals';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { createLogger, parseConfig } from '@signalbox/model';
+import type { InjectOptions } from 'fastify';
 import { buildApp } from '../src/api.js';
 import { Coalescer } from '../src/coalescer.js';
 import { ExclusionStore } from '../src/exclusions.js';
@@ -44,6 +45,16 @@ describe('Coalescer', () => {
     c.stop();
   });
 
+  test('after stop, triggers run nothing', async () => {
+    jest.useFakeTimers();
+    let runs = 0;
+    const c = new Coalescer(async () => void runs++, { quietMs: 10, maxWaitMs: 50 });
+    c.stop();
+    c.trigger();
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(runs).toBe(0);
+  });
+
   test('a steady stream of triggers still runs within maxWait', async () => {
     jest.useFakeTimers();
     let runs = 0;
@@ -78,24 +89,31 @@ describe('ModelStore', () => {
   });
 });
 
+jest.setTimeout(30_000); // the fuzz tests make a few hundred requests; slow on a loaded machine
+
+const TOKEN = 'test-token-0123456789abcdef0123456789abcdef';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+/** A request with the API token (core refuses everything but /v1/health without it). */
+const call = (app: ReturnType<typeof buildApp>, o: InjectOptions) => app.inject({ ...o, headers: { ...AUTH, ...(o.headers ?? {}) } });
+
 describe('core API', () => {
   const setup = () => {
     const store = new ModelStore();
     store.set('default', ext, empty());
     const exclusions = new ExclusionStore();
-    const app = buildApp({ store, exclusions, statuses: () => [], registry: createMetrics(false).registry, log });
+    const app = buildApp({ store, exclusions, statuses: () => [], registry: createMetrics(false).registry, log, apiToken: TOKEN });
     return { app, store, exclusions };
   };
 
   test('model with ETag; 304 when unchanged; long-poll returns the next version', async () => {
     const { app, store } = setup();
-    const first = await app.inject({ url: '/v1/extensions/default/model' });
+    const first = await call(app, { url: '/v1/extensions/default/model' });
     expect(first.statusCode).toBe(200);
     const etag = first.headers.etag as string;
     expect(etag).toBe(`"${store.get('default')!.version}"`);
-    const same = await app.inject({ url: '/v1/extensions/default/model', headers: { 'if-none-match': etag } });
+    const same = await call(app, { url: '/v1/extensions/default/model', headers: { 'if-none-match': etag } });
     expect(same.statusCode).toBe(304);
-    const pending = app.inject({ url: '/v1/extensions/default/model?wait=5', headers: { 'if-none-match': etag } });
+    const pending = call(app, { url: '/v1/extensions/default/model?wait=5', headers: { 'if-none-match': etag } });
     setTimeout(() => store.set('default', ext, { ...empty(), proxyNetworks: ['n'] }), 50);
     const next = await pending;
     expect(next.statusCode).toBe(200);
@@ -105,18 +123,35 @@ describe('core API', () => {
 
   test('unknown extension is a coded 404', async () => {
     const { app } = setup();
-    const r = await app.inject({ url: '/v1/extensions/nope/model' });
+    const r = await call(app, { url: '/v1/extensions/nope/model' });
     expect(r.statusCode).toBe(404);
     expect(r.json().code).toBe('ERR_EXTENSION_UNKNOWN');
   });
 
   test('exclusions reported by an extension mark the service disabled with nginx reason', async () => {
     const { app, exclusions } = setup();
-    const r = await app.inject({ method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded: [{ service: 'web', reason: 'unknown directive' }] } });
+    const r = await call(app, { method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded: [{ service: 'web', reason: 'unknown directive' }] } });
     expect(r.statusCode).toBe(200);
     const merged = exclusions.apply([{ id: '1', name: 'web', cluster: '', status: 'enabled', hosts: ['w.test'], servers: 2, errors: [], warnings: [] }], () => '');
     expect(merged[0]).toMatchObject({ status: 'disabled', servers: 0 });
     expect(merged[0]!.errors[0]!.code).toBe('ERR_NGINX_REJECTED');
+  });
+
+  test('certificate and proxy-refusal exclusions keep their own codes (issue 9); unknown codes fall back', async () => {
+    const { app, exclusions } = setup();
+    const excluded = [
+      { service: 'a', reason: 'secret db-password (ssl_cert) is not a PEM certificate', code: 'ERR_CERT_INVALID' },
+      { service: 'b', reason: 'cannot load certificate', code: 'ERR_PROXY_REFUSED' },
+      { service: 'c', reason: 'x', code: 'ERR_SOMETHING_ELSE' },
+    ];
+    await call(app, { method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded } });
+    const st = (name: string) => ({ id: name, name, cluster: '', status: 'enabled' as const, hosts: [], servers: 1, errors: [], warnings: [] });
+    const merged = exclusions.apply([st('a'), st('b'), st('c')], () => '');
+    expect(merged.map((s) => [s.name, s.status, s.errors[0]!.code, s.errors[0]!.key])).toEqual([
+      ['a', 'disabled', 'ERR_CERT_INVALID', 'com.docker.lb.ssl_cert'],
+      ['b', 'disabled', 'ERR_PROXY_REFUSED', 'com.docker.lb.*'],
+      ['c', 'disabled', 'ERR_NGINX_REJECTED', 'com.docker.lb.*'],
+    ]);
   });
 
   test('closing the server does not wait for long-polls in flight (core restarts on every config.toml change)', async () => {
@@ -125,7 +160,7 @@ describe('core API', () => {
     const port = (app.server.address() as { port: number }).port;
     const etag = `"${store.get('default')!.version}"`;
     const held = jest.spyOn(store, 'waitForChange');
-    const poll = fetch(`http://127.0.0.1:${port}/v1/extensions/default/model?wait=30`, { headers: { 'if-none-match': etag } }).then(
+    const poll = fetch(`http://127.0.0.1:${port}/v1/extensions/default/model?wait=30`, { headers: { 'if-none-match': etag, ...AUTH } }).then(
       (r) => r.status,
       () => 'closed',
     );
@@ -146,9 +181,67 @@ describe('core API', () => {
 
   test('metrics are served in Prometheus text format', async () => {
     const { app } = setup();
-    const r = await app.inject({ url: '/metrics' });
+    const r = await call(app, { url: '/metrics' });
     expect(r.statusCode).toBe(200);
     expect(r.body).toContain('signalbox_model_updates_total');
+  });
+
+  test('every path but /v1/health needs the bearer token; a wrong or malformed one is a coded 401', async () => {
+    const { app, exclusions } = setup();
+    expect((await app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+    const bad = [undefined, '', 'Bearer', `Bearer ${TOKEN}x`, `bearer ${TOKEN}`, `Basic ${TOKEN}`, `Bearer ${TOKEN.slice(0, -1)}`, `Bearer  ${TOKEN} extra`, 'Bearer \u0000'];
+    for (const url of ['/v1/status', '/v1/extensions', '/v1/extensions/default/model', '/metrics', '/v1/health/../status', '/v1/status?x=/v1/health']) {
+      for (const authorization of bad) {
+        const r = await app.inject({ url, headers: authorization === undefined ? {} : { authorization } });
+        expect(r.statusCode).toBe(401);
+        expect(r.json().code).toBe('ERR_API_UNAUTHORIZED');
+        expect(r.headers['www-authenticate']).toContain('Bearer');
+      }
+    }
+    // The forged exclusion of the report: refused, and nothing recorded.
+    const forged = await app.inject({ method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded: [{ service: 'web', reason: 'spoofed' }] } });
+    expect(forged.statusCode).toBe(401);
+    expect(exclusions.apply([{ id: '1', name: 'web', cluster: '', status: 'enabled', hosts: [], servers: 1, errors: [], warnings: [] }], () => '')[0]!.status).toBe('enabled');
+    expect((await call(app, { url: '/v1/status' })).statusCode).toBe(200);
+  });
+
+  test('bad ?wait= values are a coded 400, never a guess or a crash', async () => {
+    const { app } = setup();
+    for (const wait of ['-1', '1.5', 'abc', '1e9', '9999999', '0x10', ' 5', '%00', 'Infinity', 'NaN']) {
+      const r = await call(app, { url: `/v1/extensions/default/model?wait=${encodeURIComponent(wait)}` });
+      expect([r.statusCode, r.json().code]).toEqual([400, 'ERR_API_BAD_REQUEST']);
+    }
+    const twice = await call(app, { url: '/v1/extensions/default/model?wait=1&wait=2' });
+    expect(twice.statusCode).toBe(400);
+    // Large but well-formed values are capped at the maximum, not refused.
+    expect((await call(app, { url: '/v1/extensions/default/model?wait=600' })).statusCode).toBe(200);
+  });
+
+  test('fuzzed bodies, headers and parameters: always a 4xx with a code or a 2xx/304, and the API keeps answering', async () => {
+    const { app } = setup();
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const junk = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rnd() * 0x7f))).join('');
+    const bodies: string[] = [
+      '', 'null', '[]', '{}', '{"excluded": null}', '{"excluded": {}}', '{"excluded": [1, "x", null, {"service": 1}]}',
+      '{"excluded": [{"service": "a", "reason": {"x": 1}}]}', '{"__proto__": {"excluded": []}}', '{"excluded": [' + '[],'.repeat(5000) + '[]]}',
+      '{', '{"excluded": "' + 'x'.repeat(2 * 1024 * 1024) + '"}',
+    ];
+    for (let i = 0; i < 100; i++) bodies.push(junk(Math.floor(rnd() * 300)));
+    for (const payload of bodies) {
+      const r = await call(app, { method: 'PUT', url: '/v1/extensions/default/exclusions', payload, headers: { 'content-type': 'application/json' } });
+      expect(r.statusCode === 200 || (r.statusCode >= 400 && r.statusCode < 500)).toBe(true);
+      if (r.statusCode !== 200) expect(typeof r.json().code).toBe('string');
+    }
+    const tooMany = await call(app, { method: 'PUT', url: '/v1/extensions/default/exclusions', payload: { excluded: Array.from({ length: 10_001 }, () => ({ service: 's', reason: 'r' })) } });
+    expect(tooMany.statusCode).toBe(400);
+    for (let i = 0; i < 100; i++) {
+      const name = encodeURIComponent(junk(Math.floor(rnd() * 400)));
+      const r = await call(app, { url: `/v1/extensions/${name}/model?wait=${encodeURIComponent(junk(3))}`, headers: { 'if-none-match': junk(Math.floor(rnd() * 2000)).replace(/[^\x20-\x7e]/g, '') } });
+      expect(r.statusCode).toBeGreaterThanOrEqual(200);
+      expect(r.statusCode).toBeLessThan(500);
+    }
+    expect((await call(app, { url: '/v1/status' })).statusCode).toBe(200);
   });
 });
 

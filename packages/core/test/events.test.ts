@@ -53,6 +53,13 @@ test('events become hints; a dropped stream is re-opened and followed by a recon
     streams[1]!.write(serviceEvent('remove', 'api'));
     await until('a hint on the new stream', () => hints.length === 2);
     expect(hints[1]).toMatchObject({ type: 'service', action: 'remove', name: 'api' });
+
+    // Chunks are not lines: an empty line, two events in one chunk, an event split across two.
+    const [a, b, c] = [serviceEvent('create', 'a'), serviceEvent('create', 'b'), serviceEvent('create', 'c')];
+    streams[1]!.write('\n' + a + b + c.slice(0, 20));
+    streams[1]!.write(c.slice(20));
+    await until('three more hints', () => hints.length === 5);
+    expect(hints.slice(2).map((h) => h.name)).toEqual(['a', 'b', 'c']);
   } finally {
     watch?.stop();
     for (const s of streams) s.end();

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import type { ClusterModel, Logger, SwarmSnapshot } from '@signalbox/model';
 import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
-import { ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
+import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
 import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, ManagedServices, NetworkLinger, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
@@ -119,6 +119,20 @@ test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
 });
 
+test("extension: config.toml's Template is passed by name, only when set", () => {
+  const plain: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(plain.TaskTemplate.ContainerSpec.Env.some((e: string) => e.startsWith('SIGNALBOX_TEMPLATE_CONFIG='))).toBe(false);
+  const custom: any = desiredExtensionSpec('default', { ...ext(''), Template: 'nginx-tmpl.v2' }, ctx, snap);
+  expect(custom.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_TEMPLATE_CONFIG=nginx-tmpl.v2');
+});
+
+test('extension: mounts the secrets of the routes it serves, so it can check certificates (issue 9)', () => {
+  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap, model);
+  expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+  const none: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(none.TaskTemplate.ContainerSpec.Secrets).toEqual([]);
+});
+
 test('drift is judged only on fields core sets; engine defaults are not drift', () => {
   const desired = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'] } }, Mode: { Replicated: { Replicas: 2 } } };
   const current = { Name: 'p', TaskTemplate: { ContainerSpec: { Image: 'img', Env: ['A=1'], Isolation: 'default' }, ForceUpdate: 0 }, Mode: { Replicated: { Replicas: 2 } } };
@@ -132,7 +146,7 @@ test('drift is judged only on fields core sets; engine defaults are not drift', 
 // Every key core sends must be one the engine returns (as in `docker service inspect`).
 const ENGINE_KEYS = new Set(
   (
-    'Name Labels TaskTemplate ContainerSpec Image Args Env Mounts Type Source Target Sysctls Configs ConfigID ConfigName File UID GID Mode ' +
+    'Name Labels TaskTemplate ContainerSpec Image Args Env Mounts Type Source Target Sysctls CapabilityAdd Configs ConfigID ConfigName File UID GID Mode ' +
     'Healthcheck Test Interval Timeout Retries StartPeriod StopSignal StopGracePeriod Secrets SecretID SecretName Placement Constraints ' +
     'Preferences Spread SpreadDescriptor Networks RestartPolicy Condition Delay Replicated Replicas UpdateConfig RollbackConfig Parallelism ' +
     'FailureAction Monitor Order EndpointSpec Ports Protocol TargetPort PublishedPort PublishMode'
@@ -207,7 +221,9 @@ describe('ManagedServices.converge', () => {
       ensure: jest.fn(async (spec: ServiceSpec): Promise<EnsureResult> => {
         ensured.push(spec.Name);
         if (!drifted.delete(spec.Name)) return { action: 'unchanged', changed: [] };
-        return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } };
+        // ServiceManager judges drift by the spec-version label core puts on every managed service.
+        expect((spec.Labels as Record<string, string>)[SPEC_VERSION_LABEL]).toMatch(/^[0-9a-f]+$/);
+        return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } }, drift: true };
       }),
       listConfigs: jest.fn(async () => []),
       listByLabel: jest.fn(async () => []),
@@ -223,9 +239,11 @@ describe('ManagedServices.converge', () => {
     const log = { warn, info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
     const cfg = parseConfig('[Extensions.default]\nPublishMode = "host"\n');
     if (!cfg.ok) throw new Error('config');
-    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, driftCheckMs);
+    const metrics = createMetrics(false);
+    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, metrics, log, driftCheckMs);
     const models = new Map([['default', model]]);
-    return { m, models, drifted, ensured, warn, services, inUse };
+    const drifts = async () => ((await metrics.serviceUpdates.get()).values.find((v) => v.labels.action === 'drift' && v.labels.service === 'signalbox-proxy')?.value ?? 0);
+    return { m, models, drifted, ensured, warn, services, inUse, drifts };
   }
   let now = 1_000_000;
   beforeEach(() => {
@@ -235,7 +253,7 @@ describe('ManagedServices.converge', () => {
   afterEach(() => jest.restoreAllMocks());
 
   test('an unchanged desired spec is still re-checked every driftCheckMs, and a hand-made change is put back and logged', async () => {
-    const { m, models, drifted, ensured, warn } = setup();
+    const { m, models, drifted, ensured, drifts } = setup();
     await m.converge(models, snap);
     expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge']);
     drifted.add('signalbox-proxy');
@@ -245,10 +263,7 @@ describe('ManagedServices.converge', () => {
     now += 1750; // 2750 ms since the last check: a poll timer firing a little early still counts
     await m.converge(models, snap);
     expect(ensured).toHaveLength(6);
-    expect(warn).toHaveBeenCalledWith(
-      { service: 'signalbox-proxy', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } } },
-      'reverted a hand-made change (drift) to match config.toml',
-    );
+    expect(await drifts()).toBe(1);
   });
 
   test('services and configs of a removed [Extensions.NAME] section are removed; the ones config.toml still has never are', async () => {
@@ -268,7 +283,7 @@ describe('ManagedServices.converge', () => {
   });
 
   test('an event naming a managed service makes the next converge check it at once', async () => {
-    const { m, models, drifted, ensured, warn } = setup(60_000);
+    const { m, models, drifted, ensured, drifts } = setup(60_000);
     await m.converge(models, snap);
     drifted.add('signalbox-proxy');
     now += 100;
@@ -276,7 +291,7 @@ describe('ManagedServices.converge', () => {
     m.recheck('some-app'); // not ours: no effect
     await m.converge(models, snap);
     expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge', 'signalbox-proxy']);
-    expect(warn).toHaveBeenCalledTimes(1);
+    expect(await drifts()).toBe(1);
   });
 });
 
@@ -399,6 +414,30 @@ describe('ServiceManager.ensure', () => {
     const { sm, updates } = engine(specWith({ replicas: 1, env: ['A=1'], config: 'old', delay: 1 }));
     await sm.ensure(specWith({ replicas: 1, env: ['A=2'], config: 'new', delay: 1 }), IGNORE);
     expect(updates[0].TaskTemplate.ContainerSpec.Configs).toEqual(bootstrap('new'));
+  });
+});
+
+describe('drift is logged at warn level, also after a core restart', () => {
+  const labelled = (image: string, version: string) => ({ Name: 'signalbox-proxy', Labels: { [SPEC_VERSION_LABEL]: version }, TaskTemplate: { ContainerSpec: { Image: image } } });
+  function engine(current: Record<string, unknown>) {
+    const docker = { listServices: async () => [{ ID: 's', Version: { Index: 1 }, Spec: current }], getService: () => ({ update: async () => undefined }) };
+    const log = { info: jest.fn(), warn: jest.fn() };
+    // A fresh ServiceManager: it has applied nothing yet, like a core that just restarted.
+    return { sm: new ServiceManager(docker as never, log as unknown as Logger), log };
+  }
+
+  test('the service carries the version we want but differs: a hand-made change, reverted with a warn line', async () => {
+    const { sm, log } = engine(labelled('edited-by-hand', 'v1'));
+    expect(await sm.ensure(labelled('p', 'v1'))).toMatchObject({ action: 'updated', drift: true });
+    expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ service: 'signalbox-proxy', changed: ['TaskTemplate.ContainerSpec.Image'] }), 'reverted a hand-made change (drift) to match config.toml');
+    expect(log.info).not.toHaveBeenCalled();
+  });
+
+  test('a new desired spec (config.toml changed) is an info-level update, not drift', async () => {
+    const { sm, log } = engine(labelled('p', 'v1'));
+    expect(await sm.ensure(labelled('q', 'v2'))).toMatchObject({ action: 'updated', drift: false });
+    expect(log.warn).not.toHaveBeenCalled();
+    expect(log.info).toHaveBeenCalledWith(expect.anything(), 'updated managed service to match config.toml');
   });
 });
 
@@ -542,6 +581,46 @@ describe('the edge follows config.toml', () => {
     expect(services.ensure.mock.calls.map((c: any[]) => c[0].Name)).toEqual(['signalbox-extension', 'signalbox-proxy']);
     expect(services.remove).toHaveBeenCalledWith('signalbox-proxy-edge');
     expect(services.removeNetwork).toHaveBeenCalledWith('edge1');
+  });
+});
+
+describe('least exposure', () => {
+  const withToken = { ...ctx, apiTokenSecret: 'signalbox-api-token-abc123' };
+  const snapWithToken: SwarmSnapshot = { ...snap, secrets: [...snap.secrets, { id: 'tok1', name: 'signalbox-api-token-abc123' }] };
+  const spec = (s: unknown) => (s as any).TaskTemplate.ContainerSpec;
+
+  test('the extension and the proxies get the API token secret, read-only by root, at the path they read', () => {
+    const token = { SecretID: 'tok1', SecretName: 'signalbox-api-token-abc123', File: { Name: 'signalbox-api-token', UID: '0', GID: '0', Mode: 0o400 } };
+    const e = spec(desiredExtensionSpec('default', ext(''), withToken, snapWithToken));
+    const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
+    expect(e.Secrets).toEqual([token]);
+    expect(p.Secrets).toEqual([token, { SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+    for (const c of [e, p]) expect(c.Env).toContain('SIGNALBOX_API_TOKEN_FILE=/run/secrets/signalbox-api-token');
+  });
+
+  test('a label naming the token secret does not mount it a second time under its own name', () => {
+    const p = spec(desiredProxySpec('default', ext(''), { ...model, proxySecrets: ['signalbox-api-token-abc123'] }, withToken, snapWithToken));
+    expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-api-token']);
+  });
+
+  test('proxies never get the Docker socket and their agent listens on loopback only', () => {
+    const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
+    // Its only mount is the per-node state volume.
+    expect(p.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' }]);
+    expect(p.Env).toContain('SIGNALBOX_AGENT_HOST=127.0.0.1');
+  });
+});
+
+test('the extension (it has the Docker socket) is always placed on managers', () => {
+  const placed = (toml: string) => (desiredExtensionSpec('default', ext(toml), ctx, snap) as any).TaskTemplate.Placement.Constraints;
+  expect(placed('')).toEqual(['node.role==manager']);
+  expect(placed('Constraints = ["node.labels.zone==a"]')).toEqual(['node.labels.zone==a', 'node.role==manager']);
+  expect(placed('Constraints = ["node.role == manager"]')).toEqual(['node.role == manager']);
+});
+
+test('the drift log shows values of label keys with dots', () => {
+  expect(describeChanges({ Labels: { 'com.signalbox.spec-version': 'a' } }, { Labels: { 'com.signalbox.spec-version': 'b' } }, ['Labels.com.signalbox.spec-version'])).toEqual({
+    'Labels.com.signalbox.spec-version': { was: '"a"', now: '"b"' },
   });
 });
 

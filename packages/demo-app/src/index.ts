@@ -1,6 +1,8 @@
 // Demo backend for the Signalbox demo stack and the e2e tests.
 // Any path: JSON echo of the request. GET /health: 200. Upgrade: websocket on any path: echo.
-// Extras for tests: ?status=NNN sets the response status, ?delay=MS delays the response.
+// Extras for tests: ?status=NNN sets the response status, ?delay=MS delays the response, and the
+// `status` option (env STATUS) makes a task answer every request but /health with that status (a
+// failing task, for retries).
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -17,6 +19,8 @@ export interface DemoServerOptions {
   name?: string;
   /** PEM cert + key: serve HTTPS (and WSS) instead of HTTP. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Answer every request except GET /health with this status (200-599), e.g. 503 for a failing task. */
+  status?: number;
 }
 
 export interface DemoServer {
@@ -62,9 +66,10 @@ export function startDemoServer(options: DemoServerOptions): Promise<DemoServer>
     req.on('end', () => {
       const url = new URL(req.url ?? '/', 'http://demo.invalid');
       const headers = { ...commonHeaders(name, task), 'content-type': 'application/json', 'cache-control': 'no-store' };
-      let status = 200;
+      let status = options.status ?? 200;
       let body: unknown;
       if (url.pathname === '/health') {
+        status = 200;
         body = { ok: true, name, task };
       } else {
         const wanted = Number(url.searchParams.get('status'));

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// signalbox-demo-app: env PORT (default 80), NAME, HOST, TLS_CERT_FILE + TLS_KEY_FILE (HTTPS on PORT).
+// signalbox-demo-app: env PORT (default 80), NAME, HOST, TLS_CERT_FILE + TLS_KEY_FILE (HTTPS on PORT),
+// STATUS (answer every request but /health with it, e.g. 503).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { startDemoServer, type DemoServerOptions } from './index.js';
@@ -14,6 +15,11 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`invalid PORT ${pr
 
 const options: DemoServerOptions = { port, name: process.env.NAME ?? '' };
 if (process.env.HOST) options.host = process.env.HOST;
+if (process.env.STATUS) {
+  const status = Number(process.env.STATUS);
+  if (!Number.isInteger(status) || status < 200 || status > 599) fail(`invalid STATUS ${process.env.STATUS} (200-599)`);
+  options.status = status;
+}
 const certFile = process.env.TLS_CERT_FILE;
 const keyFile = process.env.TLS_KEY_FILE;
 if (certFile || keyFile) {

@@ -20,6 +20,21 @@ function wsEcho(url: string, messages: string[], opts: WebSocket.ClientOptions =
   });
 }
 
+describe('demo-app as a failing task (status option, env STATUS)', () => {
+  let demo: DemoServer;
+  beforeAll(async () => {
+    demo = await startDemoServer({ port: 0, host: '127.0.0.1', name: 'bad', status: 503 });
+  });
+  afterAll(() => demo.close());
+
+  it('answers every request with the status, but keeps /health at 200', async () => {
+    const res = await fetch(`${demo.url}/any`);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ name: 'bad', path: '/any' });
+    expect((await fetch(`${demo.url}/health`)).status).toBe(200);
+  });
+});
+
 describe('demo-app over HTTP', () => {
   let demo: DemoServer;
   beforeAll(async () => {

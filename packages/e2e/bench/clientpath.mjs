@@ -3,10 +3,12 @@
 // through iptables DNAT to the host-mode published ports (no docker-proxy, no loopback):
 //   direct          the demo task itself, published in host mode on NODE:39600
 //   Signalbox       the deployed proxy on NODE:8080 (PublishMode host), the stack's own config.toml
-//                   (access log on), in front of that same task over the overlay
+//                   (access log on), in front of that same task over the overlay; with ProxyEdge (the
+//                   default) that is the edge (L4, PROXY protocol) then a routing proxy: two hops
 //   HAProxy, Caddy  Debian's, on NODE:39482/39483 on this host, in front of the same task (its
 //                   docker_gwbridge address), one CPU each like the proxy's WorkerProcesses = 1
-// Then the access-log options, each deployed through config.toml (the stack is redeployed, the proxy
+// Then the single-hop layout (ProxyEdge = false: the proxy publishes the ports; SBX_PERF_SINGLE_HOP=0
+// skips it), and the access-log options, each deployed through config.toml (the stack is redeployed, the proxy
 // reloads), Signalbox measured again: AccessLogBuffer "0" (a write per line, the old default),
 // "64k", a file inside the proxy container, and off. The stack is left on deploy/config.toml.
 //
@@ -17,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { docker, removeService, sleep } from './lib.mjs';
-import { PERF_NET, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
+import { PERF_NET, PROXY_SERVICE, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
 
 const DURATION_S = Number(process.argv[2] ?? 8);
 const CONNECTIONS = Number(process.argv[3] ?? 32);
@@ -30,6 +32,7 @@ const NODE = '10.213.7.1';
 const CLIENT = '10.213.7.2';
 const PORTS = { task: 39600, haproxy: 39482, caddy: 39483, proxy: Number(process.env.SIGNALBOX_HTTP_PORT ?? 8080) };
 const SERVICE = 'sbx-perf-clientpath';
+const CORE_SERVICE = `${process.env.SIGNALBOX_STACK ?? 'signalbox'}_core`;
 const HOST = 'clientpath.perf.test';
 
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -83,9 +86,13 @@ async function gwbridgeAddr(containerId) {
   return hit ? hit[1].IPv4Address.split('/')[0] : undefined;
 }
 
-/** The stack redeployed with deploy/config.toml plus `extra` lines in [Extensions.default.Config]. */
-function deployWith(dir, name, extra) {
-  const base = readFileSync(path.join(ROOT, 'deploy/config.toml'), 'utf8');
+/**
+ * The stack redeployed with deploy/config.toml plus `extra` lines in [Extensions.default.Config] and
+ * `section` lines in [Extensions.default] itself.
+ */
+function deployWith(dir, name, extra, section = []) {
+  let base = readFileSync(path.join(ROOT, 'deploy/config.toml'), 'utf8');
+  if (section.length) base = base.replace(/^\[Extensions\.default\]$/m, `[Extensions.default]\n${section.join('\n')}`);
   const file = path.join(dir, `config-${name}.toml`);
   writeFileSync(file, extra.length ? `${base.trimEnd()}\n\n[Extensions.default.Config]\n${extra.join('\n')}\n` : base);
   execFileSync('bash', ['-c', `source "${ROOT}/scripts/lib/stack.sh" && deploy_stack "$1"`, 'bash', file], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -170,38 +177,66 @@ async function main() {
       }
     }
     // Access-log options: the stack redeployed with each, the proxy measured once it runs that access_log.
-    const variants = process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
-      { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], expect: /main;$/ },
-      { name: 'access log: buffer=64k flush=1s', extra: ['AccessLogBuffer = "64k"'], expect: /buffer=64k/ },
-      { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], expect: /signalbox-access\.log/ },
-      { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
+    const accessLog = (re) => async () => {
+      const c = await proxyContainer();
+      const line = c ? proxyAccessLog(c.id) : '';
+      return { ok: re.test(line), note: line };
+    };
+    // The single-hop layout (ProxyEdge = false): the proxy publishes the ports itself, no edge in front.
+    const singleHop = async () => {
+      const edgeGone = spawnSync('docker', ['service', 'inspect', `${PROXY_SERVICE}-edge`], { stdio: 'ignore' }).status !== 0;
+      const ports = JSON.parse(sh('docker', ['service', 'inspect', '-f', '{{json .Endpoint.Ports}}', PROXY_SERVICE]) || 'null') ?? [];
+      const published = ports.some((p) => p.PublishedPort === PORTS.proxy);
+      return { ok: edgeGone && published && nsStatus(PORTS.proxy, HOST) === 200, note: `edge removed: ${edgeGone}, proxy publishes :${PORTS.proxy}: ${published}` };
+    };
+    const variants = [
+      ...(process.env.SBX_PERF_SINGLE_HOP === '0' ? [] : [{ name: 'single hop (ProxyEdge = false)', extra: [], section: ['ProxyEdge = false'], ready: singleHop }]),
+      ...(process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
+        { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], ready: accessLog(/main;$/) },
+        { name: 'access log: buffer=64k flush=1s', extra: ['AccessLogBuffer = "64k"'], ready: accessLog(/buffer=64k/) },
+        { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], ready: accessLog(/signalbox-access\.log/) },
+        { name: 'access log: off', extra: ['AccessLogPath = ""'], ready: accessLog(/access_log off/) },
+      ]),
     ];
     const logRows = [];
     try {
       for (const v of variants) {
-        process.stderr.write(`${v.name}: redeploying the stack\n`);
-        deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra);
         let line = '';
-        const ok = await waitUntil(async () => {
-          const c = await proxyContainer();
-          line = c ? proxyAccessLog(c.id) : '';
-          return v.expect.test(line);
-        }, 120_000, 1000);
-        if (!ok) throw new Error(`${v.name}: the proxy never ran it (access_log line: ${line})`);
+        let ok = false;
+        // core rolls onto the new config.toml (stop-first, 10 s monitor, rollback on failure); a deploy
+        // made while the previous roll is still monitored can be rolled back: wait, and deploy again.
+        for (let attempt = 1; attempt <= 2 && !ok; attempt++) {
+          await waitUntil(async () => ['completed', 'rollback_completed', undefined].includes((await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State), 90_000, 1000);
+          process.stderr.write(`${v.name}: redeploying the stack (attempt ${attempt})\n`);
+          deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra, v.section);
+          ok = await waitUntil(async () => {
+            const r = await v.ready();
+            line = r.note;
+            return r.ok;
+          }, 120_000, 1000);
+          if (!ok) process.stderr.write(`  not applied (core update ${(await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State}; ${line})\n`);
+        }
+        if (!ok) {
+          logRows.push({ name: `${v.name}: NOT APPLIED`, note: line, rps: NaN, p50: NaN, p99: NaN, errors: 0 });
+          continue;
+        }
         const rs = [];
+        // Let a roll that came with the change settle (its old task drains for a few seconds).
+        await sleep(10_000);
         for (let round = 0; round < ROUNDS; round++) rs.push(await measureProxy(v.name));
         logRows.push(combine(v.name, rs, line));
       }
     } finally {
       if (variants.length) {
         process.stderr.write('back to deploy/config.toml\n');
+        await waitUntil(async () => ['completed', 'rollback_completed', undefined].includes((await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State), 90_000, 1000);
         deployWith(dir, 'default', []);
       }
     }
     const rows = targets.map((t) => combine(t.name, runs.get(t.name)));
     console.log(`client-path benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
     console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s in netns ${NS} (${CLIENT}) → node ${NODE} over a veth pair (iptables DNAT to host-mode ports); keepalive; GET / of the demo app; mean of ${ROUNDS} rounds`);
-    console.log(`deployed proxy config: ${deployedLog}`);
+    console.log(`deployed proxy config: ${deployedLog}; edge in front: ${spawnSync('docker', ['service', 'inspect', `${PROXY_SERVICE}-edge`], { stdio: 'ignore' }).status === 0}`);
     table([...rows, ...logRows], rows[0]);
     const direct = rows[0];
     const sb = rows[1];

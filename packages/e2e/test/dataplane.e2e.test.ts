@@ -13,7 +13,6 @@ import {
   createDemoService,
   docker,
   ensureNetwork,
-  get,
   removeNetwork,
   removeService,
   run,

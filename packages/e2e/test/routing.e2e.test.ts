@@ -1,5 +1,7 @@
 // The skeleton end to end: a labelled service is routed by Host header through core → extension → proxy,
 // follows scaling and removal, survives a core restart, and routine changes never restart proxy tasks.
+// Each test creates what it needs (any one runs alone with -t); afterAll removes every service and the
+// network, and fails if it cannot.
 import { jest } from '@jest/globals';
 import {
   CORE_SERVICE,
@@ -8,7 +10,9 @@ import {
   distinctTasks,
   ensureNetwork,
   get,
+  inspectService,
   latestPublishedConfig,
+  removeNetwork,
   removeService,
   runningTaskCount,
   runningTaskIds,
@@ -36,6 +40,21 @@ async function routed(host: string, path = '/'): Promise<boolean> {
   return r.status === 200;
 }
 
+/** WEB with two tasks, routed on web.e2e.test and www.e2e.test: created unless an earlier test left it so. */
+async function ensureWeb(): Promise<void> {
+  const labels = { 'com.docker.lb.hosts': `web.e2e.test,www.e2e.test`, 'com.docker.lb.port': '80', 'com.docker.lb.network': NET };
+  if (await inspectService(WEB)) {
+    await updateService(WEB, (spec) => {
+      spec.Labels = { ...spec.Labels, ...labels };
+      spec.Mode = { Replicated: { Replicas: 2 } };
+    });
+  } else {
+    await createDemoService({ name: WEB, networks: [NET], replicas: 2, labels });
+  }
+  await waitFor('web routed', () => routed('web.e2e.test'), 60_000);
+  await waitFor('both tasks in the upstream', async () => (await distinctTasks('web.e2e.test', 10)).size === 2, 60_000, 200);
+}
+
 beforeAll(async () => {
   await ensureNetwork(NET);
   // The first service on a new network makes the proxy join it (the one change that may roll the proxy).
@@ -48,20 +67,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await removeService(WEB);
-  await removeService(ANCHOR);
-  await removeService('sbx-e2e-plain');
-  await removeService('sbx-e2e-after-restart');
+  for (const s of [WEB, ANCHOR, 'sbx-e2e-plain', 'sbx-e2e-after-restart']) await removeService(s);
+  // The proxy lets go of the network once its services are gone; then it can be removed.
+  await waitFor(`network ${NET} removed`, () => removeNetwork(NET), 120_000, 500);
 });
 
 test('routes two hosts of one service, round-robin over its tasks', async () => {
-  await createDemoService({
-    name: WEB,
-    networks: [NET],
-    replicas: 2,
-    labels: { 'com.docker.lb.hosts': `web.e2e.test,www.e2e.test`, 'com.docker.lb.port': '80', 'com.docker.lb.network': NET },
-  });
-  await waitFor('web routed', () => routed('web.e2e.test'), 30_000);
+  await ensureWeb();
   expect((await get('www.e2e.test')).status).toBe(200);
   await waitFor('both tasks in the upstream', async () => (await distinctTasks('web.e2e.test', 10)).size === 2, 20_000);
   const seen = await distinctTasks('www.e2e.test', 10);
@@ -73,6 +85,7 @@ test('routes two hosts of one service, round-robin over its tasks', async () => 
 });
 
 test('scale up spreads over 4 tasks, scale down shrinks', async () => {
+  await ensureWeb();
   await scaleService(WEB, 4);
   await waitFor('4 tasks serving', async () => (await distinctTasks('web.e2e.test', 16)).size === 4, 30_000, 200);
   await scaleService(WEB, 1);
@@ -83,6 +96,7 @@ test('scale up spreads over 4 tasks, scale down shrinks', async () => {
 });
 
 test('a service without com.docker.lb labels causes no config change and no proxy update', async () => {
+  const proxySpec = await serviceSpec(PROXY_SERVICE);
   const before = await latestPublishedConfig();
   await createDemoService({ name: 'sbx-e2e-plain', networks: [NET], replicas: 1 });
   await waitFor('plain task running', async () => (await runningTaskCount('sbx-e2e-plain')) === 1, 30_000);
@@ -90,10 +104,11 @@ test('a service without com.docker.lb labels causes no config change and no prox
   const after = await latestPublishedConfig();
   expect(after?.name).toBe(before?.name);
   expect(after?.count).toBe(before?.count);
-  expect(await serviceSpec(PROXY_SERVICE)).toBe(proxySpecBefore);
+  expect(await serviceSpec(PROXY_SERVICE)).toBe(proxySpec);
 });
 
 test('removing the labels, then the service, makes the host answer 503 from the default server', async () => {
+  await ensureWeb();
   await updateService(WEB, (spec) => {
     delete spec.Labels['com.docker.lb.hosts'];
   });
@@ -120,6 +135,7 @@ test('core restart: routes keep being served and the model is rebuilt from the s
   expect(failed).toEqual([]);
   expect(ok).toBeGreaterThan(10);
   // A service created after the restart is routed: the new core rebuilt its state and serves it.
+  await removeService('sbx-e2e-after-restart');
   await createDemoService({ name: 'sbx-e2e-after-restart', networks: [NET], labels: { 'com.docker.lb.hosts': 'after.e2e.test', 'com.docker.lb.port': '80' } });
   await waitFor('routed after core restart', () => routed('after.e2e.test'), 30_000);
   expect(await routed(hostsOf(ANCHOR))).toBe(true);

@@ -8,36 +8,49 @@ export interface LongPollOptions<T> {
   parse: (res: Response) => Promise<T>;
   onValue: (value: T, etag: string) => Promise<void> | void;
   onError?: (err: Error, attempt: number) => void;
+  /** The server answered again after errors (e.g. core restarted): state it lost can be sent again. */
+  onRecovered?: () => Promise<void> | void;
   signal?: AbortSignal;
+  /** Sent with every request (the API credential). */
+  headers?: Record<string, string>;
+  /**
+   * Cap of the retry delay. Short on purpose: while the server is away each retry is one cheap failed
+   * connect, and a server that restarts is noticed within this long of answering again.
+   */
   maxBackoffMs?: number;
 }
+
+/** Default cap of the retry delay: a restarted core is seen within half a second of answering. */
+export const DEFAULT_MAX_BACKOFF_MS = 500;
 
 export async function longPoll<T>(o: LongPollOptions<T>): Promise<void> {
   let etag: string | undefined;
   let attempt = 0;
-  const max = o.maxBackoffMs ?? 5000;
+  const max = o.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS;
   while (!o.signal?.aborted) {
     try {
-      const url = `${o.url}${o.url.includes('?') ? '&' : '?'}wait=${etag ? o.waitSeconds : 0}`;
+      // After errors, ask without waiting: the first answer tells us at once that the server is back.
+      const url = `${o.url}${o.url.includes('?') ? '&' : '?'}wait=${etag && attempt === 0 ? o.waitSeconds : 0}`;
       const res = await fetch(url, {
-        headers: etag ? { 'if-none-match': etag } : {},
+        headers: { ...o.headers, ...(etag ? { 'if-none-match': etag } : {}) },
         signal: AbortSignal.any([AbortSignal.timeout((o.waitSeconds + 10) * 1000), ...(o.signal ? [o.signal] : [])]),
       });
-      if (res.status === 304) {
+      if (res.ok || res.status === 304) {
+        const recovered = attempt > 0;
         attempt = 0;
-        continue;
+        if (recovered) await o.onRecovered?.();
       }
+      if (res.status === 304) continue;
       if (!res.ok) throw new Error(`${o.url} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
       const value = await o.parse(res);
       const next = res.headers.get('etag') ?? undefined;
-      attempt = 0;
       await o.onValue(value, next ?? '');
       etag = next;
     } catch (e) {
       if (o.signal?.aborted) return;
       attempt++;
       o.onError?.(e as Error, attempt);
-      await sleep(backoffDelay(attempt, { initialMs: 200, maxMs: max }), o.signal);
+      await sleep(backoffDelay(attempt - 1, { initialMs: Math.min(200, max), maxMs: max }), o.signal);
     }
   }
 }

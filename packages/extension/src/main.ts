@@ -3,17 +3,18 @@
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { createLogger } from '@signalbox/model';
+import { apiTokenOrExit, bearerHeader, createLogger } from '@signalbox/model';
 import { secretsDirReader } from './certificates.js';
 import { longPoll } from './long-poll.js';
-import { NginxValidator } from './nginx-validator.js';
+import { NginxValidator, type SandboxState } from './nginx-validator.js';
 import { Pipeline, type Exclusion } from './pipeline.js';
 import { DockerConfigPublisher } from './publisher.js';
 import { renderNginxConf } from './render/index.js';
 import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
+import { CustomTemplateError, loadCustomTemplate } from './custom-template.js';
 
 const log = createLogger('extension');
 const coreUrl = process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080';
@@ -22,16 +23,57 @@ const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
 const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? 8081);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
 
+const apiToken = apiTokenOrExit(log);
+
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'signalbox_extension_' });
 const outcomes = new Counter({ name: 'signalbox_extension_configs_total', help: 'Model versions processed, by outcome', labelNames: ['outcome'] as const, registers: [registry] });
 const excludedTotal = new Counter({ name: 'signalbox_extension_excluded_services_total', help: 'Services excluded because their routes failed nginx -t', registers: [registry] });
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+
+// config.toml's Template: a nunjucks template in a Docker config, checked once at start. A bad one stops
+// this extension (swarm restarts it, logging why); proxies keep the config they have meanwhile.
+const templateName = process.env.SIGNALBOX_TEMPLATE_CONFIG ?? '';
+let customTemplate: string | undefined;
+if (templateName !== '') {
+  try {
+    customTemplate = await loadCustomTemplate(docker, templateName);
+    log.info({ template: templateName }, 'rendering with the custom template from config.toml');
+  } catch (e) {
+    const message = e instanceof CustomTemplateError ? e.message : `Template ${JSON.stringify(templateName)} cannot be read: ${(e as Error).message}`;
+    log.fatal({ template: templateName, code: 'ERR_TEMPLATE_INVALID' }, message);
+    process.exit(1);
+  }
+}
 const served = new ServedConfigState();
+new Gauge({
+  name: 'signalbox_extension_config_bytes',
+  help: 'Size of the nginx.conf the extension serves to proxies (0 before the first)',
+  registers: [registry],
+  collect() {
+    const text = served.get()?.text;
+    this.set(text === undefined ? 0 : Buffer.byteLength(text));
+  },
+});
 const publisher = new DockerConfigPublisher(docker, name, owner, log.child({ component: 'publisher' }));
 const validator = new NginxValidator();
-const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string } = { excluded: [] };
+const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState } = { excluded: [] };
+// The sandbox as a probe through it sees it: shown in /v1/status and as gauges, so a deployment where
+// it is weaker than described (e.g. no CAP_SYS_ADMIN for the namespaces) is visible, not just logged.
+state.sandbox = await validator.sandboxState();
+const sandboxGauge = new Gauge({
+  name: 'signalbox_extension_sandbox_isolated',
+  help: 'What the nginx -t sandbox isolates (1 = yes), as a probe through it saw it at start',
+  labelNames: ['aspect'] as const,
+  registers: [registry],
+});
+sandboxGauge.set({ aspect: 'network' }, state.sandbox.networkIsolated ? 1 : 0);
+sandboxGauge.set({ aspect: 'docker_socket' }, state.sandbox.dockerSocketHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
+sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
+if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
 const pipeline = new Pipeline({
   render: renderNginxConf,
   validator,
@@ -39,10 +81,12 @@ const pipeline = new Pipeline({
   served,
   log: log.child({ component: 'pipeline' }),
   renderOptions: {
-    proxyId: process.env.SIGNALBOX_PROXY_ID ?? `signalbox-${name}`,
+    // Unset: x-proxy-id is each proxy task's own $hostname (its container), as with Interlock.
+    ...(process.env.SIGNALBOX_PROXY_ID ? { proxyId: process.env.SIGNALBOX_PROXY_ID } : {}),
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
     // Set by core with ProxyEdge: the edge network's subnet, trusted for the client address (PROXY protocol).
     edgeTrustedFrom: (process.env.SIGNALBOX_EDGE_TRUSTED ?? '').split(',').map((x) => x.trim()).filter((x) => /^[0-9.]+\/\d+$/.test(x)),
+    ...(customTemplate !== undefined ? { customTemplate } : {}),
   },
   allowedModules: [streamModule],
   // Core mounts the secrets of the routes this extension serves here, so certificates are checked before proxies load them.
@@ -60,18 +104,43 @@ try {
   log.warn({ err: (e as Error).message }, 'cannot read published configs');
 }
 
-const app = buildServer({ served, status: () => state, registry, log });
+// Models and proxy refusals are processed one at a time.
+let chain: Promise<unknown> = Promise.resolve();
+const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+  const next = chain.then(fn, fn);
+  chain = next.catch(() => undefined);
+  return next;
+};
+
+const app = buildServer({
+  served,
+  status: () => state,
+  registry,
+  log,
+  apiToken,
+  onRefusal: (sha, reason) => {
+    void serially(async () => {
+      const res = await pipeline.proxyRefusal(sha, reason);
+      if (!res || !state.modelVersion) return;
+      outcomes.inc({ outcome: res.outcome });
+      state.excluded = res.excluded;
+      await reportExclusions(state.modelVersion, res.excluded);
+      log.info({ modelVersion: state.modelVersion, outcome: res.outcome, config: res.config, excluded: res.excluded.length }, 'model processed again after a proxy refusal');
+    }).catch((e: Error) => log.error({ err: e.message }, 'cannot process a proxy refusal'));
+  },
+});
 await app.listen({ host: '0.0.0.0', port });
-log.info({ coreUrl, name, port, sandboxNetworkIsolated: validator.networkIsolated, task: hostname() }, 'extension started');
+log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'extension started');
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
   try {
-    await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
+    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
       body: JSON.stringify({ modelVersion: version, excluded }),
       signal: AbortSignal.timeout(5000),
     });
+    if (!res.ok) log.warn({ status: res.status, body: (await res.text()).slice(0, 200) }, 'core refused the exclusions report');
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'cannot report exclusions to core');
   }
@@ -82,9 +151,17 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
   url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
   waitSeconds: 30,
   signal: abort.signal,
+  headers: bearerHeader(apiToken),
   parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
-  onValue: async (payload) => {
+  // A restarted core has forgotten what we excluded, and its model may not change (so no new render):
+  // tell it again as soon as it answers.
+  onRecovered: async () => {
+    if (state.modelVersion === undefined) return;
+    log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
+    await reportExclusions(state.modelVersion, state.excluded);
+  },
+  onValue: (payload) => serially(async () => {
     const started = Date.now();
     try {
       const res = await pipeline.process(payload.model, payload.extension);
@@ -102,7 +179,7 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
       log.error({ err: (e as Error).message, modelVersion: payload.version }, 'cannot process model; still serving the last config');
       throw e;
     }
-  },
+  }),
 });
 
 const shutdown = () => {

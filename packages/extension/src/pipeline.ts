@@ -2,8 +2,10 @@
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
 import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
+import { API_TOKEN_SECRET_PREFIX } from '@signalbox/model';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
+import { routesFingerprint, servicesBlamed } from './refusals.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
 import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
 import type { ConfigPublisher } from './publisher.js';
@@ -16,7 +18,7 @@ export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderO
 export interface Exclusion {
   service: string;
   /** ERR_CERT_INVALID: a certificate/key pair of its hosts cannot be served (checked on the mounted secrets). */
-  code: 'ERR_NGINX_REJECTED' | 'ERR_CERT_INVALID';
+  code: 'ERR_NGINX_REJECTED' | 'ERR_CERT_INVALID' | 'ERR_PROXY_REFUSED';
   reason: string;
 }
 
@@ -45,7 +47,31 @@ export interface PipelineDeps {
 }
 
 export class Pipeline {
+  /** Services a proxy refused, with the fingerprint of their routes then: retried once those change. */
+  private readonly proxyRefused = new Map<string, { reason: string; routes: string }>();
+  private last: { model: ClusterModel; ext: ExtensionConfig } | undefined;
+
   constructor(private readonly d: PipelineDeps) {}
+
+  /**
+   * A proxy refused the config with sha256 `sha` (nginx's reason). If it is the one served, the services
+   * the reason points at are excluded and the last model is processed again; undefined when the
+   * refusal is stale or names no service (then nothing changes and the proxy keeps its last good config).
+   */
+  async proxyRefusal(sha: string, reason: string): Promise<PipelineResult | undefined> {
+    const served = this.d.served.get();
+    if (!this.last || served?.sha256 !== sha) return undefined;
+    const blamed = servicesBlamed(reason, served.text, this.last.model).filter((s) => !this.proxyRefused.has(s));
+    if (blamed.length === 0) {
+      this.d.log.error({ reason }, 'a proxy refused the served config and the reason names no service; proxies keep their last good config');
+      return undefined;
+    }
+    for (const s of blamed) {
+      this.proxyRefused.set(s, { reason, routes: routesFingerprint(this.last.model, s) });
+      this.d.log.warn({ service: s, reason }, 'service excluded: a proxy refused the config because of its routes');
+    }
+    return this.process(this.last.model, this.last.ext);
+  }
 
   private renderReal(model: ClusterModel, ext: ExtensionConfig): string {
     return this.d.render(model, ext, { ...this.d.renderOptions, secretsDir: this.d.secretsDir ?? '/run/secrets' });
@@ -57,19 +83,33 @@ export class Pipeline {
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
       this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, tempDir: s.tempDir });
-    const res = await this.d.validator.validate(inSandbox, model.proxySecrets);
+    // Core never mounts the API token secret into proxies as a route's key (it is not one): a service
+    // naming it fails here like any missing key and is left out, instead of failing on every proxy.
+    const res = await this.d.validator.validate(inSandbox, model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)));
     return res.ok ? undefined : res.error;
   }
 
   async process(input: ClusterModel, ext: ExtensionConfig): Promise<PipelineResult> {
     let model = input;
+    this.last = { model: input, ext };
     const log = this.d.log;
     let excluded: Exclusion[] = [];
+    if (this.proxyRefused.size > 0) {
+      const still = new Set<string>();
+      for (const [service, r] of this.proxyRefused) {
+        if (routesFingerprint(model, service) === r.routes) {
+          still.add(service);
+          excluded.push({ service, code: 'ERR_PROXY_REFUSED', reason: r.reason });
+        } else this.proxyRefused.delete(service);
+      }
+      if (still.size > 0) model = withoutServices(model, still);
+    }
     if (this.d.readSecret) {
       const bad = certificateCulprits(model, this.d.readSecret);
       if (bad.size > 0) {
-        excluded = [...bad].map(([service, reason]) => ({ service, code: 'ERR_CERT_INVALID' as const, reason }));
-        for (const x of excluded) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its certificate cannot be served');
+        const certs = [...bad].map(([service, reason]) => ({ service, code: 'ERR_CERT_INVALID' as const, reason }));
+        excluded = [...excluded, ...certs];
+        for (const x of certs) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its certificate cannot be served');
         model = withoutServices(model, new Set(bad.keys()));
       }
     }

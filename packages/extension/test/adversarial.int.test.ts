@@ -713,7 +713,7 @@ function checkValidRouted(pub: Published, valid: ValidService, snap: ServiceSnap
   if (valid.httpsRedirect) {
     const server = pub.servers.find((s) => s.names.includes(valid.httpsRedirect!) && !s.listen.some((l) => l.includes('ssl')));
     const loc = server?.locations.find((l) => l.args.length === 1 && l.args[0] === '/');
-    if (server?.returnAll || !loc?.ret || loc.ret[0] !== '301' || !loc.ret[1]?.startsWith('https://')) {
+    if (server?.returnAll || !loc?.ret || loc.ret[0] !== '302' || !loc.ret[1]?.startsWith('https://')) {
       problems.push(`${valid.shape.name}: plain HTTP to ${valid.httpsRedirect} does not redirect to https (${JSON.stringify(server?.returnAll ?? loc?.ret ?? 'no server')})`);
     }
   }

@@ -23,9 +23,27 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A self-signed pair for `names` written as secrets <base>.crt / <base>.key. */
 function pair(base: string, names: string[]): void {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', `/CN=${names[0]}`,
-    '-addext', `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-    '-keyout', join(dir, `${base}.key`), '-out', join(dir, `${base}.crt`)], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '30',
+      '-subj',
+      `/CN=${names[0]}`,
+      '-addext',
+      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
+      '-keyout',
+      join(dir, `${base}.key`),
+      '-out',
+      join(dir, `${base}.crt`),
+    ],
+    { stdio: 'ignore' },
+  );
 }
 pair('shop', ['shop.example.com']);
 pair('wild', ['*.shop.example.com']);
@@ -44,9 +62,15 @@ test('covers: exact names, and one-label wildcards over exact hosts only', () =>
 test('pairProblem: parse, match, host coverage, mounted', () => {
   expect(pairProblem('shop.example.com', 'shop.crt', 'shop.key', read)).toBeUndefined();
   expect(pairProblem('login.shop.example.com', 'wild.crt', 'wild.key', read)).toBeUndefined();
-  expect(pairProblem('x.example.com', 'db-password', 'db-password', read)).toBe('secret db-password (ssl_cert) is not a PEM certificate');
-  expect(pairProblem('shop.example.com', 'shop.crt', 'other.key', read)).toBe('key other.key does not belong to certificate shop.crt');
-  expect(pairProblem('evil.example.net', 'shop.crt', 'shop.key', read)).toBe('certificate shop.crt is not for host evil.example.net (it is for shop.example.com)');
+  expect(pairProblem('x.example.com', 'db-password', 'db-password', read)).toBe(
+    'secret db-password (ssl_cert) is not a PEM certificate',
+  );
+  expect(pairProblem('shop.example.com', 'shop.crt', 'other.key', read)).toBe(
+    'key other.key does not belong to certificate shop.crt',
+  );
+  expect(pairProblem('evil.example.net', 'shop.crt', 'shop.key', read)).toBe(
+    'certificate shop.crt is not for host evil.example.net (it is for shop.example.com)',
+  );
   expect(pairProblem('shop.example.com', 'missing.crt', 'shop.key', read)).toMatch(/not mounted in the extension yet/);
 });
 
@@ -61,7 +85,20 @@ function tlsModel(hosts: { host: string; service: string; cert: string; key: str
       host: h.host,
       sslOnly: false,
       tls: { certSecret: h.cert, keySecret: h.key },
-      locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: { name: `u_${h.service}`, servers: [{ addr: h.addr, port: 80, service: h.service }], balance: 'round_robin', tls: { enabled: false, verify: false }, services: [h.service] } }],
+      locations: [
+        {
+          path: '/',
+          rewrite: false,
+          websocketEndpoints: [],
+          upstream: {
+            name: `u_${h.service}`,
+            servers: [{ addr: h.addr, port: 80, service: h.service }],
+            balance: 'round_robin',
+            tls: { enabled: false, verify: false },
+            services: [h.service],
+          },
+        },
+      ],
     })),
     passthrough: [],
     redirects: [],
@@ -97,10 +134,14 @@ test('a non-PEM secret excludes only its service; the victim is published and th
     { host: 'shop.example.com', service: 'shop-web', cert: 'shop.crt', key: 'shop.key', addr: '10.0.0.2' },
     { host: 'evil.example.net', service: 'evil-web', cert: 'db-password', key: 'db-password', addr: '10.0.0.3' },
   ]);
-  expect([...certificateCulprits(model, read)]).toEqual([['evil-web', 'secret db-password (ssl_cert) is not a PEM certificate']]);
+  expect([...certificateCulprits(model, read)]).toEqual([
+    ['evil-web', 'secret db-password (ssl_cert) is not a PEM certificate'],
+  ]);
   const res = await pipeline.process(model, ext);
   expect(res.outcome).toBe('published');
-  expect(res.excluded).toEqual([{ service: 'evil-web', code: 'ERR_CERT_INVALID', reason: 'secret db-password (ssl_cert) is not a PEM certificate' }]);
+  expect(res.excluded).toEqual([
+    { service: 'evil-web', code: 'ERR_CERT_INVALID', reason: 'secret db-password (ssl_cert) is not a PEM certificate' },
+  ]);
   const conf = published.at(-1)!.text;
   expect(conf).toContain('/run/secrets/shop.crt');
   expect(conf).not.toContain('db-password');

@@ -101,6 +101,7 @@ test('a config that fails without any service is refused and nothing is publishe
   const res = await pipeline.process(modelOf([{ name: 'ok', addr: '10.0.0.3' }]), broken);
   expect(res.outcome).toBe('refused');
   expect(res.error).toMatch(/bogus_directive/);
+  expect(res.excluded).toEqual([]); // not any service's fault: none is blamed
   expect(served.get()).toBe(before);
   expect(publisher.published).toHaveLength(1);
 });
@@ -138,11 +139,23 @@ test('the policy refuses directives no label can produce, even if nginx would ac
   const sneaky: ExtensionConfig = { ...ext, Config: { ...ext.Config, HTTPOptions: ['include /etc/passwd;'] } };
   const res = await pipeline.process(modelOf([{ name: 'a', addr: '10.0.0.2' }]), sneaky);
   expect(res.outcome).toBe('refused');
-  expect(res.error).toMatch(/"include" is not allowed/);
+  expect(res.error).toMatch(/ERR_DIRECTIVE_FORBIDDEN: .*"include" is not allowed/);
   expect(publisher.published).toHaveLength(0);
 });
 
 test('directives() sees statements, not quoted text or comments', () => {
   const ds = directives('# include x;\nadd_header x "include y; {";\nhttp {\n  server_name a;\n}\n');
   expect(ds.map((d) => d.name)).toEqual(['add_header', 'http', 'server_name']);
+});
+
+test('a service naming the API token secret as its certificate is left out, the others are published', async () => {
+  const { publisher, pipeline } = setup();
+  const m = modelOf([{ name: 'good', addr: '10.0.0.2' }, { name: 'thief', addr: '10.0.0.3' }]);
+  const thief = m.virtualHosts.find((v) => v.host === 'thief.test')!;
+  thief.tls = { certSecret: 'signalbox-api-token-abc123', keySecret: 'signalbox-api-token-abc123' };
+  const model = { ...m, proxySecrets: ['signalbox-api-token-abc123'] };
+  const res = await pipeline.process(model, ext);
+  expect(res.outcome).toBe('published');
+  expect(res.excluded.map((x) => x.service)).toEqual(['thief']);
+  expect(publisher.published.at(-1)!.text).not.toContain('signalbox-api-token');
 });

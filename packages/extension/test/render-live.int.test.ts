@@ -107,7 +107,8 @@ describe('live nginx with a rendered config', () => {
   let tmp: string;
   let nginx: ChildProcess | undefined;
   const servers: net.Server[] = [];
-  const p = { http: 0, https: 0, a: 0, b: 0, tlsBackend: 0 };
+  const p = { http: 0, https: 0, a: 0, b: 0, tlsBackend: 0, flaky: 0 };
+  let flakyHits = 0;
 
   beforeAll(async () => {
     const info = await nginxInfo();
@@ -125,6 +126,14 @@ describe('live nginx with a rendered config', () => {
       );
     });
     const b = http.createServer(echoHandler('b'));
+    // A task that answers every request with 503: Interlock retried idempotent requests on another task.
+    const flaky = http.createServer((_req, res) => {
+      flakyHits++;
+      res.statusCode = 503;
+      res.end('flaky');
+    });
+    servers.push(flaky);
+    p.flaky = await listen(flaky);
     const tlsBackend = https.createServer({ cert: material.cert, key: material.key }, echoHandler('passthrough-backend'));
     servers.push(a, b, tlsBackend);
     p.a = await listen(a);
@@ -147,6 +156,7 @@ describe('live nginx with a rendered config', () => {
             { path: '/keep', rewrite: false, websocketEndpoints: [], upstream: upstream('u_keep', [p.b]) },
           ],
         },
+        { host: 'retry.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream('u_retry', [p.flaky, p.b]) }] },
         { host: 'down.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream('u_down', []) }] },
         {
           host: 'secure.test',
@@ -179,6 +189,8 @@ describe('live nginx with a rendered config', () => {
       PublishedSSLPort: p.https,
       Config: {
         ...base.Config,
+        // The test client connects from 127.0.0.2 to play a trusted load balancer; 127.0.0.1 is anybody.
+        TrustedProxies: ['127.0.0.2'],
         User: '',
         PidPath: path.join(tmp, 'nginx.pid'),
         AccessLogPath: path.join(tmp, 'access.log'),
@@ -231,7 +243,8 @@ describe('live nginx with a rendered config', () => {
     expect(e.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
     expect(r.headers['x-request-id']).toBe(e.headers['x-request-id']);
     expect(r.headers['x-server-info']).toBe('signalbox');
-    expect(r.headers['x-proxy-id']).toBe('signalbox-extension');
+    // x-proxy-id names the proxy task: nginx's $hostname (the task's container hostname in swarm).
+    expect(r.headers['x-proxy-id']).toBe(os.hostname());
     expect(r.headers['x-upstream-addr']).toBe(`127.0.0.1:${p.a}`);
   });
 
@@ -275,6 +288,43 @@ describe('live nginx with a rendered config', () => {
     expect(status).toEqual({ code: 101, seen: 'websocket' });
   });
 
+  it('upgrades websockets below the endpoint too (prefix, as Interlock)', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: p.http, path: '/ws/room/7?x=1', agent: false, headers: { host: 'app.test', connection: 'Upgrade', upgrade: 'websocket' } });
+      req.on('upgrade', (res, socket) => {
+        socket.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('response', (res) => resolve(res.statusCode ?? 0));
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(101);
+  });
+
+  it('passes Host as the client sent it, port included', async () => {
+    const e = echo(await get(p.http, 'app.test:8080', '/'));
+    expect(e.headers['host']).toBe('app.test:8080');
+    expect(e.headers['x-forwarded-host']).toBe('app.test:8080');
+  });
+
+  it('replaces X-Forwarded-* from an untrusted client and keeps them from a trusted load balancer', async () => {
+    const sent = { 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7', 'x-forwarded-host': 'www.example.com' };
+    const untrusted = echo(await get(p.http, 'app.test', '/', { headers: sent, localAddress: '127.0.0.1' }));
+    expect(untrusted.headers).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-for': '127.0.0.1', 'x-forwarded-host': 'app.test' });
+    const trusted = echo(await get(p.http, 'app.test', '/', { headers: sent, localAddress: '127.0.0.2' }));
+    expect(trusted.headers).toMatchObject({ 'x-forwarded-proto': 'https', 'x-forwarded-for': '198.51.100.7, 127.0.0.2', 'x-forwarded-host': 'www.example.com' });
+    // A trusted balancer that sets none: the proxy's own view.
+    const bare = echo(await get(p.http, 'app.test', '/', { localAddress: '127.0.0.2' }));
+    expect(bare.headers).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-for': '127.0.0.2', 'x-forwarded-host': 'app.test' });
+  });
+
+  it('retries an idempotent request on another task when one answers 503', async () => {
+    const before = flakyHits;
+    for (let i = 0; i < 4; i++) expect(echo(await get(p.http, 'retry.test', `/r${i}`)).backend).toBe('b');
+    expect(flakyHits).toBeGreaterThan(before); // the 503 task was tried, and the request retried on the other
+  });
+
   it('answers 503 for an upstream without servers', async () => {
     expect((await get(p.http, 'down.test', '/')).status).toBe(503);
   });
@@ -295,10 +345,20 @@ describe('live nginx with a rendered config', () => {
     }
   });
 
-  it('redirects ssl_only hosts to the published HTTPS port', async () => {
+  it('redirects ssl_only hosts to the published HTTPS port with a 302, as Interlock', async () => {
     const r = await get(p.http, 'secure.test', '/p?q=1');
-    expect(r.status).toBe(301);
+    expect(r.status).toBe(302);
     expect(r.headers['location']).toBe(`https://secure.test:${p.https}/p?q=1`);
+  });
+
+  it('routes ssl_only requests a trusted TLS-terminating balancer received over https (no redirect loop)', async () => {
+    const https = { 'x-forwarded-proto': 'https' };
+    const viaBalancer = await get(p.http, 'secure.test', '/lb', { headers: https, localAddress: '127.0.0.2' });
+    expect(viaBalancer.status).toBe(200);
+    expect(echo(viaBalancer).headers['x-forwarded-proto']).toBe('https');
+    // The balancer's own plain-HTTP traffic, and any client claiming https, still go to https.
+    expect((await get(p.http, 'secure.test', '/lb', { localAddress: '127.0.0.2' })).status).toBe(302);
+    expect((await get(p.http, 'secure.test', '/lb', { headers: https, localAddress: '127.0.0.1' })).status).toBe(302);
   });
 
   it('terminates TLS behind the passthrough port and keeps the client address', async () => {

@@ -184,11 +184,11 @@ describe('view model rules', () => {
 
   it('buffers the access log by default; AccessLogBuffer "0" writes each line at once', () => {
     const c = loadCase('one-host');
-    expect(buildViewModel(c.model, c.ext, c.options).http.accessLog).toEqual({ path: '"/dev/stdout"', format: 'main', buffer: 'buffer=4k flush=1s' });
+    expect(buildViewModel(c.model, c.ext, c.options).http.accessLog).toEqual({ path: '"/dev/stdout"', format: 'main', buffer: 'buffer=64k flush=1s' });
     const unbuffered = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '0' } };
     expect(buildViewModel(c.model, unbuffered, c.options).http.accessLog?.buffer).toBeNull();
-    const big = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '64k', AccessLogFlush: '5s' } };
-    expect(buildViewModel(c.model, big, c.options).http.accessLog?.buffer).toBe('buffer=64k flush=5s');
+    const big = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '4k', AccessLogFlush: '5s' } };
+    expect(buildViewModel(c.model, big, c.options).http.accessLog?.buffer).toBe('buffer=4k flush=5s');
     const bad = { ...c.ext, Config: { ...c.ext.Config, AccessLogBuffer: '4 k' } };
     expect(() => buildViewModel(c.model, bad, c.options)).toThrow(/AccessLogBuffer/);
   });
@@ -202,7 +202,7 @@ describe('view model rules', () => {
     expect(names).toContain('"example.com" "www.example.com"');
     expect(names).toContain('"shop1.example.com" "shop2.example.com"'); // both only redirect to https
     expect(names.filter((n) => n === '"shop1.example.com"' || n === '"shop2.example.com"')).toHaveLength(2); // own certificates
-    expect(view.http.maps).toHaveLength(1); // both sticky on `session`
+    expect(view.http.maps.filter((m) => m.variable.startsWith('$signalbox_sticky_'))).toHaveLength(1); // both sticky on `session`
     // Every host still reaches the servers it did: each proxy_pass names an upstream holding its model's servers.
     const byName = new Map(view.http.upstreams.map((u) => [u.name, u.servers.map((s) => s.address).sort()]));
     for (const vh of c.model.virtualHosts) {
@@ -229,14 +229,14 @@ describe('view model rules', () => {
   it('maps websocket endpoints under a rewritten root to the stripped path', () => {
     const c = loadCase('websocket');
     const s = server(buildViewModel(c.model, c.ext, c.options), 'chat.example.com (http)');
-    expect(location(s, '=', '/live/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.stringMatching(/\/ws"$/) });
-    expect(location(s, '=', '/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.not.stringMatching(/\/ws"$/) });
+    expect(location(s, '', '/live/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.stringMatching(/\/ws"$/) });
+    expect(location(s, '', '/ws')).toMatchObject({ kind: 'proxy', websocket: true, proxyPass: expect.not.stringMatching(/\/ws"$/) });
   });
 
   it('uses $cookie_NAME for plain cookie names and a regex over $http_cookie otherwise', () => {
     const c = loadCase('sticky-cookie');
     const vm = buildViewModel(c.model, c.ext, c.options);
-    expect(vm.http.maps.map((m) => m.source)).toEqual(['$http_cookie', '$cookie_PHPSESSID']);
+    expect(vm.http.maps.map((m) => m.source).slice(0, 2)).toEqual(['$http_cookie', '$cookie_PHPSESSID']);
     expect(vm.http.maps[0]!.entries[0]!.key).toBe('"~(^|;\\\\s*)JSESSION\\\\-ID=([^;]+)"');
     expect(vm.http.upstreams.map((u) => u.balance)).toEqual(['hash $signalbox_sticky_0 consistent', 'hash $signalbox_sticky_1 consistent']);
   });
@@ -269,9 +269,10 @@ describe('view model rules', () => {
     const c = loadCase('hide-info-headers');
     expect(buildViewModel(c.model, c.ext, c.options).http.responseHeaders.map((h) => h.name)).toEqual(['x-request-id']);
     const shown = loadCase('one-host');
+    // Each proxy task names itself: nginx's $hostname is the task's container, as Interlock's x-proxy-id was.
     expect(buildViewModel(shown.model, shown.ext, shown.options).http.responseHeaders).toContainEqual({
       name: 'x-proxy-id',
-      value: '"signalbox-extension"',
+      value: '$hostname',
     });
     expect(
       buildViewModel(shown.model, shown.ext, { ...shown.options, proxyId: 'p-1' }).http.responseHeaders,
@@ -392,4 +393,52 @@ describe('templates', () => {
     expect(() => renderNginxConf(c.model, c.ext, { ...c.options, customTemplate: '{{ nope }}' })).toThrow(/undefined/);
   });
 
+});
+
+describe('what apps saw behind Interlock', () => {
+  test('Host as the client sent it, X-Forwarded-* through the trusted-proxy maps', () => {
+    const c = loadCase('trusted-proxies');
+    const vm = buildViewModel(c.model, c.ext, c.options);
+    expect(vm.http.proxyHeaders.find((h) => h.name === 'Host')!.value).toBe('$http_host');
+    expect(vm.http.trustedProxies).toEqual(['"10.0.0.0/8"', '"192.0.2.10"', '"2001:db8::/32"']);
+    const proto = vm.http.maps.find((m) => m.variable === '$signalbox_forwarded_proto')!;
+    expect(proto).toMatchObject({ source: '"$signalbox_trusted_proxy:$http_x_forwarded_proto"', default: '$scheme' });
+    const xff = vm.http.maps.find((m) => m.variable === '$signalbox_forwarded_for')!;
+    expect(xff).toMatchObject({ entries: [{ key: '1', value: '$proxy_add_x_forwarded_for' }], default: '$remote_addr' });
+    // Nothing trusted by default.
+    const plain = loadCase('one-host');
+    expect(buildViewModel(plain.model, plain.ext, plain.options).http.trustedProxies).toEqual([]);
+  });
+
+  test('a TrustedProxies entry that is not an address is refused', () => {
+    const c = loadCase('trusted-proxies');
+    const ext = { ...c.ext, Config: { ...c.ext.Config, TrustedProxies: ['10.0.0.0/40'] } };
+    expect(() => buildViewModel(c.model, ext, c.options)).toThrow(/TrustedProxies entry "10.0.0.0\/40"/);
+  });
+
+  test('idempotent requests are retried on another task on errors and 502/503/504', () => {
+    const c = loadCase('one-host');
+    expect(buildViewModel(c.model, c.ext, c.options).http.proxyNextUpstream).toBe('error timeout http_502 http_503 http_504');
+  });
+
+  test('ssl_only answers 302 to SSLRedirectPort, or PublishedSSLPort when it is 0', () => {
+    const lb = loadCase('ssl-only-redirect-port');
+    const s = server(buildViewModel(lb.model, lb.ext, lb.options), 'b.example.com (http): redirects to https');
+    expect(location(s, '', '/')).toMatchObject({ kind: 'return', status: 302, body: '"https://$host$request_uri"' });
+    const direct = { ...lb.ext, SSLRedirectPort: 0 };
+    const s2 = server(buildViewModel(lb.model, direct, lb.options), 'b.example.com (http): redirects to https');
+    expect(location(s2, '', '/')).toMatchObject({ status: 302, body: '"https://$host:8443$request_uri"' });
+  });
+
+  test('default_backend over HTTPS with the certificate of a host its service serves', () => {
+    const c = loadCase('default-backend-https');
+    const s = server(buildViewModel(c.model, c.ext, c.options), 'default server (https): default backend, with the certificate of fallback.example.com');
+    expect(s.rejectHandshake).toBe(false);
+    expect(s.tls).toEqual({ certificate: '"/run/secrets/fallback.example.com.crt"', certificateKey: '"/run/secrets/fallback.example.com.key"' });
+    expect(location(s, '', '/')).toMatchObject({ kind: 'proxy', proxyPass: '"http://u_default_backend"' });
+    // Without a certificate the handshake is still refused.
+    const plain = loadCase('default-backend');
+    const vm = buildViewModel(plain.model, plain.ext, plain.options);
+    expect(server(vm, 'default server (https): unknown hosts, TLS handshake rejected').rejectHandshake).toBe(true);
+  });
 });

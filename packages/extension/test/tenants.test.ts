@@ -12,7 +12,15 @@ import { CASES_DIR, loadCase } from './golden/load-cases.js';
 
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 const P = 'com.docker.lb.';
-const NET = { id: 'n1', name: 'appnet', driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} };
+const NET = {
+  id: 'n1',
+  name: 'appnet',
+  driver: 'overlay',
+  scope: 'swarm',
+  attachable: true,
+  ingress: false,
+  labels: {},
+};
 
 function snapshot(defs: [name: string, stack: string, labels: Record<string, string>][]): SwarmSnapshot {
   const services: ServiceSnapshot[] = defs.map(([name, stack, labels], i) => ({
@@ -39,23 +47,46 @@ const TLS = { [`${P}ssl_cert`]: 'shop.crt', [`${P}ssl_key`]: 'shop.key' };
 /** Victim stack "shop" first, then every attack of stack "evil" (cases 1, 2, 3, 4 and 9). */
 const SCENARIOS: Record<string, { description: string; snap: SwarmSnapshot; losers: Record<string, string> }> = {
   'tenant-takeover': {
-    description: 'Issue 9 cases 1, 2 and 4 built by core: stack evil tries a path, a canary, a websocket endpoint, a redirect and the certificate of stack shop; every attempt is rejected and shop.example.com is rendered exactly as without them.',
+    description:
+      'Issue 9 cases 1, 2 and 4 built by core: stack evil tries a path, a canary, a websocket endpoint, a redirect and the certificate of stack shop; every attempt is rejected and shop.example.com is rendered exactly as without them.',
     snap: snapshot([
       ['shop-web', 'shop', { [`${P}hosts`]: 'shop.example.com', [`${P}ssl_only`]: 'true', ...TLS }],
       ['evil-account', 'evil', { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/account' }],
       ['evil-canary', 'evil', { [`${P}hosts`]: 'shop.example.com' }],
       ['evil-ws', 'evil', { [`${P}hosts`]: 'shop.example.com', [`${P}websocket_endpoints`]: '/api' }],
-      ['evil-redirect', 'evil', { [`${P}hosts`]: 'attacker.example.net', [`${P}redirects`]: 'http://shop.example.com/login,https://evil.example.net/phish' }],
+      [
+        'evil-redirect',
+        'evil',
+        {
+          [`${P}hosts`]: 'attacker.example.net',
+          [`${P}redirects`]: 'http://shop.example.com/login,https://evil.example.net/phish',
+        },
+      ],
       ['evil-cert', 'evil', { [`${P}hosts`]: 'login.shop.example.com', ...TLS }],
-      ['shop-pay', 'shop', { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/pay', [`${P}ssl_only`]: 'true', ...TLS }],
+      [
+        'shop-pay',
+        'shop',
+        { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/pay', [`${P}ssl_only`]: 'true', ...TLS },
+      ],
     ]),
-    losers: { 'evil-account': 'ERR_HOST_OWNED', 'evil-canary': 'ERR_HOST_OWNED', 'evil-ws': 'ERR_HOST_OWNED', 'evil-redirect': 'ERR_HOST_OWNED', 'evil-cert': 'ERR_SECRET_OWNED' },
+    losers: {
+      'evil-account': 'ERR_HOST_OWNED',
+      'evil-canary': 'ERR_HOST_OWNED',
+      'evil-ws': 'ERR_HOST_OWNED',
+      'evil-redirect': 'ERR_HOST_OWNED',
+      'evil-cert': 'ERR_SECRET_OWNED',
+    },
   },
   'tenant-wildcard-default': {
-    description: 'Issue 9 cases 3 and 9 built by core: stack evil passes *.com through and is the default backend; shop.example.com (terminated) is kept out of the passthrough wildcard, and the passed-through and rejected hosts of stack shop are held (503, handshake rejected) instead of reaching evil.',
+    description:
+      'Issue 9 cases 3 and 9 built by core: stack evil passes *.com through and is the default backend; shop.example.com (terminated) is kept out of the passthrough wildcard, and the passed-through and rejected hosts of stack shop are held (503, handshake rejected) instead of reaching evil.',
     snap: snapshot([
       ['shop-web', 'shop', { [`${P}hosts`]: 'shop.example.com', ...TLS }],
-      ['shop-pt', 'shop', { [`${P}hosts`]: 'tls.shop.example.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '8443' }],
+      [
+        'shop-pt',
+        'shop',
+        { [`${P}hosts`]: 'tls.shop.example.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '8443' },
+      ],
       ['shop-broken', 'shop', { [`${P}hosts`]: 'new.shop.example.com', [`${P}network`]: 'missing' }],
       ['evil-wild', 'evil', { [`${P}hosts`]: '*.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '8443' }],
       ['evil-default', 'evil', { [`${P}default_backend`]: 'true' }],
@@ -66,13 +97,16 @@ const SCENARIOS: Record<string, { description: string; snap: SwarmSnapshot; lose
 };
 
 function built(name: string): ClusterModel {
-  return buildClusterModels(SCENARIOS[name]!.snap, [{ name: 'default', serviceCluster: '', networks: [] }]).get('default')!;
+  return buildClusterModels(SCENARIOS[name]!.snap, [{ name: 'default', serviceCluster: '', networks: [] }]).get(
+    'default',
+  )!;
 }
 
 describe.each(Object.keys(SCENARIOS))('%s', (name) => {
   const model = built(name);
   const casePath = path.join(CASES_DIR, `${name}.json`);
-  if (UPDATE) writeFileSync(casePath, `${JSON.stringify({ description: SCENARIOS[name]!.description, model }, null, 2)}\n`);
+  if (UPDATE)
+    writeFileSync(casePath, `${JSON.stringify({ description: SCENARIOS[name]!.description, model }, null, 2)}\n`);
 
   it('rejects each attacker with the code that names the owner; the victim keeps every service', () => {
     const { losers } = SCENARIOS[name]!;
@@ -99,7 +133,10 @@ describe('what the rendered config does', () => {
     expect(conf).not.toMatch(/account|evil\.example\.net|login\.shop\.example\.com/);
     expect(conf).not.toMatch(/location = "?\/api/);
     const vh = c.model.virtualHosts.find((v) => v.host === 'shop.example.com')!;
-    expect(vh.locations.map((l) => [l.path, l.upstream.services])).toEqual([['/', ['shop-web']], ['/pay', ['shop-pay']]]);
+    expect(vh.locations.map((l) => [l.path, l.upstream.services])).toEqual([
+      ['/', ['shop-web']],
+      ['/pay', ['shop-pay']],
+    ]);
     expect(c.model.redirects).toEqual([]);
   });
 

@@ -62,6 +62,13 @@ export type ClusterCode =
   | 'ERR_LIMIT_LABELS'
   | 'WARN_SERVING_PREVIOUS_LABELS';
 
+/**
+ * Appended to conflict errors: Interlock had no such check. It rendered both services into one nginx.conf,
+ * so nginx either refused the whole file (no site got updates) or one service silently won.
+ */
+const UNSAFE_IN_INTERLOCK =
+  ' (Interlock accepted both and rendered them into one nginx.conf, where nginx either refused the whole file, so no service got updates, or one service silently took the other\'s traffic; Signalbox keeps the service created first)';
+
 function err(code: ClusterCode, key: string, message: string, value?: string): Diagnostic {
   return value === undefined ? { code, severity: 'error', key, message } : { code, severity: 'error', key, message, value };
 }
@@ -102,14 +109,24 @@ function upstreamSignature(spec: RouteSpec): string {
   ]);
 }
 
+/**
+ * The network a stack file calls `key`: docker stack deploy names it <stack>_<key>. Interlock's stack
+ * examples name it by its key (com.docker.lb.network: demo-network), so an attached network of the
+ * service's own stack is found by the key too.
+ */
+function stackNetwork(svc: ServiceSnapshot, key: string, attached: readonly NetworkSnapshot[]): NetworkSnapshot | undefined {
+  const stack = svc.labels['com.docker.stack.namespace'];
+  return stack === undefined ? undefined : attached.find((n) => n.name === `${stack}_${key}`);
+}
+
 function resolveReach(svc: ServiceSnapshot, spec: RouteSpec, snap: SwarmSnapshot, byId: Map<string, NetworkSnapshot>): Reach | Diagnostic {
   const attached = svc.networkIds
     .map((id) => byId.get(id))
     .filter((n): n is NetworkSnapshot => n !== undefined && !n.ingress);
   if (spec.network !== undefined) {
-    const named = snap.networks.find((n) => n.name === spec.network);
+    const named = snap.networks.find((n) => n.name === spec.network) ?? stackNetwork(svc, spec.network, attached);
     if (named === undefined) {
-      return err('ERR_NETWORK_NOT_FOUND', L('network'), 'names a network that does not exist in the swarm; create it or fix the name (stacks prefix network names with the stack name)', spec.network);
+      return err('ERR_NETWORK_NOT_FOUND', L('network'), 'names a network that does not exist in the swarm, nor one of its own stack by that key; create it or fix the name (stacks prefix network names with the stack name)', spec.network);
     }
     if (!attached.some((n) => n.id === named.id)) {
       const names = attached.map((n) => n.name).sort();
@@ -239,12 +256,13 @@ const overlaps = (redirectPathOf: string, routePath: string): boolean => redirec
 function claimsOf(spec: RouteSpec): Claims {
   const c: Claims = { locations: new Map(), certs: new Map(), passthrough: new Set(), terminated: new Set(), defaultBackend: spec.defaultBackend };
   const path = spec.contextRoot ?? '/';
+  const signature = spec.sslPassthrough ? '' : upstreamSignature(spec);
   for (const host of spec.hosts) {
     if (spec.sslPassthrough) {
       c.passthrough.add(host);
       continue;
     }
-    c.locations.set(`${host}\n${path}`, upstreamSignature(spec));
+    c.locations.set(`${host}\n${path}`, signature);
     if (spec.sslCert !== undefined && spec.sslKey !== undefined) {
       c.certs.set(host, `${spec.sslCert}\n${spec.sslKey}`);
       c.terminated.add(host);
@@ -352,6 +370,8 @@ function ownershipProblems(
   return problems;
 }
 
+const NO_REDIRECTS: ReadonlySet<string> = new Set();
+
 /** Cluster-wide state of the conflict resolution, shared with assemble(). */
 interface Resolution {
   lost: Map<Candidate, Diagnostic[]>;
@@ -379,7 +399,7 @@ function resolveConflicts(cands: Candidate[], rules: OwnerRules, secretLabels: R
   const redirectsOnHost = new Map<string, { path: string; source: string; target: string; service: string }[]>();
   const routesOnHost = new Map<string, { path: string; service: string }[]>();
   const plainHost = new Map<string, string>(); // host → first service routing it without ssl_only
-  const redirectKeys = new Map<string, Set<string>>(); // service → source\ntarget of its redirects
+  const redirectKeys = new Map<string, ReadonlySet<string>>(); // service → source\ntarget of its redirects
   let def: string | undefined;
   for (const c of cands) {
     const owner = ownerOf(c.svc.labels);
@@ -391,71 +411,71 @@ function resolveConflicts(cands: Candidate[], rules: OwnerRules, secretLabels: R
     }
     const claims = claimsOf(c.spec);
     const problems: Diagnostic[] = [];
-    const mine = new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
+    const mine = c.spec.redirects.length === 0 ? NO_REDIRECTS : new Set(c.spec.redirects.map((r) => `${r.source}\n${r.target}`));
     // What this service answers on plain HTTP: its locations, and a passed-through host's redirect to https.
     const httpPaths: [string, string][] = [...claims.locations.keys()].map((k) => k.split('\n') as [string, string]);
     if (c.spec.sslOnly) for (const host of claims.passthrough) httpPaths.push([host, '/']);
     for (const r of c.spec.redirects) {
       const o = redirectTarget.get(r.source);
       if (o && o.value !== r.target) {
-        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} is already redirected to ${o.value} by service ${o.service}; a source can have only one target`, r.source));
+        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} is already redirected to ${o.value} by service ${o.service}; a source can have only one target` + UNSAFE_IN_INTERLOCK, r.source));
       }
       const path = redirectPath(r.source);
       const taken = (routesOnHost.get(r.sourceHost) ?? []).find((w) => w.service !== c.svc.name && overlaps(path, w.path) && !redirectKeys.get(w.service)?.has(`${r.source}\n${r.target}`));
       if (taken) {
-        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} would take over host ${r.sourceHost} path ${taken.path}, which service ${taken.service} routes; redirect only hosts and paths no other service serves (or give every service of the host the same redirect)`, r.source));
+        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} would take over host ${r.sourceHost} path ${taken.path}, which service ${taken.service} routes; redirect only hosts and paths no other service serves (or give every service of the host the same redirect)` + UNSAFE_IN_INTERLOCK, r.source));
       }
     }
     for (const [host, path] of httpPaths) {
       const shadow = (redirectsOnHost.get(host) ?? []).find((r) => r.service !== c.svc.name && overlaps(r.path, path) && !mine.has(`${r.source}\n${r.target}`));
       if (shadow) {
-        problems.push(err('ERR_CONFLICT_REDIRECT', L('hosts'), `host ${host} path ${path} is redirected by service ${shadow.service} (${shadow.source} to ${shadow.target}), so requests would never reach this service`, host));
+        problems.push(err('ERR_CONFLICT_REDIRECT', L('hosts'), `host ${host} path ${path} is redirected by service ${shadow.service} (${shadow.source} to ${shadow.target}), so requests would never reach this service` + UNSAFE_IN_INTERLOCK, host));
       }
       const plain = plainHost.get(host);
       if (c.spec.sslOnly && !c.spec.sslPassthrough && plain !== undefined && plain !== c.svc.name) {
-        problems.push(err('ERR_CONFLICT_SSL_ONLY', L('ssl_only'), `host ${host} is also routed by service ${plain} without ssl_only; ssl_only applies to the whole host and would turn that service's plain-HTTP routes into redirects (set it on every service of the host, or on none)`, 'true'));
+        problems.push(err('ERR_CONFLICT_SSL_ONLY', L('ssl_only'), `host ${host} is also routed by service ${plain} without ssl_only; ssl_only applies to the whole host and would turn that service's plain-HTTP routes into redirects (set it on every service of the host, or on none)` + UNSAFE_IN_INTERLOCK, 'true'));
       }
     }
     for (const [key, sig] of claims.locations) {
       const o = loc.get(key);
       const [host, path] = key.split('\n') as [string, string];
       if (o && o.value !== sig) {
-        problems.push(err('ERR_CONFLICT_ROUTE', L('hosts'), `host ${host} path ${path} is already routed by service ${o.service} with different options (sticky/ip_hash/ssl_backend/rewrite/max_fails); services sharing a host and path form a canary pair only when those options match`, host));
+        problems.push(err('ERR_CONFLICT_ROUTE', L('hosts'), `host ${host} path ${path} is already routed by service ${o.service} with different options (sticky/ip_hash/ssl_backend/rewrite/max_fails); services sharing a host and path form a canary pair only when those options match` + UNSAFE_IN_INTERLOCK, host));
       }
       if (pass.has(host)) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('hosts'), `host ${host} is already passed through (ssl_passthrough) by service ${pass.get(host)}; a host cannot be both terminated here and passed through`, host));
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('hosts'), `host ${host} is already passed through (ssl_passthrough) by service ${pass.get(host)}; a host cannot be both terminated here and passed through` + UNSAFE_IN_INTERLOCK, host));
       }
       // A websocket endpoint is an exact location rendered before the others: it must stay with the
       // location (context root) that first claimed it, or it would take requests of another service's path.
       for (const endpoint of c.spec.websocketEndpoints) {
         const w = websockets.get(`${host}\n${endpoint}`);
         if (w && w.value !== path) {
-          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is already a websocket endpoint of service ${w.service} (location ${w.value}); one endpoint belongs to one location`, endpoint));
+          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is already a websocket endpoint of service ${w.service} (location ${w.value}); one endpoint belongs to one location` + UNSAFE_IN_INTERLOCK, endpoint));
         }
         const routed = loc.get(`${host}\n${endpoint}`);
         if (endpoint !== path && routed) {
-          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is a path service ${routed.service} routes; a websocket endpoint would take its requests`, endpoint));
+          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is a path service ${routed.service} routes; a websocket endpoint would take its requests` + UNSAFE_IN_INTERLOCK, endpoint));
         }
       }
     }
     for (const [host, pair] of claims.certs) {
       const o = cert.get(host);
       if (o && o.value !== pair) {
-        problems.push(err('ERR_CONFLICT_CERT', L('ssl_cert'), `host ${host} already uses a different certificate from service ${o.service}; services sharing a host must use the same ssl_cert/ssl_key`, pair.split('\n')[0]));
+        problems.push(err('ERR_CONFLICT_CERT', L('ssl_cert'), `host ${host} already uses a different certificate from service ${o.service}; services sharing a host must use the same ssl_cert/ssl_key` + UNSAFE_IN_INTERLOCK, pair.split('\n')[0]));
       }
     }
     for (const host of claims.passthrough) {
       const other = pass.get(host);
       if (other !== undefined) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already passed through to service ${other}; only one service may receive a passed-through host`, host));
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already passed through to service ${other}; only one service may receive a passed-through host` + UNSAFE_IN_INTERLOCK, host));
       }
       const served = term.get(host) ?? httpHost.get(host);
       if (served !== undefined) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${served}; a host cannot be both`, host));
+        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${served}; a host cannot be both` + UNSAFE_IN_INTERLOCK, host));
       }
     }
     if (claims.defaultBackend && def !== undefined) {
-      problems.push(err('ERR_CONFLICT_DEFAULT_BACKEND', L('default_backend'), `service ${def} is already the default backend; only one service per cluster can be`, 'true'));
+      problems.push(err('ERR_CONFLICT_DEFAULT_BACKEND', L('default_backend'), `service ${def} is already the default backend; only one service per cluster can be` + UNSAFE_IN_INTERLOCK, 'true'));
     }
     if (problems.length > 0) {
       lost.set(c, problems);

@@ -32,6 +32,8 @@ export interface NginxTuning {
   MainLogFormat: string;
   TraceLogFormat: string;
   HideInfoHeaders: boolean;
+  /** Addresses/CIDRs of load balancers in front of the proxy whose X-Forwarded-* headers are kept. */
+  TrustedProxies: string[];
   /** How long old workers may drain after a reload. */
   WorkerShutdownTimeout: string;
   GlobalOptions: string[];
@@ -73,6 +75,8 @@ export interface ExtensionConfig {
   TargetPort: number;
   PublishedSSLPort: number;
   TargetSSLPort: number;
+  /** Port ssl_only redirects send clients to; 0 = PublishedSSLPort. */
+  SSLRedirectPort: number;
   /** Name of a Docker config holding a custom nginx template; '' = built-in. */
   Template: string;
   /** Fixed networks the proxy joins; empty = only those its routed services need. */

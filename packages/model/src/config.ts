@@ -17,8 +17,11 @@ import {
 import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
+import { ERR_DIRECTIVE_FORBIDDEN, forbiddenDirectives } from './directive-policy.js';
 import { durationMs } from './duration.js';
 import { editDistance } from './edit-distance.js';
+import { applyInterlockCompat, placementWarnings, proxiesDisjoint, WARN_CONFIG_SHARED_HOST_PORT } from './interlock-compat.js';
+import type { ConfigWarningCode } from './interlock-compat.js';
 
 export const ERR_CONFIG_TOML = 'ERR_CONFIG_TOML';
 export const ERR_CONFIG_UNKNOWN_KEY = 'ERR_CONFIG_UNKNOWN_KEY';
@@ -33,9 +36,13 @@ export type ConfigCode =
   | typeof ERR_CONFIG_TYPE
   | typeof ERR_CONFIG_VALUE
   | typeof ERR_CONFIG_SEMANTIC
-  | typeof ERR_CONFIG_INTERNAL;
+  | typeof ERR_CONFIG_INTERNAL
+  | ConfigWarningCode
+  /** A raw option uses a directive of the one directive policy (directive-policy.ts). */
+  | typeof ERR_DIRECTIVE_FORBIDDEN;
 
-export type ConfigResult = { ok: true; config: SignalboxConfig } | { ok: false; errors: Diagnostic[] };
+/** Warnings never make a file invalid: Interlock keys Signalbox ignores, rewritten values, placement that cannot be met. */
+export type ConfigResult = { ok: true; config: SignalboxConfig; warnings: Diagnostic[] } | { ok: false; errors: Diagnostic[]; warnings: Diagnostic[] };
 
 type Segment = string | number;
 type Table = Record<string, unknown>;
@@ -59,11 +66,17 @@ export function configKeyPath(segments: readonly Segment[]): string {
  * Parse and validate config.toml. `source` names the file in the TOML syntax diagnostic (default "config.toml").
  * On success the config has every default applied and is deep-frozen.
  */
+/** A config.toml is a few KiB; anything this large is a mistake (or an attack on the parser). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 export function parseConfig(text: string, source = 'config.toml'): ConfigResult {
+  if (typeof text === 'string' && text.length > MAX_CONFIG_BYTES) {
+    return { ok: false, errors: [diag(ERR_CONFIG_TOML, source, undefined, `is ${text.length} characters long; a config.toml may have at most ${MAX_CONFIG_BYTES} (1 MiB)`)], warnings: [] };
+  }
   try {
     return parseUnsafe(text, source);
   } catch (e) {
-    return { ok: false, errors: [diag(ERR_CONFIG_INTERNAL, source, undefined, `could not be checked: ${e instanceof Error ? e.message : String(e)}`)] };
+    return { ok: false, errors: [diag(ERR_CONFIG_INTERNAL, source, undefined, `could not be checked: ${e instanceof Error ? e.message : String(e)}`)], warnings: [] };
   }
 }
 
@@ -72,9 +85,12 @@ function parseUnsafe(text: string, source: string): ConfigResult {
   try {
     data = parse(String(text), { unsafeKeyBehaviour: 'throw' }) as Table;
   } catch (e) {
-    return { ok: false, errors: [tomlDiagnostic(e, String(text), source)] };
+    return { ok: false, errors: [tomlDiagnostic(e, String(text), source)], warnings: [] };
   }
-  const errors: Diagnostic[] = [];
+  // Interlock's files load unchanged: keys in any case, its unused keys and images, quoted log formats.
+  const compat = applyInterlockCompat(data);
+  const warnings = compat.warnings;
+  const errors: Diagnostic[] = [...compat.errors];
   const bad = new Set<string>();
   const badExtensionNames = new Set<string>();
   for (const { d, segments, badName } of schemaDiagnostics(data)) {
@@ -88,9 +104,10 @@ function parseUnsafe(text: string, source: string): ConfigResult {
     return false;
   };
   const config = applyDefaults(data, isBad);
-  errors.push(...semanticDiagnostics(config, isBad, badExtensionNames));
-  if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, config: deepFreeze(config) };
+  errors.push(...semanticDiagnostics(config, isBad, badExtensionNames, warnings));
+  warnings.push(...placementWarnings(config));
+  if (errors.length > 0) return { ok: false, errors, warnings };
+  return { ok: true, config: deepFreeze(config), warnings };
 }
 
 function diag(code: ConfigCode, key: string, value: string | undefined, message: string): Diagnostic {
@@ -218,23 +235,9 @@ function closest(word: string, candidates: readonly string[]): string | undefine
   return best !== undefined && bestDist <= Math.max(2, Math.floor(word.length / 4)) ? best : undefined;
 }
 
-/** Keys Interlock's [Extensions.NAME.Config] accepted that Signalbox deliberately does not. */
-const INTERLOCK_ONLY: Readonly<Record<string, string>> = {
-  Version: 'remove it',
-  IPHash: 'remove it and set the com.docker.lb.ip_hash label on the services that need it',
-  AdminUser: 'remove it',
-  AdminPass: 'remove it',
-  SSLOpts: 'remove it; use HTTPOptions for extra ssl_* directives',
-  SSLVerify: 'remove it; backend verification is set per service with com.docker.lb.ssl_backend_tls_verify',
-};
-
 function unknownKeyMessage(parent: readonly Segment[], key: string, value: unknown): string {
   const section = sectionOf(parent);
   if (section === undefined) return 'is not a known key';
-  const interlockOnly = section === 'config' ? INTERLOCK_ONLY[key] : undefined;
-  if (interlockOnly !== undefined && Object.hasOwn(INTERLOCK_ONLY, key)) {
-    return `is an Interlock setting Signalbox does not support; ${interlockOnly}`;
-  }
   const extName = section === 'top' ? '<NAME>' : String(parent[1]);
   const here = SECTION_KEYS[section];
   const sameCase = here.find((k) => k.toLowerCase() === key.toLowerCase());
@@ -374,14 +377,18 @@ const TCP_URL = new RegExp(`^tcp://${HOST}:(\\d{1,5})$`);
 const UNIX_URL = /^unix:\/\/\/\S+$/;
 const CONSTRAINT = /^\s*[A-Za-z0-9_.-]+\s*(?:==|!=)\s*\S.*$/;
 const PLACEMENT = /^spread=[A-Za-z0-9_.-]+$/;
-const FORBIDDEN_DIRECTIVE = /(?:^|[;{}])\s*(load_module|include|ssl_engine|js_[A-Za-z0-9_]*|perl[A-Za-z0-9_]*|[A-Za-z0-9_]*_by_lua[A-Za-z0-9_]*)(?=[\s;{}]|$)/i;
 
 function validPort(digits: string | undefined): boolean {
   const n = Number(digits);
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
-function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]) => boolean, badNames: ReadonlySet<string>): Diagnostic[] {
+function semanticDiagnostics(
+  cfg: SignalboxConfig,
+  isBad: (s: readonly Segment[]) => boolean,
+  badNames: ReadonlySet<string>,
+  warnings: Diagnostic[],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   const report = (segments: readonly Segment[], value: string | undefined, message: string, code: ConfigCode = ERR_CONFIG_SEMANTIC): void => {
     out.push(diag(code, configKeyPath(segments), value, message));
@@ -413,7 +420,7 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
     report(['Extensions'], undefined, 'must have at least one [Extensions.NAME] section, e.g. [Extensions.default]');
   }
 
-  const ports = new Map<number, Segment[]>();
+  const ports = new Map<number, Segment[][]>();
   const serviceNames = new Map<string, Segment[]>();
   const clusters = new Map<string, Segment[]>();
   for (const name of names) {
@@ -448,17 +455,38 @@ function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]
     for (const key of ['GlobalOptions', 'HTTPOptions', 'TCPOptions'] as const) {
       if (!ok(at('Config', key))) continue;
       ext.Config[key].forEach((line, i) => {
-        const m = FORBIDDEN_DIRECTIVE.exec(line);
-        if (m) report(at('Config', key, i), line, `uses ${m[1]}: directive not allowed in raw options`, ERR_CONFIG_VALUE);
+        // The extension refuses the same directives in what it renders (one policy, one code).
+        const bad = forbiddenDirectives(line)[0];
+        if (bad) report(at('Config', key, i), line, `uses ${bad.name}: directive not allowed in raw options`, ERR_DIRECTIVE_FORBIDDEN);
       });
     }
 
-    // Across extensions: first come, first served; the later one is reported.
+    // Across extensions: first come, first served; the later one is reported. Two host-mode extensions may
+    // share a port (Interlock's service-cluster layout): swarm never puts both proxies on one node.
     for (const key of ['PublishedPort', 'PublishedSSLPort'] as const) {
       if (!ok(at(key))) continue;
-      const owner = ports.get(ext[key]);
-      if (owner && owner[1] !== name) report(at(key), String(ext[key]), `is already published by ${configKeyPath(owner)}`);
-      else if (!owner) ports.set(ext[key], at(key));
+      const owners = ports.get(ext[key]) ?? [];
+      const other = owners.find((o) => o[1] !== name);
+      if (other === undefined) {
+        ports.set(ext[key], [...owners, at(key)]);
+        continue;
+      }
+      const otherExt = cfg.Extensions[String(other[1])]!;
+      if (ext.PublishMode === 'host' && otherExt.PublishMode === 'host' && ok(at('PublishMode'))) {
+        ports.set(ext[key], [...owners, at(key)]);
+        if (!proxiesDisjoint(ext, otherExt)) {
+          warnings.push({
+            code: WARN_CONFIG_SHARED_HOST_PORT,
+            severity: 'warning',
+            key: configKeyPath(at(key)),
+            value: String(ext[key]),
+            message: `is also published in host mode by ${configKeyPath(other)}: swarm never runs both proxies on one node, so each node serves one of them, and their ProxyConstraints do not say which (give each its own node label, e.g. node.labels.region==east and ==west)`,
+          });
+        }
+        continue;
+      }
+      const why = ext.PublishMode === 'host' && otherExt.PublishMode === 'host' ? '' : '; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes';
+      report(at(key), String(ext[key]), `is already published by ${configKeyPath(other)}${why}`);
     }
     for (const key of ['ServiceName', 'ProxyServiceName'] as const) {
       if (!ok(at(key))) continue;

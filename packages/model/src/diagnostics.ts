@@ -9,9 +9,11 @@ export type Severity = 'error' | 'warning';
 export const ERR_NGINX_REJECTED = 'ERR_NGINX_REJECTED';
 /** A service whose certificate/key pair cannot be served (checked where the secrets are mounted) is left out. */
 export const ERR_CERT_INVALID = 'ERR_CERT_INVALID';
+/** A service whose routes a proxy's nginx refused (reported by the proxy agent) is left out. */
+export const ERR_PROXY_REFUSED = 'ERR_PROXY_REFUSED';
 
 /** Every code a model diagnostic can carry, so a misspelt code does not compile. */
-export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID;
+export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID | typeof ERR_PROXY_REFUSED;
 
 /** C widens the codes for tools that add their own (the CLI's lint findings). */
 export interface Diagnostic<C extends string = DiagnosticCode> {
@@ -34,6 +36,18 @@ export function displayValue(value: string): string {
   return clean.length > MAX_SHOWN ? `${clean.slice(0, MAX_SHOWN)}…(${value.length} chars)` : clean;
 }
 
+/**
+ * Text from labels (keys too) on its way to a terminal: control characters (ESC sequences, CR, BEL,
+ * C1 controls) and bidirectional overrides are shown as \u escapes, so a label cannot rewrite the
+ * operator's terminal or reorder what it shows.
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatDiagnostic(d: Diagnostic<string>): string {
-  return d.value === undefined ? `${d.key}: ${d.message}` : `${d.key}: "${displayValue(d.value)}" ${d.message}`;
+  const key = terminalSafe(d.key);
+  const message = terminalSafe(d.message);
+  return d.value === undefined ? `${key}: ${message}` : `${key}: "${displayValue(d.value)}" ${message}`;
 }

@@ -12,3 +12,7 @@ export * from './labels.js';
 export * from './labels-schema.js';
 export * from './backoff.js';
 export * from './versioned.js';
+export * from './interlock-compat.js';
+export * from './config-explain.js';
+export * from './api-token.js';
+export * from './directive-policy.js';

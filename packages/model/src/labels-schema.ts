@@ -110,7 +110,7 @@ export const LABEL_DOCS: Record<KnownLabel, LabelDoc> = {
   },
   ssl_only: {
     value: BOOL_VALUE,
-    description: 'Redirect plain HTTP requests to HTTPS. Requires ssl_cert and ssl_key, or ssl_passthrough=true.',
+    description: 'Redirect plain HTTP requests to HTTPS with a 302, as Interlock did, to the SSLRedirectPort of config.toml (default PublishedSSLPort). Requires ssl_cert and ssl_key, or ssl_passthrough=true.',
     example: 'true',
   },
   ssl_passthrough: {
@@ -134,11 +134,11 @@ export const LABEL_DOCS: Record<KnownLabel, LabelDoc> = {
   websocket_endpoints: {
     value: 'comma-separated paths, same rules as context_root',
     description:
-      'Paths (exact match) that carry WebSocket upgrades. Normalised, de-duplicated and sorted; must lie under context_root when one is set.',
+      'Path prefixes that carry WebSocket upgrades, as in Interlock: /ws also upgrades /ws/room and /ws?x=1 (an endpoint equal to the context root, or /, matches exactly). Normalised, de-duplicated and sorted; must lie under context_root when one is set.',
     example: '/ws,/live/updates',
   },
   redirects: {
-    value: "source,target pairs separated by ';'; each an absolute http:// or https:// URL without user info, quotes, spaces, '$', '#', ';', '{', '}' or backslashes",
+    value: "source,target pairs separated by ';' (a trailing ';' is allowed); each an absolute http:// or https:// URL without user info, quotes, spaces, '$', '#', ';', '{', '}' or backslashes",
     description:
       'Redirect requests for the source URL (matched on its host) to the target URL. The source has no query and no port.',
     example: 'http://old.example.com,https://app.example.com',
@@ -196,7 +196,8 @@ const PATTERNS = {
   pathList: `^${PATH_ITEM}(?: *, *${PATH_ITEM})*$`,
   cookie: '^[A-Za-z0-9_.-]{1,128}$',
   secret: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$',
-  redirects: `^${REDIRECT_PAIR}(?: *; *${REDIRECT_PAIR})*$`,
+  // One trailing ';' is allowed: Interlock's label table ends each pair with it.
+  redirects: `^${REDIRECT_PAIR}(?: *; *${REDIRECT_PAIR})* *;? *$`,
   maxFails: '^(?:0|[1-9][0-9]{0,2}|1000)$',
   failTimeout: '^[0-9]{1,6}(?:s|m|h|d)?$',
 } as const;

@@ -181,6 +181,19 @@ function charName(ch: string): string {
   return hex;
 }
 
+/** Characters with a meaning in nginx.conf. */
+const NGINX_SYNTAX_CHAR = /[;{}"'`$\\\n\r]/;
+
+/**
+ * Where Signalbox is stricter than Interlock, say why: Interlock's templates wrote label values into
+ * nginx.conf as they were, so one of these characters could add directives for every site of the proxy.
+ */
+export function interlockUnsafeNote(ch: string): string {
+  return NGINX_SYNTAX_CHAR.test(ch)
+    ? ` (Interlock wrote label values into nginx.conf as they were, so ${charName(ch)} there could change the configuration of every site the proxy serves; Signalbox refuses it)`
+    : '';
+}
+
 const CONTROL_RE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
 // eslint-disable-next-line no-control-regex -- the ASCII range starts at NUL
 const NON_ASCII_RE = /[^\x00-\x7f]/u;
@@ -311,7 +324,7 @@ function hostProblem(host: string, allowWildcard: boolean): string | undefined {
       return i === 0 && name === host ? 'starts with a dot; remove it' : 'is not a valid hostname (empty label between dots)';
     }
     const bad = /[^A-Za-z0-9-]/.exec(label);
-    if (bad) return `contains ${charName(bad[0])}, which is not allowed in host names (letters, digits, '-' and '.' only)`;
+    if (bad) return `contains ${charName(bad[0])}, which is not allowed in host names (letters, digits, '-' and '.' only)${interlockUnsafeNote(bad[0])}`;
     if (label.length > 63) return `has a label of ${label.length} characters ('${label.slice(0, 16)}…'); labels are at most 63`;
     if (label.startsWith('-') || label.endsWith('-')) return `has a label that starts or ends with '-' ('${label}')`;
   }
@@ -400,7 +413,7 @@ const parseCookie: Parser<string> = (c, key, value) => {
       return fail(`contains ${charName(ch)}: valid in a cookie name, but nginx cannot hash on it safely; use letters, digits, '_', '.' and '-' only`);
     }
     if (NON_ASCII_RE.test(ch)) return fail(nonAsciiReason(ch, 'cookie names'));
-    return fail(`contains ${charName(ch)}, which is not allowed in a cookie name; use letters, digits, '_', '.' and '-' only`);
+    return fail(`contains ${charName(ch)}, which is not allowed in a cookie name; use letters, digits, '_', '.' and '-' only${interlockUnsafeNote(ch)}`);
   }
   return value;
 };
@@ -479,7 +492,7 @@ function checkPath(p: string): { problem: string } | { path: string } {
       if (!/^[A-Za-z0-9._~-]$/.test(ch)) {
         if (ch === '?' || ch === '#') return { problem: `contains ${charName(ch)}; a path has no query string or fragment` };
         if (NON_ASCII_RE.test(ch)) return { problem: `${nonAsciiReason(ch, 'paths').replace(/; .*$/, '')}; percent-encode it (e.g. %C3%A9)` };
-        return { problem: `contains ${charName(ch)}, which is not allowed in a path (letters, digits, '.', '_', '~', '-' and %XX escapes only)` };
+        return { problem: `contains ${charName(ch)}, which is not allowed in a path (letters, digits, '.', '_', '~', '-' and %XX escapes only)${interlockUnsafeNote(ch)}` };
       }
       norm += ch;
       i += ch.length;
@@ -532,11 +545,11 @@ const URL_SAFE = /^https?:\/\/[A-Za-z0-9\-._~:/?@!&()*+=%]+$/;
 function unsafeUrlCharReason(ch: string): string {
   if (ch === ' ') return 'contains a space; URLs cannot contain spaces (percent-encode it as %20)';
   if (ch === '#') return "contains '#'; fragments are never sent to the server, remove it";
-  if (ch === '"' || ch === "'" || ch === '`') return `contains the quote ${charName(ch)}; remove it or percent-encode it`;
+  if (ch === '"' || ch === "'" || ch === '`') return `contains the quote ${charName(ch)}; remove it or percent-encode it${interlockUnsafeNote(ch)}`;
   if (NON_ASCII_RE.test(ch)) {
     return `${nonAsciiReason(ch, 'URLs').replace(/; .*$/, '')}; use the punycode (xn--) form for host names and %XX escapes in paths`;
   }
-  return `contains ${charName(ch)}, which is not allowed in redirect URLs; percent-encode it if it belongs to the path or query`;
+  return `contains ${charName(ch)}, which is not allowed in redirect URLs; percent-encode it if it belongs to the path or query${interlockUnsafeNote(ch)}`;
 }
 
 interface ParsedUrl {
@@ -593,10 +606,14 @@ const parseRedirects: Parser<Redirect[]> = (c, key, value) => {
     ok = false;
   };
   const list: Redirect[] = [];
-  for (const rawPair of value.split(';')) {
+  // Interlock's label table writes each pair with a closing ';' (http://old,http://new;): one
+  // trailing ';' ends the list rather than starting an empty pair.
+  const pairs = value.split(';');
+  if (pairs.length > 1 && trimSpaces(pairs[pairs.length - 1]!) === '') pairs.pop();
+  for (const rawPair of pairs) {
     const pair = trimSpaces(rawPair);
     if (pair === '') {
-      fail("has an empty pair (two ';' in a row, or a leading or trailing ';'); remove it", value);
+      fail("has an empty pair (two ';' in a row, or a leading ';'); remove it", value);
       continue;
     }
     const parts = pair.split(',').map(trimSpaces);

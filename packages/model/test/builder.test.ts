@@ -75,6 +75,19 @@ test('network: required when on several networks, must be attached, must exist',
   expect(model(snap(withIngress)).services[0]!.status).toBe('enabled');
 });
 
+test("network: a stack's network is found by its key in the stack file, as in Interlock's examples", () => {
+  // NET2 is named backnet; a service of stack "back" calls it "net" in its stack file.
+  const stacked = svc('stacked', route('s.test', { 'com.docker.lb.network': 'net', 'com.docker.stack.namespace': 'back' }), { networkIds: ['n1', 'n2'] });
+  const s = snap(stacked);
+  s.networks = s.networks.map((n) => (n.id === 'n2' ? { ...n, name: 'back_net' } : n));
+  expect(model(s).services[0]!.status).toBe('enabled');
+  // Another stack's network of that key is not taken.
+  const other = svc('other', route('o.test', { 'com.docker.lb.network': 'net', 'com.docker.stack.namespace': 'front' }), { networkIds: ['n1', 'n2'] });
+  const o = snap(other);
+  o.networks = o.networks.map((n) => (n.id === 'n2' ? { ...n, name: 'back_net' } : n));
+  expect(model(o).services[0]!.errors[0]!.code).toBe('ERR_NETWORK_NOT_FOUND');
+});
+
 test('a host-published app without networks is reached at node address + published port', () => {
   const s = svc('hp', route('hp.test', { 'com.docker.lb.port': '8080' }), { networkIds: [], ports: [{ target: 8080, published: 30080, protocol: 'tcp', mode: 'host' }] });
   const m = model(snap(s));

@@ -48,7 +48,7 @@ interface Row {
   /** The parsed form of `good`. */
   parsed: unknown;
   bad: string;
-  code: 'ERR_CONFIG_TYPE' | 'ERR_CONFIG_VALUE' | 'ERR_CONFIG_SEMANTIC';
+  code: 'ERR_CONFIG_TYPE' | 'ERR_CONFIG_VALUE' | 'ERR_CONFIG_SEMANTIC' | 'ERR_DIRECTIVE_FORBIDDEN';
   /** Path suffix of the reported key when it is an item or entry, e.g. "[0]" or ".a". */
   at?: string;
   /** Value the diagnostic echoes back. */
@@ -91,7 +91,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyStopSignal', good: '"SIGTERM"', parsed: 'SIGTERM', bad: '"SIGSTOP"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyMaxDrainingGenerations', good: '0', parsed: 0, bad: '1001', code: 'ERR_CONFIG_VALUE', value: '1001' },
   { section: 'ext', key: 'ProxyStopGracePeriod', good: '"1m30s"', parsed: '1m30s', bad: '"-1s"', code: 'ERR_CONFIG_SEMANTIC' },
-  { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '[""]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
+  { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '["node.labels.edge"]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyPlacementPreferences', good: '["spread=node.id"]', parsed: ['spread=node.id'], bad: '["spread="]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyUpdateDelay', good: '"0"', parsed: '0', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ServiceCluster', good: '"blue"', parsed: 'blue', bad: '"blue green"', code: 'ERR_CONFIG_VALUE' },
@@ -102,6 +102,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'TargetPort', good: '8000', parsed: 8000, bad: '70000', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'PublishedSSLPort', good: '443', parsed: 443, bad: '"443"', code: 'ERR_CONFIG_TYPE' },
   { section: 'ext', key: 'TargetSSLPort', good: '8443', parsed: 8443, bad: '-1', code: 'ERR_CONFIG_VALUE' },
+  { section: 'ext', key: 'SSLRedirectPort', good: '443', parsed: 443, bad: '-1', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Template', good: '"my-template.v2"', parsed: 'my-template.v2', bad: '"my template"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Networks', good: '["frontend", "api_net"]', parsed: ['frontend', 'api_net'], bad: '["front end"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'ext', key: 'HostOwners', good: '{ "*.shop.example.com" = "shop, payments", "api.example.com" = "-" }', parsed: { '*.shop.example.com': 'shop, payments', 'api.example.com': '-' }, bad: '{ "shop.example.com" = "shop;evil" }', code: 'ERR_CONFIG_VALUE', at: '."shop.example.com"' },
@@ -130,14 +131,15 @@ const ROWS: Row[] = [
   { section: 'config', key: 'SSLDefaultDHParamPath', good: '"/etc/ssl/dhparam.pem"', parsed: '/etc/ssl/dhparam.pem', bad: '"dhparam.pem"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'AccessLogBuffer', good: '"64k"', parsed: '64k', bad: '"64 k"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'AccessLogFlush', good: '"5s"', parsed: '5s', bad: '"5 s"', code: 'ERR_CONFIG_VALUE' },
-  { section: 'config', key: 'AccessLogPath', good: '"/var/log/nginx/access.log"', parsed: '/var/log/nginx/access.log', bad: '"/dev/stdout {"', code: 'ERR_CONFIG_VALUE' },
+  { section: 'config', key: 'AccessLogPath', good: '""', parsed: '', bad: '"access.log"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'ErrorLogPath', good: '"/var/log/nginx/error.log"', parsed: '/var/log/nginx/error.log', bad: '"stderr"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'MainLogFormat', good: '\'$remote_addr "$request" $status\'', parsed: '$remote_addr "$request" $status', bad: '"it\'s"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'TraceLogFormat', good: '"$request_id $request_time"', parsed: '$request_id $request_time', bad: '"$a\\n$b"', code: 'ERR_CONFIG_VALUE', value: '$a\n$b' },
   { section: 'config', key: 'HideInfoHeaders', good: 'true', parsed: true, bad: '1', code: 'ERR_CONFIG_TYPE' },
+  { section: 'config', key: 'TrustedProxies', good: '["10.0.0.0/8", "2001:db8::1"]', parsed: ['10.0.0.0/8', '2001:db8::1'], bad: '["lb.example.com"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'config', key: 'WorkerShutdownTimeout', good: '"30s"', parsed: '30s', bad: '"30sec"', code: 'ERR_CONFIG_VALUE' },
-  { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
-  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
+  { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
+  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
   { section: 'config', key: 'TCPOptions', good: '["proxy_timeout 10m;"]', parsed: ['proxy_timeout 10m;'], bad: '["a;\\nb;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
 ];
 
@@ -239,7 +241,7 @@ describe('parseConfig: defaults', () => {
 describe('parseConfig: unknown keys', () => {
   it.each([
     ['top level', 'ListenAdr = ":8080"\n[Extensions.default]\n', 'ListenAdr', /did you mean "ListenAddr"/],
-    ['top level, wrong case', 'listenaddr = ":8080"\n[Extensions.default]\n', 'listenaddr', /did you mean "ListenAddr"\? \(key names are case-sensitive\)/],
+    ['top level, misspelled beyond case', 'listenadr = ":8080"\n[Extensions.default]\n', 'listenadr', /did you mean "ListenAddr"\?/],
     ['extension', '[Extensions.default]\nPublishedPrt = 80\n', 'Extensions.default.PublishedPrt', /did you mean "PublishedPort"/],
     ['extension, swapped letters', '[Extensions.default]\nProxyRpelicas = 2\n', 'Extensions.default.ProxyRpelicas', /did you mean "ProxyReplicas"/],
     ['Config table name', '[Extensions.default.Conifg]\nUser = "x"\n', 'Extensions.default.Conifg', /did you mean "Config"/],
@@ -418,10 +420,10 @@ describe('parseConfig: rules across keys', () => {
       'PublishedSSLPort = 10443',
     ].join('\n');
     expect(semantic(text)).toEqual([
-      ['Extensions.blue.PublishedPort', 'is already published by Extensions.default.PublishedSSLPort'],
+      ['Extensions.blue.PublishedPort', 'is already published by Extensions.default.PublishedSSLPort; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes'],
       ['Extensions.blue.ServiceName', 'is already used by Extensions.default.ProxyServiceName; every service needs its own name'],
       ['Extensions.blue.ServiceCluster', 'is already served by [Extensions.default]; one extension per service cluster'],
-      ['Extensions.green.PublishedSSLPort', 'is already published by Extensions.blue.PublishedSSLPort'],
+      ['Extensions.green.PublishedSSLPort', 'is already published by Extensions.blue.PublishedSSLPort; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes'],
       ['Extensions.green.ProxyServiceName', 'is already used by Extensions.blue.ProxyServiceName; every service needs its own name'],
       ['Extensions.other.ServiceCluster', 'is already served by [Extensions.green]; one extension per service cluster'],
     ]);
@@ -444,10 +446,18 @@ describe('parseConfig: rules across keys', () => {
     ['access_by_lua_block { ngx.exit(403) }', 'access_by_lua_block'],
     ['location /x { content_by_lua_file /x.lua; }', 'content_by_lua_file'],
     ['gzip on; include /x;', 'include'],
+    // The extension's list, now the one list (issue 10): these passed config check and then made every render fail.
+    ['daemon off;', 'daemon'],
+    ['daemon off', 'daemon'],
+    ['master_process off;', 'master_process'],
+    ['env PATH;', 'env'],
+    ['working_directory /tmp;', 'working_directory'],
+    ['lua_package_path "/x/?.lua";', 'lua_package_path'],
+    ['thread_pool default threads=32;', 'thread_pool'],
   ])('refuses the raw option %j', (line, directive) => {
     const errs = errors(`[Extensions.default.Config]\nHTTPOptions = [${JSON.stringify(line)}]\n`);
     expect(errs).toEqual([
-      expect.objectContaining({ code: 'ERR_CONFIG_VALUE', key: 'Extensions.default.Config.HTTPOptions[0]', value: line, message: `uses ${directive}: directive not allowed in raw options` }),
+      expect.objectContaining({ code: 'ERR_DIRECTIVE_FORBIDDEN', key: 'Extensions.default.Config.HTTPOptions[0]', value: line, message: `uses ${directive}: directive not allowed in raw options` }),
     ]);
   });
 

@@ -116,6 +116,15 @@ const okCases: [string, Suffixed, Partial<RouteSpec>][] = [
       { source: 'https://z.example.com/old', target: 'https://app.example.com/new?x=1', sourceHost: 'z.example.com' },
     ],
   }],
+  ["Interlock's trailing ';' ends the list", { ...BASE, redirects: 'http://old.example.com,http://new.example.com;' }, {
+    redirects: [{ source: 'http://old.example.com', target: 'http://new.example.com', sourceHost: 'old.example.com' }],
+  }],
+  ["a trailing ';' after several pairs, with spaces", { ...BASE, redirects: 'http://a.example.com,http://c.example.com ; http://b.example.com,http://c.example.com ; ' }, {
+    redirects: [
+      { source: 'http://a.example.com', target: 'http://c.example.com', sourceHost: 'a.example.com' },
+      { source: 'http://b.example.com', target: 'http://c.example.com', sourceHost: 'b.example.com' },
+    ],
+  }],
   ['redirect target with port', { ...BASE, redirects: 'http://old.example.com,https://app.example.com:8443/' }, {
     redirects: [{ source: 'http://old.example.com', target: 'https://app.example.com:8443', sourceHost: 'old.example.com' }],
   }],
@@ -345,6 +354,8 @@ const errorCases: [string, Suffixed, string[]][] = [
     'http://a.com,javascript:alert(1)',
     'http://a.com,//b.com',
     'http://a.com,https://b.com;http://a.com,https://c.com',
+    'http://a.com,https://b.com;;',
+    ';http://a.com,https://b.com',
   ].map((v): [string, Suffixed, string[]] => [`redirects ${JSON.stringify(v)}`, { ...BASE, redirects: v }, ['ERR_LABEL_REDIRECT_INVALID redirects']]),
   ['source and target both relative', { ...BASE, redirects: 'a.com,b.com' }, ['ERR_LABEL_REDIRECT_INVALID redirects', 'ERR_LABEL_REDIRECT_INVALID redirects']],
   ['every bad redirect reported', { ...BASE, redirects: 'a,b;http://ok.com,https://ok2.com;http://c.com' }, [
@@ -476,7 +487,9 @@ describe('injection attempts never reach a spec', () => {
     const mid = Math.floor(example.length / 2);
     const variants = payloads.flatMap((p) => [`${example}${p}`, `${p}${example}`, `${example.slice(0, mid)}${p}${example.slice(mid)}`]);
     variants.push(tooLong, `${example}${tooLong}`);
-    for (const v of variants) {
+    // Interlock's label table ends a redirect with ';': that one is a valid form, not an injection.
+    const allowed = suffix === 'redirects' ? [`${example};`, `${example} ;`] : [];
+    for (const v of variants.filter((x) => !allowed.includes(x))) {
       const r = track(decodeLabels({ ...valid, [key]: v }));
       if (r.status !== 'rejected') throw new Error(`${suffix}=${JSON.stringify(v)} was accepted: ${JSON.stringify(r)}`);
       expect(r.errors.some((e) => e.key === key)).toBe(true);
@@ -689,5 +702,19 @@ describe('property: random label maps', () => {
         if (r.status === 'ok') assertSafeSpec(r.spec);
       }
     }
+  });
+});
+
+describe('stricter than Interlock, with the reason', () => {
+  test.each([
+    ['hosts', 'a.example.com;b'],
+    ['context_root', '/a{b'],
+    ['sticky_session_cookie', 'sess;x'],
+  ])('%s=%s says why Interlock accepting it was unsafe', (suffix, value) => {
+    const labels = { 'com.docker.lb.hosts': 'a.example.com', 'com.docker.lb.port': '80', [`com.docker.lb.${suffix}`]: value };
+    const r = decodeLabels(labels);
+    expect(r.status).toBe('rejected');
+    if (r.status !== 'rejected') return;
+    expect(r.errors[0]!.message).toMatch(/Interlock wrote label values into nginx\.conf as they were, so '[;{]' there could change the configuration of every site/);
   });
 });

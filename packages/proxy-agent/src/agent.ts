@@ -5,8 +5,9 @@ import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, type AgentSnapshot } from './api.js';
-import { sleep, type BackoffPolicy } from '@signalbox/model';
+import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
 import { existsSync } from 'node:fs';
+import { localAddressToward, requireToken } from './control-listener.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
@@ -17,6 +18,8 @@ import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
 import { ConfigWatcher } from './watcher.js';
+import { UpstreamFailures } from './upstream-failures.js';
+import { countDrainingWorkers } from './workers.js';
 
 /** Knobs that are not env options: timings for tests, and whether to listen at all. */
 export interface AgentTuning {
@@ -42,6 +45,19 @@ export interface Agent {
   stop(signal: NodeJS.Signals): Promise<ExitInfo>;
 }
 
+async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger, auth: Record<string, string>): Promise<void> {
+  try {
+    await fetch(new URL('/v1/refusals', `${extensionUrl}/`), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth },
+      body: JSON.stringify({ sha256, reason }),
+      signal: AbortSignal.timeout(5000),
+    });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'cannot report a refused config to the extension');
+  }
+}
+
 export async function startAgent(options: AgentOptions, logger: Logger, tuning: AgentTuning = {}): Promise<Agent> {
   const log = (component: string): Logger => logger.child({ component });
   await mkdir(dirname(options.configPath), { recursive: true });
@@ -49,6 +65,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   // The supervisor asks the installer to restore the file before each start, and the installer
   // reloads through the supervisor; the late binding breaks the cycle.
   let installer!: Installer;
+  const upstreamFailures = new UpstreamFailures();
+  const nginxStderr = tuning.nginxStderr ?? ((c: Buffer) => void process.stderr.write(c));
   const supervisor = new Supervisor({
     nginxBin: options.nginxBin,
     configPath: options.configPath,
@@ -59,7 +77,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     },
     ...(tuning.restart ? { restart: tuning.restart } : {}),
     ...(tuning.confirmTimeoutMs ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
-    ...(tuning.nginxStderr ? { stderr: tuning.nginxStderr } : {}),
+    // nginx's error log (stderr by default) also tells which upstream servers fail.
+    stderr: (c) => {
+      nginxStderr(c);
+      upstreamFailures.feed(c);
+    },
   });
   const runner: NginxRunner = {
     test: (path) => nginxTest(options.nginxBin, path, options.testTimeoutMs),
@@ -74,13 +96,33 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     ...(persistence ? { onInstalled: (bytes: Buffer, installed: InstalledConfig) => persistence.save(bytes, installed) } : {}),
   });
 
+  let headers: Record<string, string> = {};
+  let token: string | undefined;
+  if (options.extensionUrl) {
+    try {
+      token = readApiToken(options.apiTokenFile);
+      headers = bearerHeader(token);
+    } catch (e) {
+      // Without it the extension answers 401; the bootstrap config and the file still work.
+      log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
+    }
+  }
   // The edge runs only its generated config: it never takes candidates from an extension.
   const fetcher = options.extensionUrl && !edge
     ? new Fetcher({
+        headers,
         baseUrl: options.extensionUrl,
         waitSeconds: options.pollWaitSeconds,
         initialEtag: () => installer.installed?.sha256,
-        submit: (c) => installer.submit(c),
+        // A config the extension accepted but this nginx refuses is reported, so the extension can
+        // exclude the services it names and the others keep updating.
+        submit: async (c) => {
+          const outcome = await installer.submit(c);
+          if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
+            await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
+          }
+          return outcome;
+        },
         logger: log('fetcher'),
         ...(tuning.fetcherBackoff ? { backoff: tuning.fetcherBackoff } : {}),
       })
@@ -95,6 +137,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     nginxPid: supervisor.pid,
     nginxRunning: supervisor.isRunning(),
     nginxRestarts: supervisor.restarts,
+    drainingWorkers: countDrainingWorkers(supervisor.pid),
+    upstreamFailures: upstreamFailures.list(),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {
@@ -110,6 +154,29 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   const app = buildApp({ logger: log('api'), snapshot, defaultMetrics: tuning.defaultMetrics ?? true });
   // Listen first: the health check should say 503 while we start, not refuse connections.
   if (tuning.listen ?? true) await app.listen({ host: options.agentHost, port: options.agentPort });
+  // The same API on this task's control-network address (token required), for core's dashboard.
+  let controlApp: FastifyInstance | undefined;
+  let stopControl = false;
+  const controlUrl = options.extensionUrl;
+  const controlToken = token;
+  if ((tuning.listen ?? true) && controlUrl && controlToken && options.agentHost === '127.0.0.1') {
+    void (async () => {
+      for (let attempt = 1; !stopControl; attempt++) {
+        try {
+          const host = await localAddressToward(controlUrl);
+          const second = buildApp({ logger: log('api'), snapshot, defaultMetrics: false });
+          requireToken(second, controlToken);
+          await second.listen({ host, port: options.agentPort });
+          controlApp = second;
+          log('api').info({ host, port: options.agentPort }, 'status API on the control network (token required)');
+          return;
+        } catch (e) {
+          if (attempt === 1 || attempt % 30 === 0) log('api').warn({ err: (e as Error).message, attempt }, 'cannot listen on the control network yet; retrying');
+          await sleep(2000);
+        }
+      }
+    })();
+  }
 
   const watcher = new ConfigWatcher({
     configPath: options.configPath,
@@ -184,6 +251,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         const info = await exited;
         // Let a running install finish its file work, but do not hang on a slow nginx -t.
         await Promise.race([installer.idle(), sleep(2000)]);
+        stopControl = true;
+        await controlApp?.close();
         await app.close();
         return info;
       })();

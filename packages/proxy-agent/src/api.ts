@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FailureRecord, InstalledConfig } from './installer.js';
+import type { UpstreamFailure } from './upstream-failures.js';
 
 export interface AgentSnapshot {
   installed: InstalledConfig | undefined;
@@ -14,6 +15,10 @@ export interface AgentSnapshot {
   nginxPid: number | undefined;
   nginxRunning: boolean;
   nginxRestarts: number;
+  /** Old workers still finishing requests after a reload (absent when not counted). */
+  drainingWorkers?: number;
+  /** Upstream servers nginx failed to reach, from its error log (absent when not tracked). */
+  upstreamFailures?: UpstreamFailure[];
   extension?: { url: string; etag: string | undefined; lastError: string | undefined; lastContactAt: Date | undefined };
 }
 
@@ -78,6 +83,14 @@ function createMetrics(snapshot: () => AgentSnapshot, defaultMetrics: boolean): 
       this.set(isHealthy(snapshot()) ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'signalbox_proxy_draining_workers',
+    help: 'Old nginx workers still finishing requests after a reload.',
+    registers: [registry],
+    collect() {
+      this.set(snapshot().drainingWorkers ?? 0);
+    },
+  });
   new Counter({
     name: 'signalbox_proxy_nginx_restarts_total',
     help: 'Unexpected nginx exits that the agent restarted.',
@@ -96,6 +109,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
     loggerInstance: deps.logger as FastifyBaseLogger,
+    // No endpoint takes a body.
+    bodyLimit: 16 * 1024,
   });
   // Health checks and scrapes arrive every few seconds: no per-request info lines.
   const quiet = { logLevel: 'warn' } as const;
@@ -136,6 +151,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       nginxPid: s.nginxPid ?? null,
       nginxRunning: s.nginxRunning,
       nginxRestarts: s.nginxRestarts,
+      drainingWorkers: s.drainingWorkers ?? null,
+      upstreamFailures: s.upstreamFailures ?? [],
       ...(s.extension
         ? {
             extension: {

@@ -19,6 +19,8 @@ export interface FetcherOptions {
   minIdlePollMs?: number;
   fetch?: typeof globalThis.fetch;
   random?: () => number;
+  /** Extra request headers (the API credential). */
+  headers?: Record<string, string>;
 }
 
 export interface FetcherState {
@@ -39,7 +41,8 @@ export class Fetcher {
 
   constructor(private readonly opts: FetcherOptions) {
     this.log = opts.logger;
-    this.policy = opts.backoff ?? { initialMs: 200, maxMs: 5000 };
+    // A restarted extension is found within a second; a refused connect per second per proxy costs nothing.
+    this.policy = opts.backoff ?? { initialMs: 200, maxMs: 1000 };
     this.fetchFn = opts.fetch ?? globalThis.fetch;
   }
 
@@ -86,7 +89,7 @@ export class Fetcher {
 
   /** One request; true when a new candidate was handed over. Throws on anything but 200/304. */
   private async pollOnce(url: URL, signal: AbortSignal): Promise<boolean> {
-    const headers: Record<string, string> = { accept: 'text/plain' };
+    const headers: Record<string, string> = { ...this.opts.headers, accept: 'text/plain' };
     if (this.state.etag) headers['if-none-match'] = `"${this.state.etag}"`;
     // The server holds us up to `wait` seconds; give it slack before calling it dead.
     const timeout = AbortSignal.timeout(this.opts.waitSeconds * 1000 + 15_000);

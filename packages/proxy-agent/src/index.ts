@@ -10,4 +10,6 @@ export * from './nginx.js';
 export * from './options.js';
 export * from './persist.js';
 export * from './supervisor.js';
+export * from './upstream-failures.js';
 export * from './watcher.js';
+export * from './workers.js';

@@ -2,7 +2,7 @@
 // Entry point: PID 1 of the proxy container. Parses env once, starts the agent, and turns
 // stop signals into a graceful nginx shutdown followed by our own exit.
 import { constants } from 'node:os';
-import { createLogger } from '@signalbox/model';
+import { createLogger, debugRequested } from '@signalbox/model';
 import { startAgent } from './agent.js';
 import { loadOptions, OptionsError, type AgentOptions } from './options.js';
 import type { ExitInfo } from './supervisor.js';
@@ -21,7 +21,7 @@ try {
   process.exit(2);
 }
 
-const logger = createLogger('proxy-agent', options.logLevel);
+const logger = createLogger('proxy-agent', debugRequested() ? 'debug' : options.logLevel);
 const agent = await startAgent(options, logger);
 logger.info(
   { configPath: options.configPath, extension: options.extensionUrl ?? null, port: options.agentPort },

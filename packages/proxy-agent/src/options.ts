@@ -1,6 +1,7 @@
 // Agent options come from the environment once at start; a bad value stops the agent with a
 // message naming the variable, before anything is written or started.
 import { isAbsolute } from 'node:path';
+import { API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE } from '@signalbox/model';
 
 export interface AgentOptions {
   /** Where nginx reads its config (Interlock's ProxyConfigPath). */
@@ -13,6 +14,7 @@ export interface AgentOptions {
   readonly extensionUrl: string | undefined;
   /** Seconds the extension may hold a long-poll. */
   readonly pollWaitSeconds: number;
+  /** Loopback by default: status and metrics are for the node's operator, never for app networks. */
   readonly agentHost: string;
   readonly agentPort: number;
   /** Port the built-in fallback config answers 503 on. */
@@ -47,6 +49,8 @@ export interface AgentOptions {
    * task starts from the newest config this node ran; '' = not kept.
    */
   readonly stateDir: string;
+  /** The API token sent to the extension (a Docker secret mounted by core). */
+  readonly apiTokenFile: string;
 }
 
 export class OptionsError extends Error {
@@ -112,7 +116,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     bootstrapConfigName: str(env, 'SIGNALBOX_BOOTSTRAP_CONFIG_NAME', ''),
     extensionUrl: url(env, 'SIGNALBOX_EXTENSION_URL'),
     pollWaitSeconds: int(env, 'SIGNALBOX_POLL_WAIT', 30, 1, 300),
-    agentHost: str(env, 'SIGNALBOX_AGENT_HOST', '0.0.0.0'),
+    agentHost: str(env, 'SIGNALBOX_AGENT_HOST', '127.0.0.1'),
     agentPort: int(env, 'SIGNALBOX_AGENT_PORT', 8082, 0, 65535),
     httpPort: int(env, 'SIGNALBOX_HTTP_PORT', 80, 1, 65535),
     httpsPort: httpsRaw === '' ? undefined : int(env, 'SIGNALBOX_HTTPS_PORT', 443, 1, 65535),
@@ -127,6 +131,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
+    apiTokenFile: absPath(env, API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE),
   };
   if (options.configPath === options.bootstrapPath) {
     throw new OptionsError('SIGNALBOX_BOOTSTRAP_CONFIG must differ from SIGNALBOX_CONFIG_PATH');

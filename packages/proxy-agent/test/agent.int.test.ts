@@ -109,7 +109,7 @@ describe('proxy agent with real nginx', () => {
     ({ dir, cleanup } = await makeTempDir('sb-agent-int-'));
     configPath = join(dir, 'nginx.conf');
     // A backend that answers slowly, to see a graceful stop finish in-flight requests.
-    slow = createServer((_req, res) => setTimeout(() => res.end('slow done'), 1000));
+    slow = createServer((req, res) => setTimeout(() => res.end('slow done'), req.url?.includes('long') ? 4000 : 1000));
     await new Promise<void>((r) => slow.listen(SLOW_PORT, '127.0.0.1', () => r()));
     // A stand-in extension: holds long-polls briefly, serves extConfig once set.
     ext = createServer((req, res) => {
@@ -260,6 +260,35 @@ describe('proxy agent with real nginx', () => {
     await until(serving(HTTP_PORT, 'four'), 10_000, 'nginx serving "four" again');
     expect(a.supervisor.restarts).toBe(1);
     expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+  }, T);
+
+  it('counts the old worker that drains an in-flight request after a reload, until it is done', async () => {
+    const a = agent!;
+    const proxied = (body: string) => Buffer.from(config(dir, HTTP_PORT, body, `        location /slow { proxy_pass http://127.0.0.1:${SLOW_PORT}; }`));
+    expect((await a.installer.submit({ bytes: proxied('drain-a'), configName: 'drain-a', source: 'extension' })).status).toBe('installed');
+    await until(serving(HTTP_PORT, 'drain-a'), 5000, 'nginx serving "drain-a"');
+    expect(a.snapshot().drainingWorkers).toBe(0);
+    const inflight = get(HTTP_PORT, '/slow/long');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await a.installer.submit({ bytes: proxied('drain-b'), configName: 'drain-b', source: 'extension' })).status).toBe('installed');
+    await until(() => a.snapshot().drainingWorkers === 1, 3000, 'one old worker draining');
+    expect(await inflight).toEqual({ status: 200, body: 'slow done' });
+    await until(() => a.snapshot().drainingWorkers === 0, 5000, 'the old worker gone');
+  }, T);
+
+  it('reports the upstream servers nginx fails to reach, from its own error lines', async () => {
+    const a = agent!;
+    // 127.0.0.1:9 (discard): nothing listens there, so every request gets connection refused.
+    const conf = config(dir, HTTP_PORT, 'refused', `        location /down { proxy_pass http://127.0.0.1:9; }`).replace('error_log stderr warn;', 'error_log stderr error;');
+    expect((await a.installer.submit({ bytes: Buffer.from(conf), configName: 'refused', source: 'extension' })).status).toBe('installed');
+    await until(serving(HTTP_PORT, 'refused'), 5000, 'nginx serving "refused"');
+    expect((await get(HTTP_PORT, '/down')).status).toBe(502);
+    expect((await get(HTTP_PORT, '/down')).status).toBe(502);
+    const failures = await until(() => {
+      const f = a.snapshot().upstreamFailures?.find((x) => x.server === '127.0.0.1:9');
+      return f && f.recent >= 2 ? f : undefined;
+    }, 5000, 'two failures of 127.0.0.1:9');
+    expect(failures.lastError).toMatch(/^connect\(\) failed \(111: Connection refused\) while connecting to upstream$/);
   }, T);
 
   it('on SIGQUIT lets in-flight requests finish, then nginx exits', async () => {

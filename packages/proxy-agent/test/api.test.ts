@@ -49,7 +49,7 @@ describe('GET /v1/health', () => {
 
 describe('GET /v1/status', () => {
   it('reports the installed config, counters and the nginx pid', async () => {
-    const r = await app(snapshot()).inject({ url: '/v1/status' });
+    const r = await app(snapshot({ drainingWorkers: 2 })).inject({ url: '/v1/status' });
     expect(r.statusCode).toBe(200);
     expect(r.json()).toEqual({
       installed: { sha256: SHA, configName: 'signalbox-nginx-1', source: 'extension', installedAt: '2026-01-02T03:04:05.000Z' },
@@ -59,6 +59,8 @@ describe('GET /v1/status', () => {
       nginxPid: 4242,
       nginxRunning: true,
       nginxRestarts: 0,
+      drainingWorkers: 2,
+      upstreamFailures: [],
     });
   });
 

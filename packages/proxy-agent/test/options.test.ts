@@ -10,7 +10,7 @@ describe('loadOptions', () => {
       bootstrapConfigName: '',
       extensionUrl: undefined,
       pollWaitSeconds: 30,
-      agentHost: '0.0.0.0',
+      agentHost: '127.0.0.1',
       agentPort: 8082,
       httpPort: 80,
       httpsPort: undefined,
@@ -24,6 +24,7 @@ describe('loadOptions', () => {
       streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
       drainMs: 0,
       stateDir: '',
+      apiTokenFile: '/run/secrets/signalbox-api-token',
     });
     expect(Object.isFrozen(o)).toBe(true);
   });

@@ -18,6 +18,8 @@ export interface EventHint {
 
 export interface EventWatch {
   stop(): void;
+  /** Drops the stream as if the engine had (it reconnects and resyncs as then); for operators and fault tests. */
+  drop(): void;
 }
 
 type EventType = 'service' | 'container' | 'network' | 'secret' | 'node';
@@ -94,6 +96,9 @@ export function watchEvents(docker: Docker, onHint: (h: EventHint) => void, onRe
 
   void open();
   return {
+    drop() {
+      (current as (NodeJS.ReadableStream & { destroy?: () => void }) | undefined)?.destroy?.();
+    },
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

@@ -57,13 +57,22 @@ export type EnsureResult = {
   message?: string;
   /** For the log: each changed path's value before and after, as short JSON. */
   values?: Record<string, { was: string; now: string }>;
+  /** For updated: it undid a hand-made change (the service carried the version of the spec we want). */
+  drift?: boolean;
 };
 
 /** The value at a dotted path from diffPaths ('.' = the whole value). */
 export function valueAt(v: unknown, path: string): unknown {
   if (path === '.' || path === '') return v;
   let cur: unknown = v;
-  for (const k of path.split('.')) cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+  const keys = path.split('.');
+  for (let i = 0; i < keys.length; i++) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    // Label keys have dots of their own (Labels.com.signalbox.spec-version).
+    const rest = keys.slice(i).join('.');
+    if (rest in (cur as Record<string, unknown>)) return (cur as Record<string, unknown>)[rest];
+    cur = (cur as Record<string, unknown>)[keys[i]!];
+  }
   return cur;
 }
 
@@ -97,6 +106,9 @@ export function keepPaths<T extends Record<string, unknown>>(desired: T, current
   }
   return out as T;
 }
+
+/** Label on managed services: the content version of the spec core last applied to it. */
+export const SPEC_VERSION_LABEL = 'com.signalbox.spec-version';
 
 export class ServiceManager {
   /** The last spec sent per service (without ignored paths), to recognise a rollback of it. */
@@ -142,8 +154,13 @@ export class ServiceManager {
     await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...body } as Raw);
     this.applied.set(desired.Name, key);
     const values = describeChanges(projected, desired, changed);
-    this.log.info({ service: desired.Name, changed, values }, 'updated managed service to match config.toml');
-    return { action: 'updated', changed, values };
+    // The service still carries the version of the spec we want: we applied exactly this spec before,
+    // so the difference is a hand-made change (also after a core restart, which forgets what it applied).
+    const version = (desired.Labels as Record<string, string> | undefined)?.[SPEC_VERSION_LABEL];
+    const drift = version !== undefined && existing.Spec?.Labels?.[SPEC_VERSION_LABEL] === version;
+    if (drift) this.log.warn({ service: desired.Name, changed, values }, 'reverted a hand-made change (drift) to match config.toml');
+    else this.log.info({ service: desired.Name, changed, values }, 'updated managed service to match config.toml');
+    return { action: 'updated', changed, values, drift };
   }
 
   async remove(name: string): Promise<boolean> {

@@ -2,7 +2,16 @@
 import http from 'node:http';
 import Docker from 'dockerode';
 
-export const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+/** The engine named by DOCKER_HOST (unix:// only), else /var/run/docker.sock. */
+export function engineAt(dockerHost = process.env.DOCKER_HOST ?? ''): Docker {
+  if (dockerHost === '') return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
+  throw new Error(`DOCKER_HOST=${dockerHost}: the e2e helpers only speak to unix:// sockets`);
+}
+
+export const docker = engineAt();
+/** Where the proxy's published port answers (a node's address on a multi-node swarm). */
+export const PROXY_ADDR = process.env.SIGNALBOX_PROXY_ADDR ?? '127.0.0.1';
 export const HTTP_PORT = Number(process.env.SIGNALBOX_HTTP_PORT ?? 8080);
 export const PROXY_SERVICE = process.env.SIGNALBOX_PROXY_SERVICE ?? 'signalbox-proxy';
 export const CORE_SERVICE = `${process.env.SIGNALBOX_STACK ?? 'signalbox'}_core`;
@@ -37,7 +46,7 @@ export interface HttpResult {
 /** A request to the proxy's published port with a Host header (no DNS needed). */
 export function get(host: string, path = '/', headers: Record<string, string> = {}, port = HTTP_PORT): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', headers: { host, ...headers }, agent: false, timeout: 5000 }, (res) => {
+    const req = http.request({ host: PROXY_ADDR, port, path, method: 'GET', headers: { host, ...headers }, agent: false, timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -196,10 +205,10 @@ export interface ExecResult {
 }
 
 /** Runs `cmd` in a running container of swarm service `service` (no shell, no TTY). */
-export async function execInService(service: string, cmd: string[]): Promise<ExecResult> {
-  const containers = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
+export async function execInService(service: string, cmd: string[], engine: Docker = docker): Promise<ExecResult> {
+  const containers = (await engine.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
   if (containers.length === 0) throw new Error(`no running container of service ${service}`);
-  const container = docker.getContainer(String(containers[0].Id));
+  const container = engine.getContainer(String(containers[0].Id));
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream;
   const out: Buffer[] = [];
@@ -209,7 +218,7 @@ export async function execInService(service: string, cmd: string[]): Promise<Exe
   const e = new PassThrough();
   o.on('data', (c: Buffer) => out.push(c));
   e.on('data', (c: Buffer) => err.push(c));
-  docker.modem.demuxStream(stream, o, e);
+  engine.modem.demuxStream(stream, o, e);
   await new Promise<void>((resolve, reject) => {
     stream.on('end', () => resolve());
     stream.on('close', () => resolve());
@@ -219,12 +228,16 @@ export async function execInService(service: string, cmd: string[]): Promise<Exe
   return { exitCode: Number(info.ExitCode ?? -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
 }
 
-/** GET http://127.0.0.1:<port><path> from inside a container of `service` (its image has node ≥ 20). */
-export async function fetchInService(service: string, port: number, path: string): Promise<{ status: number; body: string }> {
+/**
+ * GET http://127.0.0.1:<port><path> from inside a container of `service` (its image has node ≥ 20),
+ * with the API token the container holds (/run/secrets/signalbox-api-token) unless `auth` is false.
+ */
+export async function fetchInService(service: string, port: number, path: string, auth = true): Promise<{ status: number; body: string }> {
   const script =
-    `fetch('http://127.0.0.1:${port}'+process.argv[1],{signal:AbortSignal.timeout(10000)})` +
+    `let h={};try{if(process.argv[2]==='1')h={authorization:'Bearer '+require('fs').readFileSync('/run/secrets/signalbox-api-token','utf8').trim()}}catch(e){}` +
+    `fetch('http://127.0.0.1:${port}'+process.argv[1],{headers:h,signal:AbortSignal.timeout(10000)})` +
     `.then(async r=>process.stdout.write(JSON.stringify({status:r.status,body:await r.text()})),e=>{process.stderr.write(String(e&&e.cause?e.cause.message:e));process.exit(3)})`;
-  const r = await execInService(service, ['node', '-e', script, path]);
+  const r = await execInService(service, ['node', '-e', script, path, auth ? '1' : '0']);
   if (r.exitCode !== 0) throw new Error(`fetch ${path} in ${service} failed (${r.exitCode}): ${r.stderr.trim().slice(-300)}`);
   return JSON.parse(r.stdout) as { status: number; body: string };
 }
@@ -259,17 +272,20 @@ export async function servedNginxConf(): Promise<string> {
   return r.body;
 }
 
-/** Removes a network; true when it is gone (false while something is still attached). */
+/**
+ * Removes a network; true when it is gone (false while something is still attached, or while swarm still
+ * lists it: removal of an overlay finishes after the call returns, and a file run next must not find it).
+ */
 export async function removeNetwork(name: string): Promise<boolean> {
   try {
     await docker.getNetwork(name).remove();
-    return true;
   } catch (e) {
     const code = (e as { statusCode?: number }).statusCode;
-    if (code === 404) return true;
     if (code === 403 || code === 409 || code === 400 || code === 500) return false; // in use
-    throw e;
+    if (code !== 404) throw e;
   }
+  const listed = (await docker.listNetworks({ filters: { name: [name] } })) as { Name: string }[];
+  return !listed.some((n) => n.Name === name);
 }
 
 /** Names of the networks (and secrets) in a service's current spec. */

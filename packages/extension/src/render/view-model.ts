@@ -1,5 +1,6 @@
 // ClusterModel + ExtensionConfig → ViewModel: plain, sorted data of already-quoted strings.
 // Templates only lay this out; every decision (and every escape) happens here.
+import { isIP } from 'node:net';
 import type {
   ClusterModel,
   ExtensionConfig,
@@ -34,7 +35,7 @@ import {
 // Options
 
 export interface RenderOptions {
-  /** Value of the x-proxy-id response header; default ExtensionConfig.ServiceName. */
+  /** Value of the x-proxy-id response header; default: nginx's $hostname, the proxy task's container (as Interlock). */
   proxyId?: string;
   /** Where the proxy has its TLS secrets mounted, e.g. '/run/secrets'. */
   secretsDir: string;
@@ -81,6 +82,59 @@ const WEBSOCKET_TIMEOUT = '3600s';
  * request; the client reconnects through the edge to another task.
  */
 export const EDGE_KEEPALIVE_TIME = '5s';
+/** Interlock answered ssl_only with a 302 (not a 301 that browsers cache for good). */
+const SSL_ONLY_STATUS = 302;
+/**
+ * Retry on another task as Interlock did: on connection errors, timeouts and 502/503/504. nginx never
+ * retries a non-idempotent request (POST, LOCK, PATCH) once it was sent, so only idempotent ones are.
+ */
+const PROXY_NEXT_UPSTREAM = 'error timeout http_502 http_503 http_504';
+const FORWARDED_FOR = '$signalbox_forwarded_for';
+const FORWARDED_PROTO = '$signalbox_forwarded_proto';
+const FORWARDED_HOST = '$signalbox_forwarded_host';
+const TRUSTED_PROXY = '$signalbox_trusted_proxy';
+
+/**
+ * X-Forwarded-* as a trusted load balancer set them, else the proxy's own view. $signalbox_trusted_proxy
+ * is 1 for the TrustedProxies addresses (geo block in http.njk).
+ */
+function forwardedHeaderMaps(): MapView[] {
+  const keep = (header: string, variable: string, own: string): MapView => ({
+    source: quote(nginxVar(TRUSTED_PROXY.slice(1)), ':', nginxVar(`http_${header}`)),
+    variable,
+    hostnames: false,
+    // The greedy .+ takes the whole header, so no end anchor (a '$' cannot be quoted) is needed.
+    entries: [{ key: quote('~^1:(?<signalbox_fwd>.+)'), value: '$signalbox_fwd' }],
+    default: own,
+  });
+  return [
+    { source: TRUSTED_PROXY, variable: FORWARDED_FOR, hostnames: false, entries: [{ key: '1', value: '$proxy_add_x_forwarded_for' }], default: '$remote_addr' },
+    keep('x_forwarded_host', FORWARDED_HOST, '$http_host'),
+    keep('x_forwarded_proto', FORWARDED_PROTO, '$scheme'),
+  ];
+}
+
+/** The first (by host) TLS virtual host routed to a service of the default backend, if any. */
+function defaultBackendCertificate(db: Upstream, vhosts: readonly VirtualHost[]): { host: string; tls: NonNullable<VirtualHost['tls']> } | undefined {
+  const services = new Set(db.services);
+  for (const vh of vhosts) {
+    if (vh.tls && vh.locations.some((l) => l.upstream.services.some((name) => services.has(name)))) return { host: vh.host, tls: vh.tls };
+  }
+  return undefined;
+}
+
+/** TrustedProxies as geo keys: each a valid IPv4/IPv6 address or CIDR, quoted. */
+function trustedProxies(list: readonly string[]): string[] {
+  return uniqueSorted(list.map((a) => a.trim())).map((entry) => {
+    const [addr = '', prefix, extra] = entry.split('/');
+    const family = isIP(addr);
+    const maxPrefix = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix))) {
+      throw new RenderError(`TrustedProxies entry ${JSON.stringify(entry)} is not an IP address or CIDR`);
+    }
+    return quote(entry);
+  });
+}
 const KEEPALIVE_CONNECTIONS = 32;
 const DEFAULT_MAX_FAILS = 1;
 const DEFAULT_FAIL_TIMEOUT = '10s';
@@ -238,6 +292,11 @@ export interface ServerView {
   realIpFrom: string[];
   /** Server-level return (whole-host redirect); when set, locations is empty. */
   returnAll: ReturnView | null;
+  /**
+   * ssl_only behind TrustedProxies: the redirect to https, answered unless a trusted load balancer says the
+   * client already used https (X-Forwarded-Proto), so a balancer that terminates TLS in front never loops.
+   */
+  redirectUnlessForwardedHttps?: ReturnView;
   /** Sorted by path, exact matches before prefixes of the same path. */
   locations: LocationView[];
 }
@@ -262,6 +321,13 @@ export interface HttpView {
   websocketTimeout: string;
   /** proxy_set_header lines: set at http level and repeated in websocket locations (which add Upgrade). */
   proxyHeaders: HeaderView[];
+  /**
+   * `geo $remote_addr $signalbox_trusted_proxy` entries (quoted addresses/CIDRs) from TrustedProxies:
+   * clients whose X-Forwarded-* headers are kept. Empty = nobody (the headers are always the proxy's view).
+   */
+  trustedProxies: string[];
+  /** proxy_next_upstream: the conditions on which a request is retried on another task. */
+  proxyNextUpstream: string;
   logFormats: LogFormatView[];
   /** buffer: 'buffer=4k flush=1s' or null (each line written at once). */
   accessLog: { path: string; format: string; buffer: string | null } | null;
@@ -271,7 +337,7 @@ export interface HttpView {
   sslDhparam: string | null;
   /** add_header ... always; at http level so every server inherits them. */
   responseHeaders: HeaderView[];
-  /** Sticky-cookie maps. */
+  /** Sticky-cookie maps, then the forwarded-header maps (see trustedProxies). */
   maps: MapView[];
   /** Sorted by name. */
   upstreams: UpstreamView[];
@@ -414,7 +480,7 @@ function mergeSameServers(servers: readonly ServerView[]): ServerView[] {
       out.push(s);
       continue;
     }
-    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.locations]);
+    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
     const first = byContent.get(key);
     if (first === undefined) {
       const server = { ...s };
@@ -622,18 +688,21 @@ function proxyLocation(
 
 function routeLocations(ctx: Ctx, table: LocationTable, locations: readonly Location[]): void {
   const sorted = sortedBy(locations, (l) => normalizeContextRoot(l.path), (l) => l.path, canonicalJson);
-  // Websocket endpoints first: an exact endpoint beats the `= /root` redirect of a context root.
+  // Websocket endpoints first. Each is a prefix, as in Interlock (/ws upgrades /ws/room and /ws?x=1);
+  // an endpoint equal to the context root stays exact, so it does not take over the root's other paths
+  // and still beats the `= /root` redirect of a rewritten context root.
   for (const loc of sorted) {
     const root = normalizeContextRoot(loc.path);
     const up: UpstreamRef = { name: loc.upstream.name, empty: loc.upstream.servers.length === 0, tls: loc.upstream.tls };
     for (const ws of uniqueSorted(loc.websocketEndpoints)) {
       requestPath(ws, 'websocket endpoint');
+      const exact = ws === root || ws === '/';
       let uri = '';
       if (loc.rewrite && root !== '/') {
         if (ws === root) uri = '/';
         else if (ws.startsWith(`${root}/`)) uri = ws.slice(root.length);
       }
-      table.add(proxyLocation(ctx, '=', ws, up, uri, true));
+      table.add(proxyLocation(ctx, exact ? '=' : '', ws, up, uri, true));
     }
   }
   for (const loc of sorted) {
@@ -873,6 +942,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     });
   }
 
+  maps.push(...forwardedHeaderMaps());
+
   // ---- listeners
   const usePassthrough = passthrough.length > 0;
   const internal = usePassthrough ? pickInternalPorts(ext, opts) : null;
@@ -925,19 +996,38 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     returnAll: null,
     locations: defaultTable.sorted(),
   });
-  servers.push({
-    comment: 'default server (https): unknown hosts, TLS handshake rejected',
-    listen: [{ ...sslListen, defaultServer: true }],
-    serverName: null,
-    tls: null,
-    rejectHandshake: true,
-    realIpFrom,
-    returnAll: null,
-    locations: [],
-  });
+  // HTTPS for unknown hosts goes to the default backend too when it has a certificate to offer: that of
+  // a host the default-backend service itself serves over TLS (its ssl_cert/ssl_key labels).
+  const defaultCert = model.defaultBackend ? defaultBackendCertificate(model.defaultBackend, vhosts) : undefined;
+  if (model.defaultBackend && defaultCert) {
+    servers.push({
+      comment: `default server (https): default backend, with the certificate of ${comment(defaultCert.host)}`,
+      listen: [{ ...sslListen, defaultServer: true }],
+      serverName: null,
+      tls: { certificate: secretPath(opts.secretsDir, defaultCert.tls.certSecret), certificateKey: secretPath(opts.secretsDir, defaultCert.tls.keySecret) },
+      rejectHandshake: false,
+      realIpFrom,
+      returnAll: null,
+      locations: defaultTable.sorted(),
+    });
+  } else {
+    servers.push({
+      comment: 'default server (https): unknown hosts, TLS handshake rejected',
+      listen: [{ ...sslListen, defaultServer: true }],
+      serverName: null,
+      tls: null,
+      rejectHandshake: true,
+      realIpFrom,
+      returnAll: null,
+      locations: [],
+    });
+  }
 
-  const httpsPortSuffix = ext.PublishedSSLPort > 0 && ext.PublishedSSLPort !== 443 ? `:${port(ext.PublishedSSLPort, 'PublishedSSLPort')}` : '';
+  // ssl_only sends clients to SSLRedirectPort (e.g. 443 on a load balancer in front), else PublishedSSLPort.
+  const redirectPort = (ext.SSLRedirectPort ?? 0) > 0 ? port(ext.SSLRedirectPort, 'SSLRedirectPort') : ext.PublishedSSLPort;
+  const httpsPortSuffix = redirectPort > 0 && redirectPort !== 443 ? `:${port(redirectPort, 'PublishedSSLPort')}` : '';
   const toHttps = quote('https://', nginxVar('host'), `${httpsPortSuffix}`, nginxVar('request_uri'));
+  const behindTrustedProxies = (t.TrustedProxies ?? []).length > 0;
 
   for (const vh of vhosts) {
     const hostRedirects = redirects.get(vh.host);
@@ -945,11 +1035,13 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
 
     // Plain HTTP.
     const plain = locationTable();
+    let redirectUnlessForwardedHttps: ReturnView | undefined;
     if (!whole) {
       addRedirectLocations(plain, hostRedirects);
-      if (vh.sslOnly) {
-        plain.add({ kind: 'return', modifier: '', path: quote('/'), status: 301, body: toHttps, contentType: null, accessLog: true });
+      if (vh.sslOnly && !behindTrustedProxies) {
+        plain.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
       } else {
+        if (vh.sslOnly) redirectUnlessForwardedHttps = { status: SSL_ONLY_STATUS, body: toHttps };
         routeLocations(ctx, plain, vh.locations);
         plain.add(unroutedPath());
       }
@@ -962,6 +1054,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       rejectHandshake: false,
       realIpFrom: plainRealIpFrom,
       returnAll: whole,
+      ...(redirectUnlessForwardedHttps ? { redirectUnlessForwardedHttps } : {}),
       locations: whole ? [] : plain.sorted(),
     });
 
@@ -998,7 +1091,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     const table = locationTable();
     if (!r?.whole) {
       addRedirectLocations(table, r);
-      table.add({ kind: 'return', modifier: '', path: quote('/'), status: 301, body: toHttps, contentType: null, accessLog: true });
+      table.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
     }
     servers.push({
       comment: `${comment(host)} (http): passed through on the TLS port, redirects to https`,
@@ -1069,7 +1162,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const responseHeaders: HeaderView[] = [{ name: 'x-request-id', value: '$request_id' }];
   if (!t.HideInfoHeaders) {
     responseHeaders.push(
-      { name: 'x-proxy-id', value: quote(opts.proxyId ?? ext.ServiceName) },
+      { name: 'x-proxy-id', value: opts.proxyId === undefined ? '$hostname' : quote(opts.proxyId) },
       { name: 'x-server-info', value: quote('signalbox') },
       { name: 'x-upstream-addr', value: '$upstream_addr' },
       // $upstream_response_time is only known once the response is complete, so in a header nginx
@@ -1096,14 +1189,17 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     proxySendTimeout: `${positiveInt(t.SendTimeout, 'SendTimeout')}s`,
     proxyReadTimeout: `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`,
     websocketTimeout: WEBSOCKET_TIMEOUT,
+    // The Host the client sent (with its port), as Interlock passed it; X-Forwarded-* from the maps below.
     proxyHeaders: [
-      { name: 'Host', value: '$host' },
+      { name: 'Host', value: '$http_host' },
       { name: 'X-Real-IP', value: '$remote_addr' },
-      { name: 'X-Forwarded-For', value: '$proxy_add_x_forwarded_for' },
-      { name: 'X-Forwarded-Proto', value: '$scheme' },
-      { name: 'X-Forwarded-Host', value: '$host' },
+      { name: 'X-Forwarded-For', value: FORWARDED_FOR },
+      { name: 'X-Forwarded-Proto', value: FORWARDED_PROTO },
+      { name: 'X-Forwarded-Host', value: FORWARDED_HOST },
       { name: 'X-Request-ID', value: '$request_id' },
     ],
+    trustedProxies: trustedProxies(t.TrustedProxies ?? []),
+    proxyNextUpstream: PROXY_NEXT_UPSTREAM,
     logFormats: [
       { name: 'main', format: logFormat(t.MainLogFormat, DEFAULT_MAIN_LOG_FORMAT, 'MainLogFormat') },
       { name: 'trace', format: logFormat(t.TraceLogFormat, DEFAULT_TRACE_LOG_FORMAT, 'TraceLogFormat') },
@@ -1153,7 +1249,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
       internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),
       internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
     );
-    const shielded = shieldedFromPassthroughWildcards(passthrough, [...vhostNames, ...held]);
+    const shielded = shieldedFromPassthroughWildcards(passthrough, [...vhostNames, ...held, ...redirects.keys()]);
     const ptLongest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
     const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
     const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;

@@ -1,0 +1,258 @@
+// What the dashboard API serves. The JSON Schemas below are the contract: fastify validates queries
+// and serialises responses with them, and docs/dashboard.md describes the same fields.
+
+export interface ServerView {
+  addr: string;
+  port: number;
+  service: string;
+  /** Swarm task id and node hostname, when the address is a task's (dnsrr); null for a service VIP. */
+  task: string | null;
+  node: string | null;
+  /** Passive health as nginx sees it: failed attempts logged by the proxies in the last minute. */
+  failures: number;
+  /** nginx's last error for this server, with when and which proxy task; null when none seen. */
+  lastFailure: string | null;
+}
+
+export interface RouteView {
+  extension: string;
+  /** http (plain), terminate (TLS ends at the proxy), passthrough (TLS goes to the service as is). */
+  kind: 'http' | 'terminate' | 'passthrough' | 'default';
+  host: string;
+  path: string;
+  sslOnly: boolean;
+  /** The upstream speaks TLS (ssl_backend). */
+  backendTls: boolean;
+  services: string[];
+  servers: ServerView[];
+  /** Share of the servers per service: a canary pair shows two entries. */
+  split: { service: string; servers: number; percent: number }[];
+}
+
+export interface ProblemView {
+  code: string;
+  severity: 'error' | 'warning';
+  key: string;
+  value: string | null;
+  message: string;
+}
+
+export interface ServiceView {
+  id: string;
+  name: string;
+  cluster: string;
+  status: 'enabled' | 'disabled';
+  hosts: string[];
+  servers: number;
+  errors: ProblemView[];
+  warnings: ProblemView[];
+  /** When the service entered its current state (as first seen by this core). */
+  since: string;
+}
+
+export interface ServiceChange {
+  name: string;
+  what: string;
+}
+
+export interface ModelChangeView {
+  added: string[];
+  removed: string[];
+  changed: ServiceChange[];
+}
+
+export interface ModelVersionView {
+  extension: string;
+  version: string;
+  at: string;
+  change: ModelChangeView;
+}
+
+export interface InstallView {
+  task: string;
+  node: string | null;
+  at: string;
+}
+
+export interface ConfigVersionView {
+  extension: string;
+  config: string;
+  sha256: string | null;
+  /** When this core first saw the extension serve it. */
+  at: string;
+  modelVersion: string | null;
+  /** What changed in the model since the previous config of this extension. */
+  change: ModelChangeView | null;
+  excluded: { service: string; reason: string }[];
+  /** Proxy tasks that installed this config with a reload. */
+  installs: InstallView[];
+}
+
+export interface FailureView {
+  at: string;
+  extension: string;
+  /** validation: the extension's nginx -t failed or left services out; reload: a proxy refused a config. */
+  kind: 'validation' | 'reload';
+  source: string;
+  message: string;
+  excluded: string[];
+}
+
+export interface ProxyView {
+  extension: string;
+  service: string;
+  task: string;
+  slot: number;
+  node: string | null;
+  addr: string | null;
+  /** ok: nginx runs a valid config; unhealthy: the agent answers but nginx does not run one; unreachable: no answer. */
+  state: 'ok' | 'unhealthy' | 'unreachable';
+  error: string | null;
+  config: string | null;
+  installedAt: string | null;
+  lastReloadAt: string | null;
+  reloads: number;
+  reloadFailures: number;
+  nginxRestarts: number;
+  /** Old nginx workers still finishing requests after a reload; null when the agent does not say. */
+  drainingWorkers: number | null;
+  lastFailure: string | null;
+}
+
+export interface ExtensionView {
+  name: string;
+  service: string;
+  state: 'ok' | 'unreachable';
+  error: string | null;
+  serving: string | null;
+  modelVersion: string | null;
+  lastError: string | null;
+}
+
+export interface DashboardView {
+  routes: RouteView[];
+  services: ServiceView[];
+  extensions: ExtensionView[];
+  proxies: ProxyView[];
+  models: ModelVersionView[];
+  configs: ConfigVersionView[];
+  failures: FailureView[];
+}
+
+export interface DashboardPayload extends DashboardView {
+  version: string;
+  meta: { coreStartedAt: string; lastSwarmReadAt: string | null; generatedAt: string };
+}
+
+// ---- JSON Schemas -----------------------------------------------------------------------------
+
+const str = { type: 'string' } as const;
+const nstr = { type: ['string', 'null'] } as const;
+const int = { type: 'integer' } as const;
+const bool = { type: 'boolean' } as const;
+const strs = { type: 'array', items: str } as const;
+const obj = (properties: Record<string, unknown>) => ({
+  type: 'object',
+  additionalProperties: false,
+  required: Object.keys(properties),
+  properties,
+});
+
+const problem = obj({ code: str, severity: { enum: ['error', 'warning'] }, key: str, value: nstr, message: str });
+const change = obj({ added: strs, removed: strs, changed: { type: 'array', items: obj({ name: str, what: str }) } });
+
+export const schemas = {
+  route: obj({
+    extension: str,
+    kind: { enum: ['http', 'terminate', 'passthrough', 'default'] },
+    host: str,
+    path: str,
+    sslOnly: bool,
+    backendTls: bool,
+    services: strs,
+    servers: {
+      type: 'array',
+      items: obj({ addr: str, port: int, service: str, task: nstr, node: nstr, failures: int, lastFailure: nstr }),
+    },
+    split: { type: 'array', items: obj({ service: str, servers: int, percent: { type: 'number' } }) },
+  }),
+  service: obj({
+    id: str,
+    name: str,
+    cluster: str,
+    status: { enum: ['enabled', 'disabled'] },
+    hosts: strs,
+    servers: int,
+    errors: { type: 'array', items: problem },
+    warnings: { type: 'array', items: problem },
+    since: str,
+  }),
+  extension: obj({
+    name: str,
+    service: str,
+    state: { enum: ['ok', 'unreachable'] },
+    error: nstr,
+    serving: nstr,
+    modelVersion: nstr,
+    lastError: nstr,
+  }),
+  proxy: obj({
+    extension: str,
+    service: str,
+    task: str,
+    slot: int,
+    node: nstr,
+    addr: nstr,
+    state: { enum: ['ok', 'unhealthy', 'unreachable'] },
+    error: nstr,
+    config: nstr,
+    installedAt: nstr,
+    lastReloadAt: nstr,
+    reloads: int,
+    reloadFailures: int,
+    nginxRestarts: int,
+    drainingWorkers: { type: ['integer', 'null'] },
+    lastFailure: nstr,
+  }),
+  model: obj({ extension: str, version: str, at: str, change }),
+  config: obj({
+    extension: str,
+    config: str,
+    sha256: nstr,
+    at: str,
+    modelVersion: nstr,
+    change: { anyOf: [change, { type: 'null' }] },
+    excluded: { type: 'array', items: obj({ service: str, reason: str }) },
+    installs: { type: 'array', items: obj({ task: str, node: nstr, at: str }) },
+  }),
+  failure: obj({
+    at: str,
+    extension: str,
+    kind: { enum: ['validation', 'reload'] },
+    source: str,
+    message: str,
+    excluded: strs,
+  }),
+  error: obj({ code: str, message: str }),
+};
+
+const list = (item: unknown) => ({ type: 'array', items: item });
+
+export const dashboardSchema = obj({
+  version: str,
+  meta: obj({ coreStartedAt: str, lastSwarmReadAt: nstr, generatedAt: str }),
+  routes: list(schemas.route),
+  services: list(schemas.service),
+  extensions: list(schemas.extension),
+  proxies: list(schemas.proxy),
+  models: list(schemas.model),
+  configs: list(schemas.config),
+  failures: list(schemas.failure),
+});
+
+/** ?wait=SECONDS (long-poll with If-None-Match) and ?q= (search, on the list routes). */
+export const querySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { wait: { type: 'number', minimum: 0, maximum: 60 }, q: { type: 'string', maxLength: 200 } },
+} as const;

@@ -1,0 +1,253 @@
+// Proxies across nodes on the multi-node swarm of scripts/multinode.sh: two host-mode proxies on two
+// workers behind HAProxy (an operator's external load balancer, in its own namespace, health
+// checking GET /signalbox-health on each node's published port), and their placement.
+import { jest } from '@jest/globals';
+import type Docker from 'dockerode';
+import {
+  MULTINODE_CONFIG,
+  NetnsClient,
+  SERVICES,
+  addrOf,
+  createApp,
+  ensureOverlay,
+  figure,
+  manager,
+  multinode,
+  multinodeConfigWith,
+  nodeNames,
+  proxiesSettled,
+  removeApp,
+  removeOverlay,
+  running,
+  satisfies,
+  tasksOf,
+  until,
+  workers,
+  type LoadResult,
+} from './helpers/multinode.js';
+
+jest.setTimeout(400_000);
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Raw = any;
+
+const NET = 'sbxmn-lb';
+const NEW_NET = 'sbxmn-lb-new';
+const LB = { addr: addrOf('lb'), port: 80 };
+let nodes: string[];
+let mgr: Docker;
+let client: NetnsClient;
+let proxyWorkers: string[];
+
+/** The proxy service: its spec, update state and tasks created since `since`. */
+async function proxyState(since: number) {
+  const info = (await mgr.getService(SERVICES.proxy).inspect()) as Raw;
+  const tasks = (await mgr.listTasks({ filters: { service: [SERVICES.proxy] } })) as Raw[];
+  const live = tasks.filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running');
+  return {
+    spec: info.Spec,
+    update: info.UpdateStatus?.State as string | undefined,
+    fresh: live.filter((t) => Date.parse(t.CreatedAt) >= since).length,
+    live: live.length,
+  };
+}
+
+/** Waits until every running proxy task was created after `since` and the rolling update completed. */
+async function rolled(since: number, replicas: number, timeoutMs = 240_000): Promise<number> {
+  const { at } = await until(
+    'the proxies rolled',
+    async () => {
+      const s = await proxyState(since);
+      if (s.update === 'completed' && s.live === replicas && s.fresh === replicas) return true;
+      throw new Error(`update ${s.update}, ${s.live} running, ${s.fresh} of them new`);
+    },
+    timeoutMs,
+    500,
+  );
+  return at;
+}
+
+function report(what: string, r: LoadResult, ms: number): void {
+  const failures = r.failed.slice(0, 5).map((f) => `${f.status}${f.error ? ` ${f.error}` : ''}`);
+  figure(
+    `LB in front of 2 proxies, ${what}`,
+    `${r.ok} ok, ${r.failed.length} failed in ${Math.round(ms / 1000)} s${failures.length ? ` (${failures.join('; ')})` : ''}`,
+  );
+}
+
+beforeAll(async () => {
+  nodes = await nodeNames();
+  mgr = (await manager(nodes)).docker;
+  proxyWorkers = workers(nodes).slice(0, 2);
+  client = await NetnsClient.start();
+  await multinode('lb-up', ...proxyWorkers.map((w) => `${w}:8080`));
+  await ensureOverlay(mgr, NET);
+  await createApp(mgr, {
+    name: 'mn-lb',
+    host: 'lb.mn.test',
+    network: NET,
+    replicas: 2,
+    constraints: ['node.role==manager'],
+  });
+  await until(
+    'lb.mn.test answers through the load balancer',
+    async () => (await client.get(LB, 'lb.mn.test')).status === 200,
+    240_000,
+    500,
+  );
+  // Both proxies have joined NET and serve it (the LB may have used only one so far).
+  for (const w of proxyWorkers) {
+    await until(
+      `lb.mn.test on ${w}`,
+      async () => (await client.get({ addr: addrOf(w), port: 8080 }, 'lb.mn.test')).status === 200,
+      120_000,
+      500,
+    );
+  }
+  await until('no proxy update in flight', async () => (await proxyState(0)).update !== 'updating', 120_000, 500);
+});
+
+afterAll(async () => {
+  await multinode('deploy', MULTINODE_CONFIG).catch((e) => console.warn(String(e)));
+  for (const s of ['mn-lb', 'mn-lb-new']) await removeApp(mgr, s).catch(() => undefined);
+  await removeOverlay(mgr, NEW_NET).catch((e) => console.warn(String(e)));
+  await removeOverlay(mgr, NET).catch((e) => console.warn(String(e)));
+  await multinode('lb-down').catch(() => undefined);
+  // Leave the proxies as the next file expects them: back on the file's config, done rolling.
+  await proxiesSettled(mgr).catch((e) => console.warn(String(e)));
+  client?.close();
+});
+
+describe('two host-mode proxies behind an external load balancer', () => {
+  test('a config.toml change rolls both proxies with 0 failed requests at the load balancer', async () => {
+    const stop = await client.load([LB], 'lb.mn.test', 20, 5000);
+    const since = Date.now();
+    // ProxyStopGracePeriod is one of the keys that roll the proxy tasks.
+    await multinode('deploy', multinodeConfigWith({ ProxyStopGracePeriod: '"12s"' }));
+    await until(
+      'the proxy spec has the new stop grace period',
+      async () => (await proxyState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9,
+      120_000,
+      500,
+    );
+    const doneAt = await rolled(since, 2);
+    await new Promise((r) => setTimeout(r, 3000));
+    const r = await stop();
+    report('config.toml change (roll of both)', r, Date.now() - since);
+    figure('LB roll after config.toml change: deploy → both proxies replaced (ms)', doneAt - since);
+    expect(r.failed).toEqual([]);
+    expect(r.ok).toBeGreaterThan(100);
+  });
+
+  test('a new network rolls both proxies with 0 failed requests at the load balancer', async () => {
+    const stop = await client.load([LB], 'lb.mn.test', 20, 5000);
+    const since = Date.now();
+    await ensureOverlay(mgr, NEW_NET);
+    await createApp(mgr, {
+      name: 'mn-lb-new',
+      host: 'lbnew.mn.test',
+      network: NEW_NET,
+      constraints: ['node.role==manager'],
+    });
+    const doneAt = await rolled(since, 2);
+    await until(
+      'lbnew.mn.test answers through the load balancer',
+      async () => (await client.get(LB, 'lbnew.mn.test')).status === 200,
+      60_000,
+      200,
+    );
+    await new Promise((r) => setTimeout(r, 3000));
+    const r = await stop();
+    report('new network (roll of both)', r, Date.now() - since);
+    figure('LB roll after a new network: service created → both proxies replaced (ms)', doneAt - since);
+    expect(r.failed).toEqual([]);
+    expect(r.ok).toBeGreaterThan(100);
+  });
+});
+
+describe('placement', () => {
+  async function nodeFacts(): Promise<
+    Map<string, { name: string; labels: Record<string, string>; role: string; hostname: string }>
+  > {
+    const list = (await mgr.listNodes()) as Raw[];
+    return new Map(
+      list.map((n) => [
+        String(n.ID),
+        {
+          name: String(n.Spec?.Labels?.['signalbox.node']),
+          labels: n.Spec?.Labels ?? {},
+          role: String(n.Spec?.Role),
+          hostname: String(n.Description?.Hostname),
+        },
+      ]),
+    );
+  }
+
+  test('ProxyConstraints and ProxyPlacementPreferences place the proxies: one per zone on the proxy workers', async () => {
+    const info = (await mgr.getService(SERVICES.proxy).inspect()) as Raw;
+    expect(info.Spec.TaskTemplate.Placement.Constraints).toEqual(['node.labels.signalbox.proxy==true']);
+    expect(info.Spec.TaskTemplate.Placement.Preferences).toEqual([
+      { Spread: { SpreadDescriptor: 'node.labels.signalbox.zone' } },
+    ]);
+    const facts = await nodeFacts();
+    const live = running(await tasksOf(mgr, SERVICES.proxy));
+    expect(live.map((t) => t.node).sort()).toEqual([...proxyWorkers].sort());
+    const zones = live.map((t) => [...facts.values()].find((f) => f.name === t.node)!.labels['signalbox.zone']);
+    expect(new Set(zones).size).toBe(2);
+  });
+
+  test('a changed ProxyConstraints moves the proxies, and no proxy task ever ran where its constraints forbid', async () => {
+    const only = proxyWorkers[1]!;
+    const since = Date.now();
+    await multinode(
+      'deploy',
+      multinodeConfigWith({ ProxyReplicas: '1', ProxyConstraints: `["node.labels.signalbox.node==${only}"]` }),
+    );
+    await until(
+      `one proxy, on ${only}`,
+      async () => {
+        const s = await proxyState(since);
+        const live = running(await tasksOf(mgr, SERVICES.proxy));
+        return s.update !== 'updating' && live.length === 1 && live[0]!.node === only && s.fresh === 1;
+      },
+      240_000,
+      500,
+    );
+    expect((await client.get({ addr: addrOf(only), port: 8080 }, 'lb.mn.test')).status).toBe(200);
+    const gone = proxyWorkers[0]!;
+    expect((await client.get({ addr: addrOf(gone), port: 8080 }, 'lb.mn.test')).status).toBe(0);
+
+    // Back to the file's placement: two proxies again.
+    await multinode('deploy', MULTINODE_CONFIG);
+    await until(
+      'two proxies again, on the proxy workers',
+      async () => {
+        const s = await proxyState(0);
+        const live = running(await tasksOf(mgr, SERVICES.proxy));
+        if (
+          s.update !== 'updating' &&
+          live
+            .map((t) => t.node)
+            .sort()
+            .join() === [...proxyWorkers].sort().join()
+        )
+          return true;
+        throw new Error(`update ${s.update}, running on ${live.map((t) => t.node).join(' ')}`);
+      },
+      240_000,
+      500,
+    );
+
+    // Every proxy task the swarm ever placed (all states, this whole file) sits on a node that meets
+    // the constraints of the spec it was created from.
+    const facts = await nodeFacts();
+    const all = (await mgr.listTasks({ filters: { service: [SERVICES.proxy] } })) as Raw[];
+    const placed = all.filter((t) => t.NodeID);
+    expect(placed.length).toBeGreaterThan(4);
+    const violations = placed.filter(
+      (t) => !satisfies(facts.get(String(t.NodeID))!, t.Spec?.Placement?.Constraints ?? []),
+    );
+    expect(violations.map((t) => `${t.ID} on ${facts.get(String(t.NodeID))?.name}`)).toEqual([]);
+    expect(placed.some((t) => facts.get(String(t.NodeID))?.role === 'manager')).toBe(false);
+  });
+});

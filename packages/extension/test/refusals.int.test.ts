@@ -1,0 +1,128 @@
+// Issue 9: a proxy refuses a config the extension accepted. The agent reports nginx's reason; the
+// extension traces it to the services it names, excludes them like services that fail nginx -t
+// there (ERR_PROXY_REFUSED) and publishes the rest, so the other services keep updating.
+import { jest } from '@jest/globals';
+import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import { createLogger, parseConfig } from '@signalbox/model';
+import { NginxValidator } from '../src/nginx-validator.js';
+import { Pipeline } from '../src/pipeline.js';
+import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
+import { sha256 } from '../src/publisher.js';
+import { servicesBlamed } from '../src/refusals.js';
+import { renderNginxConf } from '../src/render/index.js';
+import { ServedConfigState } from '../src/served-config.js';
+
+jest.setTimeout(60_000);
+
+const parsed = parseConfig('[Extensions.default]\n');
+if (!parsed.ok) throw new Error('defaults must parse');
+const ext: ExtensionConfig = parsed.config.Extensions.default!;
+
+function model(port = 80): ClusterModel {
+  const vh = (host: string, service: string, addr: string, tls?: { certSecret: string; keySecret: string }) => ({
+    host,
+    sslOnly: false,
+    ...(tls ? { tls } : {}),
+    locations: [
+      {
+        path: '/',
+        rewrite: false,
+        websocketEndpoints: [],
+        upstream: {
+          name: `u_${service}`,
+          servers: [{ addr, port: service === 'b' ? port : 80, service }],
+          balance: 'round_robin' as const,
+          tls: { enabled: false, verify: false },
+          services: [service],
+        },
+      },
+    ],
+  });
+  return {
+    cluster: '',
+    virtualHosts: [
+      vh('a.test', 'a', '10.0.0.2'),
+      vh('b.test', 'b', '10.0.0.3'),
+      vh('c.test', 'c', '10.0.0.4', { certSecret: 'c.crt', keySecret: 'c.key' }),
+    ],
+    passthrough: [],
+    redirects: [],
+    services: [],
+    proxyNetworks: [],
+    proxySecrets: ['c.crt', 'c.key'],
+  };
+}
+
+function setup() {
+  const published: PublishedConfig[] = [];
+  const publisher: ConfigPublisher = {
+    async publish(text: string) {
+      const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
+      published.push(p);
+      return p;
+    },
+    async latest() {
+      return published.at(-1);
+    },
+  };
+  const served = new ServedConfigState();
+  const pipeline = new Pipeline({
+    render: renderNginxConf,
+    validator: new NginxValidator(),
+    publisher,
+    served,
+    log: createLogger('test', 'silent'),
+    renderOptions: {},
+    allowedModules: [],
+  });
+  return { published, served, pipeline };
+}
+
+const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+
+test('servicesBlamed: a line in a server or upstream block, a secret path, or nothing', async () => {
+  const { served, pipeline } = setup();
+  await pipeline.process(model(), ext);
+  const text = served.get()!.text;
+  const m = model();
+  expect(
+    servicesBlamed(`[emerg] bad in /etc/nginx/.nginx.conf.7.ab12.tmp:${lineOf(text, 'server_name "b.test"')}`, text, m),
+  ).toEqual(['b']);
+  expect(servicesBlamed(`[emerg] bad in /etc/nginx/nginx.conf:${lineOf(text, 'server 10.0.0.2:80')}`, text, m)).toEqual(
+    ['a'],
+  );
+  expect(
+    servicesBlamed('[emerg] cannot load certificate "/run/secrets/c.crt": PEM_read_bio_X509_AUX() failed', text, m),
+  ).toEqual(['c']);
+  expect(servicesBlamed(`[emerg] bad in /etc/nginx/nginx.conf:${lineOf(text, 'worker_connections')}`, text, m)).toEqual(
+    [],
+  );
+  expect(servicesBlamed('[emerg] something without a place', text, m)).toEqual([]);
+});
+
+test('a refusal of the served config excludes the services it names and publishes the rest; retried when their routes change', async () => {
+  const { published, served, pipeline } = setup();
+  await pipeline.process(model(), ext);
+  const first = served.get()!;
+  // Stale or unattributable refusals change nothing.
+  expect(await pipeline.proxyRefusal('0'.repeat(64), 'whatever')).toBeUndefined();
+  expect(await pipeline.proxyRefusal(first.sha256, '[emerg] no place')).toBeUndefined();
+  const res = await pipeline.proxyRefusal(
+    first.sha256,
+    `[emerg] "proxy_pass" bad in /etc/nginx/.nginx.conf.1.x.tmp:${lineOf(first.text, 'server_name "b.test"')}`,
+  );
+  expect(res?.outcome).toBe('published');
+  expect(res?.excluded).toEqual([
+    { service: 'b', code: 'ERR_PROXY_REFUSED', reason: expect.stringContaining('"proxy_pass" bad') },
+  ]);
+  const text = served.get()!.text;
+  expect(text).toContain('server_name "a.test"');
+  expect(text).toContain('# b.test (http): held, its service is not routed here');
+  expect(text).not.toMatch(/upstream u_b\b/);
+  expect(published).toHaveLength(2);
+  // The same model again: b stays excluded. A model where b's routes changed: b is tried again.
+  expect((await pipeline.process(model(), ext)).excluded.map((x) => x.service)).toEqual(['b']);
+  const again = await pipeline.process(model(8080), ext);
+  expect(again.excluded).toEqual([]);
+  expect(served.get()!.text).toMatch(/upstream u_b\b/);
+});

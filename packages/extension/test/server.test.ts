@@ -1,0 +1,57 @@
+// The extension's API: the bearer token, and bad input at the door (long-poll parameters, headers, bodies).
+import { jest } from '@jest/globals';
+import { createLogger } from '@signalbox/model';
+import { Registry } from 'prom-client';
+import { buildServer } from '../src/server.js';
+import { ServedConfigState } from '../src/served-config.js';
+
+jest.setTimeout(30_000);
+
+const TOKEN = 'ext-token-0123456789abcdef0123456789abcdef';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+function setup() {
+  const served = new ServedConfigState();
+  served.set({ name: 'signalbox-nginx-1', sha256: 'a'.repeat(64), text: 'events {}\n' });
+  const app = buildServer({ served, status: () => ({ excluded: [] }), registry: new Registry(), log: createLogger('test', 'silent'), apiToken: TOKEN });
+  return { app, served };
+}
+
+test('nginx.conf, status and metrics need the token; health does not', async () => {
+  const { app } = setup();
+  expect((await app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+  for (const url of ['/v1/nginx.conf', '/v1/status', '/metrics']) {
+    const r = await app.inject({ url });
+    expect([r.statusCode, r.json().code]).toEqual([401, 'ERR_API_UNAUTHORIZED']);
+    expect((await app.inject({ url, headers: { authorization: 'Bearer wrong-token-0123456789abcdef0123456789ab' } })).statusCode).toBe(401);
+    expect((await app.inject({ url, headers: AUTH })).statusCode).toBe(200);
+  }
+});
+
+test("a proxy's refusal report needs the token too (a tenant must not make the extension exclude services)", async () => {
+  const { app } = setup();
+  const payload = { sha256: 'a'.repeat(64), reason: 'forged' };
+  expect((await app.inject({ method: 'POST', url: '/v1/refusals', payload })).statusCode).toBe(401);
+  expect((await app.inject({ method: 'POST', url: '/v1/refusals', payload, headers: AUTH })).statusCode).toBe(202);
+});
+
+test('bad ?wait= is a coded 400; fuzzed headers, parameters and bodies never crash it', async () => {
+  const { app } = setup();
+  const bad = await app.inject({ url: '/v1/nginx.conf?wait=-3', headers: AUTH });
+  expect([bad.statusCode, bad.json().code]).toEqual([400, 'ERR_API_BAD_REQUEST']);
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const junk = (n: number) => Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rnd() * 95))).join('');
+  for (let i = 0; i < 120; i++) {
+    const r = await app.inject({
+      method: rnd() < 0.5 ? 'GET' : 'POST',
+      url: `/v1/nginx.conf?wait=${encodeURIComponent(junk(Math.floor(rnd() * 8)))}`,
+      headers: { ...AUTH, 'if-none-match': junk(Math.floor(rnd() * 3000)), 'content-type': 'application/json' },
+      payload: junk(Math.floor(rnd() * 40_000)),
+    });
+    expect(r.statusCode).toBeLessThan(500);
+  }
+  const huge = await app.inject({ method: 'POST', url: '/v1/nginx.conf', headers: { ...AUTH, 'content-type': 'application/json' }, payload: 'x'.repeat(100_000) });
+  expect(huge.statusCode).toBe(413);
+  expect((await app.inject({ url: '/v1/nginx.conf', headers: AUTH })).statusCode).toBe(200);
+});
