@@ -63,6 +63,9 @@ export class TaskChurnDamper {
     const live = new Set<string>();
     // Upstream index → the servers to publish instead; the model is copied only when there are any.
     const replace = new Map<number, UpstreamServer[]>();
+    // Held services → the server count last published: their status must not change either, or the
+    // model (and its version) would still change on every start and exit.
+    const heldCounts = new Map<string, number>();
     upstreamsOf(model).forEach((u, index) => {
       const byService = new Map<string, UpstreamServer[]>();
       for (const svc of u.services) byService.set(svc, []);
@@ -78,6 +81,7 @@ export class TaskChurnDamper {
         const last = this.published.get(id);
         if (last && last.key !== key && this.unstable(svc, now) && now - last.at < this.opts.holdMs) {
           servers.push(...last.servers);
+          heldCounts.set(svc, last.servers.length);
           replaced = true;
           continue;
         }
@@ -99,6 +103,10 @@ export class TaskChurnDamper {
       const servers = replace.get(index);
       if (servers) u.servers = servers;
     });
+    for (const st of out.services) {
+      const held = heldCounts.get(st.name);
+      if (held !== undefined && st.status === 'enabled') st.servers = held;
+    }
     return out;
   }
 

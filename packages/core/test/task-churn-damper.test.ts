@@ -19,7 +19,11 @@ const model = (crash: string[], web: string[]): ClusterModel => ({
   ],
   passthrough: [],
   redirects: [],
-  services: [],
+  // The status counts each service's servers: it changes with them.
+  services: [
+    { id: 'c', name: 'crash', cluster: '', status: 'enabled', hosts: ['crash.test'], servers: crash.length, errors: [], warnings: [] },
+    { id: 'w', name: 'web', cluster: '', status: 'enabled', hosts: ['web.test'], servers: web.length, errors: [], warnings: [] },
+  ],
   proxyNetworks: [],
   proxySecrets: [],
 });
@@ -36,7 +40,9 @@ test('a crash-looping service publishes a few changes a minute; another service 
     const out = d.apply('default', model(crash, webServers()), t);
     // Web's servers are never held.
     expect(out.virtualHosts[1]!.locations[0]!.upstream.servers.map((s) => s.addr)).toEqual(webServers());
-    versions.push(contentVersion(out.virtualHosts[0]!.locations[0]!.upstream.servers));
+    expect(out.services[1]!.servers).toBe(webServers().length);
+    // Everything the crashing service contributes to the model (its servers and its status).
+    versions.push(contentVersion([out.virtualHosts[0]!.locations[0]!.upstream.servers, out.services[0]]));
   }
   const crashChanges = versions.filter((v, i) => i > 0 && v !== versions[i - 1]).length;
   // Undamped this would be 160 changes (one per start and one per exit).
