@@ -2,6 +2,7 @@
 // the commented example (`signalbox config example`) and docs/configuration.md are all generated,
 // so none of them can drift from the others.
 import type { ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
+import { forbiddenDirectiveList } from './directive-policy.js';
 
 /** The subset of JSON Schema (draft-07) the config schema uses. */
 export interface ConfigJsonSchema {
@@ -678,7 +679,7 @@ export function configReferenceMarkdown(): string {
     '- No two extensions publish the same port, use the same service name (`ServiceName` or `ProxyServiceName`), or serve the same `ServiceCluster`. Two extensions with `PublishMode = "host"` may publish the same ports (Interlock\'s service-cluster layout): swarm never runs both proxies on one node. Without `ProxyConstraints` that keep them apart (`node.labels.region==east` / `==west`) this is a warning, as nothing says which node serves which cluster.',
     `- \`ProxyStopSignal\` is one of ${PROXY_STOP_SIGNALS.map((s) => `\`${s}\``).join(', ')}.`,
     '- Constraints are `<attribute>==<value>` or `<attribute>!=<value>`; placement preferences are `spread=<label path>`.',
-    '- Raw option lines (`GlobalOptions`, `HTTPOptions`, `TCPOptions`) may not use `include`, `load_module`, `ssl_engine`, `env`, `daemon`, `master_process`, `working_directory`, `thread_pool`, `js_*`, `perl*`, `lua_*` or `*_by_lua*` directives: the extension refuses the same list in every config it renders (one policy, code `ERR_DIRECTIVE_FORBIDDEN`).',
+    `- Raw option lines (\`GlobalOptions\`, \`HTTPOptions\`, \`TCPOptions\`) may not use ${forbiddenDirectiveList(' or ')} directives: the extension refuses the same list in every config it renders (one policy, code \`ERR_DIRECTIVE_FORBIDDEN\`).`,
     '',
     '## Error codes',
     '',

@@ -7,22 +7,25 @@ export const ERR_DIRECTIVE_FORBIDDEN = 'ERR_DIRECTIVE_FORBIDDEN';
 
 /**
  * Directives that load code or files, change the process model, or pass the environment: none of
- * them can be produced by a label, and none is needed in an option line.
+ * them can be produced by a label, and none is needed in an option line. Each with the name the
+ * docs show (docs/configuration.md is generated from this list; a test checks security.md and errors.md).
  */
-export const FORBIDDEN_DIRECTIVES: readonly RegExp[] = [
-  /^include$/,
-  /^load_module$/,
-  /_by_lua/,
-  /^lua_/,
-  /^perl/,
-  /^js_/,
-  /^ssl_engine$/,
-  /^env$/,
-  /^daemon$/,
-  /^master_process$/,
-  /^working_directory$/,
-  /^thread_pool$/,
+export const FORBIDDEN_DIRECTIVE_RULES: readonly { readonly pattern: RegExp; readonly shown: string }[] = [
+  { pattern: /^include$/, shown: 'include' },
+  { pattern: /^load_module$/, shown: 'load_module' },
+  { pattern: /^ssl_engine$/, shown: 'ssl_engine' },
+  { pattern: /^env$/, shown: 'env' },
+  { pattern: /^daemon$/, shown: 'daemon' },
+  { pattern: /^master_process$/, shown: 'master_process' },
+  { pattern: /^working_directory$/, shown: 'working_directory' },
+  { pattern: /^thread_pool$/, shown: 'thread_pool' },
+  { pattern: /^js_/, shown: 'js_*' },
+  { pattern: /^perl/, shown: 'perl*' },
+  { pattern: /^lua_/, shown: 'lua_*' },
+  { pattern: /_by_lua/, shown: '*_by_lua*' },
 ];
+
+export const FORBIDDEN_DIRECTIVES: readonly RegExp[] = FORBIDDEN_DIRECTIVE_RULES.map((r) => r.pattern);
 
 export interface DirectiveStatement {
   name: string;
@@ -96,4 +99,10 @@ export function isForbiddenDirective(name: string): boolean {
  */
 export function forbiddenDirectives(text: string, allowedModules: readonly string[] = []): DirectiveStatement[] {
   return directives(text).filter((d) => isForbiddenDirective(d.name) && !(d.name === 'load_module' && allowedModules.includes(singleArg(d.args) ?? '\0')));
+}
+
+/** The forbidden directives as the docs show them: "`include`, `load_module`, … or `*_by_lua*`" (lastJoin ' or '). */
+export function forbiddenDirectiveList(lastJoin = ', '): string {
+  const shown = FORBIDDEN_DIRECTIVE_RULES.map((r) => `\`${r.shown}\``);
+  return `${shown.slice(0, -1).join(', ')}${lastJoin}${shown[shown.length - 1] ?? ''}`;
 }

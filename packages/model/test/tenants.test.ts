@@ -349,6 +349,50 @@ describe('case 4: certificate secrets belong to an owner', () => {
   });
 });
 
+describe('case 10: a tenant cannot make proxies roll with services that are not routed', () => {
+  // What a proxy mounts and joins is all that can make swarm replace it: a rejected service adds neither.
+  const EVIL_NET = { ...NET, id: 'n2', name: 'evil_default' };
+  const onEvilNet = (s: ServiceSnapshot): ServiceSnapshot => ({
+    ...s,
+    networkIds: ['n2'],
+    tasks: s.tasks.map((t) => ({ ...t, addresses: [{ networkId: 'n2', addr: '10.0.2.9' }] })),
+  });
+  const withEvilNet = (s: SwarmSnapshot): SwarmSnapshot => ({ ...s, networks: [NET, EVIL_NET] });
+
+  test("a rejected service on a new network naming a new secret changes neither the proxies' networks nor their secrets", () => {
+    const shop = victim(); // created first: it owns shop.example.com
+    const before = build(withEvilNet(snap([shop])));
+    const attacker = onEvilNet(
+      svc('evil-path', 'evil', {
+        [`${P}hosts`]: 'shop.example.com',
+        [`${P}context_root`]: '/account',
+        [`${P}ssl_cert`]: 'evil.crt',
+        [`${P}ssl_key`]: 'evil.key',
+      }),
+    );
+    const after = build(withEvilNet(snap([shop, attacker])));
+    expect(codes(after, 'evil-path')).toContain('ERR_HOST_OWNED');
+    expect(after.proxyNetworks).toEqual(before.proxyNetworks);
+    expect(after.proxySecrets).toEqual(before.proxySecrets);
+    expect(after.proxySecrets).toEqual(['shop.crt', 'shop.key']);
+  });
+
+  test("a routed service of a tenant adds only its own network and secrets (the roll that follows is the tenant's own)", () => {
+    const shop = victim();
+    const own = onEvilNet(
+      svc('evil-own', 'evil', {
+        [`${P}hosts`]: 'evil.example.net',
+        [`${P}ssl_cert`]: 'evil.crt',
+        [`${P}ssl_key`]: 'evil.key',
+      }),
+    );
+    const m = build(withEvilNet(snap([shop, own])));
+    expect(codes(m, 'evil-own')).toEqual([]);
+    expect(m.proxyNetworks).toEqual(['appnet', 'evil_default']);
+    expect(m.proxySecrets).toEqual(['evil.crt', 'evil.key', 'shop.crt', 'shop.key']);
+  });
+});
+
 describe('cases 6 and 7: names and limits', () => {
   test('upstream names are distinct for the hosts that collided on an 8-hex-digit hash', () => {
     const a = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-md7.attacker.example';

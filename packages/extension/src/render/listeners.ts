@@ -1,0 +1,75 @@
+// Listening ports: the public HTTP and HTTPS ports, and with TLS passthrough the loopback ports the
+// terminating HTTPS servers and the passthrough hop move to (the public TLS port then belongs to the
+// stream block).
+import type { ExtensionConfig } from '@signalbox/model';
+import { RenderError, port } from './quote.js';
+import { LOOPBACK } from './upstreams.js';
+import type { ListenView, RenderOptions } from './view-types.js';
+
+const DEFAULT_INTERNAL_TLS_PORT = 10443;
+
+export interface PublicPorts {
+  http: number;
+  ssl: number;
+}
+
+/** TargetPort and TargetSSLPort, valid and distinct. */
+export function publicPorts(ext: ExtensionConfig): PublicPorts {
+  const http = port(ext.TargetPort, 'TargetPort');
+  const ssl = port(ext.TargetSSLPort, 'TargetSSLPort');
+  if (http === ssl) throw new RenderError(`TargetPort and TargetSSLPort are both ${http}`);
+  return { http, ssl };
+}
+
+export interface InternalPorts {
+  /** Loopback port of the terminating HTTPS servers. */
+  tls: number;
+  /** Loopback port of the stream hop that forwards passthrough connections. */
+  hop: number;
+}
+
+/** The options' ports if set (they must not collide), else the first free ones from 10443. */
+export function pickInternalPorts(ext: ExtensionConfig, opts: RenderOptions): InternalPorts {
+  const used = new Set([ext.TargetPort, ext.TargetSSLPort]);
+  const pick = (wanted: number | undefined, start: number, what: string): number => {
+    if (wanted !== undefined) {
+      port(wanted, what);
+      if (used.has(wanted)) throw new RenderError(`${what} ${wanted} collides with another listening port`);
+      used.add(wanted);
+      return wanted;
+    }
+    let p = start;
+    while (used.has(p)) p++;
+    used.add(p);
+    return port(p, what);
+  };
+  const tls = pick(opts.internalTlsPort, DEFAULT_INTERNAL_TLS_PORT, 'internal TLS port');
+  const hop = pick(opts.internalPassthroughPort, tls + 1, 'internal passthrough port');
+  return { tls, hop };
+}
+
+export interface Listeners {
+  plain: ListenView;
+  /** The public TLS port, or with passthrough the loopback one behind the stream block (PROXY protocol). */
+  ssl: ListenView;
+  /** real_ip_from of the HTTPS servers: the stream block's address when it sends the PROXY header. */
+  realIpFrom: string[];
+  /** real_ip_from of the plain HTTP servers: the edge network behind the edge, else none. */
+  plainRealIpFrom: string[];
+}
+
+/**
+ * `edgeTrusted`: behind the edge (ProxyEdge), every public listener receives a PROXY protocol header
+ * with the client address, trusted from these addresses; null = single hop.
+ */
+export function listeners(ports: PublicPorts, internal: InternalPorts | null, edgeTrusted: readonly string[] | null = null): Listeners {
+  const edge = edgeTrusted !== null;
+  return {
+    plain: { address: String(ports.http), ssl: false, proxyProtocol: edge, defaultServer: false },
+    ssl: internal
+      ? { address: `${LOOPBACK}:${internal.tls}`, ssl: true, proxyProtocol: true, defaultServer: false }
+      : { address: String(ports.ssl), ssl: true, proxyProtocol: edge, defaultServer: false },
+    realIpFrom: internal ? [LOOPBACK] : [...(edgeTrusted ?? [])],
+    plainRealIpFrom: [...(edgeTrusted ?? [])],
+  };
+}

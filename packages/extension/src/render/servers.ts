@@ -1,0 +1,292 @@
+// The http block's `server` blocks: the default servers, one or two per virtual host, plain-HTTP
+// servers for hosts that are only redirected or passed through with ssl_only, and the held hosts.
+import type { ClusterModel, ExtensionConfig, PassthroughHost, Upstream, VirtualHost } from '@signalbox/model';
+import { comment, hostName, nginxVar, port, quote } from './quote.js';
+import { cmp } from './ordering.js';
+import type { Listeners } from './listeners.js';
+import { healthLocation, locationTable, proxyLocation, routeLocations, unknownHost, unroutedPath, upstreamRef } from './locations.js';
+import type { LocationContext } from './locations.js';
+import { addRedirectLocations, wholeHostReturn } from './redirects.js';
+import type { HostRedirects } from './redirects.js';
+import { certificateFiles, defaultBackendCertificate } from './tls.js';
+import type { ReturnView, ServerView } from './view-types.js';
+
+/** Interlock answered ssl_only with a 302 (not a 301 that browsers cache for good). */
+const SSL_ONLY_STATUS = 302;
+
+/** What every server of a host needs. */
+export interface HostServerInput {
+  redirects: ReadonlyMap<string, HostRedirects>;
+  listeners: Listeners;
+  ctx: LocationContext;
+  secretsDir: string;
+  /** Quoted `https://$host[:port]$request_uri` that ssl_only redirects to. */
+  toHttps: string;
+  /** TrustedProxies is set: an ssl_only host is served when the balancer says the client used https. */
+  behindTrustedProxies: boolean;
+}
+
+export interface ServerInput extends Omit<HostServerInput, 'toHttps'> {
+  /** Sorted by host, one per host. */
+  vhosts: readonly VirtualHost[];
+  /** Sorted by host, one per host. */
+  passthrough: readonly PassthroughHost[];
+  defaultBackend: Upstream | undefined;
+  heldHosts: ClusterModel['heldHosts'];
+  ext: Pick<ExtensionConfig, 'SSLRedirectPort' | 'PublishedSSLPort'>;
+}
+
+export interface HttpServers {
+  /** Default servers first, then the virtual hosts (sorted), then redirect-only and held hosts; identical blocks merged. */
+  servers: ServerView[];
+  /** Every server_name, for the hash sizes. */
+  serverNames: string[];
+  /** Hosts served or held here (a passthrough wildcard must not take them). */
+  hostsServedHere: string[];
+}
+
+/** ssl_only sends clients to SSLRedirectPort (e.g. 443 on a load balancer in front), else PublishedSSLPort. */
+export function httpsRedirectTarget(ext: Pick<ExtensionConfig, 'SSLRedirectPort' | 'PublishedSSLPort'>): string {
+  const redirectPort = (ext.SSLRedirectPort ?? 0) > 0 ? port(ext.SSLRedirectPort, 'SSLRedirectPort') : ext.PublishedSSLPort;
+  const httpsPortSuffix = redirectPort > 0 && redirectPort !== 443 ? `:${port(redirectPort, 'PublishedSSLPort')}` : '';
+  return quote('https://', nginxVar('host'), `${httpsPortSuffix}`, nginxVar('request_uri'));
+}
+
+export function httpServers(input: ServerInput): HttpServers {
+  const { vhosts, passthrough, redirects } = input;
+  const servers: ServerView[] = defaultServers(input);
+  const host: HostServerInput = { ...input, toHttps: httpsRedirectTarget(input.ext) };
+  for (const vh of vhosts) servers.push(...virtualHostServers(host, vh));
+
+  // ssl_only on a passed-through host: plain HTTP is redirected to https like a terminated host's
+  // (redirect labels for the host still come first).
+  const vhostNames = new Set(vhosts.map((v) => v.host));
+  const httpsOnlyPassthrough = passthrough.filter((p) => p.sslOnly === true && !vhostNames.has(p.host)).map((p) => p.host);
+  for (const name of httpsOnlyPassthrough) servers.push(passthroughRedirectServer(host, name));
+
+  // Redirect sources that are not virtual hosts get a plain HTTP server of their own.
+  for (const name of [...redirects.keys()].sort(cmp)) {
+    if (vhostNames.has(name) || httpsOnlyPassthrough.includes(name)) continue;
+    servers.push(redirectOnlyServer(host, name));
+  }
+
+  // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
+  // itself, so another owner's default backend or wildcard never receives their requests.
+  const held = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough);
+  for (const name of held) servers.push(...heldServers(input.listeners, name));
+
+  return {
+    servers: mergeSameServers(servers),
+    serverNames: [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough.filter((h) => !redirects.has(h)), ...held],
+    hostsServedHere: [...vhostNames, ...held, ...redirects.keys()],
+  };
+}
+
+/** The servers for unknown hosts: the default backend (HTTPS only when it has a certificate to offer), else 503 and a rejected handshake. */
+export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhosts' | 'listeners' | 'ctx' | 'secretsDir'>): ServerView[] {
+  const { defaultBackend: db, listeners } = input;
+  const table = locationTable();
+  table.add(healthLocation());
+  table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost());
+  const servers: ServerView[] = [
+    {
+      comment: db ? 'default server (http): default backend' : 'default server (http): unknown hosts',
+      listen: [{ ...listeners.plain, defaultServer: true }],
+      serverName: null,
+      tls: null,
+      rejectHandshake: false,
+      realIpFrom: listeners.plainRealIpFrom,
+      returnAll: null,
+      locations: table.sorted(),
+    },
+  ];
+  // HTTPS for unknown hosts goes to the default backend too when it has a certificate to offer: that of
+  // a host the default-backend service itself serves over TLS (its ssl_cert/ssl_key labels).
+  const cert = db ? defaultBackendCertificate(db, input.vhosts) : undefined;
+  if (db && cert) {
+    servers.push({
+      comment: `default server (https): default backend, with the certificate of ${comment(cert.host)}`,
+      listen: [{ ...listeners.ssl, defaultServer: true }],
+      serverName: null,
+      tls: certificateFiles(input.secretsDir, cert.tls),
+      rejectHandshake: false,
+      realIpFrom: listeners.realIpFrom,
+      returnAll: null,
+      locations: table.sorted(),
+    });
+  } else {
+    servers.push({
+      comment: 'default server (https): unknown hosts, TLS handshake rejected',
+      listen: [{ ...listeners.ssl, defaultServer: true }],
+      serverName: null,
+      tls: null,
+      rejectHandshake: true,
+      realIpFrom: listeners.realIpFrom,
+      returnAll: null,
+      locations: [],
+    });
+  }
+  return servers;
+}
+
+/** A virtual host's plain HTTP server, and its HTTPS server when TLS is terminated here. */
+export function virtualHostServers(input: HostServerInput, vh: VirtualHost): ServerView[] {
+  const { ctx, listeners, toHttps } = input;
+  const hostRedirects = input.redirects.get(vh.host);
+  const whole = wholeHostReturn(hostRedirects);
+
+  // Plain HTTP.
+  const plain = locationTable();
+  let redirectUnlessForwardedHttps: ReturnView | undefined;
+  if (!whole) {
+    addRedirectLocations(plain, hostRedirects);
+    if (vh.sslOnly && !input.behindTrustedProxies) {
+      plain.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
+    } else {
+      if (vh.sslOnly) redirectUnlessForwardedHttps = { status: SSL_ONLY_STATUS, body: toHttps };
+      routeLocations(ctx, plain, vh.locations);
+      plain.add(unroutedPath());
+    }
+  }
+  const servers: ServerView[] = [
+    {
+      comment: `${comment(vh.host)} (http)${vh.sslOnly ? ': redirects to https' : ''}`,
+      listen: [listeners.plain],
+      serverName: quote(vh.host),
+      tls: null,
+      rejectHandshake: false,
+      realIpFrom: listeners.plainRealIpFrom,
+      returnAll: whole,
+      ...(redirectUnlessForwardedHttps ? { redirectUnlessForwardedHttps } : {}),
+      locations: whole ? [] : plain.sorted(),
+    },
+  ];
+
+  // HTTPS (terminated here).
+  if (vh.tls) {
+    const secure = locationTable();
+    if (!whole) {
+      addRedirectLocations(secure, hostRedirects);
+      routeLocations(ctx, secure, vh.locations);
+      secure.add(unroutedPath());
+    }
+    servers.push({
+      comment: `${comment(vh.host)} (https)`,
+      listen: [listeners.ssl],
+      serverName: quote(vh.host),
+      tls: certificateFiles(input.secretsDir, vh.tls),
+      rejectHandshake: false,
+      realIpFrom: listeners.realIpFrom,
+      returnAll: whole,
+      locations: whole ? [] : secure.sorted(),
+    });
+  }
+  return servers;
+}
+
+function passthroughRedirectServer(input: HostServerInput, host: string): ServerView {
+  const r = input.redirects.get(host);
+  const table = locationTable();
+  if (!r?.whole) {
+    addRedirectLocations(table, r);
+    table.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: input.toHttps, contentType: null, accessLog: true });
+  }
+  return {
+    comment: `${comment(host)} (http): passed through on the TLS port, redirects to https`,
+    listen: [input.listeners.plain],
+    serverName: quote(host),
+    tls: null,
+    rejectHandshake: false,
+    realIpFrom: input.listeners.plainRealIpFrom,
+    returnAll: wholeHostReturn(r),
+    locations: r?.whole ? [] : table.sorted(),
+  };
+}
+
+function redirectOnlyServer(input: HostServerInput, host: string): ServerView {
+  const r = input.redirects.get(host)!;
+  const table = locationTable();
+  if (!r.whole) {
+    addRedirectLocations(table, r);
+    table.add({ kind: 'return', modifier: '', path: quote('/'), status: 404, body: null, contentType: null, accessLog: true });
+  }
+  return {
+    comment: `${comment(host)} (http): redirects only`,
+    listen: [input.listeners.plain],
+    serverName: quote(host),
+    tls: null,
+    rejectHandshake: false,
+    realIpFrom: input.listeners.plainRealIpFrom,
+    returnAll: wholeHostReturn(r),
+    locations: r.whole ? [] : table.sorted(),
+  };
+}
+
+/** A held host answers 503 over HTTP and rejects the TLS handshake. */
+function heldServers(listeners: Listeners, host: string): ServerView[] {
+  return [
+    {
+      comment: `${comment(host)} (http): held, its service is not routed here`,
+      listen: [listeners.plain],
+      serverName: quote(host),
+      tls: null,
+      rejectHandshake: false,
+      realIpFrom: listeners.plainRealIpFrom,
+      returnAll: { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
+      locations: [],
+    },
+    {
+      comment: `${comment(host)} (https): held, TLS handshake rejected`,
+      listen: [listeners.ssl],
+      serverName: quote(host),
+      tls: null,
+      rejectHandshake: true,
+      realIpFrom: listeners.realIpFrom,
+      returnAll: null,
+      locations: [],
+    },
+  ];
+}
+
+/** model.heldHosts that have no server of their own yet, valid and sorted. */
+function heldServerNames(heldHosts: readonly string[] | undefined, vhostNames: ReadonlySet<string>, redirects: ReadonlyMap<string, unknown>, httpsOnly: readonly string[]): string[] {
+  const own = new Set(httpsOnly);
+  const out = new Set<string>();
+  for (const h of heldHosts ?? []) {
+    hostName(h);
+    if (!vhostNames.has(h) && !redirects.has(h) && !own.has(h)) out.add(h);
+  }
+  return [...out].sort(cmp);
+}
+
+/**
+ * Merges servers that differ only in their names (the hosts of one multi-host service, same listen,
+ * certificate and locations) into one block with all the names, at the first one's place: nginx picks
+ * the same block for each name, and every block costs memory and load time for each module.
+ */
+export function mergeSameServers(servers: readonly ServerView[]): ServerView[] {
+  const out: ServerView[] = [];
+  const byContent = new Map<string, { server: ServerView; names: string[]; comment: string }>();
+  for (const s of servers) {
+    if (s.serverName === null) {
+      out.push(s);
+      continue;
+    }
+    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
+    const first = byContent.get(key);
+    if (first === undefined) {
+      const server = { ...s };
+      byContent.set(key, { server, names: [s.serverName], comment: s.comment });
+      out.push(server);
+    } else {
+      first.names.push(s.serverName);
+    }
+  }
+  for (const { server, names, comment } of byContent.values()) {
+    if (names.length === 1) continue;
+    server.serverName = names.join(' ');
+    // The comment stays one short line (nginx refuses a token over 4 KiB, comments included).
+    server.comment = `${comment}, and ${names.length - 1} more name${names.length > 2 ? 's' : ''}`;
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+// The stream block for TLS passthrough: the public TLS port reads the SNI and sends each connection,
+// with a PROXY header carrying the client address, either to the terminating HTTPS servers of the http
+// block or to the passthrough hop, which strips the header and forwards the TLS stream untouched.
+import type { NginxTuning, PassthroughHost } from '@signalbox/model';
+import { mapKey, positiveInt } from './quote.js';
+import { verbatim } from './config-values.js';
+import { hashBucketSize, hashMaxSize } from './hash-sizes.js';
+import type { InternalPorts } from './listeners.js';
+import { cmp } from './ordering.js';
+import { INTERNAL_UPSTREAMS, LOOPBACK, internalUpstream, streamUpstreams } from './upstreams.js';
+import type { StreamView } from './view-types.js';
+
+export interface StreamInput {
+  /** Sorted by host, one per host; not empty. */
+  passthrough: readonly PassthroughHost[];
+  /** Hosts served (or held) by the http block. */
+  hostsServedHere: readonly string[];
+  publicSslPort: number;
+  internal: InternalPorts;
+  zoneKb: number;
+  /** Behind the edge: the edge network, whose PROXY header on the public TLS port is trusted; null = single hop. */
+  edgeTrusted?: readonly string[] | null;
+}
+
+export function streamView(t: NginxTuning, input: StreamInput): StreamView {
+  const { passthrough, internal } = input;
+  const upstreams = streamUpstreams(passthrough.map((p) => p.upstream), input.zoneKb);
+  upstreams.push(
+    internalUpstream(INTERNAL_UPSTREAMS.terminate, `${LOOPBACK}:${internal.tls}`, false, 'https servers of the http block'),
+    internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),
+    internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
+  );
+  const shielded = shieldedFromPassthroughWildcards(passthrough, input.hostsServedHere);
+  const longest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
+  const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
+  const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
+  return {
+    mapHashBucketSize: hashBucketSize(longest),
+    mapHashMaxSize: hashMaxSize(passthrough.length + shielded.length),
+    maps: [
+      {
+        source: '$ssl_preread_server_name',
+        variable: '$signalbox_tls_route',
+        hostnames: true,
+        entries: [
+          ...passthrough.map((p) => ({ key: mapKey(p.host), value: INTERNAL_UPSTREAMS.hop })),
+          // Exact names win over wildcards: hosts served here never reach another owner's passthrough wildcard.
+          ...shielded.map((h) => ({ key: mapKey(h), value: INTERNAL_UPSTREAMS.terminate })),
+        ],
+        default: INTERNAL_UPSTREAMS.terminate,
+      },
+      {
+        source: '$ssl_preread_server_name',
+        variable: '$signalbox_passthrough',
+        hostnames: true,
+        entries: passthrough.map((p) => ({ key: mapKey(p.host), value: p.upstream.name })),
+        default: INTERNAL_UPSTREAMS.reject,
+      },
+    ],
+    upstreams,
+    servers: [
+      {
+        comment: 'public TLS port: route by SNI, PROXY protocol carries the client address',
+        listen: { address: String(input.publicSslPort), ssl: false, proxyProtocol: input.edgeTrusted != null, defaultServer: false },
+        realIpFrom: [...(input.edgeTrusted ?? [])],
+        sslPreread: true,
+        proxyProtocol: true,
+        proxyPass: '$signalbox_tls_route',
+        proxyConnectTimeout: connect,
+        proxyTimeout: idle,
+      },
+      {
+        comment: 'passthrough hop: strips the PROXY header, forwards the TLS stream untouched',
+        listen: { address: `${LOOPBACK}:${internal.hop}`, ssl: false, proxyProtocol: true, defaultServer: false },
+        realIpFrom: [],
+        sslPreread: true,
+        proxyProtocol: false,
+        proxyPass: '$signalbox_passthrough',
+        proxyConnectTimeout: connect,
+        proxyTimeout: idle,
+      },
+    ],
+    options: verbatim(t.TCPOptions),
+    internalTlsPort: internal.tls,
+    internalPassthroughPort: internal.hop,
+  };
+}
+
+/** Hosts served (or held) here that a passthrough wildcard would otherwise cover in the SNI map. */
+export function shieldedFromPassthroughWildcards(passthrough: readonly PassthroughHost[], hosts: readonly string[]): string[] {
+  const wildcards = new Set(passthrough.filter((p) => p.host.startsWith('*.')).map((p) => p.host));
+  if (wildcards.size === 0) return [];
+  const passed = new Set(passthrough.map((p) => p.host));
+  const out = new Set<string>();
+  for (const h of hosts) {
+    if (passed.has(h)) continue;
+    const labels = h.split('.');
+    for (let i = 1; i < labels.length; i++) {
+      if (wildcards.has(`*.${labels.slice(i).join('.')}`)) {
+        out.add(h);
+        break;
+      }
+    }
+  }
+  return [...out].sort(cmp);
+}

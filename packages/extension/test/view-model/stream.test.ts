@@ -1,0 +1,41 @@
+import { shieldedFromPassthroughWildcards, streamView } from '../../src/render/stream.js';
+import { tuning, upstream } from './fixtures.js';
+
+describe('shieldedFromPassthroughWildcards', () => {
+  it('lists the hosts served here that a passthrough wildcard would take', () => {
+    const passthrough = [{ host: '*.pt.test', upstream: upstream('w') }, { host: 'x.pt.test', upstream: upstream('x') }];
+    expect(shieldedFromPassthroughWildcards(passthrough, ['b.pt.test', 'a.deep.pt.test', 'x.pt.test', 'other.test', 'b.pt.test'])).toEqual(['a.deep.pt.test', 'b.pt.test']);
+    expect(shieldedFromPassthroughWildcards([{ host: 'x.pt.test', upstream: upstream('x') }], ['a.pt.test'])).toEqual([]);
+  });
+});
+
+describe('streamView', () => {
+  const view = streamView(tuning({ ConnectTimeout: 3, ReadTimeout: 9, TCPOptions: ['  '] }), {
+    passthrough: [{ host: '*.pt.test', upstream: upstream('pt_up', undefined, { balance: 'ip_hash' }) }],
+    hostsServedHere: ['www.pt.test'],
+    publicSslPort: 8443,
+    internal: { tls: 10443, hop: 10444 },
+    zoneKb: 64,
+  });
+
+  it('routes passthrough hosts by SNI to the hop and everything else, shielded hosts first, to the terminating servers', () => {
+    expect(view.maps.map((m) => [m.variable, m.entries, m.default])).toEqual([
+      ['$signalbox_tls_route', [{ key: '"*.pt.test"', value: 'signalbox_passthrough_hop' }, { key: '"www.pt.test"', value: 'signalbox_https_terminate' }], 'signalbox_https_terminate'],
+      ['$signalbox_passthrough', [{ key: '"*.pt.test"', value: 'pt_up' }], 'signalbox_passthrough_reject'],
+    ]);
+  });
+
+  it('listens on the public TLS port and the hop, with the internal upstreams on loopback', () => {
+    expect(view.servers.map((s) => [s.listen.address, s.proxyProtocol, s.listen.proxyProtocol, s.proxyPass, s.proxyConnectTimeout, s.proxyTimeout])).toEqual([
+      ['8443', true, false, '$signalbox_tls_route', '3s', '9s'],
+      ['127.0.0.1:10444', false, true, '$signalbox_passthrough', '3s', '9s'],
+    ]);
+    expect(view.upstreams.map((u) => [u.name, u.servers.map((s) => s.address).join(), u.balance])).toEqual([
+      ['pt_up', '10.0.0.1:80', 'hash $proxy_protocol_addr consistent'],
+      ['signalbox_https_terminate', '127.0.0.1:10443', null],
+      ['signalbox_passthrough_hop', '127.0.0.1:10444', null],
+      ['signalbox_passthrough_reject', '127.0.0.1:1', null],
+    ]);
+    expect(view.options).toEqual([]);
+  });
+});
