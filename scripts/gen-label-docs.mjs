@@ -5,7 +5,8 @@
 //
 //   pnpm exec tsc -b packages/model/tsconfig.json && node scripts/gen-label-docs.mjs
 //
-// packages/model/test/labels-schema.test.ts checks that docs/labels.md names every label and code.
+// packages/model/test/labels-schema.test.ts and label-declarations.test.ts check that docs/labels.md names every
+// label (with its code) and every code, and nothing else.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 

@@ -1,7 +1,7 @@
 // A diagnostic names what to fix: the label (or key), the offending value, and why.
 import type { ClusterCode } from './builder.js';
 import type { ConfigCode } from './config.js';
-import type { LabelCode } from './label-codes.js';
+import type { LabelCode } from './labels.js';
 
 export type Severity = 'error' | 'warning';
 

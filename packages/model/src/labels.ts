@@ -16,6 +16,8 @@ import type { DecodeResult } from './labels-types.js';
 import { editDistance } from './edit-distance.js';
 
 export { interlockUnsafeNote } from './label-diagnostics.js';
+// The decoder's codes (declared in label-codes.ts) are part of its API.
+export type { LabelCode } from './label-codes.js';
 
 /**
  * Prefix of the message the decoder used when the label schema rejected a value the parser accepted.
