@@ -89,11 +89,12 @@ docker service create --detach --name "$PASS" --network "$ANCHOR_NET" --replicas
   --label com.docker.lb.hosts="$PASS_HOST" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
   --label com.docker.lb.ssl_passthrough=true \
   "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
-ns_code() { ip netns exec "$NS" curl -sk -o /dev/null -m 3 -w '%{http_code}' "$@"; }
-wait_for "[[ \$(ns_code -H 'Host: $ANCHOR_HOST' http://$NODE_ADDR:$HTTP_PORT/) == 200 ]]" 180 1 \
+# wait_for runs its condition in a new bash: the curl is spelled out, not a function.
+ns_code="ip netns exec $NS curl -sk -o /dev/null -m 3 -w '%{http_code}'"
+wait_for "[[ \$($ns_code -H 'Host: $ANCHOR_HOST' http://$NODE_ADDR:$HTTP_PORT/) == 200 ]]" 180 1 \
   || die "anchor not reachable from the client namespace at $NODE_ADDR:$HTTP_PORT"
-wait_for "[[ \$(ns_code https://$ANCHOR_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "anchor not reachable over HTTPS from the client namespace"
-wait_for "[[ \$(ns_code https://$PASS_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "passthrough anchor not reachable from the client namespace"
+wait_for "[[ \$($ns_code https://$ANCHOR_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "anchor not reachable over HTTPS from the client namespace"
+wait_for "[[ \$($ns_code https://$PASS_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "passthrough anchor not reachable from the client namespace"
 wait_for "[[ \$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' $PROXY) != updating ]]" 180 1 || true
 sleep 3
 log "anchor answers from the client namespace through $NODE_ADDR:$HTTP_PORT (DNAT)"
