@@ -5,7 +5,8 @@
 # anchor apps — HTTP, HTTPS terminated by the proxy, and HTTPS passed through to the app; each with one
 # keep-alive client and one with a new connection per request — N app stacks are deployed and removed,
 # each with its own network (every `docker stack deploy` creates <stack>_default) and its own
-# certificate (two new secrets the proxy must mount), and one proxy task is killed (SBX_CHURN_KILL=0: not).
+# certificate (two new secrets the proxy must mount; SBX_CHURN_CERTS=0: networks only), and one proxy
+# task is killed (SBX_CHURN_KILL=0: not).
 # Prints errors by kind per client, time to route each new stack (from its task running to its first
 # 200), proxy task replacements and published configs (= reloads per proxy task).
 #
@@ -30,6 +31,7 @@ PASS=sbx-churn-pass
 PASS_HOST=pass.churn.test
 HTTPS_PORT="${SIGNALBOX_HTTPS_PORT:-8443}"
 KILL="${SBX_CHURN_KILL:-1}"
+CERTS="${SBX_CHURN_CERTS:-1}"   # 0: the stacks bring no certificate (networks only)
 PROXY=${SIGNALBOX_PROXY_SERVICE:-signalbox-proxy}
 DURATION=$((STACKS * 30 + 40))
 WORK="$(mktemp -d)"
@@ -138,10 +140,11 @@ services:
         com.docker.lb.hosts: $h
         com.docker.lb.port: "80"
         com.docker.lb.network: ${stack}_default
-        com.docker.lb.ssl_cert: $stack.crt
-        com.docker.lb.ssl_key: $stack.key
 YML
-  new_cert "$stack" "$h"
+  if [[ "$CERTS" == 1 ]]; then
+    printf '        com.docker.lb.ssl_cert: %s.crt\n        com.docker.lb.ssl_key: %s.key\n' "$stack" "$stack" >> "$WORK/$stack.yml"
+    new_cert "$stack" "$h"
+  fi
   docker stack deploy -c "$WORK/$stack.yml" "$stack" >/dev/null
   wait_for "docker service ps --filter desired-state=running --format '{{.CurrentState}}' ${stack}_web 2>/dev/null | grep -q '^Running'" 120 0.1 || die "$stack did not start"
   t_run=$(date +%s.%N)
@@ -179,7 +182,7 @@ summary() { # summary NAME FILE
 sorted=$(printf '%s\n' "${routes[@]}" | sort -n)
 median=$(echo "$sorted" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
 echo
-echo "stack-churn: $STACKS stacks (own network and certificate each), $([[ $KILL == 1 ]] && echo 1 || echo no) proxy kill, ${DURATION} s of load from netns $NS via $NODE_ADDR:$HTTP_PORT"
+echo "stack-churn: $STACKS stacks (own network$([[ $CERTS == 1 ]] && echo ' and certificate') each), $([[ $KILL == 1 ]] && echo 1 || echo no) proxy kill, ${DURATION} s of load from netns $NS via $NODE_ADDR:$HTTP_PORT"
 echo "machine: $(nproc) CPU, load $(cut -d' ' -f1-3 /proc/loadavg), $(docker version -f '{{.Server.Version}}' 2>/dev/null)"
 echo "  errors by client (wrk: non-2xx; socket errors connect/read/write/timeout):"
 summary "HTTP keep-alive (6 conn)" "$WORK/http-keepalive.txt"
