@@ -114,6 +114,12 @@ function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
   return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
 }
 
+/** "<volume>:<path>" (checked by the config schema) as a Docker volume mount. */
+function volumeMount(spec: string) {
+  const at = spec.indexOf(':');
+  return { Type: 'volume', Source: spec.slice(0, at), Target: spec.slice(at + 1) };
+}
+
 function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
   // The API token secret is never a route's key (a label naming it is not mounted under its own name).
@@ -217,8 +223,9 @@ export function desiredProxySpec(
           `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
           ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
         ],
-        // One volume per node: a restarted task starts from the newest config this node ran.
-        Mounts: [{ Type: 'volume', Source: stateVolumeName(ext), Target: STATE_DIR }],
+        // One volume per node: a restarted task starts from the newest config this node ran. Then the
+        // named volumes of ProxyMounts, e.g. for an access log file that outlives the task.
+        Mounts: [{ Type: 'volume', Source: stateVolumeName(ext), Target: STATE_DIR }, ...ext.ProxyMounts.map(volumeMount)],
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.

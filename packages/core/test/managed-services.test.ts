@@ -603,6 +603,14 @@ describe('least exposure', () => {
     expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-api-token']);
   });
 
+  test('ProxyMounts mounts named volumes into the proxy, next to its state volume, nothing else', () => {
+    const p = spec(desiredProxySpec('default', ext('ProxyMounts = ["signalbox-logs:/var/log/signalbox"]'), model, withToken, snapWithToken));
+    expect(p.Mounts).toEqual([
+      { Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' },
+      { Type: 'volume', Source: 'signalbox-logs', Target: '/var/log/signalbox' },
+    ]);
+  });
+
   test('proxies never get the Docker socket and their agent listens on loopback only', () => {
     const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
     // Its only mount is the per-node state volume.

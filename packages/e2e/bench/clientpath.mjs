@@ -3,14 +3,13 @@
 // through iptables DNAT to the host-mode published ports (no docker-proxy, no loopback):
 //   direct          the demo task itself, published in host mode on NODE:39600
 //   Signalbox       the deployed proxy on NODE:8080 (PublishMode host), the stack's own config.toml
-//                   (access log on), in front of that same task over the overlay; with ProxyEdge (the
-//                   default) that is the edge (L4, PROXY protocol) then a routing proxy: two hops
+//                   (access log on), in front of that same task over the overlay
 //   HAProxy, Caddy  Debian's, on NODE:39482/39483 on this host, in front of the same task (its
 //                   docker_gwbridge address), one CPU each like the proxy's WorkerProcesses = 1
-// Then the single-hop layout (ProxyEdge = false: the proxy publishes the ports; SBX_PERF_SINGLE_HOP=0
-// skips it), and the access-log options, each deployed through config.toml (the stack is redeployed, the proxy
-// reloads), Signalbox measured again: AccessLogBuffer "0" (a write per line, the old default),
-// "64k", a file inside the proxy container, and off. The stack is left on deploy/config.toml.
+// Then the access-log options, each deployed through config.toml (the stack is redeployed, the proxy
+// reloads), Signalbox measured again: AccessLogBuffer "0" (a write per line, the old default), a
+// file inside the proxy container, a file on a named volume (ProxyMounts), syslog to the proxy agent's
+// relay, and off, each round right after a direct measurement (printed beside it). The stack is left on deploy/config.toml.
 //
 //   node packages/e2e/bench/clientpath.mjs [DURATION_S=8] [CONNECTIONS=32] [ROUNDS=2]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -19,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { docker, removeService, sleep } from './lib.mjs';
-import { PERF_NET, PROXY_SERVICE, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
+import { PERF_NET, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
 
 const DURATION_S = Number(process.argv[2] ?? 8);
 const CONNECTIONS = Number(process.argv[3] ?? 32);
@@ -34,6 +33,8 @@ const PORTS = { task: 39600, haproxy: 39482, caddy: 39483, proxy: Number(process
 const SERVICE = 'sbx-perf-clientpath';
 const CORE_SERVICE = `${process.env.SIGNALBOX_STACK ?? 'signalbox'}_core`;
 const HOST = 'clientpath.perf.test';
+/** Named volume of the "file on a volume" access-log option (ProxyMounts); removed at the end. */
+const LOG_VOLUME = 'sbx-perf-access-log';
 
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -88,13 +89,16 @@ async function gwbridgeAddr(containerId) {
 
 /**
  * The stack redeployed with deploy/config.toml plus `extra` lines in [Extensions.default.Config] and
- * `section` lines in [Extensions.default] itself.
+ * `extKeys` lines in [Extensions.default] (the last table of that file, so they are appended to it).
  */
-function deployWith(dir, name, extra, section = []) {
-  let base = readFileSync(path.join(ROOT, 'deploy/config.toml'), 'utf8');
-  if (section.length) base = base.replace(/^\[Extensions\.default\]$/m, `[Extensions.default]\n${section.join('\n')}`);
+function deployWith(dir, name, extra, extKeys = []) {
+  const base = readFileSync(path.join(ROOT, 'deploy/config.toml'), 'utf8');
+  const tables = base.match(/^\[[^\]]+\]/gm) ?? [];
+  if (extKeys.length && tables[tables.length - 1] !== '[Extensions.default]') throw new Error('deploy/config.toml no longer ends with [Extensions.default]');
   const file = path.join(dir, `config-${name}.toml`);
-  writeFileSync(file, extra.length ? `${base.trimEnd()}\n\n[Extensions.default.Config]\n${extra.join('\n')}\n` : base);
+  let text = extKeys.length ? `${base.trimEnd()}\n${extKeys.join('\n')}\n` : base;
+  if (extra.length) text = `${text.trimEnd()}\n\n[Extensions.default.Config]\n${extra.join('\n')}\n`;
+  writeFileSync(file, text);
   execFileSync('bash', ['-c', `source "${ROOT}/scripts/lib/stack.sh" && deploy_stack "$1"`, 'bash', file], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
@@ -134,10 +138,13 @@ function combine(name, runs, note = '') {
   return { name, note, rps: mean((r) => r.rps), p50: mean((r) => r.latencyMs.p50), p99: mean((r) => r.latencyMs.p99), errors: runs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0) };
 }
 
+/** One line per row; "vs direct" against the row's own direct measurement when it has one (access-log options). */
 function table(rows, base) {
-  console.log(`${'path'.padEnd(46)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}`);
+  console.log(`${'path'.padEnd(46)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}${'direct beside it'.padStart(26)}`);
   for (const r of rows) {
-    console.log(`${r.name.padEnd(46)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / base.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / base.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}`);
+    const d = r.direct ?? base;
+    const beside = r.direct ? `${r.direct.rps.toFixed(0)} req/s, p99 ${r.direct.p99.toFixed(2)}` : '';
+    console.log(`${r.name.padEnd(46)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / d.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / d.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}${beside.padStart(26)}`);
   }
 }
 
@@ -177,27 +184,16 @@ async function main() {
       }
     }
     // Access-log options: the stack redeployed with each, the proxy measured once it runs that access_log.
-    const accessLog = (re) => async () => {
-      const c = await proxyContainer();
-      const line = c ? proxyAccessLog(c.id) : '';
-      return { ok: re.test(line), note: line };
-    };
-    // The single-hop layout (ProxyEdge = false): the proxy publishes the ports itself, no edge in front.
-    const singleHop = async () => {
-      const edgeGone = spawnSync('docker', ['service', 'inspect', `${PROXY_SERVICE}-edge`], { stdio: 'ignore' }).status !== 0;
-      const ports = JSON.parse(sh('docker', ['service', 'inspect', '-f', '{{json .Endpoint.Ports}}', PROXY_SERVICE]) || 'null') ?? [];
-      const published = ports.some((p) => p.PublishedPort === PORTS.proxy);
-      return { ok: edgeGone && published && nsStatus(PORTS.proxy, HOST) === 200, note: `edge removed: ${edgeGone}, proxy publishes :${PORTS.proxy}: ${published}` };
-    };
-    const variants = [
-      ...(process.env.SBX_PERF_SINGLE_HOP === '0' ? [] : [{ name: 'single hop (ProxyEdge = false)', extra: [], section: ['ProxyEdge = false'], ready: singleHop }]),
-      ...(process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
-        { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], ready: accessLog(/main;$/) },
-        { name: 'access log: buffer=64k flush=1s', extra: ['AccessLogBuffer = "64k"'], ready: accessLog(/buffer=64k/) },
-        { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], ready: accessLog(/signalbox-access\.log/) },
-        { name: 'access log: off', extra: ['AccessLogPath = ""'], ready: accessLog(/access_log off/) },
-      ]),
-    ];
+    // SBX_PERF_LOG_VARIANTS: 0 = none, or words that pick options by name (e.g. "syslog,volume").
+    const pick = (process.env.SBX_PERF_LOG_VARIANTS ?? '').split(',').map((w) => w.trim()).filter((w) => w && w !== '0');
+    const variants = process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
+      // The default (stdout, buffer=64k flush=1s) is the "as deployed" row above.
+      { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], expect: /main;$/ },
+      { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], expect: /signalbox-access\.log/ },
+      { name: 'access log: file on a volume', extra: [`AccessLogPath = "/var/log/signalbox/access.log"`], extKeys: [`ProxyMounts = ["${LOG_VOLUME}:/var/log/signalbox"]`], expect: /\/var\/log\/signalbox\/access\.log/ },
+      { name: 'access log: syslog to the agent', extra: ['AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"'], expect: /syslog:server=127\.0\.0\.1:5140/ },
+      { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
+    ].filter((v) => !pick.length || pick.some((w) => v.name.includes(w)));
     const logRows = [];
     try {
       for (const v of variants) {
@@ -208,23 +204,27 @@ async function main() {
         for (let attempt = 1; attempt <= 2 && !ok; attempt++) {
           await waitUntil(async () => ['completed', 'rollback_completed', undefined].includes((await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State), 90_000, 1000);
           process.stderr.write(`${v.name}: redeploying the stack (attempt ${attempt})\n`);
-          deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra, v.section);
+          deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra, v.extKeys);
           ok = await waitUntil(async () => {
-            const r = await v.ready();
-            line = r.note;
-            return r.ok;
-          }, 120_000, 1000);
-          if (!ok) process.stderr.write(`  not applied (core update ${(await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State}; ${line})\n`);
+            const c = await proxyContainer();
+            line = c ? proxyAccessLog(c.id) : '';
+            return v.expect.test(line);
+          }, 90_000, 1000);
+          if (!ok) process.stderr.write(`  not applied (core update ${(await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State}; access_log: ${line})\n`);
         }
         if (!ok) {
           logRows.push({ name: `${v.name}: NOT APPLIED`, note: line, rps: NaN, p50: NaN, p99: NaN, errors: 0 });
           continue;
         }
+        // Side by side: each round measures the task directly right before the proxy, so each option is
+        // compared with a direct figure taken under the same load, not only with the first phase's.
         const rs = [];
-        // Let a roll that came with the change settle (its old task drains for a few seconds).
-        await sleep(10_000);
-        for (let round = 0; round < ROUNDS; round++) rs.push(await measureProxy(v.name));
-        logRows.push(combine(v.name, rs, line));
+        const ds = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          ds.push(await measure(`direct (beside ${v.name})`, PORTS.task, HOST));
+          rs.push(await measureProxy(v.name));
+        }
+        logRows.push({ ...combine(v.name, rs, line), direct: combine('direct', ds) });
       }
     } finally {
       if (variants.length) {
@@ -236,7 +236,7 @@ async function main() {
     const rows = targets.map((t) => combine(t.name, runs.get(t.name)));
     console.log(`client-path benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
     console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s in netns ${NS} (${CLIENT}) → node ${NODE} over a veth pair (iptables DNAT to host-mode ports); keepalive; GET / of the demo app; mean of ${ROUNDS} rounds`);
-    console.log(`deployed proxy config: ${deployedLog}; edge in front: ${spawnSync('docker', ['service', 'inspect', `${PROXY_SERVICE}-edge`], { stdio: 'ignore' }).status === 0}`);
+    console.log(`deployed proxy config: ${deployedLog}`);
     table([...rows, ...logRows], rows[0]);
     const direct = rows[0];
     const sb = rows[1];
@@ -247,6 +247,10 @@ async function main() {
     await sleep(500);
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await removeService(SERVICE).catch(() => undefined);
+    // The volume is free once the proxy tasks that mounted it are gone (swarm keeps a few exited ones).
+    if (!(await waitUntil(async () => spawnSync('docker', ['volume', 'rm', LOG_VOLUME], { stdio: 'ignore' }).status === 0 || spawnSync('docker', ['volume', 'inspect', LOG_VOLUME], { stdio: 'ignore' }).status !== 0, 30_000, 2000))) {
+      process.stderr.write(`volume ${LOG_VOLUME} still in use (exited proxy tasks keep it): remove it later with docker volume rm ${LOG_VOLUME}\n`);
+    }
     netnsDown();
     rmSync(dir, { recursive: true, force: true });
   }

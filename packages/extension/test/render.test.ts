@@ -193,6 +193,13 @@ describe('view model rules', () => {
     expect(() => buildViewModel(c.model, bad, c.options)).toThrow(/AccessLogBuffer/);
   });
 
+  it('sends the access log as syslog to the agent unbuffered (nginx refuses buffer= there)', () => {
+    const c = loadCase('one-host');
+    const syslog = { ...c.ext, Config: { ...c.ext.Config, AccessLogPath: 'syslog:server=127.0.0.1:5140,nohostname' } };
+    expect(buildViewModel(c.model, syslog, c.options).http.accessLog).toEqual({ path: '"syslog:server=127.0.0.1:5140,nohostname"', format: 'main', buffer: null });
+    expect(renderNginxConf(c.model, syslog, c.options)).toContain('    access_log "syslog:server=127.0.0.1:5140,nohostname" main;\n');
+  });
+
   it('renders identical upstreams once and merges servers that differ only in their names', () => {
     const c = loadCase('shared-blocks');
     const view = buildViewModel(c.model, c.ext, c.options);

@@ -49,6 +49,12 @@ export const CONFIG_PATTERNS = {
     pattern: '^/[^\\s;{}\'"\\x00]*$',
     expect: 'an absolute path without spaces, quotes, ";", "{" or "}"',
   },
+  accessLogTarget: {
+    pattern:
+      '^(?:/[^\\s;{}\'"\\x00]*|syslog:server=(?:[A-Za-z0-9.-]+|\\[[0-9A-Fa-f:]+\\]|unix:/[^\\s,;{}\'"\\x00]+)(?::\\d{1,5})?(?:,(?:facility=[a-z0-9]+|severity=[a-z]+|tag=[A-Za-z0-9_]+|nohostname))*)?$',
+    expect:
+      'empty, an absolute path without spaces, quotes, ";", "{" or "}", or nginx\'s syslog:server=<address>[:port][,facility=…][,severity=…][,tag=…][,nohostname], e.g. syslog:server=127.0.0.1:5140,nohostname',
+  },
   optionalAbsPath: {
     pattern: '^(?:/[^\\s;{}\'"\\x00]*)?$',
     expect: 'empty or an absolute path without spaces, quotes, ";", "{" or "}"',
@@ -73,6 +79,10 @@ export const CONFIG_PATTERNS = {
     expect: 'an nginx log format without single quotes, ";", "{", "}", line breaks or NUL (it is written in single quotes)',
   },
   rawLine: { pattern: '^[^\\n\\r\\x00]*$', expect: 'a single line of nginx configuration (no line breaks or NUL)' },
+  volumeMount: {
+    pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*:/[^\\s:,;{}\'"\\x00]*$',
+    expect: 'a named volume and an absolute path in the container, "<volume>:<path>", e.g. signalbox-logs:/var/log/signalbox',
+  },
   cidr: {
     pattern: '^(?:(?:\\d{1,3}\\.){3}\\d{1,3}(?:/\\d{1,2})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(?:/\\d{1,3})?)$',
     expect: 'an IPv4 or IPv6 address, optionally with a /prefix length, e.g. 10.0.0.0/8',
@@ -208,6 +218,13 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description:
       'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
   },
+  ProxyMounts: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'volumeMount',
+    description:
+      'Named volumes mounted into every proxy task, each "<volume>:<absolute path>", e.g. "signalbox-logs:/var/log/signalbox" to keep the access log in a file on the node (AccessLogPath = "/var/log/signalbox/access.log"). Docker creates a missing volume on each node with the local driver.',
+  },
   ProxyConstraints: {
     kind: 'list',
     default: ['node.platform.os==linux'],
@@ -339,7 +356,13 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     pattern: 'optionalAbsPath',
     description: 'Diffie-Hellman parameters file inside the proxy container (ssl_dhparam); empty = generated.',
   },
-  AccessLogPath: { kind: 'string', default: '/dev/stdout', pattern: 'optionalAbsPath', description: 'Access log file (access_log); empty = no access log (access_log off).' },
+  AccessLogPath: {
+    kind: 'string',
+    default: '/dev/stdout',
+    pattern: 'accessLogTarget',
+    description:
+      'Access log file (access_log); empty = no access log (access_log off); "syslog:server=127.0.0.1:5140,nohostname" sends each line to the proxy agent, which writes them to its stdout many at a time (AccessLogBuffer does not apply: nginx cannot buffer syslog). See Access logs below.',
+  },
   AccessLogBuffer: {
     kind: 'string',
     default: '64k',
@@ -658,14 +681,17 @@ export function configReferenceMarkdown(): string {
     '## Access logs',
     '',
     'nginx writes one line per request to `AccessLogPath`, in the `main` format (`MainLogFormat`). Where it goes',
-    'decides what it costs the node (figures: docs/performance.md, "Client path and access logs"):',
+    'decides what it costs the node (figures: docs/performance.md, "Client path"; req/s through the deployed',
+    'proxy as a share of the same task reached directly, the direct figure taken beside each option):',
     '',
     '| Setting | Read with | Cost |',
     '|---|---|---|',
-    '| `AccessLogPath = "/dev/stdout"`, `AccessLogBuffer = "64k"` (the default) | `docker service logs <proxy service>` | Lines leave nginx in 64 KiB writes, at most `AccessLogFlush` (1 s) late: hundreds of lines per write instead of one. Measured on the client path: 93 % of direct requests/s against 43 % for a write per line. The container runtime still stores every line (json-file: one JSON record each). Only one worker should write to the pipe with buffers above 4 KiB (`WorkerProcesses = 1`, the default); with more, use `"4k"`, whose writes stay whole (57–72 % of direct in two noisy runs). |',
-    '| `AccessLogBuffer = "0"` (the default before) | `docker service logs` | A write per request, each line visible at once; the most expensive (43 % of direct requests/s on the client path, against 93 % with the default). |',
+    '| `AccessLogPath = "/dev/stdout"`, `AccessLogBuffer = "64k"` (the default) | `docker service logs <proxy service>` | Lines leave nginx in 64 KiB writes, at most `AccessLogFlush` (1 s) late: hundreds of lines per write instead of one. 0.93× direct in a run at load 15, 0.59× at load 5 (where even `off` gave 0.67×: the proxy itself, not the log, limits it there). The container runtime still stores every line (json-file: one JSON record each). Only one worker should write to the pipe with buffers above 4 KiB (`WorkerProcesses = 1`, the default); with more, use `"4k"`, whose writes stay whole (0.57–0.72× in two noisy runs). |',
+    '| `AccessLogBuffer = "0"` (the default before) | `docker service logs` | A write per request, each line visible at once; the most expensive: 0.32–0.43× direct in every run, well below the others. |',
     '| `AccessLogBuffer = "4k"` | `docker service logs` | Writes up to 4 KiB stay whole in the shared pipe with any number of workers; more writes than 64k. |',
-    '| `AccessLogPath = "/tmp/access.log"` (any file in the proxy container) | `docker exec <proxy task> tail -f /tmp/access.log` | No container runtime in the path, only nginx\'s buffered writes (91 % of direct with a 4k buffer). There is no config.toml key for a volume yet, so the file lives in the task\'s writable layer, goes with the task, and grows until rotated (move it, then send nginx `USR1`). |',
+    '| `AccessLogPath = "/tmp/access.log"` (any file in the proxy container) | `docker exec <proxy task> tail -f /tmp/access.log` | No container runtime in the path, only nginx\'s buffered writes (0.91× at load 15, 0.54× at load 5). The file lives in the task\'s writable layer, goes with the task, and grows until rotated (move it, then send nginx `USR1`). |',
+    '| `ProxyMounts = ["signalbox-logs:/var/log/signalbox"]` and `AccessLogPath = "/var/log/signalbox/access.log"` (a file on a volume) | the file in the volume on the node (`docker volume inspect signalbox-logs`), e.g. for a log shipper | As cheap as the file in the container (0.59× at load 5, beside 0.54× and the default\'s 0.59×), and the file outlives the task. Rotation as above. |',
+    '| `AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"` (syslog to the agent) | `docker service logs` | nginx sends each line as one UDP datagram to the proxy agent (which listens on 127.0.0.1:5140 in the proxy container), and the agent writes everything that arrived in one turn of its event loop to its stdout in one write. nginx cannot buffer syslog (`AccessLogBuffer` is ignored): a `sendto` per request, plus the agent\'s work. The most expensive option before the runtime: 16–21 µs of CPU per request (nginx 11–14, agent 5–7) against 7 µs for the default and 7–8 for off (`scripts/bench/accesslog.sh`, local nginx, without the runtime\'s share, which the default pays too); on the client path 0.38× direct beside 0.58× for off (load 10). For operators who want the lines in the agent\'s log stream; otherwise prefer the default or a file. |',
     '| `AccessLogPath = ""` | nothing | `access_log off`: no per-request cost. The error log (`ErrorLogPath`) stays. |',
     '',
     'A cheaper Docker log driver (e.g. `local`) for the proxy service lowers the runtime\'s share of the default setting while keeping `docker service logs`.',

@@ -59,6 +59,7 @@ export interface ExtensionConfig {
   ProxyStopSignal: string;
   ProxyStopGracePeriod: string;
   ProxyMaxDrainingGenerations: number;
+  ProxyMounts: string[];
   ProxyConstraints: string[];
   ProxyPlacementPreferences: string[];
   ProxyUpdateDelay: string;

@@ -91,6 +91,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyStopSignal', good: '"SIGTERM"', parsed: 'SIGTERM', bad: '"SIGSTOP"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyMaxDrainingGenerations', good: '0', parsed: 0, bad: '1001', code: 'ERR_CONFIG_VALUE', value: '1001' },
   { section: 'ext', key: 'ProxyStopGracePeriod', good: '"1m30s"', parsed: '1m30s', bad: '"-1s"', code: 'ERR_CONFIG_SEMANTIC' },
+  { section: 'ext', key: 'ProxyMounts', good: '["signalbox-logs:/var/log/signalbox"]', parsed: ['signalbox-logs:/var/log/signalbox'], bad: '["/var/log:/var/log"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '["node.labels.edge"]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyPlacementPreferences', good: '["spread=node.id"]', parsed: ['spread=node.id'], bad: '["spread="]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyUpdateDelay', good: '"0"', parsed: '0', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
@@ -149,6 +150,14 @@ describe('parseConfig: every key', () => {
     expect(covered('top')).toEqual(Object.keys(CONFIG_TOP_LEVEL_KEYS).sort());
     expect(covered('ext')).toEqual(Object.keys(CONFIG_EXTENSION_KEYS).sort());
     expect(covered('config')).toEqual(Object.keys(CONFIG_NGINX_TUNING_KEYS).sort());
+  });
+
+  it("AccessLogPath also takes nginx's syslog target (the agent's relay), and refuses extra words in it", () => {
+    const at = (v: string) => parseConfig(`[Extensions.default.Config]\nAccessLogPath = ${v}\n`);
+    const ok = at('"syslog:server=127.0.0.1:5140,nohostname"');
+    expect(ok.ok && ok.config.Extensions.default!.Config.AccessLogPath).toBe('syslog:server=127.0.0.1:5140,nohostname');
+    const bad = at('"syslog:server=127.0.0.1:5140 main"');
+    expect(bad.ok ? [] : bad.errors.map((e) => e.code)).toEqual(['ERR_CONFIG_VALUE']);
   });
 
   it.each(ROWS.map((r) => [`${keyPath(r.section, r.key)} = ${r.good}`, r] as const))('accepts %s', (_, r) => {

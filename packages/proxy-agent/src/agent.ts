@@ -4,6 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js';
 import { buildApp, type AgentSnapshot } from './api.js';
 import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
 import { existsSync } from 'node:fs';
@@ -178,6 +179,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     })();
   }
 
+  // Before nginx starts, so that no syslog line from it is lost. A port in use is logged, not fatal.
+  let relay: AccessLogRelay | undefined;
+  if ((tuning.listen ?? true) && options.accessLogRelayPort > 0) {
+    relay = await startAccessLogRelay({ port: options.accessLogRelayPort, logger: log('access-log') }).catch((e: Error) => {
+      log('access-log').error({ err: e.message, port: options.accessLogRelayPort }, 'access log relay not started');
+      return undefined;
+    });
+  }
+
   const watcher = new ConfigWatcher({
     configPath: options.configPath,
     bootstrapPath: options.bootstrapPath,
@@ -254,6 +264,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         stopControl = true;
         await controlApp?.close();
         await app.close();
+        // After nginx has exited: its last lines are relayed.
+        await relay?.close();
         return info;
       })();
       return stopping;

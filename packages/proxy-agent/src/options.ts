@@ -51,6 +51,8 @@ export interface AgentOptions {
   readonly stateDir: string;
   /** The API token sent to the extension (a Docker secret mounted by core). */
   readonly apiTokenFile: string;
+  /** UDP port on 127.0.0.1 where access log lines sent as syslog are relayed to stdout (0 = none). */
+  readonly accessLogRelayPort: number;
 }
 
 export class OptionsError extends Error {
@@ -132,6 +134,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
     apiTokenFile: absPath(env, API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE),
+    accessLogRelayPort: int(env, 'SIGNALBOX_ACCESS_LOG_RELAY_PORT', 5140, 0, 65535),
   };
   if (options.configPath === options.bootstrapPath) {
     throw new OptionsError('SIGNALBOX_BOOTSTRAP_CONFIG must differ from SIGNALBOX_CONFIG_PATH');

@@ -25,6 +25,7 @@ describe('loadOptions', () => {
       drainMs: 0,
       stateDir: '',
       apiTokenFile: '/run/secrets/signalbox-api-token',
+      accessLogRelayPort: 5140,
     });
     expect(Object.isFrozen(o)).toBe(true);
   });
@@ -44,6 +45,7 @@ describe('loadOptions', () => {
       SIGNALBOX_NGINX_PID_PATH: '/tmp/p.pid',
       SIGNALBOX_NGINX_TEST_TIMEOUT_MS: '2000',
       SIGNALBOX_MAX_DRAINING_GENERATIONS: '3',
+      SIGNALBOX_ACCESS_LOG_RELAY_PORT: '0',
       SIGNALBOX_LOG_LEVEL: 'debug',
     });
     expect(o).toMatchObject({
@@ -55,6 +57,7 @@ describe('loadOptions', () => {
       httpsPort: 8443,
       testTimeoutMs: 2000,
       maxDrainingGenerations: 3,
+      accessLogRelayPort: 0,
       logLevel: 'debug',
     });
   });

@@ -150,7 +150,8 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
       { name: 'main', format: logFormat(t.MainLogFormat, DEFAULT_MAIN_LOG_FORMAT, 'MainLogFormat') },
       { name: 'trace', format: logFormat(t.TraceLogFormat, DEFAULT_TRACE_LOG_FORMAT, 'TraceLogFormat') },
     ],
-    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main', buffer: accessLogBuffer(t) },
+    // nginx refuses buffer= for syslog targets (each line is one datagram).
+    accessLog: accessLogPath === null ? null : { path: quote(accessLogPath.trim()), format: 'main', buffer: accessLogPath.trim().startsWith('syslog:') ? null : accessLogBuffer(t) },
     sslProtocols: sslProtocols(t.SSLProtocols),
     sslCiphers: sslCiphers(t.SSLCiphers),
     sslDhparam: sslDhparam(t, opts),
