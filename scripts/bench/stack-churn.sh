@@ -44,7 +44,10 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null
   rm -rf "/etc/netns/$NS"
   # The proxy lets go of the anchors' network after ProxyNetworkDetachDelay, of secrets at its next roll.
-  for _ in $(seq 1 150); do docker network rm "$ANCHOR_NET" >/dev/null 2>&1 && break; sleep 1; done
+  for _ in $(seq 1 150); do
+    docker network inspect "$ANCHOR_NET" >/dev/null 2>&1 || break
+    docker network rm "$ANCHOR_NET" >/dev/null 2>&1 && break; sleep 1
+  done
   for _ in $(seq 1 60); do
     left=$(docker secret ls -q --filter name=sbx-churn-)
     [[ -z "$left" ]] && break
@@ -76,7 +79,8 @@ new_cert() {
   docker secret create "$1.key" "$WORK/$1.key" >/dev/null
 }
 
-# ---- anchor app.
+# ---- anchor app (a previous run's network may still be held by the proxy for its detach delay).
+wait_for "! docker network inspect $ANCHOR_NET" 180 2 || die "$ANCHOR_NET still exists (a previous run's?); remove it first"
 docker network create --driver overlay --attachable "$ANCHOR_NET" >/dev/null
 new_cert sbx-churn-anchor "$ANCHOR_HOST"
 new_cert sbx-churn-pass "$PASS_HOST"
