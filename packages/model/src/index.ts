@@ -19,3 +19,4 @@ export * from './interlock-compat.js';
 export * from './config-explain.js';
 export * from './api-token.js';
 export * from './directive-policy.js';
+export * from './edge-protocol.js';
