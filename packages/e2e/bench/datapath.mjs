@@ -5,10 +5,11 @@
 //                          the real builder made (what the proxy runs; access log off like the others)
 //   HAProxy                127.0.0.1:39482 (Debian's haproxy, keepalive + connection reuse to the backend)
 //   Caddy                  127.0.0.1:39483 (Debian's caddy, reverse_proxy with keepalive)
-//   edge → nginx           127.0.0.1:39486: the edge's generated L4 config (proxy-agent edge mode, PROXY
-//                          protocol, worker_processes auto as deployed) in front of the same rendered
-//                          config with ProxyEdge (listen … proxy_protocol, realip) on 39485: the cost
-//                          of the edge hop against the single-hop row above
+//   edge → nginx           127.0.0.1:39486: the edge's generated config (proxy-agent edge mode: HTTP at
+//                          L7, a new upstream connection per request, worker_processes auto as deployed)
+//                          in front of the same rendered config with ProxyEdge (realip from the edge's
+//                          client address header) on 39485: the cost of the edge hop against the
+//                          single-hop row above
 // Each proxy gets one CPU's worth of workers (nginx worker_processes 1, haproxy nbthread 1,
 // GOMAXPROCS=1 for Caddy), matching the default WorkerProcesses = 1.
 // Then, if the stack is running, the real Signalbox proxy (127.0.0.1:8080, and its container's bridge
@@ -60,7 +61,7 @@ async function up(name, port, host, child) {
   if (!ok) throw new Error(`${name} did not answer 200 on ${port}: ${child?.errText?.() ?? ''}`);
 }
 
-/** `edge`: render with ProxyEdge on the routing ports (PROXY protocol listeners), else single hop. */
+/** `edge`: render with ProxyEdge on the routing ports (realip from the edge), else single hop. */
 async function signalboxNginx(parent, edge = false) {
   const dir = path.join(parent, edge ? 'routing' : 'single');
   mkdirSync(dir);
@@ -104,6 +105,7 @@ async function edgeNginx(parent) {
     upstreamHttpPort: PORTS.routing,
     pidPath: path.join(dir, 'nginx.pid'),
     resolver: '127.0.0.1',
+    tempDir: dir,
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
   }).replace(/^(\s+listen )(\d+);/gm, '$1127.0.0.1:$2;');
   const file = path.join(dir, 'nginx.conf');
@@ -264,7 +266,7 @@ async function main() {
       { name: 'nginx, Signalbox config', port: PORTS.nginx, host: HOST, child: await signalboxNginx(dir) },
       { name: 'HAProxy 2.6', port: PORTS.haproxy, host: HOST, child: haproxy(dir) },
       { name: 'Caddy 2.6', port: PORTS.caddy, host: HOST, child: caddy(dir) },
-      ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L4) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
+      ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L7) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
     ];
     for (const t of targets) await up(t.name, t.port, t.host, t.child);
     const swarm = process.env.SBX_PERF_SWARM === '0' ? undefined : await swarmBackend().catch((e) => (process.stderr.write(`swarm part skipped: ${e.message}\n`), undefined));
