@@ -82,8 +82,10 @@ beforeAll(async () => {
   const name = await deployStackConfig(interlockConfig());
   await waitCoreOn(name);
   // The images were just rebuilt under the same tags; a service whose spec did not change keeps its old
-  // container. Restart both (--force is not drift) so the extension and proxy run this build.
-  for (const svc of [EXTENSION_SERVICE, PROXY_SERVICE]) {
+  // container. Restart them (--force is not drift) so the extension, proxy and edge run this build (an
+  // edge of another build may forward HTTP in a way this build's proxy does not take).
+  const edge = `${PROXY_SERVICE}-edge`;
+  for (const svc of [EXTENSION_SERVICE, PROXY_SERVICE, ...((await inspectService(edge)) ? [edge] : [])]) {
     const r = await run('docker', ['service', 'update', '--force', '--detach=false', '--quiet', svc], 180_000);
     if (r.code !== 0) throw new Error(`docker service update --force ${svc}: ${r.stderr}`);
   }
