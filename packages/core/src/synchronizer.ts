@@ -9,6 +9,7 @@ import type { CoreMetrics } from './metrics.js';
 import type { ModelStore } from './model-store.js';
 import type { StatusTracker } from './status-tracker.js';
 import type { TaskChurnDamper } from './task-churn-damper.js';
+import { withPendingSecrets } from './pending-secrets.js';
 
 export interface SynchronizerDeps {
   config: SignalboxConfig;
@@ -135,6 +136,10 @@ export class Synchronizer {
     for (const [name, model] of models) {
       const acme = this.d.config.Extensions[name]?.Acme;
       if (acme) models.set(name, withAcmePlan(model, acmeIds, acme));
+    }
+    for (const [name, model] of models) {
+      const ext = this.d.config.Extensions[name];
+      if (ext) models.set(name, withPendingSecrets(model, snap, ext.ProxyServiceName));
     }
     end();
     const idByName = new Map(snap.networks.map((n) => [n.name, n.id]));
