@@ -224,7 +224,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     minimum: 0,
     maximum: 1000,
     description:
-      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. Only generations retired at least 30 s ago count, so a burst of routine reloads never stops a WebSocket: memory is bounded by (this + reloads within 30 s) generations. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
   },
   ProxyMounts: {
     kind: 'list',
