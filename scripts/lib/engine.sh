@@ -90,6 +90,8 @@ ensure_host_tools() {
   have debootstrap || want+=(debootstrap)
   have jq          || want+=(jq)
   have flock       || want+=(util-linux)
+  # ACME tests run Debian's pebble (a test ACME CA) and pebble-challtestsrv (its fake DNS) on loopback.
+  have pebble      || want+=(pebble)
   # The dashboard's browser tests drive Debian's chromium with playwright-core (never a downloaded browser).
   [[ -x /usr/bin/chromium ]] || want+=(chromium)
   # debootstrap needs the archive keyring to verify Release files.

@@ -1,6 +1,8 @@
 // `signalbox status`: what the running cluster routes, and which services core rejected and why.
 import { formatDiagnostic, terminalSafe } from '@signalbox/model';
-import type { ClusterModel, Diagnostic, ServiceStatus, Upstream } from '@signalbox/model';
+import type { ClusterModel, Upstream } from '@signalbox/model';
+import { PATHS, WireError, coreStatusBodySchema, extensionsBodySchema, routingModelSchema, wireValidator } from '@signalbox/protocol';
+import type { WireDiagnostic, WireServiceStatus as ServiceStatus } from '@signalbox/protocol';
 import { CoreUnreachable } from './core-client.js';
 import type { CoreClient, CoreResponse } from './core-client.js';
 import { table } from './table.js';
@@ -38,12 +40,18 @@ function decode(r: CoreResponse, description: string): unknown {
   }
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+const readStatus = wireValidator(coreStatusBodySchema, 'the status');
+const readExtensions = wireValidator(extensionsBodySchema, 'the list of extensions');
+const readModel = wireValidator(routingModelSchema, 'the model');
 
-function shapeError(path: string, description: string): CoreUnreachable {
-  return new CoreUnreachable(`core (${description}) answered GET ${path} with an unexpected shape; is it a Signalbox core of the same version?`);
+/** `body` checked by `read` (a protocol schema), or CoreUnreachable naming the path and the mismatch. */
+function checked<T>(read: (v: unknown) => T, body: unknown, path: string, description: string): T {
+  try {
+    return read(body);
+  } catch (e) {
+    if (!(e instanceof WireError)) throw e;
+    throw new CoreUnreachable(`core (${description}) answered GET ${path} with an unexpected shape (${e.message}); is it a Signalbox core of the same version?`);
+  }
 }
 
 function routesOf(extension: string, model: ClusterModel): Route[] {
@@ -60,44 +68,26 @@ function routesOf(extension: string, model: ClusterModel): Route[] {
   return routes;
 }
 
-/** Ask core for /v1/status, /v1/extensions and every extension's model. */
+/** Ask core for /v1/status, /v1/extensions and every extension's model; each answer is checked against protocol's schema. */
 export async function collectStatus(client: CoreClient): Promise<StatusReport> {
-  const [statusRes, extRes] = await client.getAll(['/v1/status', '/v1/extensions']);
-  const status = decode(statusRes!, client.description);
-  const ext = decode(extRes!, client.description);
-  if (!isObject(status) || !Array.isArray(status.services)) throw shapeError('/v1/status', client.description);
-  if (!isObject(ext) || !Array.isArray(ext.extensions) || !ext.extensions.every((e) => typeof e === 'string')) {
-    throw shapeError('/v1/extensions', client.description);
-  }
-  const names = [...(ext.extensions as string[])].sort();
-  const modelRes = names.length > 0 ? await client.getAll(names.map((n) => `/v1/extensions/${encodeURIComponent(n)}/model`)) : [];
+  const [statusRes, extRes] = await client.getAll([PATHS.status, PATHS.extensions]);
+  const status = checked(readStatus, decode(statusRes!, client.description), PATHS.status, client.description);
+  const ext = checked(readExtensions, decode(extRes!, client.description), PATHS.extensions, client.description);
+  const names = [...ext.extensions].sort();
+  const modelRes = names.length > 0 ? await client.getAll(names.map((n) => PATHS.extensionModel(n))) : [];
   const routes: Route[] = [];
   names.forEach((name, i) => {
     const r = modelRes[i]!;
     // An extension removed from config.toml between the two requests: nothing to show for it.
     if (r.status === 404) return;
     const payload = decode(r, client.description);
-    if (!isObject(payload) || !isObject(payload.model) || !Array.isArray(payload.model.virtualHosts)) {
-      throw shapeError(r.path, client.description);
-    }
-    routes.push(...routesOf(name, payload.model as unknown as ClusterModel));
+    const model = checked(readModel, (payload as { model?: unknown } | null)?.model, r.path, client.description);
+    // The schema checks the model's top level; its deeper shape is core's builder output (same release).
+    routes.push(...routesOf(name, model as unknown as ClusterModel));
   });
   routes.sort((a, b) => cmp(a.extension, b.extension) || cmp(a.host, b.host) || cmp(a.path, b.path) || cmp(a.kind, b.kind));
-  const services = (status.services as ServiceStatus[]).filter(isObject).map(normaliseStatus);
-  services.sort((a, b) => cmp(a.name, b.name) || cmp(a.cluster, b.cluster) || cmp(a.id, b.id));
+  const services = [...status.services].sort((a, b) => cmp(a.name, b.name) || cmp(a.cluster, b.cluster) || cmp(a.id, b.id));
   return { routes, services };
-}
-
-/** Tolerate a core that leaves out empty arrays. */
-function normaliseStatus(s: ServiceStatus): ServiceStatus {
-  return {
-    ...s,
-    name: String(s.name ?? s.id ?? '?'),
-    cluster: typeof s.cluster === 'string' ? s.cluster : '',
-    hosts: Array.isArray(s.hosts) ? s.hosts : [],
-    errors: Array.isArray(s.errors) ? s.errors : [],
-    warnings: Array.isArray(s.warnings) ? s.warnings : [],
-  };
 }
 
 function cmp(a: string, b: string): number {
@@ -108,7 +98,7 @@ export function clusterLabel(cluster: string): string {
   return cluster === '' ? 'default cluster' : `cluster ${cluster}`;
 }
 
-function serviceLine(s: ServiceStatus, d: Diagnostic): string {
+function serviceLine(s: ServiceStatus, d: WireDiagnostic): string {
   return `  ${s.name} (${clusterLabel(s.cluster)}): ${formatDiagnostic(d)}`;
 }
 

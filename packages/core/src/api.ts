@@ -1,21 +1,37 @@
 // Core's upstream API: the per-extension model with ETag + long-poll, service status, metrics.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { Logger, ServiceStatus } from '@signalbox/model';
-import { ERR_API_BAD_REQUEST, ERR_API_UNAUTHORIZED, parseEtag, parseWaitSeconds, tokenCheckHook } from '@signalbox/model';
-import type { ExclusionStore, ReportedExclusion } from './exclusions.js';
+import type { ExtensionPayload, ServiceStatus } from '@signalbox/model';
+import type { ApiErrorBody, CoreStatusBody, ExtensionsBody, Logger, OkBody } from '@signalbox/protocol';
+import {
+  ERR_API_BAD_REQUEST,
+  ERR_API_INTERNAL,
+  ERR_EXTENSION_UNKNOWN,
+  ERR_NGINX_REJECTED,
+  PATHS,
+  answerLongPoll,
+  apiErrorBodySchema,
+  coreStatusBodySchema,
+  extensionPayloadSchema,
+  extensionsBodySchema,
+  isExclusionCode,
+  okBodySchema,
+  tokenCheckHook,
+  type Exclusion,
+} from '@signalbox/protocol';
+import type { AcmeFailureStore, ReportedAcmeFailure } from './acme-failures.js';
+import type { ExclusionStore } from './exclusions.js';
 import type { ModelStore } from './model-store.js';
 
-/** The body of an API error answer; its codes are listed in docs/errors.md#core. */
-interface ApiError {
-  code: 'ERR_EXTENSION_UNKNOWN' | typeof ERR_API_UNAUTHORIZED | typeof ERR_API_BAD_REQUEST | 'ERR_API_INTERNAL';
-  message: string;
-}
+/** Each route's answers, as fastify response schemas: what is sent is what protocol declares. */
+const errors = { 400: apiErrorBodySchema, 401: apiErrorBodySchema, 404: apiErrorBodySchema, 500: apiErrorBodySchema };
 
 export interface ApiDeps {
   store: ModelStore;
   statuses: () => ServiceStatus[];
   exclusions: ExclusionStore;
+  /** ACME orders the extensions report as failing (PUT /v1/extensions/:name/acme). */
+  acmeFailures?: AcmeFailureStore;
   registry: Registry;
   log: Logger;
   /** Upper bound for ?wait=, seconds. */
@@ -44,54 +60,67 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.setErrorHandler((err: { statusCode?: number; message: string }, _req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) deps.log.error({ err: err.message }, 'API request failed');
-    return reply.code(status).send({ code: status === 500 ? 'ERR_API_INTERNAL' : ERR_API_BAD_REQUEST, message: err.message.slice(0, 300) });
+    return reply.code(status).send({ code: status === 500 ? ERR_API_INTERNAL : ERR_API_BAD_REQUEST, message: err.message.slice(0, 300) } satisfies ApiErrorBody);
   });
   const maxWait = deps.maxWaitSeconds ?? 60;
 
-  app.get('/v1/health', async () => ({ ok: true }));
+  app.get(PATHS.health, { schema: { response: { 200: okBodySchema } } }, async () => ({ ok: true }) satisfies OkBody);
 
-  app.get('/v1/extensions', async () => ({ extensions: deps.store.names() }));
+  app.get(PATHS.extensions, { schema: { response: { 200: extensionsBodySchema, ...errors } } }, async () => ({ extensions: deps.store.names() }) satisfies ExtensionsBody);
 
-  app.get<{ Params: { name: string }; Querystring: { wait?: string } }>('/v1/extensions/:name/model', async (req, reply) => {
-    const { name } = req.params;
-    const current = deps.store.get(name);
-    if (!current) {
-      return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: `no extension named ${JSON.stringify(name)} in config.toml` } satisfies ApiError);
-    }
-    const wait = parseWaitSeconds(req.query.wait, maxWait);
-    if (!wait.ok) return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: wait.message });
-    const known = parseEtag(req.headers['if-none-match']);
-    const waitS = wait.seconds;
-    let payload = current;
-    if (known !== undefined && known === current.version) {
-      if (waitS === 0) return reply.code(304).send();
-      const changed = await deps.store.waitForChange(name, known, waitS * 1000);
-      if (!changed) return reply.code(304).send();
-      payload = changed;
-    }
-    return reply.header('etag', `"${payload.version}"`).header('cache-control', 'no-store').send(payload);
-  });
-
-  app.put<{ Params: { name: string }; Body: { modelVersion?: string; excluded?: { service?: unknown; reason?: unknown; code?: unknown }[] } }>(
-    '/v1/extensions/:name/exclusions',
+  app.get<{ Params: { name: string } }>(
+    PATHS.extensionModelRoute,
+    { schema: { response: { 200: extensionPayloadSchema, ...errors } } },
     async (req, reply) => {
-      if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: 'ERR_EXTENSION_UNKNOWN', message: 'unknown extension' } satisfies ApiError);
-      const body: unknown = req.body;
-      const excluded = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { excluded?: unknown }).excluded : undefined;
-      if (!Array.isArray(excluded) || excluded.length > MAX_EXCLUSIONS) {
-        return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"excluded": [{"service", "reason"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiError);
+      const { name } = req.params;
+      const current = deps.store.get(name);
+      if (!current) {
+        return reply.code(404).send({ code: ERR_EXTENSION_UNKNOWN, message: `no extension named ${JSON.stringify(name)} in config.toml` } satisfies ApiErrorBody);
       }
-      const list: ReportedExclusion[] = (excluded as { service?: unknown; reason?: unknown; code?: unknown }[])
-        .filter((x): x is { service: string; reason: string; code?: unknown } => typeof x === 'object' && x !== null && typeof x.service === 'string' && typeof x.reason === 'string')
-        .map((x) => ({ service: x.service.slice(0, 300), reason: x.reason.slice(0, 1000), ...(x.code === 'ERR_CERT_INVALID' || x.code === 'ERR_PROXY_REFUSED' ? { code: x.code } : {}) }));
-      deps.exclusions.set(req.params.name, list);
-      return { ok: true };
+      const versions = { versionOf: (p: ExtensionPayload) => p.version, waitForChange: (v: string, ms: number) => deps.store.waitForChange(name, v, ms) };
+      const payload = await answerLongPoll(req, reply, versions, current, maxWait);
+      return payload === undefined ? reply : reply.send(payload satisfies ExtensionPayload);
     },
   );
 
-  app.get('/v1/status', async () => ({ services: deps.statuses() }));
+  app.put<{ Params: { name: string } }>(PATHS.extensionExclusionsRoute, { schema: { response: { 200: okBodySchema, ...errors } } }, async (req, reply) => {
+    if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: ERR_EXTENSION_UNKNOWN, message: 'unknown extension' } satisfies ApiErrorBody);
+    const body: unknown = req.body;
+    const excluded = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { excluded?: unknown }).excluded : undefined;
+    if (!Array.isArray(excluded) || excluded.length > MAX_EXCLUSIONS) {
+      return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"excluded": [{"service", "reason"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiErrorBody);
+    }
+    // Lenient on purpose (an extension of another release may send less): entries without a service and
+    // a reason are skipped, long texts cut, and an unknown code read as the default, nginx -t.
+    const list: Exclusion[] = (excluded as { service?: unknown; reason?: unknown; code?: unknown }[])
+      .filter((x): x is { service: string; reason: string; code?: unknown } => typeof x === 'object' && x !== null && typeof x.service === 'string' && typeof x.reason === 'string')
+      .map((x) => ({ service: x.service.slice(0, 300), code: isExclusionCode(x.code) ? x.code : ERR_NGINX_REJECTED, reason: x.reason.slice(0, 1000) }));
+    deps.exclusions.set(req.params.name, list);
+    return { ok: true } satisfies OkBody;
+  });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.put<{ Params: { name: string } }>('/v1/extensions/:name/acme', { schema: { response: { 200: okBodySchema, ...errors } } }, async (req, reply) => {
+    if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: ERR_EXTENSION_UNKNOWN, message: 'unknown extension' } satisfies ApiErrorBody);
+    const body: unknown = req.body;
+    const failed = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { failed?: unknown }).failed : undefined;
+    if (!Array.isArray(failed) || failed.length > MAX_EXCLUSIONS) {
+      return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"failed": [{"host", "error", "failures", "nextAt"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiErrorBody);
+    }
+    const list: ReportedAcmeFailure[] = (failed as Record<string, unknown>[])
+      .filter((x) => typeof x === 'object' && x !== null && typeof x.host === 'string' && typeof x.error === 'string')
+      .map((x) => ({
+        host: String(x.host).slice(0, 300),
+        error: String(x.error).slice(0, 600),
+        failures: typeof x.failures === 'number' && Number.isInteger(x.failures) && x.failures > 0 ? Math.min(x.failures, 1e6) : 1,
+        ...(typeof x.nextAt === 'string' && !Number.isNaN(Date.parse(x.nextAt)) ? { nextAt: new Date(Date.parse(x.nextAt)).toISOString() } : {}),
+      }));
+    deps.acmeFailures?.set(req.params.name, list);
+    return { ok: true } satisfies OkBody;
+  });
+
+  app.get(PATHS.status, { schema: { response: { 200: coreStatusBodySchema, ...errors } } }, async () => ({ services: deps.statuses() }) satisfies CoreStatusBody);
+
+  app.get(PATHS.metrics, async (_req, reply) => {
     return reply.header('content-type', deps.registry.contentType).send(await deps.registry.metrics());
   });
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // signalbox-core: reads config.toml, watches the swarm, serves models, keeps extension/proxy services converged.
 import { readFileSync } from 'node:fs';
-import { apiTokenOrExit, createLogger, durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { durationMs, formatDiagnostic, parseConfig } from '@signalbox/model';
+import { CORE_PORT, apiTokenOrExit, createLogger } from '@signalbox/protocol';
 import { buildApp } from './api.js';
 import { connectDocker } from './docker/connect.js';
 import { watchEvents } from './docker/events.js';
 import { ServiceManager } from './docker/services.js';
 import { readSnapshot } from './docker/snapshot.js';
 import { ManagedServices } from './managed-services.js';
+import { AcmeFailureStore } from './acme-failures.js';
 import { ExclusionStore } from './exclusions.js';
 import { createDashboard } from './dashboard/start.js';
 import { createMetrics } from './metrics.js';
@@ -43,12 +45,14 @@ const store = new ModelStore();
 const tracker = new StatusTracker(log.child({ component: 'status' }));
 const exclusions = new ExclusionStore();
 const clusterOf = (ext: string) => config.Extensions[ext]?.ServiceCluster;
+const acmeFailures = new AcmeFailureStore();
+const statuses = () => acmeFailures.apply(exclusions.apply(tracker.all(), clusterOf), clusterOf);
 const controlNetwork = process.env.SIGNALBOX_CONTROL_NETWORK ?? 'signalbox_control';
-const dashboard = createDashboard({ extensions: config.Extensions, store, statuses: () => exclusions.apply(tracker.all(), clusterOf), controlNetwork, env: process.env, log, registry: metrics.registry });
+const dashboard = createDashboard({ extensions: config.Extensions, store, statuses, controlNetwork, env: process.env, log, registry: metrics.registry });
 const managed = new ManagedServices(
   config.Extensions,
   {
-    coreUrl: process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080',
+    coreUrl: process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_PORT}`,
     controlNetwork,
     owner: process.env.SIGNALBOX_OWNER ?? 'signalbox',
     dockerSocket: config.DockerURL.startsWith('unix://') ? new URL(config.DockerURL).pathname : '/var/run/docker.sock',
@@ -86,9 +90,9 @@ const events = watchEvents(
   log.child({ component: 'events' }),
 );
 
-const app = buildApp({ store, exclusions, statuses: () => exclusions.apply(tracker.all(), clusterOf), registry: metrics.registry, log, apiToken });
+const app = buildApp({ store, exclusions, acmeFailures, statuses, registry: metrics.registry, log, apiToken });
 const listen = /^(.*):(\d+)$/.exec(config.ListenAddr);
-await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? 8080) });
+await app.listen({ host: listen?.[1] || '0.0.0.0', port: Number(listen?.[2] ?? CORE_PORT) });
 log.info({ listen: config.ListenAddr, extensions: Object.keys(config.Extensions), pollIntervalMs }, 'core started');
 sync.start();
 const closeDashboard = await dashboard.start();

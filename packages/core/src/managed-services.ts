@@ -1,20 +1,28 @@
 // Desired specs for each [Extensions.NAME]'s extension and proxy services (pure), and the loop that
 // converges the swarm to them. Only networks, secrets, ports and config.toml settings are in the proxy
 // spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
-import type { ClusterModel, ExtensionConfig, Logger, SwarmSnapshot } from '@signalbox/model';
-import { API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, contentVersion, durationMs } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { contentVersion, durationMs } from '@signalbox/model';
+import {
+  AGENT_PORT,
+  API_TOKEN_SECRET_PREFIX,
+  API_TOKEN_SECRET_TARGET,
+  DEFAULT_API_TOKEN_FILE,
+  EXTENSION_PORT,
+  LABEL_EXTENSION,
+  LABEL_OWNER,
+  LABEL_ROLE,
+  SPEC_VERSION_LABEL,
+} from '@signalbox/protocol';
 import type { CoreMetrics } from './metrics.js';
-import { SPEC_VERSION_LABEL, type ServiceManager, type ServiceSpec } from './docker/services.js';
+import type { ServiceManager, ServiceSpec } from './docker/services.js';
 
-export const LABEL_ROLE = 'com.signalbox.role';
-export const LABEL_EXTENSION = 'com.signalbox.extension';
-export const LABEL_OWNER = 'com.signalbox.owner';
+export { AGENT_PORT, EXTENSION_PORT, LABEL_EXTENSION, LABEL_OWNER, LABEL_ROLE } from '@signalbox/protocol';
 /** Set by `docker stack deploy` on a stack's services and networks. */
 export const LABEL_STACK = 'com.docker.stack.namespace';
 /** How long core keeps trying to remove a stack network its proxy let go of (the old proxy task may hold it a while). */
 const LEFT_BEHIND_RETRY_MS = 120_000;
-export const EXTENSION_PORT = 8081;
-export const AGENT_PORT = 8082;
 /**
  * How long a busy client keep-alive connection may live on a routing proxy (nginx keepalive_time, set by
  * the template in edge mode): past it, the next response says `Connection: close`. A stopping proxy waits

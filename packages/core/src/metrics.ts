@@ -8,6 +8,7 @@ export function createMetrics(withDefaults = true) {
     registry,
     services: new Gauge({ name: 'signalbox_services', help: 'Labelled services by cluster and status', labelNames: ['cluster', 'status'] as const, registers: [registry] }),
     rejections: new Counter({ name: 'signalbox_service_rejections_total', help: 'Times a service became disabled, by first error code', labelNames: ['cluster', 'code'] as const, registers: [registry] }),
+    acmeRefusals: new Gauge({ name: 'signalbox_acme_refused_hosts', help: 'Hosts of services labelled com.docker.lb.acme=true that get no ACME certificate, by WARN_ACME_* code', labelNames: ['cluster', 'code'] as const, registers: [registry] }),
     modelUpdates: new Counter({ name: 'signalbox_model_updates_total', help: 'Model versions published per extension', labelNames: ['extension'] as const, registers: [registry] }),
     reconciles: new Counter({ name: 'signalbox_reconciles_total', help: 'Swarm reads, by trigger', labelNames: ['trigger'] as const, registers: [registry] }),
     reconcileErrors: new Counter({ name: 'signalbox_reconcile_errors_total', help: 'Failed swarm reads', registers: [registry] }),

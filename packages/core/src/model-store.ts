@@ -1,12 +1,7 @@
 // The latest payload per extension, each a versioned value that long-poll requests wait on.
-import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { VersionedValue, contentVersion } from '@signalbox/model';
-
-export interface ExtensionPayload {
-  version: string;
-  extension: ExtensionConfig;
-  model: ClusterModel;
-}
+import type { ClusterModel, ExtensionConfig, ExtensionPayload } from '@signalbox/model';
+import { contentVersion } from '@signalbox/model';
+import { VersionedValue } from '@signalbox/protocol';
 
 export class ModelStore {
   private readonly payloads = new Map<string, VersionedValue<ExtensionPayload>>();

@@ -1,5 +1,6 @@
 // Remembers each labelled service's state so it is logged (and counted) once per change, not every poll.
-import type { Logger, ServiceStatus } from '@signalbox/model';
+import type { ServiceStatus } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { formatDiagnostic } from '@signalbox/model';
 
 function fingerprint(s: ServiceStatus): string {

@@ -1,13 +1,15 @@
 // Keeps the routing models in step with the swarm: Docker events make it fast, the periodic
 // reconcile makes it right (swarm emits no task events, so a rescheduled task is only seen by polling).
-import type { ClusterModel, ClusterTarget, Logger, SignalboxConfig, SwarmSnapshot } from '@signalbox/model';
-import { buildClusterModels } from '@signalbox/model';
+import type { ClusterModel, ClusterTarget, SignalboxConfig, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { ACME_CODE_DOCS, acmeServiceIds, buildClusterModels, withAcmePlan } from '@signalbox/model';
 import { Coalescer } from './coalescer.js';
 import { FirstStartGate } from './first-start.js';
 import type { CoreMetrics } from './metrics.js';
 import type { ModelStore } from './model-store.js';
 import type { StatusTracker } from './status-tracker.js';
 import type { TaskChurnDamper } from './task-churn-damper.js';
+import { withPendingSecrets } from './pending-secrets.js';
 
 export interface SynchronizerDeps {
   config: SignalboxConfig;
@@ -130,6 +132,15 @@ export class Synchronizer {
       return;
     }
     const models = buildClusterModels(snap, this.targets);
+    const acmeIds = acmeServiceIds(snap);
+    for (const [name, model] of models) {
+      const acme = this.d.config.Extensions[name]?.Acme;
+      if (acme) models.set(name, withAcmePlan(model, acmeIds, acme));
+    }
+    for (const [name, model] of models) {
+      const ext = this.d.config.Extensions[name];
+      if (ext) models.set(name, withPendingSecrets(model, snap, ext.ProxyServiceName));
+    }
     end();
     const idByName = new Map(snap.networks.map((n) => [n.name, n.id]));
     this.joinedNetworks = new Set([...models.values()].flatMap((m) => m.proxyNetworks.map((n) => idByName.get(n) ?? n)));
@@ -143,6 +154,10 @@ export class Synchronizer {
     }
     metrics.services.reset();
     for (const s of this.d.tracker.all()) metrics.services.inc({ cluster: s.cluster, status: s.status });
+    metrics.acmeRefusals.reset();
+    for (const s of this.d.tracker.all()) {
+      for (const w of s.warnings) if (w.code in ACME_CODE_DOCS) metrics.acmeRefusals.inc({ cluster: s.cluster, code: w.code });
+    }
     for (const [name, model] of models) {
       const ext = this.d.config.Extensions[name];
       if (!ext) continue;

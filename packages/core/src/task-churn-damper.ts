@@ -5,7 +5,8 @@
 // left within `windowMs`, its server changes are published at most once per `holdMs`; meanwhile the
 // proxies keep its last published servers (nginx's max_fails skips a dead one). Other services' changes
 // are not held: they publish at once, with the held servers.
-import type { ClusterModel, Logger, Upstream, UpstreamServer } from '@signalbox/model';
+import type { ClusterModel, Upstream, UpstreamServer } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 
 export interface DamperOptions {
   threshold: number;

@@ -2,7 +2,8 @@
 // what these tests see; nothing here asserts on elapsed wall-clock time.
 import { jest } from '@jest/globals';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { createLogger, parseConfig } from '@signalbox/model';
+import { parseConfig } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import type { InjectOptions } from 'fastify';
 import { buildApp } from '../src/api.js';
 import { Coalescer } from '../src/coalescer.js';
@@ -289,5 +290,77 @@ describe('deploy storms', () => {
     clearInterval(t);
     c.stop();
     expect(runs).toBe(2);
+  });
+});
+
+describe('ACME refusals', () => {
+  test('reach the service status, the served model (acmeHosts) and the refusal gauge', async () => {
+    const { Synchronizer } = await import('../src/synchronizer.js');
+    const { StatusTracker } = await import('../src/status-tracker.js');
+    const acmeCfg = parseConfig('[Extensions.default]\n[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\nAllowedHosts = ["*.ok.test"]\n');
+    if (!acmeCfg.ok) throw new Error(JSON.stringify(acmeCfg.errors));
+    const net = { id: 'n1', name: 'appnet', driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels: {} };
+    const service = {
+      id: 'id-web',
+      name: 'web',
+      labels: { 'com.docker.lb.hosts': 'a.ok.test,b.other.test', 'com.docker.lb.port': '80', 'com.docker.lb.acme': 'true' },
+      createdAt: '2026-01-01T00:00:00Z',
+      networkIds: ['n1'],
+      endpointMode: 'dnsrr' as const,
+      vips: [],
+      ports: [],
+      tasks: [{ id: 't1', nodeId: 'node1', slot: 1, addresses: [{ networkId: 'n1', addr: '10.0.1.5' }] }],
+    };
+    const store = new ModelStore();
+    const tracker = new StatusTracker(log);
+    const metrics = createMetrics(false);
+    const sync = new Synchronizer({
+      config: acmeCfg.config,
+      pollIntervalMs: 60_000,
+      readSnapshot: async () => ({ services: [service], networks: [net], secrets: [], nodes: [] }),
+      store,
+      tracker,
+      metrics,
+      log,
+    });
+    sync.trigger('test');
+    for (let i = 0; i < 200 && tracker.all().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    sync.stop();
+    const [status] = tracker.all();
+    expect(status).toMatchObject({ name: 'web', status: 'enabled' });
+    expect(status!.warnings.map((w) => [w.code, w.value])).toEqual([['WARN_ACME_HOST_NOT_ALLOWED', 'b.other.test']]);
+    expect(store.get('default')?.model.acmeHosts).toEqual(['a.ok.test']);
+    expect(await metrics.registry.getSingleMetricAsString('signalbox_acme_refused_hosts')).toContain(
+      'signalbox_acme_refused_hosts{cluster="",code="WARN_ACME_HOST_NOT_ALLOWED"} 1',
+    );
+  });
+});
+
+describe('ACME order failures reported by the extension', () => {
+  test('show as WARN_ACME_ORDER_FAILED on the enabled services routing the host, until the extension reports them fixed', async () => {
+    const { AcmeFailureStore } = await import('../src/acme-failures.js');
+    const store = new ModelStore();
+    store.set('default', ext, empty());
+    const acmeFailures = new AcmeFailureStore();
+    const base = [
+      { id: '1', name: 'web', cluster: '', status: 'enabled' as const, hosts: ['a.test', 'b.test'], servers: 1, errors: [], warnings: [] },
+      { id: '2', name: 'other', cluster: '', status: 'enabled' as const, hosts: ['c.test'], servers: 1, errors: [], warnings: [] },
+      { id: '3', name: 'off', cluster: '', status: 'disabled' as const, hosts: ['a.test'], servers: 0, errors: [], warnings: [] },
+    ];
+    const app = buildApp({ store, exclusions: new ExclusionStore(), acmeFailures, statuses: () => acmeFailures.apply(base, () => ''), registry: createMetrics(false).registry, log, apiToken: TOKEN });
+    const put = (payload: unknown) => call(app, { method: 'PUT', url: '/v1/extensions/default/acme', payload: payload as object });
+    expect((await put({ failed: [{ host: 'a.test', error: 'urn:ietf:params:acme:error:rateLimited', failures: 3, nextAt: '2026-01-01T00:10:00Z' }, { bogus: 1 }] })).statusCode).toBe(200);
+    const services = (await call(app, { url: '/v1/status' })).json().services as { name: string; warnings: { code: string; value: string; message: string }[] }[];
+    expect(services.map((s) => [s.name, s.warnings.map((w) => `${w.code} ${w.value}`)])).toEqual([
+      ['web', ['WARN_ACME_ORDER_FAILED a.test']],
+      ['other', []],
+      ['off', []],
+    ]);
+    expect(services[0]!.warnings[0]!.message).toMatch(/3 failed tries: urn:ietf:params:acme:error:rateLimited\); next try at 2026-01-01T00:10:00.000Z/);
+    expect((await put({ failed: [] })).statusCode).toBe(200);
+    expect(((await call(app, { url: '/v1/status' })).json().services as { warnings: unknown[] }[]).every((s) => s.warnings.length === 0)).toBe(true);
+    expect((await put({ failed: 'x' })).statusCode).toBe(400);
+    expect((await call(app, { method: 'PUT', url: '/v1/extensions/nope/acme', payload: { failed: [] } })).statusCode).toBe(404);
+    expect((await app.inject({ method: 'PUT', url: '/v1/extensions/default/acme', payload: { failed: [] } })).statusCode).toBe(401);
   });
 });

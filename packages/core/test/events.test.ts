@@ -4,7 +4,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
-import { createLogger } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { watchEvents, type EventHint, type EventWatch } from '../src/docker/events.js';
 
 const log = createLogger('test', 'silent');

@@ -1,5 +1,6 @@
 import type { ServiceSnapshot, SwarmSnapshot } from '@signalbox/model';
-import { createLogger, parseConfig } from '@signalbox/model';
+import { parseConfig } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { FirstStartGate } from '../src/first-start.js';
 import { createMetrics } from '../src/metrics.js';
 import { ModelStore } from '../src/model-store.js';

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import type { ClusterModel, Logger, SwarmSnapshot } from '@signalbox/model';
+import type { ClusterModel, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';

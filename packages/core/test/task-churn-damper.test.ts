@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
-import type { ClusterModel, Logger, Upstream } from '@signalbox/model';
+import type { ClusterModel, Upstream } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { contentVersion } from '@signalbox/model';
 import { TaskChurnDamper } from '../src/task-churn-damper.js';
 

@@ -8,7 +8,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/model';
 import {
   DEPLOYED_CONFIG,
   EXTENSION_SERVICE,
@@ -48,6 +47,8 @@ const echo = (r: { body: string }) => JSON.parse(r.body) as { name: string; path
 // Docker's bridge pools (docker_gwbridge, which carries host-published traffic) and loopback: the
 // host running this test plays the trusted load balancer. Overlay addresses (10.x) stay untrusted.
 const TRUSTED = ['172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8'];
+/** The header the edge sends the client address in (EDGE_CLIENT_ADDRESS_HEADER in @signalbox/protocol). */
+const EDGE_CLIENT_ADDRESS_HEADER = 'X-Signalbox-Client-Address';
 
 /** deploy/config.toml plus what an Interlock user behind a load balancer sets. */
 function interlockConfig(): string {

@@ -244,6 +244,15 @@ test('sticky_session_cookie: one cookie value sticks to one of 3 tasks; differen
   // Requests without the cookie are spread (by request id), so all 3 tasks show up once they are upstreams.
   await waitFor('3 tasks in the upstream', async () => (await distinctTasks('sticky.lbl.test', 15)).size === 3, 60_000, 200);
   for (const value of ['alice', 'bob-42']) {
+    // A task that has just started can be marked failed for fail_timeout by one refused connection, and
+    // the hash then sends its cookies elsewhere meanwhile: wait (generously) until a value sticks once,
+    // then it must stick for 20 more requests. Without stickiness the wait itself times out.
+    await waitFor(
+      `cookie ${value} sticking to one task for 20 requests`,
+      async () => (await countBy(20, async () => taskOf(await get('sticky.lbl.test', '/', { cookie: `sbx_session=${value}` })))).size === 1,
+      60_000,
+      500,
+    );
     const seen = await countBy(20, async () => {
       const r = await get('sticky.lbl.test', '/', { cookie: `other=1; sbx_session=${value}; x=y` });
       expect(r.status).toBe(200);
@@ -614,8 +623,13 @@ describe('TLS', () => {
     // No proxy headers: the proxy never saw the HTTP request.
     expect(echo(r).headers['x-request-id']).toBeUndefined();
     expect(r.headers['x-proxy-id']).toBeUndefined();
-    // ssl_only on a passed-through host: plain HTTP is redirected to https.
-    const plain = await get('pt.lbl.test', '/pt?q=1');
+    // ssl_only on a passed-through host: plain HTTP is redirected to https. Waited for: during a reload
+    // nginx's old workers still accept for a moment, so the request after the first routed one can meet
+    // the previous config.
+    const plain = await waitFor('plain HTTP to the passthrough host redirected', async () => {
+      const x = await get('pt.lbl.test', '/pt?q=1');
+      return x.status === 302 ? x : undefined;
+    }, 30_000, 250);
     expect(plain.status).toBe(302);
     expect(plain.headers.location).toBe(`https://pt.lbl.test${HTTPS_PORT === 443 ? '' : `:${HTTPS_PORT}`}/pt?q=1`);
     // Terminated hosts keep working on the same port, with their own certificates; behind the SNI

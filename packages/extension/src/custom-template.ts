@@ -8,6 +8,9 @@ import { environmentFor, defaultTemplatesDir } from './render/index.js';
 
 export const MIGRATION_GUIDE = 'docs/migrating-from-interlock.md#custom-templates';
 
+/** Logged when the Template config cannot be used; the extension stops (docs/errors.md). */
+export const ERR_TEMPLATE_INVALID = 'ERR_TEMPLATE_INVALID';
+
 /** Thrown when the Template config cannot be used; the message names the config and what to do. */
 export class CustomTemplateError extends Error {
   override name = 'CustomTemplateError';

@@ -4,23 +4,24 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import { apiTokenOrExit, bearerHeader, createLogger } from '@signalbox/model';
+import { readExtensionPayload, type ExtensionPayload } from '@signalbox/model';
+import { CORE_PORT, EXTENSION_PORT, PATHS, apiTokenOrExit, bearerHeader, createLogger, longPoll, type Exclusion, type ExclusionReport, type SandboxState } from '@signalbox/protocol';
 import { secretsDirReader } from './certificates.js';
-import { longPoll } from './long-poll.js';
-import { NginxValidator, type SandboxState } from './nginx-validator.js';
-import { Pipeline, type Exclusion } from './pipeline.js';
+import { NginxValidator } from './nginx-validator.js';
+import { Pipeline } from './pipeline.js';
 import { DockerConfigPublisher } from './publisher.js';
 import { renderNginxConf } from './render/index.js';
 import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
-import { CustomTemplateError, loadCustomTemplate } from './custom-template.js';
+import { CustomTemplateError, ERR_TEMPLATE_INVALID, loadCustomTemplate } from './custom-template.js';
+import { AcmeService } from './acme/service.js';
+import { AcmeStore, DockerConfigBackend } from './acme/store.js';
 
 const log = createLogger('extension');
-const coreUrl = process.env.SIGNALBOX_CORE_URL ?? 'http://signalbox_core:8080';
+const coreUrl = process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_PORT}`;
 const name = process.env.SIGNALBOX_EXTENSION_NAME ?? 'default';
 const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
-const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? 8081);
+const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? EXTENSION_PORT);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 const apiToken = apiTokenOrExit(log);
@@ -42,7 +43,7 @@ if (templateName !== '') {
     log.info({ template: templateName }, 'rendering with the custom template from config.toml');
   } catch (e) {
     const message = e instanceof CustomTemplateError ? e.message : `Template ${JSON.stringify(templateName)} cannot be read: ${(e as Error).message}`;
-    log.fatal({ template: templateName, code: 'ERR_TEMPLATE_INVALID' }, message);
+    log.fatal({ template: templateName, code: ERR_TEMPLATE_INVALID }, message);
     process.exit(1);
   }
 }
@@ -74,6 +75,19 @@ sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
 sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
 sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
 if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
+type ModelPayload = ExtensionPayload;
+/** The last model from core: rendered again when an ACME certificate is issued or renewed. */
+let lastPayload: ModelPayload | undefined;
+// ACME (config.toml [Extensions.NAME.Acme]): certificates kept sealed in the swarm, issued ones re-render the model.
+const acme = new AcmeService({
+  store: new AcmeStore(new DockerConfigBackend(docker), name, apiToken),
+  log: log.child({ component: 'acme' }),
+  onIssued: () => {
+    const last = lastPayload;
+    if (last) void processPayload(last).catch(() => undefined);
+  },
+});
+const mountedSecrets = secretsDirReader(process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets');
 const pipeline = new Pipeline({
   render: renderNginxConf,
   validator,
@@ -90,7 +104,7 @@ const pipeline = new Pipeline({
   },
   allowedModules: [streamModule],
   // Core mounts the secrets of the routes this extension serves here, so certificates are checked before proxies load them.
-  readSecret: secretsDirReader(process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets'),
+  readSecret: (secret) => acme.read(secret) ?? mountedSecrets(secret),
 });
 
 // Serve the newest published config at once, so proxies restarting while core is away still get routes.
@@ -114,7 +128,9 @@ const serially = <T>(fn: () => Promise<T>): Promise<T> => {
 
 const app = buildServer({
   served,
-  status: () => state,
+  status: () => ({ ...state, acme: acme.status() }),
+  challenges: acme.challenges,
+  acmeFiles: () => acme.files(),
   registry,
   log,
   apiToken,
@@ -134,10 +150,10 @@ log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'ext
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
   try {
-    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/exclusions`, {
+    const res = await fetch(`${coreUrl}${PATHS.extensionExclusions(name)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
-      body: JSON.stringify({ modelVersion: version, excluded }),
+      body: JSON.stringify({ modelVersion: version, excluded } satisfies ExclusionReport),
       signal: AbortSignal.timeout(5000),
     });
     if (!res.ok) log.warn({ status: res.status, body: (await res.text()).slice(0, 200) }, 'core refused the exclusions report');
@@ -146,13 +162,45 @@ async function reportExclusions(version: string, excluded: Exclusion[]): Promise
   }
 }
 
+// Failed ACME orders are shown by core on the services of their hosts (WARN_ACME_ORDER_FAILED).
+let acmeReported = '[]';
+async function reportAcmeFailures(force = false): Promise<void> {
+  const failed = acme.status().filter((h) => h.state === 'failed').map((h) => ({ host: h.host, error: h.error ?? 'unknown error', failures: h.failures, nextAt: h.nextAt }));
+  const body = JSON.stringify(failed);
+  if (!force && body === acmeReported) return;
+  try {
+    const res = await fetch(`${coreUrl}/v1/extensions/${encodeURIComponent(name)}/acme`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', ...bearerHeader(apiToken) },
+      body: JSON.stringify({ failed }),
+      signal: AbortSignal.timeout(5000),
+    });
+    if (res.ok) acmeReported = body;
+    else log.warn({ status: res.status }, 'core refused the ACME failure report');
+  } catch (e) {
+    log.warn({ err: (e as Error).message }, 'cannot report ACME failures to core');
+  }
+}
+setInterval(() => void reportAcmeFailures(), 5000).unref();
+new Gauge({
+  name: 'signalbox_extension_acme_hosts',
+  help: 'ACME hosts of this extension by state (pending, ordering, valid, renewing, failed)',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    this.reset();
+    for (const h of acme.status()) this.inc({ state: h.state });
+  },
+});
+
 const abort = new AbortController();
-void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel }>({
-  url: `${coreUrl}/v1/extensions/${encodeURIComponent(name)}/model`,
+void longPoll({
+  url: `${coreUrl}${PATHS.extensionModel(name)}`,
   waitSeconds: 30,
   signal: abort.signal,
   headers: bearerHeader(apiToken),
-  parse: (res) => res.json() as Promise<{ version: string; extension: ExtensionConfig; model: ClusterModel }>,
+  // Checked against protocol's schema: a core of another release fails here with a clear message.
+  read: async (res) => readExtensionPayload(await res.json()),
   onError: (err, attempt) => (attempt === 1 || attempt % 20 === 0 ? log.warn({ err: err.message, attempt }, 'cannot reach core; still serving the last config') : undefined),
   // A restarted core has forgotten what we excluded, and its model may not change (so no new render):
   // tell it again as soon as it answers.
@@ -160,13 +208,20 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
     if (state.modelVersion === undefined) return;
     log.info({ excluded: state.excluded.length }, 'core answers again; re-reporting exclusions');
     await reportExclusions(state.modelVersion, state.excluded);
+    await reportAcmeFailures(true);
   },
-  onValue: (payload) => serially(async () => {
+  onValue: (payload) => processPayload(payload),
+});
+
+function processPayload(payload: ModelPayload): Promise<void> {
+  lastPayload = payload;
+  return serially(async () => {
     const started = Date.now();
     try {
-      const res = await pipeline.process(payload.model, payload.extension);
+      const model = payload.extension.Acme ? await acme.apply(payload.model, payload.extension.Acme) : payload.model;
+      const res = await pipeline.process(model, payload.extension);
       outcomes.inc({ outcome: res.outcome });
-      excludedTotal.inc(res.excluded.length);
+      excludedTotal.inc(res.excluded.filter((x) => x.code !== 'WARN_SECRET_PENDING').length);
       const changed = JSON.stringify(res.excluded) !== JSON.stringify(state.excluded);
       state.modelVersion = payload.version;
       state.excluded = res.excluded;
@@ -179,11 +234,12 @@ void longPoll<{ version: string; extension: ExtensionConfig; model: ClusterModel
       log.error({ err: (e as Error).message, modelVersion: payload.version }, 'cannot process model; still serving the last config');
       throw e;
     }
-  }),
-});
+  });
+}
 
 const shutdown = () => {
   abort.abort();
+  acme.stop();
   void app.close().then(() => process.exit(0));
 };
 process.on('SIGTERM', shutdown);

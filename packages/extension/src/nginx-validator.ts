@@ -9,6 +9,7 @@ import { chmodSync, chownSync, existsSync, linkSync, mkdirSync, mkdtempSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import type { SandboxState } from '@signalbox/protocol';
 import { UPSTREAM_ZONES } from './render/index.js';
 
 export type ValidationResult = { ok: true } | { ok: false; error: string };
@@ -33,24 +34,6 @@ export interface NginxValidatorOptions {
   /** Run as this uid/gid when we are root (default nobody/nogroup 65534). */
   uid?: number;
   gid?: number;
-}
-
-/** What the sandbox of `nginx -t` actually is in this process, for status and metrics. */
-export interface SandboxState {
-  /** nginx -t sees no network interface but loopback (checked by a probe through the sandbox). */
-  networkIsolated: boolean;
-  /** The Docker socket is neither visible nor usable from the sandbox. */
-  dockerSocketHidden: boolean;
-  /** /run/secrets (the API token, any mounted key) is not readable from the sandbox. */
-  secretsHidden: boolean;
-  /** uid nginx -t runs as (0 would mean no privilege drop). */
-  uid: number | null;
-  /** Effective capabilities, hex (0000000000000400 = CAP_NET_BIND_SERVICE only, to bind the listen ports). */
-  capabilities: string | null;
-  memoryLimitBytes: number | null;
-  timeoutMs: number;
-  /** Why a part is missing, e.g. the kernel refused unshare. */
-  problems: string[];
 }
 
 const DUMMY_CERT_CN = 'signalbox-validation';

@@ -1,26 +1,24 @@
 // One model version in, at most one validated config out: render → policy → nginx -t → (bisect) → publish.
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
-import type { ClusterModel, ExtensionConfig, Logger } from '@signalbox/model';
-import { API_TOKEN_SECRET_PREFIX } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
-import { routesFingerprint, servicesBlamed } from './refusals.js';
+import { pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
+import { missingSecret, routesFingerprint, servicesBlamed } from './refusals.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
 import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
 import type { ConfigPublisher } from './publisher.js';
 import { sha256 } from './publisher.js';
 import type { RenderOptions } from './render/index.js';
+import { ACME_FILE_PREFIX } from './render/view-model.js';
 import type { ServedConfigState } from './served-config.js';
+import type { Exclusion } from '@signalbox/protocol';
 
 export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
 
-export interface Exclusion {
-  service: string;
-  /** ERR_CERT_INVALID: a certificate/key pair of its hosts cannot be served (checked on the mounted secrets). */
-  code: 'ERR_NGINX_REJECTED' | 'ERR_CERT_INVALID' | 'ERR_PROXY_REFUSED';
-  reason: string;
-}
 
 export interface PipelineResult {
   outcome: 'published' | 'unchanged' | 'refused';
@@ -61,6 +59,14 @@ export class Pipeline {
   async proxyRefusal(sha: string, reason: string): Promise<PipelineResult | undefined> {
     const served = this.d.served.get();
     if (!this.last || served?.sha256 !== sha) return undefined;
+    const missing = missingSecret(reason);
+    if (missing !== undefined && this.last.model.proxySecrets.includes(missing)) {
+      // Core mounts it into the proxies: the refusing task started before it was added and is being
+      // replaced (core holds routes on secrets the running tasks lack, so this is one on its way out).
+      // Excluding the service would keep it out for good once the tasks that mount the secret run.
+      this.d.log.warn({ secret: missing, reason }, 'a proxy task without a secret core now mounts refused the config; it keeps its last good config until it is replaced');
+      return undefined;
+    }
     const blamed = servicesBlamed(reason, served.text, this.last.model).filter((s) => !this.proxyRefused.has(s));
     if (blamed.length === 0) {
       this.d.log.error({ reason }, 'a proxy refused the served config and the reason names no service; proxies keep their last good config');
@@ -82,10 +88,12 @@ export class Pipeline {
     const policy = checkPolicy(rendered ?? this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
-      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, tempDir: s.tempDir });
+      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, acmeDir: s.secretsDir, tempDir: s.tempDir });
+    // ACME certificates (issued by the extension, delivered to proxies over the control plane) get dummies too.
+    const acmeFiles = model.virtualHosts.flatMap((v) => (v.tls?.certSecret.startsWith(ACME_FILE_PREFIX) ? [v.tls.certSecret.slice(1), v.tls.keySecret.slice(1)] : []));
     // Core never mounts the API token secret into proxies as a route's key (it is not one): a service
     // naming it fails here like any missing key and is left out, instead of failing on every proxy.
-    const res = await this.d.validator.validate(inSandbox, model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)));
+    const res = await this.d.validator.validate(inSandbox, [...model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)), ...new Set(acmeFiles)]);
     return res.ok ? undefined : res.error;
   }
 
@@ -103,6 +111,13 @@ export class Pipeline {
         } else this.proxyRefused.delete(service);
       }
       if (still.size > 0) model = withoutServices(model, still);
+    }
+    const waiting = servicesWaitingForSecrets(model);
+    if (waiting.size > 0) {
+      const waits = [...waiting].map(([service, secret]) => ({ service, code: 'WARN_SECRET_PENDING' as const, reason: pendingReason(secret) }));
+      excluded = [...excluded, ...waits];
+      for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for proxy tasks that mount its certificate');
+      model = withoutServices(model, new Set(waiting.keys()));
     }
     if (this.d.readSecret) {
       const bad = certificateCulprits(model, this.d.readSecret);

@@ -3,11 +3,9 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type Docker from 'dockerode';
-import type { Logger } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { LABEL_EXTENSION, LABEL_OWNER, LABEL_SHA } from '@signalbox/protocol';
 
-export const LABEL_EXTENSION = 'com.signalbox.extension';
-export const LABEL_SHA = 'com.signalbox.sha256';
-export const LABEL_OWNER = 'com.signalbox.owner';
 
 export interface PublishedConfig {
   name: string;

@@ -1,5 +1,5 @@
 // The config currently offered to proxy agents; versioned by its sha256 (the ETag they long-poll with).
-import { VersionedValue } from '@signalbox/model';
+import { VersionedValue } from '@signalbox/protocol';
 
 export interface ServedConfig {
   name: string;

@@ -2,7 +2,8 @@
 // left out with nginx's reason; everything else is published; a globally broken config is never published.
 import { jest } from '@jest/globals';
 import type { ClusterModel, ExtensionConfig, Upstream } from '@signalbox/model';
-import { createLogger, parseConfig } from '@signalbox/model';
+import { parseConfig } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { directives } from '../src/config-policy.js';
 import { NginxValidator } from '../src/nginx-validator.js';
 import type { ConfigValidator } from '../src/nginx-validator.js';

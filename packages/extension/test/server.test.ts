@@ -1,6 +1,6 @@
 // The extension's API: the bearer token, and bad input at the door (long-poll parameters, headers, bodies).
 import { jest } from '@jest/globals';
-import { createLogger } from '@signalbox/model';
+import { createLogger } from '@signalbox/protocol';
 import { Registry } from 'prom-client';
 import { buildServer } from '../src/server.js';
 import { ServedConfigState } from '../src/served-config.js';

@@ -1,7 +1,7 @@
 // The config.toml contract: one table of key specs per section, from which the JSON Schema, the defaults,
 // the commented example (`signalbox config example`) and docs/configuration.md are all generated,
 // so none of them can drift from the others.
-import type { ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
+import type { AcmeConfig, ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
 import { forbiddenDirectiveList } from './directive-policy.js';
 
 /** The subset of JSON Schema (draft-07) the config schema uses. */
@@ -92,6 +92,14 @@ export const CONFIG_PATTERNS = {
     expect: 'a lower-case host name or a wildcard such as *.example.com',
   },
   secretName: { pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]*$', expect: 'a Docker secret name: letters, digits, "-", "_" and ".", starting with a letter or digit' },
+  optionalUrl: {
+    pattern: '^(?:https?://[^\\s]+)?$',
+    expect: 'empty or an http:// or https:// URL',
+  },
+  optionalEmail: {
+    pattern: '^(?:[^\\s@,;<>]+@[^\\s@,;<>]+)?$',
+    expect: 'empty or an e-mail address',
+  },
   ownerList: {
     pattern: '^ *(?:-|[a-zA-Z0-9][a-zA-Z0-9_.-]*)(?: *, *(?:-|[a-zA-Z0-9][a-zA-Z0-9_.-]*))* *$',
     expect: 'comma-separated owners: stack names, or "-" for the services outside any stack',
@@ -148,7 +156,7 @@ type SpecFor<V> = [V] extends [string]
 export type ConfigSectionSpecs<T> = { readonly [K in keyof T]-?: SpecFor<T[K]> };
 
 export type TopLevelConfig = Omit<SignalboxConfig, 'Extensions'>;
-export type ExtensionLeafConfig = Omit<ExtensionConfig, 'Config'>;
+export type ExtensionLeafConfig = Omit<ExtensionConfig, 'Config' | 'Acme'>;
 
 const PORT = { minimum: 1, maximum: 65535 } as const;
 
@@ -216,7 +224,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     minimum: 0,
     maximum: 1000,
     description:
-      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. Only generations retired at least 30 s ago count, so a burst of routine reloads never stops a WebSocket: memory is bounded by (this + reloads within 30 s) generations. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
   },
   ProxyMounts: {
     kind: 'list',
@@ -297,6 +305,36 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description:
       'Certificate secrets shared by the operator: secret name → comma-separated owners that may use it in ssl_cert/ssl_key. Other secrets belong to the stack that created them, else to the owner of the first service that uses them.',
   },
+};
+
+export const CONFIG_ACME_KEYS: ConfigSectionSpecs<AcmeConfig> = {
+  DirectoryURL: {
+    kind: 'string',
+    default: '',
+    pattern: 'optionalUrl',
+    description:
+      'ACME directory of the CA, e.g. https://acme-v02.api.letsencrypt.org/directory; empty = no ACME for this extension (services with com.docker.lb.acme=true get WARN_ACME_NOT_CONFIGURED).',
+  },
+  Email: { kind: 'string', default: '', pattern: 'optionalEmail', description: 'Contact e-mail of the ACME account (the CA writes to it about expiry and incidents); empty = none.' },
+  CABundle: {
+    kind: 'string',
+    default: '',
+    description:
+      "PEM text of the CA certificate(s) to trust for the directory's HTTPS in addition to Node's bundled roots (a private CA, or pebble's in tests); a CA certificate is public, so it may sit in config.toml.",
+  },
+  AllowedHosts: {
+    kind: 'list',
+    default: [],
+    itemPattern: 'hostPattern',
+    description: 'Hosts that may get ACME certificates, exact or *.example.com (which covers names under example.com); empty = every host the cluster routes. Others get WARN_ACME_HOST_NOT_ALLOWED.',
+  },
+  RenewBefore: {
+    kind: 'string',
+    default: '720h',
+    description: 'Renew a certificate this long before it expires (Go duration), or once two thirds of its lifetime have passed, whichever comes first.',
+  },
+  RetryInitial: { kind: 'string', default: '1m', description: 'Wait after a failed order before the next try for that host (Go duration); doubled after each failure.' },
+  RetryMax: { kind: 'string', default: '6h', description: 'Longest wait between two tries for one host (Go duration).' },
 };
 
 const SECONDS = { minimum: 1, maximum: 86400 } as const;
@@ -481,11 +519,19 @@ const nginxTuningSchema: ConfigJsonSchema = {
   properties: sectionProperties(CONFIG_NGINX_TUNING_KEYS),
 };
 
+const acmeSchema: ConfigJsonSchema = {
+  description: 'Certificates from an ACME CA for services labelled com.docker.lb.acme=true (docs/tls.md).',
+  type: 'object',
+  default: {},
+  additionalProperties: false,
+  properties: sectionProperties(CONFIG_ACME_KEYS),
+};
+
 const extensionSchema: ConfigJsonSchema = {
   description: 'One extension and the proxy service it feeds.',
   type: 'object',
   additionalProperties: false,
-  properties: { ...sectionProperties(CONFIG_EXTENSION_KEYS), Config: nginxTuningSchema },
+  properties: { ...sectionProperties(CONFIG_EXTENSION_KEYS), Config: nginxTuningSchema, Acme: acmeSchema },
 };
 
 /** JSON Schema (draft-07) of config.toml; also published as packages/model/schema/config.schema.json. */
@@ -530,7 +576,11 @@ function sectionDefaults(specs: Readonly<Record<string, ConfigKeySpec>>, extensi
 
 /** A fresh, mutable, fully defaulted extension section named `name`. */
 export function defaultExtensionConfig(name: string): ExtensionConfig {
-  return { ...sectionDefaults(CONFIG_EXTENSION_KEYS, name), Config: sectionDefaults(CONFIG_NGINX_TUNING_KEYS) } as unknown as ExtensionConfig;
+  return {
+    ...sectionDefaults(CONFIG_EXTENSION_KEYS, name),
+    Config: sectionDefaults(CONFIG_NGINX_TUNING_KEYS),
+    Acme: sectionDefaults(CONFIG_ACME_KEYS),
+  } as unknown as ExtensionConfig;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -580,6 +630,9 @@ export function configExample(): string {
     '# nginx tuning of this extension\'s proxies.',
     `[Extensions.${DEFAULT_EXTENSION_NAME}.Config]`,
     ...exampleSection(CONFIG_NGINX_TUNING_KEYS),
+    '# Certificates from an ACME CA for services labelled com.docker.lb.acme=true (off while DirectoryURL is empty).',
+    `[Extensions.${DEFAULT_EXTENSION_NAME}.Acme]`,
+    ...exampleSection(CONFIG_ACME_KEYS),
   ];
   while (lines[lines.length - 1] === '') lines.pop();
   return `${lines.join('\n')}\n`;
@@ -678,6 +731,14 @@ export function configReferenceMarkdown(): string {
     '',
     ...referenceTable(CONFIG_NGINX_TUNING_KEYS),
     '',
+    '## `[Extensions.NAME.Acme]`',
+    '',
+    'Automatic HTTPS for services labelled `com.docker.lb.acme=true` (a Signalbox extension; Interlock had no',
+    'such section). ACME is off while `DirectoryURL` is empty. How certificates are obtained, stored and',
+    'delivered: docs/tls.md.',
+    '',
+    ...referenceTable(CONFIG_ACME_KEYS),
+    '',
     '## Access logs',
     '',
     'nginx writes one line per request to `AccessLogPath`, in the `main` format (`MainLogFormat`). Where it goes',
@@ -698,7 +759,7 @@ export function configReferenceMarkdown(): string {
     '',
     '## Rules across keys',
     '',
-    '- Durations (`PollInterval`, `ProxyStopGracePeriod`, `ProxyUpdateDelay`, `ProxyNetworkDetachDelay`) use Go syntax: `3s`, `500ms`, `1m30s`; none may be negative and `PollInterval` must be above 0.',
+    '- Durations (`PollInterval`, `ProxyStopGracePeriod`, `ProxyUpdateDelay`, `ProxyNetworkDetachDelay`, and in `[Extensions.NAME.Acme]` `RenewBefore`, `RetryInitial`, `RetryMax`, which must be above 0) use Go syntax: `3s`, `500ms`, `1m30s`; none may be negative and `PollInterval` must be above 0.',
     '- `DockerURL` is `unix:///path` or `tcp://host:port`. `TLSCACert`, `TLSCert` and `TLSKey` are set together or not at all.',
     '- `ListenAddr` is `[host]:port`; `EndpointOverride` is empty or an `http://` / `https://` URL.',
     '- In one extension `PublishedPort` ≠ `PublishedSSLPort` and `TargetPort` ≠ `TargetSSLPort`.',

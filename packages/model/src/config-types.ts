@@ -41,6 +41,23 @@ export interface NginxTuning {
   TCPOptions: string[];
 }
 
+/** [Extensions.NAME.Acme]: certificates from an ACME CA for services labelled com.docker.lb.acme=true. */
+export interface AcmeConfig {
+  /** ACME directory URL; '' = ACME off for this extension. */
+  DirectoryURL: string;
+  /** Contact e-mail of the ACME account; '' = none. */
+  Email: string;
+  /** PEM CA certificate(s) trusted for the directory's HTTPS, besides Node's bundled roots; '' = those only. */
+  CABundle: string;
+  /** Host patterns (exact or *.example.com) that may use ACME; empty = every host the cluster routes. */
+  AllowedHosts: string[];
+  /** Go duration before expiry at which a certificate is renewed (also at the last third of a short lifetime). */
+  RenewBefore: string;
+  /** Go durations: first retry delay after a failed order, doubled per failure up to RetryMax. */
+  RetryInitial: string;
+  RetryMax: string;
+}
+
 export interface ExtensionConfig {
   Image: string;
   Args: string[];
@@ -87,6 +104,7 @@ export interface ExtensionConfig {
   /** Secret name → comma-separated owners allowed to use it. */
   SecretOwners: Record<string, string>;
   Config: NginxTuning;
+  Acme: AcmeConfig;
 }
 
 export interface SignalboxConfig {

@@ -10,6 +10,7 @@ import {
   DEFAULT_EXTENSION_NAME,
   CONFIG_EXTENSION_KEYS,
   CONFIG_NGINX_TUNING_KEYS,
+  CONFIG_ACME_KEYS,
   PROXY_STOP_SIGNALS,
   CONFIG_TOP_LEVEL_KEYS,
   CONFIG_PATTERNS,
@@ -205,22 +206,25 @@ function expectedType(schema: ConfigJsonSchema | undefined): string {
 // Reversed so the first pattern listed wins when two share a regular expression.
 const PATTERN_EXPECT = new Map<string, string>(Object.values(CONFIG_PATTERNS).reverse().map((p) => [p.pattern, p.expect]));
 
-type Section = 'top' | 'extension' | 'config';
+type Section = 'top' | 'extension' | 'config' | 'acme';
 const SECTION_KEYS: Record<Section, readonly string[]> = {
   top: [...Object.keys(CONFIG_TOP_LEVEL_KEYS), 'Extensions'],
-  extension: [...Object.keys(CONFIG_EXTENSION_KEYS), 'Config'],
+  extension: [...Object.keys(CONFIG_EXTENSION_KEYS), 'Config', 'Acme'],
   config: Object.keys(CONFIG_NGINX_TUNING_KEYS),
+  acme: Object.keys(CONFIG_ACME_KEYS),
 };
 
 function sectionOf(segments: readonly Segment[]): Section | undefined {
   if (segments.length === 0) return 'top';
   if (segments.length === 2 && segments[0] === 'Extensions') return 'extension';
   if (segments.length === 3 && segments[0] === 'Extensions' && segments[2] === 'Config') return 'config';
+  if (segments.length === 3 && segments[0] === 'Extensions' && segments[2] === 'Acme') return 'acme';
   return undefined;
 }
 
 function sectionTitle(section: Section, extName: string): string {
   const ext = extName === '<NAME>' ? 'Extensions.<NAME>' : configKeyPath(['Extensions', extName]);
+  if (section === 'acme') return `[${ext}.Acme]`;
   return section === 'top' ? 'the top level' : section === 'extension' ? `[${ext}]` : `[${ext}.Config]`;
 }
 
@@ -242,7 +246,7 @@ function unknownKeyMessage(parent: readonly Segment[], key: string, value: unkno
   const here = SECTION_KEYS[section];
   const sameCase = here.find((k) => k.toLowerCase() === key.toLowerCase());
   if (sameCase) return `is not a known key; did you mean "${sameCase}"? (key names are case-sensitive)`;
-  for (const other of ['top', 'extension', 'config'] as const) {
+  for (const other of ['top', 'extension', 'config', 'acme'] as const) {
     if (other === section) continue;
     const match = SECTION_KEYS[other].find((k) => k.toLowerCase() === key.toLowerCase());
     if (match) return `is not a key of ${sectionTitle(section, extName)}; "${match}" belongs in ${sectionTitle(other, extName)}`;
@@ -363,6 +367,7 @@ function applyDefaults(data: Table, isBad: (s: readonly Segment[]) => boolean): 
     const segs = ['Extensions', name];
     const ext = buildSection(CONFIG_EXTENSION_KEYS, input, segs, isBad, name);
     ext.Config = buildSection(CONFIG_NGINX_TUNING_KEYS, isTable(input) ? input.Config : undefined, [...segs, 'Config'], isBad);
+    ext.Acme = buildSection(CONFIG_ACME_KEYS, isTable(input) ? input.Acme : undefined, [...segs, 'Acme'], isBad);
     Object.defineProperty(extensions, name, { value: ext as unknown as ExtensionConfig, enumerable: true, writable: true, configurable: true });
   }
   return { ...top, Extensions: extensions } as unknown as SignalboxConfig;
@@ -439,6 +444,7 @@ function semanticDiagnostics(
     }
     checkDuration(at('ProxyStopGracePeriod'), ext.ProxyStopGracePeriod, false);
     checkDuration(at('ProxyUpdateDelay'), ext.ProxyUpdateDelay, false);
+    for (const key of ['RenewBefore', 'RetryInitial', 'RetryMax'] as const) checkDuration(at('Acme', key), ext.Acme[key], true);
     checkDuration(at('ProxyNetworkDetachDelay'), ext.ProxyNetworkDetachDelay, false);
     for (const key of ['Constraints', 'ProxyConstraints'] as const) {
       if (!ok(at(key))) continue;

@@ -1,32 +1,21 @@
 // A diagnostic names what to fix: the label (or key), the offending value, and why.
+import type { ExclusionCode, WireDiagnostic } from '@signalbox/protocol';
+import type { AcmeCode } from './acme-plan.js';
 import type { ClusterCode } from './builder.js';
 import type { ConfigCode } from './config.js';
 import type { LabelCode } from './labels.js';
 
-export type Severity = 'error' | 'warning';
+export type { Severity } from '@signalbox/protocol';
 
-/** A service whose routes fail `nginx -t` is left out of the published config (extension, core). */
-export const ERR_NGINX_REJECTED = 'ERR_NGINX_REJECTED';
-/** A service whose certificate/key pair cannot be served (checked where the secrets are mounted) is left out. */
-export const ERR_CERT_INVALID = 'ERR_CERT_INVALID';
-/** A service whose routes a proxy's nginx refused (reported by the proxy agent) is left out. */
-export const ERR_PROXY_REFUSED = 'ERR_PROXY_REFUSED';
+/** Every code a model diagnostic can carry, so a misspelt code does not compile (ExclusionCode: set by extensions). */
+export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | AcmeCode | ExclusionCode;
 
-/** Every code a model diagnostic can carry, so a misspelt code does not compile. */
-export type DiagnosticCode = LabelCode | ConfigCode | ClusterCode | typeof ERR_NGINX_REJECTED | typeof ERR_CERT_INVALID | typeof ERR_PROXY_REFUSED;
-
-/** C widens the codes for tools that add their own (the CLI's lint findings). */
-export interface Diagnostic<C extends string = DiagnosticCode> {
-  /** Stable machine-readable code, e.g. ERR_LABEL_HOST_INVALID. Documented in docs/errors.md. */
-  code: C;
-  severity: Severity;
-  /** Full label key (com.docker.lb.hosts) or config key path (Extensions.default.PublishedPort). */
-  key: string;
-  /** The offending value, truncated for display; absent when the key itself is missing. */
-  value?: string;
-  /** A sentence a developer can act on. */
-  message: string;
-}
+/**
+ * The wire's diagnostic (@signalbox/protocol) with a typed code: stable and machine-readable, e.g.
+ * ERR_LABEL_HOST_INVALID, documented in docs/errors.md. C widens the codes for tools that add their own
+ * (the CLI's lint findings).
+ */
+export type Diagnostic<C extends string = DiagnosticCode> = Omit<WireDiagnostic, 'code'> & { code: C };
 
 const MAX_SHOWN = 120;
 

@@ -62,7 +62,7 @@ export const INTERLOCK_IGNORED_KEYS: Readonly<Record<ConfigSectionName, Readonly
 /** Keys of each section, Signalbox's spelling. */
 const SECTION_KEYS: Readonly<Record<ConfigSectionName, readonly string[]>> = {
   top: [...Object.keys(CONFIG_TOP_LEVEL_KEYS), 'Extensions'],
-  extension: [...Object.keys(CONFIG_EXTENSION_KEYS), 'Config'],
+  extension: [...Object.keys(CONFIG_EXTENSION_KEYS), 'Config', 'Acme'],
   config: Object.keys(CONFIG_NGINX_TUNING_KEYS),
 };
 

@@ -214,6 +214,13 @@ export const LABELS = {
     code: 'ERR_LABEL_FAIL_TIMEOUT_INVALID',
     parse: parseFailTimeout,
   }),
+  // Signalbox extension (not an Interlock label): certificates from the ACME CA of config.toml.
+  acme: bool(
+    'Signalbox extension, not an Interlock label. Obtain a certificate for each of the hosts from the ACME CA configured in ' +
+      '[Extensions.NAME.Acme] (HTTP-01) and serve them over TLS once issued (plain HTTP until then). Hosts with an explicit ' +
+      'ssl_cert keep it; wildcards, passthrough hosts and hosts outside the AllowedHosts patterns are refused with a WARN_ACME_* ' +
+      'reason in signalbox status. See docs/tls.md.',
+  ),
 };
 
 export type KnownLabel = keyof typeof LABELS;

@@ -53,13 +53,23 @@ function hostProblem(host: string, allowWildcard: boolean): string | undefined {
   return undefined;
 }
 
-export const parseHosts: Parser<string[]> = (report, value) => {
+/**
+ * A comma-separated list of unique items (hosts, websocket paths): each item checked by `check`, which
+ * gives its normal form or a problem; duplicates (after normalisation) are reported and dropped.
+ */
+function parseUniqueList(
+  report: Parameters<Parser<string[]>>[0],
+  value: string,
+  emptyHint: string,
+  duplicateMessage: string,
+  check: (item: string) => { problem: string } | { item: string },
+): string[] | undefined {
   if (value === '') {
-    report.invalid(emptyMessage('at least one host name, e.g. app.example.com,'), value);
+    report.invalid(emptyMessage(emptyHint), value);
     return undefined;
   }
   let ok = true;
-  const hosts = new Set<string>();
+  const seen = new Set<string>();
   for (const raw of value.split(',')) {
     const item = trimSpaces(raw);
     if (item === '') {
@@ -67,18 +77,24 @@ export const parseHosts: Parser<string[]> = (report, value) => {
       ok = false;
       continue;
     }
-    const problem = hostProblem(item, true);
-    if (problem !== undefined) {
-      report.invalid(problem, item);
+    const r = check(item);
+    if ('problem' in r) {
+      report.invalid(r.problem, item);
       ok = false;
       continue;
     }
-    const host = item.toLowerCase(); // ASCII only here, so no Unicode case folding surprises
-    if (hosts.has(host)) report.duplicate('is listed more than once; the duplicate is ignored', item);
-    hosts.add(host);
+    if (seen.has(r.item)) report.duplicate(duplicateMessage, item);
+    seen.add(r.item);
   }
-  return ok ? [...hosts].sort(cmp) : undefined;
-};
+  return ok ? [...seen].sort(cmp) : undefined;
+}
+
+export const parseHosts: Parser<string[]> = (report, value) =>
+  parseUniqueList(report, value, 'at least one host name, e.g. app.example.com,', 'is listed more than once; the duplicate is ignored', (item) => {
+    const problem = hostProblem(item, true);
+    // ASCII only here, so no Unicode case folding surprises
+    return problem !== undefined ? { problem } : { item: item.toLowerCase() };
+  });
 
 export const parsePort: Parser<number> = (report, value) => {
   const fail = (message: string): undefined => {
@@ -230,31 +246,11 @@ export const parseContextRoot: Parser<string> = (report, value) => {
   return r.path;
 };
 
-export const parseWebsocketEndpoints: Parser<string[]> = (report, value) => {
-  if (value === '') {
-    report.invalid(emptyMessage('at least one path, e.g. /ws,'), value);
-    return undefined;
-  }
-  let ok = true;
-  const paths = new Set<string>();
-  for (const raw of value.split(',')) {
-    const item = trimSpaces(raw);
-    if (item === '') {
-      report.invalid('has an empty entry (two commas in a row, or a leading or trailing comma); remove it', value);
-      ok = false;
-      continue;
-    }
+export const parseWebsocketEndpoints: Parser<string[]> = (report, value) =>
+  parseUniqueList(report, value, 'at least one path, e.g. /ws,', 'is listed more than once (after normalisation); the duplicate is ignored', (item) => {
     const r = checkPath(item);
-    if ('problem' in r) {
-      report.invalid(r.problem, item);
-      ok = false;
-      continue;
-    }
-    if (paths.has(r.path)) report.duplicate('is listed more than once (after normalisation); the duplicate is ignored', item);
-    paths.add(r.path);
-  }
-  return ok ? [...paths].sort(cmp) : undefined;
-};
+    return 'problem' in r ? { problem: r.problem } : { item: r.path };
+  });
 
 /** Characters allowed anywhere in a redirect URL: nothing that is special to nginx or a shell. */
 const URL_UNSAFE_CHAR = /[^A-Za-z0-9\-._~:/?@!&()*+=%]/u;

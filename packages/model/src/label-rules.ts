@@ -148,5 +148,6 @@ export function buildSpec(f: Fields): RouteSpec {
   if (maxFails !== undefined) spec.maxFails = maxFails;
   const failTimeout = val(f.fail_timeout);
   if (failTimeout !== undefined) spec.failTimeout = failTimeout;
+  if (val(f.acme) === true) spec.acme = true;
   return spec;
 }

@@ -40,6 +40,8 @@ export interface RouteSpec {
   maxFails?: number;
   /** nginx time, validated, e.g. '10s'. */
   failTimeout?: string;
+  /** com.docker.lb.acme (Signalbox extension): certificates for the hosts from the configured ACME CA (absent = false). */
+  acme?: true;
 }
 
 export type DecodeResult =

@@ -1,5 +1,6 @@
 // The routing model core serves to extensions: one per service cluster, sorted and deterministic.
 import type { Diagnostic } from './diagnostics.js';
+import type { WireServiceStatus } from '@signalbox/protocol';
 
 export interface UpstreamServer {
   addr: string;
@@ -60,19 +61,10 @@ export interface RedirectRule {
   target: string;
 }
 
-export type ServiceState = 'enabled' | 'disabled';
+export type { ServiceState } from '@signalbox/protocol';
 
-export interface ServiceStatus {
-  id: string;
-  name: string;
-  cluster: string;
-  status: ServiceState;
-  hosts: string[];
-  /** Number of upstream servers this service contributes. */
-  servers: number;
-  errors: Diagnostic[];
-  warnings: Diagnostic[];
-}
+/** A labelled service's state as core serves it (the wire's, from @signalbox/protocol), with typed codes. */
+export type ServiceStatus = Omit<WireServiceStatus, 'errors' | 'warnings'> & { errors: Diagnostic[]; warnings: Diagnostic[] };
 
 export interface ClusterModel {
   /** The ServiceCluster this model is for ('' for the default cluster). */
@@ -91,9 +83,20 @@ export interface ClusterModel {
   /** Secrets (names) the proxy must mount for TLS, sorted. */
   proxySecrets: string[];
   /**
+   * Secrets of proxySecrets that a running proxy task does not mount yet (it started before core added
+   * them; new tasks that mount them are on their way). Their routes wait: the extension leaves them out
+   * until core sees every running proxy task mount them. Set by core; sorted; absent when none.
+   */
+  pendingSecrets?: string[];
+  /**
    * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
    * through without ssl_only) which would otherwise reach another owner (its default backend or
    * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.
    */
   heldHosts?: string[];
+  /**
+   * Hosts routed over HTTP here that get a certificate from the cluster's ACME CA (com.docker.lb.acme=true,
+   * allowed, no explicit certificate; see acme-plan.ts). Sorted; absent when empty.
+   */
+  acmeHosts?: string[];
 }

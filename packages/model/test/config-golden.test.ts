@@ -78,7 +78,7 @@ describe('configExample()', () => {
     const text = configExample();
     const lines = text.split('\n');
     for (const { section, key } of schemaKeys()) {
-      if (key === 'Extensions' || key === 'Config') continue;
+      if (key === 'Extensions' || key === 'Config' || key === 'Acme') continue;
       const i = lines.findIndex((l) => l.startsWith(`${key} = `));
       expect([section, key, i >= 0]).toEqual([section, key, true]);
       expect(lines[i - 1]).toMatch(/^# \S/);
@@ -97,10 +97,10 @@ describe('docs/configuration.md', () => {
   it('lists every schema key in a table row', () => {
     const md = configReferenceMarkdown();
     for (const { key } of schemaKeys()) {
-      if (key === 'Extensions' || key === 'Config') continue;
+      if (key === 'Extensions' || key === 'Config' || key === 'Acme') continue;
       expect([key, md.includes(`| \`${key}\` |`)]).toEqual([key, true]);
     }
-    for (const heading of ['## Top level', '## `[Extensions.NAME]`', '## `[Extensions.NAME.Config]`']) expect(md).toContain(heading);
+    for (const heading of ['## Top level', '## `[Extensions.NAME]`', '## `[Extensions.NAME.Config]`', '## `[Extensions.NAME.Acme]`']) expect(md).toContain(heading);
   });
 });
 

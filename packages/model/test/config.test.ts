@@ -259,6 +259,8 @@ describe('parseConfig: unknown keys', () => {
     ['extension key at the top', 'PublishedPort = 80\n[Extensions.default]\n', 'PublishedPort', /belongs in \[Extensions\.<NAME>\]/],
     ['extension without Extensions.', '[default]\nImage = "x"\n[Extensions.default]\n', 'default', /written \[Extensions\.default\]/],
     ['nothing close', '[Extensions.default]\nFrobnicate = 1\n', 'Extensions.default.Frobnicate', /is not a known key of \[Extensions\.default\]/],
+    ['Acme', '[Extensions.default.Acme]\nDirectoryUrl = "https://ca.test/dir"\n', 'Extensions.default.Acme.DirectoryUrl', /did you mean "DirectoryURL"/],
+    ['Acme key in the extension', '[Extensions.default]\nRenewBefore = "1h"\n', 'Extensions.default.RenewBefore', /belongs in \[Extensions\.default\.Acme\]/],
   ])('%s', (_, text, key, message) => {
     const errs = errors(text);
     expect(errs).toHaveLength(1);
@@ -492,5 +494,47 @@ describe('parseConfig: rules across keys', () => {
   it('reports schema and semantic errors together', () => {
     const errs = errors('PollInterval = "soon"\n[Extensions.default]\nProxyReplicas = -1\n');
     expect(errs.map((e) => e.code).sort()).toEqual(['ERR_CONFIG_SEMANTIC', 'ERR_CONFIG_VALUE']);
+  });
+});
+
+describe('parseConfig: [Extensions.NAME.Acme]', () => {
+  it('is off by default and takes every key', () => {
+    expect(ok(MINIMAL).Extensions.default!.Acme).toEqual({
+      DirectoryURL: '',
+      Email: '',
+      CABundle: '',
+      AllowedHosts: [],
+      RenewBefore: '720h',
+      RetryInitial: '1m',
+      RetryMax: '6h',
+    });
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const text = [
+      '[Extensions.default.Acme]',
+      'DirectoryURL = "https://pebble:14000/dir"',
+      'Email = "ops@example.com"',
+      `CABundle = """\n${pem}"""`,
+      'AllowedHosts = ["*.example.com", "example.com"]',
+      'RenewBefore = "240h"',
+      '',
+    ].join('\n');
+    expect(ok(text).Extensions.default!.Acme).toMatchObject({
+      DirectoryURL: 'https://pebble:14000/dir',
+      Email: 'ops@example.com',
+      CABundle: pem,
+      AllowedHosts: ['*.example.com', 'example.com'],
+      RenewBefore: '240h',
+    });
+  });
+
+  it('names each bad value', () => {
+    const errs = errors('[Extensions.default.Acme]\nDirectoryURL = "ftp://x"\nEmail = "nobody"\nAllowedHosts = ["Bad_Host"]\nRenewBefore = "30d"\nRetryMax = "0"\n');
+    expect(errs.map((e) => `${e.code} ${e.key}`).sort()).toEqual([
+      'ERR_CONFIG_SEMANTIC Extensions.default.Acme.RenewBefore',
+      'ERR_CONFIG_SEMANTIC Extensions.default.Acme.RetryMax',
+      'ERR_CONFIG_VALUE Extensions.default.Acme.AllowedHosts[0]',
+      'ERR_CONFIG_VALUE Extensions.default.Acme.DirectoryURL',
+      'ERR_CONFIG_VALUE Extensions.default.Acme.Email',
+    ]);
   });
 });

@@ -138,6 +138,8 @@ const okCases: [string, Suffixed, Partial<RouteSpec>][] = [
   ['max_fails 0 and fail_timeout without unit', { ...BASE, max_fails: '0', fail_timeout: '30' }, { maxFails: 0, failTimeout: '30' }],
   ['max_fails 1000 and fail_timeout 5m', { ...BASE, max_fails: '1000', fail_timeout: '5m' }, { maxFails: 1000, failTimeout: '5m' }],
   ['fail_timeout 6 digits with unit', { ...BASE, fail_timeout: '999999d' }, { failTimeout: '999999d' }],
+  ['acme', { ...BASE, acme: 'true' }, { acme: true }],
+  ['acme false leaves the spec as without it', { ...BASE, acme: 'F' }, {}],
 ];
 
 describe('decodeLabels accepts', () => {
@@ -310,6 +312,7 @@ const errorCases: [string, Suffixed, string[]][] = [
   ['backend_mode unknown', { ...BASE, backend_mode: 'dnsrr' }, ['ERR_LABEL_ENUM_INVALID backend_mode']],
   ['vip and sticky', { ...BASE, backend_mode: 'vip', sticky_session_cookie: 's' }, ['ERR_LABEL_CONFLICT sticky_session_cookie']],
   ['vip and ip_hash', { ...BASE, backend_mode: 'vip', ip_hash: '1' }, ['ERR_LABEL_CONFLICT ip_hash']],
+  ['acme not a boolean', { ...BASE, acme: 'yes' }, ['ERR_LABEL_BOOL_INVALID acme']],
   // numbers
   ...['', '-1', '1001', '1.5', '01', ' 1 2', 'three'].map(
     (v): [string, Suffixed, string[]] => [`max_fails ${JSON.stringify(v)}`, { ...BASE, max_fails: v }, ['ERR_LABEL_MAX_FAILS_INVALID max_fails']],
@@ -565,6 +568,7 @@ const VALID_POOL: Record<KnownLabel, string[]> = {
   service_cluster: ['blue', 'green-1'],
   max_fails: ['0', '3', '1000'],
   fail_timeout: ['10s', '2h', '30'],
+  acme: ['true', 'false', '1'],
 };
 
 const ALPHABET = [

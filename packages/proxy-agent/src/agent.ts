@@ -6,9 +6,10 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js';
 import { buildApp, type AgentSnapshot } from './api.js';
-import { bearerHeader, readApiToken, sleep, type BackoffPolicy } from '@signalbox/model';
 import { existsSync } from 'node:fs';
 import { localAddressToward, requireToken } from './control-listener.js';
+import { PATHS, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
+import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
@@ -48,10 +49,10 @@ export interface Agent {
 
 async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger, auth: Record<string, string>): Promise<void> {
   try {
-    await fetch(new URL('/v1/refusals', `${extensionUrl}/`), {
+    await fetch(new URL(PATHS.refusals, `${extensionUrl}/`), {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ sha256, reason }),
+      body: JSON.stringify({ sha256, reason } satisfies Refusal),
       signal: AbortSignal.timeout(5000),
     });
   } catch (err) {
@@ -108,7 +109,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
     }
   }
-  // The edge runs only its generated config: it never takes candidates from an extension.
+  // The edge runs only its generated config: it never takes candidates (nor ACME files) from an extension.
+  const acmeFiles = options.extensionUrl && !edge
+    ? new AcmeFiles({ dir: process.env.SIGNALBOX_ACME_DIR ?? DEFAULT_ACME_DIR, extensionUrl: options.extensionUrl, headers, log: log('acme') })
+    : undefined;
   const fetcher = options.extensionUrl && !edge
     ? new Fetcher({
         headers,
@@ -118,7 +122,22 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         // A config the extension accepted but this nginx refuses is reported, so the extension can
         // exclude the services it names and the others keep updating.
         submit: async (c) => {
+          // A brief extension hiccup is retried (1 s, 2 s); after that the running config (and the
+          // certificates it uses) stays until the next version.
+          for (let attempt = 0; acmeFiles; attempt++) {
+            try {
+              await acmeFiles.ensure(c.bytes.toString('utf8'));
+              break;
+            } catch (e) {
+              if (attempt >= 2) {
+                log('fetcher').warn({ err: (e as Error).message }, 'cannot fetch the ACME certificates this config names; keeping the running config');
+                return { status: 'failed' as const };
+              }
+              await sleep(1000 * 2 ** attempt);
+            }
+          }
           const outcome = await installer.submit(c);
+          if (outcome.status === 'installed') await acmeFiles?.prune(c.bytes.toString('utf8'));
           if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
             await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
           }
@@ -216,12 +235,20 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         configName: BUILTIN_CONFIG_NAME,
       };
   const saved = await persistence?.load(sha256Hex);
-  const boot = persistence ? await readBootstrap(options.bootstrapPath).catch(() => undefined) : undefined;
+  const boot = persistence || acmeFiles ? await readBootstrap(options.bootstrapPath).catch(() => undefined) : undefined;
   const bootSha = boot && sha256Hex(boot);
   // The node already ran the bootstrap's bytes: what it installed last is at least as new.
   const preferred = saved !== undefined && persistence!.persistedFirst(bootSha);
   if (saved) log('persist').info({ sha256: saved.sha256, configName: saved.configName, preferred, bootstrapSha256: bootSha ?? null }, 'found the config this node last installed');
   if (bootSha) persistence?.noteSeen(bootSha);
+  // A fresh container's saved or bootstrap config may name ACME certificates (tmpfs, gone with the old
+  // container): fetch them first, best effort (without them that config fails nginx -t and the next one
+  // in line serves until the extension answers).
+  if (acmeFiles) {
+    for (const bytes of [saved?.bytes, boot]) {
+      if (bytes) await acmeFiles.ensure(bytes.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of the saved or bootstrap config'));
+    }
+  }
   await installer.initialize({
     bootstrapPath: options.bootstrapPath,
     bootstrapConfigName: options.bootstrapConfigName,

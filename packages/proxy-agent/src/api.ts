@@ -3,8 +3,9 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AgentStatusBody, AgentUnhealthyBody, OkBody, UpstreamFailure } from '@signalbox/protocol';
+import { PATHS, agentStatusBodySchema, agentUnhealthyBodySchema, okBodySchema } from '@signalbox/protocol';
 import type { FailureRecord, InstalledConfig } from './installer.js';
-import type { UpstreamFailure } from './upstream-failures.js';
 
 export interface AgentSnapshot {
   installed: InstalledConfig | undefined;
@@ -116,14 +117,14 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const quiet = { logLevel: 'warn' } as const;
   const registry = createMetrics(deps.snapshot, deps.defaultMetrics ?? false);
 
-  app.get('/v1/health', quiet, async (_req, reply) => {
+  app.get(PATHS.health, { ...quiet, schema: { response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } }, async (_req, reply) => {
     const s = deps.snapshot();
-    if (isHealthy(s)) return { ok: true };
+    if (isHealthy(s)) return { ok: true } satisfies OkBody;
     const reason = s.installed ? 'nginx is not running' : 'no valid config installed';
-    return reply.code(503).send({ ok: false, reason });
+    return reply.code(503).send({ ok: false, reason } satisfies AgentUnhealthyBody);
   });
 
-  app.get('/v1/status', quiet, async () => {
+  app.get(PATHS.status, { ...quiet, schema: { response: { 200: agentStatusBodySchema } } }, async () => {
     const s = deps.snapshot();
     return {
       installed: s.installed
@@ -131,7 +132,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
             sha256: s.installed.sha256,
             configName: s.installed.configName,
             source: s.installed.source,
-            installedAt: iso(s.installed.installedAt),
+            installedAt: s.installed.installedAt.toISOString(),
           }
         : null,
       ...(s.lastFailure
@@ -141,7 +142,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
               configName: s.lastFailure.configName,
               source: s.lastFailure.source,
               reason: s.lastFailure.reason,
-              at: iso(s.lastFailure.at),
+              at: s.lastFailure.at.toISOString(),
             },
           }
         : {}),
@@ -163,10 +164,10 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
             },
           }
         : {}),
-    };
+    } satisfies AgentStatusBody;
   });
 
-  app.get('/metrics', quiet, async (_req, reply) => {
+  app.get(PATHS.metrics, quiet, async (_req, reply) => {
     const body = await registry.metrics();
     return reply.type(registry.contentType).send(body);
   });

@@ -4,7 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import type { FastifyInstance } from 'fastify';
-import { tokenCheckHook } from '@signalbox/model';
+import { tokenCheckHook } from '@signalbox/protocol';
 
 /** The local address the kernel picks to reach `url`'s host: this task's address on that network. */
 export async function localAddressToward(url: string): Promise<string> {

@@ -6,7 +6,7 @@
 // HTTP/1.1 client, which reconnects through the edge to another task.
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { sleep } from '@signalbox/model';
+import { sleep } from '@signalbox/protocol';
 
 const ESTABLISHED = '01';
 

@@ -8,7 +8,7 @@
 //   never reaches the client, and a connect failure is retried on another task.
 // - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
 //   the edge forwards bytes, with the client address in a PROXY protocol header.
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 
 export const EDGE_CONFIG_NAME = 'signalbox-edge';
 

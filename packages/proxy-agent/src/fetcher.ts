@@ -1,8 +1,8 @@
-// Long-polls the extension for nginx.conf. The ETag we send is the last one we were handed
-// (installed or rejected), so the extension holds the request until it has something new and a
-// rejected config is not fetched and re-validated in a loop.
+// Long-polls the extension for nginx.conf with protocol's longPoll. The ETag we send is the last one we
+// were handed (installed or rejected), so the extension holds the request until it has something new
+// and a rejected config is not fetched and re-validated in a loop.
 import type { Logger } from 'pino';
-import { backoffDelay, parseEtag, sleep, type BackoffPolicy } from '@signalbox/model';
+import { HEADER_CONFIG_NAME, PATHS, longPoll, type BackoffPolicy } from '@signalbox/protocol';
 import { sha256Hex, type Candidate } from './installer.js';
 
 export interface FetcherOptions {
@@ -49,70 +49,50 @@ export class Fetcher {
   start(): void {
     if (this.loop) return;
     this.state.etag = this.opts.initialEtag();
-    this.loop = this.run();
+    const url = new URL(PATHS.nginxConf, `${this.opts.baseUrl}/`);
+    this.loop = longPoll<Candidate>({
+      url,
+      waitSeconds: this.opts.waitSeconds,
+      signal: this.abort.signal,
+      headers: { ...this.opts.headers, accept: 'text/plain' },
+      ...(this.state.etag !== undefined ? { initialVersion: this.state.etag } : {}),
+      backoff: this.policy,
+      ...(this.opts.random ? { random: this.opts.random } : {}),
+      fetch: this.fetchFn,
+      minIdlePollMs: this.opts.minIdlePollMs ?? 1000,
+      // The server holds us up to `wait` seconds; give it slack before calling it dead.
+      timeoutSlackMs: 15_000,
+      read: async (res) => {
+        const bytes = Buffer.from(await res.arrayBuffer());
+        return { bytes, sha256: sha256Hex(bytes), configName: res.headers.get(HEADER_CONFIG_NAME) ?? '', source: 'extension' };
+      },
+      versionOf: (c, etag) => {
+        if (etag !== undefined && etag !== c.sha256) this.log.warn({ etag, sha256: c.sha256 }, 'extension ETag is not the sha256 of the body');
+        return etag ?? c.sha256;
+      },
+      onValue: (c, etag) => {
+        this.state.etag = etag;
+        this.log.debug({ sha256: c.sha256, configName: c.configName }, 'received config from extension');
+        this.opts.submit(c);
+      },
+      onAnswer: () => {
+        this.state.consecutiveErrors = 0;
+        this.state.lastError = undefined;
+        this.state.lastContactAt = new Date();
+      },
+      onError: (err, attempt, retryInMs) => {
+        this.state.consecutiveErrors = attempt;
+        // One line per outage, not per retry.
+        if (attempt === 1 || err.message !== this.state.lastError) {
+          this.log.warn({ err: err.message, retryInMs }, 'extension unreachable; keeping the current config');
+        }
+        this.state.lastError = err.message;
+      },
+    });
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.abort.signal;
-    const url = new URL('/v1/nginx.conf', `${this.opts.baseUrl}/`);
-    url.searchParams.set('wait', String(this.opts.waitSeconds));
-    const minIdle = this.opts.minIdlePollMs ?? 1000;
-    while (!signal.aborted) {
-      const startedAt = Date.now();
-      let news = false;
-      try {
-        news = await this.pollOnce(url, signal);
-        this.state.consecutiveErrors = 0;
-        this.state.lastError = undefined;
-        this.state.lastContactAt = new Date();
-      } catch (err) {
-        if (signal.aborted) break;
-        const delay = backoffDelay(this.state.consecutiveErrors++, this.policy, this.opts.random);
-        const message = (err as Error).message;
-        // One line per outage, not per retry.
-        if (this.state.consecutiveErrors === 1 || message !== this.state.lastError) {
-          this.log.warn({ err: message, retryInMs: delay }, 'extension unreachable; keeping the current config');
-        }
-        this.state.lastError = message;
-        await sleep(delay, signal);
-        continue;
-      }
-      const elapsed = Date.now() - startedAt;
-      if (!news && elapsed < minIdle) await sleep(minIdle - elapsed, signal);
-    }
-  }
-
-  /** One request; true when a new candidate was handed over. Throws on anything but 200/304. */
-  private async pollOnce(url: URL, signal: AbortSignal): Promise<boolean> {
-    const headers: Record<string, string> = { ...this.opts.headers, accept: 'text/plain' };
-    if (this.state.etag) headers['if-none-match'] = `"${this.state.etag}"`;
-    // The server holds us up to `wait` seconds; give it slack before calling it dead.
-    const timeout = AbortSignal.timeout(this.opts.waitSeconds * 1000 + 15_000);
-    const res = await this.fetchFn(url, { headers, signal: AbortSignal.any([signal, timeout]) });
-    if (res.status === 304) {
-      await res.body?.cancel();
-      return false;
-    }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`GET ${url.pathname} answered ${res.status}`);
-    }
-    const bytes = Buffer.from(await res.arrayBuffer());
-    const sha = sha256Hex(bytes);
-    const etag = parseEtag(res.headers.get('etag')) ?? sha;
-    const configName = res.headers.get('x-signalbox-config') ?? '';
-    if (etag === this.state.etag) return false; // server ignored If-None-Match
-    if (etag !== sha) {
-      this.log.warn({ etag, sha256: sha }, 'extension ETag is not the sha256 of the body');
-    }
-    this.state.etag = etag;
-    this.log.debug({ sha256: sha, configName }, 'received config from extension');
-    this.opts.submit({ bytes, sha256: sha, configName, source: 'extension' });
-    return true;
   }
 }

@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { trimReason, type TestResult } from './nginx.js';
 import type { ReloadResult } from './supervisor.js';
+import type { CandidateSource } from '@signalbox/protocol';
 
 export type { TestResult } from './nginx.js';
 export type { ReloadResult } from './supervisor.js';
@@ -20,7 +21,8 @@ export interface NginxRunner {
   reload(): Promise<ReloadResult>;
 }
 
-export type CandidateSource = 'extension' | 'file' | 'bootstrap' | 'builtin';
+/** Where a candidate came from (shown in the agent's /v1/status). */
+export type { CandidateSource } from '@signalbox/protocol';
 
 export interface Candidate {
   bytes: Buffer;

@@ -2,7 +2,7 @@
 // Entry point: PID 1 of the proxy container. Parses env once, starts the agent, and turns
 // stop signals into a graceful nginx shutdown followed by our own exit.
 import { constants } from 'node:os';
-import { createLogger, debugRequested } from '@signalbox/model';
+import { createLogger, debugRequested } from '@signalbox/protocol';
 import { startAgent } from './agent.js';
 import { loadOptions, OptionsError, type AgentOptions } from './options.js';
 import type { ExitInfo } from './supervisor.js';

@@ -1,7 +1,7 @@
 // Agent options come from the environment once at start; a bad value stops the agent with a
 // message naming the variable, before anything is written or started.
 import { isAbsolute } from 'node:path';
-import { API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE } from '@signalbox/model';
+import { AGENT_PORT, API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE } from '@signalbox/protocol';
 
 export interface AgentOptions {
   /** Where nginx reads its config (Interlock's ProxyConfigPath). */
@@ -119,7 +119,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     extensionUrl: url(env, 'SIGNALBOX_EXTENSION_URL'),
     pollWaitSeconds: int(env, 'SIGNALBOX_POLL_WAIT', 30, 1, 300),
     agentHost: str(env, 'SIGNALBOX_AGENT_HOST', '127.0.0.1'),
-    agentPort: int(env, 'SIGNALBOX_AGENT_PORT', 8082, 0, 65535),
+    agentPort: int(env, 'SIGNALBOX_AGENT_PORT', AGENT_PORT, 0, 65535),
     httpPort: int(env, 'SIGNALBOX_HTTP_PORT', 80, 1, 65535),
     httpsPort: httpsRaw === '' ? undefined : int(env, 'SIGNALBOX_HTTPS_PORT', 443, 1, 65535),
     nginxBin: str(env, 'SIGNALBOX_NGINX_BIN', 'nginx'),

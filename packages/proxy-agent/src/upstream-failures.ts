@@ -4,16 +4,9 @@
 // reads these lines from nginx's stderr (ErrorLogPath = /dev/stderr, the default) and counts them per
 // server. A server with failures in the last window is one nginx is skipping or about to skip (max_fails).
 
-export interface UpstreamFailure {
-  /** addr:port as in the routing model's servers. */
-  server: string;
-  /** Failures logged in the last windowMs. */
-  recent: number;
-  total: number;
-  lastAt: string;
-  /** nginx's words, e.g. "connect() failed (111: Connection refused) while connecting to upstream". */
-  lastError: string;
-}
+import type { UpstreamFailure } from '@signalbox/protocol';
+
+export type { UpstreamFailure } from '@signalbox/protocol';
 
 const LINE = /\[(?:error|warn|crit)\] \d+#\d+: (?:\*\d+ )?(.*?), client: .*?upstream: "[a-z]+:\/\/([^/"]+)/;
 

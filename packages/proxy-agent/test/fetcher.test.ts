@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { backoffDelay, parseEtag } from '@signalbox/model';
+import { backoffDelay, parseEtag } from '@signalbox/protocol';
 import { Fetcher } from '../src/fetcher.js';
 import { sha256Hex, type Candidate } from '../src/installer.js';
 import { silentLogger } from './helpers.js';

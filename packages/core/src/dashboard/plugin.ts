@@ -1,7 +1,7 @@
 // The dashboard's read-only API: the whole view and its parts, each long-pollable (ETag + ?wait=)
 // on the recorder's versioned value. Registered on the dashboard listener (dashboard/server.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseEtag } from '@signalbox/model';
+import { parseEtag } from '@signalbox/protocol';
 import type { DashboardRecorder } from './recorder.js';
 import type { DashboardPayload, RouteView, ServiceView } from './types.js';
 import { dashboardSchema, querySchema, schemas } from './types.js';

@@ -2,8 +2,11 @@
 // status (served config, exclusions, validation errors) and each proxy agent's status, asked over the
 // control network. Config history is what this core saw since it started (Docker keeps no history of
 // reloads); everything else is rebuilt from live answers after a restart.
-import type { ClusterModel, ExtensionConfig, Logger, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
-import { VersionedValue, contentVersion } from '@signalbox/model';
+import type { ClusterModel, ExtensionConfig, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { contentVersion } from '@signalbox/model';
+import { PATHS, VersionedValue, agentStatusBodySchema, extensionStatusBodySchema, wireValidator } from '@signalbox/protocol';
+import type { AgentStatusBody, ExtensionStatusBody } from '@signalbox/protocol';
 import type { ModelStore } from '../model-store.js';
 import type { ConvergenceMetrics } from './metrics.js';
 import type {
@@ -52,11 +55,10 @@ export interface RecorderDeps {
   metrics?: ConvergenceMetrics;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- status answers of other components, read defensively */
-type Raw = any;
-
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+// The status answers of the extension and the agents, checked against protocol's schemas: an answer of
+// another shape shows that component as unreachable, with the mismatch as its error.
+const readExtensionStatus = wireValidator(extensionStatusBodySchema, "the extension's /v1/status");
+const readAgentStatus = wireValidator(agentStatusBodySchema, "the proxy agent's /v1/status");
 const errText = (e: unknown): string => {
   const err = e as Error & { cause?: Error };
   return err.cause?.message ? `${err.message} (${err.cause.message})` : err.message;
@@ -180,9 +182,9 @@ export class DashboardRecorder {
 
   private async pollExtension(name: string, ext: ExtensionConfig): Promise<void> {
     const url = `http://${ext.ServiceName}:${this.d.extensionPort}/v1/status`;
-    let s: Raw;
+    let s: ExtensionStatusBody;
     try {
-      s = await this.fetch(url);
+      s = readExtensionStatus(await this.fetch(url));
     } catch (e) {
       this.extensionViews.set(name, {
         name,
@@ -195,19 +197,15 @@ export class DashboardRecorder {
       });
       return;
     }
-    const excluded: { service: string; reason: string }[] = Array.isArray(s?.excluded)
-      ? s.excluded
-          .filter((x: Raw) => typeof x?.service === 'string')
-          .map((x: Raw) => ({ service: String(x.service), reason: String(x.reason ?? '') }))
-      : [];
+    const excluded: { service: string; reason: string }[] = s.excluded.map((x) => ({ service: x.service, reason: x.reason }));
     const view: ExtensionView = {
       name,
       service: ext.ServiceName,
       state: 'ok',
       error: null,
-      serving: str(s?.serving),
-      modelVersion: str(s?.modelVersion),
-      lastError: str(s?.lastError),
+      serving: s.serving,
+      modelVersion: s.modelVersion ?? null,
+      lastError: s.lastError ?? null,
     };
     this.extensionViews.set(name, view);
     const at = this.now().toISOString();
@@ -241,7 +239,7 @@ export class DashboardRecorder {
         {
           extension: name,
           config: view.serving,
-          sha256: str(s?.sha256),
+          sha256: s.sha256,
           at,
           modelVersion: view.modelVersion,
           change: this.changeBetween(previous?.modelVersion ?? null, view.modelVersion),
@@ -309,9 +307,9 @@ export class DashboardRecorder {
             state: 'unreachable',
             error: `task has no address on the control network ${this.d.controlNetwork}`,
           };
-        let s: Raw;
+        let s: AgentStatusBody;
         try {
-          s = await this.fetch(`http://${addr}:${this.d.agentPort}/v1/status`);
+          s = readAgentStatus(await this.fetch(`http://${addr}:${this.d.agentPort}${PATHS.status}`));
         } catch (e) {
           return {
             ...base,
@@ -320,46 +318,45 @@ export class DashboardRecorder {
             error: `proxy agent at ${addr}:${this.d.agentPort} does not answer: ${errText(e)}`,
           };
         }
-        for (const f of Array.isArray(s?.upstreamFailures) ? s.upstreamFailures : []) {
-          if (typeof f?.server !== 'string' || typeof f?.lastAt !== 'string') continue;
+        for (const f of s.upstreamFailures) {
           const seen = failures.get(f.server);
-          const recent = num(f.recent) + (seen?.recent ?? 0);
+          const recent = f.recent + (seen?.recent ?? 0);
           if (!seen || f.lastAt > seen.lastAt)
             failures.set(f.server, {
               recent,
               lastAt: f.lastAt,
-              lastError: String(f.lastError ?? ''),
+              lastError: f.lastError,
               proxy: base.task,
             });
           else seen.recent = recent;
         }
-        const config = str(s?.installed?.configName);
-        const installedAt = str(s?.installed?.installedAt);
+        const config = s.installed?.configName ?? null;
+        const installedAt = s.installed?.installedAt ?? null;
         if (config && installedAt) this.noteInstall(name, config, base.task, base.node, installedAt);
-        const lf = s?.lastFailure;
-        if (lf && typeof lf.reason === 'string') {
+        const lf = s.lastFailure;
+        if (lf) {
           this.noteFailure(`${base.task}\nreload\n${lf.at}`, {
-            at: str(lf.at) ?? this.now().toISOString(),
+            at: lf.at,
             extension: name,
             kind: 'reload',
             source: base.task,
-            message: `${str(lf.configName) ?? 'a config'}: ${lf.reason}`.slice(0, 2000),
+            message: `${lf.configName}: ${lf.reason}`.slice(0, 2000),
             excluded: [],
           });
         }
-        const running = s?.nginxRunning === true && s?.installed;
+        const running = s.nginxRunning && s.installed !== null;
         return {
           ...base,
           state: running ? 'ok' : 'unhealthy',
-          error: running ? null : s?.installed ? 'nginx is not running' : 'no valid config installed yet',
+          error: running ? null : s.installed ? 'nginx is not running' : 'no valid config installed yet',
           config,
           installedAt,
-          lastReloadAt: str(s?.lastReloadAt),
-          reloads: num(s?.reloads),
-          reloadFailures: num(s?.reloadFailures),
-          nginxRestarts: num(s?.nginxRestarts),
-          drainingWorkers: typeof s?.drainingWorkers === 'number' ? s.drainingWorkers : null,
-          lastFailure: lf && typeof lf.reason === 'string' ? `${str(lf.at) ?? ''} ${lf.reason}`.trim() : null,
+          lastReloadAt: s.lastReloadAt,
+          reloads: s.reloads,
+          reloadFailures: s.reloadFailures,
+          nginxRestarts: s.nginxRestarts,
+          drainingWorkers: s.drainingWorkers,
+          lastFailure: lf ? `${lf.at} ${lf.reason}`.trim() : null,
         };
       }),
     );

@@ -7,7 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
 import { dashboardRoutes } from './plugin.js';
 import type { DashboardRecorder } from './recorder.js';
 

@@ -2,8 +2,9 @@
 // proxy agents for status; the listener serves the page and its API on SIGNALBOX_DASHBOARD_ADDR.
 import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import type { ExtensionConfig, Logger, ServiceStatus } from '@signalbox/model';
-import { AGENT_PORT, EXTENSION_PORT } from '../managed-services.js';
+import type { ExtensionConfig, ServiceStatus } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { AGENT_PORT, DASHBOARD_PORT, EXTENSION_PORT } from '@signalbox/protocol';
 import type { ModelStore } from '../model-store.js';
 import { createConvergenceMetrics } from './metrics.js';
 import { DashboardRecorder, makeFetchJson } from './recorder.js';
@@ -36,7 +37,7 @@ export function createDashboard(d: DashboardStartDeps) {
     log,
     metrics: createConvergenceMetrics(d.registry),
   });
-  const addr = d.env.SIGNALBOX_DASHBOARD_ADDR ?? ':8090';
+  const addr = d.env.SIGNALBOX_DASHBOARD_ADDR ?? `:${DASHBOARD_PORT}`;
   return {
     recorder,
     /** Starts following and, unless SIGNALBOX_DASHBOARD_ADDR=off, listens; resolves to a close function. */
@@ -51,7 +52,7 @@ export function createDashboard(d: DashboardStartDeps) {
         log,
       });
       try {
-        await app.listen({ host: m?.[1] || '0.0.0.0', port: Number(m?.[2] ?? 8090) });
+        await app.listen({ host: m?.[1] || '0.0.0.0', port: Number(m?.[2] ?? DASHBOARD_PORT) });
       } catch (e) {
         // Routing matters more than the dashboard: core keeps running without it.
         log.error({ listen: addr, err: (e as Error).message }, 'dashboard cannot listen; core runs without it');

@@ -1,8 +1,8 @@
 // Docker events as hints: any relevant event triggers a reconcile; the reconcile reads the truth.
 // The stream is re-opened with capped backoff when it drops (engine restart, proxy timeout).
 import type Docker from 'dockerode';
-import type { Logger } from '@signalbox/model';
-import { backoffDelay } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { backoffDelay } from '@signalbox/protocol';
 
 export interface EventHint {
   type: string;

@@ -1,7 +1,8 @@
 // Create, update or remove the services core manages. Drift is judged only on the fields core sets:
 // the engine adds defaults and the extension's config mounts that core must not fight over.
 import type Docker from 'dockerode';
-import type { Logger } from '@signalbox/model';
+import type { Logger } from '@signalbox/protocol';
+import { SPEC_VERSION_LABEL } from '@signalbox/protocol';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -107,8 +108,7 @@ export function keepPaths<T extends Record<string, unknown>>(desired: T, current
   return out as T;
 }
 
-/** Label on managed services: the content version of the spec core last applied to it. */
-export const SPEC_VERSION_LABEL = 'com.signalbox.spec-version';
+export { SPEC_VERSION_LABEL } from '@signalbox/protocol';
 
 export class ServiceManager {
   /** The last spec sent per service (without ignored paths), to recognise a rollback of it. */

@@ -1,8 +1,9 @@
 // The http block's own settings from config.toml: timeouts and sizes, forwarded headers (trusted only
 // from TrustedProxies), response headers, log formats and the access log; and the block's assembly.
 import { isIP } from 'node:net';
-import { EDGE_CLIENT_ADDRESS_HEADER, type NginxTuning } from '@signalbox/model';
-import { RenderError, nginxBuffers, nginxSize, nginxTime, nginxTimes, nginxVar, positiveInt, quote } from './quote.js';
+import type { ExtensionConfig, NginxTuning } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+import { RenderError, nginxBuffers, nginxSize, nginxTime, nginxTimes, nginxVar, positiveInt, quote, serverAddress } from './quote.js';
 import { emptyOrNull, verbatim } from './config-values.js';
 import { hashMaxSize, serverNamesHashBucketSize } from './hash-sizes.js';
 import { uniqueSorted } from './ordering.js';
@@ -119,6 +120,8 @@ export function proxyHeaders(edge = false): HeaderView[] {
 
 export interface HttpBlockParts {
   maps: MapView[];
+  /** resolver arguments (ACME challenges reach the extension by its service name); absent = none. */
+  resolver?: string;
   upstreams: UpstreamView[];
   servers: ServerView[];
   /** Every server_name, for the hash sizes. */
@@ -162,8 +165,18 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
     sslDhparam: sslDhparam(t, opts),
     responseHeaders: headers,
     maps: parts.maps,
+    ...(parts.resolver !== undefined ? { resolver: parts.resolver } : {}),
     upstreams: parts.upstreams,
     servers: parts.servers,
     options: verbatim(t.HTTPOptions),
   };
+}
+
+/** Docker's embedded DNS, which resolves the extension's service name on the control network. */
+export const DOCKER_DNS_RESOLVER = '127.0.0.11 valid=10s ipv6=off';
+
+/** The extension's URL as a variable, so nginx resolves it per request (nginx -t needs no DNS). */
+export function acmeChallengeMap(ext: Pick<ExtensionConfig, 'ServiceName'>, opts: RenderOptions): MapView {
+  const target = `http://${serverAddress(ext.ServiceName, opts.acmeChallengePort ?? 8081)}`;
+  return { source: '$host', variable: '$signalbox_acme_challenge', hostnames: false, entries: [], default: quote(target) };
 }

@@ -1,7 +1,8 @@
 // Listening ports: the public HTTP and HTTPS ports, and with TLS passthrough the loopback ports the
 // terminating HTTPS servers and the passthrough hop move to (the public TLS port then belongs to the
 // stream block).
-import { EDGE_CLIENT_ADDRESS_HEADER, type ExtensionConfig } from '@signalbox/model';
+import type { ExtensionConfig } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 import { RenderError, port } from './quote.js';
 import { LOOPBACK } from './upstreams.js';
 import type { ListenView, RenderOptions } from './view-types.js';

@@ -124,6 +124,14 @@ export function routeLocations(ctx: LocationContext, table: LocationTable, locat
  * routes (first claim wins), so it only fills the gap. Without it nginx would serve its own static
  * root there (the welcome page for /, 404 elsewhere).
  */
+/** HTTP-01 (RFC 8555 §8.3): the path the CA fetches on port 80 of an ACME host. */
+export const ACME_CHALLENGE_PATH = '/.well-known/acme-challenge/';
+
+/** HTTP-01 answers come from the extension (every replica forwards them, so the CA may reach any). */
+export function acmeChallengeLocation(): LocationView {
+  return { kind: 'proxy', modifier: '', path: quote(ACME_CHALLENGE_PATH), proxyPass: '$signalbox_acme_challenge', websocket: false, upstreamTls: null };
+}
+
 export function unroutedPath(): LocationView {
   return {
     kind: 'return',

@@ -4,7 +4,7 @@ import type { ClusterModel, ExtensionConfig, PassthroughHost, Upstream, VirtualH
 import { comment, hostName, nginxVar, port, quote } from './quote.js';
 import { cmp } from './ordering.js';
 import type { Listeners } from './listeners.js';
-import { healthLocation, locationTable, proxyLocation, routeLocations, unknownHost, unroutedPath, upstreamRef } from './locations.js';
+import { acmeChallengeLocation, healthLocation, locationTable, proxyLocation, routeLocations, unknownHost, unroutedPath, upstreamRef } from './locations.js';
 import type { LocationContext } from './locations.js';
 import { addRedirectLocations, wholeHostReturn } from './redirects.js';
 import type { HostRedirects } from './redirects.js';
@@ -20,6 +20,10 @@ export interface HostServerInput {
   listeners: Listeners;
   ctx: LocationContext;
   secretsDir: string;
+  /** Where ACME files are (RenderOptions.acmeDir). */
+  acmeDir?: string;
+  /** Hosts whose plain server forwards HTTP-01 challenges to the extension (model.acmeHosts). */
+  acmeHosts?: ReadonlySet<string>;
   /** Quoted `https://$host[:port]$request_uri` that ssl_only redirects to. */
   toHttps: string;
   /** TrustedProxies is set: an ssl_only host is served when the balancer says the client used https. */
@@ -83,7 +87,7 @@ export function httpServers(input: ServerInput): HttpServers {
 }
 
 /** The servers for unknown hosts: the default backend (HTTPS only when it has a certificate to offer), else 503 and a rejected handshake. */
-export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhosts' | 'listeners' | 'ctx' | 'secretsDir'>): ServerView[] {
+export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhosts' | 'listeners' | 'ctx' | 'secretsDir' | 'acmeDir'>): ServerView[] {
   const { defaultBackend: db, listeners } = input;
   const table = locationTable();
   table.add(healthLocation());
@@ -109,7 +113,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       comment: `default server (https): default backend, with the certificate of ${comment(cert.host)}`,
       listen: [{ ...listeners.ssl, defaultServer: true }],
       serverName: null,
-      tls: certificateFiles(input.secretsDir, cert.tls),
+      tls: certificateFiles(input.secretsDir, cert.tls, input.acmeDir),
       rejectHandshake: false,
       realIpFrom: listeners.realIpFrom,
       returnAll: null,
@@ -141,6 +145,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
   let redirectUnlessForwardedHttps: ReturnView | undefined;
   if (!whole) {
     addRedirectLocations(plain, hostRedirects);
+    if (input.acmeHosts?.has(vh.host)) plain.add(acmeChallengeLocation());
     if (vh.sslOnly && !input.behindTrustedProxies) {
       plain.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
     } else {
@@ -176,7 +181,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
       comment: `${comment(vh.host)} (https)`,
       listen: [listeners.ssl],
       serverName: quote(vh.host),
-      tls: certificateFiles(input.secretsDir, vh.tls),
+      tls: certificateFiles(input.secretsDir, vh.tls, input.acmeDir),
       rejectHandshake: false,
       realIpFrom: listeners.realIpFrom,
       returnAll: whole,

@@ -7,17 +7,25 @@ import type { RenderOptions } from './view-types.js';
 
 export const DEFAULT_TRUSTED_CERTIFICATE = '/etc/ssl/certs/ca-certificates.crt';
 
-/** Quoted path of a mounted secret; the name must be a plain file name. */
-export function secretPath(secretsDir: string, secret: string): string {
+/**
+ * Names of ACME files in a model's TlsCert: issued by the extension, kept by the agents under acmeDir.
+ * '.' can start neither a Docker secret name nor a label value, so no tenant can name one.
+ */
+export const ACME_FILE_PREFIX = '.acme-';
+export const DEFAULT_ACME_DIR = '/dev/shm/signalbox-acme';
+
+/** Quoted path of a mounted secret (or of an ACME file, under acmeDir); the name must be a plain file name. */
+export function secretPath(secretsDir: string, secret: string, acmeDir?: string): string {
   if (!/^[A-Za-z0-9_.-]+$/.test(secret) || secret === '.' || secret === '..') {
     throw new RenderError(`invalid secret name: ${JSON.stringify(secret)}`);
   }
+  if (secret.startsWith(ACME_FILE_PREFIX)) return quote(`${(acmeDir ?? DEFAULT_ACME_DIR).replace(/\/+$/, '')}/${secret.slice(1)}`);
   return quote(`${secretsDir.replace(/\/+$/, '')}/${secret}`);
 }
 
-/** ssl_certificate and ssl_certificate_key of a virtual host's secrets. */
-export function certificateFiles(secretsDir: string, tls: NonNullable<VirtualHost['tls']>): { certificate: string; certificateKey: string } {
-  return { certificate: secretPath(secretsDir, tls.certSecret), certificateKey: secretPath(secretsDir, tls.keySecret) };
+/** ssl_certificate and ssl_certificate_key of a virtual host's secrets (or ACME files). */
+export function certificateFiles(secretsDir: string, tls: NonNullable<VirtualHost['tls']>, acmeDir?: string): { certificate: string; certificateKey: string } {
+  return { certificate: secretPath(secretsDir, tls.certSecret, acmeDir), certificateKey: secretPath(secretsDir, tls.keySecret, acmeDir) };
 }
 
 /** The first (by host) TLS virtual host routed to a service of the default backend, if any. */

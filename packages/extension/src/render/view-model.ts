@@ -5,7 +5,7 @@
 // order in which invalid input is found, so the same input always gets the same RenderError).
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { comment, hostName, quote } from './quote.js';
-import { forwardedHeaderMaps, httpView } from './http-settings.js';
+import { DOCKER_DNS_RESOLVER, acmeChallengeMap, forwardedHeaderMaps, httpView } from './http-settings.js';
 import { listeners, pickInternalPorts, publicPorts } from './listeners.js';
 import { eventsView, mainView } from './main-view.js';
 import { firstByKey } from './ordering.js';
@@ -18,7 +18,7 @@ import type { RenderOptions, StreamView, ViewModel } from './view-types.js';
 
 export { hashBucketSize } from './hash-sizes.js';
 export { HEALTH_PATH } from './locations.js';
-export { DEFAULT_TRUSTED_CERTIFICATE } from './tls.js';
+export { ACME_FILE_PREFIX, DEFAULT_ACME_DIR, DEFAULT_TRUSTED_CERTIFICATE } from './tls.js';
 export { INTERNAL_UPSTREAMS, UPSTREAM_ZONES } from './upstreams.js';
 export type * from './view-types.js';
 
@@ -39,6 +39,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const upstreams = httpUpstreams(model.defaultBackend ? [...routed, model.defaultBackend] : routed, zoneKb);
 
   const internal = passthrough.length > 0 ? pickInternalPorts(ext, opts) : null;
+  // ACME hosts forward HTTP-01 challenges to the extension (model.acmeHosts, see docs/tls.md).
+  const acmeHosts = new Set(model.acmeHosts ?? []);
   // Behind the edge every public listener receives a PROXY protocol header, trusted from the edge network.
   const edgeTrusted = ext.ProxyEdge ? [...(opts.edgeTrustedFrom ?? [])] : null;
   const servers = httpServers({
@@ -50,12 +52,15 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     listeners: listeners(ports, internal, edgeTrusted),
     ctx: { trustedCertificate, upstreamAlias: upstreams.alias },
     secretsDir: opts.secretsDir,
+    ...(opts.acmeDir !== undefined ? { acmeDir: opts.acmeDir } : {}),
+    acmeHosts,
     ext,
     behindTrustedProxies: (t.TrustedProxies ?? []).length > 0,
   });
 
   const http = httpView(t, opts, {
-    maps: [...upstreams.stickyMaps, ...forwardedHeaderMaps()],
+    maps: [...upstreams.stickyMaps, ...forwardedHeaderMaps(), ...(acmeHosts.size > 0 ? [acmeChallengeMap(ext, opts)] : [])],
+    ...(acmeHosts.size > 0 ? { resolver: DOCKER_DNS_RESOLVER } : {}),
     upstreams: upstreams.upstreams,
     servers: servers.servers,
     serverNames: servers.serverNames,

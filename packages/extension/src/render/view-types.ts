@@ -33,6 +33,13 @@ export interface RenderOptions {
    */
   tempDir?: string;
   /**
+   * Where proxies keep ACME certificates and keys (tmpfs, written by the agent from the control plane).
+   * Certificate names starting with ACME_FILE_PREFIX (tls.ts) live there. Default /dev/shm/signalbox-acme.
+   */
+  acmeDir?: string;
+  /** Port of the extension's API, where proxies forward HTTP-01 challenges of ACME hosts. Default 8081. */
+  acmeChallengePort?: number;
+  /**
    * With ProxyEdge: the edge network's subnet(s), the only source whose PROXY protocol header gives the
    * client address (realip). Empty = the header is parsed but the edge's address stays $remote_addr.
    */
@@ -216,8 +223,10 @@ export interface HttpView {
   sslDhparam: string | null;
   /** add_header ... always; at http level so every server inherits them. */
   responseHeaders: HeaderView[];
-  /** Sticky-cookie maps, then the forwarded-header maps (see trustedProxies). */
+  /** Sticky-cookie maps, then the forwarded-header maps (see trustedProxies), then the ACME challenge target. */
   maps: MapView[];
+  /** resolver arguments when ACME challenges reach the extension by its service name; absent otherwise. */
+  resolver?: string;
   /** Sorted by name. */
   upstreams: UpstreamView[];
   /** Default servers first, then one or two per virtual host (sorted by host), then redirect-only hosts. */

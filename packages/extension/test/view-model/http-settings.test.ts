@@ -1,4 +1,4 @@
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 import { accessLogBuffer, forwardedHeaderMaps, httpView, logFormat, proxyHeaders, responseHeaders, trustedProxies } from '../../src/render/http-settings.js';
 import { tuning } from './fixtures.js';
 

@@ -1,9 +1,9 @@
-// The extension's long-poll of core: after errors (core restarting) it asks without waiting, retries
+// The long-poll client (the extension's poll of core): after errors (core restarting) it asks without waiting, retries
 // at most every 500 ms, and tells the caller once core answers again (to re-report exclusions).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { jest } from '@jest/globals';
-import { longPoll } from '../src/long-poll.js';
+import { longPoll } from '../src/long-poll-client.js';
 
 jest.setTimeout(30_000);
 
@@ -28,7 +28,7 @@ test('core down then back: short retries, wait=0 until it answers, onRecovered o
     waitSeconds: 30,
     signal: abort.signal,
     headers: { authorization: 'Bearer t' },
-    parse: (r) => r.json(),
+    read: (r) => r.json(),
     onValue: (v) => void values.push(v),
     onRecovered: () => void recovered++,
   });

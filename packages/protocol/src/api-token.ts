@@ -3,6 +3,8 @@
 // (`Authorization: Bearer <token>`), except GET /v1/health, which swarm health checks and probes use.
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { PATHS } from './constants.js';
+import { ERR_API_UNAUTHORIZED, type ApiErrorBody } from './errors.js';
 
 /** Env naming the token file; the stack mounts the secret at the default. */
 export const API_TOKEN_FILE_ENV = 'SIGNALBOX_API_TOKEN_FILE';
@@ -11,11 +13,10 @@ export const DEFAULT_API_TOKEN_FILE = '/run/secrets/signalbox-api-token';
 export const API_TOKEN_SECRET_TARGET = 'signalbox-api-token';
 /** Secret names reserved for the API token (signalbox-api-token-<version>): never mounted or validated as a route's key. */
 export const API_TOKEN_SECRET_PREFIX = 'signalbox-api-token';
-export const ERR_API_UNAUTHORIZED = 'ERR_API_UNAUTHORIZED';
 /** A token shorter than this is refused: it could be guessed. */
 export const MIN_API_TOKEN_LENGTH = 32;
 /** Paths answered without the token. */
-export const UNAUTHENTICATED_PATHS: readonly string[] = ['/v1/health'];
+export const UNAUTHENTICATED_PATHS: readonly string[] = [PATHS.health];
 
 export class ApiTokenError extends Error {
   override readonly name = 'ApiTokenError';
@@ -97,20 +98,6 @@ export function tokenCheckHook(token: string) {
     await reply
       .code(401)
       .header('www-authenticate', 'Bearer realm="signalbox"')
-      .send({ code: ERR_API_UNAUTHORIZED, message: 'this API needs Authorization: Bearer <token> (the signalbox-api-token secret)' });
+      .send({ code: ERR_API_UNAUTHORIZED, message: 'this API needs Authorization: Bearer <token> (the signalbox-api-token secret)' } satisfies ApiErrorBody);
   };
-}
-
-export const ERR_API_BAD_REQUEST = 'ERR_API_BAD_REQUEST';
-
-/**
- * The ?wait= of a long-poll: whole seconds, 0..max. Undefined/empty = 0. Anything else (negative,
- * fractions, huge numbers, repeated parameters, non-digits) is a clear error instead of a guess.
- */
-export function parseWaitSeconds(raw: unknown, max: number): { ok: true; seconds: number } | { ok: false; message: string } {
-  if (raw === undefined || raw === '') return { ok: true, seconds: 0 };
-  if (typeof raw !== 'string' || !/^\d{1,6}$/.test(raw)) {
-    return { ok: false, message: `wait must be whole seconds from 0 to ${max} (got ${JSON.stringify(Array.isArray(raw) ? raw : String(raw).slice(0, 40))})` };
-  }
-  return { ok: true, seconds: Math.min(max, Number(raw)) };
 }

@@ -1,0 +1,48 @@
+// Names and numbers both ends of a connection must agree on: ports, header names, the labels core and
+// the extension put on what they create, and the API paths. Written here once.
+
+/** Core's API (config.toml ListenAddr's default port). */
+export const CORE_PORT = 8080;
+/** The extension's API: proxy agents long-poll nginx.conf here. */
+export const EXTENSION_PORT = 8081;
+/** The proxy agent's health/status/metrics API. */
+export const AGENT_PORT = 8082;
+/** Core's dashboard listener (SIGNALBOX_DASHBOARD_ADDR's default port). */
+export const DASHBOARD_PORT = 8090;
+
+/** Response header of GET /v1/nginx.conf: the Docker config object the served text was published as. */
+export const HEADER_CONFIG_NAME = 'x-signalbox-config';
+
+/** Labels on the services, networks and config objects Signalbox creates (never on users' services). */
+export const LABEL_ROLE = 'com.signalbox.role';
+export const LABEL_EXTENSION = 'com.signalbox.extension';
+export const LABEL_OWNER = 'com.signalbox.owner';
+/** On a published config object: the sha256 of its nginx.conf text. */
+export const LABEL_SHA = 'com.signalbox.sha256';
+/** On managed services: the content version of the spec core last applied to it. */
+export const SPEC_VERSION_LABEL = 'com.signalbox.spec-version';
+
+/** API paths, as both the server that routes them and the clients that ask them write them. */
+export const PATHS = {
+  health: '/v1/health',
+  status: '/v1/status',
+  metrics: '/metrics',
+  /** Core: names of the configured extensions. */
+  extensions: '/v1/extensions',
+  /** Core: one extension's model (long-poll); `extensionModelRoute` is the route's pattern. */
+  extensionModel: (name: string): string => `/v1/extensions/${encodeURIComponent(name)}/model`,
+  extensionModelRoute: '/v1/extensions/:name/model',
+  /** Core: an extension reports the services it had to leave out. */
+  extensionExclusions: (name: string): string => `/v1/extensions/${encodeURIComponent(name)}/exclusions`,
+  extensionExclusionsRoute: '/v1/extensions/:name/exclusions',
+  /** Extension: the validated nginx.conf (long-poll). */
+  nginxConf: '/v1/nginx.conf',
+  /** Extension: a proxy agent reports a config its nginx refused. */
+  refusals: '/v1/refusals',
+} as const;
+
+/**
+ * ProxyEdge: the edge's L7 HTTP port sends each request's client address in this header; the routing
+ * proxies trust it only from the edge network (realip) and never pass it on to apps.
+ */
+export const EDGE_CLIENT_ADDRESS_HEADER = 'X-Signalbox-Client-Address';

@@ -1,0 +1,292 @@
+// The bodies core, the extension and the proxy agents send each other, each declared once as a JSON
+// Schema; the TypeScript types are derived from the schemas (json-schema-to-ts), servers use the schemas
+// as fastify response schemas and clients validate what they receive (ajv). Changing a field here fails
+// the build of every side that sends or reads it.
+import type { FromSchema } from 'json-schema-to-ts';
+import { EXCLUSION_CODES } from './errors.js';
+
+const str = { type: 'string' } as const;
+const nstr = { type: ['string', 'null'] } as const;
+const int = { type: 'integer', minimum: 0 } as const;
+const strs = { type: 'array', items: str } as const;
+const anyObject = { type: 'object', additionalProperties: true } as const;
+
+/** `{ ok: true }`: GET /v1/health of core and agent, PUT …/exclusions, POST /v1/refusals. */
+export const okBodySchema = {
+  type: 'object',
+  required: ['ok'],
+  properties: { ok: { type: 'boolean', const: true } },
+  additionalProperties: false,
+} as const;
+export type OkBody = FromSchema<typeof okBodySchema>;
+
+// ---- core ----------------------------------------------------------------------------------------
+
+/** A diagnostic as it crosses the wire: the code is any documented ERR_/WARN_ code. */
+export const diagnosticSchema = {
+  type: 'object',
+  required: ['code', 'severity', 'key', 'message'],
+  properties: {
+    code: { type: 'string', pattern: '^(ERR|WARN)_[A-Z0-9_]+$' },
+    severity: { type: 'string', enum: ['error', 'warning'] },
+    /** Full label key (com.docker.lb.hosts) or config key path (Extensions.default.PublishedPort). */
+    key: str,
+    /** The offending value, truncated for display; absent when the key itself is missing. */
+    value: str,
+    message: str,
+  },
+  additionalProperties: false,
+} as const;
+export type WireDiagnostic = FromSchema<typeof diagnosticSchema>;
+export type Severity = WireDiagnostic['severity'];
+
+/** One labelled service: routed (enabled) or rejected (disabled), with the reasons. */
+export const serviceStatusSchema = {
+  type: 'object',
+  required: ['id', 'name', 'cluster', 'status', 'hosts', 'servers', 'errors', 'warnings'],
+  properties: {
+    id: str,
+    name: str,
+    cluster: str,
+    status: { type: 'string', enum: ['enabled', 'disabled'] },
+    hosts: strs,
+    /** Number of upstream servers this service contributes. */
+    servers: int,
+    errors: { type: 'array', items: diagnosticSchema },
+    warnings: { type: 'array', items: diagnosticSchema },
+  },
+  additionalProperties: false,
+} as const;
+export type WireServiceStatus = FromSchema<typeof serviceStatusSchema>;
+export type ServiceState = WireServiceStatus['status'];
+
+/** Core's GET /v1/status. */
+export const coreStatusBodySchema = {
+  type: 'object',
+  required: ['services'],
+  properties: { services: { type: 'array', items: serviceStatusSchema } },
+  additionalProperties: false,
+} as const;
+export type CoreStatusBody = FromSchema<typeof coreStatusBodySchema>;
+
+/** Core's GET /v1/extensions. */
+export const extensionsBodySchema = {
+  type: 'object',
+  required: ['extensions'],
+  properties: { extensions: strs },
+  additionalProperties: false,
+} as const;
+export type ExtensionsBody = FromSchema<typeof extensionsBodySchema>;
+
+/** The routing model's top level as every reader relies on it (its full type is @signalbox/model's ClusterModel). */
+export const routingModelSchema = {
+  type: 'object',
+  required: ['cluster', 'virtualHosts', 'passthrough', 'services'],
+  properties: {
+    /** The ServiceCluster this model is for ('' for the default cluster). */
+    cluster: str,
+    // additionalProperties: true also tells fastify's serializer to keep every field (it drops what a
+    // schema does not name).
+    virtualHosts: { type: 'array', items: anyObject },
+    passthrough: { type: 'array', items: anyObject },
+    services: { type: 'array', items: anyObject },
+  },
+  additionalProperties: true,
+} as const;
+
+/**
+ * Core's GET /v1/extensions/NAME/model. `extension` (the [Extensions.NAME] section) and `model` (the
+ * routing model) are declared by @signalbox/model, which instantiates ExtensionPayload with them; the
+ * schema checks the envelope and the fields every reader relies on.
+ */
+export const extensionPayloadSchema = {
+  type: 'object',
+  required: ['version', 'extension', 'model'],
+  properties: {
+    /** Hash of the canonical JSON of extension + model; also the ETag. */
+    version: { type: 'string', minLength: 1 },
+    extension: { type: 'object', required: ['ServiceName', 'ProxyServiceName'], properties: { ServiceName: str, ProxyServiceName: str }, additionalProperties: true },
+    model: routingModelSchema,
+  },
+  additionalProperties: false,
+} as const;
+type PayloadEnvelope = FromSchema<typeof extensionPayloadSchema>;
+/** The payload with its extension config and routing model types (E, M) filled in by @signalbox/model. */
+export type ExtensionPayloadOf<E, M> = Omit<PayloadEnvelope, 'extension' | 'model'> & { extension: E; model: M };
+
+/** A service an extension left out of the config it published, and why. */
+export const exclusionSchema = {
+  type: 'object',
+  required: ['service', 'code', 'reason'],
+  properties: {
+    service: { type: 'string', maxLength: 300 },
+    /** ERR_CERT_INVALID: a certificate/key pair of its hosts cannot be served (checked on the mounted secrets). */
+    code: { type: 'string', enum: EXCLUSION_CODES },
+    reason: { type: 'string', maxLength: 1000 },
+  },
+  additionalProperties: false,
+} as const;
+export type Exclusion = FromSchema<typeof exclusionSchema>;
+
+/** Core's PUT /v1/extensions/NAME/exclusions body (the extension reports what it left out). */
+export const exclusionReportSchema = {
+  type: 'object',
+  required: ['modelVersion', 'excluded'],
+  properties: { modelVersion: str, excluded: { type: 'array', items: exclusionSchema, maxItems: 10_000 } },
+  additionalProperties: false,
+} as const;
+export type ExclusionReport = FromSchema<typeof exclusionReportSchema>;
+
+// ---- extension -----------------------------------------------------------------------------------
+
+/** The extension's GET /v1/health. */
+export const extensionHealthBodySchema = {
+  type: 'object',
+  required: ['ok', 'serving'],
+  properties: { ok: { type: 'boolean', const: true }, serving: nstr },
+  additionalProperties: false,
+} as const;
+export type ExtensionHealthBody = FromSchema<typeof extensionHealthBodySchema>;
+
+/** What the extension's nginx -t sandbox isolates, as a probe through it saw it at start. */
+export const sandboxStateSchema = {
+  type: 'object',
+  required: ['networkIsolated', 'dockerSocketHidden', 'secretsHidden', 'uid', 'capabilities', 'memoryLimitBytes', 'timeoutMs', 'problems'],
+  properties: {
+    /** nginx -t sees no network interface but loopback (checked by a probe through the sandbox). */
+    networkIsolated: { type: 'boolean' },
+    /** The Docker socket is neither visible nor usable from the sandbox. */
+    dockerSocketHidden: { type: 'boolean' },
+    /** /run/secrets (the API token, any mounted key) is not readable from the sandbox. */
+    secretsHidden: { type: 'boolean' },
+    /** uid nginx -t runs as (0 would mean no privilege drop). */
+    uid: { type: ['integer', 'null'] },
+    /** Effective capabilities, hex (0000000000000400 = CAP_NET_BIND_SERVICE only, to bind the listen ports). */
+    capabilities: nstr,
+    memoryLimitBytes: { type: ['integer', 'null'] },
+    timeoutMs: { type: 'integer' },
+    /** Why a part is missing, e.g. the kernel refused unshare. */
+    problems: strs,
+  },
+  additionalProperties: false,
+} as const;
+export type SandboxState = FromSchema<typeof sandboxStateSchema>;
+
+/** One ACME host as the extension's GET /v1/status reports it. */
+export const acmeHostStatusSchema = {
+  type: 'object',
+  required: ['host', 'state', 'failures'],
+  properties: {
+    host: str,
+    state: { type: 'string', enum: ['pending', 'ordering', 'valid', 'renewing', 'failed'] },
+    notAfter: str,
+    /** When the certificate is renewed (valid), or the next try (failed). */
+    nextAt: str,
+    failures: int,
+    error: str,
+  },
+  additionalProperties: false,
+} as const;
+export type AcmeHostStatus = FromSchema<typeof acmeHostStatusSchema>;
+export type AcmeHostState = AcmeHostStatus['state'];
+
+/** The extension's GET /v1/status (core's dashboard reads it). */
+export const extensionStatusBodySchema = {
+  type: 'object',
+  required: ['serving', 'sha256', 'excluded'],
+  properties: {
+    /** Docker config name of the config served to proxies. */
+    serving: nstr,
+    sha256: nstr,
+    /** The model version last processed. */
+    modelVersion: str,
+    excluded: { type: 'array', items: exclusionSchema },
+    /** Why the last model version could not be published (nginx -t, publishing). */
+    lastError: str,
+    sandbox: sandboxStateSchema,
+    /** ACME hosts of this extension and their order state. */
+    acme: { type: 'array', items: acmeHostStatusSchema },
+  },
+  additionalProperties: false,
+} as const;
+export type ExtensionStatusBody = FromSchema<typeof extensionStatusBodySchema>;
+
+/** The extension's POST /v1/refusals body: a proxy agent's nginx -t refused the config `sha256`. */
+export const refusalSchema = {
+  type: 'object',
+  required: ['sha256', 'reason'],
+  properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, reason: { type: 'string', maxLength: 4000 } },
+  additionalProperties: false,
+} as const;
+export type Refusal = FromSchema<typeof refusalSchema>;
+
+// ---- proxy agent ---------------------------------------------------------------------------------
+
+/** The agent's GET /v1/health when it cannot serve (503). */
+export const agentUnhealthyBodySchema = {
+  type: 'object',
+  required: ['ok', 'reason'],
+  properties: { ok: { type: 'boolean', const: false }, reason: str },
+  additionalProperties: false,
+} as const;
+export type AgentUnhealthyBody = FromSchema<typeof agentUnhealthyBodySchema>;
+
+/** Where a candidate config came from. */
+export const CANDIDATE_SOURCES = ['extension', 'file', 'bootstrap', 'builtin'] as const;
+export type CandidateSource = (typeof CANDIDATE_SOURCES)[number];
+
+/** An upstream server nginx failed to reach, counted from its error log. */
+export const upstreamFailureSchema = {
+  type: 'object',
+  required: ['server', 'recent', 'total', 'lastAt', 'lastError'],
+  properties: {
+    /** addr:port as in the routing model's servers. */
+    server: str,
+    /** Failures logged in the last window. */
+    recent: int,
+    total: int,
+    lastAt: str,
+    /** nginx's words, e.g. "connect() failed (111: Connection refused) while connecting to upstream". */
+    lastError: str,
+  },
+  additionalProperties: false,
+} as const;
+export type UpstreamFailure = FromSchema<typeof upstreamFailureSchema>;
+
+const configRef = { sha256: str, configName: str, source: { type: 'string', enum: CANDIDATE_SOURCES } } as const;
+
+/** The agent's GET /v1/status (`signalbox status`, core's dashboard). Times are ISO strings. */
+export const agentStatusBodySchema = {
+  type: 'object',
+  required: ['installed', 'reloads', 'reloadFailures', 'lastReloadAt', 'nginxPid', 'nginxRunning', 'nginxRestarts', 'drainingWorkers', 'upstreamFailures'],
+  properties: {
+    installed: {
+      type: ['object', 'null'],
+      required: ['sha256', 'configName', 'source', 'installedAt'],
+      properties: { ...configRef, installedAt: str },
+      additionalProperties: false,
+    },
+    lastFailure: {
+      type: 'object',
+      required: ['sha256', 'configName', 'source', 'reason', 'at'],
+      properties: { ...configRef, reason: str, at: str },
+      additionalProperties: false,
+    },
+    reloads: int,
+    reloadFailures: int,
+    lastReloadAt: nstr,
+    nginxPid: { type: ['integer', 'null'] },
+    nginxRunning: { type: 'boolean' },
+    nginxRestarts: int,
+    drainingWorkers: { type: ['integer', 'null'] },
+    upstreamFailures: { type: 'array', items: upstreamFailureSchema },
+    extension: {
+      type: 'object',
+      required: ['url', 'etag', 'lastError', 'lastContactAt'],
+      properties: { url: str, etag: nstr, lastError: nstr, lastContactAt: nstr },
+      additionalProperties: false,
+    },
+  },
+  additionalProperties: false,
+} as const;
+export type AgentStatusBody = FromSchema<typeof agentStatusBodySchema>;
