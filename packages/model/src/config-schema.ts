@@ -224,7 +224,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     minimum: 0,
     maximum: 1000,
     description:
-      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. Only generations retired at least 30 s ago count, so a burst of routine reloads never stops a WebSocket: memory is bounded by (this + reloads within 30 s) generations. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
   },
   ProxyMounts: {
     kind: 'list',
@@ -240,6 +240,12 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   },
   ProxyPlacementPreferences: { kind: 'list', default: [], description: 'Placement preferences of the proxy service, each "spread=<label path>".' },
   ProxyUpdateDelay: { kind: 'string', default: '1s', description: 'Pause between proxy tasks during a rolling update (Go duration).' },
+  ProxyNetworkDetachDelay: {
+    kind: 'string',
+    default: '60s',
+    description:
+      'How long the proxy stays on a network after the last routed service on it went away (Go duration), so a service removed and re-created (a redeploy, a convergence loop) does not replace the proxy twice. A network whose stack has no service left (docker stack rm) is let go at once, so the stack can remove it. 0s = detach at once. Costs: a detached network stays attached (and cannot be removed by hand) for this long.',
+  },
   ServiceCluster: {
     kind: 'string',
     default: '',
@@ -251,6 +257,12 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     default: 'ingress',
     enum: ['ingress', 'host'],
     description: 'How proxy ports are published: ingress (routing mesh, needs IPVS) or host (on each node running a proxy task).',
+  },
+  ProxyEdge: {
+    kind: 'boolean',
+    default: true,
+    description:
+      'true: an edge service (<ProxyServiceName>-edge) publishes the ports and forwards HTTP requests (L7, each on a connection of its own, the client address in a header) and TLS connections (L4, PROXY protocol) to the routing proxies, so the keep-alive connection of an HTTP client never sees a proxy reload or roll; the proxies publish nothing, so joining a network or mounting a certificate replaces them start-first with no failed request. false: single hop, the proxy publishes the ports itself (one hop less, for an external load balancer; in host mode every new network or certificate then replaces the proxy stop-first).',
   },
   PublishedPort: { kind: 'integer', default: 8080, ...PORT, description: 'Port published for HTTP.' },
   TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },
@@ -754,7 +766,7 @@ export function configReferenceMarkdown(): string {
     '',
     '## Rules across keys',
     '',
-    '- Durations (`PollInterval`, `ProxyStopGracePeriod`, `ProxyUpdateDelay`, and in `[Extensions.NAME.Acme]` `RenewBefore`, `RetryInitial`, `RetryMax`, which must be above 0) use Go syntax: `3s`, `500ms`, `1m30s`; none may be negative and `PollInterval` must be above 0.',
+    '- Durations (`PollInterval`, `ProxyStopGracePeriod`, `ProxyUpdateDelay`, `ProxyNetworkDetachDelay`, and in `[Extensions.NAME.Acme]` `RenewBefore`, `RetryInitial`, `RetryMax`, which must be above 0) use Go syntax: `3s`, `500ms`, `1m30s`; none may be negative and `PollInterval` must be above 0.',
     '- `DockerURL` is `unix:///path` or `tcp://host:port`. `TLSCACert`, `TLSCert` and `TLSKey` are set together or not at all.',
     '- `ListenAddr` is `[host]:port`; `EndpointOverride` is empty or an `http://` / `https://` URL.',
     '- In one extension `PublishedPort` ≠ `PublishedSSLPort` and `TargetPort` ≠ `TargetSSLPort`.',

@@ -445,6 +445,7 @@ function semanticDiagnostics(
     checkDuration(at('ProxyStopGracePeriod'), ext.ProxyStopGracePeriod, false);
     checkDuration(at('ProxyUpdateDelay'), ext.ProxyUpdateDelay, false);
     for (const key of ['RenewBefore', 'RetryInitial', 'RetryMax'] as const) checkDuration(at('Acme', key), ext.Acme[key], true);
+    checkDuration(at('ProxyNetworkDetachDelay'), ext.ProxyNetworkDetachDelay, false);
     for (const key of ['Constraints', 'ProxyConstraints'] as const) {
       if (!ok(at(key))) continue;
       ext[key].forEach((c, i) => {

@@ -2,6 +2,7 @@
 // from TrustedProxies), response headers, log formats and the access log; and the block's assembly.
 import { isIP } from 'node:net';
 import type { ExtensionConfig, NginxTuning } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 import { RenderError, nginxBuffers, nginxSize, nginxTime, nginxTimes, nginxVar, positiveInt, quote, serverAddress } from './quote.js';
 import { emptyOrNull, verbatim } from './config-values.js';
 import { hashMaxSize, serverNamesHashBucketSize } from './hash-sizes.js';
@@ -10,6 +11,12 @@ import { sslCiphers, sslDhparam, sslProtocols } from './tls.js';
 import type { HeaderView, HttpView, MapView, RenderOptions, ServerView, UpstreamView } from './view-types.js';
 
 const WEBSOCKET_TIMEOUT = '3600s';
+/**
+ * Behind the edge: a busy keep-alive connection older than this gets `Connection: close` on its next
+ * response, so a stopping proxy (which waits a little longer, see the proxy agent's drain) loses no
+ * request; the client reconnects through the edge to another task.
+ */
+export const EDGE_KEEPALIVE_TIME = '5s';
 /**
  * Retry on another task as Interlock did: on connection errors, timeouts and 502/503/504. nginx never
  * retries a non-idempotent request (POST, LOCK, PATCH) once it was sent, so only idempotent ones are.
@@ -94,9 +101,12 @@ export function responseHeaders(t: NginxTuning, proxyId: string | undefined): He
   return headers;
 }
 
-/** The Host the client sent (with its port), as Interlock passed it; X-Forwarded-* from forwardedHeaderMaps. */
-export function proxyHeaders(): HeaderView[] {
-  return [
+/**
+ * The Host the client sent (with its port), as Interlock passed it; X-Forwarded-* from forwardedHeaderMaps.
+ * Behind the edge, the edge's client address header is consumed here (realip) and never reaches an app.
+ */
+export function proxyHeaders(edge = false): HeaderView[] {
+  const headers: HeaderView[] = [
     { name: 'Host', value: '$http_host' },
     { name: 'X-Real-IP', value: '$remote_addr' },
     { name: 'X-Forwarded-For', value: FORWARDED_FOR },
@@ -104,6 +114,8 @@ export function proxyHeaders(): HeaderView[] {
     { name: 'X-Forwarded-Host', value: FORWARDED_HOST },
     { name: 'X-Request-ID', value: '$request_id' },
   ];
+  if (edge) headers.push({ name: EDGE_CLIENT_ADDRESS_HEADER, value: '""' });
+  return headers;
 }
 
 export interface HttpBlockParts {
@@ -114,6 +126,8 @@ export interface HttpBlockParts {
   servers: ServerView[];
   /** Every server_name, for the hash sizes. */
   serverNames: readonly string[];
+  /** ProxyEdge: the routing proxy sits behind the edge. */
+  edge?: boolean;
 }
 
 /** The http block: config.toml's settings around the maps, upstreams and servers built elsewhere. */
@@ -126,6 +140,7 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
     serverNamesHashBucketSize: bucket,
     serverNamesHashMaxSize: hashMaxSize(parts.serverNames.length),
     keepaliveTimeout: nginxTimes(t.KeepaliveTimeout, 'KeepaliveTimeout'),
+    keepaliveTime: parts.edge ? EDGE_KEEPALIVE_TIME : null,
     clientMaxBodySize: nginxSize(t.ClientMaxBodySize, 'ClientMaxBodySize'),
     clientBodyBufferSize: nginxSize(t.ClientBodyBufferSize, 'ClientBodyBufferSize'),
     clientHeaderBufferSize: nginxSize(t.ClientHeaderBufferSize, 'ClientHeaderBufferSize'),
@@ -136,7 +151,7 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
     proxySendTimeout: `${positiveInt(t.SendTimeout, 'SendTimeout')}s`,
     proxyReadTimeout: `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`,
     websocketTimeout: WEBSOCKET_TIMEOUT,
-    proxyHeaders: proxyHeaders(),
+    proxyHeaders: proxyHeaders(parts.edge ?? false),
     trustedProxies: trustedProxies(t.TrustedProxies ?? []),
     proxyNextUpstream: PROXY_NEXT_UPSTREAM,
     logFormats: [

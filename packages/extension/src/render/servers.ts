@@ -99,7 +99,8 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       serverName: null,
       tls: null,
       rejectHandshake: false,
-      realIpFrom: [],
+      realIpFrom: listeners.plainRealIpFrom,
+      realIpHeader: listeners.plainRealIpHeader,
       returnAll: null,
       locations: table.sorted(),
     },
@@ -160,7 +161,8 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
       serverName: quote(vh.host),
       tls: null,
       rejectHandshake: false,
-      realIpFrom: [],
+      realIpFrom: listeners.plainRealIpFrom,
+      realIpHeader: listeners.plainRealIpHeader,
       returnAll: whole,
       ...(redirectUnlessForwardedHttps ? { redirectUnlessForwardedHttps } : {}),
       locations: whole ? [] : plain.sorted(),
@@ -202,7 +204,8 @@ function passthroughRedirectServer(input: HostServerInput, host: string): Server
     serverName: quote(host),
     tls: null,
     rejectHandshake: false,
-    realIpFrom: [],
+    realIpFrom: input.listeners.plainRealIpFrom,
+    realIpHeader: input.listeners.plainRealIpHeader,
     returnAll: wholeHostReturn(r),
     locations: r?.whole ? [] : table.sorted(),
   };
@@ -221,7 +224,8 @@ function redirectOnlyServer(input: HostServerInput, host: string): ServerView {
     serverName: quote(host),
     tls: null,
     rejectHandshake: false,
-    realIpFrom: [],
+    realIpFrom: input.listeners.plainRealIpFrom,
+    realIpHeader: input.listeners.plainRealIpHeader,
     returnAll: wholeHostReturn(r),
     locations: r.whole ? [] : table.sorted(),
   };
@@ -236,7 +240,8 @@ function heldServers(listeners: Listeners, host: string): ServerView[] {
       serverName: quote(host),
       tls: null,
       rejectHandshake: false,
-      realIpFrom: [],
+      realIpFrom: listeners.plainRealIpFrom,
+      realIpHeader: listeners.plainRealIpHeader,
       returnAll: { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
       locations: [],
     },
@@ -277,7 +282,7 @@ export function mergeSameServers(servers: readonly ServerView[]): ServerView[] {
       out.push(s);
       continue;
     }
-    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
+    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.realIpHeader ?? null, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
     const first = byContent.get(key);
     if (first === undefined) {
       const server = { ...s };

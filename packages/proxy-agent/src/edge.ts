@@ -1,0 +1,151 @@
+// The edge's nginx.conf: a static forwarder generated from a few settings, so the edge never reloads for
+// routing, network or certificate changes. The routing proxy tasks are found by name through swarm's DNS
+// when they are needed (tasks.<proxy>: healthy tasks only).
+//
+// - HTTP port, L7 (`http`): the client's keep-alive connection ends here. Each request goes to a routing
+//   proxy task on a connection of its own, with the client address in EDGE_CLIENT_ADDRESS_HEADER; so a
+//   routing proxy's reload (its old workers close their idle keep-alive connections) or its replacement
+//   never reaches the client, and a connect failure is retried on another task.
+// - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
+//   the edge forwards bytes, with the client address in a PROXY protocol header.
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+
+export const EDGE_CONFIG_NAME = 'signalbox-edge';
+
+export interface EdgeParams {
+  /** DNS name of the routing proxy tasks, e.g. tasks.signalbox-proxy. */
+  upstream: string;
+  httpPort: number;
+  httpsPort?: number | undefined;
+  pidPath: string;
+  /** Docker's embedded DNS server (address[:port]). */
+  resolver: string;
+  /** Ports of the routing proxies, when they differ from the edge's own (tests); default the same. */
+  upstreamHttpPort?: number;
+  upstreamHttpsPort?: number;
+  /** `load_module` path when nginx has stream as a dynamic module (Debian); undefined when built in. */
+  streamModulePath?: string | undefined;
+  /** Directory for nginx's temp files (tests run nginx unprivileged); default nginx's compiled-in paths. */
+  tempDir?: string | undefined;
+}
+
+/** How long a resolved task list is used: new tasks get connections within a second of turning healthy. */
+const RESOLVER_VALID = '1s';
+/**
+ * Idle and read limits of what the edge forwards: WebSockets behind the proxies may idle up to an hour,
+ * and the routing proxies enforce their own (shorter, configured) timeouts, which then end the request.
+ */
+const LONG_TIMEOUT = '3600s';
+/**
+ * Request headers up to 64k a line pass the edge; the routing proxies apply the configured limits
+ * (LargeClientHeaderBuffers), so the edge never answers 400/431 where single hop would not.
+ */
+const HEADER_BUFFERS = '8 64k';
+
+function httpBlock(p: EdgeParams): string {
+  const temp = p.tempDir
+    ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('')
+    : '';
+  return `http {
+    server_tokens off;
+    access_log off;
+${temp}
+    # Per-request lookup through Docker's DNS: a variable in proxy_pass is resolved at run time.
+    resolver ${p.resolver} valid=${RESOLVER_VALID} ipv6=off;
+    resolver_timeout 2s;
+
+    # The client's connection ends here; the edge never reloads, so it is never closed by a change.
+    keepalive_timeout 75s;
+    keepalive_requests 10000;
+
+    # Transparent: any body size, streamed both ways, headers as sent (the routing proxies set the limits).
+    client_max_body_size 0;
+    client_body_timeout ${LONG_TIMEOUT};
+    send_timeout ${LONG_TIMEOUT};
+    large_client_header_buffers ${HEADER_BUFFERS};
+    underscores_in_headers on;
+    ignore_invalid_headers off;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_buffer_size 64k;
+    proxy_buffers 4 64k;
+    proxy_redirect off;
+    proxy_pass_header Server;
+    proxy_pass_header Date;
+
+    # One upstream connection per request, never reused: a routing proxy that reloads closes its idle
+    # connections, and nginx retries a request that fails on a reused connection only when it is
+    # idempotent (a POST would get a 502). A connect failure (a task that just left) is retried on
+    # another task: nothing was sent yet.
+    proxy_http_version 1.1;
+    proxy_connect_timeout 2s;
+    proxy_next_upstream error timeout;
+    proxy_next_upstream_tries 3;
+    proxy_next_upstream_timeout 6s;
+    proxy_read_timeout ${LONG_TIMEOUT};
+    proxy_send_timeout ${LONG_TIMEOUT};
+
+    # Host and the client's X-Forwarded-For pass unchanged; the client address travels in a header of its
+    # own, which the routing proxies trust only from the edge network. A client's own copy is replaced.
+    proxy_set_header Host $http_host;
+    proxy_set_header ${EDGE_CLIENT_ADDRESS_HEADER} $remote_addr;
+    # WebSocket and other upgrades pass through; anything else closes the upstream connection after it.
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $signalbox_upstream_connection;
+    map $http_upgrade $signalbox_upstream_connection {
+        default upgrade;
+        "" close;
+    }
+
+    server {
+        listen ${p.httpPort};
+        set $signalbox_routing_proxy ${p.upstream}:${p.upstreamHttpPort ?? p.httpPort};
+        location / {
+            proxy_pass http://$signalbox_routing_proxy;
+        }
+    }
+}
+`;
+}
+
+function streamBlock(p: EdgeParams, httpsPort: number): string {
+  return `stream {
+    # Per-connection lookup through Docker's DNS: a variable in proxy_pass is resolved at run time.
+    resolver ${p.resolver} valid=${RESOLVER_VALID} ipv6=off;
+    resolver_timeout 2s;
+
+    # The routing proxies take the client address from this header (realip).
+    proxy_protocol on;
+    # A task that went away between the lookup and the connect: try another one.
+    proxy_connect_timeout 2s;
+    proxy_next_upstream on;
+    proxy_next_upstream_tries 3;
+    proxy_next_upstream_timeout 6s;
+    # Idle limit of a forwarded connection; WebSockets behind the proxies may idle up to an hour.
+    proxy_timeout ${LONG_TIMEOUT};
+
+    map $server_port $signalbox_routing_proxy {
+        ${httpsPort} ${p.upstream}:${p.upstreamHttpsPort ?? httpsPort};
+    }
+
+    server {
+        listen ${httpsPort};
+        proxy_pass $signalbox_routing_proxy;
+    }
+}
+`;
+}
+
+export function edgeConfig(p: EdgeParams): string {
+  const load = p.streamModulePath && p.httpsPort !== undefined ? `load_module ${p.streamModulePath};\n` : '';
+  return `# Generated by signalbox proxy-agent (edge): forwards HTTP requests and TLS connections to routing proxy tasks.
+${load}worker_processes auto;
+pid ${p.pidPath};
+error_log stderr warn;
+
+events {
+    worker_connections 16384;
+}
+
+${httpBlock(p)}${p.httpsPort === undefined ? '' : `\n${streamBlock(p, p.httpsPort)}`}`;
+}
