@@ -1,6 +1,8 @@
 // parseConfig: config.toml text → a validated, defaulted, frozen SignalboxConfig, or every problem found.
-// Three passes: TOML syntax, the JSON Schema (types, ranges, patterns, unknown keys), then rules that
-// span keys (durations, addresses, uniqueness across extensions). Nothing here throws.
+// Three passes: TOML syntax, the JSON Schema (types, ranges, patterns, unknown keys), then what the schema
+// cannot express: each key's declared check (config-checks.ts: durations, addresses, the directive policy)
+// and the rules across keys (config-rules.ts: TLS files together, uniqueness across extensions). Nothing
+// here throws.
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse, TomlError } from 'smol-toml';
