@@ -8,8 +8,10 @@
 #
 # Debian's pebble (installed if missing) runs in a container that shares the extension task's network
 # namespace: the extension reaches the directory on its own loopback (https://127.0.0.1:14000/dir), and
-# pebble-challtestsrv answers every DNS query with the proxy task's address on the control network, so
-# HTTP-01 validation goes through the proxy (port 80 in its container), which forwards
+# pebble-challtestsrv answers every DNS query with 127.0.0.1. HTTP-01 validation goes to 127.0.0.1:5002
+# there, a relay that carries it over a unix socket into the network namespace of the task holding the
+# HTTP port (the edge, or the proxy in single-hop mode) and connects to that port on its loopback: the
+# request takes the clients' path (edge, routing proxy), and the proxy forwards
 # /.well-known/acme-challenge/ to the extension. Nothing leaves the machine.
 #
 # Environment: PEBBLE_VALIDITY (issued certificates' lifetime in seconds, default 3600),
@@ -21,13 +23,19 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/stack.sh"
 
 DIR="${SIGNALBOX_ACME_PEBBLE_DIR:-/var/lib/signalbox/acme-pebble}"
 CONTAINER=signalbox-acme-pebble
+RELAY=signalbox-acme-relay
 EXTENSION_SERVICE="${SIGNALBOX_EXTENSION_SERVICE:-signalbox-extension}"
 PROXY_SERVICE="${SIGNALBOX_PROXY_SERVICE:-signalbox-proxy}"
+EDGE_SERVICE="${SIGNALBOX_EDGE_SERVICE:-$PROXY_SERVICE-edge}"
+HTTP01_PORT=5002
 
 task_container() { docker ps -q --filter "label=com.docker.swarm.service.name=$1" | head -n 1; }
 
-control_ip() {
-  docker inspect -f "{{with index .NetworkSettings.Networks \"$CONTROL_NETWORK\"}}{{.IPAddress}}{{end}}" "$1"
+# node one-liner: accept on $1 (port or path) and pipe each connection to $2 (port on 127.0.0.1, or path).
+relay_js() {
+  printf '%s' "const net=require('net'),fs=require('fs');const at=(a)=>/^[0-9]+$/.test(a)?[Number(a),'127.0.0.1']:[a];
+if(!/^[0-9]+$/.test('$1'))try{fs.unlinkSync('$1')}catch{}
+net.createServer((c)=>{const u=net.connect(...at('$2'));c.pipe(u).pipe(c);u.on('error',()=>c.destroy());c.on('error',()=>u.destroy());}).listen(...at('$1'));"
 }
 
 up() {
@@ -44,9 +52,9 @@ up() {
   fi
   local blocklist='[]'
   [[ -n "${PEBBLE_BLOCKLIST:-}" ]] && blocklist="$(jq -cn --arg s "$PEBBLE_BLOCKLIST" '$s | split(",")')"
-  jq -n --argjson validity "${PEBBLE_VALIDITY:-3600}" --argjson blocklist "$blocklist" '{pebble: {
+  jq -n --argjson http01 "$HTTP01_PORT" --argjson validity "${PEBBLE_VALIDITY:-3600}" --argjson blocklist "$blocklist" '{pebble: {
       listenAddress: "127.0.0.1:14000", managementListenAddress: "127.0.0.1:15000",
-      certificate: "/pebble/cert.pem", privateKey: "/pebble/key.pem", httpPort: 80, tlsPort: 5001,
+      certificate: "/pebble/cert.pem", privateKey: "/pebble/key.pem", httpPort: $http01, tlsPort: 5001,
       ocspResponderURL: "", externalAccountBindingRequired: false, domainBlocklist: $blocklist,
       certificateValidityPeriod: $validity }}' > "$DIR/pebble.json"
 
@@ -59,23 +67,31 @@ up() {
   deploy_stack "$DIR/config.toml"
   wait_stack_ready 240
 
-  local ext proxy proxy_ip
+  local ext front front_port
   ext="$(task_container "$EXTENSION_SERVICE")"; [[ -n "$ext" ]] || die "no running $EXTENSION_SERVICE container on this node"
-  proxy="$(task_container "$PROXY_SERVICE")"; [[ -n "$proxy" ]] || die "no running $PROXY_SERVICE container on this node"
-  proxy_ip="$(control_ip "$proxy")"; [[ -n "$proxy_ip" ]] || die "the proxy has no address on $CONTROL_NETWORK"
-  docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+  # The task holding the HTTP port: the edge (ProxyEdge, the default), else the proxy itself.
+  front="$(task_container "$EDGE_SERVICE")"
+  [[ -n "$front" ]] || front="$(task_container "$PROXY_SERVICE")"
+  [[ -n "$front" ]] || die "no running $EDGE_SERVICE or $PROXY_SERVICE container on this node"
+  front_port="$(docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' "$front" | sed -n 's/^SIGNALBOX_HTTP_PORT=//p')"
+  [[ -n "$front_port" ]] || die "cannot read SIGNALBOX_HTTP_PORT of container $front"
+  docker rm -f "$CONTAINER" "$RELAY" >/dev/null 2>&1 || true
+  mkdir -p "$DIR/relay"
   local image
   image="$(docker inspect -f '{{.Config.Image}}' "$ext")"
+  docker run -d --name "$RELAY" --label com.signalbox.test=acme-pebble --network "container:$front" -v "$DIR/relay:/relay" \
+    --entrypoint node "$(docker inspect -f '{{.Config.Image}}' "$front")" -e "$(relay_js /relay/http01.sock "$front_port")" >/dev/null
   # Same Debian as the host (signalbox images), so the host's pebble binaries run in it.
   docker run -d --name "$CONTAINER" --label com.signalbox.test=acme-pebble --network "container:$ext" \
     -v /usr/bin/pebble:/usr/local/bin/pebble:ro -v /usr/bin/pebble-challtestsrv:/usr/local/bin/pebble-challtestsrv:ro \
-    -v "$DIR:/pebble:ro" -e PEBBLE_VA_NOSLEEP=1 -e PEBBLE_WFE_NONCEREJECT=0 -e PEBBLE_AUTHZREUSE=0 \
+    -v "$DIR:/pebble:ro" -v "$DIR/relay:/relay" -e RELAY_JS="$(relay_js "$HTTP01_PORT" /relay/http01.sock)" -e PEBBLE_VA_NOSLEEP=1 -e PEBBLE_WFE_NONCEREJECT=0 -e PEBBLE_AUTHZREUSE=0 \
     --entrypoint /bin/sh "$image" -c "
-      pebble-challtestsrv -defaultIPv4 $proxy_ip -defaultIPv6 '' -dns01 127.0.0.1:8053 -http01 '' -https01 '' -tlsalpn01 '' -management 127.0.0.1:8055 &
+      node -e \"\$RELAY_JS\" &
+      pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 '' -dns01 127.0.0.1:8053 -http01 '' -https01 '' -tlsalpn01 '' -management 127.0.0.1:8055 &
       exec pebble -config /pebble/pebble.json -dnsserver 127.0.0.1:8053" >/dev/null
   wait_for "docker exec $CONTAINER node -e \"require('https').get({host:'127.0.0.1',port:14000,path:'/dir',ca:require('fs').readFileSync('/pebble/cert.pem')},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))\"" 60 1 \
     || { docker logs "$CONTAINER" >&2 || true; die "pebble did not start"; }
-  log "pebble answers in the extension's namespace; HTTP-01 goes to the proxy at $proxy_ip:80"
+  log "pebble answers in the extension's namespace; HTTP-01 goes through container $front's port $front_port"
   log "try: docker service create --name acme-demo --network demo --label com.docker.lb.hosts=acme-demo.signalbox.test \\"
   log "       --label com.docker.lb.port=80 --label com.docker.lb.network=demo --label com.docker.lb.acme=true signalbox-demo:local"
   log "     curl -sv --resolve acme-demo.signalbox.test:8443:127.0.0.1 --cacert <(scripts/acme-pebble.sh root) https://acme-demo.signalbox.test:8443/"
@@ -88,7 +104,7 @@ root() {
 
 down() {
   need_root
-  docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+  docker rm -f "$CONTAINER" "$RELAY" >/dev/null 2>&1 || true
   deploy_stack
   wait_stack_ready 240
   log "pebble removed; the stack runs deploy/config.toml again (ACME objects stay: docker config ls --filter label=com.signalbox.acme.extension)"

@@ -84,7 +84,8 @@ wait_stack_ready() {
   wait_for "docker service inspect ${STACK_NAME}_core >/dev/null && $(declare -f service_running); service_running ${STACK_NAME}_core" "$timeout" 1 \
     || { docker service ps --no-trunc "${STACK_NAME}_core" >&2 || true; die "core did not start"; }
   log "core is running; waiting for it to create the extension and proxy services"
-  wait_for "$(declare -f service_running); service_running signalbox-extension && service_running signalbox-proxy" "$timeout" 1 \
+  # With ProxyEdge (the default) the edge holds the published ports; core creates it with the proxy.
+  wait_for "$(declare -f service_running); service_running signalbox-extension && service_running signalbox-proxy && { ! docker service inspect signalbox-proxy-edge >/dev/null 2>&1 || service_running signalbox-proxy-edge; }" "$timeout" 1 \
     || { docker service ls >&2; docker service logs --tail 50 "${STACK_NAME}_core" >&2 || true; die "extension/proxy did not start"; }
   wait_for "curl -s -o /dev/null -w '%{http_code}' http://${PROXY_ADDR}:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
     || { docker service logs --tail 50 signalbox-proxy >&2 || true; die "proxy does not answer on :${HTTP_PORT}"; }

@@ -12,6 +12,8 @@ function exclusionError(x: Exclusion): Diagnostic {
       return { code: x.code, severity: 'error', key: 'com.docker.lb.*', message: `a proxy refused the config because of this service's routes, so they were left out: ${x.reason}` };
     case 'ERR_NGINX_REJECTED':
       return { code: x.code, severity: 'error', key: 'com.docker.lb.*', message: `routes of this service fail nginx -t, so they were left out: ${x.reason}` };
+    case 'WARN_SECRET_PENDING':
+      return { code: x.code, severity: 'warning', key: 'com.docker.lb.ssl_cert', message: `pending: ${x.reason}` };
   }
 }
 
@@ -35,6 +37,8 @@ export class ExclusionStore {
       const x = reasons.get(`${s.cluster}\n${s.name}`);
       if (x === undefined || s.status === 'disabled') return s;
       const error = exclusionError(x);
+      // Pending is not a fault: the service stays enabled (its labels are fine) and says what it waits for.
+      if (error.severity === 'warning') return { ...s, warnings: [...s.warnings, error] };
       return {
         ...s,
         status: 'disabled',

@@ -16,6 +16,7 @@ import { createMetrics } from './metrics.js';
 import { ModelStore } from './model-store.js';
 import { StatusTracker } from './status-tracker.js';
 import { Synchronizer } from './synchronizer.js';
+import { TaskChurnDamper } from './task-churn-damper.js';
 
 const log = createLogger('core');
 const configPath = process.env.SIGNALBOX_CONFIG ?? '/config.toml';
@@ -73,6 +74,7 @@ const sync = new Synchronizer({
   tracker,
   metrics,
   log: log.child({ component: 'sync' }),
+  damper: new TaskChurnDamper(log.child({ component: 'damper' })),
   onModels: process.env.SIGNALBOX_MANAGE_SERVICES === 'false' ? undefined : (models, snap) => managed.converge(models, snap),
 });
 const events = watchEvents(

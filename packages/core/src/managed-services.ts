@@ -23,9 +23,33 @@ export { AGENT_PORT, EXTENSION_PORT, LABEL_EXTENSION, LABEL_OWNER, LABEL_ROLE } 
 export const LABEL_STACK = 'com.docker.stack.namespace';
 /** How long core keeps trying to remove a stack network its proxy let go of (the old proxy task may hold it a while). */
 const LEFT_BEHIND_RETRY_MS = 120_000;
+/**
+ * How long a busy client keep-alive connection may live on a routing proxy (nginx keepalive_time, set by
+ * the template in edge mode): past it, the next response says `Connection: close`. A stopping proxy waits
+ * this long plus a margin (bounded by its stop grace period) before it stops nginx, so busy connections
+ * have moved to the new task by a clean close instead of being cut.
+ */
+export const EDGE_DRAIN_MS = 6_000;
+
+/** The drain ends 2 s before swarm's SIGKILL, so nginx still has time to finish what is in flight. */
+export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(EDGE_DRAIN_MS, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
+/** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */
+export const STATE_DIR = '/var/lib/signalbox';
+export const stateVolumeName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-state`;
 const BOOTSTRAP_FIELD = 'TaskTemplate.ContainerSpec.Configs';
+
+/** The overlay network shared by an extension's edge and routing proxies (no app joins it). */
+export interface EdgeNetwork {
+  id: string;
+  /** IPv4 subnet (CIDR) the engine gave it; '' while unknown. Routing proxies trust PROXY headers from it. */
+  subnet: string;
+}
+
+/** Edge service and its network: both named after the proxy service. */
+export const edgeServiceName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
+export const edgeNetworkName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
 
 /** The spec with the version of its content (without bootstrap) as a label: drift is recognised by it. */
 function withSpecVersion(spec: ServiceSpec, version: string): ServiceSpec {
@@ -67,8 +91,9 @@ const ns = (duration: string, fallbackMs: number): number => Math.round((duratio
  * The agent's health check. "Healthcheck", as the engine spells it: it accepts "HealthCheck" on write
  * (Go's JSON is case-insensitive) but returns "Healthcheck", which looked like drift on every check.
  * bash's /dev/tcp instead of `node -e fetch(...)`: starting node costs ~150 ms of CPU, and on a loaded
- * node (load 18 on 2 cores, seen here) three 3 s timeouts in a row had swarm kill healthy proxy tasks.
- * 10 retries = killed only after ~20 s of failing checks.
+ * node (load 18 on 2 cores, seen here) three 3 s timeouts in a row had swarm kill a healthy edge.
+ * Swarm's DNS lists a task only once it is healthy, so the 2 s interval is also how soon a new
+ * routing proxy gets connections; 10 retries = killed only after ~20 s of failing checks.
  */
 function agentHealthcheck() {
   return {
@@ -111,7 +136,16 @@ function secretMounts(names: readonly string[], snap: SwarmSnapshot) {
     .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
 }
 
-export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel): ServiceSpec {
+export function desiredExtensionSpec(
+  name: string,
+  ext: ExtensionConfig,
+  ctx: ManagedContext,
+  snap: SwarmSnapshot,
+  model?: ClusterModel,
+  edge?: EdgeNetwork,
+): ServiceSpec {
+  // The routing proxies take the client address from PROXY headers sent from the edge network only.
+  const trusted = ext.ProxyEdge && edge?.subnet ? [`SIGNALBOX_EDGE_TRUSTED=${edge.subnet}`] : [];
   return {
     Name: ext.ServiceName,
     Labels: { ...ext.Labels, [LABEL_ROLE]: 'extension', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
@@ -129,6 +163,7 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
           ...(ext.Template !== '' ? [`SIGNALBOX_TEMPLATE_CONFIG=${ext.Template}`] : []),
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
           ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
+          ...trusted,
         ],
         // The API token, and the secrets its proxies will load: only a task that mounts a secret can read
         // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
@@ -159,16 +194,20 @@ export function desiredProxySpec(
   ctx: ManagedContext,
   snap: SwarmSnapshot,
   bootstrap?: PublishedConfigRef,
+  edge?: EdgeNetwork,
 ): ServiceSpec {
   const host = ext.PublishMode === 'host';
-  const networks = [...idsOf([ctx.controlNetwork], snap), ...idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).sort()];
+  const appNetworks = idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).filter((id) => id !== edge?.id);
+  const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
     Parallelism: 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',
     Monitor: 5_000_000_000,
-    // Two tasks cannot hold one host port on a node, so host mode replaces tasks in place.
-    Order: host ? 'stop-first' : 'start-first',
+    // Two tasks cannot hold one host port on a node, so a proxy publishing host ports is replaced in
+    // place. Behind an edge it publishes nothing: the new task starts, turns healthy (only then does
+    // swarm's DNS list it to the edge), and the old one drains.
+    Order: host && !ext.ProxyEdge ? 'stop-first' : 'start-first',
   };
   return {
     Name: ext.ProxyServiceName,
@@ -189,7 +228,12 @@ export function desiredProxySpec(
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
+          ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
         ],
+        // One volume per node: a restarted task starts from the newest config this node ran. Then the
+        // named volumes of ProxyMounts, e.g. for an access log file that outlives the task.
+        Mounts: [{ Type: 'volume', Source: stateVolumeName(ext), Target: STATE_DIR }, ...ext.ProxyMounts.map(volumeMount)],
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
@@ -197,8 +241,6 @@ export function desiredProxySpec(
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
         Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap)],
-        // Named volumes only (ProxyMounts), e.g. for an access log file that outlives the task.
-        ...(ext.ProxyMounts.length ? { Mounts: ext.ProxyMounts.map(volumeMount) } : {}),
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),
@@ -207,15 +249,101 @@ export function desiredProxySpec(
     Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
     UpdateConfig: update,
     RollbackConfig: { ...update, FailureAction: 'pause' },
-    EndpointSpec: {
-      // Ingress-published ports need a VIP; host-published ones work without (and without IPVS).
-      Mode: host ? 'dnsrr' : 'vip',
-      Ports: [
-        { Protocol: 'tcp', TargetPort: ext.TargetPort, PublishedPort: ext.PublishedPort, PublishMode: host ? 'host' : 'ingress' },
-        { Protocol: 'tcp', TargetPort: ext.TargetSSLPort, PublishedPort: ext.PublishedSSLPort, PublishMode: host ? 'host' : 'ingress' },
-      ],
-    },
+    // Behind an edge: no published port, and the edge finds the tasks by DNS (tasks.<name>), no VIP needed.
+    EndpointSpec: ext.ProxyEdge ? { Mode: 'dnsrr' } : publishedEndpoint(ext),
   };
+}
+
+/** The published ports, on the edge (or on the proxy in single-hop mode). */
+function publishedEndpoint(ext: ExtensionConfig) {
+  const host = ext.PublishMode === 'host';
+  return {
+    // Ingress-published ports need a VIP; host-published ones work without (and without IPVS).
+    Mode: host ? 'dnsrr' : 'vip',
+    Ports: [
+      { Protocol: 'tcp', TargetPort: ext.TargetPort, PublishedPort: ext.PublishedPort, PublishMode: host ? 'host' : 'ingress' },
+      { Protocol: 'tcp', TargetPort: ext.TargetSSLPort, PublishedPort: ext.PublishedSSLPort, PublishMode: host ? 'host' : 'ingress' },
+    ],
+  };
+}
+
+/**
+ * The edge: holds the published ports and the client connections, and forwards each TCP connection to
+ * a routing proxy task found through swarm's DNS (tasks.<proxy>), with a PROXY protocol header. Its
+ * config comes from these settings only (the agent generates it), so it never changes for routing,
+ * network or certificate changes; it joins only the edge network.
+ */
+export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork): ServiceSpec {
+  const host = ext.PublishMode === 'host';
+  const update = {
+    Parallelism: 1,
+    Delay: ns(ext.ProxyUpdateDelay, 1000),
+    FailureAction: 'rollback',
+    Monitor: 5_000_000_000,
+    Order: host ? 'stop-first' : 'start-first',
+  };
+  return {
+    Name: edgeServiceName(ext),
+    Labels: { ...ext.ProxyLabels, [LABEL_ROLE]: 'edge', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.ProxyImage,
+        Labels: { ...ext.ProxyContainerLabels },
+        Env: [
+          `SIGNALBOX_EDGE_UPSTREAM=tasks.${ext.ProxyServiceName}`,
+          `SIGNALBOX_CONFIG_PATH=/etc/nginx/signalbox-edge.conf`,
+          `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
+          `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+        ],
+        Healthcheck: agentHealthcheck(),
+        StopSignal: 'SIGQUIT',
+        StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
+      },
+      Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
+      Networks: [{ Target: edge.id }],
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
+    },
+    Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
+    UpdateConfig: update,
+    RollbackConfig: { ...update, FailureAction: 'pause' },
+    EndpointSpec: publishedEndpoint(ext),
+  };
+}
+
+/**
+ * Networks a proxy keeps joining for `delayMs` after the last routed service on them went away: a service
+ * removed and re-created on its network (a redeploy, a convergence loop) then replaces the proxy not at all,
+ * instead of twice. A network of a stack with no service left (`docker stack rm`) is let go at once, so the
+ * stack's own removal of it can succeed; a network that no longer exists is dropped.
+ */
+export class NetworkLinger {
+  private readonly lastWanted = new Map<string, number>();
+
+  constructor(
+    private readonly delayMs: number,
+    private readonly never: readonly string[],
+    joinedAtStart: readonly string[],
+    now: number,
+  ) {
+    for (const n of joinedAtStart) if (!never.includes(n)) this.lastWanted.set(n, now);
+  }
+
+  /** The networks to join: `wanted`, plus those still within their delay (sorted, no duplicates). */
+  keep(wanted: readonly string[], snap: SwarmSnapshot, now: number): string[] {
+    for (const n of wanted) this.lastWanted.set(n, now);
+    const out = new Set(wanted);
+    for (const [n, at] of this.lastWanted) {
+      if (out.has(n)) continue;
+      const net = snap.networks.find((x) => x.name === n);
+      const stack = net?.labels[LABEL_STACK];
+      const stackGone = stack !== undefined && !snap.services.some((sv) => sv.labels[LABEL_STACK] === stack);
+      if (!net || stackGone || this.never.includes(n) || now - at >= this.delayMs) this.lastWanted.delete(n);
+      else out.add(n);
+    }
+    return [...out].sort();
+  }
 }
 
 /** Converges managed services; re-checks a service when its desired spec changes or every driftCheckMs. */
@@ -228,6 +356,9 @@ export class ManagedServices {
   private proxyNetworkIds: Set<string> | undefined;
   /** Stack networks a proxy of ours let go of: network id → when, and when removal was last tried. */
   private readonly leftBehind = new Map<string, { since: number; tried: number }>();
+  private readonly lingering = new Map<string, NetworkLinger>();
+  /** Edge networks by name, with the subnet the engine gave them. */
+  private readonly edgeNets = new Map<string, EdgeNetwork>();
 
   constructor(
     private readonly extensions: Record<string, ExtensionConfig>,
@@ -244,14 +375,18 @@ export class ManagedServices {
       const ext = this.extensions[name]!;
       const model = models.get(name);
       if (!model) continue;
-      const proxy = desiredProxySpec(name, ext, model, this.ctx, snap);
-      for (const spec of [desiredExtensionSpec(name, ext, this.ctx, snap, model), proxy]) {
+      const edge = ext.ProxyEdge ? await this.edgeNetwork(name, ext, snap) : undefined;
+      // The proxy stays a while on networks whose last routed service just went (see NetworkLinger).
+      const proxyModel = { ...model, proxyNetworks: this.linger(name, ext, snap).keep(model.proxyNetworks, snap, now) };
+      const proxy = desiredProxySpec(name, ext, proxyModel, this.ctx, snap, undefined, edge);
+      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, model, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge)] : [])];
+      for (const spec of specs) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
         // 90 %: a poll timer firing a few ms early must not push the next drift check a whole interval out.
         if (last && last.version === version && now - last.at < this.driftCheckMs * 0.9) continue;
         // Only looked up when the proxy is checked: the newest published config becomes its bootstrap.
-        const desired = withSpecVersion(spec === proxy ? desiredProxySpec(name, ext, model, this.ctx, snap, await this.newestConfig(name)) : spec, version);
+        const desired = withSpecVersion(spec === proxy ? desiredProxySpec(name, ext, proxyModel, this.ctx, snap, await this.newestConfig(name), edge) : spec, version);
         const res = await this.services.ensure(desired, spec === proxy ? [BOOTSTRAP_FIELD] : []);
         this.lastChecked.set(spec.Name, { version, at: now });
         if (res.action === 'refused') {
@@ -327,6 +462,38 @@ export class ManagedServices {
     if (last) last.at = 0;
   }
 
+  private linger(name: string, ext: ExtensionConfig, snap: SwarmSnapshot): NetworkLinger {
+    let l = this.lingering.get(name);
+    if (!l) {
+      // After a core restart: what the proxy joins now counts as wanted now, so nothing is dropped at once.
+      const joined = snap.services.find((sv) => sv.name === ext.ProxyServiceName)?.networkIds ?? [];
+      const names = snap.networks.filter((n) => joined.includes(n.id)).map((n) => n.name);
+      l = new NetworkLinger(ns(ext.ProxyNetworkDetachDelay, 60_000) / 1e6, [this.ctx.controlNetwork, edgeNetworkName(ext)], names, Date.now());
+      this.lingering.set(name, l);
+    }
+    return l;
+  }
+
+  /**
+   * The edge network of an extension: created once, then found in the snapshot. Its subnet is read from
+   * the engine once per core start (the snapshot does not carry subnets).
+   */
+  private async edgeNetwork(name: string, ext: ExtensionConfig, snap: SwarmSnapshot): Promise<EdgeNetwork | undefined> {
+    const netName = edgeNetworkName(ext);
+    const inSnap = snap.networks.find((n) => n.name === netName);
+    const known = this.edgeNets.get(netName);
+    if (inSnap && known && known.id === inSnap.id && known.subnet) return known;
+    try {
+      const res = await this.services.ensureNetwork(netName, { [LABEL_ROLE]: 'edge-network', [LABEL_EXTENSION]: name, [LABEL_OWNER]: this.ctx.owner });
+      const edge = { id: res.id, subnet: res.subnet };
+      this.edgeNets.set(netName, edge);
+      return edge;
+    } catch (e) {
+      this.log.error({ network: netName, err: (e as Error).message }, 'cannot create the edge network; will retry');
+      return undefined;
+    }
+  }
+
   private async newestConfig(extension: string): Promise<PublishedConfigRef | undefined> {
     const newest = (await this.services.listConfigs(`${LABEL_EXTENSION}=${extension}`))[0];
     return newest ? { id: String(newest.ID), name: String(newest.Spec?.Name) } : undefined;
@@ -334,13 +501,26 @@ export class ManagedServices {
 
   /** Services and published configs of ours whose [Extensions.NAME] section is gone. */
   private async removeStale(): Promise<void> {
-    const wanted = new Set(Object.values(this.extensions).flatMap((e) => [e.ServiceName, e.ProxyServiceName]));
+    const wanted = new Set(Object.values(this.extensions).flatMap((e) => [e.ServiceName, e.ProxyServiceName, ...(e.ProxyEdge ? [edgeServiceName(e)] : [])]));
     for (const s of await this.services.listByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
       const name = String(s.Spec?.Name ?? '');
       if (name && !wanted.has(name)) {
         await this.services.remove(name);
         this.lastChecked.delete(name);
         this.metrics.serviceUpdates.inc({ service: name, action: 'removed' });
+      }
+    }
+    // Edge networks of removed extensions, or of ones switched to single hop (the engine refuses while a task still uses one).
+    const wantedNets = new Set(Object.values(this.extensions).filter((e) => e.ProxyEdge).map(edgeNetworkName));
+    for (const n of await this.services.listNetworksByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
+      const netName = String(n.Name ?? '');
+      if (n.Labels?.[LABEL_ROLE] !== 'edge-network' || wantedNets.has(netName)) continue;
+      try {
+        await this.services.removeNetwork(String(n.Id));
+        this.edgeNets.delete(netName);
+        this.log.info({ network: netName }, 'removed an edge network no extension uses any more');
+      } catch (e) {
+        this.log.debug({ network: netName, err: (e as Error).message }, 'edge network still in use; will retry');
       }
     }
     for (const c of await this.services.listConfigs(LABEL_OWNER + '=' + this.ctx.owner)) {

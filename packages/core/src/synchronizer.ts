@@ -8,6 +8,8 @@ import { FirstStartGate } from './first-start.js';
 import type { CoreMetrics } from './metrics.js';
 import type { ModelStore } from './model-store.js';
 import type { StatusTracker } from './status-tracker.js';
+import type { TaskChurnDamper } from './task-churn-damper.js';
+import { withPendingSecrets } from './pending-secrets.js';
 
 export interface SynchronizerDeps {
   config: SignalboxConfig;
@@ -17,6 +19,8 @@ export interface SynchronizerDeps {
   tracker: StatusTracker;
   metrics: CoreMetrics;
   log: Logger;
+  /** Holds the task changes of crash-looping services (at most one publish per hold time). */
+  damper?: TaskChurnDamper;
   /** Called after every successful read, with the models; keeps extension/proxy services converged. */
   onModels?: (models: Map<string, ClusterModel>, snap: SwarmSnapshot) => Promise<void>;
   /** Poll fast for this long after a service event, so task starts (no events) are seen at once. */
@@ -133,6 +137,10 @@ export class Synchronizer {
       const acme = this.d.config.Extensions[name]?.Acme;
       if (acme) models.set(name, withAcmePlan(model, acmeIds, acme));
     }
+    for (const [name, model] of models) {
+      const ext = this.d.config.Extensions[name];
+      if (ext) models.set(name, withPendingSecrets(model, snap, ext.ProxyServiceName));
+    }
     end();
     const idByName = new Map(snap.networks.map((n) => [n.name, n.id]));
     this.joinedNetworks = new Set([...models.values()].flatMap((m) => m.proxyNetworks.map((n) => idByName.get(n) ?? n)));
@@ -153,7 +161,8 @@ export class Synchronizer {
     for (const [name, model] of models) {
       const ext = this.d.config.Extensions[name];
       if (!ext) continue;
-      if (this.d.store.set(name, ext, model)) {
+      const published = this.d.damper ? this.d.damper.apply(name, model, Date.now()) : model;
+      if (this.d.store.set(name, ext, published)) {
         metrics.modelUpdates.inc({ extension: name });
         log.info({ extension: name, version: this.d.store.get(name)?.version, hosts: model.virtualHosts.length, passthrough: model.passthrough.length }, 'model updated');
       }

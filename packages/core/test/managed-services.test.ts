@@ -5,7 +5,7 @@ import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
-import { BOOTSTRAP_PATH, ManagedServices, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
+import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, ManagedServices, NetworkLinger, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ctx = { coreUrl: 'http://signalbox-core:8080', controlNetwork: 'signalbox-control', owner: 'signalbox', dockerSocket: '/var/run/docker.sock', logLevel: 'info' };
@@ -27,8 +27,8 @@ function ext(toml: string) {
   return r.config.Extensions.default!;
 }
 
-test('host publish mode: host ports, dnsrr, stop-first rolls with rollback', () => {
-  const spec: any = desiredProxySpec('default', ext('PublishMode = "host"\nPublishedPort = 8080\nPublishedSSLPort = 8443'), model, ctx, snap);
+test('single hop, host publish mode: host ports, dnsrr, stop-first rolls with rollback', () => {
+  const spec: any = desiredProxySpec('default', ext('ProxyEdge = false\nPublishMode = "host"\nPublishedPort = 8080\nPublishedSSLPort = 8443'), model, ctx, snap);
   expect(spec.EndpointSpec).toEqual({
     Mode: 'dnsrr',
     Ports: [
@@ -39,11 +39,51 @@ test('host publish mode: host ports, dnsrr, stop-first rolls with rollback', () 
   expect(spec.UpdateConfig).toMatchObject({ Order: 'stop-first', FailureAction: 'rollback', Parallelism: 1 });
 });
 
-test('ingress publish mode: VIP endpoint, start-first', () => {
-  const spec: any = desiredProxySpec('default', ext('PublishMode = "ingress"'), model, ctx, snap);
+test('single hop, ingress publish mode: VIP endpoint, start-first', () => {
+  const spec: any = desiredProxySpec('default', ext('ProxyEdge = false\nPublishMode = "ingress"'), model, ctx, snap);
   expect(spec.EndpointSpec.Mode).toBe('vip');
   expect(spec.EndpointSpec.Ports.map((p: any) => p.PublishMode)).toEqual(['ingress', 'ingress']);
   expect(spec.UpdateConfig.Order).toBe('start-first');
+});
+
+const edgeNet = { id: 'edge1', subnet: '10.9.8.0/24' };
+
+test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the ports; the proxy publishes none, joins the edge network and rolls start-first', (mode) => {
+  const e = ext(`PublishMode = "${mode}"\nPublishedPort = 8080\nPublishedSSLPort = 8443\nProxyReplicas = 2`);
+  const proxy: any = desiredProxySpec('default', e, model, ctx, snap, undefined, edgeNet);
+  expect(proxy.EndpointSpec).toEqual({ Mode: 'dnsrr' });
+  expect(proxy.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback' });
+  expect(proxy.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }, { Target: 'zz' }]);
+  expect(proxy.TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
+  expect(proxy.TaskTemplate.ContainerSpec.Env).toContain(`SIGNALBOX_DRAIN_MS=${EDGE_DRAIN_MS}`);
+  // The drain must end before swarm's SIGKILL.
+  expect(EDGE_DRAIN_MS).toBeLessThan(proxy.TaskTemplate.ContainerSpec.StopGracePeriod / 1e6);
+  const short: any = desiredProxySpec('default', ext('ProxyStopGracePeriod = "5s"'), model, ctx, snap, undefined, edgeNet);
+  expect(short.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_DRAIN_MS=3000');
+  const edge: any = desiredEdgeSpec('default', e, ctx, edgeNet);
+  expect(edge.Name).toBe('signalbox-proxy-edge');
+  expect(edge.Labels).toMatchObject({ 'com.signalbox.role': 'edge', 'com.signalbox.owner': 'signalbox', 'com.signalbox.extension': 'default' });
+  expect(edge.TaskTemplate.Networks).toEqual([{ Target: 'edge1' }]);
+  expect(edge.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_UPSTREAM=tasks.signalbox-proxy');
+  expect(edge.TaskTemplate.ContainerSpec.Secrets).toBeUndefined();
+  expect(edge.Mode).toEqual({ Replicated: { Replicas: 2 } });
+  const p = mode === 'host' ? 'host' : 'ingress';
+  expect(edge.EndpointSpec).toEqual({
+    Mode: mode === 'host' ? 'dnsrr' : 'vip',
+    Ports: [
+      { Protocol: 'tcp', TargetPort: 80, PublishedPort: 8080, PublishMode: p },
+      { Protocol: 'tcp', TargetPort: 443, PublishedPort: 8443, PublishMode: p },
+    ],
+  });
+  expect(edge.UpdateConfig.Order).toBe(mode === 'host' ? 'stop-first' : 'start-first');
+  // The extension renders realip for the edge network's subnet.
+  expect((desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
+});
+
+test('the edge spec does not depend on the routing model (it never rolls for routes, networks or certificates)', () => {
+  const e = ext('PublishMode = "host"');
+  expect(desiredEdgeSpec('default', e, ctx, edgeNet)).toEqual(desiredEdgeSpec('default', e, ctx, edgeNet));
+  expect(desiredEdgeSpec.length).toBe(4);
 });
 
 test('proxy joins the control network first, then only the networks its services need (by id, sorted); unknown names are skipped', () => {
@@ -124,7 +164,12 @@ function fieldNames(v: unknown, path = ''): string[] {
 
 test('desired specs use only the field names the engine returns (no endless drift from a misspelt key)', () => {
   const e = ext('ProxyLabels = { a = "b" }\nLabels = { c = "d" }');
-  const specs = [desiredExtensionSpec('default', e, ctx, snap), desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' })];
+  const specs = [
+    desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet),
+    desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' }, edgeNet),
+    desiredEdgeSpec('default', e, ctx, edgeNet),
+    desiredProxySpec('default', ext('ProxyEdge = false'), model, ctx, snap),
+  ];
   const unknown = specs.flatMap((s) => fieldNames(s)).filter((p) => !ENGINE_KEYS.has(p.slice(p.lastIndexOf('.') + 1)));
   expect(unknown).toEqual([]);
   expect((specs[1] as any).TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
@@ -185,6 +230,8 @@ describe('ManagedServices.converge', () => {
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async (id: string) => {
         if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
       }),
@@ -209,14 +256,14 @@ describe('ManagedServices.converge', () => {
   test('an unchanged desired spec is still re-checked every driftCheckMs, and a hand-made change is put back and logged', async () => {
     const { m, models, drifted, ensured, drifts } = setup();
     await m.converge(models, snap);
-    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy']);
+    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge']);
     drifted.add('signalbox-proxy');
     now += 1000;
     await m.converge(models, snap); // within the interval: not looked at
-    expect(ensured).toHaveLength(2);
+    expect(ensured).toHaveLength(3);
     now += 1750; // 2750 ms since the last check: a poll timer firing a little early still counts
     await m.converge(models, snap);
-    expect(ensured).toHaveLength(4);
+    expect(ensured).toHaveLength(6);
     expect(await drifts()).toBe(1);
   });
 
@@ -244,7 +291,7 @@ describe('ManagedServices.converge', () => {
     m.recheck('signalbox-proxy');
     m.recheck('some-app'); // not ours: no effect
     await m.converge(models, snap);
-    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy']);
+    expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge', 'signalbox-proxy']);
     expect(await drifts()).toBe(1);
   });
 });
@@ -268,6 +315,8 @@ describe('networks docker stack rm leaves behind because the proxy still used th
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async (id: string) => {
         if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
       }),
@@ -433,6 +482,8 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
       removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async () => undefined),
     };
     const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
@@ -440,9 +491,97 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
     if (!cfg.ok) throw new Error('config');
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0);
     for (let i = 0; i < 3; i++) await m.converge(new Map([['default', model]]), snap);
-    expect(services.ensure).toHaveBeenCalledTimes(6); // still checked every time (extension + proxy) ...
-    expect(log.error).toHaveBeenCalledTimes(2); // ... but each service's refusal is logged once
+    expect(services.ensure).toHaveBeenCalledTimes(9); // still checked every time (extension + proxy + edge) ...
+    expect(log.error).toHaveBeenCalledTimes(3); // ... but each service's refusal is logged once
     expect(log.warn).not.toHaveBeenCalled();
+  });
+});
+
+describe('NetworkLinger: no flapping', () => {
+  const net = (name: string, labels: Record<string, string> = {}) => ({ id: `id-${name}`, name, driver: 'overlay', scope: 'swarm', attachable: true, ingress: false, labels });
+  const svc = (name: string, labels: Record<string, string> = {}) => ({ id: name, name, labels, createdAt: '', networkIds: [], endpointMode: 'dnsrr' as const, vips: [], ports: [], tasks: [] });
+  const at = (networks: ReturnType<typeof net>[], services: ReturnType<typeof svc>[] = []): SwarmSnapshot => ({ services, networks, secrets: [], nodes: [] });
+
+  test('a network stays joined for the delay after its last routed service went, then is let go', () => {
+    const l = new NetworkLinger(60_000, ['signalbox-control'], [], 0);
+    const snap = at([net('a'), net('b')]);
+    expect(l.keep(['a', 'b'], snap, 0)).toEqual(['a', 'b']);
+    expect(l.keep(['a'], snap, 1_000)).toEqual(['a', 'b']);
+    expect(l.keep(['a'], snap, 59_000)).toEqual(['a', 'b']);
+    expect(l.keep(['a'], snap, 60_001)).toEqual(['a']);
+    expect(l.keep(['a'], snap, 60_002)).toEqual(['a']);
+  });
+
+  test('a flap (last service removed, another created on the network within the delay) never changes the list', () => {
+    const l = new NetworkLinger(60_000, [], [], 0);
+    const snap = at([net('a')]);
+    const seen = [l.keep(['a'], snap, 0), l.keep([], snap, 100), l.keep(['a'], snap, 400), l.keep([], snap, 30_000), l.keep(['a'], snap, 31_000)];
+    expect(new Set(seen.map((x) => x.join()))).toEqual(new Set(['a']));
+  });
+
+  test('let go at once: a network of a stack with no service left (docker stack rm), a deleted network, the control network', () => {
+    const l = new NetworkLinger(60_000, ['ctl'], ['ctl', 'st_default'], 0);
+    const stackNet = net('st_default', { 'com.docker.stack.namespace': 'st' });
+    expect(l.keep([], at([stackNet], [svc('st_worker', { 'com.docker.stack.namespace': 'st' })]), 10)).toEqual(['st_default']);
+    expect(l.keep([], at([stackNet], []), 20)).toEqual([]);
+    l.keep(['gone'], at([net('gone')]), 30);
+    expect(l.keep([], at([]), 40)).toEqual([]);
+  });
+
+  test('after a core restart, the networks the proxy already joins get the full delay', () => {
+    const l = new NetworkLinger(60_000, [], ['a'], 1_000);
+    expect(l.keep([], at([net('a')]), 50_000)).toEqual(['a']);
+    expect(l.keep([], at([net('a')]), 61_001)).toEqual([]);
+  });
+
+  test('0s detaches at once', () => {
+    const l = new NetworkLinger(0, [], [], 0);
+    expect(l.keep(['a'], at([net('a')]), 0)).toEqual(['a']);
+    expect(l.keep([], at([net('a')]), 0)).toEqual([]);
+  });
+});
+
+test('the proxy keeps what it installs on a named volume of its node', () => {
+  const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' }]);
+  expect(spec.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_STATE_DIR=/var/lib/signalbox');
+});
+
+describe('the edge follows config.toml', () => {
+  function harness(toml: string, existing: string[], networks: { Id: string; Name: string; Labels: Record<string, string> }[]) {
+    const services = {
+      ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
+      listConfigs: jest.fn(async () => []),
+      listByLabel: jest.fn(async () => existing.map((n) => ({ Spec: { Name: n } }))),
+      remove: jest.fn(async () => true),
+      removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: true })),
+      listNetworksByLabel: jest.fn(async () => networks),
+      removeNetwork: jest.fn(async () => undefined),
+    };
+    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const cfg = parseConfig(`[Extensions.default]\n${toml}`);
+    if (!cfg.ok) throw new Error('config');
+    return { m: new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0), services };
+  }
+  const edgeNetRaw = { Id: 'edge1', Name: 'signalbox-proxy-edge', Labels: { 'com.signalbox.role': 'edge-network', 'com.signalbox.owner': 'signalbox' } };
+
+  test('with ProxyEdge the edge network is created and the edge service is kept', async () => {
+    const { m, services } = harness('', ['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge'], [edgeNetRaw]);
+    await m.converge(new Map([['default', model]]), snap);
+    expect(services.ensureNetwork).toHaveBeenCalledWith('signalbox-proxy-edge', expect.objectContaining({ 'com.signalbox.role': 'edge-network', 'com.signalbox.owner': 'signalbox' }));
+    expect(services.ensure.mock.calls.map((c: any[]) => c[0].Name)).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge']);
+    expect(services.remove).not.toHaveBeenCalled();
+    expect(services.removeNetwork).not.toHaveBeenCalled();
+  });
+
+  test('switched to single hop: the edge service and its network are removed, no edge is created', async () => {
+    const { m, services } = harness('ProxyEdge = false', ['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge'], [edgeNetRaw]);
+    await m.converge(new Map([['default', model]]), snap);
+    expect(services.ensureNetwork).not.toHaveBeenCalled();
+    expect(services.ensure.mock.calls.map((c: any[]) => c[0].Name)).toEqual(['signalbox-extension', 'signalbox-proxy']);
+    expect(services.remove).toHaveBeenCalledWith('signalbox-proxy-edge');
+    expect(services.removeNetwork).toHaveBeenCalledWith('edge1');
   });
 });
 
@@ -465,14 +604,18 @@ describe('least exposure', () => {
     expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-api-token']);
   });
 
-  test('ProxyMounts mounts named volumes into the proxy, nothing else', () => {
+  test('ProxyMounts mounts named volumes into the proxy, next to its state volume, nothing else', () => {
     const p = spec(desiredProxySpec('default', ext('ProxyMounts = ["signalbox-logs:/var/log/signalbox"]'), model, withToken, snapWithToken));
-    expect(p.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-logs', Target: '/var/log/signalbox' }]);
+    expect(p.Mounts).toEqual([
+      { Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' },
+      { Type: 'volume', Source: 'signalbox-logs', Target: '/var/log/signalbox' },
+    ]);
   });
 
   test('proxies never get the Docker socket and their agent listens on loopback only', () => {
     const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
-    expect(p.Mounts ?? []).toEqual([]);
+    // Its only mount is the per-node state volume.
+    expect(p.Mounts).toEqual([{ Type: 'volume', Source: 'signalbox-proxy-state', Target: '/var/lib/signalbox' }]);
     expect(p.Env).toContain('SIGNALBOX_AGENT_HOST=127.0.0.1');
   });
 });

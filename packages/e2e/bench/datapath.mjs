@@ -5,6 +5,10 @@
 //                          the real builder made (what the proxy runs; access log off like the others)
 //   HAProxy                127.0.0.1:39482 (Debian's haproxy, keepalive + connection reuse to the backend)
 //   Caddy                  127.0.0.1:39483 (Debian's caddy, reverse_proxy with keepalive)
+//   edge → nginx           127.0.0.1:39486: the edge's generated L4 config (proxy-agent edge mode, PROXY
+//                          protocol, worker_processes auto as deployed) in front of the same rendered
+//                          config with ProxyEdge (listen … proxy_protocol, realip) on 39485: the cost
+//                          of the edge hop against the single-hop row above
 // Each proxy gets one CPU's worth of workers (nginx worker_processes 1, haproxy nbthread 1,
 // GOMAXPROCS=1 for Caddy), matching the default WorkerProcesses = 1.
 // Then, if the stack is running, the real Signalbox proxy (127.0.0.1:8080, and its container's bridge
@@ -24,7 +28,7 @@ const DURATION_S = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.argv[3] ?? 32);
 const ROUNDS = Number(process.argv[4] ?? 2);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PORTS = { backend: 39500, nginx: 39481, nginxSsl: 39444, haproxy: 39482, caddy: 39483 };
+const PORTS = { backend: 39500, nginx: 39481, nginxSsl: 39444, haproxy: 39482, caddy: 39483, routing: 39485, routingSsl: 39445, edge: 39486 };
 const HOST = 'datapath.local';
 const SWARM_SERVICE = 'sbx-perf-datapath';
 const SWARM_HOST = 'datapath.perf.test';
@@ -56,7 +60,10 @@ async function up(name, port, host, child) {
   if (!ok) throw new Error(`${name} did not answer 200 on ${port}: ${child?.errText?.() ?? ''}`);
 }
 
-async function signalboxNginx(dir) {
+/** `edge`: render with ProxyEdge on the routing ports (PROXY protocol listeners), else single hop. */
+async function signalboxNginx(parent, edge = false) {
+  const dir = path.join(parent, edge ? 'routing' : 'single');
+  mkdirSync(dir);
   const { buildClusterModels, defaultExtensionConfig } = await import(path.join(ROOT, 'packages/model/dist/index.js'));
   const { renderNginxConf } = await import(path.join(ROOT, 'packages/extension/dist/render/index.js'));
   // A service publishing the backend port in host mode on a node at 127.0.0.1: the builder's
@@ -70,17 +77,40 @@ async function signalboxNginx(dir) {
   const model = buildClusterModels(snap, [{ name: 'default', serviceCluster: '', networks: [] }]).get('default');
   if (model.virtualHosts.length !== 1) throw new Error(`unexpected model: ${JSON.stringify(model.services)}`);
   const ext = defaultExtensionConfig('default');
-  ext.TargetPort = PORTS.nginx;
-  ext.TargetSSLPort = PORTS.nginxSsl;
+  ext.TargetPort = edge ? PORTS.routing : PORTS.nginx;
+  ext.TargetSSLPort = edge ? PORTS.routingSsl : PORTS.nginxSsl;
+  ext.ProxyEdge = edge;
   ext.Config = { ...ext.Config, PidPath: path.join(dir, 'nginx.pid'), ErrorLogPath: path.join(dir, 'nginx-error.log'), AccessLogPath: '' };
   if (process.getuid?.() !== 0) ext.Config.User = '';
   mkdirSync(path.join(dir, 'temp'));
-  const conf = renderNginxConf(model, ext, { secretsDir: path.join(dir, 'secrets'), tempDir: path.join(dir, 'temp'), proxyId: 'datapath' }).replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
+  const conf = renderNginxConf(model, ext, { secretsDir: path.join(dir, 'secrets'), tempDir: path.join(dir, 'temp'), proxyId: 'datapath', ...(edge ? { edgeTrustedFrom: ['127.0.0.0/8'] } : {}) }).replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
   const args = ['-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'nginx-error.log'), '-g', 'daemon off;'];
   const t = spawnSync('nginx', ['-t', '-q', ...args.slice(0, 6)], { encoding: 'utf8' });
   if (t.status !== 0) throw new Error(`nginx -t: ${t.stderr}`);
+  return start('nginx', args);
+}
+
+/** The edge as the proxy agent generates it, forwarding to the routing nginx on loopback. */
+async function edgeNginx(parent) {
+  const { edgeConfig } = await import(path.join(ROOT, 'packages/proxy-agent/dist/edge.js'));
+  const dir = path.join(parent, 'edge');
+  mkdirSync(dir);
+  const streamModule = '/usr/lib/nginx/modules/ngx_stream_module.so';
+  const conf = edgeConfig({
+    upstream: '127.0.0.1',
+    httpPort: PORTS.edge,
+    upstreamHttpPort: PORTS.routing,
+    pidPath: path.join(dir, 'nginx.pid'),
+    resolver: '127.0.0.1',
+    ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
+  }).replace(/^(\s+listen )(\d+);/gm, '$1127.0.0.1:$2;');
+  const file = path.join(dir, 'nginx.conf');
+  writeFileSync(file, conf);
+  const args = ['-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;'];
+  const t = spawnSync('nginx', ['-t', '-q', ...args.slice(0, 6)], { encoding: 'utf8' });
+  if (t.status !== 0) throw new Error(`nginx -t (edge): ${t.stderr}`);
   return start('nginx', args);
 }
 
@@ -197,10 +227,10 @@ async function measureSwarm(t, durationS) {
 function table(title, rows) {
   const base = rows[0];
   console.log(title);
-  console.log(`${'path'.padEnd(34)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}`);
+  console.log(`${'path'.padEnd(40)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}`);
   for (const r of rows) {
     console.log(
-      `${r.name.padEnd(34)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / base.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / base.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}`,
+      `${r.name.padEnd(40)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / base.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / base.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}`,
     );
   }
 }
@@ -234,6 +264,7 @@ async function main() {
       { name: 'nginx, Signalbox config', port: PORTS.nginx, host: HOST, child: await signalboxNginx(dir) },
       { name: 'HAProxy 2.6', port: PORTS.haproxy, host: HOST, child: haproxy(dir) },
       { name: 'Caddy 2.6', port: PORTS.caddy, host: HOST, child: caddy(dir) },
+      ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L4) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
     ];
     for (const t of targets) await up(t.name, t.port, t.host, t.child);
     const swarm = process.env.SBX_PERF_SWARM === '0' ? undefined : await swarmBackend().catch((e) => (process.stderr.write(`swarm part skipped: ${e.message}\n`), undefined));

@@ -89,7 +89,9 @@ async function run(cap, text, prefix) {
     held.push(res);
   });
   await new Promise((r) => hold.listen(HOLD_PORT, '127.0.0.1', r));
-  const sup = new Supervisor({ nginxBin: 'nginx', configPath: conf, logger: quiet, maxDrainingGenerations: cap, confirmTimeoutMs: 120_000 });
+  // drainingGraceMs 0: every generation counts at once (the reloads here come seconds apart; with the
+  // agent's 30 s grace the cap would only act on generations still draining 30 s after their reload).
+  const sup = new Supervisor({ nginxBin: 'nginx', configPath: conf, logger: quiet, maxDrainingGenerations: cap, drainingGraceMs: 0, confirmTimeoutMs: 120_000 });
   const rows = [];
   const requests = [];
   try {

@@ -1,6 +1,6 @@
 // Automatic HTTPS on the real swarm (issue 17), with Debian's pebble as the CA (scripts/acme-pebble.sh:
-// pebble in the extension task's network namespace, its DNS pointing every name at the proxy task, so
-// HTTP-01 is validated through the proxy). A service labelled acme=true gets a pebble certificate served
+// pebble in the extension task's network namespace, HTTP-01 relayed to the HTTP port of the edge task, so
+// it is validated through the clients' path: edge, routing proxy, extension). A service labelled acme=true gets a pebble certificate served
 // with SNI; a host pebble refuses shows WARN_ACME_ORDER_FAILED with the CA's reason in core's status while
 // the other host is issued; a renewal (90 s certificates) under an HTTPS request loop fails no request.
 import { X509Certificate } from 'node:crypto';
@@ -77,7 +77,7 @@ beforeAll(async () => {
   const labels = (host: string) => ({ 'com.docker.lb.hosts': host, 'com.docker.lb.port': '80', 'com.docker.lb.network': NET, 'com.docker.lb.acme': 'true' });
   await createDemoService({ name: APP, networks: [NET], labels: labels(HOST) });
   await createDemoService({ name: BLOCKED_APP, networks: [NET], labels: labels(BLOCKED) });
-  // The proxy joins the new network (one roll) before pebble learns the proxy's address.
+  // The proxy joins the new network (one roll) before pebble starts.
   await waitFor('both hosts routed over HTTP', async () => (await get(HOST)).status === 200 && (await get(BLOCKED)).status === 200, 240_000, 500);
   await waitFor('the proxy settled', () => serviceSettled(PROXY_SERVICE), 240_000, 1000);
   const up = await run('bash', ['-c', `PEBBLE_VALIDITY=${VALIDITY_S} PEBBLE_BLOCKLIST=${BLOCKED} scripts/acme-pebble.sh up`], 420_000);

@@ -19,6 +19,7 @@ import {
   ensureNetwork,
   execInService,
   get,
+  inspectService,
   proxyNginxConf,
   removeNetwork,
   removeService,
@@ -145,13 +146,19 @@ test('X-Forwarded-* are kept from a trusted load balancer and replaced for an un
   // From a container on the overlay network, straight to the proxy task: not trusted.
   // Earlier tests mount secrets, which roll the proxy: wait until a running task is on the network again.
   const proxyAddr = await waitFor(`a proxy task on ${NET}`, async () => (await taskAddresses(PROXY_SERVICE, NET))[0], 180_000, 500);
-  // node:http, not fetch: fetch drops a Host header it is given (a forbidden header), and the proxy then
-  // answers for the address instead of app.il.test.
+  // Behind the edge (ProxyEdge, the default) the proxy's ports take only connections that start with a
+  // PROXY protocol header; one from an app container claims a client address that must not be believed
+  // (real_ip trusts the edge network only). A raw HTTP/1.0 request (no chunked body to decode) on a plain
+  // socket, so the Host header is sent as given.
+  const edge = (await inspectService(`${PROXY_SERVICE}-edge`)) !== undefined;
+  const head = edge ? 'PROXY TCP4 198.51.100.9 10.0.0.1 40000 80\r\n' : '';
+  const request = `${head}GET / HTTP/1.0\r\nHost: app.il.test\r\n${Object.entries(sent).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
   const script =
-    `const r=require('http').request({host:'${proxyAddr}',port:80,path:'/',headers:${JSON.stringify({ ...sent, host: 'app.il.test' })},timeout:10000},` +
-    `res=>{let b='';res.on('data',c=>b+=c);res.on('end',()=>process.stdout.write(b))});` +
-    `r.on('error',e=>{process.stderr.write(String(e));process.exit(3)});r.end()`;
+    `const s=require('net').connect(80,'${proxyAddr}',()=>s.write(${JSON.stringify(request)}));let b='';s.setTimeout(10000,()=>{process.stderr.write('timeout');process.exit(3)});` +
+    `s.on('data',c=>b+=c);s.on('end',()=>process.stdout.write(b.slice(b.indexOf('\\r\\n\\r\\n')+4)));` +
+    `s.on('error',e=>{process.stderr.write(String(e));process.exit(3)})`;
   const r = await execInService(name, ['node', '-e', script]);
+  expect(r.stderr).toBe('');
   expect(r.exitCode).toBe(0);
   const untrusted = (JSON.parse(r.stdout) as { headers: Record<string, string> }).headers;
   expect(untrusted['x-real-ip']).toMatch(/^10\./);

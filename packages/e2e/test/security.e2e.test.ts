@@ -71,7 +71,7 @@ afterAll(async () => {
   for (const s of [APP, APP_PROBE, CONTROL_PROBE]) await removeService(s);
 });
 
-test('from an app network the proxy serves HTTP, but its agent API (status, metrics) is not reachable', async () => {
+test('from an app network the proxy serves HTTP only through the edge, and its agent API (status, metrics) is not reachable', async () => {
   const [proxyIp] = await waitFor('proxy address on the app network', async () => {
     const a = await taskAddresses(PROXY_SERVICE, NET);
     return a.length > 0 ? a : undefined;
@@ -82,7 +82,11 @@ test('from an app network the proxy serves HTTP, but its agent API (status, metr
     { url: `http://${proxyIp}:8082/metrics` },
     { url: `http://${PROXY_SERVICE}:8082/v1/status` },
   ]);
-  expect(res[0]).toBe('200');
+  // Behind the edge (ProxyEdge, the default) the proxy's ports take only connections that start with a
+  // PROXY protocol header, so a plain request from an app container is closed; single hop, it is served.
+  const edge = (await run('docker', ['service', 'inspect', `${PROXY_SERVICE}-edge`])).code === 0;
+  if (edge) expect(res[0]).toMatch(/^error:/);
+  else expect(res[0]).toBe('200');
   for (const r of res.slice(1)) expect(r).toMatch(/^error:/);
   // Inside the proxy container the agent still answers (health checks, operators with docker exec).
   expect((await fetchInService(PROXY_SERVICE, 8082, '/v1/status')).status).toBe(200);
@@ -127,12 +131,13 @@ test('signalbox status uses the token (inside core) and shows the routed service
   expect(s.routes.some((r) => r.host === HOST)).toBe(true);
 });
 
-test('only core and the extension have the Docker socket, both placed on managers; proxies have no mounts', async () => {
+test('only core and the extension have the Docker socket, both placed on managers; the proxy mounts only its state volume', async () => {
   const inspect = async (name: string) => JSON.parse((await run('docker', ['service', 'inspect', name])).stdout)[0].Spec.TaskTemplate;
   const [core, ext, proxy] = await Promise.all([inspect(CORE_SERVICE), inspect(EXTENSION_SERVICE), inspect(PROXY_SERVICE)]);
   const sock = (t: { ContainerSpec: { Mounts?: { Source: string }[] } }) => (t.ContainerSpec.Mounts ?? []).some((m) => m.Source.endsWith('docker.sock'));
   expect([sock(core), sock(ext), sock(proxy)]).toEqual([true, true, false]);
-  expect(proxy.ContainerSpec.Mounts ?? []).toEqual([]);
+  // A named volume of its node, where it keeps the configs it installed (restart from the newest).
+  expect(proxy.ContainerSpec.Mounts ?? []).toEqual([{ Type: 'volume', Source: `${PROXY_SERVICE}-state`, Target: '/var/lib/signalbox' }]);
   for (const t of [core, ext]) expect(t.Placement.Constraints.map((c: string) => c.replace(/\s+/g, ''))).toContain('node.role==manager');
   // The token secret is mounted where the components read it.
   for (const t of [ext, proxy]) expect(t.ContainerSpec.Secrets.map((x: { File: { Name: string } }) => x.File.Name)).toContain('signalbox-api-token');

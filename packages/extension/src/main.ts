@@ -98,6 +98,8 @@ const pipeline = new Pipeline({
     // Unset: x-proxy-id is each proxy task's own $hostname (its container), as with Interlock.
     ...(process.env.SIGNALBOX_PROXY_ID ? { proxyId: process.env.SIGNALBOX_PROXY_ID } : {}),
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
+    // Set by core with ProxyEdge: the edge network's subnet, trusted for the client address (PROXY protocol).
+    edgeTrustedFrom: (process.env.SIGNALBOX_EDGE_TRUSTED ?? '').split(',').map((x) => x.trim()).filter((x) => /^[0-9.]+\/\d+$/.test(x)),
     ...(customTemplate !== undefined ? { customTemplate } : {}),
   },
   allowedModules: [streamModule],
@@ -219,7 +221,7 @@ function processPayload(payload: ModelPayload): Promise<void> {
       const model = payload.extension.Acme ? await acme.apply(payload.model, payload.extension.Acme) : payload.model;
       const res = await pipeline.process(model, payload.extension);
       outcomes.inc({ outcome: res.outcome });
-      excludedTotal.inc(res.excluded.length);
+      excludedTotal.inc(res.excluded.filter((x) => x.code !== 'WARN_SECRET_PENDING').length);
       const changed = JSON.stringify(res.excluded) !== JSON.stringify(state.excluded);
       state.modelVersion = payload.version;
       state.excluded = res.excluded;

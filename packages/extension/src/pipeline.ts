@@ -6,7 +6,8 @@ import type { Logger } from '@signalbox/protocol';
 import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
-import { routesFingerprint, servicesBlamed } from './refusals.js';
+import { pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
+import { missingSecret, routesFingerprint, servicesBlamed } from './refusals.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
 import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
 import type { ConfigPublisher } from './publisher.js';
@@ -58,6 +59,14 @@ export class Pipeline {
   async proxyRefusal(sha: string, reason: string): Promise<PipelineResult | undefined> {
     const served = this.d.served.get();
     if (!this.last || served?.sha256 !== sha) return undefined;
+    const missing = missingSecret(reason);
+    if (missing !== undefined && this.last.model.proxySecrets.includes(missing)) {
+      // Core mounts it into the proxies: the refusing task started before it was added and is being
+      // replaced (core holds routes on secrets the running tasks lack, so this is one on its way out).
+      // Excluding the service would keep it out for good once the tasks that mount the secret run.
+      this.d.log.warn({ secret: missing, reason }, 'a proxy task without a secret core now mounts refused the config; it keeps its last good config until it is replaced');
+      return undefined;
+    }
     const blamed = servicesBlamed(reason, served.text, this.last.model).filter((s) => !this.proxyRefused.has(s));
     if (blamed.length === 0) {
       this.d.log.error({ reason }, 'a proxy refused the served config and the reason names no service; proxies keep their last good config');
@@ -102,6 +111,13 @@ export class Pipeline {
         } else this.proxyRefused.delete(service);
       }
       if (still.size > 0) model = withoutServices(model, still);
+    }
+    const waiting = servicesWaitingForSecrets(model);
+    if (waiting.size > 0) {
+      const waits = [...waiting].map(([service, secret]) => ({ service, code: 'WARN_SECRET_PENDING' as const, reason: pendingReason(secret) }));
+      excluded = [...excluded, ...waits];
+      for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for proxy tasks that mount its certificate');
+      model = withoutServices(model, new Set(waiting.keys()));
     }
     if (this.d.readSecret) {
       const bad = certificateCulprits(model, this.d.readSecret);

@@ -4,7 +4,7 @@
 import type { ClusterModel, Upstream } from '@signalbox/model';
 
 /** Services of the virtual host or passthrough host `host`. */
-function servicesOfHost(model: ClusterModel, host: string): string[] {
+export function servicesOfHost(model: ClusterModel, host: string): string[] {
   const out = new Set<string>();
   for (const vh of model.virtualHosts)
     if (vh.host === host) for (const l of vh.locations) for (const s of l.upstream.services) out.add(s);
@@ -18,6 +18,16 @@ function servicesOfHost(model: ClusterModel, host: string): string[] {
  * `# services:` comment of an upstream, or the `# <host> (http|https)` comment of a server). Empty when
  * the reason names neither: then nothing is excluded.
  */
+/**
+ * The secret a refusal says is missing from the proxy (`/run/secrets/NAME` with "No such file"), or
+ * undefined. A secret core mounts into the proxies is missing only from tasks started before it was
+ * added: that is a proxy task on its way out, not a fault of the service.
+ */
+export function missingSecret(reason: string): string | undefined {
+  if (!/No such file or directory/.test(reason)) return undefined;
+  return /\/run\/secrets\/([A-Za-z0-9_.-]+)/.exec(reason)?.[1];
+}
+
 export function servicesBlamed(reason: string, configText: string, model: ClusterModel): string[] {
   const secret = /\/run\/secrets\/([A-Za-z0-9_.-]+)/.exec(reason)?.[1];
   if (secret !== undefined) {

@@ -9,7 +9,7 @@ import { NginxValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
 import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
 import { sha256 } from '../src/publisher.js';
-import { servicesBlamed } from '../src/refusals.js';
+import { missingSecret, servicesBlamed } from '../src/refusals.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
 
@@ -126,4 +126,51 @@ test('a refusal of the served config excludes the services it names and publishe
   const again = await pipeline.process(model(8080), ext);
   expect(again.excluded).toEqual([]);
   expect(served.get()!.text).toMatch(/upstream u_b\b/);
+});
+
+// Issue 15: a certificate secret reaches a proxy only with new proxy tasks. Core lists the secrets the
+// running proxy tasks do not all mount yet (model.pendingSecrets); their routes wait instead of making
+// every running proxy refuse the config, and are published once the secret is mounted.
+test('a route on a secret the running proxies do not mount yet waits (WARN_SECRET_PENDING), the others keep updating, and it is published once mounted', async () => {
+  const { served, pipeline } = setup();
+  const pending = { ...model(), pendingSecrets: ['c.crt'] };
+  const first = await pipeline.process(pending, ext);
+  expect(first.outcome).toBe('published');
+  expect(first.excluded).toEqual([{ service: 'c', code: 'WARN_SECRET_PENDING', reason: expect.stringContaining('secret "c.crt"') }]);
+  expect(served.get()!.text).not.toContain('/run/secrets/c.crt');
+  expect(served.get()!.text).toMatch(/upstream u_a\b/);
+  // Another service changes meanwhile: published, c still waits.
+  const other = await pipeline.process({ ...model(8080), pendingSecrets: ['c.crt'] }, ext);
+  expect(other.outcome).toBe('published');
+  expect(other.excluded.map((x) => [x.service, x.code])).toEqual([['c', 'WARN_SECRET_PENDING']]);
+  expect(served.get()!.text).toContain('server 10.0.0.3:8080');
+  // Core sees every running proxy task mount it: c is published with its certificate.
+  const mounted = await pipeline.process(model(8080), ext);
+  expect(mounted.outcome).toBe('published');
+  expect(mounted.excluded).toEqual([]);
+  expect(served.get()!.text).toContain('ssl_certificate "/run/secrets/c.crt";');
+  expect(served.get()!.text).toMatch(/upstream u_c\b/);
+});
+
+test('a refusal because a secret core mounts is missing (a proxy task on its way out) excludes nothing; other refusals of that secret still do', async () => {
+  const { published, served, pipeline } = setup();
+  await pipeline.process(model(), ext);
+  const first = served.get()!;
+  const missing =
+    '[emerg] cannot load certificate "/run/secrets/c.crt": BIO_new_file() failed (SSL: error:80000002:system library::No such file or directory:calling fopen(/run/secrets/c.crt, r) error:10000080:BIO routines::no such file)';
+  expect(await pipeline.proxyRefusal(first.sha256, missing)).toBeUndefined();
+  expect(published).toHaveLength(1);
+  // The next model publishes c as before: it was never excluded.
+  const next = await pipeline.process(model(8080), ext);
+  expect(next.excluded).toEqual([]);
+  expect(served.get()!.text).toMatch(/upstream u_c\b/);
+  // A certificate the proxy cannot read for another reason is still the service's fault.
+  const bad = await pipeline.proxyRefusal(served.get()!.sha256, '[emerg] cannot load certificate "/run/secrets/c.crt": PEM_read_bio_X509_AUX() failed');
+  expect(bad?.excluded).toEqual([{ service: 'c', code: 'ERR_PROXY_REFUSED', reason: expect.stringContaining('PEM_read_bio') }]);
+});
+
+test('missingSecret: the secret of a "No such file" refusal only', () => {
+  expect(missingSecret('cannot load certificate "/run/secrets/x.crt": BIO_new_file() failed (SSL: error:80000002:system library::No such file or directory)')).toBe('x.crt');
+  expect(missingSecret('cannot load certificate "/run/secrets/x.crt": PEM_read_bio_X509_AUX() failed')).toBeUndefined();
+  expect(missingSecret('open() "/etc/nginx/x" failed (2: No such file or directory)')).toBeUndefined();
 });

@@ -249,7 +249,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     minimum: 0,
     maximum: 1000,
     description:
-      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
+      'Most generations of nginx workers a proxy keeps draining after reloads (each holds its connections, e.g. WebSockets, and a full copy of its config); past it the oldest is stopped and its connections closed. Only generations retired at least 30 s ago count, so a burst of routine reloads never stops a WebSocket: memory is bounded by (this + reloads within 30 s) generations. 0 = no cap (memory then grows with reloads × config size until WorkerShutdownTimeout).',
   },
   ProxyMounts: {
     kind: 'list',
@@ -265,6 +265,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   },
   ProxyPlacementPreferences: { kind: 'list', check: PLACEMENT_PREFERENCES, examples: [['spread=node.id']], default: [], description: 'Placement preferences of the proxy service.' },
   ProxyUpdateDelay: { kind: 'string', check: DURATION, examples: ['0s', '500ms'], default: '1s', description: 'Pause between proxy tasks during a rolling update (Go duration).' },
+  ProxyNetworkDetachDelay: {
+    kind: 'string',
+    check: DURATION,
+    examples: ['0s', '5m'],
+    default: '60s',
+    description:
+      'How long the proxy stays on a network after the last routed service on it went away (Go duration), so a service removed and re-created (a redeploy, a convergence loop) does not replace the proxy twice. A network whose stack has no service left (docker stack rm) is let go at once, so the stack can remove it. 0s = detach at once. Costs: a detached network stays attached (and cannot be removed by hand) for this long.',
+  },
   ServiceCluster: {
     kind: 'string',
     default: '',
@@ -276,6 +284,12 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     default: 'ingress',
     enum: ['ingress', 'host'],
     description: 'How proxy ports are published: ingress (routing mesh, needs IPVS) or host (on each node running a proxy task).',
+  },
+  ProxyEdge: {
+    kind: 'boolean',
+    default: true,
+    description:
+      'true: an edge service (<ProxyServiceName>-edge) publishes the ports and forwards each TCP connection, with the client address in a PROXY protocol header, to the routing proxies; the proxies publish nothing, so joining a network or mounting a certificate replaces them start-first with no failed request. false: single hop, the proxy publishes the ports itself (one hop less, for an external load balancer; in host mode every new network or certificate then replaces the proxy stop-first).',
   },
   PublishedPort: { kind: 'integer', default: 8080, ...PORT, description: 'Port published for HTTP.' },
   TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },

@@ -80,8 +80,15 @@ export interface ExtensionConfig {
   ProxyConstraints: string[];
   ProxyPlacementPreferences: string[];
   ProxyUpdateDelay: string;
+  /** How long the proxy stays on a network after the last routed service on it went away. */
+  ProxyNetworkDetachDelay: string;
   ServiceCluster: string;
   PublishMode: 'ingress' | 'host';
+  /**
+   * true: an edge service publishes the ports and forwards each connection (PROXY protocol) to the
+   * routing proxies, which publish nothing and roll start-first. false: the proxy publishes the ports itself.
+   */
+  ProxyEdge: boolean;
   PublishedPort: number;
   TargetPort: number;
   PublishedSSLPort: number;

@@ -66,4 +66,6 @@ export interface TaskSnapshot {
   slot: number;
   /** Task addresses per network, without prefix length. */
   addresses: { networkId: string; addr: string }[];
+  /** Names of the secrets the task's container mounts (its own spec: a task started before a secret was added lacks it). */
+  secrets?: string[];
 }

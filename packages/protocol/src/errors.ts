@@ -41,8 +41,14 @@ export const ERR_CERT_INVALID = 'ERR_CERT_INVALID';
 /** A service whose routes a proxy's nginx refused (reported by the proxy agent) is left out. */
 export const ERR_PROXY_REFUSED = 'ERR_PROXY_REFUSED';
 
+/**
+ * Not a fault: a service whose certificate is a secret the running proxy tasks do not mount yet waits
+ * (left out) until the proxy tasks that mount it run; then it is published.
+ */
+export const WARN_SECRET_PENDING = 'WARN_SECRET_PENDING';
+
 /** Why an extension left a service out of the config it published. */
-export const EXCLUSION_CODES = [ERR_NGINX_REJECTED, ERR_CERT_INVALID, ERR_PROXY_REFUSED] as const;
+export const EXCLUSION_CODES = [ERR_NGINX_REJECTED, ERR_CERT_INVALID, ERR_PROXY_REFUSED, WARN_SECRET_PENDING] as const;
 export type ExclusionCode = (typeof EXCLUSION_CODES)[number];
 
 export function isExclusionCode(v: unknown): v is ExclusionCode {

@@ -206,6 +206,12 @@ export const routingModelSchema = {
     /** Secrets (names) the proxy must mount for TLS, sorted. */
     proxySecrets: strs,
     /**
+     * Secrets of proxySecrets that a running proxy task does not mount yet (it started before core added
+     * them; new tasks that mount them are on their way). Their routes wait: the extension leaves them out
+     * until core sees every running proxy task mount them. Set by core; sorted; absent when none.
+     */
+    pendingSecrets: strs,
+    /**
      * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
      * through without ssl_only) which would otherwise reach another owner (its default backend or
      * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.

@@ -6,12 +6,16 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js';
 import { buildApp, type AgentSnapshot } from './api.js';
+import { existsSync } from 'node:fs';
 import { localAddressToward, requireToken } from './control-listener.js';
 import { PATHS, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
 import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
+import { drainConnections } from './drain.js';
+import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
+import { ConfigPersistence } from './persist.js';
 import { Fetcher } from './fetcher.js';
-import { Installer, readBootstrap, type NginxRunner } from './installer.js';
+import { Installer, readBootstrap, sha256Hex, type InstalledConfig, type NginxRunner } from './installer.js';
 import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
@@ -85,7 +89,14 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     test: (path) => nginxTest(options.nginxBin, path, options.testTimeoutMs),
     reload: () => supervisor.reload(),
   };
-  installer = new Installer({ configPath: options.configPath, runner, logger: log('installer') });
+  const edge = options.edgeUpstream !== undefined;
+  const persistence = options.stateDir && !edge ? new ConfigPersistence(options.stateDir, log('persist')) : undefined;
+  installer = new Installer({
+    configPath: options.configPath,
+    runner,
+    logger: log('installer'),
+    ...(persistence ? { onInstalled: (bytes: Buffer, installed: InstalledConfig) => persistence.save(bytes, installed) } : {}),
+  });
 
   let headers: Record<string, string> = {};
   let token: string | undefined;
@@ -98,10 +109,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
     }
   }
-  const acmeFiles = options.extensionUrl
+  // The edge runs only its generated config: it never takes candidates (nor ACME files) from an extension.
+  const acmeFiles = options.extensionUrl && !edge
     ? new AcmeFiles({ dir: process.env.SIGNALBOX_ACME_DIR ?? DEFAULT_ACME_DIR, extensionUrl: options.extensionUrl, headers, log: log('acme') })
     : undefined;
-  const fetcher = options.extensionUrl
+  const fetcher = options.extensionUrl && !edge
     ? new Fetcher({
         headers,
         baseUrl: options.extensionUrl,
@@ -204,19 +216,45 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     ...(tuning.watcherStabilityMs !== undefined ? { stabilityMs: tuning.watcherStabilityMs } : {}),
   });
 
-  // A fresh container's bootstrap config may name ACME certificates: fetch them first, best effort (without
-  // them the bootstrap fails nginx -t and the built-in config serves until the extension answers).
+  const builtin = edge
+    ? {
+        bytes: Buffer.from(
+          edgeConfig({
+            upstream: options.edgeUpstream!,
+            httpPort: options.httpPort,
+            httpsPort: options.httpsPort,
+            pidPath: options.pidPath,
+            resolver: options.edgeResolver,
+            streamModulePath: existsSync(options.streamModulePath) ? options.streamModulePath : undefined,
+          }),
+        ),
+        configName: EDGE_CONFIG_NAME,
+      }
+    : {
+        bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
+        configName: BUILTIN_CONFIG_NAME,
+      };
+  const saved = await persistence?.load(sha256Hex);
+  const boot = persistence || acmeFiles ? await readBootstrap(options.bootstrapPath).catch(() => undefined) : undefined;
+  const bootSha = boot && sha256Hex(boot);
+  // The node already ran the bootstrap's bytes: what it installed last is at least as new.
+  const preferred = saved !== undefined && persistence!.persistedFirst(bootSha);
+  if (saved) log('persist').info({ sha256: saved.sha256, configName: saved.configName, preferred, bootstrapSha256: bootSha ?? null }, 'found the config this node last installed');
+  if (bootSha) persistence?.noteSeen(bootSha);
+  // A fresh container's saved or bootstrap config may name ACME certificates (tmpfs, gone with the old
+  // container): fetch them first, best effort (without them that config fails nginx -t and the next one
+  // in line serves until the extension answers).
   if (acmeFiles) {
-    const boot = await readBootstrap(options.bootstrapPath).catch(() => undefined);
-    if (boot) await acmeFiles.ensure(boot.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of the bootstrap config'));
+    for (const bytes of [saved?.bytes, boot]) {
+      if (bytes) await acmeFiles.ensure(bytes.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of the saved or bootstrap config'));
+    }
   }
   await installer.initialize({
     bootstrapPath: options.bootstrapPath,
     bootstrapConfigName: options.bootstrapConfigName,
-    builtin: {
-      bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
-      configName: BUILTIN_CONFIG_NAME,
-    },
+    builtin,
+    ...(edge ? { builtinOnly: true } : {}),
+    ...(saved ? { persisted: { bytes: saved.bytes, configName: saved.configName, source: saved.source, preferred } } : {}),
   });
   // Without a valid config nginx stays down; the first successful install starts it.
   if (installer.installed) supervisor.start();
@@ -239,7 +277,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         return stopping;
       }
       stopping = (async () => {
-        // Signal nginx first so draining starts at once; no new candidates meanwhile.
+        // A graceful stop behind the edge lets client connections end cleanly first (see drain.ts).
+        if (signal === 'SIGQUIT' && options.drainMs > 0 && supervisor.isRunning()) {
+          const ports = new Set([options.httpPort, ...(options.httpsPort === undefined ? [] : [options.httpsPort])]);
+          await drainConnections(ports, options.drainMs, log('drain'));
+        }
+        // Signal nginx first so its shutdown starts at once; no new candidates meanwhile.
         const exited = supervisor.stop(signal);
         await Promise.all([fetcher?.stop(), watcher.stop()]);
         const info = await exited;

@@ -61,12 +61,22 @@ export interface InstallerOptions {
   runner: NginxRunner;
   logger: Logger;
   now?: () => Date;
+  /** Called after every successful install (e.g. to persist it on the node's volume). */
+  onInstalled?: (bytes: Buffer, installed: InstalledConfig) => Promise<void>;
 }
 
 export interface InitializeOptions {
   bootstrapPath: string;
   bootstrapConfigName: string;
   builtin: { bytes: Buffer; configName: string };
+  /** Install `builtin` and nothing else (the edge's generated config): no adoption, no bootstrap. */
+  builtinOnly?: boolean;
+  /**
+   * What this node last installed (persisted on a volume). preferred: it is at least as new as the
+   * bootstrap (the node already ran the bootstrap's bytes), so it goes first; otherwise it is the
+   * fallback after the bootstrap.
+   */
+  persisted?: { bytes: Buffer; configName: string; source: CandidateSource; preferred: boolean };
 }
 
 interface Job {
@@ -180,7 +190,9 @@ export class Installer {
     this.runner = opts.runner;
     this.log = opts.logger;
     this.now = opts.now ?? (() => new Date());
+    this.onInstalled = opts.onInstalled;
   }
+  private readonly onInstalled: InstallerOptions['onInstalled'];
 
   /** Queue a candidate. A newer one from the same source replaces one still waiting. */
   submit(candidate: Candidate): Promise<InstallOutcome> {
@@ -305,6 +317,7 @@ export class Installer {
       this.lastReloadAt = at;
     }
     await this.writeMeta();
+    await this.onInstalled?.(c.bytes, this.installed);
     this.log.info(
       { sha256: sha, source: c.source, configName: c.configName, reloaded: !reload.deferred },
       'config installed',
@@ -359,6 +372,7 @@ export class Installer {
   }
 
   private async doInitialize(opts: InitializeOptions): Promise<InstallOutcome> {
+    if (opts.builtinOnly) return this.install({ ...opts.builtin, source: 'builtin' });
     const current = await readIfExists(this.configPath);
     const currentSha = current && sha256Hex(current);
     const meta = await this.readMeta();
@@ -367,11 +381,23 @@ export class Installer {
       const adopted = await this.adoptInPlace(current, currentSha, meta.source, meta.configName);
       if (adopted) return adopted;
     }
-    // A fresh container: the bootstrap beats whatever the image shipped at configPath.
+    // A fresh container: the newer of what this node last ran and the bootstrap goes first, and either
+    // beats whatever the image shipped at configPath.
+    const persisted = opts.persisted;
+    const fromVolume = async () => (persisted ? this.install({ bytes: persisted.bytes, configName: persisted.configName, source: persisted.source }) : undefined);
+    const ok = (o: InstallOutcome | undefined): o is InstallOutcome => o?.status === 'installed' || o?.status === 'unchanged';
+    if (persisted?.preferred) {
+      const out = await fromVolume();
+      if (ok(out)) return out;
+    }
     const boot = await readBootstrap(opts.bootstrapPath).catch(() => undefined);
     if (boot) {
       const out = await this.install({ bytes: boot, configName: opts.bootstrapConfigName, source: 'bootstrap' });
       if (out.status === 'installed' || out.status === 'unchanged') return out;
+    }
+    if (persisted && !persisted.preferred) {
+      const out = await fromVolume();
+      if (ok(out)) return out;
     }
     if (current && currentSha && meta?.sha256 !== currentSha) {
       const adopted = await this.adoptInPlace(current, currentSha, 'file', '');

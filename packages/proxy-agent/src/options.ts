@@ -29,6 +29,26 @@ export interface AgentOptions {
   /** Most nginx worker generations left draining after reloads (0 = no cap); see drain-limit.ts. */
   readonly maxDrainingGenerations: number;
   readonly logLevel: string;
+  /**
+   * Edge mode: DNS name of the routing proxy tasks (e.g. tasks.signalbox-proxy). The agent then runs
+   * only its generated L4 forwarder config; no extension, no bootstrap.
+   */
+  readonly edgeUpstream: string | undefined;
+  /** DNS server the edge resolves the routing proxies with (Docker's embedded one). */
+  readonly edgeResolver: string;
+  /** stream module for `load_module`, used when the file exists (Debian builds it dynamically). */
+  readonly streamModulePath: string;
+  /**
+   * On a graceful stop (SIGQUIT), wait up to this long, while client connections remain on the
+   * HTTP/HTTPS ports, before nginx stops: busy keep-alive connections end by a clean
+   * `Connection: close` (nginx keepalive_time) instead of being cut. 0 = stop at once.
+   */
+  readonly drainMs: number;
+  /**
+   * A directory on a named volume (one per node) where every installed config is kept, so a restarted
+   * task starts from the newest config this node ran; '' = not kept.
+   */
+  readonly stateDir: string;
   /** The API token sent to the extension (a Docker secret mounted by core). */
   readonly apiTokenFile: string;
   /** UDP port on 127.0.0.1 where access log lines sent as syslog are relayed to stdout (0 = none). */
@@ -77,6 +97,15 @@ function url(env: Env, name: string): string | undefined {
   return u.toString().replace(/\/+$/, '');
 }
 
+/** A DNS name or IPv4 address (optionally with :port), as written into nginx.conf (no spaces or ';'). */
+function hostName(env: Env, name: string, withPort = false): string | undefined {
+  const raw = env[name]?.trim();
+  if (!raw) return undefined;
+  const re = withPort ? /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?::\d{1,5})?$/ : /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/;
+  if (!re.test(raw)) throw new OptionsError(`${name}: "${raw}" is not a host name or IPv4 address${withPort ? ' (with an optional :port)' : ''}`);
+  return raw;
+}
+
 export function loadOptions(env: Env = process.env): AgentOptions {
   const logLevel = str(env, 'SIGNALBOX_LOG_LEVEL', 'info');
   if (!LOG_LEVELS.has(logLevel)) {
@@ -99,6 +128,11 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     testTimeoutMs: int(env, 'SIGNALBOX_NGINX_TEST_TIMEOUT_MS', 60_000, 100, 600_000),
     maxDrainingGenerations: int(env, 'SIGNALBOX_MAX_DRAINING_GENERATIONS', 0, 0, 10_000),
     logLevel,
+    edgeUpstream: hostName(env, 'SIGNALBOX_EDGE_UPSTREAM'),
+    edgeResolver: hostName(env, 'SIGNALBOX_EDGE_RESOLVER', true) ?? '127.0.0.11',
+    streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
+    drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
+    stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
     apiTokenFile: absPath(env, API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE),
     accessLogRelayPort: int(env, 'SIGNALBOX_ACCESS_LOG_RELAY_PORT', 5140, 0, 65535),
   };

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep, type BackoffPolicy } from '@signalbox/protocol';
-import { DrainLimit } from './drain-limit.js';
+import { DRAINING_GRACE_MS, DrainLimit } from './drain-limit.js';
 import { FOREGROUND_ARGS, isAlive, isDraining, listChildren, trimReason } from './nginx.js';
 
 export interface ExitInfo {
@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   stderr?: (chunk: Buffer) => void;
   /** Most worker generations left draining after reloads; older ones are stopped (0 = no cap). */
   maxDrainingGenerations?: number;
+  /** Generations retired less than this long ago do not count towards maxDrainingGenerations (default 30 s). */
+  drainingGraceMs?: number;
 }
 
 type State = 'idle' | 'starting' | 'running' | 'backoff' | 'stopping' | 'stopped';
@@ -58,7 +60,7 @@ export class Supervisor {
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger;
-    this.drainLimit = new DrainLimit(opts.maxDrainingGenerations ?? 0, opts.logger);
+    this.drainLimit = new DrainLimit(opts.maxDrainingGenerations ?? 0, opts.logger, { graceMs: opts.drainingGraceMs ?? DRAINING_GRACE_MS });
     this.policy = opts.restart ?? { initialMs: 500, maxMs: 30_000, stableMs: 30_000 };
     // A reload of a 10 000-service config takes ~7 s before new workers run.
     this.confirmTimeoutMs = opts.confirmTimeoutMs ?? 30_000;

@@ -68,7 +68,7 @@ async function until(probe: () => Promise<boolean> | boolean, timeoutMs = 10_000
 describe('DrainLimit', () => {
   it('stops the oldest generations past the cap and forgets workers that left', () => {
     const killed: number[] = [];
-    const limit = new DrainLimit(2, silentLogger, (pid) => void killed.push(pid));
+    const limit = new DrainLimit(2, silentLogger, { kill: (pid) => void killed.push(pid) });
     const draining = (...pids: number[]) => pids.map((pid) => ({ pid, cmdline: 'nginx: worker process is shutting down' }));
     expect(limit.afterReload([1], draining(1))).toEqual([]);
     expect(limit.afterReload([2], draining(1, 2))).toEqual([]);
@@ -77,7 +77,32 @@ describe('DrainLimit', () => {
     // Generation 2 left by itself: 5 fits without stopping anything.
     expect(limit.afterReload([5], draining(3, 4, 5))).toEqual([]);
     expect(killed).toEqual([1]);
-    expect(new DrainLimit(0, silentLogger, (pid) => void killed.push(pid)).afterReload([9], draining(9))).toEqual([]);
+    expect(new DrainLimit(0, silentLogger, { kill: (pid) => void killed.push(pid) }).afterReload([9], draining(9))).toEqual([]);
+  });
+
+  it('counts only generations past their grace: a burst of reloads keeps the oldest (a WebSocket) draining', () => {
+    const killed: number[] = [];
+    let now = 0;
+    const limit = new DrainLimit(2, silentLogger, { graceMs: 30_000, now: () => now, kill: (pid) => void killed.push(pid) });
+    const draining = (...pids: number[]) => pids.map((pid) => ({ pid, cmdline: 'nginx: worker process is shutting down' }));
+    // Generation 1 holds a WebSocket; then 20 reloads within 10 s, each leaving a generation that still drains.
+    expect(limit.afterReload([1], draining(1))).toEqual([]);
+    const alive = [1];
+    for (let g = 2; g <= 21; g++) {
+      now += 500;
+      alive.push(g);
+      expect(limit.afterReload([g], draining(...alive))).toEqual([]);
+    }
+    expect(limit.draining).toBe(21);
+    // The keep-alive generations end on their own; the WebSocket's stays and is never stopped.
+    now += 60_000;
+    expect(limit.afterReload([22], draining(1, 22))).toEqual([]);
+    // Past the grace, more than 2 generations still draining: the oldest ones are stopped.
+    now += 1_000;
+    expect(limit.afterReload([23], draining(1, 22, 23))).toEqual([]);
+    now += 30_000;
+    expect(limit.afterReload([24], draining(1, 22, 23, 24))).toEqual([1]);
+    expect(killed).toEqual([1]);
   });
 });
 
@@ -93,7 +118,7 @@ describe('Supervisor with maxDrainingGenerations (real nginx)', () => {
     await new Promise<void>((r) => hold.listen(HOLD_PORT, '127.0.0.1', () => r()));
     const configPath = join(dir, 'nginx.conf');
     writeFileSync(configPath, config(dir, 0));
-    const sup = new Supervisor({ nginxBin: '/usr/sbin/nginx', configPath, logger: pino({ level: 'silent' }), maxDrainingGenerations: 2 });
+    const sup = new Supervisor({ nginxBin: '/usr/sbin/nginx', configPath, logger: pino({ level: 'silent' }), maxDrainingGenerations: 2, drainingGraceMs: 0 });
     try {
       sup.start();
       await until(async () => (await generation()) === '0');
@@ -115,6 +140,43 @@ describe('Supervisor with maxDrainingGenerations (real nginx)', () => {
       for (const res of holding) res.end('released\n');
       expect(await requests[2]).toBe(200);
       expect(await requests[3]).toBe(200);
+    } finally {
+      for (const res of holding) res.destroy();
+      await sup.stop('SIGTERM');
+      hold.closeAllConnections();
+      await new Promise((r) => hold.close(r));
+      await cleanup();
+    }
+  }, T);
+
+  it('a burst of reloads within the grace stops nothing: every held connection ends normally', async () => {
+    const { dir, cleanup } = await makeTempDir('sb-drain-');
+    const holding: ServerResponse[] = [];
+    const hold = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('held\n');
+      holding.push(res);
+    });
+    await new Promise<void>((r) => hold.listen(HOLD_PORT, '127.0.0.1', () => r()));
+    const configPath = join(dir, 'nginx.conf');
+    writeFileSync(configPath, config(dir, 0));
+    const sup = new Supervisor({ nginxBin: '/usr/sbin/nginx', configPath, logger: pino({ level: 'silent' }), maxDrainingGenerations: 2, drainingGraceMs: 60_000 });
+    try {
+      sup.start();
+      await until(async () => (await generation()) === '0');
+      const requests: Promise<number | 'cut'>[] = [];
+      for (let g = 1; g <= 4; g++) {
+        const before = holding.length;
+        requests.push(held(`/hold${g}`));
+        await until(() => holding.length > before);
+        writeFileSync(configPath, config(dir, g));
+        expect((await sup.reload()).ok).toBe(true);
+        await until(async () => (await generation()) === String(g));
+      }
+      // Four generations draining, twice the cap, none past its grace: all kept.
+      expect(((await listChildren(sup.pid!)) ?? []).filter(isDraining)).toHaveLength(4);
+      for (const res of holding) res.end('released\n');
+      expect(await Promise.all(requests)).toEqual([200, 200, 200, 200]);
     } finally {
       for (const res of holding) res.destroy();
       await sup.stop('SIGTERM');

@@ -19,6 +19,11 @@ describe('loadOptions', () => {
       testTimeoutMs: 60000,
       maxDrainingGenerations: 0,
       logLevel: 'info',
+      edgeUpstream: undefined,
+      edgeResolver: '127.0.0.11',
+      streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
+      drainMs: 0,
+      stateDir: '',
       apiTokenFile: '/run/secrets/signalbox-api-token',
       accessLogRelayPort: 5140,
     });

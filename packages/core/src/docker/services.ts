@@ -186,6 +186,31 @@ export class ServiceManager {
     await this.docker.getNetwork(id).remove();
   }
 
+  /**
+   * An overlay network of ours by name, created (not attachable: only services core creates join it)
+   * when missing. subnet is '' until the engine has allocated one.
+   */
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<{ id: string; subnet: string; created: boolean }> {
+    const find = async () => ((await this.docker.listNetworks({ filters: { name: [name] } })) as Raw[]).find((n) => n.Name === name);
+    let net = await find();
+    let created = false;
+    if (!net) {
+      await this.docker.createNetwork({ Name: name, Driver: 'overlay', Attachable: false, CheckDuplicate: true, Labels: labels } as Raw);
+      this.log.info({ network: name }, 'created managed network');
+      created = true;
+      net = await find();
+      if (!net) throw new Error(`network ${name} was created but is not listed`);
+    }
+    const full = (await this.docker.getNetwork(String(net.Id)).inspect()) as Raw;
+    const subnet = String(((full.IPAM?.Config ?? []) as Raw[]).map((c) => c.Subnet).find((x) => typeof x === 'string' && x.includes('.')) ?? '');
+    return { id: String(net.Id), subnet, created };
+  }
+
+  /** Networks carrying a label, e.g. edge networks this core created. */
+  async listNetworksByLabel(label: string): Promise<Raw[]> {
+    return (await this.docker.listNetworks({ filters: { label: [label] } })) as Raw[];
+  }
+
   /** Services carrying a label, e.g. every proxy/extension this core manages. */
   async listByLabel(label: string): Promise<Raw[]> {
     return (await this.docker.listServices({ filters: { label: [label] } })) as Raw[];

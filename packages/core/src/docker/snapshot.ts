@@ -40,6 +40,7 @@ export function normaliseTask(t: Raw): TaskSnapshot {
     addresses: (t.NetworksAttachments ?? []).flatMap((na: Raw) =>
       (na.Addresses ?? []).map((a: string) => ({ networkId: String(na.Network?.ID ?? ''), addr: stripPrefix(a) })),
     ),
+    secrets: (t.Spec?.ContainerSpec?.Secrets ?? []).map((x: Raw) => String(x.SecretName ?? '')).filter((n: string) => n !== ''),
   };
 }
 

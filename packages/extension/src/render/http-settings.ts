@@ -11,6 +11,12 @@ import type { HeaderView, HttpView, MapView, RenderOptions, ServerView, Upstream
 
 const WEBSOCKET_TIMEOUT = '3600s';
 /**
+ * Behind the edge: a busy keep-alive connection older than this gets `Connection: close` on its next
+ * response, so a stopping proxy (which waits a little longer, see the proxy agent's drain) loses no
+ * request; the client reconnects through the edge to another task.
+ */
+export const EDGE_KEEPALIVE_TIME = '5s';
+/**
  * Retry on another task as Interlock did: on connection errors, timeouts and 502/503/504. nginx never
  * retries a non-idempotent request (POST, LOCK, PATCH) once it was sent, so only idempotent ones are.
  */
@@ -114,6 +120,8 @@ export interface HttpBlockParts {
   servers: ServerView[];
   /** Every server_name, for the hash sizes. */
   serverNames: readonly string[];
+  /** ProxyEdge: the routing proxy sits behind the edge. */
+  edge?: boolean;
 }
 
 /** The http block: config.toml's settings around the maps, upstreams and servers built elsewhere. */
@@ -126,6 +134,7 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
     serverNamesHashBucketSize: bucket,
     serverNamesHashMaxSize: hashMaxSize(parts.serverNames.length),
     keepaliveTimeout: nginxTimes(t.KeepaliveTimeout, 'KeepaliveTimeout'),
+    keepaliveTime: parts.edge ? EDGE_KEEPALIVE_TIME : null,
     clientMaxBodySize: nginxSize(t.ClientMaxBodySize, 'ClientMaxBodySize'),
     clientBodyBufferSize: nginxSize(t.ClientBodyBufferSize, 'ClientBodyBufferSize'),
     clientHeaderBufferSize: nginxSize(t.ClientHeaderBufferSize, 'ClientHeaderBufferSize'),

@@ -54,14 +54,22 @@ export interface Listeners {
   ssl: ListenView;
   /** real_ip_from of the HTTPS servers: the stream block's address when it sends the PROXY header. */
   realIpFrom: string[];
+  /** real_ip_from of the plain HTTP servers: the edge network behind the edge, else none. */
+  plainRealIpFrom: string[];
 }
 
-export function listeners(ports: PublicPorts, internal: InternalPorts | null): Listeners {
+/**
+ * `edgeTrusted`: behind the edge (ProxyEdge), every public listener receives a PROXY protocol header
+ * with the client address, trusted from these addresses; null = single hop.
+ */
+export function listeners(ports: PublicPorts, internal: InternalPorts | null, edgeTrusted: readonly string[] | null = null): Listeners {
+  const edge = edgeTrusted !== null;
   return {
-    plain: { address: String(ports.http), ssl: false, proxyProtocol: false, defaultServer: false },
+    plain: { address: String(ports.http), ssl: false, proxyProtocol: edge, defaultServer: false },
     ssl: internal
       ? { address: `${LOOPBACK}:${internal.tls}`, ssl: true, proxyProtocol: true, defaultServer: false }
-      : { address: String(ports.ssl), ssl: true, proxyProtocol: false, defaultServer: false },
-    realIpFrom: internal ? [LOOPBACK] : [],
+      : { address: String(ports.ssl), ssl: true, proxyProtocol: edge, defaultServer: false },
+    realIpFrom: internal ? [LOOPBACK] : [...(edgeTrusted ?? [])],
+    plainRealIpFrom: [...(edgeTrusted ?? [])],
   };
 }

@@ -18,6 +18,8 @@ export interface StreamInput {
   publicSslPort: number;
   internal: InternalPorts;
   zoneKb: number;
+  /** Behind the edge: the edge network, whose PROXY header on the public TLS port is trusted; null = single hop. */
+  edgeTrusted?: readonly string[] | null;
 }
 
 export function streamView(t: NginxTuning, input: StreamInput): StreamView {
@@ -59,7 +61,8 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
     servers: [
       {
         comment: 'public TLS port: route by SNI, PROXY protocol carries the client address',
-        listen: { address: String(input.publicSslPort), ssl: false, proxyProtocol: false, defaultServer: false },
+        listen: { address: String(input.publicSslPort), ssl: false, proxyProtocol: input.edgeTrusted != null, defaultServer: false },
+        realIpFrom: [...(input.edgeTrusted ?? [])],
         sslPreread: true,
         proxyProtocol: true,
         proxyPass: '$signalbox_tls_route',
@@ -69,6 +72,7 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
       {
         comment: 'passthrough hop: strips the PROXY header, forwards the TLS stream untouched',
         listen: { address: `${LOOPBACK}:${internal.hop}`, ssl: false, proxyProtocol: true, defaultServer: false },
+        realIpFrom: [],
         sslPreread: true,
         proxyProtocol: false,
         proxyPass: '$signalbox_passthrough',

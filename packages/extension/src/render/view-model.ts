@@ -41,13 +41,15 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const internal = passthrough.length > 0 ? pickInternalPorts(ext, opts) : null;
   // ACME hosts forward HTTP-01 challenges to the extension (model.acmeHosts, see docs/tls.md).
   const acmeHosts = new Set(model.acmeHosts ?? []);
+  // Behind the edge every public listener receives a PROXY protocol header, trusted from the edge network.
+  const edgeTrusted = ext.ProxyEdge ? [...(opts.edgeTrustedFrom ?? [])] : null;
   const servers = httpServers({
     vhosts,
     passthrough,
     redirects,
     defaultBackend: model.defaultBackend,
     heldHosts: model.heldHosts,
-    listeners: listeners(ports, internal),
+    listeners: listeners(ports, internal, edgeTrusted),
     ctx: { trustedCertificate, upstreamAlias: upstreams.alias },
     secretsDir: opts.secretsDir,
     ...(opts.acmeDir !== undefined ? { acmeDir: opts.acmeDir } : {}),
@@ -62,10 +64,11 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     upstreams: upstreams.upstreams,
     servers: servers.servers,
     serverNames: servers.serverNames,
+    edge: ext.ProxyEdge,
   });
 
   const stream: StreamView | null = internal
-    ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb })
+    ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb, edgeTrusted })
     : null;
 
   const loadModules = stream && opts.streamModulePath ? [quote(opts.streamModulePath)] : [];

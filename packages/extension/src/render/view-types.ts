@@ -39,6 +39,11 @@ export interface RenderOptions {
   acmeDir?: string;
   /** Port of the extension's API, where proxies forward HTTP-01 challenges of ACME hosts. Default 8081. */
   acmeChallengePort?: number;
+  /**
+   * With ProxyEdge: the edge network's subnet(s), the only source whose PROXY protocol header gives the
+   * client address (realip). Empty = the header is parsed but the edge's address stays $remote_addr.
+   */
+  edgeTrustedFrom?: string[];
 }
 
 export interface ViewModel {
@@ -186,6 +191,8 @@ export interface HttpView {
   serverNamesHashBucketSize: number;
   serverNamesHashMaxSize: number;
   keepaliveTimeout: string;
+  /** keepalive_time (edge mode only), else null. */
+  keepaliveTime: string | null;
   clientMaxBodySize: string;
   clientBodyBufferSize: string;
   clientHeaderBufferSize: string;
@@ -229,6 +236,8 @@ export interface HttpView {
 export interface StreamServerView {
   comment: string;
   listen: ListenView;
+  /** Addresses trusted to send the PROXY protocol header (stream realip). */
+  realIpFrom: string[];
   sslPreread: boolean;
   proxyProtocol: boolean;
   proxyPass: string;

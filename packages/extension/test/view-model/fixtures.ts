@@ -35,4 +35,5 @@ export const plainListeners: Listeners = {
   plain: { address: '80', ssl: false, proxyProtocol: false, defaultServer: false },
   ssl: { address: '443', ssl: true, proxyProtocol: false, defaultServer: false },
   realIpFrom: [],
+  plainRealIpFrom: [],
 };

@@ -26,10 +26,26 @@ describe('listeners', () => {
       plain: { address: '80', ssl: false, proxyProtocol: false, defaultServer: false },
       ssl: { address: '443', ssl: true, proxyProtocol: false, defaultServer: false },
       realIpFrom: [],
+      plainRealIpFrom: [],
     });
     expect(listeners({ http: 80, ssl: 443 }, { tls: 10443, hop: 10444 })).toMatchObject({
       ssl: { address: '127.0.0.1:10443', ssl: true, proxyProtocol: true },
       realIpFrom: ['127.0.0.1'],
+    });
+  });
+
+  it('behind the edge every public listener takes the PROXY header, trusted from the edge network', () => {
+    expect(listeners({ http: 80, ssl: 443 }, null, ['10.9.8.0/24'])).toEqual({
+      plain: { address: '80', ssl: false, proxyProtocol: true, defaultServer: false },
+      ssl: { address: '443', ssl: true, proxyProtocol: true, defaultServer: false },
+      realIpFrom: ['10.9.8.0/24'],
+      plainRealIpFrom: ['10.9.8.0/24'],
+    });
+    // With passthrough the HTTPS servers hear the stream hop on loopback; the stream block takes the edge's header.
+    expect(listeners({ http: 80, ssl: 443 }, { tls: 10443, hop: 10444 }, ['10.9.8.0/24'])).toMatchObject({
+      plain: { proxyProtocol: true },
+      realIpFrom: ['127.0.0.1'],
+      plainRealIpFrom: ['10.9.8.0/24'],
     });
   });
 });

@@ -1,0 +1,57 @@
+import { countEstablished } from '../src/drain.js';
+import { edgeConfig } from '../src/edge.js';
+import { loadOptions, OptionsError } from '../src/options.js';
+
+describe('edgeConfig', () => {
+  const conf = edgeConfig({ upstream: 'tasks.signalbox-proxy', httpPort: 80, httpsPort: 443, pidPath: '/run/edge.pid', resolver: '127.0.0.11' });
+
+  it('forwards each port to the same port of a routing proxy task, resolved per connection through Docker DNS', () => {
+    expect(conf).toContain('resolver 127.0.0.11 valid=1s ipv6=off;');
+    expect(conf).toMatch(/map \$server_port \$signalbox_routing_proxy \{\n\s+80 tasks\.signalbox-proxy:80;\n\s+443 tasks\.signalbox-proxy:443;\n\s+\}/);
+    expect(conf.match(/proxy_pass \$signalbox_routing_proxy;/g)).toHaveLength(2);
+    expect(conf).toMatch(/listen 80;/);
+    expect(conf).toMatch(/listen 443;/);
+  });
+
+  it('sends the client address in a PROXY header and retries a connect failure on another task', () => {
+    expect(conf).toContain('proxy_protocol on;');
+    expect(conf).toContain('proxy_next_upstream on;');
+    expect(conf).toContain('proxy_next_upstream_tries 3;');
+    expect(conf).not.toContain('http {');
+  });
+
+  it('loads the stream module only when it is a dynamic module', () => {
+    expect(conf).not.toContain('load_module');
+    expect(edgeConfig({ upstream: 'x', httpPort: 80, pidPath: '/p', resolver: '127.0.0.11', streamModulePath: '/m/s.so' })).toMatch(/^load_module \/m\/s\.so;$/m);
+  });
+});
+
+describe('countEstablished', () => {
+  // /proc/net/tcp: local 0.0.0.0:80 listening (0A), two established on :80 (0050), one on :8082 (1F92).
+  const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0
+   1: 0A00050C:0050 0A000907:D2F0 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0000000000000000 20 4 30 10 -1
+   2: 0A00050C:0050 0A000907:D2F2 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0000000000000000 20 4 30 10 -1
+   3: 0100007F:1F92 0100007F:D000 01 00000000:00000000 00:00000000 00000000     0        0 4 1 0000000000000000 20 4 30 10 -1
+   4: 0A00050C:01BB 0A000907:D2F4 06 00000000:00000000 00:00000000 00000000     0        0 0 1 0000000000000000 20 4 30 10 -1
+`;
+  const tcp6 = `  sl  local_address                         remote_address                        st
+   0: 0000000000000000FFFF00000A00050C:01BB 0000000000000000FFFF00000A000907:D2F6 01 00000000:00000000
+`;
+  it('counts established client connections on the given ports only (not listening, not TIME_WAIT, not other ports)', () => {
+    expect(countEstablished([tcp], new Set([80]))).toBe(2);
+    expect(countEstablished([tcp, tcp6], new Set([80, 443]))).toBe(3);
+    expect(countEstablished([tcp, tcp6], new Set([9999]))).toBe(0);
+  });
+});
+
+describe('edge options', () => {
+  it('reads the edge upstream, resolver and drain time', () => {
+    const o = loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'tasks.signalbox-proxy', SIGNALBOX_EDGE_RESOLVER: '127.0.0.1:5353', SIGNALBOX_DRAIN_MS: '6000' });
+    expect(o).toMatchObject({ edgeUpstream: 'tasks.signalbox-proxy', edgeResolver: '127.0.0.1:5353', drainMs: 6000 });
+  });
+  it('refuses a name that could inject nginx text', () => {
+    expect(() => loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'x; include /etc/passwd' })).toThrow(OptionsError);
+    expect(() => loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'x:80' })).toThrow(/SIGNALBOX_EDGE_UPSTREAM/);
+  });
+});

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Stack churn under load, as a real client sees it: the load runs in its own network namespace and
+# reaches the node through a veth pair (node address 10.213.0.1), so its packets go through the
+# iptables DNAT of the published port, not through docker-proxy on loopback. While wrk clients load two
+# anchor apps — HTTP, HTTPS terminated by the proxy, and HTTPS passed through to the app; each with one
+# keep-alive client and one with a new connection per request — N app stacks are deployed and removed,
+# each with its own network (every `docker stack deploy` creates <stack>_default) and its own
+# certificate (two new secrets the proxy must mount; SBX_CHURN_CERTS=0: networks only), and one proxy
+# task is killed (SBX_CHURN_KILL=0: not).
+# Prints errors by kind per client, time to route each new stack (from its task running to its first
+# 200), proxy task replacements and published configs (= reloads per proxy task).
+#
+# Run ./scripts/up.sh first. Usage: ./scripts/bench/stack-churn.sh [STACKS=5]
+# Creates only sbx-churn-* objects, netns sbx-churn (with /etc/netns/sbx-churn/hosts) and veth
+# sbxch0/sbxch1; removes them on exit.
+set -euo pipefail
+# shellcheck source=SCRIPTDIR/../lib/stack.sh
+source "$(dirname "$(readlink -f "$0")")/../lib/stack.sh"
+need_root
+have wrk || apt_install wrk
+have openssl || apt_install openssl
+
+STACKS="${1:-5}"
+NS=sbx-churn
+NODE_ADDR=10.213.0.1
+CLIENT_ADDR=10.213.0.2
+ANCHOR=sbx-churn-anchor
+ANCHOR_NET=sbx-churn-anchor-net
+ANCHOR_HOST=anchor.churn.test
+PASS=sbx-churn-pass
+PASS_HOST=pass.churn.test
+HTTPS_PORT="${SIGNALBOX_HTTPS_PORT:-8443}"
+KILL="${SBX_CHURN_KILL:-1}"
+CERTS="${SBX_CHURN_CERTS:-1}"   # 0: the stacks bring no certificate (networks only)
+PROXY=${SIGNALBOX_PROXY_SERVICE:-signalbox-proxy}
+DURATION=$((STACKS * 30 + 40))
+WORK="$(mktemp -d)"
+
+cleanup() {
+  set +e
+  for i in $(seq 1 "$STACKS"); do docker stack rm "sbx-churn-$i" >/dev/null 2>&1; done
+  docker service rm "$ANCHOR" "$PASS" >/dev/null 2>&1
+  ip link del sbxch0 2>/dev/null
+  ip netns del "$NS" 2>/dev/null
+  rm -rf "/etc/netns/$NS"
+  # The proxy lets go of the anchors' network after ProxyNetworkDetachDelay, of secrets at its next roll.
+  for _ in $(seq 1 150); do
+    docker network inspect "$ANCHOR_NET" >/dev/null 2>&1 || break
+    docker network rm "$ANCHOR_NET" >/dev/null 2>&1 && break; sleep 1
+  done
+  for _ in $(seq 1 60); do
+    left=$(docker secret ls -q --filter name=sbx-churn-)
+    [[ -z "$left" ]] && break
+    docker secret rm $left >/dev/null 2>&1; sleep 2
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# ---- client namespace: veth pair to the node.
+ip netns add "$NS"
+ip link add sbxch0 type veth peer name sbxch1
+ip link set sbxch1 netns "$NS"
+ip addr add "$NODE_ADDR/30" dev sbxch0
+ip link set sbxch0 up
+ip netns exec "$NS" ip addr add "$CLIENT_ADDR/30" dev sbxch1
+ip netns exec "$NS" ip link set sbxch1 up
+ip netns exec "$NS" ip link set lo up
+ip netns exec "$NS" ip route add default via "$NODE_ADDR"
+# wrk sends the URL's host as SNI: the client namespace resolves the test names to the node.
+mkdir -p "/etc/netns/$NS"
+printf '127.0.0.1 localhost\n%s %s %s\n' "$NODE_ADDR" "$ANCHOR_HOST" "$PASS_HOST" > "/etc/netns/$NS/hosts"
+
+# new_cert NAME HOST: secrets NAME.crt and NAME.key, a self-signed certificate for HOST.
+new_cert() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$2" -addext "subjectAltName=DNS:$2" \
+    -keyout "$WORK/$1.key" -out "$WORK/$1.crt" >/dev/null 2>&1 || die "openssl failed"
+  docker secret create "$1.crt" "$WORK/$1.crt" >/dev/null
+  docker secret create "$1.key" "$WORK/$1.key" >/dev/null
+}
+
+# ---- anchor app (a previous run's network may still be held by the proxy for its detach delay).
+wait_for "! docker network inspect $ANCHOR_NET" 180 2 || die "$ANCHOR_NET still exists (a previous run's?); remove it first"
+docker network create --driver overlay --attachable "$ANCHOR_NET" >/dev/null
+new_cert sbx-churn-anchor "$ANCHOR_HOST"
+new_cert sbx-churn-pass "$PASS_HOST"
+docker service create --detach --name "$ANCHOR" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
+  --label com.docker.lb.hosts="$ANCHOR_HOST" --label com.docker.lb.port=80 --label com.docker.lb.network="$ANCHOR_NET" \
+  --label com.docker.lb.ssl_cert=sbx-churn-anchor.crt --label com.docker.lb.ssl_key=sbx-churn-anchor.key \
+  "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
+# TLS passthrough: the app terminates TLS itself on 443.
+docker service create --detach --name "$PASS" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
+  --secret sbx-churn-pass.crt --secret sbx-churn-pass.key \
+  --env PORT=443 --env TLS_CERT_FILE=/run/secrets/sbx-churn-pass.crt --env TLS_KEY_FILE=/run/secrets/sbx-churn-pass.key \
+  --label com.docker.lb.hosts="$PASS_HOST" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
+  --label com.docker.lb.ssl_passthrough=true \
+  "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
+# wait_for runs its condition in a new bash: the curl is spelled out, not a function.
+ns_code="ip netns exec $NS curl -sk -o /dev/null -m 3 -w '%{http_code}'"
+wait_for "[[ \$($ns_code -H 'Host: $ANCHOR_HOST' http://$NODE_ADDR:$HTTP_PORT/) == 200 ]]" 180 1 \
+  || die "anchor not reachable from the client namespace at $NODE_ADDR:$HTTP_PORT"
+wait_for "[[ \$($ns_code https://$ANCHOR_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "anchor not reachable over HTTPS from the client namespace"
+wait_for "[[ \$($ns_code https://$PASS_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "passthrough anchor not reachable from the client namespace"
+wait_for "[[ \$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' $PROXY) != updating ]]" 180 1 || true
+sleep 3
+log "anchor answers from the client namespace through $NODE_ADDR:$HTTP_PORT (DNAT)"
+
+metric() { # metric NAME: sum over core's /metrics
+  local c; c=$(docker ps -q --filter label=com.docker.swarm.service.name="${STACK_NAME}_core" | head -1)
+  # /metrics needs the API token (docs/security.md), which core's task has mounted.
+  docker exec "$c" node -e "const h={authorization:'Bearer '+require('fs').readFileSync('/run/secrets/signalbox-api-token','utf8').trim()};fetch('http://127.0.0.1:8080/metrics',{headers:h}).then(r=>r.text()).then(t=>{let s=0;for(const l of t.split('\n')){const m=/^$1(?:\{[^}]*\})?\s+(\S+)/.exec(l);if(m)s+=Number(m[1])}console.log(s)})"
+}
+proxy_tasks() { docker service ps -q "$PROXY" | wc -l; }
+updates0=$(metric signalbox_model_updates_total)
+tasks0=$(proxy_tasks)
+
+# ---- load: keep-alive and connection per request on each path, all for the whole churn.
+ns_wrk() { # ns_wrk OUT CONNECTIONS URL [wrk args]: wrk never retries, every error counts
+  local out="$1" c="$2" url="$3"; shift 3
+  ip netns exec "$NS" wrk -t1 -c"$c" -d"${DURATION}s" --timeout 5s "$@" "$url" > "$WORK/$out.txt" 2>&1 &
+  loads+=($!)
+}
+loads=()
+ns_wrk http-keepalive 6 "http://$NODE_ADDR:$HTTP_PORT/" -H "Host: $ANCHOR_HOST"
+ns_wrk http-close 3 "http://$NODE_ADDR:$HTTP_PORT/" -H "Host: $ANCHOR_HOST" -H "Connection: close"
+ns_wrk https-keepalive 3 "https://$ANCHOR_HOST:$HTTPS_PORT/"
+ns_wrk https-close 2 "https://$ANCHOR_HOST:$HTTPS_PORT/" -H "Connection: close"
+ns_wrk passthrough-keepalive 2 "https://$PASS_HOST:$HTTPS_PORT/"
+ns_wrk passthrough-close 2 "https://$PASS_HOST:$HTTPS_PORT/" -H "Connection: close"
+start=$(now_s)
+
+# ---- churn: deploy a stack, time its route, remove it; kill a proxy task once, half way.
+routes=()
+for i in $(seq 1 "$STACKS"); do
+  stack="sbx-churn-$i"; h="s$i.churn.test"
+  cat > "$WORK/$stack.yml" <<YML
+version: "3.8"
+services:
+  web:
+    image: ${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}
+    deploy:
+      endpoint_mode: dnsrr
+      labels:
+        com.docker.lb.hosts: $h
+        com.docker.lb.port: "80"
+        com.docker.lb.network: ${stack}_default
+YML
+  if [[ "$CERTS" == 1 ]]; then
+    printf '        com.docker.lb.ssl_cert: %s.crt\n        com.docker.lb.ssl_key: %s.key\n' "$stack" "$stack" >> "$WORK/$stack.yml"
+    new_cert "$stack" "$h"
+  fi
+  docker stack deploy -c "$WORK/$stack.yml" "$stack" >/dev/null
+  wait_for "docker service ps --filter desired-state=running --format '{{.CurrentState}}' ${stack}_web 2>/dev/null | grep -q '^Running'" 120 0.1 || die "$stack did not start"
+  t_run=$(date +%s.%N)
+  wait_for "curl -s -o /dev/null -w '%{http_code}' -H 'Host: $h' http://127.0.0.1:$HTTP_PORT/ | grep -q 200" 120 0.1 || die "$stack not routed"
+  t_routed=$(date +%s.%N)
+  routes+=("$(echo "$t_routed - $t_run" | bc)")
+  log "$stack routed $(printf '%.2f' "${routes[-1]}") s after its task ran"
+  sleep 5
+  if [[ "$KILL" == 1 && "$i" -eq $(( (STACKS + 1) / 2 )) ]]; then
+    c=$(docker ps -q --filter label=com.docker.swarm.service.name="$PROXY" | head -1)
+    log "killing proxy container $c"
+    docker kill "$c" >/dev/null
+    sleep 10
+  fi
+  # Exits 1 when the proxy still joins the stack network at that instant; core removes it (docs/operations.md).
+  docker stack rm "$stack" >/dev/null 2>&1 || true
+  wait_for "curl -s -o /dev/null -w '%{http_code}' -H 'Host: $h' http://127.0.0.1:$HTTP_PORT/ | grep -q 503" 60 0.2 || true
+  sleep 5
+  # Its certificate: removable once the proxy that mounted it has rolled (the next stack's roll at the latest).
+  docker secret rm "$stack.crt" "$stack.key" >/dev/null 2>&1 || true
+done
+log "churn done after $(elapsed "$start") s; waiting for the load to finish"
+wait "${loads[@]}" || true
+
+# ---- figures.
+updates=$(( $(metric signalbox_model_updates_total) - updates0 ))
+replaced=$(( $(proxy_tasks) - tasks0 ))
+summary() { # summary NAME FILE
+  local f="$2" req non2xx sock
+  req=$(awk '/requests in/ {print $1}' "$f")
+  non2xx=$(awk -F': ' '/Non-2xx/ {print $2}' "$f"); non2xx=${non2xx:-0}
+  sock=$(grep -o 'Socket errors:.*' "$f" || echo 'Socket errors: none')
+  printf '  %-26s %9s requests, non-2xx %s, %s\n' "$1" "$req" "$non2xx" "$sock"
+}
+sorted=$(printf '%s\n' "${routes[@]}" | sort -n)
+median=$(echo "$sorted" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+echo
+echo "stack-churn: $STACKS stacks (own network$([[ $CERTS == 1 ]] && echo ' and certificate') each), $([[ $KILL == 1 ]] && echo 1 || echo no) proxy kill, ${DURATION} s of load from netns $NS via $NODE_ADDR:$HTTP_PORT"
+echo "machine: $(nproc) CPU, load $(cut -d' ' -f1-3 /proc/loadavg), $(docker version -f '{{.Server.Version}}' 2>/dev/null)"
+echo "  errors by client (wrk: non-2xx; socket errors connect/read/write/timeout):"
+summary "HTTP keep-alive (6 conn)" "$WORK/http-keepalive.txt"
+summary "HTTP conn-per-request (3)" "$WORK/http-close.txt"
+summary "HTTPS keep-alive (3)" "$WORK/https-keepalive.txt"
+summary "HTTPS conn-per-request (2)" "$WORK/https-close.txt"
+summary "passthrough keep-alive (2)" "$WORK/passthrough-keepalive.txt"
+summary "passthrough conn-per-req (2)" "$WORK/passthrough-close.txt"
+echo "  time to route (task running → 200): median $(printf '%.2f' "$median") s, all: $(printf '%.2f ' "${routes[@]}")"
+echo "  proxy task replacements: $replaced$([[ $KILL == 1 ]] && echo ' (includes the kill)')"
+echo "  configs published (= reloads per proxy task): $updates"
