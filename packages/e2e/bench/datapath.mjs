@@ -5,10 +5,15 @@
 //                          the real builder made (what the proxy runs; access log off like the others)
 //   HAProxy                127.0.0.1:39482 (Debian's haproxy, keepalive + connection reuse to the backend)
 //   Caddy                  127.0.0.1:39483 (Debian's caddy, reverse_proxy with keepalive)
-//   edge → nginx           127.0.0.1:39486: the edge's generated L4 config (proxy-agent edge mode, PROXY
-//                          protocol, worker_processes auto as deployed) in front of the same rendered
-//                          config with ProxyEdge (listen … proxy_protocol, realip) on 39485: the cost
-//                          of the edge hop against the single-hop row above
+//   edge → nginx           127.0.0.1:39486: the edge's generated config (proxy-agent edge mode: HTTP at
+//                          L7, a new upstream connection per request, worker_processes auto as deployed)
+//                          in front of the same rendered config with ProxyEdge (realip from the edge's
+//                          client address header) on 39485: the cost of the edge hop against the
+//                          single-hop row above
+//   edge, keepalive pool   127.0.0.1:39487 (SBX_PERF_EDGE_POOL=1): the same edge config rewritten to a
+//                          static upstream with `keepalive 32`, which is NOT what ships (it cannot
+//                          follow DNS in nginx < 1.27.3 and fails a POST sent on a connection a reload
+//                          closed): what the per-request connection costs
 // Each proxy gets one CPU's worth of workers (nginx worker_processes 1, haproxy nbthread 1,
 // GOMAXPROCS=1 for Caddy), matching the default WorkerProcesses = 1.
 // Then, if the stack is running, the real Signalbox proxy (127.0.0.1:8080, and its container's bridge
@@ -28,7 +33,7 @@ const DURATION_S = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.argv[3] ?? 32);
 const ROUNDS = Number(process.argv[4] ?? 2);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PORTS = { backend: 39500, nginx: 39481, nginxSsl: 39444, haproxy: 39482, caddy: 39483, routing: 39485, routingSsl: 39445, edge: 39486 };
+const PORTS = { backend: 39500, nginx: 39481, nginxSsl: 39444, haproxy: 39482, caddy: 39483, routing: 39485, routingSsl: 39445, edge: 39486, edgePool: 39487 };
 const HOST = 'datapath.local';
 const SWARM_SERVICE = 'sbx-perf-datapath';
 const SWARM_HOST = 'datapath.perf.test';
@@ -60,7 +65,7 @@ async function up(name, port, host, child) {
   if (!ok) throw new Error(`${name} did not answer 200 on ${port}: ${child?.errText?.() ?? ''}`);
 }
 
-/** `edge`: render with ProxyEdge on the routing ports (PROXY protocol listeners), else single hop. */
+/** `edge`: render with ProxyEdge on the routing ports (realip from the edge), else single hop. */
 async function signalboxNginx(parent, edge = false) {
   const dir = path.join(parent, edge ? 'routing' : 'single');
   mkdirSync(dir);
@@ -92,20 +97,25 @@ async function signalboxNginx(parent, edge = false) {
   return start('nginx', args);
 }
 
-/** The edge as the proxy agent generates it, forwarding to the routing nginx on loopback. */
-async function edgeNginx(parent) {
+/** The edge as the proxy agent generates it, forwarding to the routing nginx on loopback; `pool`: see the header. */
+async function edgeNginx(parent, pool = false) {
   const { edgeConfig } = await import(path.join(ROOT, 'packages/proxy-agent/dist/edge.js'));
-  const dir = path.join(parent, 'edge');
+  const dir = path.join(parent, pool ? 'edge-pool' : 'edge');
   mkdirSync(dir);
   const streamModule = '/usr/lib/nginx/modules/ngx_stream_module.so';
   const conf = edgeConfig({
     upstream: '127.0.0.1',
-    httpPort: PORTS.edge,
+    httpPort: pool ? PORTS.edgePool : PORTS.edge,
     upstreamHttpPort: PORTS.routing,
     pidPath: path.join(dir, 'nginx.pid'),
     resolver: '127.0.0.1',
+    tempDir: dir,
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
-  }).replace(/^(\s+listen )(\d+);/gm, '$1127.0.0.1:$2;');
+  })
+    .replace(/^(\s+listen )(\d+);/gm, '$1127.0.0.1:$2;')
+    .replace(/(\n\s+map \$http_upgrade \$signalbox_upstream_connection \{\n\s+default upgrade;\n\s+"" )close;/, (m, head) => (pool ? `\n    upstream signalbox_pool { server 127.0.0.1:${PORTS.routing}; keepalive 32; }${head}"";` : m))
+    .replace('proxy_pass http://$signalbox_routing_proxy;', (m) => (pool ? 'proxy_pass http://signalbox_pool;' : m));
+  if (pool && !conf.includes('keepalive 32')) throw new Error('edge pool variant: the edge config no longer has the expected shape');
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
   const args = ['-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'error.log'), '-g', 'daemon off;'];
@@ -264,7 +274,8 @@ async function main() {
       { name: 'nginx, Signalbox config', port: PORTS.nginx, host: HOST, child: await signalboxNginx(dir) },
       { name: 'HAProxy 2.6', port: PORTS.haproxy, host: HOST, child: haproxy(dir) },
       { name: 'Caddy 2.6', port: PORTS.caddy, host: HOST, child: caddy(dir) },
-      ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L4) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
+      ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L7) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
+      ...(process.env.SBX_PERF_EDGE !== '0' && process.env.SBX_PERF_EDGE_POOL === '1' ? [{ name: 'edge with a keepalive pool (not shipped)', port: PORTS.edgePool, host: HOST, child: await edgeNginx(dir, true) }] : []),
     ];
     for (const t of targets) await up(t.name, t.port, t.host, t.child);
     const swarm = process.env.SBX_PERF_SWARM === '0' ? undefined : await swarmBackend().catch((e) => (process.stderr.write(`swarm part skipped: ${e.message}\n`), undefined));

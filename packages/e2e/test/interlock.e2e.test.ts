@@ -47,6 +47,8 @@ const echo = (r: { body: string }) => JSON.parse(r.body) as { name: string; path
 // Docker's bridge pools (docker_gwbridge, which carries host-published traffic) and loopback: the
 // host running this test plays the trusted load balancer. Overlay addresses (10.x) stay untrusted.
 const TRUSTED = ['172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8'];
+/** The header the edge sends the client address in (EDGE_CLIENT_ADDRESS_HEADER in @signalbox/protocol). */
+const EDGE_CLIENT_ADDRESS_HEADER = 'X-Signalbox-Client-Address';
 
 /** deploy/config.toml plus what an Interlock user behind a load balancer sets. */
 function interlockConfig(): string {
@@ -81,8 +83,10 @@ beforeAll(async () => {
   const name = await deployStackConfig(interlockConfig());
   await waitCoreOn(name);
   // The images were just rebuilt under the same tags; a service whose spec did not change keeps its old
-  // container. Restart both (--force is not drift) so the extension and proxy run this build.
-  for (const svc of [EXTENSION_SERVICE, PROXY_SERVICE]) {
+  // container. Restart them (--force is not drift) so the extension, proxy and edge run this build (an
+  // edge of another build may forward HTTP in a way this build's proxy does not take).
+  const edge = `${PROXY_SERVICE}-edge`;
+  for (const svc of [EXTENSION_SERVICE, PROXY_SERVICE, ...((await inspectService(edge)) ? [edge] : [])]) {
     const r = await run('docker', ['service', 'update', '--force', '--detach=false', '--quiet', svc], 180_000);
     if (r.code !== 0) throw new Error(`docker service update --force ${svc}: ${r.stderr}`);
   }
@@ -146,13 +150,13 @@ test('X-Forwarded-* are kept from a trusted load balancer and replaced for an un
   // From a container on the overlay network, straight to the proxy task: not trusted.
   // Earlier tests mount secrets, which roll the proxy: wait until a running task is on the network again.
   const proxyAddr = await waitFor(`a proxy task on ${NET}`, async () => (await taskAddresses(PROXY_SERVICE, NET))[0], 180_000, 500);
-  // Behind the edge (ProxyEdge, the default) the proxy's ports take only connections that start with a
-  // PROXY protocol header; one from an app container claims a client address that must not be believed
-  // (real_ip trusts the edge network only). A raw HTTP/1.0 request (no chunked body to decode) on a plain
-  // socket, so the Host header is sent as given.
+  // Behind the edge (ProxyEdge, the default) the proxy's HTTP port takes the client address from the edge's
+  // header; one sent from an app container claims a client address that must not be believed (real_ip
+  // trusts the edge network only), and must not reach the app either. A raw HTTP/1.0 request (no chunked
+  // body to decode) on a plain socket, so the Host header is sent as given.
   const edge = (await inspectService(`${PROXY_SERVICE}-edge`)) !== undefined;
-  const head = edge ? 'PROXY TCP4 198.51.100.9 10.0.0.1 40000 80\r\n' : '';
-  const request = `${head}GET / HTTP/1.0\r\nHost: app.il.test\r\n${Object.entries(sent).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const forged = edge ? `${EDGE_CLIENT_ADDRESS_HEADER}: 198.51.100.9\r\n` : '';
+  const request = `GET / HTTP/1.0\r\nHost: app.il.test\r\n${forged}${Object.entries(sent).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
   const script =
     `const s=require('net').connect(80,'${proxyAddr}',()=>s.write(${JSON.stringify(request)}));let b='';s.setTimeout(10000,()=>{process.stderr.write('timeout');process.exit(3)});` +
     `s.on('data',c=>b+=c);s.on('end',()=>process.stdout.write(b.slice(b.indexOf('\\r\\n\\r\\n')+4)));` +
@@ -163,6 +167,7 @@ test('X-Forwarded-* are kept from a trusted load balancer and replaced for an un
   const untrusted = (JSON.parse(r.stdout) as { headers: Record<string, string> }).headers;
   expect(untrusted['x-real-ip']).toMatch(/^10\./);
   expect(untrusted).toMatchObject({ 'x-forwarded-proto': 'http', 'x-forwarded-for': untrusted['x-real-ip'], 'x-forwarded-host': 'app.il.test' });
+  expect(untrusted[EDGE_CLIENT_ADDRESS_HEADER.toLowerCase()]).toBeUndefined();
 });
 
 test('an idempotent request is retried on another task when one answers 503', async () => {

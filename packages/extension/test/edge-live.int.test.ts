@@ -1,15 +1,18 @@
-// The split data plane on real nginx, without a swarm: the edge's generated L4 config in front of a
-// routing proxy rendered with ProxyEdge. A tiny DNS server stands in for Docker's (tasks.<proxy>),
-// listing a dead task first, so the edge's retry on another task is exercised too.
+// The split data plane on real nginx, without a swarm: the edge's generated config (L7 on the HTTP port,
+// L4 on the TLS port) in front of two routing proxies rendered with ProxyEdge. A tiny DNS server stands in
+// for Docker's (tasks.<proxy>), listing a dead task first, so the edge's retry on another task is
+// exercised too; the routing proxies reload in a loop while keep-alive clients go through the edge.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClusterModel, Upstream } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 import { edgeConfig } from '../../proxy-agent/src/edge.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { loadBaseExtension } from './golden/load-cases.js';
@@ -17,6 +20,8 @@ import { nginxInfo, testMaterial } from './helpers/nginx-check.js';
 
 const TIMEOUT = 60_000;
 const TASKS = 'tasks.routing.test';
+/** The two live routing proxy "tasks"; 127.0.0.2 is listed first and nothing listens there. */
+const ROUTING = ['127.0.0.1', '127.0.0.3'] as const;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -73,24 +78,56 @@ interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
+  reused: boolean;
 }
 
-function get(port: number, host: string, urlPath: string, opts: { tls?: boolean; localAddress?: string; agent?: http.Agent } = {}): Promise<Reply> {
+interface RequestOptions {
+  method?: string;
+  headers?: http.OutgoingHttpHeaders;
+  body?: Buffer;
+  /** Send the body with Transfer-Encoding: chunked (no Content-Length). */
+  chunked?: boolean;
+  tls?: boolean;
+  localAddress?: string;
+  agent?: http.Agent;
+}
+
+function request(port: number, host: string, urlPath: string, opts: RequestOptions = {}, address = '127.0.0.1'): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const mod = opts.tls ? https : http;
+    const headers: http.OutgoingHttpHeaders = { host, ...opts.headers };
+    if (opts.body && !opts.chunked) headers['content-length'] = opts.body.length;
     const req = mod.request(
-      { host: '127.0.0.1', port, path: urlPath, headers: { host }, agent: opts.agent ?? false, servername: host, rejectUnauthorized: false, localAddress: opts.localAddress },
+      { host: address, port, path: urlPath, method: opts.method ?? 'GET', headers, agent: opts.agent ?? false, servername: host, rejectUnauthorized: false, localAddress: opts.localAddress },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, reused: req.reusedSocket }));
+        res.on('error', reject);
       },
     );
     req.on('error', reject);
-    req.end();
+    if (opts.body && opts.chunked) {
+      // Two writes, so the body really goes out in chunks.
+      req.write(opts.body.subarray(0, opts.body.length >> 1));
+      req.end(opts.body.subarray(opts.body.length >> 1));
+    } else {
+      req.end(opts.body);
+    }
   });
 }
+
+interface Echo {
+  backend: string;
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  bodyLength: number;
+  bodySha256: string;
+}
+const echoOf = (r: Reply) => JSON.parse(r.body) as Echo;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 const upstream = (name: string, port: number): Upstream => ({
   name,
@@ -115,9 +152,36 @@ async function startNginx(bin: string, dir: string, conf: string, ready: () => P
   return child;
 }
 
-describe('edge → routing proxy on real nginx', () => {
+/** The worker processes of an nginx master (from /proc: every process whose parent it is). */
+async function childPids(parent: number): Promise<Set<number>> {
+  const out = new Set<number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // pid (comm) state ppid …: comm may hold spaces, so split after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === parent) out.add(Number(entry));
+  }
+  return out;
+}
+
+/** SIGHUP, then wait until the master has started a worker it did not have before: one graceful reload done. */
+async function reload(master: ChildProcess): Promise<void> {
+  const before = await childPids(master.pid!);
+  master.kill('SIGHUP');
+  const started = Date.now();
+  for (;;) {
+    const now = await childPids(master.pid!);
+    if ([...now].some((pid) => !before.has(pid))) return;
+    if (Date.now() - started > 20_000) throw new Error('nginx did not start new workers within 20 s of SIGHUP');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('edge → routing proxies on real nginx', () => {
   let tmp: string;
-  const children: ChildProcess[] = [];
+  const routing = new Map<string, ChildProcess>();
+  let edge: ChildProcess | undefined;
   const servers: net.Server[] = [];
   let dns: Awaited<ReturnType<typeof dnsServer>>;
   const p = { edgeHttp: 0, edgeHttps: 0, http: 0, https: 0, app: 0, tlsBackend: 0 };
@@ -126,29 +190,42 @@ describe('edge → routing proxy on real nginx', () => {
     const info = await nginxInfo();
     const material = await testMaterial();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'signalbox-edge-'));
+    // nginx run as root starts its workers as nobody: they must reach the temp dirs (request bodies).
+    await chmod(tmp, 0o755);
     const secretsDir = path.join(tmp, 'secrets');
     await mkdir(secretsDir);
     await writeFile(path.join(secretsDir, 'site_cert'), material.cert);
     await writeFile(path.join(secretsDir, 'site_key'), material.key);
 
     const echo = (name: string) => (req: http.IncomingMessage, res: http.ServerResponse) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ backend: name, url: req.url, headers: req.headers }));
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ backend: name, method: req.method, url: req.url, headers: req.headers, bodyLength: body.length, bodySha256: sha256(body) }));
+      });
     };
     const app = http.createServer(echo('app'));
+    // Longer than nginx's upstream keepalive_timeout, so the app never closes a connection nginx reuses.
+    app.keepAliveTimeout = 120_000;
+    // WebSocket stand-in: answer the upgrade, then echo whatever comes.
+    app.on('upgrade', (req: http.IncomingMessage, socket: net.Socket) => {
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers['upgrade']}\r\nConnection: Upgrade\r\n\r\n`);
+      socket.pipe(socket);
+    });
     const tlsBackend = https.createServer({ cert: material.cert, key: material.key }, echo('passthrough-backend'));
     servers.push(app, tlsBackend);
     for (const [k, s] of [['app', app], ['tlsBackend', tlsBackend]] as const) {
       p[k] = await new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as net.AddressInfo).port)));
     }
     for (const k of ['edgeHttp', 'edgeHttps', 'http', 'https'] as const) p[k] = await freePort();
-    // The first "task" is dead (nothing listens on 127.0.0.2): the edge must retry on the live one.
-    dns = await dnsServer(TASKS, ['127.0.0.2', '127.0.0.1']);
+    dns = await dnsServer(TASKS, ['127.0.0.2', ...ROUTING]);
 
     const model: ClusterModel = {
       cluster: '',
       virtualHosts: [
-        { host: 'app.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream('u_app', p.app) }] },
+        { host: 'app.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: ['/ws'], upstream: upstream('u_app', p.app) }] },
         {
           host: 'secure.test',
           sslOnly: false,
@@ -163,55 +240,64 @@ describe('edge → routing proxy on real nginx', () => {
       proxySecrets: ['site_cert', 'site_key'],
     };
     const base = loadBaseExtension();
-    const ext = {
-      ...base,
-      ProxyEdge: true,
-      TargetPort: p.http,
-      PublishedPort: p.edgeHttp,
-      TargetSSLPort: p.https,
-      PublishedSSLPort: p.edgeHttps,
-      Config: {
-        ...base.Config,
-        User: '',
-        PidPath: path.join(tmp, 'routing', 'nginx.pid'),
-        AccessLogPath: '',
-        ErrorLogPath: path.join(tmp, 'routing', 'error.log'),
-        HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((d) => `${d} ${path.join(tmp, d)};`),
-      },
-    };
     const streamModulePath = info.streamModulesDir === null ? undefined : path.join(info.streamModulesDir, 'ngx_stream_module.so');
-    let routing = renderNginxConf(model, ext, {
-      secretsDir,
-      edgeTrustedFrom: ['127.0.0.0/8'],
-      internalTlsPort: await freePort(),
-      internalPassthroughPort: await freePort(),
-      ...(streamModulePath ? { streamModulePath } : {}),
-    });
-    // Only 127.0.0.1 is the live task; on 127.0.0.2 these ports are closed.
-    routing = routing.replace(new RegExp(`listen (${p.http}|${p.https}) `, 'g'), 'listen 127.0.0.1:$1 ');
-    const accepts = (port: number) =>
+    const accepts = (port: number, host: string) =>
       new Promise<boolean>((resolve) => {
-        const s = net.connect(port, '127.0.0.1');
+        const s = net.connect(port, host);
         s.once('connect', () => (s.destroy(), resolve(true)));
         s.once('error', () => resolve(false));
       });
-    children.push(await startNginx(info.bin, path.join(tmp, 'routing'), routing, () => accepts(p.http)));
-    const edge = edgeConfig({
+    for (const [i, addr] of ROUTING.entries()) {
+      const dir = path.join(tmp, `routing${i}`);
+      const ext = {
+        ...base,
+        ProxyEdge: true,
+        TargetPort: p.http,
+        PublishedPort: p.edgeHttp,
+        TargetSSLPort: p.https,
+        PublishedSSLPort: p.edgeHttps,
+        Config: {
+          ...base.Config,
+          User: '',
+          PidPath: path.join(dir, 'nginx.pid'),
+          AccessLogPath: '',
+          ErrorLogPath: path.join(dir, 'error.log'),
+          // The client's own X-Forwarded-For is kept only from a trusted load balancer, as in single hop.
+          TrustedProxies: ['127.0.0.7'],
+          HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((d) => `${d} ${path.join(dir, d)};`),
+        },
+      };
+      let conf = renderNginxConf(model, ext, {
+        secretsDir,
+        proxyId: `routing${i}`,
+        // Only the edge's source address (127.0.0.1 for every loopback destination) is the edge network.
+        edgeTrustedFrom: ['127.0.0.1/32'],
+        internalTlsPort: await freePort(),
+        internalPassthroughPort: await freePort(),
+        ...(streamModulePath ? { streamModulePath } : {}),
+      });
+      // Each "task" listens on its own address; on 127.0.0.2 these ports are closed.
+      conf = conf.replace(new RegExp(`listen (${p.http}|${p.https})( |;)`, 'g'), `listen ${addr}:$1$2`);
+      routing.set(addr, await startNginx(info.bin, dir, conf, () => accepts(p.http, addr)));
+    }
+    const edgeDir = path.join(tmp, 'edge');
+    const conf = edgeConfig({
       upstream: TASKS,
       httpPort: p.edgeHttp,
       httpsPort: p.edgeHttps,
       upstreamHttpPort: p.http,
       upstreamHttpsPort: p.https,
-      pidPath: path.join(tmp, 'edge', 'nginx.pid'),
+      pidPath: path.join(edgeDir, 'nginx.pid'),
       resolver: `127.0.0.1:${dns.port}`,
       streamModulePath,
+      tempDir: edgeDir,
     });
-    children.push(await startNginx(info.bin, path.join(tmp, 'edge'), edge, async () => (await get(p.edgeHttp, 'app.test', '/ready')).status === 200));
+    edge = await startNginx(info.bin, edgeDir, conf, async () => (await request(p.edgeHttp, 'app.test', '/ready')).status === 200);
   }, TIMEOUT);
 
   afterAll(async () => {
-    for (const c of children) {
-      if (c.exitCode !== null) continue;
+    for (const c of [edge, ...routing.values()]) {
+      if (!c || c.exitCode !== null) continue;
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGTERM');
       await exited;
@@ -221,44 +307,103 @@ describe('edge → routing proxy on real nginx', () => {
     if (tmp) await rm(tmp, { recursive: true, force: true });
   }, TIMEOUT);
 
-  it('keeps the client address through the edge (PROXY protocol + realip), for every request, with a dead task listed first', async () => {
+  it('keeps the client address through the edge (realip from its header), for every request, with a dead task listed first', async () => {
+    const proxies = new Set<string>();
     for (let i = 0; i < 20; i++) {
-      const r = await get(p.edgeHttp, 'app.test', `/r${i}`, { localAddress: '127.0.0.7' });
+      // A client's own copy of the edge header is replaced by the edge.
+      const r = await request(p.edgeHttp, 'app.test', `/r${i}`, { localAddress: '127.0.0.8', headers: { [EDGE_CLIENT_ADDRESS_HEADER]: '203.0.113.9' } });
       expect(r.status).toBe(200);
-      const e = JSON.parse(r.body) as { backend: string; headers: http.IncomingHttpHeaders };
+      proxies.add(String(r.headers['x-proxy-id']));
+      const e = echoOf(r);
       expect(e.backend).toBe('app');
-      expect(e.headers['x-real-ip']).toBe('127.0.0.7');
-      expect(e.headers['x-forwarded-for']).toBe('127.0.0.7');
+      expect(e.url).toBe(`/r${i}`);
+      expect(e.headers['host']).toBe('app.test');
+      expect(e.headers['x-real-ip']).toBe('127.0.0.8');
+      expect(e.headers['x-forwarded-for']).toBe('127.0.0.8');
+      // Consumed by the routing proxy: an app never sees it.
+      expect(e.headers[EDGE_CLIENT_ADDRESS_HEADER.toLowerCase()]).toBeUndefined();
     }
+    expect([...proxies].sort()).toEqual(['routing0', 'routing1']);
     expect(dns.queries()).toBeGreaterThan(0);
   });
 
-  it('terminates TLS on the routing proxy behind the edge and keeps the client address', async () => {
-    const r = await get(p.edgeHttps, 'secure.test', '/s', { tls: true, localAddress: '127.0.0.8' });
+  it("passes a trusted client's X-Forwarded-For chain unchanged, as single hop does (the edge adds nothing)", async () => {
+    const r = await request(p.edgeHttp, 'app.test', '/xff', { localAddress: '127.0.0.7', headers: { 'x-forwarded-for': '198.51.100.1, 198.51.100.2' } });
+    expect(echoOf(r).headers['x-forwarded-for']).toBe('198.51.100.1, 198.51.100.2, 127.0.0.7');
+    expect(echoOf(r).headers['x-real-ip']).toBe('127.0.0.7');
+    // From a client that is not a trusted load balancer, its chain is replaced by its own address.
+    const u = await request(p.edgeHttp, 'app.test', '/xff', { localAddress: '127.0.0.8', headers: { 'x-forwarded-for': '198.51.100.1' } });
+    expect(echoOf(u).headers['x-forwarded-for']).toBe('127.0.0.8');
+  });
+
+  it('ignores the edge header from anyone but the edge network (an app or a client talking to a routing proxy directly)', async () => {
+    const r = await request(p.http, 'app.test', '/forged', { localAddress: '127.0.0.9', headers: { [EDGE_CLIENT_ADDRESS_HEADER]: '203.0.113.9' } }, ROUTING[0]);
     expect(r.status).toBe(200);
-    const e = JSON.parse(r.body) as { headers: http.IncomingHttpHeaders };
+    const e = echoOf(r);
+    expect(e.headers['x-real-ip']).toBe('127.0.0.9');
+    expect(e.headers['x-forwarded-for']).toBe('127.0.0.9');
+    expect(e.headers[EDGE_CLIENT_ADDRESS_HEADER.toLowerCase()]).toBeUndefined();
+  });
+
+  it('streams a POST body through the edge, with a Content-Length and chunked', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024 + 7, 'signalbox');
+    for (const chunked of [false, true]) {
+      const r = await request(p.edgeHttp, 'app.test', '/upload', { method: 'POST', body, chunked });
+      expect(r.status).toBe(200);
+      expect(echoOf(r)).toMatchObject({ method: 'POST', bodyLength: body.length, bodySha256: sha256(body) });
+    }
+  });
+
+  it('passes a large request header through (up to the routing proxy’s own limit)', async () => {
+    const cookie = `c=${'x'.repeat(7000)}`;
+    const r = await request(p.edgeHttp, 'app.test', '/big', { headers: { cookie } });
+    expect(r.status).toBe(200);
+    expect(echoOf(r).headers['cookie']).toBe(cookie);
+  });
+
+  it('passes a WebSocket upgrade through and keeps the tunnel open both ways', async () => {
+    const socket = net.connect(p.edgeHttp, '127.0.0.1');
+    let got = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (got += d));
+    const waitFor = async (text: string) => {
+      const started = Date.now();
+      while (!got.includes(text)) {
+        if (Date.now() - started > 10_000) throw new Error(`no ${JSON.stringify(text)} within 10 s; got ${JSON.stringify(got)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    socket.write('GET /ws HTTP/1.1\r\nHost: app.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    await waitFor('\r\n\r\n');
+    expect(got).toMatch(/^HTTP\/1\.1 101 /);
+    socket.write('ping-1');
+    await waitFor('ping-1');
+    socket.write('ping-2');
+    await waitFor('ping-2');
+    socket.destroy();
+  });
+
+  it('terminates TLS on a routing proxy behind the edge (L4, PROXY protocol) and keeps the client address', async () => {
+    const r = await request(p.edgeHttps, 'secure.test', '/s', { tls: true, localAddress: '127.0.0.8' });
+    expect(r.status).toBe(200);
+    const e = echoOf(r);
     expect(e.headers['x-forwarded-proto']).toBe('https');
     expect(e.headers['x-real-ip']).toBe('127.0.0.8');
   });
 
   it('passes TLS through untouched behind the edge', async () => {
-    const r = await get(p.edgeHttps, 'pt.test', '/direct', { tls: true });
-    expect(JSON.parse(r.body)).toMatchObject({ backend: 'passthrough-backend', url: '/direct' });
+    const r = await request(p.edgeHttps, 'pt.test', '/direct', { tls: true });
+    expect(echoOf(r)).toMatchObject({ backend: 'passthrough-backend', url: '/direct' });
     expect(r.headers['x-server-info']).toBeUndefined();
   });
 
-  it('a routing proxy does not serve a connection without a PROXY header (only the edge may talk to it)', async () => {
-    const r = await get(p.http, 'app.test', '/direct').catch((e: Error) => e);
-    expect(r instanceof Error ? 'refused' : r.status).not.toBe(200);
-  });
-
-  it('a busy keep-alive connection is ended cleanly (Connection: close) once keepalive_time has passed', async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  it('a busy TLS keep-alive connection (L4 through the edge) is ended cleanly (Connection: close) once keepalive_time has passed', async () => {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
     const started = Date.now();
     let closedAfter = -1;
     let requests = 0;
     while (Date.now() - started < 10_000) {
-      const r = await get(p.edgeHttp, 'app.test', '/ka', { agent });
+      const r = await request(p.edgeHttps, 'secure.test', '/ka', { tls: true, agent });
       requests++;
       expect(r.status).toBe(200);
       if (r.headers['connection'] === 'close') {
@@ -272,4 +417,56 @@ describe('edge → routing proxy on real nginx', () => {
     expect(requests).toBeGreaterThan(10);
     expect(closedAfter).toBeGreaterThanOrEqual(4_500);
   }, 20_000);
+
+  it('0 errors of any kind on keep-alive connections while both routing proxies reload in a loop (GET and POST)', async () => {
+    const RELOADS = 30;
+    const LOOPS = 4;
+    const errors: Record<string, number> = {};
+    const statuses: Record<number, number> = {};
+    const servedBy: Record<string, number> = {};
+    let total = 0;
+    let reused = 0;
+    let stop = false;
+    const body = Buffer.alloc(2048, 'p');
+    const loop = async (n: number) => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      for (let i = 0; !stop; i++) {
+        const post = i % 2 === 1;
+        try {
+          const r = await request(p.edgeHttp, 'app.test', `/loop${n}`, { agent, ...(post ? { method: 'POST', body } : {}) });
+          total++;
+          if (r.reused) reused++;
+          statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+          const id = String(r.headers['x-proxy-id']);
+          servedBy[id] = (servedBy[id] ?? 0) + 1;
+          if (post && r.status === 200 && echoOf(r).bodyLength !== body.length) errors['short body'] = (errors['short body'] ?? 0) + 1;
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          errors[code] = (errors[code] ?? 0) + 1;
+        }
+      }
+      agent.destroy();
+    };
+    const loops = Array.from({ length: LOOPS }, (_, n) => loop(n));
+    let reloads = 0;
+    try {
+      for (let i = 0; i < RELOADS; i++) {
+        await reload(routing.get(ROUTING[i % ROUTING.length]!)!);
+        reloads++;
+        // Let requests run on the new workers (and old ones finish) before the next reload.
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      stop = true;
+      await Promise.all(loops);
+    }
+    expect(reloads).toBe(RELOADS);
+    expect(errors).toEqual({});
+    expect(Object.keys(statuses)).toEqual(['200']);
+    expect(Object.keys(servedBy).sort()).toEqual(['routing0', 'routing1']);
+    // The clients kept their connections to the edge across every reload: a new one only at the start of
+    // each loop and when the edge itself ends one cleanly after keepalive_requests (10 000) requests.
+    expect(total).toBeGreaterThan(RELOADS * 10);
+    expect(total - reused).toBeLessThanOrEqual(LOOPS + Math.ceil(total / 10_000));
+  }, 120_000);
 });

@@ -289,7 +289,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     kind: 'boolean',
     default: true,
     description:
-      'true: an edge service (<ProxyServiceName>-edge) publishes the ports and forwards each TCP connection, with the client address in a PROXY protocol header, to the routing proxies; the proxies publish nothing, so joining a network or mounting a certificate replaces them start-first with no failed request. false: single hop, the proxy publishes the ports itself (one hop less, for an external load balancer; in host mode every new network or certificate then replaces the proxy stop-first).',
+      'true: an edge service (<ProxyServiceName>-edge) publishes the ports and forwards HTTP requests (L7, each on a connection of its own, the client address in a header) and TLS connections (L4, PROXY protocol) to the routing proxies, so the keep-alive connection of an HTTP client never sees a proxy reload or roll; the proxies publish nothing, so joining a network or mounting a certificate replaces them start-first with no failed request. false: single hop, the proxy publishes the ports itself (one hop less, for an external load balancer; in host mode every new network or certificate then replaces the proxy stop-first).',
   },
   PublishedPort: { kind: 'integer', default: 8080, ...PORT, description: 'Port published for HTTP.' },
   TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },

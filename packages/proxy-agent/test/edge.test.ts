@@ -4,25 +4,46 @@ import { loadOptions, OptionsError } from '../src/options.js';
 
 describe('edgeConfig', () => {
   const conf = edgeConfig({ upstream: 'tasks.signalbox-proxy', httpPort: 80, httpsPort: 443, pidPath: '/run/edge.pid', resolver: '127.0.0.11' });
+  const httpPart = conf.slice(conf.indexOf('http {'), conf.indexOf('stream {'));
+  const streamPart = conf.slice(conf.indexOf('stream {'));
 
-  it('forwards each port to the same port of a routing proxy task, resolved per connection through Docker DNS', () => {
-    expect(conf).toContain('resolver 127.0.0.11 valid=1s ipv6=off;');
-    expect(conf).toMatch(/map \$server_port \$signalbox_routing_proxy \{\n\s+80 tasks\.signalbox-proxy:80;\n\s+443 tasks\.signalbox-proxy:443;\n\s+\}/);
-    expect(conf.match(/proxy_pass \$signalbox_routing_proxy;/g)).toHaveLength(2);
-    expect(conf).toMatch(/listen 80;/);
-    expect(conf).toMatch(/listen 443;/);
+  it('serves HTTP at L7: each request to a routing proxy task resolved through Docker DNS at request time, on a connection of its own', () => {
+    expect(httpPart).toContain('resolver 127.0.0.11 valid=1s ipv6=off;');
+    expect(httpPart).toMatch(/server \{\n\s+listen 80;\n\s+set \$signalbox_routing_proxy tasks\.signalbox-proxy:80;/);
+    expect(httpPart).toContain('proxy_pass http://$signalbox_routing_proxy;');
+    // No upstream block, so no keepalive pool: a reused connection a reloading proxy closes could fail a POST.
+    expect(httpPart).not.toMatch(/^\s*(upstream|keepalive) /m);
+    expect(httpPart).toMatch(/map \$http_upgrade \$signalbox_upstream_connection \{\n\s+default upgrade;\n\s+"" close;/);
+    expect(httpPart).toContain('proxy_next_upstream error timeout;');
+    expect(httpPart).toContain('proxy_next_upstream_tries 3;');
   });
 
-  it('sends the client address in a PROXY header and retries a connect failure on another task', () => {
-    expect(conf).toContain('proxy_protocol on;');
-    expect(conf).toContain('proxy_next_upstream on;');
-    expect(conf).toContain('proxy_next_upstream_tries 3;');
-    expect(conf).not.toContain('http {');
+  it('is transparent on HTTP: streamed, any size, Host and X-Forwarded-For as sent, the client address in its own header', () => {
+    for (const d of ['proxy_request_buffering off;', 'proxy_buffering off;', 'client_max_body_size 0;', 'underscores_in_headers on;', 'ignore_invalid_headers off;']) {
+      expect(httpPart).toContain(d);
+    }
+    expect(httpPart).toContain('proxy_set_header Host $http_host;');
+    expect(httpPart).toContain('proxy_set_header X-Signalbox-Client-Address $remote_addr;');
+    expect(httpPart).not.toMatch(/proxy_set_header X-Forwarded-For/i);
+    expect(httpPart).toContain('proxy_set_header Upgrade $http_upgrade;');
+    expect(httpPart).toContain('proxy_read_timeout 3600s;');
   });
 
-  it('loads the stream module only when it is a dynamic module', () => {
+  it('keeps HTTPS at L4 with a PROXY header and a retry of a connect failure on another task', () => {
+    expect(streamPart).toMatch(/map \$server_port \$signalbox_routing_proxy \{\n\s+443 tasks\.signalbox-proxy:443;\n\s+\}/);
+    expect(streamPart).toContain('proxy_protocol on;');
+    expect(streamPart).toContain('proxy_next_upstream on;');
+    expect(streamPart).toContain('proxy_next_upstream_tries 3;');
+    expect(streamPart).toMatch(/listen 443;/);
+    expect(streamPart).not.toMatch(/listen 80;/);
+  });
+
+  it('loads the stream module only when it is a dynamic module and there is a TLS port', () => {
     expect(conf).not.toContain('load_module');
-    expect(edgeConfig({ upstream: 'x', httpPort: 80, pidPath: '/p', resolver: '127.0.0.11', streamModulePath: '/m/s.so' })).toMatch(/^load_module \/m\/s\.so;$/m);
+    expect(edgeConfig({ upstream: 'x', httpPort: 80, httpsPort: 443, pidPath: '/p', resolver: '127.0.0.11', streamModulePath: '/m/s.so' })).toMatch(/^load_module \/m\/s\.so;$/m);
+    const httpOnly = edgeConfig({ upstream: 'x', httpPort: 80, pidPath: '/p', resolver: '127.0.0.11', streamModulePath: '/m/s.so' });
+    expect(httpOnly).not.toContain('load_module');
+    expect(httpOnly).not.toContain('stream {');
   });
 });
 

@@ -2,6 +2,7 @@
 // from TrustedProxies), response headers, log formats and the access log; and the block's assembly.
 import { isIP } from 'node:net';
 import type { ExtensionConfig, NginxTuning } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 import { RenderError, nginxBuffers, nginxSize, nginxTime, nginxTimes, nginxVar, positiveInt, quote, serverAddress } from './quote.js';
 import { emptyOrNull, verbatim } from './config-values.js';
 import { hashMaxSize, serverNamesHashBucketSize } from './hash-sizes.js';
@@ -100,9 +101,12 @@ export function responseHeaders(t: NginxTuning, proxyId: string | undefined): He
   return headers;
 }
 
-/** The Host the client sent (with its port), as Interlock passed it; X-Forwarded-* from forwardedHeaderMaps. */
-export function proxyHeaders(): HeaderView[] {
-  return [
+/**
+ * The Host the client sent (with its port), as Interlock passed it; X-Forwarded-* from forwardedHeaderMaps.
+ * Behind the edge, the edge's client address header is consumed here (realip) and never reaches an app.
+ */
+export function proxyHeaders(edge = false): HeaderView[] {
+  const headers: HeaderView[] = [
     { name: 'Host', value: '$http_host' },
     { name: 'X-Real-IP', value: '$remote_addr' },
     { name: 'X-Forwarded-For', value: FORWARDED_FOR },
@@ -110,6 +114,8 @@ export function proxyHeaders(): HeaderView[] {
     { name: 'X-Forwarded-Host', value: FORWARDED_HOST },
     { name: 'X-Request-ID', value: '$request_id' },
   ];
+  if (edge) headers.push({ name: EDGE_CLIENT_ADDRESS_HEADER, value: '""' });
+  return headers;
 }
 
 export interface HttpBlockParts {
@@ -145,7 +151,7 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
     proxySendTimeout: `${positiveInt(t.SendTimeout, 'SendTimeout')}s`,
     proxyReadTimeout: `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`,
     websocketTimeout: WEBSOCKET_TIMEOUT,
-    proxyHeaders: proxyHeaders(),
+    proxyHeaders: proxyHeaders(parts.edge ?? false),
     trustedProxies: trustedProxies(t.TrustedProxies ?? []),
     proxyNextUpstream: PROXY_NEXT_UPSTREAM,
     logFormats: [

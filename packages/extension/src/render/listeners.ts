@@ -2,6 +2,7 @@
 // terminating HTTPS servers and the passthrough hop move to (the public TLS port then belongs to the
 // stream block).
 import type { ExtensionConfig } from '@signalbox/model';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
 import { RenderError, port } from './quote.js';
 import { LOOPBACK } from './upstreams.js';
 import type { ListenView, RenderOptions } from './view-types.js';
@@ -56,20 +57,24 @@ export interface Listeners {
   realIpFrom: string[];
   /** real_ip_from of the plain HTTP servers: the edge network behind the edge, else none. */
   plainRealIpFrom: string[];
+  /** real_ip_header of the plain HTTP servers: the edge's client address header (the edge is L7 there). */
+  plainRealIpHeader: string;
 }
 
 /**
- * `edgeTrusted`: behind the edge (ProxyEdge), every public listener receives a PROXY protocol header
- * with the client address, trusted from these addresses; null = single hop.
+ * `edgeTrusted`: behind the edge (ProxyEdge), the client address comes from the edge, trusted from these
+ * addresses; null = single hop. The HTTP port gets requests from the edge's L7 forwarder with the address
+ * in EDGE_CLIENT_ADDRESS_HEADER; the TLS port gets connections with a PROXY protocol header (L4).
  */
 export function listeners(ports: PublicPorts, internal: InternalPorts | null, edgeTrusted: readonly string[] | null = null): Listeners {
   const edge = edgeTrusted !== null;
   return {
-    plain: { address: String(ports.http), ssl: false, proxyProtocol: edge, defaultServer: false },
+    plain: { address: String(ports.http), ssl: false, proxyProtocol: false, defaultServer: false },
     ssl: internal
       ? { address: `${LOOPBACK}:${internal.tls}`, ssl: true, proxyProtocol: true, defaultServer: false }
       : { address: String(ports.ssl), ssl: true, proxyProtocol: edge, defaultServer: false },
     realIpFrom: internal ? [LOOPBACK] : [...(edgeTrusted ?? [])],
     plainRealIpFrom: [...(edgeTrusted ?? [])],
+    plainRealIpHeader: EDGE_CLIENT_ADDRESS_HEADER,
   };
 }

@@ -100,6 +100,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       tls: null,
       rejectHandshake: false,
       realIpFrom: listeners.plainRealIpFrom,
+      realIpHeader: listeners.plainRealIpHeader,
       returnAll: null,
       locations: table.sorted(),
     },
@@ -161,6 +162,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
       tls: null,
       rejectHandshake: false,
       realIpFrom: listeners.plainRealIpFrom,
+      realIpHeader: listeners.plainRealIpHeader,
       returnAll: whole,
       ...(redirectUnlessForwardedHttps ? { redirectUnlessForwardedHttps } : {}),
       locations: whole ? [] : plain.sorted(),
@@ -203,6 +205,7 @@ function passthroughRedirectServer(input: HostServerInput, host: string): Server
     tls: null,
     rejectHandshake: false,
     realIpFrom: input.listeners.plainRealIpFrom,
+    realIpHeader: input.listeners.plainRealIpHeader,
     returnAll: wholeHostReturn(r),
     locations: r?.whole ? [] : table.sorted(),
   };
@@ -222,6 +225,7 @@ function redirectOnlyServer(input: HostServerInput, host: string): ServerView {
     tls: null,
     rejectHandshake: false,
     realIpFrom: input.listeners.plainRealIpFrom,
+    realIpHeader: input.listeners.plainRealIpHeader,
     returnAll: wholeHostReturn(r),
     locations: r.whole ? [] : table.sorted(),
   };
@@ -237,6 +241,7 @@ function heldServers(listeners: Listeners, host: string): ServerView[] {
       tls: null,
       rejectHandshake: false,
       realIpFrom: listeners.plainRealIpFrom,
+      realIpHeader: listeners.plainRealIpHeader,
       returnAll: { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
       locations: [],
     },
@@ -277,7 +282,7 @@ export function mergeSameServers(servers: readonly ServerView[]): ServerView[] {
       out.push(s);
       continue;
     }
-    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
+    const key = JSON.stringify([s.listen, s.tls, s.rejectHandshake, s.realIpFrom, s.realIpHeader ?? null, s.returnAll, s.redirectUnlessForwardedHttps ?? null, s.locations]);
     const first = byContent.get(key);
     if (first === undefined) {
       const server = { ...s };

@@ -172,8 +172,10 @@ export interface ServerView {
   serverName: string | null;
   tls: { certificate: string; certificateKey: string } | null;
   rejectHandshake: boolean;
-  /** Addresses trusted to send the PROXY protocol header (real_ip_header proxy_protocol). */
+  /** Addresses trusted to send the client address (realip), in the PROXY protocol header unless realIpHeader says otherwise. */
   realIpFrom: string[];
+  /** real_ip_header when not the PROXY protocol header: the edge's client address header (plain HTTP behind the edge). */
+  realIpHeader?: string;
   /** Server-level return (whole-host redirect); when set, locations is empty. */
   returnAll: ReturnView | null;
   /**

@@ -36,4 +36,5 @@ export const plainListeners: Listeners = {
   ssl: { address: '443', ssl: true, proxyProtocol: false, defaultServer: false },
   realIpFrom: [],
   plainRealIpFrom: [],
+  plainRealIpHeader: 'X-Signalbox-Client-Address',
 };

@@ -1,4 +1,5 @@
-import { accessLogBuffer, forwardedHeaderMaps, httpView, logFormat, responseHeaders, trustedProxies } from '../../src/render/http-settings.js';
+import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+import { accessLogBuffer, forwardedHeaderMaps, httpView, logFormat, proxyHeaders, responseHeaders, trustedProxies } from '../../src/render/http-settings.js';
 import { tuning } from './fixtures.js';
 
 describe('trustedProxies', () => {
@@ -59,5 +60,13 @@ describe('httpView', () => {
     expect(view).toMatchObject({ proxyConnectTimeout: '5s', proxyReadTimeout: '7s', accessLog: null, options: ['gzip on;'] });
     expect(view.tempPaths?.[0]).toEqual({ kind: 'client_body', path: '"/tmp/t/client_body"' });
     expect(() => httpView(tuning({ ConnectTimeout: 0 }), { secretsDir: '/s' }, parts)).toThrow('ConnectTimeout');
+  });
+});
+
+describe('proxyHeaders', () => {
+  it("behind the edge blanks the edge's client address header, so apps never see it; single hop sends the same headers as ever", () => {
+    const single = proxyHeaders();
+    expect(single.map((h) => h.name)).toEqual(['Host', 'X-Real-IP', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Request-ID']);
+    expect(proxyHeaders(true)).toEqual([...single, { name: EDGE_CLIENT_ADDRESS_HEADER, value: '""' }]);
   });
 });

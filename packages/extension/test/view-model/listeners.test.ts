@@ -27,6 +27,7 @@ describe('listeners', () => {
       ssl: { address: '443', ssl: true, proxyProtocol: false, defaultServer: false },
       realIpFrom: [],
       plainRealIpFrom: [],
+      plainRealIpHeader: 'X-Signalbox-Client-Address',
     });
     expect(listeners({ http: 80, ssl: 443 }, { tls: 10443, hop: 10444 })).toMatchObject({
       ssl: { address: '127.0.0.1:10443', ssl: true, proxyProtocol: true },
@@ -34,16 +35,17 @@ describe('listeners', () => {
     });
   });
 
-  it('behind the edge every public listener takes the PROXY header, trusted from the edge network', () => {
+  it('behind the edge HTTP takes the edge header and TLS the PROXY header, both trusted from the edge network only', () => {
     expect(listeners({ http: 80, ssl: 443 }, null, ['10.9.8.0/24'])).toEqual({
-      plain: { address: '80', ssl: false, proxyProtocol: true, defaultServer: false },
+      plain: { address: '80', ssl: false, proxyProtocol: false, defaultServer: false },
       ssl: { address: '443', ssl: true, proxyProtocol: true, defaultServer: false },
       realIpFrom: ['10.9.8.0/24'],
       plainRealIpFrom: ['10.9.8.0/24'],
+      plainRealIpHeader: 'X-Signalbox-Client-Address',
     });
     // With passthrough the HTTPS servers hear the stream hop on loopback; the stream block takes the edge's header.
     expect(listeners({ http: 80, ssl: 443 }, { tls: 10443, hop: 10444 }, ['10.9.8.0/24'])).toMatchObject({
-      plain: { proxyProtocol: true },
+      plain: { proxyProtocol: false },
       realIpFrom: ['127.0.0.1'],
       plainRealIpFrom: ['10.9.8.0/24'],
     });
