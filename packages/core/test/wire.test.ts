@@ -1,7 +1,7 @@
 // What core's routes send is exactly what its stores hold: the response schemas (protocol's) type and
 // check the bodies, and must not drop a field on the way (fastify's serializer drops what a schema does
 // not name). A realistic swarm, through the real builder.
-import { buildClusterModels, parseConfig } from '@signalbox/model';
+import { buildClusterModels, parseConfig, readExtensionPayload } from '@signalbox/model';
 import type { ServiceSnapshot, SwarmSnapshot } from '@signalbox/model';
 import { createLogger } from '@signalbox/protocol';
 import { buildApp } from '../src/api.js';
@@ -53,6 +53,8 @@ test('the model payload and the statuses reach clients field for field', async (
   const payload = await app.inject({ url: '/v1/extensions/default/model', headers });
   expect(payload.statusCode).toBe(200);
   expect(payload.json()).toEqual(JSON.parse(JSON.stringify(store.get('default'))));
+  // What core sends passes the extension's check of the whole model.
+  expect(readExtensionPayload(payload.json())).toEqual(payload.json());
   const status = await app.inject({ url: '/v1/status', headers });
   expect(status.json()).toEqual(JSON.parse(JSON.stringify({ services: model.services })));
   await app.close();

@@ -2,7 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './style.css';
-import type { Connection, DashboardPayload, ProxyView, RouteView, ServiceView } from './state.js';
+import type { Connection, DashboardErrorBody, DashboardPayload, ProxyView, RouteView, ServiceView } from './state.js';
 import { ago, connectionAfterError, routeMatches, serviceMatches, takeToken, warnings } from './state.js';
 
 type Tab = 'routes' | 'services' | 'history' | 'proxies';
@@ -23,7 +23,7 @@ function useDashboard(token: string | undefined): { data: DashboardPayload | und
       let failures = 0;
       while (!abort.signal.aborted) {
         let status: number | undefined;
-        let body: { code?: string; message?: string } | undefined;
+        let body: Partial<DashboardErrorBody> | undefined;
         try {
           const res = await fetch(`./v1/dashboard?wait=${etag ? 25 : 0}`, {
             headers: { authorization: `Bearer ${token}`, ...(etag ? { 'if-none-match': etag } : {}) },

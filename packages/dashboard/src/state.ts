@@ -1,8 +1,8 @@
 // What the page shows, decided without the DOM: the access token, the connection state and its
 // labelled page, and the search. main.tsx only renders these.
-import type { DashboardPayload, ProxyView, RouteView, ServiceView } from '../../core/src/dashboard/types.js';
+import type { DashboardAuthCode, DashboardErrorBody, DashboardPayload, ProxyView, RouteView, ServiceView } from '../../core/src/dashboard/types.js';
 
-export type { DashboardPayload, ProxyView, RouteView, ServiceView };
+export type { DashboardAuthCode, DashboardErrorBody, DashboardPayload, ProxyView, RouteView, ServiceView };
 
 const TOKEN_KEY = 'signalbox-dashboard-token';
 
@@ -24,14 +24,14 @@ export type Connection =
   | { kind: 'connecting' }
   | { kind: 'live'; since: number }
   | { kind: 'no-token' }
-  | { kind: 'denied'; code: string; message: string }
+  | { kind: 'denied'; code: DashboardAuthCode | `HTTP ${number}`; message: string }
   | { kind: 'down'; since: number; error: string };
 
 /** A failed request: the HTTP answer (status, JSON body) or the network error. */
 export function connectionAfterError(
   prev: Connection,
   status: number | undefined,
-  body: { code?: string; message?: string } | undefined,
+  body: Partial<DashboardErrorBody> | undefined,
   error: string,
   now: number,
 ): Connection {

@@ -1,6 +1,7 @@
 // The page's decisions that need no DOM: where the token comes from, which labelled page a failed
 // request leads to, what the search matches, and which banners say what is missing.
-import type { DashboardPayload } from '../src/state.js';
+import { DASHBOARD_AUTH_CODES } from '../../core/src/dashboard/types.js';
+import type { DashboardAuthCode, DashboardPayload } from '../src/state.js';
 import { ago, connectionAfterError, routeMatches, serviceMatches, takeToken, warnings } from '../src/state.js';
 
 function memoryStorage() {
@@ -155,4 +156,13 @@ test('ages read as people say them', () => {
   expect(ago(null, now)).toBe('never');
   expect(ago('2026-01-01T00:59:30Z', now)).toBe('30s ago');
   expect(ago('2026-01-01T00:00:00Z', now)).toBe('1h ago');
+});
+
+test('the access codes are a typed union: a misspelt code does not compile', () => {
+  // @ts-expect-error 'ERR_DASHBOARD_TOKN_INVALID' is not a DashboardAuthCode (pnpm typecheck fails if this compiles)
+  const misspelt: DashboardAuthCode = 'ERR_DASHBOARD_TOKN_INVALID';
+  expect(DASHBOARD_AUTH_CODES).not.toContain(misspelt);
+  for (const code of DASHBOARD_AUTH_CODES) {
+    expect(connectionAfterError({ kind: 'connecting' }, 401, { code, message: 'm' }, 'x', 1)).toEqual({ kind: 'denied', code, message: 'm' });
+  }
 });

@@ -188,7 +188,10 @@ test('pebble validates through nginx, the agent fetches the issued pair, nginx s
   // GET / over TLS with SNI, the chain verified up to pebble's root.
   const tlsGet = (port: number) =>
     new Promise<{ cert: X509Certificate; body: string } | undefined>((resolve) => {
-      const sock = tls.connect({ host: '127.0.0.1', port, servername: HOST, ca: [root, ...service.files()[files.find((f) => f.endsWith('.crt'))!]!.split(/(?=-----BEGIN)/).slice(1)] }, () => {
+      // The issued chain's intermediates (the leaf is the first PEM block).
+      const issued = service.files()[files.find((f) => f.endsWith('.crt'))!]!;
+      const intermediates = issued.split(/(?=-----BEGIN)/).slice(1);
+      const sock = tls.connect({ host: '127.0.0.1', port, servername: HOST, ca: [root, ...intermediates] }, () => {
         const cert = new X509Certificate(sock.getPeerX509Certificate()!.raw);
         sock.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
         let body = '';

@@ -4,6 +4,7 @@
 import { parse } from 'smol-toml';
 import { configKeyPath, parseConfig } from './config.js';
 import type { Diagnostic } from './diagnostics.js';
+import { FORBIDDEN_DIRECTIVE_RULES } from './directive-policy.js';
 
 export type KeyVerdict = 'same' | 'rewritten' | 'ignored' | 'replaced' | 'different' | 'new' | 'refused';
 
@@ -47,6 +48,9 @@ export interface KeyExplanation {
   note: string;
 }
 
+/** From the one directive policy (directive-policy.ts), so this note cannot drift from what is refused. */
+const RAW_OPTIONS_REFUSED = `lines using ${FORBIDDEN_DIRECTIVE_RULES.map((r) => r.shown).join(', ')} are refused`;
+
 /**
  * Keys whose meaning or default is not Interlock's. Also the source of the "different" rows of
  * docs/migrating-from-interlock.md.
@@ -61,9 +65,9 @@ export const INTERLOCK_DIFFERENCES: Readonly<Record<string, string>> = {
   'Extensions.*.Config.SSLProtocols': 'default "TLSv1.2 TLSv1.3" (UCP wrote "TLSv1.2")',
   'Extensions.*.Config.SSLDefaultDHParam': 'default 2048 (UCP wrote 1024)',
   'Extensions.*.Config.ErrorLogPath': "default /dev/stderr (Interlock's /dev/stdout)",
-  'Extensions.*.Config.GlobalOptions': 'load_module, include, ssl_engine, js_*, perl* and *_by_lua* lines are refused',
-  'Extensions.*.Config.HTTPOptions': 'load_module, include, ssl_engine, js_*, perl* and *_by_lua* lines are refused',
-  'Extensions.*.Config.TCPOptions': 'load_module, include, ssl_engine, js_*, perl* and *_by_lua* lines are refused',
+  'Extensions.*.Config.GlobalOptions': RAW_OPTIONS_REFUSED,
+  'Extensions.*.Config.HTTPOptions': RAW_OPTIONS_REFUSED,
+  'Extensions.*.Config.TCPOptions': RAW_OPTIONS_REFUSED,
   'Extensions.*.SSLRedirectPort': 'port com.docker.lb.ssl_only redirects to; 0 = PublishedSSLPort (Interlock redirected to 443)',
   'Extensions.*.Config.TrustedProxies': "load balancers whose X-Forwarded-* are kept; Interlock kept a client's X-Forwarded-Proto from anyone",
   'Extensions.*.Config.WorkerShutdownTimeout': 'how long old nginx workers drain after a reload',

@@ -1,8 +1,20 @@
-// The config.toml contract: one table of key specs per section, from which the JSON Schema, the defaults,
-// the commented example (`signalbox config example`) and docs/configuration.md are all generated,
+// The config.toml contract: one declaration per key, in one table per section, from which the JSON
+// Schema, the defaults, the checks beyond the schema (config.ts runs each key's `check`), the commented
+// example (`signalbox config example`) and docs/configuration.md (config-docs.ts) are all generated,
 // so none of them can drift from the others.
 import type { AcmeConfig, ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
-import { forbiddenDirectiveList } from './directive-policy.js';
+import {
+  DOCKER_ENDPOINT,
+  DURATION,
+  LISTEN_ADDRESS,
+  OPTIONAL_HTTP_URL,
+  PLACEMENT_CONSTRAINTS,
+  PLACEMENT_PREFERENCES,
+  POSITIVE_DURATION,
+  RAW_OPTIONS,
+  STOP_SIGNAL,
+} from './config-checks.js';
+import type { ConfigKeyCheck } from './config-checks.js';
 
 /** The subset of JSON Schema (draft-07) the config schema uses. */
 export interface ConfigJsonSchema {
@@ -108,31 +120,44 @@ export const CONFIG_PATTERNS = {
 
 export type ConfigPatternName = keyof typeof CONFIG_PATTERNS;
 
-interface SpecBase {
+/**
+ * One key's declaration: its type (kind), default, schema (range, pattern, enum), docs text, examples
+ * and the check beyond the schema with its code. A new key is one entry in its section's table below,
+ * plus its field in config-types.ts (the compiler then insists on both).
+ */
+interface SpecBase<V> {
+  /** One sentence: the schema's description, the example file's comment and the docs' table cell. */
   description: string;
+  /** Valid values besides the default, shown in the docs (a test parses each). */
+  examples?: readonly V[];
+  /** A rule the schema cannot express (config-checks.ts); its code is the check's. */
+  check?: ConfigKeyCheck<V>;
 }
-export interface ConfigStringSpec<T extends string = string> extends SpecBase {
+export interface ConfigStringSpec<T extends string = string> extends SpecBase<T> {
   kind: 'string';
   default: T;
   pattern?: ConfigPatternName;
   enum?: readonly T[];
+  maxLength?: number;
+  /** The default gets "-<NAME>" appended outside [Extensions.default] (service names stay distinct). */
+  perExtensionDefault?: true;
 }
-export interface ConfigIntegerSpec extends SpecBase {
+export interface ConfigIntegerSpec extends SpecBase<number> {
   kind: 'integer';
   default: number;
   minimum: number;
   maximum: number;
 }
-export interface ConfigBooleanSpec extends SpecBase {
+export interface ConfigBooleanSpec extends SpecBase<boolean> {
   kind: 'boolean';
   default: boolean;
 }
-export interface ConfigListSpec extends SpecBase {
+export interface ConfigListSpec extends SpecBase<readonly string[]> {
   kind: 'list';
   default: readonly string[];
   itemPattern?: ConfigPatternName;
 }
-export interface ConfigMapSpec extends SpecBase {
+export interface ConfigMapSpec extends SpecBase<Readonly<Record<string, string>>> {
   kind: 'map';
   default: Readonly<Record<string, string>>;
   keyPattern?: ConfigPatternName;
@@ -161,9 +186,9 @@ export type ExtensionLeafConfig = Omit<ExtensionConfig, 'Config' | 'Acme'>;
 const PORT = { minimum: 1, maximum: 65535 } as const;
 
 export const CONFIG_TOP_LEVEL_KEYS: ConfigSectionSpecs<TopLevelConfig> = {
-  ListenAddr: { kind: 'string', default: ':8080', description: "Address core's HTTP API listens on inside its container, [host]:port." },
+  ListenAddr: { kind: 'string', check: LISTEN_ADDRESS, examples: ['0.0.0.0:8080', '[::1]:8080'], default: ':8080', description: "Address core's HTTP API listens on inside its container, [host]:port." },
   DockerURL: {
-    kind: 'string',
+    kind: 'string', check: DOCKER_ENDPOINT, examples: ['tcp://10.0.0.5:2376'],
     default: 'unix:///var/run/docker.sock',
     description: 'Docker API endpoint core talks to: unix:///path/to/socket or tcp://host:port.',
   },
@@ -172,12 +197,12 @@ export const CONFIG_TOP_LEVEL_KEYS: ConfigSectionSpecs<TopLevelConfig> = {
   TLSKey: { kind: 'string', default: '', description: 'Client private key file for a tcp:// DockerURL.' },
   AllowInsecure: { kind: 'boolean', default: false, description: "Skip verification of the Docker API's TLS certificate." },
   PollInterval: {
-    kind: 'string',
+    kind: 'string', check: POSITIVE_DURATION, examples: ['500ms', '1m30s'],
     default: '3s',
     description: 'How often core re-reads the whole swarm state in addition to watching events (Go duration, above 0).',
   },
   EndpointOverride: {
-    kind: 'string',
+    kind: 'string', check: OPTIONAL_HTTP_URL, examples: ['http://signalbox-core:8080'],
     default: '',
     description: "URL extensions use to reach core's API (http://host:port); empty = the core service's name on the stack network.",
   },
@@ -189,13 +214,13 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   Labels: { kind: 'map', default: {}, description: 'Docker labels on the extension service.' },
   ContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the extension's containers." },
   Constraints: {
-    kind: 'list',
+    kind: 'list', check: PLACEMENT_CONSTRAINTS, examples: [['node.labels.lb==true', 'node.role!=worker']],
     default: ['node.role==manager'],
-    description: 'Placement constraints of the extension service, each "<attribute>==<value>" or "<attribute>!=<value>".',
+    description: 'Placement constraints of the extension service.',
   },
-  PlacementPreferences: { kind: 'list', default: [], description: 'Placement preferences of the extension service, each "spread=<label path>".' },
+  PlacementPreferences: { kind: 'list', check: PLACEMENT_PREFERENCES, examples: [['spread=node.labels.zone']], default: [], description: 'Placement preferences of the extension service.' },
   ServiceName: {
-    kind: 'string',
+    kind: 'string', maxLength: 63, perExtensionDefault: true,
     default: 'signalbox-extension',
     pattern: 'serviceName',
     description: 'Name of the extension service; the default is signalbox-extension-<NAME> for sections other than [Extensions.default].',
@@ -205,7 +230,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   ProxyLabels: { kind: 'map', default: {}, description: 'Docker labels on the proxy service.' },
   ProxyContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the proxy's containers." },
   ProxyServiceName: {
-    kind: 'string',
+    kind: 'string', maxLength: 63, perExtensionDefault: true,
     default: 'signalbox-proxy',
     pattern: 'serviceName',
     description: 'Name of the proxy service; the default is signalbox-proxy-<NAME> for sections other than [Extensions.default].',
@@ -213,11 +238,11 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   ProxyConfigPath: { kind: 'string', default: '/etc/nginx/nginx.conf', pattern: 'absPath', description: 'Where nginx.conf is installed inside the proxy container.' },
   ProxyReplicas: { kind: 'integer', default: 1, minimum: 0, maximum: 100, description: 'Number of proxy tasks.' },
   ProxyStopSignal: {
-    kind: 'string',
+    kind: 'string', check: STOP_SIGNAL, examples: ['SIGTERM'],
     default: 'SIGQUIT',
-    description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight. One of SIGQUIT SIGTERM SIGINT SIGHUP SIGUSR1 SIGUSR2 SIGKILL.',
+    description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight.',
   },
-  ProxyStopGracePeriod: { kind: 'string', default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
+  ProxyStopGracePeriod: { kind: 'string', check: DURATION, examples: ['1m30s'], default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
   ProxyMaxDrainingGenerations: {
     kind: 'integer',
     default: 4,
@@ -234,14 +259,16 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
       'Named volumes mounted into every proxy task, each "<volume>:<absolute path>", e.g. "signalbox-logs:/var/log/signalbox" to keep the access log in a file on the node (AccessLogPath = "/var/log/signalbox/access.log"). Docker creates a missing volume on each node with the local driver.',
   },
   ProxyConstraints: {
-    kind: 'list',
+    kind: 'list', check: PLACEMENT_CONSTRAINTS, examples: [['node.labels.edge==true']],
     default: ['node.platform.os==linux'],
-    description: 'Placement constraints of the proxy service, each "<attribute>==<value>" or "<attribute>!=<value>".',
+    description: 'Placement constraints of the proxy service.',
   },
-  ProxyPlacementPreferences: { kind: 'list', default: [], description: 'Placement preferences of the proxy service, each "spread=<label path>".' },
-  ProxyUpdateDelay: { kind: 'string', default: '1s', description: 'Pause between proxy tasks during a rolling update (Go duration).' },
+  ProxyPlacementPreferences: { kind: 'list', check: PLACEMENT_PREFERENCES, examples: [['spread=node.id']], default: [], description: 'Placement preferences of the proxy service.' },
+  ProxyUpdateDelay: { kind: 'string', check: DURATION, examples: ['0s', '500ms'], default: '1s', description: 'Pause between proxy tasks during a rolling update (Go duration).' },
   ProxyNetworkDetachDelay: {
     kind: 'string',
+    check: DURATION,
+    examples: ['0s', '5m'],
     default: '60s',
     description:
       'How long the proxy stays on a network after the last routed service on it went away (Go duration), so a service removed and re-created (a redeploy, a convergence loop) does not replace the proxy twice. A network whose stack has no service left (docker stack rm) is let go at once, so the stack can remove it. 0s = detach at once. Costs: a detached network stays attached (and cannot be removed by hand) for this long.',
@@ -329,16 +356,17 @@ export const CONFIG_ACME_KEYS: ConfigSectionSpecs<AcmeConfig> = {
     description: 'Hosts that may get ACME certificates, exact or *.example.com (which covers names under example.com); empty = every host the cluster routes. Others get WARN_ACME_HOST_NOT_ALLOWED.',
   },
   RenewBefore: {
-    kind: 'string',
+    kind: 'string', check: POSITIVE_DURATION, examples: ['240h'],
     default: '720h',
     description: 'Renew a certificate this long before it expires (Go duration), or once two thirds of its lifetime have passed, whichever comes first.',
   },
-  RetryInitial: { kind: 'string', default: '1m', description: 'Wait after a failed order before the next try for that host (Go duration); doubled after each failure.' },
-  RetryMax: { kind: 'string', default: '6h', description: 'Longest wait between two tries for one host (Go duration).' },
+  RetryInitial: { kind: 'string', check: POSITIVE_DURATION, examples: ['30s'], default: '1m', description: 'Wait after a failed order before the next try for that host (Go duration); doubled after each failure.' },
+  RetryMax: { kind: 'string', check: POSITIVE_DURATION, examples: ['24h'], default: '6h', description: 'Longest wait between two tries for one host (Go duration).' },
   StoreKeySecret: {
     kind: 'string',
     default: 'signalbox-acme-store-key',
     pattern: 'secretName',
+    examples: ['ops-acme-store-key'],
     description:
       "Docker secret whose content (at least 32 bytes) seals the ACME account and certificates kept in the swarm; core mounts it into the extension only. Not the API token, so rotating the token keeps them. scripts/lib/stack.sh deploy_stack creates the default one once; changing it makes the stored records unreadable (their hosts are ordered again).",
   },
@@ -452,27 +480,25 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
       'How long old workers may drain connections after a reload (worker_shutdown_timeout). The 1h default lets WebSockets opened before a reload keep working (websocket endpoints idle out after 1h anyway); lower it to bound the memory of old workers when reloads are frequent and connections long-lived.',
   },
   GlobalOptions: {
-    kind: 'list',
+    kind: 'list', check: RAW_OPTIONS, examples: [['worker_priority -5;']],
     default: [],
     itemPattern: 'rawLine',
-    description: "Raw lines added to nginx.conf's main context; load_module, include, ssl_engine, js_*, perl* and *_by_lua* are refused.",
+    description: "Raw lines added to nginx.conf's main context; directives that load code or files are refused.",
   },
-  HTTPOptions: { kind: 'list', default: [], itemPattern: 'rawLine', description: 'Raw lines added to the http block, with the same restrictions as GlobalOptions.' },
+  HTTPOptions: { kind: 'list', check: RAW_OPTIONS, examples: [['gzip on;']], default: [], itemPattern: 'rawLine', description: 'Raw lines added to the http block, with the same restrictions as GlobalOptions.' },
   TCPOptions: {
-    kind: 'list',
+    kind: 'list', check: RAW_OPTIONS, examples: [['proxy_timeout 10m;']],
     default: [],
     itemPattern: 'rawLine',
     description: 'Raw lines added to the stream block (SSL passthrough), with the same restrictions as GlobalOptions.',
   },
 };
 
-/** Signals ProxyStopSignal accepts. */
-export const PROXY_STOP_SIGNALS: readonly string[] = ['SIGQUIT', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'];
-
 /** The name of the extension section whose service names carry no -<NAME> suffix. */
 export const DEFAULT_EXTENSION_NAME = 'default';
 
-const EXTENSION_NAME_MAX = 40;
+/** Longest [Extensions.NAME] name. */
+export const EXTENSION_NAME_MAX = 40;
 
 // ---------------------------------------------------------------------------------------------------------
 // Schema
@@ -484,7 +510,7 @@ function leafSchema(spec: ConfigKeySpec): ConfigJsonSchema {
       const s: ConfigJsonSchema = { ...base, type: 'string', default: spec.default };
       if (spec.pattern) s.pattern = CONFIG_PATTERNS[spec.pattern].pattern;
       if (spec.enum) s.enum = [...spec.enum];
-      if (spec.pattern === 'serviceName') s.maxLength = 63;
+      if (spec.maxLength !== undefined) s.maxLength = spec.maxLength;
       return s;
     }
     case 'integer':
@@ -569,16 +595,16 @@ function cloneDefault(spec: ConfigKeySpec): unknown {
   return spec.default;
 }
 
-/** Default for one key; ServiceName and ProxyServiceName depend on the extension's name. */
-export function configKeyDefault(spec: ConfigKeySpec, key: string, extensionName?: string): unknown {
-  if ((key === 'ServiceName' || key === 'ProxyServiceName') && extensionName !== undefined && extensionName !== DEFAULT_EXTENSION_NAME) {
+/** Default for one key; a perExtensionDefault (ServiceName, ProxyServiceName) depends on the extension's name. */
+export function configKeyDefault(spec: ConfigKeySpec, extensionName?: string): unknown {
+  if (spec.kind === 'string' && spec.perExtensionDefault && extensionName !== undefined && extensionName !== DEFAULT_EXTENSION_NAME) {
     return `${String(spec.default)}-${extensionName}`;
   }
   return cloneDefault(spec);
 }
 
 function sectionDefaults(specs: Readonly<Record<string, ConfigKeySpec>>, extensionName?: string): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, configKeyDefault(spec, k, extensionName)]));
+  return Object.fromEntries(Object.entries(specs).map(([k, spec]) => [k, configKeyDefault(spec, extensionName)]));
 }
 
 /** A fresh, mutable, fully defaulted extension section named `name`. */
@@ -588,206 +614,4 @@ export function defaultExtensionConfig(name: string): ExtensionConfig {
     Config: sectionDefaults(CONFIG_NGINX_TUNING_KEYS),
     Acme: sectionDefaults(CONFIG_ACME_KEYS),
   } as unknown as ExtensionConfig;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Commented example (config.toml) and reference (docs/configuration.md)
-
-function tomlString(s: string): string {
-  // Literal strings read better for log formats full of double quotes; they cannot hold ' or control chars.
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  if (s.includes('"') && !s.includes("'") && !/[\x00-\x1f\x7f]/.test(s)) return `'${s}'`;
-  return JSON.stringify(s);
-}
-
-function tomlKey(k: string): string {
-  return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
-}
-
-function tomlValue(v: unknown): string {
-  if (typeof v === 'string') return tomlString(v);
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (Array.isArray(v)) return v.length === 0 ? '[]' : `[${v.map(tomlValue).join(', ')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v);
-    return entries.length === 0 ? '{}' : `{ ${entries.map(([k, x]) => `${tomlKey(k)} = ${tomlValue(x)}`).join(', ')} }`;
-  }
-  throw new TypeError(`no TOML form for ${typeof v}`);
-}
-
-function exampleSection(specs: Readonly<Record<string, ConfigKeySpec>>, extensionName?: string): string[] {
-  const lines: string[] = [];
-  for (const [key, spec] of Object.entries(specs)) {
-    lines.push(`# ${spec.description}`, `${key} = ${tomlValue(configKeyDefault(spec, key, extensionName))}`, '');
-  }
-  return lines;
-}
-
-/** A config.toml that sets every key to its default, each with a one-line comment. */
-export function configExample(): string {
-  const lines = [
-    '# Signalbox config.toml: every key with its default value and a one-line description.',
-    "# Key names are Docker Interlock's; see docs/configuration.md for types and allowed values.",
-    '# Keys left out take these defaults, so a file with only an [Extensions.default] line is valid.',
-    '',
-    ...exampleSection(CONFIG_TOP_LEVEL_KEYS),
-    '# One [Extensions.NAME] section per extension/proxy pair; at least one is required.',
-    `[Extensions.${DEFAULT_EXTENSION_NAME}]`,
-    ...exampleSection(CONFIG_EXTENSION_KEYS, DEFAULT_EXTENSION_NAME),
-    '# nginx tuning of this extension\'s proxies.',
-    `[Extensions.${DEFAULT_EXTENSION_NAME}.Config]`,
-    ...exampleSection(CONFIG_NGINX_TUNING_KEYS),
-    '# Certificates from an ACME CA for services labelled com.docker.lb.acme=true (off while DirectoryURL is empty).',
-    `[Extensions.${DEFAULT_EXTENSION_NAME}.Acme]`,
-    ...exampleSection(CONFIG_ACME_KEYS),
-  ];
-  while (lines[lines.length - 1] === '') lines.pop();
-  return `${lines.join('\n')}\n`;
-}
-
-function typeName(spec: ConfigKeySpec): string {
-  switch (spec.kind) {
-    case 'string':
-      return spec.enum ? spec.enum.map((e) => `"${e}"`).join(' \\| ') : 'string';
-    case 'integer':
-      return `integer ${spec.minimum}–${spec.maximum}`;
-    case 'boolean':
-      return 'boolean';
-    case 'list':
-      return 'array of strings';
-    case 'map':
-      return 'table of strings';
-  }
-}
-
-function mdCode(s: string): string {
-  return s.includes('`') ? `\`\` ${s} \`\`` : `\`${s}\``;
-}
-
-function referenceTable(specs: Readonly<Record<string, ConfigKeySpec>>, defaultNote?: (key: string) => string | undefined): string[] {
-  const rows = ['| Key | Type | Default | Description |', '|---|---|---|---|'];
-  for (const [key, spec] of Object.entries(specs)) {
-    const def = defaultNote?.(key) ?? mdCode(tomlValue(cloneDefault(spec)));
-    const pattern = spec.kind === 'string' && spec.pattern ? ` Must be ${CONFIG_PATTERNS[spec.pattern].expect}.` : '';
-    const itemPattern = spec.kind === 'list' && spec.itemPattern ? ` Each must be ${CONFIG_PATTERNS[spec.itemPattern].expect}.` : '';
-    const cell = `${spec.description}${pattern}${itemPattern}`.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-    rows.push(`| \`${key}\` | ${typeName(spec)} | ${def.replaceAll('|', '\\|')} | ${cell} |`);
-  }
-  return rows;
-}
-
-/** docs/configuration.md, generated from the same specs as the schema. */
-export function configReferenceMarkdown(): string {
-  const serviceNameNote = (key: string): string | undefined =>
-    key === 'ServiceName' || key === 'ProxyServiceName'
-      ? `${mdCode(`"${String(CONFIG_EXTENSION_KEYS[key].default)}"`)} in \`[Extensions.default]\`, else ${mdCode(`"${String(CONFIG_EXTENSION_KEYS[key].default)}-<NAME>"`)}`
-      : undefined;
-  const lines = [
-    '# Configuration reference',
-    '',
-    '<!-- Generated by configReferenceMarkdown() in packages/model/src/config-schema.ts; do not edit by hand.',
-    '     Regenerate with UPDATE_GOLDEN=1 and the packages/model/test/config tests. -->',
-    '',
-    "Signalbox reads a `config.toml` with the keys of Docker Interlock's. Every key is optional and",
-    'takes the default below when left out; the only requirement is at least one `[Extensions.NAME]`',
-    'section. `signalbox config example` prints a file with every key at its default, and',
-    '`signalbox config check` validates a file. The JSON Schema is `packages/model/schema/config.schema.json`.',
-    '',
-    'Unknown keys are errors (with a suggestion for likely typos), as are values of the wrong type or',
-    'out of range; all problems are reported at once, each naming the key by its dotted path, e.g.',
-    '`Extensions.default.Config.MaxConnections`.',
-    '',
-    "An Interlock or UCP `config.toml` loads unchanged (see docs/migrating-from-interlock.md), each of",
-    'the following reported as a warning (`WARN_CONFIG_*`, docs/errors.md) rather than an error:',
-    '',
-    "- key names match regardless of case, as Interlock's TOML decoding did (`RlimitNoFile` is `RLimitNoFile`);",
-    '  a key given twice in two spellings is an error;',
-    '- Interlock keys Signalbox does not need are ignored, each with what Signalbox does instead:',
-    '  `HitlessServiceUpdate`, `ConfigImage`, `ConfigServiceName`, and in `[Extensions.NAME.Config]`',
-    '  `Version`, `HTTPVersion`, `IPHash`, `AdminUser`, `AdminPass`, `SSLOpts`, `SSLVerify`;',
-    "- an `Image`/`ProxyImage` naming one of Interlock's images (or plain `nginx` as `ProxyImage`) is",
-    "  replaced by Signalbox's default image;",
-    "- log formats written as nginx source (single-quoted pieces ending in `;`, as UCP wrote them) are",
-    "  joined, and Interlock's `$reqid` is written `$request_id`;",
-    '- empty strings in lists (`Args = [""]`) are dropped;',
-    '- constraints on UCP node labels (`node.labels.com.docker.ucp.*`) and contradictory constraints',
-    '  (`a==x` with `a==y`) are pointed out: the service they place would stay pending.',
-    '',
-    '`Args` and `ProxyArgs` are added to the image\'s command, as with Interlock\'s images (`-D` turns on',
-    'debug logging).',
-    '',
-    '## Top level',
-    '',
-    ...referenceTable(CONFIG_TOP_LEVEL_KEYS),
-    '',
-    '## `[Extensions.NAME]`',
-    '',
-    `NAME is ${CONFIG_PATTERNS.extensionName.expect}, at most ${EXTENSION_NAME_MAX} characters.`,
-    '',
-    ...referenceTable(CONFIG_EXTENSION_KEYS, serviceNameNote),
-    '',
-    '## `[Extensions.NAME.Config]`',
-    '',
-    "nginx tuning with Interlock's key names. Sizes and times use nginx syntax; strings are written into",
-    "nginx.conf, so they may not contain `;`, `{`, `}`, line breaks or NUL.",
-    '',
-    "`User` defaults to `www-data` rather than Interlock's `nginx`: `www-data` is Debian's web-server user",
-    '(uid 33, from base-passwd), so it exists in every Debian-based proxy image: the official',
-    '`nginx:*-bookworm` image and the offline base built from Debian\'s own nginx package, whose',
-    '`nginx.conf` runs workers as `www-data`. An `nginx` user exists only where an image creates one.',
-    '',
-    ...referenceTable(CONFIG_NGINX_TUNING_KEYS),
-    '',
-    '## `[Extensions.NAME.Acme]`',
-    '',
-    'Automatic HTTPS for services labelled `com.docker.lb.acme=true` (a Signalbox extension; Interlock had no',
-    'such section). ACME is off while `DirectoryURL` is empty. How certificates are obtained, stored and',
-    'delivered: docs/tls.md.',
-    '',
-    ...referenceTable(CONFIG_ACME_KEYS),
-    '',
-    '## Access logs',
-    '',
-    'nginx writes one line per request to `AccessLogPath`, in the `main` format (`MainLogFormat`). Where it goes',
-    'decides what it costs the node (figures: docs/performance.md, "Client path"; req/s through the deployed',
-    'proxy as a share of the same task reached directly, the direct figure taken beside each option):',
-    '',
-    '| Setting | Read with | Cost |',
-    '|---|---|---|',
-    '| `AccessLogPath = "/dev/stdout"`, `AccessLogBuffer = "64k"` (the default) | `docker service logs <proxy service>` | Lines leave nginx in 64 KiB writes, at most `AccessLogFlush` (1 s) late: hundreds of lines per write instead of one. 0.93× direct in a run at load 15, 0.59× at load 5 (where even `off` gave 0.67×: the proxy itself, not the log, limits it there). The container runtime still stores every line (json-file: one JSON record each). Only one worker should write to the pipe with buffers above 4 KiB (`WorkerProcesses = 1`, the default); with more, use `"4k"`, whose writes stay whole (0.57–0.72× in two noisy runs). |',
-    '| `AccessLogBuffer = "0"` (the default before) | `docker service logs` | A write per request, each line visible at once; the most expensive: 0.32–0.43× direct in every run, well below the others. |',
-    '| `AccessLogBuffer = "4k"` | `docker service logs` | Writes up to 4 KiB stay whole in the shared pipe with any number of workers; more writes than 64k. |',
-    '| `AccessLogPath = "/tmp/access.log"` (any file in the proxy container) | `docker exec <proxy task> tail -f /tmp/access.log` | No container runtime in the path, only nginx\'s buffered writes (0.91× at load 15, 0.54× at load 5). The file lives in the task\'s writable layer, goes with the task, and grows until rotated (move it, then send nginx `USR1`). |',
-    '| `ProxyMounts = ["signalbox-logs:/var/log/signalbox"]` and `AccessLogPath = "/var/log/signalbox/access.log"` (a file on a volume) | the file in the volume on the node (`docker volume inspect signalbox-logs`), e.g. for a log shipper | As cheap as the file in the container (0.59× at load 5, beside 0.54× and the default\'s 0.59×), and the file outlives the task. Rotation as above. |',
-    '| `AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"` (syslog to the agent) | `docker service logs` | nginx sends each line as one UDP datagram to the proxy agent (which listens on 127.0.0.1:5140 in the proxy container), and the agent writes everything that arrived in one turn of its event loop to its stdout in one write. nginx cannot buffer syslog (`AccessLogBuffer` is ignored): a `sendto` per request, plus the agent\'s work. The most expensive option before the runtime: 16–21 µs of CPU per request (nginx 11–14, agent 5–7) against 7 µs for the default and 7–8 for off (`scripts/bench/accesslog.sh`, local nginx, without the runtime\'s share, which the default pays too); on the client path 0.38× direct beside 0.58× for off (load 10). For operators who want the lines in the agent\'s log stream; otherwise prefer the default or a file. |',
-    '| `AccessLogPath = ""` | nothing | `access_log off`: no per-request cost. The error log (`ErrorLogPath`) stays. |',
-    '',
-    'A cheaper Docker log driver (e.g. `local`) for the proxy service lowers the runtime\'s share of the default setting while keeping `docker service logs`.',
-    '',
-    '## Rules across keys',
-    '',
-    '- Durations (`PollInterval`, `ProxyStopGracePeriod`, `ProxyUpdateDelay`, `ProxyNetworkDetachDelay`, and in `[Extensions.NAME.Acme]` `RenewBefore`, `RetryInitial`, `RetryMax`, which must be above 0) use Go syntax: `3s`, `500ms`, `1m30s`; none may be negative and `PollInterval` must be above 0.',
-    '- `DockerURL` is `unix:///path` or `tcp://host:port`. `TLSCACert`, `TLSCert` and `TLSKey` are set together or not at all.',
-    '- `ListenAddr` is `[host]:port`; `EndpointOverride` is empty or an `http://` / `https://` URL.',
-    '- In one extension `PublishedPort` ≠ `PublishedSSLPort` and `TargetPort` ≠ `TargetSSLPort`.',
-    '- No two extensions publish the same port, use the same service name (`ServiceName` or `ProxyServiceName`), or serve the same `ServiceCluster`. Two extensions with `PublishMode = "host"` may publish the same ports (Interlock\'s service-cluster layout): swarm never runs both proxies on one node. Without `ProxyConstraints` that keep them apart (`node.labels.region==east` / `==west`) this is a warning, as nothing says which node serves which cluster.',
-    `- \`ProxyStopSignal\` is one of ${PROXY_STOP_SIGNALS.map((s) => `\`${s}\``).join(', ')}.`,
-    '- Constraints are `<attribute>==<value>` or `<attribute>!=<value>`; placement preferences are `spread=<label path>`.',
-    `- Raw option lines (\`GlobalOptions\`, \`HTTPOptions\`, \`TCPOptions\`) may not use ${forbiddenDirectiveList(' or ')} directives: the extension refuses the same list in every config it renders (one policy, code \`ERR_DIRECTIVE_FORBIDDEN\`).`,
-    '',
-    '## Error codes',
-    '',
-    '| Code | Meaning |',
-    '|---|---|',
-    '| `ERR_CONFIG_TOML` | The file is not valid TOML; the message gives line and column. |',
-    '| `ERR_CONFIG_UNKNOWN_KEY` | A key Signalbox does not know, usually a typo. |',
-    '| `ERR_CONFIG_TYPE` | A value of the wrong type, e.g. a string where an integer is expected. |',
-    '| `ERR_CONFIG_VALUE` | A value out of range, not in the allowed set, or not of the required form. |',
-    '| `ERR_DIRECTIVE_FORBIDDEN` | A raw option line uses a directive no option may use (the list above); the extension refuses it in rendered configs with the same code. |',
-    '| `ERR_CONFIG_SEMANTIC` | A rule beyond the schema: durations, addresses, signals, constraints, TLS files all-or-none, uniqueness across extensions. |',
-    '| `ERR_CONFIG_INTERNAL` | A bug in Signalbox\'s config checker; please report it with the file. |',
-    '| `WARN_CONFIG_*` | Accepted, with a note: see docs/errors.md. |',
-    '',
-  ];
-  return lines.join('\n');
 }

@@ -1,9 +1,21 @@
 // parseConfig: config.toml text → a validated, defaulted, frozen SignalboxConfig, or every problem found.
-// Three passes: TOML syntax, the JSON Schema (types, ranges, patterns, unknown keys), then rules that
-// span keys (durations, addresses, uniqueness across extensions). Nothing here throws.
+// Three passes: TOML syntax, the JSON Schema (types, ranges, patterns, unknown keys), then what the schema
+// cannot express: each key's declared check (config-checks.ts: durations, addresses, the directive policy)
+// and the rules across keys (config-rules.ts: TLS files together, uniqueness across extensions). Nothing
+// here throws.
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse, TomlError } from 'smol-toml';
+import {
+  ERR_CONFIG_INTERNAL,
+  ERR_CONFIG_SEMANTIC,
+  ERR_CONFIG_TOML,
+  ERR_CONFIG_TYPE,
+  ERR_CONFIG_UNKNOWN_KEY,
+  ERR_CONFIG_VALUE,
+} from './config-codes.js';
+import type { ConfigKeyCheck } from './config-checks.js';
+import { CONFIG_RULES } from './config-rules.js';
 import {
   configSchema,
   configKeyDefault,
@@ -11,26 +23,18 @@ import {
   CONFIG_EXTENSION_KEYS,
   CONFIG_NGINX_TUNING_KEYS,
   CONFIG_ACME_KEYS,
-  PROXY_STOP_SIGNALS,
   CONFIG_TOP_LEVEL_KEYS,
   CONFIG_PATTERNS,
 } from './config-schema.js';
 import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
-import { ERR_DIRECTIVE_FORBIDDEN, forbiddenDirectives } from './directive-policy.js';
-import { durationMs } from './duration.js';
+import type { ERR_DIRECTIVE_FORBIDDEN } from './directive-policy.js';
 import { editDistance } from './edit-distance.js';
-import { applyInterlockCompat, placementWarnings, proxiesDisjoint, WARN_CONFIG_SHARED_HOST_PORT } from './interlock-compat.js';
+import { applyInterlockCompat, placementWarnings } from './interlock-compat.js';
 import type { ConfigWarningCode } from './interlock-compat.js';
 
-export const ERR_CONFIG_TOML = 'ERR_CONFIG_TOML';
-export const ERR_CONFIG_UNKNOWN_KEY = 'ERR_CONFIG_UNKNOWN_KEY';
-export const ERR_CONFIG_TYPE = 'ERR_CONFIG_TYPE';
-export const ERR_CONFIG_VALUE = 'ERR_CONFIG_VALUE';
-export const ERR_CONFIG_SEMANTIC = 'ERR_CONFIG_SEMANTIC';
-/** A bug in the parser itself; reported rather than thrown. */
-export const ERR_CONFIG_INTERNAL = 'ERR_CONFIG_INTERNAL';
+export * from './config-codes.js';
 export type ConfigCode =
   | typeof ERR_CONFIG_TOML
   | typeof ERR_CONFIG_UNKNOWN_KEY
@@ -353,7 +357,7 @@ function buildSection(
   const out: Table = {};
   for (const [key, spec] of Object.entries(specs)) {
     const v = src[key];
-    out[key] = v === undefined || isBad([...segments, key]) ? configKeyDefault(spec, key, extensionName) : cloneValue(v);
+    out[key] = v === undefined || isBad([...segments, key]) ? configKeyDefault(spec, extensionName) : cloneValue(v);
   }
   return out;
 }
@@ -374,19 +378,7 @@ function applyDefaults(data: Table, isBad: (s: readonly Segment[]) => boolean): 
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Pass 3: rules across keys
-
-const HOST = String.raw`(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)`;
-const LISTEN_ADDR = new RegExp(`^(?:${HOST})?:(\\d{1,5})$`);
-const TCP_URL = new RegExp(`^tcp://${HOST}:(\\d{1,5})$`);
-const UNIX_URL = /^unix:\/\/\/\S+$/;
-const CONSTRAINT = /^\s*[A-Za-z0-9_.-]+\s*(?:==|!=)\s*\S.*$/;
-const PLACEMENT = /^spread=[A-Za-z0-9_.-]+$/;
-
-function validPort(digits: string | undefined): boolean {
-  const n = Number(digits);
-  return Number.isInteger(n) && n >= 1 && n <= 65535;
-}
+// Pass 3: each key's own check, then the rules across keys (config-checks.ts, config-rules.ts)
 
 function semanticDiagnostics(
   cfg: SignalboxConfig,
@@ -394,135 +386,44 @@ function semanticDiagnostics(
   badNames: ReadonlySet<string>,
   warnings: Diagnostic[],
 ): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const report = (segments: readonly Segment[], value: string | undefined, message: string, code: ConfigCode = ERR_CONFIG_SEMANTIC): void => {
-    out.push(diag(code, configKeyPath(segments), value, message));
+  // Reported grouped by section: the top level first, then each extension in file order.
+  const found: { d: Diagnostic; rank: number }[] = [];
+  const extensions = Object.keys(cfg.Extensions).filter((name) => !badNames.has(name));
+  const push = (code: ConfigCode, segments: readonly Segment[], value: string | undefined, message: string): void => {
+    const rank = segments[0] === 'Extensions' && segments.length > 1 ? 1 + extensions.indexOf(String(segments[1])) : 0;
+    found.push({ d: diag(code, configKeyPath(segments), value, message), rank });
   };
   const ok = (segments: readonly Segment[]): boolean => !isBad(segments);
-
-  if (ok(['ListenAddr']) && !validPort(LISTEN_ADDR.exec(cfg.ListenAddr)?.[1])) {
-    report(['ListenAddr'], cfg.ListenAddr, 'must be [host]:port with a port from 1 to 65535, e.g. ":8080"');
-  }
-  if (ok(['DockerURL']) && !UNIX_URL.test(cfg.DockerURL) && !validPort(TCP_URL.exec(cfg.DockerURL)?.[1])) {
-    report(['DockerURL'], cfg.DockerURL, 'must be unix:///path/to/socket or tcp://host:port');
-  }
-  if (ok(['EndpointOverride']) && cfg.EndpointOverride !== '' && !isHttpUrl(cfg.EndpointOverride)) {
-    report(['EndpointOverride'], cfg.EndpointOverride, 'must be empty or an http:// or https:// URL, e.g. http://signalbox-core:8080');
-  }
-  const tlsKeys = ['TLSCACert', 'TLSCert', 'TLSKey'] as const;
-  if (tlsKeys.every((k) => ok([k]))) {
-    const set = tlsKeys.filter((k) => cfg[k] !== '');
-    if (set.length > 0 && set.length < tlsKeys.length) {
-      for (const k of tlsKeys.filter((x) => cfg[x] === '')) {
-        report([k], undefined, `must be set because ${set.join(' and ')} ${set.length === 1 ? 'is' : 'are'} set: the TLS files go together or not at all`);
+  const checkSection = (specs: Readonly<Record<string, ConfigKeySpec>>, values: object, segments: readonly Segment[]): void => {
+    for (const [key, spec] of Object.entries(specs)) {
+      const check = spec.check as ConfigKeyCheck<unknown> | undefined;
+      if (!check || !ok([...segments, key])) continue;
+      const value: unknown = (values as Table)[key];
+      for (const p of check.problems(value)) {
+        const at = p.index === undefined ? [...segments, key] : [...segments, key, p.index];
+        const shown = p.index === undefined ? value : (value as readonly unknown[])[p.index];
+        push(check.code, at, configValueText(shown), p.message);
       }
     }
-  }
-  checkDuration(['PollInterval'], cfg.PollInterval, true);
-
-  const names = Object.keys(cfg.Extensions);
-  if (names.length === 0 && ok(['Extensions'])) {
-    report(['Extensions'], undefined, 'must have at least one [Extensions.NAME] section, e.g. [Extensions.default]');
-  }
-
-  const ports = new Map<number, Segment[][]>();
-  const serviceNames = new Map<string, Segment[]>();
-  const clusters = new Map<string, Segment[]>();
-  for (const name of names) {
-    if (badNames.has(name)) continue;
+  };
+  checkSection(CONFIG_TOP_LEVEL_KEYS, cfg, []);
+  for (const name of extensions) {
     const ext = cfg.Extensions[name]!;
-    const at = (...rest: Segment[]): Segment[] => ['Extensions', name, ...rest];
-
-    if (ok(at('PublishedPort')) && ok(at('PublishedSSLPort')) && ext.PublishedPort === ext.PublishedSSLPort) {
-      report(at('PublishedSSLPort'), String(ext.PublishedSSLPort), 'must differ from PublishedPort');
-    }
-    if (ok(at('TargetPort')) && ok(at('TargetSSLPort')) && ext.TargetPort === ext.TargetSSLPort) {
-      report(at('TargetSSLPort'), String(ext.TargetSSLPort), 'must differ from TargetPort');
-    }
-    if (ok(at('ProxyStopSignal')) && !PROXY_STOP_SIGNALS.includes(ext.ProxyStopSignal)) {
-      report(at('ProxyStopSignal'), ext.ProxyStopSignal, `is not a known signal; use one of ${PROXY_STOP_SIGNALS.join(', ')}`);
-    }
-    checkDuration(at('ProxyStopGracePeriod'), ext.ProxyStopGracePeriod, false);
-    checkDuration(at('ProxyUpdateDelay'), ext.ProxyUpdateDelay, false);
-    for (const key of ['RenewBefore', 'RetryInitial', 'RetryMax'] as const) checkDuration(at('Acme', key), ext.Acme[key], true);
-    checkDuration(at('ProxyNetworkDetachDelay'), ext.ProxyNetworkDetachDelay, false);
-    for (const key of ['Constraints', 'ProxyConstraints'] as const) {
-      if (!ok(at(key))) continue;
-      ext[key].forEach((c, i) => {
-        if (!CONSTRAINT.test(c)) report(at(key, i), c, 'must be "<attribute>==<value>" or "<attribute>!=<value>", e.g. node.role==manager');
-      });
-    }
-    for (const key of ['PlacementPreferences', 'ProxyPlacementPreferences'] as const) {
-      if (!ok(at(key))) continue;
-      ext[key].forEach((p, i) => {
-        if (!PLACEMENT.test(p)) report(at(key, i), p, 'must be "spread=<label path>", e.g. spread=node.labels.zone');
-      });
-    }
-    for (const key of ['GlobalOptions', 'HTTPOptions', 'TCPOptions'] as const) {
-      if (!ok(at('Config', key))) continue;
-      ext.Config[key].forEach((line, i) => {
-        // The extension refuses the same directives in what it renders (one policy, one code).
-        const bad = forbiddenDirectives(line)[0];
-        if (bad) report(at('Config', key, i), line, `uses ${bad.name}: directive not allowed in raw options`, ERR_DIRECTIVE_FORBIDDEN);
-      });
-    }
-
-    // Across extensions: first come, first served; the later one is reported. Two host-mode extensions may
-    // share a port (Interlock's service-cluster layout): swarm never puts both proxies on one node.
-    for (const key of ['PublishedPort', 'PublishedSSLPort'] as const) {
-      if (!ok(at(key))) continue;
-      const owners = ports.get(ext[key]) ?? [];
-      const other = owners.find((o) => o[1] !== name);
-      if (other === undefined) {
-        ports.set(ext[key], [...owners, at(key)]);
-        continue;
-      }
-      const otherExt = cfg.Extensions[String(other[1])]!;
-      if (ext.PublishMode === 'host' && otherExt.PublishMode === 'host' && ok(at('PublishMode'))) {
-        ports.set(ext[key], [...owners, at(key)]);
-        if (!proxiesDisjoint(ext, otherExt)) {
-          warnings.push({
-            code: WARN_CONFIG_SHARED_HOST_PORT,
-            severity: 'warning',
-            key: configKeyPath(at(key)),
-            value: String(ext[key]),
-            message: `is also published in host mode by ${configKeyPath(other)}: swarm never runs both proxies on one node, so each node serves one of them, and their ProxyConstraints do not say which (give each its own node label, e.g. node.labels.region==east and ==west)`,
-          });
-        }
-        continue;
-      }
-      const why = ext.PublishMode === 'host' && otherExt.PublishMode === 'host' ? '' : '; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes';
-      report(at(key), String(ext[key]), `is already published by ${configKeyPath(other)}${why}`);
-    }
-    for (const key of ['ServiceName', 'ProxyServiceName'] as const) {
-      if (!ok(at(key))) continue;
-      const owner = serviceNames.get(ext[key]);
-      if (owner) report(at(key), ext[key], `is already used by ${configKeyPath(owner)}; every service needs its own name`);
-      else serviceNames.set(ext[key], at(key));
-    }
-    if (ok(at('ServiceCluster'))) {
-      const owner = clusters.get(ext.ServiceCluster);
-      if (owner) report(at('ServiceCluster'), ext.ServiceCluster, `is already served by [${configKeyPath(owner.slice(0, 2))}]; one extension per service cluster`);
-      else clusters.set(ext.ServiceCluster, at('ServiceCluster'));
-    }
+    checkSection(CONFIG_EXTENSION_KEYS, ext, ['Extensions', name]);
+    checkSection(CONFIG_NGINX_TUNING_KEYS, ext.Config, ['Extensions', name, 'Config']);
+    checkSection(CONFIG_ACME_KEYS, ext.Acme, ['Extensions', name, 'Acme']);
   }
-  return out;
-
-  function checkDuration(segments: readonly Segment[], value: string, positive: boolean): void {
-    if (!ok(segments)) return;
-    const ms = durationMs(value);
-    if (ms === undefined) report(segments, value, 'must be a Go duration such as 3s, 500ms or 1m30s');
-    else if (ms < 0 || (positive && ms === 0)) report(segments, value, positive ? 'must be longer than 0' : 'must not be negative');
+  for (const rule of CONFIG_RULES) {
+    rule.check({
+      config: cfg,
+      extensions,
+      ok,
+      path: configKeyPath,
+      report: (segments, value, message) => push(rule.code, segments, value, message),
+      warn: ({ segments, ...w }) => warnings.push({ ...w, severity: 'warning', key: configKeyPath(segments) }),
+    });
   }
-}
-
-function isHttpUrl(s: string): boolean {
-  try {
-    const u = new URL(s);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-  } catch {
-    return false;
-  }
+  return found.sort((a, b) => a.rank - b.rank).map((f) => f.d);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -6,13 +6,15 @@ import type { ClusterModel } from './routing-model.js';
 
 export type ExtensionPayload = ExtensionPayloadOf<ExtensionConfig, ClusterModel>;
 
-const checkEnvelope = wireValidator(extensionPayloadSchema, "core's model payload");
+const checkPayload = wireValidator(extensionPayloadSchema, "core's model payload");
 
 /**
- * A payload received from core, checked against the wire schema (envelope and the model's top-level
- * fields); throws WireError otherwise. The model inside is core's builder output of the same release,
- * so its deeper shape is taken as typed.
+ * A payload received from core, checked against the wire schema (the envelope and the routing model
+ * all the way down: routes, upstreams, servers, TLS); throws WireError naming the first mismatches
+ * otherwise. The extension section is checked for the service names; its other keys are the config
+ * section core parsed with the same release's config schema.
  */
 export function readExtensionPayload(body: unknown): ExtensionPayload {
-  return checkEnvelope(body) as unknown as ExtensionPayload;
+  const payload = checkPayload(body);
+  return { ...payload, model: payload.model as ClusterModel, extension: payload.extension as unknown as ExtensionConfig };
 }

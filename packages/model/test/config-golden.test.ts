@@ -4,7 +4,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import { parseConfig } from '../src/config.js';
-import { configExample, configReferenceMarkdown, configSchema } from '../src/config-schema.js';
+import { configExample, configReferenceMarkdown } from '../src/config-docs.js';
+import { configSchema } from '../src/config-schema.js';
 import type { ConfigJsonSchema } from '../src/config-schema.js';
 import type { SignalboxConfig } from '../src/config-types.js';
 

@@ -9,7 +9,6 @@ const str = { type: 'string' } as const;
 const nstr = { type: ['string', 'null'] } as const;
 const int = { type: 'integer', minimum: 0 } as const;
 const strs = { type: 'array', items: str } as const;
-const anyObject = { type: 'object', additionalProperties: true } as const;
 
 /** `{ ok: true }`: GET /v1/health of core and agent, PUT …/exclusions, POST /v1/refusals. */
 export const okBodySchema = {
@@ -78,26 +77,157 @@ export const extensionsBodySchema = {
 } as const;
 export type ExtensionsBody = FromSchema<typeof extensionsBodySchema>;
 
-/** The routing model's top level as every reader relies on it (its full type is @signalbox/model's ClusterModel). */
+// ---- the routing model, all the way down: core's builder produces exactly these types, the extension
+// renders them, and the extension refuses a payload that does not match (readExtensionPayload).
+
+/** One task of a routed service. */
+export const upstreamServerSchema = {
+  type: 'object',
+  required: ['addr', 'port', 'service'],
+  properties: {
+    addr: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    /** Owning service name, for x-upstream debugging and canary accounting. */
+    service: str,
+  },
+  additionalProperties: false,
+} as const;
+export type WireUpstreamServer = FromSchema<typeof upstreamServerSchema>;
+
+/** Where a route's requests go. */
+export const upstreamSchema = {
+  type: 'object',
+  required: ['name', 'servers', 'balance', 'tls', 'services'],
+  properties: {
+    /** Deterministic nginx-safe identifier derived from host + path. */
+    name: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
+    /** Sorted by addr then port. Empty means 503. */
+    servers: { type: 'array', items: upstreamServerSchema },
+    balance: { type: 'string', enum: ['round_robin', 'ip_hash', 'cookie'] },
+    /** Cookie name when balance is 'cookie'. */
+    cookie: str,
+    maxFails: int,
+    failTimeout: str,
+    /** TLS to the backend (ssl_backend), and whether its certificate is verified. */
+    tls: {
+      type: 'object',
+      required: ['enabled', 'verify'],
+      properties: { enabled: { type: 'boolean' }, verify: { type: 'boolean' } },
+      additionalProperties: false,
+    },
+    /** Services feeding this upstream (more than one for a canary pair), sorted. */
+    services: strs,
+  },
+  additionalProperties: false,
+} as const;
+export type WireUpstream = FromSchema<typeof upstreamSchema>;
+
+/** One path of a virtual host. */
+export const locationSchema = {
+  type: 'object',
+  required: ['path', 'rewrite', 'websocketEndpoints', 'upstream'],
+  properties: {
+    /** '/' or a context root. */
+    path: { type: 'string', pattern: '^/' },
+    /** Strip path before proxying (context_root_rewrite). */
+    rewrite: { type: 'boolean' },
+    /** Exact-match websocket endpoints under this location, sorted. */
+    websocketEndpoints: strs,
+    upstream: upstreamSchema,
+  },
+  additionalProperties: false,
+} as const;
+export type WireLocation = FromSchema<typeof locationSchema>;
+
+/** The Docker secrets holding a host's certificate and key. */
+export const tlsCertSchema = {
+  type: 'object',
+  required: ['certSecret', 'keySecret'],
+  properties: { certSecret: { type: 'string', minLength: 1 }, keySecret: { type: 'string', minLength: 1 } },
+  additionalProperties: false,
+} as const;
+export type WireTlsCert = FromSchema<typeof tlsCertSchema>;
+
+export const virtualHostSchema = {
+  type: 'object',
+  required: ['host', 'sslOnly', 'locations'],
+  properties: {
+    /** Exact name or '*.example.com'. */
+    host: { type: 'string', minLength: 1 },
+    tls: tlsCertSchema,
+    sslOnly: { type: 'boolean' },
+    /** Sorted by path. */
+    locations: { type: 'array', items: locationSchema },
+  },
+  additionalProperties: false,
+} as const;
+export type WireVirtualHost = FromSchema<typeof virtualHostSchema>;
+
+/** A host whose TLS is passed through to the service (SNI routing in the stream block). */
+export const passthroughHostSchema = {
+  type: 'object',
+  required: ['host', 'upstream'],
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    upstream: upstreamSchema,
+    /** ssl_only: plain HTTP requests for the host are redirected to https (absent = false). */
+    sslOnly: { type: 'boolean' },
+  },
+  additionalProperties: false,
+} as const;
+export type WirePassthroughHost = FromSchema<typeof passthroughHostSchema>;
+
+export const redirectRuleSchema = {
+  type: 'object',
+  required: ['sourceHost', 'source', 'target'],
+  properties: { sourceHost: str, source: str, target: str },
+  additionalProperties: false,
+} as const;
+export type WireRedirectRule = FromSchema<typeof redirectRuleSchema>;
+
+/** One service cluster's routing model, as core builds it and the extension renders it. */
 export const routingModelSchema = {
   type: 'object',
-  required: ['cluster', 'virtualHosts', 'passthrough', 'services'],
+  required: ['cluster', 'virtualHosts', 'passthrough', 'redirects', 'services', 'proxyNetworks', 'proxySecrets'],
   properties: {
     /** The ServiceCluster this model is for ('' for the default cluster). */
     cluster: str,
-    // additionalProperties: true also tells fastify's serializer to keep every field (it drops what a
-    // schema does not name).
-    virtualHosts: { type: 'array', items: anyObject },
-    passthrough: { type: 'array', items: anyObject },
-    services: { type: 'array', items: anyObject },
+    /** Sorted by host. */
+    virtualHosts: { type: 'array', items: virtualHostSchema },
+    /** Sorted by host. */
+    passthrough: { type: 'array', items: passthroughHostSchema },
+    /** Sorted by sourceHost, source. */
+    redirects: { type: 'array', items: redirectRuleSchema },
+    defaultBackend: upstreamSchema,
+    /** Services of this cluster with any com.docker.lb.* label, sorted by name. */
+    services: { type: 'array', items: serviceStatusSchema },
+    /** Overlay networks (names) the proxy must join to reach its upstreams, sorted. */
+    proxyNetworks: strs,
+    /** Secrets (names) the proxy must mount for TLS, sorted. */
+    proxySecrets: strs,
+    /**
+     * Secrets of proxySecrets that a running proxy task does not mount yet (it started before core added
+     * them; new tasks that mount them are on their way). Their routes wait: the extension leaves them out
+     * until core sees every running proxy task mount them. Set by core; sorted; absent when none.
+     */
+    pendingSecrets: strs,
+    /**
+     * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
+     * through without ssl_only) which would otherwise reach another owner (its default backend or
+     * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.
+     */
+    heldHosts: strs,
+    /** Hosts routed over HTTP here that get a certificate from the cluster's ACME CA. Sorted; absent when empty. */
+    acmeHosts: strs,
   },
-  additionalProperties: true,
+  additionalProperties: false,
 } as const;
+export type WireRoutingModel = FromSchema<typeof routingModelSchema>;
 
 /**
- * Core's GET /v1/extensions/NAME/model. `extension` (the [Extensions.NAME] section) and `model` (the
- * routing model) are declared by @signalbox/model, which instantiates ExtensionPayload with them; the
- * schema checks the envelope and the fields every reader relies on.
+ * Core's GET /v1/extensions/NAME/model. `extension` (the [Extensions.NAME] section, whose keys are declared
+ * by @signalbox/model's config schema) is checked for the names every reader relies on; `model` is checked
+ * all the way down.
  */
 export const extensionPayloadSchema = {
   type: 'object',
@@ -112,7 +242,7 @@ export const extensionPayloadSchema = {
 } as const;
 type PayloadEnvelope = FromSchema<typeof extensionPayloadSchema>;
 /** The payload with its extension config and routing model types (E, M) filled in by @signalbox/model. */
-export type ExtensionPayloadOf<E, M> = Omit<PayloadEnvelope, 'extension' | 'model'> & { extension: E; model: M };
+export type ExtensionPayloadOf<E, M extends WireRoutingModel> = Omit<PayloadEnvelope, 'extension' | 'model'> & { extension: E; model: M };
 
 /** A service an extension left out of the config it published, and why. */
 export const exclusionSchema = {

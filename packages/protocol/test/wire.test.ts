@@ -20,14 +20,22 @@ test('a status body as core sends it is accepted; a wrong one is refused naming 
   expect(() => read({ services: [{ ...service, errors: [{ ...service.errors[0], code: 'oops' }] }] })).toThrow(/\/services\/0\/errors\/0\/code/);
 });
 
-test('the payload envelope needs a version, the extension section and the model top level', () => {
+test('the payload needs a version, the extension section and the whole model', () => {
   const read = wireValidator(wire.extensionPayloadSchema, 'payload');
-  const model = { cluster: '', virtualHosts: [], passthrough: [], services: [], redirects: [] };
+  const model = { cluster: '', virtualHosts: [], passthrough: [], services: [], redirects: [], proxyNetworks: [], proxySecrets: [] };
   const extension = { ServiceName: 'ext', ProxyServiceName: 'proxy', Image: 'x' };
   expect(read({ version: 'abc', extension, model }).version).toBe('abc');
   expect(() => read({ version: '', extension, model })).toThrow(/\/version/);
   expect(() => read({ version: 'abc', extension: 'default', model })).toThrow(/\/extension/);
   expect(() => read({ version: 'abc', extension, model: { ...model, virtualHosts: {} } })).toThrow(/\/model\/virtualHosts/);
+  expect(() => read({ version: 'abc', extension, model: { ...model, proxySecrets: undefined } })).toThrow(/\/model must have required property 'proxySecrets'/);
+  const upstream = { name: 'u_1_a', servers: [{ addr: '10.0.0.2', port: 80, service: 'a' }], balance: 'round_robin', tls: { enabled: false, verify: false }, services: ['a'] };
+  const host = { host: 'a.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream }] };
+  expect(read({ version: 'abc', extension, model: { ...model, virtualHosts: [host] } }).model.virtualHosts[0]!.locations[0]!.upstream.servers[0]!.port).toBe(80);
+  const badServer = { ...upstream, servers: [{ addr: '10.0.0.2', port: 0, service: 'a' }] };
+  expect(() => read({ version: 'abc', extension, model: { ...model, virtualHosts: [{ ...host, locations: [{ ...host.locations[0], upstream: badServer }] }] } })).toThrow(
+    /\/model\/virtualHosts\/0\/locations\/0\/upstream\/servers\/0\/port must be >= 1/,
+  );
 });
 
 test('an exclusion carries one of the three exclusion codes', () => {

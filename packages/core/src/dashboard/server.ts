@@ -10,11 +10,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '@signalbox/protocol';
 import { dashboardRoutes } from './plugin.js';
 import type { DashboardRecorder } from './recorder.js';
+import type { DashboardAuthCode } from './types.js';
 
 export const DEFAULT_TOKEN_FILE = '/run/secrets/signalbox-api-token';
 
-export type DashboardAuthCode =
-  'ERR_DASHBOARD_NO_TOKEN_FILE' | 'ERR_DASHBOARD_TOKEN_MISSING' | 'ERR_DASHBOARD_TOKEN_INVALID';
+export type { DashboardAuthCode };
 
 export interface DashboardServerDeps {
   recorder: DashboardRecorder;

@@ -29,7 +29,18 @@ export interface RouteView {
   split: { service: string; servers: number; percent: number }[];
 }
 
+/** The codes the dashboard API answers a refused request with (401, or 503 without a token file); docs/errors.md. */
+export const DASHBOARD_AUTH_CODES = ['ERR_DASHBOARD_NO_TOKEN_FILE', 'ERR_DASHBOARD_TOKEN_MISSING', 'ERR_DASHBOARD_TOKEN_INVALID'] as const;
+export type DashboardAuthCode = (typeof DASHBOARD_AUTH_CODES)[number];
+
+/** The body of a dashboard API error answer. */
+export interface DashboardErrorBody {
+  code: DashboardAuthCode;
+  message: string;
+}
+
 export interface ProblemView {
+  /** A model diagnostic's code (DiagnosticCode of @signalbox/model): any documented ERR_/WARN_ code. */
   code: string;
   severity: 'error' | 'warning';
   key: string;
