@@ -11,8 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { KNOWN_LABELS, LABELS, MAX_LABEL_VALUE_LENGTH, LABEL_CODE_DOCS, LABEL_ERROR_CODES, LABEL_WARNING_CODES, decodeLabels, exampleLabels } =
-  await import(`${root}packages/model/dist/index.js`);
+const { KNOWN_LABELS, LABELS, MAX_LABEL_VALUE_LENGTH, LABEL_CODE_DOCS, LABEL_ERROR_CODES, LABEL_WARNING_CODES, decodeLabels, exampleLabels } = await import(`${root}packages/model/dist/index.js`);
 
 const P = 'com.docker.lb.';
 const md = (s) => s.replace(/[|*]/g, (c) => `\\${c}`);
@@ -35,7 +34,7 @@ line();
 line('- Label names are case-sensitive. An unknown `com.docker.lb.*` label rejects the service (with a did-you-mean hint).');
 line(`- Values are at most ${MAX_LABEL_VALUE_LENGTH} characters, a single line, without control or invisible characters.`);
 line('- Spaces around a value, and around list items, are ignored.');
-line('- Booleans are read like Go\'s `strconv.ParseBool`: `1 t T TRUE true True` / `0 f F FALSE false False`.');
+line("- Booleans are read like Go's `strconv.ParseBool`: `1 t T TRUE true True` / `0 f F FALSE false False`.");
 line('- `packages/model/schema/labels.schema.json` is a JSON Schema of the label map for editors and CI.');
 line(
   '- Hosts and certificate secrets have an owner: the stack (`com.docker.stack.namespace`) of the first service that ' +
@@ -79,8 +78,17 @@ for (const s of KNOWN_LABELS) {
   line();
   const shown = Object.fromEntries(
     Object.entries(r.spec).filter(([k, v]) => {
-      const defaults = { contextRootRewrite: false, ipHash: false, sslOnly: false, sslPassthrough: false, sslBackend: false,
-        sslBackendTlsVerify: 'none', defaultBackend: false, backendMode: 'task', serviceCluster: '' };
+      const defaults = {
+        contextRootRewrite: false,
+        ipHash: false,
+        sslOnly: false,
+        sslPassthrough: false,
+        sslBackend: false,
+        sslBackendTlsVerify: 'none',
+        defaultBackend: false,
+        backendMode: 'task',
+        serviceCluster: '',
+      };
       if (Array.isArray(v) && v.length === 0 && k !== 'hosts') return false;
       return !(k in defaults) || defaults[k] !== v;
     }),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# All tests: lint (eslint + typecheck of sources and tests), unit, integration (real nginx),
+# All tests: lint (eslint + typecheck of sources and tests + prettier --check), unit, integration (real nginx),
 # e2e (real swarm; started here if needed), faults (kills core, extension and proxy, drops core's
 # event stream, restarts dockerd; a few minutes), multinode (a swarm of namespaced engines made by
 # scripts/multinode.sh, removed afterwards).
@@ -42,9 +42,10 @@ summary() {
 trap summary EXIT
 
 if wants lint; then
-  log "lint (eslint, type-aware) and typecheck (sources and tests)"
+  log "lint (eslint, type-aware), typecheck (sources and tests) and formatting (prettier --check)"
   pnpm -s typecheck
   pnpm -s lint
+  pnpm -s format:check
 fi
 
 if wants unit; then

@@ -44,22 +44,11 @@ while (Date.now() < end) {
   for (const { service, port } of targets) {
     for (const id of containers(service)) {
       try {
-        const text = execFileSync(
-          'docker',
-          [
-            'exec',
-            id,
-            'node',
-            '-e',
-            `fetch('http://127.0.0.1:${port}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`,
-          ],
-          { encoding: 'utf8', timeout: 10_000 },
-        );
-        series.push(
-          ...parseText(text, { instance: `${service}/${id.slice(0, 6)}` }).filter((s) =>
-            s.name.startsWith('signalbox_'),
-          ),
-        );
+        const text = execFileSync('docker', ['exec', id, 'node', '-e', `fetch('http://127.0.0.1:${port}/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))`], {
+          encoding: 'utf8',
+          timeout: 10_000,
+        });
+        series.push(...parseText(text, { instance: `${service}/${id.slice(0, 6)}` }).filter((s) => s.name.startsWith('signalbox_')));
       } catch (e) {
         process.stderr.write(`${service} ${id}: ${e.message}\n`);
       }

@@ -35,8 +35,7 @@ const times = scrapes.map((s) => s.t);
 
 // ---- PromQL subset -------------------------------------------------------------------------------
 function tokenize(src) {
-  const re =
-    /\s*(?:(\d+(?:\.\d+)?[smhd](?![a-z_]))|(\d+(?:\.\d+)?)|([a-zA-Z_:][a-zA-Z0-9_:]*)|("(?:[^"\\]|\\.)*")|(=~|!=|!~|[(){}\[\],*\-+/>=]))/y;
+  const re = /\s*(?:(\d+(?:\.\d+)?[smhd](?![a-z_]))|(\d+(?:\.\d+)?)|([a-zA-Z_:][a-zA-Z0-9_:]*)|("(?:[^"\\]|\\.)*")|(=~|!=|!~|[(){}\[\],*\-+/>=]))/y;
   const out = [];
   let m;
   while (re.lastIndex < src.length && (m = re.exec(src))) {
@@ -183,13 +182,7 @@ function evaluate(n, t) {
         const k = keyOf(labels);
         const g = groups.get(k);
         if (!g) groups.set(k, { labels, value: x.value });
-        else
-          g.value =
-            n.op === 'sum'
-              ? g.value + x.value
-              : n.op === 'min'
-                ? Math.min(g.value, x.value)
-                : Math.max(g.value, x.value);
+        else g.value = n.op === 'sum' ? g.value + x.value : n.op === 'min' ? Math.min(g.value, x.value) : Math.max(g.value, x.value);
       }
       return [...groups.values()];
     }
@@ -224,10 +217,8 @@ function evaluate(n, t) {
       const r = evaluate(n.r, t);
       const f = (a, b) => ({ '*': a * b, '/': a / b, '+': a + b, '-': a - b, '>': a > b ? a : undefined })[n.op];
       if (typeof l === 'number' && typeof r === 'number') return f(l, r);
-      if (typeof r === 'number')
-        return l.flatMap((x) => (f(x.value, r) === undefined ? [] : [{ labels: x.labels, value: f(x.value, r) }]));
-      if (typeof l === 'number')
-        return r.flatMap((x) => (f(l, x.value) === undefined ? [] : [{ labels: x.labels, value: f(l, x.value) }]));
+      if (typeof r === 'number') return l.flatMap((x) => (f(x.value, r) === undefined ? [] : [{ labels: x.labels, value: f(x.value, r) }]));
+      if (typeof l === 'number') return r.flatMap((x) => (f(l, x.value) === undefined ? [] : [{ labels: x.labels, value: f(l, x.value) }]));
       throw new Error('vector-vector binary operations are not supported');
     }
   }
@@ -240,12 +231,7 @@ const COLORS = ['#73bf69', '#f2cc0c', '#8ab8ff', '#ff780a', '#f2495c', '#5794f2'
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const fmt = (v, unit) => {
   if (!Number.isFinite(v)) return String(v);
-  if (unit === 'bytes')
-    return v >= 1024 * 1024
-      ? `${(v / 1024 / 1024).toFixed(1)} MiB`
-      : v >= 1024
-        ? `${(v / 1024).toFixed(1)} KiB`
-        : `${Math.round(v)} B`;
+  if (unit === 'bytes') return v >= 1024 * 1024 ? `${(v / 1024 / 1024).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${Math.round(v)} B`;
   const s = Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3);
   return unit === 's' ? `${s} s` : s;
 };
@@ -276,17 +262,13 @@ function drawPanel(p) {
     const items = [...series].map(([name, pts]) => [name, pts.at(-1)?.[1]]);
     const body = items.length
       ? items
-          .map(
-            ([name, v]) =>
-              `<div class="stat ${v === 1 ? 'green' : 'orange'}"><div class="big">${v === 1 ? 'converged' : v === 0 ? 'converging' : fmt(v, unit)}</div><div>${esc(name)}</div></div>`,
-          )
+          .map(([name, v]) => `<div class="stat ${v === 1 ? 'green' : 'orange'}"><div class="big">${v === 1 ? 'converged' : v === 0 ? 'converging' : fmt(v, unit)}</div><div>${esc(name)}</div></div>`)
           .join('')
       : '<div class="nodata">No data</div>';
     return `<section class="panel"><h2>${esc(p.title)}</h2><div class="stats">${body}</div></section>`;
   }
   const all = [...series.values()].flat().filter(([, v]) => Number.isFinite(v));
-  if (all.length === 0)
-    return `<section class="panel"><h2>${esc(p.title)}</h2><div class="nodata">No data</div></section>`;
+  if (all.length === 0) return `<section class="panel"><h2>${esc(p.title)}</h2><div class="nodata">No data</div></section>`;
   const t0 = Math.min(...times);
   const t1 = Math.max(...times);
   const vmax = Math.max(0, ...all.map(([, v]) => v)) || 1;
@@ -308,10 +290,7 @@ function drawPanel(p) {
       .join('');
     return `<path d="${d}" fill="none" stroke="${COLORS[k % COLORS.length]}" stroke-width="1.6"/>`;
   });
-  const legend = [...series].map(
-    ([name, pts], k) =>
-      `<span><i style="background:${COLORS[k % COLORS.length]}"></i>${esc(name)} <b>${esc(fmt(pts.at(-1)?.[1], unit))}</b></span>`,
-  );
+  const legend = [...series].map(([name, pts], k) => `<span><i style="background:${COLORS[k % COLORS.length]}"></i>${esc(name)} <b>${esc(fmt(pts.at(-1)?.[1], unit))}</b></span>`);
   return `<section class="panel"><h2>${esc(p.title)}</h2><svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}">${grid.join('')}${ticks.join('')}${lines.join('')}</svg><div class="legend">${legend.join('')}</div></section>`;
 }
 
@@ -339,15 +318,7 @@ writeFileSync(htmlFile, html);
 const context = await chromium.launchPersistentContext(join(profile, 'profile'), {
   executablePath: '/usr/bin/chromium',
   headless: true,
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   viewport: { width: 1210, height: 900 },
 });
 const page = await context.newPage();

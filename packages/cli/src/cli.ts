@@ -149,12 +149,16 @@ export function buildCli(deps: CliDeps): Cli {
     );
     const result = lintFiles(inputs, stack === undefined ? { env: deps.env } : { env: deps.env, stack });
     if (json) {
-      out(JSON.stringify(result.findings.map(({ file, service, severity, code, key, value, message, line }) => ({ file, service, severity, code, key, value, message, line })), null, 2));
+      out(
+        JSON.stringify(
+          result.findings.map(({ file, service, severity, code, key, value, message, line }) => ({ file, service, severity, code, key, value, message, line })),
+          null,
+          2,
+        ),
+      );
     } else {
       for (const f of result.findings) out(formatFinding(f));
-      out(
-        `${plural(result.files, 'file')}, ${plural(result.services, 'service')} with com.docker.lb.* labels: ${plural(result.errors, 'error')}, ${plural(result.warnings, 'warning')}`,
-      );
+      out(`${plural(result.files, 'file')}, ${plural(result.services, 'service')} with com.docker.lb.* labels: ${plural(result.errors, 'error')}, ${plural(result.warnings, 'warning')}`);
     }
     return result.errors > 0 || (values.strict && result.warnings > 0) ? EXIT_FINDINGS : EXIT_OK;
   }
@@ -190,9 +194,7 @@ export function buildCli(deps: CliDeps): Cli {
     try {
       id = await deps.docker.findServiceContainer(service);
     } catch (e) {
-      throw new CoreUnreachable(
-        `${e instanceof Error ? e.message : String(e)}; run signalbox status on the manager node where ${service} runs (with access to the Docker socket), or pass --core URL`,
-      );
+      throw new CoreUnreachable(`${e instanceof Error ? e.message : String(e)}; run signalbox status on the manager node where ${service} runs (with access to the Docker socket), or pass --core URL`);
     }
     if (id === undefined) {
       throw new CoreUnreachable(
@@ -230,7 +232,8 @@ export function buildCli(deps: CliDeps): Cli {
     const service = `${deps.env.SIGNALBOX_STACK?.trim() || 'signalbox'}_core`;
     try {
       const id = await deps.docker.findServiceContainer(service);
-      if (id === undefined) throw new DashboardUnavailable(`no running container of service ${service} on this node (asked Docker at ${deps.docker.endpoint}); run signalbox dashboard on the manager where core runs`);
+      if (id === undefined)
+        throw new DashboardUnavailable(`no running container of service ${service} on this node (asked Docker at ${deps.docker.endpoint}); run signalbox dashboard on the manager where core runs`);
       const { port, token } = await findDashboard(deps.docker, id, service);
       out(dashboardUrl(host, port, token));
       return EXIT_OK;
@@ -280,8 +283,7 @@ export function buildCli(deps: CliDeps): Cli {
       for (const k of keys) out(`${k.key.padEnd(width)}  ${k.verdict.padEnd(9)}  ${k.note}`.trimEnd());
     }
     // The TOML syntax diagnostic's key is the file itself: don't print it twice.
-    const line = (d: Diagnostic): string =>
-      d.key !== file ? formatDiagnostic(d) : d.value === undefined ? d.message : `"${displayValue(d.value)}" ${d.message}`;
+    const line = (d: Diagnostic): string => (d.key !== file ? formatDiagnostic(d) : d.value === undefined ? d.message : `"${displayValue(d.value)}" ${d.message}`);
     if (!keys) for (const w of result.warnings) out(`${file}: warning: ${line(w)}`);
     if (result.ok) {
       const warned = result.warnings.length > 0 ? `, ${plural(result.warnings.length, 'warning')}` : '';

@@ -35,9 +35,7 @@ export interface ComposeService {
 }
 
 /** One `ports:` entry: the short form `[IP:]PUBLISHED:TARGET[/PROTO]` or the long form's fields. */
-export type ComposePort =
-  | { short: string }
-  | { target?: string; published?: string; protocol?: string; mode?: string };
+export type ComposePort = { short: string } | { target?: string; published?: string; protocol?: string; mode?: string };
 
 export interface ComposeNetwork {
   key: string;
@@ -91,7 +89,18 @@ export const MAX_STACK_FILE_BYTES = 4 * 1024 * 1024;
 
 export function parseCompose(text: string): { file?: ComposeFile; problems: ComposeProblem[] } {
   if (text.length > MAX_STACK_FILE_BYTES) {
-    return { problems: [{ service: null, severity: 'error', code: ERR_LINT_YAML, key: 'file', message: `is ${text.length} characters long; signalbox lint reads stack files of at most ${MAX_STACK_FILE_BYTES} (4 MiB)`, line: null }] };
+    return {
+      problems: [
+        {
+          service: null,
+          severity: 'error',
+          code: ERR_LINT_YAML,
+          key: 'file',
+          message: `is ${text.length} characters long; signalbox lint reads stack files of at most ${MAX_STACK_FILE_BYTES} (4 MiB)`,
+          line: null,
+        },
+      ],
+    };
   }
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: true, uniqueKeys: true });
@@ -232,13 +241,7 @@ export function parseCompose(text: string): { file?: ComposeFile; problems: Comp
   return { file, problems };
 }
 
-function readLabels(
-  node: Node,
-  path: string,
-  service: string,
-  pos: Pos,
-  shape: (service: string | null, key: string, node: Node | null | undefined, message: string) => void,
-): LabelEntry[] {
+function readLabels(node: Node, path: string, service: string, pos: Pos, shape: (service: string | null, key: string, node: Node | null | undefined, message: string) => void): LabelEntry[] {
   const out: LabelEntry[] = [];
   if (isScalar(node) && node.value === null) return out;
   if (isSeq(node)) {

@@ -25,16 +25,10 @@ export function dashboardUrl(host: string, port: string, token: string): string 
 }
 
 /** Asks core's container for the token and port; throws DashboardUnavailable with what to fix. */
-export async function findDashboard(
-  docker: DockerAccess,
-  containerId: string,
-  service: string,
-): Promise<{ port: string; token: string }> {
+export async function findDashboard(docker: DockerAccess, containerId: string, service: string): Promise<{ port: string; token: string }> {
   const r = await docker.exec(containerId, ['node', '-e', DASHBOARD_SCRIPT]);
   if (r.exitCode !== 0)
-    throw new DashboardUnavailable(
-      `could not ask ${service} (${containerId.slice(0, 12)}) for the dashboard: ${r.stderr.trim().split('\n').slice(-2).join(' ') || `exit code ${r.exitCode}`}`,
-    );
+    throw new DashboardUnavailable(`could not ask ${service} (${containerId.slice(0, 12)}) for the dashboard: ${r.stderr.trim().split('\n').slice(-2).join(' ') || `exit code ${r.exitCode}`}`);
   let o: { token?: string; file?: string; port?: string; off?: boolean };
   try {
     o = JSON.parse(r.stdout) as typeof o;
@@ -43,12 +37,7 @@ export async function findDashboard(
   }
   if (o.off) throw new DashboardUnavailable(`the dashboard is off in ${service} (SIGNALBOX_DASHBOARD_ADDR=off)`);
   if (!o.token)
-    throw new DashboardUnavailable(
-      `${service} has no API token at ${o.file}: deploy with ./scripts/up.sh, which creates the Docker secret signalbox-api-token-<version> and mounts it into core`,
-    );
-  if (!o.port)
-    throw new DashboardUnavailable(
-      `${service} does not say which port the dashboard is published on (SIGNALBOX_DASHBOARD_PUBLISHED_PORT)`,
-    );
+    throw new DashboardUnavailable(`${service} has no API token at ${o.file}: deploy with ./scripts/up.sh, which creates the Docker secret signalbox-api-token-<version> and mounts it into core`);
+  if (!o.port) throw new DashboardUnavailable(`${service} does not say which port the dashboard is published on (SIGNALBOX_DASHBOARD_PUBLISHED_PORT)`);
   return { port: o.port, token: o.token };
 }

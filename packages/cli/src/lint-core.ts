@@ -83,8 +83,7 @@ export function fixedName(net: ComposeNetwork): string | undefined {
  */
 function networkSnapshot(net: ComposeNetwork, fileIndex: number, opts: SnapshotOptions): NetworkSnapshot {
   const fixed = fixedName(net);
-  const name =
-    fixed !== undefined ? interpolate(fixed, opts.env).text : opts.stack !== undefined ? `${opts.stack}_${net.key}` : `lint-stack-${fileIndex + 1}_${net.key}`;
+  const name = fixed !== undefined ? interpolate(fixed, opts.env).text : opts.stack !== undefined ? `${opts.stack}_${net.key}` : `lint-stack-${fileIndex + 1}_${net.key}`;
   const driver = net.driver !== undefined ? interpolate(net.driver, opts.env).text : (net.external && PREDEFINED_DRIVERS[name]) || 'overlay';
   return { id: name, name, driver, scope: driver === 'overlay' ? 'swarm' : 'local', attachable: false, ingress: false, labels: {} };
 }

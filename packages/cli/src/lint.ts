@@ -69,8 +69,7 @@ export type LintCode =
   | typeof WARN_LINT_NETWORK_AMBIGUOUS;
 
 /** Appended to every ERR_CONFLICT_* finding: lint cannot know the real creation order. */
-export const ORDER_NOTE =
-  'lint takes the services as created in the order listed (files in the order given), so it reports the later one; core rejects whichever was created later';
+export const ORDER_NOTE = 'lint takes the services as created in the order listed (files in the order given), so it reports the later one; core rejects whichever was created later';
 
 const L = (suffix: string): string => `${LABEL_PREFIX}${suffix}`;
 
@@ -120,25 +119,11 @@ function cmp(a: string, b: string): number {
 }
 
 function compareFindings(a: Finding, b: Finding): number {
-  return (
-    cmp(a.file, b.file) ||
-    cmp(a.service ?? '', b.service ?? '') ||
-    cmp(a.key, b.key) ||
-    (a.line ?? 0) - (b.line ?? 0) ||
-    cmp(a.code, b.code) ||
-    cmp(a.message, b.message)
-  );
+  return cmp(a.file, b.file) || cmp(a.service ?? '', b.service ?? '') || cmp(a.key, b.key) || (a.line ?? 0) - (b.line ?? 0) || cmp(a.code, b.code) || cmp(a.message, b.message);
 }
 
 /** Lint-only checks of one service; returns it (for the builder) when it has com.docker.lb.* deploy labels. */
-function lintService(
-  fileName: string,
-  fileIndex: number,
-  file: ComposeFile,
-  svc: ComposeService,
-  opts: LintOptions,
-  findings: Finding[],
-): LintedService | undefined {
+function lintService(fileName: string, fileIndex: number, file: ComposeFile, svc: ComposeService, opts: LintOptions, findings: Finding[]): LintedService | undefined {
   const push = (d: Diagnostic<LintCode>, line: number | null): void => {
     findings.push({ file: fileName, service: svc.name, severity: d.severity, code: d.code, key: d.key, value: d.value ?? null, message: d.message, line });
   };
@@ -256,7 +241,10 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
   if (hit) {
     return { diagnostics: [], choice: { kind: 'matched', net: hit.net } };
   }
-  const elsewhere = [...declared.values()].filter((n) => !attachedKeys.includes(n.key)).map((n) => matchNetwork(label, n, opts.env, stack)).find((m) => m !== undefined);
+  const elsewhere = [...declared.values()]
+    .filter((n) => !attachedKeys.includes(n.key))
+    .map((n) => matchNetwork(label, n, opts.env, stack))
+    .find((m) => m !== undefined);
   if (elsewhere) {
     return assumed([
       {
@@ -286,7 +274,8 @@ function networkDiagnostics(file: ComposeFile, svc: ComposeService, spec: RouteS
 // ------------------------------------------------------------------------------------------ output
 
 export function formatFinding(f: Finding): string {
-  const d: Diagnostic<LintCode> = f.value === null ? { code: f.code, severity: f.severity, key: f.key, message: f.message } : { code: f.code, severity: f.severity, key: f.key, value: f.value, message: f.message };
+  const d: Diagnostic<LintCode> =
+    f.value === null ? { code: f.code, severity: f.severity, key: f.key, message: f.message } : { code: f.code, severity: f.severity, key: f.key, value: f.value, message: f.message };
   const where = f.service === null ? `${f.file}: ` : `${f.file}: service ${f.service}: `;
   // The code ends the line (ERR_… fails the run, WARN_… only with --strict) and is what docs/errors.md lists.
   return terminalSafe(`${where}${formatDiagnostic(d)} [${f.code}]`);

@@ -134,10 +134,7 @@ export function formatStatus(report: StatusReport): string {
     for (const s of warned) for (const d of s.warnings) out.push(serviceLine(s, d));
   }
   const enabled = report.services.length - rejected.length;
-  out.push(
-    '',
-    `${plural(report.routes.length, 'route')}; ${plural(report.services.length, 'labelled service')}: ${enabled} enabled, ${rejected.length} rejected`,
-  );
+  out.push('', `${plural(report.routes.length, 'route')}; ${plural(report.services.length, 'labelled service')}: ${enabled} enabled, ${rejected.length} rejected`);
   // Names and keys come from labels: nothing in them reaches the terminal as a control sequence.
   return `${out.map(terminalSafe).join('\n')}\n`;
 }

@@ -83,7 +83,12 @@ describe('usage', () => {
   });
 
   test('help COMMAND and COMMAND --help', async () => {
-    for (const argv of [['help', 'lint'], ['lint', '--help'], ['status', '-h'], ['config', '--help']]) {
+    for (const argv of [
+      ['help', 'lint'],
+      ['lint', '--help'],
+      ['status', '-h'],
+      ['config', '--help'],
+    ]) {
       const r = await run(argv);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^Usage: signalbox (lint|status|config)/);

@@ -13,14 +13,9 @@ function localExec(env: Record<string, string>): DockerAccess {
     findServiceContainer: async (name) => (name === 'signalbox_core' ? 'c0ffee0000000000' : undefined),
     exec: (_id, cmd) =>
       new Promise((resolve) => {
-        execFile(
-          process.execPath,
-          cmd.slice(1),
-          { env: { PATH: process.env.PATH ?? '', ...env } },
-          (error, stdout, stderr) => {
-            resolve({ exitCode: error ? Number(error.code ?? 1) : 0, stdout, stderr });
-          },
-        );
+        execFile(process.execPath, cmd.slice(1), { env: { PATH: process.env.PATH ?? '', ...env } }, (error, stdout, stderr) => {
+          resolve({ exitCode: error ? Number(error.code ?? 1) : 0, stdout, stderr });
+        });
       }),
   };
 }
@@ -42,9 +37,7 @@ describe('signalbox dashboard', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('http://127.0.0.1:18090/#token=a%2Bb%2Fc%3D\n');
-    expect((await run(['dashboard', '--host', 'manager.example.test'], { docker })).stdout).toBe(
-      'http://manager.example.test:18090/#token=a%2Bb%2Fc%3D\n',
-    );
+    expect((await run(['dashboard', '--host', 'manager.example.test'], { docker })).stdout).toBe('http://manager.example.test:18090/#token=a%2Bb%2Fc%3D\n');
   });
 
   test('without the secret it names what to fix; without core it says where to run it', async () => {

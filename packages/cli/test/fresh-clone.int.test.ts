@@ -27,23 +27,31 @@ describe('scripts/signalbox from a fresh clone', () => {
 
   const run = (...args: string[]) => spawnSync(path.join(clone, 'scripts/signalbox'), args, { cwd: clone, encoding: 'utf8', timeout: TIMEOUT });
 
-  test('first use installs and builds, then lints with JSON on stdout and exit 1 for errors', () => {
-    expect(existsSync(path.join(clone, 'node_modules'))).toBe(false);
-    expect(existsSync(path.join(clone, 'packages/cli/dist/main.js'))).toBe(false);
-    const r = run('lint', '--format', 'json', 'packages/cli/test/fixtures/mistakes-stack.yml');
-    expect(r.stderr).toContain('[signalbox] first use: installing dependencies');
-    expect(r.status).toBe(1);
-    const findings = JSON.parse(r.stdout) as { severity: string; code: string }[];
-    expect(findings.some((f) => f.severity === 'error' && f.code === 'ERR_LABEL_HOST_INVALID')).toBe(true);
-  }, TIMEOUT);
+  test(
+    'first use installs and builds, then lints with JSON on stdout and exit 1 for errors',
+    () => {
+      expect(existsSync(path.join(clone, 'node_modules'))).toBe(false);
+      expect(existsSync(path.join(clone, 'packages/cli/dist/main.js'))).toBe(false);
+      const r = run('lint', '--format', 'json', 'packages/cli/test/fixtures/mistakes-stack.yml');
+      expect(r.stderr).toContain('[signalbox] first use: installing dependencies');
+      expect(r.status).toBe(1);
+      const findings = JSON.parse(r.stdout) as { severity: string; code: string }[];
+      expect(findings.some((f) => f.severity === 'error' && f.code === 'ERR_LABEL_HOST_INVALID')).toBe(true);
+    },
+    TIMEOUT,
+  );
 
-  test("then runs at once: Interlock's documented stack files lint clean (exit 0), usage errors exit 2", () => {
-    const r = run('lint', 'packages/cli/test/fixtures/interlock/redirects.yml', 'packages/cli/test/fixtures/interlock/websockets.yml');
-    expect(r.stderr).toBe('');
-    expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/2 files, 2 services with com\.docker\.lb\.\* labels: 0 errors/);
-    expect(run('lint').status).toBe(2);
-    const c = run('config', 'check', 'packages/model/test/fixtures/interlock/config/ucp-default-3.x.toml');
-    expect(c.status).toBe(0);
-  }, TIMEOUT);
+  test(
+    "then runs at once: Interlock's documented stack files lint clean (exit 0), usage errors exit 2",
+    () => {
+      const r = run('lint', 'packages/cli/test/fixtures/interlock/redirects.yml', 'packages/cli/test/fixtures/interlock/websockets.yml');
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/2 files, 2 services with com\.docker\.lb\.\* labels: 0 errors/);
+      expect(run('lint').status).toBe(2);
+      const c = run('config', 'check', 'packages/model/test/fixtures/interlock/config/ucp-default-3.x.toml');
+      expect(c.status).toBe(0);
+    },
+    TIMEOUT,
+  );
 });

@@ -7,7 +7,7 @@ import { lintFiles } from '../src/index.js';
 import { fixture, run } from './helpers.js';
 
 let seed = 1234;
-const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
 const SPICE = ['\u0000', '\u001b[2J', '"', "'", '[', ']', '{', '}', '=', '\n', '#', '\\', ':', '- ', '&a', '*a', '!!binary', '\ufeff', '\u202e', '${X', '💥', '    '];
 
@@ -68,7 +68,20 @@ test('lint: 1000 mutated and random stack files each end in findings, never an e
 });
 
 test('lint: oversized files, alias bombs and deep nesting get a clear error quickly', async () => {
-  const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]', ...Array.from({ length: 12 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`), 'services:', '  web:', '    deploy:', '      labels: *m'].join('\n');
+  const bomb = [
+    'a: &a ["x","x","x","x","x","x","x","x","x"]',
+    ...Array.from(
+      { length: 12 },
+      (_, i) =>
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(',')}]`,
+    ),
+    'services:',
+    '  web:',
+    '    deploy:',
+    '      labels: *m',
+  ].join('\n');
   const cases: [string, RegExp][] = [
     [`services:\n  web:\n    image: x\n# ${'y'.repeat(4 * 1024 * 1024)}\n`, /at most 4194304 \(4 MiB\)/],
     [bomb, /s\.yml/],

@@ -7,8 +7,12 @@ import { run } from './helpers.js';
 
 const STACKS = fileURLToPath(new URL('./fixtures/interlock/', import.meta.url));
 const CONFIGS = fileURLToPath(new URL('../../model/test/fixtures/interlock/config/', import.meta.url));
-const stacks = readdirSync(STACKS).filter((f) => f.endsWith('.yml')).sort();
-const configs = readdirSync(CONFIGS).filter((f) => f.endsWith('.toml')).sort();
+const stacks = readdirSync(STACKS)
+  .filter((f) => f.endsWith('.yml'))
+  .sort();
+const configs = readdirSync(CONFIGS)
+  .filter((f) => f.endsWith('.toml'))
+  .sort();
 
 describe("Interlock's documented examples", () => {
   test('the corpus covers the label pages, each file naming its source page', () => {

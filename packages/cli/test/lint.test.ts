@@ -47,7 +47,13 @@ describe('signalbox lint on fixture files', () => {
   });
 
   test('findings are sorted by file, service, key', async () => {
-    const { findings } = lintFiles([{ file: 'b.yml', text: (await import('node:fs')).readFileSync(MISTAKES, 'utf8') }, { file: 'a.yml', text: 'services:\n  x:\n    deploy:\n      labels: ["com.docker.lb.port=0"]\n' }], { env: {} });
+    const { findings } = lintFiles(
+      [
+        { file: 'b.yml', text: (await import('node:fs')).readFileSync(MISTAKES, 'utf8') },
+        { file: 'a.yml', text: 'services:\n  x:\n    deploy:\n      labels: ["com.docker.lb.port=0"]\n' },
+      ],
+      { env: {} },
+    );
     const keys = findings.map((f) => [f.file, f.service ?? '', f.key].join('|'));
     expect(keys).toEqual([...keys].sort());
     expect(findings[0]!.file).toBe('a.yml');
@@ -169,29 +175,24 @@ describe('cross-service checks', () => {
   });
 
   test('a host both passed through and terminated', () => {
-    const f = lint(
-      stack(
-        svc('tls', { hosts: 'x.example.com', port: '443', ssl_passthrough: 'true' }),
-        svc('web', { hosts: 'x.example.com', port: '80', ssl_cert: 'x.crt', ssl_key: 'x.key' }),
-      ),
-    );
+    const f = lint(stack(svc('tls', { hosts: 'x.example.com', port: '443', ssl_passthrough: 'true' }), svc('web', { hosts: 'x.example.com', port: '80', ssl_cert: 'x.crt', ssl_key: 'x.key' })));
     expect(codes(f)).toEqual(['web ERR_CONFLICT_PASSTHROUGH']);
     expect(f[0]!.key).toBe('com.docker.lb.hosts');
     expect(f[0]!.message).toContain('already passed through (ssl_passthrough) by service tls');
     // The other order: the passed-through service is the later one.
-    const g = lint(
-      stack(
-        svc('web', { hosts: 'x.example.com', port: '80', ssl_cert: 'x.crt', ssl_key: 'x.key' }),
-        svc('tls', { hosts: 'x.example.com', port: '443', ssl_passthrough: 'true' }),
-      ),
-    );
+    const g = lint(stack(svc('web', { hosts: 'x.example.com', port: '80', ssl_cert: 'x.crt', ssl_key: 'x.key' }), svc('tls', { hosts: 'x.example.com', port: '443', ssl_passthrough: 'true' })));
     expect(codes(g)).toEqual(['tls ERR_CONFLICT_PASSTHROUGH']);
     expect(g[0]!.key).toBe('com.docker.lb.ssl_passthrough');
     expect(g[0]!.message).toContain('terminated TLS by service web');
   });
 
   test('two services sharing a host with different certificates', () => {
-    const f = lint(stack(svc('a', { hosts: 'x.example.com', port: '80', ssl_cert: 'a.crt', ssl_key: 'a.key' }), svc('b', { hosts: 'x.example.com', port: '80', context_root: '/b', ssl_cert: 'b.crt', ssl_key: 'b.key' })));
+    const f = lint(
+      stack(
+        svc('a', { hosts: 'x.example.com', port: '80', ssl_cert: 'a.crt', ssl_key: 'a.key' }),
+        svc('b', { hosts: 'x.example.com', port: '80', context_root: '/b', ssl_cert: 'b.crt', ssl_key: 'b.key' }),
+      ),
+    );
     expect(codes(f)).toEqual(['b ERR_CONFLICT_CERT']);
     expect(f[0]!.message).toContain('different certificate from service a');
   });
@@ -230,7 +231,9 @@ describe('cross-service checks', () => {
     expect(r.stdout).toMatch(/service hijack: .*\[ERR_CONFLICT_REDIRECT\]$/m);
     expect(r.stdout).not.toMatch(/service site:/);
     // In-memory: a redirect of one path another service routes, and a later route on a redirected host.
-    const path = lint(stack(svc('api', { hosts: 'x.example.com', port: '80', context_root: '/api' }), svc('grab', { hosts: 'y.example.com', port: '80', redirects: 'http://x.example.com/api,https://y.example.com' })));
+    const path = lint(
+      stack(svc('api', { hosts: 'x.example.com', port: '80', context_root: '/api' }), svc('grab', { hosts: 'y.example.com', port: '80', redirects: 'http://x.example.com/api,https://y.example.com' })),
+    );
     expect(codes(path)).toEqual(['grab ERR_CONFLICT_REDIRECT']);
     const shadowed = lint(stack(svc('redir', { hosts: 'r.example.com', port: '80', redirects: 'http://old.example.com,https://r.example.com' }), svc('old', { hosts: 'old.example.com', port: '80' })));
     expect(codes(shadowed)).toEqual(['old ERR_CONFLICT_REDIRECT']);
@@ -256,7 +259,7 @@ describe('cross-service checks', () => {
   });
 });
 
-describe('the swarm snapshot lint gives core\'s builder', () => {
+describe("the swarm snapshot lint gives core's builder", () => {
   test('what only the swarm or config.toml knows is not reported: secrets, service clusters', () => {
     expect(lint(stack(svc('a', { hosts: 'x.example.com', port: '80', ssl_cert: 'never-created.crt', ssl_key: 'never-created.key' })))).toEqual([]);
     expect(lint(stack(svc('a', { hosts: 'x.example.com', port: '80', service_cluster: 'not-in-any-config' })))).toEqual([]);
@@ -277,7 +280,9 @@ describe('the swarm snapshot lint gives core\'s builder', () => {
   });
 
   test('a network the file declares with another driver is not an overlay', () => {
-    const f = lint('services:\n  a:\n    networks: [local]\n    deploy:\n      labels: [com.docker.lb.hosts=a.example.com, com.docker.lb.port=80, com.docker.lb.network=demo_local]\nnetworks:\n  local: {driver: bridge}\n');
+    const f = lint(
+      'services:\n  a:\n    networks: [local]\n    deploy:\n      labels: [com.docker.lb.hosts=a.example.com, com.docker.lb.port=80, com.docker.lb.network=demo_local]\nnetworks:\n  local: {driver: bridge}\n',
+    );
     expect(codes(f)).toEqual(['a ERR_NETWORK_NOT_OVERLAY']);
     expect(f[0]!.value).toBe('demo_local'); // the label as written, not the snapshot's name for the network
   });
@@ -289,7 +294,7 @@ describe('the swarm snapshot lint gives core\'s builder', () => {
     expect(codes(g)).toEqual(['b ERR_CONFLICT_ROUTE', 'b WARN_LINT_NETWORK_AMBIGUOUS']);
   });
 
-  test('with --stack, files share the stack\'s networks; service names stay as written', () => {
+  test("with --stack, files share the stack's networks; service names stay as written", () => {
     const r = lintFiles(
       [
         { file: 'one.yml', text: stack(svc('web', { hosts: 'x.example.com', port: '80', network: 'prod_front' })) },
@@ -303,8 +308,7 @@ describe('the swarm snapshot lint gives core\'s builder', () => {
 });
 
 describe('com.docker.lb.network', () => {
-  const net = (network: string, networks = '[front]', stackName?: string): Finding[] =>
-    lint(stack(svc('a', { hosts: 'x.example.com', port: '80', network }, networks)), stackName);
+  const net = (network: string, networks = '[front]', stackName?: string): Finding[] => lint(stack(svc('a', { hosts: 'x.example.com', port: '80', network }, networks)), stackName);
 
   test('the stack-prefixed name of a joined network is accepted', () => {
     expect(net('demo_front')).toEqual([]);

@@ -128,7 +128,12 @@ describe('signalbox status with --core / SIGNALBOX_CORE_URL', () => {
   test('an empty cluster', async () => {
     const empty = (async (input: string | URL | Request) => {
       const path = new URL(String(input)).pathname;
-      const body = path === '/v1/status' ? { services: [] } : path === '/v1/extensions' ? { extensions: ['default'] } : { version: 'x', extension: 'default', model: buildClusterModels({ services: [], networks: [], secrets: [], nodes: [] }, TARGETS.slice(0, 1)).get('default') };
+      const body =
+        path === '/v1/status'
+          ? { services: [] }
+          : path === '/v1/extensions'
+            ? { extensions: ['default'] }
+            : { version: 'x', extension: 'default', model: buildClusterModels({ services: [], networks: [], secrets: [], nodes: [] }, TARGETS.slice(0, 1)).get('default') };
       return new Response(JSON.stringify(body));
     }) as typeof fetch;
     const r = await run(['status', '--core', 'http://c:1'], { fetch: empty });
@@ -224,7 +229,10 @@ describe('signalbox status through the Docker socket', () => {
       expect(report.routes.length).toBe(7);
       expect(report.services.length).toBe(9);
       // One exec for status + extensions, one for all the models.
-      expect(execs.map((c) => c.slice(3))).toEqual([['/v1/status', '/v1/extensions'], ['/v1/extensions/default/model', '/v1/extensions/internal/model']]);
+      expect(execs.map((c) => c.slice(3))).toEqual([
+        ['/v1/status', '/v1/extensions'],
+        ['/v1/extensions/default/model', '/v1/extensions/internal/model'],
+      ]);
     } finally {
       server.close();
       rmSync(dir, { recursive: true, force: true });

@@ -19,7 +19,16 @@ test('signalbox status: keys, names and hosts from labels are escaped in every l
   const out = formatStatus({
     routes: [{ extension: 'default', cluster: '', kind: 'http', host: `x${ESC}[31m.test`, path: '/', tls: false, services: [`web${ESC}[0m`], servers: 1 }],
     services: [
-      { id: '1', name: `bad${ESC}c`, cluster: '', status: 'disabled', hosts: [], servers: 0, errors: [{ code: 'ERR_LABEL_UNKNOWN', severity: 'error', key: NASTY, message: `unknown label ${NASTY}` }], warnings: [] },
+      {
+        id: '1',
+        name: `bad${ESC}c`,
+        cluster: '',
+        status: 'disabled',
+        hosts: [],
+        servers: 0,
+        errors: [{ code: 'ERR_LABEL_UNKNOWN', severity: 'error', key: NASTY, message: `unknown label ${NASTY}` }],
+        warnings: [],
+      },
     ],
   });
   expect(hasControl(out)).toBe(false);

@@ -68,20 +68,16 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
 
   app.get(PATHS.extensions, { schema: { response: { 200: extensionsBodySchema, ...errors } } }, async () => ({ extensions: deps.store.names() }) satisfies ExtensionsBody);
 
-  app.get<{ Params: { name: string } }>(
-    PATHS.extensionModelRoute,
-    { schema: { response: { 200: extensionPayloadSchema, ...errors } } },
-    async (req, reply) => {
-      const { name } = req.params;
-      const current = deps.store.get(name);
-      if (!current) {
-        return reply.code(404).send({ code: ERR_EXTENSION_UNKNOWN, message: `no extension named ${JSON.stringify(name)} in config.toml` } satisfies ApiErrorBody);
-      }
-      const versions = { versionOf: (p: ExtensionPayload) => p.version, waitForChange: (v: string, ms: number) => deps.store.waitForChange(name, v, ms) };
-      const payload = await answerLongPoll(req, reply, versions, current, maxWait);
-      return payload === undefined ? reply : reply.send(payload satisfies ExtensionPayload);
-    },
-  );
+  app.get<{ Params: { name: string } }>(PATHS.extensionModelRoute, { schema: { response: { 200: extensionPayloadSchema, ...errors } } }, async (req, reply) => {
+    const { name } = req.params;
+    const current = deps.store.get(name);
+    if (!current) {
+      return reply.code(404).send({ code: ERR_EXTENSION_UNKNOWN, message: `no extension named ${JSON.stringify(name)} in config.toml` } satisfies ApiErrorBody);
+    }
+    const versions = { versionOf: (p: ExtensionPayload) => p.version, waitForChange: (v: string, ms: number) => deps.store.waitForChange(name, v, ms) };
+    const payload = await answerLongPoll(req, reply, versions, current, maxWait);
+    return payload === undefined ? reply : reply.send(payload satisfies ExtensionPayload);
+  });
 
   app.put<{ Params: { name: string } }>(PATHS.extensionExclusionsRoute, { schema: { response: { 200: okBodySchema, ...errors } } }, async (req, reply) => {
     if (!deps.store.get(req.params.name)) return reply.code(404).send({ code: ERR_EXTENSION_UNKNOWN, message: 'unknown extension' } satisfies ApiErrorBody);
@@ -104,7 +100,9 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     const body: unknown = req.body;
     const failed = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { failed?: unknown }).failed : undefined;
     if (!Array.isArray(failed) || failed.length > MAX_EXCLUSIONS) {
-      return reply.code(400).send({ code: ERR_API_BAD_REQUEST, message: `body must be {"failed": [{"host", "error", "failures", "nextAt"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiErrorBody);
+      return reply
+        .code(400)
+        .send({ code: ERR_API_BAD_REQUEST, message: `body must be {"failed": [{"host", "error", "failures", "nextAt"}…]} with at most ${MAX_EXCLUSIONS} entries` } satisfies ApiErrorBody);
     }
     const list: ReportedAcmeFailure[] = (failed as Record<string, unknown>[])
       .filter((x) => typeof x === 'object' && x !== null && typeof x.host === 'string' && typeof x.error === 'string')

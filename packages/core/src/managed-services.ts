@@ -156,14 +156,7 @@ function secretMounts(names: readonly string[], snap: SwarmSnapshot, ext: Extens
     .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
 }
 
-export function desiredExtensionSpec(
-  name: string,
-  ext: ExtensionConfig,
-  ctx: ManagedContext,
-  snap: SwarmSnapshot,
-  model?: ClusterModel,
-  edge?: EdgeNetwork,
-): ServiceSpec {
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel, edge?: EdgeNetwork): ServiceSpec {
   // The routing proxies take the client address from PROXY headers sent from the edge network only.
   const trusted = ext.ProxyEdge && edge?.subnet ? [`SIGNALBOX_EDGE_TRUSTED=${edge.subnet}`] : [];
   return {
@@ -208,17 +201,12 @@ export function desiredExtensionSpec(
   };
 }
 
-export function desiredProxySpec(
-  name: string,
-  ext: ExtensionConfig,
-  model: ClusterModel,
-  ctx: ManagedContext,
-  snap: SwarmSnapshot,
-  bootstrap?: PublishedConfigRef,
-  edge?: EdgeNetwork,
-): ServiceSpec {
+export function desiredProxySpec(name: string, ext: ExtensionConfig, model: ClusterModel, ctx: ManagedContext, snap: SwarmSnapshot, bootstrap?: PublishedConfigRef, edge?: EdgeNetwork): ServiceSpec {
   const host = ext.PublishMode === 'host';
-  const appNetworks = idsOf(model.proxyNetworks.filter((n) => n !== ctx.controlNetwork), snap).filter((id) => id !== edge?.id);
+  const appNetworks = idsOf(
+    model.proxyNetworks.filter((n) => n !== ctx.controlNetwork),
+    snap,
+  ).filter((id) => id !== edge?.id);
   const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
     Parallelism: 1,
@@ -532,7 +520,11 @@ export class ManagedServices {
       }
     }
     // Edge networks of removed extensions, or of ones switched to single hop (the engine refuses while a task still uses one).
-    const wantedNets = new Set(Object.values(this.extensions).filter((e) => e.ProxyEdge).map(edgeNetworkName));
+    const wantedNets = new Set(
+      Object.values(this.extensions)
+        .filter((e) => e.ProxyEdge)
+        .map(edgeNetworkName),
+    );
     for (const n of await this.services.listNetworksByLabel(`${LABEL_OWNER}=${this.ctx.owner}`)) {
       const netName = String(n.Name ?? '');
       if (n.Labels?.[LABEL_ROLE] !== 'edge-network' || wantedNets.has(netName)) continue;

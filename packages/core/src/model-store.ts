@@ -25,7 +25,10 @@ export class ModelStore {
   }
 
   names(): string[] {
-    return [...this.payloads.entries()].filter(([, c]) => c.get() !== undefined).map(([n]) => n).sort();
+    return [...this.payloads.entries()]
+      .filter(([, c]) => c.get() !== undefined)
+      .map(([n]) => n)
+      .sort();
   }
 
   /** Resolves with the payload once its version differs from `version`, or undefined after timeoutMs. */

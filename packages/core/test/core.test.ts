@@ -26,10 +26,13 @@ describe('Coalescer', () => {
     jest.useFakeTimers();
     let runs = 0;
     let release: () => void = () => {};
-    const c = new Coalescer(async () => {
-      runs++;
-      if (runs === 1) await new Promise<void>((r) => (release = r));
-    }, { quietMs: 20, maxWaitMs: 100 });
+    const c = new Coalescer(
+      async () => {
+        runs++;
+        if (runs === 1) await new Promise<void>((r) => (release = r));
+      },
+      { quietMs: 20, maxWaitMs: 100 },
+    );
     for (let i = 0; i < 50; i++) c.trigger();
     await jest.advanceTimersByTimeAsync(19);
     expect(runs).toBe(0); // still quiet-waiting
@@ -166,14 +169,11 @@ describe('core API', () => {
       () => 'closed',
     );
     // Wait (ceiling 10 s) until core holds the poll.
-    for (const end = Date.now() + 10_000; held.mock.calls.length === 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+    for (const end = Date.now() + 10_000; held.mock.calls.length === 0 && Date.now() < end;) await new Promise((r) => setTimeout(r, 10));
     expect(held).toHaveBeenCalled();
     // The poll would be held 30 s; close must end it rather than wait (the ceiling is far below 30 s).
     let ceiling: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([
-      app.close().then(() => 'closed'),
-      new Promise((r) => (ceiling = setTimeout(() => r('still waiting for the long-poll'), 15_000))),
-    ]);
+    const closed = await Promise.race([app.close().then(() => 'closed'), new Promise((r) => (ceiling = setTimeout(() => r('still waiting for the long-poll'), 15_000)))]);
     clearTimeout(ceiling);
     expect(closed).toBe('closed');
     expect(await poll).toBe('closed');
@@ -221,12 +221,21 @@ describe('core API', () => {
   test('fuzzed bodies, headers and parameters: always a 4xx with a code or a 2xx/304, and the API keeps answering', async () => {
     const { app } = setup();
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const junk = (n: number) => Array.from({ length: n }, () => String.fromCharCode(Math.floor(rnd() * 0x7f))).join('');
     const bodies: string[] = [
-      '', 'null', '[]', '{}', '{"excluded": null}', '{"excluded": {}}', '{"excluded": [1, "x", null, {"service": 1}]}',
-      '{"excluded": [{"service": "a", "reason": {"x": 1}}]}', '{"__proto__": {"excluded": []}}', '{"excluded": [' + '[],'.repeat(5000) + '[]]}',
-      '{', '{"excluded": "' + 'x'.repeat(2 * 1024 * 1024) + '"}',
+      '',
+      'null',
+      '[]',
+      '{}',
+      '{"excluded": null}',
+      '{"excluded": {}}',
+      '{"excluded": [1, "x", null, {"service": 1}]}',
+      '{"excluded": [{"service": "a", "reason": {"x": 1}}]}',
+      '{"__proto__": {"excluded": []}}',
+      '{"excluded": [' + '[],'.repeat(5000) + '[]]}',
+      '{',
+      '{"excluded": "' + 'x'.repeat(2 * 1024 * 1024) + '"}',
     ];
     for (let i = 0; i < 100; i++) bodies.push(junk(Math.floor(rnd() * 300)));
     for (const payload of bodies) {
@@ -330,9 +339,7 @@ describe('ACME refusals', () => {
     expect(status).toMatchObject({ name: 'web', status: 'enabled' });
     expect(status!.warnings.map((w) => [w.code, w.value])).toEqual([['WARN_ACME_HOST_NOT_ALLOWED', 'b.other.test']]);
     expect(store.get('default')?.model.acmeHosts).toEqual(['a.ok.test']);
-    expect(await metrics.registry.getSingleMetricAsString('signalbox_acme_refused_hosts')).toContain(
-      'signalbox_acme_refused_hosts{cluster="",code="WARN_ACME_HOST_NOT_ALLOWED"} 1',
-    );
+    expect(await metrics.registry.getSingleMetricAsString('signalbox_acme_refused_hosts')).toContain('signalbox_acme_refused_hosts{cluster="",code="WARN_ACME_HOST_NOT_ALLOWED"} 1');
   });
 });
 

@@ -258,9 +258,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     await recorder.poll();
     const failing = view().routes[0]!.servers.find((x) => x.service === 'web-canary')!;
     expect(failing.failures).toBe(3);
-    expect(failing.lastFailure).toBe(
-      'connect() failed (111: Connection refused) while connecting to upstream (signalbox-proxy.1.taskproxy0bb, 2026-01-01T00:00:05.000Z)',
-    );
+    expect(failing.lastFailure).toBe('connect() failed (111: Connection refused) while connecting to upstream (signalbox-proxy.1.taskproxy0bb, 2026-01-01T00:00:05.000Z)');
     expect(view().routes[0]!.servers.find((x) => x.service === 'web')!.failures).toBe(0);
     const [ok, gone] = view().proxies;
     expect(ok).toMatchObject({
@@ -320,16 +318,10 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     await recorder.poll();
     await recorder.poll();
     expect((await metric('signalbox_proxies_converged'))[0]!.value).toBe(1);
-    const count = (await metric('signalbox_convergence_seconds')).find(
-      (v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count',
-    );
+    const count = (await metric('signalbox_convergence_seconds')).find((v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count');
     expect(count?.value).toBe(1);
     await recorder.poll();
-    expect(
-      (await metric('signalbox_convergence_seconds')).find(
-        (v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count',
-      )?.value,
-    ).toBe(1);
+    expect((await metric('signalbox_convergence_seconds')).find((v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count')?.value).toBe(1);
   });
 
   test('nothing new keeps the version, so long-polls wait', async () => {
@@ -339,10 +331,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
   });
 
   test('diffServices names added, removed and rejected services', () => {
-    const c = diffServices(
-      [status('a', 1), status('b', 1)],
-      [status('b', 1), { ...rejected, id: 'id-a', name: 'a' }, status('c', 2)],
-    );
+    const c = diffServices([status('a', 1), status('b', 1)], [status('b', 1), { ...rejected, id: 'id-a', name: 'a' }, status('c', 2)]);
     expect(c).toEqual({
       added: ['c'],
       removed: [],
@@ -377,10 +366,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
       expect(none.json().code).toBe('ERR_DASHBOARD_TOKEN_MISSING');
       const wrong = await server.inject({ url: '/v1/dashboard', headers: { authorization: 'Bearer nope' } });
       expect(wrong.json().code).toBe('ERR_DASHBOARD_TOKEN_INVALID');
-      expect(
-        (await server.inject({ method: 'POST', url: '/v1/dashboard', headers: { authorization: `Bearer ${token}` } }))
-          .statusCode,
-      ).toBe(404);
+      expect((await server.inject({ method: 'POST', url: '/v1/dashboard', headers: { authorization: `Bearer ${token}` } })).statusCode).toBe(404);
     });
 
     test('with the token: the whole view, its parts filtered by ?q=, and a long-poll that answers on a change', async () => {
@@ -394,9 +380,7 @@ describe('dashboard recorder against real extension and agent APIs', () => {
 
       const services = await server.inject({ url: '/v1/dashboard/services?q=ERR_LABEL_PORT', headers: auth });
       expect(services.json().services.map((s: { name: string }) => s.name)).toEqual(['bad']);
-      expect(
-        (await server.inject({ url: '/v1/dashboard/routes?q=nothing-like-this', headers: auth })).json().routes,
-      ).toEqual([]);
+      expect((await server.inject({ url: '/v1/dashboard/routes?q=nothing-like-this', headers: auth })).json().routes).toEqual([]);
       expect((await server.inject({ url: '/v1/dashboard/routes?wait=999', headers: auth })).statusCode).toBe(400);
 
       expect(

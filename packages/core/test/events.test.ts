@@ -37,7 +37,12 @@ test('events become hints; a dropped stream is re-opened and followed by a recon
   let reconciles = 0;
   let watch: EventWatch | undefined;
   try {
-    watch = watchEvents(docker, (h) => hints.push(h), () => reconciles++, log);
+    watch = watchEvents(
+      docker,
+      (h) => hints.push(h),
+      () => reconciles++,
+      log,
+    );
     await until('the first stream', () => streams.length === 1 && reconciles === 1);
 
     streams[0]!.write(serviceEvent('update', 'web'));

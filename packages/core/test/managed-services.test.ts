@@ -95,7 +95,9 @@ test('proxy joins the control network first, then only the networks its services
 test('TOML placement, replicas, stop signal and grace period reach the proxy spec', () => {
   const spec: any = desiredProxySpec(
     'default',
-    ext('ProxyReplicas = 3\nProxyConstraints = ["node.labels.role==edge"]\nProxyPlacementPreferences = ["spread=node.labels.zone"]\nProxyStopSignal = "SIGTERM"\nProxyStopGracePeriod = "20s"\nProxyUpdateDelay = "2s"'),
+    ext(
+      'ProxyReplicas = 3\nProxyConstraints = ["node.labels.role==edge"]\nProxyPlacementPreferences = ["spread=node.labels.zone"]\nProxyStopSignal = "SIGTERM"\nProxyStopGracePeriod = "20s"\nProxyUpdateDelay = "2s"',
+    ),
     model,
     ctx,
     snap,
@@ -191,7 +193,9 @@ test('drift: elements added by hand or no longer wanted are differences (arrays 
   };
   expect(diffPaths(project(current, desired), desired)).toEqual(['TaskTemplate.ContainerSpec.Env', 'TaskTemplate.Placement.Constraints', 'TaskTemplate.Networks']);
   // Fewer than wanted is a difference too; an empty array equals a missing one (the engine omits empty lists).
-  expect(diffPaths(project({ Name: 'p', Args: undefined, Networks: [] }, { Name: 'p', Args: [], Networks: [{ Target: 'a' }] }), { Name: 'p', Args: [], Networks: [{ Target: 'a' }] })).toEqual(['Networks']);
+  expect(diffPaths(project({ Name: 'p', Args: undefined, Networks: [] }, { Name: 'p', Args: [], Networks: [{ Target: 'a' }] }), { Name: 'p', Args: [], Networks: [{ Target: 'a' }] })).toEqual([
+    'Networks',
+  ]);
 });
 
 test('drift: labels are compared whole, so a label removed from config.toml or added by hand is a difference', () => {
@@ -243,7 +247,7 @@ describe('ManagedServices.converge', () => {
     const metrics = createMetrics(false);
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, metrics, log, driftCheckMs);
     const models = new Map([['default', model]]);
-    const drifts = async () => ((await metrics.serviceUpdates.get()).values.find((v) => v.labels.action === 'drift' && v.labels.service === 'signalbox-proxy')?.value ?? 0);
+    const drifts = async () => (await metrics.serviceUpdates.get()).values.find((v) => v.labels.action === 'drift' && v.labels.service === 'signalbox-proxy')?.value ?? 0;
     return { m, models, drifted, ensured, warn, services, inUse, drifts };
   }
   let now = 1_000_000;
@@ -297,7 +301,17 @@ describe('ManagedServices.converge', () => {
 });
 
 describe('networks docker stack rm leaves behind because the proxy still used them', () => {
-  const svc = (name: string, labels: Record<string, string>, networkIds: string[]) => ({ id: name, name, labels, createdAt: '', networkIds, endpointMode: 'dnsrr' as const, vips: [], ports: [], tasks: [] });
+  const svc = (name: string, labels: Record<string, string>, networkIds: string[]) => ({
+    id: name,
+    name,
+    labels,
+    createdAt: '',
+    networkIds,
+    endpointMode: 'dnsrr' as const,
+    vips: [],
+    ports: [],
+    tasks: [],
+  });
   const proxy = (nets: string[]) => svc('signalbox-proxy', { 'com.signalbox.role': 'proxy', 'com.signalbox.owner': 'signalbox' }, ['ctl', ...nets]);
   const net = (id: string, labels: Record<string, string> = {}) => ({ id, name: `${id}-name`, driver: 'overlay', scope: 'swarm', attachable: false, ingress: false, labels });
   const stackNet = net('st', { 'com.docker.stack.namespace': 'app' });
@@ -430,7 +444,10 @@ describe('drift is logged at warn level, also after a core restart', () => {
   test('the service carries the version we want but differs: a hand-made change, reverted with a warn line', async () => {
     const { sm, log } = engine(labelled('edited-by-hand', 'v1'));
     expect(await sm.ensure(labelled('p', 'v1'))).toMatchObject({ action: 'updated', drift: true });
-    expect(log.warn).toHaveBeenCalledWith(expect.objectContaining({ service: 'signalbox-proxy', changed: ['TaskTemplate.ContainerSpec.Image'] }), 'reverted a hand-made change (drift) to match config.toml');
+    expect(log.warn).toHaveBeenCalledWith(
+      expect.objectContaining({ service: 'signalbox-proxy', changed: ['TaskTemplate.ContainerSpec.Image'] }),
+      'reverted a hand-made change (drift) to match config.toml',
+    );
     expect(log.info).not.toHaveBeenCalled();
   });
 
@@ -620,7 +637,11 @@ describe('least exposure', () => {
     expect(spec(desiredExtensionSpec('default', ext(''), withToken, withKey)).Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
     const other = ext('[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\nStoreKeySecret = "ops-key"\n');
     const withOther: SwarmSnapshot = { ...snapWithToken, secrets: [...snapWithToken.secrets, { id: 'key2', name: 'ops-key' }] };
-    expect(spec(desiredExtensionSpec('default', other, withToken, withOther)).Secrets[1]).toEqual({ SecretID: 'key2', SecretName: 'ops-key', File: { Name: 'signalbox-acme-store-key', UID: '0', GID: '0', Mode: 0o400 } });
+    expect(spec(desiredExtensionSpec('default', other, withToken, withOther)).Secrets[1]).toEqual({
+      SecretID: 'key2',
+      SecretName: 'ops-key',
+      File: { Name: 'signalbox-acme-store-key', UID: '0', GID: '0', Mode: 0o400 },
+    });
     // Not created yet: not mounted (the extension names the secret to create), the env still says which.
     const missing = spec(desiredExtensionSpec('default', acme, withToken, snapWithToken));
     expect(missing.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
@@ -669,7 +690,14 @@ test('the proxy health check command (bash /dev/tcp) passes on 200 and fails on 
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
   const check = (p: number) =>
-    new Promise<number>((resolve) => execFile(cmd!, args.map((a) => a.replace('/8082', `/${p}`)), { timeout: 5000 }, (err) => resolve(err ? Number((err as { code?: number }).code ?? 1) : 0)));
+    new Promise<number>((resolve) =>
+      execFile(
+        cmd!,
+        args.map((a) => a.replace('/8082', `/${p}`)),
+        { timeout: 5000 },
+        (err) => resolve(err ? Number((err as { code?: number }).code ?? 1) : 0),
+      ),
+    );
   try {
     expect(await check(port)).toBe(0);
     status = 503;

@@ -65,7 +65,13 @@ test('a pending service stays enabled in the status, with a warning naming the s
     { service: 'api', code: 'ERR_PROXY_REFUSED', reason: 'bad' },
   ]);
   const base = { cluster: '', status: 'enabled' as const, hosts: ['w.test'], servers: 2, errors: [], warnings: [] };
-  const [web, api] = store.apply([{ ...base, id: '1', name: 'web' }, { ...base, id: '2', name: 'api' }], () => '');
+  const [web, api] = store.apply(
+    [
+      { ...base, id: '1', name: 'web' },
+      { ...base, id: '2', name: 'api' },
+    ],
+    () => '',
+  );
   expect(web).toMatchObject({ status: 'enabled', servers: 2, errors: [] });
   expect(web!.warnings).toEqual([{ code: 'WARN_SECRET_PENDING', severity: 'warning', key: 'com.docker.lb.ssl_cert', message: expect.stringContaining('secret "a.crt"') }]);
   expect(api).toMatchObject({ status: 'disabled', servers: 0 });

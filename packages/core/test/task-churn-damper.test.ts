@@ -15,8 +15,42 @@ const up = (name: string, servers: [string, string][]): Upstream => ({
 const model = (crash: string[], web: string[]): ClusterModel => ({
   cluster: '',
   virtualHosts: [
-    { host: 'crash.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: { ...up('u_crash', crash.map((a) => ['crash', a])), services: ['crash'] } }] },
-    { host: 'web.test', sslOnly: false, locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: { ...up('u_web', web.map((a) => ['web', a])), services: ['web'] } }] },
+    {
+      host: 'crash.test',
+      sslOnly: false,
+      locations: [
+        {
+          path: '/',
+          rewrite: false,
+          websocketEndpoints: [],
+          upstream: {
+            ...up(
+              'u_crash',
+              crash.map((a) => ['crash', a]),
+            ),
+            services: ['crash'],
+          },
+        },
+      ],
+    },
+    {
+      host: 'web.test',
+      sslOnly: false,
+      locations: [
+        {
+          path: '/',
+          rewrite: false,
+          websocketEndpoints: [],
+          upstream: {
+            ...up(
+              'u_web',
+              web.map((a) => ['web', a]),
+            ),
+            services: ['web'],
+          },
+        },
+      ],
+    },
   ],
   passthrough: [],
   redirects: [],

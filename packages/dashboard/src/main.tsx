@@ -106,14 +106,7 @@ function ConnectionPill({ conn, data }: { conn: Connection; data: DashboardPaylo
 }
 
 function tlsLabel(r: RouteView): string {
-  const mode =
-    r.kind === 'terminate'
-      ? 'TLS at proxy'
-      : r.kind === 'passthrough'
-        ? 'TLS passthrough'
-        : r.kind === 'default'
-          ? 'default backend'
-          : 'HTTP';
+  const mode = r.kind === 'terminate' ? 'TLS at proxy' : r.kind === 'passthrough' ? 'TLS passthrough' : r.kind === 'default' ? 'default backend' : 'HTTP';
   return [mode, r.sslOnly ? 'HTTPS only' : '', r.backendTls ? 'TLS to backend' : ''].filter(Boolean).join(' · ');
 }
 
@@ -123,12 +116,8 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
     return (
       <StatePage title="No routes yet" state="no-routes">
         <p>
-          No service is routed. Label a service, e.g.{' '}
-          <code>
-            docker service update --label-add com.docker.lb.hosts=app.example.test --label-add com.docker.lb.port=80
-            SERVICE
-          </code>
-          . Rejected services are under Services.
+          No service is routed. Label a service, e.g. <code>docker service update --label-add com.docker.lb.hosts=app.example.test --label-add com.docker.lb.port=80 SERVICE</code>. Rejected services
+          are under Services.
         </p>
       </StatePage>
     );
@@ -153,16 +142,13 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
             </span>
             <span class="muted">
               {r.split.length > 1 ? 'canary: ' : 'service: '}
-              {r.split
-                .map((s) => (r.split.length > 1 ? `${s.service} ${s.percent}% (${s.servers})` : s.service))
-                .join(' / ')}
+              {r.split.map((s) => (r.split.length > 1 ? `${s.service} ${s.percent}% (${s.servers})` : s.service)).join(' / ')}
             </span>
           </div>
           {r.servers.length === 0 ? <p class="warn">No running task: requests get 503.</p> : null}
           {r.servers.some((s) => s.failures > 0) ? (
             <p class="warn" data-testid="failing">
-              nginx failed to reach {r.servers.filter((s) => s.failures > 0).length} of {r.servers.length} servers in
-              the last minute
+              nginx failed to reach {r.servers.filter((s) => s.failures > 0).length} of {r.servers.length} servers in the last minute
             </p>
           ) : null}
           <details>
@@ -170,10 +156,7 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
             <ul class="servers">
               {r.servers.map((s) => (
                 <li key={`${s.addr}:${s.port}`} data-testid="server" data-failures={s.failures}>
-                  <span
-                    class={s.failures > 0 ? 'bad-dot' : 'ok-dot'}
-                    title={s.failures > 0 ? 'failing' : 'no failures seen'}
-                  />
+                  <span class={s.failures > 0 ? 'bad-dot' : 'ok-dot'} title={s.failures > 0 ? 'failing' : 'no failures seen'} />
                   <code>
                     {s.addr}:{s.port}
                   </code>{' '}
@@ -195,9 +178,7 @@ function Routes({ routes, q }: { routes: RouteView[]; q: string }) {
 
 function Services({ services, q }: { services: ServiceView[]; q: string }) {
   const now = useNow();
-  const shown = services
-    .filter((s) => serviceMatches(q, s))
-    .sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
+  const shown = services.filter((s) => serviceMatches(q, s)).sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
   if (services.length === 0)
     return (
       <StatePage title="No labelled services" state="no-services">
@@ -213,18 +194,10 @@ function Services({ services, q }: { services: ServiceView[]; q: string }) {
   return (
     <ul class="cards">
       {shown.map((s) => (
-        <li
-          class={`card ${s.status === 'disabled' ? 'rejected' : s.warnings.length ? 'warned' : ''}`}
-          data-testid="service"
-          data-name={s.name}
-          data-status={s.status}
-          key={s.id}
-        >
+        <li class={`card ${s.status === 'disabled' ? 'rejected' : s.warnings.length ? 'warned' : ''}`} data-testid="service" data-name={s.name} data-status={s.status} key={s.id}>
           <div class="card-head">
             <strong>{s.name}</strong>
-            <span class={`tag ${s.status === 'disabled' ? 'bad' : 'ok'}`}>
-              {s.status === 'disabled' ? 'rejected' : 'routed'}
-            </span>
+            <span class={`tag ${s.status === 'disabled' ? 'bad' : 'ok'}`}>{s.status === 'disabled' ? 'rejected' : 'routed'}</span>
             <span class="muted" title={s.since}>
               since {ago(s.since, now)}
             </span>
@@ -255,14 +228,9 @@ function Services({ services, q }: { services: ServiceView[]; q: string }) {
 
 const rank = (s: ServiceView) => (s.status === 'disabled' ? 0 : s.warnings.length > 0 ? 1 : 2);
 
-function Change({
-  c,
-}: {
-  c: { added: string[]; removed: string[]; changed: { name: string; what: string }[] } | null;
-}) {
+function Change({ c }: { c: { added: string[]; removed: string[]; changed: { name: string; what: string }[] } | null }) {
   if (!c) return <span class="muted">model change not recorded (before this core started)</span>;
-  if (c.added.length + c.removed.length + c.changed.length === 0)
-    return <span class="muted">task addresses or route options only</span>;
+  if (c.added.length + c.removed.length + c.changed.length === 0) return <span class="muted">task addresses or route options only</span>;
   return (
     <ul class="change">
       {c.added.map((n) => (
@@ -285,9 +253,7 @@ function History({ d }: { d: DashboardPayload }) {
   return (
     <div class="history">
       <h3>Published configs</h3>
-      {d.configs.length === 0 ? (
-        <p class="empty">No config published since core started ({ago(d.meta.coreStartedAt, now)}).</p>
-      ) : null}
+      {d.configs.length === 0 ? <p class="empty">No config published since core started ({ago(d.meta.coreStartedAt, now)}).</p> : null}
       <ul class="cards">
         {d.configs.map((c) => (
           <li class="card" data-testid="config" key={`${c.extension}|${c.config}|${c.at}`}>
@@ -298,13 +264,8 @@ function History({ d }: { d: DashboardPayload }) {
               </span>
             </div>
             <Change c={c.change} />
-            {c.excluded.length > 0 ? (
-              <p class="warn">Left out (nginx -t failed): {c.excluded.map((x) => x.service).join(', ')}</p>
-            ) : null}
-            <div class="muted">
-              reloads:{' '}
-              {c.installs.length === 0 ? 'none yet' : c.installs.map((i) => `${i.task} (${ago(i.at, now)})`).join(', ')}
-            </div>
+            {c.excluded.length > 0 ? <p class="warn">Left out (nginx -t failed): {c.excluded.map((x) => x.service).join(', ')}</p> : null}
+            <div class="muted">reloads: {c.installs.length === 0 ? 'none yet' : c.installs.map((i) => `${i.task} (${ago(i.at, now)})`).join(', ')}</div>
           </li>
         ))}
       </ul>
@@ -363,19 +324,13 @@ function Proxies({ d }: { d: DashboardPayload }) {
       {d.proxies.length === 0 ? (
         <StatePage title="No proxy task running" state="no-proxies">
           <p>
-            Core sees no running task of the proxy service, so nothing is routed. Check{' '}
-            <code>docker service ps signalbox-proxy</code>.
+            Core sees no running task of the proxy service, so nothing is routed. Check <code>docker service ps signalbox-proxy</code>.
           </p>
         </StatePage>
       ) : null}
       <ul class="cards">
         {d.proxies.map((p: ProxyView) => (
-          <li
-            class={`card ${p.state === 'ok' ? '' : 'rejected'}`}
-            data-testid="proxy"
-            data-state={p.state}
-            key={p.task}
-          >
+          <li class={`card ${p.state === 'ok' ? '' : 'rejected'}`} data-testid="proxy" data-state={p.state} key={p.task}>
             <div class="card-head">
               <strong>{p.task}</strong>
               <span class={`tag ${p.state === 'ok' ? 'ok' : 'bad'}`}>{p.state}</span>
@@ -408,8 +363,7 @@ function App() {
   const [token] = useState(() => takeToken(window.location, window.sessionStorage));
   useEffect(() => {
     // Keep the token out of the address bar (and out of screenshots and history) once stored.
-    if (window.location.hash.includes('token='))
-      history.replaceState(null, '', window.location.pathname + window.location.search);
+    if (window.location.hash.includes('token=')) history.replaceState(null, '', window.location.pathname + window.location.search);
   }, []);
   const { data, conn } = useDashboard(token);
   const [tab, setTab] = useState<Tab>('routes');
@@ -422,8 +376,7 @@ function App() {
     body = (
       <StatePage title="No access token" state="no-token">
         <p>
-          This page needs the API token. On a manager, run <code>signalbox dashboard</code> (or{' '}
-          <code>./scripts/signalbox dashboard</code>) and open the URL it prints: it carries the token.
+          This page needs the API token. On a manager, run <code>signalbox dashboard</code> (or <code>./scripts/signalbox dashboard</code>) and open the URL it prints: it carries the token.
         </p>
       </StatePage>
     );
@@ -439,12 +392,10 @@ function App() {
     body = (
       <StatePage title="Control plane unreachable" state="control-plane-down">
         <p>
-          Core does not answer at <code>{window.location.host}</code> since {new Date(conn.since).toLocaleTimeString()}:{' '}
-          {conn.error}.
+          Core does not answer at <code>{window.location.host}</code> since {new Date(conn.since).toLocaleTimeString()}: {conn.error}.
         </p>
         <p>
-          Routing goes on: proxies keep serving their last config. Check <code>docker service ps signalbox_core</code>.
-          This page retries by itself.
+          Routing goes on: proxies keep serving their last config. Check <code>docker service ps signalbox_core</code>. This page retries by itself.
         </p>
       </StatePage>
     );
@@ -459,8 +410,7 @@ function App() {
       <>
         {conn.kind === 'down' ? (
           <div class="banner bad" data-testid="banner" role="alert">
-            Control plane unreachable since {new Date(conn.since).toLocaleTimeString()} ({conn.error}). Showing the last
-            data received; retrying.
+            Control plane unreachable since {new Date(conn.since).toLocaleTimeString()} ({conn.error}). Showing the last data received; retrying.
           </div>
         ) : null}
         {warnings(data).map((w) => (
@@ -497,14 +447,7 @@ function App() {
       </header>
       <nav role="tablist">
         {tabs.map(([id, label]) => (
-          <button
-            role="tab"
-            aria-selected={tab === id}
-            class={tab === id ? 'active' : ''}
-            onClick={() => setTab(id)}
-            data-testid={`tab-${id}`}
-            key={id}
-          >
+          <button role="tab" aria-selected={tab === id} class={tab === id ? 'active' : ''} onClick={() => setTab(id)} data-testid={`tab-${id}`} key={id}>
             {label}
           </button>
         ))}

@@ -40,19 +40,12 @@ test('the token is taken from the #token= fragment and kept for the tab; without
 });
 
 test('401 and a missing token file lead to the access page; anything else to "control plane down", keeping its first time', () => {
-  expect(
-    connectionAfterError(
-      { kind: 'live', since: 1 },
-      401,
-      { code: 'ERR_DASHBOARD_TOKEN_INVALID', message: 'm' },
-      'x',
-      5,
-    ),
-  ).toEqual({ kind: 'denied', code: 'ERR_DASHBOARD_TOKEN_INVALID', message: 'm' });
-  expect(
-    connectionAfterError({ kind: 'live', since: 1 }, 503, { code: 'ERR_DASHBOARD_NO_TOKEN_FILE', message: 'm' }, 'x', 5)
-      .kind,
-  ).toBe('denied');
+  expect(connectionAfterError({ kind: 'live', since: 1 }, 401, { code: 'ERR_DASHBOARD_TOKEN_INVALID', message: 'm' }, 'x', 5)).toEqual({
+    kind: 'denied',
+    code: 'ERR_DASHBOARD_TOKEN_INVALID',
+    message: 'm',
+  });
+  expect(connectionAfterError({ kind: 'live', since: 1 }, 503, { code: 'ERR_DASHBOARD_NO_TOKEN_FILE', message: 'm' }, 'x', 5).kind).toBe('denied');
   const down = connectionAfterError({ kind: 'live', since: 1 }, undefined, undefined, 'Failed to fetch', 5);
   expect(down).toEqual({ kind: 'down', since: 5, error: 'Failed to fetch' });
   expect(connectionAfterError(down, 502, undefined, 'Bad gateway', 9)).toEqual({
@@ -102,9 +95,7 @@ test('search finds a route by host or service and a service by name, host or err
 });
 
 test('banners name an unreachable proxy task, an unreachable extension, and a cluster without proxies', () => {
-  expect(warnings(payload())).toEqual([
-    'No proxy task is running: no requests are being routed. See docker service ps signalbox-proxy.',
-  ]);
+  expect(warnings(payload())).toEqual(['No proxy task is running: no requests are being routed. See docker service ps signalbox-proxy.']);
   const proxy = {
     extension: 'default',
     service: 'signalbox-proxy',

@@ -98,9 +98,7 @@ export function startDemoServer(options: DemoServerOptions): Promise<DemoServer>
     });
   };
 
-  const server: http.Server | https.Server = options.tls
-    ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler)
-    : http.createServer(handler);
+  const server: http.Server | https.Server = options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handler) : http.createServer(handler);
   server.keepAliveTimeout = 65_000; // longer than nginx's upstream keepalive_timeout default (60s)
 
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });

@@ -32,9 +32,7 @@ if (certFile || keyFile) {
 }
 
 const demo = await startDemoServer(options).catch((err: Error) => fail(`cannot listen on ${port}: ${err.message}`));
-process.stdout.write(
-  `${JSON.stringify({ msg: 'demo-app listening', port: demo.port, tls: options.tls !== undefined, name: options.name, task: os.hostname() })}\n`,
-);
+process.stdout.write(`${JSON.stringify({ msg: 'demo-app listening', port: demo.port, tls: options.tls !== undefined, name: options.name, task: os.hostname() })}\n`);
 
 let stopping = false;
 const stop = (signal: NodeJS.Signals): void => {

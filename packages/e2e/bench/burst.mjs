@@ -153,7 +153,9 @@ async function attempt() {
   const sorted = up.filter((x) => x !== undefined).sort((a, b) => a - b);
   console.log(`burst benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
   console.log(`deploy: docker stack deploy of ${N} labelled services (1 task each) on external network ${PERF_NET}; the CLI returned after ${s(deployedMs)}`);
-  console.log(`routes: first answered ${s(sorted[0])}, median ${s(sorted[Math.floor(sorted.length / 2)])}, last ${s(allUpMs)} after the deploy started (${sorted.length}/${N} answered); last task running at ${s(tasks.lastAt - t0)} → last route ${s(allUpMs - (tasks.lastAt - t0))} later`);
+  console.log(
+    `routes: first answered ${s(sorted[0])}, median ${s(sorted[Math.floor(sorted.length / 2)])}, last ${s(allUpMs)} after the deploy started (${sorted.length}/${N} answered); last task running at ${s(tasks.lastAt - t0)} → last route ${s(allUpMs - (tasks.lastAt - t0))} later`,
+  );
   console.log(`proxy reloads during the burst: ${r1 - r0} (target ≤ 5); extension configs published ${e1.published - e0.published} of ${e1.all - e0.all} model versions processed`);
   console.log(`remove: docker stack rm → every route gone after ${s(allDownMs)}; proxy reloads ${r2 - r1}`);
 }

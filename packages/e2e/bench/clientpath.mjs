@@ -45,7 +45,13 @@ function netnsUp() {
   sh('ip', ['link', 'set', NS_IF, 'netns', NS]);
   sh('ip', ['addr', 'add', `${NODE}/30`, 'dev', HOST_IF]);
   sh('ip', ['link', 'set', HOST_IF, 'up']);
-  for (const a of [['addr', 'add', `${CLIENT}/30`, 'dev', NS_IF], ['link', 'set', NS_IF, 'up'], ['link', 'set', 'lo', 'up'], ['route', 'add', 'default', 'via', NODE]]) sh('ip', ['netns', 'exec', NS, 'ip', ...a]);
+  for (const a of [
+    ['addr', 'add', `${CLIENT}/30`, 'dev', NS_IF],
+    ['link', 'set', NS_IF, 'up'],
+    ['link', 'set', 'lo', 'up'],
+    ['route', 'add', 'default', 'via', NODE],
+  ])
+    sh('ip', ['netns', 'exec', NS, 'ip', ...a]);
 }
 
 function netnsDown() {
@@ -71,13 +77,53 @@ function start(cmd, args, opts = {}) {
 
 function haproxy(dir, backend) {
   const file = path.join(dir, 'haproxy.cfg');
-  writeFileSync(file, ['global', '    nbthread 1', '    maxconn 4096', 'defaults', '    mode http', '    timeout connect 5s', '    timeout client 75s', '    timeout server 600s', '    timeout http-keep-alive 75s', '    option http-keep-alive', '    http-reuse always', 'frontend fe', `    bind ${NODE}:${PORTS.haproxy}`, '    option forwardfor', '    default_backend be', 'backend be', `    server s1 ${backend}`, ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'global',
+      '    nbthread 1',
+      '    maxconn 4096',
+      'defaults',
+      '    mode http',
+      '    timeout connect 5s',
+      '    timeout client 75s',
+      '    timeout server 600s',
+      '    timeout http-keep-alive 75s',
+      '    option http-keep-alive',
+      '    http-reuse always',
+      'frontend fe',
+      `    bind ${NODE}:${PORTS.haproxy}`,
+      '    option forwardfor',
+      '    default_backend be',
+      'backend be',
+      `    server s1 ${backend}`,
+      '',
+    ].join('\n'),
+  );
   return start('haproxy', ['-f', file, '-db']);
 }
 
 function caddy(dir, backend) {
   const file = path.join(dir, 'Caddyfile');
-  writeFileSync(file, ['{', '    admin off', '    auto_https off', '}', `http://${HOST}:${PORTS.caddy} {`, `    bind ${NODE}`, `    reverse_proxy ${backend} {`, '        transport http {', '            keepalive 60s', '            keepalive_idle_conns_per_host 32', '        }', '    }', '}', ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      '{',
+      '    admin off',
+      '    auto_https off',
+      '}',
+      `http://${HOST}:${PORTS.caddy} {`,
+      `    bind ${NODE}`,
+      `    reverse_proxy ${backend} {`,
+      '        transport http {',
+      '            keepalive 60s',
+      '            keepalive_idle_conns_per_host 32',
+      '        }',
+      '    }',
+      '}',
+      '',
+    ].join('\n'),
+  );
   return start('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { env: { ...process.env, GOMAXPROCS: '1', HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
 }
 
@@ -135,16 +181,27 @@ async function measureProxy(name) {
 
 function combine(name, runs, note = '') {
   const mean = (f) => runs.reduce((n, r) => n + f(r), 0) / runs.length;
-  return { name, note, rps: mean((r) => r.rps), p50: mean((r) => r.latencyMs.p50), p99: mean((r) => r.latencyMs.p99), errors: runs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0) };
+  return {
+    name,
+    note,
+    rps: mean((r) => r.rps),
+    p50: mean((r) => r.latencyMs.p50),
+    p99: mean((r) => r.latencyMs.p99),
+    errors: runs.reduce((n, r) => n + Object.values(r.errors).reduce((a, b) => a + b, 0), 0),
+  };
 }
 
 /** One line per row; "vs direct" against the row's own direct measurement when it has one (access-log options). */
 function table(rows, base) {
-  console.log(`${'path'.padEnd(46)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}${'direct beside it'.padStart(26)}`);
+  console.log(
+    `${'path'.padEnd(46)}${'req/s'.padStart(9)}${'vs direct'.padStart(11)}${'p50 ms'.padStart(9)}${'p99 ms'.padStart(9)}${'p99 vs direct'.padStart(15)}${'errors'.padStart(8)}${'direct beside it'.padStart(26)}`,
+  );
   for (const r of rows) {
     const d = r.direct ?? base;
     const beside = r.direct ? `${r.direct.rps.toFixed(0)} req/s, p99 ${r.direct.p99.toFixed(2)}` : '';
-    console.log(`${r.name.padEnd(46)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / d.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / d.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}${beside.padStart(26)}`);
+    console.log(
+      `${r.name.padEnd(46)}${r.rps.toFixed(0).padStart(9)}${`${((100 * r.rps) / d.rps).toFixed(0)}%`.padStart(11)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${`${(r.p99 / d.p99).toFixed(2)}x`.padStart(15)}${String(r.errors).padStart(8)}${beside.padStart(26)}`,
+    );
   }
 }
 
@@ -185,15 +242,26 @@ async function main() {
     }
     // Access-log options: the stack redeployed with each, the proxy measured once it runs that access_log.
     // SBX_PERF_LOG_VARIANTS: 0 = none, or words that pick options by name (e.g. "syslog,volume").
-    const pick = (process.env.SBX_PERF_LOG_VARIANTS ?? '').split(',').map((w) => w.trim()).filter((w) => w && w !== '0');
-    const variants = process.env.SBX_PERF_LOG_VARIANTS === '0' ? [] : [
-      // The default (stdout, buffer=64k flush=1s) is the "as deployed" row above.
-      { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], expect: /main;$/ },
-      { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], expect: /signalbox-access\.log/ },
-      { name: 'access log: file on a volume', extra: [`AccessLogPath = "/var/log/signalbox/access.log"`], extKeys: [`ProxyMounts = ["${LOG_VOLUME}:/var/log/signalbox"]`], expect: /\/var\/log\/signalbox\/access\.log/ },
-      { name: 'access log: syslog to the agent', extra: ['AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"'], expect: /syslog:server=127\.0\.0\.1:5140/ },
-      { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
-    ].filter((v) => !pick.length || pick.some((w) => v.name.includes(w)));
+    const pick = (process.env.SBX_PERF_LOG_VARIANTS ?? '')
+      .split(',')
+      .map((w) => w.trim())
+      .filter((w) => w && w !== '0');
+    const variants =
+      process.env.SBX_PERF_LOG_VARIANTS === '0'
+        ? []
+        : [
+            // The default (stdout, buffer=64k flush=1s) is the "as deployed" row above.
+            { name: 'access log: a write per line (buffer 0)', extra: ['AccessLogBuffer = "0"'], expect: /main;$/ },
+            { name: 'access log: file in the container', extra: ['AccessLogPath = "/tmp/signalbox-access.log"'], expect: /signalbox-access\.log/ },
+            {
+              name: 'access log: file on a volume',
+              extra: [`AccessLogPath = "/var/log/signalbox/access.log"`],
+              extKeys: [`ProxyMounts = ["${LOG_VOLUME}:/var/log/signalbox"]`],
+              expect: /\/var\/log\/signalbox\/access\.log/,
+            },
+            { name: 'access log: syslog to the agent', extra: ['AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"'], expect: /syslog:server=127\.0\.0\.1:5140/ },
+            { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
+          ].filter((v) => !pick.length || pick.some((w) => v.name.includes(w)));
     const logRows = [];
     try {
       for (const v of variants) {
@@ -205,11 +273,15 @@ async function main() {
           await waitUntil(async () => ['completed', 'rollback_completed', undefined].includes((await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State), 90_000, 1000);
           process.stderr.write(`${v.name}: redeploying the stack (attempt ${attempt})\n`);
           deployWith(dir, v.name.replace(/\W+/g, '-'), v.extra, v.extKeys);
-          ok = await waitUntil(async () => {
-            const c = await proxyContainer();
-            line = c ? proxyAccessLog(c.id) : '';
-            return v.expect.test(line);
-          }, 90_000, 1000);
+          ok = await waitUntil(
+            async () => {
+              const c = await proxyContainer();
+              line = c ? proxyAccessLog(c.id) : '';
+              return v.expect.test(line);
+            },
+            90_000,
+            1000,
+          );
           if (!ok) process.stderr.write(`  not applied (core update ${(await docker.getService(CORE_SERVICE).inspect()).UpdateStatus?.State}; access_log: ${line})\n`);
         }
         if (!ok) {
@@ -235,12 +307,16 @@ async function main() {
     }
     const rows = targets.map((t) => combine(t.name, runs.get(t.name)));
     console.log(`client-path benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
-    console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s in netns ${NS} (${CLIENT}) → node ${NODE} over a veth pair (iptables DNAT to host-mode ports); keepalive; GET / of the demo app; mean of ${ROUNDS} rounds`);
+    console.log(
+      `wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s in netns ${NS} (${CLIENT}) → node ${NODE} over a veth pair (iptables DNAT to host-mode ports); keepalive; GET / of the demo app; mean of ${ROUNDS} rounds`,
+    );
     console.log(`deployed proxy config: ${deployedLog}`);
     table([...rows, ...logRows], rows[0]);
     const direct = rows[0];
     const sb = rows[1];
-    console.log(`goal (Signalbox as deployed ≥ 0.8× direct req/s, p99 ≤ 1.5× direct): ${(sb.rps / direct.rps).toFixed(2)}× req/s, ${(sb.p99 / direct.p99).toFixed(2)}× p99 → ${sb.rps >= 0.8 * direct.rps && sb.p99 <= 1.5 * direct.p99 ? 'MET' : 'MISSED'}`);
+    console.log(
+      `goal (Signalbox as deployed ≥ 0.8× direct req/s, p99 ≤ 1.5× direct): ${(sb.rps / direct.rps).toFixed(2)}× req/s, ${(sb.p99 / direct.p99).toFixed(2)}× p99 → ${sb.rps >= 0.8 * direct.rps && sb.p99 <= 1.5 * direct.p99 ? 'MET' : 'MISSED'}`,
+    );
     for (const r of logRows) console.log(`  ${r.name}: ${r.note}`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
@@ -248,7 +324,13 @@ async function main() {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await removeService(SERVICE).catch(() => undefined);
     // The volume is free once the proxy tasks that mounted it are gone (swarm keeps a few exited ones).
-    if (!(await waitUntil(async () => spawnSync('docker', ['volume', 'rm', LOG_VOLUME], { stdio: 'ignore' }).status === 0 || spawnSync('docker', ['volume', 'inspect', LOG_VOLUME], { stdio: 'ignore' }).status !== 0, 30_000, 2000))) {
+    if (
+      !(await waitUntil(
+        async () => spawnSync('docker', ['volume', 'rm', LOG_VOLUME], { stdio: 'ignore' }).status === 0 || spawnSync('docker', ['volume', 'inspect', LOG_VOLUME], { stdio: 'ignore' }).status !== 0,
+        30_000,
+        2000,
+      ))
+    ) {
       process.stderr.write(`volume ${LOG_VOLUME} still in use (exited proxy tasks keep it): remove it later with docker volume rm ${LOG_VOLUME}\n`);
     }
     netnsDown();

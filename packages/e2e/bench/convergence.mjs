@@ -32,7 +32,10 @@ async function reloadsSince(before) {
 function printReloads(label, xs) {
   const counts = new Map();
   for (const x of xs) counts.set(x, (counts.get(x) ?? 0) + 1);
-  const dist = [...counts.entries()].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${v}× ${k}`).join(', ');
+  const dist = [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([k, v]) => `${v}× ${k}`)
+    .join(', ');
   console.log(`${label.padEnd(44)} n=${String(xs.length).padStart(3)}  ${dist || '-'}`);
 }
 
@@ -85,15 +88,22 @@ async function main() {
       const killedCid = second.Status.ContainerStatus?.ContainerID;
       before = await reloadCount();
       const killedAt = Date.now();
-      await docker.getContainer(killedCid).kill().catch(() => undefined);
-      const goneAt = await waitUntil(async () => {
-        // Short timeouts: a request sent to the dead address hangs (no ARP answer on the overlay).
-        for (let k = 0; k < 6; k++) {
-          const r = await get(host, '/', 250);
-          if (r.status !== 200 || r.task === cid) return undefined;
-        }
-        return Date.now();
-      }, 30_000, 20);
+      await docker
+        .getContainer(killedCid)
+        .kill()
+        .catch(() => undefined);
+      const goneAt = await waitUntil(
+        async () => {
+          // Short timeouts: a request sent to the dead address hangs (no ARP answer on the overlay).
+          for (let k = 0; k < 6; k++) {
+            const r = await get(host, '/', 250);
+            if (r.status !== 200 || r.task === cid) return undefined;
+          }
+          return Date.now();
+        },
+        30_000,
+        20,
+      );
       if (goneAt) kill.push(goneAt - killedAt);
       // Swarm starts a replacement task: the kill and the replacement are counted together.
       n = await reloadsSince(before);

@@ -74,7 +74,19 @@ async function signalboxNginx(parent, edge = false) {
   // A service publishing the backend port in host mode on a node at 127.0.0.1: the builder's
   // host-port reach gives exactly one upstream server, 127.0.0.1:39500.
   const snap = {
-    services: [{ id: 'dp', name: 'datapath', labels: { 'com.docker.lb.hosts': HOST, 'com.docker.lb.port': '80' }, createdAt: '2024-01-01T00:00:00Z', networkIds: [], endpointMode: 'dnsrr', vips: [], ports: [{ target: 80, published: PORTS.backend, protocol: 'tcp', mode: 'host' }], tasks: [{ id: 't', nodeId: 'n', slot: 1, addresses: [] }] }],
+    services: [
+      {
+        id: 'dp',
+        name: 'datapath',
+        labels: { 'com.docker.lb.hosts': HOST, 'com.docker.lb.port': '80' },
+        createdAt: '2024-01-01T00:00:00Z',
+        networkIds: [],
+        endpointMode: 'dnsrr',
+        vips: [],
+        ports: [{ target: 80, published: PORTS.backend, protocol: 'tcp', mode: 'host' }],
+        tasks: [{ id: 't', nodeId: 'n', slot: 1, addresses: [] }],
+      },
+    ],
     networks: [],
     secrets: [],
     nodes: [{ id: 'n', hostname: 'n', addr: '127.0.0.1', role: 'manager', ready: true }],
@@ -88,7 +100,12 @@ async function signalboxNginx(parent, edge = false) {
   ext.Config = { ...ext.Config, PidPath: path.join(dir, 'nginx.pid'), ErrorLogPath: path.join(dir, 'nginx-error.log'), AccessLogPath: '' };
   if (process.getuid?.() !== 0) ext.Config.User = '';
   mkdirSync(path.join(dir, 'temp'));
-  const conf = renderNginxConf(model, ext, { secretsDir: path.join(dir, 'secrets'), tempDir: path.join(dir, 'temp'), proxyId: 'datapath', ...(edge ? { edgeTrustedFrom: ['127.0.0.0/8'] } : {}) }).replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
+  const conf = renderNginxConf(model, ext, {
+    secretsDir: path.join(dir, 'secrets'),
+    tempDir: path.join(dir, 'temp'),
+    proxyId: 'datapath',
+    ...(edge ? { edgeTrustedFrom: ['127.0.0.0/8'] } : {}),
+  }).replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
   const file = path.join(dir, 'nginx.conf');
   writeFileSync(file, conf);
   const args = ['-p', `${dir}/`, '-c', file, '-e', path.join(dir, 'nginx-error.log'), '-g', 'daemon off;'];
@@ -113,7 +130,9 @@ async function edgeNginx(parent, pool = false) {
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
   })
     .replace(/^(\s+listen )(\d+);/gm, '$1127.0.0.1:$2;')
-    .replace(/(\n\s+map \$http_upgrade \$signalbox_upstream_connection \{\n\s+default upgrade;\n\s+"" )close;/, (m, head) => (pool ? `\n    upstream signalbox_pool { server 127.0.0.1:${PORTS.routing}; keepalive 32; }${head}"";` : m))
+    .replace(/(\n\s+map \$http_upgrade \$signalbox_upstream_connection \{\n\s+default upgrade;\n\s+"" )close;/, (m, head) =>
+      pool ? `\n    upstream signalbox_pool { server 127.0.0.1:${PORTS.routing}; keepalive 32; }${head}"";` : m,
+    )
     .replace('proxy_pass http://$signalbox_routing_proxy;', (m) => (pool ? 'proxy_pass http://signalbox_pool;' : m));
   if (pool && !conf.includes('keepalive 32')) throw new Error('edge pool variant: the edge config no longer has the expected shape');
   const file = path.join(dir, 'nginx.conf');
@@ -275,7 +294,9 @@ async function main() {
       { name: 'HAProxy 2.6', port: PORTS.haproxy, host: HOST, child: haproxy(dir) },
       { name: 'Caddy 2.6', port: PORTS.caddy, host: HOST, child: caddy(dir) },
       ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L7) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
-      ...(process.env.SBX_PERF_EDGE !== '0' && process.env.SBX_PERF_EDGE_POOL === '1' ? [{ name: 'edge with a keepalive pool (not shipped)', port: PORTS.edgePool, host: HOST, child: await edgeNginx(dir, true) }] : []),
+      ...(process.env.SBX_PERF_EDGE !== '0' && process.env.SBX_PERF_EDGE_POOL === '1'
+        ? [{ name: 'edge with a keepalive pool (not shipped)', port: PORTS.edgePool, host: HOST, child: await edgeNginx(dir, true) }]
+        : []),
     ];
     for (const t of targets) await up(t.name, t.port, t.host, t.child);
     const swarm = process.env.SBX_PERF_SWARM === '0' ? undefined : await swarmBackend().catch((e) => (process.stderr.write(`swarm part skipped: ${e.message}\n`), undefined));
@@ -300,9 +321,15 @@ async function main() {
     }
     console.log(`datapath benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
     console.log(`wrk -t1 -c${CONNECTIONS} -d${DURATION_S}s, keepalive, GET / (demo app JSON echo, ~0.5-0.9 kB); mean of ${ROUNDS} rounds; proxies and backend on the same 2 CPUs as wrk`);
-    table('', targets.map((t) => combine(t.name, runs.get(t.name))));
+    table(
+      '',
+      targets.map((t) => combine(t.name, runs.get(t.name))),
+    );
     if (swarmTargets.length) {
-      table(`\nreal swarm proxy and a demo task on the overlay (direct = the task's docker_gwbridge address ${swarm.taskAddr}; :8080 goes through docker's userland proxy for published ports on 127.0.0.1, 'bridge :80' is the proxy container's own docker_gwbridge address; the proxy logs each request to stdout):`, swarmTargets.map((t) => combine(t.name, runs.get(t.name))));
+      table(
+        `\nreal swarm proxy and a demo task on the overlay (direct = the task's docker_gwbridge address ${swarm.taskAddr}; :8080 goes through docker's userland proxy for published ports on 127.0.0.1, 'bridge :80' is the proxy container's own docker_gwbridge address; the proxy logs each request to stdout):`,
+        swarmTargets.map((t) => combine(t.name, runs.get(t.name))),
+      );
     } else {
       console.log('\nreal swarm proxy: skipped (no swarm, SBX_PERF_SWARM=0, or the route never answered)');
     }

@@ -29,7 +29,11 @@ const HOLD_HOST = 'hold.drain.test';
 /** Logger the Supervisor is given: quiet (pino is not a dependency of the bench package). */
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, trace() {}, fatal() {}, child: () => quiet };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 function pssKb(pid) {
   try {
@@ -127,11 +131,23 @@ async function main() {
     const tempDir = path.join(prefix, 'temp');
     mkdirSync(secretsDir);
     mkdirSync(tempDir);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=sbx-perf-drain', '-keyout', path.join(prefix, 'k.pem'), '-out', path.join(prefix, 'c.pem')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=sbx-perf-drain', '-keyout', path.join(prefix, 'k.pem'), '-out', path.join(prefix, 'c.pem')],
+      { stdio: 'ignore' },
+    );
     const pem = Buffer.concat([readFileSync(path.join(prefix, 'c.pem')), readFileSync(path.join(prefix, 'k.pem'))]);
     const snap = snapshot(N);
-    const holdSvc = { ...service(999_999, 1), name: 'sbx-perf-drain-hold', labels: { 'com.docker.lb.hosts': HOLD_HOST, 'com.docker.lb.port': '80' }, networkIds: [], ports: [{ target: 80, published: HOLD_PORT, protocol: 'tcp', mode: 'host' }] };
-    const model = buildClusterModels({ ...snap, services: [...snap.services, holdSvc], nodes: snap.nodes.map((n) => ({ ...n, addr: '127.0.0.1' })) }, [{ name: 'default', serviceCluster: '', networks: [] }]).get('default');
+    const holdSvc = {
+      ...service(999_999, 1),
+      name: 'sbx-perf-drain-hold',
+      labels: { 'com.docker.lb.hosts': HOLD_HOST, 'com.docker.lb.port': '80' },
+      networkIds: [],
+      ports: [{ target: 80, published: HOLD_PORT, protocol: 'tcp', mode: 'host' }],
+    };
+    const model = buildClusterModels({ ...snap, services: [...snap.services, holdSvc], nodes: snap.nodes.map((n) => ({ ...n, addr: '127.0.0.1' })) }, [
+      { name: 'default', serviceCluster: '', networks: [] },
+    ]).get('default');
     for (const s of model.proxySecrets) writeFileSync(path.join(secretsDir, s), pem);
     const ext = defaultExtensionConfig('default');
     ext.TargetPort = HTTP_PORT;
@@ -141,7 +157,9 @@ async function main() {
     else execFileSync('chown', ['33:33', tempDir]);
     const text = renderNginxConf(model, ext, { secretsDir, tempDir, proxyId: 'drain-bench' }).replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
     if (!text.includes('worker_shutdown_timeout 1h')) throw new Error('expected the default worker_shutdown_timeout 1h');
-    console.log(`draining benchmark: ${N} services (${(text.length / 1048576).toFixed(1)} MiB config), ${RELOADS} reloads, one request held open before each; ${os.cpus().length} CPUs, load ${load()}`);
+    console.log(
+      `draining benchmark: ${N} services (${(text.length / 1048576).toFixed(1)} MiB config), ${RELOADS} reloads, one request held open before each; ${os.cpus().length} CPUs, load ${load()}`,
+    );
     const results = [];
     for (const cap of CAPS) {
       process.stderr.write(`cap ${cap} ... (load ${load()})\n`);
@@ -154,7 +172,9 @@ async function main() {
     }
     for (const r of results) {
       const max = Math.max(...r.rows.map((x) => x.mib));
-      console.log(`cap ${r.cap || 'none'}: peak nginx PSS ${max.toFixed(0)} MiB; held requests completed ${r.completed}, cut ${r.cut}; reload ${Math.round(r.rows.slice(1).reduce((s, x) => s + x.ms, 0) / RELOADS)} ms on average`);
+      console.log(
+        `cap ${r.cap || 'none'}: peak nginx PSS ${max.toFixed(0)} MiB; held requests completed ${r.completed}, cut ${r.cut}; reload ${Math.round(r.rows.slice(1).reduce((s, x) => s + x.ms, 0) / RELOADS)} ms on average`,
+      );
     }
     console.log(`load at the end: ${load()}`);
   } finally {

@@ -63,7 +63,9 @@ async function routingNginx(parent, edge) {
   const secrets = path.join(dir, 'secrets');
   mkdirSync(secrets, { recursive: true });
   mkdirSync(path.join(dir, 'temp'));
-  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${HOST}`, '-keyout', path.join(secrets, 'key'), '-out', path.join(secrets, 'cert')], { encoding: 'utf8' });
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${HOST}`, '-keyout', path.join(secrets, 'key'), '-out', path.join(secrets, 'cert')], {
+    encoding: 'utf8',
+  });
   if (made.status !== 0) throw new Error(`openssl: ${made.stderr}`);
   const { defaultExtensionConfig } = await import(path.join(ROOT, 'packages/model/dist/index.js'));
   const { renderNginxConf } = await import(path.join(ROOT, 'packages/extension/dist/render/index.js'));
@@ -169,8 +171,14 @@ async function main() {
       const loop = reloadLoop(t.reloads);
       const r = await runWrk({ url: t.url, host: HOST, connections: CONNECTIONS, durationS: DURATION_S });
       const reloads = await loop.stop();
-      const non2xx = Object.entries(r.statuses).filter(([k]) => Number(k) < 200 || Number(k) > 299).reduce((n, [, v]) => n + v, 0);
-      const errors = Object.entries(r.errors).filter(([k, v]) => k !== 'status' && v > 0).map(([k, v]) => `${k} ${v}`).join(', ') || '0';
+      const non2xx = Object.entries(r.statuses)
+        .filter(([k]) => Number(k) < 200 || Number(k) > 299)
+        .reduce((n, [, v]) => n + v, 0);
+      const errors =
+        Object.entries(r.errors)
+          .filter(([k, v]) => k !== 'status' && v > 0)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '0';
       rows.push({ ...t, r, reloads, non2xx, errors });
       process.stderr.write(`${t.name}: ${r.requests} requests, ${reloads} reloads, errors ${errors}\n`);
     }

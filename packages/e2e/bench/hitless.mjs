@@ -34,8 +34,14 @@ const SLICE_S = Number(process.env.SBX_PERF_SLICE_S ?? 10);
 // SBX_PERF_CONNECTION_CLOSE=1: a new connection per request, to tell listener handoff from keepalive races.
 const CLOSE = process.env.SBX_PERF_CONNECTION_CLOSE === '1';
 
-const non2xxOf = (r) => Object.entries(r.statuses).filter(([k]) => k < 200 || k > 299).reduce((n, [, v]) => n + v, 0);
-const sockErrOf = (r) => Object.entries(r.errors).filter(([k]) => k !== 'status').reduce((n, [, v]) => n + v, 0);
+const non2xxOf = (r) =>
+  Object.entries(r.statuses)
+    .filter(([k]) => k < 200 || k > 299)
+    .reduce((n, [, v]) => n + v, 0);
+const sockErrOf = (r) =>
+  Object.entries(r.errors)
+    .filter(([k]) => k !== 'status')
+    .reduce((n, [, v]) => n + v, 0);
 
 function safeMetrics(id) {
   try {
@@ -123,7 +129,10 @@ async function main() {
   console.error(`hitless: preparing (load ${load()})`);
   await ensureAnchor();
   await removeServicesByPrefix(CHURN);
-  const targetExists = await docker.getService(TARGET).inspect().catch(() => undefined);
+  const targetExists = await docker
+    .getService(TARGET)
+    .inspect()
+    .catch(() => undefined);
   if (!targetExists) await docker.createService(demoSpec(TARGET, L(TARGET_HOST, { 'com.docker.lb.websocket_endpoints': '/ws' }), 2));
   if (!(await routeStable(TARGET_HOST, 10, 120_000))) throw new Error(`${TARGET_HOST} never answered`);
   await sleep(3000); // let the target's own reload drain before measuring
@@ -212,23 +221,43 @@ async function main() {
   const wsRolled = drain.rolls.some((x) => x.from === wsContainer && (ws.st.closedAt === undefined || x.at <= ws.st.closedAt));
 
   console.log(`hitless benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
-  console.log(`wrk: 1 thread, 8 ${CLOSE ? 'connections, Connection: close (a new connection per request)' : 'keepalive connections'}, ${slices.length} slices of ≤${SLICE_S} s (${p(sum(slices, (x) => x.r.durationS))} s) to http://127.0.0.1:${HTTP_PORT}/ (Host ${TARGET_HOST}, 2 demo tasks)`);
-  console.log(`changes: ${done.length} of ${CHANGES} (${Object.entries(kinds).map(([k, v]) => `${v} ${k}`).join(', ')}; ${changes.length - done.length} API errors) on network ${PERF_NET}; ${changes.filter((c) => c.kind && inValid(c.at)).length} of them inside the slices counted below`);
+  console.log(
+    `wrk: 1 thread, 8 ${CLOSE ? 'connections, Connection: close (a new connection per request)' : 'keepalive connections'}, ${slices.length} slices of ≤${SLICE_S} s (${p(sum(slices, (x) => x.r.durationS))} s) to http://127.0.0.1:${HTTP_PORT}/ (Host ${TARGET_HOST}, 2 demo tasks)`,
+  );
+  console.log(
+    `changes: ${done.length} of ${CHANGES} (${Object.entries(kinds)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(', ')}; ${changes.length - done.length} API errors) on network ${PERF_NET}; ${changes.filter((c) => c.kind && inValid(c.at)).length} of them inside the slices counted below`,
+  );
   console.log(`slices left out because the proxy rolled (a change elsewhere in the swarm): ${slices.length - valid.length} of ${slices.length}`);
   console.log(`requests (counted slices): ${requests} in ${p(secs)} s = ${(requests / Math.max(secs, 1e-9)).toFixed(0)} req/s; latency p99 ≤ ${p99} ms (worst slice), max ${maxLat} ms`);
-  console.log(`statuses: ${JSON.stringify(statuses)}; non-2xx ${Object.entries(statuses).filter(([k]) => k < 200 || k > 299).reduce((n, [, v]) => n + v, 0)}; socket errors ${Object.entries(errors).filter(([k]) => k !== 'status').reduce((n, [, v]) => n + v, 0)} ${JSON.stringify(errors)}  (target 0)`);
-  console.log(`proxy reloads in counted slices: ${sum(valid, (x) => x.reloads)} (agent metric signalbox_proxy_reloads_total), reload failures ${sum(valid, (x) => x.failures)}; new nginx worker generations seen over the whole run ${drain.newWorkerGenerations}`);
+  console.log(
+    `statuses: ${JSON.stringify(statuses)}; non-2xx ${Object.entries(statuses)
+      .filter(([k]) => k < 200 || k > 299)
+      .reduce((n, [, v]) => n + v, 0)}; socket errors ${Object.entries(errors)
+      .filter(([k]) => k !== 'status')
+      .reduce((n, [, v]) => n + v, 0)} ${JSON.stringify(errors)}  (target 0)`,
+  );
+  console.log(
+    `proxy reloads in counted slices: ${sum(valid, (x) => x.reloads)} (agent metric signalbox_proxy_reloads_total), reload failures ${sum(valid, (x) => x.failures)}; new nginx worker generations seen over the whole run ${drain.newWorkerGenerations}`,
+  );
   const d = [...drain.drainDoneMs].sort((a, b) => a - b);
   const q = (f) => (d.length ? `${(d[Math.min(d.length - 1, Math.ceil(f * d.length) - 1)] / 1000).toFixed(2)} s` : '-');
-  console.log(`old workers: ${drain.drainingSeen} seen 'worker process is shutting down'; gone after median ${q(0.5)}, p95 ${q(0.95)}, max ${q(1)} (sampled every ${drain.everyMs} ms); at most ${drain.maxDraining} at once; ${drain.stillDraining} still draining at the end; config: ${shutdownLine || 'no worker_shutdown_timeout'}`);
-  console.log(`proxy memory: nginx processes RSS ${p(drain.nginxMb.first)} MiB at start, max ${p(drain.nginxMb.max)}, end ${p(drain.nginxMb.last)}; container cgroup rss ${drain.cgroupMb.first === undefined ? '-' : `${p(drain.cgroupMb.first)} → max ${p(drain.cgroupMb.max)} → ${p(drain.cgroupMb.last)} MiB`}`);
+  console.log(
+    `old workers: ${drain.drainingSeen} seen 'worker process is shutting down'; gone after median ${q(0.5)}, p95 ${q(0.95)}, max ${q(1)} (sampled every ${drain.everyMs} ms); at most ${drain.maxDraining} at once; ${drain.stillDraining} still draining at the end; config: ${shutdownLine || 'no worker_shutdown_timeout'}`,
+  );
+  console.log(
+    `proxy memory: nginx processes RSS ${p(drain.nginxMb.first)} MiB at start, max ${p(drain.nginxMb.max)}, end ${p(drain.nginxMb.last)}; container cgroup rss ${drain.cgroupMb.first === undefined ? '-' : `${p(drain.cgroupMb.first)} → max ${p(drain.cgroupMb.max)} → ${p(drain.cgroupMb.last)} MiB`}`,
+  );
   const firstChangeAt = changes[0]?.at ?? started;
   const wsLine = wsAlive
     ? `still echoes after the changes (${ws.st.echoed}/${ws.st.sent} echoed)`
     : `closed ${ws.st.closedAt ? `${p((ws.st.closedAt - firstChangeAt) / 1000)} s after the first change (code ${ws.st.closeCode})` : '(no close seen)'}; ${ws.st.echoed}/${ws.st.sent} echoed${wsRolled ? '; its proxy task was replaced (a roll) before that' : ''}`;
   console.log(`websocket opened before the changes: ${wsLine}`);
   const mib = (x) => (x ? `${p(x.nginxRssKb / 1024)} MiB` : '-');
-  console.log(`websockets opened one per slice during the changes: ${extraAlive}/${extraWs.length} still echo at the end; old workers still draining then: ${lastSample?.draining.length ?? '-'} (nginx RSS ${mib(lastSample)}); 1.5 s after closing every websocket: ${afterClose?.draining.length ?? '-'} (nginx RSS ${mib(afterClose)})`);
+  console.log(
+    `websockets opened one per slice during the changes: ${extraAlive}/${extraWs.length} still echo at the end; old workers still draining then: ${lastSample?.draining.length ?? '-'} (nginx RSS ${mib(lastSample)}); 1.5 s after closing every websocket: ${afterClose?.draining.length ?? '-'} (nginx RSS ${mib(afterClose)})`,
+  );
   if (process.env.SBX_PERF_KEEP !== '1') await removeService(TARGET);
 }
 

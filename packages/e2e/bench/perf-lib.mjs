@@ -12,7 +12,11 @@ export const PERF_NET = process.env.SBX_PERF_NET ?? 'sbx-perf-net';
 export const ANCHOR = 'sbx-perf-anchor';
 export const ANCHOR_HOST = 'anchor.perf.test';
 
-export const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+export const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 
 /** The running proxy task's container: id and host pids of its processes. */
 export async function proxyContainer() {
@@ -202,10 +206,14 @@ export async function waitUntil(fn, timeoutMs, stepMs = 100) {
 /** `n` answers in a row with status 200 for host. */
 export async function routeStable(host, n = 5, timeoutMs = 120_000) {
   let ok = 0;
-  return waitUntil(async () => {
-    ok = (await get(host, '/', 2000)).status === 200 ? ok + 1 : 0;
-    return ok >= n;
-  }, timeoutMs, 100);
+  return waitUntil(
+    async () => {
+      ok = (await get(host, '/', 2000)).status === 200 ? ok + 1 : 0;
+      return ok >= n;
+    },
+    timeoutMs,
+    100,
+  );
 }
 
 export function demoSpec(name, labels, replicas = 1, network = PERF_NET) {
@@ -228,17 +236,24 @@ export function demoSpec(name, labels, replicas = 1, network = PERF_NET) {
  */
 export async function ensureAnchor() {
   await ensureNetwork(PERF_NET);
-  const exists = await docker.getService(ANCHOR).inspect().catch(() => undefined);
+  const exists = await docker
+    .getService(ANCHOR)
+    .inspect()
+    .catch(() => undefined);
   if (!exists) {
     await docker.createService(demoSpec(ANCHOR, { 'com.docker.lb.hosts': ANCHOR_HOST, 'com.docker.lb.port': '80', 'com.docker.lb.network': PERF_NET }));
   }
   if (!(await routeStable(ANCHOR_HOST, 10, 180_000))) throw new Error(`${ANCHOR_HOST} never answered through the proxy`);
   // The proxy task that answers must be the one that stays: wait for its rollout to settle.
-  await waitUntil(async () => {
-    const s = await docker.getService(PROXY_SERVICE).inspect();
-    const st = s.UpdateStatus?.State;
-    return st === undefined || st === 'completed' || st === 'rollback_completed';
-  }, 120_000, 500);
+  await waitUntil(
+    async () => {
+      const s = await docker.getService(PROXY_SERVICE).inspect();
+      const st = s.UpdateStatus?.State;
+      return st === undefined || st === 'completed' || st === 'rollback_completed';
+    },
+    120_000,
+    500,
+  );
   await routeStable(ANCHOR_HOST, 10, 60_000);
 }
 

@@ -44,24 +44,21 @@ interface Served {
 /** GET over TLS with SNI and Host = HOST to the proxy's published TLS port; the chain is checked by the test. */
 function httpsGet(host: string): Promise<Served> {
   return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port: HTTPS_PORT, servername: host, path: '/', headers: { host }, agent: false, rejectUnauthorized: false, timeout: 5000 },
-      (res) => {
-        const socket = res.socket as import('node:tls').TLSSocket;
-        const chain: X509Certificate[] = [];
-        let c = socket.getPeerCertificate(true);
-        const seen = new Set<string>();
-        while (c && c.raw && !seen.has(c.fingerprint256)) {
-          seen.add(c.fingerprint256);
-          chain.push(new X509Certificate(c.raw));
-          c = c.issuerCertificate;
-        }
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: chain[0]!, chain }));
-      },
-    );
+    const req = https.request({ host: '127.0.0.1', port: HTTPS_PORT, servername: host, path: '/', headers: { host }, agent: false, rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      const socket = res.socket as import('node:tls').TLSSocket;
+      const chain: X509Certificate[] = [];
+      let c = socket.getPeerCertificate(true);
+      const seen = new Set<string>();
+      while (c && c.raw && !seen.has(c.fingerprint256)) {
+        seen.add(c.fingerprint256);
+        chain.push(new X509Certificate(c.raw));
+        c = c.issuerCertificate;
+      }
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cert: chain[0]!, chain }));
+    });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end();
@@ -71,7 +68,10 @@ function httpsGet(host: string): Promise<Served> {
 async function pebbleRoots(): Promise<X509Certificate[]> {
   const r = await run('bash', ['scripts/acme-pebble.sh', 'root']);
   if (r.code !== 0) throw new Error(`acme-pebble.sh root failed: ${r.stderr.slice(-500)}`);
-  return r.stdout.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((p) => p.includes('BEGIN')).map((p) => new X509Certificate(p));
+  return r.stdout
+    .split(/(?=-----BEGIN CERTIFICATE-----)/)
+    .filter((p) => p.includes('BEGIN'))
+    .map((p) => new X509Certificate(p));
 }
 
 interface ExtensionAcmeStatus {
@@ -103,7 +103,10 @@ afterAll(async () => {
   if (down.code !== 0) process.stderr.write(`acme-pebble.sh down failed: ${down.stderr.slice(-2000)}\n`);
   // The sealed ACME objects this test made (issued certificates, the account).
   for (const c of (await docker.listConfigs({ filters: JSON.stringify({ label: ['com.signalbox.acme.extension'] }) })) as { ID: string }[]) {
-    await docker.getConfig(c.ID).remove().catch(() => undefined);
+    await docker
+      .getConfig(c.ID)
+      .remove()
+      .catch(() => undefined);
   }
   await waitFor('test network removed', () => removeNetwork(NET), 120_000, 1000).catch(() => undefined);
 });
@@ -152,12 +155,7 @@ test('a host the CA refuses shows its reason in core status; its service stays r
   expect((await statusOf(BLOCKED_APP))[0]!.status).toBe('enabled');
   // The extension's own view: failed with the CA's reason and a next try; its gauge counts it.
   // (Between two tries it is 'failed'; during one, 'ordering'.)
-  const blocked = await waitFor(
-    'the refused host failed in the extension status',
-    async () => (await extensionStatus()).acme?.find((h) => h.host === BLOCKED && h.state === 'failed'),
-    60_000,
-    500,
-  );
+  const blocked = await waitFor('the refused host failed in the extension status', async () => (await extensionStatus()).acme?.find((h) => h.host === BLOCKED && h.state === 'failed'), 60_000, 500);
   expect(blocked.failures).toBeGreaterThanOrEqual(1);
   expect(blocked.error).toMatch(/rejectedIdentifier|policy|forbid/i);
   await waitFor(

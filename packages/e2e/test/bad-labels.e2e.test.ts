@@ -222,16 +222,25 @@ async function deployBad(): Promise<CliStatus> {
     await createDemoService({ name: c.name, networks: [NET], labels: c.labels });
     await sleep(200);
   }
-  return waitFor('every bad service reported disabled with its reason', async () => {
-    const rep = await cliStatus();
-    return BAD.every((c) => rejectedAsExpected(rep, c)) ? rep : undefined;
-  }, 120_000, 1000);
+  return waitFor(
+    'every bad service reported disabled with its reason',
+    async () => {
+      const rep = await cliStatus();
+      return BAD.every((c) => rejectedAsExpected(rep, c)) ? rep : undefined;
+    },
+    120_000,
+    1000,
+  );
 }
 
 test('bad labels of every kind are rejected with reasons while the good service answers every request', async () => {
   const rejectionsBefore = await coreMetricSum(REJECTIONS);
   const started = Date.now();
-  const { ok, failed, result: report } = await underLoad(GOOD_HOST, async () => {
+  const {
+    ok,
+    failed,
+    result: report,
+  } = await underLoad(GOOD_HOST, async () => {
     const r = await deployBad();
     // Keep the load on for more than a poll interval after the last rejection.
     await sleep(5000);
@@ -287,7 +296,11 @@ test('fixing the labels routes each bad service, still without a failed request'
       }),
     );
   });
-  console.log(`bad labels fixed: ${Object.entries(times).map(([n, ms]) => `${n.replace('sbx-bad-', '')} ${(ms / 1000).toFixed(1)}s`).join(', ')}; ${ok} requests, ${failed.length} failed`);
+  console.log(
+    `bad labels fixed: ${Object.entries(times)
+      .map(([n, ms]) => `${n.replace('sbx-bad-', '')} ${(ms / 1000).toFixed(1)}s`)
+      .join(', ')}; ${ok} requests, ${failed.length} failed`,
+  );
   expect({ failed: summary(failed), proxy: failed.length > 0 ? await proxyChange() : 'not checked' }).toEqual({ failed: {}, proxy: 'not checked' });
 
   const report = await cliStatus();

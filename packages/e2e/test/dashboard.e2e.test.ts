@@ -9,18 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { jest } from '@jest/globals';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import {
-  PROXY_SERVICE,
-  createDemoService,
-  docker,
-  ensureNetwork,
-  get,
-  removeNetwork,
-  removeService,
-  run,
-  scaleService,
-  waitFor,
-} from './helpers/swarm.js';
+import { PROXY_SERVICE, createDemoService, docker, ensureNetwork, get, removeNetwork, removeService, run, scaleService, waitFor } from './helpers/swarm.js';
 
 jest.setTimeout(300_000);
 
@@ -84,15 +73,7 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 });
 
@@ -113,12 +94,7 @@ test('the printed URL opens the dashboard; a routed service appears with its ser
     networks: [NET],
     labels: { [`${P}hosts`]: GOOD_HOST, [`${P}port`]: '80', [`${P}network`]: NET },
   });
-  await waitFor(
-    `${GOOD_HOST} answers through the proxy`,
-    async () => (await get(GOOD_HOST)).status === 200,
-    90_000,
-    250,
-  );
+  await waitFor(`${GOOD_HOST} answers through the proxy`, async () => (await get(GOOD_HOST)).status === 200, 90_000, 250);
   await proxiesSettled();
   const page = await openPage();
   await page.goto(url);
@@ -152,20 +128,13 @@ test('a service with a bad label shows its error code, label, value and message;
   await expectContains(problem, '99999');
   // The message is core's own, word for word.
   const status = await run('node', ['packages/cli/dist/main.js', 'status', '--json']);
-  const bad = (
-    JSON.parse(status.stdout) as { services: { name: string; errors: { code: string; message: string }[] }[] }
-  ).services.find((s) => s.name === BAD)!;
+  const bad = (JSON.parse(status.stdout) as { services: { name: string; errors: { code: string; message: string }[] }[] }).services.find((s) => s.name === BAD)!;
   await expectContains(problem, bad.errors[0]!.message);
   // The search narrows to what matches: the good service is not a rejected one, and 'nothing' matches nothing.
   expect(await page.locator(`[data-testid=service][data-name="${GOOD}"]`).count()).toBe(1);
   await page.screenshot({ path: join(IMG, 'dashboard-rejected.png'), fullPage: true });
   await page.locator('[data-testid=search]').fill('ERR_LABEL_PORT_INVALID');
-  await waitFor(
-    'search by error code',
-    async () =>
-      (await page.locator('[data-testid=service]').count()) >= 1 &&
-      (await page.locator(`[data-testid=service][data-name="${GOOD}"]`).count()) === 0,
-  );
+  await waitFor('search by error code', async () => (await page.locator('[data-testid=service]').count()) >= 1 && (await page.locator(`[data-testid=service][data-name="${GOOD}"]`).count()) === 0);
   await page.locator('[data-testid=search]').fill('no-such-service-anywhere');
   await page.locator('[data-testid=no-match]').waitFor();
   await page.close();
@@ -310,19 +279,9 @@ async function expectState(page: Page, state: string, text: string): Promise<voi
 }
 
 async function expectText(loc: ReturnType<Page['locator']>, want: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(
-    `text ${JSON.stringify(want)}`,
-    async () => ((await loc.textContent())?.trim() === want ? true : undefined),
-    timeoutMs,
-    100,
-  );
+  await waitFor(`text ${JSON.stringify(want)}`, async () => ((await loc.textContent())?.trim() === want ? true : undefined), timeoutMs, 100);
 }
 
 async function expectContains(loc: ReturnType<Page['locator']>, want: string, timeoutMs = 30_000): Promise<void> {
-  await waitFor(
-    `text containing ${JSON.stringify(want)}`,
-    async () => ((await loc.textContent())?.includes(want) ? true : undefined),
-    timeoutMs,
-    100,
-  );
+  await waitFor(`text containing ${JSON.stringify(want)}`, async () => ((await loc.textContent())?.includes(want) ? true : undefined), timeoutMs, 100);
 }

@@ -35,8 +35,7 @@ const NET_FLAP = `${P}flap-net`;
 const KEEP = `${P}keep`;
 const host = (name: string) => `${name}.dp.test`;
 const labels = (name: string, network: string) => ({ 'com.docker.lb.hosts': host(name), 'com.docker.lb.port': '80', 'com.docker.lb.network': network });
-const answers = (name: string, status = 200, timeoutMs = 90_000) =>
-  waitFor(`${host(name)} → ${status}`, async () => (await statusOn(HTTP_PORT, host(name))) === status, timeoutMs, 100);
+const answers = (name: string, status = 200, timeoutMs = 90_000) => waitFor(`${host(name)} → ${status}`, async () => (await statusOn(HTTP_PORT, host(name))) === status, timeoutMs, 100);
 const settled = () => waitFor('proxy settled', () => serviceSettled(PROXY_SERVICE), 120_000, 500);
 
 interface LoadResult {
@@ -189,7 +188,7 @@ test('a flap: the last service on a network removed and another created on it at
   await removeService(second);
 });
 
-test('proxy restart with core and extension down: the new task serves the newest routes at once (from its node\'s volume), not its older bootstrap', async () => {
+test("proxy restart with core and extension down: the new task serves the newest routes at once (from its node's volume), not its older bootstrap", async () => {
   // A route added by long-poll only: the proxy's mounted bootstrap predates it.
   const late = `${P}late`;
   await createDemoService({ name: late, networks: [NET_KEEP], labels: labels(late, NET_KEEP) });
@@ -205,10 +204,15 @@ test('proxy restart with core and extension down: the new task serves the newest
     const container = (await run('docker', ['ps', '-q', '--filter', `label=com.docker.swarm.task.id=${old[0]}`])).stdout.trim();
     expect((await run('docker', ['kill', container])).code).toBe(0);
     // Every answer from the moment the proxy answers again: the late route, never a 503 (unknown host).
-    await waitFor('a new proxy task', async () => {
-      const now = await runningTaskIds(PROXY_SERVICE);
-      return now.length === 1 && now[0] !== old[0];
-    }, 120_000, 250);
+    await waitFor(
+      'a new proxy task',
+      async () => {
+        const now = await runningTaskIds(PROXY_SERVICE);
+        return now.length === 1 && now[0] !== old[0];
+      },
+      120_000,
+      250,
+    );
     const until = Date.now() + 8000;
     while (Date.now() < until) {
       statuses.push(await statusOn(HTTP_PORT, host(late)));
@@ -285,7 +289,11 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
       return false;
     }
   };
-  const { result: servedMs, fresh, keepAlive } = await underTwoLoads(host(KEEP), async () => {
+  const {
+    result: servedMs,
+    fresh,
+    keepAlive,
+  } = await underTwoLoads(host(KEEP), async () => {
     const t0 = Date.now();
     // On the network the proxy already joins: only the secret needs new proxy (and extension) tasks.
     await createDemoService({
@@ -303,7 +311,9 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
     await settled();
     return ms;
   });
-  console.log(`new certificate: served over HTTPS ${servedMs} ms after the service was created; ${KEEP}: ${fresh.ok} ok / failed ${JSON.stringify(fresh.failed)}; keep-alive ${keepAlive.ok} ok / failed ${JSON.stringify(keepAlive.failed)}`);
+  console.log(
+    `new certificate: served over HTTPS ${servedMs} ms after the service was created; ${KEEP}: ${fresh.ok} ok / failed ${JSON.stringify(fresh.failed)}; keep-alive ${keepAlive.ok} ok / failed ${JSON.stringify(keepAlive.failed)}`,
+  );
   expect(fresh.failed).toEqual([]);
   expectOnlyReloadResets(keepAlive, (await modelUpdates()) - updates0);
   expect(fresh.ok).toBeGreaterThan(50);

@@ -44,12 +44,7 @@ beforeAll(async () => {
     constraints: ['node.role==worker'],
   });
   for (const w of workers(nodes).slice(0, 2)) {
-    await until(
-      `fo.mn.test routed by the proxy on ${w}`,
-      async () => (await client.get(proxyOn(w), 'fo.mn.test')).status === 200,
-      240_000,
-      500,
-    );
+    await until(`fo.mn.test routed by the proxy on ${w}`, async () => (await client.get(proxyOn(w), 'fo.mn.test')).status === 200, 240_000, 500);
   }
   await proxiesSettled(mgr);
 });
@@ -75,12 +70,7 @@ afterAll(async () => {
     const engineGoneAt = Date.now();
     try {
       // A manager that still has a quorum takes the API; a service is created as soon as it answers.
-      const { value: other, at: apiAt } = await until(
-        'another manager answers',
-        async () => (await manager(nodes, [lost])).docker,
-        120_000,
-        200,
-      );
+      const { value: other, at: apiAt } = await until('another manager answers', async () => (await manager(nodes, [lost])).docker, 120_000, 200);
       await until(
         'mn-fo2 created',
         async () => {
@@ -104,12 +94,7 @@ afterAll(async () => {
         180_000,
         200,
       );
-      const { at: routedAt } = await until(
-        'fo2.mn.test routed',
-        async () => (await client.get(targets[0]!, 'fo2.mn.test')).status === 200,
-        180_000,
-        200,
-      );
+      const { at: routedAt } = await until('fo2.mn.test routed', async () => (await client.get(targets[0]!, 'fo2.mn.test')).status === 200, 180_000, 200);
       const r = await stopLoad();
       figure('failover: manager stop → its engine gone (ms)', engineGoneAt - stoppedAt);
       figure('failover: manager stop → another manager answers the API (ms)', apiAt - stoppedAt);

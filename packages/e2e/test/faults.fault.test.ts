@@ -94,20 +94,30 @@ async function routedHosts(): Promise<string[]> {
 }
 
 async function assertNoRouteLost(before: string[]): Promise<void> {
-  const after = await waitFor('every route back', async () => {
-    const hosts = await routedHosts();
-    return before.every((h) => hosts.includes(h)) ? hosts : undefined;
-  }, 60_000, 500);
+  const after = await waitFor(
+    'every route back',
+    async () => {
+      const hosts = await routedHosts();
+      return before.every((h) => hosts.includes(h)) ? hosts : undefined;
+    },
+    60_000,
+    500,
+  );
   expect(before.filter((h) => !after.includes(h))).toEqual([]);
   const conf = await proxyNginxConf();
   for (const h of before) expect(conf).toContain(h);
 }
 
 async function assertRejectionReported(): Promise<void> {
-  const s = await waitFor('the bad service reported as rejected', async () => {
-    const st = await statusOf(BAD);
-    return st.length > 0 && st.every((x) => x.status === 'disabled' && x.errors.length > 0) ? st : undefined;
-  }, 30_000, 500);
+  const s = await waitFor(
+    'the bad service reported as rejected',
+    async () => {
+      const st = await statusOf(BAD);
+      return st.length > 0 && st.every((x) => x.status === 'disabled' && x.errors.length > 0) ? st : undefined;
+    },
+    30_000,
+    500,
+  );
   expect(s[0]!.errors[0]!.key).toBe('com.docker.lb.port');
 }
 
@@ -121,10 +131,15 @@ async function createAndTimeRouted(name: string, timeoutMs = 120_000): Promise<{
 }
 
 async function newTaskRunning(service: string, old: string[]): Promise<number> {
-  await waitFor(`a new ${service} task`, async () => {
-    const ids = await runningTaskIds(service);
-    return ids.length > 0 && ids.some((id) => !old.includes(id));
-  }, 120_000, 100);
+  await waitFor(
+    `a new ${service} task`,
+    async () => {
+      const ids = await runningTaskIds(service);
+      return ids.length > 0 && ids.some((id) => !old.includes(id));
+    },
+    120_000,
+    100,
+  );
   return Date.now();
 }
 
@@ -240,9 +255,7 @@ function startDockerd(argv: string[]): void {
   // As scripts/lib/engine.sh starts it: setsid + nohup, so it outlives this test process. Every
   // inherited descriptor above 2 is closed first: the suite runs under `flock` on the shared swarm
   // lock, and a dockerd holding that descriptor would hold the lock for everyone, for ever.
-  const script =
-    'for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done 2>/dev/null; ' +
-    'setsid nohup "$@" >> /var/log/dockerd.log 2>&1 < /dev/null & disown';
+  const script = 'for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done 2>/dev/null; ' + 'setsid nohup "$@" >> /var/log/dockerd.log 2>&1 < /dev/null & disown';
   execFileSync('bash', ['-c', script, 'start', ...argv], { stdio: 'ignore' });
 }
 
@@ -254,14 +267,19 @@ test('dockerd restarted: every route comes back, new services route, rejections 
   let answeringAt = 0;
   try {
     process.kill(pid, 'SIGTERM');
-    await waitFor('dockerd stopped', async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 60_000, 100);
+    await waitFor(
+      'dockerd stopped',
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      60_000,
+      100,
+    );
     startDockerd(argv);
     await waitFor('dockerd answering', async () => dockerAnswers(), 120_000, 200);
     answeringAt = Date.now();

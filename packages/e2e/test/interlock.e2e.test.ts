@@ -61,15 +61,20 @@ function interlockConfig(): string {
 }
 
 async function routedTo(host: string, name: string, path = '/', timeoutMs = 60_000): Promise<HttpResult> {
-  return waitFor(`${host}${path} routed to ${name}`, async () => {
-    let last: HttpResult | undefined;
-    for (let i = 0; i < 3; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 50));
-      last = await get(host, path);
-      if (last.status !== 200 || nameOf(last) !== name) return undefined;
-    }
-    return last;
-  }, timeoutMs, 150);
+  return waitFor(
+    `${host}${path} routed to ${name}`,
+    async () => {
+      let last: HttpResult | undefined;
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 50));
+        last = await get(host, path);
+        if (last.status !== 200 || nameOf(last) !== name) return undefined;
+      }
+      return last;
+    },
+    timeoutMs,
+    150,
+  );
 }
 
 let deployedName = '';
@@ -90,7 +95,18 @@ beforeAll(async () => {
     const r = await run('docker', ['service', 'update', '--force', '--detach=false', '--quiet', svc], 180_000);
     if (r.code !== 0) throw new Error(`docker service update --force ${svc}: ${r.stderr}`);
   }
-  await waitFor('extension and proxy restarted and serving', async () => (await serviceSettled(EXTENSION_SERVICE)) && (await serviceSettled(PROXY_SERVICE)) && (await get('nobody.il.test').then((r) => r.status === 503, () => false)), 180_000, 500);
+  await waitFor(
+    'extension and proxy restarted and serving',
+    async () =>
+      (await serviceSettled(EXTENSION_SERVICE)) &&
+      (await serviceSettled(PROXY_SERVICE)) &&
+      (await get('nobody.il.test').then(
+        (r) => r.status === 503,
+        () => false,
+      )),
+    180_000,
+    500,
+  );
 });
 
 afterAll(async () => {
@@ -112,10 +128,15 @@ test("redirects with Interlock's trailing ';' are accepted and redirect", async 
   const name = `${P}redir`;
   await service(name, lb('app.il.test,old.il.test', { [L('redirects')]: 'http://old.il.test,http://app.il.test;' }));
   await routedTo('app.il.test', name);
-  const r = await waitFor('old.il.test redirected', async () => {
-    const x = await get('old.il.test', '/x?y=1');
-    return x.status === 302 ? x : undefined;
-  }, 30_000, 150);
+  const r = await waitFor(
+    'old.il.test redirected',
+    async () => {
+      const x = await get('old.il.test', '/x?y=1');
+      return x.status === 302 ? x : undefined;
+    },
+    30_000,
+    150,
+  );
   expect(r.headers.location).toBe('http://app.il.test/x?y=1');
   expect((await statusOf(name))[0]?.errors ?? []).toEqual([]);
 });
@@ -156,7 +177,9 @@ test('X-Forwarded-* are kept from a trusted load balancer and replaced for an un
   // body to decode) on a plain socket, so the Host header is sent as given.
   const edge = (await inspectService(`${PROXY_SERVICE}-edge`)) !== undefined;
   const forged = edge ? `${EDGE_CLIENT_ADDRESS_HEADER}: 198.51.100.9\r\n` : '';
-  const request = `GET / HTTP/1.0\r\nHost: app.il.test\r\n${forged}${Object.entries(sent).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+  const request = `GET / HTTP/1.0\r\nHost: app.il.test\r\n${forged}${Object.entries(sent)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('')}\r\n`;
   const script =
     `const s=require('net').connect(80,'${proxyAddr}',()=>s.write(${JSON.stringify(request)}));let b='';s.setTimeout(10000,()=>{process.stderr.write('timeout');process.exit(3)});` +
     `s.on('data',c=>b+=c);s.on('end',()=>process.stdout.write(b.slice(b.indexOf('\\r\\n\\r\\n')+4)));` +
@@ -176,14 +199,24 @@ test('an idempotent request is retried on another task when one answers 503', as
   // Same labels: one upstream (a canary pair), one of its tasks answering 503 to everything.
   await service(good, lb('retry.il.test'));
   await service(bad, lb('retry.il.test'), { env: ['STATUS=503'] });
-  const addrs = await waitFor('both tasks running', async () => {
-    const a = [...(await taskAddresses(good, NET)), ...(await taskAddresses(bad, NET))];
-    return a.length === 2 ? a : undefined;
-  }, 60_000, 250);
-  await waitFor('proxy config with both tasks in one upstream', async () => {
-    const conf = await proxyNginxConf();
-    return addrs.every((a) => conf.includes(`server ${a}:80`)) ? conf : undefined;
-  }, 60_000, 250);
+  const addrs = await waitFor(
+    'both tasks running',
+    async () => {
+      const a = [...(await taskAddresses(good, NET)), ...(await taskAddresses(bad, NET))];
+      return a.length === 2 ? a : undefined;
+    },
+    60_000,
+    250,
+  );
+  await waitFor(
+    'proxy config with both tasks in one upstream',
+    async () => {
+      const conf = await proxyNginxConf();
+      return addrs.every((a) => conf.includes(`server ${a}:80`)) ? conf : undefined;
+    },
+    60_000,
+    250,
+  );
   // Let the reload land, and any failure marked before it expire (fail_timeout 10s).
   await new Promise((r) => setTimeout(r, 11_000));
   const answers: HttpResult[] = [];
@@ -199,21 +232,32 @@ test('ssl_only redirects (302) to the load balancer on 443 set as SSLRedirectPor
   const certId = await createSecret(`${P}cert`, cert.cert);
   const keyId = await createSecret(`${P}key`, cert.key);
   secrets.push(`${P}cert`, `${P}key`);
-  await service(
-    name,
-    lb('secure.il.test', { [L('ssl_cert')]: `${P}cert`, [L('ssl_key')]: `${P}key`, [L('ssl_only')]: 'true' }),
-    { secrets: [{ name: `${P}cert`, id: certId }, { name: `${P}key`, id: keyId }] },
+  await service(name, lb('secure.il.test', { [L('ssl_cert')]: `${P}cert`, [L('ssl_key')]: `${P}key`, [L('ssl_only')]: 'true' }), {
+    secrets: [
+      { name: `${P}cert`, id: certId },
+      { name: `${P}key`, id: keyId },
+    ],
+  });
+  await waitFor(
+    'https served for secure.il.test',
+    async () => {
+      const x = await httpsGet('secure.il.test', '/').catch(() => undefined);
+      return x?.status === 200 && nameOf(x) === name ? x : undefined;
+    },
+    120_000,
+    250,
   );
-  await waitFor('https served for secure.il.test', async () => {
-    const x = await httpsGet('secure.il.test', '/').catch(() => undefined);
-    return x?.status === 200 && nameOf(x) === name ? x : undefined;
-  }, 120_000, 250);
   // The new secrets roll the proxy: let the roll finish before looking at plain HTTP.
   await waitFor('proxy settled after mounting the secrets', () => serviceSettled(PROXY_SERVICE), 180_000, 500);
-  const plain = await waitFor('plain HTTP redirected for secure.il.test', async () => {
-    const x = await get('secure.il.test', '/p?q=1').catch(() => undefined);
-    return x?.status === 302 ? x : undefined;
-  }, 120_000, 250);
+  const plain = await waitFor(
+    'plain HTTP redirected for secure.il.test',
+    async () => {
+      const x = await get('secure.il.test', '/p?q=1').catch(() => undefined);
+      return x?.status === 302 ? x : undefined;
+    },
+    120_000,
+    250,
+  );
   expect(plain.status).toBe(302);
   expect(plain.headers.location).toBe('https://secure.il.test/p?q=1');
   // A trusted balancer that terminated TLS sends plain HTTP with X-Forwarded-Proto: https: routed, no loop.
@@ -238,15 +282,21 @@ test('default_backend answers unknown hosts over HTTPS too, with its own certifi
   const name = `${P}default`;
   const certId = await waitFor('secret', async () => (await run('docker', ['secret', 'inspect', '-f', '{{.ID}}', `${P}cert`])).stdout.trim() || undefined, 120_000, 500);
   const keyId = (await run('docker', ['secret', 'inspect', '-f', '{{.ID}}', `${P}key`])).stdout.trim();
-  await service(
-    name,
-    lb('fallback.il.test', { [L('default_backend')]: 'true', [L('ssl_cert')]: `${P}cert`, [L('ssl_key')]: `${P}key` }),
-    { secrets: [{ name: `${P}cert`, id: certId }, { name: `${P}key`, id: keyId }] },
+  await service(name, lb('fallback.il.test', { [L('default_backend')]: 'true', [L('ssl_cert')]: `${P}cert`, [L('ssl_key')]: `${P}key` }), {
+    secrets: [
+      { name: `${P}cert`, id: certId },
+      { name: `${P}key`, id: keyId },
+    ],
+  });
+  const r = await waitFor(
+    'unknown host over https reaches the default backend',
+    async () => {
+      const x = await httpsGet('nobody.il.test', '/d').catch(() => undefined);
+      return x?.status === 200 && nameOf(x) === name ? x : undefined;
+    },
+    120_000,
+    250,
   );
-  const r = await waitFor('unknown host over https reaches the default backend', async () => {
-    const x = await httpsGet('nobody.il.test', '/d').catch(() => undefined);
-    return x?.status === 200 && nameOf(x) === name ? x : undefined;
-  }, 120_000, 250);
   expect(echo(r).path).toBe('/d');
   const peer = await tlsHandshake('another.unknown.il.test');
   expect(peer.subjectAltName).toContain('DNS:fallback.il.test');
@@ -262,7 +312,17 @@ test('lint runs through the signalbox-cli image: exit 0 for Interlock examples, 
   const bad = await run('docker', ['run', '--rm', '-v', `${fixtures}:/w:ro`, 'signalbox-cli:local', 'lint', '--format', 'json', '/w/mistakes-stack.yml']);
   expect(bad.code).toBe(1);
   expect((JSON.parse(bad.stdout) as { code: string }[]).map((f) => f.code)).toContain('ERR_LABEL_HOST_INVALID');
-  const cfg = await run('docker', ['run', '--rm', '-v', `${join(REPO_ROOT, 'packages/model/test/fixtures/interlock/config')}:/w:ro`, 'signalbox-cli:local', 'config', 'check', '--explain', 'ucp-default-3.x.toml']);
+  const cfg = await run('docker', [
+    'run',
+    '--rm',
+    '-v',
+    `${join(REPO_ROOT, 'packages/model/test/fixtures/interlock/config')}:/w:ro`,
+    'signalbox-cli:local',
+    'config',
+    'check',
+    '--explain',
+    'ucp-default-3.x.toml',
+  ]);
   expect(cfg.code).toBe(0);
   expect(cfg.stdout).toMatch(/Extensions\.default\.Config\.SSLVerify +ignored/);
 });

@@ -57,15 +57,20 @@ const nameOf = (r: HttpResult): string | undefined => r.headers['x-demo-name'] a
  * until that worker has handled its QUIT, so one good answer does not yet mean the route is stable.
  */
 async function routedTo(host: string, name: string, path = '/', timeoutMs = 45_000): Promise<HttpResult> {
-  return waitFor(`${host}${path} routed to ${name}`, async () => {
-    let last: HttpResult | undefined;
-    for (let i = 0; i < 3; i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 50));
-      last = await get(host, path);
-      if (last.status !== 200 || nameOf(last) !== name) return undefined;
-    }
-    return last;
-  }, timeoutMs, 150);
+  return waitFor(
+    `${host}${path} routed to ${name}`,
+    async () => {
+      let last: HttpResult | undefined;
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 50));
+        last = await get(host, path);
+        if (last.status !== 200 || nameOf(last) !== name) return undefined;
+      }
+      return last;
+    },
+    timeoutMs,
+    150,
+  );
 }
 
 /** Status and answering service of one request, for assertions that show what went wrong. */
@@ -75,18 +80,28 @@ async function servedBy(host: string, path = '/'): Promise<{ status: number; nam
 }
 
 async function statusIs(host: string, status: number, path = '/', timeoutMs = 30_000): Promise<HttpResult> {
-  return waitFor(`${host}${path} → ${status}`, async () => {
-    const r = await get(host, path);
-    return r.status === status ? r : undefined;
-  }, timeoutMs, 150);
+  return waitFor(
+    `${host}${path} → ${status}`,
+    async () => {
+      const r = await get(host, path);
+      return r.status === status ? r : undefined;
+    },
+    timeoutMs,
+    150,
+  );
 }
 
 /** Waits until the proxy task has installed a config in which `pred` holds, then lets the reload land. */
 async function proxyConfig(what: string, pred: (conf: string) => boolean, timeoutMs = 30_000): Promise<string> {
-  const conf = await waitFor(`proxy config: ${what}`, async () => {
-    const c = await proxyNginxConf();
-    return pred(c) ? c : undefined;
-  }, timeoutMs, 250);
+  const conf = await waitFor(
+    `proxy config: ${what}`,
+    async () => {
+      const c = await proxyNginxConf();
+      return pred(c) ? c : undefined;
+    },
+    timeoutMs,
+    250,
+  );
   await new Promise((r) => setTimeout(r, 1000));
   return conf;
 }
@@ -123,9 +138,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[])
-    .map((s) => s.Spec.Name)
-    .filter((n) => n.startsWith(P));
+  const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[]).map((s) => s.Spec.Name).filter((n) => n.startsWith(P));
   // Every step runs even if an earlier one failed; the hook then fails with all that went wrong.
   const problems: string[] = [];
   const step = async (fn: () => Promise<unknown>): Promise<void> => {
@@ -138,10 +151,15 @@ afterAll(async () => {
   for (const name of mine) await step(() => removeService(name));
   // The proxy leaves the network and drops the secrets (one roll); only then can they be removed.
   await step(() =>
-    waitFor('proxy detached from sbx-lbl-*', async () => {
-      const a = await serviceAttachments(PROXY_SERVICE);
-      return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
-    }, 120_000, 500),
+    waitFor(
+      'proxy detached from sbx-lbl-*',
+      async () => {
+        const a = await serviceAttachments(PROXY_SERVICE);
+        return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
+      },
+      120_000,
+      500,
+    ),
   );
   await step(() => waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 120_000, 500));
   for (const s of secretNames) await step(() => waitFor(`secret ${s} removed`, () => removeSecret(s), 60_000, 1000));
@@ -341,11 +359,16 @@ test('max_fails / fail_timeout: rendered on every server of the service upstream
   await routedTo('maxfails.lbl.test', name);
   await waitFor('2 tasks running', async () => (await taskAddresses(name, NET)).length === 2, 60_000, 200);
   const addrs = await taskAddresses(name, NET);
-  const conf = await waitFor('served config lists both tasks', async () => {
-    const c = await servedNginxConf();
-    const b = upstreamBlock(c, name);
-    return b && addrs.every((a) => b.includes(a)) ? c : undefined;
-  }, 30_000, 250);
+  const conf = await waitFor(
+    'served config lists both tasks',
+    async () => {
+      const c = await servedNginxConf();
+      const b = upstreamBlock(c, name);
+      return b && addrs.every((a) => b.includes(a)) ? c : undefined;
+    },
+    30_000,
+    250,
+  );
   const block = upstreamBlock(conf, name)!;
   for (const a of addrs) expect(block).toContain(`server ${a}:80 max_fails=3 fail_timeout=5s;`);
   // Services without the labels get the defaults.
@@ -397,10 +420,15 @@ test('max_fails / fail_timeout: passive health stops trying a task that refuses 
 test('service_cluster: a service for an unknown cluster is not routed and is reported ERR_SERVICE_CLUSTER_UNKNOWN', async () => {
   const name = `${P}cluster`;
   await createDemoService({ name, networks: [NET], labels: lb('cluster.lbl.test', { [L('service_cluster')]: 'nope' }) });
-  const st = await waitFor('status reported', async () => {
-    const s = await statusOf(name);
-    return s.length > 0 ? s : undefined;
-  }, 30_000, 250);
+  const st = await waitFor(
+    'status reported',
+    async () => {
+      const s = await statusOf(name);
+      return s.length > 0 ? s : undefined;
+    },
+    30_000,
+    250,
+  );
   for (const s of st) {
     expect(s.status).toBe('disabled');
     expect(s.errors.map((e) => e.code)).toContain('ERR_SERVICE_CLUSTER_UNKNOWN');
@@ -423,10 +451,15 @@ test('backend_mode=vip: a dnsrr service is rejected with a reason; a VIP service
     Mode: { Replicated: { Replicas: 1 } },
     EndpointSpec: { Mode: 'vip' },
   } as never);
-  const st = await waitFor('dnsrr service reported', async () => {
-    const s = await statusOf(rejected);
-    return s.length > 0 ? s : undefined;
-  }, 30_000, 250);
+  const st = await waitFor(
+    'dnsrr service reported',
+    async () => {
+      const s = await statusOf(rejected);
+      return s.length > 0 ? s : undefined;
+    },
+    30_000,
+    250,
+  );
   expect(st[0]!.status).toBe('disabled');
   const e = st[0]!.errors.find((x) => x.code === 'ERR_BACKEND_MODE_VIP');
   expect(e?.key).toBe(L('backend_mode'));
@@ -437,10 +470,15 @@ test('backend_mode=vip: a dnsrr service is rejected with a reason; a VIP service
   const netId = ((await docker.getNetwork(NET).inspect()) as { Id: string }).Id;
   const vipAddr = info.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === netId)?.Addr.split('/')[0];
   expect(vipAddr).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
-  const conf = await waitFor('vip upstream rendered', async () => {
-    const c = await servedNginxConf();
-    return upstreamBlock(c, vip) ? c : undefined;
-  }, 30_000, 250);
+  const conf = await waitFor(
+    'vip upstream rendered',
+    async () => {
+      const c = await servedNginxConf();
+      return upstreamBlock(c, vip) ? c : undefined;
+    },
+    30_000,
+    250,
+  );
   const servers = upstreamBlock(conf, vip)!.match(/^\s*server .*$/gm) ?? [];
   expect(servers).toHaveLength(1);
   expect(servers[0]).toContain(`server ${vipAddr}:80 `);
@@ -555,10 +593,15 @@ describe('TLS', () => {
     await createDemoService({ name: `${P}tls-a`, networks: [NET], labels: lb(hostA, { [L('ssl_cert')]: `${P}a.crt`, [L('ssl_key')]: `${P}a.key` }) });
     await createDemoService({ name: `${P}tls-b`, networks: [NET], labels: lb(hostB, { [L('ssl_cert')]: `${P}b.crt`, [L('ssl_key')]: `${P}b.key` }) });
     // New secrets roll the proxy service (expected); wait until both certificates are served and the roll is over.
-    await waitFor('both certificates served', async () => {
-      const [pa, pb] = await Promise.all([tlsHandshake(hostA), tlsHandshake(hostB)]);
-      return pa.fingerprint256 === fingerprint(certA) && pb.fingerprint256 === fingerprint(certB);
-    }, 180_000, 500);
+    await waitFor(
+      'both certificates served',
+      async () => {
+        const [pa, pb] = await Promise.all([tlsHandshake(hostA), tlsHandshake(hostB)]);
+        return pa.fingerprint256 === fingerprint(certA) && pb.fingerprint256 === fingerprint(certB);
+      },
+      180_000,
+      500,
+    );
     await waitFor('proxy service settled after mounting the secrets', () => serviceSettled(PROXY_SERVICE), 120_000, 500);
     await waitFor('https routed after the roll', async () => (await httpsGet(hostA)).status === 200, 60_000, 250);
   }, 300_000);
@@ -591,10 +634,15 @@ describe('TLS', () => {
     // Same certificate secrets as tls-a (its certificate also covers sslonly.lbl.test: a certificate must cover
     // the hosts it serves): the proxy's secret set does not change, so no roll.
     await createDemoService({ name, networks: [NET], labels: lb('sslonly.lbl.test', { [L('ssl_cert')]: `${P}a.crt`, [L('ssl_key')]: `${P}a.key`, [L('ssl_only')]: 'true' }) });
-    const r = await waitFor('https served for sslonly', async () => {
-      const x = await httpsGet('sslonly.lbl.test', '/p?q=1');
-      return x.status === 200 && x.headers['x-demo-name'] === name ? x : undefined;
-    }, 45_000, 150);
+    const r = await waitFor(
+      'https served for sslonly',
+      async () => {
+        const x = await httpsGet('sslonly.lbl.test', '/p?q=1');
+        return x.status === 200 && x.headers['x-demo-name'] === name ? x : undefined;
+      },
+      45_000,
+      150,
+    );
     expect(echo(r).path).toBe('/p?q=1');
     const plain = await get('sslonly.lbl.test', '/p?q=1');
     expect(plain.status).toBe(302);
@@ -612,10 +660,15 @@ describe('TLS', () => {
       env: ['PORT=443', `TLS_CERT_FILE=/run/secrets/${P}backend.crt`, `TLS_KEY_FILE=/run/secrets/${P}backend.key`],
       labels: { [L('hosts')]: 'pt.lbl.test', [L('port')]: '443', [L('network')]: NET, [L('ssl_passthrough')]: 'true', [L('ssl_only')]: 'true' },
     });
-    const r = await waitFor('passthrough routed', async () => {
-      const x = await httpsGet('pt.lbl.test', '/pt');
-      return x.status === 200 && x.headers['x-demo-name'] === name ? x : undefined;
-    }, 60_000, 250);
+    const r = await waitFor(
+      'passthrough routed',
+      async () => {
+        const x = await httpsGet('pt.lbl.test', '/pt');
+        return x.status === 200 && x.headers['x-demo-name'] === name ? x : undefined;
+      },
+      60_000,
+      250,
+    );
     // The certificate is the backend's own, and the backend terminated TLS itself.
     expect(r.peer.fingerprint256).toBe(fingerprint(certBackend));
     expect(echo(r).tls).toBe(true);
@@ -626,10 +679,15 @@ describe('TLS', () => {
     // ssl_only on a passed-through host: plain HTTP is redirected to https. Waited for: during a reload
     // nginx's old workers still accept for a moment, so the request after the first routed one can meet
     // the previous config.
-    const plain = await waitFor('plain HTTP to the passthrough host redirected', async () => {
-      const x = await get('pt.lbl.test', '/pt?q=1');
-      return x.status === 302 ? x : undefined;
-    }, 30_000, 250);
+    const plain = await waitFor(
+      'plain HTTP to the passthrough host redirected',
+      async () => {
+        const x = await get('pt.lbl.test', '/pt?q=1');
+        return x.status === 302 ? x : undefined;
+      },
+      30_000,
+      250,
+    );
     expect(plain.status).toBe(302);
     expect(plain.headers.location).toBe(`https://pt.lbl.test${HTTPS_PORT === 443 ? '' : `:${HTTPS_PORT}`}/pt?q=1`);
     // Terminated hosts keep working on the same port, with their own certificates; behind the SNI
@@ -647,7 +705,16 @@ describe('TLS', () => {
     await expect(tlsHandshake('nobody.lbl.test')).rejects.toThrow();
     await removeService(name);
     // Back to terminating everything.
-    await waitFor('passthrough host gone', async () => tlsHandshake('pt.lbl.test').then(() => false, () => true), 30_000, 250);
+    await waitFor(
+      'passthrough host gone',
+      async () =>
+        tlsHandshake('pt.lbl.test').then(
+          () => false,
+          () => true,
+        ),
+      30_000,
+      250,
+    );
     expect((await httpsGet(hostA)).status).toBe(200);
   });
 

@@ -115,8 +115,7 @@ const defaultProxyShape = async (): Promise<string> => {
 const settled = (name: string, replicas = 1) => waitFor(`${name} settled with ${replicas} task(s)`, () => serviceSettled(name, replicas), 120_000, 500);
 const answers = (port: number, name: string, status = 200, timeoutMs = 60_000) =>
   waitFor(`${host(name)} → ${status} on :${port}`, async () => (await statusOn(port, host(name))) === status, timeoutMs, 250);
-const driftLogs = async (since: Date, service: string) =>
-  (await coreLogs(since)).filter((l) => l.service === service && String(l.msg).startsWith('reverted a hand-made change'));
+const driftLogs = async (since: Date, service: string) => (await coreLogs(since)).filter((l) => l.service === service && String(l.msg).startsWith('reverted a hand-made change'));
 
 beforeAll(async () => {
   await Promise.all([ensureNetwork(NET_DEF), ensureNetwork(NET1), ensureNetwork(NET2)]);
@@ -157,17 +156,22 @@ afterAll(async () => {
   // the last core task's for a moment).
   for (const name of createdConfigs) {
     await step(`remove config ${name}`, () =>
-      waitFor(`config ${name} removed`, async () => {
-        const r = await run('docker', ['config', 'rm', name]);
-        return r.code === 0 || /not found/i.test(r.stderr);
-      }, 60_000, 1000),
+      waitFor(
+        `config ${name} removed`,
+        async () => {
+          const r = await run('docker', ['config', 'rm', name]);
+          return r.code === 0 || /not found/i.test(r.stderr);
+        },
+        60_000,
+        1000,
+      ),
     );
   }
   for (const f of [...tempFiles, join(tmpdir(), 'sbx-ops-appstack.yml')]) rmSync(f, { force: true });
   if (problems.length > 0) throw new Error(`cleanup failed:\n${problems.join('\n')}`);
 });
 
-test('two service clusters on two ports: each app answers only on its own cluster\'s port', async () => {
+test("two service clusters on two ports: each app answers only on its own cluster's port", async () => {
   expect(await statusOn(OPS_PORT, host(APP))).toBe(200);
   expect(await statusOn(HTTP_PORT, host(APP))).toBe(503); // default server of the default proxy
   expect(await statusOn(HTTP_PORT, host(KEEP))).toBe(200);
@@ -259,9 +263,7 @@ test('docker stack rm of an app stack: the network the proxy still held is remov
   await waitFor(`${STACK_NET} removed`, gone, 60_000, 100);
   const ms = Date.now() - t0;
   const leftBehind = /in use/.test(rm.stderr);
-  console.log(
-    `docker stack rm ${STACK}: exit ${rm.code}${leftBehind ? ` (engine refused the network: "${rm.stderr.trim().split('\n')[0]}")` : ''}; network gone from the swarm after ${ms} ms`,
-  );
+  console.log(`docker stack rm ${STACK}: exit ${rm.code}${leftBehind ? ` (engine refused the network: "${rm.stderr.trim().split('\n')[0]}")` : ''}; network gone from the swarm after ${ms} ms`);
   if (leftBehind) {
     // The proxy still joined it when stack rm tried; core removed it once the proxy let go.
     expect((await coreLogs(since)).some((l) => String(l.msg).includes('docker stack rm left behind') && l.network === STACK_NET)).toBe(true);
@@ -274,22 +276,29 @@ test('drift: a hand-made change to the sbxops proxy is put back and logged', asy
   const before = await specOf(OPS_PROXY);
   const since = new Date(Date.now() - 1000);
   const t0 = Date.now();
-  const edit = await run('docker', [
-    'service', 'update', '--detach', '--replicas', '3', '--env-add', 'SBX_OPS_HAND=1', '--constraint-add', 'node.hostname!=sbx-ops-nowhere', OPS_PROXY,
-  ]);
+  const edit = await run('docker', ['service', 'update', '--detach', '--replicas', '3', '--env-add', 'SBX_OPS_HAND=1', '--constraint-add', 'node.hostname!=sbx-ops-nowhere', OPS_PROXY]);
   expect(edit.code).toBe(0);
   const reverted = async () => {
     const s = await specOf(OPS_PROXY);
     const env: string[] = s.TaskTemplate.ContainerSpec.Env ?? [];
-    return s.Mode.Replicated.Replicas === 1 && !env.some((e) => e.startsWith('SBX_OPS_HAND=')) && JSON.stringify(s.TaskTemplate.Placement.Constraints) === JSON.stringify(before.TaskTemplate.Placement.Constraints);
+    return (
+      s.Mode.Replicated.Replicas === 1 &&
+      !env.some((e) => e.startsWith('SBX_OPS_HAND=')) &&
+      JSON.stringify(s.TaskTemplate.Placement.Constraints) === JSON.stringify(before.TaskTemplate.Placement.Constraints)
+    );
   };
   await waitFor('hand-made change reverted', reverted, 60_000, 100);
   const ms = Date.now() - t0;
   console.log(`drift: hand-made change to ${OPS_PROXY} reverted after ${ms} ms`);
-  const logs = await waitFor('drift logged', async () => {
-    const l = await driftLogs(since, OPS_PROXY);
-    return l.length > 0 ? l : undefined;
-  }, 60_000, 500);
+  const logs = await waitFor(
+    'drift logged',
+    async () => {
+      const l = await driftLogs(since, OPS_PROXY);
+      return l.length > 0 ? l : undefined;
+    },
+    60_000,
+    500,
+  );
   const changed = logs.flatMap((l) => l.changed as string[]);
   expect(changed).toEqual(expect.arrayContaining(['Mode.Replicated.Replicas', 'TaskTemplate.ContainerSpec.Env', 'TaskTemplate.Placement.Constraints']));
   expect((logs[0]!.values as Record<string, { was: string; now: string }>)['Mode.Replicated.Replicas']).toEqual({ was: '3', now: '1' });
@@ -311,10 +320,15 @@ test('drift: a hand-made change to the sbxops proxy is put back and logged', asy
 test('publish mode host → ingress by redeploying config.toml: ingress ports, VIP, start-first on the edge (spec only: no IPVS here)', async () => {
   const defaultShape = await defaultProxyShape();
   await deployAndWait(withFixture('sbxops-ingress.toml'));
-  await waitFor('edge spec in ingress mode', async () => {
-    const s = await specOf(OPS_EDGE);
-    return s.EndpointSpec.Ports.every((p: Raw) => p.PublishMode === 'ingress') && s.EndpointSpec.Mode === 'vip';
-  }, 60_000, 250);
+  await waitFor(
+    'edge spec in ingress mode',
+    async () => {
+      const s = await specOf(OPS_EDGE);
+      return s.EndpointSpec.Ports.every((p: Raw) => p.PublishMode === 'ingress') && s.EndpointSpec.Mode === 'vip';
+    },
+    60_000,
+    250,
+  );
   await settled(OPS_EDGE);
   await settled(OPS_PROXY);
   // The routing proxy publishes nothing in either mode.
@@ -402,10 +416,15 @@ test('an invalid config.toml is refused: core logs the key and reason, swarm rol
   })();
   const { ok, failed } = await underLoad(host(KEEP), async () => {
     await deploy(bad);
-    await waitFor('core rolled back', async () => {
-      const s = await coreState();
-      return s.update === 'rollback_completed' && s.config === previous && s.running.length === 1 && s.running[0]!.config === previous;
-    }, 120_000, 500);
+    await waitFor(
+      'core rolled back',
+      async () => {
+        const s = await coreState();
+        return s.update === 'rollback_completed' && s.config === previous && s.running.length === 1 && s.running[0]!.config === previous;
+      },
+      120_000,
+      500,
+    );
     await sleep(POLL_MS);
   });
   stop = true;
@@ -433,10 +452,15 @@ test('a valid config.toml whose proxy cannot start (missing image): swarm rolls 
   const since = new Date(Date.now() - 1000);
   await deployAndWait(withFixture('sbxops-badimage.toml'));
   const t0 = Date.now();
-  await waitFor('proxy rolled back', async () => {
-    const info = await inspectService(OPS_PROXY);
-    return info.UpdateStatus?.State === 'rollback_completed' && info.Spec.TaskTemplate.ContainerSpec.Image === 'signalbox-proxy:local';
-  }, 120_000, 250);
+  await waitFor(
+    'proxy rolled back',
+    async () => {
+      const info = await inspectService(OPS_PROXY);
+      return info.UpdateStatus?.State === 'rollback_completed' && info.Spec.TaskTemplate.ContainerSpec.Image === 'signalbox-proxy:local';
+    },
+    120_000,
+    250,
+  );
   await settled(OPS_PROXY); // the rolled-back task passes its health check a little after rollback_completed
   await answers(OPS_PORT, APP, 200, 60_000);
   console.log(`bad proxy image: rolled back and serving again ${Date.now() - t0} ms after core started on the new config`);

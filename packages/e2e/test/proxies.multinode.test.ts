@@ -69,10 +69,7 @@ async function rolled(since: number, replicas: number, timeoutMs = 240_000): Pro
 
 function report(what: string, r: LoadResult, ms: number): void {
   const failures = r.failed.slice(0, 5).map((f) => `${f.status}${f.error ? ` ${f.error}` : ''}`);
-  figure(
-    `LB in front of 2 proxies, ${what}`,
-    `${r.ok} ok, ${r.failed.length} failed in ${Math.round(ms / 1000)} s${failures.length ? ` (${failures.join('; ')})` : ''}`,
-  );
+  figure(`LB in front of 2 proxies, ${what}`, `${r.ok} ok, ${r.failed.length} failed in ${Math.round(ms / 1000)} s${failures.length ? ` (${failures.join('; ')})` : ''}`);
 }
 
 beforeAll(async () => {
@@ -89,20 +86,10 @@ beforeAll(async () => {
     replicas: 2,
     constraints: ['node.role==manager'],
   });
-  await until(
-    'lb.mn.test answers through the load balancer',
-    async () => (await client.get(LB, 'lb.mn.test')).status === 200,
-    240_000,
-    500,
-  );
+  await until('lb.mn.test answers through the load balancer', async () => (await client.get(LB, 'lb.mn.test')).status === 200, 240_000, 500);
   // Both proxies have joined NET and serve it (the LB may have used only one so far).
   for (const w of proxyWorkers) {
-    await until(
-      `lb.mn.test on ${w}`,
-      async () => (await client.get({ addr: addrOf(w), port: 8080 }, 'lb.mn.test')).status === 200,
-      120_000,
-      500,
-    );
+    await until(`lb.mn.test on ${w}`, async () => (await client.get({ addr: addrOf(w), port: 8080 }, 'lb.mn.test')).status === 200, 120_000, 500);
   }
   await until('no proxy update in flight', async () => (await proxyState(0)).update !== 'updating', 120_000, 500);
 });
@@ -124,12 +111,7 @@ describe('two host-mode proxies behind an external load balancer', () => {
     const since = Date.now();
     // ProxyStopGracePeriod is one of the keys that roll the proxy tasks.
     await multinode('deploy', multinodeConfigWith({ ProxyStopGracePeriod: '"12s"' }));
-    await until(
-      'the proxy spec has the new stop grace period',
-      async () => (await proxyState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9,
-      120_000,
-      500,
-    );
+    await until('the proxy spec has the new stop grace period', async () => (await proxyState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9, 120_000, 500);
     const doneAt = await rolled(since, 2);
     await new Promise((r) => setTimeout(r, 3000));
     const r = await stop();
@@ -150,12 +132,7 @@ describe('two host-mode proxies behind an external load balancer', () => {
       constraints: ['node.role==manager'],
     });
     const doneAt = await rolled(since, 2);
-    await until(
-      'lbnew.mn.test answers through the load balancer',
-      async () => (await client.get(LB, 'lbnew.mn.test')).status === 200,
-      60_000,
-      200,
-    );
+    await until('lbnew.mn.test answers through the load balancer', async () => (await client.get(LB, 'lbnew.mn.test')).status === 200, 60_000, 200);
     await new Promise((r) => setTimeout(r, 3000));
     const r = await stop();
     report('new network (roll of both)', r, Date.now() - since);
@@ -166,9 +143,7 @@ describe('two host-mode proxies behind an external load balancer', () => {
 });
 
 describe('placement', () => {
-  async function nodeFacts(): Promise<
-    Map<string, { name: string; labels: Record<string, string>; role: string; hostname: string }>
-  > {
+  async function nodeFacts(): Promise<Map<string, { name: string; labels: Record<string, string>; role: string; hostname: string }>> {
     const list = (await mgr.listNodes()) as Raw[];
     return new Map(
       list.map((n) => [
@@ -186,9 +161,7 @@ describe('placement', () => {
   test('ProxyConstraints and ProxyPlacementPreferences place the proxies: one per zone on the proxy workers', async () => {
     const info = (await mgr.getService(SERVICES.proxy).inspect()) as Raw;
     expect(info.Spec.TaskTemplate.Placement.Constraints).toEqual(['node.labels.signalbox.proxy==true']);
-    expect(info.Spec.TaskTemplate.Placement.Preferences).toEqual([
-      { Spread: { SpreadDescriptor: 'node.labels.signalbox.zone' } },
-    ]);
+    expect(info.Spec.TaskTemplate.Placement.Preferences).toEqual([{ Spread: { SpreadDescriptor: 'node.labels.signalbox.zone' } }]);
     const facts = await nodeFacts();
     const live = running(await tasksOf(mgr, SERVICES.proxy));
     expect(live.map((t) => t.node).sort()).toEqual([...proxyWorkers].sort());
@@ -199,10 +172,7 @@ describe('placement', () => {
   test('a changed ProxyConstraints moves the proxies, and no proxy task ever ran where its constraints forbid', async () => {
     const only = proxyWorkers[1]!;
     const since = Date.now();
-    await multinode(
-      'deploy',
-      multinodeConfigWith({ ProxyReplicas: '1', ProxyConstraints: `["node.labels.signalbox.node==${only}"]` }),
-    );
+    await multinode('deploy', multinodeConfigWith({ ProxyReplicas: '1', ProxyConstraints: `["node.labels.signalbox.node==${only}"]` }));
     await until(
       `one proxy, on ${only}`,
       async () => {
@@ -244,9 +214,7 @@ describe('placement', () => {
     const all = (await mgr.listTasks({ filters: { service: [SERVICES.proxy] } })) as Raw[];
     const placed = all.filter((t) => t.NodeID);
     expect(placed.length).toBeGreaterThan(4);
-    const violations = placed.filter(
-      (t) => !satisfies(facts.get(String(t.NodeID))!, t.Spec?.Placement?.Constraints ?? []),
-    );
+    const violations = placed.filter((t) => !satisfies(facts.get(String(t.NodeID))!, t.Spec?.Placement?.Constraints ?? []));
     expect(violations.map((t) => `${t.ID} on ${facts.get(String(t.NodeID))?.name}`)).toEqual([]);
     expect(placed.some((t) => facts.get(String(t.NodeID))?.role === 'manager')).toBe(false);
   });

@@ -89,10 +89,15 @@ test('scale up spreads over 4 tasks, scale down shrinks', async () => {
   await scaleService(WEB, 4);
   await waitFor('4 tasks serving', async () => (await distinctTasks('web.e2e.test', 16)).size === 4, 30_000, 200);
   await scaleService(WEB, 1);
-  await waitFor('1 task serving', async () => {
-    const s = await distinctTasks('web.e2e.test', 8);
-    return s.size === 1;
-  }, 30_000, 200);
+  await waitFor(
+    '1 task serving',
+    async () => {
+      const s = await distinctTasks('web.e2e.test', 8);
+      return s.size === 1;
+    },
+    30_000,
+    200,
+  );
 });
 
 test('a service without com.docker.lb labels causes no config change and no proxy update', async () => {
@@ -127,10 +132,15 @@ test('core restart: routes keep being served and the model is rebuilt from the s
     await updateService(CORE_SERVICE, (spec) => {
       spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
     });
-    await waitFor('new core task running', async () => {
-      const now = await runningTaskIds(CORE_SERVICE);
-      return now.length === 1 && now[0] !== coreTasks[0];
-    }, 60_000, 250);
+    await waitFor(
+      'new core task running',
+      async () => {
+        const now = await runningTaskIds(CORE_SERVICE);
+        return now.length === 1 && now[0] !== coreTasks[0];
+      },
+      60_000,
+      250,
+    );
   });
   expect(failed).toEqual([]);
   expect(ok).toBeGreaterThan(10);

@@ -55,12 +55,7 @@ beforeAll(async () => {
   // A routed service on NET first, so the proxies have joined NET (a roll) before anything is timed.
   await createApp(mgr, { name: 'mn-warm', host: 'warm.mn.test', network: NET, constraints: ['node.role==manager'] });
   for (const w of [front, remote]) {
-    await until(
-      `warm.mn.test routed by the proxy on ${w}`,
-      async () => (await client.get(proxyOn(w), 'warm.mn.test')).status === 200,
-      180_000,
-      500,
-    );
+    await until(`warm.mn.test routed by the proxy on ${w}`, async () => (await client.get(proxyOn(w), 'warm.mn.test')).status === 200, 180_000, 500);
   }
   await proxiesSettled(mgr);
   for (const w of [front, remote]) {
@@ -102,21 +97,13 @@ describe('tasks on other nodes', () => {
     expect(tasks.map((t) => t.node)).toEqual([remote, remote]);
     addrs = tasks.flatMap((t) => t.addresses[NET] ?? []);
     const runningAt = Math.max(...tasks.map((t) => t.since));
-    const { at: routedAt } = await until(
-      'remote.mn.test answered through the proxy on the other worker',
-      async () => (await client.get(proxyOn(front), 'remote.mn.test')).status === 200,
-      60_000,
-      50,
-    );
+    const { at: routedAt } = await until('remote.mn.test answered through the proxy on the other worker', async () => (await client.get(proxyOn(front), 'remote.mn.test')).status === 200, 60_000, 50);
     const gap = routedAt - runningAt;
     const proxiesAfter = running(await tasksOf(mgr, SERVICES.proxy))
       .map((t) => t.id)
       .sort()
       .join();
-    figure(
-      'remote task: running → first 200 through a proxy on another node (ms)',
-      `${gap}${proxiesAfter === proxiesBefore ? '' : ' (a proxy task was replaced meanwhile)'}`,
-    );
+    figure('remote task: running → first 200 through a proxy on another node (ms)', `${gap}${proxiesAfter === proxiesBefore ? '' : ' (a proxy task was replaced meanwhile)'}`);
     expect(gap).toBeLessThanOrEqual(BOUND_MS);
     // Both tasks serve, and the proxy's pool is exactly their addresses.
     const seen = new Set<string>();
@@ -187,157 +174,146 @@ describe('node loss', () => {
     },
   };
 
-  test.each(Object.keys(ways))(
-    '%s: the tasks move to other nodes, routes follow, and the node is used again when it is back',
-    async (way) => {
-      await createApp(mgr, {
-        name: 'mn-loss',
-        host: 'loss.mn.test',
-        network: NET,
-        replicas: 2,
-        constraints: ['node.role==worker'],
-        spread: ['node.labels.signalbox.node'],
-      });
-      const { value: before } = await until(
-        'mn-loss running on both workers',
-        async () => {
-          const r = running(await tasksOf(mgr, 'mn-loss'));
-          return r.length === 2 && new Set(r.map((t) => t.node)).size === 2 ? r : false;
-        },
-        120_000,
-        200,
-      );
-      await until(
-        'loss.mn.test routed to both tasks',
-        async () =>
-          (
-            await pool(
-              front,
-              before.flatMap((t) => t.addresses[NET] ?? []),
-            )
-          ).length === 2,
-        30_000,
-        200,
-      );
+  test.each(Object.keys(ways))('%s: the tasks move to other nodes, routes follow, and the node is used again when it is back', async (way) => {
+    await createApp(mgr, {
+      name: 'mn-loss',
+      host: 'loss.mn.test',
+      network: NET,
+      replicas: 2,
+      constraints: ['node.role==worker'],
+      spread: ['node.labels.signalbox.node'],
+    });
+    const { value: before } = await until(
+      'mn-loss running on both workers',
+      async () => {
+        const r = running(await tasksOf(mgr, 'mn-loss'));
+        return r.length === 2 && new Set(r.map((t) => t.node)).size === 2 ? r : false;
+      },
+      120_000,
+      200,
+    );
+    await until(
+      'loss.mn.test routed to both tasks',
+      async () =>
+        (
+          await pool(
+            front,
+            before.flatMap((t) => t.addresses[NET] ?? []),
+          )
+        ).length === 2,
+      30_000,
+      200,
+    );
 
-      const stopLoad = await client.load([proxyOn(front)], 'loss.mn.test', 20, 3000);
-      const lostAt = Date.now();
-      const restore = await ways[way]!(remote);
-      let result;
-      try {
-        const { at: downAt } = await until(
-          `${remote} marked down`,
-          async () => {
-            const list = (await mgr.listNodes()) as {
-              Spec?: { Labels?: Record<string, string> };
-              Status?: { State?: string };
-            }[];
-            return list.find((n) => n.Spec?.Labels?.['signalbox.node'] === remote)?.Status?.State === 'down';
-          },
-          120_000,
-          200,
-        );
-        const { value: moved, at: movedAt } = await until(
-          'mn-loss running on the nodes left',
-          async () => {
-            const r = running(await tasksOf(mgr, 'mn-loss')).filter((t) => t.node !== remote);
-            return r.length === 2 ? r : false;
-          },
-          120_000,
-          200,
-        );
-        // Routes follow: the replacement answers through the proxy (observed by traffic alone).
-        const replacements = moved.filter((t) => !before.some((b) => b.id === t.id)).map((t) => t.container);
-        expect(replacements.length).toBeGreaterThan(0);
-        const { at: routedAt } = await until(
-          'a replacement task answers through the proxy',
-          async () => {
-            const r = await client.get(proxyOn(front), 'loss.mn.test');
-            return r.status === 200 && replacements.includes(r.task ?? '');
-          },
-          60_000,
-          20,
-        );
-        // Traffic settles on the moved tasks.
-        await until(
-          'only moved tasks answer',
-          async () => {
-            for (let i = 0; i < 5; i++) {
-              const r = await client.get(proxyOn(front), 'loss.mn.test');
-              if (r.status !== 200 || !moved.some((t) => t.container === r.task)) return false;
-            }
-            return true;
-          },
-          30_000,
-          100,
-        );
-        result = await stopLoad();
-        figure(`node loss (${way}): cut → node down (ms)`, downAt - lostAt);
-        figure(`node loss (${way}): cut → replacement task running (ms)`, movedAt - lostAt);
-        figure(`node loss (${way}): replacement running → it answers through the proxy (ms)`, routedAt - movedAt);
-        const lastFail = result.failed.length ? Math.max(...result.failed.map((f) => f.at)) - lostAt : 0;
-        const why = [...new Set(result.failed.map((f) => (f.error ? f.error : String(f.status))))].join('; ');
-        figure(
-          `node loss (${way}): failed requests / ok (one every 20 ms)`,
-          `${result.failed.length} / ${result.ok}, last failure sent ${lastFail} ms after the cut${why ? ` (${why})` : ''}`,
-        );
-        expect(routedAt - movedAt).toBeLessThanOrEqual(BOUND_MS);
-      } finally {
-        await restore();
-      }
-
-      // Back: the node is Ready again, its proxy answers again, and new tasks land on it and are routed.
-      await until(
-        `${remote} ready again`,
+    const stopLoad = await client.load([proxyOn(front)], 'loss.mn.test', 20, 3000);
+    const lostAt = Date.now();
+    const restore = await ways[way]!(remote);
+    let result;
+    try {
+      const { at: downAt } = await until(
+        `${remote} marked down`,
         async () => {
           const list = (await mgr.listNodes()) as {
             Spec?: { Labels?: Record<string, string> };
             Status?: { State?: string };
           }[];
-          return list.find((n) => n.Spec?.Labels?.['signalbox.node'] === remote)?.Status?.State === 'ready';
-        },
-        120_000,
-        500,
-      );
-      await until(
-        `the proxy on ${remote} answers again`,
-        async () => (await client.get(proxyOn(remote), 'loss.mn.test')).status === 200,
-        120_000,
-        500,
-      );
-      await scale(mgr, 'mn-loss', 4);
-      const { value: back } = await until(
-        `new mn-loss tasks on ${remote}`,
-        async () => {
-          const r = running(await tasksOf(mgr, 'mn-loss')).filter((t) => t.node === remote);
-          return r.length > 0 ? r : false;
+          return list.find((n) => n.Spec?.Labels?.['signalbox.node'] === remote)?.Status?.State === 'down';
         },
         120_000,
         200,
       );
-      // A node that rejoins needs the overlay's gossip to re-learn it before another node can reach a new
-      // task there; on a loaded 2-core machine that took longer than 30 s once (CI, 2026-11-30), so the
-      // ceiling is generous and the time it took is printed as a figure.
-      const seen = new Set<string>();
-      const statuses = new Map<string, number>();
-      const backRunningAt = Date.now();
-      const { at: backRoutedAt } = await until(
-        `a task on ${remote} answers through the proxy on ${front}`,
+      const { value: moved, at: movedAt } = await until(
+        'mn-loss running on the nodes left',
         async () => {
-          const r = await client.get(proxyOn(front), 'loss.mn.test');
-          const key = r.status === 200 ? `200 from ${back.some((t) => t.container === r.task) ? remote : 'another node'}` : String(r.status);
-          statuses.set(key, (statuses.get(key) ?? 0) + 1);
-          if (r.task) seen.add(r.task);
-          return back.some((t) => seen.has(t.container));
+          const r = running(await tasksOf(mgr, 'mn-loss')).filter((t) => t.node !== remote);
+          return r.length === 2 ? r : false;
         },
         120_000,
+        200,
+      );
+      // Routes follow: the replacement answers through the proxy (observed by traffic alone).
+      const replacements = moved.filter((t) => !before.some((b) => b.id === t.id)).map((t) => t.container);
+      expect(replacements.length).toBeGreaterThan(0);
+      const { at: routedAt } = await until(
+        'a replacement task answers through the proxy',
+        async () => {
+          const r = await client.get(proxyOn(front), 'loss.mn.test');
+          return r.status === 200 && replacements.includes(r.task ?? '');
+        },
+        60_000,
         20,
-      ).catch((e: Error) => {
-        throw new Error(`${e.message}; answers seen: ${JSON.stringify(Object.fromEntries(statuses))}`);
-      });
-      figure(`node loss (${way}): node back, new task running → it answers through the proxy on ${front} (ms)`, backRoutedAt - backRunningAt);
-      await removeApp(mgr, 'mn-loss');
-      await sleep(1000);
-    },
-  );
+      );
+      // Traffic settles on the moved tasks.
+      await until(
+        'only moved tasks answer',
+        async () => {
+          for (let i = 0; i < 5; i++) {
+            const r = await client.get(proxyOn(front), 'loss.mn.test');
+            if (r.status !== 200 || !moved.some((t) => t.container === r.task)) return false;
+          }
+          return true;
+        },
+        30_000,
+        100,
+      );
+      result = await stopLoad();
+      figure(`node loss (${way}): cut → node down (ms)`, downAt - lostAt);
+      figure(`node loss (${way}): cut → replacement task running (ms)`, movedAt - lostAt);
+      figure(`node loss (${way}): replacement running → it answers through the proxy (ms)`, routedAt - movedAt);
+      const lastFail = result.failed.length ? Math.max(...result.failed.map((f) => f.at)) - lostAt : 0;
+      const why = [...new Set(result.failed.map((f) => (f.error ? f.error : String(f.status))))].join('; ');
+      figure(`node loss (${way}): failed requests / ok (one every 20 ms)`, `${result.failed.length} / ${result.ok}, last failure sent ${lastFail} ms after the cut${why ? ` (${why})` : ''}`);
+      expect(routedAt - movedAt).toBeLessThanOrEqual(BOUND_MS);
+    } finally {
+      await restore();
+    }
+
+    // Back: the node is Ready again, its proxy answers again, and new tasks land on it and are routed.
+    await until(
+      `${remote} ready again`,
+      async () => {
+        const list = (await mgr.listNodes()) as {
+          Spec?: { Labels?: Record<string, string> };
+          Status?: { State?: string };
+        }[];
+        return list.find((n) => n.Spec?.Labels?.['signalbox.node'] === remote)?.Status?.State === 'ready';
+      },
+      120_000,
+      500,
+    );
+    await until(`the proxy on ${remote} answers again`, async () => (await client.get(proxyOn(remote), 'loss.mn.test')).status === 200, 120_000, 500);
+    await scale(mgr, 'mn-loss', 4);
+    const { value: back } = await until(
+      `new mn-loss tasks on ${remote}`,
+      async () => {
+        const r = running(await tasksOf(mgr, 'mn-loss')).filter((t) => t.node === remote);
+        return r.length > 0 ? r : false;
+      },
+      120_000,
+      200,
+    );
+    // A node that rejoins needs the overlay's gossip to re-learn it before another node can reach a new
+    // task there; on a loaded 2-core machine that took longer than 30 s once (CI, 2026-11-30), so the
+    // ceiling is generous and the time it took is printed as a figure.
+    const seen = new Set<string>();
+    const statuses = new Map<string, number>();
+    const backRunningAt = Date.now();
+    const { at: backRoutedAt } = await until(
+      `a task on ${remote} answers through the proxy on ${front}`,
+      async () => {
+        const r = await client.get(proxyOn(front), 'loss.mn.test');
+        const key = r.status === 200 ? `200 from ${back.some((t) => t.container === r.task) ? remote : 'another node'}` : String(r.status);
+        statuses.set(key, (statuses.get(key) ?? 0) + 1);
+        if (r.task) seen.add(r.task);
+        return back.some((t) => seen.has(t.container));
+      },
+      120_000,
+      20,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; answers seen: ${JSON.stringify(Object.fromEntries(statuses))}`);
+    });
+    figure(`node loss (${way}): node back, new task running → it answers through the proxy on ${front} (ms)`, backRoutedAt - backRunningAt);
+    await removeApp(mgr, 'mn-loss');
+    await sleep(1000);
+  });
 });

@@ -157,8 +157,8 @@ test('the deployed extension runs nginx -t in the sandbox it describes, and says
   // sandbox, run by the deployed code, cannot resolve it: it has no network.
   const script =
     "import('/app/packages/extension/dist/nginx-validator.js').then(async(m)=>{const v=new m.NginxValidator();" +
-    "const r=await v.validate((p)=>`pid ${p.pidPath};\\nevents {}\\nhttp { access_log off; client_body_temp_path ${p.tempDir}; proxy_temp_path ${p.tempDir}; fastcgi_temp_path ${p.tempDir}; uwsgi_temp_path ${p.tempDir}; scgi_temp_path ${p.tempDir};" +
-    " upstream u { server signalbox-core:8080; } server { listen 18099; location / { proxy_pass http://u; } } }\\n`,[]);" +
+    'const r=await v.validate((p)=>`pid ${p.pidPath};\\nevents {}\\nhttp { access_log off; client_body_temp_path ${p.tempDir}; proxy_temp_path ${p.tempDir}; fastcgi_temp_path ${p.tempDir}; uwsgi_temp_path ${p.tempDir}; scgi_temp_path ${p.tempDir};' +
+    ' upstream u { server signalbox-core:8080; } server { listen 18099; location / { proxy_pass http://u; } } }\\n`,[]);' +
     "const dns=await import('node:dns/promises').then((d)=>d.lookup('signalbox-core')).then(()=>'resolves',()=>'fails');" +
     'process.stdout.write(JSON.stringify({r,dns}));})';
   const r = await execInService(EXTENSION_SERVICE, ['node', '-e', script]);

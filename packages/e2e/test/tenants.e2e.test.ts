@@ -5,19 +5,7 @@
 // new unrelated service still routes while the attacker's services exist.
 import { X509Certificate } from 'node:crypto';
 import { jest } from '@jest/globals';
-import {
-  PROXY_SERVICE,
-  createDemoService,
-  docker,
-  ensureNetwork,
-  get,
-  removeNetwork,
-  removeService,
-  serviceAttachments,
-  serviceSettled,
-  statusOf,
-  waitFor,
-} from './helpers/swarm.js';
+import { PROXY_SERVICE, createDemoService, docker, ensureNetwork, get, removeNetwork, removeService, serviceAttachments, serviceSettled, statusOf, waitFor } from './helpers/swarm.js';
 import type { CoreServiceStatus, HttpResult } from './helpers/swarm.js';
 import { httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
 
@@ -30,10 +18,7 @@ const STACK = 'com.docker.stack.namespace';
 const VICTIM = `${P}victim`;
 const ATTACKER = `${P}attacker`;
 const SHOP = 'shop.ten.test';
-const COLLIDE = [
-  'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-md7.attacker.example',
-  'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nu4.attacker.example',
-];
+const COLLIDE = ['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-md7.attacker.example', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-nu4.attacker.example'];
 
 const secretNames: string[] = [];
 const secretIds = new Map<string, string>();
@@ -50,12 +35,7 @@ async function secret(name: string, data: string, stack?: string): Promise<void>
   secretIds.set(name, s.id);
 }
 
-function svc(
-  name: string,
-  stack: string,
-  labels: Record<string, string>,
-  extra: { env?: string[]; secrets?: string[] } = {},
-) {
+function svc(name: string, stack: string, labels: Record<string, string>, extra: { env?: string[]; secrets?: string[] } = {}) {
   return createDemoService({
     name,
     networks: [NET],
@@ -80,16 +60,11 @@ async function routedTo(host: string, name: string, path = '/', timeoutMs = 90_0
   );
 }
 
-async function statusWith(
-  name: string,
-  pred: (s: CoreServiceStatus) => boolean,
-  timeoutMs = 90_000,
-): Promise<CoreServiceStatus> {
+async function statusWith(name: string, pred: (s: CoreServiceStatus) => boolean, timeoutMs = 90_000): Promise<CoreServiceStatus> {
   return waitFor(`core status of ${name}`, async () => (await statusOf(name)).find(pred), timeoutMs, 1000);
 }
 
-const rejected = (code: string) => (s: CoreServiceStatus) =>
-  s.status === 'disabled' && s.errors.some((e) => e.code === code);
+const rejected = (code: string) => (s: CoreServiceStatus) => s.status === 'disabled' && s.errors.some((e) => e.code === code);
 
 beforeAll(async () => {
   await ensureNetwork(NET);
@@ -160,9 +135,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-  const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[])
-    .map((s) => s.Spec.Name)
-    .filter((n) => n.startsWith(P));
+  const mine = ((await docker.listServices({ filters: { name: [P] } })) as { Spec: { Name: string } }[]).map((s) => s.Spec.Name).filter((n) => n.startsWith(P));
   // Every step runs even if an earlier one failed; the hook then fails with all that went wrong.
   const problems: string[] = [];
   const step = async (fn: () => Promise<unknown>): Promise<void> => {
@@ -174,10 +147,15 @@ afterAll(async () => {
   };
   for (const name of mine) await step(() => removeService(name));
   await step(() =>
-    waitFor(`proxy detached from ${P}*`, async () => {
-      const a = await serviceAttachments(PROXY_SERVICE);
-      return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
-    }, 180_000, 500),
+    waitFor(
+      `proxy detached from ${P}*`,
+      async () => {
+        const a = await serviceAttachments(PROXY_SERVICE);
+        return !a.networks.some((n) => n.startsWith(P)) && !a.secrets.some((s) => s.startsWith(P));
+      },
+      180_000,
+      500,
+    ),
   );
   await step(() => waitFor('proxy service settled', () => serviceSettled(PROXY_SERVICE), 180_000, 500));
   for (const s of secretNames) await step(() => waitFor(`secret ${s} removed`, () => removeSecret(s), 90_000, 1000));
@@ -193,8 +171,7 @@ test('every attacker is rejected with the code naming the victim stack (or exclu
   const cert = await statusWith(`${P}evil-cert`, rejected('ERR_SECRET_OWNED'));
   expect(cert.errors[0]!.message).toContain(`stack "${VICTIM}"`);
   // Until the extension has the secret mounted the check reports "not mounted yet"; wait for the verdict.
-  const pemVerdict = (s: CoreServiceStatus) =>
-    rejected('ERR_CERT_INVALID')(s) && s.errors.some((e) => e.code === 'ERR_CERT_INVALID' && !e.message.includes('not mounted in the extension yet'));
+  const pemVerdict = (s: CoreServiceStatus) => rejected('ERR_CERT_INVALID')(s) && s.errors.some((e) => e.code === 'ERR_CERT_INVALID' && !e.message.includes('not mounted in the extension yet'));
   const pem = await statusWith(`${P}evil-pem`, pemVerdict, 180_000);
   expect(pem.errors.find((e) => e.code === 'ERR_CERT_INVALID')!.message).toContain('is not a PEM certificate');
   // The victim keeps every service; the colliding names both route.

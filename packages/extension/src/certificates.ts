@@ -44,18 +44,11 @@ export function covers(name: string, host: string): boolean {
 }
 
 /** Why this certificate/key pair cannot serve `host`, or undefined if it can. */
-export function pairProblem(
-  host: string,
-  certSecret: string,
-  keySecret: string,
-  read: SecretReader,
-): string | undefined {
+export function pairProblem(host: string, certSecret: string, keySecret: string, read: SecretReader): string | undefined {
   const certPem = read(certSecret);
-  if (certPem === undefined)
-    return `certificate secret ${certSecret} is not mounted in the extension yet, so it cannot be checked; retried with the next model`;
+  if (certPem === undefined) return `certificate secret ${certSecret} is not mounted in the extension yet, so it cannot be checked; retried with the next model`;
   const keyPem = read(keySecret);
-  if (keyPem === undefined)
-    return `key secret ${keySecret} is not mounted in the extension yet, so it cannot be checked; retried with the next model`;
+  if (keyPem === undefined) return `key secret ${keySecret} is not mounted in the extension yet, so it cannot be checked; retried with the next model`;
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
@@ -70,8 +63,7 @@ export function pairProblem(
   }
   if (!cert.checkPrivateKey(key)) return `key ${keySecret} does not belong to certificate ${certSecret}`;
   const names = certificateNames(cert);
-  if (!names.some((n) => covers(n, host)))
-    return `certificate ${certSecret} is not for host ${host} (it is for ${names.join(', ') || 'no DNS name'})`;
+  if (!names.some((n) => covers(n, host))) return `certificate ${certSecret} is not for host ${host} (it is for ${names.join(', ') || 'no DNS name'})`;
   const now = Date.now();
   if (Date.parse(cert.validTo) < now) return `certificate ${certSecret} expired on ${cert.validTo}`;
   return undefined;

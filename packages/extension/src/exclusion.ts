@@ -54,10 +54,7 @@ export const isTimeout = (error: string): boolean => /^nginx -t did not finish w
  * name order). Such a service stays included, so the caller's final check fails and nothing new is
  * published rather than an innocent service being excluded.
  */
-export async function findCulprits(
-  all: readonly string[],
-  check: (included: ReadonlySet<string>) => Promise<string | undefined>,
-): Promise<Map<string, string>> {
+export async function findCulprits(all: readonly string[], check: (included: ReadonlySet<string>) => Promise<string | undefined>): Promise<Map<string, string>> {
   const included = new Set<string>();
   const culprits = new Map<string, string>();
   const add = async (group: readonly string[]): Promise<void> => {

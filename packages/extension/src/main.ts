@@ -15,16 +15,7 @@ import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
 import { CustomTemplateError, ERR_TEMPLATE_INVALID, loadCustomTemplate } from './custom-template.js';
 import { AcmeService } from './acme/service.js';
-import {
-  ACME_STORE_KEY_FILE_ENV,
-  ACME_STORE_KEY_SECRET_ENV,
-  AcmeStore,
-  DEFAULT_ACME_STORE_KEY_FILE,
-  DockerConfigBackend,
-  StoreKeyError,
-  readStoreKey,
-  type StoreKey,
-} from './acme/store.js';
+import { ACME_STORE_KEY_FILE_ENV, ACME_STORE_KEY_SECRET_ENV, AcmeStore, DEFAULT_ACME_STORE_KEY_FILE, DockerConfigBackend, StoreKeyError, readStoreKey, type StoreKey } from './acme/store.js';
 
 const log = createLogger('extension');
 const coreUrl = process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_PORT}`;
@@ -119,7 +110,10 @@ const pipeline = new Pipeline({
     ...(process.env.SIGNALBOX_PROXY_ID ? { proxyId: process.env.SIGNALBOX_PROXY_ID } : {}),
     ...(existsSync(streamModule) ? { streamModulePath: streamModule } : {}),
     // Set by core with ProxyEdge: the edge network's subnet, trusted for the client address (PROXY protocol).
-    edgeTrustedFrom: (process.env.SIGNALBOX_EDGE_TRUSTED ?? '').split(',').map((x) => x.trim()).filter((x) => /^[0-9.]+\/\d+$/.test(x)),
+    edgeTrustedFrom: (process.env.SIGNALBOX_EDGE_TRUSTED ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => /^[0-9.]+\/\d+$/.test(x)),
     ...(customTemplate !== undefined ? { customTemplate } : {}),
   },
   allowedModules: [streamModule],
@@ -188,7 +182,10 @@ async function reportExclusions(version: string, excluded: Exclusion[]): Promise
 // Failed ACME orders are shown by core on the services of their hosts (WARN_ACME_ORDER_FAILED).
 let acmeReported = '[]';
 async function reportAcmeFailures(force = false): Promise<void> {
-  const failed = acme.status().filter((h) => h.state === 'failed').map((h) => ({ host: h.host, error: h.error ?? 'unknown error', failures: h.failures, nextAt: h.nextAt }));
+  const failed = acme
+    .status()
+    .filter((h) => h.state === 'failed')
+    .map((h) => ({ host: h.host, error: h.error ?? 'unknown error', failures: h.failures, nextAt: h.nextAt }));
   const body = JSON.stringify(failed);
   if (!force && body === acmeReported) return;
   try {

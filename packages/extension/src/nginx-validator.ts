@@ -79,8 +79,9 @@ function dummyCertDir(): string {
   if (sharedCertDir === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'signalbox-dummy-cert-'));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${DUMMY_CERT_CN}`,
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', `/CN=${DUMMY_CERT_CN}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], {
+      stdio: 'ignore',
+    });
     sharedCertDir = dir;
   }
   return sharedCertDir;
@@ -121,7 +122,18 @@ export class NginxValidator implements ConfigValidator {
     // only inside its empty network namespace. (Lowering ip_unprivileged_port_start is no option: in a
     // container /proc/sys is read-only.)
     const bind = '-all,+net_bind_service';
-    const drop = ['setpriv', `--reuid=${this.uid}`, `--regid=${this.gid}`, '--clear-groups', '--no-new-privs', `--inh-caps=${bind}`, `--ambient-caps=${bind}`, `--bounding-set=${bind}`, '--', ...limited];
+    const drop = [
+      'setpriv',
+      `--reuid=${this.uid}`,
+      `--regid=${this.gid}`,
+      '--clear-groups',
+      '--no-new-privs',
+      `--inh-caps=${bind}`,
+      `--ambient-caps=${bind}`,
+      `--bounding-set=${bind}`,
+      '--',
+      ...limited,
+    ];
     if (this.isolation === 'net+mount') return ['unshare', '-n', '-m', '--propagation', 'private', 'sh', '-c', IN_NAMESPACE, 'sh', ...drop];
     if (this.isolation === 'net') return ['unshare', '-n', 'sh', '-c', NET_ONLY, 'sh', ...drop];
     return drop;
@@ -139,7 +151,11 @@ export class NginxValidator implements ConfigValidator {
     else if (this.isolation === 'net') problems.push('mount namespace refused: /run is not hidden from nginx -t');
     if (!this.memoryLimitBytes) problems.push('prlimit is missing: no memory limit');
     const res = await execa(this.wrap(['sh', '-c', PROBE])[0]!, this.wrap(['sh', '-c', PROBE]).slice(1), { reject: false, timeout: 10_000, all: true });
-    const kv = new Map(String(res.all ?? '').split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    const kv = new Map(
+      String(res.all ?? '')
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
+    );
     if (res.exitCode !== 0) problems.push(`sandbox probe failed (exit ${res.exitCode}): ${String(res.all ?? '').slice(0, 200)}`);
     const ifaces = (kv.get('ifaces') ?? '').split(',').filter(Boolean);
     const as = Number(kv.get('as'));
@@ -244,7 +260,12 @@ export function upstreamZoneBytes(conf: string): number {
 export function cleanNginxError(out: string, prefix: string): string {
   return out
     .split('\n')
-    .map((l) => l.replaceAll(prefix, '').replace(/^nginx: /, '').trim())
+    .map((l) =>
+      l
+        .replaceAll(prefix, '')
+        .replace(/^nginx: /, '')
+        .trim(),
+    )
     .filter((l) => l && !/test failed$/.test(l) && !/\[warn\]/.test(l))
     .join('; ')
     .slice(0, 1000);

@@ -18,5 +18,4 @@ export function servicesWaitingForSecrets(model: ClusterModel): Map<string, stri
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-export const pendingReason = (secret: string): string =>
-  `waiting for the proxy tasks that mount secret "${secret}" (swarm is starting them); its routes are published as soon as they run`;
+export const pendingReason = (secret: string): string => `waiting for the proxy tasks that mount secret "${secret}" (swarm is starting them); its routes are published as soon as they run`;

@@ -19,7 +19,6 @@ import type { Exclusion } from '@signalbox/protocol';
 
 export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
 
-
 export interface PipelineResult {
   outcome: 'published' | 'unchanged' | 'refused';
   config?: string;
@@ -88,7 +87,11 @@ export class Pipeline {
     const policy = checkPolicy(rendered ?? this.renderReal(model, ext), { allowedModules: this.d.allowedModules });
     if (policy.length > 0) return policy.join('; ');
     const inSandbox = (s: SandboxPaths) =>
-      this.d.render(model, { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } }, { ...this.d.renderOptions, secretsDir: s.secretsDir, acmeDir: s.secretsDir, tempDir: s.tempDir });
+      this.d.render(
+        model,
+        { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } },
+        { ...this.d.renderOptions, secretsDir: s.secretsDir, acmeDir: s.secretsDir, tempDir: s.tempDir },
+      );
     // ACME certificates (issued by the extension, delivered to proxies over the control plane) get dummies too.
     const acmeFiles = model.virtualHosts.flatMap((v) => (v.tls?.certSecret.startsWith(ACME_FILE_PREFIX) ? [v.tls.certSecret.slice(1), v.tls.keySecret.slice(1)] : []));
     // Core never mounts the API token secret into proxies as a route's key (it is not one): a service
@@ -143,9 +146,7 @@ export class Pipeline {
         log.error({ error: baseError }, 'config fails nginx -t even without any service; keeping the last good config');
         return { outcome: 'refused', excluded: certExcluded, error: baseError };
       }
-      const culprits = await findCulprits(services, (included) =>
-        this.check(withoutServices(model, new Set(services.filter((s) => !included.has(s)))), ext),
-      );
+      const culprits = await findCulprits(services, (included) => this.check(withoutServices(model, new Set(services.filter((s) => !included.has(s)))), ext));
       excluded = [...culprits].map(([service, reason]) => ({ service, code: 'ERR_NGINX_REJECTED' as const, reason }));
       for (const x of excluded) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its routes fail nginx -t');
       final = withoutServices(model, new Set(culprits.keys()));

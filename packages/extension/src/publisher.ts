@@ -6,7 +6,6 @@ import type Docker from 'dockerode';
 import type { Logger } from '@signalbox/protocol';
 import { LABEL_EXTENSION, LABEL_OWNER, LABEL_SHA } from '@signalbox/protocol';
 
-
 export interface PublishedConfig {
   name: string;
   sha256: string;

@@ -6,8 +6,7 @@ import type { ClusterModel, Upstream } from '@signalbox/model';
 /** Services of the virtual host or passthrough host `host`. */
 export function servicesOfHost(model: ClusterModel, host: string): string[] {
   const out = new Set<string>();
-  for (const vh of model.virtualHosts)
-    if (vh.host === host) for (const l of vh.locations) for (const s of l.upstream.services) out.add(s);
+  for (const vh of model.virtualHosts) if (vh.host === host) for (const l of vh.locations) for (const s of l.upstream.services) out.add(s);
   for (const p of model.passthrough) if (p.host === host) for (const s of p.upstream.services) out.add(s);
   return [...out];
 }
@@ -33,8 +32,7 @@ export function servicesBlamed(reason: string, configText: string, model: Cluste
   if (secret !== undefined) {
     const out = new Set<string>();
     for (const vh of model.virtualHosts) {
-      if (vh.tls && (vh.tls.certSecret === secret || vh.tls.keySecret === secret))
-        for (const s of servicesOfHost(model, vh.host)) out.add(s);
+      if (vh.tls && (vh.tls.certSecret === secret || vh.tls.keySecret === secret)) for (const s of servicesOfHost(model, vh.host)) out.add(s);
     }
     if (out.size > 0) return [...out].sort();
   }
@@ -65,21 +63,8 @@ export function routesFingerprint(model: ClusterModel, service: string): string 
   const parts: string[] = [];
   for (const vh of model.virtualHosts) {
     for (const l of vh.locations)
-      if (l.upstream.services.includes(service))
-        parts.push(
-          JSON.stringify([
-            vh.host,
-            vh.tls ?? null,
-            vh.sslOnly,
-            l.path,
-            l.rewrite,
-            l.websocketEndpoints,
-            shape(l.upstream),
-          ]),
-        );
+      if (l.upstream.services.includes(service)) parts.push(JSON.stringify([vh.host, vh.tls ?? null, vh.sslOnly, l.path, l.rewrite, l.websocketEndpoints, shape(l.upstream)]));
   }
-  for (const p of model.passthrough)
-    if (p.upstream.services.includes(service))
-      parts.push(JSON.stringify([p.host, p.sslOnly ?? false, shape(p.upstream)]));
+  for (const p of model.passthrough) if (p.upstream.services.includes(service)) parts.push(JSON.stringify([p.host, p.sslOnly ?? false, shape(p.upstream)]));
   return parts.join('\n');
 }

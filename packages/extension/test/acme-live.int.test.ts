@@ -96,7 +96,12 @@ test('pebble validates through nginx, the agent fetches the issued pair, nginx s
   pebble = await startPebble({ httpPort: ports.http });
   const acmeCfg: AcmeConfig = { ...defaultExtensionConfig('default').Acme, DirectoryURL: pebble.directoryUrl, CABundle: pebble.listenerCaPem };
   const issued: string[] = [];
-  const service = new AcmeService({ store: new AcmeStore(new MemoryBackend(), 'default', { key: { material: Buffer.from('k'.repeat(64)), name: 'test key' }, legacyApiToken: TOKEN }), log, onIssued: () => issued.push('x'), tickMs: 500 });
+  const service = new AcmeService({
+    store: new AcmeStore(new MemoryBackend(), 'default', { key: { material: Buffer.from('k'.repeat(64)), name: 'test key' }, legacyApiToken: TOKEN }),
+    log,
+    onIssued: () => issued.push('x'),
+    tickMs: 500,
+  });
   extension = buildServer({
     served: new ServedConfigState(),
     status: () => ({ excluded: [] }),

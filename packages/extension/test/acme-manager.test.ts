@@ -18,7 +18,29 @@ const POLICY: AcmePolicy = { renewBeforeMs: 10 * 86400_000, retry: { initialMs: 
 function selfSigned(host: string, days: number): IssuedPair {
   const dir = mkdtempSync(join(tmpdir(), 'sbx-acme-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', String(days), '-subj', `/CN=${host}`, '-addext', `subjectAltName=DNS:${host}`, '-keyout', join(dir, 'k'), '-out', join(dir, 'c')], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        String(days),
+        '-subj',
+        `/CN=${host}`,
+        '-addext',
+        `subjectAltName=DNS:${host}`,
+        '-keyout',
+        join(dir, 'k'),
+        '-out',
+        join(dir, 'c'),
+      ],
+      { stdio: 'ignore' },
+    );
     return { certPem: readFileSync(join(dir, 'c'), 'utf8'), keyPem: readFileSync(join(dir, 'k'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -176,8 +198,16 @@ test('storage: records sealed under the API token (before the store key) are re-
   const legacy = Sealer.fromApiToken(TOKEN, 'default');
   const a = selfSigned('a.test', 30);
   const rec = { host: 'a.test', ...a, notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2026-03-01T00:00:00.000Z' };
-  await backend.create({ name: 'signalbox-acme-old-cert', labels: { 'com.signalbox.acme.extension': 'default', 'com.signalbox.acme.kind': 'certificate', 'com.signalbox.acme.host': 'a.test' }, data: legacy.seal(rec) });
-  await backend.create({ name: 'signalbox-acme-account-old', labels: { 'com.signalbox.acme.extension': 'default', 'com.signalbox.acme.kind': 'account' }, data: legacy.seal({ keyPem: a.keyPem, url: 'u', directoryUrl: 'd' }) });
+  await backend.create({
+    name: 'signalbox-acme-old-cert',
+    labels: { 'com.signalbox.acme.extension': 'default', 'com.signalbox.acme.kind': 'certificate', 'com.signalbox.acme.host': 'a.test' },
+    data: legacy.seal(rec),
+  });
+  await backend.create({
+    name: 'signalbox-acme-account-old',
+    labels: { 'com.signalbox.acme.extension': 'default', 'com.signalbox.acme.kind': 'account' },
+    data: legacy.seal({ keyPem: a.keyPem, url: 'u', directoryUrl: 'd' }),
+  });
   // Without a store key they can still be read (served), but nothing can be written.
   const keyless = new AcmeStore(backend, 'default', { key: new StoreKeyError('no key: create the secret'), legacyApiToken: TOKEN });
   const read = await keyless.load();

@@ -177,7 +177,10 @@ function validServices(batch: number): { services: ValidService[]; hosts: BatchH
   const services: ValidService[] = [
     {
       shape: svc('plain', { hosts: `${h('plain')},www.${h('plain')}`, port: '80' }),
-      routes: [{ host: h('plain'), path: '/', https: false }, { host: `www.${h('plain')}`, path: '/', https: false }],
+      routes: [
+        { host: h('plain'), path: '/', https: false },
+        { host: `www.${h('plain')}`, path: '/', https: false },
+      ],
       passthrough: [],
       defaultBackend: false,
     },
@@ -305,37 +308,177 @@ function loadHandWritten(): AdversarialCase[] {
 
 function expand(text: string, vars: Record<string, string>): string {
   let out = text.replace(/\{\{([A-Z_0-9]+)\}\}/g, (all, name: string) => vars[name] ?? all);
-  out = out.replace(/\{\{SEQ:(\d+):([^:]*):(.*?)\}\}/g, (_all, n: string, prefix: string, suffix: string) =>
-    Array.from({ length: Number(n) }, (_, i) => `${prefix}${i}${suffix}`).join(','),
-  );
+  out = out.replace(/\{\{SEQ:(\d+):([^:]*):(.*?)\}\}/g, (_all, n: string, prefix: string, suffix: string) => Array.from({ length: Number(n) }, (_, i) => `${prefix}${i}${suffix}`).join(','));
   return out.replace(/\{\{REPEAT:(\d+):(.*?)\}\}/gs, (_all, n: string, unit: string) => unit.repeat(Number(n)));
 }
 
 // Generated cases: a random valid label set, then 1-3 hostile mutations.
 
 const HOSTILE_SNIPPETS = [
-  ';', '{', '}', '"', "'", '\\', '$', '#', '\n', '\r', '\t', '\u0000', '\u0007', '\u001b', '\u007f', '\u200b', '\u200c', '\u200d',
-  '\u2060', '\ufeff', '\u202e', '\u2066', '\u00a0', '\u3000', '\u2028', '\u2029', '\ud800', ' ', ',', '%', '%2e', '%2E%2e', '%2f',
-  '%00', '%5c', '..', '/../', '/./', '//', '*', '*.', '.', '~', '`', '|', '&', '<', '>', '(', ')', '[', ']', '@', ':', '=', '?', '!',
-  '+', '\u0430', '\u0435', '\u043e', '\u0440', '\u0441', '\uff45', '\uff0e', '\uff10', '\uff1a', '\u0131', '\u017f', '\u212a',
-  '${host}', '$request_uri', '$1', ' include /etc/passwd;', '; include /etc/passwd', '\ninclude /etc/passwd;\n',
-  '} server { listen 81; }', '{ content_by_lua_block { os.execute("id") } }', '"; return 200 "pwn', '\\"', '#{', '\\n',
-  '; access_by_lua_block { ngx.exit(200) }', ' load_module /tmp/x.so;', ' env PATH;', '; proxy_pass http://169.254.169.254;',
+  ';',
+  '{',
+  '}',
+  '"',
+  "'",
+  '\\',
+  '$',
+  '#',
+  '\n',
+  '\r',
+  '\t',
+  '\u0000',
+  '\u0007',
+  '\u001b',
+  '\u007f',
+  '\u200b',
+  '\u200c',
+  '\u200d',
+  '\u2060',
+  '\ufeff',
+  '\u202e',
+  '\u2066',
+  '\u00a0',
+  '\u3000',
+  '\u2028',
+  '\u2029',
+  '\ud800',
+  ' ',
+  ',',
+  '%',
+  '%2e',
+  '%2E%2e',
+  '%2f',
+  '%00',
+  '%5c',
+  '..',
+  '/../',
+  '/./',
+  '//',
+  '*',
+  '*.',
+  '.',
+  '~',
+  '`',
+  '|',
+  '&',
+  '<',
+  '>',
+  '(',
+  ')',
+  '[',
+  ']',
+  '@',
+  ':',
+  '=',
+  '?',
+  '!',
+  '+',
+  '\u0430',
+  '\u0435',
+  '\u043e',
+  '\u0440',
+  '\u0441',
+  '\uff45',
+  '\uff0e',
+  '\uff10',
+  '\uff1a',
+  '\u0131',
+  '\u017f',
+  '\u212a',
+  '${host}',
+  '$request_uri',
+  '$1',
+  ' include /etc/passwd;',
+  '; include /etc/passwd',
+  '\ninclude /etc/passwd;\n',
+  '} server { listen 81; }',
+  '{ content_by_lua_block { os.execute("id") } }',
+  '"; return 200 "pwn',
+  '\\"',
+  '#{',
+  '\\n',
+  '; access_by_lua_block { ngx.exit(200) }',
+  ' load_module /tmp/x.so;',
+  ' env PATH;',
+  '; proxy_pass http://169.254.169.254;',
 ];
 
 const HOSTILE_VALUES = [
-  '', ' ', '  ', '\u200b', 'include /etc/passwd;', 'a.test;include /etc/passwd', '../../etc/passwd', '/etc/passwd', '$host',
-  '${http_host}', '~^(.*)$', '*', '*.', '.', '..', '-', '_', 'null', 'undefined', 'true', 'false', 'NaN', '0', '-0', '1e3', '0x10',
-  '65536', '4294967297', '99999999999999999999', 'http://evil.test', '//evil.test', 'javascript:alert(1)', '{}', '[]', '"x"',
-  'a'.repeat(4097), 'a.'.repeat(2100), '/'.repeat(3000), '%'.repeat(100), '\u0430pp.test', '\uff41pp.test', 'app\u3002test',
-  'api..example.com', '*.*.test', 'a.*.test', 'test.*', 'A'.repeat(64) + '.test', 'x'.repeat(64), '/a'.repeat(600),
-  'http://a.test,https://b.test;http://a.test,https://c.test', 'http://a.test,http://a.test', 'https://evil.test:0,https://x.test',
+  '',
+  ' ',
+  '  ',
+  '\u200b',
+  'include /etc/passwd;',
+  'a.test;include /etc/passwd',
+  '../../etc/passwd',
+  '/etc/passwd',
+  '$host',
+  '${http_host}',
+  '~^(.*)$',
+  '*',
+  '*.',
+  '.',
+  '..',
+  '-',
+  '_',
+  'null',
+  'undefined',
+  'true',
+  'false',
+  'NaN',
+  '0',
+  '-0',
+  '1e3',
+  '0x10',
+  '65536',
+  '4294967297',
+  '99999999999999999999',
+  'http://evil.test',
+  '//evil.test',
+  'javascript:alert(1)',
+  '{}',
+  '[]',
+  '"x"',
+  'a'.repeat(4097),
+  'a.'.repeat(2100),
+  '/'.repeat(3000),
+  '%'.repeat(100),
+  '\u0430pp.test',
+  '\uff41pp.test',
+  'app\u3002test',
+  'api..example.com',
+  '*.*.test',
+  'a.*.test',
+  'test.*',
+  'A'.repeat(64) + '.test',
+  'x'.repeat(64),
+  '/a'.repeat(600),
+  'http://a.test,https://b.test;http://a.test,https://c.test',
+  'http://a.test,http://a.test',
+  'https://evil.test:0,https://x.test',
 ];
 
 const KEYS = [
-  'hosts', 'port', 'network', 'context_root', 'context_root_rewrite', 'sticky_session_cookie', 'ip_hash', 'ssl_cert', 'ssl_key', 'ssl_only',
-  'ssl_passthrough', 'ssl_backend', 'ssl_backend_tls_verify', 'websocket_endpoints', 'redirects', 'default_backend', 'backend_mode',
-  'service_cluster', 'max_fails', 'fail_timeout',
+  'hosts',
+  'port',
+  'network',
+  'context_root',
+  'context_root_rewrite',
+  'sticky_session_cookie',
+  'ip_hash',
+  'ssl_cert',
+  'ssl_key',
+  'ssl_only',
+  'ssl_passthrough',
+  'ssl_backend',
+  'ssl_backend_tls_verify',
+  'websocket_endpoints',
+  'redirects',
+  'default_backend',
+  'backend_mode',
+  'service_cluster',
+  'max_fails',
+  'fail_timeout',
 ] as const;
 
 /** Plausible values per label, valid and invalid, for the "add a label" mutation. */
@@ -354,7 +497,17 @@ const VALUE_POOL: Record<(typeof KEYS)[number], readonly string[]> = {
   ssl_backend: ['true', 'false', 't', 'ON'],
   ssl_backend_tls_verify: ['none', 'required', 'Required', 'optional', ''],
   websocket_endpoints: ['/ws', '/api/ws', '/ws,/ws', '/ws,,/x', '/ws;', '/../ws', 'ws', '/ws/'],
-  redirects: ['http://old-{{SELF}},https://{{SELF}}', 'http://{{SELF}}/old,https://{{SELF}}/new', 'http://{{VALID}},https://evil.test', 'http://{{VALID_PT_ONLY}},https://evil.test', 'http://{{VALID_REDIR_SRC}},https://evil.test', 'http://{{VALID_CTX}}/api,https://evil.test', 'http://x.test', 'http://x.test,ftp://y.test', 'http://a.test/$x,https://b.test'],
+  redirects: [
+    'http://old-{{SELF}},https://{{SELF}}',
+    'http://{{SELF}}/old,https://{{SELF}}/new',
+    'http://{{VALID}},https://evil.test',
+    'http://{{VALID_PT_ONLY}},https://evil.test',
+    'http://{{VALID_REDIR_SRC}},https://evil.test',
+    'http://{{VALID_CTX}}/api,https://evil.test',
+    'http://x.test',
+    'http://x.test,ftp://y.test',
+    'http://a.test/$x,https://b.test',
+  ],
   default_backend: ['true', 'false', '1', 'yes'],
   backend_mode: ['task', 'vip', 'VIP', 'dnsrr', ''],
   service_cluster: ['blue', 'nosuchcluster', 'blue;', '', 'BLUE'],
@@ -363,9 +516,21 @@ const VALUE_POOL: Record<(typeof KEYS)[number], readonly string[]> = {
 };
 
 const CONFUSABLES: Record<string, string[]> = {
-  a: ['\u0430', '\uff41'], e: ['\u0435', '\uff45'], o: ['\u043e', '\uff4f'], p: ['\u0440'], c: ['\u0441'], x: ['\u0445'], i: ['\u0456', '\u0131'],
-  s: ['\u0455', '\u017f'], '.': ['\uff0e', '\u3002', '\u2024'], '/': ['\u2215', '\uff0f'], '-': ['\u2010', '\u2212'], '1': ['\uff11', '\u0661'],
-  '0': ['\uff10'], '8': ['\uff18'], k: ['\u212a'],
+  a: ['\u0430', '\uff41'],
+  e: ['\u0435', '\uff45'],
+  o: ['\u043e', '\uff4f'],
+  p: ['\u0440'],
+  c: ['\u0441'],
+  x: ['\u0445'],
+  i: ['\u0456', '\u0131'],
+  s: ['\u0455', '\u017f'],
+  '.': ['\uff0e', '\u3002', '\u2024'],
+  '/': ['\u2215', '\uff0f'],
+  '-': ['\u2010', '\u2212'],
+  '1': ['\uff11', '\u0661'],
+  '0': ['\uff10'],
+  '8': ['\uff18'],
+  k: ['\u212a'],
 };
 
 function typo(r: Rng, suffix: string): string {
@@ -435,8 +600,7 @@ function generateValidish(r: Rng): { labels: Record<string, string>; attach?: st
 // Valid-grammar fuzzing: random values the decoder should accept, to find ones nginx would not.
 const LOWER = 'abcdefghijklmnopqrstuvwxyz';
 const ALNUM = `${LOWER}${LOWER.toUpperCase()}0123456789`;
-const randStr = (r: Rng, alphabet: string, min: number, max: number) =>
-  Array.from({ length: min + r.int(max - min + 1) }, () => alphabet[r.int(alphabet.length)]!).join('');
+const randStr = (r: Rng, alphabet: string, min: number, max: number) => Array.from({ length: min + r.int(max - min + 1) }, () => alphabet[r.int(alphabet.length)]!).join('');
 /** %XX escapes the path grammar allows (not controls, '.', '/', '\\', DEL). */
 const pctEscape = (r: Rng) => `%${r.pick(['20', '21', '24', '25', '26', '2B', '2C', '3A', '3B', '3D', '40', '5B', '5D', '7B', '7D', '7E', 'C3', 'A9', 'e9', 'ff', '22', '27', '23', '3F'])}`;
 
@@ -482,7 +646,12 @@ function validFuzz(r: Rng, c: { labels: Record<string, string> }): void {
   }
   if (k === 'sticky_session_cookie') set(randStr(r, `${ALNUM}_.-`, 1, r.chance(0.1) ? 128 : 12));
   if (k === 'redirects') {
-    set(Array.from({ length: 1 + r.int(3) }, (_, i) => `${fuzzUrl(r, r.chance(0.5) ? `r${i}-{{SELF}}` : '{{SELF}}', 'source')},${fuzzUrl(r, r.chance(0.5) ? '{{SELF}}' : fuzzHost(r, 'elsewhere.test').replace(/^\*\./, ''), 'target')}`).join(';'));
+    set(
+      Array.from(
+        { length: 1 + r.int(3) },
+        (_, i) => `${fuzzUrl(r, r.chance(0.5) ? `r${i}-{{SELF}}` : '{{SELF}}', 'source')},${fuzzUrl(r, r.chance(0.5) ? '{{SELF}}' : fuzzHost(r, 'elsewhere.test').replace(/^\*\./, ''), 'target')}`,
+      ).join(';'),
+    );
   }
   if (k === 'fail_timeout') set(`${randStr(r, '0123456789', 1, 6)}${r.pick(['', 's', 'm', 'h', 'd'])}`);
   if (k === 'max_fails') set(String(r.int(1001)));
@@ -493,66 +662,103 @@ function mutate(r: Rng, c: { labels: Record<string, string>; attach?: string[]; 
   const keys = () => Object.keys(c.labels);
   const anyKey = () => (keys().length > 0 ? r.pick(keys()) : `${P}hosts`);
   const ops: [string, () => void][] = [
-    ['insert', () => {
-      const k = anyKey();
-      const v = c.labels[k] ?? '';
-      const at = r.int(v.length + 1);
-      c.labels[k] = v.slice(0, at) + r.pick(HOSTILE_SNIPPETS) + v.slice(at);
-    }],
-    ['replace', () => {
-      c.labels[anyKey()] = r.pick(HOSTILE_VALUES);
-    }],
-    ['typo-key', () => {
-      const k = anyKey();
-      const v = c.labels[k]!;
-      delete c.labels[k];
-      c.labels[P + typo(r, k.slice(P.length) || 'hosts')] = v;
-    }],
-    ['drop-key', () => {
-      delete c.labels[anyKey()];
-    }],
-    ['add-label', () => {
-      const k = r.pick(KEYS);
-      c.labels[P + k] = r.pick(VALUE_POOL[k]);
-    }],
-    ['steal-host', () => {
-      c.labels[`${P}hosts`] = `${c.labels[`${P}hosts`] ?? '{{SELF}}'},${r.pick(['{{VALID}}', '{{VALID_TLS}}', '{{VALID_PT}}', '{{VALID_PT_ONLY}}', '{{VALID_CTX}}', '{{VALID_UPPER}}', '{{VALID_REDIR_SRC}}'])}`;
-    }],
-    ['confusable', () => {
-      const k = anyKey();
-      const v = c.labels[k] ?? '';
-      const spots = [...v].map((ch, i) => [ch, i] as const).filter(([ch]) => CONFUSABLES[ch]);
-      if (spots.length === 0) return;
-      const [ch, i] = r.pick(spots);
-      const chars = [...v];
-      chars[i] = r.pick(CONFUSABLES[ch]!);
-      c.labels[k] = chars.join('');
-    }],
-    ['huge', () => {
-      const k = anyKey();
-      const unit = c.labels[k] || 'a';
-      c.labels[k] = unit.repeat(Math.ceil((3000 + r.int(8000)) / unit.length)).slice(0, 3000 + r.int(8000));
-    }],
-    ['case-flip', () => {
-      const k = anyKey();
-      const v = c.labels[k] ?? '';
-      c.labels[k] = [...v].map((ch) => (r.chance(0.5) ? ch.toUpperCase() : ch.toLowerCase())).join('');
-    }],
-    ['random-chars', () => {
-      const k = anyKey();
-      c.labels[k] = Array.from({ length: 1 + r.int(40) }, () => (r.chance(0.7) ? String.fromCharCode(0x20 + r.int(95)) : r.pick(HOSTILE_SNIPPETS))).join('');
-    }],
-    ['networks', () => {
-      const pick = r.int(4);
-      if (pick === 0) c.attach = [NET.front.name, NET.back.name];
-      else if (pick === 1) c.attach = [];
-      else if (pick === 2) c.attach = [NET.bridge.name];
-      else c.attach = [NET.ingress.name];
-    }],
-    ['vip', () => {
-      c.endpointMode = 'vip';
-      c.labels[`${P}backend_mode`] = 'vip';
-    }],
+    [
+      'insert',
+      () => {
+        const k = anyKey();
+        const v = c.labels[k] ?? '';
+        const at = r.int(v.length + 1);
+        c.labels[k] = v.slice(0, at) + r.pick(HOSTILE_SNIPPETS) + v.slice(at);
+      },
+    ],
+    [
+      'replace',
+      () => {
+        c.labels[anyKey()] = r.pick(HOSTILE_VALUES);
+      },
+    ],
+    [
+      'typo-key',
+      () => {
+        const k = anyKey();
+        const v = c.labels[k]!;
+        delete c.labels[k];
+        c.labels[P + typo(r, k.slice(P.length) || 'hosts')] = v;
+      },
+    ],
+    [
+      'drop-key',
+      () => {
+        delete c.labels[anyKey()];
+      },
+    ],
+    [
+      'add-label',
+      () => {
+        const k = r.pick(KEYS);
+        c.labels[P + k] = r.pick(VALUE_POOL[k]);
+      },
+    ],
+    [
+      'steal-host',
+      () => {
+        c.labels[`${P}hosts`] =
+          `${c.labels[`${P}hosts`] ?? '{{SELF}}'},${r.pick(['{{VALID}}', '{{VALID_TLS}}', '{{VALID_PT}}', '{{VALID_PT_ONLY}}', '{{VALID_CTX}}', '{{VALID_UPPER}}', '{{VALID_REDIR_SRC}}'])}`;
+      },
+    ],
+    [
+      'confusable',
+      () => {
+        const k = anyKey();
+        const v = c.labels[k] ?? '';
+        const spots = [...v].map((ch, i) => [ch, i] as const).filter(([ch]) => CONFUSABLES[ch]);
+        if (spots.length === 0) return;
+        const [ch, i] = r.pick(spots);
+        const chars = [...v];
+        chars[i] = r.pick(CONFUSABLES[ch]!);
+        c.labels[k] = chars.join('');
+      },
+    ],
+    [
+      'huge',
+      () => {
+        const k = anyKey();
+        const unit = c.labels[k] || 'a';
+        c.labels[k] = unit.repeat(Math.ceil((3000 + r.int(8000)) / unit.length)).slice(0, 3000 + r.int(8000));
+      },
+    ],
+    [
+      'case-flip',
+      () => {
+        const k = anyKey();
+        const v = c.labels[k] ?? '';
+        c.labels[k] = [...v].map((ch) => (r.chance(0.5) ? ch.toUpperCase() : ch.toLowerCase())).join('');
+      },
+    ],
+    [
+      'random-chars',
+      () => {
+        const k = anyKey();
+        c.labels[k] = Array.from({ length: 1 + r.int(40) }, () => (r.chance(0.7) ? String.fromCharCode(0x20 + r.int(95)) : r.pick(HOSTILE_SNIPPETS))).join('');
+      },
+    ],
+    [
+      'networks',
+      () => {
+        const pick = r.int(4);
+        if (pick === 0) c.attach = [NET.front.name, NET.back.name];
+        else if (pick === 1) c.attach = [];
+        else if (pick === 2) c.attach = [NET.bridge.name];
+        else c.attach = [NET.ingress.name];
+      },
+    ],
+    [
+      'vip',
+      () => {
+        c.endpointMode = 'vip';
+        c.labels[`${P}backend_mode`] = 'vip';
+      },
+    ],
   ];
   const applied: string[] = [];
   const n = 1 + r.int(3);
@@ -655,8 +861,7 @@ function readPublished(text: string): Published {
   const find = (list: Stmt[] | undefined, name: string) => (list ?? []).filter((s) => s.args[0] === name);
   const http = find(top, 'http')[0]?.block;
   const stream = find(top, 'stream')[0]?.block;
-  const ups = (list: Stmt[] | undefined) =>
-    new Map(find(list, 'upstream').map((u) => [u.args[1]!, find(u.block, 'server').map((s) => s.args[1]!)]));
+  const ups = (list: Stmt[] | undefined) => new Map(find(list, 'upstream').map((u) => [u.args[1]!, find(u.block, 'server').map((s) => s.args[1]!)]));
   const servers = find(http, 'server').map((s) => ({
     listen: find(s.block, 'listen').map((l) => l.args.slice(1)),
     names: find(s.block, 'server_name').flatMap((n) => n.args.slice(1)),
@@ -876,7 +1081,10 @@ test(`${TOTAL} adversarial label sets never break the published config or a vali
     }
 
     // Through the pipeline, per cluster.
-    for (const [name, ext, pipe] of [['default', extDefault, pipes.default], ['blue', extBlue, pipes.blue]] as const) {
+    for (const [name, ext, pipe] of [
+      ['default', extDefault, pipes.default],
+      ['blue', extBlue, pipes.blue],
+    ] as const) {
       const model: ClusterModel = models.get(name)!;
       const runsBefore = validator.runs;
       let res: PipelineResult;
@@ -912,7 +1120,10 @@ test(`${TOTAL} adversarial label sets never break the published config or a vali
   }
 
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const topCodes = [...codeCounts.entries()].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c}=${n}`).join(' ');
+  const topCodes = [...codeCounts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, n]) => `${c}=${n}`)
+    .join(' ');
   console.log(
     `adversarial: ${cases.length} label sets (${hand.length} hand-written, ${cases.length - hand.length} generated, seed ${SEED}); ` +
       `${rejected} rejected, ${enabled} enabled, ${ignored} ignored; ${batches} batches; ${validator.runs} pipeline nginx -t runs + ` +

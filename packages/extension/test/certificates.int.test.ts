@@ -63,15 +63,9 @@ test('covers: exact names, and one-label wildcards over exact hosts only', () =>
 test('pairProblem: parse, match, host coverage, mounted', () => {
   expect(pairProblem('shop.example.com', 'shop.crt', 'shop.key', read)).toBeUndefined();
   expect(pairProblem('login.shop.example.com', 'wild.crt', 'wild.key', read)).toBeUndefined();
-  expect(pairProblem('x.example.com', 'db-password', 'db-password', read)).toBe(
-    'secret db-password (ssl_cert) is not a PEM certificate',
-  );
-  expect(pairProblem('shop.example.com', 'shop.crt', 'other.key', read)).toBe(
-    'key other.key does not belong to certificate shop.crt',
-  );
-  expect(pairProblem('evil.example.net', 'shop.crt', 'shop.key', read)).toBe(
-    'certificate shop.crt is not for host evil.example.net (it is for shop.example.com)',
-  );
+  expect(pairProblem('x.example.com', 'db-password', 'db-password', read)).toBe('secret db-password (ssl_cert) is not a PEM certificate');
+  expect(pairProblem('shop.example.com', 'shop.crt', 'other.key', read)).toBe('key other.key does not belong to certificate shop.crt');
+  expect(pairProblem('evil.example.net', 'shop.crt', 'shop.key', read)).toBe('certificate shop.crt is not for host evil.example.net (it is for shop.example.com)');
   expect(pairProblem('shop.example.com', 'missing.crt', 'shop.key', read)).toMatch(/not mounted in the extension yet/);
 });
 
@@ -135,14 +129,10 @@ test('a non-PEM secret excludes only its service; the victim is published and th
     { host: 'shop.example.com', service: 'shop-web', cert: 'shop.crt', key: 'shop.key', addr: '10.0.0.2' },
     { host: 'evil.example.net', service: 'evil-web', cert: 'db-password', key: 'db-password', addr: '10.0.0.3' },
   ]);
-  expect([...certificateCulprits(model, read)]).toEqual([
-    ['evil-web', 'secret db-password (ssl_cert) is not a PEM certificate'],
-  ]);
+  expect([...certificateCulprits(model, read)]).toEqual([['evil-web', 'secret db-password (ssl_cert) is not a PEM certificate']]);
   const res = await pipeline.process(model, ext);
   expect(res.outcome).toBe('published');
-  expect(res.excluded).toEqual([
-    { service: 'evil-web', code: 'ERR_CERT_INVALID', reason: 'secret db-password (ssl_cert) is not a PEM certificate' },
-  ]);
+  expect(res.excluded).toEqual([{ service: 'evil-web', code: 'ERR_CERT_INVALID', reason: 'secret db-password (ssl_cert) is not a PEM certificate' }]);
   const conf = published.at(-1)!.text;
   expect(conf).toContain('/run/secrets/shop.crt');
   expect(conf).not.toContain('db-password');

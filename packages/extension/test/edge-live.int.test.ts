@@ -69,9 +69,7 @@ function dnsServer(name: string, addrs: string[]): Promise<{ port: number; close
       : [];
     sock.send(Buffer.concat([header, msg.subarray(12, qEnd), ...answers]), rinfo.port, rinfo.address);
   });
-  return new Promise((resolve) =>
-    sock.bind(0, '127.0.0.1', () => resolve({ port: sock.address().port, close: () => sock.close(), queries: () => queries })),
-  );
+  return new Promise((resolve) => sock.bind(0, '127.0.0.1', () => resolve({ port: sock.address().port, close: () => sock.close(), queries: () => queries })));
 }
 
 interface Reply {
@@ -216,7 +214,10 @@ describe('edge → routing proxies on real nginx', () => {
     });
     const tlsBackend = https.createServer({ cert: material.cert, key: material.key }, echo('passthrough-backend'));
     servers.push(app, tlsBackend);
-    for (const [k, s] of [['app', app], ['tlsBackend', tlsBackend]] as const) {
+    for (const [k, s] of [
+      ['app', app],
+      ['tlsBackend', tlsBackend],
+    ] as const) {
       p[k] = await new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as net.AddressInfo).port)));
     }
     for (const k of ['edgeHttp', 'edgeHttps', 'http', 'https'] as const) p[k] = await freePort();

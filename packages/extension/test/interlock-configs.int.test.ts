@@ -9,7 +9,9 @@ import { loadCase } from './golden/load-cases.js';
 import { nginxCheck } from './helpers/nginx-check.js';
 
 const DIR = fileURLToPath(new URL('../../model/test/fixtures/interlock/config/', import.meta.url));
-const files = readdirSync(DIR).filter((f) => f.endsWith('.toml')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.toml'))
+  .sort();
 const MODELS = ['one-host', 'tls', 'websocket', 'redirects', 'passthrough'];
 
 /** Signalbox's images have both nginx and www-data; the machine running this test may lack one. */
@@ -23,16 +25,20 @@ function userHere(user: string): string {
 }
 
 describe("Interlock's config.toml files render configs nginx accepts", () => {
-  test.each(files)('%s', async (file) => {
-    const parsed = parseConfig(readFileSync(`${DIR}${file}`, 'utf8'), file);
-    if (!parsed.ok) throw new Error(parsed.errors.map((e) => `${e.key}: ${e.message}`).join('\n'));
-    for (const [name, ext] of Object.entries(parsed.config.Extensions)) {
-      for (const model of MODELS) {
-        const c = loadCase(model);
-        const conf = renderNginxConf(c.model, { ...ext, Config: { ...ext.Config, User: userHere(ext.Config.User) } }, c.options);
-        const r = await nginxCheck(conf, { secretsDir: c.options.secretsDir });
-        if (!r.ok) throw new Error(`${file} [Extensions.${name}] with model ${model}: nginx -t failed:\n${r.output}`);
+  test.each(files)(
+    '%s',
+    async (file) => {
+      const parsed = parseConfig(readFileSync(`${DIR}${file}`, 'utf8'), file);
+      if (!parsed.ok) throw new Error(parsed.errors.map((e) => `${e.key}: ${e.message}`).join('\n'));
+      for (const [name, ext] of Object.entries(parsed.config.Extensions)) {
+        for (const model of MODELS) {
+          const c = loadCase(model);
+          const conf = renderNginxConf(c.model, { ...ext, Config: { ...ext.Config, User: userHere(ext.Config.User) } }, c.options);
+          const r = await nginxCheck(conf, { secretsDir: c.options.secretsDir });
+          if (!r.ok) throw new Error(`${file} [Extensions.${name}] with model ${model}: nginx -t failed:\n${r.output}`);
+        }
       }
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });

@@ -117,7 +117,10 @@ test('a config that still fails nginx -t after the exclusions is refused, not pu
     async validate(render, secrets) {
       let text = '';
       const res = await real.validate((s) => (text = render(s)), secrets);
-      const hosts = [...text.matchAll(/server_name\s+([^;]+);/g)].map((m) => m[1]).sort().join(' ');
+      const hosts = [...text.matchAll(/server_name\s+([^;]+);/g)]
+        .map((m) => m[1])
+        .sort()
+        .join(' ');
       if (!res.ok || hosts === '') return res;
       if (passed.has(hosts)) return { ok: false, error: `host not found in upstream (second check of ${hosts})` };
       passed.add(hosts);
@@ -127,7 +130,13 @@ test('a config that still fails nginx -t after the exclusions is refused, not pu
   const publisher = new MemoryPublisher();
   const served = new ServedConfigState();
   const pipeline = new Pipeline({ render: renderNginxConf, validator, publisher, served, log: createLogger('test', 'silent'), renderOptions: { proxyId: 'test' }, allowedModules: [] });
-  const res = await pipeline.process(modelOf([{ name: 'good', addr: '10.0.0.2' }, { name: 'bad', addr: 'no-such-host.invalid' }]), ext);
+  const res = await pipeline.process(
+    modelOf([
+      { name: 'good', addr: '10.0.0.2' },
+      { name: 'bad', addr: 'no-such-host.invalid' },
+    ]),
+    ext,
+  );
   expect(res.excluded.map((x) => x.service)).toEqual(['bad']);
   expect(res.outcome).toBe('refused');
   expect(res.error).toMatch(/second check/);
@@ -151,7 +160,10 @@ test('directives() sees statements, not quoted text or comments', () => {
 
 test('a service naming the API token secret as its certificate is left out, the others are published', async () => {
   const { publisher, pipeline } = setup();
-  const m = modelOf([{ name: 'good', addr: '10.0.0.2' }, { name: 'thief', addr: '10.0.0.3' }]);
+  const m = modelOf([
+    { name: 'good', addr: '10.0.0.2' },
+    { name: 'thief', addr: '10.0.0.3' },
+  ]);
   const thief = m.virtualHosts.find((v) => v.host === 'thief.test')!;
   thief.tls = { certSecret: 'signalbox-api-token-abc123', keySecret: 'signalbox-api-token-abc123' };
   const model = { ...m, proxySecrets: ['signalbox-api-token-abc123'] };

@@ -41,11 +41,7 @@ function model(port = 80): ClusterModel {
   });
   return {
     cluster: '',
-    virtualHosts: [
-      vh('a.test', 'a', '10.0.0.2'),
-      vh('b.test', 'b', '10.0.0.3'),
-      vh('c.test', 'c', '10.0.0.4', { certSecret: 'c.crt', keySecret: 'c.key' }),
-    ],
+    virtualHosts: [vh('a.test', 'a', '10.0.0.2'), vh('b.test', 'b', '10.0.0.3'), vh('c.test', 'c', '10.0.0.4', { certSecret: 'c.crt', keySecret: 'c.key' })],
     passthrough: [],
     redirects: [],
     services: [],
@@ -86,18 +82,10 @@ test('servicesBlamed: a line in a server or upstream block, a secret path, or no
   await pipeline.process(model(), ext);
   const text = served.get()!.text;
   const m = model();
-  expect(
-    servicesBlamed(`[emerg] bad in /etc/nginx/.nginx.conf.7.ab12.tmp:${lineOf(text, 'server_name "b.test"')}`, text, m),
-  ).toEqual(['b']);
-  expect(servicesBlamed(`[emerg] bad in /etc/nginx/nginx.conf:${lineOf(text, 'server 10.0.0.2:80')}`, text, m)).toEqual(
-    ['a'],
-  );
-  expect(
-    servicesBlamed('[emerg] cannot load certificate "/run/secrets/c.crt": PEM_read_bio_X509_AUX() failed', text, m),
-  ).toEqual(['c']);
-  expect(servicesBlamed(`[emerg] bad in /etc/nginx/nginx.conf:${lineOf(text, 'worker_connections')}`, text, m)).toEqual(
-    [],
-  );
+  expect(servicesBlamed(`[emerg] bad in /etc/nginx/.nginx.conf.7.ab12.tmp:${lineOf(text, 'server_name "b.test"')}`, text, m)).toEqual(['b']);
+  expect(servicesBlamed(`[emerg] bad in /etc/nginx/nginx.conf:${lineOf(text, 'server 10.0.0.2:80')}`, text, m)).toEqual(['a']);
+  expect(servicesBlamed('[emerg] cannot load certificate "/run/secrets/c.crt": PEM_read_bio_X509_AUX() failed', text, m)).toEqual(['c']);
+  expect(servicesBlamed(`[emerg] bad in /etc/nginx/nginx.conf:${lineOf(text, 'worker_connections')}`, text, m)).toEqual([]);
   expect(servicesBlamed('[emerg] something without a place', text, m)).toEqual([]);
 });
 
@@ -108,14 +96,9 @@ test('a refusal of the served config excludes the services it names and publishe
   // Stale or unattributable refusals change nothing.
   expect(await pipeline.proxyRefusal('0'.repeat(64), 'whatever')).toBeUndefined();
   expect(await pipeline.proxyRefusal(first.sha256, '[emerg] no place')).toBeUndefined();
-  const res = await pipeline.proxyRefusal(
-    first.sha256,
-    `[emerg] "proxy_pass" bad in /etc/nginx/.nginx.conf.1.x.tmp:${lineOf(first.text, 'server_name "b.test"')}`,
-  );
+  const res = await pipeline.proxyRefusal(first.sha256, `[emerg] "proxy_pass" bad in /etc/nginx/.nginx.conf.1.x.tmp:${lineOf(first.text, 'server_name "b.test"')}`);
   expect(res?.outcome).toBe('published');
-  expect(res?.excluded).toEqual([
-    { service: 'b', code: 'ERR_PROXY_REFUSED', reason: expect.stringContaining('"proxy_pass" bad') },
-  ]);
+  expect(res?.excluded).toEqual([{ service: 'b', code: 'ERR_PROXY_REFUSED', reason: expect.stringContaining('"proxy_pass" bad') }]);
   const text = served.get()!.text;
   expect(text).toContain('server_name "a.test"');
   expect(text).toContain('# b.test (http): held, its service is not routed here');

@@ -56,12 +56,7 @@ interface Reply {
   body: string;
 }
 
-function get(
-  port: number,
-  host: string,
-  urlPath: string,
-  opts: { tls?: boolean; headers?: Record<string, string>; localAddress?: string } = {},
-): Promise<Reply> {
+function get(port: number, host: string, urlPath: string, opts: { tls?: boolean; headers?: Record<string, string>; localAddress?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const mod = opts.tls ? https : http;
     const req = mod.request(
@@ -121,9 +116,7 @@ describe('live nginx with a rendered config', () => {
 
     const a = http.createServer(echoHandler('a'));
     a.on('upgrade', (req, socket) => {
-      socket.end(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nx-seen-upgrade: ${String(req.headers['upgrade'])}\r\n\r\n`,
-      );
+      socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nx-seen-upgrade: ${String(req.headers['upgrade'])}\r\n\r\n`);
     });
     const b = http.createServer(echoHandler('b'));
     // A task that answers every request with 503: Interlock retried idempotent requests on another task.
@@ -167,14 +160,10 @@ describe('live nginx with a rendered config', () => {
         {
           host: 'sticky.test',
           sslOnly: false,
-          locations: [
-            { path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream('u_sticky', [p.a, p.b], { balance: 'cookie', cookie: 'SESS-ID' }) },
-          ],
+          locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream('u_sticky', [p.a, p.b], { balance: 'cookie', cookie: 'SESS-ID' }) }],
         },
       ],
-      passthrough: [
-        { host: 'pt.test', upstream: upstream('u_pt', [p.tlsBackend]) },
-      ],
+      passthrough: [{ host: 'pt.test', upstream: upstream('u_pt', [p.tlsBackend]) }],
       redirects: [{ sourceHost: 'old.test', source: 'http://old.test', target: 'http://new.test' }],
       services: [],
       proxyNetworks: [],
@@ -195,9 +184,7 @@ describe('live nginx with a rendered config', () => {
         PidPath: path.join(tmp, 'nginx.pid'),
         AccessLogPath: path.join(tmp, 'access.log'),
         ErrorLogPath: path.join(tmp, 'error.log'),
-        HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map(
-          (d) => `${d} ${path.join(tmp, d)};`,
-        ),
+        HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((d) => `${d} ${path.join(tmp, d)};`),
       },
     };
     const conf = renderNginxConf(model, ext, {

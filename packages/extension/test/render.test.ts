@@ -2,14 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync
 import os from 'node:os';
 import path from 'node:path';
 import type { ClusterModel } from '@signalbox/model';
-import {
-  RenderError,
-  buildViewModel,
-  defaultTemplatesDir,
-  hashBucketSize,
-  quote,
-  renderNginxConf,
-} from '../src/render/index.js';
+import { RenderError, buildViewModel, defaultTemplatesDir, hashBucketSize, quote, renderNginxConf } from '../src/render/index.js';
 import type { ProxyLocationView, ServerView, ViewModel } from '../src/render/index.js';
 import { nginxVar } from '../src/render/quote.js';
 import { caseNames, loadCase } from './golden/load-cases.js';
@@ -65,7 +58,11 @@ describe('golden nginx.conf', () => {
 function reversedDeep<T>(value: T): T {
   if (Array.isArray(value)) return value.map(reversedDeep).reverse() as T;
   if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reversedDeep(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value)
+        .reverse()
+        .map(([k, v]) => [k, reversedDeep(v)]),
+    ) as T;
   }
   return value;
 }
@@ -281,9 +278,7 @@ describe('view model rules', () => {
       name: 'x-proxy-id',
       value: '$hostname',
     });
-    expect(
-      buildViewModel(shown.model, shown.ext, { ...shown.options, proxyId: 'p-1' }).http.responseHeaders,
-    ).toContainEqual({ name: 'x-proxy-id', value: '"p-1"' });
+    expect(buildViewModel(shown.model, shown.ext, { ...shown.options, proxyId: 'p-1' }).http.responseHeaders).toContainEqual({ name: 'x-proxy-id', value: '"p-1"' });
   });
 
   it('renders the secrets directory into certificate paths', () => {
@@ -385,12 +380,7 @@ describe('templates', () => {
 
   it('renders a custom template with the same view model, partials included', () => {
     const c = loadCase('one-host');
-    const custom = [
-      '# custom for {{ cluster }}',
-      '{% for u in http.upstreams %}',
-      '{% include "partials/upstream.njk" %}',
-      '{% endfor %}',
-    ].join('\n');
+    const custom = ['# custom for {{ cluster }}', '{% for u in http.upstreams %}', '{% include "partials/upstream.njk" %}', '{% endfor %}'].join('\n');
     const out = renderNginxConf(c.model, c.ext, { ...c.options, customTemplate: custom });
     expect(out).toMatch(/^# custom for \(default\)\n {4}# services: app\n {4}upstream u_app_example_com_[0-9a-f]{8} \{\n/);
   });
@@ -399,7 +389,6 @@ describe('templates', () => {
     const c = loadCase('one-host');
     expect(() => renderNginxConf(c.model, c.ext, { ...c.options, customTemplate: '{{ nope }}' })).toThrow(/undefined/);
   });
-
 });
 
 describe('what apps saw behind Interlock', () => {

@@ -40,7 +40,7 @@ test('bad ?wait= is a coded 400; fuzzed headers, parameters and bodies never cra
   const bad = await app.inject({ url: '/v1/nginx.conf?wait=-3', headers: AUTH });
   expect([bad.statusCode, bad.json().code]).toEqual([400, 'ERR_API_BAD_REQUEST']);
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const junk = (n: number) => Array.from({ length: n }, () => String.fromCharCode(32 + Math.floor(rnd() * 95))).join('');
   for (let i = 0; i < 120; i++) {
     const r = await app.inject({

@@ -63,11 +63,7 @@ const SCENARIOS: Record<string, { description: string; snap: SwarmSnapshot; lose
         },
       ],
       ['evil-cert', 'evil', { [`${P}hosts`]: 'login.shop.example.com', ...TLS }],
-      [
-        'shop-pay',
-        'shop',
-        { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/pay', [`${P}ssl_only`]: 'true', ...TLS },
-      ],
+      ['shop-pay', 'shop', { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/pay', [`${P}ssl_only`]: 'true', ...TLS }],
     ]),
     losers: {
       'evil-account': 'ERR_HOST_OWNED',
@@ -82,11 +78,7 @@ const SCENARIOS: Record<string, { description: string; snap: SwarmSnapshot; lose
       'Issue 9 cases 3 and 9 built by core: stack evil passes *.com through and is the default backend; shop.example.com (terminated) is kept out of the passthrough wildcard, and the passed-through and rejected hosts of stack shop are held (503, handshake rejected) instead of reaching evil.',
     snap: snapshot([
       ['shop-web', 'shop', { [`${P}hosts`]: 'shop.example.com', ...TLS }],
-      [
-        'shop-pt',
-        'shop',
-        { [`${P}hosts`]: 'tls.shop.example.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '8443' },
-      ],
+      ['shop-pt', 'shop', { [`${P}hosts`]: 'tls.shop.example.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '8443' }],
       ['shop-broken', 'shop', { [`${P}hosts`]: 'new.shop.example.com', [`${P}network`]: 'missing' }],
       ['evil-wild', 'evil', { [`${P}hosts`]: '*.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '8443' }],
       ['evil-default', 'evil', { [`${P}default_backend`]: 'true' }],
@@ -97,16 +89,13 @@ const SCENARIOS: Record<string, { description: string; snap: SwarmSnapshot; lose
 };
 
 function built(name: string): ClusterModel {
-  return buildClusterModels(SCENARIOS[name]!.snap, [{ name: 'default', serviceCluster: '', networks: [] }]).get(
-    'default',
-  )!;
+  return buildClusterModels(SCENARIOS[name]!.snap, [{ name: 'default', serviceCluster: '', networks: [] }]).get('default')!;
 }
 
 describe.each(Object.keys(SCENARIOS))('%s', (name) => {
   const model = built(name);
   const casePath = path.join(CASES_DIR, `${name}.json`);
-  if (UPDATE)
-    writeFileSync(casePath, `${JSON.stringify({ description: SCENARIOS[name]!.description, model }, null, 2)}\n`);
+  if (UPDATE) writeFileSync(casePath, `${JSON.stringify({ description: SCENARIOS[name]!.description, model }, null, 2)}\n`);
 
   it('rejects each attacker with the code that names the owner; the victim keeps every service', () => {
     const { losers } = SCENARIOS[name]!;
@@ -149,7 +138,10 @@ describe('what the rendered config does', () => {
     expect(mapBody).toMatch(/"?shop\.example\.com"?\s+signalbox_https_terminate;/);
     expect(c.model.heldHosts).toEqual(['new.shop.example.com', 'tls.shop.example.com']);
     // Held hosts share one block per listener (identical blocks are merged), so look them up by server_name.
-    const blocks = conf.split(/\n\s*server \{/).slice(1).map((b) => b.slice(0, b.indexOf('\n    }')));
+    const blocks = conf
+      .split(/\n\s*server \{/)
+      .slice(1)
+      .map((b) => b.slice(0, b.indexOf('\n    }')));
     const named = (host: string) => blocks.filter((b) => new RegExp(`server_name [^;]*"${host.replace(/\./g, '\\.')}"`).test(b));
     for (const host of c.model.heldHosts!) {
       const mine = named(host);

@@ -5,16 +5,7 @@ import { createHash } from 'node:crypto';
 import type { Diagnostic } from './diagnostics.js';
 import type { RouteSpec } from './labels-types.js';
 import { decodeLabels } from './labels.js';
-import type {
-  ClusterModel,
-  Location,
-  PassthroughHost,
-  RedirectRule,
-  ServiceStatus,
-  Upstream,
-  UpstreamServer,
-  VirtualHost,
-} from './routing-model.js';
+import type { ClusterModel, Location, PassthroughHost, RedirectRule, ServiceStatus, Upstream, UpstreamServer, VirtualHost } from './routing-model.js';
 import type { NetworkSnapshot, ServiceSnapshot, SwarmSnapshot } from './snapshot.js';
 
 export interface ClusterTarget {
@@ -67,7 +58,7 @@ export type ClusterCode =
  * so nginx either refused the whole file (no site got updates) or one service silently won.
  */
 const UNSAFE_IN_INTERLOCK =
-  ' (Interlock accepted both and rendered them into one nginx.conf, where nginx either refused the whole file, so no service got updates, or one service silently took the other\'s traffic; Signalbox keeps the service created first)';
+  " (Interlock accepted both and rendered them into one nginx.conf, where nginx either refused the whole file, so no service got updates, or one service silently took the other's traffic; Signalbox keeps the service created first)";
 
 function err(code: ClusterCode, key: string, message: string, value?: string): Diagnostic {
   return value === undefined ? { code, severity: 'error', key, message } : { code, severity: 'error', key, message, value };
@@ -82,9 +73,7 @@ function byString<T>(key: (t: T) => string): (a: T, b: T) => number {
 }
 
 /** Where the proxy reaches a service's servers. */
-type Reach =
-  | { kind: 'network'; network: NetworkSnapshot }
-  | { kind: 'host-port'; published: number };
+type Reach = { kind: 'network'; network: NetworkSnapshot } | { kind: 'host-port'; published: number };
 
 interface Candidate {
   svc: ServiceSnapshot;
@@ -120,17 +109,25 @@ function stackNetwork(svc: ServiceSnapshot, key: string, attached: readonly Netw
 }
 
 function resolveReach(svc: ServiceSnapshot, spec: RouteSpec, snap: SwarmSnapshot, byId: Map<string, NetworkSnapshot>): Reach | Diagnostic {
-  const attached = svc.networkIds
-    .map((id) => byId.get(id))
-    .filter((n): n is NetworkSnapshot => n !== undefined && !n.ingress);
+  const attached = svc.networkIds.map((id) => byId.get(id)).filter((n): n is NetworkSnapshot => n !== undefined && !n.ingress);
   if (spec.network !== undefined) {
     const named = snap.networks.find((n) => n.name === spec.network) ?? stackNetwork(svc, spec.network, attached);
     if (named === undefined) {
-      return err('ERR_NETWORK_NOT_FOUND', L('network'), 'names a network that does not exist in the swarm, nor one of its own stack by that key; create it or fix the name (stacks prefix network names with the stack name)', spec.network);
+      return err(
+        'ERR_NETWORK_NOT_FOUND',
+        L('network'),
+        'names a network that does not exist in the swarm, nor one of its own stack by that key; create it or fix the name (stacks prefix network names with the stack name)',
+        spec.network,
+      );
     }
     if (!attached.some((n) => n.id === named.id)) {
       const names = attached.map((n) => n.name).sort();
-      return err('ERR_NETWORK_NOT_ATTACHED', L('network'), `is not a network this service is attached to (attached: ${names.length ? names.join(', ') : 'none'}); add the network to the service`, spec.network);
+      return err(
+        'ERR_NETWORK_NOT_ATTACHED',
+        L('network'),
+        `is not a network this service is attached to (attached: ${names.length ? names.join(', ') : 'none'}); add the network to the service`,
+        spec.network,
+      );
     }
     if (named.scope !== 'swarm' || named.driver !== 'overlay') {
       return err('ERR_NETWORK_NOT_OVERLAY', L('network'), `is a ${named.scope}-scoped ${named.driver} network; the proxy can only join swarm-scoped overlay networks`, spec.network);
@@ -144,7 +141,14 @@ function resolveReach(svc: ServiceSnapshot, spec: RouteSpec, snap: SwarmSnapshot
   if (overlays.length === 0) {
     return err('ERR_NETWORK_NONE', L('network'), `is not set and the service is on no overlay network; attach it to one (and name it in ${L('network')}) or publish port ${spec.port} in host mode`);
   }
-  return err('ERR_NETWORK_AMBIGUOUS', L('network'), `is required because the service is on several networks (${overlays.map((n) => n.name).sort().join(', ')}); name the one the proxy should use`);
+  return err(
+    'ERR_NETWORK_AMBIGUOUS',
+    L('network'),
+    `is required because the service is on several networks (${overlays
+      .map((n) => n.name)
+      .sort()
+      .join(', ')}); name the one the proxy should use`,
+  );
 }
 
 function serversFor(svc: ServiceSnapshot, spec: RouteSpec, reach: Reach, snap: SwarmSnapshot): UpstreamServer[] {
@@ -293,7 +297,13 @@ export function ownerName(owner: string): string {
 
 /** Owner lists in config.toml: comma-separated stack names, '-' for the services outside any stack. */
 export function parseOwnerList(value: string): Set<string> {
-  return new Set(value.split(',').map((o) => o.trim()).filter((o) => o !== '').map((o) => (o === '-' ? '' : o)));
+  return new Set(
+    value
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== '')
+      .map((o) => (o === '-' ? '' : o)),
+  );
 }
 
 /** Operator rules (config.toml HostOwners / SecretOwners): pattern → owners allowed. */
@@ -303,8 +313,7 @@ export interface OwnerRules {
 }
 
 function ownerRules(target: ClusterTarget): OwnerRules {
-  const map = (r: Readonly<Record<string, string>> | undefined) =>
-    new Map(Object.entries(r ?? {}).map(([k, v]) => [k.toLowerCase(), parseOwnerList(v)]));
+  const map = (r: Readonly<Record<string, string>> | undefined) => new Map(Object.entries(r ?? {}).map(([k, v]) => [k.toLowerCase(), parseOwnerList(v)]));
   return { hosts: map(target.hostOwners), secrets: map(target.secretOwners) };
 }
 
@@ -351,16 +360,28 @@ function ownershipProblems(
     const allowed = operatorOwners(host, rules.hosts);
     if (allowed) {
       if (!allowed.has(owner)) {
-        problems.push(err('ERR_HOST_RESERVED', key, `is reserved by the operator (config.toml HostOwners) for ${[...allowed].sort().map(ownerName).join(', ')}; this service belongs to ${ownerName(owner)}`, host));
+        problems.push(
+          err('ERR_HOST_RESERVED', key, `is reserved by the operator (config.toml HostOwners) for ${[...allowed].sort().map(ownerName).join(', ')}; this service belongs to ${ownerName(owner)}`, host),
+        );
       }
       continue;
     }
     const holder = hostOwner.get(host);
     if (holder && holder.owner !== owner) {
-      problems.push(err('ERR_HOST_OWNED', key, `belongs to ${ownerName(holder.owner)} (first claimed by service ${holder.service}); this service belongs to ${ownerName(owner)} and cannot add routes, redirects, certificates or passthrough to it (an operator can share it in config.toml HostOwners)`, host));
+      problems.push(
+        err(
+          'ERR_HOST_OWNED',
+          key,
+          `belongs to ${ownerName(holder.owner)} (first claimed by service ${holder.service}); this service belongs to ${ownerName(owner)} and cannot add routes, redirects, certificates or passthrough to it (an operator can share it in config.toml HostOwners)`,
+          host,
+        ),
+      );
     }
   }
-  for (const [key, secret] of [['ssl_cert', c.spec.sslCert], ['ssl_key', c.spec.sslKey]] as const) {
+  for (const [key, secret] of [
+    ['ssl_cert', c.spec.sslCert],
+    ['ssl_key', c.spec.sslKey],
+  ] as const) {
     if (secret === undefined) continue;
     const allowed = rules.secrets.get(secret);
     const labelled = secretLabels.get(secret);
@@ -369,7 +390,14 @@ function ownershipProblems(
     const owners = allowed ?? (stackOwner !== undefined ? new Set([stackOwner]) : holder ? new Set([holder.owner]) : undefined);
     if (owners && !owners.has(owner)) {
       const why = allowed ? 'the operator (config.toml SecretOwners) allows it to' : stackOwner !== undefined ? 'the secret was created by' : `first used by service ${holder!.service} of`;
-      problems.push(err('ERR_SECRET_OWNED', L(key), `belongs to ${[...owners].sort().map(ownerName).join(', ')} (${why} that owner); this service belongs to ${ownerName(owner)} and cannot use it (an operator can share it in config.toml SecretOwners)`, secret));
+      problems.push(
+        err(
+          'ERR_SECRET_OWNED',
+          L(key),
+          `belongs to ${[...owners].sort().map(ownerName).join(', ')} (${why} that owner); this service belongs to ${ownerName(owner)} and cannot use it (an operator can share it in config.toml SecretOwners)`,
+          secret,
+        ),
+      );
     }
   }
   return problems;
@@ -423,60 +451,135 @@ function resolveConflicts(cands: Candidate[], rules: OwnerRules, secretLabels: R
     for (const r of c.spec.redirects) {
       const o = redirectTarget.get(r.source);
       if (o && o.value !== r.target) {
-        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} is already redirected to ${o.value} by service ${o.service}; a source can have only one target` + UNSAFE_IN_INTERLOCK, r.source));
+        problems.push(
+          err(
+            'ERR_CONFLICT_REDIRECT',
+            L('redirects'),
+            `source ${r.source} is already redirected to ${o.value} by service ${o.service}; a source can have only one target` + UNSAFE_IN_INTERLOCK,
+            r.source,
+          ),
+        );
       }
       const path = redirectPath(r.source);
       const taken = (routesOnHost.get(r.sourceHost) ?? []).find((w) => w.service !== c.svc.name && overlaps(path, w.path) && !redirectKeys.get(w.service)?.has(`${r.source}\n${r.target}`));
       if (taken) {
-        problems.push(err('ERR_CONFLICT_REDIRECT', L('redirects'), `source ${r.source} would take over host ${r.sourceHost} path ${taken.path}, which service ${taken.service} routes; redirect only hosts and paths no other service serves (or give every service of the host the same redirect)` + UNSAFE_IN_INTERLOCK, r.source));
+        problems.push(
+          err(
+            'ERR_CONFLICT_REDIRECT',
+            L('redirects'),
+            `source ${r.source} would take over host ${r.sourceHost} path ${taken.path}, which service ${taken.service} routes; redirect only hosts and paths no other service serves (or give every service of the host the same redirect)` +
+              UNSAFE_IN_INTERLOCK,
+            r.source,
+          ),
+        );
       }
     }
     for (const [host, path] of httpPaths) {
       const shadow = (redirectsOnHost.get(host) ?? []).find((r) => r.service !== c.svc.name && overlaps(r.path, path) && !mine.has(`${r.source}\n${r.target}`));
       if (shadow) {
-        problems.push(err('ERR_CONFLICT_REDIRECT', L('hosts'), `host ${host} path ${path} is redirected by service ${shadow.service} (${shadow.source} to ${shadow.target}), so requests would never reach this service` + UNSAFE_IN_INTERLOCK, host));
+        problems.push(
+          err(
+            'ERR_CONFLICT_REDIRECT',
+            L('hosts'),
+            `host ${host} path ${path} is redirected by service ${shadow.service} (${shadow.source} to ${shadow.target}), so requests would never reach this service` + UNSAFE_IN_INTERLOCK,
+            host,
+          ),
+        );
       }
       const plain = plainHost.get(host);
       if (c.spec.sslOnly && !c.spec.sslPassthrough && plain !== undefined && plain !== c.svc.name) {
-        problems.push(err('ERR_CONFLICT_SSL_ONLY', L('ssl_only'), `host ${host} is also routed by service ${plain} without ssl_only; ssl_only applies to the whole host and would turn that service's plain-HTTP routes into redirects (set it on every service of the host, or on none)` + UNSAFE_IN_INTERLOCK, 'true'));
+        problems.push(
+          err(
+            'ERR_CONFLICT_SSL_ONLY',
+            L('ssl_only'),
+            `host ${host} is also routed by service ${plain} without ssl_only; ssl_only applies to the whole host and would turn that service's plain-HTTP routes into redirects (set it on every service of the host, or on none)` +
+              UNSAFE_IN_INTERLOCK,
+            'true',
+          ),
+        );
       }
     }
     for (const [key, sig] of claims.locations) {
       const o = loc.get(key);
       const [host, path] = key.split('\n') as [string, string];
       if (o && o.value !== sig) {
-        problems.push(err('ERR_CONFLICT_ROUTE', L('hosts'), `host ${host} path ${path} is already routed by service ${o.service} with different options (sticky/ip_hash/ssl_backend/rewrite/max_fails); services sharing a host and path form a canary pair only when those options match` + UNSAFE_IN_INTERLOCK, host));
+        problems.push(
+          err(
+            'ERR_CONFLICT_ROUTE',
+            L('hosts'),
+            `host ${host} path ${path} is already routed by service ${o.service} with different options (sticky/ip_hash/ssl_backend/rewrite/max_fails); services sharing a host and path form a canary pair only when those options match` +
+              UNSAFE_IN_INTERLOCK,
+            host,
+          ),
+        );
       }
       if (pass.has(host)) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('hosts'), `host ${host} is already passed through (ssl_passthrough) by service ${pass.get(host)}; a host cannot be both terminated here and passed through` + UNSAFE_IN_INTERLOCK, host));
+        problems.push(
+          err(
+            'ERR_CONFLICT_PASSTHROUGH',
+            L('hosts'),
+            `host ${host} is already passed through (ssl_passthrough) by service ${pass.get(host)}; a host cannot be both terminated here and passed through` + UNSAFE_IN_INTERLOCK,
+            host,
+          ),
+        );
       }
       // A websocket endpoint is an exact location rendered before the others: it must stay with the
       // location (context root) that first claimed it, or it would take requests of another service's path.
       for (const endpoint of c.spec.websocketEndpoints) {
         const w = websockets.get(`${host}\n${endpoint}`);
         if (w && w.value !== path) {
-          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is already a websocket endpoint of service ${w.service} (location ${w.value}); one endpoint belongs to one location` + UNSAFE_IN_INTERLOCK, endpoint));
+          problems.push(
+            err(
+              'ERR_CONFLICT_WEBSOCKET',
+              L('websocket_endpoints'),
+              `endpoint ${endpoint} of host ${host} is already a websocket endpoint of service ${w.service} (location ${w.value}); one endpoint belongs to one location` + UNSAFE_IN_INTERLOCK,
+              endpoint,
+            ),
+          );
         }
         const routed = loc.get(`${host}\n${endpoint}`);
         if (endpoint !== path && routed) {
-          problems.push(err('ERR_CONFLICT_WEBSOCKET', L('websocket_endpoints'), `endpoint ${endpoint} of host ${host} is a path service ${routed.service} routes; a websocket endpoint would take its requests` + UNSAFE_IN_INTERLOCK, endpoint));
+          problems.push(
+            err(
+              'ERR_CONFLICT_WEBSOCKET',
+              L('websocket_endpoints'),
+              `endpoint ${endpoint} of host ${host} is a path service ${routed.service} routes; a websocket endpoint would take its requests` + UNSAFE_IN_INTERLOCK,
+              endpoint,
+            ),
+          );
         }
       }
     }
     for (const [host, pair] of claims.certs) {
       const o = cert.get(host);
       if (o && o.value !== pair) {
-        problems.push(err('ERR_CONFLICT_CERT', L('ssl_cert'), `host ${host} already uses a different certificate from service ${o.service}; services sharing a host must use the same ssl_cert/ssl_key` + UNSAFE_IN_INTERLOCK, pair.split('\n')[0]));
+        problems.push(
+          err(
+            'ERR_CONFLICT_CERT',
+            L('ssl_cert'),
+            `host ${host} already uses a different certificate from service ${o.service}; services sharing a host must use the same ssl_cert/ssl_key` + UNSAFE_IN_INTERLOCK,
+            pair.split('\n')[0],
+          ),
+        );
       }
     }
     for (const host of claims.passthrough) {
       const other = pass.get(host);
       if (other !== undefined) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already passed through to service ${other}; only one service may receive a passed-through host` + UNSAFE_IN_INTERLOCK, host));
+        problems.push(
+          err(
+            'ERR_CONFLICT_PASSTHROUGH',
+            L('ssl_passthrough'),
+            `host ${host} is already passed through to service ${other}; only one service may receive a passed-through host` + UNSAFE_IN_INTERLOCK,
+            host,
+          ),
+        );
       }
       const served = term.get(host) ?? httpHost.get(host);
       if (served !== undefined) {
-        problems.push(err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${served}; a host cannot be both` + UNSAFE_IN_INTERLOCK, host));
+        problems.push(
+          err('ERR_CONFLICT_PASSTHROUGH', L('ssl_passthrough'), `host ${host} is already served over HTTP/terminated TLS by service ${served}; a host cannot be both` + UNSAFE_IN_INTERLOCK, host),
+        );
       }
     }
     if (claims.defaultBackend && def !== undefined) {
@@ -549,13 +652,33 @@ function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: Eva
   const tooLong = labelsTooLong(labels);
   if (tooLong) return { kind: 'rejected', cluster, hosts: [], errors: [tooLong], warnings: decoded.warnings };
   if (spec.hosts.length > MAX_HOSTS_PER_SERVICE) {
-    errors.push(err('ERR_LIMIT_HOSTS', L('hosts'), `names ${spec.hosts.length} hosts; a service may route at most ${MAX_HOSTS_PER_SERVICE} (split it, or use a wildcard such as *.example.com)`, spec.hosts.slice(0, 3).join(',')));
+    errors.push(
+      err(
+        'ERR_LIMIT_HOSTS',
+        L('hosts'),
+        `names ${spec.hosts.length} hosts; a service may route at most ${MAX_HOSTS_PER_SERVICE} (split it, or use a wildcard such as *.example.com)`,
+        spec.hosts.slice(0, 3).join(','),
+      ),
+    );
     return { kind: 'rejected', cluster, hosts: [], errors, warnings: decoded.warnings };
   }
   if (!ctx.knownClusters.has(cluster)) {
-    errors.push(err('ERR_SERVICE_CLUSTER_UNKNOWN', L('service_cluster'), `names no configured service cluster (configured: ${[...ctx.knownClusters].map((c) => (c === '' ? '(default)' : c)).sort().join(', ')})`, cluster));
+    errors.push(
+      err(
+        'ERR_SERVICE_CLUSTER_UNKNOWN',
+        L('service_cluster'),
+        `names no configured service cluster (configured: ${[...ctx.knownClusters]
+          .map((c) => (c === '' ? '(default)' : c))
+          .sort()
+          .join(', ')})`,
+        cluster,
+      ),
+    );
   }
-  for (const [key, name] of [['ssl_cert', spec.sslCert], ['ssl_key', spec.sslKey]] as const) {
+  for (const [key, name] of [
+    ['ssl_cert', spec.sslCert],
+    ['ssl_key', spec.sslKey],
+  ] as const) {
     if (name !== undefined && !ctx.secretNames.has(name)) {
       errors.push(err('ERR_SECRET_NOT_FOUND', L(key), 'names a Docker secret that does not exist; create it with `docker secret create`', name));
     }
@@ -567,7 +690,9 @@ function evaluate(svc: ServiceSnapshot, labels: Record<string, string>, ctx: Eva
   }
   const target = ctx.targets.find((t) => t.serviceCluster === cluster);
   if (reach.kind === 'network' && target && target.networks.length > 0 && !target.networks.includes(reach.network.name)) {
-    errors.push(err('ERR_NETWORK_NOT_ALLOWED', L('network'), `is not in this cluster's fixed Networks list (${[...target.networks].sort().join(', ')}); the proxy only joins those`, reach.network.name));
+    errors.push(
+      err('ERR_NETWORK_NOT_ALLOWED', L('network'), `is not in this cluster's fixed Networks list (${[...target.networks].sort().join(', ')}); the proxy only joins those`, reach.network.name),
+    );
   }
   if (spec.backendMode === 'vip' && (reach.kind !== 'network' || svc.endpointMode !== 'vip')) {
     errors.push(err('ERR_BACKEND_MODE_VIP', L('backend_mode'), 'is vip but the service has no virtual IP on that network (endpoint mode dnsrr or host-published); use task', 'vip'));
@@ -626,10 +751,18 @@ export function buildClusterModels(snap: SwarmSnapshot, targets: readonly Cluste
       for (const host of chosen.hosts) bucket?.rejectedHosts.push({ host, owner: ownerOf(svc.labels) });
       continue;
     }
-    const warnings = labelErrors.length === 0 ? chosen.warnings : [
-      ...chosen.warnings,
-      { code: 'WARN_SERVING_PREVIOUS_LABELS' as const, severity: 'warning' as const, key: 'com.docker.lb.*', message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed' },
-    ];
+    const warnings =
+      labelErrors.length === 0
+        ? chosen.warnings
+        : [
+            ...chosen.warnings,
+            {
+              code: 'WARN_SERVING_PREVIOUS_LABELS' as const,
+              severity: 'warning' as const,
+              key: 'com.docker.lb.*',
+              message: 'the current labels are rejected (see errors); the previous labels of this service are still routed until they are fixed',
+            },
+          ];
     bucket!.cands.push({ svc, spec: chosen.spec, reach: chosen.reach, servers: serversFor(svc, chosen.spec, chosen.reach, snap), errors: labelErrors, warnings });
   }
 

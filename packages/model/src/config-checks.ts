@@ -72,11 +72,7 @@ export const LISTEN_ADDRESS = stringCheck(
   'must be [host]:port with a port from 1 to 65535, e.g. ":8080"',
 );
 
-export const DOCKER_ENDPOINT = stringCheck(
-  'Must be unix:///path or tcp://host:port.',
-  (v) => UNIX_URL.test(v) || validPort(TCP_URL.exec(v)?.[1]),
-  'must be unix:///path/to/socket or tcp://host:port',
-);
+export const DOCKER_ENDPOINT = stringCheck('Must be unix:///path or tcp://host:port.', (v) => UNIX_URL.test(v) || validPort(TCP_URL.exec(v)?.[1]), 'must be unix:///path/to/socket or tcp://host:port');
 
 export const OPTIONAL_HTTP_URL = stringCheck(
   'Must be empty or an http:// or https:// URL.',
@@ -103,11 +99,7 @@ export const POSITIVE_DURATION = goDuration(true);
 /** Signals ProxyStopSignal accepts. */
 export const PROXY_STOP_SIGNALS: readonly string[] = ['SIGQUIT', 'SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGKILL'];
 
-export const STOP_SIGNAL = stringCheck(
-  `Must be one of ${PROXY_STOP_SIGNALS.join(', ')}.`,
-  (v) => PROXY_STOP_SIGNALS.includes(v),
-  `is not a known signal; use one of ${PROXY_STOP_SIGNALS.join(', ')}`,
-);
+export const STOP_SIGNAL = stringCheck(`Must be one of ${PROXY_STOP_SIGNALS.join(', ')}.`, (v) => PROXY_STOP_SIGNALS.includes(v), `is not a known signal; use one of ${PROXY_STOP_SIGNALS.join(', ')}`);
 
 export const PLACEMENT_CONSTRAINTS = itemCheck('Each must be "<attribute>==<value>" or "<attribute>!=<value>".', ERR_CONFIG_SEMANTIC, (c) =>
   CONSTRAINT.test(c) ? undefined : 'must be "<attribute>==<value>" or "<attribute>!=<value>", e.g. node.role==manager',

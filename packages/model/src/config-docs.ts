@@ -54,7 +54,7 @@ export function configExample(): string {
     '# One [Extensions.NAME] section per extension/proxy pair; at least one is required.',
     `[Extensions.${DEFAULT_EXTENSION_NAME}]`,
     ...exampleSection(CONFIG_EXTENSION_KEYS, DEFAULT_EXTENSION_NAME),
-    '# nginx tuning of this extension\'s proxies.',
+    "# nginx tuning of this extension's proxies.",
     `[Extensions.${DEFAULT_EXTENSION_NAME}.Config]`,
     ...exampleSection(CONFIG_NGINX_TUNING_KEYS),
     '# Certificates from an ACME CA for services labelled com.docker.lb.acme=true (off while DirectoryURL is empty).',
@@ -102,9 +102,7 @@ function referenceTable(specs: Readonly<Record<string, ConfigKeySpec>>, defaultN
 export function configReferenceMarkdown(): string {
   const perExtensionNote = (key: string): string | undefined => {
     const spec = (CONFIG_EXTENSION_KEYS as Readonly<Record<string, ConfigKeySpec>>)[key];
-    return spec?.kind === 'string' && spec.perExtensionDefault
-      ? `${mdCode(`"${spec.default}"`)} in \`[Extensions.default]\`, else ${mdCode(`"${spec.default}-<NAME>"`)}`
-      : undefined;
+    return spec?.kind === 'string' && spec.perExtensionDefault ? `${mdCode(`"${spec.default}"`)} in \`[Extensions.default]\`, else ${mdCode(`"${spec.default}-<NAME>"`)}` : undefined;
   };
   const lines = [
     '# Configuration reference',
@@ -121,7 +119,7 @@ export function configReferenceMarkdown(): string {
     'out of range; all problems are reported at once, each naming the key by its dotted path, e.g.',
     '`Extensions.default.Config.MaxConnections`.',
     '',
-    "An Interlock or UCP `config.toml` loads unchanged (see docs/migrating-from-interlock.md), each of",
+    'An Interlock or UCP `config.toml` loads unchanged (see docs/migrating-from-interlock.md), each of',
     'the following reported as a warning (`WARN_CONFIG_*`, docs/errors.md) rather than an error:',
     '',
     "- key names match regardless of case, as Interlock's TOML decoding did (`RlimitNoFile` is `RLimitNoFile`);",
@@ -131,13 +129,13 @@ export function configReferenceMarkdown(): string {
     '  `Version`, `HTTPVersion`, `IPHash`, `AdminUser`, `AdminPass`, `SSLOpts`, `SSLVerify`;',
     "- an `Image`/`ProxyImage` naming one of Interlock's images (or plain `nginx` as `ProxyImage`) is",
     "  replaced by Signalbox's default image;",
-    "- log formats written as nginx source (single-quoted pieces ending in `;`, as UCP wrote them) are",
+    '- log formats written as nginx source (single-quoted pieces ending in `;`, as UCP wrote them) are',
     "  joined, and Interlock's `$reqid` is written `$request_id`;",
     '- empty strings in lists (`Args = [""]`) are dropped;',
     '- constraints on UCP node labels (`node.labels.com.docker.ucp.*`) and contradictory constraints',
     '  (`a==x` with `a==y`) are pointed out: the service they place would stay pending.',
     '',
-    '`Args` and `ProxyArgs` are added to the image\'s command, as with Interlock\'s images (`-D` turns on',
+    "`Args` and `ProxyArgs` are added to the image's command, as with Interlock's images (`-D` turns on",
     'debug logging).',
     '',
     '## Top level',
@@ -153,11 +151,11 @@ export function configReferenceMarkdown(): string {
     '## `[Extensions.NAME.Config]`',
     '',
     "nginx tuning with Interlock's key names. Sizes and times use nginx syntax; strings are written into",
-    "nginx.conf, so they may not contain `;`, `{`, `}`, line breaks or NUL.",
+    'nginx.conf, so they may not contain `;`, `{`, `}`, line breaks or NUL.',
     '',
     "`User` defaults to `www-data` rather than Interlock's `nginx`: `www-data` is Debian's web-server user",
     '(uid 33, from base-passwd), so it exists in every Debian-based proxy image: the official',
-    '`nginx:*-bookworm` image and the offline base built from Debian\'s own nginx package, whose',
+    "`nginx:*-bookworm` image and the offline base built from Debian's own nginx package, whose",
     '`nginx.conf` runs workers as `www-data`. An `nginx` user exists only where an image creates one.',
     '',
     ...referenceTable(CONFIG_NGINX_TUNING_KEYS),
@@ -183,14 +181,14 @@ export function configReferenceMarkdown(): string {
     '| `AccessLogBuffer = "4k"` | `docker service logs` | Writes up to 4 KiB stay whole in the shared pipe with any number of workers; more writes than 64k. |',
     '| `AccessLogPath = "/tmp/access.log"` (any file in the proxy container) | `docker exec <proxy task> tail -f /tmp/access.log` | No container runtime in the path, only nginx\'s buffered writes (0.91× at load 15, 0.54× at load 5). The file lives in the task\'s writable layer, goes with the task, and grows until rotated (move it, then send nginx `USR1`). |',
     '| `ProxyMounts = ["signalbox-logs:/var/log/signalbox"]` and `AccessLogPath = "/var/log/signalbox/access.log"` (a file on a volume) | the file in the volume on the node (`docker volume inspect signalbox-logs`), e.g. for a log shipper | As cheap as the file in the container (0.59× at load 5, beside 0.54× and the default\'s 0.59×), and the file outlives the task. Rotation as above. |',
-    '| `AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"` (syslog to the agent) | `docker service logs` | nginx sends each line as one UDP datagram to the proxy agent (which listens on 127.0.0.1:5140 in the proxy container), and the agent writes everything that arrived in one turn of its event loop to its stdout in one write. nginx cannot buffer syslog (`AccessLogBuffer` is ignored): a `sendto` per request, plus the agent\'s work. The most expensive option before the runtime: 16–21 µs of CPU per request (nginx 11–14, agent 5–7) against 7 µs for the default and 7–8 for off (`scripts/bench/accesslog.sh`, local nginx, without the runtime\'s share, which the default pays too); on the client path 0.38× direct beside 0.58× for off (load 10). For operators who want the lines in the agent\'s log stream; otherwise prefer the default or a file. |',
+    "| `AccessLogPath = \"syslog:server=127.0.0.1:5140,nohostname\"` (syslog to the agent) | `docker service logs` | nginx sends each line as one UDP datagram to the proxy agent (which listens on 127.0.0.1:5140 in the proxy container), and the agent writes everything that arrived in one turn of its event loop to its stdout in one write. nginx cannot buffer syslog (`AccessLogBuffer` is ignored): a `sendto` per request, plus the agent's work. The most expensive option before the runtime: 16–21 µs of CPU per request (nginx 11–14, agent 5–7) against 7 µs for the default and 7–8 for off (`scripts/bench/accesslog.sh`, local nginx, without the runtime's share, which the default pays too); on the client path 0.38× direct beside 0.58× for off (load 10). For operators who want the lines in the agent's log stream; otherwise prefer the default or a file. |",
     '| `AccessLogPath = ""` | nothing | `access_log off`: no per-request cost. The error log (`ErrorLogPath`) stays. |',
     '',
-    'A cheaper Docker log driver (e.g. `local`) for the proxy service lowers the runtime\'s share of the default setting while keeping `docker service logs`.',
+    "A cheaper Docker log driver (e.g. `local`) for the proxy service lowers the runtime's share of the default setting while keeping `docker service logs`.",
     '',
     '## Rules across keys',
     '',
-    'Checked after the schema and each key\'s own rule (in the tables above), on values that passed them:',
+    "Checked after the schema and each key's own rule (in the tables above), on values that passed them:",
     '',
     ...CONFIG_RULES.map((r) => `- ${r.rule}`),
     '',
@@ -204,7 +202,7 @@ export function configReferenceMarkdown(): string {
     '| `ERR_CONFIG_VALUE` | A value out of range, not in the allowed set, or not of the required form. |',
     '| `ERR_DIRECTIVE_FORBIDDEN` | A raw option line uses a directive no option may use (the list above); the extension refuses it in rendered configs with the same code. |',
     '| `ERR_CONFIG_SEMANTIC` | A rule beyond the schema: durations, addresses, signals, constraints, TLS files all-or-none, uniqueness across extensions. |',
-    '| `ERR_CONFIG_INTERNAL` | A bug in Signalbox\'s config checker; please report it with the file. |',
+    "| `ERR_CONFIG_INTERNAL` | A bug in Signalbox's config checker; please report it with the file. |",
     '| `WARN_CONFIG_*` | Accepted, with a note: see docs/errors.md. |',
     '',
   ];

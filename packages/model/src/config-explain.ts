@@ -15,17 +15,64 @@ export type KeyVerdict = 'same' | 'rewritten' | 'ignored' | 'replaced' | 'differ
 export const INTERLOCK_KEYS: Readonly<Record<'top' | 'extension' | 'config', ReadonlySet<string>>> = {
   top: new Set(['ListenAddr', 'DockerURL', 'TLSCACert', 'TLSCert', 'TLSKey', 'AllowInsecure', 'PollInterval', 'EndpointOverride']),
   extension: new Set([
-    'Image', 'Args', 'Labels', 'ContainerLabels', 'Constraints', 'PlacementPreferences', 'ServiceName', 'ProxyImage', 'ProxyArgs',
-    'ProxyLabels', 'ProxyContainerLabels', 'ProxyServiceName', 'ProxyConfigPath', 'ProxyReplicas', 'ProxyStopSignal',
-    'ProxyStopGracePeriod', 'ProxyConstraints', 'ProxyPlacementPreferences', 'ProxyUpdateDelay', 'ServiceCluster', 'PublishMode',
-    'PublishedPort', 'TargetPort', 'PublishedSSLPort', 'TargetSSLPort', 'Template', 'Networks',
+    'Image',
+    'Args',
+    'Labels',
+    'ContainerLabels',
+    'Constraints',
+    'PlacementPreferences',
+    'ServiceName',
+    'ProxyImage',
+    'ProxyArgs',
+    'ProxyLabels',
+    'ProxyContainerLabels',
+    'ProxyServiceName',
+    'ProxyConfigPath',
+    'ProxyReplicas',
+    'ProxyStopSignal',
+    'ProxyStopGracePeriod',
+    'ProxyConstraints',
+    'ProxyPlacementPreferences',
+    'ProxyUpdateDelay',
+    'ServiceCluster',
+    'PublishMode',
+    'PublishedPort',
+    'TargetPort',
+    'PublishedSSLPort',
+    'TargetSSLPort',
+    'Template',
+    'Networks',
   ]),
   config: new Set([
-    'User', 'PidPath', 'MaxConnections', 'ConnectTimeout', 'SendTimeout', 'ReadTimeout', 'SSLDefaultDHParam', 'SSLDefaultDHParamPath',
-    'WorkerProcesses', 'RLimitNoFile', 'SSLCiphers', 'SSLProtocols', 'AccessLogPath', 'ErrorLogPath', 'MainLogFormat', 'TraceLogFormat',
-    'KeepaliveTimeout', 'ClientMaxBodySize', 'ClientBodyBufferSize', 'ClientHeaderBufferSize', 'LargeClientHeaderBuffers',
-    'ClientBodyTimeout', 'UnderscoresInHeaders', 'UpstreamZoneSize', 'ServerNamesHashBucketSize', 'GlobalOptions', 'HTTPOptions',
-    'TCPOptions', 'HideInfoHeaders',
+    'User',
+    'PidPath',
+    'MaxConnections',
+    'ConnectTimeout',
+    'SendTimeout',
+    'ReadTimeout',
+    'SSLDefaultDHParam',
+    'SSLDefaultDHParamPath',
+    'WorkerProcesses',
+    'RLimitNoFile',
+    'SSLCiphers',
+    'SSLProtocols',
+    'AccessLogPath',
+    'ErrorLogPath',
+    'MainLogFormat',
+    'TraceLogFormat',
+    'KeepaliveTimeout',
+    'ClientMaxBodySize',
+    'ClientBodyBufferSize',
+    'ClientHeaderBufferSize',
+    'LargeClientHeaderBuffers',
+    'ClientBodyTimeout',
+    'UnderscoresInHeaders',
+    'UpstreamZoneSize',
+    'ServerNamesHashBucketSize',
+    'GlobalOptions',
+    'HTTPOptions',
+    'TCPOptions',
+    'HideInfoHeaders',
   ]),
 };
 
@@ -56,8 +103,7 @@ const RAW_OPTIONS_REFUSED = `lines using ${FORBIDDEN_DIRECTIVE_RULES.map((r) => 
  * docs/migrating-from-interlock.md.
  */
 export const INTERLOCK_DIFFERENCES: Readonly<Record<string, string>> = {
-  'Extensions.*.Template':
-    'names a Docker config holding a nunjucks template fed the view model (docs/custom-templates.md); an Interlock Go template is refused when the extension starts',
+  'Extensions.*.Template': 'names a Docker config holding a nunjucks template fed the view model (docs/custom-templates.md); an Interlock Go template is refused when the extension starts',
   'Extensions.*.ProxyReplicas': "default 1 (UCP wrote 2); set it to keep Interlock's replica count",
   'Extensions.*.ProxyStopGracePeriod': 'default 10s (UCP wrote 5s)',
   'Extensions.*.PublishedPort': 'default 8080 (Interlock examples use 80)',
@@ -162,7 +208,6 @@ export function explainConfig(text: string): KeyExplanation[] | undefined {
   }
   return out;
 }
-
 
 /**
  * The key tables of docs/migrating-from-interlock.md: every Signalbox key and every Interlock-only key

@@ -97,8 +97,7 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   {
     // First come, first served; the later one is reported. Two host-mode extensions may share a port
     // (Interlock's service-cluster layout): swarm never puts both proxies on one node.
-    rule:
-      'No two extensions publish the same port. Two extensions with `PublishMode = "host"` may (Interlock\'s service-cluster layout): swarm never runs both proxies on one node. Without `ProxyConstraints` that keep them apart (`node.labels.region==east` / `==west`) this is a warning, as nothing says which node serves which cluster.',
+    rule: 'No two extensions publish the same port. Two extensions with `PublishMode = "host"` may (Interlock\'s service-cluster layout): swarm never runs both proxies on one node. Without `ProxyConstraints` that keep them apart (`node.labels.region==east` / `==west`) this is a warning, as nothing says which node serves which cluster.',
     code: ERR_CONFIG_SEMANTIC,
     check(ctx) {
       const ports = new Map<number, Segment[][]>();

@@ -3,17 +3,7 @@
 // example (`signalbox config example`) and docs/configuration.md (config-docs.ts) are all generated,
 // so none of them can drift from the others.
 import type { AcmeConfig, ExtensionConfig, NginxTuning, SignalboxConfig } from './config-types.js';
-import {
-  DOCKER_ENDPOINT,
-  DURATION,
-  LISTEN_ADDRESS,
-  OPTIONAL_HTTP_URL,
-  PLACEMENT_CONSTRAINTS,
-  PLACEMENT_PREFERENCES,
-  POSITIVE_DURATION,
-  RAW_OPTIONS,
-  STOP_SIGNAL,
-} from './config-checks.js';
+import { DOCKER_ENDPOINT, DURATION, LISTEN_ADDRESS, OPTIONAL_HTTP_URL, PLACEMENT_CONSTRAINTS, PLACEMENT_PREFERENCES, POSITIVE_DURATION, RAW_OPTIONS, STOP_SIGNAL } from './config-checks.js';
 import type { ConfigKeyCheck } from './config-checks.js';
 
 /** The subset of JSON Schema (draft-07) the config schema uses. */
@@ -186,9 +176,17 @@ export type ExtensionLeafConfig = Omit<ExtensionConfig, 'Config' | 'Acme'>;
 const PORT = { minimum: 1, maximum: 65535 } as const;
 
 export const CONFIG_TOP_LEVEL_KEYS: ConfigSectionSpecs<TopLevelConfig> = {
-  ListenAddr: { kind: 'string', check: LISTEN_ADDRESS, examples: ['0.0.0.0:8080', '[::1]:8080'], default: ':8080', description: "Address core's HTTP API listens on inside its container, [host]:port." },
+  ListenAddr: {
+    kind: 'string',
+    check: LISTEN_ADDRESS,
+    examples: ['0.0.0.0:8080', '[::1]:8080'],
+    default: ':8080',
+    description: "Address core's HTTP API listens on inside its container, [host]:port.",
+  },
   DockerURL: {
-    kind: 'string', check: DOCKER_ENDPOINT, examples: ['tcp://10.0.0.5:2376'],
+    kind: 'string',
+    check: DOCKER_ENDPOINT,
+    examples: ['tcp://10.0.0.5:2376'],
     default: 'unix:///var/run/docker.sock',
     description: 'Docker API endpoint core talks to: unix:///path/to/socket or tcp://host:port.',
   },
@@ -197,12 +195,16 @@ export const CONFIG_TOP_LEVEL_KEYS: ConfigSectionSpecs<TopLevelConfig> = {
   TLSKey: { kind: 'string', default: '', description: 'Client private key file for a tcp:// DockerURL.' },
   AllowInsecure: { kind: 'boolean', default: false, description: "Skip verification of the Docker API's TLS certificate." },
   PollInterval: {
-    kind: 'string', check: POSITIVE_DURATION, examples: ['500ms', '1m30s'],
+    kind: 'string',
+    check: POSITIVE_DURATION,
+    examples: ['500ms', '1m30s'],
     default: '3s',
     description: 'How often core re-reads the whole swarm state in addition to watching events (Go duration, above 0).',
   },
   EndpointOverride: {
-    kind: 'string', check: OPTIONAL_HTTP_URL, examples: ['http://signalbox-core:8080'],
+    kind: 'string',
+    check: OPTIONAL_HTTP_URL,
+    examples: ['http://signalbox-core:8080'],
     default: '',
     description: "URL extensions use to reach core's API (http://host:port); empty = the core service's name on the stack network.",
   },
@@ -214,13 +216,17 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   Labels: { kind: 'map', default: {}, description: 'Docker labels on the extension service.' },
   ContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the extension's containers." },
   Constraints: {
-    kind: 'list', check: PLACEMENT_CONSTRAINTS, examples: [['node.labels.lb==true', 'node.role!=worker']],
+    kind: 'list',
+    check: PLACEMENT_CONSTRAINTS,
+    examples: [['node.labels.lb==true', 'node.role!=worker']],
     default: ['node.role==manager'],
     description: 'Placement constraints of the extension service.',
   },
   PlacementPreferences: { kind: 'list', check: PLACEMENT_PREFERENCES, examples: [['spread=node.labels.zone']], default: [], description: 'Placement preferences of the extension service.' },
   ServiceName: {
-    kind: 'string', maxLength: 63, perExtensionDefault: true,
+    kind: 'string',
+    maxLength: 63,
+    perExtensionDefault: true,
     default: 'signalbox-extension',
     pattern: 'serviceName',
     description: 'Name of the extension service; the default is signalbox-extension-<NAME> for sections other than [Extensions.default].',
@@ -230,7 +236,9 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   ProxyLabels: { kind: 'map', default: {}, description: 'Docker labels on the proxy service.' },
   ProxyContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the proxy's containers." },
   ProxyServiceName: {
-    kind: 'string', maxLength: 63, perExtensionDefault: true,
+    kind: 'string',
+    maxLength: 63,
+    perExtensionDefault: true,
     default: 'signalbox-proxy',
     pattern: 'serviceName',
     description: 'Name of the proxy service; the default is signalbox-proxy-<NAME> for sections other than [Extensions.default].',
@@ -238,7 +246,9 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
   ProxyConfigPath: { kind: 'string', default: '/etc/nginx/nginx.conf', pattern: 'absPath', description: 'Where nginx.conf is installed inside the proxy container.' },
   ProxyReplicas: { kind: 'integer', default: 1, minimum: 0, maximum: 100, description: 'Number of proxy tasks.' },
   ProxyStopSignal: {
-    kind: 'string', check: STOP_SIGNAL, examples: ['SIGTERM'],
+    kind: 'string',
+    check: STOP_SIGNAL,
+    examples: ['SIGTERM'],
     default: 'SIGQUIT',
     description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight.',
   },
@@ -259,7 +269,9 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
       'Named volumes mounted into every proxy task, each "<volume>:<absolute path>", e.g. "signalbox-logs:/var/log/signalbox" to keep the access log in a file on the node (AccessLogPath = "/var/log/signalbox/access.log"). Docker creates a missing volume on each node with the local driver.',
   },
   ProxyConstraints: {
-    kind: 'list', check: PLACEMENT_CONSTRAINTS, examples: [['node.labels.edge==true']],
+    kind: 'list',
+    check: PLACEMENT_CONSTRAINTS,
+    examples: [['node.labels.edge==true']],
     default: ['node.platform.os==linux'],
     description: 'Placement constraints of the proxy service.',
   },
@@ -300,15 +312,13 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     default: 0,
     minimum: 0,
     maximum: 65535,
-    description:
-      'Port com.docker.lb.ssl_only redirects clients to (302, as Interlock); 0 = PublishedSSLPort. Set 443 when clients reach the proxy through a load balancer listening on 443.',
+    description: 'Port com.docker.lb.ssl_only redirects clients to (302, as Interlock); 0 = PublishedSSLPort. Set 443 when clients reach the proxy through a load balancer listening on 443.',
   },
   Template: {
     kind: 'string',
     default: '',
     pattern: 'optionalName',
-    description:
-      "Name of a Docker config holding a nunjucks nginx.conf template fed the view model (docs/custom-templates.md); empty = the built-in template. Interlock's Go templates are refused.",
+    description: "Name of a Docker config holding a nunjucks nginx.conf template fed the view model (docs/custom-templates.md); empty = the built-in template. Interlock's Go templates are refused.",
   },
   Networks: {
     kind: 'list',
@@ -356,11 +366,19 @@ export const CONFIG_ACME_KEYS: ConfigSectionSpecs<AcmeConfig> = {
     description: 'Hosts that may get ACME certificates, exact or *.example.com (which covers names under example.com); empty = every host the cluster routes. Others get WARN_ACME_HOST_NOT_ALLOWED.',
   },
   RenewBefore: {
-    kind: 'string', check: POSITIVE_DURATION, examples: ['240h'],
+    kind: 'string',
+    check: POSITIVE_DURATION,
+    examples: ['240h'],
     default: '720h',
     description: 'Renew a certificate this long before it expires (Go duration), or once two thirds of its lifetime have passed, whichever comes first.',
   },
-  RetryInitial: { kind: 'string', check: POSITIVE_DURATION, examples: ['30s'], default: '1m', description: 'Wait after a failed order before the next try for that host (Go duration); doubled after each failure.' },
+  RetryInitial: {
+    kind: 'string',
+    check: POSITIVE_DURATION,
+    examples: ['30s'],
+    default: '1m',
+    description: 'Wait after a failed order before the next try for that host (Go duration); doubled after each failure.',
+  },
   RetryMax: { kind: 'string', check: POSITIVE_DURATION, examples: ['24h'], default: '6h', description: 'Longest wait between two tries for one host (Go duration).' },
   StoreKeySecret: {
     kind: 'string',
@@ -368,7 +386,7 @@ export const CONFIG_ACME_KEYS: ConfigSectionSpecs<AcmeConfig> = {
     pattern: 'secretName',
     examples: ['ops-acme-store-key'],
     description:
-      "Docker secret whose content (at least 32 bytes) seals the ACME account and certificates kept in the swarm; core mounts it into the extension only. Not the API token, so rotating the token keeps them. scripts/lib/stack.sh deploy_stack creates the default one once; changing it makes the stored records unreadable (their hosts are ordered again).",
+      'Docker secret whose content (at least 32 bytes) seals the ACME account and certificates kept in the swarm; core mounts it into the extension only. Not the API token, so rotating the token keeps them. scripts/lib/stack.sh deploy_stack creates the default one once; changing it makes the stored records unreadable (their hosts are ordered again).',
   },
 };
 
@@ -412,7 +430,8 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
     default: 64,
     minimum: 32,
     maximum: 1048576,
-    description: 'Room per upstream, in kilobytes, in the one shared upstream zone (nginx finds zones by a linear scan, so there is one zone, sized by this times the number of upstreams); nginx needs at least 32.',
+    description:
+      'Room per upstream, in kilobytes, in the one shared upstream zone (nginx finds zones by a linear scan, so there is one zone, sized by this times the number of upstreams); nginx needs at least 32.',
   },
   SSLCiphers: { kind: 'string', default: 'HIGH:!aNULL:!MD5', pattern: 'ciphers', description: 'Ciphers offered to TLS clients (ssl_ciphers).' },
   SSLProtocols: { kind: 'string', default: 'TLSv1.2 TLSv1.3', pattern: 'protocols', description: 'TLS protocol versions accepted (ssl_protocols).' },
@@ -452,8 +471,7 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
   ErrorLogPath: { kind: 'string', default: '/dev/stderr', pattern: 'absPath', description: 'Error log file (error_log).' },
   MainLogFormat: {
     kind: 'string',
-    default:
-      '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"',
+    default: '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"',
     pattern: 'logFormat',
     description: 'The "main" access log format (log_format main), without the surrounding single quotes.',
   },
@@ -480,14 +498,25 @@ export const CONFIG_NGINX_TUNING_KEYS: ConfigSectionSpecs<NginxTuning> = {
       'How long old workers may drain connections after a reload (worker_shutdown_timeout). The 1h default lets WebSockets opened before a reload keep working (websocket endpoints idle out after 1h anyway); lower it to bound the memory of old workers when reloads are frequent and connections long-lived.',
   },
   GlobalOptions: {
-    kind: 'list', check: RAW_OPTIONS, examples: [['worker_priority -5;']],
+    kind: 'list',
+    check: RAW_OPTIONS,
+    examples: [['worker_priority -5;']],
     default: [],
     itemPattern: 'rawLine',
     description: "Raw lines added to nginx.conf's main context; directives that load code or files are refused.",
   },
-  HTTPOptions: { kind: 'list', check: RAW_OPTIONS, examples: [['gzip on;']], default: [], itemPattern: 'rawLine', description: 'Raw lines added to the http block, with the same restrictions as GlobalOptions.' },
+  HTTPOptions: {
+    kind: 'list',
+    check: RAW_OPTIONS,
+    examples: [['gzip on;']],
+    default: [],
+    itemPattern: 'rawLine',
+    description: 'Raw lines added to the http block, with the same restrictions as GlobalOptions.',
+  },
   TCPOptions: {
-    kind: 'list', check: RAW_OPTIONS, examples: [['proxy_timeout 10m;']],
+    kind: 'list',
+    check: RAW_OPTIONS,
+    examples: [['proxy_timeout 10m;']],
     default: [],
     itemPattern: 'rawLine',
     description: 'Raw lines added to the stream block (SSL passthrough), with the same restrictions as GlobalOptions.',
@@ -545,7 +574,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 const nginxTuningSchema: ConfigJsonSchema = {
-  description: 'nginx tuning of this extension\'s proxies: Interlock\'s [Extensions.NAME.Config] keys.',
+  description: "nginx tuning of this extension's proxies: Interlock's [Extensions.NAME.Config] keys.",
   type: 'object',
   default: {},
   additionalProperties: false,
@@ -571,7 +600,7 @@ const extensionSchema: ConfigJsonSchema = {
 export const configSchema: ConfigJsonSchema = deepFreeze({
   $schema: 'http://json-schema.org/draft-07/schema#',
   title: 'Signalbox config.toml',
-  description: 'Configuration of Signalbox, with the keys of Docker Interlock\'s config.toml.',
+  description: "Configuration of Signalbox, with the keys of Docker Interlock's config.toml.",
   type: 'object',
   additionalProperties: false,
   properties: {

@@ -6,26 +6,10 @@
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { parse, TomlError } from 'smol-toml';
-import {
-  ERR_CONFIG_INTERNAL,
-  ERR_CONFIG_SEMANTIC,
-  ERR_CONFIG_TOML,
-  ERR_CONFIG_TYPE,
-  ERR_CONFIG_UNKNOWN_KEY,
-  ERR_CONFIG_VALUE,
-} from './config-codes.js';
+import { ERR_CONFIG_INTERNAL, ERR_CONFIG_SEMANTIC, ERR_CONFIG_TOML, ERR_CONFIG_TYPE, ERR_CONFIG_UNKNOWN_KEY, ERR_CONFIG_VALUE } from './config-codes.js';
 import type { ConfigKeyCheck } from './config-checks.js';
 import { CONFIG_RULES } from './config-rules.js';
-import {
-  configSchema,
-  configKeyDefault,
-  DEFAULT_EXTENSION_NAME,
-  CONFIG_EXTENSION_KEYS,
-  CONFIG_NGINX_TUNING_KEYS,
-  CONFIG_ACME_KEYS,
-  CONFIG_TOP_LEVEL_KEYS,
-  CONFIG_PATTERNS,
-} from './config-schema.js';
+import { configSchema, configKeyDefault, DEFAULT_EXTENSION_NAME, CONFIG_EXTENSION_KEYS, CONFIG_NGINX_TUNING_KEYS, CONFIG_ACME_KEYS, CONFIG_TOP_LEVEL_KEYS, CONFIG_PATTERNS } from './config-schema.js';
 import type { ConfigJsonSchema, ConfigKeySpec } from './config-schema.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -208,7 +192,11 @@ function expectedType(schema: ConfigJsonSchema | undefined): string {
 }
 
 // Reversed so the first pattern listed wins when two share a regular expression.
-const PATTERN_EXPECT = new Map<string, string>(Object.values(CONFIG_PATTERNS).reverse().map((p) => [p.pattern, p.expect]));
+const PATTERN_EXPECT = new Map<string, string>(
+  Object.values(CONFIG_PATTERNS)
+    .reverse()
+    .map((p) => [p.pattern, p.expect]),
+);
 
 type Section = 'top' | 'extension' | 'config' | 'acme';
 const SECTION_KEYS: Record<Section, readonly string[]> = {
@@ -295,8 +283,7 @@ function translate(e: ErrorObject, data: Table): SchemaDiagnostic | undefined {
     if (keyPattern) {
       return { d: diag(ERR_CONFIG_VALUE, configKeyPath(path), name, `is not a valid key here: it must be ${keyPattern.expect}`), segments: path };
     }
-    const expect =
-      e.keyword === 'maxLength' ? `at most ${String(e.schema)} characters long` : CONFIG_PATTERNS.extensionName.expect;
+    const expect = e.keyword === 'maxLength' ? `at most ${String(e.schema)} characters long` : CONFIG_PATTERNS.extensionName.expect;
     return {
       d: diag(ERR_CONFIG_VALUE, configKeyPath(path), name, `is not a valid extension name: it must be ${expect}`),
       segments: path,
@@ -346,13 +333,7 @@ function cloneValue(v: unknown): unknown {
   return v;
 }
 
-function buildSection(
-  specs: Readonly<Record<string, ConfigKeySpec>>,
-  input: unknown,
-  segments: readonly Segment[],
-  isBad: (s: readonly Segment[]) => boolean,
-  extensionName?: string,
-): Table {
+function buildSection(specs: Readonly<Record<string, ConfigKeySpec>>, input: unknown, segments: readonly Segment[], isBad: (s: readonly Segment[]) => boolean, extensionName?: string): Table {
   const src = isTable(input) ? input : {};
   const out: Table = {};
   for (const [key, spec] of Object.entries(specs)) {
@@ -380,12 +361,7 @@ function applyDefaults(data: Table, isBad: (s: readonly Segment[]) => boolean): 
 // ---------------------------------------------------------------------------------------------------------
 // Pass 3: each key's own check, then the rules across keys (config-checks.ts, config-rules.ts)
 
-function semanticDiagnostics(
-  cfg: SignalboxConfig,
-  isBad: (s: readonly Segment[]) => boolean,
-  badNames: ReadonlySet<string>,
-  warnings: Diagnostic[],
-): Diagnostic[] {
+function semanticDiagnostics(cfg: SignalboxConfig, isBad: (s: readonly Segment[]) => boolean, badNames: ReadonlySet<string>, warnings: Diagnostic[]): Diagnostic[] {
   // Reported grouped by section: the top level first, then each extension in file order.
   const found: { d: Diagnostic; rank: number }[] = [];
   const extensions = Object.keys(cfg.Extensions).filter((name) => !badNames.has(name));

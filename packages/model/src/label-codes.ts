@@ -46,18 +46,24 @@ export const LABEL_CODE_DOCS = {
   },
   ERR_LABEL_REDIRECT_INVALID: {
     severity: 'error',
-    description: 'redirects is malformed: an empty or incomplete pair, a URL that is not absolute http(s), has user info, unsafe characters, an invalid host, a source with a query or port, a loop, or two targets for one source.',
+    description:
+      'redirects is malformed: an empty or incomplete pair, a URL that is not absolute http(s), has user info, unsafe characters, an invalid host, a source with a query or port, a loop, or two targets for one source.',
   },
   ERR_LABEL_SERVICE_CLUSTER_INVALID: { severity: 'error', description: 'service_cluster is not a valid cluster name.' },
   ERR_LABEL_MAX_FAILS_INVALID: { severity: 'error', description: 'max_fails is not an integer between 0 and 1000.' },
-  ERR_LABEL_FAIL_TIMEOUT_INVALID: { severity: 'error', description: 'fail_timeout is not an nginx time in whole seconds (1-6 digits and an optional unit s, m, h or d; nginx refuses ms in fail_timeout).' },
+  ERR_LABEL_FAIL_TIMEOUT_INVALID: {
+    severity: 'error',
+    description: 'fail_timeout is not an nginx time in whole seconds (1-6 digits and an optional unit s, m, h or d; nginx refuses ms in fail_timeout).',
+  },
   ERR_LABEL_CONFLICT: {
     severity: 'error',
-    description: 'Two labels that cannot be combined: ip_hash with sticky_session_cookie; ssl_passthrough with context_root, sticky_session_cookie, websocket_endpoints, ssl_cert, ssl_key, ssl_backend or redirects; backend_mode=vip with sticky_session_cookie or ip_hash.',
+    description:
+      'Two labels that cannot be combined: ip_hash with sticky_session_cookie; ssl_passthrough with context_root, sticky_session_cookie, websocket_endpoints, ssl_cert, ssl_key, ssl_backend or redirects; backend_mode=vip with sticky_session_cookie or ip_hash.',
   },
   ERR_LABEL_DEPENDENCY: {
     severity: 'error',
-    description: 'A label needs another one: context_root_rewrite needs context_root; ssl_only needs ssl_cert/ssl_key or ssl_passthrough; ssl_backend_tls_verify=required needs ssl_backend=true; ssl_passthrough needs hosts.',
+    description:
+      'A label needs another one: context_root_rewrite needs context_root; ssl_only needs ssl_cert/ssl_key or ssl_passthrough; ssl_backend_tls_verify=required needs ssl_backend=true; ssl_passthrough needs hosts.',
   },
   ERR_LABEL_WEBSOCKET_OUTSIDE_CONTEXT_ROOT: {
     severity: 'error',

@@ -69,8 +69,7 @@ export const LABELS = {
   hosts: label({
     value: "comma-separated host names (RFC 1123, ASCII; IDNs in punycode xn-- form); an optional leading '*.' wildcard",
     description:
-      'Host names the service answers for. Case-insensitive: stored lower-cased, de-duplicated and sorted. ' +
-      'Required unless default_backend=true. No ports, schemes, paths or trailing dots.',
+      'Host names the service answers for. Case-insensitive: stored lower-cased, de-duplicated and sorted. ' + 'Required unless default_backend=true. No ports, schemes, paths or trailing dots.',
     example: 'app.example.com,www.example.com',
     schema: { pattern: LABEL_PATTERNS.hosts },
     code: 'ERR_LABEL_HOST_INVALID',
@@ -96,34 +95,25 @@ export const LABELS = {
   }),
   context_root: label({
     value: "absolute path: '/' then segments of [A-Za-z0-9._~-] or %XX escapes; no '//', '.' or '..' segments; at most 1024 characters",
-    description:
-      "Serve the service only under this path prefix, e.g. /api. A trailing slash is removed; a bare '/' means no context root.",
+    description: "Serve the service only under this path prefix, e.g. /api. A trailing slash is removed; a bare '/' means no context root.",
     example: '/api',
     schema: { pattern: LABEL_PATTERNS.path },
     code: 'ERR_LABEL_PATH_INVALID',
     parse: parseContextRoot,
   }),
-  context_root_rewrite: bool(
-    'Strip the context root before forwarding (the service sees /users for a request to /api/users). Requires context_root.',
-    { context_root: '/api' },
-  ),
+  context_root_rewrite: bool('Strip the context root before forwarding (the service sees /users for a request to /api/users). Requires context_root.', { context_root: '/api' }),
   sticky_session_cookie: label({
     value: 'cookie name: [A-Za-z0-9_.-]{1,128}',
-    description:
-      'Pin each client to one task by hashing this cookie. Needs backend_mode=task; cannot be combined with ip_hash.',
+    description: 'Pin each client to one task by hashing this cookie. Needs backend_mode=task; cannot be combined with ip_hash.',
     example: 'session',
     schema: { pattern: LABEL_PATTERNS.cookie },
     code: 'ERR_LABEL_COOKIE_INVALID',
     parse: parseCookie,
   }),
-  ip_hash: bool(
-    "Pin each client to one task by its IP address. Needs backend_mode=task; cannot be combined with sticky_session_cookie.",
-  ),
+  ip_hash: bool('Pin each client to one task by its IP address. Needs backend_mode=task; cannot be combined with sticky_session_cookie.'),
   ssl_cert: label({
     value: SECRET_VALUE,
-    description:
-      'Secret holding the PEM certificate (chain) for the hosts; the proxy terminates TLS. Needs ssl_key. ' +
-      'That the secret exists is checked when the routing model is built.',
+    description: 'Secret holding the PEM certificate (chain) for the hosts; the proxy terminates TLS. Needs ssl_key. ' + 'That the secret exists is checked when the routing model is built.',
     example: CERT_EXAMPLE,
     exampleWith: { ssl_key: KEY_EXAMPLE },
     schema: { pattern: LABEL_PATTERNS.secret },
@@ -151,8 +141,7 @@ export const LABELS = {
   ssl_backend: bool('Connect to the service over TLS (the proxy re-encrypts).', { port: '8443' }),
   ssl_backend_tls_verify: label({
     value: 'none | required',
-    description:
-      "Whether the proxy verifies the service's certificate when ssl_backend=true. Default none; required needs ssl_backend=true.",
+    description: "Whether the proxy verifies the service's certificate when ssl_backend=true. Default none; required needs ssl_backend=true.",
     example: 'required',
     exampleWith: { ssl_backend: 'true', port: '8443' },
     schema: { enum: ['none', 'required'] },
@@ -170,8 +159,7 @@ export const LABELS = {
   }),
   redirects: label({
     value: "source,target pairs separated by ';' (a trailing ';' is allowed); each an absolute http:// or https:// URL without user info, quotes, spaces, '$', '#', ';', '{', '}' or backslashes",
-    description:
-      'Redirect requests for the source URL (matched on its host) to the target URL. The source has no query and no port.',
+    description: 'Redirect requests for the source URL (matched on its host) to the target URL. The source has no query and no port.',
     example: 'http://old.example.com,https://app.example.com',
     schema: { pattern: LABEL_PATTERNS.redirects },
     code: 'ERR_LABEL_REDIRECT_INVALID',
@@ -180,9 +168,7 @@ export const LABELS = {
   default_backend: bool('Send requests for host names no service claims to this service. hosts becomes optional.'),
   backend_mode: label({
     value: 'task | vip',
-    description:
-      "task (default): the proxy balances over the service's task IPs. vip: the proxy sends everything to the service's virtual IP " +
-      'and swarm balances (no sticky sessions or ip_hash).',
+    description: "task (default): the proxy balances over the service's task IPs. vip: the proxy sends everything to the service's virtual IP " + 'and swarm balances (no sticky sessions or ip_hash).',
     example: 'vip',
     schema: { enum: ['task', 'vip'] },
     code: 'ERR_LABEL_ENUM_INVALID',
@@ -190,9 +176,7 @@ export const LABELS = {
   }),
   service_cluster: label({
     value: 'name: [a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}',
-    description:
-      'Which proxy cluster serves the service: the extension whose ServiceCluster (config.toml) has this value. ' +
-      'Absent: the cluster whose ServiceCluster is empty.',
+    description: 'Which proxy cluster serves the service: the extension whose ServiceCluster (config.toml) has this value. ' + 'Absent: the cluster whose ServiceCluster is empty.',
     example: 'blue',
     schema: { pattern: LABEL_PATTERNS.secret },
     code: 'ERR_LABEL_SERVICE_CLUSTER_INVALID',
@@ -240,6 +224,4 @@ export interface LabelDoc {
 }
 
 /** The documentation part of each declaration. */
-export const LABEL_DOCS = Object.fromEntries(
-  KNOWN_LABELS.map((s) => [s, { value: LABELS[s].value, description: LABELS[s].description, example: LABELS[s].example }]),
-) as Record<KnownLabel, LabelDoc>;
+export const LABEL_DOCS = Object.fromEntries(KNOWN_LABELS.map((s) => [s, { value: LABELS[s].value, description: LABELS[s].description, example: LABELS[s].example }])) as Record<KnownLabel, LabelDoc>;

@@ -70,7 +70,6 @@ export function nonAsciiReason(ch: string, what: string): string {
   );
 }
 
-
 /** A list label with thousands of bad items yields this many diagnostics per key and code, then one summary. */
 const MAX_PER_KEY_AND_CODE = 10;
 

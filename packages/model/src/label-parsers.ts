@@ -23,9 +23,7 @@ function hostProblem(host: string, allowWildcard: boolean): string | undefined {
     return 'is not a bare host name; remove the scheme and path (write app.example.com)';
   }
   if (host.includes(':')) {
-    return /^[^:]*:[0-9]*$/.test(host)
-      ? 'ports do not belong in hosts; use com.docker.lb.port'
-      : "contains ':', which is not allowed in host names (IPv6 literals are not supported)";
+    return /^[^:]*:[0-9]*$/.test(host) ? 'ports do not belong in hosts; use com.docker.lb.port' : "contains ':', which is not allowed in host names (IPv6 literals are not supported)";
   }
   if (host.endsWith('.')) return `has a trailing dot; remove it (write ${host.replace(/\.+$/, '') || 'app.example.com'})`;
   let name = host;
@@ -162,10 +160,7 @@ const BOOL_FALSE: ReadonlySet<string> = new Set(LABEL_BOOL_FALSE_VALUES);
 export const parseBool: Parser<boolean> = (report, value) => {
   if (BOOL_TRUE.has(value)) return true;
   if (BOOL_FALSE.has(value)) return false;
-  report.invalid(
-    `is not a boolean; use true or false (also accepted: ${[...LABEL_BOOL_TRUE_VALUES, ...LABEL_BOOL_FALSE_VALUES].filter((v) => v !== 'true' && v !== 'false').join(', ')})`,
-    value,
-  );
+  report.invalid(`is not a boolean; use true or false (also accepted: ${[...LABEL_BOOL_TRUE_VALUES, ...LABEL_BOOL_FALSE_VALUES].filter((v) => v !== 'true' && v !== 'false').join(', ')})`, value);
   return undefined;
 };
 
@@ -174,10 +169,7 @@ export function enumParser<T extends string>(values: readonly T[]): Parser<T> {
     const found = values.find((v) => v === value);
     if (found !== undefined) return found;
     const ci = values.find((v) => v === value.toLowerCase());
-    report.invalid(
-      `must be one of: ${values.join(', ')}` + (ci !== undefined ? ` (values are case-sensitive: write ${ci})` : ''),
-      value,
-    );
+    report.invalid(`must be one of: ${values.join(', ')}` + (ci !== undefined ? ` (values are case-sensitive: write ${ci})` : ''), value);
     return undefined;
   };
 }
@@ -197,9 +189,7 @@ function checkPath(p: string): { problem: string } | { path: string } {
   if (p === '/') return { path: '/' };
   if (p.length > MAX_LABEL_PATH_LENGTH) return { problem: `is ${p.length} characters long; paths are at most ${MAX_LABEL_PATH_LENGTH}` };
   if (!p.startsWith('/')) {
-    return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)
-      ? { problem: 'is a URL; give only the path, e.g. /api' }
-      : { problem: "must start with '/', e.g. /api" };
+    return /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) ? { problem: 'is a URL; give only the path, e.g. /api' } : { problem: "must start with '/', e.g. /api" };
   }
   const segments = p.slice(1).split('/');
   if (segments.length > 1 && segments[segments.length - 1] === '') segments.pop(); // one trailing slash
@@ -208,7 +198,7 @@ function checkPath(p: string): { problem: string } | { path: string } {
     if (seg === '') return { problem: "contains an empty segment ('//'); remove the extra slash" };
     if (seg === '.' || seg === '..') return { problem: `contains a '${seg}' segment; write the path without it` };
     let norm = '';
-    for (let i = 0; i < seg.length; ) {
+    for (let i = 0; i < seg.length;) {
       const ch = String.fromCodePoint(seg.codePointAt(i) ?? 0);
       if (ch === '%') {
         const hex = seg.slice(i + 1, i + 3);
@@ -387,15 +377,12 @@ export const parseMaxFails: Parser<number> = (report, value) => {
 export const parseFailTimeout: Parser<string> = (report, value) => {
   if (/^[0-9]+ms$/.test(value)) {
     // nginx parses fail_timeout in whole seconds: `fail_timeout=500ms` fails nginx -t.
-    report.invalid("is in milliseconds, which nginx does not accept for fail_timeout (whole seconds only); write e.g. 1s", value);
+    report.invalid('is in milliseconds, which nginx does not accept for fail_timeout (whole seconds only); write e.g. 1s', value);
     return undefined;
   }
   const m = /^([0-9]+)(s|m|h|d)?$/.exec(value);
   if (!m) {
-    report.invalid(
-      value === '' ? emptyMessage('an nginx time, e.g. 10s') : 'is not an nginx time; write digits with an optional unit s, m, h or d, e.g. 10s',
-      value,
-    );
+    report.invalid(value === '' ? emptyMessage('an nginx time, e.g. 10s') : 'is not an nginx time; write digits with an optional unit s, m, h or d, e.g. 10s', value);
     return undefined;
   }
   if ((m[1] ?? '').length > 6) {

@@ -20,11 +20,7 @@ const rawOf = (field: Field<unknown>): string | undefined => (field.state === 'o
 export function crossChecks(c: Collector, f: Fields): void {
   if (!has(f.port)) c.error('ERR_LABEL_REQUIRED', K('port'), 'is required: the port the service listens on, e.g. com.docker.lb.port=8080');
   if (!has(f.hosts) && !isTrue(f.default_backend)) {
-    c.error(
-      'ERR_LABEL_REQUIRED',
-      K('hosts'),
-      'is required: the host names to route, e.g. com.docker.lb.hosts=app.example.com (or set com.docker.lb.default_backend=true)',
-    );
+    c.error('ERR_LABEL_REQUIRED', K('hosts'), 'is required: the host names to route, e.g. com.docker.lb.hosts=app.example.com (or set com.docker.lb.default_backend=true)');
   }
   if (has(f.ssl_cert) && !has(f.ssl_key)) {
     c.error('ERR_LABEL_REQUIRED', K('ssl_key'), 'is required when com.docker.lb.ssl_cert is set: a certificate needs its key');
@@ -41,28 +37,13 @@ export function crossChecks(c: Collector, f: Fields): void {
     );
   }
   if (isTrue(f.ssl_only) && !has(f.ssl_cert) && !has(f.ssl_key) && f.ssl_passthrough.state !== 'invalid' && !isTrue(f.ssl_passthrough)) {
-    c.error(
-      'ERR_LABEL_DEPENDENCY',
-      K('ssl_only'),
-      'requires TLS: set com.docker.lb.ssl_cert and com.docker.lb.ssl_key, or com.docker.lb.ssl_passthrough=true',
-      rawOf(f.ssl_only),
-    );
+    c.error('ERR_LABEL_DEPENDENCY', K('ssl_only'), 'requires TLS: set com.docker.lb.ssl_cert and com.docker.lb.ssl_key, or com.docker.lb.ssl_passthrough=true', rawOf(f.ssl_only));
   }
   if (f.ssl_backend_tls_verify.state === 'ok' && f.ssl_backend_tls_verify.value === 'required' && f.ssl_backend.state !== 'invalid' && !isTrue(f.ssl_backend)) {
-    c.error(
-      'ERR_LABEL_DEPENDENCY',
-      K('ssl_backend_tls_verify'),
-      'requires com.docker.lb.ssl_backend=true: there is no backend TLS to verify',
-      rawOf(f.ssl_backend_tls_verify),
-    );
+    c.error('ERR_LABEL_DEPENDENCY', K('ssl_backend_tls_verify'), 'requires com.docker.lb.ssl_backend=true: there is no backend TLS to verify', rawOf(f.ssl_backend_tls_verify));
   }
   if (isTrue(f.ip_hash) && has(f.sticky_session_cookie)) {
-    c.error(
-      'ERR_LABEL_CONFLICT',
-      K('ip_hash'),
-      'cannot be combined with com.docker.lb.sticky_session_cookie; pick one way to pin clients',
-      rawOf(f.ip_hash),
-    );
+    c.error('ERR_LABEL_CONFLICT', K('ip_hash'), 'cannot be combined with com.docker.lb.sticky_session_cookie; pick one way to pin clients', rawOf(f.ip_hash));
   }
   if (isTrue(f.ssl_passthrough)) {
     const why = 'with com.docker.lb.ssl_passthrough=true nginx forwards the encrypted stream and never sees requests';
@@ -74,12 +55,7 @@ export function crossChecks(c: Collector, f: Fields): void {
       c.error('ERR_LABEL_CONFLICT', K('ssl_backend'), 'cannot be used with ssl_passthrough: the service already terminates TLS itself', rawOf(f.ssl_backend));
     }
     if (!has(f.hosts)) {
-      c.error(
-        'ERR_LABEL_DEPENDENCY',
-        K('ssl_passthrough'),
-        'requires com.docker.lb.hosts: passthrough routes on the TLS SNI host name',
-        rawOf(f.ssl_passthrough),
-      );
+      c.error('ERR_LABEL_DEPENDENCY', K('ssl_passthrough'), 'requires com.docker.lb.hosts: passthrough routes on the TLS SNI host name', rawOf(f.ssl_passthrough));
     }
   }
   if (f.backend_mode.state === 'ok' && f.backend_mode.value === 'vip') {
@@ -92,12 +68,7 @@ export function crossChecks(c: Collector, f: Fields): void {
       );
     }
     if (isTrue(f.ip_hash)) {
-      c.error(
-        'ERR_LABEL_CONFLICT',
-        K('ip_hash'),
-        'cannot be used with com.docker.lb.backend_mode=vip: sticky sessions need task backends (remove backend_mode or set it to task)',
-        rawOf(f.ip_hash),
-      );
+      c.error('ERR_LABEL_CONFLICT', K('ip_hash'), 'cannot be used with com.docker.lb.backend_mode=vip: sticky sessions need task backends (remove backend_mode or set it to task)', rawOf(f.ip_hash));
     }
   }
   if (f.websocket_endpoints.state === 'ok' && f.context_root.state === 'ok' && f.context_root.value !== '/') {

@@ -21,7 +21,7 @@ const PCT = '%(?:2[0-9A-Da-d]|[34689A-Fa-f][0-9A-Fa-f]|5[0-9ABD-Fabd-f]|7[0-9A-E
 const SEGMENT = `(?!\\.\\.?(?:/|,| |$))(?:[A-Za-z0-9._~-]|${PCT})+`;
 /** An absolute path, '/' alone or segments with an optional trailing slash (removed by the decoder). */
 const PATH_ITEM = `(?=[^ ,]{1,${MAX_LABEL_PATH_LENGTH}}(?: |,|$))/(?:${SEGMENT}(?:/${SEGMENT})*/?)?`;
-const URL_CHARS = "[A-Za-z0-9\\-._~:/?@!&()*+=%]";
+const URL_CHARS = '[A-Za-z0-9\\-._~:/?@!&()*+=%]';
 const URL_ITEM = `[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:[/?]${URL_CHARS}*)?`;
 const REDIRECT_PAIR = `${URL_ITEM} *, *${URL_ITEM}`;
 

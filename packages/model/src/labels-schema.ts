@@ -52,8 +52,7 @@ export const labelSchema: LabelSchema = {
   $id: 'urn:signalbox:schema:labels',
   title: 'Signalbox service labels',
   description:
-    'com.docker.lb.* labels of a Docker Swarm service routed by Signalbox (compatible with Docker Interlock). ' +
-    'Values are checked after trimming surrounding spaces. See docs/labels.md.',
+    'com.docker.lb.* labels of a Docker Swarm service routed by Signalbox (compatible with Docker Interlock). ' + 'Values are checked after trimming surrounding spaces. See docs/labels.md.',
   type: 'object',
   properties: Object.fromEntries(KNOWN_LABELS.map((s) => [`${LABEL_PREFIX}${s}`, valueSchema(s)])),
   patternProperties: { [`^(?!${escapedPrefix})`]: { type: 'string' } },

@@ -76,9 +76,7 @@ function decode(labels: unknown): DecodeResult {
       c.error(
         'ERR_LABEL_UNKNOWN',
         key,
-        s !== undefined
-          ? `is not a known label; did you mean ${LABEL_PREFIX}${s}?`
-          : 'is not a known label (label names are case-sensitive; see docs/labels.md for the list)',
+        s !== undefined ? `is not a known label; did you mean ${LABEL_PREFIX}${s}?` : 'is not a known label (label names are case-sensitive; see docs/labels.md for the list)',
         typeof value === 'string' ? value : undefined,
       );
     }
@@ -109,7 +107,7 @@ function decode(labels: unknown): DecodeResult {
   }
   const f = fields as Fields;
   if (f.context_root.state === 'ok' && f.context_root.value === '/') {
-    c.warn('WARN_LABEL_CONTEXT_ROOT_IGNORED', K('context_root'), "means no context root; remove the label (it has no effect)", f.context_root.raw);
+    c.warn('WARN_LABEL_CONTEXT_ROOT_IGNORED', K('context_root'), 'means no context root; remove the label (it has no effect)', f.context_root.raw);
   }
 
   // 3. cross-label rules
@@ -141,9 +139,7 @@ export function decodeLabels(labels: Record<string, string>): DecodeResult {
   } catch (e) {
     return {
       status: 'rejected',
-      errors: [
-        make('ERR_LABEL_INTERNAL', 'error', `${LABEL_PREFIX}*`, `could not be decoded because of an internal error (${describeThrown(e)}); please report this`),
-      ],
+      errors: [make('ERR_LABEL_INTERNAL', 'error', `${LABEL_PREFIX}*`, `could not be decoded because of an internal error (${describeThrown(e)}); please report this`)],
       warnings: [],
       serviceCluster: '',
     };

@@ -1,16 +1,6 @@
 // The routing model core serves to extensions: one per service cluster, sorted and deterministic.
 import type { Diagnostic } from './diagnostics.js';
-import type {
-  WireLocation,
-  WirePassthroughHost,
-  WireRedirectRule,
-  WireRoutingModel,
-  WireServiceStatus,
-  WireTlsCert,
-  WireUpstream,
-  WireUpstreamServer,
-  WireVirtualHost,
-} from '@signalbox/protocol';
+import type { WireLocation, WirePassthroughHost, WireRedirectRule, WireRoutingModel, WireServiceStatus, WireTlsCert, WireUpstream, WireUpstreamServer, WireVirtualHost } from '@signalbox/protocol';
 
 // Each part is declared once, as its JSON Schema in @signalbox/protocol (wire.ts), and its type derived
 // from it: a change to a field there changes the builder's and the renderer's types alike.

@@ -24,7 +24,10 @@ function snap(...services: ServiceSnapshot[]): SwarmSnapshot {
   return {
     services,
     networks: [NET],
-    secrets: [{ id: 's1', name: 'web.crt' }, { id: 's2', name: 'web.key' }],
+    secrets: [
+      { id: 's1', name: 'web.crt' },
+      { id: 's2', name: 'web.key' },
+    ],
     nodes: [{ id: 'node1', hostname: 'n1', addr: '192.0.2.10', role: 'manager', ready: true }],
   };
 }
@@ -33,9 +36,7 @@ const route = (hosts: string, extra: Record<string, string> = {}) => ({ 'com.doc
 
 function plan(s: SwarmSnapshot, acme: AcmeConfig = ACME) {
   const m = withAcmePlan(buildClusterModels(s, TARGETS).get('default')!, acmeServiceIds(s), acme);
-  const refusals = Object.fromEntries(
-    m.services.map((x) => [x.name, x.warnings.filter((w) => w.code.startsWith('WARN_ACME_')).map((w) => `${w.code} ${w.value ?? ''}`)]),
-  );
+  const refusals = Object.fromEntries(m.services.map((x) => [x.name, x.warnings.filter((w) => w.code.startsWith('WARN_ACME_')).map((w) => `${w.code} ${w.value ?? ''}`)]));
   return { model: m, hosts: m.acmeHosts, refusals };
 }
 
@@ -46,7 +47,7 @@ test('an acme service gets its routed hosts ordered, sorted, and stays enabled w
   expect(r.model.services[0]!.status).toBe('enabled');
 });
 
-test('without acme=true nothing changes: no acmeHosts field, the model is the builder\'s object', () => {
+test("without acme=true nothing changes: no acmeHosts field, the model is the builder's object", () => {
   const s = snap(svc('web', route('a.example.test')));
   const built = buildClusterModels(s, TARGETS).get('default')!;
   expect(withAcmePlan(built, acmeServiceIds(s), ACME)).toBe(built);
@@ -125,7 +126,7 @@ test('no DirectoryURL: WARN_ACME_NOT_CONFIGURED once per service, nothing ordere
   expect(r.refusals).toEqual({ web: ['WARN_ACME_NOT_CONFIGURED a.example.test,b.example.test'] });
 });
 
-test('a broken label update keeps the previous labels\' acme flag, as the builder keeps their routes', () => {
+test("a broken label update keeps the previous labels' acme flag, as the builder keeps their routes", () => {
   const s = svc('web', route('a.example.test', { 'com.docker.lb.port': 'eighty' }));
   s.previousLabels = route('a.example.test', { 'com.docker.lb.acme': 'true' });
   expect([...acmeServiceIds(snap(s))]).toEqual(['id-web']);

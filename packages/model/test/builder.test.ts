@@ -25,7 +25,10 @@ function snap(...services: ServiceSnapshot[]): SwarmSnapshot {
   return {
     services,
     networks: [NET, NET2, INGRESS],
-    secrets: [{ id: 's1', name: 'web.crt' }, { id: 's2', name: 'web.key' }],
+    secrets: [
+      { id: 's1', name: 'web.crt' },
+      { id: 's2', name: 'web.key' },
+    ],
     nodes: [{ id: 'node1', hostname: 'n1', addr: '192.0.2.10', role: 'manager', ready: true }],
   };
 }
@@ -244,7 +247,10 @@ test('ssl_only on a passed-through host is carried into the model (plain HTTP mu
   const pt = (name: string, host: string, extra: Record<string, string> = {}) =>
     svc(name, route(host, { 'com.docker.lb.ssl_passthrough': 'true', 'com.docker.lb.port': '443', ...extra }), { ips: [name === 'a' ? '10.0.1.20' : '10.0.1.21'] });
   const m = model(snap(pt('a', 'a.test', { 'com.docker.lb.ssl_only': 'true' }), pt('b', 'b.test')));
-  expect(m.passthrough.map((p) => [p.host, p.sslOnly])).toEqual([['a.test', true], ['b.test', undefined]]);
+  expect(m.passthrough.map((p) => [p.host, p.sslOnly])).toEqual([
+    ['a.test', true],
+    ['b.test', undefined],
+  ]);
   expect(m.virtualHosts).toEqual([]);
 });
 

@@ -51,12 +51,9 @@ describe('config key declarations', () => {
     expect(valueOf(section, key, fileWith(section, key, example))).toEqual(example);
   });
 
-  it.each(KEYS.filter(({ spec }) => spec.check).map(({ section, key, spec }) => [key, section, spec] as const))(
-    "%s: the default passes the key's check",
-    (_, __, spec) => {
-      expect((spec.check as { problems(v: unknown): unknown[] }).problems(spec.default)).toEqual([]);
-    },
-  );
+  it.each(KEYS.filter(({ spec }) => spec.check).map(({ section, key, spec }) => [key, section, spec] as const))("%s: the default passes the key's check", (_, __, spec) => {
+    expect((spec.check as { problems(v: unknown): unknown[] }).problems(spec.default)).toEqual([]);
+  });
 
   it.each([
     ['top', 'PollInterval', '0s', 'ERR_CONFIG_SEMANTIC', 'must be longer than 0'],

@@ -43,7 +43,15 @@ describe('migration guide key tables', () => {
       const leaf = k.key.split('.').pop()!;
       if (k.key.endsWith('Labels') || leaf === 'RlimitNoFile') continue;
       const s = status.get(leaf);
-      const expected = { same: /^same/, rewritten: /^same/, replaced: /Interlock images replaced$/, ignored: /^accepted and ignored$/, different: /^different$/, new: /^new in Signalbox$/, refused: /^$/ }[k.verdict];
+      const expected = {
+        same: /^same/,
+        rewritten: /^same/,
+        replaced: /Interlock images replaced$/,
+        ignored: /^accepted and ignored$/,
+        different: /^different$/,
+        new: /^new in Signalbox$/,
+        refused: /^$/,
+      }[k.verdict];
       expect([k.key, s]).toEqual([k.key, expect.stringMatching(expected)]);
     }
   });

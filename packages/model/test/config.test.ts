@@ -91,7 +91,15 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyStopSignal', good: '"SIGTERM"', parsed: 'SIGTERM', bad: '"SIGSTOP"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyMaxDrainingGenerations', good: '0', parsed: 0, bad: '1001', code: 'ERR_CONFIG_VALUE', value: '1001' },
   { section: 'ext', key: 'ProxyStopGracePeriod', good: '"1m30s"', parsed: '1m30s', bad: '"-1s"', code: 'ERR_CONFIG_SEMANTIC' },
-  { section: 'ext', key: 'ProxyMounts', good: '["signalbox-logs:/var/log/signalbox"]', parsed: ['signalbox-logs:/var/log/signalbox'], bad: '["/var/log:/var/log"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
+  {
+    section: 'ext',
+    key: 'ProxyMounts',
+    good: '["signalbox-logs:/var/log/signalbox"]',
+    parsed: ['signalbox-logs:/var/log/signalbox'],
+    bad: '["/var/log:/var/log"]',
+    code: 'ERR_CONFIG_VALUE',
+    at: '[0]',
+  },
   { section: 'ext', key: 'ProxyConstraints', good: '["node.labels.edge!=false"]', parsed: ['node.labels.edge!=false'], bad: '["node.labels.edge"]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyPlacementPreferences', good: '["spread=node.id"]', parsed: ['spread=node.id'], bad: '["spread="]', code: 'ERR_CONFIG_SEMANTIC', at: '[0]' },
   { section: 'ext', key: 'ProxyUpdateDelay', good: '"0"', parsed: '0', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
@@ -106,7 +114,15 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'SSLRedirectPort', good: '443', parsed: 443, bad: '-1', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Template', good: '"my-template.v2"', parsed: 'my-template.v2', bad: '"my template"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'Networks', good: '["frontend", "api_net"]', parsed: ['frontend', 'api_net'], bad: '["front end"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
-  { section: 'ext', key: 'HostOwners', good: '{ "*.shop.example.com" = "shop, payments", "api.example.com" = "-" }', parsed: { '*.shop.example.com': 'shop, payments', 'api.example.com': '-' }, bad: '{ "shop.example.com" = "shop;evil" }', code: 'ERR_CONFIG_VALUE', at: '."shop.example.com"' },
+  {
+    section: 'ext',
+    key: 'HostOwners',
+    good: '{ "*.shop.example.com" = "shop, payments", "api.example.com" = "-" }',
+    parsed: { '*.shop.example.com': 'shop, payments', 'api.example.com': '-' },
+    bad: '{ "shop.example.com" = "shop;evil" }',
+    code: 'ERR_CONFIG_VALUE',
+    at: '."shop.example.com"',
+  },
   { section: 'ext', key: 'SecretOwners', good: '{ "shop.crt" = "shop,-" }', parsed: { 'shop.crt': 'shop,-' }, bad: '{ "shop.crt" = "" }', code: 'ERR_CONFIG_VALUE', at: '."shop.crt"' },
   // [Extensions.default.Config]
   { section: 'config', key: 'User', good: '"nginx nginx"', parsed: 'nginx nginx', bad: '"www-data;"', code: 'ERR_CONFIG_VALUE' },
@@ -140,13 +156,24 @@ const ROWS: Row[] = [
   { section: 'config', key: 'TrustedProxies', good: '["10.0.0.0/8", "2001:db8::1"]', parsed: ['10.0.0.0/8', '2001:db8::1'], bad: '["lb.example.com"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
   { section: 'config', key: 'WorkerShutdownTimeout', good: '"30s"', parsed: '30s', bad: '"30sec"', code: 'ERR_CONFIG_VALUE' },
   { section: 'config', key: 'GlobalOptions', good: '["worker_priority -5;"]', parsed: ['worker_priority -5;'], bad: '["load_module modules/x.so;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
-  { section: 'config', key: 'HTTPOptions', good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]', parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'], bad: '["gzip on; include /etc/evil.conf;"]', code: 'ERR_DIRECTIVE_FORBIDDEN', at: '[0]' },
+  {
+    section: 'config',
+    key: 'HTTPOptions',
+    good: '["gzip on;", "map $http_upgrade $c { default upgrade; }"]',
+    parsed: ['gzip on;', 'map $http_upgrade $c { default upgrade; }'],
+    bad: '["gzip on; include /etc/evil.conf;"]',
+    code: 'ERR_DIRECTIVE_FORBIDDEN',
+    at: '[0]',
+  },
   { section: 'config', key: 'TCPOptions', good: '["proxy_timeout 10m;"]', parsed: ['proxy_timeout 10m;'], bad: '["a;\\nb;"]', code: 'ERR_CONFIG_VALUE', at: '[0]' },
 ];
 
 describe('parseConfig: every key', () => {
   it('the table covers every key of every section', () => {
-    const covered = (s: Section): string[] => ROWS.filter((r) => r.section === s).map((r) => r.key).sort();
+    const covered = (s: Section): string[] =>
+      ROWS.filter((r) => r.section === s)
+        .map((r) => r.key)
+        .sort();
     expect(covered('top')).toEqual(Object.keys(CONFIG_TOP_LEVEL_KEYS).sort());
     expect(covered('ext')).toEqual(Object.keys(CONFIG_EXTENSION_KEYS).sort());
     expect(covered('config')).toEqual(Object.keys(CONFIG_NGINX_TUNING_KEYS).sort());
@@ -201,9 +228,7 @@ describe('parseConfig: defaults', () => {
       Networks: [],
     });
     expect(ext.Config).toMatchObject({ User: 'www-data', MaxConnections: 1024, LargeClientHeaderBuffers: '4 8k', ServerNamesHashBucketSize: 0 });
-    expect(ext.Config.MainLogFormat).toBe(
-      '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"',
-    );
+    expect(ext.Config.MainLogFormat).toBe('$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"');
     for (const v of ['$request_id', '$upstream_addr', '$upstream_response_time', '$request_time']) expect(ext.Config.TraceLogFormat).toContain(v);
   });
 
@@ -224,7 +249,7 @@ describe('parseConfig: defaults', () => {
     expect(cfg.Extensions.default!.Config).toMatchObject({ MaxConnections: 8192, WorkerProcesses: 1 });
   });
 
-  it('returns plain objects, not the TOML parser\'s null-prototype ones', () => {
+  it("returns plain objects, not the TOML parser's null-prototype ones", () => {
     const cfg = ok('[Extensions.default.Labels]\n"com.example.a" = "1"\n');
     expect(Object.getPrototypeOf(cfg.Extensions.default!.Labels)).toBe(Object.prototype);
     expect(Object.getPrototypeOf(cfg.Extensions)).toBe(Object.prototype);
@@ -307,9 +332,7 @@ describe('parseConfig: TOML syntax', () => {
 
 describe('parseConfig: schema errors', () => {
   it('reports every error, not just the first', () => {
-    const errs = errors(
-      'ListenAddr = 1\nBogus = 2\n[Extensions.default]\nPublishedPort = "80"\nProxyReplicas = 500\n[Extensions.default.Config]\nUser = "a;b"\n',
-    );
+    const errs = errors('ListenAddr = 1\nBogus = 2\n[Extensions.default]\nPublishedPort = "80"\nProxyReplicas = 500\n[Extensions.default.Config]\nUser = "a;b"\n');
     expect(errs.map((e) => `${e.code} ${e.key}`).sort()).toEqual([
       'ERR_CONFIG_TYPE Extensions.default.PublishedPort',
       'ERR_CONFIG_TYPE ListenAddr',
@@ -407,9 +430,7 @@ describe('parseConfig: rules across keys', () => {
   });
 
   it('wants different HTTP and HTTPS ports within one extension', () => {
-    expect(semantic('[Extensions.default]\nPublishedPort = 443\nPublishedSSLPort = 443\n')).toEqual([
-      ['Extensions.default.PublishedSSLPort', 'must differ from PublishedPort'],
-    ]);
+    expect(semantic('[Extensions.default]\nPublishedPort = 443\nPublishedSSLPort = 443\n')).toEqual([['Extensions.default.PublishedSSLPort', 'must differ from PublishedPort']]);
     expect(semantic('[Extensions.default]\nTargetPort = 443\n')).toEqual([['Extensions.default.TargetSSLPort', 'must differ from TargetPort']]);
   });
 

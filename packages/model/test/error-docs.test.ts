@@ -76,8 +76,6 @@ test('every ERR_/WARN_ code in packages/*/src is documented in docs/errors.md or
 });
 
 test('every ERR_/WARN_ code the docs name still exists in the sources', () => {
-  const stale = [...inDocs.entries()]
-    .flatMap(([doc, codes]) => [...codes].filter((c) => !inSources.has(c)).map((c) => `${c} (${doc})`))
-    .sort();
+  const stale = [...inDocs.entries()].flatMap(([doc, codes]) => [...codes].filter((c) => !inSources.has(c)).map((c) => `${c} (${doc})`)).sort();
   expect(stale).toEqual([]);
 });

@@ -8,7 +8,9 @@ import { CONFIG_EXTENSION_KEYS } from '../src/config-schema.js';
 import { applyInterlockCompat, placementWarnings, unquoteNginxLogFormat } from '../src/interlock-compat.js';
 
 const dir = fileURLToPath(new URL('./fixtures/interlock/config/', import.meta.url));
-const corpus = readdirSync(dir).filter((f) => f.endsWith('.toml')).sort();
+const corpus = readdirSync(dir)
+  .filter((f) => f.endsWith('.toml'))
+  .sort();
 const read = (f: string): string => readFileSync(`${dir}${f}`, 'utf8');
 
 describe('Interlock config corpus', () => {
@@ -52,10 +54,7 @@ describe('Interlock config corpus', () => {
   it('warns when host-mode extensions share a port without constraints that keep them apart', () => {
     const r = parseConfig(read('service-clusters-3.0.toml'));
     if (!r.ok) throw new Error('refused');
-    expect(r.warnings.filter((w) => w.code === 'WARN_CONFIG_SHARED_HOST_PORT').map((w) => w.key)).toEqual([
-      'Extensions.us-west.PublishedPort',
-      'Extensions.us-west.PublishedSSLPort',
-    ]);
+    expect(r.warnings.filter((w) => w.code === 'WARN_CONFIG_SHARED_HOST_PORT').map((w) => w.key)).toEqual(['Extensions.us-west.PublishedPort', 'Extensions.us-west.PublishedSSLPort']);
   });
 
   it('still refuses a shared port when either extension publishes through ingress', () => {

@@ -1,17 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import type { ValidateFunction } from 'ajv';
-import {
-  KNOWN_LABELS,
-  LABEL_DOCS,
-  LABEL_ERROR_CODES,
-  LABEL_WARNING_CODES,
-  LABEL_SCHEMA_MISMATCH_MESSAGE,
-  decodeLabels,
-  exampleLabels,
-  labelSchema,
-  suggestLabel,
-} from '../src/index.js';
+import { KNOWN_LABELS, LABEL_DOCS, LABEL_ERROR_CODES, LABEL_WARNING_CODES, LABEL_SCHEMA_MISMATCH_MESSAGE, decodeLabels, exampleLabels, labelSchema, suggestLabel } from '../src/index.js';
 import type { DecodeResult, Diagnostic, KnownLabel, RouteSpec } from '../src/index.js';
 
 const P = 'com.docker.lb.';
@@ -50,9 +40,7 @@ function expectRejected(labels: Record<string, string>): Extract<DecodeResult, {
 
 /** "CODE suffix[=value]" per error, sorted: compact and exact. */
 function summary(errors: Diagnostic[], withValue: boolean): string[] {
-  return errors
-    .map((e) => `${e.code} ${e.key.startsWith(P) ? e.key.slice(P.length) : e.key}${withValue && e.value !== undefined ? `=${e.value}` : ''}`)
-    .sort();
+  return errors.map((e) => `${e.code} ${e.key.startsWith(P) ? e.key.slice(P.length) : e.key}${withValue && e.value !== undefined ? `=${e.value}` : ''}`).sort();
 }
 
 /** Codes seen anywhere in this file, to check every documented code is reachable. */
@@ -74,9 +62,13 @@ const okCases: [string, Suffixed, Partial<RouteSpec>][] = [
   ['wildcard host', { ...BASE, hosts: '*.Example.com,example.com' }, { hosts: ['*.example.com', 'example.com'] }],
   ['single-label host', { ...BASE, hosts: 'localhost' }, { hosts: ['localhost'] }],
   ['punycode host', { ...BASE, hosts: 'xn--80ak6aa92e.com' }, { hosts: ['xn--80ak6aa92e.com'] }],
-  ['63-char label, 253-char host', { ...BASE, hosts: `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}` }, {
-    hosts: [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`],
-  }],
+  [
+    '63-char label, 253-char host',
+    { ...BASE, hosts: `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}` },
+    {
+      hosts: [`${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`],
+    },
+  ],
   ['digits and hyphens', { ...BASE, hosts: '1-2.example-3.com' }, { hosts: ['1-2.example-3.com'] }],
   ['port 1', { ...BASE, port: '1' }, { port: 1 }],
   ['port 65535 with spaces around', { ...BASE, port: ' 65535 ' }, { port: 65535 }],
@@ -90,47 +82,79 @@ const okCases: [string, Suffixed, Partial<RouteSpec>][] = [
   ['ip hash false with cookie', { ...BASE, ip_hash: '0', sticky_session_cookie: 's' }, { stickySessionCookie: 's' }],
   ['tls', { ...BASE, ssl_cert: 'app.crt', ssl_key: 'app.key', ssl_only: 'True' }, { sslCert: 'app.crt', sslKey: 'app.key', sslOnly: true }],
   ['ssl_only false alone', { ...BASE, ssl_only: 'FALSE' }, {}],
-  ['passthrough with wildcard and ssl_only', { ...BASE, hosts: '*.example.com', ssl_passthrough: '1', ssl_only: 't' }, {
-    hosts: ['*.example.com'],
-    sslPassthrough: true,
-    sslOnly: true,
-  }],
-  ['passthrough false combines with anything', { ...BASE, ssl_passthrough: 'f', context_root: '/x', ssl_cert: 'c', ssl_key: 'k' }, {
-    contextRoot: '/x',
-    sslCert: 'c',
-    sslKey: 'k',
-  }],
+  [
+    'passthrough with wildcard and ssl_only',
+    { ...BASE, hosts: '*.example.com', ssl_passthrough: '1', ssl_only: 't' },
+    {
+      hosts: ['*.example.com'],
+      sslPassthrough: true,
+      sslOnly: true,
+    },
+  ],
+  [
+    'passthrough false combines with anything',
+    { ...BASE, ssl_passthrough: 'f', context_root: '/x', ssl_cert: 'c', ssl_key: 'k' },
+    {
+      contextRoot: '/x',
+      sslCert: 'c',
+      sslKey: 'k',
+    },
+  ],
   ['ssl backend verified', { ...BASE, ssl_backend: 'true', ssl_backend_tls_verify: 'required' }, { sslBackend: true, sslBackendTlsVerify: 'required' }],
   ['verify none without ssl_backend', { ...BASE, ssl_backend_tls_verify: 'none' }, {}],
   ['websocket endpoints normalised', { ...BASE, websocket_endpoints: '/ws/, /ws,/a ,/' }, { websocketEndpoints: ['/', '/a', '/ws'] }],
-  ['websocket endpoints under context root', { ...BASE, context_root: '/api', websocket_endpoints: '/api/ws,/api' }, {
-    contextRoot: '/api',
-    websocketEndpoints: ['/api', '/api/ws'],
-  }],
-  ['redirects normalised and sorted', {
-    ...BASE,
-    redirects: ' https://Z.example.com/old , https://app.example.com/new?x=1 ; HTTP://old.example.com/,https://app.example.com ',
-  }, {
-    redirects: [
-      { source: 'http://old.example.com', target: 'https://app.example.com', sourceHost: 'old.example.com' },
-      { source: 'https://z.example.com/old', target: 'https://app.example.com/new?x=1', sourceHost: 'z.example.com' },
-    ],
-  }],
-  ["Interlock's trailing ';' ends the list", { ...BASE, redirects: 'http://old.example.com,http://new.example.com;' }, {
-    redirects: [{ source: 'http://old.example.com', target: 'http://new.example.com', sourceHost: 'old.example.com' }],
-  }],
-  ["a trailing ';' after several pairs, with spaces", { ...BASE, redirects: 'http://a.example.com,http://c.example.com ; http://b.example.com,http://c.example.com ; ' }, {
-    redirects: [
-      { source: 'http://a.example.com', target: 'http://c.example.com', sourceHost: 'a.example.com' },
-      { source: 'http://b.example.com', target: 'http://c.example.com', sourceHost: 'b.example.com' },
-    ],
-  }],
-  ['redirect target with port', { ...BASE, redirects: 'http://old.example.com,https://app.example.com:8443/' }, {
-    redirects: [{ source: 'http://old.example.com', target: 'https://app.example.com:8443', sourceHost: 'old.example.com' }],
-  }],
-  ['http to https on the same host', { ...BASE, redirects: 'http://app.example.com,https://app.example.com' }, {
-    redirects: [{ source: 'http://app.example.com', target: 'https://app.example.com', sourceHost: 'app.example.com' }],
-  }],
+  [
+    'websocket endpoints under context root',
+    { ...BASE, context_root: '/api', websocket_endpoints: '/api/ws,/api' },
+    {
+      contextRoot: '/api',
+      websocketEndpoints: ['/api', '/api/ws'],
+    },
+  ],
+  [
+    'redirects normalised and sorted',
+    {
+      ...BASE,
+      redirects: ' https://Z.example.com/old , https://app.example.com/new?x=1 ; HTTP://old.example.com/,https://app.example.com ',
+    },
+    {
+      redirects: [
+        { source: 'http://old.example.com', target: 'https://app.example.com', sourceHost: 'old.example.com' },
+        { source: 'https://z.example.com/old', target: 'https://app.example.com/new?x=1', sourceHost: 'z.example.com' },
+      ],
+    },
+  ],
+  [
+    "Interlock's trailing ';' ends the list",
+    { ...BASE, redirects: 'http://old.example.com,http://new.example.com;' },
+    {
+      redirects: [{ source: 'http://old.example.com', target: 'http://new.example.com', sourceHost: 'old.example.com' }],
+    },
+  ],
+  [
+    "a trailing ';' after several pairs, with spaces",
+    { ...BASE, redirects: 'http://a.example.com,http://c.example.com ; http://b.example.com,http://c.example.com ; ' },
+    {
+      redirects: [
+        { source: 'http://a.example.com', target: 'http://c.example.com', sourceHost: 'a.example.com' },
+        { source: 'http://b.example.com', target: 'http://c.example.com', sourceHost: 'b.example.com' },
+      ],
+    },
+  ],
+  [
+    'redirect target with port',
+    { ...BASE, redirects: 'http://old.example.com,https://app.example.com:8443/' },
+    {
+      redirects: [{ source: 'http://old.example.com', target: 'https://app.example.com:8443', sourceHost: 'old.example.com' }],
+    },
+  ],
+  [
+    'http to https on the same host',
+    { ...BASE, redirects: 'http://app.example.com,https://app.example.com' },
+    {
+      redirects: [{ source: 'http://app.example.com', target: 'https://app.example.com', sourceHost: 'app.example.com' }],
+    },
+  ],
   ['default backend without hosts', { port: '80', default_backend: 'true' }, { hosts: [], port: 80, defaultBackend: true }],
   ['default backend with hosts', { ...BASE, default_backend: '1' }, { defaultBackend: true }],
   ['vip', { ...BASE, backend_mode: 'vip' }, { backendMode: 'vip' }],
@@ -159,11 +183,7 @@ describe('decodeLabels accepts', () => {
     if (r.status !== 'ok') throw new Error('unreachable');
     expect(r.spec.contextRoot).toBeUndefined();
     expect(r.spec.contextRootRewrite).toBe(false);
-    expect(summary(r.warnings, true)).toEqual([
-      'WARN_LABEL_CONTEXT_ROOT_IGNORED context_root=/',
-      'WARN_LABEL_DUPLICATE hosts=A.com',
-      'WARN_LABEL_DUPLICATE websocket_endpoints=/ws/',
-    ]);
+    expect(summary(r.warnings, true)).toEqual(['WARN_LABEL_CONTEXT_ROOT_IGNORED context_root=/', 'WARN_LABEL_DUPLICATE hosts=A.com', 'WARN_LABEL_DUPLICATE websocket_endpoints=/ws/']);
     expect(r.warnings.every((w) => w.severity === 'warning')).toBe(true);
   });
 
@@ -245,64 +265,104 @@ const errorCases: [string, Suffixed, string[]][] = [
   ['IDN', { ...BASE, hosts: 'bücher.de' }, ['ERR_LABEL_HOST_INVALID hosts']],
   ['no-break space', { ...BASE, hosts: 'a.com,\u00a0b.com' }, ['ERR_LABEL_HOST_INVALID hosts']],
   // port
-  ...['', '0', '65536', '99999999999999999999', '+80', '-1', '80 80', '0080', '8o', '１２３', '80.0', '0x50', '1e3'].map(
-    (v): [string, Suffixed, string[]] => [`port ${JSON.stringify(v)}`, { ...BASE, port: v }, ['ERR_LABEL_PORT_INVALID port']],
-  ),
+  ...['', '0', '65536', '99999999999999999999', '+80', '-1', '80 80', '0080', '8o', '１２３', '80.0', '0x50', '1e3'].map((v): [string, Suffixed, string[]] => [
+    `port ${JSON.stringify(v)}`,
+    { ...BASE, port: v },
+    ['ERR_LABEL_PORT_INVALID port'],
+  ]),
   // names
-  ...['', '-net', '_net', 'net work', 'a;b', 'nét', long(256)].map(
-    (v): [string, Suffixed, string[]] => [`network ${JSON.stringify(v.slice(0, 20))}`, { ...BASE, network: v }, ['ERR_LABEL_NETWORK_INVALID network']],
-  ),
-  ...['', '.x', 'a/b', long(65)].map(
-    (v): [string, Suffixed, string[]] => [`service_cluster ${JSON.stringify(v.slice(0, 20))}`, { ...BASE, service_cluster: v }, ['ERR_LABEL_SERVICE_CLUSTER_INVALID service_cluster']],
-  ),
+  ...['', '-net', '_net', 'net work', 'a;b', 'nét', long(256)].map((v): [string, Suffixed, string[]] => [
+    `network ${JSON.stringify(v.slice(0, 20))}`,
+    { ...BASE, network: v },
+    ['ERR_LABEL_NETWORK_INVALID network'],
+  ]),
+  ...['', '.x', 'a/b', long(65)].map((v): [string, Suffixed, string[]] => [
+    `service_cluster ${JSON.stringify(v.slice(0, 20))}`,
+    { ...BASE, service_cluster: v },
+    ['ERR_LABEL_SERVICE_CLUSTER_INVALID service_cluster'],
+  ]),
   ['secret names', { ...BASE, ssl_cert: '-cert', ssl_key: long(65) }, ['ERR_LABEL_SECRET_INVALID ssl_cert', 'ERR_LABEL_SECRET_INVALID ssl_key']],
   ['cert without key', { ...BASE, ssl_cert: 'c' }, ['ERR_LABEL_REQUIRED ssl_key']],
   ['key without cert', { ...BASE, ssl_key: 'k' }, ['ERR_LABEL_REQUIRED ssl_cert']],
   ['invalid cert still needs its key', { ...BASE, ssl_cert: 'c c' }, ['ERR_LABEL_REQUIRED ssl_key', 'ERR_LABEL_SECRET_INVALID ssl_cert']],
   // paths
-  ...['', 'api', '/a//b', '//', '/a//', '/a/../b', '/./', '/..', '/a?b', '/a#b', '/a%2fb', '/a%2E%2e', '/a%5c', '/a%zz', '/a%4', '/a%0a', '/a%7F', 'http://x/a', '/é', '/a b', '/a;b', '/a{b}', '/$x', "/a'", '/a\\b', `/${long(1024)}`].map(
-    (v): [string, Suffixed, string[]] => [`context_root ${JSON.stringify(v.slice(0, 20))}`, { ...BASE, context_root: v }, ['ERR_LABEL_PATH_INVALID context_root']],
-  ),
+  ...[
+    '',
+    'api',
+    '/a//b',
+    '//',
+    '/a//',
+    '/a/../b',
+    '/./',
+    '/..',
+    '/a?b',
+    '/a#b',
+    '/a%2fb',
+    '/a%2E%2e',
+    '/a%5c',
+    '/a%zz',
+    '/a%4',
+    '/a%0a',
+    '/a%7F',
+    'http://x/a',
+    '/é',
+    '/a b',
+    '/a;b',
+    '/a{b}',
+    '/$x',
+    "/a'",
+    '/a\\b',
+    `/${long(1024)}`,
+  ].map((v): [string, Suffixed, string[]] => [`context_root ${JSON.stringify(v.slice(0, 20))}`, { ...BASE, context_root: v }, ['ERR_LABEL_PATH_INVALID context_root']]),
   ['rewrite without context root', { ...BASE, context_root_rewrite: 'true' }, ['ERR_LABEL_DEPENDENCY context_root_rewrite']],
   ['rewrite with an invalid context root: no extra error', { ...BASE, context_root: 'api', context_root_rewrite: 'true' }, ['ERR_LABEL_PATH_INVALID context_root']],
   ['websocket endpoint not a path', { ...BASE, websocket_endpoints: '/ok,ws,/a//b' }, ['ERR_LABEL_PATH_INVALID websocket_endpoints', 'ERR_LABEL_PATH_INVALID websocket_endpoints']],
   ['websocket endpoint empty item', { ...BASE, websocket_endpoints: '/a,,/b' }, ['ERR_LABEL_PATH_INVALID websocket_endpoints']],
   ['websocket endpoints empty', { ...BASE, websocket_endpoints: '' }, ['ERR_LABEL_PATH_INVALID websocket_endpoints']],
-  ['websocket outside context root', { ...BASE, context_root: '/api', websocket_endpoints: '/api/ws,/ws,/apiws' }, [
-    'ERR_LABEL_WEBSOCKET_OUTSIDE_CONTEXT_ROOT websocket_endpoints',
-    'ERR_LABEL_WEBSOCKET_OUTSIDE_CONTEXT_ROOT websocket_endpoints',
-  ]],
+  [
+    'websocket outside context root',
+    { ...BASE, context_root: '/api', websocket_endpoints: '/api/ws,/ws,/apiws' },
+    ['ERR_LABEL_WEBSOCKET_OUTSIDE_CONTEXT_ROOT websocket_endpoints', 'ERR_LABEL_WEBSOCKET_OUTSIDE_CONTEXT_ROOT websocket_endpoints'],
+  ],
   // cookies
-  ...['', 'a b', 'a$b', 'a;b', 'a=b', 'a"b', 'a,b', 'sess\u00edon', long(129)].map(
-    (v): [string, Suffixed, string[]] => [`cookie ${JSON.stringify(v.slice(0, 20))}`, { ...BASE, sticky_session_cookie: v }, ['ERR_LABEL_COOKIE_INVALID sticky_session_cookie']],
-  ),
+  ...['', 'a b', 'a$b', 'a;b', 'a=b', 'a"b', 'a,b', 'sess\u00edon', long(129)].map((v): [string, Suffixed, string[]] => [
+    `cookie ${JSON.stringify(v.slice(0, 20))}`,
+    { ...BASE, sticky_session_cookie: v },
+    ['ERR_LABEL_COOKIE_INVALID sticky_session_cookie'],
+  ]),
   ['ip_hash and cookie', { ...BASE, ip_hash: 'true', sticky_session_cookie: 's' }, ['ERR_LABEL_CONFLICT ip_hash']],
   ['ip_hash and invalid cookie', { ...BASE, ip_hash: 'true', sticky_session_cookie: 's s' }, ['ERR_LABEL_CONFLICT ip_hash', 'ERR_LABEL_COOKIE_INVALID sticky_session_cookie']],
   // booleans
-  ...['', 'yes', 'no', 'on', 'TRue', 'tRUE', '2', 'y', '1.0', '"true"'].map(
-    (v): [string, Suffixed, string[]] => [`bool ${JSON.stringify(v)}`, { ...BASE, ssl_backend: v }, ['ERR_LABEL_BOOL_INVALID ssl_backend']],
-  ),
+  ...['', 'yes', 'no', 'on', 'TRue', 'tRUE', '2', 'y', '1.0', '"true"'].map((v): [string, Suffixed, string[]] => [
+    `bool ${JSON.stringify(v)}`,
+    { ...BASE, ssl_backend: v },
+    ['ERR_LABEL_BOOL_INVALID ssl_backend'],
+  ]),
   // tls
   ['ssl_only without tls', { ...BASE, ssl_only: 'true' }, ['ERR_LABEL_DEPENDENCY ssl_only']],
-  ['passthrough conflicts', {
-    ...BASE,
-    ssl_passthrough: 'true',
-    context_root: '/a',
-    sticky_session_cookie: 's',
-    websocket_endpoints: '/a/ws',
-    ssl_cert: 'c',
-    ssl_key: 'k',
-    ssl_backend: 'true',
-    redirects: 'http://a.com,https://b.com',
-  }, [
-    'ERR_LABEL_CONFLICT context_root',
-    'ERR_LABEL_CONFLICT redirects',
-    'ERR_LABEL_CONFLICT ssl_backend',
-    'ERR_LABEL_CONFLICT ssl_cert',
-    'ERR_LABEL_CONFLICT ssl_key',
-    'ERR_LABEL_CONFLICT sticky_session_cookie',
-    'ERR_LABEL_CONFLICT websocket_endpoints',
-  ]],
+  [
+    'passthrough conflicts',
+    {
+      ...BASE,
+      ssl_passthrough: 'true',
+      context_root: '/a',
+      sticky_session_cookie: 's',
+      websocket_endpoints: '/a/ws',
+      ssl_cert: 'c',
+      ssl_key: 'k',
+      ssl_backend: 'true',
+      redirects: 'http://a.com,https://b.com',
+    },
+    [
+      'ERR_LABEL_CONFLICT context_root',
+      'ERR_LABEL_CONFLICT redirects',
+      'ERR_LABEL_CONFLICT ssl_backend',
+      'ERR_LABEL_CONFLICT ssl_cert',
+      'ERR_LABEL_CONFLICT ssl_key',
+      'ERR_LABEL_CONFLICT sticky_session_cookie',
+      'ERR_LABEL_CONFLICT websocket_endpoints',
+    ],
+  ],
   ['passthrough without hosts', { port: '443', default_backend: 'true', ssl_passthrough: 'true' }, ['ERR_LABEL_DEPENDENCY ssl_passthrough']],
   ['verify required without ssl_backend', { ...BASE, ssl_backend_tls_verify: 'required' }, ['ERR_LABEL_DEPENDENCY ssl_backend_tls_verify']],
   ['verify required with ssl_backend=false', { ...BASE, ssl_backend: 'false', ssl_backend_tls_verify: 'required' }, ['ERR_LABEL_DEPENDENCY ssl_backend_tls_verify']],
@@ -314,12 +374,16 @@ const errorCases: [string, Suffixed, string[]][] = [
   ['vip and ip_hash', { ...BASE, backend_mode: 'vip', ip_hash: '1' }, ['ERR_LABEL_CONFLICT ip_hash']],
   ['acme not a boolean', { ...BASE, acme: 'yes' }, ['ERR_LABEL_BOOL_INVALID acme']],
   // numbers
-  ...['', '-1', '1001', '1.5', '01', ' 1 2', 'three'].map(
-    (v): [string, Suffixed, string[]] => [`max_fails ${JSON.stringify(v)}`, { ...BASE, max_fails: v }, ['ERR_LABEL_MAX_FAILS_INVALID max_fails']],
-  ),
-  ...['', '10 s', '10sec', '1234567s', '-1s', '1.5s', 's', '10S', '10us', '500ms', '0ms'].map(
-    (v): [string, Suffixed, string[]] => [`fail_timeout ${JSON.stringify(v)}`, { ...BASE, fail_timeout: v }, ['ERR_LABEL_FAIL_TIMEOUT_INVALID fail_timeout']],
-  ),
+  ...['', '-1', '1001', '1.5', '01', ' 1 2', 'three'].map((v): [string, Suffixed, string[]] => [
+    `max_fails ${JSON.stringify(v)}`,
+    { ...BASE, max_fails: v },
+    ['ERR_LABEL_MAX_FAILS_INVALID max_fails'],
+  ]),
+  ...['', '10 s', '10sec', '1234567s', '-1s', '1.5s', 's', '10S', '10us', '500ms', '0ms'].map((v): [string, Suffixed, string[]] => [
+    `fail_timeout ${JSON.stringify(v)}`,
+    { ...BASE, fail_timeout: v },
+    ['ERR_LABEL_FAIL_TIMEOUT_INVALID fail_timeout'],
+  ]),
   // redirects
   ...[
     '',
@@ -361,11 +425,11 @@ const errorCases: [string, Suffixed, string[]][] = [
     ';http://a.com,https://b.com',
   ].map((v): [string, Suffixed, string[]] => [`redirects ${JSON.stringify(v)}`, { ...BASE, redirects: v }, ['ERR_LABEL_REDIRECT_INVALID redirects']]),
   ['source and target both relative', { ...BASE, redirects: 'a.com,b.com' }, ['ERR_LABEL_REDIRECT_INVALID redirects', 'ERR_LABEL_REDIRECT_INVALID redirects']],
-  ['every bad redirect reported', { ...BASE, redirects: 'a,b;http://ok.com,https://ok2.com;http://c.com' }, [
-    'ERR_LABEL_REDIRECT_INVALID redirects',
-    'ERR_LABEL_REDIRECT_INVALID redirects',
-    'ERR_LABEL_REDIRECT_INVALID redirects',
-  ]],
+  [
+    'every bad redirect reported',
+    { ...BASE, redirects: 'a,b;http://ok.com,https://ok2.com;http://c.com' },
+    ['ERR_LABEL_REDIRECT_INVALID redirects', 'ERR_LABEL_REDIRECT_INVALID redirects', 'ERR_LABEL_REDIRECT_INVALID redirects'],
+  ],
   // unknown
   ['typo host', { ...BASE, host: 'a.com' }, ['ERR_LABEL_UNKNOWN host']],
   ['wrong case', { ...BASE, Hosts: 'a.com' }, ['ERR_LABEL_UNKNOWN Hosts']],
@@ -466,10 +530,22 @@ describe('decodeLabels rejects', () => {
   test('non-string values and hostile objects never throw', () => {
     const r = track(decodeLabels({ ...L(BASE), [`${P}network`]: 42, [`${P}ip_hash`]: null } as unknown as Record<string, string>));
     expect(r.status === 'rejected' && summary(r.errors, false)).toEqual(['ERR_LABEL_NOT_STRING ip_hash', 'ERR_LABEL_NOT_STRING network']);
-    const hostile = new Proxy({}, { ownKeys: () => { throw new Error('boom'); } });
+    const hostile = new Proxy(
+      {},
+      {
+        ownKeys: () => {
+          throw new Error('boom');
+        },
+      },
+    );
     const h = decodeLabels(hostile as Record<string, string>);
     expect(h.status === 'rejected' && h.errors.map((e) => e.code)).toEqual(['ERR_LABEL_INTERNAL']);
-    const getter = Object.defineProperty({ ...L(BASE) }, `${P}network`, { enumerable: true, get: () => { throw new Error('nope'); } });
+    const getter = Object.defineProperty({ ...L(BASE) }, `${P}network`, {
+      enumerable: true,
+      get: () => {
+        throw new Error('nope');
+      },
+    });
     expect(decodeLabels(getter).status).toBe('rejected');
   });
 });
@@ -478,8 +554,34 @@ describe('decodeLabels rejects', () => {
 
 describe('injection attempts never reach a spec', () => {
   const payloads: string[] = [
-    ';', ' ;', '{', '}', '"', "'", '`', '\n', '\r\n', '\0', '\t', '$', '${host}', '$(id)', '#', '\\', '\\n',
-    ' return 200 "x"', 'а', 'ｅ', '\uff0f', '\u200b', '\u202e', '\ufeff', '\u2028', '\u00a0', '<script>', '\ud800',
+    ';',
+    ' ;',
+    '{',
+    '}',
+    '"',
+    "'",
+    '`',
+    '\n',
+    '\r\n',
+    '\0',
+    '\t',
+    '$',
+    '${host}',
+    '$(id)',
+    '#',
+    '\\',
+    '\\n',
+    ' return 200 "x"',
+    'а',
+    'ｅ',
+    '\uff0f',
+    '\u200b',
+    '\u202e',
+    '\ufeff',
+    '\u2028',
+    '\u00a0',
+    '<script>',
+    '\ud800',
   ];
   const tooLong = long(10000);
 
@@ -571,10 +673,7 @@ const VALID_POOL: Record<KnownLabel, string[]> = {
   acme: ['true', 'false', '1'],
 };
 
-const ALPHABET = [
-  ...'abcXYZ019-_.,;:/*%?#&=@!$"\'`{}\\ ~+()[]<>|^',
-  '\n', '\0', '\t', 'а', 'ｅ', '\u200b', '\u00a0', 'é', '\u212A', '\ud800', '😀',
-];
+const ALPHABET = [...'abcXYZ019-_.,;:/*%?#&=@!$"\'`{}\\ ~+()[]<>|^', '\n', '\0', '\t', 'а', 'ｅ', '\u200b', '\u00a0', 'é', '\u212A', '\ud800', '😀'];
 
 function randomValue(rnd: () => number, suffix: KnownLabel | undefined): string {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
@@ -613,9 +712,20 @@ const propertyValidators = new Map<string, ValidateFunction>();
   }
 }
 const SHAPE_CODES = new Set([
-  'ERR_LABEL_CONTROL_CHAR', 'ERR_LABEL_TOO_LONG', 'ERR_LABEL_HOST_INVALID', 'ERR_LABEL_PORT_INVALID', 'ERR_LABEL_NETWORK_INVALID',
-  'ERR_LABEL_PATH_INVALID', 'ERR_LABEL_BOOL_INVALID', 'ERR_LABEL_COOKIE_INVALID', 'ERR_LABEL_SECRET_INVALID', 'ERR_LABEL_ENUM_INVALID',
-  'ERR_LABEL_REDIRECT_INVALID', 'ERR_LABEL_SERVICE_CLUSTER_INVALID', 'ERR_LABEL_MAX_FAILS_INVALID', 'ERR_LABEL_FAIL_TIMEOUT_INVALID',
+  'ERR_LABEL_CONTROL_CHAR',
+  'ERR_LABEL_TOO_LONG',
+  'ERR_LABEL_HOST_INVALID',
+  'ERR_LABEL_PORT_INVALID',
+  'ERR_LABEL_NETWORK_INVALID',
+  'ERR_LABEL_PATH_INVALID',
+  'ERR_LABEL_BOOL_INVALID',
+  'ERR_LABEL_COOKIE_INVALID',
+  'ERR_LABEL_SECRET_INVALID',
+  'ERR_LABEL_ENUM_INVALID',
+  'ERR_LABEL_REDIRECT_INVALID',
+  'ERR_LABEL_SERVICE_CLUSTER_INVALID',
+  'ERR_LABEL_MAX_FAILS_INVALID',
+  'ERR_LABEL_FAIL_TIMEOUT_INVALID',
 ]);
 
 /** The schema (ajv, per label) and the decoder's parser must agree on every value (redirects: schema ⊇ parser). */

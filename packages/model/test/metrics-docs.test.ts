@@ -24,9 +24,7 @@ const registered = new Set(
     })
     .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/name: '(signalbox_[a-z_]+)'/g)].map((m) => m[1]!)),
 );
-const documented = new Set(
-  [...readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8').matchAll(/^\| `(signalbox_[a-z_]+)` \|/gm)].map((m) => m[1]!),
-);
+const documented = new Set([...readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8').matchAll(/^\| `(signalbox_[a-z_]+)` \|/gm)].map((m) => m[1]!));
 
 test('every registered metric is documented in docs/metrics.md, and every documented one exists', () => {
   expect(registered.size).toBeGreaterThan(10);
@@ -38,22 +36,10 @@ test('the Grafana dashboard queries only documented metrics', () => {
   const dash = JSON.parse(readFileSync(join(ROOT, 'deploy/grafana/signalbox-dashboard.json'), 'utf8')) as {
     panels: { title: string; targets: { expr: string }[] }[];
   };
-  const used = new Set(
-    dash.panels.flatMap((p) =>
-      p.targets.flatMap((t) =>
-        [...t.expr.matchAll(/signalbox_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')),
-      ),
-    ),
-  );
+  const used = new Set(dash.panels.flatMap((p) => p.targets.flatMap((t) => [...t.expr.matchAll(/signalbox_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|count|sum)$/, '')))));
   expect(used.size).toBeGreaterThan(10);
   expect([...used].filter((n) => !documented.has(n)).sort()).toEqual([]);
-  for (const title of [
-    'Proxy reloads',
-    'Failed validations (extension)',
-    'Rejections by code',
-    'Convergence: model → every proxy',
-    'Config size',
-  ]) {
+  for (const title of ['Proxy reloads', 'Failed validations (extension)', 'Rejections by code', 'Convergence: model → every proxy', 'Config size']) {
     expect(dash.panels.map((p) => p.title)).toContain(title);
   }
 });

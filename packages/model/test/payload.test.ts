@@ -25,14 +25,28 @@ function service(name: string, labels: Record<string, string>, addr: string): Sw
 function servedPayload(): Record<string, unknown> {
   const snap: SwarmSnapshot = {
     services: [
-      service('web', { 'com.docker.lb.hosts': 'web.test', 'com.docker.lb.port': '80', 'com.docker.lb.ssl_cert': 'web.crt', 'com.docker.lb.ssl_key': 'web.key', 'com.docker.lb.context_root': '/app', 'com.docker.lb.sticky_session_cookie': 'sid' }, '10.0.1.5'),
+      service(
+        'web',
+        {
+          'com.docker.lb.hosts': 'web.test',
+          'com.docker.lb.port': '80',
+          'com.docker.lb.ssl_cert': 'web.crt',
+          'com.docker.lb.ssl_key': 'web.key',
+          'com.docker.lb.context_root': '/app',
+          'com.docker.lb.sticky_session_cookie': 'sid',
+        },
+        '10.0.1.5',
+      ),
       service('tls', { 'com.docker.lb.hosts': 'pass.test', 'com.docker.lb.port': '443', 'com.docker.lb.ssl_passthrough': 'true' }, '10.0.1.6'),
       service('old', { 'com.docker.lb.hosts': 'old.test', 'com.docker.lb.port': '80', 'com.docker.lb.redirects': 'http://old.test,http://web.test' }, '10.0.1.7'),
       service('fallback', { 'com.docker.lb.default_backend': 'true', 'com.docker.lb.port': '80' }, '10.0.1.8'),
       service('broken', { 'com.docker.lb.hosts': 'bad..test', 'com.docker.lb.port': '80' }, '10.0.1.9'),
     ],
     networks: [NET],
-    secrets: [{ id: 's1', name: 'web.crt' }, { id: 's2', name: 'web.key' }],
+    secrets: [
+      { id: 's1', name: 'web.crt' },
+      { id: 's2', name: 'web.key' },
+    ],
     nodes: [{ id: 'node1', hostname: 'n1', addr: '192.0.2.10', role: 'manager', ready: true }],
   };
   const model = buildClusterModels(snap, [{ name: 'default', serviceCluster: '', networks: [] }]).get('default')!;

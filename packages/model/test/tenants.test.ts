@@ -55,21 +55,14 @@ const victim = () =>
 
 describe('case 1: another owner cannot add to a host', () => {
   test('a path (context_root) on the victim host is rejected with ERR_HOST_OWNED naming the owner', () => {
-    const m = build(
-      snap([
-        victim(),
-        svc('evil-account', 'evil', { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/account' }),
-      ]),
-    );
+    const m = build(snap([victim(), svc('evil-account', 'evil', { [`${P}hosts`]: 'shop.example.com', [`${P}context_root`]: '/account' })]));
     expect(status(m, 'shop-web').status).toBe('enabled');
     expect(status(m, 'evil-account')).toMatchObject({ status: 'disabled', servers: 0 });
     const e = status(m, 'evil-account').errors[0]!;
     expect(e).toMatchObject({ code: 'ERR_HOST_OWNED', key: `${P}hosts`, value: 'shop.example.com' });
     expect(e.message).toContain('stack "shop"');
     expect(e.message).toContain('shop-web');
-    expect(m.virtualHosts.map((v) => [v.host, v.locations.map((l) => [l.path, l.upstream.services])])).toEqual([
-      ['shop.example.com', [['/', ['shop-web']]]],
-    ]);
+    expect(m.virtualHosts.map((v) => [v.host, v.locations.map((l) => [l.path, l.upstream.services])])).toEqual([['shop.example.com', [['/', ['shop-web']]]]]);
   });
 
   test('joining the victim upstream as a canary is rejected; the same stack still forms a canary pair', () => {
@@ -93,29 +86,14 @@ describe('case 1: another owner cannot add to a host', () => {
   });
 
   test('services outside any stack form one owner: Interlock two-service canary keeps working', () => {
-    const m = build(
-      snap([
-        svc('app-v1', undefined, { [`${P}hosts`]: 'app.example.com' }),
-        svc('app-v2', undefined, { [`${P}hosts`]: 'app.example.com' }),
-      ]),
-    );
+    const m = build(snap([svc('app-v1', undefined, { [`${P}hosts`]: 'app.example.com' }), svc('app-v2', undefined, { [`${P}hosts`]: 'app.example.com' })]));
     expect(m.virtualHosts[0]!.locations[0]!.upstream.services).toEqual(['app-v1', 'app-v2']);
-    const stackless = build(
-      snap([
-        svc('app-v1', undefined, { [`${P}hosts`]: 'app.example.com' }),
-        svc('intruder', 'evil', { [`${P}hosts`]: 'app.example.com' }),
-      ]),
-    );
+    const stackless = build(snap([svc('app-v1', undefined, { [`${P}hosts`]: 'app.example.com' }), svc('intruder', 'evil', { [`${P}hosts`]: 'app.example.com' })]));
     expect(status(stackless, 'intruder').errors[0]!.message).toContain('the services outside any stack');
   });
 
   test('websocket_endpoints on the victim host are rejected; websocket claims are recorded within an owner', () => {
-    const m = build(
-      snap([
-        victim(),
-        svc('evil-ws', 'evil', { [`${P}hosts`]: 'shop.example.com', [`${P}websocket_endpoints`]: '/api' }),
-      ]),
-    );
+    const m = build(snap([victim(), svc('evil-ws', 'evil', { [`${P}hosts`]: 'shop.example.com', [`${P}websocket_endpoints`]: '/api' })]));
     expect(codes(m, 'evil-ws')).toEqual(['ERR_HOST_OWNED']);
     expect(m.virtualHosts[0]!.locations.flatMap((l) => l.websocketEndpoints)).toEqual([]);
     // Same owner: an endpoint that is another service's path would take its requests.
@@ -179,14 +157,7 @@ describe('case 1: another owner cannot add to a host', () => {
     expect(status(m, 'partner-docs').status).toBe('enabled');
     // A reservation applies even to the first claimant; the most specific rule wins.
     const reserved: ClusterTarget = { ...TARGET, hostOwners: { '*.example.com': 'shop', '*.dev.example.com': '-' } };
-    const m2 = build(
-      snap([
-        svc('evil-first', 'evil', { [`${P}hosts`]: 'login.example.com' }),
-        svc('dev', undefined, { [`${P}hosts`]: 'a.dev.example.com' }),
-        victim(),
-      ]),
-      reserved,
-    );
+    const m2 = build(snap([svc('evil-first', 'evil', { [`${P}hosts`]: 'login.example.com' }), svc('dev', undefined, { [`${P}hosts`]: 'a.dev.example.com' }), victim()]), reserved);
     expect(status(m2, 'evil-first').errors[0]).toMatchObject({ code: 'ERR_HOST_RESERVED', value: 'login.example.com' });
     expect(status(m2, 'dev').status).toBe('enabled');
     expect(status(m2, 'shop-web').status).toBe('enabled');
@@ -228,9 +199,7 @@ describe('case 2: redirect sources must be hosts of the service owner', () => {
         }),
       ]),
     );
-    expect(m.redirects).toEqual([
-      { sourceHost: 'old.example.com', source: 'http://old.example.com', target: 'https://app.example.com' },
-    ]);
+    expect(m.redirects).toEqual([{ sourceHost: 'old.example.com', source: 'http://old.example.com', target: 'https://app.example.com' }]);
   });
 });
 
@@ -250,12 +219,7 @@ describe('case 3 and 9: wildcards, passthrough and the default backend never cov
     expect(m.passthrough).toEqual([]);
   });
   test('a passthrough wildcard is routed, and the renderer keeps hosts served here out of it (see extension tenants test)', () => {
-    const m = build(
-      snap([
-        victim(),
-        svc('evil-wild', 'evil', { [`${P}hosts`]: '*.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '443' }),
-      ]),
-    );
+    const m = build(snap([victim(), svc('evil-wild', 'evil', { [`${P}hosts`]: '*.com', [`${P}ssl_passthrough`]: 'true', [`${P}port`]: '443' })]));
     expect(m.passthrough.map((p) => p.host)).toEqual(['*.com']);
     expect(m.virtualHosts.map((v) => v.host)).toEqual(['shop.example.com']);
   });
@@ -289,12 +253,7 @@ describe('case 3 and 9: wildcards, passthrough and the default backend never cov
     expect(m.heldHosts).toBeUndefined();
   });
   test('a rejected host under another owner HTTP wildcard is held', () => {
-    const m = build(
-      snap([
-        svc('evil-wild', 'evil', { [`${P}hosts`]: '*.example.com' }),
-        svc('shop-broken', 'shop', { [`${P}hosts`]: 'shop.example.com', [`${P}network`]: 'missing' }),
-      ]),
-    );
+    const m = build(snap([svc('evil-wild', 'evil', { [`${P}hosts`]: '*.example.com' }), svc('shop-broken', 'shop', { [`${P}hosts`]: 'shop.example.com', [`${P}network`]: 'missing' })]));
     expect(m.heldHosts).toEqual(['shop.example.com']);
   });
 });
@@ -419,14 +378,8 @@ describe('cases 6 and 7: names and limits', () => {
   });
   test('too many hosts or too much label text: that service is rejected with a clear error, others are routed', () => {
     const many = Array.from({ length: MAX_HOSTS_PER_SERVICE + 1 }, (_, i) => `h${i}.evil.example`).join(',');
-    const long = Array.from(
-      { length: 15 },
-      (_, i) => `${'x'.repeat(60)}.${'y'.repeat(60)}.${'z'.repeat(60)}.e${i}.example`,
-    ).join(',');
-    const redirects = Array.from(
-      { length: 3 },
-      (_, i) => `http://r${i}.example/${'p'.repeat(1000)},http://x.example`,
-    ).join(';');
+    const long = Array.from({ length: 15 }, (_, i) => `${'x'.repeat(60)}.${'y'.repeat(60)}.${'z'.repeat(60)}.e${i}.example`).join(',');
+    const redirects = Array.from({ length: 3 }, (_, i) => `http://r${i}.example/${'p'.repeat(1000)},http://x.example`).join(';');
     const ws = Array.from({ length: 10 }, (_, i) => `/${'w'.repeat(300)}${i}`).join(',');
     const m = build(
       snap([

@@ -15,14 +15,7 @@ export const ERR_NO_CONFIG_YET = 'ERR_NO_CONFIG_YET';
 /** Extension: a refusal report that is not {"sha256", "reason"}. */
 export const ERR_REFUSAL_INVALID = 'ERR_REFUSAL_INVALID';
 
-export const API_ERROR_CODES = [
-  ERR_API_UNAUTHORIZED,
-  ERR_API_BAD_REQUEST,
-  ERR_API_INTERNAL,
-  ERR_EXTENSION_UNKNOWN,
-  ERR_NO_CONFIG_YET,
-  ERR_REFUSAL_INVALID,
-] as const;
+export const API_ERROR_CODES = [ERR_API_UNAUTHORIZED, ERR_API_BAD_REQUEST, ERR_API_INTERNAL, ERR_EXTENSION_UNKNOWN, ERR_NO_CONFIG_YET, ERR_REFUSAL_INVALID] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 export const apiErrorBodySchema = {
@@ -54,4 +47,3 @@ export type ExclusionCode = (typeof EXCLUSION_CODES)[number];
 export function isExclusionCode(v: unknown): v is ExclusionCode {
   return (EXCLUSION_CODES as readonly unknown[]).includes(v);
 }
-

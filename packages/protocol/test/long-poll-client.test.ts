@@ -33,21 +33,21 @@ test('core down then back: short retries, wait=0 until it answers, onRecovered o
     onRecovered: () => void recovered++,
   });
   try {
-  await new Promise((r) => setTimeout(r, 2500));
-  const errors = seen.slice(1);
-  expect(errors.length).toBeGreaterThanOrEqual(5); // 200, 400, 500, 500… ms apart: at least 5 in 2.5 s
-  for (let i = 2; i < errors.length; i++) expect(errors[i]!.at - errors[i - 1]!.at).toBeLessThan(700);
-  // The first request after the value long-polls (wait=30); every retry after an error asks with wait=0.
+    await new Promise((r) => setTimeout(r, 2500));
+    const errors = seen.slice(1);
+    expect(errors.length).toBeGreaterThanOrEqual(5); // 200, 400, 500, 500… ms apart: at least 5 in 2.5 s
+    for (let i = 2; i < errors.length; i++) expect(errors[i]!.at - errors[i - 1]!.at).toBeLessThan(700);
+    // The first request after the value long-polls (wait=30); every retry after an error asks with wait=0.
     expect(errors[0]!.wait).toBe('30');
     expect(errors.slice(1).every((s) => s.wait === '0')).toBe(true);
-  expect(recovered).toBe(0);
-  down = false;
-  await new Promise((r) => setTimeout(r, 1000));
-  expect(recovered).toBe(1);
-  expect(values).toEqual([{ v: 1 }]);
-  expect(seen.every((s) => s.auth === 'Bearer t')).toBe(true);
-  // Back to long-polling with wait=30 once it answered.
-  expect(seen.at(-1)!.wait).toBe('30');
+    expect(recovered).toBe(0);
+    down = false;
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(recovered).toBe(1);
+    expect(values).toEqual([{ v: 1 }]);
+    expect(seen.every((s) => s.auth === 'Bearer t')).toBe(true);
+    // Back to long-polling with wait=30 once it answered.
+    expect(seen.at(-1)!.wait).toBe('30');
   } finally {
     abort.abort();
     server.closeAllConnections();

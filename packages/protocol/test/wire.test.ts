@@ -13,7 +13,16 @@ test.each(schemas)('%s compiles in strict ajv', (_name, schema) => {
 
 test('a status body as core sends it is accepted; a wrong one is refused naming the field', () => {
   const read = wireValidator(wire.coreStatusBodySchema, "core's status");
-  const service = { id: 'x1', name: 'web', cluster: '', status: 'disabled', hosts: ['a.test'], servers: 0, errors: [{ code: 'ERR_NGINX_REJECTED', severity: 'error', key: 'com.docker.lb.*', message: 'left out' }], warnings: [] };
+  const service = {
+    id: 'x1',
+    name: 'web',
+    cluster: '',
+    status: 'disabled',
+    hosts: ['a.test'],
+    servers: 0,
+    errors: [{ code: 'ERR_NGINX_REJECTED', severity: 'error', key: 'com.docker.lb.*', message: 'left out' }],
+    warnings: [],
+  };
   expect(read({ services: [service] }).services[0]!.errors[0]!.code).toBe('ERR_NGINX_REJECTED');
   expect(() => read({ services: [{ ...service, status: 'on' }] })).toThrow(WireError);
   expect(() => read({ services: [{ ...service, servers: -1 }] })).toThrow(/core's status does not match its schema: \/services\/0\/servers/);

@@ -110,43 +110,43 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     }
   }
   // The edge runs only its generated config: it never takes candidates (nor ACME files) from an extension.
-  const acmeFiles = options.extensionUrl && !edge
-    ? new AcmeFiles({ dir: process.env.SIGNALBOX_ACME_DIR ?? DEFAULT_ACME_DIR, extensionUrl: options.extensionUrl, headers, log: log('acme') })
-    : undefined;
-  const fetcher = options.extensionUrl && !edge
-    ? new Fetcher({
-        headers,
-        baseUrl: options.extensionUrl,
-        waitSeconds: options.pollWaitSeconds,
-        initialEtag: () => installer.installed?.sha256,
-        // A config the extension accepted but this nginx refuses is reported, so the extension can
-        // exclude the services it names and the others keep updating.
-        submit: async (c) => {
-          // A brief extension hiccup is retried (1 s, 2 s); after that the running config (and the
-          // certificates it uses) stays until the next version.
-          for (let attempt = 0; acmeFiles; attempt++) {
-            try {
-              await acmeFiles.ensure(c.bytes.toString('utf8'));
-              break;
-            } catch (e) {
-              if (attempt >= 2) {
-                log('fetcher').warn({ err: (e as Error).message }, 'cannot fetch the ACME certificates this config names; keeping the running config');
-                return { status: 'failed' as const };
+  const acmeFiles =
+    options.extensionUrl && !edge ? new AcmeFiles({ dir: process.env.SIGNALBOX_ACME_DIR ?? DEFAULT_ACME_DIR, extensionUrl: options.extensionUrl, headers, log: log('acme') }) : undefined;
+  const fetcher =
+    options.extensionUrl && !edge
+      ? new Fetcher({
+          headers,
+          baseUrl: options.extensionUrl,
+          waitSeconds: options.pollWaitSeconds,
+          initialEtag: () => installer.installed?.sha256,
+          // A config the extension accepted but this nginx refuses is reported, so the extension can
+          // exclude the services it names and the others keep updating.
+          submit: async (c) => {
+            // A brief extension hiccup is retried (1 s, 2 s); after that the running config (and the
+            // certificates it uses) stays until the next version.
+            for (let attempt = 0; acmeFiles; attempt++) {
+              try {
+                await acmeFiles.ensure(c.bytes.toString('utf8'));
+                break;
+              } catch (e) {
+                if (attempt >= 2) {
+                  log('fetcher').warn({ err: (e as Error).message }, 'cannot fetch the ACME certificates this config names; keeping the running config');
+                  return { status: 'failed' as const };
+                }
+                await sleep(1000 * 2 ** attempt);
               }
-              await sleep(1000 * 2 ** attempt);
             }
-          }
-          const outcome = await installer.submit(c);
-          if (outcome.status === 'installed') await acmeFiles?.prune(c.bytes.toString('utf8'));
-          if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
-            await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
-          }
-          return outcome;
-        },
-        logger: log('fetcher'),
-        ...(tuning.fetcherBackoff ? { backoff: tuning.fetcherBackoff } : {}),
-      })
-    : undefined;
+            const outcome = await installer.submit(c);
+            if (outcome.status === 'installed') await acmeFiles?.prune(c.bytes.toString('utf8'));
+            if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
+              await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
+            }
+            return outcome;
+          },
+          logger: log('fetcher'),
+          ...(tuning.fetcherBackoff ? { backoff: tuning.fetcherBackoff } : {}),
+        })
+      : undefined;
 
   const snapshot = (): AgentSnapshot => ({
     installed: installer.installed,

@@ -43,9 +43,7 @@ const LONG_TIMEOUT = '3600s';
 const HEADER_BUFFERS = '8 64k';
 
 function httpBlock(p: EdgeParams): string {
-  const temp = p.tempDir
-    ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('')
-    : '';
+  const temp = p.tempDir ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('') : '';
   return `http {
     server_tokens off;
     access_log off;

@@ -328,10 +328,7 @@ export class Installer {
     }
     await this.writeMeta();
     await this.onInstalled?.(c.bytes, this.installed);
-    this.log.info(
-      { sha256: sha, source: c.source, configName: c.configName, reloaded: !reload.deferred },
-      'config installed',
-    );
+    this.log.info({ sha256: sha, source: c.source, configName: c.configName, reloaded: !reload.deferred }, 'config installed');
     return { status: 'installed', sha256: sha };
   }
 
@@ -346,10 +343,7 @@ export class Installer {
       this.knownBad.set(sha, reason);
       if (this.knownBad.size > KNOWN_BAD_MAX) this.knownBad.delete(this.knownBad.keys().next().value!);
     }
-    this.log.warn(
-      { sha256: sha, source: c.source, configName: c.configName, reason },
-      'config rejected; still serving the last good config',
-    );
+    this.log.warn({ sha256: sha, source: c.source, configName: c.configName, reason }, 'config rejected; still serving the last good config');
     return { status: 'failed', sha256: sha, reason };
   }
 
@@ -422,12 +416,7 @@ export class Installer {
     return out;
   }
 
-  private async adoptInPlace(
-    bytes: Buffer,
-    sha: string,
-    source: CandidateSource,
-    configName: string,
-  ): Promise<InstallOutcome | undefined> {
+  private async adoptInPlace(bytes: Buffer, sha: string, source: CandidateSource, configName: string): Promise<InstallOutcome | undefined> {
     const test = await validate(this.runner, this.configPath);
     if (!test.ok) {
       this.fail({ bytes, configName, source }, sha, test.output, test.transient === true);

@@ -23,10 +23,7 @@ try {
 
 const logger = createLogger('proxy-agent', debugRequested() ? 'debug' : options.logLevel);
 const agent = await startAgent(options, logger);
-logger.info(
-  { configPath: options.configPath, extension: options.extensionUrl ?? null, port: options.agentPort },
-  'proxy agent started',
-);
+logger.info({ configPath: options.configPath, extension: options.extensionUrl ?? null, port: options.agentPort }, 'proxy agent started');
 
 // SIGQUIT is the proxy service's stop signal (graceful: workers drain); TERM/INT are fast stops.
 for (const signal of ['SIGQUIT', 'SIGTERM', 'SIGINT'] as const) {

@@ -52,7 +52,10 @@ test('nginx access log lines sent as syslog come out of the relay as plain lines
     expect(await until(async () => (await get('/ready')) === 204, 20_000)).toBe(true);
     for (const p of ['/a', '/b', '/c']) expect(await get(p)).toBe(204);
     expect(await until(() => writes.join('').includes('/c 204\n'), 10_000)).toBe(true);
-    const lines = writes.join('').split('\n').filter((l) => l && l !== '/ready 204' && !l.startsWith('/ready'));
+    const lines = writes
+      .join('')
+      .split('\n')
+      .filter((l) => l && l !== '/ready 204' && !l.startsWith('/ready'));
     expect(lines).toEqual(['/a 204', '/b 204', '/c 204']);
     expect(relay.relayed).toBeGreaterThanOrEqual(4);
     expect(relay.dropped).toBe(0);

@@ -141,173 +141,225 @@ describe('proxy agent with real nginx', () => {
     await remember(agent?.supervisor.pid);
   });
 
-  it('starts nginx from the bootstrap config and reports healthy', async () => {
-    const bootstrap = join(dir, 'bootstrap', 'bootstrap.conf');
-    await execa('mkdir', ['-p', join(dir, 'bootstrap')]);
-    writeFileSync(bootstrap, config(dir, HTTP_PORT, 'one'));
-    const options = loadOptions({
-      SIGNALBOX_CONFIG_PATH: configPath,
-      SIGNALBOX_BOOTSTRAP_CONFIG: bootstrap,
-      SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-one',
-      SIGNALBOX_NGINX_BIN: NGINX,
-      SIGNALBOX_NGINX_PID_PATH: join(dir, 'builtin.pid'),
-      SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
-      SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
-      SIGNALBOX_POLL_WAIT: '1',
-    });
-    agent = await startAgent(options, silentLogger, {
-      listen: false,
-      defaultMetrics: false,
-      restart: { initialMs: 200, maxMs: 2000, stableMs: 30_000 },
-      watcherStabilityMs: 100,
-      nginxStderr: (c) => nginxStderr.push(c.toString()),
-    });
-    await until(serving(HTTP_PORT, 'one'), 15_000, 'nginx serving "one"');
-    await until(() => agent!.supervisor.isRunning(), 5000, 'supervisor ready');
-    const health = await agent.app.inject({ url: '/v1/health' });
-    expect(health.statusCode).toBe(200);
-    const status = (await agent.app.inject({ url: '/v1/status' })).json();
-    expect(status.installed).toMatchObject({ source: 'bootstrap', configName: 'signalbox-nginx-one', sha256: sha(config(dir, HTTP_PORT, 'one')) });
-    expect(status.nginxPid).toBe(agent.supervisor.pid);
-    expect(readFileSync(configPath, 'utf8')).toBe(config(dir, HTTP_PORT, 'one'));
-  }, T);
+  it(
+    'starts nginx from the bootstrap config and reports healthy',
+    async () => {
+      const bootstrap = join(dir, 'bootstrap', 'bootstrap.conf');
+      await execa('mkdir', ['-p', join(dir, 'bootstrap')]);
+      writeFileSync(bootstrap, config(dir, HTTP_PORT, 'one'));
+      const options = loadOptions({
+        SIGNALBOX_CONFIG_PATH: configPath,
+        SIGNALBOX_BOOTSTRAP_CONFIG: bootstrap,
+        SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-one',
+        SIGNALBOX_NGINX_BIN: NGINX,
+        SIGNALBOX_NGINX_PID_PATH: join(dir, 'builtin.pid'),
+        SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
+        SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
+        SIGNALBOX_POLL_WAIT: '1',
+      });
+      agent = await startAgent(options, silentLogger, {
+        listen: false,
+        defaultMetrics: false,
+        restart: { initialMs: 200, maxMs: 2000, stableMs: 30_000 },
+        watcherStabilityMs: 100,
+        nginxStderr: (c) => nginxStderr.push(c.toString()),
+      });
+      await until(serving(HTTP_PORT, 'one'), 15_000, 'nginx serving "one"');
+      await until(() => agent!.supervisor.isRunning(), 5000, 'supervisor ready');
+      const health = await agent.app.inject({ url: '/v1/health' });
+      expect(health.statusCode).toBe(200);
+      const status = (await agent.app.inject({ url: '/v1/status' })).json();
+      expect(status.installed).toMatchObject({ source: 'bootstrap', configName: 'signalbox-nginx-one', sha256: sha(config(dir, HTTP_PORT, 'one')) });
+      expect(status.nginxPid).toBe(agent.supervisor.pid);
+      expect(readFileSync(configPath, 'utf8')).toBe(config(dir, HTTP_PORT, 'one'));
+    },
+    T,
+  );
 
-  it('installs a new good config with a graceful reload: same master pid, new response', async () => {
-    const a = agent!;
-    const pid = a.supervisor.pid;
-    const out = await a.installer.submit({ bytes: Buffer.from(config(dir, HTTP_PORT, 'two')), configName: 'signalbox-nginx-two', source: 'extension' });
-    expect(out.status).toBe('installed');
-    await until(serving(HTTP_PORT, 'two'), 5000, 'nginx serving "two"');
-    expect(a.supervisor.pid).toBe(pid);
-    expect(a.installer.reloads).toBe(1);
-    const metrics = (await a.app.inject({ url: '/metrics' })).body;
-    expect(metrics).toContain('signalbox_proxy_reloads_total 1');
-    expect(metrics).toContain(`config="signalbox-nginx-two"`);
-  }, T);
+  it(
+    'installs a new good config with a graceful reload: same master pid, new response',
+    async () => {
+      const a = agent!;
+      const pid = a.supervisor.pid;
+      const out = await a.installer.submit({ bytes: Buffer.from(config(dir, HTTP_PORT, 'two')), configName: 'signalbox-nginx-two', source: 'extension' });
+      expect(out.status).toBe('installed');
+      await until(serving(HTTP_PORT, 'two'), 5000, 'nginx serving "two"');
+      expect(a.supervisor.pid).toBe(pid);
+      expect(a.installer.reloads).toBe(1);
+      const metrics = (await a.app.inject({ url: '/metrics' })).body;
+      expect(metrics).toContain('signalbox_proxy_reloads_total 1');
+      expect(metrics).toContain(`config="signalbox-nginx-two"`);
+    },
+    T,
+  );
 
-  it('rejects a bad config: keeps serving the previous one, stays healthy, records nginx\'s reason', async () => {
-    const a = agent!;
-    const pid = a.supervisor.pid;
-    const bad = config(dir, HTTP_PORT, 'bad').replace('access_log off;', 'access_log off;\n    bogus_directive;');
-    const out = await a.installer.submit({ bytes: Buffer.from(bad), configName: 'signalbox-nginx-bad', source: 'extension' });
-    expect(out.status).toBe('failed');
-    expect(await serving(HTTP_PORT, 'two')()).toBe(true);
-    expect(readFileSync(configPath, 'utf8')).toBe(config(dir, HTTP_PORT, 'two'));
-    expect(a.supervisor.pid).toBe(pid);
-    expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
-    const status = (await a.app.inject({ url: '/v1/status' })).json();
-    expect(status.lastFailure).toMatchObject({ sha256: sha(bad), configName: 'signalbox-nginx-bad' });
-    expect(status.lastFailure.reason).toContain('unknown directive "bogus_directive"');
-    expect((await a.app.inject({ url: '/metrics' })).body).toContain('signalbox_proxy_reload_failures_total 1');
-  }, T);
+  it(
+    "rejects a bad config: keeps serving the previous one, stays healthy, records nginx's reason",
+    async () => {
+      const a = agent!;
+      const pid = a.supervisor.pid;
+      const bad = config(dir, HTTP_PORT, 'bad').replace('access_log off;', 'access_log off;\n    bogus_directive;');
+      const out = await a.installer.submit({ bytes: Buffer.from(bad), configName: 'signalbox-nginx-bad', source: 'extension' });
+      expect(out.status).toBe('failed');
+      expect(await serving(HTTP_PORT, 'two')()).toBe(true);
+      expect(readFileSync(configPath, 'utf8')).toBe(config(dir, HTTP_PORT, 'two'));
+      expect(a.supervisor.pid).toBe(pid);
+      expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+      const status = (await a.app.inject({ url: '/v1/status' })).json();
+      expect(status.lastFailure).toMatchObject({ sha256: sha(bad), configName: 'signalbox-nginx-bad' });
+      expect(status.lastFailure.reason).toContain('unknown directive "bogus_directive"');
+      expect((await a.app.inject({ url: '/metrics' })).body).toContain('signalbox_proxy_reload_failures_total 1');
+    },
+    T,
+  );
 
-  it('puts the last good config back when an invalid file is written straight to configPath', async () => {
-    const a = agent!;
-    const good = config(dir, HTTP_PORT, 'two');
-    writeFileSync(configPath, 'events {}\nbogus_directive;\n');
-    await until(() => a.installer.lastFailure?.source === 'file', 10_000, 'file failure recorded');
-    await until(() => readFileSync(configPath, 'utf8') === good, 10_000, 'config restored');
-    expect(await serving(HTTP_PORT, 'two')()).toBe(true);
-    expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
-  }, T);
+  it(
+    'puts the last good config back when an invalid file is written straight to configPath',
+    async () => {
+      const a = agent!;
+      const good = config(dir, HTTP_PORT, 'two');
+      writeFileSync(configPath, 'events {}\nbogus_directive;\n');
+      await until(() => a.installer.lastFailure?.source === 'file', 10_000, 'file failure recorded');
+      await until(() => readFileSync(configPath, 'utf8') === good, 10_000, 'config restored');
+      expect(await serving(HTTP_PORT, 'two')()).toBe(true);
+      expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+    },
+    T,
+  );
 
-  it('adopts a valid file written straight to configPath', async () => {
-    const a = agent!;
-    const pid = a.supervisor.pid;
-    writeFileSync(configPath, config(dir, HTTP_PORT, 'three'));
-    await until(serving(HTTP_PORT, 'three'), 10_000, 'nginx serving "three"');
-    // nginx may answer from new workers a moment before the reload is confirmed.
-    await until(() => a.installer.installed?.source === 'file', 5000, 'file config installed');
-    expect(a.supervisor.pid).toBe(pid);
-  }, T);
+  it(
+    'adopts a valid file written straight to configPath',
+    async () => {
+      const a = agent!;
+      const pid = a.supervisor.pid;
+      writeFileSync(configPath, config(dir, HTTP_PORT, 'three'));
+      await until(serving(HTTP_PORT, 'three'), 10_000, 'nginx serving "three"');
+      // nginx may answer from new workers a moment before the reload is confirmed.
+      await until(() => a.installer.installed?.source === 'file', 5000, 'file config installed');
+      expect(a.supervisor.pid).toBe(pid);
+    },
+    T,
+  );
 
-  it('installs what the extension serves on its long-poll', async () => {
-    const a = agent!;
-    extConfig = config(dir, HTTP_PORT, 'four');
-    await until(serving(HTTP_PORT, 'four'), 10_000, 'nginx serving "four"');
-    await until(() => a.installer.installed?.source === 'extension', 5000, 'extension config installed');
-    expect(a.installer.installed).toMatchObject({ source: 'extension', configName: 'signalbox-nginx-four', sha256: sha(extConfig) });
-    expect(a.fetcher!.state.etag).toBe(sha(extConfig));
-  }, T);
+  it(
+    'installs what the extension serves on its long-poll',
+    async () => {
+      const a = agent!;
+      extConfig = config(dir, HTTP_PORT, 'four');
+      await until(serving(HTTP_PORT, 'four'), 10_000, 'nginx serving "four"');
+      await until(() => a.installer.installed?.source === 'extension', 5000, 'extension config installed');
+      expect(a.installer.installed).toMatchObject({ source: 'extension', configName: 'signalbox-nginx-four', sha256: sha(extConfig) });
+      expect(a.fetcher!.state.etag).toBe(sha(extConfig));
+    },
+    T,
+  );
 
-  it('records a reload that nginx refuses at run time (port taken) and keeps the file in step', async () => {
-    const a = agent!;
-    const pid = a.supervisor.pid;
-    const current = readFileSync(configPath, 'utf8');
-    // Passes nginx -t (which does not bind), fails on reload: the slow backend holds the port.
-    const busy = config(dir, HTTP_PORT, 'busy').replace(/}\n$/, `    server { listen 127.0.0.1:${SLOW_PORT}; }\n}\n`);
-    const out = await a.installer.submit({ bytes: Buffer.from(busy), configName: 'busy', source: 'extension' });
-    expect(out.status).toBe('failed');
-    expect(out.reason).toContain('bind()');
-    expect(readFileSync(configPath, 'utf8')).toBe(current);
-    expect(await serving(HTTP_PORT, 'four')()).toBe(true);
-    expect(a.supervisor.pid).toBe(pid);
-    expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
-  }, T);
+  it(
+    'records a reload that nginx refuses at run time (port taken) and keeps the file in step',
+    async () => {
+      const a = agent!;
+      const pid = a.supervisor.pid;
+      const current = readFileSync(configPath, 'utf8');
+      // Passes nginx -t (which does not bind), fails on reload: the slow backend holds the port.
+      const busy = config(dir, HTTP_PORT, 'busy').replace(/}\n$/, `    server { listen 127.0.0.1:${SLOW_PORT}; }\n}\n`);
+      const out = await a.installer.submit({ bytes: Buffer.from(busy), configName: 'busy', source: 'extension' });
+      expect(out.status).toBe('failed');
+      expect(out.reason).toContain('bind()');
+      expect(readFileSync(configPath, 'utf8')).toBe(current);
+      expect(await serving(HTTP_PORT, 'four')()).toBe(true);
+      expect(a.supervisor.pid).toBe(pid);
+      expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+    },
+    T,
+  );
 
-  it('restarts nginx with backoff after kill -9 of the master, and serves again', async () => {
-    const a = agent!;
-    const oldPid = a.supervisor.pid!;
-    await remember(oldPid);
-    const t0 = Date.now();
-    process.kill(oldPid, 'SIGKILL');
-    const newPid = await until(() => {
-      const p = a.supervisor.pid;
-      return p !== undefined && p !== oldPid && a.supervisor.isRunning() ? p : undefined;
-    }, 20_000, 'a new nginx master');
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(150); // backoff, not an instant respawn
-    await remember(newPid);
-    await until(serving(HTTP_PORT, 'four'), 10_000, 'nginx serving "four" again');
-    expect(a.supervisor.restarts).toBe(1);
-    expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
-  }, T);
+  it(
+    'restarts nginx with backoff after kill -9 of the master, and serves again',
+    async () => {
+      const a = agent!;
+      const oldPid = a.supervisor.pid!;
+      await remember(oldPid);
+      const t0 = Date.now();
+      process.kill(oldPid, 'SIGKILL');
+      const newPid = await until(
+        () => {
+          const p = a.supervisor.pid;
+          return p !== undefined && p !== oldPid && a.supervisor.isRunning() ? p : undefined;
+        },
+        20_000,
+        'a new nginx master',
+      );
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(150); // backoff, not an instant respawn
+      await remember(newPid);
+      await until(serving(HTTP_PORT, 'four'), 10_000, 'nginx serving "four" again');
+      expect(a.supervisor.restarts).toBe(1);
+      expect((await a.app.inject({ url: '/v1/health' })).statusCode).toBe(200);
+    },
+    T,
+  );
 
-  it('counts the old worker that drains an in-flight request after a reload, until it is done', async () => {
-    const a = agent!;
-    const proxied = (body: string) => Buffer.from(config(dir, HTTP_PORT, body, `        location /slow { proxy_pass http://127.0.0.1:${SLOW_PORT}; }`));
-    expect((await a.installer.submit({ bytes: proxied('drain-a'), configName: 'drain-a', source: 'extension' })).status).toBe('installed');
-    await until(serving(HTTP_PORT, 'drain-a'), 5000, 'nginx serving "drain-a"');
-    expect(a.snapshot().drainingWorkers).toBe(0);
-    const inflight = get(HTTP_PORT, '/slow/long');
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await a.installer.submit({ bytes: proxied('drain-b'), configName: 'drain-b', source: 'extension' })).status).toBe('installed');
-    await until(() => a.snapshot().drainingWorkers === 1, 3000, 'one old worker draining');
-    expect(await inflight).toEqual({ status: 200, body: 'slow done' });
-    await until(() => a.snapshot().drainingWorkers === 0, 5000, 'the old worker gone');
-  }, T);
+  it(
+    'counts the old worker that drains an in-flight request after a reload, until it is done',
+    async () => {
+      const a = agent!;
+      const proxied = (body: string) => Buffer.from(config(dir, HTTP_PORT, body, `        location /slow { proxy_pass http://127.0.0.1:${SLOW_PORT}; }`));
+      expect((await a.installer.submit({ bytes: proxied('drain-a'), configName: 'drain-a', source: 'extension' })).status).toBe('installed');
+      await until(serving(HTTP_PORT, 'drain-a'), 5000, 'nginx serving "drain-a"');
+      expect(a.snapshot().drainingWorkers).toBe(0);
+      const inflight = get(HTTP_PORT, '/slow/long');
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await a.installer.submit({ bytes: proxied('drain-b'), configName: 'drain-b', source: 'extension' })).status).toBe('installed');
+      await until(() => a.snapshot().drainingWorkers === 1, 3000, 'one old worker draining');
+      expect(await inflight).toEqual({ status: 200, body: 'slow done' });
+      await until(() => a.snapshot().drainingWorkers === 0, 5000, 'the old worker gone');
+    },
+    T,
+  );
 
-  it('reports the upstream servers nginx fails to reach, from its own error lines', async () => {
-    const a = agent!;
-    // 127.0.0.1:9 (discard): nothing listens there, so every request gets connection refused.
-    const conf = config(dir, HTTP_PORT, 'refused', `        location /down { proxy_pass http://127.0.0.1:9; }`).replace('error_log stderr warn;', 'error_log stderr error;');
-    expect((await a.installer.submit({ bytes: Buffer.from(conf), configName: 'refused', source: 'extension' })).status).toBe('installed');
-    await until(serving(HTTP_PORT, 'refused'), 5000, 'nginx serving "refused"');
-    expect((await get(HTTP_PORT, '/down')).status).toBe(502);
-    expect((await get(HTTP_PORT, '/down')).status).toBe(502);
-    const failures = await until(() => {
-      const f = a.snapshot().upstreamFailures?.find((x) => x.server === '127.0.0.1:9');
-      return f && f.recent >= 2 ? f : undefined;
-    }, 5000, 'two failures of 127.0.0.1:9');
-    expect(failures.lastError).toMatch(/^connect\(\) failed \(111: Connection refused\) while connecting to upstream$/);
-  }, T);
+  it(
+    'reports the upstream servers nginx fails to reach, from its own error lines',
+    async () => {
+      const a = agent!;
+      // 127.0.0.1:9 (discard): nothing listens there, so every request gets connection refused.
+      const conf = config(dir, HTTP_PORT, 'refused', `        location /down { proxy_pass http://127.0.0.1:9; }`).replace('error_log stderr warn;', 'error_log stderr error;');
+      expect((await a.installer.submit({ bytes: Buffer.from(conf), configName: 'refused', source: 'extension' })).status).toBe('installed');
+      await until(serving(HTTP_PORT, 'refused'), 5000, 'nginx serving "refused"');
+      expect((await get(HTTP_PORT, '/down')).status).toBe(502);
+      expect((await get(HTTP_PORT, '/down')).status).toBe(502);
+      const failures = await until(
+        () => {
+          const f = a.snapshot().upstreamFailures?.find((x) => x.server === '127.0.0.1:9');
+          return f && f.recent >= 2 ? f : undefined;
+        },
+        5000,
+        'two failures of 127.0.0.1:9',
+      );
+      expect(failures.lastError).toMatch(/^connect\(\) failed \(111: Connection refused\) while connecting to upstream$/);
+    },
+    T,
+  );
 
-  it('on SIGQUIT lets in-flight requests finish, then nginx exits', async () => {
-    const a = agent!;
-    const proxied = config(dir, HTTP_PORT, 'five', `        location /slow { proxy_pass http://127.0.0.1:${SLOW_PORT}; }`);
-    expect((await a.installer.submit({ bytes: Buffer.from(proxied), configName: 'five', source: 'extension' })).status).toBe('installed');
-    await until(serving(HTTP_PORT, 'five'), 5000, 'nginx serving "five"');
-    const pid = a.supervisor.pid!;
-    await remember(pid);
+  it(
+    'on SIGQUIT lets in-flight requests finish, then nginx exits',
+    async () => {
+      const a = agent!;
+      const proxied = config(dir, HTTP_PORT, 'five', `        location /slow { proxy_pass http://127.0.0.1:${SLOW_PORT}; }`);
+      expect((await a.installer.submit({ bytes: Buffer.from(proxied), configName: 'five', source: 'extension' })).status).toBe('installed');
+      await until(serving(HTTP_PORT, 'five'), 5000, 'nginx serving "five"');
+      const pid = a.supervisor.pid!;
+      await remember(pid);
 
-    const inflight = get(HTTP_PORT, '/slow');
-    await new Promise((r) => setTimeout(r, 300));
-    const exit = await a.stop('SIGQUIT');
-    expect(exit).toEqual({ code: 0, signal: null });
-    expect(await inflight).toEqual({ status: 200, body: 'slow done' });
-    expect(isAlive(pid)).toBe(false);
-    await expect(get(HTTP_PORT)).rejects.toThrow();
-    agent = undefined;
-  }, T);
+      const inflight = get(HTTP_PORT, '/slow');
+      await new Promise((r) => setTimeout(r, 300));
+      const exit = await a.stop('SIGQUIT');
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(await inflight).toEqual({ status: 200, body: 'slow done' });
+      expect(isAlive(pid)).toBe(false);
+      await expect(get(HTTP_PORT)).rejects.toThrow();
+      agent = undefined;
+    },
+    T,
+  );
 });
 
 describe('the built agent as a process (PID-1 style)', () => {
@@ -327,47 +379,53 @@ describe('the built agent as a process (PID-1 style)', () => {
     await cleanup();
   }, T);
 
-  it('starts the built-in config when there is nothing else, and exits 0 after nginx on SIGQUIT', async () => {
-    const configPath = join(dir, 'nginx.conf');
-    child = spawn(process.execPath, [join(REPO, 'packages/proxy-agent/dist/main.js')], {
-      env: {
-        PATH: process.env.PATH,
-        SIGNALBOX_CONFIG_PATH: configPath,
-        SIGNALBOX_BOOTSTRAP_CONFIG: join(dir, 'missing', 'bootstrap.conf'),
-        SIGNALBOX_NGINX_BIN: NGINX,
-        SIGNALBOX_NGINX_PID_PATH: join(dir, 'nginx.pid'),
-        SIGNALBOX_HTTP_PORT: String(MAIN_HTTP_PORT),
-        SIGNALBOX_AGENT_HOST: '127.0.0.1',
-        SIGNALBOX_AGENT_PORT: String(MAIN_AGENT_PORT),
-        SIGNALBOX_LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
-    child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-      child!.once('exit', (code, signal) => r({ code, signal })),
-    );
+  it(
+    'starts the built-in config when there is nothing else, and exits 0 after nginx on SIGQUIT',
+    async () => {
+      const configPath = join(dir, 'nginx.conf');
+      child = spawn(process.execPath, [join(REPO, 'packages/proxy-agent/dist/main.js')], {
+        env: {
+          PATH: process.env.PATH,
+          SIGNALBOX_CONFIG_PATH: configPath,
+          SIGNALBOX_BOOTSTRAP_CONFIG: join(dir, 'missing', 'bootstrap.conf'),
+          SIGNALBOX_NGINX_BIN: NGINX,
+          SIGNALBOX_NGINX_PID_PATH: join(dir, 'nginx.pid'),
+          SIGNALBOX_HTTP_PORT: String(MAIN_HTTP_PORT),
+          SIGNALBOX_AGENT_HOST: '127.0.0.1',
+          SIGNALBOX_AGENT_PORT: String(MAIN_AGENT_PORT),
+          SIGNALBOX_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
+      child.stderr?.on('data', (c: Buffer) => (output += c.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child!.once('exit', (code, signal) => r({ code, signal })));
 
-    const health = await until(async () => {
-      const r = await get(MAIN_AGENT_PORT, '/v1/health').catch(() => undefined);
-      return r?.status === 200 ? r : undefined;
-    }, 20_000, `agent health (output so far: ${output})`);
-    expect(JSON.parse(health.body)).toEqual({ ok: true });
-    const status = JSON.parse((await get(MAIN_AGENT_PORT, '/v1/status')).body);
-    expect(status.installed).toMatchObject({ source: 'builtin', configName: 'signalbox-builtin' });
-    await remember(status.nginxPid);
+      const health = await until(
+        async () => {
+          const r = await get(MAIN_AGENT_PORT, '/v1/health').catch(() => undefined);
+          return r?.status === 200 ? r : undefined;
+        },
+        20_000,
+        `agent health (output so far: ${output})`,
+      );
+      expect(JSON.parse(health.body)).toEqual({ ok: true });
+      const status = JSON.parse((await get(MAIN_AGENT_PORT, '/v1/status')).body);
+      expect(status.installed).toMatchObject({ source: 'builtin', configName: 'signalbox-builtin' });
+      await remember(status.nginxPid);
 
-    // The built-in config: 503 everywhere except its own health location.
-    expect((await get(MAIN_HTTP_PORT, '/')).status).toBe(503);
-    expect(await get(MAIN_HTTP_PORT, '/signalbox-health')).toEqual({ status: 200, body: 'ok\n' });
-    expect(existsSync(configPath)).toBe(true);
+      // The built-in config: 503 everywhere except its own health location.
+      expect((await get(MAIN_HTTP_PORT, '/')).status).toBe(503);
+      expect(await get(MAIN_HTTP_PORT, '/signalbox-health')).toEqual({ status: 200, body: 'ok\n' });
+      expect(existsSync(configPath)).toBe(true);
 
-    child.kill('SIGQUIT');
-    expect(await exited).toEqual({ code: 0, signal: null });
-    expect(isAlive(status.nginxPid)).toBe(false);
-  }, T);
+      child.kill('SIGQUIT');
+      expect(await exited).toEqual({ code: 0, signal: null });
+      expect(isAlive(status.nginxPid)).toBe(false);
+    },
+    T,
+  );
 });
 
 function sha(text: string): string {

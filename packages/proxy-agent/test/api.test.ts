@@ -64,7 +64,7 @@ describe('GET /v1/status', () => {
     });
   });
 
-  it('includes the last failure with nginx\'s reason', async () => {
+  it("includes the last failure with nginx's reason", async () => {
     const at = new Date('2026-01-02T03:05:00Z');
     const s = snapshot({
       lastFailure: { sha256: BAD_SHA, configName: 'signalbox-nginx-2', source: 'extension', reason: 'unknown directive "bogus_directive"', at },

@@ -137,7 +137,7 @@ describe('Fetcher', () => {
     expect(submitted).toHaveLength(1);
   });
 
-  it('remembers a rejected config\'s ETag: the extension can hold the poll instead of resending it', async () => {
+  it("remembers a rejected config's ETag: the extension can hold the poll instead of resending it", async () => {
     const bad = 'bogus_directive;\n';
     ext.handler = (req, res) => {
       const etag = sha256Hex(Buffer.from(bad));
@@ -199,10 +199,7 @@ describe('Fetcher', () => {
     await until(() => ext.seen.length === 1);
     // The poll is never answered: a stop that waited for it would never finish. Generous ceiling.
     let ceiling: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      fetcher!.stop().then(() => 'stopped'),
-      new Promise((r) => (ceiling = setTimeout(() => r('still waiting for the held poll'), 10_000))),
-    ]);
+    const outcome = await Promise.race([fetcher!.stop().then(() => 'stopped'), new Promise((r) => (ceiling = setTimeout(() => r('still waiting for the held poll'), 10_000)))]);
     clearTimeout(ceiling);
     expect(outcome).toBe('stopped');
   }, 15_000);

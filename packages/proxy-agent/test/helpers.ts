@@ -18,9 +18,7 @@ export function readOrNull(path: string): string | null {
   return existsSync(path) ? readFileSync(path, 'utf8') : null;
 }
 
-export type RunnerEvent =
-  | { op: 'test'; path: string; bytes: string; configAtTest: string | null }
-  | { op: 'reload'; configAtReload: string | null };
+export type RunnerEvent = { op: 'test'; path: string; bytes: string; configAtTest: string | null } | { op: 'reload'; configAtReload: string | null };
 
 /** Deferred promise, to hold a fake step open while a test queues more work. */
 export function gate(): { promise: Promise<void>; open: () => void } {

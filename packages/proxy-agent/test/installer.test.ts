@@ -89,7 +89,7 @@ describe('install', () => {
     expect(JSON.parse(readFileSync(metaPath(configPath), 'utf8'))).toMatchObject({ sha256: sha256Hex(Buffer.from(B)), configName: 'signalbox-nginx-abc' });
   });
 
-  it('keeps the old file and records nginx\'s stderr when validation fails', async () => {
+  it("keeps the old file and records nginx's stderr when validation fails", async () => {
     await withInstalledA();
     const out = await installer.submit(cand(BAD, 'extension', 'signalbox-nginx-bad'));
     expect(out.status).toBe('failed');
@@ -165,12 +165,7 @@ describe('install', () => {
     expect((await p3).status).toBe('installed');
     expect((await pFile).status).toBe('unchanged'); // the file holds what we installed
     // Never two tests at once, and C was never tested.
-    expect(runner.events.map((e) => (e.op === 'test' ? `test:${e.bytes.match(/"(.)"/)?.[1]}` : 'reload'))).toEqual([
-      'test:B',
-      'reload',
-      'test:D',
-      'reload',
-    ]);
+    expect(runner.events.map((e) => (e.op === 'test' ? `test:${e.bytes.match(/"(.)"/)?.[1]}` : 'reload'))).toEqual(['test:B', 'reload', 'test:D', 'reload']);
     expect(readFileSync(configPath, 'utf8')).toBe(A.replace('A', 'D'));
     await installer.idle();
   });
@@ -248,7 +243,8 @@ describe('initialize', () => {
     const ACME = 'events {}\nhttp { server { ssl_certificate /dev/shm/signalbox-acme/acme-1.crt; } }\n';
     writeBootstrap(ACME);
     let filesThere = false;
-    runner.verdict = (bytes) => (bytes.includes('acme-1.crt') && !filesThere ? { ok: false, output: 'nginx: [emerg] cannot load certificate "/dev/shm/signalbox-acme/acme-1.crt"' } : { ok: true, output: '' });
+    runner.verdict = (bytes) =>
+      bytes.includes('acme-1.crt') && !filesThere ? { ok: false, output: 'nginx: [emerg] cannot load certificate "/dev/shm/signalbox-acme/acme-1.crt"' } : { ok: true, output: '' };
     await init();
     expect(installer.installed?.source).toBe('builtin');
     filesThere = true; // the agent fetched them once the extension answered

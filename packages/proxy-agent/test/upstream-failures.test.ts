@@ -23,9 +23,7 @@ test('counts failures per server, recent within the window, from lines split acr
     ['10.0.1.5:80', 2, 2],
     ['10.0.1.6:80', 1, 1],
   ]);
-  expect(list[0]!.lastError).toBe(
-    'upstream timed out (110: Connection timed out) while reading response header from upstream',
-  );
+  expect(list[0]!.lastError).toBe('upstream timed out (110: Connection timed out) while reading response header from upstream');
   now += 61_000;
   list = f.list();
   expect(list.map((x) => x.recent)).toEqual([0, 0]);

@@ -21,18 +21,14 @@ export function matches(q: string | undefined, ...fields: readonly string[]): bo
 }
 
 const routeMatches = (q: string | undefined, r: RouteView) => matches(q, r.host, r.path, ...r.services);
-const serviceMatches = (q: string | undefined, s: ServiceView) =>
-  matches(q, s.name, s.id, ...s.hosts, ...s.errors.map((e) => e.code));
+const serviceMatches = (q: string | undefined, s: ServiceView) => matches(q, s.name, s.id, ...s.hosts, ...s.errors.map((e) => e.code));
 
 export async function dashboardRoutes(app: FastifyInstance, opts: DashboardRoutesOptions): Promise<void> {
   const maxWait = opts.maxWaitSeconds ?? 30;
   const { recorder } = opts;
 
   /** The current payload, or after ?wait= seconds the next one when If-None-Match names the current. */
-  async function payload(
-    req: FastifyRequest<{ Querystring: Query }>,
-    reply: FastifyReply,
-  ): Promise<DashboardPayload | undefined> {
+  async function payload(req: FastifyRequest<{ Querystring: Query }>, reply: FastifyReply): Promise<DashboardPayload | undefined> {
     const current = recorder.current.get()!;
     const known = parseEtag(req.headers['if-none-match']);
     let p = current;
@@ -63,47 +59,27 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardRoute
     },
   });
 
-  app.get<{ Querystring: Query }>(
-    '/v1/dashboard',
-    { schema: { querystring: querySchema, response: { 200: dashboardSchema, '4xx': schemas.error } } },
-    async (req, reply) => {
-      return payload(req, reply);
-    },
-  );
+  app.get<{ Querystring: Query }>('/v1/dashboard', { schema: { querystring: querySchema, response: { 200: dashboardSchema, '4xx': schemas.error } } }, async (req, reply) => {
+    return payload(req, reply);
+  });
 
-  app.get<{ Querystring: Query }>(
-    '/v1/dashboard/routes',
-    { schema: part({ routes: list(schemas.route) }) },
-    async (req, reply) => {
-      const p = await payload(req, reply);
-      return p && { version: p.version, routes: p.routes.filter((r) => routeMatches(req.query.q, r)) };
-    },
-  );
+  app.get<{ Querystring: Query }>('/v1/dashboard/routes', { schema: part({ routes: list(schemas.route) }) }, async (req, reply) => {
+    const p = await payload(req, reply);
+    return p && { version: p.version, routes: p.routes.filter((r) => routeMatches(req.query.q, r)) };
+  });
 
-  app.get<{ Querystring: Query }>(
-    '/v1/dashboard/services',
-    { schema: part({ services: list(schemas.service) }) },
-    async (req, reply) => {
-      const p = await payload(req, reply);
-      return p && { version: p.version, services: p.services.filter((s) => serviceMatches(req.query.q, s)) };
-    },
-  );
+  app.get<{ Querystring: Query }>('/v1/dashboard/services', { schema: part({ services: list(schemas.service) }) }, async (req, reply) => {
+    const p = await payload(req, reply);
+    return p && { version: p.version, services: p.services.filter((s) => serviceMatches(req.query.q, s)) };
+  });
 
-  app.get<{ Querystring: Query }>(
-    '/v1/dashboard/proxies',
-    { schema: part({ extensions: list(schemas.extension), proxies: list(schemas.proxy) }) },
-    async (req, reply) => {
-      const p = await payload(req, reply);
-      return p && { version: p.version, extensions: p.extensions, proxies: p.proxies };
-    },
-  );
+  app.get<{ Querystring: Query }>('/v1/dashboard/proxies', { schema: part({ extensions: list(schemas.extension), proxies: list(schemas.proxy) }) }, async (req, reply) => {
+    const p = await payload(req, reply);
+    return p && { version: p.version, extensions: p.extensions, proxies: p.proxies };
+  });
 
-  app.get<{ Querystring: Query }>(
-    '/v1/dashboard/history',
-    { schema: part({ models: list(schemas.model), configs: list(schemas.config), failures: list(schemas.failure) }) },
-    async (req, reply) => {
-      const p = await payload(req, reply);
-      return p && { version: p.version, models: p.models, configs: p.configs, failures: p.failures };
-    },
-  );
+  app.get<{ Querystring: Query }>('/v1/dashboard/history', { schema: part({ models: list(schemas.model), configs: list(schemas.config), failures: list(schemas.failure) }) }, async (req, reply) => {
+    const p = await payload(req, reply);
+    return p && { version: p.version, models: p.models, configs: p.configs, failures: p.failures };
+  });
 }

@@ -9,16 +9,7 @@ import { PATHS, VersionedValue, agentStatusBodySchema, extensionStatusBodySchema
 import type { AgentStatusBody, ExtensionStatusBody } from '@signalbox/protocol';
 import type { ModelStore } from '../model-store.js';
 import type { ConvergenceMetrics } from './metrics.js';
-import type {
-  ConfigVersionView,
-  DashboardPayload,
-  DashboardView,
-  ExtensionView,
-  FailureView,
-  ModelChangeView,
-  ModelVersionView,
-  ProxyView,
-} from './types.js';
+import type { ConfigVersionView, DashboardPayload, DashboardView, ExtensionView, FailureView, ModelChangeView, ModelVersionView, ProxyView } from './types.js';
 import { diffServices, fingerprint, indexTasks, problem, routesOf, type FailureIndex } from './view.js';
 
 /** GET a JSON document; rejects on network errors, timeouts and non-2xx answers. */
@@ -150,11 +141,7 @@ export class DashboardRecorder {
 
   /** Asks every extension and proxy agent for its status, then recomputes the view. */
   async poll(): Promise<void> {
-    await Promise.all(
-      Object.entries(this.d.extensions).map(([name, ext]) =>
-        Promise.all([this.pollExtension(name, ext), this.pollProxies(name, ext)]),
-      ),
-    );
+    await Promise.all(Object.entries(this.d.extensions).map(([name, ext]) => Promise.all([this.pollExtension(name, ext), this.pollProxies(name, ext)])));
     for (const name of Object.keys(this.d.extensions)) this.noteConvergence(name);
     this.refresh();
   }
@@ -166,10 +153,7 @@ export class DashboardRecorder {
   private noteConvergence(extension: string): void {
     const config = this.configs.find((c) => c.extension === extension);
     const proxies = this.proxyViews.get(extension) ?? [];
-    const converged =
-      config !== undefined &&
-      proxies.length > 0 &&
-      proxies.every((p) => p.state === 'ok' && p.config === config.config);
+    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && p.config === config.config);
     this.d.metrics?.converged.set({ extension }, converged ? 1 : 0);
     if (!converged || this.convergedConfig.get(extension) === config.config) return;
     this.convergedConfig.set(extension, config.config);
@@ -225,11 +209,7 @@ export class DashboardRecorder {
         extension: name,
         kind: 'validation',
         source: ext.ServiceName,
-        message:
-          `nginx -t failed for the routes of ${names.join(', ')}; published the config without them: ${excluded.map((x) => `${x.service}: ${x.reason}`).join('; ')}`.slice(
-            0,
-            2000,
-          ),
+        message: `nginx -t failed for the routes of ${names.join(', ')}; published the config without them: ${excluded.map((x) => `${x.service}: ${x.reason}`).join('; ')}`.slice(0, 2000),
         excluded: names,
       });
     }

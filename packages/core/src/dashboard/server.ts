@@ -40,11 +40,7 @@ export function tokenReader(file: string): () => string | undefined {
   };
 }
 
-export function checkBearer(
-  header: string | undefined,
-  token: string | undefined,
-  tokenFile: string,
-): { code: DashboardAuthCode; status: number; message: string } | undefined {
+export function checkBearer(header: string | undefined, token: string | undefined, tokenFile: string): { code: DashboardAuthCode; status: number; message: string } | undefined {
   if (!token) {
     return {
       code: 'ERR_DASHBOARD_NO_TOKEN_FILE',
@@ -65,8 +61,7 @@ export function checkBearer(
     return {
       code: 'ERR_DASHBOARD_TOKEN_INVALID',
       status: 401,
-      message:
-        'the token does not match the Docker secret signalbox-api-token; open the URL `signalbox dashboard` prints again',
+      message: 'the token does not match the Docker secret signalbox-api-token; open the URL `signalbox dashboard` prints again',
     };
   }
   return undefined;
@@ -81,10 +76,7 @@ export async function buildDashboardServer(d: DashboardServerDeps): Promise<Fast
 
   app.addHook('onSend', async (_req, reply, body) => {
     // Everything the page loads comes from here: no CDN, no external fonts, nothing inline.
-    reply.header(
-      'content-security-policy',
-      "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-    );
+    reply.header('content-security-policy', "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-content-type-options', 'nosniff');
     // A rebuilt image serves new files under the same names; the page is small, so always revalidate.
@@ -114,9 +106,7 @@ export async function buildDashboardServer(d: DashboardServerDeps): Promise<Fast
       reply
         .code(503)
         .type('text/plain; charset=utf-8')
-        .send(
-          `The dashboard page is not in this image (looked in ${d.assetsDir ?? '(unset)'}); its API answers at /v1/dashboard.\n`,
-        ),
+        .send(`The dashboard page is not in this image (looked in ${d.assetsDir ?? '(unset)'}); its API answers at /v1/dashboard.\n`),
     );
   }
   return app;

@@ -48,12 +48,7 @@ function split(up: Upstream): RouteView['split'] {
   });
 }
 
-export function routesOf(
-  extension: string,
-  model: ClusterModel,
-  tasks: TaskIndex,
-  failures: FailureIndex = new Map(),
-): RouteView[] {
+export function routesOf(extension: string, model: ClusterModel, tasks: TaskIndex, failures: FailureIndex = new Map()): RouteView[] {
   const routes: RouteView[] = [];
   const base = (up: Upstream) => ({
     extension,
@@ -72,13 +67,9 @@ export function routesOf(
         ...base(l.upstream),
       });
   }
-  for (const p of model.passthrough)
-    routes.push({ kind: 'passthrough', host: p.host, path: '', sslOnly: p.sslOnly ?? false, ...base(p.upstream) });
-  if (model.defaultBackend)
-    routes.push({ kind: 'default', host: '*', path: '/', sslOnly: false, ...base(model.defaultBackend) });
-  return routes.sort(
-    (a, b) => a.host.localeCompare(b.host) || a.path.localeCompare(b.path) || a.extension.localeCompare(b.extension),
-  );
+  for (const p of model.passthrough) routes.push({ kind: 'passthrough', host: p.host, path: '', sslOnly: p.sslOnly ?? false, ...base(p.upstream) });
+  if (model.defaultBackend) routes.push({ kind: 'default', host: '*', path: '/', sslOnly: false, ...base(model.defaultBackend) });
+  return routes.sort((a, b) => a.host.localeCompare(b.host) || a.path.localeCompare(b.path) || a.extension.localeCompare(b.extension));
 }
 
 export function problem(d: Diagnostic): ProblemView {
@@ -87,11 +78,7 @@ export function problem(d: Diagnostic): ProblemView {
 
 /** What identifies a service's state: a new fingerprint restarts its "since". */
 export function fingerprint(s: ServiceStatus): string {
-  return JSON.stringify([
-    s.status,
-    s.errors.map((e) => [e.code, e.key, e.value]),
-    s.warnings.map((w) => [w.code, w.key, w.value]),
-  ]);
+  return JSON.stringify([s.status, s.errors.map((e) => [e.code, e.key, e.value]), s.warnings.map((w) => [w.code, w.key, w.value])]);
 }
 
 /** Services added, removed and changed (state, hosts, server count, problems) between two status lists. */
@@ -105,10 +92,8 @@ export function diffServices(prev: readonly ServiceStatus[], next: readonly Serv
     const p = before.get(s.id);
     if (!p) continue;
     const what: string[] = [];
-    if (p.status !== s.status)
-      what.push(s.status === 'disabled' ? `rejected (${s.errors.map((e) => e.code).join(', ')})` : 'routed again');
-    if (p.hosts.join(',') !== s.hosts.join(','))
-      what.push(`hosts ${p.hosts.join(',') || '-'} → ${s.hosts.join(',') || '-'}`);
+    if (p.status !== s.status) what.push(s.status === 'disabled' ? `rejected (${s.errors.map((e) => e.code).join(', ')})` : 'routed again');
+    if (p.hosts.join(',') !== s.hosts.join(',')) what.push(`hosts ${p.hosts.join(',') || '-'} → ${s.hosts.join(',') || '-'}`);
     if (p.servers !== s.servers) what.push(`servers ${p.servers} → ${s.servers}`);
     if (p.status === s.status && fingerprint(p) !== fingerprint(s)) what.push('errors or warnings changed');
     if (what.length > 0) changed.push({ name: s.name, what: what.join('; ') });

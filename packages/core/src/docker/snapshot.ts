@@ -37,9 +37,7 @@ export function normaliseTask(t: Raw): TaskSnapshot {
     id: String(t.ID),
     nodeId: String(t.NodeID ?? ''),
     slot: Number(t.Slot ?? 0),
-    addresses: (t.NetworksAttachments ?? []).flatMap((na: Raw) =>
-      (na.Addresses ?? []).map((a: string) => ({ networkId: String(na.Network?.ID ?? ''), addr: stripPrefix(a) })),
-    ),
+    addresses: (t.NetworksAttachments ?? []).flatMap((na: Raw) => (na.Addresses ?? []).map((a: string) => ({ networkId: String(na.Network?.ID ?? ''), addr: stripPrefix(a) }))),
     secrets: (t.Spec?.ContainerSpec?.Secrets ?? []).map((x: Raw) => String(x.SecretName ?? '')).filter((n: string) => n !== ''),
   };
 }

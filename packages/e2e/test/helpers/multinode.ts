@@ -9,16 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import Docker from 'dockerode';
-import {
-  CORE_SERVICE,
-  EXTENSION_SERVICE,
-  HTTP_PORT,
-  PROXY_SERVICE,
-  REPO_ROOT,
-  execInService,
-  run,
-  sleep,
-} from './swarm.js';
+import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInService, run, sleep } from './swarm.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -88,9 +79,7 @@ export async function manager(nodes: string[], except: string[] = []): Promise<{
 /** Swarm node id → our short node name (label signalbox.node). */
 export async function nodeIds(docker: Docker): Promise<Map<string, string>> {
   const list = (await docker.listNodes()) as Raw[];
-  return new Map(
-    list.map((n) => [String(n.ID), String(n.Spec?.Labels?.['signalbox.node'] ?? n.Description?.Hostname)]),
-  );
+  return new Map(list.map((n) => [String(n.ID), String(n.Spec?.Labels?.['signalbox.node'] ?? n.Description?.Hostname)]));
 }
 
 export interface TaskInfo {
@@ -116,12 +105,7 @@ export async function tasksOf(docker: Docker, service: string): Promise<TaskInfo
     desired: String(t.DesiredState),
     container: String(t.Status?.ContainerStatus?.ContainerID ?? '').slice(0, 12),
     containerId: String(t.Status?.ContainerStatus?.ContainerID ?? ''),
-    addresses: Object.fromEntries(
-      ((t.NetworksAttachments ?? []) as Raw[]).map((a) => [
-        String(a.Network?.Spec?.Name),
-        ((a.Addresses ?? []) as string[]).map((x) => x.split('/')[0]!),
-      ]),
-    ),
+    addresses: Object.fromEntries(((t.NetworksAttachments ?? []) as Raw[]).map((a) => [String(a.Network?.Spec?.Name), ((a.Addresses ?? []) as string[]).map((x) => x.split('/')[0]!)])),
     since: Date.parse(String(t.Status?.Timestamp)),
   }));
 }
@@ -195,12 +179,7 @@ export class NetnsClient {
 export const proxyOn = (node: string): Target => ({ addr: addrOf(node), port: HTTP_PORT });
 
 /** Polls `fn` until it returns a value; the value and when (ms since epoch) it first did. */
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false>,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<{ value: T; at: number }> {
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 100): Promise<{ value: T; at: number }> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -210,10 +189,7 @@ export async function until<T>(
     } catch (e) {
       last = e;
     }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`,
-      );
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(intervalMs);
   }
 }
@@ -340,10 +316,7 @@ export function multinodeConfigWith(keys: Record<string, string>): string {
 }
 
 /** Does node `n` (labels, role, hostname) satisfy swarm placement constraints `cs`? */
-export function satisfies(
-  n: { labels: Record<string, string>; role: string; hostname: string },
-  cs: string[],
-): boolean {
+export function satisfies(n: { labels: Record<string, string>; role: string; hostname: string }, cs: string[]): boolean {
   return cs.every((c) => {
     const m = /^\s*([\w.-]+)\s*(==|!=)\s*(.+?)\s*$/.exec(c);
     if (!m) throw new Error(`constraint not understood: ${c}`);

@@ -14,23 +14,20 @@ import readline from 'node:readline';
 function get({ addr, port, host, path = '/', timeoutMs = 3000 }) {
   const start = Date.now();
   return new Promise((resolve) => {
-    const req = http.request(
-      { host: addr, port, path, method: 'GET', headers: { host }, agent: false, timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        res.on('end', () => {
-          const task = res.headers['x-demo-task'];
-          const upstream = res.headers['x-upstream-addr'];
-          resolve({
-            status: res.statusCode ?? 0,
-            task: typeof task === 'string' ? task : undefined,
-            upstream: typeof upstream === 'string' ? upstream : undefined,
-            ms: Date.now() - start,
-          });
+    const req = http.request({ host: addr, port, path, method: 'GET', headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const task = res.headers['x-demo-task'];
+        const upstream = res.headers['x-upstream-addr'];
+        resolve({
+          status: res.statusCode ?? 0,
+          task: typeof task === 'string' ? task : undefined,
+          upstream: typeof upstream === 'string' ? upstream : undefined,
+          ms: Date.now() - start,
         });
-        res.on('error', (e) => resolve({ status: 0, error: e.message, ms: Date.now() - start }));
-      },
-    );
+      });
+      res.on('error', (e) => resolve({ status: 0, error: e.message, ms: Date.now() - start }));
+    });
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', (e) => resolve({ status: 0, error: e.message, ms: Date.now() - start }));
     req.end();

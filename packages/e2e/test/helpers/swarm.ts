@@ -137,7 +137,10 @@ export async function removeService(name: string): Promise<void> {
 
 export async function runningTaskIds(service: string): Promise<string[]> {
   const tasks = (await docker.listTasks({ filters: { service: [service], 'desired-state': ['running'] } })) as Raw[];
-  return tasks.filter((t) => t.Status?.State === 'running').map((t) => String(t.ID)).sort();
+  return tasks
+    .filter((t) => t.Status?.State === 'running')
+    .map((t) => String(t.ID))
+    .sort();
 }
 
 export async function runningTaskCount(service: string): Promise<number> {

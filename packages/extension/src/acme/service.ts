@@ -46,7 +46,9 @@ export class AcmeService {
     const manager = new AcmeManager({
       orderer: async (host) => {
         try {
-          return await (await this.ensureOrderer())(host);
+          return await (
+            await this.ensureOrderer()
+          )(host);
         } catch (e) {
           // The next try looks the account up again (the CA may have lost it); it costs one request per failure.
           this.orderer = undefined;
@@ -74,7 +76,10 @@ export class AcmeService {
         this.storeState = { unreadable: state.unreadable, resealed: state.resealed, ...(state.resealError !== undefined ? { resealError: state.resealError } : {}) };
         if (state.unreadable.length > 0) {
           // Their hosts are ordered again (the service keeps HTTPS); the objects stay, so putting the right key back restores them.
-          this.d.log.error({ objects: state.unreadable }, `${state.unreadable.length} ACME object(s) cannot be opened with the store key; their hosts are ordered again. ${state.unreadable[0]!.reason}`);
+          this.d.log.error(
+            { objects: state.unreadable },
+            `${state.unreadable.length} ACME object(s) cannot be opened with the store key; their hosts are ordered again. ${state.unreadable[0]!.reason}`,
+          );
         }
         if (state.resealed > 0) this.d.log.info({ resealed: state.resealed }, 'ACME records sealed under the API token were sealed again under the store key (token rotation now keeps them)');
         if (state.resealError !== undefined) this.d.log.error({ err: state.resealError }, 'cannot re-seal ACME records under the store key; they stay readable only until the API token is rotated');

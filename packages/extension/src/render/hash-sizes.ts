@@ -36,7 +36,5 @@ const SERVER_NAMES_SMALL = 256;
 /** server_names_hash_bucket_size: the configured one (ServerNamesHashBucketSize > 0), else one that fits the names. */
 export function serverNamesHashBucketSize(configured: number, serverNames: readonly string[]): number {
   const longest = serverNames.reduce((m, n) => Math.max(m, n.length), 0);
-  return configured > 0
-    ? positiveInt(configured, 'ServerNamesHashBucketSize')
-    : hashBucketSize(longest, serverNames.length > SERVER_NAMES_SMALL ? SERVER_NAMES_PER_BUCKET : 1);
+  return configured > 0 ? positiveInt(configured, 'ServerNamesHashBucketSize') : hashBucketSize(longest, serverNames.length > SERVER_NAMES_SMALL ? SERVER_NAMES_PER_BUCKET : 1);
 }

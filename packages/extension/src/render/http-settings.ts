@@ -60,8 +60,7 @@ export function trustedProxies(list: readonly string[]): string[] {
   });
 }
 
-const DEFAULT_MAIN_LOG_FORMAT =
-  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"';
+const DEFAULT_MAIN_LOG_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"';
 const DEFAULT_TRACE_LOG_FORMAT =
   '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" ' +
   '"$http_x_forwarded_for" request_id=$request_id upstream=$upstream_addr upstream_response_time=$upstream_response_time ' +

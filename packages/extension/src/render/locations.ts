@@ -21,7 +21,11 @@ export function locationTable(): LocationTable {
       if (!byKey.has(key)) byKey.set(key, loc);
     },
     sorted() {
-      return sortedBy([...byKey.values()], (l) => l.path, (l) => (l.modifier === '=' ? 0 : 1));
+      return sortedBy(
+        [...byKey.values()],
+        (l) => l.path,
+        (l) => (l.modifier === '=' ? 0 : 1),
+      );
     },
   };
 }
@@ -50,14 +54,7 @@ export function normalizeContextRoot(path: string): string {
 }
 
 /** A proxy_pass to the upstream, or a 503 when it has no servers. */
-export function proxyLocation(
-  ctx: LocationContext,
-  modifier: '=' | '',
-  path: string,
-  up: UpstreamRef,
-  uri: string,
-  websocket: boolean,
-): LocationView {
+export function proxyLocation(ctx: LocationContext, modifier: '=' | '', path: string, up: UpstreamRef, uri: string, websocket: boolean): LocationView {
   const quotedPath = quote(path);
   if (up.empty) {
     return { kind: 'return', modifier, path: quotedPath, status: 503, body: null, contentType: null, accessLog: true };
@@ -69,14 +66,17 @@ export function proxyLocation(
     path: quotedPath,
     proxyPass: quote(`${scheme}://${ctx.upstreamAlias.get(up.name) ?? up.name}${uri}`),
     websocket,
-    upstreamTls: up.tls.enabled
-      ? { verify: up.tls.verify, trustedCertificate: up.tls.verify ? ctx.trustedCertificate : null }
-      : null,
+    upstreamTls: up.tls.enabled ? { verify: up.tls.verify, trustedCertificate: up.tls.verify ? ctx.trustedCertificate : null } : null,
   };
 }
 
 export function routeLocations(ctx: LocationContext, table: LocationTable, locations: readonly Location[]): void {
-  const sorted = sortedBy(locations, (l) => normalizeContextRoot(l.path), (l) => l.path, canonicalJson);
+  const sorted = sortedBy(
+    locations,
+    (l) => normalizeContextRoot(l.path),
+    (l) => l.path,
+    canonicalJson,
+  );
   // Websocket endpoints first. Each is a prefix, as in Interlock (/ws upgrades /ws/room and /ws?x=1);
   // an endpoint equal to the context root stays exact, so it does not take over the root's other paths
   // and still beats the `= /root` redirect of a rewritten context root.

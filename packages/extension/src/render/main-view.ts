@@ -6,7 +6,10 @@ import type { MainView } from './view-types.js';
 
 /** 'user [group]', each quoted. */
 export function userDirective(value: string): string | null {
-  const parts = value.trim().split(/\s+/).filter((p) => p !== '');
+  const parts = value
+    .trim()
+    .split(/\s+/)
+    .filter((p) => p !== '');
   if (parts.length === 0) return null;
   if (parts.length > 2) throw new RenderError(`invalid User: ${JSON.stringify(value)}`);
   return parts.map((p) => quote(p)).join(' ');

@@ -29,9 +29,7 @@ const UNSAFE = /[$\u0000-\u001f\u007f]/;
 
 function escapeLiteral(value: string): string {
   if (UNSAFE.test(value)) {
-    throw new RenderError(
-      `internal error: unsafe character in a value interpolated into nginx.conf: ${JSON.stringify(value)}`,
-    );
+    throw new RenderError(`internal error: unsafe character in a value interpolated into nginx.conf: ${JSON.stringify(value)}`);
   }
   return value.replace(/[\\"]/g, (c) => `\\${c}`);
 }

@@ -29,7 +29,12 @@ function targetOf(rule: RedirectRule): string {
 
 export function groupRedirects(rules: readonly RedirectRule[]): Map<string, HostRedirects> {
   const out = new Map<string, HostRedirects>();
-  for (const rule of sortedBy(rules, (r) => r.sourceHost, (r) => r.source, (r) => r.target)) {
+  for (const rule of sortedBy(
+    rules,
+    (r) => r.sourceHost,
+    (r) => r.source,
+    (r) => r.target,
+  )) {
     const host = hostName(rule.sourceHost);
     let source: URL;
     try {
@@ -56,7 +61,10 @@ export function groupRedirects(rules: readonly RedirectRule[]): Map<string, Host
 
 export function addRedirectLocations(table: LocationTable, redirects: HostRedirects | undefined): void {
   for (const { path, target } of redirects?.paths ?? []) {
-    for (const [modifier, p] of [['=', path], ['', `${path}/`]] as const) {
+    for (const [modifier, p] of [
+      ['=', path],
+      ['', `${path}/`],
+    ] as const) {
       table.add({ kind: 'return', modifier, path: quote(p), status: 302, body: target, contentType: null, accessLog: true });
     }
   }

@@ -24,7 +24,10 @@ export interface StreamInput {
 
 export function streamView(t: NginxTuning, input: StreamInput): StreamView {
   const { passthrough, internal } = input;
-  const upstreams = streamUpstreams(passthrough.map((p) => p.upstream), input.zoneKb);
+  const upstreams = streamUpstreams(
+    passthrough.map((p) => p.upstream),
+    input.zoneKb,
+  );
   upstreams.push(
     internalUpstream(INTERNAL_UPSTREAMS.terminate, `${LOOPBACK}:${internal.tls}`, false, 'https servers of the http block'),
     internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),

@@ -39,7 +39,12 @@ export function sharedZone(name: string, index: number, count: number, kbEach: n
 function sortServers(servers: readonly UpstreamServer[]): UpstreamServer[] {
   const seen = new Set<string>();
   const out: UpstreamServer[] = [];
-  for (const s of sortedBy(servers, (s) => s.addr, (s) => s.port, (s) => s.service)) {
+  for (const s of sortedBy(
+    servers,
+    (s) => s.addr,
+    (s) => s.port,
+    (s) => s.service,
+  )) {
     const key = `${s.addr}:${s.port}`;
     if (seen.has(key)) continue;
     seen.add(key);

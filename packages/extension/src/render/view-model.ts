@@ -67,9 +67,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     edge: ext.ProxyEdge,
   });
 
-  const stream: StreamView | null = internal
-    ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb, edgeTrusted })
-    : null;
+  const stream: StreamView | null = internal ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb, edgeTrusted }) : null;
 
   const loadModules = stream && opts.streamModulePath ? [quote(opts.streamModulePath)] : [];
 

@@ -110,9 +110,7 @@ export async function nginxCheck(conf: string, opts: NginxCheckOptions): Promise
 
     // Secret files referenced by the config.
     const secretRef = new RegExp(`"${escapeRegExp(prefix)}/([^"/]+)"`, 'g');
-    const dhparamFiles = new Set(
-      [...conf.matchAll(new RegExp(`ssl_dhparam "${escapeRegExp(prefix)}/([^"/]+)"`, 'g'))].map((m) => m[1]!),
-    );
+    const dhparamFiles = new Set([...conf.matchAll(new RegExp(`ssl_dhparam "${escapeRegExp(prefix)}/([^"/]+)"`, 'g'))].map((m) => m[1]!));
     const names = new Set([...conf.matchAll(secretRef)].map((m) => m[1]!));
     for (const name of names) {
       await writeFile(path.join(secrets, name), dhparamFiles.has(name) ? material.dhparam : material.pem, { mode: 0o600 });
@@ -122,10 +120,7 @@ export async function nginxCheck(conf: string, opts: NginxCheckOptions): Promise
     const pid = `pid "${path.join(tmp, 'nginx.pid')}";`;
     text = /^pid .*;$/m.test(text) ? text.replace(/^pid .*;$/m, pid) : `${text}\n${pid}\n`;
     const streamModule = /^load_module (?:"[^"]*|\S*)ngx_stream_module\.so"?;$/m;
-    const loadStream =
-      info.streamModulesDir === null
-        ? '# load_module removed: stream is built into this nginx'
-        : `load_module "${path.join(info.streamModulesDir, 'ngx_stream_module.so')}";`;
+    const loadStream = info.streamModulesDir === null ? '# load_module removed: stream is built into this nginx' : `load_module "${path.join(info.streamModulesDir, 'ngx_stream_module.so')}";`;
     if (streamModule.test(text)) {
       text = text.replace(streamModule, () => loadStream);
     } else if (/^stream \{$/m.test(text) && info.streamModulesDir !== null) {

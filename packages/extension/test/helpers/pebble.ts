@@ -60,11 +60,29 @@ export interface PebbleOptions {
 
 export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'sbx-pebble-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2',
-    '-subj', '/CN=pebble test listener', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=pebble test listener',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
   const [listen, management, dns, dnsManagement] = [await freePort(), await freePort(), await freePort(), await freePort()];
   writeFileSync(
     join(dir, 'pebble.json'),
@@ -87,8 +105,20 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
     if (process.env.SBX_PEBBLE_LOG === '1') process.stderr.write(`[${name}] ${c.toString()}`);
   };
   const challtest = spawn('pebble-challtestsrv', [
-    '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
-    '-dns01', `127.0.0.1:${dns}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${dnsManagement}`,
+    '-defaultIPv4',
+    '127.0.0.1',
+    '-defaultIPv6',
+    '',
+    '-dns01',
+    `127.0.0.1:${dns}`,
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
+    '-management',
+    `127.0.0.1:${dnsManagement}`,
   ]);
   challtest.stdout?.on('data', log('challtestsrv'));
   challtest.stderr?.on('data', log('challtestsrv'));

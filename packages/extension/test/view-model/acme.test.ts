@@ -23,8 +23,7 @@ describe('HTTP-01 forwarding', () => {
     proxySecrets: [],
     ...(acmeHosts ? { acmeHosts } : {}),
   });
-  const challengeHosts = (vm: ReturnType<typeof buildViewModel>) =>
-    vm.http.servers.filter((s) => s.locations.some((l) => l.path === '"/.well-known/acme-challenge/"')).map((s) => s.serverName);
+  const challengeHosts = (vm: ReturnType<typeof buildViewModel>) => vm.http.servers.filter((s) => s.locations.some((l) => l.path === '"/.well-known/acme-challenge/"')).map((s) => s.serverName);
 
   it('only ACME hosts forward the challenge path, through a resolver and a map variable', () => {
     const vm = buildViewModel(model(['b.test']), extension({ ServiceName: 'sbx-ext' }), { secretsDir: '/run/secrets', acmeChallengePort: 9001 });

@@ -34,10 +34,7 @@ describe('routeLocations', () => {
   });
 
   it('strips a rewritten context root and redirects the bare root to the slash form', () => {
-    expect(routes(location('/app', upstream('up'), { rewrite: true }))).toEqual([
-      '= "/app" return 301 "/app/$is_args$args"',
-      '"/app/" -> "http://up/"',
-    ]);
+    expect(routes(location('/app', upstream('up'), { rewrite: true }))).toEqual(['= "/app" return 301 "/app/$is_args$args"', '"/app/" -> "http://up/"']);
   });
 
   it('makes websocket endpoints prefixes, exact when they equal the context root, and rewrites them too', () => {

@@ -8,9 +8,7 @@ describe('groupRedirects', () => {
       { sourceHost: 'old.test', source: 'http://old.test', target: 'https://a.test' },
       { sourceHost: 'old.test', source: 'http://old.test/docs/', target: 'https://docs.test' },
     ]);
-    expect([...grouped]).toEqual([
-      ['old.test', { whole: '"https://a.test$request_uri"', paths: [{ path: '/docs', target: '"https://docs.test$request_uri"' }] }],
-    ]);
+    expect([...grouped]).toEqual([['old.test', { whole: '"https://a.test$request_uri"', paths: [{ path: '/docs', target: '"https://docs.test$request_uri"' }] }]]);
     expect(wholeHostReturn(grouped.get('old.test'))).toEqual({ status: 302, body: '"https://a.test$request_uri"' });
     expect(wholeHostReturn(undefined)).toBeNull();
   });

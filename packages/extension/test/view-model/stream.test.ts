@@ -3,7 +3,10 @@ import { tuning, upstream } from './fixtures.js';
 
 describe('shieldedFromPassthroughWildcards', () => {
   it('lists the hosts served here that a passthrough wildcard would take', () => {
-    const passthrough = [{ host: '*.pt.test', upstream: upstream('w') }, { host: 'x.pt.test', upstream: upstream('x') }];
+    const passthrough = [
+      { host: '*.pt.test', upstream: upstream('w') },
+      { host: 'x.pt.test', upstream: upstream('x') },
+    ];
     expect(shieldedFromPassthroughWildcards(passthrough, ['b.pt.test', 'a.deep.pt.test', 'x.pt.test', 'other.test', 'b.pt.test'])).toEqual(['a.deep.pt.test', 'b.pt.test']);
     expect(shieldedFromPassthroughWildcards([{ host: 'x.pt.test', upstream: upstream('x') }], ['a.pt.test'])).toEqual([]);
   });
@@ -20,7 +23,14 @@ describe('streamView', () => {
 
   it('routes passthrough hosts by SNI to the hop and everything else, shielded hosts first, to the terminating servers', () => {
     expect(view.maps.map((m) => [m.variable, m.entries, m.default])).toEqual([
-      ['$signalbox_tls_route', [{ key: '"*.pt.test"', value: 'signalbox_passthrough_hop' }, { key: '"www.pt.test"', value: 'signalbox_https_terminate' }], 'signalbox_https_terminate'],
+      [
+        '$signalbox_tls_route',
+        [
+          { key: '"*.pt.test"', value: 'signalbox_passthrough_hop' },
+          { key: '"www.pt.test"', value: 'signalbox_https_terminate' },
+        ],
+        'signalbox_https_terminate',
+      ],
       ['$signalbox_passthrough', [{ key: '"*.pt.test"', value: 'pt_up' }], 'signalbox_passthrough_reject'],
     ]);
   });

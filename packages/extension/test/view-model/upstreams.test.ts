@@ -1,13 +1,5 @@
 import { RenderError } from '../../src/render/quote.js';
-import {
-  UpstreamSet,
-  httpUpstreams,
-  internalUpstream,
-  serverViews,
-  sharedUpstreams,
-  streamUpstreams,
-  upstreamZoneKb,
-} from '../../src/render/upstreams.js';
+import { UpstreamSet, httpUpstreams, internalUpstream, serverViews, sharedUpstreams, streamUpstreams, upstreamZoneKb } from '../../src/render/upstreams.js';
 import { server, tuning, upstream } from './fixtures.js';
 
 describe('serverViews', () => {
@@ -25,9 +17,7 @@ describe('serverViews', () => {
   });
 
   it('holds one down placeholder when there are no servers', () => {
-    expect(serverViews(upstream('a', []))).toEqual([
-      { address: '127.0.0.1:1', maxFails: null, failTimeout: null, down: true, comment: 'no servers: answers 503' },
-    ]);
+    expect(serverViews(upstream('a', []))).toEqual([{ address: '127.0.0.1:1', maxFails: null, failTimeout: null, down: true, comment: 'no servers: answers 503' }]);
   });
 
   it('rejects a negative max_fails', () => {
