@@ -85,7 +85,14 @@ ${temp}
 
     # Host and the client's X-Forwarded-For pass unchanged; the client address travels in a header of its
     # own, which the routing proxies trust only from the edge network. A client's own copy is replaced.
-    proxy_set_header Host $http_host;
+    # An HTTP/1.0 request without Host (a load balancer's health check) would lose the header (nginx drops
+    # an empty one) and the HTTP/1.1 upstream request would be refused (400): send the edge's own address,
+    # which no virtual host matches, so it lands where a Host-less request lands in single-hop mode.
+    proxy_set_header Host $signalbox_upstream_host;
+    map $http_host $signalbox_upstream_host {
+        default $http_host;
+        "" $server_addr;
+    }
     proxy_set_header ${EDGE_CLIENT_ADDRESS_HEADER} $remote_addr;
     # WebSocket and other upgrades pass through; anything else closes the upstream connection after it.
     proxy_set_header Upgrade $http_upgrade;

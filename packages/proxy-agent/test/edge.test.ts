@@ -22,7 +22,9 @@ describe('edgeConfig', () => {
     for (const d of ['proxy_request_buffering off;', 'proxy_buffering off;', 'client_max_body_size 0;', 'underscores_in_headers on;', 'ignore_invalid_headers off;']) {
       expect(httpPart).toContain(d);
     }
-    expect(httpPart).toContain('proxy_set_header Host $http_host;');
+    expect(httpPart).toContain('proxy_set_header Host $signalbox_upstream_host;');
+    // A Host-less HTTP/1.0 request (a load balancer's health check) still sends a Host upstream.
+    expect(httpPart).toMatch(/map \$http_host \$signalbox_upstream_host \{\s+default \$http_host;\s+"" \$server_addr;/);
     expect(httpPart).toContain('proxy_set_header X-Signalbox-Client-Address $remote_addr;');
     expect(httpPart).not.toMatch(/proxy_set_header X-Forwarded-For/i);
     expect(httpPart).toContain('proxy_set_header Upgrade $http_upgrade;');
