@@ -106,34 +106,50 @@ describe('DrainLimit', () => {
   });
 });
 
+/**
+ * Starts nginx under a Supervisor (cap 2, the given grace), retires four generations each holding one
+ * request, then runs `check` with the held requests and the responses still open; cleans up after.
+ */
+async function withFourRetiredGenerations(drainingGraceMs: number, check: (sup: Supervisor, requests: Promise<number | 'cut'>[], holding: ServerResponse[]) => Promise<void>): Promise<void> {
+  const { dir, cleanup } = await makeTempDir('sb-drain-');
+  const holding: ServerResponse[] = [];
+  const hold = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('held\n');
+    holding.push(res);
+  });
+  await new Promise<void>((r) => hold.listen(HOLD_PORT, '127.0.0.1', () => r()));
+  const configPath = join(dir, 'nginx.conf');
+  writeFileSync(configPath, config(dir, 0));
+  const sup = new Supervisor({ nginxBin: '/usr/sbin/nginx', configPath, logger: pino({ level: 'silent' }), maxDrainingGenerations: 2, drainingGraceMs });
+  try {
+    sup.start();
+    await until(async () => (await generation()) === '0');
+    const requests: Promise<number | 'cut'>[] = [];
+    for (let g = 1; g <= 4; g++) {
+      // A request held by the current workers, then a reload retires them.
+      const before = holding.length;
+      requests.push(held(`/hold${g}`));
+      await until(() => holding.length > before);
+      writeFileSync(configPath, config(dir, g));
+      expect((await sup.reload()).ok).toBe(true);
+      await until(async () => (await generation()) === String(g));
+    }
+    await check(sup, requests, holding);
+  } finally {
+    for (const res of holding) res.destroy();
+    await sup.stop('SIGTERM');
+    hold.closeAllConnections();
+    await new Promise((r) => hold.close(r));
+    await cleanup();
+  }
+}
+
 describe('Supervisor with maxDrainingGenerations (real nginx)', () => {
   it(
     "keeps at most the cap of generations draining; the oldest one's held connection is cut",
-    async () => {
-      const { dir, cleanup } = await makeTempDir('sb-drain-');
-      const holding: ServerResponse[] = [];
-      const hold = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.write('held\n');
-        holding.push(res);
-      });
-      await new Promise<void>((r) => hold.listen(HOLD_PORT, '127.0.0.1', () => r()));
-      const configPath = join(dir, 'nginx.conf');
-      writeFileSync(configPath, config(dir, 0));
-      const sup = new Supervisor({ nginxBin: '/usr/sbin/nginx', configPath, logger: pino({ level: 'silent' }), maxDrainingGenerations: 2, drainingGraceMs: 0 });
-      try {
-        sup.start();
-        await until(async () => (await generation()) === '0');
-        const requests: Promise<number | 'cut'>[] = [];
-        for (let g = 1; g <= 4; g++) {
-          // A request held by the current workers, then a reload retires them.
-          const before = holding.length;
-          requests.push(held(`/hold${g}`));
-          await until(() => holding.length > before);
-          writeFileSync(configPath, config(dir, g));
-          expect((await sup.reload()).ok).toBe(true);
-          await until(async () => (await generation()) === String(g));
-        }
+    () =>
+      withFourRetiredGenerations(0, async (sup, requests, holding) => {
         // Four generations were retired holding a request; the cap keeps the last two.
         await until(async () => ((await listChildren(sup.pid!)) ?? []).filter(isDraining).length === 2);
         const [first, second] = await Promise.all([requests[0]!, requests[1]!]);
@@ -142,55 +158,19 @@ describe('Supervisor with maxDrainingGenerations (real nginx)', () => {
         for (const res of holding) res.end('released\n');
         expect(await requests[2]).toBe(200);
         expect(await requests[3]).toBe(200);
-      } finally {
-        for (const res of holding) res.destroy();
-        await sup.stop('SIGTERM');
-        hold.closeAllConnections();
-        await new Promise((r) => hold.close(r));
-        await cleanup();
-      }
-    },
+      }),
     T,
   );
 
   it(
     'a burst of reloads within the grace stops nothing: every held connection ends normally',
-    async () => {
-      const { dir, cleanup } = await makeTempDir('sb-drain-');
-      const holding: ServerResponse[] = [];
-      const hold = createServer((_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.write('held\n');
-        holding.push(res);
-      });
-      await new Promise<void>((r) => hold.listen(HOLD_PORT, '127.0.0.1', () => r()));
-      const configPath = join(dir, 'nginx.conf');
-      writeFileSync(configPath, config(dir, 0));
-      const sup = new Supervisor({ nginxBin: '/usr/sbin/nginx', configPath, logger: pino({ level: 'silent' }), maxDrainingGenerations: 2, drainingGraceMs: 60_000 });
-      try {
-        sup.start();
-        await until(async () => (await generation()) === '0');
-        const requests: Promise<number | 'cut'>[] = [];
-        for (let g = 1; g <= 4; g++) {
-          const before = holding.length;
-          requests.push(held(`/hold${g}`));
-          await until(() => holding.length > before);
-          writeFileSync(configPath, config(dir, g));
-          expect((await sup.reload()).ok).toBe(true);
-          await until(async () => (await generation()) === String(g));
-        }
+    () =>
+      withFourRetiredGenerations(60_000, async (sup, requests, holding) => {
         // Four generations draining, twice the cap, none past its grace: all kept.
         expect(((await listChildren(sup.pid!)) ?? []).filter(isDraining)).toHaveLength(4);
         for (const res of holding) res.end('released\n');
         expect(await Promise.all(requests)).toEqual([200, 200, 200, 200]);
-      } finally {
-        for (const res of holding) res.destroy();
-        await sup.stop('SIGTERM');
-        hold.closeAllConnections();
-        await new Promise((r) => hold.close(r));
-        await cleanup();
-      }
-    },
+      }),
     T,
   );
 });
