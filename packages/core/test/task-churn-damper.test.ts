@@ -5,53 +5,38 @@ import { contentVersion } from '@signalbox/model';
 import { TaskChurnDamper } from '../src/task-churn-damper.js';
 
 const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn() } as unknown as Logger;
-const up = (name: string, servers: [string, string][]): Upstream => ({
-  name,
-  servers: servers.map(([service, addr]) => ({ service, addr, port: 80 })),
-  balance: 'round_robin',
-  tls: { enabled: false, verify: false },
-  services: [...new Set(servers.map(([s]) => s))].length ? [...new Set(servers.map(([s]) => s))] : [name],
+const up = (name: string, servers: [string, string][]): Upstream => {
+  const services = [...new Set(servers.map(([s]) => s))];
+  return {
+    name,
+    servers: servers.map(([service, addr]) => ({ service, addr, port: 80 })),
+    balance: 'round_robin',
+    tls: { enabled: false, verify: false },
+    services: services.length ? services : [name],
+  };
+};
+/** `<service>.test` served at / by the upstream u_<service> with these task addresses. */
+const vhost = (service: string, addrs: string[]): ClusterModel['virtualHosts'][number] => ({
+  host: `${service}.test`,
+  sslOnly: false,
+  locations: [
+    {
+      path: '/',
+      rewrite: false,
+      websocketEndpoints: [],
+      upstream: {
+        ...up(
+          `u_${service}`,
+          addrs.map((a) => [service, a]),
+        ),
+        services: [service],
+      },
+    },
+  ],
 });
 const model = (crash: string[], web: string[]): ClusterModel => ({
   cluster: '',
-  virtualHosts: [
-    {
-      host: 'crash.test',
-      sslOnly: false,
-      locations: [
-        {
-          path: '/',
-          rewrite: false,
-          websocketEndpoints: [],
-          upstream: {
-            ...up(
-              'u_crash',
-              crash.map((a) => ['crash', a]),
-            ),
-            services: ['crash'],
-          },
-        },
-      ],
-    },
-    {
-      host: 'web.test',
-      sslOnly: false,
-      locations: [
-        {
-          path: '/',
-          rewrite: false,
-          websocketEndpoints: [],
-          upstream: {
-            ...up(
-              'u_web',
-              web.map((a) => ['web', a]),
-            ),
-            services: ['web'],
-          },
-        },
-      ],
-    },
-  ],
+  virtualHosts: [vhost('crash', crash), vhost('web', web)],
   passthrough: [],
   redirects: [],
   // The status counts each service's servers: it changes with them.
