@@ -150,7 +150,7 @@ afterAll(async () => {
     await waitCoreOn(deployedName);
   });
   await step('sbxops services removed', () => waitFor('sbxops services removed', async () => !(await inspectService(OPS_PROXY)) && !(await inspectService(OPS_EXTENSION)), 120_000, 500));
-  // NET_DEF: the default proxy keeps it for its ProxyNetworkDetachDelay (60 s) after KEEP goes.
+  // NET_DEF: the default proxy keeps it for its ProxyNetworkDetachDelay (60 s; 10 s in the e2e suite's config) after KEEP goes.
   for (const n of [NET_DEF, NET1, NET2, STACK_NET]) await step(`remove network ${n}`, () => waitFor(`network ${n} removed`, () => removeNetwork(n), 150_000, 500));
   // Config objects of the fixture deploys (the engine refuses to remove one still in use; swarm may keep
   // the last core task's for a moment).
@@ -468,6 +468,15 @@ test('a valid config.toml whose proxy cannot start (missing image): swarm rolls 
   const tasks = await runningTaskIds(OPS_PROXY);
   await sleep(2 * POLL_MS + 1000);
   const info = await inspectService(OPS_PROXY);
+  if (info.UpdateStatus?.State !== 'rollback_completed') {
+    // What core did meanwhile, so a failure here says why.
+    console.log(
+      `bad proxy image: state ${JSON.stringify(info.UpdateStatus)}; core logs about ${OPS_PROXY}:\n${(await coreLogs(since))
+        .filter((l) => JSON.stringify(l).includes(OPS_PROXY))
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
+    );
+  }
   expect(info.UpdateStatus.State).toBe('rollback_completed');
   expect(info.Spec.TaskTemplate.ContainerSpec.Image).toBe('signalbox-proxy:local');
   expect(await runningTaskIds(OPS_PROXY)).toEqual(tasks);
