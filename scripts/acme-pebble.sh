@@ -16,13 +16,16 @@
 #
 # Environment: PEBBLE_VALIDITY (issued certificates' lifetime in seconds, default 3600),
 # PEBBLE_BLOCKLIST (comma-separated names pebble refuses), ACME_RETRY_INITIAL / ACME_RETRY_MAX /
-# ACME_RENEW_BEFORE (written into the Acme section; defaults 2s / 20s / 720h), SIGNALBOX_ACME_PEBBLE_DIR.
+# ACME_RENEW_BEFORE (written into the Acme section; defaults 2s / 20s / 720h), SIGNALBOX_ACME_PEBBLE_DIR,
+# SIGNALBOX_ACME_BASE_CONFIG (the config.toml the Acme section is added to; default deploy/config.toml,
+# e.g. a copy with ProxyReplicas = 2; it must have no [Extensions.default.Acme] section of its own).
 # If the extension task is replaced, pebble goes with its namespace: run `up` again (with
 # SIGNALBOX_ROTATE_API_TOKEN=1 it rotates the API token and waits for the extension and proxy to roll).
 set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/stack.sh"
 
 DIR="${SIGNALBOX_ACME_PEBBLE_DIR:-/var/lib/signalbox/acme-pebble}"
+BASE_CONFIG="${SIGNALBOX_ACME_BASE_CONFIG:-$REPO_ROOT/deploy/config.toml}"
 CONTAINER=signalbox-acme-pebble
 RELAY=signalbox-acme-relay
 EXTENSION_SERVICE="${SIGNALBOX_EXTENSION_SERVICE:-signalbox-extension}"
@@ -71,7 +74,9 @@ up() {
       certificateValidityPeriod: $validity }}' > "$DIR/pebble.json"
 
   # The stack's config with an Acme section for the default extension.
-  { cat "$REPO_ROOT/deploy/config.toml"
+  [[ -r "$BASE_CONFIG" ]] || die "cannot read SIGNALBOX_ACME_BASE_CONFIG=$BASE_CONFIG"
+  ! grep -q '^\[Extensions\.default\.Acme\]' "$BASE_CONFIG" || die "$BASE_CONFIG has an [Extensions.default.Acme] section already; this script writes its own"
+  { cat "$BASE_CONFIG"
     printf '\n[Extensions.default.Acme]\nDirectoryURL = "https://127.0.0.1:14000/dir"\nEmail = "ops@signalbox.test"\n'
     printf 'RetryInitial = "%s"\nRetryMax = "%s"\nRenewBefore = "%s"\n' "${ACME_RETRY_INITIAL:-2s}" "${ACME_RETRY_MAX:-20s}" "${ACME_RENEW_BEFORE:-720h}"
     printf "CABundle = '''\n%s'''\n" "$(cat "$DIR/cert.pem")"
@@ -133,5 +138,5 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   root) root ;;
-  *) sed -n '2,21p' "$0"; exit 2 ;;
+  *) sed -n '2,23p' "$0"; exit 2 ;;
 esac

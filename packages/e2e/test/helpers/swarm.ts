@@ -209,9 +209,20 @@ export interface ExecResult {
 
 /** Runs `cmd` in a running container of swarm service `service` (no shell, no TTY). */
 export async function execInService(service: string, cmd: string[], engine: Docker = docker): Promise<ExecResult> {
-  const containers = (await engine.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
+  const containers = await runningContainers(service, engine);
   if (containers.length === 0) throw new Error(`no running container of service ${service}`);
-  const container = engine.getContainer(String(containers[0].Id));
+  return execInContainer(containers[0]!.id, cmd, engine);
+}
+
+/** Running containers of swarm service `service` on this engine, each with its task id. */
+export async function runningContainers(service: string, engine: Docker = docker): Promise<{ id: string; task: string }[]> {
+  const list = (await engine.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
+  return list.map((c) => ({ id: String(c.Id), task: String(c.Labels?.['com.docker.swarm.task.id'] ?? '') }));
+}
+
+/** Runs `cmd` in container `id` (no shell, no TTY). */
+export async function execInContainer(id: string, cmd: string[], engine: Docker = docker): Promise<ExecResult> {
+  const container = engine.getContainer(id);
   const exec = await container.exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
   const stream = (await exec.start({ hijack: true, stdin: false })) as NodeJS.ReadableStream;
   const out: Buffer[] = [];
