@@ -19,6 +19,7 @@
 # ACME_RENEW_BEFORE (written into the Acme section; defaults 2s / 20s / 720h), SIGNALBOX_ACME_PEBBLE_DIR,
 # SIGNALBOX_ACME_BASE_CONFIG (the config.toml the Acme section is added to; default deploy/config.toml,
 # e.g. a copy with ProxyReplicas = 2; it must have no [Extensions.default.Acme] section of its own).
+# SIGNALBOX_ACME_RESTORE_CONFIG (the config.toml `down` deploys again; default deploy/config.toml).
 # If the extension task is replaced, pebble goes with its namespace: run `up` again (with
 # SIGNALBOX_ROTATE_API_TOKEN=1 it rotates the API token and waits for the extension and proxy to roll).
 set -euo pipefail
@@ -26,6 +27,7 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/stack.sh"
 
 DIR="${SIGNALBOX_ACME_PEBBLE_DIR:-/var/lib/signalbox/acme-pebble}"
 BASE_CONFIG="${SIGNALBOX_ACME_BASE_CONFIG:-$REPO_ROOT/deploy/config.toml}"
+RESTORE_CONFIG="${SIGNALBOX_ACME_RESTORE_CONFIG:-$REPO_ROOT/deploy/config.toml}"
 CONTAINER=signalbox-acme-pebble
 RELAY=signalbox-acme-relay
 EXTENSION_SERVICE="${SIGNALBOX_EXTENSION_SERVICE:-signalbox-extension}"
@@ -129,9 +131,9 @@ root() {
 down() {
   need_root
   docker rm -f "$CONTAINER" "$RELAY" >/dev/null 2>&1 || true
-  deploy_stack
+  deploy_stack "$RESTORE_CONFIG"
   wait_stack_ready 240
-  log "pebble removed; the stack runs deploy/config.toml again (ACME objects stay: docker config ls --filter label=com.signalbox.acme.extension)"
+  log "pebble removed; the stack runs $RESTORE_CONFIG again (ACME objects stay: docker config ls --filter label=com.signalbox.acme.extension)"
 }
 
 case "${1:-}" in

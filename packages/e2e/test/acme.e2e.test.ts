@@ -186,7 +186,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await removeService(APP);
   await removeService(BLOCKED_APP);
-  const down = await run('bash', ['scripts/acme-pebble.sh', 'down'], 420_000);
+  // Back to the config the suite runs on (the e2e config under scripts/test.sh), not deploy/config.toml.
+  const down = await run('env', [`SIGNALBOX_ACME_RESTORE_CONFIG=${DEPLOYED_CONFIG}`, 'bash', 'scripts/acme-pebble.sh', 'down'], 420_000);
   if (down.code !== 0) process.stderr.write(`acme-pebble.sh down failed: ${down.stderr.slice(-2000)}\n`);
   rmSync(BASE_CONFIG, { force: true });
   // Back to deploy/config.toml's one routing proxy, and one edge task, before the next file. (The edge has
