@@ -1,6 +1,8 @@
 // Pure builder: swarm snapshot → one routing model per extension (service cluster).
 // Deterministic: services are considered in (createdAt, name, id) order, so the service that
 // loses a conflict is the same one after every restart, and output is sorted throughout.
+// This module assembles each cluster's model; its steps are service-evaluation.ts (labels checked
+// against the swarm), service-reach.ts, ownership.ts, conflicts.ts and cluster-upstreams.ts.
 import { createHash } from 'node:crypto';
 import type { Candidate, ClusterTarget } from './builder-types.js';
 import { L } from './cluster-diagnostics.js';
