@@ -19,7 +19,14 @@ const TARGETS = {
   },
   // Core's synchronizer, managed services and events watcher.
   core: {
-    mutate: ['packages/core/src/synchronizer.ts', 'packages/core/src/coalescer.ts', 'packages/core/src/managed-services.ts', 'packages/core/src/docker/events.ts'],
+    mutate: [
+      'packages/core/src/synchronizer.ts',
+      'packages/core/src/coalescer.ts',
+      'packages/core/src/managed-services.ts',
+      'packages/core/src/desired-specs.ts',
+      'packages/core/src/proxy-networks.ts',
+      'packages/core/src/docker/events.ts',
+    ],
     tests: ['<rootDir>/packages/core/test/**/*.test.ts'],
   },
 };

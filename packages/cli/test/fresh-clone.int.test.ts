@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Finding } from '../src/index.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const TIMEOUT = 600_000;
@@ -35,7 +36,7 @@ describe('scripts/signalbox from a fresh clone', () => {
       const r = run('lint', '--format', 'json', 'packages/cli/test/fixtures/mistakes-stack.yml');
       expect(r.stderr).toContain('[signalbox] first use: installing dependencies');
       expect(r.status).toBe(1);
-      const findings = JSON.parse(r.stdout) as { severity: string; code: string }[];
+      const findings = JSON.parse(r.stdout) as Pick<Finding, 'severity' | 'code'>[];
       expect(findings.some((f) => f.severity === 'error' && f.code === 'ERR_LABEL_HOST_INVALID')).toBe(true);
     },
     TIMEOUT,

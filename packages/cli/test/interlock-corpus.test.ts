@@ -3,6 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { lintFiles } from '../src/index.js';
+import type { Finding } from '../src/index.js';
 import { run } from './helpers.js';
 
 const STACKS = fileURLToPath(new URL('./fixtures/interlock/', import.meta.url));
@@ -26,7 +27,7 @@ describe("Interlock's documented examples", () => {
 
   test.each(stacks)('lint %s: exit 0, no errors', async (f) => {
     const r = await run(['lint', '--format', 'json', `${STACKS}${f}`]);
-    const findings = JSON.parse(r.stdout) as { severity: string; code: string; message: string }[];
+    const findings = JSON.parse(r.stdout) as Pick<Finding, 'severity' | 'code' | 'message'>[];
     expect(findings.filter((x) => x.severity === 'error')).toEqual([]);
     expect(r.code).toBe(0);
   });

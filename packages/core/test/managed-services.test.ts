@@ -5,7 +5,9 @@ import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
-import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, ManagedServices, NetworkLinger, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/managed-services.js';
+import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/desired-specs.js';
+import { ManagedServices } from '../src/managed-services.js';
+import { NetworkLinger } from '../src/proxy-networks.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const ctx = { coreUrl: 'http://signalbox-core:8080', controlNetwork: 'signalbox-control', owner: 'signalbox', dockerSocket: '/var/run/docker.sock', logLevel: 'info' };

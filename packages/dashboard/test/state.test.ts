@@ -79,7 +79,7 @@ test('search finds a route by host or service and a service by name, host or err
     servers: 0,
     errors: [
       {
-        code: 'ERR_LABEL_PORT_INVALID',
+        code: 'ERR_LABEL_PORT_INVALID' as const,
         severity: 'error' as const,
         key: 'com.docker.lb.port',
         value: 'x',

@@ -5,6 +5,7 @@
 // and fixing each one's labels must route it. Each test creates what it needs (either runs alone with -t);
 // afterAll removes the services and the network, and fails if it cannot.
 import { jest } from '@jest/globals';
+import type { DiagnosticCode } from '@signalbox/model';
 import {
   PROXY_SERVICE,
   docker,
@@ -40,7 +41,7 @@ interface BadCase {
   what: string;
   labels: Record<string, string>;
   /** Expected code and the label its reason names. */
-  code: string;
+  code: DiagnosticCode;
   key: string;
   /** Labels that make it valid (applied over the bad ones; null removes) and where it is then served. */
   fix: Record<string, string | null>;

@@ -5,6 +5,7 @@
 // new unrelated service still routes while the attacker's services exist.
 import { X509Certificate } from 'node:crypto';
 import { jest } from '@jest/globals';
+import type { DiagnosticCode } from '@signalbox/model';
 import { PROXY_SERVICE, createDemoService, docker, ensureNetwork, get, removeNetwork, removeService, serviceAttachments, serviceSettled, statusOf, waitFor } from './helpers/swarm.js';
 import type { CoreServiceStatus, HttpResult } from './helpers/swarm.js';
 import { httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
@@ -64,7 +65,7 @@ async function statusWith(name: string, pred: (s: CoreServiceStatus) => boolean,
   return waitFor(`core status of ${name}`, async () => (await statusOf(name)).find(pred), timeoutMs, 1000);
 }
 
-const rejected = (code: string) => (s: CoreServiceStatus) => s.status === 'disabled' && s.errors.some((e) => e.code === code);
+const rejected = (code: DiagnosticCode) => (s: CoreServiceStatus) => s.status === 'disabled' && s.errors.some((e) => e.code === code);
 
 beforeAll(async () => {
   await ensureNetwork(NET);

@@ -1,7 +1,7 @@
 // A diagnostic names what to fix: the label (or key), the offending value, and why.
 import type { ExclusionCode, WireDiagnostic } from '@signalbox/protocol';
 import type { AcmeCode } from './acme-plan.js';
-import type { ClusterCode } from './builder.js';
+import type { ClusterCode } from './cluster-diagnostics.js';
 import type { ConfigCode } from './config.js';
 import type { LabelCode } from './labels.js';
 

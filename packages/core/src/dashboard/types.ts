@@ -1,5 +1,6 @@
 // What the dashboard API serves. The JSON Schemas below are the contract: fastify validates queries
 // and serialises responses with them, and docs/dashboard.md describes the same fields.
+import type { DiagnosticCode } from '@signalbox/model';
 
 export interface ServerView {
   addr: string;
@@ -40,8 +41,8 @@ export interface DashboardErrorBody {
 }
 
 export interface ProblemView {
-  /** A model diagnostic's code (DiagnosticCode of @signalbox/model): any documented ERR_/WARN_ code. */
-  code: string;
+  /** A model diagnostic's code: any documented ERR_/WARN_ code (typed, so a misspelt code does not compile). */
+  code: DiagnosticCode;
   severity: 'error' | 'warning';
   key: string;
   value: string | null;

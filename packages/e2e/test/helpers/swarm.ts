@@ -1,6 +1,7 @@
 // Helpers for e2e tests against the real swarm and the deployed Signalbox stack.
 import http from 'node:http';
 import Docker from 'dockerode';
+import type { DiagnosticCode } from '@signalbox/model';
 
 /** The engine named by DOCKER_HOST (unix:// only), else /var/run/docker.sock. */
 export function engineAt(dockerHost = process.env.DOCKER_HOST ?? ''): Docker {
@@ -263,8 +264,8 @@ export interface CoreServiceStatus {
   status: 'enabled' | 'disabled';
   hosts: string[];
   servers: number;
-  errors: { code: string; key: string; message: string; value?: string }[];
-  warnings: { code: string; key: string; message: string; value?: string }[];
+  errors: { code: DiagnosticCode; key: string; message: string; value?: string }[];
+  warnings: { code: DiagnosticCode; key: string; message: string; value?: string }[];
 }
 
 /** Core's GET /v1/status (asked inside core's container: core publishes no port). */

@@ -1,0 +1,300 @@
+// Desired specs of each [Extensions.NAME]'s extension, routing proxy and edge services: pure functions
+// of config.toml, the routing model and the snapshot. Only networks, secrets, ports and config.toml
+// settings are in the proxy spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
+import type { ClusterModel, ExtensionConfig, SwarmSnapshot } from '@signalbox/model';
+import { durationMs } from '@signalbox/model';
+import { AGENT_PORT, API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, EXTENSION_PORT, LABEL_EXTENSION, LABEL_OWNER, LABEL_ROLE } from '@signalbox/protocol';
+import type { ServiceSpec } from './docker/services.js';
+
+/**
+ * How long a busy client keep-alive connection may live on a routing proxy (nginx keepalive_time, set by
+ * the template in edge mode): past it, the next response says `Connection: close`. A stopping proxy waits
+ * this long plus a margin (bounded by its stop grace period) before it stops nginx, so busy connections
+ * have moved to the new task by a clean close instead of being cut.
+ */
+export const EDGE_DRAIN_MS = 6_000;
+
+/** The drain ends 2 s before swarm's SIGKILL, so nginx still has time to finish what is in flight. */
+export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(EDGE_DRAIN_MS, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
+/** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
+export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
+/** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */
+export const STATE_DIR = '/var/lib/signalbox';
+export const stateVolumeName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-state`;
+export const BOOTSTRAP_FIELD = 'TaskTemplate.ContainerSpec.Configs';
+
+/** The overlay network shared by an extension's edge and routing proxies (no app joins it). */
+export interface EdgeNetwork {
+  id: string;
+  /** IPv4 subnet (CIDR) the engine gave it; '' while unknown. Routing proxies trust PROXY headers from it. */
+  subnet: string;
+}
+
+/** Edge service and its network: both named after the proxy service. */
+export const edgeServiceName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
+export const edgeNetworkName = (ext: ExtensionConfig): string => `${ext.ProxyServiceName}-edge`;
+
+export interface PublishedConfigRef {
+  id: string;
+  name: string;
+}
+
+export interface ManagedContext {
+  /** URL extensions use to reach core, e.g. http://signalbox_core:8080 */
+  coreUrl: string;
+  /** The stack's control network (core ↔ extension ↔ proxy agents). */
+  controlNetwork: string;
+  /** Identifies this core's services, so two installations never touch each other's. */
+  owner: string;
+  dockerSocket: string;
+  logLevel: string;
+  /** Docker secret holding the API token (e.g. signalbox-api-token-<version>); undefined = none mounted. */
+  apiTokenSecret?: string;
+  /** Address-space limit of the extension's nginx -t sandbox, MiB (core's SIGNALBOX_SANDBOX_MEMORY_MB); undefined = its default. */
+  sandboxMemoryMb?: number;
+}
+
+/** Where agents listen for health/status/metrics: loopback only, so app networks never reach it. */
+export const AGENT_HOST = '127.0.0.1';
+
+/** The API token secret as a task mount (read-only by root, at /run/secrets/signalbox-api-token). */
+function apiTokenSecrets(ctx: ManagedContext, snap: SwarmSnapshot): { SecretID: string; SecretName: string; File: { Name: string; UID: string; GID: string; Mode: number } }[] {
+  const id = ctx.apiTokenSecret ? snap.secrets.find((s) => s.name === ctx.apiTokenSecret)?.id : undefined;
+  return id ? [{ SecretID: id, SecretName: ctx.apiTokenSecret!, File: { Name: API_TOKEN_SECRET_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
+}
+
+/** Where the ACME store key secret is mounted in the extension task (docs/tls.md). */
+export const ACME_STORE_KEY_TARGET = 'signalbox-acme-store-key';
+
+/** The ACME store key secret of an extension with ACME on, or undefined. */
+function acmeStoreKeySecret(ext: ExtensionConfig): string | undefined {
+  return ext.Acme.DirectoryURL !== '' ? ext.Acme.StoreKeySecret : undefined;
+}
+
+/**
+ * The ACME store key as the extension's mount: only the extension seals and opens the store (proxies get
+ * the issued files over the API), so proxies never hold it. A missing secret is not mounted; the
+ * extension then reports which secret to create and orders nothing.
+ */
+function acmeStoreKeyMount(ext: ExtensionConfig, snap: SwarmSnapshot) {
+  const secret = acmeStoreKeySecret(ext);
+  const id = secret ? snap.secrets.find((s) => s.name === secret)?.id : undefined;
+  return id ? [{ SecretID: id, SecretName: secret!, File: { Name: ACME_STORE_KEY_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
+}
+
+export const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
+
+/**
+ * The agent's health check. "Healthcheck", as the engine spells it: it accepts "HealthCheck" on write
+ * (Go's JSON is case-insensitive) but returns "Healthcheck", which looked like drift on every check.
+ * bash's /dev/tcp instead of `node -e fetch(...)`: starting node costs ~150 ms of CPU, and on a loaded
+ * node (load 18 on 2 cores, seen here) three 3 s timeouts in a row had swarm kill a healthy edge.
+ * Swarm's DNS lists a task only once it is healthy, so the 2 s interval is also how soon a new
+ * routing proxy gets connections; 10 retries = killed only after ~20 s of failing checks.
+ */
+function agentHealthcheck() {
+  return {
+    Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${AGENT_PORT} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
+    Interval: 2_000_000_000,
+    Timeout: 5_000_000_000,
+    Retries: 10,
+    StartPeriod: 10_000_000_000,
+  };
+}
+
+function placement(constraints: readonly string[], prefs: readonly string[]) {
+  return {
+    Constraints: [...constraints],
+    Preferences: prefs.map((p) => ({ Spread: { SpreadDescriptor: p.replace(/^spread=/, '') } })),
+  };
+}
+
+const MANAGER = 'node.role==manager';
+function withManagerConstraint(constraints: readonly string[]): string[] {
+  return constraints.some((c) => c.replace(/\s+/g, '') === MANAGER) ? [...constraints] : [...constraints, MANAGER];
+}
+
+function idsOf(names: readonly string[], snap: SwarmSnapshot): string[] {
+  const byName = new Map(snap.networks.map((n) => [n.name, n.id]));
+  return names.map((n) => byName.get(n)).filter((id): id is string => id !== undefined);
+}
+
+/** "<volume>:<path>" (checked by the config schema) as a Docker volume mount. */
+function volumeMount(spec: string) {
+  const at = spec.indexOf(':');
+  return { Type: 'volume', Source: spec.slice(0, at), Target: spec.slice(at + 1) };
+}
+
+function secretMounts(names: readonly string[], snap: SwarmSnapshot, ext: ExtensionConfig) {
+  const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
+  // The API token and the ACME store key are never a route's key (a label naming one is not mounted).
+  const reserved = new Set([ext.Acme.StoreKeySecret, ACME_STORE_KEY_TARGET]);
+  return names
+    .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX) && !reserved.has(s))
+    .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
+}
+
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel, edge?: EdgeNetwork): ServiceSpec {
+  // The routing proxies take the client address from PROXY headers sent from the edge network only.
+  const trusted = ext.ProxyEdge && edge?.subnet ? [`SIGNALBOX_EDGE_TRUSTED=${edge.subnet}`] : [];
+  return {
+    Name: ext.ServiceName,
+    Labels: { ...ext.Labels, [LABEL_ROLE]: 'extension', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.Image,
+        Args: [...ext.Args],
+        Labels: { ...ext.ContainerLabels },
+        Env: [
+          `SIGNALBOX_CORE_URL=${ctx.coreUrl}`,
+          `SIGNALBOX_EXTENSION_NAME=${name}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_OWNER=${ctx.owner}`,
+          // config.toml's Template: the extension reads that Docker config itself (it has the socket).
+          ...(ext.Template !== '' ? [`SIGNALBOX_TEMPLATE_CONFIG=${ext.Template}`] : []),
+          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          ...(acmeStoreKeySecret(ext) ? [`SIGNALBOX_ACME_STORE_KEY_SECRET=${acmeStoreKeySecret(ext)}`, `SIGNALBOX_ACME_STORE_KEY_FILE=/run/secrets/${ACME_STORE_KEY_TARGET}`] : []),
+          ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
+          ...trusted,
+        ],
+        // The API token, and the secrets its proxies will load: only a task that mounts a secret can read
+        // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
+        // freeze every proxy).
+        Secrets: [...apiTokenSecrets(ctx, snap), ...acmeStoreKeyMount(ext, snap), ...secretMounts(model?.proxySecrets ?? [], snap, ext)],
+        Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
+        // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
+        Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
+        // The nginx -t sandbox creates network and mount namespaces (no network, no socket, no secrets).
+        // The container already holds the Docker socket, so this grants nothing the socket does not.
+        CapabilityAdd: ['CAP_SYS_ADMIN'],
+      },
+      // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
+      Placement: placement(withManagerConstraint(ext.Constraints), ext.PlacementPreferences),
+      Networks: idsOf([ctx.controlNetwork], snap).map((Target) => ({ Target })),
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
+    },
+    Mode: { Replicated: { Replicas: 1 } },
+    // No VIP: peers find it by DNS round robin, which also works where the kernel has no IPVS.
+    EndpointSpec: { Mode: 'dnsrr' },
+  };
+}
+
+export function desiredProxySpec(name: string, ext: ExtensionConfig, model: ClusterModel, ctx: ManagedContext, snap: SwarmSnapshot, bootstrap?: PublishedConfigRef, edge?: EdgeNetwork): ServiceSpec {
+  const host = ext.PublishMode === 'host';
+  const appNetworks = idsOf(
+    model.proxyNetworks.filter((n) => n !== ctx.controlNetwork),
+    snap,
+  ).filter((id) => id !== edge?.id);
+  const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
+  const update = {
+    Parallelism: 1,
+    Delay: ns(ext.ProxyUpdateDelay, 1000),
+    FailureAction: 'rollback',
+    Monitor: 5_000_000_000,
+    // Two tasks cannot hold one host port on a node, so a proxy publishing host ports is replaced in
+    // place. Behind an edge it publishes nothing: the new task starts, turns healthy (only then does
+    // swarm's DNS list it to the edge), and the old one drains.
+    Order: host && !ext.ProxyEdge ? 'stop-first' : 'start-first',
+  };
+  return {
+    Name: ext.ProxyServiceName,
+    Labels: { ...ext.ProxyLabels, [LABEL_ROLE]: 'proxy', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.ProxyImage,
+        Args: [...ext.ProxyArgs],
+        Labels: { ...ext.ProxyContainerLabels },
+        Env: [
+          `SIGNALBOX_EXTENSION_URL=http://${ext.ServiceName}:${EXTENSION_PORT}`,
+          `SIGNALBOX_CONFIG_PATH=${ext.ProxyConfigPath}`,
+          `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
+          `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_AGENT_HOST=${AGENT_HOST}`,
+          `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
+          `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
+          ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
+        ],
+        // One volume per node: a restarted task starts from the newest config this node ran. Then the
+        // named volumes of ProxyMounts, e.g. for an access log file that outlives the task.
+        Mounts: [{ Type: 'volume', Source: stateVolumeName(ext), Target: STATE_DIR }, ...ext.ProxyMounts.map(volumeMount)],
+        // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
+        Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
+        // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
+        Healthcheck: agentHealthcheck(),
+        StopSignal: ext.ProxyStopSignal,
+        StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
+        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap, ext)],
+      },
+      Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
+      Networks: networks.map((Target) => ({ Target })),
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
+    },
+    Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
+    UpdateConfig: update,
+    RollbackConfig: { ...update, FailureAction: 'pause' },
+    // Behind an edge: no published port, and the edge finds the tasks by DNS (tasks.<name>), no VIP needed.
+    EndpointSpec: ext.ProxyEdge ? { Mode: 'dnsrr' } : publishedEndpoint(ext),
+  };
+}
+
+/** The published ports, on the edge (or on the proxy in single-hop mode). */
+function publishedEndpoint(ext: ExtensionConfig) {
+  const host = ext.PublishMode === 'host';
+  return {
+    // Ingress-published ports need a VIP; host-published ones work without (and without IPVS).
+    Mode: host ? 'dnsrr' : 'vip',
+    Ports: [
+      { Protocol: 'tcp', TargetPort: ext.TargetPort, PublishedPort: ext.PublishedPort, PublishMode: host ? 'host' : 'ingress' },
+      { Protocol: 'tcp', TargetPort: ext.TargetSSLPort, PublishedPort: ext.PublishedSSLPort, PublishMode: host ? 'host' : 'ingress' },
+    ],
+  };
+}
+
+/**
+ * The edge: holds the published ports and the client connections, and forwards each TCP connection to
+ * a routing proxy task found through swarm's DNS (tasks.<proxy>), with a PROXY protocol header. Its
+ * config comes from these settings only (the agent generates it), so it never changes for routing,
+ * network or certificate changes; it joins only the edge network.
+ */
+export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork): ServiceSpec {
+  const host = ext.PublishMode === 'host';
+  const update = {
+    Parallelism: 1,
+    Delay: ns(ext.ProxyUpdateDelay, 1000),
+    FailureAction: 'rollback',
+    Monitor: 5_000_000_000,
+    Order: host ? 'stop-first' : 'start-first',
+  };
+  return {
+    Name: edgeServiceName(ext),
+    Labels: { ...ext.ProxyLabels, [LABEL_ROLE]: 'edge', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
+    TaskTemplate: {
+      ContainerSpec: {
+        Image: ext.ProxyImage,
+        Labels: { ...ext.ProxyContainerLabels },
+        Env: [
+          `SIGNALBOX_EDGE_UPSTREAM=tasks.${ext.ProxyServiceName}`,
+          `SIGNALBOX_CONFIG_PATH=/etc/nginx/signalbox-edge.conf`,
+          `SIGNALBOX_HTTP_PORT=${ext.TargetPort}`,
+          `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
+          `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
+          `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+        ],
+        Healthcheck: agentHealthcheck(),
+        StopSignal: 'SIGQUIT',
+        StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
+      },
+      Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
+      Networks: [{ Target: edge.id }],
+      RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
+    },
+    Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
+    UpdateConfig: update,
+    RollbackConfig: { ...update, FailureAction: 'pause' },
+    EndpointSpec: publishedEndpoint(ext),
+  };
+}
