@@ -16,6 +16,7 @@ import {
   ensureNetwork,
   removeNetwork,
   removeService,
+  requestsUntil,
   run,
   runningTaskIds,
   serviceAttachments,
@@ -139,6 +140,10 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
     await createDemoService({ name: app, networks: [NET_NEW], labels: labels(app, NET_NEW) });
     await answers(app);
     const routedMs = Date.now() - t0;
+    // From its first 200 on, the new route answers every request through the rest of the roll: it is
+    // published only once no running routing task lacks the network (before, the old task got it too
+    // and failed it for a second or two).
+    const newRoute = await requestsUntil(host(app), () => serviceSettled(PROXY_SERVICE), 100);
     await settled();
     const joined = await runningTaskIds(PROXY_SERVICE);
     await removeService(app);
@@ -147,14 +152,17 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
     await waitFor('proxy left the new network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_NEW), 150_000, 250);
     await settled();
     await sleep(2000);
-    return { routedMs, joined };
+    return { routedMs, joined, newRoute };
   });
   console.log(
-    `new network: routed after ${result.routedMs} ms; ${KEEP}: ${fresh.ok} new-connection requests ok, failed ${JSON.stringify(fresh.failed)}; ` +
+    `new network: routed after ${result.routedMs} ms, then ${result.newRoute.ok} requests in a row to it ok, failed ${JSON.stringify(result.newRoute.failed)}; ${KEEP}: ${fresh.ok} new-connection requests ok, failed ${JSON.stringify(fresh.failed)}; ` +
       `${keepAlive.ok} keep-alive requests ok, failed ${JSON.stringify(keepAlive.failed)}`,
   );
   // The proxy really was replaced (joining a network needs new tasks) ...
   expect(result.joined).not.toEqual(before);
+  // The new route, from its first 200: no request failed.
+  expect(result.newRoute.failed).toEqual([]);
+  expect(result.newRoute.ok).toBeGreaterThanOrEqual(100);
   // ... and nobody noticed: no failed new connection; on keep-alive, only the known reload race.
   expect(fresh.failed).toEqual([]);
   expectOnlyReloadResets(keepAlive, (await modelUpdates()) - updates0);

@@ -58,6 +58,41 @@ export function get(host: string, path = '/', headers: Record<string, string> = 
   });
 }
 
+/**
+ * Requests `host` one after another (new connection each, 20 ms apart, never retried) until `done()`
+ * holds (checked every 250 ms beside the loop) and at least `min` were sent. Returns how many answered
+ * 200 and every other outcome (status, or the error's code). Throws if `done()` never held in time.
+ */
+export async function requestsUntil(host: string, done: () => Promise<boolean>, min: number, timeoutMs = 120_000): Promise<{ ok: number; failed: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  let reached = false;
+  let stop = false;
+  const watch = (async () => {
+    while (!stop && !reached && Date.now() < deadline) {
+      reached = await done().catch(() => false);
+      if (!reached) await sleep(250);
+    }
+  })();
+  const out = { ok: 0, failed: [] as string[] };
+  try {
+    while ((out.ok + out.failed.length < min || !reached) && Date.now() < deadline) {
+      try {
+        const r = await get(host);
+        if (r.status === 200) out.ok++;
+        else out.failed.push(String(r.status));
+      } catch (e) {
+        out.failed.push((e as NodeJS.ErrnoException).code ?? (e as Error).message);
+      }
+      await sleep(20);
+    }
+  } finally {
+    stop = true;
+    await watch;
+  }
+  if (!reached) throw new Error(`requests to ${host}: the end condition did not hold within ${timeoutMs} ms (${out.ok} ok, ${out.failed.length} failed)`);
+  return out;
+}
+
 /** The demo app's task hostname (= container id prefix) that answered. */
 export function taskOf(r: HttpResult): string | undefined {
   const h = r.headers['x-demo-task'];
