@@ -25,10 +25,14 @@ function networkOfAddress(svc: ServiceSnapshot, addr: string): string | undefine
   return svc.vips.find((v) => v.addr === addr)?.networkId;
 }
 
-/** The proxy tasks that may get a config: running ones, and replaced ones still draining. */
+/**
+ * The proxy tasks that may get a config: running ones, and replaced ones still draining. A task on a node
+ * that is down is left out: it serves nobody, and its last reported state (running) may stay for hours.
+ */
 export function servingProxyTasks(snap: SwarmSnapshot, proxyService: string): TaskSnapshot[] {
   const proxy = snap.services.find((s) => s.name === proxyService);
-  return [...(proxy?.tasks ?? []), ...(proxy?.stoppingTasks ?? [])];
+  const down = new Set(snap.nodes.filter((n) => !n.ready).map((n) => n.id));
+  return [...(proxy?.tasks ?? []), ...(proxy?.stoppingTasks ?? [])].filter((t) => !down.has(t.nodeId));
 }
 
 /**

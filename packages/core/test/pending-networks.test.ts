@@ -85,6 +85,13 @@ test('several tasks: pending while any one of them lacks the network, not once a
   expect(pendingNetworks(model, snap([on('a'), on('bb'), on('ccc')]), PROXY)).toEqual([]);
 });
 
+test('a proxy task on a node that is down does not hold a route (its last reported state may stay running for hours)', () => {
+  const s = snap([proxyTask('new', [OLD_NET.id, NEW_NET.id])], [{ ...proxyTask('lost', [OLD_NET.id]), nodeId: 'n2' }]);
+  const node = (id: string, ready: boolean) => ({ id, hostname: id, addr: '', role: 'worker' as const, ready });
+  expect(pendingNetworks(model, { ...s, nodes: [node('n1', true), node('n2', true)] }, PROXY)).toEqual([{ service: 'fresh', network: 'new-net' }]);
+  expect(pendingNetworks(model, { ...s, nodes: [node('n1', true), node('n2', false)] }, PROXY)).toEqual([]);
+});
+
 test('nothing is pending with no serving proxy task (stop-first roll, or no proxy yet), nor for another extension’s proxy', () => {
   expect(pendingNetworks(model, snap([]), PROXY)).toEqual([]);
   expect(pendingNetworks(model, snap(undefined), PROXY)).toEqual([]);
