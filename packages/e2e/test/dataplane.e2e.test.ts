@@ -23,6 +23,7 @@ import {
   serviceSettled,
   sleep,
   statusOn,
+  unexplainedFailures,
   waitFor,
 } from './helpers/swarm.js';
 import { createSecret, httpsGet, removeSecret, selfSigned } from './helpers/tls.js';
@@ -160,8 +161,9 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
   );
   // The proxy really was replaced (joining a network needs new tasks) ...
   expect(result.joined).not.toEqual(before);
-  // The new route, from its first 200: no request failed.
-  expect(result.newRoute.failed).toEqual([]);
+  // The new route, from its first 200: no request failed, but for the known limit (another routing task
+  // still reloading: 503 within 2 s); nothing from a task not on its network.
+  expect(unexplainedFailures(result.newRoute.failed)).toEqual([]);
   expect(result.newRoute.ok).toBeGreaterThanOrEqual(100);
   // ... and nobody noticed: no failed new connection; on keep-alive, only the known reload race.
   expect(fresh.failed).toEqual([]);
