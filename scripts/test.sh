@@ -60,7 +60,10 @@ if wants e2e || wants faults; then
   ensure_engine
   ensure_swarm
   "$REPO_ROOT/scripts/build-images.sh"
-  deploy_stack
+  # e2e files deploy and compare against this config (packages/e2e/test/helpers/swarm.ts).
+  SIGNALBOX_E2E_CONFIG="$(e2e_config)"
+  export SIGNALBOX_E2E_CONFIG
+  deploy_stack "$SIGNALBOX_E2E_CONFIG"
   wait_stack_ready 240
   restart_stale_services 240
 fi

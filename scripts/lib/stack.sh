@@ -66,6 +66,21 @@ close_control_network() {
   sleep 2
 }
 
+# e2e_config: prints the path of the config.toml the e2e suite deploys: deploy/config.toml with a
+# short ProxyNetworkDetachDelay for [Extensions.default]. Every e2e file removes the network it made,
+# which waits for the proxy to let go of it: 60 s per file with the default. The linger itself is
+# tested by the dataplane flap test (a gap of well under 10 s) and the operations fixture (1 s).
+E2E_DETACH_DELAY="${SIGNALBOX_E2E_DETACH_DELAY:-10s}"
+e2e_config() {
+  local out="$REPO_ROOT/.build/e2e/config.toml"
+  mkdir -p "$(dirname "$out")"
+  grep -q '^ProxyNetworkDetachDelay' "$REPO_ROOT/deploy/config.toml" && die "deploy/config.toml sets ProxyNetworkDetachDelay; e2e_config would set it twice"
+  awk -v delay="$E2E_DETACH_DELAY" '{ print } $0 == "[Extensions.default]" { print "ProxyNetworkDetachDelay = \"" delay "\" # e2e: see e2e_config in scripts/lib/stack.sh"; n++ } END { if (n != 1) exit 1 }' \
+    "$REPO_ROOT/deploy/config.toml" > "$out.new" || die "deploy/config.toml has no [Extensions.default] section"
+  mv "$out.new" "$out"
+  echo "$out"
+}
+
 # deploy_stack [CONFIG_TOML]: deploy (or update) the stack; the config object is named by content hash.
 deploy_stack() {
   local cfg version token_version

@@ -485,6 +485,21 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
     expect(updates).toHaveLength(2);
   });
 
+  test('the refusal outlives the rollback state: a later update by someone else (forced restart) does not make core retry that spec', async () => {
+    const { sm, updates, rollBack } = engine();
+    expect((await sm.ensure(spec('missing'))).action).toBe('updated');
+    rollBack('rollback_completed');
+    expect((await sm.ensure(spec('missing'))).action).toBe('refused');
+    rollBack('completed'); // e.g. docker service update --force: a new update of the old spec
+    expect((await sm.ensure(spec('missing'))).action).toBe('refused');
+    expect(updates).toHaveLength(1);
+    // A different spec is applied, and the memory goes with it.
+    expect((await sm.ensure(spec('fixed'))).action).toBe('updated');
+    rollBack('completed');
+    expect((await sm.ensure(spec('missing'))).action).toBe('updated');
+    expect(updates).toHaveLength(3);
+  });
+
   test('without a rollback, the same difference is drift and is put back every time', async () => {
     const { sm, updates } = engine();
     await sm.ensure(spec('missing'));

@@ -149,7 +149,7 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
     const joined = await runningTaskIds(PROXY_SERVICE);
     await removeService(app);
     await answers(app, 503, 30_000);
-    // After ProxyNetworkDetachDelay (60 s by default).
+    // After ProxyNetworkDetachDelay (60 s by default, 10 s in the e2e suite's config).
     await waitFor('proxy left the new network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_NEW), 150_000, 250);
     await settled();
     await sleep(2000);
@@ -192,7 +192,7 @@ test('a flap: the last service on a network removed and another created on it at
   console.log(`flap: ${KEEP}: ${fresh.ok} ok / failed ${JSON.stringify(fresh.failed)}; keep-alive ${keepAlive.ok} ok / failed ${JSON.stringify(keepAlive.failed)}`);
   expect(fresh.failed).toEqual([]);
   expectOnlyReloadResets(keepAlive, (await modelUpdates()) - updates0);
-  // ProxyNetworkDetachDelay (60 s) kept the proxy on the network through the gap: no replacement at all.
+  // ProxyNetworkDetachDelay (60 s; 10 s in the e2e suite's config) kept the proxy on the network through the gap: no replacement at all.
   expect(await runningTaskIds(PROXY_SERVICE)).toEqual(before);
   expect(await statusOn(HTTP_PORT, host(second))).toBe(200);
   await removeService(second);

@@ -113,6 +113,11 @@ export { SPEC_VERSION_LABEL } from '@signalbox/protocol';
 export class ServiceManager {
   /** The last spec sent per service (without ignored paths), to recognise a rollback of it. */
   private readonly applied = new Map<string, string>();
+  /**
+   * Per service, the spec swarm was seen rolling back. Remembered past the rollback state: an update
+   * by someone else (a forced restart) clears that state, and the spec would still fail the same way.
+   */
+  private readonly rolledBack = new Map<string, string>();
 
   constructor(
     private readonly docker: Docker,
@@ -147,9 +152,11 @@ export class ServiceManager {
     // rolled back is known only from what core sent.)
     const key = JSON.stringify(keepPaths(desired, undefined, ignore));
     const state = String(existing.UpdateStatus?.State ?? '');
-    if (state.startsWith('rollback') && this.applied.get(desired.Name) === key) {
-      return { action: 'refused', changed, message: String(existing.UpdateStatus?.Message ?? state) };
+    if (state.startsWith('rollback') && this.applied.get(desired.Name) === key) this.rolledBack.set(desired.Name, key);
+    if (this.rolledBack.get(desired.Name) === key) {
+      return { action: 'refused', changed, message: String(existing.UpdateStatus?.Message || `swarm rolled back this spec (now ${state || 'no update state'})`) };
     }
+    this.rolledBack.delete(desired.Name);
     const body = changed.some(rollsTasks) ? desired : keepPaths(desired, existing.Spec, ignore);
     await this.docker.getService(existing.ID).update({ _query: { version: existing.Version?.Index }, ...body } as Raw);
     this.applied.set(desired.Name, key);

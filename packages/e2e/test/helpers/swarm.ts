@@ -420,7 +420,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const DEPLOYED_CONFIG = join(REPO_ROOT, 'deploy/config.toml');
+/**
+ * The config.toml the stack runs on during the e2e suite: scripts/test.sh deploys deploy/config.toml with a
+ * short ProxyNetworkDetachDelay (e2e_config in scripts/lib/stack.sh) and names it here; a file run on its
+ * own after ./scripts/up.sh uses deploy/config.toml itself.
+ */
+export const DEPLOYED_CONFIG = process.env.SIGNALBOX_E2E_CONFIG || join(REPO_ROOT, 'deploy/config.toml');
 
 export interface RunResult {
   code: number;
