@@ -14,6 +14,8 @@ function exclusionError(x: Exclusion): Diagnostic {
       return { code: x.code, severity: 'error', key: 'com.docker.lb.*', message: `routes of this service fail nginx -t, so they were left out: ${x.reason}` };
     case 'WARN_SECRET_PENDING':
       return { code: x.code, severity: 'warning', key: 'com.docker.lb.ssl_cert', message: `pending: ${x.reason}` };
+    case 'WARN_NETWORK_PENDING':
+      return { code: x.code, severity: 'warning', key: 'com.docker.lb.network', message: `pending: ${x.reason}` };
   }
 }
 

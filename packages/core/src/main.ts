@@ -69,7 +69,8 @@ const managed = new ManagedServices(
 const sync = new Synchronizer({
   config,
   pollIntervalMs,
-  readSnapshot: async () => dashboard.recorder.noteSnapshot(await readSnapshot(docker)),
+  // The proxies' draining tasks too: a route on a network one of them lacks waits for it (pending-networks.ts).
+  readSnapshot: async () => dashboard.recorder.noteSnapshot(await readSnapshot(docker, { stoppingTasksOf: Object.values(config.Extensions).map((e) => e.ProxyServiceName) })),
   store,
   tracker,
   metrics,

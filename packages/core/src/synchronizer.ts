@@ -9,6 +9,7 @@ import type { CoreMetrics } from './metrics.js';
 import type { ModelStore } from './model-store.js';
 import type { StatusTracker } from './status-tracker.js';
 import type { TaskChurnDamper } from './task-churn-damper.js';
+import { withPendingNetworks } from './pending-networks.js';
 import { withPendingSecrets } from './pending-secrets.js';
 
 export interface SynchronizerDeps {
@@ -161,7 +162,9 @@ export class Synchronizer {
     for (const [name, model] of models) {
       const ext = this.d.config.Extensions[name];
       if (!ext) continue;
-      const published = this.d.damper ? this.d.damper.apply(name, model, Date.now()) : model;
+      const damped = this.d.damper ? this.d.damper.apply(name, model, Date.now()) : model;
+      // On the servers actually published (the damper may hold older ones).
+      const published = withPendingNetworks(damped, snap, ext.ProxyServiceName);
       if (this.d.store.set(name, ext, published)) {
         metrics.modelUpdates.inc({ extension: name });
         log.info({ extension: name, version: this.d.store.get(name)?.version, hosts: model.virtualHosts.length, passthrough: model.passthrough.length }, 'model updated');

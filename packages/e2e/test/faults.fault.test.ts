@@ -25,12 +25,16 @@ import {
   get,
   proxyNginxConf,
   removeService,
+  requestsUntil,
   runningTaskIds,
+  serviceAttachments,
   serviceSettled,
   sleep,
   statusOf,
+  unexplainedFailures,
   waitFor,
 } from './helpers/swarm.js';
+import type { LoopFailure } from './helpers/swarm.js';
 
 jest.setTimeout(600_000);
 
@@ -41,6 +45,8 @@ const host = (name: string) => `${name}.fault.test`;
 const labels = (name: string) => ({ 'com.docker.lb.hosts': host(name), 'com.docker.lb.port': '80', 'com.docker.lb.network': NET });
 const created: string[] = [];
 const figures: string[] = [];
+/** What the request loop saw from the steady route's first 200 on, while the proxy joined NET (beforeAll). */
+let newNetworkRoute: { ok: number; failed: LoopFailure[]; rolled?: boolean } = { ok: 0, failed: [] };
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -146,30 +152,32 @@ async function newTaskRunning(service: string, old: string[]): Promise<number> {
 
 beforeAll(async () => {
   await ensureNetwork(NET);
+  const proxyBefore = await runningTaskIds(PROXY_SERVICE);
+  const joinedBefore = (await serviceAttachments(PROXY_SERVICE)).networks.includes(NET);
   created.push(STEADY, BAD);
   await createDemoService({ name: STEADY, networks: [NET], replicas: 2, labels: labels(STEADY) });
   await createDemoService({ name: BAD, networks: [NET], labels: { ...labels(BAD), 'com.docker.lb.port': '0' } });
-  await waitFor(`${STEADY} routed`, async () => (await get(host(STEADY))).status === 200, 150_000, 250);
-  // A new network rolls the routing proxies start-first: until the old task (not on NET) has left, the edge
-  // may still send a request to it, which cannot serve the new route. CI met that once, so the faults
-  // start only once the roll is over and the route answered 20 times in a row.
-  await waitFor('proxy service settled after attaching the network', () => serviceSettled(PROXY_SERVICE), 120_000, 500);
-  let inARow = 0;
-  await waitFor(
-    `${STEADY} answering 20 times in a row`,
-    async () => {
-      inARow = (await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200 ? inARow + 1 : 0;
-      return inARow >= 20;
-    },
-    60_000,
-    50,
-  );
+  await waitFor(`${STEADY} routed`, async () => (await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200, 150_000, 50);
+  // A new network rolls the routing proxies start-first. From the route's first 200 on, every request
+  // must succeed through the rest of the roll (asserted by the first test); the faults start after it.
+  newNetworkRoute = await requestsUntil(host(STEADY), () => serviceSettled(PROXY_SERVICE), 100, 120_000);
+  newNetworkRoute.rolled = !joinedBefore && (await runningTaskIds(PROXY_SERVICE)).some((id) => !proxyBefore.includes(id));
   await assertRejectionReported();
 });
 
 afterAll(async () => {
   for (const s of created) await removeService(s).catch(() => undefined);
   if (figures.length > 0) console.log(`fault figures:\n${figures.join('\n')}`);
+});
+
+test('a route on a network the proxies had not joined: from its first 200 on, no request fails while the proxy rolls (but the known reload skew between routing tasks)', () => {
+  figures.push(
+    `new network (${newNetworkRoute.rolled ? 'proxy rolled to join it' : 'proxy already on it'}): ${newNetworkRoute.ok} requests in a row ok from the first 200, failed ${JSON.stringify(newNetworkRoute.failed)}`,
+  );
+  // The known limit only (another routing task still reloading: 503 within 2 s of the first 200); nothing
+  // from a task not on the network (502, 504, timeouts), which is what it used to get.
+  expect(unexplainedFailures(newNetworkRoute.failed)).toEqual([]);
+  expect(newNetworkRoute.ok).toBeGreaterThanOrEqual(100);
 });
 
 test("core's Docker events stream dropped (core keeps running): nothing lost, new service routed by the reconcile", async () => {

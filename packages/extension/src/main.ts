@@ -249,7 +249,7 @@ function processPayload(payload: ModelPayload): Promise<void> {
       const model = payload.extension.Acme ? await acme.apply(payload.model, payload.extension.Acme) : payload.model;
       const res = await pipeline.process(model, payload.extension);
       outcomes.inc({ outcome: res.outcome });
-      excludedTotal.inc(res.excluded.filter((x) => x.code !== 'WARN_SECRET_PENDING').length);
+      excludedTotal.inc(res.excluded.filter((x) => x.code !== 'WARN_SECRET_PENDING' && x.code !== 'WARN_NETWORK_PENDING').length);
       const changed = JSON.stringify(res.excluded) !== JSON.stringify(state.excluded);
       state.modelVersion = payload.version;
       state.excluded = res.excluded;

@@ -6,6 +6,7 @@ import type { Logger } from '@signalbox/protocol';
 import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
+import { networkPendingReason, servicesWaitingForNetworks } from './pending-networks.js';
 import { pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
 import { missingSecret, routesFingerprint, servicesBlamed } from './refusals.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
@@ -121,6 +122,13 @@ export class Pipeline {
       excluded = [...excluded, ...waits];
       for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for proxy tasks that mount its certificate');
       model = withoutServices(model, new Set(waiting.keys()));
+    }
+    const unattached = servicesWaitingForNetworks(model);
+    if (unattached.size > 0) {
+      const waits = [...unattached].map(([service, network]) => ({ service, code: 'WARN_NETWORK_PENDING' as const, reason: networkPendingReason(network) }));
+      excluded = [...excluded, ...waits];
+      for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for proxy tasks attached to its network');
+      model = withoutServices(model, new Set(unattached.keys()));
     }
     if (this.d.readSecret) {
       const bad = certificateCulprits(model, this.d.readSecret);

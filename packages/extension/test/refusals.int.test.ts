@@ -135,6 +135,31 @@ test('a route on a secret the running proxies do not mount yet waits (WARN_SECRE
   expect(served.get()!.text).toMatch(/upstream u_c\b/);
 });
 
+// Issue 15: a network reaches a proxy only with new proxy tasks. Core lists the services whose backends
+// are on a network some running proxy task is not attached to (model.pendingNetworks); their routes wait
+// (the old task would take them and fail their requests) and are published once every task is on it.
+test('a route on a network a running proxy task lacks waits (WARN_NETWORK_PENDING), routes already served stay, and it is published once attached', async () => {
+  const { served, pipeline } = setup();
+  await pipeline.process(model(), ext);
+  expect(served.get()!.text).toMatch(/upstream u_a\b/);
+  // b moves to a network the proxy is joining (its servers change): it waits, a and c are served as before.
+  const pending = { ...model(8080), pendingNetworks: [{ service: 'b', network: 'new-net' }] };
+  const first = await pipeline.process(pending, ext);
+  expect(first.outcome).toBe('published');
+  expect(first.excluded).toEqual([{ service: 'b', code: 'WARN_NETWORK_PENDING', reason: expect.stringContaining('network "new-net"') }]);
+  expect(served.get()!.text).not.toContain('10.0.0.3');
+  expect(served.get()!.text).toMatch(/upstream u_a\b/);
+  expect(served.get()!.text).toMatch(/upstream u_c\b/);
+  // A pending entry for a service no longer routed is not reported.
+  const gone = await pipeline.process({ ...pending, pendingNetworks: [...pending.pendingNetworks, { service: 'zz', network: 'other' }] }, ext);
+  expect(gone.excluded.map((x) => x.service)).toEqual(['b']);
+  // Every running proxy task is on the network: b is published.
+  const attached = await pipeline.process(model(8080), ext);
+  expect(attached.outcome).toBe('published');
+  expect(attached.excluded).toEqual([]);
+  expect(served.get()!.text).toContain('server 10.0.0.3:8080');
+});
+
 test('a refusal because a secret core mounts is missing (a proxy task on its way out) excludes nothing; other refusals of that secret still do', async () => {
   const { published, served, pipeline } = setup();
   await pipeline.process(model(), ext);

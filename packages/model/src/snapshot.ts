@@ -58,6 +58,11 @@ export interface ServiceSnapshot {
   tasks: TaskSnapshot[];
   /** Tasks the orchestrator wants running that have not started yet (new … starting); absent = 0. */
   startingTasks?: number;
+  /**
+   * Tasks told to shut down whose container still runs (a replaced proxy task draining). Read only for
+   * the services core asks about (its proxies); absent otherwise.
+   */
+  stoppingTasks?: TaskSnapshot[];
 }
 
 export interface TaskSnapshot {

@@ -40,8 +40,14 @@ export const ERR_PROXY_REFUSED = 'ERR_PROXY_REFUSED';
  */
 export const WARN_SECRET_PENDING = 'WARN_SECRET_PENDING';
 
+/**
+ * Not a fault: a service whose backends are on a network that a running proxy task is not attached to
+ * waits (left out) until every running proxy task is on it (new tasks that join it are on their way).
+ */
+export const WARN_NETWORK_PENDING = 'WARN_NETWORK_PENDING';
+
 /** Why an extension left a service out of the config it published. */
-export const EXCLUSION_CODES = [ERR_NGINX_REJECTED, ERR_CERT_INVALID, ERR_PROXY_REFUSED, WARN_SECRET_PENDING] as const;
+export const EXCLUSION_CODES = [ERR_NGINX_REJECTED, ERR_CERT_INVALID, ERR_PROXY_REFUSED, WARN_SECRET_PENDING, WARN_NETWORK_PENDING] as const;
 export type ExclusionCode = (typeof EXCLUSION_CODES)[number];
 
 export function isExclusionCode(v: unknown): v is ExclusionCode {

@@ -212,6 +212,22 @@ export const routingModelSchema = {
      */
     pendingSecrets: strs,
     /**
+     * Services whose backend addresses are on a network that a running proxy task is not attached to
+     * (it started before core added the network; tasks that join it are on their way), each with that
+     * network's name. Published now, the old task would take the route and fail its requests; so the
+     * extension leaves them out until core sees every running proxy task on the network. Set by core;
+     * sorted by service; absent when none.
+     */
+    pendingNetworks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['service', 'network'],
+        properties: { service: str, network: str },
+        additionalProperties: false,
+      },
+    },
+    /**
      * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
      * through without ssl_only) which would otherwise reach another owner (its default backend or
      * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.

@@ -78,6 +78,21 @@ export function runningTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot
   return by;
 }
 
+/**
+ * Per service, tasks told to shut down (desired state not running) whose container still runs: a replaced
+ * proxy task that is draining still answers the requests that reach it.
+ */
+export function stoppingTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot[]> {
+  const by = new Map<string, TaskSnapshot[]>();
+  for (const t of rawTasks) {
+    if (t.Status?.State !== 'running' || t.DesiredState === 'running') continue;
+    const list = by.get(String(t.ServiceID)) ?? [];
+    list.push(normaliseTask(t));
+    by.set(String(t.ServiceID), list);
+  }
+  return by;
+}
+
 /** Task states before `running`: the task is on its way up (image pull, container start). */
 const STARTING_STATES: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
 
@@ -91,7 +106,12 @@ export function startingTasksByService(rawTasks: Raw[]): Map<string, number> {
   return by;
 }
 
-export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
+export interface SnapshotOptions {
+  /** Services (names) whose stopping tasks are read too (`stoppingTasks`): core's proxies. */
+  stoppingTasksOf?: readonly string[];
+}
+
+export async function readSnapshot(docker: Docker, opts: SnapshotOptions = {}): Promise<SwarmSnapshot> {
   const [rawServices, rawTasks, rawNetworks, rawSecrets, rawNodes] = await Promise.all([
     docker.listServices() as Promise<Raw[]>,
     docker.listTasks({ filters: { 'desired-state': ['running'] } }) as Promise<Raw[]>,
@@ -103,6 +123,10 @@ export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
   const idByName = new Map(networks.map((n) => [n.name, n.id]));
   const tasks = runningTasksByService(rawTasks);
   const starting = startingTasksByService(rawTasks);
+  // Only the named services that exist: the engine refuses a task filter on an unknown service.
+  const watched = rawServices.filter((s) => opts.stoppingTasksOf?.includes(String(s.Spec?.Name ?? '')) === true).map((s) => String(s.ID));
+  const stopping =
+    watched.length === 0 ? new Map<string, TaskSnapshot[]>() : stoppingTasksByService((await docker.listTasks({ filters: { service: watched, 'desired-state': ['shutdown'] } })) as Raw[]);
   return {
     services: rawServices.map((s) => {
       const running = tasks.get(String(s.ID)) ?? [];
@@ -110,7 +134,8 @@ export async function readSnapshot(docker: Docker): Promise<SwarmSnapshot> {
       // replicas not running count as starting too.
       const replicas = Number(s.Spec?.Mode?.Replicated?.Replicas ?? 0);
       const startingTasks = Math.max(starting.get(String(s.ID)) ?? 0, replicas - running.length);
-      return { ...normaliseService(s, running, idByName), startingTasks };
+      const stoppingTasks = stopping.get(String(s.ID));
+      return { ...normaliseService(s, running, idByName), startingTasks, ...(stoppingTasks ? { stoppingTasks } : {}) };
     }),
     networks,
     secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? ''), labels: { ...(s.Spec?.Labels ?? {}) } })),

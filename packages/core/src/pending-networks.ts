@@ -1,0 +1,71 @@
+// A proxy joins a network only with new proxy tasks (swarm cannot attach a running container to one).
+// During that roll the old tasks still serve: start-first behind the edge the old task is in DNS until
+// the new one is healthy, and a replaced task drains before it stops. A config with a route whose
+// backends are on a network such a task is not on would send that route's requests to addresses the
+// task cannot reach (502, or a hang until the upstream timeout): the route answers from the new task
+// and fails from the old one. So the model says which services' backends are on a network some running
+// proxy task is not attached to, and the extension holds their routes back (pending) until every
+// running proxy task is on it. Read from the tasks' own network attachments, so a restarted core
+// decides the same.
+import type { ClusterModel, ServiceSnapshot, SwarmSnapshot, TaskSnapshot, Upstream } from '@signalbox/model';
+
+export interface PendingNetwork {
+  service: string;
+  /** The network's name (its id if the snapshot has no such network). */
+  network: string;
+}
+
+function upstreamsOf(model: ClusterModel): Upstream[] {
+  return [...model.virtualHosts.flatMap((vh) => vh.locations.map((l) => l.upstream)), ...model.passthrough.map((p) => p.upstream), ...(model.defaultBackend ? [model.defaultBackend] : [])];
+}
+
+/** The network (id) a backend address of `svc` is on: a task's address or a virtual IP; undefined for a host-published port. */
+function networkOfAddress(svc: ServiceSnapshot, addr: string): string | undefined {
+  for (const t of svc.tasks) for (const a of t.addresses) if (a.addr === addr) return a.networkId;
+  return svc.vips.find((v) => v.addr === addr)?.networkId;
+}
+
+/**
+ * The proxy tasks that may get a config: running ones, and replaced ones still draining. A task on a node
+ * that is down is left out: it serves nobody, and its last reported state (running) may stay for hours.
+ */
+export function servingProxyTasks(snap: SwarmSnapshot, proxyService: string): TaskSnapshot[] {
+  const proxy = snap.services.find((s) => s.name === proxyService);
+  const down = new Set(snap.nodes.filter((n) => !n.ready).map((n) => n.id));
+  return [...(proxy?.tasks ?? []), ...(proxy?.stoppingTasks ?? [])].filter((t) => !down.has(t.nodeId));
+}
+
+/**
+ * Services of the model with a backend address on a network that some serving proxy task (of service
+ * `proxyService`) is not attached to, each with that network; sorted by service. With no serving proxy
+ * task nothing is pending: the tasks that start are attached to every network the spec names. A backend
+ * reached on a host-published port needs no network and is never pending.
+ */
+export function pendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyService: string): PendingNetwork[] {
+  const tasks = servingProxyTasks(snap, proxyService);
+  if (tasks.length === 0) return [];
+  const onEveryTask = (networkId: string) => tasks.every((t) => t.addresses.some((a) => a.networkId === networkId));
+  const services = new Map(snap.services.map((s) => [s.name, s]));
+  const networkName = new Map(snap.networks.map((n) => [n.id, n.name]));
+  const out = new Map<string, string>();
+  for (const upstream of upstreamsOf(model)) {
+    for (const server of upstream.servers) {
+      const svc = services.get(server.service);
+      if (svc === undefined || out.has(server.service)) continue;
+      const network = networkOfAddress(svc, server.addr);
+      if (network !== undefined && !onEveryTask(network)) out.set(server.service, networkName.get(network) ?? network);
+    }
+  }
+  return [...out].sort(([a], [b]) => a.localeCompare(b)).map(([service, network]) => ({ service, network }));
+}
+
+/** The model with `pendingNetworks` set (absent when none), as the extension receives it. */
+export function withPendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyService: string): ClusterModel {
+  const pending = pendingNetworks(model, snap, proxyService);
+  if (pending.length === 0) {
+    if (model.pendingNetworks === undefined) return model;
+    const { pendingNetworks: _gone, ...rest } = model;
+    return rest;
+  }
+  return { ...model, pendingNetworks: pending };
+}
