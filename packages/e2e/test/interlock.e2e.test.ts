@@ -31,6 +31,8 @@ import {
   waitCoreOn,
   waitFor,
   type HttpResult,
+  nameOf,
+  routedTo,
 } from './helpers/swarm.js';
 import { HTTPS_PORT, createSecret, httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
 import { openSocket } from './helpers/ws.js';
@@ -41,7 +43,6 @@ const NET = 'sbx-il-net';
 const P = 'sbx-il-';
 const L = (k: string) => `com.docker.lb.${k}`;
 const lb = (hosts: string, extra: Record<string, string> = {}): Record<string, string> => ({ [L('hosts')]: hosts, [L('port')]: '80', [L('network')]: NET, ...extra });
-const nameOf = (r: { headers: Record<string, unknown> }): string | undefined => r.headers['x-demo-name'] as string | undefined;
 const echo = (r: { body: string }) => JSON.parse(r.body) as { name: string; path: string; headers: Record<string, string> };
 
 // Docker's bridge pools (docker_gwbridge, which carries host-published traffic) and loopback: the
@@ -58,23 +59,6 @@ function interlockConfig(): string {
   const file = join(tmpdir(), 'sbx-il-config.toml');
   writeFileSync(file, text);
   return file;
-}
-
-async function routedTo(host: string, name: string, path = '/', timeoutMs = 60_000): Promise<HttpResult> {
-  return waitFor(
-    `${host}${path} routed to ${name}`,
-    async () => {
-      let last: HttpResult | undefined;
-      for (let i = 0; i < 3; i++) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 50));
-        last = await get(host, path);
-        if (last.status !== 200 || nameOf(last) !== name) return undefined;
-      }
-      return last;
-    },
-    timeoutMs,
-    150,
-  );
 }
 
 let deployedName = '';

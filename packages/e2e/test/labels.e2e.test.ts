@@ -23,6 +23,8 @@ import {
   taskOf,
   waitFor,
   type HttpResult,
+  nameOf,
+  routedTo,
 } from './helpers/swarm.js';
 import { HTTPS_PORT, createSecret, httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
 import { openSocket } from './helpers/ws.js';
@@ -49,29 +51,6 @@ interface Echo {
 }
 
 const echo = (r: { body: string }): Echo => JSON.parse(r.body) as Echo;
-const nameOf = (r: HttpResult): string | undefined => r.headers['x-demo-name'] as string | undefined;
-
-/**
- * Waits until `host` (and path) is answered 200 by service `name` three times in a row: right after a
- * reload, a new connection can still be accepted by an old nginx worker (with the previous config)
- * until that worker has handled its QUIT, so one good answer does not yet mean the route is stable.
- */
-async function routedTo(host: string, name: string, path = '/', timeoutMs = 45_000): Promise<HttpResult> {
-  return waitFor(
-    `${host}${path} routed to ${name}`,
-    async () => {
-      let last: HttpResult | undefined;
-      for (let i = 0; i < 3; i++) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 50));
-        last = await get(host, path);
-        if (last.status !== 200 || nameOf(last) !== name) return undefined;
-      }
-      return last;
-    },
-    timeoutMs,
-    150,
-  );
-}
 
 /** Status and answering service of one request, for assertions that show what went wrong. */
 async function servedBy(host: string, path = '/'): Promise<{ status: number; name: string | undefined }> {

@@ -44,6 +44,31 @@ export interface HttpResult {
   body: string;
 }
 
+/** The demo app's service name, from the header it answers with. */
+export const nameOf = (r: { headers: Record<string, unknown> }): string | undefined => r.headers['x-demo-name'] as string | undefined;
+
+/**
+ * Waits until `host` (and path) is answered 200 by service `name` three times in a row: right after a
+ * reload, a new connection can still be accepted by an old nginx worker (with the previous config)
+ * until that worker has handled its QUIT, so one good answer does not yet mean the route is stable.
+ */
+export async function routedTo(host: string, name: string, path = '/', timeoutMs = 60_000): Promise<HttpResult> {
+  return waitFor(
+    `${host}${path} routed to ${name}`,
+    async () => {
+      let last: HttpResult | undefined;
+      for (let i = 0; i < 3; i++) {
+        if (i > 0) await sleep(50);
+        last = await get(host, path);
+        if (last.status !== 200 || nameOf(last) !== name) return undefined;
+      }
+      return last;
+    },
+    timeoutMs,
+    150,
+  );
+}
+
 /** A request to the proxy's published port with a Host header (no DNS needed). */
 export function get(host: string, path = '/', headers: Record<string, string> = {}, port = HTTP_PORT): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
