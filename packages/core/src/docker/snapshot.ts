@@ -66,11 +66,11 @@ export function normaliseService(s: Raw, tasks: TaskSnapshot[], networkIdByName:
   };
 }
 
-/** Tasks that are actually running (desired running is not enough: starting tasks have no traffic yet). */
-export function runningTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot[]> {
+/** Per service, the tasks whose container runs and whose desired state `wanted` accepts. */
+function runningTasksWhere(rawTasks: Raw[], wanted: (desiredState: unknown) => boolean): Map<string, TaskSnapshot[]> {
   const by = new Map<string, TaskSnapshot[]>();
   for (const t of rawTasks) {
-    if (t.Status?.State !== 'running' || t.DesiredState !== 'running') continue;
+    if (t.Status?.State !== 'running' || !wanted(t.DesiredState)) continue;
     const list = by.get(String(t.ServiceID)) ?? [];
     list.push(normaliseTask(t));
     by.set(String(t.ServiceID), list);
@@ -78,20 +78,14 @@ export function runningTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot
   return by;
 }
 
+/** Tasks that are actually running (desired running is not enough: starting tasks have no traffic yet). */
+export const runningTasksByService = (rawTasks: Raw[]): Map<string, TaskSnapshot[]> => runningTasksWhere(rawTasks, (d) => d === 'running');
+
 /**
  * Per service, tasks told to shut down (desired state not running) whose container still runs: a replaced
  * proxy task that is draining still answers the requests that reach it.
  */
-export function stoppingTasksByService(rawTasks: Raw[]): Map<string, TaskSnapshot[]> {
-  const by = new Map<string, TaskSnapshot[]>();
-  for (const t of rawTasks) {
-    if (t.Status?.State !== 'running' || t.DesiredState === 'running') continue;
-    const list = by.get(String(t.ServiceID)) ?? [];
-    list.push(normaliseTask(t));
-    by.set(String(t.ServiceID), list);
-  }
-  return by;
-}
+export const stoppingTasksByService = (rawTasks: Raw[]): Map<string, TaskSnapshot[]> => runningTasksWhere(rawTasks, (d) => d !== 'running');
 
 /** Task states before `running`: the task is on its way up (image pull, container start). */
 const STARTING_STATES: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
