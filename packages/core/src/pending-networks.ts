@@ -8,6 +8,7 @@
 // running proxy task is on it. Read from the tasks' own network attachments, so a restarted core
 // decides the same.
 import type { ClusterModel, ServiceSnapshot, SwarmSnapshot, TaskSnapshot, Upstream } from '@signalbox/model';
+import { withPendingField } from './pending-field.js';
 
 export interface PendingNetwork {
   service: string;
@@ -61,11 +62,5 @@ export function pendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyS
 
 /** The model with `pendingNetworks` set (absent when none), as the extension receives it. */
 export function withPendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyService: string): ClusterModel {
-  const pending = pendingNetworks(model, snap, proxyService);
-  if (pending.length === 0) {
-    if (model.pendingNetworks === undefined) return model;
-    const { pendingNetworks: _gone, ...rest } = model;
-    return rest;
-  }
-  return { ...model, pendingNetworks: pending };
+  return withPendingField(model, 'pendingNetworks', pendingNetworks(model, snap, proxyService));
 }

@@ -4,6 +4,7 @@
 // back (pending) instead of publishing a config the running proxies must refuse.
 import type { ClusterModel, SwarmSnapshot } from '@signalbox/model';
 import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
+import { withPendingField } from './pending-field.js';
 
 /**
  * Secrets of `model.proxySecrets` that exist and that some running proxy task (of service `proxyService`)
@@ -20,11 +21,5 @@ export function pendingSecrets(model: ClusterModel, snap: SwarmSnapshot, proxySe
 
 /** The model with `pendingSecrets` set (absent when none), as the extension receives it. */
 export function withPendingSecrets(model: ClusterModel, snap: SwarmSnapshot, proxyService: string): ClusterModel {
-  const pending = pendingSecrets(model, snap, proxyService);
-  if (pending.length === 0) {
-    if (model.pendingSecrets === undefined) return model;
-    const { pendingSecrets: _gone, ...rest } = model;
-    return rest;
-  }
-  return { ...model, pendingSecrets: pending };
+  return withPendingField(model, 'pendingSecrets', pendingSecrets(model, snap, proxyService));
 }
