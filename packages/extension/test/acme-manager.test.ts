@@ -1,7 +1,6 @@
 // The order state machine without a CA: backoff per host, one host's failures never delaying another,
 // renewal timing, and the sealed store (its own key, so a token rotation keeps it; re-sealing; a wrong
 // key). (acme.int.test.ts runs the same against pebble.)
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { parseConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/protocol';
 import { AcmeService } from '../src/acme/service.js';
 import { AcmeManager, renewAt, type AcmePolicy, type IssuedPair } from '../src/acme/manager.js';
+import { writeSelfSigned } from './helpers/self-signed.js';
 import { AcmeStore, Sealer, StoreKeyError, readStoreKey, type AcmeBackend, type StoreKey, type StoredObject } from '../src/acme/store.js';
 
 const log = createLogger('test', 'silent');
@@ -18,30 +18,8 @@ const POLICY: AcmePolicy = { renewBeforeMs: 10 * 86400_000, retry: { initialMs: 
 function selfSigned(host: string, days: number): IssuedPair {
   const dir = mkdtempSync(join(tmpdir(), 'sbx-acme-'));
   try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        String(days),
-        '-subj',
-        `/CN=${host}`,
-        '-addext',
-        `subjectAltName=DNS:${host}`,
-        '-keyout',
-        join(dir, 'k'),
-        '-out',
-        join(dir, 'c'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { certPem: readFileSync(join(dir, 'c'), 'utf8'), keyPem: readFileSync(join(dir, 'k'), 'utf8') };
+    const { certFile, keyFile } = writeSelfSigned(dir, host, `DNS:${host}`, days);
+    return { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,11 +1,12 @@
 // A real ACME CA for tests: Debian's pebble on loopback, with pebble-challtestsrv as its DNS server
 // (every name resolves to 127.0.0.1), so HTTP-01 validation connects to 127.0.0.1:<httpPort>.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSelfSigned } from './self-signed.js';
 
 export interface Pebble {
   directoryUrl: string;
@@ -60,29 +61,7 @@ export interface PebbleOptions {
 
 export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'sbx-pebble-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=pebble test listener',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
+  const listener = writeSelfSigned(dir, 'pebble test listener', 'IP:127.0.0.1,DNS:localhost', 2);
   const [listen, management, dns, dnsManagement] = [await freePort(), await freePort(), await freePort(), await freePort()];
   writeFileSync(
     join(dir, 'pebble.json'),
@@ -90,8 +69,8 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
       pebble: {
         listenAddress: `127.0.0.1:${listen}`,
         managementListenAddress: `127.0.0.1:${management}`,
-        certificate: join(dir, 'cert.pem'),
-        privateKey: join(dir, 'key.pem'),
+        certificate: listener.certFile,
+        privateKey: listener.keyFile,
         httpPort: o.httpPort,
         tlsPort: 5001,
         ocspResponderURL: '',
@@ -128,7 +107,7 @@ export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   });
   pebble.stdout?.on('data', log('pebble'));
   pebble.stderr?.on('data', log('pebble'));
-  const listenerCaPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  const listenerCaPem = readFileSync(listener.certFile, 'utf8');
   const directoryUrl = `https://127.0.0.1:${listen}/dir`;
   const stop = async () => {
     await Promise.all([stopChild(pebble), stopChild(challtest)]);
