@@ -12,13 +12,14 @@
 // relay, and off, each round right after a direct measurement (printed beside it). The stack is left on deploy/config.toml.
 //
 //   node packages/e2e/bench/clientpath.mjs [DURATION_S=8] [CONNECTIONS=32] [ROUNDS=2]
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { docker, removeService, sleep } from './lib.mjs';
 import { PERF_NET, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
+import { gwbridgeAddr, startCaddy, startHaproxy, stopAll } from './peers.mjs';
 
 const DURATION_S = Number(process.argv[2] ?? 8);
 const CONNECTIONS = Number(process.argv[3] ?? 32);
@@ -63,74 +64,6 @@ function netnsDown() {
 function nsStatus(port, host) {
   const r = spawnSync('ip', ['netns', 'exec', NS, 'curl', '-s', '-o', '/dev/null', '-m', '2', '-w', '%{http_code}', '-H', `Host: ${host}`, `http://${NODE}:${port}/`], { encoding: 'utf8' });
   return Number(r.stdout) || 0;
-}
-
-const children = [];
-function start(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  let err = '';
-  child.stderr?.on('data', (d) => (err = (err + d).slice(-4000)));
-  child.errText = () => err;
-  children.push(child);
-  return child;
-}
-
-function haproxy(dir, backend) {
-  const file = path.join(dir, 'haproxy.cfg');
-  writeFileSync(
-    file,
-    [
-      'global',
-      '    nbthread 1',
-      '    maxconn 4096',
-      'defaults',
-      '    mode http',
-      '    timeout connect 5s',
-      '    timeout client 75s',
-      '    timeout server 600s',
-      '    timeout http-keep-alive 75s',
-      '    option http-keep-alive',
-      '    http-reuse always',
-      'frontend fe',
-      `    bind ${NODE}:${PORTS.haproxy}`,
-      '    option forwardfor',
-      '    default_backend be',
-      'backend be',
-      `    server s1 ${backend}`,
-      '',
-    ].join('\n'),
-  );
-  return start('haproxy', ['-f', file, '-db']);
-}
-
-function caddy(dir, backend) {
-  const file = path.join(dir, 'Caddyfile');
-  writeFileSync(
-    file,
-    [
-      '{',
-      '    admin off',
-      '    auto_https off',
-      '}',
-      `http://${HOST}:${PORTS.caddy} {`,
-      `    bind ${NODE}`,
-      `    reverse_proxy ${backend} {`,
-      '        transport http {',
-      '            keepalive 60s',
-      '            keepalive_idle_conns_per_host 32',
-      '        }',
-      '    }',
-      '}',
-      '',
-    ].join('\n'),
-  );
-  return start('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { env: { ...process.env, GOMAXPROCS: '1', HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
-}
-
-async function gwbridgeAddr(containerId) {
-  const net = await docker.getNetwork('docker_gwbridge').inspect();
-  const hit = Object.entries(net.Containers ?? {}).find(([id]) => id === containerId);
-  return hit ? hit[1].IPv4Address.split('/')[0] : undefined;
 }
 
 /**
@@ -219,13 +152,13 @@ async function main() {
     await docker.createService(spec);
     if (!(await routeStable(HOST, 5, 120_000))) throw new Error(`${HOST} never answered through the proxy`);
     const task = await waitUntil(async () => (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${SERVICE}`] } }))[0], 30_000);
-    const taskAddr = task && (await gwbridgeAddr(task.Id));
+    const taskAddr = task && (await gwbridgeAddr(docker, task.Id));
     if (!taskAddr) throw new Error('no docker_gwbridge address for the task');
     const targets = [
       { name: 'direct to the task (DNAT, host mode)', port: PORTS.task, host: HOST },
       { name: 'Signalbox proxy as deployed (DNAT, host mode)', port: PORTS.proxy, host: HOST, proxy: true },
-      { name: 'HAProxy 2.6 (this host, 1 thread)', port: PORTS.haproxy, host: HOST, child: haproxy(dir, `${taskAddr}:80`) },
-      { name: 'Caddy 2.6 (this host, GOMAXPROCS=1)', port: PORTS.caddy, host: HOST, child: caddy(dir, `${taskAddr}:80`) },
+      { name: 'HAProxy 2.6 (this host, 1 thread)', port: PORTS.haproxy, host: HOST, child: startHaproxy(dir, `${NODE}:${PORTS.haproxy}`, `${taskAddr}:80`) },
+      { name: 'Caddy 2.6 (this host, GOMAXPROCS=1)', port: PORTS.caddy, host: HOST, child: startCaddy(dir, HOST, PORTS.caddy, NODE, `${taskAddr}:80`) },
     ];
     for (const t of targets) {
       if (!(await waitUntil(async () => nsStatus(t.port, t.host) === 200, 60_000, 200))) throw new Error(`${t.name} does not answer 200 from the client namespace: ${t.child?.errText?.() ?? ''}`);
@@ -319,9 +252,7 @@ async function main() {
     );
     for (const r of logRows) console.log(`  ${r.name}: ${r.note}`);
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await sleep(500);
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await stopAll();
     await removeService(SERVICE).catch(() => undefined);
     // The volume is free once the proxy tasks that mounted it are gone (swarm keeps a few exited ones).
     if (

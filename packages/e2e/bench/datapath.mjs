@@ -20,7 +20,7 @@
 // address) in front of a demo task on the sbx-perf-net overlay, versus that task directly.
 //
 //   node packages/e2e/bench/datapath.mjs [DURATION_S=10] [CONNECTIONS=32] [ROUNDS=2]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { docker, HTTP_PORT, removeService, sleep } from './lib.mjs';
 import { PERF_NET, demoSpec, ensureAnchor, ensureWrk, load, machine, proxyContainer, routeStable, runWrk, waitUntil } from './perf-lib.mjs';
+import { gwbridgeAddr, start, startCaddy, startHaproxy, stopAll } from './peers.mjs';
 
 const DURATION_S = Number(process.argv[2] ?? 10);
 const CONNECTIONS = Number(process.argv[3] ?? 32);
@@ -37,16 +38,6 @@ const PORTS = { backend: 39500, nginx: 39481, nginxSsl: 39444, haproxy: 39482, c
 const HOST = 'datapath.local';
 const SWARM_SERVICE = 'sbx-perf-datapath';
 const SWARM_HOST = 'datapath.perf.test';
-
-const children = [];
-function start(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  let err = '';
-  child.stderr?.on('data', (d) => (err = (err + d).slice(-4000)));
-  child.errText = () => err;
-  children.push(child);
-  return child;
-}
 
 function status(port, host, timeoutMs = 1000) {
   return new Promise((resolve) => {
@@ -143,65 +134,6 @@ async function edgeNginx(parent, pool = false) {
   return start('nginx', args);
 }
 
-function haproxy(dir) {
-  const file = path.join(dir, 'haproxy.cfg');
-  writeFileSync(
-    file,
-    [
-      'global',
-      '    nbthread 1',
-      '    maxconn 4096',
-      'defaults',
-      '    mode http',
-      '    timeout connect 5s',
-      '    timeout client 75s',
-      '    timeout server 600s',
-      '    timeout http-keep-alive 75s',
-      '    option http-keep-alive',
-      '    http-reuse always',
-      'frontend fe',
-      `    bind 127.0.0.1:${PORTS.haproxy}`,
-      '    option forwardfor',
-      '    default_backend be',
-      'backend be',
-      `    server s1 127.0.0.1:${PORTS.backend}`,
-      '',
-    ].join('\n'),
-  );
-  return start('haproxy', ['-f', file, '-db']);
-}
-
-function caddy(dir) {
-  const file = path.join(dir, 'Caddyfile');
-  writeFileSync(
-    file,
-    [
-      '{',
-      '    admin off',
-      '    auto_https off',
-      '}',
-      `http://${HOST}:${PORTS.caddy} {`,
-      `    bind 127.0.0.1`,
-      `    reverse_proxy 127.0.0.1:${PORTS.backend} {`,
-      '        transport http {',
-      '            keepalive 60s',
-      '            keepalive_idle_conns_per_host 32',
-      '        }',
-      '    }',
-      '}',
-      '',
-    ].join('\n'),
-  );
-  return start('caddy', ['run', '--config', file, '--adapter', 'caddyfile'], { env: { ...process.env, GOMAXPROCS: '1', HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
-}
-
-/** Address of a container on docker_gwbridge (every swarm task has one): reachable from this host. */
-async function gwbridgeAddr(containerId) {
-  const net = await docker.getNetwork('docker_gwbridge').inspect();
-  const hit = Object.entries(net.Containers ?? {}).find(([id]) => id === containerId);
-  return hit ? hit[1].IPv4Address.split('/')[0] : undefined;
-}
-
 /**
  * The real proxy path: a demo service on the perf overlay network, routed by labels. The proxy reaches
  * its task on the overlay; this host reaches the same task on its docker_gwbridge address (the swarm
@@ -219,8 +151,8 @@ async function swarmBackend() {
   if (!(await routeStable(SWARM_HOST, 10, 120_000))) throw new Error(`${SWARM_HOST} never answered through the proxy`);
   const task = await waitUntil(async () => (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${SWARM_SERVICE}`] } }))[0], 30_000);
   const proxy = await proxyContainer();
-  const taskAddr = task && (await gwbridgeAddr(task.Id));
-  const proxyAddr = proxy && (await gwbridgeAddr(proxy.id));
+  const taskAddr = task && (await gwbridgeAddr(docker, task.Id));
+  const proxyAddr = proxy && (await gwbridgeAddr(docker, proxy.id));
   if (!taskAddr) throw new Error('no docker_gwbridge address for the demo task');
   return { taskAddr, proxyAddr };
 }
@@ -239,7 +171,7 @@ async function measure(name, port, host, addr = '127.0.0.1') {
 async function measureSwarm(t, durationS) {
   for (let attempt = 1; ; attempt++) {
     const before = await proxyContainer();
-    const addr = t.proxyBridge ? before && (await gwbridgeAddr(before.id)) : (t.addr ?? '127.0.0.1');
+    const addr = t.proxyBridge ? before && (await gwbridgeAddr(docker, before.id)) : (t.addr ?? '127.0.0.1');
     if (before && addr && (await routeStable(SWARM_HOST, 3, 60_000))) {
       const r = durationS
         ? await runWrk({ url: `http://${addr}:${t.port}/`, host: t.host, threads: 1, connections: CONNECTIONS, durationS, countStatuses: false }).catch(() => undefined)
@@ -291,8 +223,8 @@ async function main() {
     const targets = [
       { name: 'direct (demo app)', port: PORTS.backend, host: HOST },
       { name: 'nginx, Signalbox config', port: PORTS.nginx, host: HOST, child: await signalboxNginx(dir) },
-      { name: 'HAProxy 2.6', port: PORTS.haproxy, host: HOST, child: haproxy(dir) },
-      { name: 'Caddy 2.6', port: PORTS.caddy, host: HOST, child: caddy(dir) },
+      { name: 'HAProxy 2.6', port: PORTS.haproxy, host: HOST, child: startHaproxy(dir, `127.0.0.1:${PORTS.haproxy}`, `127.0.0.1:${PORTS.backend}`) },
+      { name: 'Caddy 2.6', port: PORTS.caddy, host: HOST, child: startCaddy(dir, HOST, PORTS.caddy, '127.0.0.1', `127.0.0.1:${PORTS.backend}`) },
       ...(process.env.SBX_PERF_EDGE === '0' ? [] : [{ name: 'edge (L7) → nginx, ProxyEdge config', port: PORTS.edge, host: HOST, child: (await signalboxNginx(dir, true), await edgeNginx(dir)) }]),
       ...(process.env.SBX_PERF_EDGE !== '0' && process.env.SBX_PERF_EDGE_POOL === '1'
         ? [{ name: 'edge with a keepalive pool (not shipped)', port: PORTS.edgePool, host: HOST, child: await edgeNginx(dir, true) }]
@@ -334,9 +266,7 @@ async function main() {
       console.log('\nreal swarm proxy: skipped (no swarm, SBX_PERF_SWARM=0, or the route never answered)');
     }
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await sleep(500);
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await stopAll();
     if (process.env.SBX_PERF_KEEP !== '1') await removeService(SWARM_SERVICE).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,7 @@
 // Every process on this machine's CPUs; the backend is the demo app as a local process.
 //
 //   node packages/e2e/bench/edge-reload.mjs [DURATION_S=30] [CONNECTIONS=8] [RELOAD_MS=300]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './lib.mjs';
 import { ensureWrk, load, machine, runWrk, waitUntil } from './perf-lib.mjs';
+import { start, stopAll } from './peers.mjs';
 
 const DURATION_S = Number(process.argv[2] ?? 30);
 const CONNECTIONS = Number(process.argv[3] ?? 8);
@@ -25,16 +26,6 @@ const PORTS = { backend: 39600, single: 39681, singleSsl: 39643, routing: 39685,
 // wrk sends the URL's host as SNI, so the TLS host is one that resolves to 127.0.0.1.
 const HOST = 'localhost';
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
-
-const children = [];
-function start(cmd, args, opts = {}) {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  let err = '';
-  child.stderr?.on('data', (d) => (err = (err + d).slice(-4000)));
-  child.errText = () => err;
-  children.push(child);
-  return child;
-}
 
 function status(port) {
   return new Promise((resolve) => {
@@ -183,9 +174,7 @@ async function main() {
       process.stderr.write(`${t.name}: ${r.requests} requests, ${reloads} reloads, errors ${errors}\n`);
     }
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await sleep(500);
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`edge-reload benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
