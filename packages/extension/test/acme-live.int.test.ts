@@ -23,7 +23,8 @@ import { ServedConfigState } from '../src/served-config.js';
 import { buildServer } from '../src/server.js';
 import { loadBaseExtension } from './golden/load-cases.js';
 import { nginxInfo } from './helpers/nginx-check.js';
-import { freePort, startPebble, type Pebble } from './helpers/pebble.js';
+import { freePort } from './helpers/free-port.js';
+import { startPebble, type Pebble } from './helpers/pebble.js';
 
 const log = createLogger('test', 'silent');
 const TOKEN = 'z'.repeat(40);

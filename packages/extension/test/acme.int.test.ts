@@ -10,7 +10,8 @@ import { ChallengeStore, createOrderer } from '../src/acme/orderer.js';
 import { AcmeStore, type AcmeBackend, type StoredObject } from '../src/acme/store.js';
 import { ServedConfigState } from '../src/served-config.js';
 import { buildServer } from '../src/server.js';
-import { freePort, startPebble, type Pebble } from './helpers/pebble.js';
+import { freePort } from './helpers/free-port.js';
+import { startPebble, type Pebble } from './helpers/pebble.js';
 
 const log = createLogger('test', 'silent');
 const TOKEN = 'x'.repeat(40);

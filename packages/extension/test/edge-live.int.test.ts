@@ -17,22 +17,12 @@ import { edgeConfig } from '../../proxy-agent/src/edge.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { loadBaseExtension } from './golden/load-cases.js';
 import { nginxInfo, testMaterial } from './helpers/nginx-check.js';
+import { freePort } from './helpers/free-port.js';
 
 const TIMEOUT = 60_000;
 const TASKS = 'tasks.routing.test';
 /** The two live routing proxy "tasks"; 127.0.0.2 is listed first and nothing listens there. */
 const ROUTING = ['127.0.0.1', '127.0.0.3'] as const;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Answers A queries for `name` with `addrs` (TTL 1), NXDOMAIN for anything else. */
 function dnsServer(name: string, addrs: string[]): Promise<{ port: number; close: () => void; queries: () => number }> {

@@ -15,19 +15,9 @@ import type { ClusterModel, Upstream } from '@signalbox/model';
 import { renderNginxConf } from '../src/render/index.js';
 import { loadBaseExtension } from './golden/load-cases.js';
 import { nginxInfo, testMaterial } from './helpers/nginx-check.js';
+import { freePort } from './helpers/free-port.js';
 
 const TIMEOUT = 60_000;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 interface Echo {
   backend: string;

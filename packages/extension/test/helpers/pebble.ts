@@ -2,10 +2,10 @@
 // (every name resolves to 127.0.0.1), so HTTP-01 validation connects to 127.0.0.1:<httpPort>.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 import { writeSelfSigned } from './self-signed.js';
 
 export interface Pebble {
@@ -15,17 +15,6 @@ export interface Pebble {
   /** The root that signs issued certificates (from pebble's management API). */
   issuerRootPem(): Promise<string>;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function get(url: string, ca: string): Promise<{ status: number; body: string }> {
