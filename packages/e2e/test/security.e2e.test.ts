@@ -21,6 +21,7 @@ import {
   statusOf,
   taskAddresses,
   waitFor,
+  removeNetwork,
 } from './helpers/swarm.js';
 
 jest.setTimeout(240_000);
@@ -69,6 +70,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const s of [APP, APP_PROBE, CONTROL_PROBE]) await removeService(s);
+  // Its network too, once the proxy has let go of it: left behind, the proxy's detach (a roll) would land
+  // in the next file (routing.e2e saw its proxy replaced with the e2e config's 10 s detach delay).
+  await waitFor(`network ${NET} removed`, () => removeNetwork(NET), 150_000, 1000);
 });
 
 test('from an app network the proxy serves HTTP as it does single hop, and its agent API (status, metrics) is not reachable', async () => {
