@@ -129,10 +129,12 @@ export async function requestsUntil(host: string, done: () => Promise<boolean>, 
 
 /**
  * The failures of a new route's requests, from its first 200 on, that the known limit does not explain.
- * Known limit (docs/architecture.md, "A new network"): a new route reaches the routing proxy tasks one
- * reload at a time, so right after the first task serves it another may still hold the host (503) for
- * the few hundred ms its own nginx -t and reload take. Anything else (a 502 or 504, a timeout, a reset:
- * what a task not on the route's network answers), or a 503 later than `skewMs`, is unexplained.
+ * Known limit (docs/architecture.md, "Between two routing proxies' reloads"): a new route reaches the
+ * routing proxy tasks one reload at a time. Behind the edge a task that does not route the host yet is
+ * skipped (the edge asks another), but one that already has the host with no running task yet (an
+ * earlier model) answers its 503 for the few hundred ms its own nginx -t and reload take. Anything
+ * else (a 502 or 504, a timeout, a reset: what a task not on the route's network answers), or a 503
+ * later than `skewMs`, is unexplained.
  */
 export function unexplainedFailures(failed: LoopFailure[], skewMs = 2000): LoopFailure[] {
   return failed.filter((f) => f.outcome !== '503' || f.atMs > skewMs);
