@@ -46,3 +46,17 @@ export const PATHS = {
  * proxies trust it only from the edge network (realip) and never pass it on to apps.
  */
 export const EDGE_CLIENT_ADDRESS_HEADER = 'X-Signalbox-Client-Address';
+
+/**
+ * The answer for a host no service is routed for: a routing proxy's in single hop, the edge's when no
+ * routing proxy routes it (behind the edge a routing proxy closes instead, so the edge asks another).
+ */
+export const UNKNOWN_HOST_MESSAGE = 'signalbox: no service is routed for this host';
+
+/**
+ * Debug headers on every answer of a proxy, routing proxy or edge alike: the request id always, and,
+ * unless HideInfoHeaders, those that describe the proxy.
+ */
+export const REQUEST_ID_HEADER = 'x-request-id';
+export const PROXY_ID_HEADER = 'x-proxy-id';
+export const SERVER_INFO_HEADER = 'x-server-info';

@@ -9,7 +9,7 @@
 //   does not route (it closes without an answer): one routing proxy may reload a moment before another.
 // - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
 //   the edge forwards bytes, with the client address in a PROXY protocol header.
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNKNOWN_HOST_MESSAGE } from '@signalbox/protocol';
 
 export const EDGE_CONFIG_NAME = 'signalbox-edge';
 
@@ -47,8 +47,8 @@ const HEADER_BUFFERS = '8 64k';
 
 /** The debug headers a routing proxy puts on its answers (HideInfoHeaders leaves out those that describe it). */
 function unansweredHeaders(p: EdgeParams): string {
-  const headers = [['x-request-id', '$request_id']];
-  if (!p.hideInfoHeaders) headers.push(['x-proxy-id', '$hostname'], ['x-server-info', '"signalbox"']);
+  const headers = [[REQUEST_ID_HEADER, '$request_id']];
+  if (!p.hideInfoHeaders) headers.push([PROXY_ID_HEADER, '$hostname'], [SERVER_INFO_HEADER, '"signalbox"']);
   return headers.map(([k, v]) => `            add_header ${k} ${v} always;\n`).join('');
 }
 
@@ -118,7 +118,7 @@ ${temp}
     # recorded) but none routes the host, or no task could be reached at all.
     map $upstream_connect_time $signalbox_unanswered {
         default "signalbox: no routing proxy could be reached\\n";
-        "~[0-9]" "signalbox: no service is routed for this host\\n";
+        "~[0-9]" "${UNKNOWN_HOST_MESSAGE}\\n";
     }
 
     server {

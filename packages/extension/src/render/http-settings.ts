@@ -2,7 +2,7 @@
 // from TrustedProxies), response headers, log formats and the access log; and the block's assembly.
 import { isIP } from 'node:net';
 import type { ExtensionConfig, NginxTuning } from '@signalbox/model';
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER } from '@signalbox/protocol';
 import { RenderError, nginxBuffers, nginxSize, nginxTime, nginxTimes, nginxVar, positiveInt, quote, serverAddress } from './quote.js';
 import { emptyOrNull, verbatim } from './config-values.js';
 import { hashMaxSize, serverNamesHashBucketSize } from './hash-sizes.js';
@@ -86,11 +86,11 @@ export function accessLogBuffer(t: NginxTuning): string | null {
 
 /** The response headers added to every answer; HideInfoHeaders leaves out those that describe the proxy. */
 export function responseHeaders(t: NginxTuning, proxyId: string | undefined): HeaderView[] {
-  const headers: HeaderView[] = [{ name: 'x-request-id', value: '$request_id' }];
+  const headers: HeaderView[] = [{ name: REQUEST_ID_HEADER, value: '$request_id' }];
   if (!t.HideInfoHeaders) {
     headers.push(
-      { name: 'x-proxy-id', value: proxyId === undefined ? '$hostname' : quote(proxyId) },
-      { name: 'x-server-info', value: quote('signalbox') },
+      { name: PROXY_ID_HEADER, value: proxyId === undefined ? '$hostname' : quote(proxyId) },
+      { name: SERVER_INFO_HEADER, value: quote('signalbox') },
       { name: 'x-upstream-addr', value: '$upstream_addr' },
       // $upstream_response_time is only known once the response is complete, so in a header nginx
       // (≥ 1.19) writes '-'; the time until the upstream's response header arrived is what exists then.

@@ -1,6 +1,7 @@
 // The `location` blocks of a server: routes (context roots, rewrites, websocket endpoints), the
 // health check and the 503 answers for paths and hosts nothing is routed to.
 import type { Location, Upstream } from '@signalbox/model';
+import { UNKNOWN_HOST_MESSAGE } from '@signalbox/protocol';
 import { nginxVar, quote, requestPath } from './quote.js';
 import { canonicalJson, sortedBy, uniqueSorted } from './ordering.js';
 import type { LocationView } from './view-types.js';
@@ -8,7 +9,7 @@ import type { LocationView } from './view-types.js';
 export const HEALTH_PATH = '/signalbox-health';
 /** nginx's "close the connection, answer nothing", which the edge retries on another routing proxy. */
 export const UNKNOWN_HOST_BEHIND_EDGE = 444;
-const UNKNOWN_HOST_BODY = '"signalbox: no service is routed for this host\\n"';
+const UNKNOWN_HOST_BODY = `"${UNKNOWN_HOST_MESSAGE}\\n"`;
 
 export interface LocationTable {
   add(loc: LocationView): void;
@@ -166,7 +167,7 @@ export function healthLocation(): LocationView {
  * proxy has not loaded yet (the moment between two proxies' reloads) is served by one that has; the
  * edge answers 503 itself when none of them routes the host.
  */
-export function unknownHost(behindEdge = false): LocationView {
+export function unknownHost(behindEdge: boolean): LocationView {
   if (behindEdge) return { kind: 'return', modifier: '', path: quote('/'), status: UNKNOWN_HOST_BEHIND_EDGE, body: null, contentType: null, accessLog: true };
   return {
     kind: 'return',

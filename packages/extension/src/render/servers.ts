@@ -29,7 +29,7 @@ export interface HostServerInput {
   /** TrustedProxies is set: an ssl_only host is served when the balancer says the client used https. */
   behindTrustedProxies: boolean;
   /** The proxy is a routing proxy behind the edge (ProxyEdge): unknown hosts are left to the edge. */
-  behindEdge?: boolean;
+  behindEdge: boolean;
 }
 
 export interface ServerInput extends Omit<HostServerInput, 'toHttps'> {
@@ -79,7 +79,7 @@ export function httpServers(input: ServerInput): HttpServers {
   // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
   // itself, so another owner's default backend or wildcard never receives their requests.
   const held = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough);
-  for (const name of held) servers.push(...heldServers(input.listeners, name, input.behindEdge === true));
+  for (const name of held) servers.push(...heldServers(input.listeners, name, input.behindEdge));
 
   return {
     servers: mergeSameServers(servers),
@@ -93,7 +93,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
   const { defaultBackend: db, listeners } = input;
   const table = locationTable();
   table.add(healthLocation());
-  table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge === true));
+  table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge));
   const servers: ServerView[] = [
     {
       comment: db ? 'default server (http): default backend' : 'default server (http): unknown hosts',

@@ -10,6 +10,7 @@ const hostInput: HostServerInput = {
   secretsDir: '/run/secrets',
   toHttps: '"https://$host$request_uri"',
   behindTrustedProxies: false,
+  behindEdge: false,
 };
 
 function input(more: Partial<ServerInput> = {}): ServerInput {
