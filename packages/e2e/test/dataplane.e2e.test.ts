@@ -24,6 +24,7 @@ import {
   sleep,
   statusOn,
   unexplainedFailures,
+  explainingFailure,
   waitFor,
 } from './helpers/swarm.js';
 import { selfSigned } from '@signalbox/test-support';
@@ -136,26 +137,28 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
   const app = `${P}new`;
   const before = await runningTaskIds(PROXY_SERVICE);
   const updates0 = await modelUpdates();
-  const { result, fresh, keepAlive } = await underTwoLoads(host(KEEP), async () => {
-    await ensureNetwork(NET_NEW);
-    const t0 = Date.now();
-    await createDemoService({ name: app, networks: [NET_NEW], labels: labels(app, NET_NEW) });
-    await answers(app);
-    const routedMs = Date.now() - t0;
-    // From its first 200 on, the new route answers every request through the rest of the roll: it is
-    // published only once no running routing task lacks the network (before, the old task got it too
-    // and failed it for a second or two).
-    const newRoute = await requestsUntil(host(app), () => serviceSettled(PROXY_SERVICE), 100);
-    await settled();
-    const joined = await runningTaskIds(PROXY_SERVICE);
-    await removeService(app);
-    await answers(app, 503, 30_000);
-    // After ProxyNetworkDetachDelay (60 s by default, 10 s in the e2e suite's config).
-    await waitFor('proxy left the new network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_NEW), 150_000, 250);
-    await settled();
-    await sleep(2000);
-    return { routedMs, joined, newRoute };
-  });
+  const { result, fresh, keepAlive } = await underTwoLoads(host(KEEP), () =>
+    explainingFailure([app], async () => {
+      await ensureNetwork(NET_NEW);
+      const t0 = Date.now();
+      await createDemoService({ name: app, networks: [NET_NEW], labels: labels(app, NET_NEW) });
+      await answers(app);
+      const routedMs = Date.now() - t0;
+      // From its first 200 on, the new route answers every request through the rest of the roll: it is
+      // published only once no running routing task lacks the network (before, the old task got it too
+      // and failed it for a second or two).
+      const newRoute = await requestsUntil(host(app), () => serviceSettled(PROXY_SERVICE), 100);
+      await settled();
+      const joined = await runningTaskIds(PROXY_SERVICE);
+      await removeService(app);
+      await answers(app, 503, 30_000);
+      // After ProxyNetworkDetachDelay (60 s by default, 10 s in the e2e suite's config).
+      await waitFor('proxy left the new network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_NEW), 150_000, 250);
+      await settled();
+      await sleep(2000);
+      return { routedMs, joined, newRoute };
+    }),
+  );
   console.log(
     `new network: routed after ${result.routedMs} ms, then ${result.newRoute.ok} requests in a row to it ok, failed ${JSON.stringify(result.newRoute.failed)}; ${KEEP}: ${fresh.ok} new-connection requests ok, failed ${JSON.stringify(fresh.failed)}; ` +
       `${keepAlive.ok} keep-alive requests ok, failed ${JSON.stringify(keepAlive.failed)}`,

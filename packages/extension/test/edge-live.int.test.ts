@@ -258,7 +258,15 @@ describe('edge → routing proxies on real nginx', () => {
           HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((d) => `${d} ${path.join(dir, d)};`),
         },
       };
-      let conf = renderNginxConf(model, ext, {
+      // The second task has loaded two hosts the first has not (yet): the moment between two proxies'
+      // reloads. The first does not know fresh.test and holds new.test (a route waiting for its network).
+      const late = (host: string, name: string): ClusterModel['virtualHosts'][number] => ({
+        host,
+        sslOnly: false,
+        locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream(name, p.app) }],
+      });
+      const loaded: ClusterModel = i === 1 ? { ...model, virtualHosts: [...model.virtualHosts, late('new.test', 'u_new'), late('fresh.test', 'u_fresh')] } : { ...model, heldHosts: ['new.test'] };
+      let conf = renderNginxConf(loaded, ext, {
         secretsDir,
         proxyId: `routing${i}`,
         // Only the edge's source address (127.0.0.1 for every loopback destination) is the edge network.
@@ -316,6 +324,35 @@ describe('edge → routing proxies on real nginx', () => {
     }
     expect([...proxies].sort()).toEqual(['routing0', 'routing1']);
     expect(dns.queries()).toBeGreaterThan(0);
+  });
+
+  it('serves a host only one routing proxy has loaded yet: the other closes without an answer and the edge asks the next', async () => {
+    for (let i = 0; i < 20; i++) {
+      for (const host of ['new.test', 'fresh.test']) {
+        const r = await request(p.edgeHttp, host, `/n${i}`);
+        expect([host, r.status, r.headers['x-proxy-id']]).toEqual([host, 200, 'routing1']);
+      }
+    }
+    // A host no routing proxy routes: each is asked once, then the edge answers 503 and says why.
+    const unknown = await request(p.edgeHttp, 'nobody.test', '/');
+    expect([unknown.status, unknown.body]).toEqual([503, 'signalbox: no service is routed for this host\n']);
+    // The health check of a balancer in front still reaches a routing proxy's default server.
+    expect((await request(p.edgeHttp, '127.0.0.1', '/signalbox-health')).status).toBe(200);
+  });
+
+  it('answers 503 naming the cause when no routing proxy can be reached', async () => {
+    const dir = path.join(tmp, 'edge-nowhere');
+    const port = await freePort();
+    const conf = edgeConfig({ upstream: 'tasks.nowhere.test', httpPort: port, upstreamHttpPort: p.http, pidPath: path.join(dir, 'nginx.pid'), resolver: `127.0.0.1:${dns.port}`, tempDir: dir });
+    const nowhere = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status > 0);
+    try {
+      const r = await request(port, 'app.test', '/');
+      expect([r.status, r.body]).toEqual([503, 'signalbox: no routing proxy could be reached\n']);
+    } finally {
+      const exited = new Promise((r) => nowhere.once('exit', r));
+      nowhere.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it("passes a trusted client's X-Forwarded-For chain unchanged, as single hop does (the edge adds nothing)", async () => {

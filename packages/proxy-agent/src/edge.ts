@@ -5,7 +5,8 @@
 // - HTTP port, L7 (`http`): the client's keep-alive connection ends here. Each request goes to a routing
 //   proxy task on a connection of its own, with the client address in EDGE_CLIENT_ADDRESS_HEADER; so a
 //   routing proxy's reload (its old workers close their idle keep-alive connections) or its replacement
-//   never reaches the client, and a connect failure is retried on another task.
+//   never reaches the client, and a connect failure is retried on another task, as is a host the task
+//   does not route (it closes without an answer): one routing proxy may reload a moment before another.
 // - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
 //   the edge forwards bytes, with the client address in a PROXY protocol header.
 import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
@@ -102,11 +103,25 @@ ${temp}
         "" close;
     }
 
+    # A routing proxy closes the connection without an answer for a host it does not route (it may not
+    # have loaded it yet while another has): that is an error, retried on another task above. When no task
+    # answers, the edge's own 502 becomes a 503 that says why: some task was reached (a connect time is
+    # recorded) but none routes the host, or no task could be reached at all.
+    map $upstream_connect_time $signalbox_unanswered {
+        default "signalbox: no routing proxy could be reached\n";
+        "~[0-9]" "signalbox: no service is routed for this host\n";
+    }
+
     server {
         listen ${p.httpPort};
         set $signalbox_routing_proxy ${p.upstream}:${p.upstreamHttpPort ?? p.httpPort};
         location / {
             proxy_pass http://$signalbox_routing_proxy;
+        }
+        error_page 502 = @signalbox_unanswered;
+        location @signalbox_unanswered {
+            default_type text/plain;
+            return 503 $signalbox_unanswered;
         }
     }
 }

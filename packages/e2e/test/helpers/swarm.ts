@@ -414,6 +414,50 @@ export async function proxyNginxConf(path = '/etc/nginx/nginx.conf'): Promise<st
   return r.stdout;
 }
 
+/**
+ * What a failed wait on the proxy needs explained, as one line: the proxy service's update state, its
+ * tasks (desired/actual state, networks), and the status core reports for `services`.
+ */
+export async function proxyDiagnostics(services: readonly string[] = []): Promise<string> {
+  const parts: string[] = [];
+  try {
+    const info = (await docker.getService(PROXY_SERVICE).inspect()) as Raw;
+    parts.push(`update ${JSON.stringify(info.UpdateStatus ?? null)}`);
+    const tasks = (await docker.listTasks({ filters: { service: [PROXY_SERVICE] } })) as Raw[];
+    const recent = tasks.sort((a, b) => String(b.CreatedAt).localeCompare(String(a.CreatedAt))).slice(0, 6);
+    parts.push(
+      `tasks ${recent
+        .map(
+          (t) =>
+            `${String(t.ID).slice(0, 10)} ${t.DesiredState}/${t.Status?.State}${t.Status?.Err ? ` (${t.Status.Err})` : ''} nets=[${((t.NetworksAttachments ?? []) as Raw[]).map((a) => a.Network?.Spec?.Name).join(',')}]`,
+        )
+        .join('; ')}`,
+    );
+  } catch (e) {
+    parts.push(`proxy: ${(e as Error).message}`);
+  }
+  if (services.length > 0) {
+    try {
+      const st = await cliStatus();
+      for (const name of services) parts.push(`${name}: ${JSON.stringify(st.services.find((s) => s.name === name) ?? 'not in core status')}`);
+    } catch (e) {
+      parts.push(`status: ${(e as Error).message}`);
+    }
+  }
+  return parts.join(' | ');
+}
+
+/** Runs `fn`; if it throws, the error's message gets proxyDiagnostics(services) appended. */
+export async function explainingFailure<T>(services: readonly string[], fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    err.message = `${err.message}\n  state at failure: ${await proxyDiagnostics(services)}`;
+    throw err;
+  }
+}
+
 // ---- Added for bad-labels.e2e.test.ts: the built CLI's status, core's metrics.
 
 export interface CliStatus {

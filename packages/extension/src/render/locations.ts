@@ -6,6 +6,9 @@ import { canonicalJson, sortedBy, uniqueSorted } from './ordering.js';
 import type { LocationView } from './view-types.js';
 
 export const HEALTH_PATH = '/signalbox-health';
+/** nginx's "close the connection, answer nothing", which the edge retries on another routing proxy. */
+export const UNKNOWN_HOST_BEHIND_EDGE = 444;
+const UNKNOWN_HOST_BODY = '"signalbox: no service is routed for this host\\n"';
 
 export interface LocationTable {
   add(loc: LocationView): void;
@@ -157,14 +160,20 @@ export function healthLocation(): LocationView {
   };
 }
 
-/** `location /` of the default server when there is no default backend. */
-export function unknownHost(): LocationView {
+/**
+ * `location /` of the default server when there is no default backend. Behind the edge the proxy closes
+ * the connection without an answer (444): the edge then asks another routing proxy, so a host that one
+ * proxy has not loaded yet (the moment between two proxies' reloads) is served by one that has; the
+ * edge answers 503 itself when none of them routes the host.
+ */
+export function unknownHost(behindEdge = false): LocationView {
+  if (behindEdge) return { kind: 'return', modifier: '', path: quote('/'), status: UNKNOWN_HOST_BEHIND_EDGE, body: null, contentType: null, accessLog: true };
   return {
     kind: 'return',
     modifier: '',
     path: quote('/'),
     status: 503,
-    body: '"signalbox: no service is routed for this host\\n"',
+    body: UNKNOWN_HOST_BODY,
     contentType: 'text/plain',
     accessLog: true,
   };

@@ -4,7 +4,7 @@ import type { ClusterModel, ExtensionConfig, PassthroughHost, Upstream, VirtualH
 import { comment, hostName, nginxVar, port, quote } from './quote.js';
 import { cmp } from './ordering.js';
 import type { Listeners } from './listeners.js';
-import { acmeChallengeLocation, healthLocation, locationTable, proxyLocation, routeLocations, unknownHost, unroutedPath, upstreamRef } from './locations.js';
+import { acmeChallengeLocation, healthLocation, locationTable, proxyLocation, routeLocations, UNKNOWN_HOST_BEHIND_EDGE, unknownHost, unroutedPath, upstreamRef } from './locations.js';
 import type { LocationContext } from './locations.js';
 import { addRedirectLocations, wholeHostReturn } from './redirects.js';
 import type { HostRedirects } from './redirects.js';
@@ -28,6 +28,8 @@ export interface HostServerInput {
   toHttps: string;
   /** TrustedProxies is set: an ssl_only host is served when the balancer says the client used https. */
   behindTrustedProxies: boolean;
+  /** The proxy is a routing proxy behind the edge (ProxyEdge): unknown hosts are left to the edge. */
+  behindEdge?: boolean;
 }
 
 export interface ServerInput extends Omit<HostServerInput, 'toHttps'> {
@@ -77,7 +79,7 @@ export function httpServers(input: ServerInput): HttpServers {
   // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
   // itself, so another owner's default backend or wildcard never receives their requests.
   const held = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough);
-  for (const name of held) servers.push(...heldServers(input.listeners, name));
+  for (const name of held) servers.push(...heldServers(input.listeners, name, input.behindEdge === true));
 
   return {
     servers: mergeSameServers(servers),
@@ -87,11 +89,11 @@ export function httpServers(input: ServerInput): HttpServers {
 }
 
 /** The servers for unknown hosts: the default backend (HTTPS only when it has a certificate to offer), else 503 and a rejected handshake. */
-export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhosts' | 'listeners' | 'ctx' | 'secretsDir' | 'acmeDir'>): ServerView[] {
+export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhosts' | 'listeners' | 'ctx' | 'secretsDir' | 'acmeDir' | 'behindEdge'>): ServerView[] {
   const { defaultBackend: db, listeners } = input;
   const table = locationTable();
   table.add(healthLocation());
-  table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost());
+  table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge === true));
   const servers: ServerView[] = [
     {
       comment: db ? 'default server (http): default backend' : 'default server (http): unknown hosts',
@@ -231,8 +233,11 @@ function redirectOnlyServer(input: HostServerInput, host: string): ServerView {
   };
 }
 
-/** A held host answers 503 over HTTP and rejects the TLS handshake. */
-function heldServers(listeners: Listeners, host: string): ServerView[] {
+/**
+ * A held host answers 503 over HTTP and rejects the TLS handshake. Behind the edge it closes without an
+ * answer instead, like an unknown host: another routing proxy may already route it (see unknownHost).
+ */
+function heldServers(listeners: Listeners, host: string, behindEdge: boolean): ServerView[] {
   return [
     {
       comment: `${comment(host)} (http): held, its service is not routed here`,
@@ -242,7 +247,7 @@ function heldServers(listeners: Listeners, host: string): ServerView[] {
       rejectHandshake: false,
       realIpFrom: listeners.plainRealIpFrom,
       realIpHeader: listeners.plainRealIpHeader,
-      returnAll: { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
+      returnAll: behindEdge ? { status: UNKNOWN_HOST_BEHIND_EDGE, body: null } : { status: 503, body: '"signalbox: the service of this host is not routed\\n"' },
       locations: [],
     },
     {

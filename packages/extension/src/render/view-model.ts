@@ -56,6 +56,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     acmeHosts,
     ext,
     behindTrustedProxies: (t.TrustedProxies ?? []).length > 0,
+    behindEdge: ext.ProxyEdge,
   });
 
   const http = httpView(t, opts, {

@@ -161,7 +161,8 @@ export type LocationView = ProxyLocationView | ReturnLocationView;
 
 export interface ReturnView {
   status: number;
-  body: string;
+  /** Quoted body; null for a status nginx sends none with (444 closes the connection). */
+  body: string | null;
 }
 
 export interface ServerView {
