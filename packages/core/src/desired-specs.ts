@@ -283,6 +283,8 @@ export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: Managed
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          // Only when set: an edge spec that does not change is never replaced (stop-first in host mode).
+          ...(ext.Config.HideInfoHeaders ? ['SIGNALBOX_EDGE_HIDE_INFO_HEADERS=1'] : []),
         ],
         Healthcheck: agentHealthcheck(),
         StopSignal: 'SIGQUIT',

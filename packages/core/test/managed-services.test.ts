@@ -88,6 +88,12 @@ test('the edge spec does not depend on the routing model (it never rolls for rou
   expect(desiredEdgeSpec.length).toBe(4);
 });
 
+test('HideInfoHeaders reaches the edge (its own 503 for an unknown host) only when set, so an edge spec without it never changes', () => {
+  const env = (toml: string): string[] => (desiredEdgeSpec('default', ext(toml), ctx, edgeNet) as any).TaskTemplate.ContainerSpec.Env;
+  expect(env('').some((v) => v.startsWith('SIGNALBOX_EDGE_HIDE_INFO_HEADERS'))).toBe(false);
+  expect(env('[Extensions.default.Config]\nHideInfoHeaders = true')).toContain('SIGNALBOX_EDGE_HIDE_INFO_HEADERS=1');
+});
+
 test('proxy joins the control network first, then only the networks its services need (by id, sorted); unknown names are skipped', () => {
   const spec: any = desiredProxySpec('default', ext(''), model, ctx, snap);
   expect(spec.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'aa' }, { Target: 'zz' }]);

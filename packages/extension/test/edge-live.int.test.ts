@@ -336,6 +336,8 @@ describe('edge → routing proxies on real nginx', () => {
     // A host no routing proxy routes: each is asked once, then the edge answers 503 and says why.
     const unknown = await request(p.edgeHttp, 'nobody.test', '/');
     expect([unknown.status, unknown.body]).toEqual([503, 'signalbox: no service is routed for this host\n']);
+    expect(unknown.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(typeof unknown.headers['x-proxy-id']).toBe('string');
     // The health check of a balancer in front still reaches a routing proxy's default server.
     expect((await request(p.edgeHttp, '127.0.0.1', '/signalbox-health')).status).toBe(200);
   });

@@ -225,6 +225,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
             httpsPort: options.httpsPort,
             pidPath: options.pidPath,
             resolver: options.edgeResolver,
+            hideInfoHeaders: options.edgeHideInfoHeaders,
             streamModulePath: existsSync(options.streamModulePath) ? options.streamModulePath : undefined,
           }),
         ),

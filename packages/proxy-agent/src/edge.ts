@@ -21,6 +21,8 @@ export interface EdgeParams {
   pidPath: string;
   /** Docker's embedded DNS server (address[:port]). */
   resolver: string;
+  /** HideInfoHeaders: the edge's own 503 carries only x-request-id, not the headers that describe it. */
+  hideInfoHeaders?: boolean | undefined;
   /** Ports of the routing proxies, when they differ from the edge's own (tests); default the same. */
   upstreamHttpPort?: number;
   upstreamHttpsPort?: number;
@@ -42,6 +44,13 @@ const LONG_TIMEOUT = '3600s';
  * (LargeClientHeaderBuffers), so the edge never answers 400/431 where single hop would not.
  */
 const HEADER_BUFFERS = '8 64k';
+
+/** The debug headers a routing proxy puts on its answers (HideInfoHeaders leaves out those that describe it). */
+function unansweredHeaders(p: EdgeParams): string {
+  const headers = [['x-request-id', '$request_id']];
+  if (!p.hideInfoHeaders) headers.push(['x-proxy-id', '$hostname'], ['x-server-info', '"signalbox"']);
+  return headers.map(([k, v]) => `            add_header ${k} ${v} always;\n`).join('');
+}
 
 function httpBlock(p: EdgeParams): string {
   const temp = p.tempDir ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('') : '';
@@ -108,8 +117,8 @@ ${temp}
     # answers, the edge's own 502 becomes a 503 that says why: some task was reached (a connect time is
     # recorded) but none routes the host, or no task could be reached at all.
     map $upstream_connect_time $signalbox_unanswered {
-        default "signalbox: no routing proxy could be reached\n";
-        "~[0-9]" "signalbox: no service is routed for this host\n";
+        default "signalbox: no routing proxy could be reached\\n";
+        "~[0-9]" "signalbox: no service is routed for this host\\n";
     }
 
     server {
@@ -121,7 +130,7 @@ ${temp}
         error_page 502 = @signalbox_unanswered;
         location @signalbox_unanswered {
             default_type text/plain;
-            return 503 $signalbox_unanswered;
+${unansweredHeaders(p)}            return 503 $signalbox_unanswered;
         }
     }
 }

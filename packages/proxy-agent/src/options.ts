@@ -36,6 +36,8 @@ export interface AgentOptions {
   readonly edgeUpstream: string | undefined;
   /** DNS server the edge resolves the routing proxies with (Docker's embedded one). */
   readonly edgeResolver: string;
+  /** HideInfoHeaders of the extension: the edge's own answers leave out the headers that describe it. */
+  readonly edgeHideInfoHeaders: boolean;
   /** stream module for `load_module`, used when the file exists (Debian builds it dynamically). */
   readonly streamModulePath: string;
   /**
@@ -130,6 +132,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     logLevel,
     edgeUpstream: hostName(env, 'SIGNALBOX_EDGE_UPSTREAM'),
     edgeResolver: hostName(env, 'SIGNALBOX_EDGE_RESOLVER', true) ?? '127.0.0.11',
+    edgeHideInfoHeaders: int(env, 'SIGNALBOX_EDGE_HIDE_INFO_HEADERS', 0, 0, 1) === 1,
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),

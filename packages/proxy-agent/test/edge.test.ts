@@ -40,6 +40,15 @@ describe('edgeConfig', () => {
     expect(streamPart).not.toMatch(/listen 80;/);
   });
 
+  it("answers 503 itself when no task routes the host or none is reached, with the routing proxies' debug headers (HideInfoHeaders: the request id only)", () => {
+    expect(httpPart).toContain('error_page 502 = @signalbox_unanswered;');
+    expect(httpPart).toMatch(/"~\[0-9\]" "signalbox: no service is routed for this host\\n";/);
+    expect(httpPart).toMatch(/location @signalbox_unanswered \{[^}]*add_header x-request-id \$request_id always;[^}]*add_header x-proxy-id \$hostname always;[^}]*return 503 \$signalbox_unanswered;/);
+    const hidden = edgeConfig({ upstream: 'x', httpPort: 80, pidPath: '/p', resolver: '127.0.0.11', hideInfoHeaders: true });
+    expect(hidden).toContain('add_header x-request-id $request_id always;');
+    expect(hidden).not.toMatch(/x-proxy-id|x-server-info/);
+  });
+
   it('loads the stream module only when it is a dynamic module and there is a TLS port', () => {
     expect(conf).not.toContain('load_module');
     expect(edgeConfig({ upstream: 'x', httpPort: 80, httpsPort: 443, pidPath: '/p', resolver: '127.0.0.11', streamModulePath: '/m/s.so' })).toMatch(/^load_module \/m\/s\.so;$/m);
@@ -71,7 +80,9 @@ describe('countEstablished', () => {
 describe('edge options', () => {
   it('reads the edge upstream, resolver and drain time', () => {
     const o = loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'tasks.signalbox-proxy', SIGNALBOX_EDGE_RESOLVER: '127.0.0.1:5353', SIGNALBOX_DRAIN_MS: '6000' });
-    expect(o).toMatchObject({ edgeUpstream: 'tasks.signalbox-proxy', edgeResolver: '127.0.0.1:5353', drainMs: 6000 });
+    expect(o).toMatchObject({ edgeUpstream: 'tasks.signalbox-proxy', edgeResolver: '127.0.0.1:5353', drainMs: 6000, edgeHideInfoHeaders: false });
+    expect(loadOptions({ SIGNALBOX_EDGE_HIDE_INFO_HEADERS: '1' }).edgeHideInfoHeaders).toBe(true);
+    expect(() => loadOptions({ SIGNALBOX_EDGE_HIDE_INFO_HEADERS: 'yes' })).toThrow(/SIGNALBOX_EDGE_HIDE_INFO_HEADERS/);
   });
   it('refuses a name that could inject nginx text', () => {
     expect(() => loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'x; include /etc/passwd' })).toThrow(OptionsError);

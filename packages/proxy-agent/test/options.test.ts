@@ -21,6 +21,7 @@ describe('loadOptions', () => {
       logLevel: 'info',
       edgeUpstream: undefined,
       edgeResolver: '127.0.0.11',
+      edgeHideInfoHeaders: false,
       streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
       drainMs: 0,
       stateDir: '',
