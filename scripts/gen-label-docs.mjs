@@ -11,7 +11,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { KNOWN_LABELS, LABELS, MAX_LABEL_VALUE_LENGTH, LABEL_CODE_DOCS, LABEL_ERROR_CODES, LABEL_WARNING_CODES, decodeLabels, exampleLabels } = await import(`${root}packages/model/dist/index.js`);
+const { KNOWN_LABELS, LABELS, MAX_LABEL_VALUE_LENGTH, LABEL_CODE_DOCS, LABEL_ERROR_CODES, LABEL_WARNING_CODES, ROUTE_SPEC_DEFAULTS, decodeLabels, exampleLabels } = await import(
+  `${root}packages/model/dist/index.js`
+);
 
 const P = 'com.docker.lb.';
 const md = (s) => s.replace(/[|*]/g, (c) => `\\${c}`);
@@ -76,23 +78,9 @@ for (const s of KNOWN_LABELS) {
   line();
   line('decodes to (defaults omitted):');
   line();
-  const shown = Object.fromEntries(
-    Object.entries(r.spec).filter(([k, v]) => {
-      const defaults = {
-        contextRootRewrite: false,
-        ipHash: false,
-        sslOnly: false,
-        sslPassthrough: false,
-        sslBackend: false,
-        sslBackendTlsVerify: 'none',
-        defaultBackend: false,
-        backendMode: 'task',
-        serviceCluster: '',
-      };
-      if (Array.isArray(v) && v.length === 0 && k !== 'hosts') return false;
-      return !(k in defaults) || defaults[k] !== v;
-    }),
-  );
+  // The model's defaults (ROUTE_SPEC_DEFAULTS), compared as JSON so that an empty list matches [].
+  const isDefault = (k, v) => k in ROUTE_SPEC_DEFAULTS && JSON.stringify(ROUTE_SPEC_DEFAULTS[k]) === JSON.stringify(v);
+  const shown = Object.fromEntries(Object.entries(r.spec).filter(([k, v]) => !isDefault(k, v)));
   line('```json');
   line(JSON.stringify(shown));
   line('```');

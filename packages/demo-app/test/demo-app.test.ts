@@ -1,8 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
-import path from 'node:path';
+import { selfSigned } from '@signalbox/test-support';
 import WebSocket from 'ws';
 import { startDemoServer, type DemoServer, type DemoResponse } from '../src/index.js';
 
@@ -82,39 +81,12 @@ const haveOpenssl = (() => {
 
 (haveOpenssl ? describe : describe.skip)('demo-app over TLS', () => {
   let demo: DemoServer;
-  let dir: string;
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'demo-app-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=demo.test',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    demo = await startDemoServer({
-      port: 0,
-      host: '127.0.0.1',
-      tls: { cert: readFileSync(path.join(dir, 'cert.pem')), key: readFileSync(path.join(dir, 'key.pem')) },
-    });
+    const { cert, key } = selfSigned({ commonName: 'demo.test', days: 1 });
+    demo = await startDemoServer({ port: 0, host: '127.0.0.1', tls: { cert, key } });
   });
   afterAll(async () => {
     await demo.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('serves HTTPS and reports tls: true', async () => {

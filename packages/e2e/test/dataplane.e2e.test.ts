@@ -27,7 +27,8 @@ import {
   explainingFailure,
   waitFor,
 } from './helpers/swarm.js';
-import { createSecret, httpsGet, removeSecret, selfSigned } from './helpers/tls.js';
+import { selfSigned } from '@signalbox/test-support';
+import { createSecret, httpsGet, removeSecret } from './helpers/tls.js';
 
 jest.setTimeout(300_000);
 
@@ -289,7 +290,7 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
   const stamp = Date.now().toString(36);
   const crt = `${P}tls-${stamp}.crt`;
   const key = `${P}tls-${stamp}.key`;
-  const pair = await selfSigned([host(app)]);
+  const pair = selfSigned({ dnsNames: [host(app)], days: 2 });
   const fingerprint = new X509Certificate(pair.cert).fingerprint256;
   await createSecret(crt, pair.cert);
   await createSecret(key, pair.key);

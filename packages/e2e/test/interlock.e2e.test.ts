@@ -34,7 +34,8 @@ import {
   nameOf,
   routedTo,
 } from './helpers/swarm.js';
-import { HTTPS_PORT, createSecret, httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
+import { selfSigned } from '@signalbox/test-support';
+import { HTTPS_PORT, createSecret, httpsGet, removeSecret, tlsHandshake } from './helpers/tls.js';
 import { openSocket } from './helpers/ws.js';
 
 jest.setTimeout(240_000);
@@ -212,7 +213,7 @@ test('an idempotent request is retried on another task when one answers 503', as
 
 test('ssl_only redirects (302) to the load balancer on 443 set as SSLRedirectPort, and works through it', async () => {
   const name = `${P}ssl`;
-  const cert = await selfSigned(['secure.il.test', 'fallback.il.test']);
+  const cert = selfSigned({ dnsNames: ['secure.il.test', 'fallback.il.test'], days: 2 });
   const certId = await createSecret(`${P}cert`, cert.cert);
   const keyId = await createSecret(`${P}key`, cert.key);
   secrets.push(`${P}cert`, `${P}key`);

@@ -26,7 +26,8 @@ import {
   nameOf,
   routedTo,
 } from './helpers/swarm.js';
-import { HTTPS_PORT, createSecret, httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
+import { selfSigned } from '@signalbox/test-support';
+import { HTTPS_PORT, createSecret, httpsGet, removeSecret, tlsHandshake } from './helpers/tls.js';
 import { openSocket } from './helpers/ws.js';
 
 jest.setTimeout(240_000);
@@ -559,7 +560,11 @@ describe('TLS', () => {
   const backendSecrets: { name: string; id: string }[] = [];
 
   beforeAll(async () => {
-    const [a, b, be] = await Promise.all([selfSigned([hostA, 'sslonly.lbl.test']), selfSigned([hostB]), selfSigned(['pt.lbl.test', 'backend.lbl.test'])]);
+    const [a, b, be] = [
+      selfSigned({ dnsNames: [hostA, 'sslonly.lbl.test'], days: 2 }),
+      selfSigned({ dnsNames: [hostB], days: 2 }),
+      selfSigned({ dnsNames: ['pt.lbl.test', 'backend.lbl.test'], days: 2 }),
+    ];
     certA = a.cert;
     certB = b.cert;
     certBackend = be.cert;

@@ -6,9 +6,10 @@
 import { X509Certificate } from 'node:crypto';
 import { jest } from '@jest/globals';
 import type { DiagnosticCode } from '@signalbox/model';
+import { selfSigned } from '@signalbox/test-support';
 import { PROXY_SERVICE, createDemoService, docker, ensureNetwork, get, removeNetwork, removeService, serviceAttachments, serviceSettled, statusOf, waitFor } from './helpers/swarm.js';
 import type { CoreServiceStatus, HttpResult } from './helpers/swarm.js';
-import { httpsGet, removeSecret, selfSigned, tlsHandshake } from './helpers/tls.js';
+import { httpsGet, removeSecret, tlsHandshake } from './helpers/tls.js';
 
 jest.setTimeout(300_000);
 
@@ -69,9 +70,9 @@ const rejected = (code: DiagnosticCode) => (s: CoreServiceStatus) => s.status ==
 
 beforeAll(async () => {
   await ensureNetwork(NET);
-  const shop = await selfSigned([SHOP]);
+  const shop = selfSigned({ dnsNames: [SHOP], days: 2 });
   shopCert = shop.cert;
-  const backend = await selfSigned([`tls.${SHOP}`]);
+  const backend = selfSigned({ dnsNames: [`tls.${SHOP}`], days: 2 });
   await secret(`${P}shop.crt`, shop.cert, VICTIM);
   await secret(`${P}shop.key`, shop.key, VICTIM);
   await secret(`${P}backend.crt`, backend.cert);

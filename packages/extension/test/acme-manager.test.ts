@@ -1,28 +1,23 @@
 // The order state machine without a CA: backoff per host, one host's failures never delaying another,
 // renewal timing, and the sealed store (its own key, so a token rotation keeps it; re-sealing; a wrong
 // key). (acme.int.test.ts runs the same against pebble.)
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterModel } from '@signalbox/model';
 import { parseConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/protocol';
+import { selfSigned as makeSelfSigned } from '@signalbox/test-support';
 import { AcmeService } from '../src/acme/service.js';
 import { AcmeManager, renewAt, type AcmePolicy, type IssuedPair } from '../src/acme/manager.js';
-import { writeSelfSigned } from './helpers/self-signed.js';
 import { AcmeStore, Sealer, StoreKeyError, readStoreKey, type AcmeBackend, type StoreKey, type StoredObject } from '../src/acme/store.js';
 
 const log = createLogger('test', 'silent');
 const POLICY: AcmePolicy = { renewBeforeMs: 10 * 86400_000, retry: { initialMs: 1000, maxMs: 8000 }, orderTimeoutMs: 5000, concurrency: 2 };
 
 function selfSigned(host: string, days: number): IssuedPair {
-  const dir = mkdtempSync(join(tmpdir(), 'sbx-acme-'));
-  try {
-    const { certFile, keyFile } = writeSelfSigned(dir, host, `DNS:${host}`, days);
-    return { certPem: readFileSync(certFile, 'utf8'), keyPem: readFileSync(keyFile, 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { cert, key } = makeSelfSigned({ dnsNames: [host], days });
+  return { certPem: cert, keyPem: key };
 }
 
 class MemoryBackend implements AcmeBackend {

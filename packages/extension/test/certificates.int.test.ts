@@ -2,13 +2,13 @@
 // the mounted secrets (here: a directory of real PEM files made with openssl), excludes only the
 // services whose pair cannot be served, and publishes the rest through real nginx -t.
 import { jest } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { parseConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/protocol';
+import { writeSelfSigned } from '@signalbox/test-support';
 import { certificateCulprits, covers, pairProblem, secretsDirReader } from '../src/certificates.js';
 import { NginxValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
@@ -24,27 +24,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A self-signed pair for `names` written as secrets <base>.crt / <base>.key. */
 function pair(base: string, names: string[]): void {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-days',
-      '30',
-      '-subj',
-      `/CN=${names[0]}`,
-      '-addext',
-      `subjectAltName=${names.map((n) => `DNS:${n}`).join(',')}`,
-      '-keyout',
-      join(dir, `${base}.key`),
-      '-out',
-      join(dir, `${base}.crt`),
-    ],
-    { stdio: 'ignore' },
-  );
+  writeSelfSigned({ certFile: join(dir, `${base}.crt`), keyFile: join(dir, `${base}.key`) }, { dnsNames: names, days: 30, keyType: 'rsa' });
 }
 pair('shop', ['shop.example.com']);
 pair('wild', ['*.shop.example.com']);

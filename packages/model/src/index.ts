@@ -17,6 +17,7 @@ export * from './config-rules.js';
 export * from './config-docs.js';
 export * from './duration.js';
 export * from './labels.js';
+export { ROUTE_SPEC_DEFAULTS } from './label-rules.js';
 export * from './label-codes.js';
 export * from './label-declarations.js';
 export * from './label-syntax.js';

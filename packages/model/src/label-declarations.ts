@@ -5,7 +5,8 @@
 // `signalbox lint` decodes through the same decoder. Rules between labels are in label-rules.ts.
 //
 // A new label: add an entry here (in documentation order), its field to RouteSpec (labels-types.ts)
-// and buildSpec (label-rules.ts), then regenerate the schema file and docs/labels.md.
+// and buildSpec (label-rules.ts; an optional label's default to ROUTE_SPEC_DEFAULTS there), then
+// regenerate the schema file and docs/labels.md.
 // labels.test.ts checks that each schema fragment accepts exactly what its parser accepts.
 import type { LabelCode } from './label-codes.js';
 import type { Parser } from './label-parsers.js';

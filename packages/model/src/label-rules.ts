@@ -86,25 +86,45 @@ export function crossChecks(c: Collector, f: Fields): void {
   }
 }
 
+/**
+ * What each RouteSpec field of an optional label is when the label is absent: the one place these
+ * defaults are declared (buildSpec applies them; docs/labels.md leaves them out of its examples). The
+ * required hosts and port have none, and optional fields without a value are left out of the spec.
+ */
+export const ROUTE_SPEC_DEFAULTS = {
+  contextRootRewrite: false,
+  ipHash: false,
+  sslOnly: false,
+  sslPassthrough: false,
+  sslBackend: false,
+  sslBackendTlsVerify: 'none',
+  websocketEndpoints: [],
+  redirects: [],
+  defaultBackend: false,
+  backendMode: 'task',
+  serviceCluster: '',
+} as const satisfies Partial<Record<keyof RouteSpec, unknown>>;
+
 /** The RouteSpec of labels that all decoded. */
 export function buildSpec(f: Fields): RouteSpec {
   const val = <T>(field: Field<T>): T | undefined => (field.state === 'ok' ? field.value : undefined);
+  const D = ROUTE_SPEC_DEFAULTS;
   const root = val(f.context_root);
   const contextRoot = root === '/' ? undefined : root;
   const spec: RouteSpec = {
-    hosts: val(f.hosts) ?? [],
+    hosts: val(f.hosts) ?? [], // required unless default_backend: empty only for a default backend
     port: val(f.port) ?? 0, // required: decode never builds a spec without it
-    contextRootRewrite: contextRoot !== undefined && (val(f.context_root_rewrite) ?? false),
-    ipHash: val(f.ip_hash) ?? false,
-    sslOnly: val(f.ssl_only) ?? false,
-    sslPassthrough: val(f.ssl_passthrough) ?? false,
-    sslBackend: val(f.ssl_backend) ?? false,
-    sslBackendTlsVerify: val(f.ssl_backend_tls_verify) ?? 'none',
-    websocketEndpoints: val(f.websocket_endpoints) ?? [],
-    redirects: val(f.redirects) ?? [],
-    defaultBackend: val(f.default_backend) ?? false,
-    backendMode: val(f.backend_mode) ?? 'task',
-    serviceCluster: val(f.service_cluster) ?? '',
+    contextRootRewrite: contextRoot !== undefined && (val(f.context_root_rewrite) ?? D.contextRootRewrite),
+    ipHash: val(f.ip_hash) ?? D.ipHash,
+    sslOnly: val(f.ssl_only) ?? D.sslOnly,
+    sslPassthrough: val(f.ssl_passthrough) ?? D.sslPassthrough,
+    sslBackend: val(f.ssl_backend) ?? D.sslBackend,
+    sslBackendTlsVerify: val(f.ssl_backend_tls_verify) ?? D.sslBackendTlsVerify,
+    websocketEndpoints: val(f.websocket_endpoints) ?? [...D.websocketEndpoints],
+    redirects: val(f.redirects) ?? [...D.redirects],
+    defaultBackend: val(f.default_backend) ?? D.defaultBackend,
+    backendMode: val(f.backend_mode) ?? D.backendMode,
+    serviceCluster: val(f.service_cluster) ?? D.serviceCluster,
   };
   const network = val(f.network);
   if (network !== undefined) spec.network = network;

@@ -2,7 +2,7 @@
 // must be in all of them, and nothing else may be.
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { KNOWN_LABELS, LABELS, LABEL_CODE_DOCS, decodeLabels, exampleLabels } from '../src/index.js';
+import { KNOWN_LABELS, LABELS, LABEL_CODE_DOCS, ROUTE_SPEC_DEFAULTS, decodeLabels, exampleLabels } from '../src/index.js';
 import type { KnownLabel } from '../src/index.js';
 
 const P = 'com.docker.lb.';
@@ -52,6 +52,12 @@ describe('label declarations', () => {
     const r = decodeLabels({ ...exampleLabels(s), [P + s]: '{' });
     if (r.status !== 'rejected') throw new Error(`accepted ${s}={`);
     expect(r.errors.filter((e) => e.key === P + s).map((e) => e.code)).toEqual([code]);
+  });
+
+  test('a service with only hosts and port decodes to ROUTE_SPEC_DEFAULTS (what docs/labels.md leaves out of its examples)', () => {
+    const r = decodeLabels({ [`${P}hosts`]: 'app.example.com', [`${P}port`]: '8080' });
+    if (r.status !== 'ok') throw new Error(`rejected: ${JSON.stringify(r)}`);
+    expect(r.spec).toEqual({ hosts: ['app.example.com'], port: 8080, ...ROUTE_SPEC_DEFAULTS });
   });
 
   test('the decoder runs only the declared parsers: no label module compiles a JSON Schema', () => {

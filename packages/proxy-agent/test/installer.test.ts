@@ -115,6 +115,16 @@ describe('install', () => {
     expect(installer.failures).toBe(1);
   });
 
+  it('remembers at most 32 failed configs, forgetting the oldest first', async () => {
+    await withInstalledA();
+    const bads = Array.from({ length: 33 }, (_, i) => `${BAD}# ${i}\n`);
+    for (const bad of bads) expect((await installer.submit(cand(bad))).repeated).toBeUndefined();
+    // The 33rd pushed the first out: it is tested again; the second is still known.
+    expect(await installer.submit(cand(bads[1]!))).toMatchObject({ status: 'failed', repeated: true });
+    expect(await installer.submit(cand(bads[0]!))).toMatchObject({ status: 'failed' });
+    expect(runner.tests).toEqual([...bads, bads[0]]);
+  });
+
   it('re-tests bytes whose test only timed out', async () => {
     await withInstalledA();
     runner.verdict = () => ({ ok: false, transient: true, output: 'nginx -t did not finish within 10000 ms' });
@@ -270,6 +280,19 @@ describe('initialize', () => {
     expect(installer.installed).toMatchObject({ sha256: sha256Hex(Buffer.from(B)), source: 'extension', configName: 'signalbox-nginx-7' });
     expect(runner.events.map((e) => e.op)).toEqual(['test']); // tested in place, not reloaded
     expect(readOrNull(configPath)).toBe(B);
+  });
+
+  it('falls back to the bootstrap when its own config no longer passes nginx -t after a restart', async () => {
+    // E.g. a config naming ACME files on tmpfs, which a container restart empties.
+    await withInstalledA();
+    await installer.submit(cand(B, 'extension', 'signalbox-nginx-7'));
+    writeBootstrap(C);
+    runner = new FakeRunner(configPath);
+    runner.verdict = (bytes) => (bytes === B ? { ok: false, output: 'nginx: [emerg] cannot load certificate' } : { ok: true, output: '' });
+    installer = newInstaller();
+    expect(await init()).toMatchObject({ status: 'installed', sha256: sha256Hex(Buffer.from(C)) });
+    expect(installer.installed).toMatchObject({ source: 'bootstrap', configName: 'signalbox-nginx-1' });
+    expect(readOrNull(configPath)).toBe(C);
   });
 
   it('prefers the bootstrap over a foreign config (the image default) at configPath', async () => {

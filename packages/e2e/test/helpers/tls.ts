@@ -1,53 +1,10 @@
-// TLS helpers for e2e tests: self-signed certificates made with openssl, Docker secrets holding them,
+// TLS helpers for e2e tests: Docker secrets holding certificates (made by @signalbox/test-support),
 // and HTTPS / raw TLS clients aimed at the proxy's published TLS port with a chosen SNI.
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 import { docker } from './swarm.js';
 
-const run = promisify(execFile);
-
 export const HTTPS_PORT = Number(process.env.SIGNALBOX_HTTPS_PORT ?? 8443);
-
-export interface SelfSigned {
-  cert: string;
-  key: string;
-}
-
-/** A self-signed P-256 certificate with CN and subjectAltName DNS:<each host>. */
-export async function selfSigned(hosts: readonly string[]): Promise<SelfSigned> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'sbx-tls-'));
-  try {
-    const certFile = path.join(dir, 'cert.pem');
-    const keyFile = path.join(dir, 'key.pem');
-    await run('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${hosts[0]}`,
-      '-addext',
-      `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
-    ]);
-    return { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** Creates (or replaces, when unused) a Docker secret; returns its id. */
 export async function createSecret(name: string, data: string): Promise<string> {

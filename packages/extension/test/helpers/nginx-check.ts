@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { selfSigned } from '@signalbox/test-support';
 import { execa } from 'execa';
 
 export interface NginxCheckOptions {
@@ -81,13 +82,10 @@ export function testMaterial(): Promise<TestMaterial> {
   testPem ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'signalbox-cert-'));
     try {
-      const key = path.join(dir, 'key.pem');
-      const cert = path.join(dir, 'cert.pem');
+      const { cert, key } = selfSigned({ commonName: 'test', days: 1, keyType: 'rsa' });
       const dh = path.join(dir, 'dh.pem');
-      await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=test', '-days', '1', '-keyout', key, '-out', cert]);
       await execa('openssl', ['genpkey', '-genparam', '-algorithm', 'DH', '-pkeyopt', 'group:ffdhe2048', '-out', dh]);
-      const [k, c, d] = await Promise.all([readFile(key, 'utf8'), readFile(cert, 'utf8'), readFile(dh, 'utf8')]);
-      return { cert: c, key: k, pem: c + k, dhparam: d };
+      return { cert, key, pem: cert + key, dhparam: await readFile(dh, 'utf8') };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

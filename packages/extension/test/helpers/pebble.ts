@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSelfSigned } from '@signalbox/test-support';
 import { freePort } from './free-port.js';
-import { writeSelfSigned } from './self-signed.js';
 
 export interface Pebble {
   directoryUrl: string;
@@ -50,7 +50,10 @@ export interface PebbleOptions {
 
 export async function startPebble(o: PebbleOptions): Promise<Pebble> {
   const dir = mkdtempSync(join(tmpdir(), 'sbx-pebble-'));
-  const listener = writeSelfSigned(dir, 'pebble test listener', 'IP:127.0.0.1,DNS:localhost', 2);
+  const listener = writeSelfSigned(
+    { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+    { commonName: 'pebble test listener', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'], days: 2 },
+  );
   const [listen, management, dns, dnsManagement] = [await freePort(), await freePort(), await freePort(), await freePort()];
   writeFileSync(
     join(dir, 'pebble.json'),

@@ -1,0 +1,2 @@
+// @signalbox/test-support: helpers the packages' tests share. Only ever a devDependency.
+export * from './self-signed.js';
