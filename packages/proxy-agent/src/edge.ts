@@ -9,7 +9,7 @@
 //   does not route (it closes without an answer): one routing proxy may reload a moment before another.
 // - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
 //   the edge forwards bytes, with the client address in a PROXY protocol header.
-import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNKNOWN_HOST_MESSAGE } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNSERVED_BEHIND_EDGE_MESSAGE } from '@signalbox/protocol';
 
 export const EDGE_CONFIG_NAME = 'signalbox-edge';
 
@@ -112,13 +112,13 @@ ${temp}
         "" close;
     }
 
-    # A routing proxy closes the connection without an answer for a host it does not route (it may not
-    # have loaded it yet while another has): that is an error, retried on another task above. When no task
-    # answers, the edge's own 502 becomes a 503 that says why: some task was reached (a connect time is
-    # recorded) but none routes the host, or no task could be reached at all.
+    # A routing proxy closes the connection without an answer for a request it cannot serve (a host or path
+    # it has not loaded yet while another has, a route whose task it does not know yet): that is an error,
+    # retried on another task above. When no task answers, the edge's own 502 becomes a 503 that says why:
+    # some task was reached (a connect time is recorded) but none serves the request, or none was reached.
     map $upstream_connect_time $signalbox_unanswered {
         default "signalbox: no routing proxy could be reached\\n";
-        "~[0-9]" "${UNKNOWN_HOST_MESSAGE}\\n";
+        "~[0-9]" "${UNSERVED_BEHIND_EDGE_MESSAGE}\\n";
     }
 
     server {
