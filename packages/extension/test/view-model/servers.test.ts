@@ -94,7 +94,11 @@ describe('virtualHostServers', () => {
     ]);
     // Single hop answers them itself.
     const [single] = virtualHostServers(hostInput, host);
-    expect(statuses(single!).filter(([, status]) => status !== 'proxy').map(([, status]) => status)).toEqual([503, 503, 503]);
+    expect(
+      statuses(single!)
+        .filter(([, status]) => status !== 'proxy')
+        .map(([, status]) => status),
+    ).toEqual([503, 503, 503]);
   });
 
   it('returns a whole-host redirect instead of any location', () => {
