@@ -350,8 +350,8 @@ describe('edge → routing proxies on real nginx', () => {
       // What both have loaded is served by both.
       expect((await request(p.edgeHttp, 'grow.test', `/old/o${i}`)).status).toBe(200);
     }
-    // A host, or a path of a routed host, no routing proxy serves: each is asked once, then the edge
-    // answers 503 and says why.
+    // A host, or a path of a routed host, no routing proxy serves: each is asked (twice, see the single
+    // task test below), then the edge answers 503 and says why.
     for (const [host, urlPath] of [
       ['nobody.test', '/'],
       ['grow.test', '/elsewhere'],
@@ -378,6 +378,50 @@ describe('edge → routing proxies on real nginx', () => {
       const exited = new Promise((r) => nowhere.once('exit', r));
       nowhere.kill('SIGTERM');
       await exited;
+    }
+  });
+
+  it('asks a single routing task once more when it closed without an answer (its old workers right after a reload), but never sends a request with a body twice', async () => {
+    // A stand-in for the only routing task: it closes the next `closeNext` connections as soon as it has
+    // read a request (what a worker without the new route does behind the edge), then answers 200.
+    let closeNext = 0;
+    let connections = 0;
+    const task = net.createServer((socket) => {
+      connections++;
+      socket.once('data', () => {
+        if (closeNext > 0) {
+          closeNext--;
+          socket.destroy();
+          return;
+        }
+        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
+      });
+    });
+    const taskPort = await new Promise<number>((r) => task.listen(0, '127.0.0.4', () => r((task.address() as net.AddressInfo).port)));
+    const single = await dnsServer('tasks.single.test', ['127.0.0.4']);
+    const dir = path.join(tmp, 'edge-single');
+    const port = await freePort();
+    const conf = edgeConfig({ upstream: 'tasks.single.test', httpPort: port, upstreamHttpPort: taskPort, pidPath: path.join(dir, 'nginx.pid'), resolver: `127.0.0.1:${single.port}`, tempDir: dir });
+    const edgeSingle = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status === 200);
+    const attempt = async (method: string, close: number) => {
+      closeNext = close;
+      const before = connections;
+      const r = await request(port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
+      return [method, close, r.status, connections - before, r.body];
+    };
+    try {
+      expect(await attempt('GET', 1)).toEqual(['GET', 1, 200, 2, 'ok\n']);
+      expect(await attempt('HEAD', 1)).toEqual(['HEAD', 1, 200, 2, '']);
+      // Asked twice, closed twice: the edge's 503.
+      expect(await attempt('GET', 2)).toEqual(['GET', 2, 503, 2, 'signalbox: no service with a running task is routed for this host and path\n']);
+      // A POST is sent once: the edge cannot know whether the task handled it.
+      expect(await attempt('POST', 1)).toEqual(['POST', 1, 503, 1, 'signalbox: no service with a running task is routed for this host and path\n']);
+    } finally {
+      const exited = new Promise((r) => edgeSingle.once('exit', r));
+      edgeSingle.kill('SIGTERM');
+      await exited;
+      single.close();
+      await new Promise((r) => task.close(r));
     }
   });
 
