@@ -94,6 +94,11 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
   const table = locationTable();
   table.add(healthLocation());
   table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge));
+  // Plain HTTP behind the edge: a default backend with no running task (yet) closes, so the edge asks
+  // another routing proxy (see LocationContext.closeUnserved); HTTPS keeps the 503.
+  const plainTable = locationTable();
+  plainTable.add(healthLocation());
+  plainTable.add(db ? proxyLocation({ ...input.ctx, closeUnserved: input.behindEdge }, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge));
   const servers: ServerView[] = [
     {
       comment: db ? 'default server (http): default backend' : 'default server (http): unknown hosts',
@@ -104,7 +109,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       realIpFrom: listeners.plainRealIpFrom,
       realIpHeader: listeners.plainRealIpHeader,
       returnAll: null,
-      locations: table.sorted(),
+      locations: plainTable.sorted(),
     },
   ];
   // HTTPS for unknown hosts goes to the default backend too when it has a certificate to offer: that of

@@ -50,6 +50,19 @@ describe('defaultServers', () => {
   });
 });
 
+describe('defaultServers behind the edge', () => {
+  it('closes plain HTTP for a default backend with no running task (the edge asks another proxy), and keeps the 503 over HTTPS', () => {
+    const db = upstream('db', [], { services: ['fallback'] });
+    const tlsHost = vhost('fallback.test', [location('/', upstream('fb', undefined, { services: ['fallback'] }))], { tls: { certSecret: 'fb.crt', keySecret: 'fb.key' } });
+    const [http, https] = defaultServers(input({ defaultBackend: db, vhosts: [tlsHost], behindEdge: true }));
+    const root = (s: ServerView | undefined) => s!.locations.find((l) => l.path === '"/"');
+    expect(root(http)).toMatchObject({ kind: 'return', status: 444 });
+    expect(root(https)).toMatchObject({ kind: 'return', status: 503 });
+    const [single] = defaultServers(input({ defaultBackend: db, vhosts: [tlsHost] }));
+    expect(root(single)).toMatchObject({ kind: 'return', status: 503 });
+  });
+});
+
 describe('virtualHostServers', () => {
   const app = (more = {}) => vhost('app.test', [location('/', upstream('up'))], more);
 
