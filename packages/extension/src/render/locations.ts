@@ -143,8 +143,18 @@ export function acmeChallengeLocation(): LocationView {
   return { kind: 'proxy', modifier: '', path: quote(ACME_CHALLENGE_PATH), proxyPass: '$signalbox_acme_challenge', websocket: false, upstreamTls: null };
 }
 
+/** The context for a plain HTTP server: behind the edge, what it cannot serve closes (see closeUnserved). */
+export function plainContext(ctx: LocationContext, behindEdge: boolean): LocationContext {
+  return behindEdge ? { ...ctx, closeUnserved: true } : ctx;
+}
+
+/** `location /` that closes without an answer (444), so the edge asks another routing proxy. */
+function closeRoot(): LocationView {
+  return { kind: 'return', modifier: '', path: quote('/'), status: UNKNOWN_HOST_BEHIND_EDGE, body: null, contentType: null, accessLog: true };
+}
+
 export function unroutedPath(ctx: Pick<LocationContext, 'closeUnserved'>): LocationView {
-  if (ctx.closeUnserved) return { kind: 'return', modifier: '', path: quote('/'), status: UNKNOWN_HOST_BEHIND_EDGE, body: null, contentType: null, accessLog: true };
+  if (ctx.closeUnserved) return closeRoot();
   return {
     kind: 'return',
     modifier: '',
@@ -176,7 +186,7 @@ export function healthLocation(): LocationView {
  * edge answers 503 itself when none of them routes the host.
  */
 export function unknownHost(behindEdge: boolean): LocationView {
-  if (behindEdge) return { kind: 'return', modifier: '', path: quote('/'), status: UNKNOWN_HOST_BEHIND_EDGE, body: null, contentType: null, accessLog: true };
+  if (behindEdge) return closeRoot();
   return {
     kind: 'return',
     modifier: '',

@@ -4,12 +4,12 @@ import type { ClusterModel, ExtensionConfig, PassthroughHost, Upstream, VirtualH
 import { comment, hostName, nginxVar, port, quote } from './quote.js';
 import { cmp } from './ordering.js';
 import type { Listeners } from './listeners.js';
-import { acmeChallengeLocation, healthLocation, locationTable, proxyLocation, routeLocations, UNKNOWN_HOST_BEHIND_EDGE, unknownHost, unroutedPath, upstreamRef } from './locations.js';
+import { acmeChallengeLocation, healthLocation, locationTable, plainContext, proxyLocation, routeLocations, UNKNOWN_HOST_BEHIND_EDGE, unknownHost, unroutedPath, upstreamRef } from './locations.js';
 import type { LocationContext } from './locations.js';
 import { addRedirectLocations, wholeHostReturn } from './redirects.js';
 import type { HostRedirects } from './redirects.js';
 import { certificateFiles, defaultBackendCertificate } from './tls.js';
-import type { ReturnView, ServerView } from './view-types.js';
+import type { LocationView, ReturnView, ServerView } from './view-types.js';
 
 /** Interlock answered ssl_only with a 302 (not a 301 that browsers cache for good). */
 const SSL_ONLY_STATUS = 302;
@@ -91,14 +91,12 @@ export function httpServers(input: ServerInput): HttpServers {
 /** The servers for unknown hosts: the default backend (HTTPS only when it has a certificate to offer), else 503 and a rejected handshake. */
 export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhosts' | 'listeners' | 'ctx' | 'secretsDir' | 'acmeDir' | 'behindEdge'>): ServerView[] {
   const { defaultBackend: db, listeners } = input;
-  const table = locationTable();
-  table.add(healthLocation());
-  table.add(db ? proxyLocation(input.ctx, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge));
-  // Plain HTTP behind the edge: a default backend with no running task (yet) closes, so the edge asks
-  // another routing proxy (see LocationContext.closeUnserved); HTTPS keeps the 503.
-  const plainTable = locationTable();
-  plainTable.add(healthLocation());
-  plainTable.add(db ? proxyLocation({ ...input.ctx, closeUnserved: input.behindEdge }, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge));
+  const locations = (ctx: LocationContext): LocationView[] => {
+    const table = locationTable();
+    table.add(healthLocation());
+    table.add(db ? proxyLocation(ctx, '', '/', upstreamRef(db), '', false) : unknownHost(input.behindEdge));
+    return table.sorted();
+  };
   const servers: ServerView[] = [
     {
       comment: db ? 'default server (http): default backend' : 'default server (http): unknown hosts',
@@ -109,7 +107,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       realIpFrom: listeners.plainRealIpFrom,
       realIpHeader: listeners.plainRealIpHeader,
       returnAll: null,
-      locations: plainTable.sorted(),
+      locations: locations(plainContext(input.ctx, input.behindEdge)),
     },
   ];
   // HTTPS for unknown hosts goes to the default backend too when it has a certificate to offer: that of
@@ -124,7 +122,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       rejectHandshake: false,
       realIpFrom: listeners.realIpFrom,
       returnAll: null,
-      locations: table.sorted(),
+      locations: locations(input.ctx),
     });
   } else {
     servers.push({
@@ -148,7 +146,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
   const whole = wholeHostReturn(hostRedirects);
 
   // Plain HTTP.
-  const plainCtx: LocationContext = input.behindEdge ? { ...ctx, closeUnserved: true } : ctx;
+  const plainCtx = plainContext(ctx, input.behindEdge);
   const plain = locationTable();
   let redirectUnlessForwardedHttps: ReturnView | undefined;
   if (!whole) {
