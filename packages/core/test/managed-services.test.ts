@@ -5,7 +5,7 @@ import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
 import { createMetrics } from '../src/metrics.js';
-import { BOOTSTRAP_PATH, EDGE_DRAIN_MS, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/desired-specs.js';
+import { BOOTSTRAP_FIELD, BOOTSTRAP_PATH, EDGE_DRAIN_MS, desiredEdgeSpec, desiredExtensionSpec, desiredProxySpec } from '../src/desired-specs.js';
 import { ManagedServices } from '../src/managed-services.js';
 import { NetworkLinger } from '../src/proxy-networks.js';
 
@@ -256,7 +256,7 @@ describe('ManagedServices.converge', () => {
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, metrics, log, driftCheckMs);
     const models = new Map([['default', model]]);
     const drifts = async () => (await metrics.serviceUpdates.get()).values.find((v) => v.labels.action === 'drift' && v.labels.service === 'signalbox-proxy')?.value ?? 0;
-    return { m, models, drifted, ensured, warn, services, inUse, drifts };
+    return { m, models, drifted, ensured, warn, services, inUse, drifts, log };
   }
   let now = 1_000_000;
   beforeEach(() => {
@@ -305,6 +305,70 @@ describe('ManagedServices.converge', () => {
     await m.converge(models, snap);
     expect(ensured).toEqual(['signalbox-extension', 'signalbox-proxy', 'signalbox-proxy-edge', 'signalbox-proxy']);
     expect(await drifts()).toBe(1);
+  });
+
+  // The ensure calls so far by service name, the last one winning: [spec, fields ignored when comparing].
+  const ensureCalls = (services: ReturnType<typeof setup>['services']) => new Map(services.ensure.mock.calls.map((c) => [(c[0] as ServiceSpec).Name, c as unknown as [any, string[]]]));
+
+  test('the proxy gets the newest published config as its bootstrap, which alone never rolls it; the other services are compared whole', async () => {
+    const { m, models, services } = setup();
+    services.listConfigs.mockImplementation((async (label: string) =>
+      label === 'com.signalbox.extension=default'
+        ? [
+            { ID: 'c2', Spec: { Name: 'signalbox-nginx-default-2' } },
+            { ID: 'c1', Spec: { Name: 'signalbox-nginx-default-1' } },
+          ]
+        : []) as any);
+    await m.converge(models, snap);
+    const calls = ensureCalls(services);
+    const [proxy, proxyIgnored] = calls.get('signalbox-proxy')!;
+    expect(proxy.TaskTemplate.ContainerSpec.Configs).toEqual([{ ConfigID: 'c2', ConfigName: 'signalbox-nginx-default-2', File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }]);
+    expect(proxyIgnored).toEqual([BOOTSTRAP_FIELD]);
+    expect(calls.get('signalbox-extension')![1]).toEqual([]);
+    expect(calls.get('signalbox-proxy-edge')![1]).toEqual([]);
+    // The spec version is that of the spec without the bootstrap: a newer config is not a new desired spec.
+    services.ensure.mockClear();
+    services.listConfigs.mockImplementation((async () => []) as any);
+    now += 3000;
+    await m.converge(models, snap);
+    const [bare] = ensureCalls(services).get('signalbox-proxy')!;
+    expect(bare.TaskTemplate.ContainerSpec.Configs).toEqual([]);
+    expect(bare.Labels[SPEC_VERSION_LABEL]).toBe(proxy.Labels[SPEC_VERSION_LABEL]);
+  });
+
+  test('the edge network is asked for once while the snapshot shows it, again when it was re-created; a failure is logged and retried', async () => {
+    const { m, models, services, log } = setup(0);
+    const edgeNetIn = (id: string): SwarmSnapshot => ({
+      ...snap,
+      networks: [...snap.networks, { id, name: 'signalbox-proxy-edge', driver: 'overlay', scope: 'swarm', attachable: false, ingress: false, labels: {} }],
+    });
+    await m.converge(models, snap); // not there yet: created
+    expect(services.ensureNetwork).toHaveBeenCalledTimes(1);
+    await m.converge(models, edgeNetIn('edge1'));
+    await m.converge(models, edgeNetIn('edge1'));
+    expect(services.ensureNetwork).toHaveBeenCalledTimes(1);
+    await m.converge(models, edgeNetIn('edge9')); // removed by hand and re-created: another id
+    expect(services.ensureNetwork).toHaveBeenCalledTimes(2);
+    services.ensureNetwork.mockRejectedValueOnce(new Error('engine busy'));
+    await m.converge(models, snap);
+    expect(log.error).toHaveBeenCalledWith({ network: 'signalbox-proxy-edge', err: 'engine busy' }, expect.stringContaining('edge network'));
+    await m.converge(models, snap);
+    expect(services.ensureNetwork).toHaveBeenCalledTimes(4);
+    expect(ensureCalls(services).get('signalbox-proxy')![0].TaskTemplate.Networks).toContainEqual({ Target: 'edge1' });
+  });
+
+  test('owned services, networks and configs are listed for removal at most once per driftCheckMs', async () => {
+    const { m, models, services } = setup(3000);
+    await m.converge(models, snap);
+    expect(services.listByLabel).toHaveBeenCalledTimes(1);
+    now += 2999;
+    await m.converge(models, snap);
+    expect(services.listByLabel).toHaveBeenCalledTimes(1);
+    now += 1; // 3000 ms since the last look
+    await m.converge(models, snap);
+    expect(services.listByLabel).toHaveBeenCalledTimes(2);
+    expect(services.listNetworksByLabel).toHaveBeenCalledTimes(2);
+    expect(services.listConfigs).toHaveBeenCalledWith('com.signalbox.owner=signalbox');
   });
 });
 
