@@ -46,6 +46,9 @@ export class ManagedServices {
       const model = models.get(name);
       if (!model) continue;
       const edge = ext.ProxyEdge ? await this.edgeNetwork(name, ext, snap) : undefined;
+      // Specs without the edge network would roll the proxies off it (the edge then reaches none) and take
+      // the trusted subnet from the extension: leave this extension's services as they are until it is back.
+      if (ext.ProxyEdge && !edge) continue;
       // The proxy stays a while on networks whose last routed service just went (see NetworkLinger).
       const proxyModel = { ...model, proxyNetworks: this.linger(name, ext, snap).keep(model.proxyNetworks, snap, now) };
       const proxy = desiredProxySpec(name, ext, proxyModel, this.ctx, snap, undefined, edge);

@@ -336,7 +336,7 @@ describe('ManagedServices.converge', () => {
     expect(bare.Labels[SPEC_VERSION_LABEL]).toBe(proxy.Labels[SPEC_VERSION_LABEL]);
   });
 
-  test('the edge network is asked for once while the snapshot shows it, again when it was re-created; a failure is logged and retried', async () => {
+  test('the edge network is asked for once while the snapshot shows it, again when it was re-created; a failure is logged and retried, and leaves the services as they are', async () => {
     const { m, models, services, log } = setup(0);
     const edgeNetIn = (id: string): SwarmSnapshot => ({
       ...snap,
@@ -350,8 +350,11 @@ describe('ManagedServices.converge', () => {
     await m.converge(models, edgeNetIn('edge9')); // removed by hand and re-created: another id
     expect(services.ensureNetwork).toHaveBeenCalledTimes(2);
     services.ensureNetwork.mockRejectedValueOnce(new Error('engine busy'));
+    services.ensure.mockClear();
     await m.converge(models, snap);
     expect(log.error).toHaveBeenCalledWith({ network: 'signalbox-proxy-edge', err: 'engine busy' }, expect.stringContaining('edge network'));
+    // Nothing is rolled off the edge meanwhile: the extension's services are left as they are.
+    expect(services.ensure).not.toHaveBeenCalled();
     await m.converge(models, snap);
     expect(services.ensureNetwork).toHaveBeenCalledTimes(4);
     expect(ensureCalls(services).get('signalbox-proxy')![0].TaskTemplate.Networks).toContainEqual({ Target: 'edge1' });
