@@ -360,6 +360,28 @@ describe('ManagedServices.converge', () => {
     expect(ensureCalls(services).get('signalbox-proxy')![0].TaskTemplate.Networks).toContainEqual({ Target: 'edge1' });
   });
 
+  test("the proxy stays on a network for config.toml's ProxyNetworkDetachDelay after its last routed service went; after a core restart what it joins counts as wanted now", async () => {
+    const { m, services } = setup(0);
+    const nets = () =>
+      ensureCalls(services)
+        .get('signalbox-proxy')![0]
+        .TaskTemplate.Networks.map((n: { Target: string }) => n.Target);
+    await m.converge(new Map([['default', { ...model, proxyNetworks: ['appnet'] }]]), snap);
+    expect(nets()).toEqual(['ctl', 'edge1', 'zz']);
+    const none = new Map([['default', { ...model, proxyNetworks: [] }]]);
+    now += 59_000; // within the default 60s
+    await m.converge(none, snap);
+    expect(nets()).toEqual(['ctl', 'edge1', 'zz']);
+    now += 1_000;
+    await m.converge(none, snap);
+    expect(nets()).toEqual(['ctl', 'edge1']);
+    // A new core finds the proxy on `backnet` (id aa) and keeps it there for the delay, not dropping it at once.
+    const restarted = setup(0);
+    const proxyOnBacknet = { id: 'p', name: 'signalbox-proxy', labels: {}, createdAt: '', networkIds: ['ctl', 'aa'], endpointMode: 'dnsrr' as const, vips: [], ports: [], tasks: [] };
+    await restarted.m.converge(none, { ...snap, services: [proxyOnBacknet] });
+    expect(ensureCalls(restarted.services).get('signalbox-proxy')![0].TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }]);
+  });
+
   test('owned services, networks and configs are listed for removal at most once per driftCheckMs', async () => {
     const { m, models, services } = setup(3000);
     await m.converge(models, snap);
