@@ -382,6 +382,48 @@ describe('ManagedServices.converge', () => {
     expect(ensureCalls(restarted.services).get('signalbox-proxy')![0].TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }]);
   });
 
+  test('removal touches only what a removed section left: edge networks and labelled configs; one that cannot be removed yet does not stop the others', async () => {
+    const { m, models, services } = setup();
+    services.listByLabel.mockImplementation((async () => [{ Spec: { Name: 'signalbox-proxy' } }, { Spec: {} }, { Spec: { Name: 'signalbox-proxy-old' } }]) as any);
+    services.listNetworksByLabel.mockImplementation((async () => [
+      { Id: 'n-ctl', Name: 'signalbox-control', Labels: { 'com.signalbox.owner': 'signalbox' } },
+      { Id: 'n-edge', Name: 'signalbox-proxy-edge', Labels: { 'com.signalbox.role': 'edge-network' } },
+      { Id: 'n-busy', Name: 'old-edge-busy', Labels: { 'com.signalbox.role': 'edge-network' } },
+      { Id: 'n-old', Name: 'old-edge', Labels: { 'com.signalbox.role': 'edge-network' } },
+    ]) as any);
+    services.removeNetwork.mockImplementation(async (id: string) => {
+      if (id === 'n-busy') throw new Error('network n-busy is in use');
+    });
+    services.listConfigs.mockImplementation((async (label: string) =>
+      label === 'com.signalbox.owner=signalbox'
+        ? [
+            { ID: 'c-unlabelled', Spec: { Name: 'by-hand', Labels: {} } },
+            { ID: 'c-busy', Spec: { Name: 'signalbox-nginx-old-2', Labels: { 'com.signalbox.extension': 'old' } } },
+            { ID: 'c-old', Spec: { Name: 'signalbox-nginx-old-1', Labels: { 'com.signalbox.extension': 'old' } } },
+          ]
+        : []) as any);
+    services.removeConfig.mockImplementation((async (id: string) => {
+      if (id === 'c-busy') throw new Error('config c-busy is in use');
+    }) as any);
+    await m.converge(models, snap);
+    expect(services.remove.mock.calls).toEqual([['signalbox-proxy-old']]);
+    expect(services.removeNetwork.mock.calls).toEqual([['n-busy'], ['n-old']]);
+    expect(services.removeConfig.mock.calls).toEqual([['c-busy'], ['c-old']]);
+  });
+
+  test('a refusal is logged again when the spec is refused anew after swarm accepted it in between', async () => {
+    const { m, models, services, log } = setup(0);
+    services.ensure.mockImplementation((async () => ({ action: 'refused', changed: ['Mode'], message: 'rollback completed' })) as any);
+    await m.converge(models, snap);
+    await m.converge(models, snap);
+    expect(log.error).toHaveBeenCalledTimes(3); // once each for extension, proxy and edge
+    services.ensure.mockImplementation((async () => ({ action: 'unchanged', changed: [] })) as any);
+    await m.converge(models, snap);
+    services.ensure.mockImplementation((async () => ({ action: 'refused', changed: ['Mode'], message: 'rollback completed' })) as any);
+    await m.converge(models, snap);
+    expect(log.error).toHaveBeenCalledTimes(6);
+  });
+
   test('owned services, networks and configs are listed for removal at most once per driftCheckMs', async () => {
     const { m, models, services } = setup(3000);
     await m.converge(models, snap);
