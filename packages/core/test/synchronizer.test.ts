@@ -49,8 +49,8 @@ const swarm = (services: ServiceSnapshot[], secrets: { id: string; name: string 
 
 const log = createLogger('test', 'silent');
 
-function harness(over: Partial<SynchronizerDeps> = {}) {
-  const cfg = parseConfig('[Extensions.default]\n');
+function harness(over: Partial<SynchronizerDeps> = {}, toml = '') {
+  const cfg = parseConfig(`[Extensions.default]\n${toml}`);
   if (!cfg.ok) throw new Error('default config must parse');
   const state = { current: swarm([web('a')]), failing: false, reads: 0 };
   const store = new ModelStore();
@@ -221,6 +221,19 @@ describe('Synchronizer reconcile', () => {
     sync.trigger('test');
     await jest.advanceTimersByTimeAsync(20);
     expect(await counter(metrics.rejections)).toBe(2);
+    sync.stop();
+  });
+
+  test('the ACME refusal gauge counts the refusals of the last read only', async () => {
+    const { sync, state, metrics, counter } = harness({}, '[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\nAllowedHosts = ["*.ok.test"]\n');
+    state.current = swarm([web('a', { 'com.docker.lb.hosts': 'a.ok.test,b.other.test', 'com.docker.lb.acme': 'true' })]);
+    sync.trigger('test');
+    await jest.advanceTimersByTimeAsync(20);
+    expect(await counter(metrics.acmeRefusals, { code: 'WARN_ACME_HOST_NOT_ALLOWED' })).toBe(1);
+    state.current = swarm([web('a', { 'com.docker.lb.hosts': 'a.ok.test', 'com.docker.lb.acme': 'true' })]); // the refused host dropped
+    sync.trigger('test');
+    await jest.advanceTimersByTimeAsync(20);
+    expect(await counter(metrics.acmeRefusals)).toBe(0);
     sync.stop();
   });
 
