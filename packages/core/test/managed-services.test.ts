@@ -424,6 +424,15 @@ describe('ManagedServices.converge', () => {
     expect(log.error).toHaveBeenCalledTimes(6);
   });
 
+  test('a changed desired spec is applied at once, without waiting for the drift interval', async () => {
+    const { m, services } = setup(60_000);
+    await m.converge(new Map([['default', { ...model, proxyNetworks: [] }]]), snap);
+    services.ensure.mockClear();
+    now += 100;
+    await m.converge(new Map([['default', { ...model, proxyNetworks: ['appnet'] }]]), snap); // a routed service on a new network
+    expect(services.ensure.mock.calls.map((c) => (c[0] as ServiceSpec).Name)).toEqual(['signalbox-proxy']); // the others' specs did not change
+  });
+
   test('owned services, networks and configs are listed for removal at most once per driftCheckMs', async () => {
     const { m, models, services } = setup(3000);
     await m.converge(models, snap);
