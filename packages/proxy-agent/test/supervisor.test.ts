@@ -159,6 +159,29 @@ describe('Supervisor', () => {
     }
   }, 30_000);
 
+  it('start() on a running nginx starts no second master', async () => {
+    const bin = script('nginx', `trap 'exit 0' QUIT\nsleep 30 &\nwait`);
+    const sup = new Supervisor({ nginxBin: bin, configPath: join(dir, 'nginx.conf'), logger: silentLogger });
+    sup.start();
+    const end = Date.now() + 10_000;
+    while (!sup.isRunning() && Date.now() < end) await sleep(20);
+    expect(sup.isRunning()).toBe(true);
+    const master = sup.pid!;
+    sup.start();
+    // A second spawn would happen within the microtasks start() queues (spawn itself is synchronous).
+    await new Promise((r) => setImmediate(r));
+    const after = sup.pid;
+    await sup.stop('SIGQUIT');
+    for (const pid of new Set([master, after])) {
+      try {
+        if (pid !== undefined) process.kill(-pid, 'SIGKILL'); // the stand-ins' sleep children
+      } catch {
+        // already gone with its group
+      }
+    }
+    expect(after).toBe(master);
+  }, 30_000);
+
   it('survives a missing nginx binary and stops cleanly while waiting to restart', async () => {
     const sup = new Supervisor({
       nginxBin: join(dir, 'no-such-nginx'),
