@@ -182,6 +182,28 @@ describe('Supervisor', () => {
     expect(after).toBe(master);
   }, 30_000);
 
+  it('keeps only the last 50 stderr lines, each cut to 1000 characters', async () => {
+    // 120 numbered lines, then one of 3000 characters, written in one go; then the stand-in exits.
+    const bin = script('nginx', `i=1\nwhile [ $i -le 120 ]; do echo "line $i" >&2; i=$((i+1)); done\nprintf '%03000d\\n' 0 >&2\nexit 1`);
+    const sup = new Supervisor({
+      nginxBin: bin,
+      configPath: join(dir, 'nginx.conf'),
+      logger: silentLogger,
+      restart: { initialMs: 20_000, maxMs: 20_000, stableMs: 60_000 },
+      stderr: () => undefined,
+    });
+    sup.start();
+    // Until the long line is in (the exit can be reported before the last stderr chunk is read).
+    const end = Date.now() + 10_000;
+    while (!sup.recentStderr().at(-1)?.startsWith('000') && Date.now() < end) await sleep(20);
+    await sup.stop('SIGQUIT');
+    const lines = sup.recentStderr();
+    expect(lines).toHaveLength(50);
+    expect(lines[0]).toBe('line 72');
+    expect(lines[48]).toBe('line 120');
+    expect(lines[49]).toBe('0'.repeat(1000));
+  }, 30_000);
+
   it('survives a missing nginx binary and stops cleanly while waiting to restart', async () => {
     const sup = new Supervisor({
       nginxBin: join(dir, 'no-such-nginx'),
