@@ -258,14 +258,24 @@ describe('edge → routing proxies on real nginx', () => {
           HTTPOptions: ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'].map((d) => `${d} ${path.join(dir, d)};`),
         },
       };
-      // The second task has loaded two hosts the first has not (yet): the moment between two proxies'
-      // reloads. The first does not know fresh.test and holds new.test (a route waiting for its network).
-      const late = (host: string, name: string): ClusterModel['virtualHosts'][number] => ({
+      // The second task has loaded what the first has not (yet): the moment between two proxies' reloads.
+      // The first does not know fresh.test, holds new.test (a route waiting for its network), has
+      // starting.test from a model in which its service had no running task yet, and knows only /old/ of
+      // grow.test (a context_root service added since).
+      const late = (host: string, name: string, port: number | null = p.app): ClusterModel['virtualHosts'][number] => ({
         host,
         sslOnly: false,
-        locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: upstream(name, p.app) }],
+        locations: [{ path: '/', rewrite: false, websocketEndpoints: [], upstream: port === null ? { ...upstream(name, p.app), servers: [] } : upstream(name, port) }],
       });
-      const loaded: ClusterModel = i === 1 ? { ...model, virtualHosts: [...model.virtualHosts, late('new.test', 'u_new'), late('fresh.test', 'u_fresh')] } : { ...model, heldHosts: ['new.test'] };
+      const grow = (paths: string[]): ClusterModel['virtualHosts'][number] => ({
+        host: 'grow.test',
+        sslOnly: false,
+        locations: paths.map((root) => ({ path: root, rewrite: false, websocketEndpoints: [], upstream: upstream(`u_grow${root.replace(/\//g, '_')}`, p.app) })),
+      });
+      const loaded: ClusterModel =
+        i === 1
+          ? { ...model, virtualHosts: [...model.virtualHosts, late('new.test', 'u_new'), late('fresh.test', 'u_fresh'), late('starting.test', 'u_starting'), grow(['/old/', '/new/'])] }
+          : { ...model, virtualHosts: [...model.virtualHosts, late('starting.test', 'u_starting', null), grow(['/old/'])], heldHosts: ['new.test'] };
       let conf = renderNginxConf(loaded, ext, {
         secretsDir,
         proxyId: `routing${i}`,
@@ -326,16 +336,30 @@ describe('edge → routing proxies on real nginx', () => {
     expect(dns.queries()).toBeGreaterThan(0);
   });
 
-  it('serves a host only one routing proxy has loaded yet: the other closes without an answer and the edge asks the next', async () => {
+  it('serves a host, a running task or a path only one routing proxy has loaded yet: the other closes without an answer and the edge asks the next', async () => {
     for (let i = 0; i < 20; i++) {
-      for (const host of ['new.test', 'fresh.test']) {
-        const r = await request(p.edgeHttp, host, `/n${i}`);
-        expect([host, r.status, r.headers['x-proxy-id']]).toEqual([host, 200, 'routing1']);
+      for (const [host, urlPath] of [
+        ['new.test', `/n${i}`],
+        ['fresh.test', `/n${i}`],
+        ['starting.test', `/n${i}`],
+        ['grow.test', `/new/n${i}`],
+      ] as const) {
+        const r = await request(p.edgeHttp, host, urlPath);
+        expect([host, urlPath, r.status, r.headers['x-proxy-id']]).toEqual([host, urlPath, 200, 'routing1']);
       }
+      // What both have loaded is served by both.
+      expect((await request(p.edgeHttp, 'grow.test', `/old/o${i}`)).status).toBe(200);
     }
-    // A host no routing proxy routes: each is asked once, then the edge answers 503 and says why.
+    // A host, or a path of a routed host, no routing proxy serves: each is asked (twice, see the single
+    // task test below), then the edge answers 503 and says why.
+    for (const [host, urlPath] of [
+      ['nobody.test', '/'],
+      ['grow.test', '/elsewhere'],
+    ]) {
+      const unserved = await request(p.edgeHttp, host!, urlPath!);
+      expect([host, unserved.status, unserved.body]).toEqual([host, 503, 'signalbox: no service with a running task is routed for this host and path\n']);
+    }
     const unknown = await request(p.edgeHttp, 'nobody.test', '/');
-    expect([unknown.status, unknown.body]).toEqual([503, 'signalbox: no service is routed for this host\n']);
     expect(unknown.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
     expect(typeof unknown.headers['x-proxy-id']).toBe('string');
     // The health check of a balancer in front still reaches a routing proxy's default server.
@@ -354,6 +378,50 @@ describe('edge → routing proxies on real nginx', () => {
       const exited = new Promise((r) => nowhere.once('exit', r));
       nowhere.kill('SIGTERM');
       await exited;
+    }
+  });
+
+  it('asks a single routing task once more when it closed without an answer (its old workers right after a reload), but never sends a request with a body twice', async () => {
+    // A stand-in for the only routing task: it closes the next `closeNext` connections as soon as it has
+    // read a request (what a worker without the new route does behind the edge), then answers 200.
+    let closeNext = 0;
+    let connections = 0;
+    const task = net.createServer((socket) => {
+      connections++;
+      socket.once('data', () => {
+        if (closeNext > 0) {
+          closeNext--;
+          socket.destroy();
+          return;
+        }
+        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
+      });
+    });
+    const taskPort = await new Promise<number>((r) => task.listen(0, '127.0.0.4', () => r((task.address() as net.AddressInfo).port)));
+    const single = await dnsServer('tasks.single.test', ['127.0.0.4']);
+    const dir = path.join(tmp, 'edge-single');
+    const port = await freePort();
+    const conf = edgeConfig({ upstream: 'tasks.single.test', httpPort: port, upstreamHttpPort: taskPort, pidPath: path.join(dir, 'nginx.pid'), resolver: `127.0.0.1:${single.port}`, tempDir: dir });
+    const edgeSingle = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status === 200);
+    const attempt = async (method: string, close: number) => {
+      closeNext = close;
+      const before = connections;
+      const r = await request(port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
+      return [method, close, r.status, connections - before, r.body];
+    };
+    try {
+      expect(await attempt('GET', 1)).toEqual(['GET', 1, 200, 2, 'ok\n']);
+      expect(await attempt('HEAD', 1)).toEqual(['HEAD', 1, 200, 2, '']);
+      // Asked twice, closed twice: the edge's 503.
+      expect(await attempt('GET', 2)).toEqual(['GET', 2, 503, 2, 'signalbox: no service with a running task is routed for this host and path\n']);
+      // A POST is sent once: the edge cannot know whether the task handled it.
+      expect(await attempt('POST', 1)).toEqual(['POST', 1, 503, 1, 'signalbox: no service with a running task is routed for this host and path\n']);
+    } finally {
+      const exited = new Promise((r) => edgeSingle.once('exit', r));
+      edgeSingle.kill('SIGTERM');
+      await exited;
+      single.close();
+      await new Promise((r) => task.close(r));
     }
   });
 

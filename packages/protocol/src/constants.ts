@@ -47,11 +47,16 @@ export const PATHS = {
  */
 export const EDGE_CLIENT_ADDRESS_HEADER = 'X-Signalbox-Client-Address';
 
-/**
- * The answer for a host no service is routed for: a routing proxy's in single hop, the edge's when no
- * routing proxy routes it (behind the edge a routing proxy closes instead, so the edge asks another).
- */
+/** A routing proxy's answer in single hop for a host no service is routed for. */
 export const UNKNOWN_HOST_MESSAGE = 'signalbox: no service is routed for this host';
+
+/**
+ * The edge's answer when no routing proxy it reached served the request. Behind the edge a routing proxy
+ * closes without an answer, so that the edge asks another, for what it cannot serve over HTTP: an unknown
+ * or held host, a path nothing is routed to, a route whose service has no running task. The edge cannot
+ * tell those apart, so its message covers them all.
+ */
+export const UNSERVED_BEHIND_EDGE_MESSAGE = 'signalbox: no service with a running task is routed for this host and path';
 
 /**
  * Debug headers on every answer of a proxy, routing proxy or edge alike: the request id always, and,

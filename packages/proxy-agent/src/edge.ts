@@ -9,7 +9,7 @@
 //   does not route (it closes without an answer): one routing proxy may reload a moment before another.
 // - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
 //   the edge forwards bytes, with the client address in a PROXY protocol header.
-import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNKNOWN_HOST_MESSAGE } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNSERVED_BEHIND_EDGE_MESSAGE } from '@signalbox/protocol';
 
 export const EDGE_CONFIG_NAME = 'signalbox-edge';
 
@@ -112,22 +112,39 @@ ${temp}
         "" close;
     }
 
-    # A routing proxy closes the connection without an answer for a host it does not route (it may not
-    # have loaded it yet while another has): that is an error, retried on another task above. When no task
-    # answers, the edge's own 502 becomes a 503 that says why: some task was reached (a connect time is
-    # recorded) but none routes the host, or no task could be reached at all.
-    map $upstream_connect_time $signalbox_unanswered {
+    # A routing proxy closes the connection without an answer for a request it cannot serve (a host or path
+    # it has not loaded yet while another has, a route whose task it does not know yet): that is an error,
+    # retried on another task above. When no task answers, the edge's own 502 becomes a 503 that says why:
+    # some task was reached (bytes were sent to one) but none serves the request, or none was reached. Not
+    # the connect time: the second round below adds a "0.000" for the first, whatever happened in it.
+    map $upstream_bytes_sent $signalbox_unanswered {
         default "signalbox: no routing proxy could be reached\\n";
-        "~[0-9]" "${UNKNOWN_HOST_MESSAGE}\\n";
+        "~[1-9]" "${UNSERVED_BEHIND_EDGE_MESSAGE}\\n";
+    }
+
+    # When no task answered, a request without a body (GET, HEAD, OPTIONS) asks the tasks once more. With
+    # a single routing task nginx has no other task to try, and for the few ms after that task's reload
+    # starts its new workers, its old ones (without the new route) still take connections. A request with
+    # a body is not sent twice: it was streamed, not buffered, and may have been handled.
+    map $request_method $signalbox_unanswered_next {
+        default @signalbox_unanswered;
+        GET @signalbox_again;
+        HEAD @signalbox_again;
+        OPTIONS @signalbox_again;
     }
 
     server {
         listen ${p.httpPort};
         set $signalbox_routing_proxy ${p.upstream}:${p.upstreamHttpPort ?? p.httpPort};
+        recursive_error_pages on;
         location / {
             proxy_pass http://$signalbox_routing_proxy;
+            error_page 502 = $signalbox_unanswered_next;
         }
-        error_page 502 = @signalbox_unanswered;
+        location @signalbox_again {
+            proxy_pass http://$signalbox_routing_proxy;
+            error_page 502 = @signalbox_unanswered;
+        }
         location @signalbox_unanswered {
             default_type text/plain;
 ${unansweredHeaders(p)}            return 503 $signalbox_unanswered;

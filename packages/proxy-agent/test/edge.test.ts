@@ -42,7 +42,8 @@ describe('edgeConfig', () => {
 
   it("answers 503 itself when no task routes the host or none is reached, with the routing proxies' debug headers (HideInfoHeaders: the request id only)", () => {
     expect(httpPart).toContain('error_page 502 = @signalbox_unanswered;');
-    expect(httpPart).toMatch(/"~\[0-9\]" "signalbox: no service is routed for this host\\n";/);
+    expect(httpPart).toMatch(/map \$upstream_bytes_sent \$signalbox_unanswered \{[^}]*"~\[1-9\]" "signalbox: no service with a running task is routed for this host and path\\n";/);
+    expect(httpPart).toContain('error_page 502 = $signalbox_unanswered_next;');
     expect(httpPart).toMatch(/location @signalbox_unanswered \{[^}]*add_header x-request-id \$request_id always;[^}]*add_header x-proxy-id \$hostname always;[^}]*return 503 \$signalbox_unanswered;/);
     const hidden = edgeConfig({ upstream: 'x', httpPort: 80, pidPath: '/p', resolver: '127.0.0.11', hideInfoHeaders: true });
     expect(hidden).toContain('add_header x-request-id $request_id always;');

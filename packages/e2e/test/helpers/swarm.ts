@@ -88,6 +88,9 @@ export function get(host: string, path = '/', headers: Record<string, string> = 
 export interface LoopFailure {
   outcome: string;
   atMs: number;
+  /** Who answered and what it said (a non-200): the proxy id header and the body's first line. */
+  answeredBy?: string;
+  said?: string;
 }
 
 /**
@@ -113,7 +116,7 @@ export async function requestsUntil(host: string, done: () => Promise<boolean>, 
       try {
         const r = await get(host);
         if (r.status === 200) out.ok++;
-        else out.failed.push({ outcome: String(r.status), atMs });
+        else out.failed.push({ outcome: String(r.status), atMs, answeredBy: String(r.headers['x-proxy-id'] ?? ''), said: r.body.split('\n')[0]!.slice(0, 120) });
       } catch (e) {
         out.failed.push({ outcome: (e as NodeJS.ErrnoException).code ?? (e as Error).message, atMs });
       }
@@ -130,11 +133,12 @@ export async function requestsUntil(host: string, done: () => Promise<boolean>, 
 /**
  * The failures of a new route's requests, from its first 200 on, that the known limit does not explain.
  * Known limit (docs/architecture.md, "Between two routing proxies' reloads"): a new route reaches the
- * routing proxy tasks one reload at a time. Behind the edge a task that does not route the host yet is
- * skipped (the edge asks another), but one that already has the host with no running task yet (an
- * earlier model) answers its 503 for the few hundred ms its own nginx -t and reload take. Anything
- * else (a 502 or 504, a timeout, a reset: what a task not on the route's network answers), or a 503
- * later than `skewMs`, is unexplained.
+ * routing proxy tasks one reload at a time, and behind the edge a task that cannot serve it yet closes
+ * so the edge asks another. A single 503 right at the first 200 was still seen once after that change
+ * (dataplane, new network, 0 ms after the first 200; its source is not known yet: each failure now
+ * records who answered and what it said), so a 503 within `skewMs` is still tolerated. Anything else
+ * (a 502 or 504, a timeout, a reset: what a task not on the route's network answers), or a 503 later
+ * than `skewMs`, is unexplained.
  */
 export function unexplainedFailures(failed: LoopFailure[], skewMs = 2000): LoopFailure[] {
   return failed.filter((f) => f.outcome !== '503' || f.atMs > skewMs);

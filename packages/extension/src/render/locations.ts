@@ -49,6 +49,13 @@ export interface LocationContext {
   trustedCertificate: string;
   /** Upstream name → the name of the identical upstream rendered in its place (see sharedUpstreams). */
   upstreamAlias: ReadonlyMap<string, string>;
+  /**
+   * Behind the edge, on the plain HTTP port: an upstream with no servers and a path nothing is routed to
+   * close without an answer (444), like an unknown host, so the edge asks another routing proxy (one that
+   * has already loaded the service's running task or the new path). Over TLS the edge forwards bytes and
+   * cannot ask another, so the HTTPS servers keep their 503s.
+   */
+  closeUnserved: boolean;
 }
 
 export function normalizeContextRoot(path: string): string {
@@ -57,11 +64,11 @@ export function normalizeContextRoot(path: string): string {
   return trimmed === '' ? '/' : trimmed;
 }
 
-/** A proxy_pass to the upstream, or a 503 when it has no servers. */
+/** A proxy_pass to the upstream, or a 503 (444 when closeUnserved) when it has no servers. */
 export function proxyLocation(ctx: LocationContext, modifier: '=' | '', path: string, up: UpstreamRef, uri: string, websocket: boolean): LocationView {
   const quotedPath = quote(path);
   if (up.empty) {
-    return { kind: 'return', modifier, path: quotedPath, status: 503, body: null, contentType: null, accessLog: true };
+    return { kind: 'return', modifier, path: quotedPath, status: ctx.closeUnserved ? UNKNOWN_HOST_BEHIND_EDGE : 503, body: null, contentType: null, accessLog: true };
   }
   const scheme = up.tls.enabled ? 'https' : 'http';
   return {
@@ -136,7 +143,8 @@ export function acmeChallengeLocation(): LocationView {
   return { kind: 'proxy', modifier: '', path: quote(ACME_CHALLENGE_PATH), proxyPass: '$signalbox_acme_challenge', websocket: false, upstreamTls: null };
 }
 
-export function unroutedPath(): LocationView {
+export function unroutedPath(ctx: Pick<LocationContext, 'closeUnserved'>): LocationView {
+  if (ctx.closeUnserved) return { kind: 'return', modifier: '', path: quote('/'), status: UNKNOWN_HOST_BEHIND_EDGE, body: null, contentType: null, accessLog: true };
   return {
     kind: 'return',
     modifier: '',

@@ -143,6 +143,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
   const whole = wholeHostReturn(hostRedirects);
 
   // Plain HTTP.
+  const plainCtx: LocationContext = input.behindEdge ? { ...ctx, closeUnserved: true } : ctx;
   const plain = locationTable();
   let redirectUnlessForwardedHttps: ReturnView | undefined;
   if (!whole) {
@@ -152,8 +153,8 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
       plain.add({ kind: 'return', modifier: '', path: quote('/'), status: SSL_ONLY_STATUS, body: toHttps, contentType: null, accessLog: true });
     } else {
       if (vh.sslOnly) redirectUnlessForwardedHttps = { status: SSL_ONLY_STATUS, body: toHttps };
-      routeLocations(ctx, plain, vh.locations);
-      plain.add(unroutedPath());
+      routeLocations(plainCtx, plain, vh.locations);
+      plain.add(unroutedPath(plainCtx));
     }
   }
   const servers: ServerView[] = [
@@ -177,7 +178,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
     if (!whole) {
       addRedirectLocations(secure, hostRedirects);
       routeLocations(ctx, secure, vh.locations);
-      secure.add(unroutedPath());
+      secure.add(unroutedPath(ctx));
     }
     servers.push({
       comment: `${comment(vh.host)} (https)`,

@@ -50,7 +50,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     defaultBackend: model.defaultBackend,
     heldHosts: model.heldHosts,
     listeners: listeners(ports, internal, edgeTrusted),
-    ctx: { trustedCertificate, upstreamAlias: upstreams.alias },
+    ctx: { trustedCertificate, upstreamAlias: upstreams.alias, closeUnserved: false },
     secretsDir: opts.secretsDir,
     ...(opts.acmeDir !== undefined ? { acmeDir: opts.acmeDir } : {}),
     acmeHosts,

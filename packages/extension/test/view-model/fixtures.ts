@@ -29,7 +29,7 @@ export function tuning(config: Partial<NginxTuning> = {}): NginxTuning {
   return extension({}, config).Config;
 }
 
-export const ctx: LocationContext = { trustedCertificate: '"/ca.pem"', upstreamAlias: new Map() };
+export const ctx: LocationContext = { trustedCertificate: '"/ca.pem"', upstreamAlias: new Map(), closeUnserved: false };
 
 export const plainListeners: Listeners = {
   plain: { address: '80', ssl: false, proxyProtocol: false, defaultServer: false },

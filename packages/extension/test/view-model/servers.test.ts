@@ -70,6 +70,37 @@ describe('virtualHostServers', () => {
     expect(plain!.locations.map((l) => l.kind)).toEqual(['proxy']);
   });
 
+  it('behind the edge closes plain HTTP it cannot serve (no running task, unrouted path) so the edge asks another proxy; HTTPS keeps its 503s', () => {
+    const host = vhost('app.test', [location('/app', upstream('none', [])), location('/ws', upstream('up'), { websocketEndpoints: ['/ws/live'] })], {
+      tls: { certSecret: 'c', keySecret: 'k' },
+    });
+    const statuses = (s: ServerView) => s.locations.map((l) => [l.path, l.kind === 'return' ? l.status : 'proxy']);
+    const [plain, secure] = virtualHostServers({ ...hostInput, behindEdge: true }, host);
+    expect(statuses(plain!)).toEqual([
+      ['"/"', 444],
+      ['"/app"', 444],
+      ['"/app/"', 444],
+      ['"/ws"', 'proxy'],
+      ['"/ws/"', 'proxy'],
+      ['"/ws/live"', 'proxy'],
+    ]);
+    expect(statuses(secure!)).toEqual([
+      ['"/"', 503],
+      ['"/app"', 503],
+      ['"/app/"', 503],
+      ['"/ws"', 'proxy'],
+      ['"/ws/"', 'proxy'],
+      ['"/ws/live"', 'proxy'],
+    ]);
+    // Single hop answers them itself.
+    const [single] = virtualHostServers(hostInput, host);
+    expect(
+      statuses(single!)
+        .filter(([, status]) => status !== 'proxy')
+        .map(([, status]) => status),
+    ).toEqual([503, 503, 503]);
+  });
+
   it('returns a whole-host redirect instead of any location', () => {
     const redirects = new Map([['app.test', { whole: '"https://new.test$request_uri"', paths: [] }]]);
     const [plain] = virtualHostServers({ ...hostInput, redirects }, app());
