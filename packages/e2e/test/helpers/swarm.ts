@@ -84,6 +84,16 @@ export function get(host: string, path = '/', headers: Record<string, string> = 
   });
 }
 
+/**
+ * A result as an assertion compares it: the status alone when it is 2xx; otherwise the status with who
+ * answered (the proxy id header, absent from an app's answer) and the first line of what it said, so a
+ * failure names its source: `expect(outcome(await get(host))).toBe('200')`.
+ */
+export function outcome(r: HttpResult): string {
+  if (r.status >= 200 && r.status < 300) return String(r.status);
+  return `${r.status} (x-proxy-id: ${String(r.headers['x-proxy-id'] ?? 'none')}; said: ${r.body.split('\n')[0]!.slice(0, 160)})`;
+}
+
 /** A failed request of `requestsUntil`: its status (or error code), and when it was sent (ms after the loop began). */
 export interface LoopFailure {
   outcome: string;
