@@ -381,17 +381,20 @@ test('one of two routing proxies killed: 0 failed requests (ProxyReplicas = 2, E
     await assertNoRouteLost(before);
   } finally {
     // Back to the config the suite runs on, with its proxy and edge counts, before the next test.
-    if ((await coreState()).config !== original.name) await deployStackConfig(restoreFile);
-    await waitCoreOn(original.name, 180_000);
-    const replicas = proxyReplicasOf(original.text);
-    await waitFor(
-      `${replicas} routing proxies and ${replicas} edge tasks again`,
-      async () => (await serviceSettled(PROXY_SERVICE, replicas)) && (await serviceSettled(EDGE_SERVICE, replicas)),
-      240_000,
-      1000,
-    );
-    await waitFor(`${STEADY} answering`, async () => (await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200, 60_000, 100);
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      if ((await coreState()).config !== original.name) await deployStackConfig(restoreFile);
+      await waitCoreOn(original.name, 180_000);
+      const replicas = proxyReplicasOf(original.text);
+      await waitFor(
+        `${replicas} routing proxies and ${replicas} edge tasks again`,
+        async () => (await serviceSettled(PROXY_SERVICE, replicas)) && (await serviceSettled(EDGE_SERVICE, replicas)),
+        240_000,
+        1000,
+      );
+      await waitFor(`${STEADY} answering`, async () => (await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200, 60_000, 100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 
