@@ -30,6 +30,10 @@ export default tseslint.config(
       'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       'import-x/no-cycle': 'error',
       'import-x/no-self-import': 'error',
+      // A package is used through its name and entry (package.json "exports"), never by a relative path
+      // into another package's folder (../../core/src/…): that bypasses the declared dependencies and the
+      // build graph. Resolves the import, so it holds at any depth and for export-from and import().
+      'import-x/no-relative-packages': 'error',
     },
   },
   // Every imported package is declared by the package that imports it: sources by its dependencies,

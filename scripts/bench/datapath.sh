@@ -3,8 +3,8 @@
 # wrk in a network namespace of its own, over a veth pair, reaching this node's veth address, so requests
 # go through iptables DNAT to host-mode published ports: the demo task directly, the deployed Signalbox
 # proxy (its own config.toml, access log on), HAProxy and Caddy (Debian) in front of the same task; then
-# the access-log options, each deployed through config.toml. See packages/e2e/bench/clientpath.mjs.
-#   ./scripts/bench/datapath.sh [DURATION_S=8] [CONNECTIONS=32] [ROUNDS=2]     (SBX_PERF_LOG_VARIANTS=0: no access-log part; =syslog,volume: only those options)
+# the access-log options and single hop (ProxyEdge = false), each deployed through config.toml. See packages/e2e/bench/clientpath.mjs.
+#   ./scripts/bench/datapath.sh [DURATION_S=8] [CONNECTIONS=32] [ROUNDS=2]     (SBX_PERF_LOG_VARIANTS=0: no access-log part nor single hop; =syslog,volume: only those options; =single: only single hop)
 # The earlier loopback comparison (nginx with a rendered config, HAProxy and Caddy on 127.0.0.1, then
 # the proxy through docker-proxy):
 #   ./scripts/bench/datapath.sh --loopback [DURATION_S=10] [CONNECTIONS=32] [ROUNDS=2]

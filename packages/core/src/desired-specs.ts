@@ -294,7 +294,8 @@ export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: Managed
       Networks: [{ Target: edge.id }],
       RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
-    Mode: { Replicated: { Replicas: ext.ProxyReplicas } },
+    // EdgeReplicas 0 (left out) keeps ProxyReplicas, so an edge deployed before the key existed is unchanged.
+    Mode: { Replicated: { Replicas: ext.EdgeReplicas || ext.ProxyReplicas } },
     UpdateConfig: update,
     RollbackConfig: { ...update, FailureAction: 'pause' },
     EndpointSpec: publishedEndpoint(ext),

@@ -82,6 +82,25 @@ test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the po
   expect((desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
 });
 
+test('EdgeReplicas sets the edge task count apart from the routing proxies; left out, the edge keeps ProxyReplicas', () => {
+  const replicas = (toml: string) => ({
+    proxy: (desiredProxySpec('default', ext(toml), model, ctx, snap, undefined, edgeNet) as any).Mode,
+    edge: (desiredEdgeSpec('default', ext(toml), ctx, edgeNet) as any).Mode,
+  });
+  expect(replicas('ProxyReplicas = 2\nEdgeReplicas = 1')).toEqual({ proxy: { Replicated: { Replicas: 2 } }, edge: { Replicated: { Replicas: 1 } } });
+  expect(replicas('ProxyReplicas = 1\nEdgeReplicas = 3')).toEqual({ proxy: { Replicated: { Replicas: 1 } }, edge: { Replicated: { Replicas: 3 } } });
+  expect(replicas('ProxyReplicas = 2')).toEqual({ proxy: { Replicated: { Replicas: 2 } }, edge: { Replicated: { Replicas: 2 } } });
+  expect(replicas('ProxyReplicas = 2\nEdgeReplicas = 0')).toEqual(replicas('ProxyReplicas = 2'));
+  // The key left out gives the very spec of before (no edge replaced on upgrade), whatever else is set.
+  expect(desiredEdgeSpec('default', ext('ProxyReplicas = 3\nPublishMode = "host"'), ctx, edgeNet)).toEqual(
+    desiredEdgeSpec('default', ext('ProxyReplicas = 3\nPublishMode = "host"\nEdgeReplicas = 0'), ctx, edgeNet),
+  );
+  // The routing proxy's spec does not depend on EdgeReplicas.
+  expect(desiredProxySpec('default', ext('ProxyReplicas = 2\nEdgeReplicas = 1'), model, ctx, snap, undefined, edgeNet)).toEqual(
+    desiredProxySpec('default', ext('ProxyReplicas = 2'), model, ctx, snap, undefined, edgeNet),
+  );
+});
+
 test('the edge spec does not depend on the routing model (it never rolls for routes, networks or certificates)', () => {
   const e = ext('PublishMode = "host"');
   expect(desiredEdgeSpec('default', e, ctx, edgeNet)).toEqual(desiredEdgeSpec('default', e, ctx, edgeNet));

@@ -1,6 +1,6 @@
 // What the page shows, decided without the DOM: the access token, the connection state and its
 // labelled page, and the search. main.tsx only renders these.
-import type { DashboardAuthCode, DashboardErrorBody, DashboardPayload, ProxyView, RouteView, ServiceView } from '../../core/src/dashboard/types.js';
+import type { DashboardAuthCode, DashboardErrorBody, DashboardPayload, ProxyView, RouteView, ServiceView } from '@signalbox/protocol';
 
 export type { DashboardAuthCode, DashboardErrorBody, DashboardPayload, ProxyView, RouteView, ServiceView };
 

@@ -1,6 +1,6 @@
 // The page's decisions that need no DOM: where the token comes from, which labelled page a failed
 // request leads to, what the search matches, and which banners say what is missing.
-import { DASHBOARD_AUTH_CODES } from '../../core/src/dashboard/types.js';
+import { DASHBOARD_AUTH_CODES } from '@signalbox/protocol';
 import type { DashboardAuthCode, DashboardPayload } from '../src/state.js';
 import { ago, connectionAfterError, routeMatches, serviceMatches, takeToken, warnings } from '../src/state.js';
 

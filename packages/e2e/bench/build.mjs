@@ -1,14 +1,12 @@
 // Model build time for mixed swarms: N labelled services, half routed over HTTP (the scale benchmark's
 // feature mix), half TLS passthrough, spread over owners (stacks) of 10 services each. Pure: no Docker,
-// no nginx; compiled JS (packages/model/dist). Prints one row per size: median of 5 builds.
+// no nginx; compiled JS (@signalbox/model's entry, packages/model/dist). Prints one row per size: median of 5 builds.
 // Usage: node packages/e2e/bench/build.mjs [SIZES]   e.g. 1000,10000
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { buildClusterModels } from '@signalbox/model';
 import { NET_ID, NET_NAME, service, snapshot, tasksOf } from './synthetic.mjs';
 
-const MODEL = fileURLToPath(new URL('../../model/dist/index.js', import.meta.url));
-const { buildClusterModels } = await import(MODEL);
 const TARGETS = [{ name: 'default', serviceCluster: '', networks: [] }];
 
 function mixed(n) {

@@ -9,7 +9,8 @@
 // Then the access-log options, each deployed through config.toml (the stack is redeployed, the proxy
 // reloads), Signalbox measured again: AccessLogBuffer "0" (a write per line, the old default), a
 // file inside the proxy container, a file on a named volume (ProxyMounts), syslog to the proxy agent's
-// relay, and off, each round right after a direct measurement (printed beside it). The stack is left on deploy/config.toml.
+// relay, and off; then single hop (ProxyEdge = false: no edge in front of the routing proxy). Each
+// round right after a direct measurement (printed beside it). The stack is left on deploy/config.toml.
 //
 //   node packages/e2e/bench/clientpath.mjs [DURATION_S=8] [CONNECTIONS=32] [ROUNDS=2]
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -85,6 +86,16 @@ function deployWith(dir, name, extra, extKeys = []) {
 function proxyAccessLog(id) {
   try {
     return execFileSync('docker', ['exec', id, 'sh', '-c', 'grep -h "^    access_log" /etc/nginx/nginx.conf | head -1'], { encoding: 'utf8', timeout: 20_000 }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** How often the config the proxy runs names the edge's client address header: 0 once it runs single hop. */
+function edgeHeaderLines(id) {
+  try {
+    const n = execFileSync('docker', ['exec', id, 'sh', '-c', 'grep -ci x-signalbox-client-address /etc/nginx/nginx.conf || true'], { encoding: 'utf8', timeout: 20_000 }).trim();
+    return `edge header lines: ${n}`;
   } catch {
     return '';
   }
@@ -194,6 +205,9 @@ async function main() {
             },
             { name: 'access log: syslog to the agent', extra: ['AccessLogPath = "syslog:server=127.0.0.1:5140,nohostname"'], expect: /syslog:server=127\.0\.0\.1:5140/ },
             { name: 'access log: off', extra: ['AccessLogPath = ""'], expect: /access_log off/ },
+            // The same proxy without the edge hop in front of it (the routing proxy publishes the ports):
+            // what the edge costs, measured beside the layout as deployed.
+            { name: 'single hop (ProxyEdge = false)', extra: [], extKeys: ['ProxyEdge = false'], probe: edgeHeaderLines, expect: /^edge header lines: 0$/ },
           ].filter((v) => !pick.length || pick.some((w) => v.name.includes(w)));
     const logRows = [];
     try {
@@ -209,7 +223,7 @@ async function main() {
           ok = await waitUntil(
             async () => {
               const c = await proxyContainer();
-              line = c ? proxyAccessLog(c.id) : '';
+              line = c ? (v.probe ?? proxyAccessLog)(c.id) : '';
               return v.expect.test(line);
             },
             90_000,

@@ -60,8 +60,8 @@ async function up(name, port, host, child) {
 async function signalboxNginx(parent, edge = false) {
   const dir = path.join(parent, edge ? 'routing' : 'single');
   mkdirSync(dir);
-  const { buildClusterModels, defaultExtensionConfig } = await import(path.join(ROOT, 'packages/model/dist/index.js'));
-  const { renderNginxConf } = await import(path.join(ROOT, 'packages/extension/dist/render/index.js'));
+  const { buildClusterModels, defaultExtensionConfig } = await import('@signalbox/model');
+  const { renderNginxConf } = await import('@signalbox/extension');
   // A service publishing the backend port in host mode on a node at 127.0.0.1: the builder's
   // host-port reach gives exactly one upstream server, 127.0.0.1:39500.
   const snap = {
@@ -107,7 +107,7 @@ async function signalboxNginx(parent, edge = false) {
 
 /** The edge as the proxy agent generates it, forwarding to the routing nginx on loopback; `pool`: see the header. */
 async function edgeNginx(parent, pool = false) {
-  const { edgeConfig } = await import(path.join(ROOT, 'packages/proxy-agent/dist/edge.js'));
+  const { edgeConfig } = await import('@signalbox/proxy-agent');
   const dir = path.join(parent, pool ? 'edge-pool' : 'edge');
   mkdirSync(dir);
   const streamModule = '/usr/lib/nginx/modules/ngx_stream_module.so';

@@ -1,6 +1,6 @@
 // Draining-generations benchmark: nginx memory under frequent reloads while long-lived connections are
 // open, without and with the proxy agent's cap (ProxyMaxDrainingGenerations). Real nginx on loopback
-// high ports, run by the agent's compiled Supervisor (packages/proxy-agent/dist) as in the proxy
+// high ports, run by the agent's compiled Supervisor (@signalbox/proxy-agent's entry) as in the proxy
 // container, with a synthetic N-service config (as scale.sh) plus one service whose backend holds
 // every request open (a WebSocket stand-in). Before each reload one more request is held, so each
 // retired generation keeps draining (worker_shutdown_timeout 1h, the default).
@@ -11,13 +11,10 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { buildClusterModels, defaultExtensionConfig } from '@signalbox/model';
+import { renderNginxConf } from '@signalbox/extension';
+import { Supervisor } from '@signalbox/proxy-agent';
 import { service, snapshot } from './synthetic.mjs';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const { buildClusterModels, defaultExtensionConfig } = await import(path.join(ROOT, 'packages/model/dist/index.js'));
-const { renderNginxConf } = await import(path.join(ROOT, 'packages/extension/dist/render/index.js'));
-const { Supervisor } = await import(path.join(ROOT, 'packages/proxy-agent/dist/supervisor.js'));
 
 const N = Number(process.argv[2] ?? 5000);
 const RELOADS = Number(process.argv[3] ?? 8);

@@ -9,9 +9,12 @@
 //   core killed             new services routed ≤ 2 s after the new core answers (its "core started" log line)
 //   extension killed        new service routed ≤ 10 s after the new extension task runs
 //   proxy killed            requests fail only until the new proxy task serves; all routes back at once
+//   one of two proxies killed  ProxyReplicas = 2, EdgeReplicas = 1: 0 failed requests (the edge retries on the other)
 //   dockerd restarted       every route back ≤ 60 s after dockerd answers; new service ≤ 15 s after creation
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { jest } from '@jest/globals';
 import {
   CORE_SERVICE,
@@ -19,7 +22,9 @@ import {
   PROXY_SERVICE,
   cliStatus,
   coreLogs,
+  coreState,
   createDemoService,
+  deployStackConfig,
   docker,
   ensureNetwork,
   get,
@@ -30,8 +35,10 @@ import {
   serviceAttachments,
   serviceSettled,
   sleep,
+  stackConfigName,
   statusOf,
   unexplainedFailures,
+  waitCoreOn,
   waitFor,
 } from './helpers/swarm.js';
 import type { LoopFailure } from './helpers/swarm.js';
@@ -255,6 +262,140 @@ test('proxy killed: requests fail only while no proxy task runs; every route is 
   await assertNoRouteLost(before);
   await assertRejectionReported();
   figures.push(`proxy killed: data plane down ${servingAt - t0} ms (${failures.length} failed, ${ok} ok); new service routed ${routedAt - createdAt} ms after creation`);
+});
+
+const EDGE_SERVICE = `${PROXY_SERVICE}-edge`;
+/** Routing proxies (ProxyReplicas) behind one edge task (EdgeReplicas = 1) in the test below. */
+const ROUTING_PROXIES = 2;
+
+/** The config.toml core runs on: the name and text of the Docker config object its task mounts. */
+async function runningConfig(): Promise<{ name: string; text: string }> {
+  const name = (await coreState()).config;
+  if (!name) throw new Error(`${CORE_SERVICE} mounts no /config.toml`);
+  const found = ((await docker.listConfigs({ filters: { name: [name] } })) as Raw[]).find((c) => c.Spec?.Name === name);
+  if (!found) throw new Error(`no config object ${name}`);
+  const info = (await docker.getConfig(String(found.ID)).inspect()) as Raw;
+  return { name, text: Buffer.from(String(info.Spec.Data), 'base64').toString('utf8') };
+}
+
+/** `text` with ProxyReplicas = `proxies` and EdgeReplicas = 1 in [Extensions.default] (set there, not elsewhere). */
+function withRoutingProxies(text: string, proxies: number): string {
+  let section = '';
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const header = /^\s*\[([^\]]+)\]/.exec(line);
+    if (header) section = header[1]!.trim();
+    if (section === 'Extensions.default' && /^\s*(ProxyReplicas|EdgeReplicas)\s*=/.test(line)) continue;
+    out.push(line);
+    if (header && section === 'Extensions.default') out.push(`ProxyReplicas = ${proxies}`, 'EdgeReplicas = 1');
+  }
+  if (!out.includes('EdgeReplicas = 1')) throw new Error('the running config.toml has no [Extensions.default] section');
+  return out.join('\n');
+}
+
+/** ProxyReplicas of [Extensions.default] in `text` (1 when left out). */
+function proxyReplicasOf(text: string): number {
+  const section = text.split(/^\s*\[/m).find((s) => s.startsWith('Extensions.default]'));
+  return Number(/^\s*ProxyReplicas\s*=\s*(\d+)/m.exec(section ?? '')?.[1] ?? 1);
+}
+
+/** Running containers of a service whose health check passes, with their hostnames (= x-proxy-id). */
+async function healthyContainers(service: string): Promise<{ id: string; hostname: string }[]> {
+  const list = (await docker.listContainers({ filters: { label: [`com.docker.swarm.service.name=${service}`], status: ['running'] } })) as Raw[];
+  const out: { id: string; hostname: string }[] = [];
+  for (const c of list) {
+    const info = (await docker.getContainer(String(c.Id)).inspect()) as Raw;
+    if (info.State?.Health?.Status === 'healthy') out.push({ id: String(c.Id), hostname: String(info.Config.Hostname) });
+  }
+  return out;
+}
+
+test('one of two routing proxies killed: 0 failed requests (ProxyReplicas = 2, EdgeReplicas = 1: the edge retries on the other)', async () => {
+  const before = await routedHosts();
+  const original = await runningConfig();
+  const dir = mkdtempSync(join(tmpdir(), 'sbx-fault-edge-replicas-'));
+  const restoreFile = join(dir, 'restore.toml');
+  writeFileSync(restoreFile, original.text);
+  // deploy_stack names the config object by content: the same text gives back the very object core runs on.
+  expect(stackConfigName(restoreFile)).toBe(original.name);
+  const twoFile = join(dir, 'routing-proxies.toml');
+  writeFileSync(twoFile, withRoutingProxies(original.text, ROUTING_PROXIES));
+  const edgeBefore = await runningTaskIds(EDGE_SERVICE);
+  try {
+    await waitCoreOn(await deployStackConfig(twoFile), 180_000);
+    await waitFor(
+      `${ROUTING_PROXIES} routing proxies running and healthy, one edge task`,
+      async () => (await serviceSettled(PROXY_SERVICE, ROUTING_PROXIES)) && (await healthyContainers(PROXY_SERVICE)).length === ROUTING_PROXIES && (await serviceSettled(EDGE_SERVICE, 1)),
+      240_000,
+      1000,
+    );
+    // EdgeReplicas = 1 is the count the edge had: its spec did not change, so its task was not replaced.
+    expect(await runningTaskIds(EDGE_SERVICE)).toEqual(edgeBefore);
+    const proxies = await healthyContainers(PROXY_SERVICE);
+    const ids = proxies.map((p) => p.hostname);
+    // The edge finds the routing proxies through swarm's DNS (tasks.<proxy>, re-read every second).
+    const throughEdge = new Set<string>();
+    await waitFor(
+      `both routing proxies (${ids.join(', ')}) answering through the edge`,
+      async () => {
+        const r = await get(host(STEADY)).catch(() => undefined);
+        const id = String(r?.headers['x-proxy-id'] ?? '');
+        if (r?.status === 200 && ids.includes(id)) throughEdge.add(id);
+        return throughEdge.size === ROUTING_PROXIES;
+      },
+      120_000,
+      50,
+    );
+
+    const victim = proxies[0]!;
+    const old = await runningTaskIds(PROXY_SERVICE);
+    let killedAt = 0;
+    let answersBeforeKill = 0;
+    /** 200s after the kill from a routing proxy that was not there before it (the replacement), and when the first came. */
+    let replacementAnswers = 0;
+    let replacementAt = 0;
+    const loop = requestsUntil(
+      host(STEADY),
+      async () => killedAt > 0 && replacementAnswers >= 10 && (await runningTaskIds(PROXY_SERVICE)).some((id) => !old.includes(id)),
+      200,
+      240_000,
+      (r) => {
+        if (killedAt === 0) answersBeforeKill++;
+        else if (r.status === 200 && !ids.includes(String(r.headers['x-proxy-id'] ?? ''))) {
+          replacementAnswers++;
+          replacementAt ||= Date.now();
+        }
+      },
+    );
+    loop.catch(() => undefined); // awaited below; no unhandled rejection meanwhile
+    await waitFor('the request loop running', async () => answersBeforeKill >= 20, 60_000, 50);
+    await docker.getContainer(victim.id).kill();
+    killedAt = Date.now();
+    const { ok, failed } = await loop;
+    figures.push(
+      `one of ${ROUTING_PROXIES} routing proxies killed (EdgeReplicas = 1): ${failed.length} failed of ${ok + failed.length} requests; ` +
+        `replacement answering ${replacementAt - killedAt} ms after the kill; failed ${JSON.stringify(failed)}`,
+    );
+    expect(failed).toEqual([]);
+    expect(ok).toBeGreaterThanOrEqual(200);
+    await assertNoRouteLost(before);
+  } finally {
+    // Back to the config the suite runs on, with its proxy and edge counts, before the next test.
+    try {
+      if ((await coreState()).config !== original.name) await deployStackConfig(restoreFile);
+      await waitCoreOn(original.name, 180_000);
+      const replicas = proxyReplicasOf(original.text);
+      await waitFor(
+        `${replicas} routing proxies and ${replicas} edge tasks again`,
+        async () => (await serviceSettled(PROXY_SERVICE, replicas)) && (await serviceSettled(EDGE_SERVICE, replicas)),
+        240_000,
+        1000,
+      );
+      await waitFor(`${STEADY} answering`, async () => (await get(host(STEADY)).catch(() => ({ status: 0 }))).status === 200, 60_000, 100);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
 
 /** The dockerd serving /var/run/docker.sock: its pid and exact command line (other engines are left alone). */

@@ -16,10 +16,10 @@ import {
   multinode,
   nodeNames,
   proxiesSettled,
-  proxyConfOn,
   proxyOn,
   removeApp,
   removeOverlay,
+  routingProxyConfs,
   running,
   scale,
   tasksOf,
@@ -39,10 +39,30 @@ let client: NetnsClient;
 let front: string; // the worker whose proxy the client talks to
 let remote: string; // the worker that runs the app's tasks
 
-/** Upstream servers of the proxy on `node` that are on network NET (10.214.x), as ip:port. */
-async function pool(node: string, addrs: string[]): Promise<string[]> {
-  const servers = upstreamServers(await proxyConfOn(node));
-  return servers.filter((s) => addrs.includes(s.split(':')[0]!));
+/**
+ * For each routing proxy task that answers, the addresses among `addrs` in its upstreams (ip only,
+ * sorted), keyed by node/container. Throws when no routing proxy answers.
+ */
+async function pools(addrs: string[]): Promise<Map<string, string[]>> {
+  const confs = await routingProxyConfs(nodes);
+  if (confs.size === 0) throw new Error(`no routing proxy task answers on ${nodes.join(' ')}`);
+  const out = new Map<string, string[]>();
+  for (const [where, conf] of confs) {
+    out.set(
+      where,
+      upstreamServers(conf)
+        .map((s) => s.split(':')[0]!)
+        .filter((a) => addrs.includes(a))
+        .sort(),
+    );
+  }
+  return out;
+}
+
+/** True when every routing proxy that answers has exactly `want` of `addrs` in its upstreams. */
+async function everyPoolIs(addrs: string[], want: string[]): Promise<boolean> {
+  const expected = [...want].sort().join();
+  return [...(await pools(addrs)).values()].every((p) => p.join() === expected);
 }
 
 beforeAll(async () => {
@@ -118,7 +138,8 @@ describe('tasks on other nodes', () => {
       20,
     );
     expect([...seen].sort()).toEqual(tasks.map((t) => t.container).sort());
-    expect((await pool(front, addrs)).map((s) => s.split(':')[0]).sort()).toEqual([...addrs].sort());
+    // Every routing proxy's pool is exactly their addresses (each installs the same published config).
+    await until('every routing proxy has both remote tasks', () => everyPoolIs(addrs, addrs), 20_000, 200);
   });
 
   test(`a task killed on a remote node leaves the pool within PollInterval + 1 s (${BOUND_MS} ms)`, async () => {
@@ -152,7 +173,7 @@ describe('tasks on other nodes', () => {
     expect(gap).toBeLessThanOrEqual(BOUND_MS);
     // The proxy's installed config agrees, and the survivor serves every request (restart policy
     // none: nothing replaces the victim).
-    expect((await pool(front, addrs)).map((s) => s.split(':')[0])).toEqual(survivor.addresses[NET]);
+    await until('every routing proxy has only the survivor', () => everyPoolIs(addrs, survivor.addresses[NET] ?? []), 20_000, 200);
     for (let i = 0; i < 10; i++) {
       const r = await client.get(proxyOn(front), 'remote.mn.test');
       expect([r.status, r.task]).toEqual([200, survivor.container]);
@@ -192,18 +213,8 @@ describe('node loss', () => {
       120_000,
       200,
     );
-    await until(
-      'loss.mn.test routed to both tasks',
-      async () =>
-        (
-          await pool(
-            front,
-            before.flatMap((t) => t.addresses[NET] ?? []),
-          )
-        ).length === 2,
-      30_000,
-      200,
-    );
+    const beforeAddrs = before.flatMap((t) => t.addresses[NET] ?? []);
+    await until('loss.mn.test routed to both tasks', () => everyPoolIs(beforeAddrs, beforeAddrs), 30_000, 200);
 
     const stopLoad = await client.load([proxyOn(front)], 'loss.mn.test', 20, 3000);
     const lostAt = Date.now();

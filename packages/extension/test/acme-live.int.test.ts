@@ -15,7 +15,7 @@ import { Registry } from 'prom-client';
 import type { AcmeConfig, ClusterModel, ExtensionConfig } from '@signalbox/model';
 import { defaultExtensionConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/protocol';
-import { AcmeFiles } from '../../proxy-agent/src/acme-files.js';
+import { AcmeFiles } from '@signalbox/proxy-agent';
 import { AcmeService } from '../src/acme/service.js';
 import { AcmeStore, type AcmeBackend, type StoredObject } from '../src/acme/store.js';
 import { renderNginxConf } from '../src/render/index.js';

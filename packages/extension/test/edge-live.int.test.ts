@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClusterModel, Upstream } from '@signalbox/model';
 import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
-import { edgeConfig } from '../../proxy-agent/src/edge.js';
+import { edgeConfig } from '@signalbox/proxy-agent';
 import { renderNginxConf } from '../src/render/index.js';
 import { loadBaseExtension } from './golden/load-cases.js';
 import { nginxInfo, testMaterial } from './helpers/nginx-check.js';

@@ -4,7 +4,7 @@
 import { ERR_CONFIG_SEMANTIC } from './config-codes.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
-import { WARN_CONFIG_SHARED_HOST_PORT, proxiesDisjoint } from './interlock-compat.js';
+import { WARN_CONFIG_EDGE_REPLICAS_UNUSED, WARN_CONFIG_SHARED_HOST_PORT, proxiesDisjoint } from './interlock-compat.js';
 
 type Segment = string | number;
 
@@ -128,6 +128,23 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
           const why = bothHost ? '' : '; only two host-mode extensions (PublishMode = "host") may share a port, on different nodes';
           ctx.report(at(name, key), String(ext[key]), `is already published by ${ctx.path(other)}${why}`);
         }
+      }
+    },
+  },
+  {
+    // A warning, not an error: the file works, the key just does nothing until ProxyEdge is true again.
+    rule: '`EdgeReplicas` counts edge tasks, so with `ProxyEdge = false` (no edge) setting it is a warning: it has no effect.',
+    code: ERR_CONFIG_SEMANTIC,
+    check(ctx) {
+      for (const name of ctx.extensions) {
+        const ext = ctx.config.Extensions[name]!;
+        if (!ctx.ok(at(name, 'EdgeReplicas')) || !ctx.ok(at(name, 'ProxyEdge')) || ext.ProxyEdge || ext.EdgeReplicas === 0) continue;
+        ctx.warn({
+          code: WARN_CONFIG_EDGE_REPLICAS_UNUSED,
+          segments: at(name, 'EdgeReplicas'),
+          value: String(ext.EdgeReplicas),
+          message: `has no effect with ProxyEdge = false: there is no edge service, the proxy (ProxyReplicas = ${ext.ProxyReplicas}) publishes the ports itself; remove EdgeReplicas or set ProxyEdge = true`,
+        });
       }
     },
   },

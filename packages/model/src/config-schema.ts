@@ -303,6 +303,15 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description:
       'true: an edge service (<ProxyServiceName>-edge) publishes the ports and forwards HTTP requests (L7, each on a connection of its own, the client address in a header) and TLS connections (L4, PROXY protocol) to the routing proxies, so the keep-alive connection of an HTTP client never sees a proxy reload or roll; the proxies publish nothing, so joining a network or mounting a certificate replaces them start-first with no failed request. false: single hop, the proxy publishes the ports itself (one hop less, for an external load balancer; in host mode every new network or certificate then replaces the proxy stop-first).',
   },
+  EdgeReplicas: {
+    kind: 'integer',
+    default: 0,
+    minimum: 0,
+    maximum: 100,
+    examples: [1, 3],
+    description:
+      'Number of edge tasks (ProxyEdge = true); 0 = ProxyReplicas. Set it apart from ProxyReplicas to run more routing proxies than edges, e.g. ProxyReplicas = 2 and EdgeReplicas = 1 on one host-mode node (a host port admits one edge task per node), so the edge always has a second routing proxy to retry on and a routing proxy that dies costs no request; in a multi-node swarm, EdgeReplicas = the number of nodes ProxyConstraints allow.',
+  },
   PublishedPort: { kind: 'integer', default: 8080, ...PORT, description: 'Port published for HTTP.' },
   TargetPort: { kind: 'integer', default: 80, ...PORT, description: 'Port nginx listens on for HTTP inside the proxy container.' },
   PublishedSSLPort: { kind: 'integer', default: 8443, ...PORT, description: 'Port published for HTTPS and SSL passthrough.' },

@@ -91,6 +91,8 @@ export interface ExtensionConfig {
    * routing proxies, which publish nothing and roll start-first. false: the proxy publishes the ports itself.
    */
   ProxyEdge: boolean;
+  /** Number of edge tasks; 0 = ProxyReplicas. */
+  EdgeReplicas: number;
   PublishedPort: number;
   TargetPort: number;
   PublishedSSLPort: number;

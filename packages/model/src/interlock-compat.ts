@@ -18,6 +18,8 @@ export const WARN_CONFIG_EMPTY_ENTRY = 'WARN_CONFIG_EMPTY_ENTRY';
 export const WARN_CONFIG_CONSTRAINT = 'WARN_CONFIG_CONSTRAINT';
 /** Two host-mode extensions publish one port without constraints that keep their proxies apart. */
 export const WARN_CONFIG_SHARED_HOST_PORT = 'WARN_CONFIG_SHARED_HOST_PORT';
+/** EdgeReplicas set in an extension without an edge (ProxyEdge = false): it has no effect. */
+export const WARN_CONFIG_EDGE_REPLICAS_UNUSED = 'WARN_CONFIG_EDGE_REPLICAS_UNUSED';
 /** A log format written the Interlock way (nginx-quoted pieces, $reqid) was rewritten. */
 export const WARN_CONFIG_LOG_FORMAT = 'WARN_CONFIG_LOG_FORMAT';
 
@@ -29,6 +31,7 @@ export type ConfigWarningCode =
   | typeof WARN_CONFIG_EMPTY_ENTRY
   | typeof WARN_CONFIG_CONSTRAINT
   | typeof WARN_CONFIG_SHARED_HOST_PORT
+  | typeof WARN_CONFIG_EDGE_REPLICAS_UNUSED
   | typeof WARN_CONFIG_LOG_FORMAT;
 
 export type ConfigSectionName = 'top' | 'extension' | 'config';

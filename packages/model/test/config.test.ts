@@ -107,6 +107,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'PublishMode', good: '"host"', parsed: 'host', bad: '"vip"', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'ProxyNetworkDetachDelay', good: '"2m"', parsed: '2m', bad: '"1"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyEdge', good: 'false', parsed: false, bad: '"no"', code: 'ERR_CONFIG_TYPE', value: 'no' },
+  { section: 'ext', key: 'EdgeReplicas', good: '1', parsed: 1, bad: '101', code: 'ERR_CONFIG_VALUE', value: '101' },
   { section: 'ext', key: 'PublishedPort', good: '80', parsed: 80, bad: '0', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'TargetPort', good: '8000', parsed: 8000, bad: '70000', code: 'ERR_CONFIG_VALUE' },
   { section: 'ext', key: 'PublishedSSLPort', good: '443', parsed: 443, bad: '"443"', code: 'ERR_CONFIG_TYPE' },
@@ -220,6 +221,7 @@ describe('parseConfig: defaults', () => {
       ProxyConstraints: ['node.platform.os==linux'],
       PublishMode: 'ingress',
       ProxyEdge: true,
+      EdgeReplicas: 0,
       PublishedPort: 8080,
       TargetPort: 80,
       PublishedSSLPort: 8443,
@@ -459,6 +461,29 @@ describe('parseConfig: rules across keys', () => {
       ['Extensions.green.ProxyServiceName', 'is already used by Extensions.blue.ProxyServiceName; every service needs its own name'],
       ['Extensions.other.ServiceCluster', 'is already served by [Extensions.green]; one extension per service cluster'],
     ]);
+  });
+
+  it('warns that EdgeReplicas has no effect without an edge (ProxyEdge = false), and only then', () => {
+    const warnings = (toml: string) => {
+      const r = parseConfig(`[Extensions.default]\n${toml}\n`);
+      expect(r.ok).toBe(true);
+      return r.warnings.map((w) => [w.code, w.key, w.value, w.message]);
+    };
+    expect(warnings('ProxyEdge = false\nEdgeReplicas = 1')).toEqual([
+      [
+        'WARN_CONFIG_EDGE_REPLICAS_UNUSED',
+        'Extensions.default.EdgeReplicas',
+        '1',
+        'has no effect with ProxyEdge = false: there is no edge service, the proxy (ProxyReplicas = 1) publishes the ports itself; remove EdgeReplicas or set ProxyEdge = true',
+      ],
+    ]);
+    expect(warnings('ProxyEdge = false')).toEqual([]);
+    expect(warnings('ProxyEdge = false\nEdgeReplicas = 0')).toEqual([]);
+    expect(warnings('ProxyReplicas = 2\nEdgeReplicas = 1')).toEqual([]);
+    // A ProxyEdge that failed the schema says nothing about the edge: no warning on top of its error.
+    const bad = parseConfig('[Extensions.default]\nProxyEdge = "no"\nEdgeReplicas = 1\n');
+    expect(bad.ok ? [] : bad.errors.map((e) => e.key)).toEqual(['Extensions.default.ProxyEdge']);
+    expect(bad.warnings).toEqual([]);
   });
 
   it('does not let one extension clash with itself by name', () => {

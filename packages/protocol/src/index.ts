@@ -2,6 +2,7 @@
 export * from './constants.js';
 export * from './errors.js';
 export * from './wire.js';
+export * from './dashboard.js';
 export * from './validate.js';
 export * from './api-token.js';
 export * from './long-poll-route.js';

@@ -1,4 +1,5 @@
 // Library surface, for tests and for anyone embedding the agent.
+export * from './acme-files.js';
 export * from './agent.js';
 export * from './api.js';
 export * from './builtin.js';

@@ -3,8 +3,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseEtag } from '@signalbox/protocol';
 import type { DashboardRecorder } from './recorder.js';
-import type { DashboardPayload, RouteView, ServiceView } from './types.js';
-import { dashboardSchema, querySchema, schemas } from './types.js';
+import type { DashboardPayload, RouteView, ServiceView } from '@signalbox/protocol';
+import { dashboardQuerySchema, dashboardSchema, dashboardSchemas } from '@signalbox/protocol';
 
 export interface DashboardRoutesOptions {
   recorder: DashboardRecorder;
@@ -47,7 +47,7 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardRoute
 
   const list = (items: unknown) => ({ type: 'array', items });
   const part = (props: Record<string, unknown>) => ({
-    querystring: querySchema,
+    querystring: dashboardQuerySchema,
     response: {
       200: {
         type: 'object',
@@ -55,31 +55,35 @@ export async function dashboardRoutes(app: FastifyInstance, opts: DashboardRoute
         required: ['version', ...Object.keys(props)],
         properties: { version: { type: 'string' }, ...props },
       },
-      '4xx': schemas.error,
+      '4xx': dashboardSchemas.error,
     },
   });
 
-  app.get<{ Querystring: Query }>('/v1/dashboard', { schema: { querystring: querySchema, response: { 200: dashboardSchema, '4xx': schemas.error } } }, async (req, reply) => {
+  app.get<{ Querystring: Query }>('/v1/dashboard', { schema: { querystring: dashboardQuerySchema, response: { 200: dashboardSchema, '4xx': dashboardSchemas.error } } }, async (req, reply) => {
     return payload(req, reply);
   });
 
-  app.get<{ Querystring: Query }>('/v1/dashboard/routes', { schema: part({ routes: list(schemas.route) }) }, async (req, reply) => {
+  app.get<{ Querystring: Query }>('/v1/dashboard/routes', { schema: part({ routes: list(dashboardSchemas.route) }) }, async (req, reply) => {
     const p = await payload(req, reply);
     return p && { version: p.version, routes: p.routes.filter((r) => routeMatches(req.query.q, r)) };
   });
 
-  app.get<{ Querystring: Query }>('/v1/dashboard/services', { schema: part({ services: list(schemas.service) }) }, async (req, reply) => {
+  app.get<{ Querystring: Query }>('/v1/dashboard/services', { schema: part({ services: list(dashboardSchemas.service) }) }, async (req, reply) => {
     const p = await payload(req, reply);
     return p && { version: p.version, services: p.services.filter((s) => serviceMatches(req.query.q, s)) };
   });
 
-  app.get<{ Querystring: Query }>('/v1/dashboard/proxies', { schema: part({ extensions: list(schemas.extension), proxies: list(schemas.proxy) }) }, async (req, reply) => {
+  app.get<{ Querystring: Query }>('/v1/dashboard/proxies', { schema: part({ extensions: list(dashboardSchemas.extension), proxies: list(dashboardSchemas.proxy) }) }, async (req, reply) => {
     const p = await payload(req, reply);
     return p && { version: p.version, extensions: p.extensions, proxies: p.proxies };
   });
 
-  app.get<{ Querystring: Query }>('/v1/dashboard/history', { schema: part({ models: list(schemas.model), configs: list(schemas.config), failures: list(schemas.failure) }) }, async (req, reply) => {
-    const p = await payload(req, reply);
-    return p && { version: p.version, models: p.models, configs: p.configs, failures: p.failures };
-  });
+  app.get<{ Querystring: Query }>(
+    '/v1/dashboard/history',
+    { schema: part({ models: list(dashboardSchemas.model), configs: list(dashboardSchemas.config), failures: list(dashboardSchemas.failure) }) },
+    async (req, reply) => {
+      const p = await payload(req, reply);
+      return p && { version: p.version, models: p.models, configs: p.configs, failures: p.failures };
+    },
+  );
 }

@@ -2,14 +2,24 @@
 // status (served config, exclusions, validation errors) and each proxy agent's status, asked over the
 // control network. Config history is what this core saw since it started (Docker keeps no history of
 // reloads); everything else is rebuilt from live answers after a restart.
-import type { ClusterModel, ExtensionConfig, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
-import type { Logger } from '@signalbox/protocol';
+import type { ClusterModel, DiagnosticCode, ExtensionConfig, ServiceStatus, SwarmSnapshot } from '@signalbox/model';
 import { contentVersion } from '@signalbox/model';
 import { PATHS, VersionedValue, agentStatusBodySchema, extensionStatusBodySchema, wireValidator } from '@signalbox/protocol';
-import type { AgentStatusBody, ExtensionStatusBody } from '@signalbox/protocol';
+import type {
+  AgentStatusBody,
+  ConfigVersionView,
+  DashboardPayload,
+  DashboardView,
+  ExtensionStatusBody,
+  ExtensionView,
+  FailureView,
+  Logger,
+  ModelChangeView,
+  ModelVersionView,
+  ProxyView,
+} from '@signalbox/protocol';
 import type { ModelStore } from '../model-store.js';
 import type { ConvergenceMetrics } from './metrics.js';
-import type { ConfigVersionView, DashboardPayload, DashboardView, ExtensionView, FailureView, ModelChangeView, ModelVersionView, ProxyView } from './types.js';
 import { diffServices, fingerprint, indexTasks, problem, routesOf, type FailureIndex } from './view.js';
 
 /** GET a JSON document; rejects on network errors, timeouts and non-2xx answers. */
@@ -56,7 +66,7 @@ const errText = (e: unknown): string => {
 };
 
 export class DashboardRecorder {
-  readonly current: VersionedValue<DashboardPayload>;
+  readonly current: VersionedValue<DashboardPayload<DiagnosticCode>>;
   private readonly startedAt: Date;
   private snap: SwarmSnapshot | undefined;
   private snapAt: Date | undefined;
@@ -87,7 +97,7 @@ export class DashboardRecorder {
     this.now = d.now ?? (() => new Date());
     this.keep = d.historyLength ?? 50;
     this.startedAt = this.now();
-    this.current = new VersionedValue<DashboardPayload>((p) => p.version);
+    this.current = new VersionedValue<DashboardPayload<DiagnosticCode>>((p) => p.version);
     this.refresh();
   }
 
@@ -387,7 +397,7 @@ export class DashboardRecorder {
       };
     });
     for (const id of this.since.keys()) if (!live.has(id)) this.since.delete(id);
-    const view: DashboardView = {
+    const view: DashboardView<DiagnosticCode> = {
       routes,
       services,
       extensions: Object.keys(this.d.extensions)

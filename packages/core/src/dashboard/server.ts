@@ -7,10 +7,9 @@ import { timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Logger } from '@signalbox/protocol';
+import type { DashboardAuthCode, Logger } from '@signalbox/protocol';
 import { dashboardRoutes } from './plugin.js';
 import type { DashboardRecorder } from './recorder.js';
-import type { DashboardAuthCode } from './types.js';
 
 export const DEFAULT_TOKEN_FILE = '/run/secrets/signalbox-api-token';
 

@@ -1,6 +1,6 @@
 // Pure projections of the routing model and swarm snapshot into what the dashboard shows.
-import type { ClusterModel, Diagnostic, ServiceStatus, SwarmSnapshot, Upstream } from '@signalbox/model';
-import type { ModelChangeView, ProblemView, RouteView, ServerView } from './types.js';
+import type { ClusterModel, Diagnostic, DiagnosticCode, ServiceStatus, SwarmSnapshot, Upstream } from '@signalbox/model';
+import type { ModelChangeView, ProblemView, RouteView, ServerView } from '@signalbox/protocol';
 
 /** addr → the task (and its node) that owns it, per service name. */
 export type TaskIndex = Map<string, { task: string; node: string | null }>;
@@ -72,7 +72,7 @@ export function routesOf(extension: string, model: ClusterModel, tasks: TaskInde
   return routes.sort((a, b) => a.host.localeCompare(b.host) || a.path.localeCompare(b.path) || a.extension.localeCompare(b.extension));
 }
 
-export function problem(d: Diagnostic): ProblemView {
+export function problem(d: Diagnostic): ProblemView<DiagnosticCode> {
   return { code: d.code, severity: d.severity, key: d.key, value: d.value ?? null, message: d.message };
 }
 

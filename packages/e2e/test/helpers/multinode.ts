@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import Docker from 'dockerode';
-import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInService, run, sleep } from './swarm.js';
+import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInContainer, run, runningContainers, sleep } from './swarm.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -275,11 +275,22 @@ export async function removeOverlay(docker: Docker, name: string, timeoutMs = 60
   );
 }
 
-/** The nginx.conf the proxy on `node` runs. */
-export async function proxyConfOn(node: string): Promise<string> {
-  const r = await execInService(PROXY_SERVICE, ['cat', '/etc/nginx/nginx.conf'], engine(node));
-  if (r.exitCode !== 0) throw new Error(`cat nginx.conf in the proxy on ${node}: ${r.stderr}`);
-  return r.stdout;
+/**
+ * The nginx.conf of every running routing proxy task, on every node of `nodes` whose engine answers (a
+ * node that is cut off is skipped). Behind the edge, the edge on a worker forwards to routing proxy tasks
+ * on any node, and start-first rolls do not keep one per worker: a test that asks "what does the proxy
+ * serve" asks all of them.
+ */
+export async function routingProxyConfs(nodes: string[]): Promise<Map<string, string>> {
+  const confs = new Map<string, string>();
+  for (const node of nodes) {
+    const containers = await runningContainers(PROXY_SERVICE, engine(node)).catch(() => []);
+    for (const c of containers) {
+      const r = await execInContainer(c.id, ['cat', '/etc/nginx/nginx.conf'], engine(node)).catch(() => undefined);
+      if (r?.exitCode === 0) confs.set(`${node}/${c.id.slice(0, 12)}`, r.stdout);
+    }
+  }
+  return confs;
 }
 
 /** Upstream server addresses (ip:port) in an nginx.conf. */

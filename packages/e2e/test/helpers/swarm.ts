@@ -84,6 +84,16 @@ export function get(host: string, path = '/', headers: Record<string, string> = 
   });
 }
 
+/**
+ * A result as an assertion compares it: the status alone when it is 2xx; otherwise the status with who
+ * answered (the proxy id header, absent from an app's answer) and the first line of what it said, so a
+ * failure names its source: `expect(outcome(await get(host))).toBe('200')`.
+ */
+export function outcome(r: HttpResult): string {
+  if (r.status >= 200 && r.status < 300) return String(r.status);
+  return `${r.status} (x-proxy-id: ${String(r.headers['x-proxy-id'] ?? 'none')}; said: ${r.body.split('\n')[0]!.slice(0, 160)})`;
+}
+
 /** A failed request of `requestsUntil`: its status (or error code), and when it was sent (ms after the loop began). */
 export interface LoopFailure {
   outcome: string;
@@ -96,9 +106,10 @@ export interface LoopFailure {
 /**
  * Requests `host` one after another (new connection each, 20 ms apart, never retried) until `done()`
  * holds (checked every 250 ms beside the loop) and at least `min` were sent. Returns how many answered
- * 200 and every other outcome. Throws if `done()` never held in time.
+ * 200 and every other outcome; `onAnswer` sees each answer (e.g. to note who answered). Throws if
+ * `done()` never held in time.
  */
-export async function requestsUntil(host: string, done: () => Promise<boolean>, min: number, timeoutMs = 120_000): Promise<{ ok: number; failed: LoopFailure[] }> {
+export async function requestsUntil(host: string, done: () => Promise<boolean>, min: number, timeoutMs = 120_000, onAnswer?: (r: HttpResult) => void): Promise<{ ok: number; failed: LoopFailure[] }> {
   const start = Date.now();
   const deadline = start + timeoutMs;
   let reached = false;
@@ -115,6 +126,7 @@ export async function requestsUntil(host: string, done: () => Promise<boolean>, 
       const atMs = Date.now() - start;
       try {
         const r = await get(host);
+        onAnswer?.(r);
         if (r.status === 200) out.ok++;
         else out.failed.push({ outcome: String(r.status), atMs, answeredBy: String(r.headers['x-proxy-id'] ?? ''), said: r.body.split('\n')[0]!.slice(0, 120) });
       } catch (e) {

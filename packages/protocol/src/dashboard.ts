@@ -1,6 +1,6 @@
-// What the dashboard API serves. The JSON Schemas below are the contract: fastify validates queries
-// and serialises responses with them, and docs/dashboard.md describes the same fields.
-import type { DiagnosticCode } from '@signalbox/model';
+// What core's dashboard API serves and the dashboard page reads. The JSON Schemas below are the
+// contract: core's fastify validates queries and serialises responses with them, the page is typed by
+// the interfaces, and docs/dashboard.md describes the same fields.
 
 export interface ServerView {
   addr: string;
@@ -40,24 +40,27 @@ export interface DashboardErrorBody {
   message: string;
 }
 
-export interface ProblemView {
-  /** A model diagnostic's code: any documented ERR_/WARN_ code (typed, so a misspelt code does not compile). */
-  code: DiagnosticCode;
+/**
+ * C: the codes a problem can carry. Core fills these from model diagnostics with model's DiagnosticCode
+ * (so a misspelt code does not compile there); a reader sees any documented ERR_/WARN_ code as a string.
+ */
+export interface ProblemView<C extends string = string> {
+  code: C;
   severity: 'error' | 'warning';
   key: string;
   value: string | null;
   message: string;
 }
 
-export interface ServiceView {
+export interface ServiceView<C extends string = string> {
   id: string;
   name: string;
   cluster: string;
   status: 'enabled' | 'disabled';
   hosts: string[];
   servers: number;
-  errors: ProblemView[];
-  warnings: ProblemView[];
+  errors: ProblemView<C>[];
+  warnings: ProblemView<C>[];
   /** When the service entered its current state (as first seen by this core). */
   since: string;
 }
@@ -141,9 +144,9 @@ export interface ExtensionView {
   lastError: string | null;
 }
 
-export interface DashboardView {
+export interface DashboardView<C extends string = string> {
   routes: RouteView[];
-  services: ServiceView[];
+  services: ServiceView<C>[];
   extensions: ExtensionView[];
   proxies: ProxyView[];
   models: ModelVersionView[];
@@ -151,7 +154,7 @@ export interface DashboardView {
   failures: FailureView[];
 }
 
-export interface DashboardPayload extends DashboardView {
+export interface DashboardPayload<C extends string = string> extends DashboardView<C> {
   version: string;
   meta: { coreStartedAt: string; lastSwarmReadAt: string | null; generatedAt: string };
 }
@@ -173,7 +176,7 @@ const obj = (properties: Record<string, unknown>) => ({
 const problem = obj({ code: str, severity: { enum: ['error', 'warning'] }, key: str, value: nstr, message: str });
 const change = obj({ added: strs, removed: strs, changed: { type: 'array', items: obj({ name: str, what: str }) } });
 
-export const schemas = {
+export const dashboardSchemas = {
   route: obj({
     extension: str,
     kind: { enum: ['http', 'terminate', 'passthrough', 'default'] },
@@ -253,17 +256,17 @@ const list = (item: unknown) => ({ type: 'array', items: item });
 export const dashboardSchema = obj({
   version: str,
   meta: obj({ coreStartedAt: str, lastSwarmReadAt: nstr, generatedAt: str }),
-  routes: list(schemas.route),
-  services: list(schemas.service),
-  extensions: list(schemas.extension),
-  proxies: list(schemas.proxy),
-  models: list(schemas.model),
-  configs: list(schemas.config),
-  failures: list(schemas.failure),
+  routes: list(dashboardSchemas.route),
+  services: list(dashboardSchemas.service),
+  extensions: list(dashboardSchemas.extension),
+  proxies: list(dashboardSchemas.proxy),
+  models: list(dashboardSchemas.model),
+  configs: list(dashboardSchemas.config),
+  failures: list(dashboardSchemas.failure),
 });
 
 /** ?wait=SECONDS (long-poll with If-None-Match) and ?q= (search, on the list routes). */
-export const querySchema = {
+export const dashboardQuerySchema = {
   type: 'object',
   additionalProperties: false,
   properties: { wait: { type: 'number', minimum: 0, maximum: 60 }, q: { type: 'string', maxLength: 200 } },
