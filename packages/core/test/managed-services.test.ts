@@ -463,6 +463,9 @@ describe('ManagedServices.converge', () => {
     await m.converge(models, snap);
     expect(services.listByLabel).toHaveBeenCalledTimes(2);
     expect(services.listNetworksByLabel).toHaveBeenCalledTimes(2);
+    // Only what this core owns is ever a candidate for removal.
+    expect(services.listByLabel.mock.calls).toEqual([['com.signalbox.owner=signalbox'], ['com.signalbox.owner=signalbox']]);
+    expect(services.listNetworksByLabel).toHaveBeenCalledWith('com.signalbox.owner=signalbox');
     expect(services.listConfigs).toHaveBeenCalledWith('com.signalbox.owner=signalbox');
   });
 });
