@@ -16,6 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jest } from '@jest/globals';
+import { parseConfig } from '@signalbox/model';
 import {
   CORE_SERVICE,
   EXTENSION_SERVICE,
@@ -28,6 +29,7 @@ import {
   docker,
   ensureNetwork,
   get,
+  proxyIdOf,
   proxyNginxConf,
   removeService,
   requestsUntil,
@@ -293,10 +295,12 @@ function withRoutingProxies(text: string, proxies: number): string {
   return out.join('\n');
 }
 
-/** ProxyReplicas of [Extensions.default] in `text` (1 when left out). */
+/** ProxyReplicas of [Extensions.default] in `text`, read by the parser core uses (its default when left out). */
 function proxyReplicasOf(text: string): number {
-  const section = text.split(/^\s*\[/m).find((s) => s.startsWith('Extensions.default]'));
-  return Number(/^\s*ProxyReplicas\s*=\s*(\d+)/m.exec(section ?? '')?.[1] ?? 1);
+  const parsed = parseConfig(text);
+  const ext = parsed.ok ? parsed.config.Extensions.default : undefined;
+  if (!ext) throw new Error('the running config.toml does not parse or has no [Extensions.default]');
+  return ext.ProxyReplicas;
 }
 
 /** Running containers of a service whose health check passes, with their hostnames (= x-proxy-id). */
@@ -339,7 +343,7 @@ test('one of two routing proxies killed: 0 failed requests (ProxyReplicas = 2, E
       `both routing proxies (${ids.join(', ')}) answering through the edge`,
       async () => {
         const r = await get(host(STEADY)).catch(() => undefined);
-        const id = String(r?.headers['x-proxy-id'] ?? '');
+        const id = r ? proxyIdOf(r) : '';
         if (r?.status === 200 && ids.includes(id)) throughEdge.add(id);
         return throughEdge.size === ROUTING_PROXIES;
       },
@@ -361,7 +365,7 @@ test('one of two routing proxies killed: 0 failed requests (ProxyReplicas = 2, E
       240_000,
       (r) => {
         if (killedAt === 0) answersBeforeKill++;
-        else if (r.status === 200 && !ids.includes(String(r.headers['x-proxy-id'] ?? ''))) {
+        else if (r.status === 200 && !ids.includes(proxyIdOf(r))) {
           replacementAnswers++;
           replacementAt ||= Date.now();
         }

@@ -91,7 +91,17 @@ export function get(host: string, path = '/', headers: Record<string, string> = 
  */
 export function outcome(r: HttpResult): string {
   if (r.status >= 200 && r.status < 300) return String(r.status);
-  return `${r.status} (x-proxy-id: ${String(r.headers['x-proxy-id'] ?? 'none')}; said: ${r.body.split('\n')[0]!.slice(0, 160)})`;
+  return `${r.status} (x-proxy-id: ${proxyIdOf(r) || 'none'}; said: ${firstLineOf(r, 160)})`;
+}
+
+/** The routing proxy (or edge) that answered: its x-proxy-id header, '' when absent (an app's own answer, HideInfoHeaders). */
+export function proxyIdOf(r: HttpResult): string {
+  return String(r.headers['x-proxy-id'] ?? '');
+}
+
+/** The first line of an answer's body, cut to `max` characters. */
+function firstLineOf(r: HttpResult, max: number): string {
+  return r.body.split('\n')[0]!.slice(0, max);
 }
 
 /** A failed request of `requestsUntil`: its status (or error code), and when it was sent (ms after the loop began). */
@@ -128,7 +138,7 @@ export async function requestsUntil(host: string, done: () => Promise<boolean>, 
         const r = await get(host);
         onAnswer?.(r);
         if (r.status === 200) out.ok++;
-        else out.failed.push({ outcome: String(r.status), atMs, answeredBy: String(r.headers['x-proxy-id'] ?? ''), said: r.body.split('\n')[0]!.slice(0, 120) });
+        else out.failed.push({ outcome: String(r.status), atMs, answeredBy: proxyIdOf(r), said: firstLineOf(r, 120) });
       } catch (e) {
         out.failed.push({ outcome: (e as NodeJS.ErrnoException).code ?? (e as Error).message, atMs });
       }
