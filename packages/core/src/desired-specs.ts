@@ -3,7 +3,18 @@
 // settings are in the proxy spec, so routine changes (hosts, upstreams, scaling) never roll the proxy.
 import type { ClusterModel, ExtensionConfig, SwarmSnapshot } from '@signalbox/model';
 import { durationMs } from '@signalbox/model';
-import { AGENT_PORT, API_TOKEN_SECRET_PREFIX, API_TOKEN_SECRET_TARGET, DEFAULT_API_TOKEN_FILE, EXTENSION_PORT, LABEL_EXTENSION, LABEL_OWNER, LABEL_ROLE } from '@signalbox/protocol';
+import {
+  AGENT_PORT,
+  API_TOKEN_SECRET_TARGET,
+  DEFAULT_API_TOKEN_FILE,
+  DEFAULT_PROXY_TOKEN_FILE,
+  EXTENSION_PORT,
+  PROXY_TOKEN_SECRET_TARGET,
+  isTokenSecret,
+  LABEL_EXTENSION,
+  LABEL_OWNER,
+  LABEL_ROLE,
+} from '@signalbox/protocol';
 import type { ServiceSpec } from './docker/services.js';
 
 /**
@@ -50,6 +61,11 @@ export interface ManagedContext {
   logLevel: string;
   /** Docker secret holding the API token (e.g. signalbox-api-token-<version>); undefined = none mounted. */
   apiTokenSecret?: string;
+  /**
+   * Docker secret holding the proxy token (signalbox-proxy-token-<version>), the only credential a proxy
+   * gets; undefined = the API token stands in (a stack.yml from before the proxy token).
+   */
+  proxyTokenSecret?: string;
   /** Address-space limit of the extension's nginx -t sandbox, MiB (core's SIGNALBOX_SANDBOX_MEMORY_MB); undefined = its default. */
   sandboxMemoryMb?: number;
 }
@@ -57,10 +73,24 @@ export interface ManagedContext {
 /** Where agents listen for health/status/metrics: loopback only, so app networks never reach it. */
 export const AGENT_HOST = '127.0.0.1';
 
-/** The API token secret as a task mount (read-only by root, at /run/secrets/signalbox-api-token). */
-function apiTokenSecrets(ctx: ManagedContext, snap: SwarmSnapshot): { SecretID: string; SecretName: string; File: { Name: string; UID: string; GID: string; Mode: number } }[] {
-  const id = ctx.apiTokenSecret ? snap.secrets.find((s) => s.name === ctx.apiTokenSecret)?.id : undefined;
-  return id ? [{ SecretID: id, SecretName: ctx.apiTokenSecret!, File: { Name: API_TOKEN_SECRET_TARGET, UID: '0', GID: '0', Mode: 0o400 } }] : [];
+/** A token secret as a task mount, read-only by root at /run/secrets/<target>; none when it does not exist. */
+function tokenMount(secret: string | undefined, target: string, snap: SwarmSnapshot): { SecretID: string; SecretName: string; File: { Name: string; UID: string; GID: string; Mode: number } }[] {
+  const id = secret ? snap.secrets.find((s) => s.name === secret)?.id : undefined;
+  return id && secret ? [{ SecretID: id, SecretName: secret, File: { Name: target, UID: '0', GID: '0', Mode: 0o400 } }] : [];
+}
+
+/**
+ * The extension holds both tokens: the API token (core's API, its own) and the proxy token (to accept
+ * the proxies' requests). Without a proxy token of its own, the proxies carry the API token.
+ */
+function extensionTokenMounts(ctx: ManagedContext, snap: SwarmSnapshot) {
+  const separate = ctx.proxyTokenSecret && ctx.proxyTokenSecret !== ctx.apiTokenSecret;
+  return [...tokenMount(ctx.apiTokenSecret, API_TOKEN_SECRET_TARGET, snap), ...(separate ? tokenMount(ctx.proxyTokenSecret, PROXY_TOKEN_SECRET_TARGET, snap) : [])];
+}
+
+/** A proxy holds the proxy token only: it never changes when the API token rotates, so no proxy rolls. */
+function proxyTokenMounts(ctx: ManagedContext, snap: SwarmSnapshot) {
+  return tokenMount(ctx.proxyTokenSecret ?? ctx.apiTokenSecret, PROXY_TOKEN_SECRET_TARGET, snap);
 }
 
 /** Where the ACME store key secret is mounted in the extension task (docs/tls.md). */
@@ -127,11 +157,9 @@ function volumeMount(spec: string) {
 
 function secretMounts(names: readonly string[], snap: SwarmSnapshot, ext: ExtensionConfig) {
   const secretIds = new Map(snap.secrets.map((s) => [s.name, s.id]));
-  // The API token and the ACME store key are never a route's key (a label naming one is not mounted).
+  // The tokens and the ACME store key are never a route's key (a label naming one is not mounted).
   const reserved = new Set([ext.Acme.StoreKeySecret, ACME_STORE_KEY_TARGET]);
-  return names
-    .filter((s) => secretIds.has(s) && !s.startsWith(API_TOKEN_SECRET_PREFIX) && !reserved.has(s))
-    .map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
+  return names.filter((s) => secretIds.has(s) && !isTokenSecret(s) && !reserved.has(s)).map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
 }
 
 export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel, edge?: EdgeNetwork): ServiceSpec {
@@ -153,14 +181,15 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
           // config.toml's Template: the extension reads that Docker config itself (it has the socket).
           ...(ext.Template !== '' ? [`SIGNALBOX_TEMPLATE_CONFIG=${ext.Template}`] : []),
           `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          `SIGNALBOX_PROXY_TOKEN_FILE=${DEFAULT_PROXY_TOKEN_FILE}`,
           ...(acmeStoreKeySecret(ext) ? [`SIGNALBOX_ACME_STORE_KEY_SECRET=${acmeStoreKeySecret(ext)}`, `SIGNALBOX_ACME_STORE_KEY_FILE=/run/secrets/${ACME_STORE_KEY_TARGET}`] : []),
           ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
           ...trusted,
         ],
-        // The API token, and the secrets its proxies will load: only a task that mounts a secret can read
+        // The two tokens, and the secrets its proxies will load: only a task that mounts a secret can read
         // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
         // freeze every proxy).
-        Secrets: [...apiTokenSecrets(ctx, snap), ...acmeStoreKeyMount(ext, snap), ...secretMounts(model?.proxySecrets ?? [], snap, ext)],
+        Secrets: [...extensionTokenMounts(ctx, snap), ...acmeStoreKeyMount(ext, snap), ...secretMounts(model?.proxySecrets ?? [], snap, ext)],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
@@ -212,7 +241,7 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
           `SIGNALBOX_AGENT_HOST=${AGENT_HOST}`,
           `SIGNALBOX_MAX_DRAINING_GENERATIONS=${ext.ProxyMaxDrainingGenerations}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
-          `SIGNALBOX_API_TOKEN_FILE=${DEFAULT_API_TOKEN_FILE}`,
+          `SIGNALBOX_PROXY_TOKEN_FILE=${DEFAULT_PROXY_TOKEN_FILE}`,
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
           `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
@@ -227,7 +256,7 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
         Healthcheck: agentHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
-        Secrets: [...apiTokenSecrets(ctx, snap), ...secretMounts(model.proxySecrets, snap, ext)],
+        Secrets: [...proxyTokenMounts(ctx, snap), ...secretMounts(model.proxySecrets, snap, ext)],
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),
       Networks: networks.map((Target) => ({ Target })),

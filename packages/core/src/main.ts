@@ -59,6 +59,8 @@ const managed = new ManagedServices(
     logLevel: process.env.SIGNALBOX_LOG_LEVEL ?? 'info',
     // The secret holding the API token (versioned by the stack); mounted into the extension and proxies.
     apiTokenSecret: process.env.SIGNALBOX_API_TOKEN_SECRET?.trim() || undefined,
+    // The proxy token's secret (versioned by the stack, kept across deploys): the only one proxies get.
+    proxyTokenSecret: process.env.SIGNALBOX_PROXY_TOKEN_SECRET?.trim() || undefined,
     ...(/^[1-9]\d{1,6}$/.test(process.env.SIGNALBOX_SANDBOX_MEMORY_MB ?? '') ? { sandboxMemoryMb: Number(process.env.SIGNALBOX_SANDBOX_MEMORY_MB) } : {}),
   },
   new ServiceManager(docker, log.child({ component: 'services' })),

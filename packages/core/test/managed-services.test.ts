@@ -788,22 +788,41 @@ describe('the edge follows config.toml', () => {
 });
 
 describe('least exposure', () => {
-  const withToken = { ...ctx, apiTokenSecret: 'signalbox-api-token-abc123' };
-  const snapWithToken: SwarmSnapshot = { ...snap, secrets: [...snap.secrets, { id: 'tok1', name: 'signalbox-api-token-abc123' }] };
+  const withToken = { ...ctx, apiTokenSecret: 'signalbox-api-token-abc123', proxyTokenSecret: 'signalbox-proxy-token-def456' };
+  const snapWithToken: SwarmSnapshot = {
+    ...snap,
+    secrets: [...snap.secrets, { id: 'tok1', name: 'signalbox-api-token-abc123' }, { id: 'ptok1', name: 'signalbox-proxy-token-def456' }],
+  };
   const spec = (s: unknown) => (s as any).TaskTemplate.ContainerSpec;
+  const apiToken = { SecretID: 'tok1', SecretName: 'signalbox-api-token-abc123', File: { Name: 'signalbox-api-token', UID: '0', GID: '0', Mode: 0o400 } };
+  const proxyToken = { SecretID: 'ptok1', SecretName: 'signalbox-proxy-token-def456', File: { Name: 'signalbox-proxy-token', UID: '0', GID: '0', Mode: 0o400 } };
 
-  test('the extension and the proxies get the API token secret, read-only by root, at the path they read', () => {
-    const token = { SecretID: 'tok1', SecretName: 'signalbox-api-token-abc123', File: { Name: 'signalbox-api-token', UID: '0', GID: '0', Mode: 0o400 } };
+  test('the extension gets both tokens, the proxies the proxy token only, read-only by root, at the paths they read', () => {
     const e = spec(desiredExtensionSpec('default', ext(''), withToken, snapWithToken));
     const p = spec(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
-    expect(e.Secrets).toEqual([token]);
-    expect(p.Secrets).toEqual([token, { SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
-    for (const c of [e, p]) expect(c.Env).toContain('SIGNALBOX_API_TOKEN_FILE=/run/secrets/signalbox-api-token');
+    expect(e.Secrets).toEqual([apiToken, proxyToken]);
+    expect(e.Env).toEqual(expect.arrayContaining(['SIGNALBOX_API_TOKEN_FILE=/run/secrets/signalbox-api-token', 'SIGNALBOX_PROXY_TOKEN_FILE=/run/secrets/signalbox-proxy-token']));
+    expect(p.Secrets).toEqual([proxyToken, { SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
+    expect(p.Env).toContain('SIGNALBOX_PROXY_TOKEN_FILE=/run/secrets/signalbox-proxy-token');
+    expect(p.Env.join('\n')).not.toContain('API_TOKEN');
   });
 
-  test('a label naming the token secret does not mount it a second time under its own name', () => {
-    const p = spec(desiredProxySpec('default', ext(''), { ...model, proxySecrets: ['signalbox-api-token-abc123'] }, withToken, snapWithToken));
-    expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-api-token']);
+  test('a new API token (every deploy) changes the extension spec and leaves the proxy spec as it was: no proxy rolls', () => {
+    const rotated = { ...withToken, apiTokenSecret: 'signalbox-api-token-fff000' };
+    const snapRotated: SwarmSnapshot = { ...snapWithToken, secrets: [...snapWithToken.secrets, { id: 'tok2', name: 'signalbox-api-token-fff000' }] };
+    expect(desiredProxySpec('default', ext(''), model, rotated, snapRotated)).toEqual(desiredProxySpec('default', ext(''), model, withToken, snapWithToken));
+    expect(spec(desiredExtensionSpec('default', ext(''), rotated, snapRotated)).Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-fff000', 'signalbox-proxy-token-def456']);
+  });
+
+  test('without a proxy token secret (a stack.yml from before it), the proxies carry the API token at the proxy token path', () => {
+    const old = { ...ctx, apiTokenSecret: 'signalbox-api-token-abc123' };
+    expect(spec(desiredProxySpec('default', ext(''), model, old, snapWithToken)).Secrets[0]).toEqual({ ...apiToken, File: { ...apiToken.File, Name: 'signalbox-proxy-token' } });
+    expect(spec(desiredExtensionSpec('default', ext(''), old, snapWithToken)).Secrets).toEqual([apiToken]);
+  });
+
+  test('a label naming a token secret does not mount it a second time under its own name', () => {
+    const p = spec(desiredProxySpec('default', ext(''), { ...model, proxySecrets: ['signalbox-api-token-abc123', 'signalbox-proxy-token-def456'] }, withToken, snapWithToken));
+    expect(p.Secrets.map((s: any) => s.File.Name)).toEqual(['signalbox-proxy-token']);
   });
 
   test('the ACME store key secret is mounted into the extension only, when ACME is on; a label naming it mounts nothing', () => {
@@ -812,24 +831,25 @@ describe('least exposure', () => {
     const e = spec(desiredExtensionSpec('default', acme, withToken, withKey, { ...model, proxySecrets: ['web.crt', 'signalbox-acme-store-key'] }));
     expect(e.Secrets.map((s: any) => [s.SecretName, s.File.Name, s.File.Mode])).toEqual([
       ['signalbox-api-token-abc123', 'signalbox-api-token', 0o400],
+      ['signalbox-proxy-token-def456', 'signalbox-proxy-token', 0o400],
       ['signalbox-acme-store-key', 'signalbox-acme-store-key', 0o400],
       ['web.crt', 'web.crt', 0o400],
     ]);
     expect(e.Env).toEqual(expect.arrayContaining(['SIGNALBOX_ACME_STORE_KEY_SECRET=signalbox-acme-store-key', 'SIGNALBOX_ACME_STORE_KEY_FILE=/run/secrets/signalbox-acme-store-key']));
     const p = spec(desiredProxySpec('default', acme, { ...model, proxySecrets: ['signalbox-acme-store-key'] }, withToken, withKey));
-    expect(p.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
+    expect(p.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-proxy-token-def456']);
     // ACME off: no key, no env; a secret of another name is mounted under the same target.
-    expect(spec(desiredExtensionSpec('default', ext(''), withToken, withKey)).Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
+    expect(spec(desiredExtensionSpec('default', ext(''), withToken, withKey)).Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123', 'signalbox-proxy-token-def456']);
     const other = ext('[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\nStoreKeySecret = "ops-key"\n');
     const withOther: SwarmSnapshot = { ...snapWithToken, secrets: [...snapWithToken.secrets, { id: 'key2', name: 'ops-key' }] };
-    expect(spec(desiredExtensionSpec('default', other, withToken, withOther)).Secrets[1]).toEqual({
+    expect(spec(desiredExtensionSpec('default', other, withToken, withOther)).Secrets[2]).toEqual({
       SecretID: 'key2',
       SecretName: 'ops-key',
       File: { Name: 'signalbox-acme-store-key', UID: '0', GID: '0', Mode: 0o400 },
     });
     // Not created yet: not mounted (the extension names the secret to create), the env still says which.
     const missing = spec(desiredExtensionSpec('default', acme, withToken, snapWithToken));
-    expect(missing.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123']);
+    expect(missing.Secrets.map((s: any) => s.SecretName)).toEqual(['signalbox-api-token-abc123', 'signalbox-proxy-token-def456']);
     expect(missing.Env).toContain('SIGNALBOX_ACME_STORE_KEY_SECRET=signalbox-acme-store-key');
   });
 

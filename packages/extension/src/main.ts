@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { readExtensionPayload, type ExtensionPayload } from '@signalbox/model';
-import { CORE_PORT, EXTENSION_PORT, PATHS, apiTokenOrExit, bearerHeader, createLogger, longPoll, type Exclusion, type ExclusionReport, type SandboxState } from '@signalbox/protocol';
+import { CORE_PORT, EXTENSION_PORT, PATHS, apiTokenOrExit, bearerHeader, proxyTokenOrNone, createLogger, longPoll, type Exclusion, type ExclusionReport, type SandboxState } from '@signalbox/protocol';
 import { secretsDirReader } from './certificates.js';
 import { NginxValidator } from './nginx-validator.js';
 import { Pipeline } from './pipeline.js';
@@ -25,6 +25,7 @@ const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? EXTENSION_PORT);
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 const apiToken = apiTokenOrExit(log);
+const proxyToken = proxyTokenOrNone(log);
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'signalbox_extension_' });
@@ -151,6 +152,7 @@ const app = buildServer({
   registry,
   log,
   apiToken,
+  ...(proxyToken ? { proxyToken } : {}),
   onRefusal: (sha, reason) => {
     void serially(async () => {
       const res = await pipeline.proxyRefusal(sha, reason);

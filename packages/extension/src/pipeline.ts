@@ -3,7 +3,7 @@
 // A config that fails nginx -t is never published.
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import type { Logger } from '@signalbox/protocol';
-import { API_TOKEN_SECRET_PREFIX } from '@signalbox/protocol';
+import { isTokenSecret } from '@signalbox/protocol';
 import { certificateCulprits, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { networkPendingReason, servicesWaitingForNetworks } from './pending-networks.js';
@@ -97,7 +97,7 @@ export class Pipeline {
     const acmeFiles = model.virtualHosts.flatMap((v) => (v.tls?.certSecret.startsWith(ACME_FILE_PREFIX) ? [v.tls.certSecret.slice(1), v.tls.keySecret.slice(1)] : []));
     // Core never mounts the API token secret into proxies as a route's key (it is not one): a service
     // naming it fails here like any missing key and is left out, instead of failing on every proxy.
-    const res = await this.d.validator.validate(inSandbox, [...model.proxySecrets.filter((s) => !s.startsWith(API_TOKEN_SECRET_PREFIX)), ...new Set(acmeFiles)]);
+    const res = await this.d.validator.validate(inSandbox, [...model.proxySecrets.filter((s) => !isTokenSecret(s)), ...new Set(acmeFiles)]);
     return res.ok ? undefined : res.error;
   }
 

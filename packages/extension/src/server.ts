@@ -14,6 +14,7 @@ import {
   extensionHealthBodySchema,
   extensionStatusBodySchema,
   okBodySchema,
+  PROXY_TOKEN_ROUTES,
   tokenCheckHook,
 } from '@signalbox/protocol';
 import type { ChallengeStore } from './acme/orderer.js';
@@ -31,6 +32,8 @@ export interface ServerDeps {
   log: Logger;
   /** Every request but GET /v1/health (and ACME challenges) must carry `Authorization: Bearer <apiToken>`. */
   apiToken: string;
+  /** The proxy token: opens only the routes a proxy agent calls (PROXY_TOKEN_ROUTES); undefined = none. */
+  proxyToken?: string;
   /** Pending HTTP-01 answers, served without the token: the CA fetches them through any proxy replica. */
   challenges?: ChallengeStore;
   /** Issued ACME certificates and keys by file name, for proxy agents (token required). */
@@ -45,7 +48,7 @@ export function buildServer(d: ServerDeps): FastifyInstance {
   // Only a proxy's refusal report has a body (a hash and nginx's reason, cut at 4000 characters): a
   // small limit turns anything larger into a 413, not memory use.
   const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, maxParamLength: 200 });
-  const tokenCheck = tokenCheckHook(d.apiToken);
+  const tokenCheck = tokenCheckHook(d.apiToken, d.proxyToken ? { token: d.proxyToken, routes: PROXY_TOKEN_ROUTES, what: 'the proxy token' } : undefined);
   // Key authorizations are public by design (the CA fetches them over plain HTTP); nothing else is open.
   app.addHook('onRequest', async (req, reply) => {
     if (d.challenges && req.method === 'GET' && req.url.startsWith(ACME_CHALLENGE_PREFIX)) return;
@@ -89,7 +92,7 @@ export function buildServer(d: ServerDeps): FastifyInstance {
 
   if (d.acmeFiles) {
     const files = d.acmeFiles;
-    app.get('/v1/acme/files', async (_req, reply) => reply.header('cache-control', 'no-store').send({ files: files() }));
+    app.get(PATHS.acmeFiles, async (_req, reply) => reply.header('cache-control', 'no-store').send({ files: files() }));
   }
 
   app.get(

@@ -35,6 +35,39 @@ test("a proxy's refusal report needs the token too (a tenant must not make the e
   expect((await app.inject({ method: 'POST', url: '/v1/refusals', payload, headers: AUTH })).statusCode).toBe(202);
 });
 
+test('the proxy token opens what a proxy agent calls and nothing else: 403 ERR_API_FORBIDDEN elsewhere', async () => {
+  const served = new ServedConfigState();
+  served.set({ name: 'signalbox-nginx-1', sha256: 'a'.repeat(64), text: 'events {}\n' });
+  const proxyToken = 'proxy-token-0123456789abcdef0123456789abcdef';
+  const app = buildServer({
+    served,
+    status: () => ({ excluded: [] }),
+    registry: new Registry(),
+    log: createLogger('test', 'silent'),
+    apiToken: TOKEN,
+    proxyToken,
+    acmeFiles: () => ({ 'a.crt': 'x' }),
+  });
+  const P = { authorization: `Bearer ${proxyToken}` };
+  expect((await app.inject({ url: '/v1/nginx.conf', headers: P })).statusCode).toBe(200);
+  expect((await app.inject({ url: '/v1/acme/files', headers: P })).statusCode).toBe(200);
+  expect((await app.inject({ method: 'POST', url: '/v1/refusals', payload: { sha256: 'a'.repeat(64), reason: 'nginx -t failed' }, headers: P })).statusCode).toBe(202);
+  for (const [method, url] of [
+    ['GET', '/v1/status'],
+    ['GET', '/metrics'],
+    ['POST', '/v1/nginx.conf'],
+  ] as const) {
+    const r = await app.inject({ method, url, headers: P });
+    expect([r.statusCode, r.json().code]).toEqual([403, 'ERR_API_FORBIDDEN']);
+    expect(r.json().message).toContain(`does not open ${method} ${url}`);
+    // The API token opens everything the proxy token does not.
+    expect((await app.inject({ method, url, headers: AUTH })).statusCode).not.toBe(403);
+  }
+  // A query string does not widen it, nor does a path that only starts like an open one.
+  expect((await app.inject({ url: '/v1/nginx.conf?wait=1', headers: { ...P, 'if-none-match': '"x"' } })).statusCode).toBe(200);
+  expect((await app.inject({ url: '/v1/nginx.conf/../status', headers: P })).statusCode).not.toBe(200);
+});
+
 test('bad ?wait= is a coded 400; fuzzed headers, parameters and bodies never crash it', async () => {
   const { app } = setup();
   const bad = await app.inject({ url: '/v1/nginx.conf?wait=-3', headers: AUTH });

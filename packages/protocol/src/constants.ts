@@ -39,6 +39,8 @@ export const PATHS = {
   nginxConf: '/v1/nginx.conf',
   /** Extension: a proxy agent reports a config its nginx refused. */
   refusals: '/v1/refusals',
+  /** Extension: the ACME certificates and keys the proxies load (root-only files on their side). */
+  acmeFiles: '/v1/acme/files',
 } as const;
 
 /**

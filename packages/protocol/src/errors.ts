@@ -4,6 +4,8 @@ import type { FromSchema } from 'json-schema-to-ts';
 
 /** A request without `Authorization: Bearer <token>` (core, extension, agent's control listener). */
 export const ERR_API_UNAUTHORIZED = 'ERR_API_UNAUTHORIZED';
+/** The extension: the proxy token on a route it does not open (only what a proxy agent calls). */
+export const ERR_API_FORBIDDEN = 'ERR_API_FORBIDDEN';
 /** Malformed JSON, an oversized body, a bad ?wait=. */
 export const ERR_API_BAD_REQUEST = 'ERR_API_BAD_REQUEST';
 /** Anything the handler did not expect (logged by the service). */
@@ -15,7 +17,7 @@ export const ERR_NO_CONFIG_YET = 'ERR_NO_CONFIG_YET';
 /** Extension: a refusal report that is not {"sha256", "reason"}. */
 export const ERR_REFUSAL_INVALID = 'ERR_REFUSAL_INVALID';
 
-export const API_ERROR_CODES = [ERR_API_UNAUTHORIZED, ERR_API_BAD_REQUEST, ERR_API_INTERNAL, ERR_EXTENSION_UNKNOWN, ERR_NO_CONFIG_YET, ERR_REFUSAL_INVALID] as const;
+export const API_ERROR_CODES = [ERR_API_UNAUTHORIZED, ERR_API_FORBIDDEN, ERR_API_BAD_REQUEST, ERR_API_INTERNAL, ERR_EXTENSION_UNKNOWN, ERR_NO_CONFIG_YET, ERR_REFUSAL_INVALID] as const;
 export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
 
 export const apiErrorBodySchema = {

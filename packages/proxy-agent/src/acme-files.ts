@@ -6,6 +6,7 @@ import { chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { PATHS } from '@signalbox/protocol';
 
 export const DEFAULT_ACME_DIR = '/dev/shm/signalbox-acme';
 const FILE_NAME = /^acme-[0-9a-f]{16}\.(?:crt|key)$/;
@@ -41,7 +42,7 @@ export class AcmeFiles {
     const wanted = referencedAcmeFiles(config, this.o.dir);
     const missing = wanted.filter((n) => !existsSync(join(this.o.dir, n)));
     if (missing.length === 0) return;
-    const res = await fetch(new URL('/v1/acme/files', `${this.o.extensionUrl}/`), { headers: this.o.headers, signal: AbortSignal.timeout(10_000) });
+    const res = await fetch(new URL(PATHS.acmeFiles, `${this.o.extensionUrl}/`), { headers: this.o.headers, signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`the extension answered ${res.status} for ACME files`);
     const body = (await res.json()) as { files?: Record<string, unknown> };
     await mkdir(this.o.dir, { recursive: true, mode: 0o700 });

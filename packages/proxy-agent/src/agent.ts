@@ -102,11 +102,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   let token: string | undefined;
   if (options.extensionUrl) {
     try {
-      token = readApiToken(options.apiTokenFile);
+      token = readApiToken(options.tokenFile, 'proxy');
       headers = bearerHeader(token);
     } catch (e) {
       // Without it the extension answers 401; the bootstrap config and the file still work.
-      log('fetcher').error({ err: (e as Error).message }, 'no API token: the extension will refuse our requests');
+      log('fetcher').error({ err: (e as Error).message }, 'no proxy token: the extension will refuse our requests');
     }
   }
   // The edge runs only its generated config: it never takes candidates (nor ACME files) from an extension.

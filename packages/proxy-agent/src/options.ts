@@ -1,7 +1,7 @@
 // Agent options come from the environment once at start; a bad value stops the agent with a
 // message naming the variable, before anything is written or started.
 import { isAbsolute } from 'node:path';
-import { AGENT_PORT, API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE } from '@signalbox/protocol';
+import { AGENT_PORT, API_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE, PROXY_TOKEN_FILE_ENV } from '@signalbox/protocol';
 
 export interface AgentOptions {
   /** Where nginx reads its config (Interlock's ProxyConfigPath). */
@@ -51,8 +51,11 @@ export interface AgentOptions {
    * task starts from the newest config this node ran; '' = not kept.
    */
   readonly stateDir: string;
-  /** The API token sent to the extension (a Docker secret mounted by core). */
-  readonly apiTokenFile: string;
+  /**
+   * The proxy token (a Docker secret core mounts): sent to the extension, and required on the agent's
+   * control-network listener. It opens only what a proxy needs (docs/security.md).
+   */
+  readonly tokenFile: string;
   /** UDP port on 127.0.0.1 where access log lines sent as syslog are relayed to stdout (0 = none). */
   readonly accessLogRelayPort: number;
 }
@@ -136,7 +139,9 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
-    apiTokenFile: absPath(env, API_TOKEN_FILE_ENV, DEFAULT_API_TOKEN_FILE),
+    // A task made by a core from before the proxy token names only the API token's file.
+    tokenFile:
+      env[PROXY_TOKEN_FILE_ENV]?.trim() || !env[API_TOKEN_FILE_ENV]?.trim() ? absPath(env, PROXY_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE) : absPath(env, API_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE),
     accessLogRelayPort: int(env, 'SIGNALBOX_ACCESS_LOG_RELAY_PORT', 5140, 0, 65535),
   };
   if (options.configPath === options.bootstrapPath) {

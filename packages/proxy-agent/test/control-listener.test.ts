@@ -26,6 +26,7 @@ describe('the control-network status listener', () => {
     const denied = await app.inject({ url: '/v1/status' });
     expect(denied.statusCode).toBe(401);
     expect(denied.json()).toMatchObject({ code: 'ERR_API_UNAUTHORIZED' });
+    expect(denied.json().message).toContain('signalbox-proxy-token');
     expect((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
     const ok = await app.inject({ url: '/v1/status?x=1', headers: { authorization: `Bearer ${TOKEN}` } });
     expect(ok.statusCode).toBe(200);

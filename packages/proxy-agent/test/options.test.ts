@@ -25,10 +25,16 @@ describe('loadOptions', () => {
       streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
       drainMs: 0,
       stateDir: '',
-      apiTokenFile: '/run/secrets/signalbox-api-token',
+      tokenFile: '/run/secrets/signalbox-proxy-token',
       accessLogRelayPort: 5140,
     });
     expect(Object.isFrozen(o)).toBe(true);
+  });
+
+  it('reads the proxy token file; a task spec from before the proxy token names the API token file instead', () => {
+    expect(loadOptions({ SIGNALBOX_PROXY_TOKEN_FILE: '/run/secrets/p' }).tokenFile).toBe('/run/secrets/p');
+    expect(loadOptions({ SIGNALBOX_API_TOKEN_FILE: '/run/secrets/a' }).tokenFile).toBe('/run/secrets/a');
+    expect(loadOptions({ SIGNALBOX_API_TOKEN_FILE: '/run/secrets/a', SIGNALBOX_PROXY_TOKEN_FILE: '/run/secrets/p' }).tokenFile).toBe('/run/secrets/p');
   });
 
   it('reads every variable', () => {

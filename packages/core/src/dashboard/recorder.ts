@@ -49,6 +49,8 @@ export interface RecorderDeps {
   extensionPort: number;
   agentPort: number;
   fetchJson?: FetchJson;
+  /** For the proxy agents, which accept the proxy token only; defaults to fetchJson. */
+  fetchAgentJson?: FetchJson;
   log: Logger;
   now?: () => Date;
   /** How many model versions, configs and failures are kept. */
@@ -87,6 +89,7 @@ export class DashboardRecorder {
   /** Configs whose convergence was observed, per extension (the newest only). */
   private readonly convergedConfig = new Map<string, string>();
   private readonly fetch: FetchJson;
+  private readonly fetchAgent: FetchJson;
   private readonly now: () => Date;
   private readonly keep: number;
   private timer: NodeJS.Timeout | undefined;
@@ -94,6 +97,7 @@ export class DashboardRecorder {
 
   constructor(private readonly d: RecorderDeps) {
     this.fetch = d.fetchJson ?? fetchJson;
+    this.fetchAgent = d.fetchAgentJson ?? this.fetch;
     this.now = d.now ?? (() => new Date());
     this.keep = d.historyLength ?? 50;
     this.startedAt = this.now();
@@ -299,7 +303,7 @@ export class DashboardRecorder {
           };
         let s: AgentStatusBody;
         try {
-          s = readAgentStatus(await this.fetch(`http://${addr}:${this.d.agentPort}${PATHS.status}`));
+          s = readAgentStatus(await this.fetchAgent(`http://${addr}:${this.d.agentPort}${PATHS.status}`));
         } catch (e) {
           return {
             ...base,

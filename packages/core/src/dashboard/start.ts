@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { ExtensionConfig, ServiceStatus } from '@signalbox/model';
 import type { Logger } from '@signalbox/protocol';
-import { AGENT_PORT, DASHBOARD_PORT, EXTENSION_PORT } from '@signalbox/protocol';
+import { AGENT_PORT, DASHBOARD_PORT, EXTENSION_PORT, proxyTokenFile } from '@signalbox/protocol';
 import type { ModelStore } from '../model-store.js';
 import { createConvergenceMetrics } from './metrics.js';
 import { DashboardRecorder, makeFetchJson } from './recorder.js';
@@ -26,8 +26,12 @@ const defaultAssets = fileURLToPath(new URL('../../../dashboard/dist', import.me
 export function createDashboard(d: DashboardStartDeps) {
   const log = d.log.child({ component: 'dashboard' });
   const tokenFile = d.env.SIGNALBOX_API_TOKEN_FILE || DEFAULT_TOKEN_FILE;
+  const apiToken = tokenReader(tokenFile);
+  // The agents accept only the proxy token; without one (an older stack.yml) they carry the API token.
+  const proxyToken = tokenReader(proxyTokenFile(d.env));
   const recorder = new DashboardRecorder({
-    fetchJson: makeFetchJson(tokenReader(tokenFile)),
+    fetchJson: makeFetchJson(apiToken),
+    fetchAgentJson: makeFetchJson(() => proxyToken() ?? apiToken()),
     extensions: d.extensions,
     store: d.store,
     statuses: d.statuses,
