@@ -21,7 +21,7 @@
 # e.g. a copy with ProxyReplicas = 2; it must have no [Extensions.default.Acme] section of its own).
 # SIGNALBOX_ACME_RESTORE_CONFIG (the config.toml `down` deploys again; default deploy/config.toml).
 # If the extension task is replaced, pebble goes with its namespace: run `up` again (with
-# SIGNALBOX_ROTATE_API_TOKEN=1 it rotates the API token and waits for the extension and proxy to roll).
+# SIGNALBOX_ROTATE_PROXY_TOKEN=1 it rotates the proxy token too and waits for the proxies to roll).
 set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib/stack.sh"
 
@@ -42,17 +42,6 @@ relay_js() {
   printf '%s' "const net=require('net'),fs=require('fs');const at=(a)=>/^[0-9]+$/.test(a)?[Number(a),'127.0.0.1']:[a];
 if(!/^[0-9]+$/.test('$1'))try{fs.unlinkSync('$1')}catch{}
 net.createServer((c)=>{const u=net.connect(...at('$2'));c.pipe(u).pipe(c);u.on('error',()=>c.destroy());c.on('error',()=>u.destroy());}).listen(...at('$1'));"
-}
-
-# rolled_to SERVICE SECRET: every running task of SERVICE mounts SECRET, and no older container is left.
-rolled_to() {
-  local tasks t
-  tasks="$(docker service ps -q --filter desired-state=running "$1" 2>/dev/null)"
-  [[ -n "$tasks" ]] || return 1
-  for t in $tasks; do
-    docker inspect -f '{{.Status.State}} {{range .Spec.ContainerSpec.Secrets}}{{.SecretName}} {{end}}' "$t" 2>/dev/null | grep -q "^running .*$2" || return 1
-  done
-  [[ "$(docker ps -q --filter "label=com.docker.swarm.service.name=$1" | wc -l)" == "$(wc -w <<<"$tasks")" ]]
 }
 
 up() {
@@ -85,13 +74,15 @@ up() {
   } > "$DIR/config.toml"
   deploy_stack "$DIR/config.toml"
   wait_stack_ready 240
-  # Core rolls onto the new config.toml, then rolls the extension (ACME on mounts the store key secret) and,
-  # after a token rotation (SIGNALBOX_ROTATE_API_TOKEN=1), the proxy onto the new token (the edge holds no
-  # token): pebble must join the extension task that stays, the relay the front task that stays.
-  local token_secret
+  # Core rolls onto the new config.toml and the new API token (every deploy makes one), then rolls the
+  # extension (the token; ACME on mounts the store key secret) and, after a proxy token rotation
+  # (SIGNALBOX_ROTATE_PROXY_TOKEN=1), the proxies onto the new proxy token (the edge holds no token): pebble
+  # must join the extension task that stays, the relay the front task that stays.
+  local token_secret proxy_token_secret
   token_secret="signalbox-api-token-$(sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12)"
-  wait_for "$(declare -f rolled_to); rolled_to $EXTENSION_SERVICE $token_secret && rolled_to $EXTENSION_SERVICE $ACME_STORE_KEY_SECRET && rolled_to $PROXY_SERVICE $token_secret" 300 1 \
-    || die "$EXTENSION_SERVICE / $PROXY_SERVICE did not roll onto $token_secret and $ACME_STORE_KEY_SECRET"
+  proxy_token_secret="signalbox-proxy-token-$(sha256sum "$PROXY_TOKEN_HOST_FILE" | cut -c1-12)"
+  wait_for "$(declare -f rolled_to); rolled_to $EXTENSION_SERVICE $token_secret && rolled_to $EXTENSION_SERVICE $ACME_STORE_KEY_SECRET && rolled_to $PROXY_SERVICE $proxy_token_secret" 300 1 \
+    || die "$EXTENSION_SERVICE / $PROXY_SERVICE did not roll onto $token_secret, $ACME_STORE_KEY_SECRET and $proxy_token_secret"
 
   local ext front front_port
   ext="$(task_container "$EXTENSION_SERVICE")"; [[ -n "$ext" ]] || die "no running $EXTENSION_SERVICE container on this node"

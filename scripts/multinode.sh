@@ -240,7 +240,9 @@ load_images() {
 deploy_multinode() {
   local cfg="${1:-$MN_CONFIG}" m
   m="$(manager)" || die "no manager answers"
-  DOCKER_HOST="$(host_of "$m")" SIGNALBOX_DOCKER_SOCKET="$MN_ENGINE_SOCK" deploy_stack "$cfg"
+  # Its own token files: every deploy makes a new API token, and the host's single-node stack keeps its own.
+  API_TOKEN_HOST_FILE="$MN_DATA/api-token" PROXY_TOKEN_HOST_FILE="$MN_DATA/proxy-token" \
+    DOCKER_HOST="$(host_of "$m")" SIGNALBOX_DOCKER_SOCKET="$MN_ENGINE_SOCK" deploy_stack "$cfg"
 }
 
 wait_multinode_ready() {

@@ -11,21 +11,54 @@ PROXY_ADDR="${SIGNALBOX_PROXY_ADDR:-127.0.0.1}"
 
 DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
 
-# The API token (docs/security.md): a random token in a root-only file on the manager, made into the
-# Docker secret signalbox-api-token-<version> by the stack. Kept across deploys (a new token rolls core,
-# the extension and the proxies); SIGNALBOX_ROTATE_API_TOKEN=1 makes a new one.
+# The two tokens (docs/security.md), each a random token in a root-only file on the manager, made into
+# the Docker secret signalbox-{api,proxy}-token-<version> by the stack:
+# - the API token is new on every deploy (a redeploy rotates it; core and the extension roll onto it,
+#   proxies never hold it); SIGNALBOX_KEEP_API_TOKEN=1 keeps the current one for this deploy;
+# - the proxy token is kept across deploys; SIGNALBOX_ROTATE_PROXY_TOKEN=1 makes a new one (the
+#   proxies roll onto it, start-first behind the edge).
 API_TOKEN_HOST_FILE="${SIGNALBOX_API_TOKEN_FILE_HOST:-/var/lib/signalbox/api-token}"
+PROXY_TOKEN_HOST_FILE="${SIGNALBOX_PROXY_TOKEN_FILE_HOST:-/var/lib/signalbox/proxy-token}"
 
-# ensure_api_token: prints the token's version (first 12 hex digits of its sha256).
+# new_token_file FILE WHAT: writes a random 256-bit token to FILE (mode 0600).
+new_token_file() {
+  mkdir -p "$(dirname "$1")"
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1.new") \
+    && mv "$1.new" "$1" || die "cannot write the $2 to $1"
+  log "new $2 in $1"
+}
+
+# ensure_api_token: a new API token unless SIGNALBOX_KEEP_API_TOKEN=1 (and one exists); prints its
+# version (first 12 hex digits of its sha256). The first deploy that makes a proxy token (an upgrade
+# from a release without one) keeps the API token too: ACME stores sealed under it by that release are
+# re-sealed under the store key at the extension's first start, which needs the token they were sealed with.
 ensure_api_token() {
-  if [[ ! -s "$API_TOKEN_HOST_FILE" || "${SIGNALBOX_ROTATE_API_TOKEN:-0}" == 1 ]]; then
-    mkdir -p "$(dirname "$API_TOKEN_HOST_FILE")"
-    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$API_TOKEN_HOST_FILE.new") \
-      && mv "$API_TOKEN_HOST_FILE.new" "$API_TOKEN_HOST_FILE" || die "cannot write the API token to $API_TOKEN_HOST_FILE"
-    log "new API token in $API_TOKEN_HOST_FILE"
+  local keep="${SIGNALBOX_KEEP_API_TOKEN:-0}"
+  [[ -s "$API_TOKEN_HOST_FILE" && ! -s "$PROXY_TOKEN_HOST_FILE" ]] && keep=1
+  if [[ ! -s "$API_TOKEN_HOST_FILE" || "$keep" != 1 ]]; then
+    new_token_file "$API_TOKEN_HOST_FILE" "API token"
   fi
   chmod 600 "$API_TOKEN_HOST_FILE"
   sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12
+}
+
+# ensure_proxy_token: the proxy token, made on first deploy or when SIGNALBOX_ROTATE_PROXY_TOKEN=1;
+# prints its version.
+ensure_proxy_token() {
+  if [[ ! -s "$PROXY_TOKEN_HOST_FILE" || "${SIGNALBOX_ROTATE_PROXY_TOKEN:-0}" == 1 ]]; then
+    new_token_file "$PROXY_TOKEN_HOST_FILE" "proxy token"
+  fi
+  chmod 600 "$PROXY_TOKEN_HOST_FILE"
+  sha256sum "$PROXY_TOKEN_HOST_FILE" | cut -c1-12
+}
+
+# prune_token_secrets KIND VERSION: removes the signalbox-KIND-token-* secrets other than VERSION's.
+# Docker refuses to remove a secret a service still names (a task rolling off it): that one goes on the
+# next deploy.
+prune_token_secrets() {
+  docker secret ls --format '{{.Name}}' --filter "name=signalbox-$1-token-" \
+    | grep -v -x "signalbox-$1-token-$2" \
+    | xargs -r -n1 docker secret rm >/dev/null 2>&1 || true
 }
 
 # The ACME store key (docs/tls.md): a random key in a Docker secret that seals the ACME account and
@@ -83,18 +116,22 @@ e2e_config() {
 
 # deploy_stack [CONFIG_TOML]: deploy (or update) the stack; the config object is named by content hash.
 deploy_stack() {
-  local cfg version token_version
+  local cfg version token_version proxy_token_version
   cfg="$(readlink -f "${1:-$REPO_ROOT/deploy/config.toml}")"
   version="$(sha256sum "$cfg" | cut -c1-12)"
   token_version="$(ensure_api_token)" || exit 1
+  proxy_token_version="$(ensure_proxy_token)" || exit 1
   ensure_acme_store_key
   close_control_network
-  log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version; API token $token_version)"
+  log "docker stack deploy -c deploy/stack.yml $STACK_NAME (config $cfg, $version; API token $token_version, proxy token $proxy_token_version)"
   local attempt
   for attempt in 1 2; do
     if (cd "$REPO_ROOT/deploy" && SIGNALBOX_CONFIG_FILE="$cfg" SIGNALBOX_CONFIG_VERSION="$version" \
       SIGNALBOX_API_TOKEN_FILE_HOST="$API_TOKEN_HOST_FILE" SIGNALBOX_API_TOKEN_VERSION="$token_version" \
+      SIGNALBOX_PROXY_TOKEN_FILE_HOST="$PROXY_TOKEN_HOST_FILE" SIGNALBOX_PROXY_TOKEN_VERSION="$proxy_token_version" \
       docker stack deploy --prune -c stack.yml "$STACK_NAME" >/dev/null); then
+      prune_token_secrets api "$token_version"
+      prune_token_secrets proxy "$proxy_token_version"
       return 0
     fi
     # A network removed a moment ago can still be seen by the first attempt; the second creates it.
@@ -108,6 +145,17 @@ service_running() {
   docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$1" 2>/dev/null | grep -q '^Running'
 }
 
+# rolled_to SERVICE SECRET: every running task of SERVICE mounts SECRET, and no older container is left.
+rolled_to() {
+  local tasks t
+  tasks="$(docker service ps -q --filter desired-state=running "$1" 2>/dev/null)"
+  [[ -n "$tasks" ]] || return 1
+  for t in $tasks; do
+    docker inspect -f '{{.Status.State}} {{range .Spec.ContainerSpec.Secrets}}{{.SecretName}} {{end}}' "$t" 2>/dev/null | grep -q "^running .*$2" || return 1
+  done
+  [[ "$(docker ps -q --filter "label=com.docker.swarm.service.name=$1" | wc -l)" == "$(wc -w <<<"$tasks")" ]]
+}
+
 # wait_stack_ready [TIMEOUT]: core, extension and proxy are running and the proxy answers on HTTP_PORT.
 wait_stack_ready() {
   local timeout="${1:-180}"
@@ -117,6 +165,11 @@ wait_stack_ready() {
   # With ProxyEdge (the default) the edge holds the published ports; core creates it with the proxy.
   wait_for "$(declare -f service_running); service_running signalbox-extension && service_running signalbox-proxy && { ! docker service inspect signalbox-proxy-edge >/dev/null 2>&1 || service_running signalbox-proxy-edge; }" "$timeout" 1 \
     || { docker service ls >&2; docker service logs --tail 50 "${STACK_NAME}_core" >&2 || true; die "extension/proxy did not start"; }
+  # Every deploy makes a new API token: the control plane is settled once the extension runs on it.
+  local token_secret
+  token_secret="signalbox-api-token-$(sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12)"
+  wait_for "$(declare -f rolled_to); rolled_to ${STACK_NAME}_core $token_secret && rolled_to signalbox-extension $token_secret" "$timeout" 1 \
+    || { docker service ps signalbox-extension >&2 || true; die "core/extension did not roll onto the API token $token_secret"; }
   wait_for "curl -s -o /dev/null -w '%{http_code}' http://${PROXY_ADDR}:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \
     || { docker service logs --tail 50 signalbox-proxy >&2 || true; die "proxy does not answer on :${HTTP_PORT}"; }
   log "stack ready: proxy answers on :${HTTP_PORT}"

@@ -168,7 +168,7 @@ async function hostObjects(host: string): Promise<string[]> {
   return list.map((c) => c.Spec.Name).sort();
 }
 
-const tokenVersion = async () => (await run('bash', ['-c', 'source scripts/lib/stack.sh && sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12'])).stdout.trim();
+const tokenVersion = async (kind: 'API' | 'PROXY' = 'API') => (await run('bash', ['-c', `source scripts/lib/stack.sh && sha256sum "$${kind}_TOKEN_HOST_FILE" | cut -c1-12`])).stdout.trim();
 
 beforeAll(async () => {
   const deployed = readFileSync(DEPLOYED_CONFIG, 'utf8');
@@ -277,7 +277,7 @@ test('a host the CA refuses shows its reason in core status; its service stays r
 
 test('a renewal under an HTTPS request loop fails no request and replaces the certificate on both proxies', async () => {
   // pebble again (same extension task) with 1 h certificates: the 90 s certificate is renewed from it, and
-  // no renewal falls due while the token rotation below rolls core, the extension and the proxies.
+  // no renewal falls due while the token rotations below roll core, the extension and the proxies.
   await pebbleUp({ PEBBLE_VALIDITY: '3600' });
   const first = await httpsGet(HOST);
   expect(first.status).toBe(200);
@@ -319,7 +319,7 @@ test('a renewal under an HTTPS request loop fails no request and replaces the ce
   expect(renewed.tasks).toHaveLength(PROXY_REPLICAS);
 });
 
-test('rotating the API token keeps the certificate: the new proxy tasks serve the same one, no new order, nothing unreadable', async () => {
+test('rotating both tokens keeps the certificate: the new proxy tasks serve the same one, no new order, nothing unreadable', async () => {
   const before = await waitFor(
     'a 1 h certificate served',
     async () => {
@@ -341,14 +341,17 @@ test('rotating the API token keeps the certificate: the new proxy tasks serve th
   const objectsBefore = await hostObjects(HOST);
   expect(objectsBefore).toHaveLength(1);
   const tokenBefore = await tokenVersion();
+  const proxyTokenBefore = await tokenVersion('PROXY');
   const proxyTasksBefore = await runningTaskIds(PROXY_SERVICE);
 
-  // Rotate: a new token secret; core, then the extension and the routing proxies roll onto it (acme-pebble.sh
-  // waits for that and starts pebble again in the new extension task).
-  await pebbleUp({ SIGNALBOX_ROTATE_API_TOKEN: '1', PEBBLE_VALIDITY: '3600' }, 540_000);
+  // Rotate: every deploy makes a new API token (core and the extension roll onto it); the proxy token on
+  // request, which rolls the routing proxies too (acme-pebble.sh waits for both and starts pebble again in
+  // the new extension task).
+  await pebbleUp({ SIGNALBOX_ROTATE_PROXY_TOKEN: '1', PEBBLE_VALIDITY: '3600' }, 540_000);
   const tokenAfter = await tokenVersion();
   expect(tokenAfter).toMatch(/^[0-9a-f]{12}$/);
   expect(tokenAfter).not.toBe(tokenBefore);
+  expect(await tokenVersion('PROXY')).not.toBe(proxyTokenBefore);
 
   // The new routing proxy tasks fetched the restored certificate from the new extension.
   const after = await oneCertificateOnEveryProxy(HOST);

@@ -2,7 +2,8 @@
 // an app network the proxy joins must reach the proxy's HTTP listener but not its agent API; the
 // control network must refuse `docker run` containers; a tenant service that names the control network
 // anyway (Docker cannot stop a service from doing so) must get 401 from core's and the extension's
-// APIs for everything but /v1/health, and cannot forge exclusions; `signalbox status` still works.
+// APIs for everything but /v1/health, and cannot forge exclusions; `signalbox status` still works. The
+// proxy token opens only a proxy's own calls; a redeploy rotates the API token without replacing a proxy.
 import { jest } from '@jest/globals';
 import {
   CORE_SERVICE,
@@ -23,6 +24,12 @@ import {
   waitFor,
   removeNetwork,
   outcome,
+  DEPLOYED_CONFIG,
+  deployStackConfig,
+  runningTaskIds,
+  serviceAttachments,
+  underLoad,
+  updateService,
 } from './helpers/swarm.js';
 
 jest.setTimeout(240_000);
@@ -143,8 +150,83 @@ test('only core and the extension have the Docker socket, both placed on manager
   // A named volume of its node, where it keeps the configs it installed (restart from the newest).
   expect(proxy.ContainerSpec.Mounts ?? []).toEqual([{ Type: 'volume', Source: `${PROXY_SERVICE}-state`, Target: '/var/lib/signalbox' }]);
   for (const t of [core, ext]) expect(t.Placement.Constraints.map((c: string) => c.replace(/\s+/g, ''))).toContain('node.role==manager');
-  // The token secret is mounted where the components read it.
-  for (const t of [ext, proxy]) expect(t.ContainerSpec.Secrets.map((x: { File: { Name: string } }) => x.File.Name)).toContain('signalbox-api-token');
+  // The tokens are mounted where the components read them: the proxy holds the proxy token only.
+  const targets = (t: { ContainerSpec: { Secrets?: { File: { Name: string } }[] } }) => (t.ContainerSpec.Secrets ?? []).map((x) => x.File.Name);
+  expect(targets(ext)).toEqual(expect.arrayContaining(['signalbox-api-token', 'signalbox-proxy-token']));
+  expect(targets(proxy)).toContain('signalbox-proxy-token');
+  expect(targets(proxy)).not.toContain('signalbox-api-token');
+});
+
+/** The token in the manager's file deploy_stack writes (scripts/lib/stack.sh). */
+async function hostToken(kind: 'API' | 'PROXY'): Promise<string> {
+  const r = await run('bash', ['-c', `source scripts/lib/stack.sh && cat "$${kind}_TOKEN_HOST_FILE"`]);
+  if (r.code !== 0 || r.stdout.trim().length < 32) throw new Error(`cannot read the ${kind} token file: ${r.stderr.slice(-300)}`);
+  return r.stdout.trim();
+}
+
+test("the proxy token (all a proxy holds) opens the proxy's own calls on the extension and nothing of core's or the extension's status", async () => {
+  const proxyToken = await hostToken('PROXY');
+  const bearer = { authorization: `Bearer ${proxyToken}` };
+  const ext = `http://${EXTENSION_SERVICE}:8081`;
+  const res = await probe(CONTROL_PROBE, [
+    { url: `${ext}/v1/nginx.conf`, headers: bearer },
+    { url: `${ext}/v1/status`, headers: bearer },
+    { url: `${ext}/metrics`, headers: bearer },
+    { url: 'http://signalbox-core:8080/v1/status', headers: bearer },
+    { url: 'http://signalbox-core:8080/v1/extensions/default/model', headers: bearer },
+  ]);
+  expect(res).toEqual(['200', '403', '403', '401', '401']);
+});
+
+test('a redeploy rotates the API token: core and the extension roll onto it, the old one gets 401, no proxy task is replaced, no request fails', async () => {
+  const oldToken = await hostToken('API');
+  const proxyToken = await hostToken('PROXY');
+  const proxyTasks = (await runningTaskIds(PROXY_SERVICE)).sort();
+  const {
+    result: secret,
+    ok,
+    failed,
+  } = await underLoad(HOST, async () => {
+    await deployStackConfig(DEPLOYED_CONFIG);
+    const version = (await run('bash', ['-c', 'source scripts/lib/stack.sh && sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12'])).stdout.trim();
+    const name = `signalbox-api-token-${version}`;
+    await waitFor(
+      `core and ${EXTENSION_SERVICE} running on ${name}`,
+      async () => (await run('bash', ['-c', `source scripts/lib/stack.sh && rolled_to ${CORE_SERVICE} ${name} && rolled_to ${EXTENSION_SERVICE} ${name}`])).code === 0,
+      180_000,
+      1000,
+    );
+    // Swarm reports the extension running once its health check passes; it answers then.
+    expect(await probe(CONTROL_PROBE, [{ url: `http://${EXTENSION_SERVICE}:8081/v1/health` }])).toEqual(['200']);
+    return name;
+  });
+  const newToken = await hostToken('API');
+  expect(newToken).not.toBe(oldToken);
+  expect(await hostToken('PROXY')).toBe(proxyToken);
+  expect((await serviceAttachments(PROXY_SERVICE)).secrets.filter((n) => n.startsWith('signalbox-api-token'))).toEqual([]);
+  expect((await serviceAttachments(EXTENSION_SERVICE)).secrets).toContain(secret);
+  // The routing proxies were not replaced, and the app answered throughout (through the edge and them).
+  expect((await runningTaskIds(PROXY_SERVICE)).sort()).toEqual(proxyTasks);
+  expect(failed).toEqual([]);
+  expect(ok).toBeGreaterThan(20);
+  const core = 'http://signalbox-core:8080/v1/status';
+  const ext = `http://${EXTENSION_SERVICE}:8081/v1/status`;
+  const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+  expect(
+    await probe(CONTROL_PROBE, [
+      { url: core, headers: auth(oldToken) },
+      { url: ext, headers: auth(oldToken) },
+      { url: core, headers: auth(newToken) },
+      { url: ext, headers: auth(newToken) },
+    ]),
+  ).toEqual(['401', '401', '200', '200']);
+  // The proxies fetch from the new extension with their unchanged token: a new host reaches them.
+  const second = `rotated.${HOST}`;
+  await updateService(APP, (spec) => {
+    spec.Labels['com.docker.lb.hosts'] = `${HOST},${second}`;
+  });
+  await waitFor(`${second} routed after the rotation`, async () => (await get(second)).status === 200, 60_000, 250);
+  process.stdout.write(`security: API token rotated by a redeploy (${secret}); ${ok} requests, 0 failed; proxy tasks kept: ${proxyTasks.join(',')}\n`);
 });
 
 test('the deployed extension runs nginx -t in the sandbox it describes, and says so in status and metrics', async () => {
