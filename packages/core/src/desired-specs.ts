@@ -123,8 +123,13 @@ export const ns = (duration: string, fallbackMs: number): number => Math.round((
  * routing proxy gets connections; 10 retries = killed only after ~20 s of failing checks.
  */
 function agentHealthcheck() {
+  return healthcheckOn(AGENT_PORT);
+}
+
+/** Healthy once GET /v1/health on the port answers 200; swarm reports the task running only then. */
+function healthcheckOn(port: number) {
   return {
-    Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${AGENT_PORT} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
+    Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
     Interval: 2_000_000_000,
     Timeout: 5_000_000_000,
     Retries: 10,
@@ -196,6 +201,9 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         // The nginx -t sandbox creates network and mount namespaces (no network, no socket, no secrets).
         // The container already holds the Docker socket, so this grants nothing the socket does not.
         CapabilityAdd: ['CAP_SYS_ADMIN'],
+        // Running means answering: after a roll (every deploy rotates the API token), nothing waits on a
+        // task that is up but not listening yet.
+        Healthcheck: healthcheckOn(EXTENSION_PORT),
       },
       // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
       Placement: placement(withManagerConstraint(ext.Constraints), ext.PlacementPreferences),
