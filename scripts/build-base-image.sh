@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds signalbox-base:local OFFLINE (no image registry): a debootstrapped Debian bookworm
-# (minbase) with stock Debian nginx + the stream module, ca-certificates, openssl, and the
+# (minbase) with stock Debian nginx + the stream and Lua modules, ca-certificates, openssl, and the
 # host's node binary at /usr/local/bin/node. Used as BASE_IMAGE/NODE_IMAGE by
 # scripts/build-images.sh when the official node/nginx images cannot be pulled.
 #
@@ -34,9 +34,16 @@ have docker || die "docker is not installed (source scripts/lib/engine.sh and ru
 exec 9>/var/lock/signalbox-base-image.lock
 flock 9
 
+# What the image holds, by version: an image of an older version is rebuilt (2: the Lua module for the
+# edge's keep-alive pool).
+BASE_VERSION=2
 if [[ "$FORCE" -eq 0 ]] && docker image inspect "$TAG" >/dev/null 2>&1; then
-  log "$TAG already exists (use --force to rebuild)"
-  exit 0
+  have_version="$(docker image inspect -f '{{index .Config.Labels "com.signalbox.base-version"}}' "$TAG" 2>/dev/null || true)"
+  if [[ "$have_version" == "$BASE_VERSION" ]]; then
+    log "$TAG already exists (use --force to rebuild)"
+    exit 0
+  fi
+  log "$TAG is of base version ${have_version:-1}, not $BASE_VERSION: rebuilding"
 fi
 
 have debootstrap || die "debootstrap missing (apt-get install debootstrap, or ensure_host_tools)"
@@ -129,9 +136,9 @@ NGINX_PKG=nginx
 # bookworm: `nginx` is the real package, `nginx-light` is a transitional one that pulls it in.
 in_chroot apt-cache show nginx >/dev/null 2>&1 || NGINX_PKG=nginx-light
 in_chroot apt-get install -y -qq --no-install-recommends \
-    "$NGINX_PKG" libnginx-mod-stream ca-certificates openssl >> "$WORK/apt.log" 2>&1 \
+    "$NGINX_PKG" libnginx-mod-stream libnginx-mod-http-lua lua-resty-core ca-certificates openssl >> "$WORK/apt.log" 2>&1 \
   || { tail -n 30 "$WORK/apt.log" >&2; die "apt-get install in chroot failed"; }
-log "packages installed in $(elapsed "$t0")s ($NGINX_PKG libnginx-mod-stream ca-certificates openssl)"
+log "packages installed in $(elapsed "$t0")s ($NGINX_PKG libnginx-mod-stream libnginx-mod-http-lua lua-resty-core ca-certificates openssl)"
 
 # nginx user/group like the official image (uid/gid 101 when free).
 if ! in_chroot getent group nginx >/dev/null; then
@@ -177,6 +184,7 @@ tar --numeric-owner --one-file-system -C "$ROOTFS" -c . \
       --change 'ENV LANG=C.UTF-8' \
       --change 'CMD ["/bin/bash"]' \
       --change 'LABEL org.opencontainers.image.title=signalbox-base org.opencontainers.image.description="Debian bookworm minbase + nginx + node (offline build)"' \
+      --change "LABEL com.signalbox.base-version=$BASE_VERSION" \
       --message "signalbox base: debootstrap $SUITE minbase + $NGINX_PKG + node $("$NODE_BIN" --version)" \
       - "$TAG" >/dev/null
 log "imported in $(elapsed "$t0")s"

@@ -85,6 +85,9 @@ ensure_host_tools() {
     if apt-cache show nginx-light >/dev/null 2>&1; then want+=(nginx-light); else want+=(nginx); fi
   fi
   pkg_installed libnginx-mod-stream || want+=(libnginx-mod-stream)
+  # The edge's keep-alive pool (balancer_by_lua), tested on the host's nginx (edge-live.int.test.ts).
+  pkg_installed libnginx-mod-http-lua || want+=(libnginx-mod-http-lua)
+  pkg_installed lua-resty-core || want+=(lua-resty-core)
   have openssl     || want+=(openssl)
   have curl        || want+=(curl)
   have debootstrap || want+=(debootstrap)

@@ -2,7 +2,7 @@
 // L4 on the TLS port) in front of two routing proxies rendered with ProxyEdge. A tiny DNS server stands in
 // for Docker's (tasks.<proxy>), listing a dead task first, so the edge's retry on another task is
 // exercised too; the routing proxies reload in a loop while keep-alive clients go through the edge.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import dgram from 'node:dgram';
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -13,13 +13,24 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClusterModel, Upstream } from '@signalbox/model';
 import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
-import { edgeConfig } from '@signalbox/proxy-agent';
+import { EdgePeers, edgeConfig } from '@signalbox/proxy-agent';
+import { pino } from 'pino';
 import { renderNginxConf } from '../src/render/index.js';
 import { loadBaseExtension } from './golden/load-cases.js';
 import { nginxInfo, testMaterial } from './helpers/nginx-check.js';
 import { freePort } from './helpers/free-port.js';
 
 const TIMEOUT = 60_000;
+/** Debian's libnginx-mod-http-lua (and NDK), which the proxy image and the host tools install. */
+const NDK_MODULE = '/usr/lib/nginx/modules/ndk_http_module.so';
+const LUA_MODULE = '/usr/lib/nginx/modules/ngx_http_lua_module.so';
+
+/** Sockets in TIME-WAIT whose local port is `port`: connections a routing proxy closed. */
+function timeWaitOn(port: number): number {
+  return execFileSync('ss', ['-Htn', 'state', 'time-wait', `( sport = :${port} )`], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.trim() !== '').length;
+}
 const TASKS = 'tasks.routing.test';
 /** The two live routing proxy "tasks"; 127.0.0.2 is listed first and nothing listens there. */
 const ROUTING = ['127.0.0.1', '127.0.0.3'] as const;
@@ -172,7 +183,8 @@ describe('edge → routing proxies on real nginx', () => {
   let edge: ChildProcess | undefined;
   const servers: net.Server[] = [];
   let dns: Awaited<ReturnType<typeof dnsServer>>;
-  const p = { edgeHttp: 0, edgeHttps: 0, http: 0, https: 0, app: 0, tlsBackend: 0 };
+  const p = { edgeHttp: 0, edgeHttps: 0, http: 0, https: 0, app: 0, tlsBackend: 0, peers: 0 };
+  let peers: EdgePeers;
 
   beforeAll(async () => {
     const info = await nginxInfo();
@@ -210,7 +222,7 @@ describe('edge → routing proxies on real nginx', () => {
     ] as const) {
       p[k] = await new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as net.AddressInfo).port)));
     }
-    for (const k of ['edgeHttp', 'edgeHttps', 'http', 'https'] as const) p[k] = await freePort();
+    for (const k of ['edgeHttp', 'edgeHttps', 'http', 'https', 'peers'] as const) p[k] = await freePort();
     dns = await dnsServer(TASKS, ['127.0.0.2', ...ROUTING]);
 
     const model: ClusterModel = {
@@ -300,8 +312,12 @@ describe('edge → routing proxies on real nginx', () => {
       resolver: `127.0.0.1:${dns.port}`,
       streamModulePath,
       tempDir: edgeDir,
+      // As deployed: the keep-alive pool, its tasks set by the agent's EdgePeers from the same DNS.
+      pool: { ndkModulePath: NDK_MODULE, luaModulePath: LUA_MODULE, peersPort: p.peers },
     });
     edge = await startNginx(info.bin, edgeDir, conf, async () => (await request(p.edgeHttp, 'app.test', '/ready')).status === 200);
+    peers = new EdgePeers({ name: TASKS, port: p.http, resolver: `127.0.0.1:${dns.port}`, peersPort: p.peers, log: pino({ level: 'silent' }) });
+    expect(await peers.once()).toBe(`127.0.0.1:${p.http},127.0.0.2:${p.http},127.0.0.3:${p.http}`);
   }, TIMEOUT);
 
   afterAll(async () => {
@@ -515,6 +531,23 @@ describe('edge → routing proxies on real nginx', () => {
     expect(requests).toBeGreaterThan(10);
     expect(closedAfter).toBeGreaterThanOrEqual(4_500);
   }, 20_000);
+
+  it('reuses its connections to the routing proxies for GET (the keep-alive pool), never for a POST', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const before = timeWaitOn(p.http);
+      for (let i = 0; i < 30; i++) expect((await request(p.edgeHttp, 'app.test', `/pooled${i}`, { agent })).status).toBe(200);
+      const afterGets = timeWaitOn(p.http);
+      for (let i = 0; i < 30; i++) expect((await request(p.edgeHttp, 'app.test', `/fresh${i}`, { agent, method: 'POST', body: Buffer.from('x') })).status).toBe(200);
+      const afterPosts = timeWaitOn(p.http);
+      // A connection per request is closed by the routing proxy (it leaves a TIME-WAIT there); pooled ones are
+      // not. Fewer than 30 for the POSTs: on loopback Linux reuses a TIME-WAIT tuple for a new connection.
+      expect(afterGets - before).toBeLessThanOrEqual(3);
+      expect(afterPosts - afterGets).toBeGreaterThanOrEqual(15);
+    } finally {
+      agent.destroy();
+    }
+  }, 30_000);
 
   it('0 errors of any kind on keep-alive connections while both routing proxies reload in a loop (GET and POST)', async () => {
     const RELOADS = 30;

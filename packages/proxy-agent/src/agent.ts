@@ -13,6 +13,7 @@ import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
+import { EdgePeers } from './edge-peers.js';
 import { ConfigPersistence } from './persist.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, readBootstrap, sha256Hex, type InstalledConfig, type NginxRunner } from './installer.js';
@@ -216,6 +217,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     ...(tuning.watcherStabilityMs !== undefined ? { stabilityMs: tuning.watcherStabilityMs } : {}),
   });
 
+  // The edge's keep-alive pool, where this nginx has the Lua module (the image from signalbox-base does).
+  const pool =
+    edge && options.edgePool && existsSync(options.ndkModulePath) && existsSync(options.luaModulePath)
+      ? { ndkModulePath: options.ndkModulePath, luaModulePath: options.luaModulePath, peersPort: options.edgePeersPort }
+      : undefined;
+  if (edge) log('edge').info({ pool: pool !== undefined }, pool ? 'keep-alive pool to the routing proxies (GET, HEAD, OPTIONS)' : 'no keep-alive pool: a connection per request');
   const builtin = edge
     ? {
         bytes: Buffer.from(
@@ -227,6 +234,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
             resolver: options.edgeResolver,
             hideInfoHeaders: options.edgeHideInfoHeaders,
             streamModulePath: existsSync(options.streamModulePath) ? options.streamModulePath : undefined,
+            pool,
           }),
         ),
         configName: EDGE_CONFIG_NAME,
@@ -261,6 +269,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   if (installer.installed) supervisor.start();
   await watcher.start();
   fetcher?.start();
+  const peers = pool ? new EdgePeers({ name: options.edgeUpstream!, port: options.httpPort, resolver: options.edgeResolver, peersPort: pool.peersPort, log: log('edge') }) : undefined;
+  peers?.start();
 
   let stopping: Promise<ExitInfo> | undefined;
   return {
@@ -284,6 +294,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
           await drainConnections(ports, options.drainMs, log('drain'));
         }
         // Signal nginx first so its shutdown starts at once; no new candidates meanwhile.
+        peers?.stop();
         const exited = supervisor.stop(signal);
         await Promise.all([fetcher?.stop(), watcher.stop()]);
         const info = await exited;

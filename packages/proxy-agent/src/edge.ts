@@ -30,7 +30,23 @@ export interface EdgeParams {
   streamModulePath?: string | undefined;
   /** Directory for nginx's temp files (tests run nginx unprivileged); default nginx's compiled-in paths. */
   tempDir?: string | undefined;
+  /**
+   * The keep-alive pool (needs Debian's Lua module): `load_module` paths of NDK and the Lua module, and the
+   * loopback port where the agent sets the routing proxy tasks (EdgePeers). Undefined: no pool.
+   */
+  pool?: { ndkModulePath: string; luaModulePath: string; peersPort: number } | undefined;
 }
+
+/** Where the edge agent puts the routing proxy tasks, on the edge's loopback (`ip:port,ip:port`). */
+export const EDGE_PEERS_PATH = '/signalbox/peers';
+
+/** Keep-alive connections to the routing proxies held per edge worker. */
+const POOL_SIZE = 64;
+/**
+ * An idle pooled connection is closed by the edge well before a routing proxy would close it
+ * (keepalive_timeout, 75 s by default), so the edge is the side that closes it.
+ */
+const POOL_IDLE = '20s';
 
 /** How long a resolved task list is used: new tasks get connections within a second of turning healthy. */
 const RESOLVER_VALID = '1s';
@@ -52,6 +68,73 @@ function unansweredHeaders(p: EdgeParams): string {
   return headers.map(([k, v]) => `            add_header ${k} ${v} always;\n`).join('');
 }
 
+/**
+ * The keep-alive pool to the routing proxies for requests without a body (GET, HEAD, OPTIONS, no
+ * upgrade): nginx retries such a request when a reused connection fails, which is what a routing proxy's
+ * reload does to its idle connections, so the client never sees it; a request with a body stays on a
+ * connection of its own. The tasks change without an edge reload: the agent puts them in a shared dict
+ * (EDGE_PEERS_PATH on loopback), and a Lua balancer picks one per attempt, the next one on a retry.
+ */
+function poolBlock(pool: NonNullable<EdgeParams['pool']>): string {
+  return `
+    # Keep-alive pool to the routing proxy tasks (GET, HEAD, OPTIONS); the agent sets the tasks below.
+    lua_package_path "/usr/share/lua/5.1/?.lua;;";
+    lua_shared_dict signalbox_peers 1m;
+    upstream signalbox_routing_pool {
+        server 0.0.0.1:1; # never used: the balancer sets every peer
+        balancer_by_lua_block {
+            local balancer = require "ngx.balancer"
+            local ctx = ngx.ctx
+            if not ctx.signalbox_peers then
+                local peers = {}
+                for peer in string.gmatch(ngx.shared.signalbox_peers:get("peers") or "", "[^,]+") do peers[#peers + 1] = peer end
+                ctx.signalbox_peers = peers
+                ctx.signalbox_next = math.random(#peers)
+                balancer.set_more_tries(2)
+            end
+            local peers = ctx.signalbox_peers
+            local peer = peers[(ctx.signalbox_next - 1) % #peers + 1]
+            ctx.signalbox_next = ctx.signalbox_next + 1
+            local host, port = string.match(peer, "^(.+):(%d+)$")
+            local ok, err = balancer.set_current_peer(host, tonumber(port))
+            if not ok then ngx.log(ngx.ERR, "signalbox pool: ", err) end
+        }
+        keepalive ${POOL_SIZE};
+        keepalive_timeout ${POOL_IDLE};
+        keepalive_requests 10000;
+    }
+    map "$request_method:$http_upgrade" $signalbox_poolable {
+        default 0;
+        "GET:" 1;
+        "HEAD:" 1;
+        "OPTIONS:" 1;
+    }
+    server {
+        listen 127.0.0.1:${pool.peersPort};
+        access_log off;
+        location = ${EDGE_PEERS_PATH} {
+            client_max_body_size 64k;
+            client_body_buffer_size 64k;
+            content_by_lua_block {
+                ngx.req.read_body()
+                local body = ngx.req.get_body_data() or ""
+                if ngx.req.get_method() ~= "PUT" or not string.match(body, "^[0-9.:,]*$") then return ngx.exit(400) end
+                ngx.shared.signalbox_peers:set("peers", body)
+                ngx.say("ok")
+            }
+        }
+    }
+`;
+}
+
+/** Pooled only when the agent has set the tasks (it does within a second of start); else as without the pool. */
+const POOL_CHOICE = `        set_by_lua_block $signalbox_upstream {
+            local peers = ngx.shared.signalbox_peers:get("peers")
+            if ngx.var.signalbox_poolable == "1" and peers and peers ~= "" then return "signalbox_routing_pool" end
+            return ngx.var.signalbox_routing_proxy
+        }
+`;
+
 function httpBlock(p: EdgeParams): string {
   const temp = p.tempDir ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('') : '';
   return `http {
@@ -61,7 +144,7 @@ ${temp}
     # Per-request lookup through Docker's DNS: a variable in proxy_pass is resolved at run time.
     resolver ${p.resolver} valid=${RESOLVER_VALID} ipv6=off;
     resolver_timeout 2s;
-
+${p.pool ? poolBlock(p.pool) : ''}
     # The client's connection ends here; the edge never reloads, so it is never closed by a change.
     keepalive_timeout 75s;
     keepalive_requests 10000;
@@ -81,10 +164,10 @@ ${temp}
     proxy_pass_header Server;
     proxy_pass_header Date;
 
-    # One upstream connection per request, never reused: a routing proxy that reloads closes its idle
-    # connections, and nginx retries a request that fails on a reused connection only when it is
-    # idempotent (a POST would get a 502). A connect failure (a task that just left) is retried on
-    # another task: nothing was sent yet.
+    # Without the pool, and for every request with a body or an upgrade, one upstream connection per
+    # request, never reused: a routing proxy that reloads closes its idle connections, and nginx retries a
+    # request that fails on a reused connection only when it is idempotent (a POST would get a 502). A
+    # connect failure (a task that just left) is retried on another task: nothing was sent yet.
     proxy_http_version 1.1;
     proxy_connect_timeout 2s;
     proxy_next_upstream error timeout;
@@ -107,9 +190,12 @@ ${temp}
     # WebSocket and other upgrades pass through; anything else closes the upstream connection after it.
     proxy_set_header Upgrade $http_upgrade;
     proxy_set_header Connection $signalbox_upstream_connection;
-    map $http_upgrade $signalbox_upstream_connection {
+    map $http_upgrade $signalbox_fresh_connection {
         default upgrade;
         "" close;
+    }
+    map $signalbox_upstream $signalbox_upstream_connection {
+        default $signalbox_fresh_connection;${p.pool ? '\n        signalbox_routing_pool "";' : ''}
     }
 
     # A routing proxy closes the connection without an answer for a request it cannot serve (a host or path
@@ -136,13 +222,13 @@ ${temp}
     server {
         listen ${p.httpPort};
         set $signalbox_routing_proxy ${p.upstream}:${p.upstreamHttpPort ?? p.httpPort};
-        recursive_error_pages on;
+${p.pool ? POOL_CHOICE : '        set $signalbox_upstream $signalbox_routing_proxy;\n'}        recursive_error_pages on;
         location / {
-            proxy_pass http://$signalbox_routing_proxy;
+            proxy_pass http://$signalbox_upstream;
             error_page 502 = $signalbox_unanswered_next;
         }
         location @signalbox_again {
-            proxy_pass http://$signalbox_routing_proxy;
+            proxy_pass http://$signalbox_upstream;
             error_page 502 = @signalbox_unanswered;
         }
         location @signalbox_unanswered {
@@ -183,7 +269,8 @@ function streamBlock(p: EdgeParams, httpsPort: number): string {
 }
 
 export function edgeConfig(p: EdgeParams): string {
-  const load = p.streamModulePath && p.httpsPort !== undefined ? `load_module ${p.streamModulePath};\n` : '';
+  const load =
+    (p.pool ? `load_module ${p.pool.ndkModulePath};\nload_module ${p.pool.luaModulePath};\n` : '') + (p.streamModulePath && p.httpsPort !== undefined ? `load_module ${p.streamModulePath};\n` : '');
   return `# Generated by signalbox proxy-agent (edge): forwards HTTP requests and TLS connections to routing proxy tasks.
 ${load}worker_processes auto;
 pid ${p.pidPath};

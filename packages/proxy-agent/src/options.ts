@@ -38,6 +38,15 @@ export interface AgentOptions {
   readonly edgeResolver: string;
   /** HideInfoHeaders of the extension: the edge's own answers leave out the headers that describe it. */
   readonly edgeHideInfoHeaders: boolean;
+  /**
+   * The edge's keep-alive pool to the routing proxies (edge.ts): on unless SIGNALBOX_EDGE_POOL=0, and
+   * only where nginx has these modules (Debian's libnginx-mod-http-lua; an image without them has none).
+   */
+  readonly edgePool: boolean;
+  readonly ndkModulePath: string;
+  readonly luaModulePath: string;
+  /** Loopback port where the agent gives the edge nginx the routing proxy tasks. */
+  readonly edgePeersPort: number;
   /** stream module for `load_module`, used when the file exists (Debian builds it dynamically). */
   readonly streamModulePath: string;
   /**
@@ -136,6 +145,10 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     edgeUpstream: hostName(env, 'SIGNALBOX_EDGE_UPSTREAM'),
     edgeResolver: hostName(env, 'SIGNALBOX_EDGE_RESOLVER', true) ?? '127.0.0.11',
     edgeHideInfoHeaders: int(env, 'SIGNALBOX_EDGE_HIDE_INFO_HEADERS', 0, 0, 1) === 1,
+    edgePool: int(env, 'SIGNALBOX_EDGE_POOL', 1, 0, 1) === 1,
+    ndkModulePath: absPath(env, 'SIGNALBOX_NDK_MODULE', '/usr/lib/nginx/modules/ndk_http_module.so'),
+    luaModulePath: absPath(env, 'SIGNALBOX_LUA_MODULE', '/usr/lib/nginx/modules/ngx_http_lua_module.so'),
+    edgePeersPort: int(env, 'SIGNALBOX_EDGE_PEERS_PORT', 8083, 1, 65535),
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),

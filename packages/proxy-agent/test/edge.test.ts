@@ -1,19 +1,22 @@
 import { countEstablished } from '../src/drain.js';
 import { edgeConfig } from '../src/edge.js';
+import { peersText } from '../src/edge-peers.js';
 import { loadOptions, OptionsError } from '../src/options.js';
 
 describe('edgeConfig', () => {
   const conf = edgeConfig({ upstream: 'tasks.signalbox-proxy', httpPort: 80, httpsPort: 443, pidPath: '/run/edge.pid', resolver: '127.0.0.11' });
-  const httpPart = conf.slice(conf.indexOf('http {'), conf.indexOf('stream {'));
-  const streamPart = conf.slice(conf.indexOf('stream {'));
+  const httpPart = conf.slice(conf.indexOf('http {'), conf.indexOf('\nstream {'));
+  const streamPart = conf.slice(conf.indexOf('\nstream {'));
 
   it('serves HTTP at L7: each request to a routing proxy task resolved through Docker DNS at request time, on a connection of its own', () => {
     expect(httpPart).toContain('resolver 127.0.0.11 valid=1s ipv6=off;');
     expect(httpPart).toMatch(/server \{\n\s+listen 80;\n\s+set \$signalbox_routing_proxy tasks\.signalbox-proxy:80;/);
-    expect(httpPart).toContain('proxy_pass http://$signalbox_routing_proxy;');
+    expect(httpPart).toContain('set $signalbox_upstream $signalbox_routing_proxy;');
+    expect(httpPart).toContain('proxy_pass http://$signalbox_upstream;');
     // No upstream block, so no keepalive pool: a reused connection a reloading proxy closes could fail a POST.
     expect(httpPart).not.toMatch(/^\s*(upstream|keepalive) /m);
-    expect(httpPart).toMatch(/map \$http_upgrade \$signalbox_upstream_connection \{\n\s+default upgrade;\n\s+"" close;/);
+    expect(httpPart).toMatch(/map \$http_upgrade \$signalbox_fresh_connection \{\n\s+default upgrade;\n\s+"" close;/);
+    expect(httpPart).toMatch(/map \$signalbox_upstream \$signalbox_upstream_connection \{\n\s+default \$signalbox_fresh_connection;\n\s+\}/);
     expect(httpPart).toContain('proxy_next_upstream error timeout;');
     expect(httpPart).toContain('proxy_next_upstream_tries 3;');
   });
@@ -59,6 +62,39 @@ describe('edgeConfig', () => {
   });
 });
 
+describe('edgeConfig with the keep-alive pool', () => {
+  const pool = { ndkModulePath: '/m/ndk.so', luaModulePath: '/m/lua.so', peersPort: 8083 };
+  const conf = edgeConfig({ upstream: 'tasks.signalbox-proxy', httpPort: 80, httpsPort: 443, pidPath: '/run/edge.pid', resolver: '127.0.0.11', pool });
+  const httpPart = conf.slice(conf.indexOf('http {'), conf.indexOf('\nstream {'));
+
+  it('loads NDK and the Lua module, and pools only requests without a body or an upgrade', () => {
+    expect(conf).toMatch(/^load_module \/m\/ndk\.so;\nload_module \/m\/lua\.so;$/m);
+    expect(httpPart).toMatch(/upstream signalbox_routing_pool \{[\s\S]*balancer_by_lua_block[\s\S]*keepalive 64;\n\s+keepalive_timeout 20s;/);
+    expect(httpPart).toMatch(/map "\$request_method:\$http_upgrade" \$signalbox_poolable \{\n\s+default 0;\n\s+"GET:" 1;\n\s+"HEAD:" 1;\n\s+"OPTIONS:" 1;\n\s+\}/);
+    // Pooled requests keep the connection; the others close it (or upgrade) as without the pool.
+    expect(httpPart).toMatch(/map \$signalbox_upstream \$signalbox_upstream_connection \{\n\s+default \$signalbox_fresh_connection;\n\s+signalbox_routing_pool "";/);
+    expect(httpPart).toContain('if ngx.var.signalbox_poolable == "1" and peers and peers ~= "" then return "signalbox_routing_pool" end');
+    expect(httpPart.match(/proxy_pass http:\/\/\$signalbox_upstream;/g)).toHaveLength(2);
+  });
+
+  it('takes the task list on loopback only, as addresses and ports, by PUT', () => {
+    expect(httpPart).toContain('listen 127.0.0.1:8083;');
+    expect(httpPart).toContain('location = /signalbox/peers {');
+    expect(httpPart).toContain('if ngx.req.get_method() ~= "PUT" or not string.match(body, "^[0-9.:,]*$") then return ngx.exit(400) end');
+  });
+
+  it('without the pool: no Lua, a connection per request', () => {
+    const plain = edgeConfig({ upstream: 'tasks.signalbox-proxy', httpPort: 80, pidPath: '/run/edge.pid', resolver: '127.0.0.11' });
+    expect(plain).not.toMatch(/lua|upstream signalbox_routing_pool/);
+    expect(plain).toContain('set $signalbox_upstream $signalbox_routing_proxy;');
+  });
+
+  it('lists the tasks sorted, once each, IPv4 only, with the port', () => {
+    expect(peersText(['10.0.0.9', '10.0.0.10', '10.0.0.9', 'fe80::1', 'x'], 80)).toBe('10.0.0.10:80,10.0.0.9:80');
+    expect(peersText([], 80)).toBe('');
+  });
+});
+
 describe('countEstablished', () => {
   // /proc/net/tcp: local 0.0.0.0:80 listening (0A), two established on :80 (0050), one on :8082 (1F92).
   const tcp = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -84,6 +120,15 @@ describe('edge options', () => {
     expect(o).toMatchObject({ edgeUpstream: 'tasks.signalbox-proxy', edgeResolver: '127.0.0.1:5353', drainMs: 6000, edgeHideInfoHeaders: false });
     expect(loadOptions({ SIGNALBOX_EDGE_HIDE_INFO_HEADERS: '1' }).edgeHideInfoHeaders).toBe(true);
     expect(() => loadOptions({ SIGNALBOX_EDGE_HIDE_INFO_HEADERS: 'yes' })).toThrow(/SIGNALBOX_EDGE_HIDE_INFO_HEADERS/);
+  });
+  it('has the keep-alive pool on by default, on the Debian module paths; SIGNALBOX_EDGE_POOL=0 turns it off', () => {
+    expect(loadOptions({})).toMatchObject({
+      edgePool: true,
+      ndkModulePath: '/usr/lib/nginx/modules/ndk_http_module.so',
+      luaModulePath: '/usr/lib/nginx/modules/ngx_http_lua_module.so',
+      edgePeersPort: 8083,
+    });
+    expect(loadOptions({ SIGNALBOX_EDGE_POOL: '0' }).edgePool).toBe(false);
   });
   it('refuses a name that could inject nginx text', () => {
     expect(() => loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'x; include /etc/passwd' })).toThrow(OptionsError);
