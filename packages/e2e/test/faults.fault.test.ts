@@ -186,7 +186,9 @@ test('a route on a network the proxies had not joined: from its first 200 on, no
   // The known limit only (another routing task still reloading: 503 within 2 s of the first 200); nothing
   // from a task not on the network (502, 504, timeouts), which is what it used to get.
   expect(unexplainedFailures(newNetworkRoute.failed)).toEqual([]);
-  expect(newNetworkRoute.ok).toBeGreaterThanOrEqual(100);
+  // At least 100 sent, every one answered 200 but the tolerated ones above (the loop stops at 100 sent).
+  expect(newNetworkRoute.ok + newNetworkRoute.failed.length).toBeGreaterThanOrEqual(100);
+  expect(newNetworkRoute.ok).toBeGreaterThanOrEqual(100 - newNetworkRoute.failed.length);
 });
 
 test("core's Docker events stream dropped (core keeps running): nothing lost, new service routed by the reconcile", async () => {
