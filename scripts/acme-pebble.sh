@@ -79,8 +79,8 @@ up() {
   # (SIGNALBOX_ROTATE_PROXY_TOKEN=1), the proxies onto the new proxy token (the edge holds no token): pebble
   # must join the extension task that stays, the relay the front task that stays.
   local token_secret proxy_token_secret
-  token_secret="signalbox-api-token-$(sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12)"
-  proxy_token_secret="signalbox-proxy-token-$(sha256sum "$PROXY_TOKEN_HOST_FILE" | cut -c1-12)"
+  token_secret="$(token_secret api)"
+  proxy_token_secret="$(token_secret proxy)"
   wait_for "$(declare -f rolled_to); rolled_to $EXTENSION_SERVICE $token_secret && rolled_to $EXTENSION_SERVICE $ACME_STORE_KEY_SECRET && rolled_to $PROXY_SERVICE $proxy_token_secret" 300 1 \
     || die "$EXTENSION_SERVICE / $PROXY_SERVICE did not roll onto $token_secret, $ACME_STORE_KEY_SECRET and $proxy_token_secret"
 

@@ -20,36 +20,45 @@ DASHBOARD_PORT="${SIGNALBOX_DASHBOARD_PORT:-8090}"
 API_TOKEN_HOST_FILE="${SIGNALBOX_API_TOKEN_FILE_HOST:-/var/lib/signalbox/api-token}"
 PROXY_TOKEN_HOST_FILE="${SIGNALBOX_PROXY_TOKEN_FILE_HOST:-/var/lib/signalbox/proxy-token}"
 
-# new_token_file FILE WHAT: writes a random 256-bit token to FILE (mode 0600).
-new_token_file() {
-  mkdir -p "$(dirname "$1")"
-  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$1.new") \
-    && mv "$1.new" "$1" || die "cannot write the $2 to $1"
-  log "new $2 in $1"
+# token_file KIND: the host file of the api or proxy token.
+token_file() {
+  if [[ "$1" == api ]]; then echo "$API_TOKEN_HOST_FILE"; else echo "$PROXY_TOKEN_HOST_FILE"; fi
 }
 
-# ensure_api_token: a new API token unless SIGNALBOX_KEEP_API_TOKEN=1 (and one exists); prints its
-# version (first 12 hex digits of its sha256). The first deploy that makes a proxy token (an upgrade
-# from a release without one) keeps the API token too: ACME stores sealed under it by that release are
-# re-sealed under the store key at the extension's first start, which needs the token they were sealed with.
+# token_version KIND: the token's version (first 12 hex digits of its file's sha256), as the stack names
+# its secret; token_secret KIND: that secret's name.
+token_version() { sha256sum "$(token_file "$1")" | cut -c1-12; }
+token_secret() { echo "signalbox-$1-token-$(token_version "$1")"; }
+
+# ensure_token KIND NEW: writes a random 256-bit token to the KIND's file (mode 0600) when it has none or
+# NEW is 1; prints its version.
+ensure_token() {
+  local file
+  file="$(token_file "$1")"
+  if [[ ! -s "$file" || "$2" == 1 ]]; then
+    mkdir -p "$(dirname "$file")"
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$file.new") \
+      && mv "$file.new" "$file" || die "cannot write the $1 token to $file"
+    log "new $1 token in $file"
+  fi
+  chmod 600 "$file"
+  token_version "$1"
+}
+
+# ensure_api_token: a new API token unless SIGNALBOX_KEEP_API_TOKEN=1; prints its version. The first
+# deploy that makes a proxy token (an upgrade from a release without one) keeps the API token too: ACME
+# stores sealed under it by that release are re-sealed under the store key at the extension's first
+# start, which needs the token they were sealed with.
 ensure_api_token() {
   local keep="${SIGNALBOX_KEEP_API_TOKEN:-0}"
-  [[ -s "$API_TOKEN_HOST_FILE" && ! -s "$PROXY_TOKEN_HOST_FILE" ]] && keep=1
-  if [[ ! -s "$API_TOKEN_HOST_FILE" || "$keep" != 1 ]]; then
-    new_token_file "$API_TOKEN_HOST_FILE" "API token"
-  fi
-  chmod 600 "$API_TOKEN_HOST_FILE"
-  sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12
+  [[ -s "$PROXY_TOKEN_HOST_FILE" ]] || keep=1
+  ensure_token api "$([[ "$keep" == 1 ]] && echo 0 || echo 1)"
 }
 
 # ensure_proxy_token: the proxy token, made on first deploy or when SIGNALBOX_ROTATE_PROXY_TOKEN=1;
 # prints its version.
 ensure_proxy_token() {
-  if [[ ! -s "$PROXY_TOKEN_HOST_FILE" || "${SIGNALBOX_ROTATE_PROXY_TOKEN:-0}" == 1 ]]; then
-    new_token_file "$PROXY_TOKEN_HOST_FILE" "proxy token"
-  fi
-  chmod 600 "$PROXY_TOKEN_HOST_FILE"
-  sha256sum "$PROXY_TOKEN_HOST_FILE" | cut -c1-12
+  ensure_token proxy "${SIGNALBOX_ROTATE_PROXY_TOKEN:-0}"
 }
 
 # prune_token_secrets KIND VERSION: removes the signalbox-KIND-token-* secrets other than VERSION's.
@@ -167,7 +176,7 @@ wait_stack_ready() {
     || { docker service ls >&2; docker service logs --tail 50 "${STACK_NAME}_core" >&2 || true; die "extension/proxy did not start"; }
   # Every deploy makes a new API token: the control plane is settled once the extension runs on it.
   local token_secret
-  token_secret="signalbox-api-token-$(sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12)"
+  token_secret="$(token_secret api)"
   wait_for "$(declare -f rolled_to); rolled_to ${STACK_NAME}_core $token_secret && rolled_to signalbox-extension $token_secret" "$timeout" 1 \
     || { docker service ps signalbox-extension >&2 || true; die "core/extension did not roll onto the API token $token_secret"; }
   wait_for "curl -s -o /dev/null -w '%{http_code}' http://${PROXY_ADDR}:${HTTP_PORT}/ | grep -q 503" "$timeout" 1 \

@@ -33,6 +33,7 @@ import {
   statusOf,
   waitFor,
   outcome,
+  tokenSecret,
 } from './helpers/swarm.js';
 import { HTTPS_PORT } from './helpers/tls.js';
 
@@ -168,7 +169,7 @@ async function hostObjects(host: string): Promise<string[]> {
   return list.map((c) => c.Spec.Name).sort();
 }
 
-const tokenVersion = async (kind: 'API' | 'PROXY' = 'API') => (await run('bash', ['-c', `source scripts/lib/stack.sh && sha256sum "$${kind}_TOKEN_HOST_FILE" | cut -c1-12`])).stdout.trim();
+const tokenVersion = async (kind: 'api' | 'proxy' = 'api') => (await tokenSecret(kind)).replace(/^signalbox-(api|proxy)-token-/, '');
 
 beforeAll(async () => {
   const deployed = readFileSync(DEPLOYED_CONFIG, 'utf8');
@@ -341,7 +342,7 @@ test('rotating both tokens keeps the certificate: the new proxy tasks serve the 
   const objectsBefore = await hostObjects(HOST);
   expect(objectsBefore).toHaveLength(1);
   const tokenBefore = await tokenVersion();
-  const proxyTokenBefore = await tokenVersion('PROXY');
+  const proxyTokenBefore = await tokenVersion('proxy');
   const proxyTasksBefore = await runningTaskIds(PROXY_SERVICE);
 
   // Rotate: every deploy makes a new API token (core and the extension roll onto it); the proxy token on
@@ -351,7 +352,7 @@ test('rotating both tokens keeps the certificate: the new proxy tasks serve the 
   const tokenAfter = await tokenVersion();
   expect(tokenAfter).toMatch(/^[0-9a-f]{12}$/);
   expect(tokenAfter).not.toBe(tokenBefore);
-  expect(await tokenVersion('PROXY')).not.toBe(proxyTokenBefore);
+  expect(await tokenVersion('proxy')).not.toBe(proxyTokenBefore);
 
   // The new routing proxy tasks fetched the restored certificate from the new extension.
   const after = await oneCertificateOnEveryProxy(HOST);

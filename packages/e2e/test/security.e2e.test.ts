@@ -30,6 +30,7 @@ import {
   serviceAttachments,
   underLoad,
   updateService,
+  tokenSecret,
 } from './helpers/swarm.js';
 
 jest.setTimeout(240_000);
@@ -188,8 +189,7 @@ test('a redeploy rotates the API token: core and the extension roll onto it, the
     failed,
   } = await underLoad(HOST, async () => {
     await deployStackConfig(DEPLOYED_CONFIG);
-    const version = (await run('bash', ['-c', 'source scripts/lib/stack.sh && sha256sum "$API_TOKEN_HOST_FILE" | cut -c1-12'])).stdout.trim();
-    const name = `signalbox-api-token-${version}`;
+    const name = await tokenSecret('api');
     await waitFor(
       `core and ${EXTENSION_SERVICE} running on ${name}`,
       async () => (await run('bash', ['-c', `source scripts/lib/stack.sh && rolled_to ${CORE_SERVICE} ${name} && rolled_to ${EXTENSION_SERVICE} ${name}`])).code === 0,

@@ -568,6 +568,13 @@ export function composeConfig(fragments: string[]): string {
   return file;
 }
 
+/** The name of the secret deploy_stack made from the api or proxy token file (scripts/lib/stack.sh token_secret). */
+export async function tokenSecret(kind: 'api' | 'proxy'): Promise<string> {
+  const r = await run('bash', ['-c', 'source scripts/lib/stack.sh && token_secret "$1"', 'token', kind]);
+  if (r.code !== 0) throw new Error(`token_secret ${kind} failed: ${r.stderr.slice(-300)}`);
+  return r.stdout.trim();
+}
+
 /** `deploy_stack FILE` from scripts/lib/stack.sh, as an operator would; returns the config object's name. */
 export async function deployStackConfig(file: string): Promise<string> {
   const r = await run('bash', ['-c', 'source scripts/lib/stack.sh && deploy_stack "$1"', 'deploy', file]);
