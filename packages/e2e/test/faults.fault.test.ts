@@ -39,7 +39,6 @@ import {
   sleep,
   stackConfigName,
   statusOf,
-  unexplainedFailures,
   waitCoreOn,
   waitFor,
 } from './helpers/swarm.js';
@@ -179,16 +178,14 @@ afterAll(async () => {
   if (figures.length > 0) console.log(`fault figures:\n${figures.join('\n')}`);
 });
 
-test('a route on a network the proxies had not joined: from its first 200 on, no request fails while the proxy rolls (but the known reload skew between routing tasks)', () => {
+test('a route on a network the proxies had not joined: from its first 200 on, no request fails while the proxy rolls', () => {
   figures.push(
     `new network (${newNetworkRoute.rolled ? 'proxy rolled to join it' : 'proxy already on it'}): ${newNetworkRoute.ok} requests in a row ok from the first 200, failed ${JSON.stringify(newNetworkRoute.failed)}`,
   );
-  // The known limit only (another routing task still reloading: 503 within 2 s of the first 200); nothing
-  // from a task not on the network (502, 504, timeouts), which is what it used to get.
-  expect(unexplainedFailures(newNetworkRoute.failed)).toEqual([]);
-  // At least 100 sent, every one answered 200 but the tolerated ones above (the loop stops at 100 sent).
-  expect(newNetworkRoute.ok + newNetworkRoute.failed.length).toBeGreaterThanOrEqual(100);
-  expect(newNetworkRoute.ok).toBeGreaterThanOrEqual(100 - newNetworkRoute.failed.length);
+  // Nothing failed: not a 502/504 from a task not on the network, and not a 503 while another routing
+  // task has yet to reload (the edge waits for it: AGAIN_PAUSES). At least 100 sent.
+  expect(newNetworkRoute.failed).toEqual([]);
+  expect(newNetworkRoute.ok).toBeGreaterThanOrEqual(100);
 });
 
 test("core's Docker events stream dropped (core keeps running): nothing lost, new service routed by the reconcile", async () => {

@@ -441,6 +441,69 @@ describe('edge → routing proxies on real nginx', () => {
     }
   });
 
+  it('with the Lua module (as deployed), waits for a routing task that loads the route late instead of failing (a GET), but not for a POST', async () => {
+    // A stand-in for a routing task that has not loaded the route yet: it closes every connection without
+    // an answer until `servesFrom` (epoch ms), then answers 200; what the other task of a pair does for the
+    // few hundred ms between their reloads.
+    let servesFrom = Infinity;
+    let connections = 0;
+    const task = net.createServer((socket) => {
+      connections++;
+      socket.once('data', () => {
+        if (Date.now() < servesFrom) {
+          socket.destroy();
+          return;
+        }
+        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
+      });
+    });
+    const taskPort = await new Promise<number>((r) => task.listen(0, '127.0.0.4', () => r((task.address() as net.AddressInfo).port)));
+    const late = await dnsServer('tasks.late.test', ['127.0.0.4']);
+    const dir = path.join(tmp, 'edge-late');
+    const [port, peersPort] = [await freePort(), await freePort()];
+    const conf = edgeConfig({
+      upstream: 'tasks.late.test',
+      httpPort: port,
+      upstreamHttpPort: taskPort,
+      pidPath: path.join(dir, 'nginx.pid'),
+      resolver: `127.0.0.1:${late.port}`,
+      tempDir: dir,
+      pool: { ndkModulePath: NDK_MODULE, luaModulePath: LUA_MODULE, peersPort },
+    });
+    servesFrom = 0;
+    const edgeLate = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status === 200);
+    const latePeers = new EdgePeers({ name: 'tasks.late.test', port: taskPort, resolver: `127.0.0.1:${late.port}`, peersPort, log: pino({ level: 'silent' }) });
+    const timed = async (method: string, serveAfterMs: number) => {
+      servesFrom = Date.now() + serveAfterMs;
+      const [before, t0] = [connections, Date.now()];
+      const r = await request(port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
+      return { status: r.status, body: r.body, ms: Date.now() - t0, tries: connections - before };
+    };
+    try {
+      for (const pooled of [false, true]) {
+        if (pooled) expect(await latePeers.once()).toBe(`127.0.0.4:${taskPort}`);
+        // The route arrives 500 ms late: answered by a later round, after the pauses' first 200 ms.
+        const get = await timed('GET', 500);
+        expect([pooled, get.status, get.body]).toEqual([pooled, 200, 'ok\n']);
+        expect(get.ms).toBeGreaterThanOrEqual(500);
+        // Never: the 503 once every round has failed, after both pauses (0.8 s).
+        const never = await timed('GET', 60_000);
+        expect([pooled, never.status]).toEqual([pooled, 503]);
+        expect(never.ms).toBeGreaterThanOrEqual(800);
+        // A POST is sent once and gets the 503 at once: the edge cannot know whether the task handled it.
+        const post = await timed('POST', 500);
+        expect([pooled, post.status, post.tries]).toEqual([pooled, 503, 1]);
+        expect(post.ms).toBeLessThan(500);
+      }
+    } finally {
+      const exited = new Promise((r) => edgeLate.once('exit', r));
+      edgeLate.kill('SIGTERM');
+      await exited;
+      late.close();
+      await new Promise((r) => task.close(r));
+    }
+  }, 30_000);
+
   it("passes a trusted client's X-Forwarded-For chain unchanged, as single hop does (the edge adds nothing)", async () => {
     const r = await request(p.edgeHttp, 'app.test', '/xff', { localAddress: '127.0.0.7', headers: { 'x-forwarded-for': '198.51.100.1, 198.51.100.2' } });
     expect(echoOf(r).headers['x-forwarded-for']).toBe('198.51.100.1, 198.51.100.2, 127.0.0.7');

@@ -89,10 +89,13 @@ function poolBlock(pool: NonNullable<EdgeParams['pool']>): string {
                 local peers = {}
                 for peer in string.gmatch(ngx.shared.signalbox_peers:get("peers") or "", "[^,]+") do peers[#peers + 1] = peer end
                 ctx.signalbox_peers = peers
-                ctx.signalbox_next = math.random(#peers)
+                ctx.signalbox_next = math.random(math.max(#peers, 1))
                 balancer.set_more_tries(2)
             end
             local peers = ctx.signalbox_peers
+            -- Emptied since $signalbox_upstream chose the pool: no peer set, so the placeholder fails at
+            -- once (an error, the next round) instead of math.random(0) raising one.
+            if #peers == 0 then return end
             local peer = peers[(ctx.signalbox_next - 1) % #peers + 1]
             ctx.signalbox_next = ctx.signalbox_next + 1
             local host, port = string.match(peer, "^(.+):(%d+)$")
@@ -134,6 +137,35 @@ const POOL_CHOICE = `        set_by_lua_block $signalbox_upstream {
             return ngx.var.signalbox_routing_proxy
         }
 `;
+
+/**
+ * Pauses (s) before the rounds after the first when nothing answered a request without a body: a route
+ * reaches the routing tasks one reload at a time, and one that has not loaded it yet closes without an
+ * answer. Measured skew between two tasks' reloads: a few hundred ms; the sum bounds how long an unknown
+ * host waits for its 503.
+ */
+export const AGAIN_PAUSES = ['0.2', '0.6'] as const;
+
+/** The rounds after the first: paused ones (ngx.sleep) when the Lua module is loaded, else one at once. */
+function againLocations(p: EdgeParams): string {
+  if (!p.pool) {
+    return `        location @signalbox_again {
+            proxy_pass http://$signalbox_upstream;
+            error_page 502 = @signalbox_unanswered;
+        }
+`;
+  }
+  return AGAIN_PAUSES.map((pause, i) => {
+    const name = i === 0 ? '@signalbox_again' : `@signalbox_again${i + 1}`;
+    const next = i + 1 < AGAIN_PAUSES.length ? `@signalbox_again${i + 2}` : '@signalbox_unanswered';
+    return `        location ${name} {
+            access_by_lua_block { ngx.sleep(${pause}) }
+            proxy_pass http://$signalbox_upstream;
+            error_page 502 = ${next};
+        }
+`;
+  }).join('');
+}
 
 function httpBlock(p: EdgeParams): string {
   const temp = p.tempDir ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('') : '';
@@ -208,10 +240,13 @@ ${p.pool ? poolBlock(p.pool) : ''}
         "~[1-9]" "${UNSERVED_BEHIND_EDGE_MESSAGE}\\n";
     }
 
-    # When no task answered, a request without a body (GET, HEAD, OPTIONS) asks the tasks once more. With
-    # a single routing task nginx has no other task to try, and for the few ms after that task's reload
-    # starts its new workers, its old ones (without the new route) still take connections. A request with
-    # a body is not sent twice: it was streamed, not buffered, and may have been handled.
+    # When no task answered, a request without a body (GET, HEAD, OPTIONS) asks the tasks again. With a
+    # single routing task nginx has no other task to try, and for the few ms after that task's reload
+    # starts its new workers, its old ones (without the new route) still take connections. With several,
+    # a new route reaches them one reload at a time, a few hundred ms apart: with the Lua module loaded
+    # (the pool), the later rounds wait ${AGAIN_PAUSES.join(' s and ')} s first, so the client waits instead of failing (an
+    # unknown host then gets its 503 that much later). A request with a body is not sent twice: it was
+    # streamed, not buffered, and may have been handled.
     map $request_method $signalbox_unanswered_next {
         default @signalbox_unanswered;
         GET @signalbox_again;
@@ -227,11 +262,7 @@ ${p.pool ? POOL_CHOICE : '        set $signalbox_upstream $signalbox_routing_pro
             proxy_pass http://$signalbox_upstream;
             error_page 502 = $signalbox_unanswered_next;
         }
-        location @signalbox_again {
-            proxy_pass http://$signalbox_upstream;
-            error_page 502 = @signalbox_unanswered;
-        }
-        location @signalbox_unanswered {
+${againLocations(p)}        location @signalbox_unanswered {
             default_type text/plain;
 ${unansweredHeaders(p)}            return 503 $signalbox_unanswered;
         }

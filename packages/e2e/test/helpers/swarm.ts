@@ -152,20 +152,6 @@ export async function requestsUntil(host: string, done: () => Promise<boolean>, 
   return out;
 }
 
-/**
- * The failures of a new route's requests, from its first 200 on, that the known limit does not explain.
- * Known limit (docs/architecture.md, "Between two routing proxies' reloads"): a new route reaches the
- * routing proxy tasks one reload at a time, and behind the edge a task that cannot serve it yet closes
- * so the edge asks another. A single 503 right at the first 200 was still seen once after that change
- * (dataplane, new network, 0 ms after the first 200; its source is not known yet: each failure now
- * records who answered and what it said), so a 503 within `skewMs` is still tolerated. Anything else
- * (a 502 or 504, a timeout, a reset: what a task not on the route's network answers), or a 503 later
- * than `skewMs`, is unexplained.
- */
-export function unexplainedFailures(failed: LoopFailure[], skewMs = 2000): LoopFailure[] {
-  return failed.filter((f) => f.outcome !== '503' || f.atMs > skewMs);
-}
-
 /** The demo app's task hostname (= container id prefix) that answered. */
 export function taskOf(r: HttpResult): string | undefined {
   const h = r.headers['x-demo-task'];
