@@ -129,6 +129,23 @@ ns_wrk passthrough-keepalive 2 "https://$PASS_HOST:$HTTPS_PORT/"
 ns_wrk passthrough-close 2 "https://$PASS_HOST:$HTTPS_PORT/" -H "Connection: close"
 start=$(now_s)
 
+# When HOST first answered 200 (epoch s.ns), within TIMEOUT s. A probe starts every 50 ms without
+# waiting for the ones in flight: the edge holds a request for a host no routing task serves yet up to
+# 0.8 s before its 503 (it asks the tasks again, edge.ts AGAIN_PAUSES), so one probe at a time would see
+# the route up to that late; a probe sent just after the route arrived answers at once.
+first_200_at() {
+  local host="$1" timeout="$2" mark; mark=$(mktemp -u "$WORK/routed.XXXX")
+  local deadline=$(( $(date +%s) + timeout )) probes=()
+  while [[ ! -s "$mark" ]] && (( $(date +%s) < deadline )); do
+    ( [[ "$(curl -s -m 3 -o /dev/null -w '%{http_code}' -H "Host: $host" "http://127.0.0.1:$HTTP_PORT/")" == 200 ]] \
+        && [[ ! -s "$mark" ]] && date +%s.%N >> "$mark" ) &
+    probes+=("$!")
+    sleep 0.05
+  done
+  wait "${probes[@]}" 2>/dev/null || true   # the probes only: the load clients run in the background too
+  [[ -s "$mark" ]] && head -1 "$mark"
+}
+
 # ---- churn: deploy a stack, time its route, remove it; kill a proxy task once, half way.
 routes=()
 for i in $(seq 1 "$STACKS"); do
@@ -152,8 +169,7 @@ YML
   docker stack deploy -c "$WORK/$stack.yml" "$stack" >/dev/null
   wait_for "docker service ps --filter desired-state=running --format '{{.CurrentState}}' ${stack}_web 2>/dev/null | grep -q '^Running'" 120 0.1 || die "$stack did not start"
   t_run=$(date +%s.%N)
-  wait_for "curl -s -o /dev/null -w '%{http_code}' -H 'Host: $h' http://127.0.0.1:$HTTP_PORT/ | grep -q 200" 120 0.1 || die "$stack not routed"
-  t_routed=$(date +%s.%N)
+  t_routed=$(first_200_at "$h" 120) || die "$stack not routed"
   routes+=("$(echo "$t_routed - $t_run" | bc)")
   log "$stack routed $(printf '%.2f' "${routes[-1]}") s after its task ran"
   sleep 5
