@@ -38,6 +38,7 @@ WORK="$(mktemp -d)"
 
 cleanup() {
   set +e
+  [[ -n "${proxy_events:-}" ]] && kill "$proxy_events" 2>/dev/null
   for i in $(seq 1 "$STACKS"); do docker stack rm "sbx-churn-$i" >/dev/null 2>&1; done
   docker service rm "$ANCHOR" "$PASS" >/dev/null 2>&1
   ip link del sbxch0 2>/dev/null
@@ -110,9 +111,13 @@ metric() { # metric NAME: sum over core's /metrics
   # /metrics needs the API token (docs/security.md), which core's task has mounted.
   docker exec "$c" node -e "const h={authorization:'Bearer '+require('fs').readFileSync('/run/secrets/signalbox-api-token','utf8').trim()};fetch('http://127.0.0.1:8080/metrics',{headers:h}).then(r=>r.text()).then(t=>{let s=0;for(const l of t.split('\n')){const m=/^$1(?:\{[^}]*\})?\s+(\S+)/.exec(l);if(m)s+=Number(m[1])}console.log(s)})"
 }
-proxy_tasks() { docker service ps -q "$PROXY" | wc -l; }
+# Proxy containers started during the churn, from the engine's event stream, followed live: swarm keeps
+# only a few old tasks per slot (TaskHistoryRetentionLimit) and dockerd only its last few hundred events,
+# so counting `docker service ps` rows or asking for past events afterwards misses replacements.
 updates0=$(metric signalbox_model_updates_total)
-tasks0=$(proxy_tasks)
+docker events --filter type=container --filter event=start --filter "label=com.docker.swarm.service.name=$PROXY" \
+  --format '{{.ID}}' > "$WORK/proxy-starts.txt" &
+proxy_events=$!
 
 # ---- load: keep-alive and connection per request on each path, all for the whole churn.
 ns_wrk() { # ns_wrk OUT CONNECTIONS URL [wrk args]: wrk never retries, every error counts
@@ -191,7 +196,8 @@ wait "${loads[@]}" || true
 
 # ---- figures.
 updates=$(( $(metric signalbox_model_updates_total) - updates0 ))
-replaced=$(( $(proxy_tasks) - tasks0 ))
+kill "$proxy_events" 2>/dev/null || true
+replaced=$(wc -l < "$WORK/proxy-starts.txt")
 summary() { # summary NAME FILE
   local f="$2" req non2xx sock
   req=$(awk '/requests in/ {print $1}' "$f")
