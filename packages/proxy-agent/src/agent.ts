@@ -11,7 +11,7 @@ import { localAddressToward, requireToken } from './control-listener.js';
 import { PATHS, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
 import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
-import { drainConnections } from './drain.js';
+import { drainConnections, drainPorts } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
 import { EdgePeers } from './edge-peers.js';
 import { ConfigPersistence } from './persist.js';
@@ -290,8 +290,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       stopping = (async () => {
         // A graceful stop behind the edge lets client connections end cleanly first (see drain.ts).
         if (signal === 'SIGQUIT' && options.drainMs > 0 && supervisor.isRunning()) {
-          const ports = new Set([options.httpPort, ...(options.httpsPort === undefined ? [] : [options.httpsPort])]);
-          await drainConnections(ports, options.drainMs, log('drain'));
+          await drainConnections(drainPorts(options.httpsPort), options.drainMs, log('drain'));
         }
         // Signal nginx first so its shutdown starts at once; no new candidates meanwhile.
         peers?.stop();

@@ -1,5 +1,6 @@
 // Graceful stop of a routing proxy behind the edge. Swarm takes the task out of DNS about 2 s before
-// the stop signal, so no new connection arrives; what is left are open client connections. nginx's
+// the stop signal, so no new connection arrives; what is left are open client connections (TLS, which
+// the edge forwards at L4: see drainPorts). nginx's
 // SIGQUIT closes idle keep-alive connections at once, which a client that is just sending a request
 // sees as an error. So the agent first waits, while client connections remain, for nginx's
 // keepalive_time to end them: past it, every response says `Connection: close`, a clean end for any
@@ -9,6 +10,18 @@ import type { Logger } from 'pino';
 import { sleep } from '@signalbox/protocol';
 
 const ESTABLISHED = '01';
+
+/**
+ * The ports whose client connections a stop waits for: the TLS port only. Its connections are the
+ * clients' own (the edge forwards TLS at L4), and a request sent on one that nginx closes is the client's
+ * error. The HTTP port's connections are the edge's: each carries one request (closed after it; nginx's
+ * graceful stop lets a request in flight finish) or is an idle one of its keep-alive pool, whose close
+ * the edge retries on another task. Waiting for those (the pool keeps them for 20 s) only held the task,
+ * and with it every route pending on its network, for the whole drain time.
+ */
+export function drainPorts(httpsPort: number | undefined): ReadonlySet<number> {
+  return new Set(httpsPort === undefined ? [] : [httpsPort]);
+}
 
 /** Established TCP connections whose local port is one of `ports`, from /proc/net/tcp and tcp6 text. */
 export function countEstablished(procNetTcp: readonly string[], ports: ReadonlySet<number>): number {

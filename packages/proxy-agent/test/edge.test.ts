@@ -1,4 +1,4 @@
-import { countEstablished } from '../src/drain.js';
+import { countEstablished, drainPorts } from '../src/drain.js';
 import { edgeConfig } from '../src/edge.js';
 import { peersText } from '../src/edge-peers.js';
 import { loadOptions, OptionsError } from '../src/options.js';
@@ -116,6 +116,12 @@ describe('countEstablished', () => {
     expect(countEstablished([tcp], new Set([80]))).toBe(2);
     expect(countEstablished([tcp, tcp6], new Set([80, 443]))).toBe(3);
     expect(countEstablished([tcp, tcp6], new Set([9999]))).toBe(0);
+  });
+
+  it("a stop waits for the clients' own TLS connections only, not for the edge's on the HTTP port (its pool's idle ones are retried)", () => {
+    expect([...drainPorts(443)]).toEqual([443]);
+    expect(countEstablished([tcp, tcp6], drainPorts(443))).toBe(1);
+    expect(countEstablished([tcp, tcp6], drainPorts(undefined))).toBe(0);
   });
 });
 
