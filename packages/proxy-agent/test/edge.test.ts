@@ -76,10 +76,10 @@ describe('edgeConfig with the keep-alive pool', () => {
     expect(httpPart).toContain('if ngx.var.signalbox_poolable == "1" and peers and peers ~= "" then return "signalbox_routing_pool" end');
     // The first round, then two paused ones (the Lua module is loaded), the last one ending in the 503.
     expect(httpPart.match(/proxy_pass http:\/\/\$signalbox_upstream;/g)).toHaveLength(3);
+    expect(httpPart).toMatch(/location @signalbox_again \{\n\s+access_by_lua_block \{ ngx\.sleep\(0\.2\) \}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = @signalbox_again2;/);
     expect(httpPart).toMatch(
-      /location @signalbox_again \{\n\s+access_by_lua_block \{ ngx\.sleep\(0\.2\) \}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = @signalbox_again2;/,
+      /location @signalbox_again2 \{\n\s+access_by_lua_block \{ ngx\.sleep\(0\.6\) \}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = @signalbox_unanswered;/,
     );
-    expect(httpPart).toMatch(/location @signalbox_again2 \{\n\s+access_by_lua_block \{ ngx\.sleep\(0\.6\) \}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = @signalbox_unanswered;/);
   });
 
   it('takes the task list on loopback only, as addresses and ports, by PUT', () => {
