@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DEMO_IMAGE, docker, get, sleep } from './lib.mjs';
+import { DEMO_IMAGE, docker, firstAnswers, sleep } from './lib.mjs';
 import { ANCHOR_HOST, PERF_NET, ensureAnchor, execFileP, load, machine, metricSum, proxyContainer, proxyMetrics, routeStable, serviceMetricsText, waitUntil } from './perf-lib.mjs';
 
 const N = Number(process.argv[2] ?? 50);
@@ -43,30 +43,10 @@ async function extensionConfigs() {
 }
 
 /** Polls every host until `want(status)` holds for each; returns per-host first times (ms since t0). */
-/**
- * For each host, when (ms after t0) a probe first got an answer `want` accepts. A round of probes starts
- * every 100 ms without waiting for the ones in flight: the edge holds a request for a host no routing
- * task serves up to 0.8 s before its 503 (it asks the tasks again, edge.ts AGAIN_PAUSES). A 200 is
- * stamped when it arrives; any other answer when its probe was sent (its first try already failed then).
- */
+/** For each host, when (ms after t0) a probe first got an answer `want` accepts (lib.mjs firstAnswers). */
 async function pollHosts(t0, want, timeoutMs) {
-  const at = new Array(N).fill(undefined);
-  const end = Date.now() + timeoutMs;
-  const inFlight = new Set();
-  while (at.some((x) => x === undefined) && Date.now() < end) {
-    at.forEach((x, i) => {
-      if (x !== undefined) return;
-      const sentAt = Date.now();
-      const probe = get(host(i), '/', 2000).then((r) => {
-        if (at[i] === undefined && want(r.status)) at[i] = (r.status === 200 ? Date.now() : sentAt) - t0;
-      });
-      inFlight.add(probe);
-      void probe.finally(() => inFlight.delete(probe));
-    });
-    await sleep(100);
-  }
-  await Promise.all(inFlight);
-  return at;
+  const hosts = Array.from({ length: N }, (_, i) => host(i));
+  return (await firstAnswers(hosts, want, timeoutMs)).map((x) => (x === undefined ? undefined : x - t0));
 }
 
 /** Waits until the proxy's reload counter has not moved for `quietMs`; returns the final counter. */

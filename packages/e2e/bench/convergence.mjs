@@ -5,7 +5,7 @@
 // Times are measured from the engine's own task timestamps (Status.Timestamp), not from when we noticed.
 // Reloads per change: the proxy agent's signalbox_proxy_reloads_total before each change and
 // RELOAD_SETTLE_MS after it converged (a second reload for the same change would land by then).
-import { createService, docker, ensureNetwork, get, printRow, removeService, runningTasks, scale, sleep, stats } from './lib.mjs';
+import { createService, docker, ensureNetwork, firstAnswers, get, printRow, removeService, runningTasks, scale, sleep, stats } from './lib.mjs';
 import { load, proxyContainer, proxyMetrics } from './perf-lib.mjs';
 
 const RELOAD_SETTLE_MS = Number(process.env.RELOAD_SETTLE_MS ?? 1500);
@@ -53,30 +53,6 @@ async function waitUntil(fn, timeoutMs, stepMs = 10) {
   return undefined;
 }
 
-/**
- * When `host` first answered 200 (epoch ms). A new probe starts every `everyMs` without waiting for the
- * ones in flight: the edge holds a request for a host no routing task serves yet up to 0.8 s before its
- * 503 (it asks the tasks again, edge.ts AGAIN_PAUSES), so one probe at a time would see the route up to
- * that late; a probe sent just after the route arrived answers at once.
- */
-async function firstAnswer(host, timeoutMs, everyMs = 20) {
-  const end = deadline(timeoutMs);
-  let answeredAt;
-  const inFlight = new Set();
-  while (answeredAt === undefined && Date.now() < end) {
-    const probe = get(host, '/', 2000)
-      .then((r) => {
-        if (r.status === 200) answeredAt ??= Date.now();
-      })
-      .catch(() => undefined);
-    inFlight.add(probe);
-    void probe.finally(() => inFlight.delete(probe));
-    await sleep(everyMs);
-  }
-  await Promise.all(inFlight);
-  return answeredAt;
-}
-
 async function main() {
   await ensureNetwork(NET);
   // Warm-up: the proxy joins the bench network once (that roll is not what is measured).
@@ -93,7 +69,7 @@ async function main() {
     let before = await reloadCount();
     await createService(name, { 'com.docker.lb.hosts': host, 'com.docker.lb.port': '80' }, NET);
     const first = await waitUntil(async () => (await runningTasks(name))[0], 60_000);
-    const okAt = await firstAnswer(host, 30_000);
+    const [okAt] = await firstAnswers([host], (status) => status === 200, 30_000, 20);
     if (first && okAt) create.push(okAt - Date.parse(first.Status.Timestamp));
     let n = await reloadsSince(before);
     if (n !== undefined) reloads.create.push(n);

@@ -19,6 +19,33 @@ export function get(host, path = '/', timeoutMs = 3000) {
   });
 }
 
+/**
+ * For each of `hosts`, when (epoch ms) a probe first got an answer `want` accepts; undefined if none did
+ * within `timeoutMs`. A round of probes starts every `everyMs` without waiting for the ones in flight:
+ * the edge holds a request for a host no routing task serves up to 0.8 s before its 503 (it asks the
+ * tasks again, edge.ts AGAIN_PAUSES), so one probe at a time would see a change up to that late. A 200
+ * is stamped when it arrives; any other answer when its probe was sent (its first try already failed then).
+ */
+export async function firstAnswers(hosts, want, timeoutMs, everyMs = 100) {
+  const at = new Array(hosts.length).fill(undefined);
+  const end = Date.now() + timeoutMs;
+  const inFlight = new Set();
+  while (at.some((x) => x === undefined) && Date.now() < end) {
+    hosts.forEach((h, i) => {
+      if (at[i] !== undefined) return;
+      const sentAt = Date.now();
+      const probe = get(h, '/', 2000).then((r) => {
+        if (at[i] === undefined && want(r.status)) at[i] = r.status === 200 ? Date.now() : sentAt;
+      });
+      inFlight.add(probe);
+      void probe.finally(() => inFlight.delete(probe));
+    });
+    await sleep(everyMs);
+  }
+  await Promise.all(inFlight);
+  return at;
+}
+
 export async function ensureNetwork(name) {
   const found = (await docker.listNetworks({ filters: { name: [name] } })).find((n) => n.Name === name);
   if (found) return found.Id;

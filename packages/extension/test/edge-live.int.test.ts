@@ -151,6 +151,54 @@ async function startNginx(bin: string, dir: string, conf: string, ready: () => P
   return child;
 }
 
+/**
+ * An edge (generated config; with the keep-alive pool when `peersPort` is given) in front of one stand-in
+ * routing task on 127.0.0.4, found through its own DNS stand-in as tasks.<name>.test. The task closes a
+ * connection as soon as it has read a request while `closes()` says so (what a routing task without the
+ * route does behind the edge), else answers 200 `ok`.
+ */
+async function edgeBeforeOneTask(dir: string, name: string, closes: () => boolean, peersPort?: number) {
+  let connections = 0;
+  const task = net.createServer((socket) => {
+    connections++;
+    socket.once('data', () => {
+      if (closes()) {
+        socket.destroy();
+        return;
+      }
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
+    });
+  });
+  const taskPort = await new Promise<number>((r) => task.listen(0, '127.0.0.4', () => r((task.address() as net.AddressInfo).port)));
+  const upstream = `tasks.${name}.test`;
+  const dns = await dnsServer(upstream, ['127.0.0.4']);
+  const port = await freePort();
+  const conf = edgeConfig({
+    upstream,
+    httpPort: port,
+    upstreamHttpPort: taskPort,
+    pidPath: path.join(dir, 'nginx.pid'),
+    resolver: `127.0.0.1:${dns.port}`,
+    tempDir: dir,
+    pool: peersPort === undefined ? undefined : { ndkModulePath: NDK_MODULE, luaModulePath: LUA_MODULE, peersPort },
+  });
+  const edge = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status === 200);
+  return {
+    port,
+    upstream,
+    taskPort,
+    resolver: `127.0.0.1:${dns.port}`,
+    connections: () => connections,
+    async stop(): Promise<void> {
+      const exited = new Promise((r) => edge.once('exit', r));
+      edge.kill('SIGTERM');
+      await exited;
+      dns.close();
+      await new Promise((r) => task.close(r));
+    },
+  };
+}
+
 /** The worker processes of an nginx master (from /proc: every process whose parent it is). */
 async function childPids(parent: number): Promise<Set<number>> {
   const out = new Set<number>();
@@ -398,32 +446,14 @@ describe('edge → routing proxies on real nginx', () => {
   });
 
   it('asks a single routing task once more when it closed without an answer (its old workers right after a reload), but never sends a request with a body twice', async () => {
-    // A stand-in for the only routing task: it closes the next `closeNext` connections as soon as it has
-    // read a request (what a worker without the new route does behind the edge), then answers 200.
+    // The only routing task closes the next `closeNext` connections, then answers 200.
     let closeNext = 0;
-    let connections = 0;
-    const task = net.createServer((socket) => {
-      connections++;
-      socket.once('data', () => {
-        if (closeNext > 0) {
-          closeNext--;
-          socket.destroy();
-          return;
-        }
-        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
-      });
-    });
-    const taskPort = await new Promise<number>((r) => task.listen(0, '127.0.0.4', () => r((task.address() as net.AddressInfo).port)));
-    const single = await dnsServer('tasks.single.test', ['127.0.0.4']);
-    const dir = path.join(tmp, 'edge-single');
-    const port = await freePort();
-    const conf = edgeConfig({ upstream: 'tasks.single.test', httpPort: port, upstreamHttpPort: taskPort, pidPath: path.join(dir, 'nginx.pid'), resolver: `127.0.0.1:${single.port}`, tempDir: dir });
-    const edgeSingle = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status === 200);
+    const edge = await edgeBeforeOneTask(path.join(tmp, 'edge-single'), 'single', () => closeNext-- > 0);
     const attempt = async (method: string, close: number) => {
       closeNext = close;
-      const before = connections;
-      const r = await request(port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
-      return [method, close, r.status, connections - before, r.body];
+      const before = edge.connections();
+      const r = await request(edge.port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
+      return [method, close, r.status, edge.connections() - before, r.body];
     };
     try {
       expect(await attempt('GET', 1)).toEqual(['GET', 1, 200, 2, 'ok\n']);
@@ -433,55 +463,27 @@ describe('edge → routing proxies on real nginx', () => {
       // A POST is sent once: the edge cannot know whether the task handled it.
       expect(await attempt('POST', 1)).toEqual(['POST', 1, 503, 1, 'signalbox: no service with a running task is routed for this host and path\n']);
     } finally {
-      const exited = new Promise((r) => edgeSingle.once('exit', r));
-      edgeSingle.kill('SIGTERM');
-      await exited;
-      single.close();
-      await new Promise((r) => task.close(r));
+      await edge.stop();
     }
   });
 
   it('with the Lua module (as deployed), waits for a routing task that loads the route late instead of failing (a GET), but not for a POST', async () => {
-    // A stand-in for a routing task that has not loaded the route yet: it closes every connection without
-    // an answer until `servesFrom` (epoch ms), then answers 200; what the other task of a pair does for the
-    // few hundred ms between their reloads.
-    let servesFrom = Infinity;
-    let connections = 0;
-    const task = net.createServer((socket) => {
-      connections++;
-      socket.once('data', () => {
-        if (Date.now() < servesFrom) {
-          socket.destroy();
-          return;
-        }
-        socket.end('HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\nok\n');
-      });
-    });
-    const taskPort = await new Promise<number>((r) => task.listen(0, '127.0.0.4', () => r((task.address() as net.AddressInfo).port)));
-    const late = await dnsServer('tasks.late.test', ['127.0.0.4']);
-    const dir = path.join(tmp, 'edge-late');
-    const [port, peersPort] = [await freePort(), await freePort()];
-    const conf = edgeConfig({
-      upstream: 'tasks.late.test',
-      httpPort: port,
-      upstreamHttpPort: taskPort,
-      pidPath: path.join(dir, 'nginx.pid'),
-      resolver: `127.0.0.1:${late.port}`,
-      tempDir: dir,
-      pool: { ndkModulePath: NDK_MODULE, luaModulePath: LUA_MODULE, peersPort },
-    });
-    servesFrom = 0;
-    const edgeLate = await startNginx((await nginxInfo()).bin, dir, conf, async () => (await request(port, 'app.test', '/')).status === 200);
-    const latePeers = new EdgePeers({ name: 'tasks.late.test', port: taskPort, resolver: `127.0.0.1:${late.port}`, peersPort, log: pino({ level: 'silent' }) });
+    // A routing task that has not loaded the route yet closes every connection without an answer until
+    // `servesFrom` (epoch ms), then answers 200: what the other task of a pair does for the few hundred
+    // ms between their reloads.
+    let servesFrom = 0;
+    const peersPort = await freePort();
+    const edge = await edgeBeforeOneTask(path.join(tmp, 'edge-late'), 'late', () => Date.now() < servesFrom, peersPort);
+    const latePeers = new EdgePeers({ name: edge.upstream, port: edge.taskPort, resolver: edge.resolver, peersPort, log: pino({ level: 'silent' }) });
     const timed = async (method: string, serveAfterMs: number) => {
       servesFrom = Date.now() + serveAfterMs;
-      const [before, t0] = [connections, Date.now()];
-      const r = await request(port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
-      return { status: r.status, body: r.body, ms: Date.now() - t0, tries: connections - before };
+      const [before, t0] = [edge.connections(), Date.now()];
+      const r = await request(edge.port, 'app.test', '/x', { method, ...(method === 'POST' ? { body: Buffer.from('payload') } : {}) });
+      return { status: r.status, body: r.body, ms: Date.now() - t0, tries: edge.connections() - before };
     };
     try {
       for (const pooled of [false, true]) {
-        if (pooled) expect(await latePeers.once()).toBe(`127.0.0.4:${taskPort}`);
+        if (pooled) expect(await latePeers.once()).toBe(`127.0.0.4:${edge.taskPort}`);
         // The route arrives 500 ms late: answered by a later round, after the pauses' first 200 ms.
         const get = await timed('GET', 500);
         expect([pooled, get.status, get.body]).toEqual([pooled, 200, 'ok\n']);
@@ -496,11 +498,7 @@ describe('edge → routing proxies on real nginx', () => {
         expect(post.ms).toBeLessThan(500);
       }
     } finally {
-      const exited = new Promise((r) => edgeLate.once('exit', r));
-      edgeLate.kill('SIGTERM');
-      await exited;
-      late.close();
-      await new Promise((r) => task.close(r));
+      await edge.stop();
     }
   }, 30_000);
 

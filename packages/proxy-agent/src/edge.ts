@@ -148,23 +148,18 @@ export const AGAIN_PAUSES = ['0.2', '0.6'] as const;
 
 /** The rounds after the first: paused ones (ngx.sleep) when the Lua module is loaded, else one at once. */
 function againLocations(p: EdgeParams): string {
-  if (!p.pool) {
-    return `        location @signalbox_again {
-            proxy_pass http://$signalbox_upstream;
-            error_page 502 = @signalbox_unanswered;
-        }
-`;
-  }
-  return AGAIN_PAUSES.map((pause, i) => {
-    const name = i === 0 ? '@signalbox_again' : `@signalbox_again${i + 1}`;
-    const next = i + 1 < AGAIN_PAUSES.length ? `@signalbox_again${i + 2}` : '@signalbox_unanswered';
-    return `        location ${name} {
-            access_by_lua_block { ngx.sleep(${pause}) }
-            proxy_pass http://$signalbox_upstream;
+  const pauses: readonly (string | undefined)[] = p.pool ? AGAIN_PAUSES : [undefined];
+  return pauses
+    .map((pause, i) => {
+      const name = i === 0 ? '@signalbox_again' : `@signalbox_again${i + 1}`;
+      const next = i + 1 < pauses.length ? `@signalbox_again${i + 2}` : '@signalbox_unanswered';
+      return `        location ${name} {
+${pause === undefined ? '' : `            access_by_lua_block { ngx.sleep(${pause}) }\n`}            proxy_pass http://$signalbox_upstream;
             error_page 502 = ${next};
         }
 `;
-  }).join('');
+    })
+    .join('');
 }
 
 function httpBlock(p: EdgeParams): string {
