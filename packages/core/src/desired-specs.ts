@@ -119,18 +119,27 @@ export const ns = (duration: string, fallbackMs: number): number => Math.round((
  * (Go's JSON is case-insensitive) but returns "Healthcheck", which looked like drift on every check.
  * bash's /dev/tcp instead of `node -e fetch(...)`: starting node costs ~150 ms of CPU, and on a loaded
  * node (load 18 on 2 cores, seen here) three 3 s timeouts in a row had swarm kill a healthy edge.
- * Swarm's DNS lists a task only once it is healthy, so the 2 s interval is also how soon a new
- * routing proxy gets connections; 10 retries = killed only after ~20 s of failing checks.
+ * 10 retries at 2 s = killed only after ~20 s of failing checks.
  */
 function agentHealthcheck() {
   return healthcheckOn(AGENT_PORT);
 }
 
+/**
+ * A routing proxy's: every second. Swarm's DNS lists a task only once it is healthy, and a start-first
+ * roll (a new network, a new secret) waits for the new task's first passing check before the old one is
+ * told to stop and the held routes are published, so the interval is part of every such route's delay
+ * (docs/performance.md). 20 retries keep the ~20 s before a failing task is killed.
+ */
+function routingHealthcheck() {
+  return { ...healthcheckOn(AGENT_PORT, 1_000_000_000), Retries: 20 };
+}
+
 /** Healthy once GET /v1/health on the port answers 200; swarm reports the task running only then. */
-function healthcheckOn(port: number) {
+function healthcheckOn(port: number, intervalNs = 2_000_000_000) {
   return {
     Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
-    Interval: 2_000_000_000,
+    Interval: intervalNs,
     Timeout: 5_000_000_000,
     Retries: 10,
     StartPeriod: 10_000_000_000,
@@ -254,6 +263,8 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
           `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
           ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
+          // Swarm fills it in per task: the extension names replaced tasks that must not install a config.
+          'SIGNALBOX_TASK_ID={{.Task.ID}}',
         ],
         // One volume per node: a restarted task starts from the newest config this node ran. Then the
         // named volumes of ProxyMounts, e.g. for an access log file that outlives the task.
@@ -261,7 +272,7 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
         // Configs (the bootstrap) is sent when the service is created or rolls anyway, never compared.
         Configs: bootstrap ? [{ ConfigID: bootstrap.id, ConfigName: bootstrap.name, File: { Name: BOOTSTRAP_PATH, UID: '0', GID: '0', Mode: 0o444 } }] : [],
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
-        Healthcheck: agentHealthcheck(),
+        Healthcheck: routingHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
         StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
         Secrets: [...proxyTokenMounts(ctx, snap), ...secretMounts(model.proxySecrets, snap, ext)],

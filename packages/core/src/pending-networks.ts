@@ -1,12 +1,17 @@
 // A proxy joins a network only with new proxy tasks (swarm cannot attach a running container to one).
 // During that roll the old tasks still serve: start-first behind the edge the old task is in DNS until
-// the new one is healthy, and a replaced task drains before it stops. A config with a route whose
-// backends are on a network such a task is not on would send that route's requests to addresses the
-// task cannot reach (502, or a hang until the upstream timeout): the route answers from the new task
-// and fails from the old one. So the model says which services' backends are on a network some running
-// proxy task is not attached to, and the extension holds their routes back (pending) until every
-// running proxy task is on it. Read from the tasks' own network attachments, so a restarted core
-// decides the same.
+// the new one is healthy. A config with a route whose backends are on a network such a task is not on
+// would send that route's requests to addresses the task cannot reach (502, or a hang until the upstream
+// timeout): the route answers from the new task and fails from the old one. So the model says which
+// services' backends are on a network some running proxy task is not attached to, and the extension
+// holds their routes back (pending) until every running proxy task is on it. Read from the tasks' own
+// network attachments, so a restarted core decides the same.
+//
+// A task swarm has told to shut down does not count, although its container still drains for seconds
+// (swarm's 2 s DNS grace, then its TLS clients): waiting for it to exit delayed a new network's routes by
+// that long. Swarm takes it out of DNS when it is told to stop, so the edge stops sending it requests;
+// the model names it in retiredProxyTasks, and the extension tells its agent not to install any config
+// published from then on (which could name a route it cannot reach). It drains on the config it has.
 import type { ClusterModel, ServiceSnapshot, SwarmSnapshot, TaskSnapshot, Upstream } from '@signalbox/model';
 import { withPendingField } from './pending-field.js';
 
@@ -27,13 +32,19 @@ function networkOfAddress(svc: ServiceSnapshot, addr: string): string | undefine
 }
 
 /**
- * The proxy tasks that may get a config: running ones, and replaced ones still draining. A task on a node
- * that is down is left out: it serves nobody, and its last reported state (running) may stay for hours.
+ * The proxy tasks that take new configs: running ones that swarm wants running. A task on a node that
+ * is down is left out: it serves nobody, and its last reported state (running) may stay for hours.
  */
 export function servingProxyTasks(snap: SwarmSnapshot, proxyService: string): TaskSnapshot[] {
   const proxy = snap.services.find((s) => s.name === proxyService);
   const down = new Set(snap.nodes.filter((n) => !n.ready).map((n) => n.id));
-  return [...(proxy?.tasks ?? []), ...(proxy?.stoppingTasks ?? [])].filter((t) => !down.has(t.nodeId));
+  return (proxy?.tasks ?? []).filter((t) => !down.has(t.nodeId));
+}
+
+/** IDs of the proxy tasks told to shut down whose containers still run, sorted: they take no new config. */
+export function retiredProxyTasks(snap: SwarmSnapshot, proxyService: string): string[] {
+  const proxy = snap.services.find((s) => s.name === proxyService);
+  return (proxy?.stoppingTasks ?? []).map((t) => t.id).sort();
 }
 
 /**
@@ -60,7 +71,8 @@ export function pendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyS
   return [...out].sort(([a], [b]) => a.localeCompare(b)).map(([service, network]) => ({ service, network }));
 }
 
-/** The model with `pendingNetworks` set (absent when none), as the extension receives it. */
+/** The model with `pendingNetworks` and `retiredProxyTasks` set (each absent when none), as the extension receives it. */
 export function withPendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyService: string): ClusterModel {
-  return withPendingField(model, 'pendingNetworks', pendingNetworks(model, snap, proxyService));
+  const pending = withPendingField(model, 'pendingNetworks', pendingNetworks(model, snap, proxyService));
+  return withPendingField(pending, 'retiredProxyTasks', retiredProxyTasks(snap, proxyService));
 }

@@ -58,6 +58,10 @@ test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the po
   expect(proxy.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }, { Target: 'zz' }]);
   expect(proxy.TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
   expect(proxy.TaskTemplate.ContainerSpec.Env).toContain(`SIGNALBOX_DRAIN_MS=${EDGE_DRAIN_MS}`);
+  // Swarm expands the template per task: the agent knows its own task when the extension names it retired.
+  expect(proxy.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_TASK_ID={{.Task.ID}}');
+  // A roll waits for the new task's first passing check: every second, still ~20 s of failures to kill it.
+  expect(proxy.TaskTemplate.ContainerSpec.Healthcheck).toMatchObject({ Interval: 1_000_000_000, Retries: 20 });
   // The drain must end before swarm's SIGKILL.
   expect(EDGE_DRAIN_MS).toBeLessThan(proxy.TaskTemplate.ContainerSpec.StopGracePeriod / 1e6);
   const short: any = desiredProxySpec('default', ext('ProxyStopGracePeriod = "5s"'), model, ctx, snap, undefined, edgeNet);

@@ -1,10 +1,10 @@
 // Issue 15: a route whose backends are on a network that a serving proxy task is not attached to waits
 // (the old task of a start-first roll would take it and fail its requests), and is published once every
-// running proxy task is on the network. Routes on networks every task is on are never held.
+// running proxy task swarm still wants is on the network; one told to shut down is named retired instead. Routes on networks every task is on are never held.
 import type { ClusterModel, ServiceSnapshot, SwarmSnapshot, TaskSnapshot, Upstream } from '@signalbox/model';
 import { stoppingTasksByService } from '../src/docker/snapshot.js';
 import { ExclusionStore } from '../src/exclusions.js';
-import { pendingNetworks, withPendingNetworks } from '../src/pending-networks.js';
+import { pendingNetworks, retiredProxyTasks, withPendingNetworks } from '../src/pending-networks.js';
 
 const PROXY = 'signalbox-proxy';
 const OLD_NET = { id: 'net-old', name: 'old-net' };
@@ -73,10 +73,23 @@ test('start-first roll: the new task is on the new network, the old one is not: 
   expect(pendingNetworks(model, s, PROXY)).toEqual([{ service: 'fresh', network: 'new-net' }]);
 });
 
-test('the old task told to shut down but still running (draining) still counts; once it has stopped nothing is pending', () => {
+test('the old task told to shut down but still draining does not hold the route: it is named retired, and takes no new config', () => {
   const onBoth = proxyTask('new', [OLD_NET.id, NEW_NET.id]);
-  expect(pendingNetworks(model, snap([onBoth], [proxyTask('old', [OLD_NET.id])]), PROXY)).toEqual([{ service: 'fresh', network: 'new-net' }]);
-  expect(pendingNetworks(model, snap([onBoth]), PROXY)).toEqual([]);
+  const draining = snap([onBoth], [proxyTask('old', [OLD_NET.id])]);
+  expect(pendingNetworks(model, draining, PROXY)).toEqual([]);
+  expect(retiredProxyTasks(draining, PROXY)).toEqual(['old']);
+  const published = withPendingNetworks(model, draining, PROXY);
+  expect(published.pendingNetworks).toBeUndefined();
+  expect(published.retiredProxyTasks).toEqual(['old']);
+  // Once it has stopped, the field goes (and the model is the same object as without it).
+  expect(withPendingNetworks(published, snap([onBoth]), PROXY).retiredProxyTasks).toBeUndefined();
+  expect(withPendingNetworks(model, snap([onBoth]), PROXY)).toBe(model);
+});
+
+test('retired task IDs are sorted, and only the proxy service’s own', () => {
+  const s = snap([proxyTask('new', [OLD_NET.id])], [proxyTask('zz', [OLD_NET.id]), proxyTask('aa', [OLD_NET.id])]);
+  expect(retiredProxyTasks(s, PROXY)).toEqual(['aa', 'zz']);
+  expect(retiredProxyTasks(s, 'other-proxy')).toEqual([]);
 });
 
 test('several tasks: pending while any one of them lacks the network, not once all are on it', () => {
@@ -86,7 +99,7 @@ test('several tasks: pending while any one of them lacks the network, not once a
 });
 
 test('a proxy task on a node that is down does not hold a route (its last reported state may stay running for hours)', () => {
-  const s = snap([proxyTask('new', [OLD_NET.id, NEW_NET.id])], [{ ...proxyTask('lost', [OLD_NET.id]), nodeId: 'n2' }]);
+  const s = snap([proxyTask('new', [OLD_NET.id, NEW_NET.id]), { ...proxyTask('lost', [OLD_NET.id]), nodeId: 'n2' }]);
   const node = (id: string, ready: boolean) => ({ id, hostname: id, addr: '', role: 'worker' as const, ready });
   expect(pendingNetworks(model, { ...s, nodes: [node('n1', true), node('n2', true)] }, PROXY)).toEqual([{ service: 'fresh', network: 'new-net' }]);
   expect(pendingNetworks(model, { ...s, nodes: [node('n1', true), node('n2', false)] }, PROXY)).toEqual([]);

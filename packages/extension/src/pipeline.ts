@@ -168,7 +168,8 @@ export class Pipeline {
     const text = final === model ? rendered : this.renderReal(final, ext);
     if (this.d.served.get()?.sha256 === sha256(text)) return { outcome: 'unchanged', excluded };
     const published = await this.d.publisher.publish(text);
-    this.d.served.set(published);
+    const notForTasks = input.retiredProxyTasks;
+    this.d.served.set(notForTasks && notForTasks.length > 0 ? { ...published, notForTasks } : published);
     return { outcome: 'published', config: published.name, excluded };
   }
 }

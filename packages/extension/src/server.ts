@@ -8,6 +8,7 @@ import {
   ERR_NO_CONFIG_YET,
   ERR_REFUSAL_INVALID,
   HEADER_CONFIG_NAME,
+  HEADER_NOT_FOR_TASKS,
   PATHS,
   answerLongPoll,
   apiErrorBodySchema,
@@ -77,6 +78,7 @@ export function buildServer(d: ServerDeps): FastifyInstance {
     if (!cur) return reply.code(503).send({ code: ERR_NO_CONFIG_YET, message: 'no validated config yet' } satisfies ApiErrorBody);
     const answer = await answerLongPoll(req, reply, d.served, cur, 60);
     if (answer === undefined) return reply;
+    if (answer.notForTasks && answer.notForTasks.length > 0) reply.header(HEADER_NOT_FOR_TASKS, answer.notForTasks.join(','));
     return reply.header(HEADER_CONFIG_NAME, answer.name).header('content-type', 'text/plain; charset=utf-8').send(answer.text);
   });
 

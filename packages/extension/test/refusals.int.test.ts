@@ -153,11 +153,17 @@ test('a route on a network a running proxy task lacks waits (WARN_NETWORK_PENDIN
   // A pending entry for a service no longer routed is not reported.
   const gone = await pipeline.process({ ...pending, pendingNetworks: [...pending.pendingNetworks, { service: 'zz', network: 'other' }] }, ext);
   expect(gone.excluded.map((x) => x.service)).toEqual(['b']);
-  // Every running proxy task is on the network: b is published.
-  const attached = await pipeline.process(model(8080), ext);
+  // Every running proxy task is on the network: b is published. The old task told to shut down (core
+  // no longer waits for it) is named beside the config, so its agent does not install it.
+  const attached = await pipeline.process({ ...model(8080), retiredProxyTasks: ['oldtask1'] }, ext);
   expect(attached.outcome).toBe('published');
   expect(attached.excluded).toEqual([]);
   expect(served.get()!.text).toContain('server 10.0.0.3:8080');
+  expect(served.get()!.notForTasks).toEqual(['oldtask1']);
+  // The next config published once it is gone names nobody.
+  await pipeline.process(model(9090), ext);
+  expect(served.get()!.text).toContain('server 10.0.0.3:9090');
+  expect(served.get()!.notForTasks).toBeUndefined();
 });
 
 test('a refusal because a secret core mounts is missing (a proxy task on its way out) excludes nothing; other refusals of that secret still do', async () => {

@@ -28,6 +28,14 @@ test('nginx.conf, status and metrics need the token; health does not', async () 
   }
 });
 
+test('nginx.conf names the replaced proxy tasks that must not install it, and nothing when there are none', async () => {
+  const { app, served } = setup();
+  expect((await app.inject({ url: '/v1/nginx.conf', headers: AUTH })).headers['x-signalbox-not-for-tasks']).toBeUndefined();
+  served.set({ name: 'signalbox-nginx-2', sha256: 'b'.repeat(64), text: 'events {}\n#2\n', notForTasks: ['oldtask1', 'oldtask2'] });
+  const r = await app.inject({ url: '/v1/nginx.conf', headers: AUTH });
+  expect([r.statusCode, r.headers['x-signalbox-config'], r.headers['x-signalbox-not-for-tasks']]).toEqual([200, 'signalbox-nginx-2', 'oldtask1,oldtask2']);
+});
+
 test("a proxy's refusal report needs the token too (a tenant must not make the extension exclude services)", async () => {
   const { app } = setup();
   const payload = { sha256: 'a'.repeat(64), reason: 'forged' };

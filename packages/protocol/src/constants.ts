@@ -12,6 +12,11 @@ export const DASHBOARD_PORT = 8090;
 
 /** Response header of GET /v1/nginx.conf: the Docker config object the served text was published as. */
 export const HEADER_CONFIG_NAME = 'x-signalbox-config';
+/**
+ * Response header of GET /v1/nginx.conf: the proxy task IDs (comma-separated) that must not install the
+ * served text: replaced tasks that core no longer waits for (the model's retiredProxyTasks). Absent when none.
+ */
+export const HEADER_NOT_FOR_TASKS = 'x-signalbox-not-for-tasks';
 
 /** Labels on the services, networks and config objects Signalbox creates (never on users' services). */
 export const LABEL_ROLE = 'com.signalbox.role';

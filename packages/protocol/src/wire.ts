@@ -228,6 +228,14 @@ export const routingModelSchema = {
       },
     },
     /**
+     * Proxy tasks swarm told to shut down whose containers still run (a start-first roll's old task,
+     * draining). They no longer count for pendingNetworks, so a route on a network they lack is published
+     * as soon as the tasks that replace them run; in exchange they install no config published from here
+     * on (the extension names them beside every config it serves), and keep serving their last one until
+     * they stop. Task IDs; set by core; sorted; absent when none.
+     */
+    retiredProxyTasks: strs,
+    /**
      * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
      * through without ssl_only) which would otherwise reach another owner (its default backend or
      * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.

@@ -123,6 +123,12 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
           // A config the extension accepted but this nginx refuses is reported, so the extension can
           // exclude the services it names and the others keep updating.
           submit: async (c) => {
+            // This task is being replaced, and core published what it may no longer serve (a route on a
+            // network it is not on): it drains on the config it has (docs/architecture.md).
+            if (options.taskId !== '' && c.notForTasks?.includes(options.taskId)) {
+              log('fetcher').info({ sha256: c.sha256, taskId: options.taskId }, 'this task is being replaced: not installing configs published after that; draining on the installed one');
+              return { status: 'ignored' as const, reason: 'this task is being replaced' };
+            }
             // A brief extension hiccup is retried (1 s, 2 s); after that the running config (and the
             // certificates it uses) stays until the next version.
             for (let attempt = 0; acmeFiles; attempt++) {

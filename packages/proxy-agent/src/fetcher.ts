@@ -2,7 +2,7 @@
 // were handed (installed or rejected), so the extension holds the request until it has something new
 // and a rejected config is not fetched and re-validated in a loop.
 import type { Logger } from 'pino';
-import { HEADER_CONFIG_NAME, PATHS, longPoll, type BackoffPolicy } from '@signalbox/protocol';
+import { HEADER_CONFIG_NAME, HEADER_NOT_FOR_TASKS, PATHS, longPoll, type BackoffPolicy } from '@signalbox/protocol';
 import { sha256Hex, type Candidate } from './installer.js';
 
 export interface FetcherOptions {
@@ -64,7 +64,21 @@ export class Fetcher {
       timeoutSlackMs: 15_000,
       read: async (res) => {
         const bytes = Buffer.from(await res.arrayBuffer());
-        return { bytes, sha256: sha256Hex(bytes), configName: res.headers.get(HEADER_CONFIG_NAME) ?? '', source: 'extension' };
+        const notFor = res.headers.get(HEADER_NOT_FOR_TASKS);
+        return {
+          bytes,
+          sha256: sha256Hex(bytes),
+          configName: res.headers.get(HEADER_CONFIG_NAME) ?? '',
+          source: 'extension',
+          ...(notFor
+            ? {
+                notForTasks: notFor
+                  .split(',')
+                  .map((t) => t.trim())
+                  .filter((t) => t !== ''),
+              }
+            : {}),
+        };
       },
       versionOf: (c, etag) => {
         if (etag !== undefined && etag !== c.sha256) this.log.warn({ etag, sha256: c.sha256 }, 'extension ETag is not the sha256 of the body');

@@ -31,6 +31,8 @@ export interface Candidate {
   source: CandidateSource;
   /** Computed from bytes when absent. */
   sha256?: string;
+  /** Task IDs the extension says must not install it (replaced tasks); see the agent's taskId. */
+  notForTasks?: readonly string[];
 }
 
 export interface InstalledConfig {

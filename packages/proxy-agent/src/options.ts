@@ -67,6 +67,11 @@ export interface AgentOptions {
   readonly tokenFile: string;
   /** UDP port on 127.0.0.1 where access log lines sent as syslog are relayed to stdout (0 = none). */
   readonly accessLogRelayPort: number;
+  /**
+   * This task's swarm ID (core sets SIGNALBOX_TASK_ID={{.Task.ID}}): a config the extension serves as not
+   * for it (the task is being replaced) is not installed. '' = unknown (every config is for us).
+   */
+  readonly taskId: string;
 }
 
 export class OptionsError extends Error {
@@ -120,6 +125,13 @@ function hostName(env: Env, name: string, withPort = false): string | undefined 
   return raw;
 }
 
+/** SIGNALBOX_TASK_ID: a swarm task ID (lower-case letters and digits), or '' when unset. */
+function taskIdOf(env: Env): string {
+  const raw = str(env, 'SIGNALBOX_TASK_ID', '');
+  if (raw !== '' && !/^[a-z0-9]{1,64}$/.test(raw)) throw new OptionsError(`SIGNALBOX_TASK_ID: "${raw}" is not a swarm task ID (expected lower-case letters and digits, as {{.Task.ID}} gives)`);
+  return raw;
+}
+
 export function loadOptions(env: Env = process.env): AgentOptions {
   const logLevel = str(env, 'SIGNALBOX_LOG_LEVEL', 'info');
   if (!LOG_LEVELS.has(logLevel)) {
@@ -156,6 +168,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     tokenFile:
       env[PROXY_TOKEN_FILE_ENV]?.trim() || !env[API_TOKEN_FILE_ENV]?.trim() ? absPath(env, PROXY_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE) : absPath(env, API_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE),
     accessLogRelayPort: int(env, 'SIGNALBOX_ACCESS_LOG_RELAY_PORT', 5140, 0, 65535),
+    taskId: taskIdOf(env),
   };
   if (options.configPath === options.bootstrapPath) {
     throw new OptionsError('SIGNALBOX_BOOTSTRAP_CONFIG must differ from SIGNALBOX_CONFIG_PATH');

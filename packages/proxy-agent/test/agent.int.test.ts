@@ -103,6 +103,8 @@ describe('proxy agent with real nginx', () => {
   let slow: Server;
   let ext: Server;
   let extConfig: string | undefined;
+  /** The task IDs the stand-in extension names as not to install its config (x-signalbox-not-for-tasks). */
+  let extNotFor: string | undefined;
   const nginxStderr: string[] = [];
 
   beforeAll(async () => {
@@ -121,7 +123,7 @@ describe('proxy agent with real nginx', () => {
         }, 200);
         return;
       }
-      res.writeHead(200, { etag, 'x-signalbox-config': 'signalbox-nginx-four' });
+      res.writeHead(200, { etag, 'x-signalbox-config': 'signalbox-nginx-four', ...(extNotFor ? { 'x-signalbox-not-for-tasks': extNotFor } : {}) });
       res.end(extConfig);
     });
     await new Promise<void>((r) => ext.listen(0, '127.0.0.1', () => r()));
@@ -156,6 +158,7 @@ describe('proxy agent with real nginx', () => {
         SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
         SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
         SIGNALBOX_POLL_WAIT: '1',
+        SIGNALBOX_TASK_ID: 'selftask1',
       });
       agent = await startAgent(options, silentLogger, {
         listen: false,
@@ -245,11 +248,32 @@ describe('proxy agent with real nginx', () => {
     'installs what the extension serves on its long-poll',
     async () => {
       const a = agent!;
+      // Not for other (replaced) tasks: this one installs it.
+      extNotFor = 'othertask1,othertask2';
       extConfig = config(dir, HTTP_PORT, 'four');
       await until(serving(HTTP_PORT, 'four'), 10_000, 'nginx serving "four"');
       await until(() => a.installer.installed?.source === 'extension', 5000, 'extension config installed');
       expect(a.installer.installed).toMatchObject({ source: 'extension', configName: 'signalbox-nginx-four', sha256: sha(extConfig) });
       expect(a.fetcher!.state.etag).toBe(sha(extConfig));
+    },
+    T,
+  );
+
+  it(
+    'does not install a config the extension serves as not for this task (being replaced), and keeps serving its own',
+    async () => {
+      const a = agent!;
+      const reloads = a.installer.reloads;
+      extNotFor = 'othertask1,selftask1';
+      extConfig = config(dir, HTTP_PORT, 'not-for-me');
+      // Fetched (the long-poll moves on to its version, so it is not fetched again in a loop) …
+      await until(() => a.fetcher!.state.etag === sha(extConfig!), 10_000, 'the config fetched');
+      await new Promise((r) => setTimeout(r, 500));
+      // … but not installed.
+      expect(a.installer.installed).toMatchObject({ source: 'extension', sha256: sha(config(dir, HTTP_PORT, 'four')) });
+      expect(a.installer.reloads).toBe(reloads);
+      expect(await serving(HTTP_PORT, 'four')()).toBe(true);
+      expect(a.installer.lastFailure?.sha256).not.toBe(sha(extConfig));
     },
     T,
   );

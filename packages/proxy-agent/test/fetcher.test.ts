@@ -113,6 +113,23 @@ describe('Fetcher', () => {
     expect(ext.seen[1]!.ifNoneMatch).toBe(`"${sha256Hex(Buffer.from(CONF_1))}"`);
   });
 
+  it('hands over the task IDs the config is not for (x-signalbox-not-for-tasks), and none without the header', async () => {
+    ext.handler = (_q, res, n) => {
+      if (n === 1) {
+        res.writeHead(200, { 'content-type': 'text/plain', etag: `"${sha256Hex(Buffer.from(CONF_1))}"`, 'x-signalbox-config': 'c1', 'x-signalbox-not-for-tasks': 'abc1, def2' });
+        res.end(CONF_1);
+      } else if (n === 2) serveConfig(res, CONF_2, 'c2');
+      else {
+        res.statusCode = 304;
+        res.end();
+      }
+    };
+    startFetcher(await ext.listen());
+    await until(() => submitted.length >= 2);
+    expect(submitted[0]!.notForTasks).toEqual(['abc1', 'def2']);
+    expect(submitted[1]!.notForTasks).toBeUndefined();
+  });
+
   it('polls again at once after a 304', async () => {
     startFetcher(await ext.listen());
     await until(() => ext.seen.length >= 5);

@@ -17,6 +17,7 @@ describe('loadOptions', () => {
       nginxBin: 'nginx',
       pidPath: '/var/run/proxy.pid',
       testTimeoutMs: 60000,
+      taskId: '',
       maxDrainingGenerations: 0,
       logLevel: 'info',
       edgeUpstream: undefined,
@@ -58,8 +59,10 @@ describe('loadOptions', () => {
       SIGNALBOX_MAX_DRAINING_GENERATIONS: '3',
       SIGNALBOX_ACCESS_LOG_RELAY_PORT: '0',
       SIGNALBOX_LOG_LEVEL: 'debug',
+      SIGNALBOX_TASK_ID: 'k1xx3sv4a9qzt6ojl2z0vykp8',
     });
     expect(o).toMatchObject({
+      taskId: 'k1xx3sv4a9qzt6ojl2z0vykp8',
       configPath: '/x/nginx.conf',
       extensionUrl: 'http://signalbox-extension:8081',
       pollWaitSeconds: 5,
@@ -81,6 +84,8 @@ describe('loadOptions', () => {
     [{ SIGNALBOX_EXTENSION_URL: 'ftp://x' }, /must be an http/],
     [{ SIGNALBOX_LOG_LEVEL: 'loud' }, /SIGNALBOX_LOG_LEVEL/],
     [{ SIGNALBOX_BOOTSTRAP_CONFIG: '/etc/nginx/nginx.conf' }, /must differ/],
+    // An unexpanded template (the service was made by hand, not by core) is a clear error.
+    [{ SIGNALBOX_TASK_ID: '{{.Task.ID}}' }, /SIGNALBOX_TASK_ID: "\{\{\.Task\.ID\}\}" is not a swarm task ID/],
   ])('rejects %j', (env, message) => {
     expect(() => loadOptions(env)).toThrow(OptionsError);
     expect(() => loadOptions(env)).toThrow(message);
