@@ -233,7 +233,10 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
   ).filter((id) => id !== edge?.id);
   const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
-    Parallelism: 1,
+    // Behind the edge every routing task is replaced at once (0 = all): the old ones serve until the new
+    // ones are healthy, and a route on a new network waits for the whole roll (pending-networks.ts), so
+    // one task at a time multiplied that wait by ProxyReplicas. Without the edge one at a time, as before.
+    Parallelism: ext.ProxyEdge ? 0 : 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',
     Monitor: 5_000_000_000,
