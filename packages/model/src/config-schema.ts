@@ -276,7 +276,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description: 'Placement constraints of the proxy service.',
   },
   ProxyPlacementPreferences: { kind: 'list', check: PLACEMENT_PREFERENCES, examples: [['spread=node.id']], default: [], description: 'Placement preferences of the proxy service.' },
-  ProxyUpdateDelay: { kind: 'string', check: DURATION, examples: ['0s', '500ms'], default: '1s', description: 'Pause between proxy tasks during a rolling update (Go duration). Behind the edge (ProxyEdge = true) the routing proxies are replaced all at once, start-first, and it does not apply.' },
+  ProxyUpdateDelay: {
+    kind: 'string',
+    check: DURATION,
+    examples: ['0s', '500ms'],
+    default: '1s',
+    description:
+      'Pause between proxy tasks during a rolling update (Go duration). Behind the edge (ProxyEdge = true) the routing proxies are replaced all at once, start-first, and it does not apply.',
+  },
   ProxyNetworkDetachDelay: {
     kind: 'string',
     check: DURATION,
