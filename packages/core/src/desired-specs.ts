@@ -129,19 +129,22 @@ function agentHealthcheck() {
  * A routing proxy's: every second. Swarm's DNS lists a task only once it is healthy, and a start-first
  * roll (a new network, a new secret) waits for the new task's first passing check before the old one is
  * told to stop and the held routes are published, so the interval is part of every such route's delay
- * (docs/performance.md). 20 retries keep the ~20 s before a failing task is killed.
+ * (docs/performance.md).
  */
 function routingHealthcheck() {
-  return { ...healthcheckOn(AGENT_PORT, 1_000_000_000), Retries: 20 };
+  return healthcheckOn(AGENT_PORT, 1_000_000_000);
 }
 
-/** Healthy once GET /v1/health on the port answers 200; swarm reports the task running only then. */
+/**
+ * Healthy once GET /v1/health on the port answers 200; swarm reports the task running only then. As many
+ * retries as make ~20 s of failing checks before swarm kills the task, whatever the interval.
+ */
 function healthcheckOn(port: number, intervalNs = 2_000_000_000) {
   return {
     Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
     Interval: intervalNs,
     Timeout: 5_000_000_000,
-    Retries: 10,
+    Retries: Math.round(20_000_000_000 / intervalNs),
     StartPeriod: 10_000_000_000,
   };
 }
@@ -211,8 +214,9 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         // The container already holds the Docker socket, so this grants nothing the socket does not.
         CapabilityAdd: ['CAP_SYS_ADMIN'],
         // Running means answering: after a roll (every deploy rotates the API token), nothing waits on a
-        // task that is up but not listening yet.
-        Healthcheck: healthcheckOn(EXTENSION_PORT),
+        // task that is up but not listening yet. Every second: a route on a new certificate waits for the
+        // extension that mounts it, so the first passing check is part of that route's delay.
+        Healthcheck: healthcheckOn(EXTENSION_PORT, 1_000_000_000),
       },
       // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
       Placement: placement(withManagerConstraint(ext.Constraints), ext.PlacementPreferences),

@@ -207,6 +207,11 @@ test('desired specs use only the field names the engine returns (no endless drif
   const unknown = specs.flatMap((s) => fieldNames(s)).filter((p) => !ENGINE_KEYS.has(p.slice(p.lastIndexOf('.') + 1)));
   expect(unknown).toEqual([]);
   expect((specs[1] as any).TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
+  // A route on a new certificate waits for the extension that mounts it: checked every second, and still
+  // ~20 s of failures before swarm kills it.
+  expect((specs[0] as any).TaskTemplate.ContainerSpec.Healthcheck).toMatchObject({ Interval: 1_000_000_000, Retries: 20 });
+  // The edge is never replaced for routes: every 2 s, 10 retries.
+  expect((specs[2] as any).TaskTemplate.ContainerSpec.Healthcheck).toMatchObject({ Interval: 2_000_000_000, Retries: 10 });
 });
 
 test('drift: elements added by hand or no longer wanted are differences (arrays keep their current length)', () => {

@@ -48,7 +48,15 @@ export function buildServer(d: ServerDeps): FastifyInstance {
   // Request logs are info level: a warn-level child keeps long-polls from flooding the log.
   // Only a proxy's refusal report has a body (a hash and nginx's reason, cut at 4000 characters): a
   // small limit turns anything larger into a 413, not memory use.
-  const app = Fastify({ loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 64 * 1024, maxParamLength: 200 });
+  const app = Fastify({
+    loggerInstance: d.log.child({ component: 'api' }, { level: 'warn' }) as FastifyBaseLogger,
+    bodyLimit: 64 * 1024,
+    maxParamLength: 200,
+    // A stopping extension (replaced to mount a new certificate: stop-first) must not wait for the
+    // proxies' long-polls to end (up to their ?wait): that held every route on the new certificate ~4 s
+    // longer. Cut, a long-poll is retried by the agent within a second, against the new task.
+    forceCloseConnections: true,
+  });
   const tokenCheck = tokenCheckHook(d.apiToken, d.proxyToken ? { token: d.proxyToken, routes: PROXY_TOKEN_ROUTES, what: 'the proxy token' } : undefined);
   // Key authorizations are public by design (the CA fetches them over plain HTTP); nothing else is open.
   app.addHook('onRequest', async (req, reply) => {

@@ -96,3 +96,19 @@ test('bad ?wait= is a coded 400; fuzzed headers, parameters and bodies never cra
   expect(huge.statusCode).toBe(413);
   expect((await app.inject({ url: '/v1/nginx.conf', headers: AUTH })).statusCode).toBe(200);
 });
+
+test('closing the server cuts a waiting long-poll at once instead of waiting for its ?wait (a stopping extension holds up a roll)', async () => {
+  const { app } = setup();
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const poll = fetch(`http://127.0.0.1:${port}/v1/nginx.conf?wait=30`, { headers: { ...AUTH, 'if-none-match': `"${'a'.repeat(64)}"` } }).then(
+    (r) => `answered ${r.status}`,
+    () => 'cut',
+  );
+  // The long-poll is being held (no answer yet).
+  await new Promise((r) => setTimeout(r, 300));
+  const t0 = Date.now();
+  await app.close();
+  expect(Date.now() - t0).toBeLessThan(2000);
+  expect(await poll).toBe('cut');
+});
