@@ -61,21 +61,6 @@ new Gauge({
 const publisher = new DockerConfigPublisher(docker, name, owner, log.child({ component: 'publisher' }));
 const validator = new NginxValidator();
 const state: { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState } = { excluded: [] };
-// The sandbox as a probe through it sees it: shown in /v1/status and as gauges, so a deployment where
-// it is weaker than described (e.g. no CAP_SYS_ADMIN for the namespaces) is visible, not just logged.
-state.sandbox = await validator.sandboxState();
-const sandboxGauge = new Gauge({
-  name: 'signalbox_extension_sandbox_isolated',
-  help: 'What the nginx -t sandbox isolates (1 = yes), as a probe through it saw it at start',
-  labelNames: ['aspect'] as const,
-  registers: [registry],
-});
-sandboxGauge.set({ aspect: 'network' }, state.sandbox.networkIsolated ? 1 : 0);
-sandboxGauge.set({ aspect: 'docker_socket' }, state.sandbox.dockerSocketHidden ? 1 : 0);
-sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
-sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
-sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
-if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
 type ModelPayload = ExtensionPayload;
 /** The last model from core: rendered again when an ACME certificate is issued or renewed. */
 let lastPayload: ModelPayload | undefined;
@@ -122,17 +107,6 @@ const pipeline = new Pipeline({
   readSecret: (secret) => acme.read(secret) ?? mountedSecrets(secret),
 });
 
-// Serve the newest published config at once, so proxies restarting while core is away still get routes.
-try {
-  const latest = await publisher.latest();
-  if (latest) {
-    served.set(latest);
-    log.info({ config: latest.name }, 'serving the latest published config until core answers');
-  }
-} catch (e) {
-  log.warn({ err: (e as Error).message }, 'cannot read published configs');
-}
-
 // Models and proxy refusals are processed one at a time.
 let chain: Promise<unknown> = Promise.resolve();
 const serially = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -164,7 +138,38 @@ const app = buildServer({
     }).catch((e: Error) => log.error({ err: e.message }, 'cannot process a proxy refusal'));
   },
 });
+// Listening first: swarm's health check (every second) passes only once the port answers, and a route
+// on a new certificate waits for this task to run (it mounts the secret). Until the latest published
+// config is read, proxies asking for nginx.conf get 503 and retry within a second.
 await app.listen({ host: '0.0.0.0', port });
+
+// Serve the newest published config at once, so proxies restarting while core is away still get routes
+// (unless core's first model has already been published meanwhile: that is newer).
+try {
+  const latest = await publisher.latest();
+  if (latest && served.get() === undefined) {
+    served.set(latest);
+    log.info({ config: latest.name }, 'serving the latest published config until core answers');
+  }
+} catch (e) {
+  log.warn({ err: (e as Error).message }, 'cannot read published configs');
+}
+
+// The sandbox as a probe through it sees it: shown in /v1/status and as gauges, so a deployment where
+// it is weaker than described (e.g. no CAP_SYS_ADMIN for the namespaces) is visible, not just logged.
+state.sandbox = await validator.sandboxState();
+const sandboxGauge = new Gauge({
+  name: 'signalbox_extension_sandbox_isolated',
+  help: 'What the nginx -t sandbox isolates (1 = yes), as a probe through it saw it at start',
+  labelNames: ['aspect'] as const,
+  registers: [registry],
+});
+sandboxGauge.set({ aspect: 'network' }, state.sandbox.networkIsolated ? 1 : 0);
+sandboxGauge.set({ aspect: 'docker_socket' }, state.sandbox.dockerSocketHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'secrets' }, state.sandbox.secretsHidden ? 1 : 0);
+sandboxGauge.set({ aspect: 'unprivileged' }, state.sandbox.uid !== null && state.sandbox.uid !== 0 ? 1 : 0);
+sandboxGauge.set({ aspect: 'memory_limit' }, state.sandbox.memoryLimitBytes !== null ? 1 : 0);
+if (state.sandbox.problems.length > 0) log.warn({ sandbox: state.sandbox }, 'the nginx -t sandbox is weaker than described in docs/security.md');
 log.info({ coreUrl, name, port, sandbox: state.sandbox, task: hostname() }, 'extension started');
 
 async function reportExclusions(version: string, excluded: Exclusion[]): Promise<void> {
