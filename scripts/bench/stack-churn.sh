@@ -16,6 +16,8 @@
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib/stack.sh
 source "$(dirname "$(readlink -f "$0")")/../lib/stack.sh"
+# shellcheck source=SCRIPTDIR/../lib/app-stack.sh
+source "$(dirname "$(readlink -f "$0")")/../lib/app-stack.sh"
 need_root
 have wrk || apt_install wrk
 have openssl || apt_install openssl
@@ -72,19 +74,12 @@ ip netns exec "$NS" ip route add default via "$NODE_ADDR"
 mkdir -p "/etc/netns/$NS"
 printf '127.0.0.1 localhost\n%s %s %s\n' "$NODE_ADDR" "$ANCHOR_HOST" "$PASS_HOST" > "/etc/netns/$NS/hosts"
 
-# new_cert NAME HOST: secrets NAME.crt and NAME.key, a self-signed certificate for HOST.
-new_cert() {
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$2" -addext "subjectAltName=DNS:$2" \
-    -keyout "$WORK/$1.key" -out "$WORK/$1.crt" >/dev/null 2>&1 || die "openssl failed"
-  docker secret create "$1.crt" "$WORK/$1.crt" >/dev/null
-  docker secret create "$1.key" "$WORK/$1.key" >/dev/null
-}
 
 # ---- anchor app (a previous run's network may still be held by the proxy for its detach delay).
 wait_for "! docker network inspect $ANCHOR_NET" 180 2 || die "$ANCHOR_NET still exists (a previous run's?); remove it first"
 docker network create --driver overlay --attachable "$ANCHOR_NET" >/dev/null
-new_cert sbx-churn-anchor "$ANCHOR_HOST"
-new_cert sbx-churn-pass "$PASS_HOST"
+new_cert "$WORK" sbx-churn-anchor "$ANCHOR_HOST"
+new_cert "$WORK" sbx-churn-pass "$PASS_HOST"
 docker service create --detach --name "$ANCHOR" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
   --label com.docker.lb.hosts="$ANCHOR_HOST" --label com.docker.lb.port=80 --label com.docker.lb.network="$ANCHOR_NET" \
   --label com.docker.lb.ssl_cert=sbx-churn-anchor.crt --label com.docker.lb.ssl_key=sbx-churn-anchor.key \
@@ -155,21 +150,11 @@ first_200_at() {
 routes=()
 for i in $(seq 1 "$STACKS"); do
   stack="sbx-churn-$i"; h="s$i.churn.test"
-  cat > "$WORK/$stack.yml" <<YML
-version: "3.8"
-services:
-  web:
-    image: ${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}
-    deploy:
-      endpoint_mode: dnsrr
-      labels:
-        com.docker.lb.hosts: $h
-        com.docker.lb.port: "80"
-        com.docker.lb.network: ${stack}_default
-YML
   if [[ "$CERTS" == 1 ]]; then
-    printf '        com.docker.lb.ssl_cert: %s.crt\n        com.docker.lb.ssl_key: %s.key\n' "$stack" "$stack" >> "$WORK/$stack.yml"
-    new_cert "$stack" "$h"
+    new_cert "$WORK" "$stack" "$h"
+    write_app_stack "$WORK/$stack.yml" "$stack" "$h" "$stack"
+  else
+    write_app_stack "$WORK/$stack.yml" "$stack" "$h"
   fi
   docker stack deploy -c "$WORK/$stack.yml" "$stack" >/dev/null
   wait_for "docker service ps --filter desired-state=running --format '{{.CurrentState}}' ${stack}_web 2>/dev/null | grep -q '^Running'" 120 0.1 || die "$stack did not start"
