@@ -26,11 +26,7 @@ WORK="$(mktemp -d)"
 cleanup() {
   set +e
   for i in $(seq 1 "$RUNS"); do docker stack rm "sbx-tl-$i" >/dev/null 2>&1; done
-  for _ in $(seq 1 60); do
-    left=$(docker secret ls -q --filter name=sbx-tl-)
-    [[ -z "$left" ]] && break
-    docker secret rm $left >/dev/null 2>&1; sleep 2
-  done
+  remove_secrets sbx-tl-
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -51,11 +51,7 @@ cleanup() {
     docker network inspect "$ANCHOR_NET" >/dev/null 2>&1 || break
     docker network rm "$ANCHOR_NET" >/dev/null 2>&1 && break; sleep 1
   done
-  for _ in $(seq 1 60); do
-    left=$(docker secret ls -q --filter name=sbx-churn-)
-    [[ -z "$left" ]] && break
-    docker secret rm $left >/dev/null 2>&1; sleep 2
-  done
+  remove_secrets sbx-churn-
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -31,3 +31,15 @@ YML
     printf '        com.docker.lb.ssl_cert: %s.crt\n        com.docker.lb.ssl_key: %s.key\n' "$4" "$4" >> "$1"
   fi
 }
+
+# remove_secrets PREFIX: removes the secrets whose names start with PREFIX, retrying for up to ~2 min
+# (a secret a proxy task still mounts is refused until that task is replaced).
+remove_secrets() {
+  local left
+  for _ in $(seq 1 60); do
+    left=$(docker secret ls -q --filter "name=$1")
+    [[ -z "$left" ]] && return 0
+    # shellcheck disable=SC2086 # one ID per word
+    docker secret rm $left >/dev/null 2>&1; sleep 2
+  done
+}

@@ -143,11 +143,11 @@ const app = buildServer({
 // config is read, proxies asking for nginx.conf get 503 and retry within a second.
 await app.listen({ host: '0.0.0.0', port });
 
-// Serve the newest published config at once, so proxies restarting while core is away still get routes
-// (unless core's first model has already been published meanwhile: that is newer).
+// Serve the newest published config at once, so proxies restarting while core is away still get routes.
+// (Core's models are asked for only below, so nothing newer can have been published yet.)
 try {
   const latest = await publisher.latest();
-  if (latest && served.get() === undefined) {
+  if (latest) {
     served.set(latest);
     log.info({ config: latest.name }, 'serving the latest published config until core answers');
   }
