@@ -237,10 +237,11 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
   ).filter((id) => id !== edge?.id);
   const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
-    // Behind the edge every routing task is replaced at once (0 = all): the old ones serve until the new
-    // ones are healthy, and a route on a new network waits for the whole roll (pending-networks.ts), so
-    // one task at a time multiplied that wait by ProxyReplicas. Without the edge one at a time, as before.
-    Parallelism: ext.ProxyEdge ? 0 : 1,
+    // One task at a time, also behind the edge. Swarm's scheduler counts the tasks being replaced, so a
+    // batch of all of them (0) lands on the node(s) with the fewest: proxies concentrated on one node
+    // (after a node loss, say) moved all together to another on every roll and never spread again, and
+    // the loss of that node cut off all routing (seen on the multinode swarm).
+    Parallelism: 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',
     Monitor: 5_000_000_000,
@@ -318,6 +319,10 @@ function publishedEndpoint(ext: ExtensionConfig) {
 export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork): ServiceSpec {
   const host = ext.PublishMode === 'host';
   const update = {
+    // One task at a time, also behind the edge. Swarm's scheduler counts the tasks being replaced, so a
+    // batch of all of them (0) lands on the node(s) with the fewest: proxies concentrated on one node
+    // (after a node loss, say) moved all together to another on every roll and never spread again, and
+    // the loss of that node cut off all routing (seen on the multinode swarm).
     Parallelism: 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',

@@ -54,8 +54,8 @@ test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the po
   const e = ext(`PublishMode = "${mode}"\nPublishedPort = 8080\nPublishedSSLPort = 8443\nProxyReplicas = 2`);
   const proxy: any = desiredProxySpec('default', e, model, ctx, snap, undefined, edgeNet);
   expect(proxy.EndpointSpec).toEqual({ Mode: 'dnsrr' });
-  // All routing tasks at once: the old ones serve until the new ones are healthy.
-  expect(proxy.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback', Parallelism: 0 });
+  // One at a time: a batch of all would follow the scheduler to the emptiest node together.
+  expect(proxy.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback', Parallelism: 1 });
   expect(proxy.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }, { Target: 'zz' }]);
   expect(proxy.TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
   expect(proxy.TaskTemplate.ContainerSpec.Env).toContain(`SIGNALBOX_DRAIN_MS=${EDGE_DRAIN_MS}`);
