@@ -16,6 +16,7 @@ import {
   multinode,
   nodeNames,
   proxiesSettled,
+  proxiesSpread,
   proxyOn,
   removeApp,
   removeOverlay,
@@ -196,6 +197,9 @@ describe('node loss', () => {
   };
 
   test.each(Object.keys(ways))('%s: the tasks move to other nodes, routes follow, and the node is used again when it is back', async (way) => {
+    // One routing proxy on each worker, as the config asks: with both on the node that is cut off, the
+    // front node has no routing proxy until swarm moves them, and this would time swarm, not Signalbox.
+    await proxiesSpread(mgr, [front, remote]);
     await createApp(mgr, {
       name: 'mn-loss',
       host: 'loss.mn.test',

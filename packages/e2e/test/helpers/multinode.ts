@@ -372,3 +372,28 @@ export async function proxiesSettled(docker: Docker, stableMs = 15_000, timeoutM
     500,
   );
 }
+
+/**
+ * Waits until the routing proxy tasks run one on each of `onNodes` (the setup the node-loss cases
+ * are about), forcing a roll when swarm left them on fewer nodes, as docs/operations.md tells an
+ * operator to. Spread is best effort in swarm: a replaced task is placed by counting the tasks being
+ * replaced, and a task moved off a lost node stays where it went. Throws, naming the placement, when
+ * `attempts` rolls did not spread them.
+ */
+export async function proxiesSpread(docker: Docker, onNodes: string[], attempts = 4): Promise<void> {
+  for (let i = 0; ; i++) {
+    await proxiesSettled(docker, 5_000);
+    const where = running(await tasksOf(docker, PROXY_SERVICE)).map((t) => t.node);
+    if (onNodes.every((n) => where.includes(n))) return;
+    if (i === attempts) throw new Error(`routing proxies still on ${where.sort().join(' ')} after ${attempts} forced rolls, want one on each of ${onNodes.join(' ')}`);
+    const s = docker.getService(PROXY_SERVICE);
+    const info = (await s.inspect()) as Raw;
+    const spec = info.Spec;
+    await s.update({
+      _query: { version: info.Version.Index },
+      ...spec,
+      TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: Number(spec.TaskTemplate?.ForceUpdate ?? 0) + 1 },
+    } as Raw);
+    await sleep(1_000);
+  }
+}
