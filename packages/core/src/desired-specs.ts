@@ -237,11 +237,15 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
   ).filter((id) => id !== edge?.id);
   const networks = [...idsOf([ctx.controlNetwork], snap), ...(ext.ProxyEdge && edge ? [edge.id] : []), ...appNetworks.sort()];
   const update = {
-    // One task at a time, also behind the edge. Swarm's scheduler counts the tasks being replaced, so a
-    // batch of all of them (0) lands on the node(s) with the fewest: proxies concentrated on one node
-    // (after a node loss, say) moved all together to another on every roll and never spread again, and
-    // the loss of that node cut off all routing (seen on the multinode swarm).
-    Parallelism: 1,
+    // Behind the edge on a one-node swarm every routing task is replaced at once (0): the old ones serve
+    // until the new ones are healthy, and a route on a new network waits for the whole roll
+    // (pending-networks.ts), which one at a time made ProxyReplicas times longer. With more nodes, one at
+    // a time: swarm's scheduler counts the tasks being replaced, so a batch of all of them lands on the
+    // node(s) with the fewest. Proxies concentrated on one node (after a node loss, say) then moved all
+    // together to another on every roll and never spread again, and losing that node cut off all routing
+    // (seen on the multinode swarm). The node count, not the placement, decides: it does not change
+    // during a roll.
+    Parallelism: ext.ProxyEdge && snap.nodes.length === 1 ? 0 : 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',
     Monitor: 5_000_000_000,
@@ -319,10 +323,6 @@ function publishedEndpoint(ext: ExtensionConfig) {
 export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork): ServiceSpec {
   const host = ext.PublishMode === 'host';
   const update = {
-    // One task at a time, also behind the edge. Swarm's scheduler counts the tasks being replaced, so a
-    // batch of all of them (0) lands on the node(s) with the fewest: proxies concentrated on one node
-    // (after a node loss, say) moved all together to another on every roll and never spread again, and
-    // the loss of that node cut off all routing (seen on the multinode swarm).
     Parallelism: 1,
     Delay: ns(ext.ProxyUpdateDelay, 1000),
     FailureAction: 'rollback',

@@ -50,12 +50,23 @@ test('single hop, ingress publish mode: VIP endpoint, start-first', () => {
 
 const edgeNet = { id: 'edge1', subnet: '10.9.8.0/24' };
 
+test('routing proxies roll all at once on a one-node swarm behind the edge, one at a time otherwise', () => {
+  const node = (id: string) => ({ id, hostname: id, addr: '10.0.0.1', role: 'manager' as const, ready: !id.endsWith('-down') });
+  const parallelism = (toml: string, nodes: string[]) => (desiredProxySpec('default', ext(toml), model, ctx, { ...snap, nodes: nodes.map(node) }, undefined, edgeNet) as any).UpdateConfig.Parallelism;
+  expect(parallelism('ProxyReplicas = 2', ['n1'])).toBe(0);
+  // More nodes: a batch of all would follow the scheduler to the emptiest node together.
+  expect(parallelism('ProxyReplicas = 2', ['n1', 'n2'])).toBe(1);
+  // A node that is down still counts: the count must not change during a roll or a node loss.
+  expect(parallelism('ProxyReplicas = 2', ['n1', 'n2-down'])).toBe(1);
+  // Single hop: the proxy holds the ports, one at a time as before.
+  expect(parallelism('ProxyEdge = false\nProxyReplicas = 2', ['n1'])).toBe(1);
+});
+
 test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the ports; the proxy publishes none, joins the edge network and rolls start-first', (mode) => {
   const e = ext(`PublishMode = "${mode}"\nPublishedPort = 8080\nPublishedSSLPort = 8443\nProxyReplicas = 2`);
   const proxy: any = desiredProxySpec('default', e, model, ctx, snap, undefined, edgeNet);
   expect(proxy.EndpointSpec).toEqual({ Mode: 'dnsrr' });
-  // One at a time: a batch of all would follow the scheduler to the emptiest node together.
-  expect(proxy.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback', Parallelism: 1 });
+  expect(proxy.UpdateConfig).toMatchObject({ Order: 'start-first', FailureAction: 'rollback' });
   expect(proxy.TaskTemplate.Networks).toEqual([{ Target: 'ctl' }, { Target: 'edge1' }, { Target: 'aa' }, { Target: 'zz' }]);
   expect(proxy.TaskTemplate.ContainerSpec.Healthcheck.Test[0]).toBe('CMD');
   expect(proxy.TaskTemplate.ContainerSpec.Env).toContain(`SIGNALBOX_DRAIN_MS=${EDGE_DRAIN_MS}`);

@@ -281,7 +281,7 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     check: DURATION,
     examples: ['0s', '500ms'],
     default: '1s',
-    description: 'Pause between proxy tasks during a rolling update (Go duration). Proxy tasks are replaced one at a time.',
+    description: 'Pause between proxy tasks during a rolling update (Go duration). Behind the edge on a one-node swarm the routing proxies are replaced all at once, and it does not apply to them.',
   },
   ProxyNetworkDetachDelay: {
     kind: 'string',
