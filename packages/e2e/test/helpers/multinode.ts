@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import readline from 'node:readline';
 import Docker from 'dockerode';
-import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInContainer, run, runningContainers, sleep } from './swarm.js';
+import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInContainer, run, runningContainers, sleep, updateService } from './swarm.js';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Raw = any;
@@ -299,13 +299,13 @@ export function upstreamServers(conf: string): string[] {
 }
 
 export async function scale(docker: Docker, name: string, replicas: number): Promise<void> {
-  const s = docker.getService(name);
-  const info = (await s.inspect()) as Raw;
-  await s.update({
-    _query: { version: info.Version.Index },
-    ...info.Spec,
-    Mode: { Replicated: { Replicas: replicas } },
-  } as Raw);
+  await updateService(
+    name,
+    (spec) => {
+      spec.Mode = { Replicated: { Replicas: replicas } };
+    },
+    docker,
+  );
 }
 
 /**
@@ -386,14 +386,13 @@ export async function proxiesSpread(docker: Docker, onNodes: string[], attempts 
     const where = running(await tasksOf(docker, PROXY_SERVICE)).map((t) => t.node);
     if (onNodes.every((n) => where.includes(n))) return;
     if (i === attempts) throw new Error(`routing proxies still on ${where.sort().join(' ')} after ${attempts} forced rolls, want one on each of ${onNodes.join(' ')}`);
-    const s = docker.getService(PROXY_SERVICE);
-    const info = (await s.inspect()) as Raw;
-    const spec = info.Spec;
-    await s.update({
-      _query: { version: info.Version.Index },
-      ...spec,
-      TaskTemplate: { ...spec.TaskTemplate, ForceUpdate: Number(spec.TaskTemplate?.ForceUpdate ?? 0) + 1 },
-    } as Raw);
+    await updateService(
+      PROXY_SERVICE,
+      (spec) => {
+        spec.TaskTemplate.ForceUpdate = (spec.TaskTemplate.ForceUpdate ?? 0) + 1;
+      },
+      docker,
+    );
     await sleep(1_000);
   }
 }

@@ -207,8 +207,9 @@ export async function createDemoService(o: DemoServiceOptions): Promise<string> 
   return svc.id as string;
 }
 
-export async function updateService(name: string, mutate: (spec: Raw) => void): Promise<void> {
-  const s = docker.getService(name);
+/** Updates a service's spec in place (`engine`: the default engine unless given). */
+export async function updateService(name: string, mutate: (spec: Raw) => void, engine: Docker = docker): Promise<void> {
+  const s = engine.getService(name);
   const info = (await s.inspect()) as Raw;
   const spec = info.Spec;
   mutate(spec);
