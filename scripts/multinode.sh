@@ -119,6 +119,14 @@ start_engine() {
   engine_up "$n" && return 0
   mkdir -p "$run" "$data" "$MN_ENGINE_DIR"
   [[ -f "$data/daemon.json" ]] || echo '{}' > "$data/daemon.json"   # never the host's /etc/docker/daemon.json
+  # A VXLAN device of an overlay the stopped engine had joined can be handed back to the node's namespace
+  # when the network's sandbox goes (the kernel returns moved devices), and the restarted engine then
+  # fails every task on that network with "error creating vxlan interface: file exists". A rebooted
+  # node would not have it, so start as one would.
+  local vx
+  for vx in $(nsenter --net="/var/run/netns/$ns" ip -o link show type vxlan 2>/dev/null | awk -F': ' '$2 ~ /^vx-/ {sub(/@.*/, "", $2); print $2}'); do
+    nsenter --net="/var/run/netns/$ns" ip link delete "$vx" && log "removed the stale VXLAN device $vx of $n"
+  done
   log "starting dockerd of $n in netns $ns (log: $data/dockerd.log)"
   # Own UTS namespace: the node's hostname is sbxmn-NAME (node.hostname constraints work).
   # Own mount namespace: the tmpfs over $MN_ENGINE_DIR and the engine's own mounts stay in it.
