@@ -318,9 +318,10 @@ function publishedEndpoint(ext: ExtensionConfig) {
  * The edge: holds the published ports and the client connections, and forwards each TCP connection to
  * a routing proxy task found through swarm's DNS (tasks.<proxy>), with a PROXY protocol header. Its
  * config comes from these settings only (the agent generates it), so it never changes for routing,
- * network or certificate changes; it joins only the edge network.
+ * network or certificate changes; it joins only the edge network. `image` is ProxyImage unless core
+ * holds the edge on its current one until the routing proxy runs a new one (ManagedServices.edgeImage).
  */
-export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork): ServiceSpec {
+export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, edge: EdgeNetwork, image: string = ext.ProxyImage): ServiceSpec {
   const host = ext.PublishMode === 'host';
   const update = {
     Parallelism: 1,
@@ -334,7 +335,7 @@ export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: Managed
     Labels: { ...ext.ProxyLabels, [LABEL_ROLE]: 'edge', [LABEL_EXTENSION]: name, [LABEL_OWNER]: ctx.owner },
     TaskTemplate: {
       ContainerSpec: {
-        Image: ext.ProxyImage,
+        Image: image,
         Labels: { ...ext.ProxyContainerLabels },
         Env: [
           `SIGNALBOX_EDGE_UPSTREAM=tasks.${ext.ProxyServiceName}`,

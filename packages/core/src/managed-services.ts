@@ -27,6 +27,10 @@ export class ManagedServices {
   private readonly leftBehind: LeftBehindStackNetworks;
   /** Edge networks by name, with the subnet the engine gave them. */
   private readonly edgeNets = new Map<string, EdgeNetwork>();
+  /** Per edge service, the ProxyImage it was last seen to carry or allowed to take (see edgeImage). */
+  private readonly edgeImages = new Map<string, string>();
+  /** Per edge service, the held-back ProxyImage already logged. */
+  private readonly edgeHoldLogged = new Map<string, string>();
 
   constructor(
     private readonly extensions: Record<string, ExtensionConfig>,
@@ -52,7 +56,7 @@ export class ManagedServices {
       // The proxy stays a while on networks whose last routed service just went (see NetworkLinger).
       const proxyModel = { ...model, proxyNetworks: this.linger(name, ext, snap).keep(model.proxyNetworks, snap, now) };
       const proxy = desiredProxySpec(name, ext, proxyModel, this.ctx, snap, undefined, edge);
-      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, model, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge)] : [])];
+      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, model, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge, await this.edgeImage(ext))] : [])];
       for (const spec of specs) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);
@@ -128,6 +132,35 @@ export class ManagedServices {
       this.log.error({ network: netName, err: (e as Error).message }, 'cannot create the edge network; will retry');
       return undefined;
     }
+  }
+
+  /**
+   * The image the edge runs: ProxyImage, but a new one only once the routing proxy runs it (its update
+   * done, not rolled back). The edge holds the published ports and, in host mode, rolls stop-first: an
+   * image whose tasks cannot start (a typo, an image missing on a node) would refuse every connection
+   * until swarm rolled the edge back (5 s to over a minute seen here). The routing proxy rolls
+   * start-first, so it tries the image without a gap; if swarm rolls it back, the edge keeps its image.
+   */
+  private async edgeImage(ext: ExtensionConfig): Promise<string> {
+    const wanted = ext.ProxyImage;
+    const name = edgeServiceName(ext);
+    if (this.edgeImages.get(name) === wanted) return wanted;
+    const current = (await this.services.find(name))?.Spec?.TaskTemplate?.ContainerSpec?.Image as string | undefined;
+    const proxy = current === undefined || current === wanted ? undefined : await this.services.find(ext.ProxyServiceName);
+    const state = String(proxy?.UpdateStatus?.State ?? 'completed');
+    if (current === undefined || current === wanted || (proxy?.Spec?.TaskTemplate?.ContainerSpec?.Image === wanted && state === 'completed')) {
+      this.edgeImages.set(name, wanted);
+      this.edgeHoldLogged.delete(name);
+      return wanted;
+    }
+    if (this.edgeHoldLogged.get(name) !== wanted) {
+      this.edgeHoldLogged.set(name, wanted);
+      this.log.info(
+        { service: name, image: current, wanted, proxy: ext.ProxyServiceName, proxyImage: proxy?.Spec?.TaskTemplate?.ContainerSpec?.Image, proxyUpdate: state },
+        'the edge keeps its image until the routing proxy runs the new ProxyImage',
+      );
+    }
+    return current;
   }
 
   private async newestConfig(extension: string): Promise<PublishedConfigRef | undefined> {

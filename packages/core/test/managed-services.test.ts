@@ -278,6 +278,7 @@ describe('ManagedServices.converge', () => {
         expect((spec.Labels as Record<string, string>)[SPEC_VERSION_LABEL]).toMatch(/^[0-9a-f]+$/);
         return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } }, drift: true };
       }),
+      find: jest.fn(async (): Promise<unknown> => undefined),
       listConfigs: jest.fn(async () => []),
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
@@ -516,6 +517,7 @@ describe('networks docker stack rm leaves behind because the proxy still used th
     const inUse = new Set<string>();
     const services = {
       ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
+      find: jest.fn(async (): Promise<unknown> => undefined),
       listConfigs: jest.fn(async () => []),
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
@@ -701,6 +703,7 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
   test('ManagedServices logs the refusal once per desired spec and does not call it drift', async () => {
     const services = {
       ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'refused', changed: ['TaskTemplate.ContainerSpec.Image'], message: 'rollback completed' })),
+      find: jest.fn(async (): Promise<unknown> => undefined),
       listConfigs: jest.fn(async () => []),
       listByLabel: jest.fn(async () => []),
       remove: jest.fn(async () => true),
@@ -774,6 +777,7 @@ describe('the edge follows config.toml', () => {
   function harness(toml: string, existing: string[], networks: { Id: string; Name: string; Labels: Record<string, string> }[]) {
     const services = {
       ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
+      find: jest.fn(async (): Promise<unknown> => undefined),
       listConfigs: jest.fn(async () => []),
       listByLabel: jest.fn(async () => existing.map((n) => ({ Spec: { Name: n } }))),
       remove: jest.fn(async () => true),
@@ -805,6 +809,74 @@ describe('the edge follows config.toml', () => {
     expect(services.ensure.mock.calls.map((c: any[]) => c[0].Name)).toEqual(['signalbox-extension', 'signalbox-proxy']);
     expect(services.remove).toHaveBeenCalledWith('signalbox-proxy-edge');
     expect(services.removeNetwork).toHaveBeenCalledWith('edge1');
+  });
+});
+
+describe('a new ProxyImage reaches the edge only once the routing proxy runs it', () => {
+  // The edge holds the ports and rolls stop-first in host mode: an image that cannot start would refuse
+  // every connection until swarm rolled it back. The routing proxy rolls start-first and tries it first.
+  function harness(current: Record<string, { image: string; state?: string }>) {
+    const edgeImages: string[] = [];
+    const services = {
+      ensure: jest.fn(async (spec: any): Promise<EnsureResult> => {
+        if (spec.Name === 'signalbox-proxy-edge') edgeImages.push(spec.TaskTemplate.ContainerSpec.Image);
+        return { action: 'unchanged', changed: [] };
+      }),
+      find: jest.fn(async (name: string): Promise<unknown> => {
+        const c = current[name];
+        return c && { Spec: { Name: name, TaskTemplate: { ContainerSpec: { Image: c.image } } }, ...(c.state ? { UpdateStatus: { State: c.state } } : {}) };
+      }),
+      listConfigs: jest.fn(async () => []),
+      listByLabel: jest.fn(async () => []),
+      remove: jest.fn(async () => true),
+      removeConfig: jest.fn(async () => undefined),
+      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+      listNetworksByLabel: jest.fn(async () => []),
+      removeNetwork: jest.fn(async () => undefined),
+    };
+    const info = jest.fn();
+    const log = { warn: jest.fn(), info, debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const cfg = parseConfig('[Extensions.default]\nPublishMode = "host"\nProxyImage = "proxy:v2"\n');
+    if (!cfg.ok) throw new Error('config');
+    const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0);
+    const holds = () => info.mock.calls.filter((c: any[]) => String(c[1]).startsWith('the edge keeps its image'));
+    return { services, edgeImages, holds, converge: () => m.converge(new Map([['default', model]]), snap) };
+  }
+
+  test('held while the routing proxy is still updating to it (logged once), then applied when its update completed', async () => {
+    const proxy = { image: 'proxy:v2', state: 'updating' };
+    const { edgeImages, holds, converge } = harness({ 'signalbox-proxy-edge': { image: 'proxy:v1' }, 'signalbox-proxy': proxy });
+    await converge();
+    await converge();
+    expect(edgeImages).toEqual(['proxy:v1', 'proxy:v1']);
+    expect(holds()).toHaveLength(1);
+    expect(holds()[0]![0]).toMatchObject({ service: 'signalbox-proxy-edge', image: 'proxy:v1', wanted: 'proxy:v2', proxyUpdate: 'updating' });
+    proxy.state = 'completed';
+    await converge();
+    expect(edgeImages[2]).toBe('proxy:v2');
+  });
+
+  test.each([
+    ['rollback_completed', 'proxy:v1'],
+    // Swarm turns a finished rollback into "completed" a few seconds later: the image tells.
+    ['completed', 'proxy:v1'],
+    ['rollback_started', 'proxy:v2'],
+    ['paused', 'proxy:v2'],
+  ])('the routing proxy in update state %s with image %s: the edge keeps proxy:v1', async (state, image) => {
+    const { edgeImages, converge } = harness({ 'signalbox-proxy-edge': { image: 'proxy:v1' }, 'signalbox-proxy': { image, state } });
+    await converge();
+    expect(edgeImages).toEqual(['proxy:v1']);
+  });
+
+  test('a new edge takes ProxyImage at once; one that already runs it is not looked up again', async () => {
+    const fresh = harness({});
+    await fresh.converge();
+    expect(fresh.edgeImages).toEqual(['proxy:v2']);
+    const { services, edgeImages, converge } = harness({ 'signalbox-proxy-edge': { image: 'proxy:v2' } });
+    await converge();
+    await converge();
+    expect(edgeImages).toEqual(['proxy:v2', 'proxy:v2']);
+    expect(services.find.mock.calls.map((c: any[]) => c[0])).toEqual(['signalbox-proxy-edge']);
   });
 });
 

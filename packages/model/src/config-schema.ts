@@ -231,7 +231,12 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     pattern: 'serviceName',
     description: 'Name of the extension service; the default is signalbox-extension-<NAME> for sections other than [Extensions.default].',
   },
-  ProxyImage: { kind: 'string', default: 'signalbox-proxy:local', pattern: 'image', description: 'Image of the proxy service: stock nginx run by the proxy agent.' },
+  ProxyImage: {
+    kind: 'string',
+    default: 'signalbox-proxy:local',
+    pattern: 'image',
+    description: 'Image of the proxy service: stock nginx run by the proxy agent. Behind the edge, the edge takes a new image only once the routing proxy runs it.',
+  },
   ProxyArgs: { kind: 'list', default: [], description: 'Extra command-line arguments for the proxy container.' },
   ProxyLabels: { kind: 'map', default: {}, description: 'Docker labels on the proxy service.' },
   ProxyContainerLabels: { kind: 'map', default: {}, description: "Docker labels on the proxy's containers." },
