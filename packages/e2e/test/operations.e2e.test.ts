@@ -403,18 +403,7 @@ test('an invalid config.toml is refused: core logs the key and reason, swarm rol
   const opsSpec = await serviceSpec(OPS_PROXY);
   const since = new Date(Date.now() - 1000);
   const bad = withFixture('sbxops-invalid.toml');
-  let opsOk = 0;
-  const opsFailed: number[] = [];
-  let stop = false;
-  const opsLoop = (async () => {
-    while (!stop) {
-      const st = await statusOn(OPS_PORT, host(APP));
-      if (st === 200) opsOk++;
-      else opsFailed.push(st);
-      await sleep(20);
-    }
-  })();
-  const { ok, failed } = await underLoad(host(KEEP), async () => {
+  const refusedDeploy = async (): Promise<void> => {
     await deploy(bad);
     await waitFor(
       'core rolled back',
@@ -428,13 +417,14 @@ test('an invalid config.toml is refused: core logs the key and reason, swarm rol
       500,
     );
     await sleep(POLL_MS);
-  });
-  stop = true;
-  await opsLoop;
-  console.log(`invalid config: ${ok} requests on :${HTTP_PORT} and ${opsOk} on :${OPS_PORT} answered 200 during the refused deploy and rollback`);
+  };
+  // Requests to both clusters' ports all along.
+  const { result: ops, ok, failed } = await underLoad(host(KEEP), () => underLoad(host(APP), () => refusedDeploy(), 20, OPS_PORT));
+  console.log(`invalid config: ${ok} requests on :${HTTP_PORT} and ${ops.ok} on :${OPS_PORT} answered 200 during the refused deploy and rollback`);
   expect(failed).toEqual([]);
   expect(ok).toBeGreaterThan(20);
-  expect(opsFailed).toEqual([]);
+  expect(ops.failed).toEqual([]);
+  expect(ops.ok).toBeGreaterThan(20);
 
   const fatal = (await coreLogs(since)).filter((l) => l.level === 60);
   expect(fatal).toEqual(
@@ -456,51 +446,46 @@ test('a valid config.toml whose proxy cannot start (missing image): swarm rolls 
   await settled(OPS_EDGE);
   const edgeTasks = await runningTaskIds(OPS_EDGE);
   const since = new Date(Date.now() - 1000);
-  let opsOk = 0;
-  const opsFailed: number[] = [];
-  let stop = false;
-  const opsLoop = (async () => {
-    while (!stop) {
-      const st = await statusOn(OPS_PORT, host(APP));
-      if (st === 200) opsOk++;
-      else opsFailed.push(st);
-      await sleep(20);
-    }
-  })();
-  let endState = '';
-  let tasks: string[] = [];
-  let t0 = 0;
-  try {
-    await deployAndWait(withFixture('sbxops-badimage.toml'));
-    t0 = Date.now();
-    const rollbackLogged = async () => (await coreLogs(since)).some((l) => l.service === OPS_PROXY && String(l.msg).startsWith('swarm rolled this service back'));
-    await waitFor(
-      'proxy rolled back',
-      async () => {
-        const info = await inspectService(OPS_PROXY);
-        if (info.Spec.TaskTemplate.ContainerSpec.Image !== 'signalbox-proxy:local') return false;
-        const state = info.UpdateStatus?.State;
-        endState = String(state);
-        if (state === 'rollback_completed') return true;
-        // Swarm turns a finished rollback into "completed" some seconds later (same StartedAt; 6 s seen
-        // here), possibly before core's own update is done and this wait starts: then the rollback of
-        // this update is known from core's log.
-        return state === 'completed' && Date.parse(info.UpdateStatus.StartedAt) >= since.getTime() && (await rollbackLogged());
-      },
-      120_000,
-      250,
-    );
-    await settled(OPS_PROXY); // the rolled-back task passes its health check a little after rollback_completed
-    console.log(`bad proxy image: rolled back (seen as ${endState}) ${Date.now() - t0} ms after core started on the new config`);
-    // No second attempt: the spec and the tasks stay as they are. (Not the update state: swarm was seen
-    // turning a finished start-first rollback into "update completed" ~12 s later, same StartedAt; core
-    // took that for a new state and applied the failing spec again. It now remembers what was rolled back.)
-    tasks = await runningTaskIds(OPS_PROXY);
-    await sleep(2 * POLL_MS + 1000);
-  } finally {
-    stop = true;
-    await opsLoop;
-  }
+  // :18080 is asked all along, from before the deploy to the end of the quiet time.
+  const {
+    result: tasks,
+    ok: opsOk,
+    failed: opsFailed,
+  } = await underLoad(
+    host(APP),
+    async () => {
+      await deployAndWait(withFixture('sbxops-badimage.toml'));
+      const t0 = Date.now();
+      let endState = '';
+      const rollbackLogged = async () => (await coreLogs(since)).some((l) => l.service === OPS_PROXY && String(l.msg).startsWith('swarm rolled this service back'));
+      await waitFor(
+        'proxy rolled back',
+        async () => {
+          const info = await inspectService(OPS_PROXY);
+          if (info.Spec.TaskTemplate.ContainerSpec.Image !== 'signalbox-proxy:local') return false;
+          const state = info.UpdateStatus?.State;
+          endState = String(state);
+          if (state === 'rollback_completed') return true;
+          // Swarm turns a finished rollback into "completed" some seconds later (same StartedAt; 6 s seen
+          // here), possibly before core's own update is done and this wait starts: then the rollback of
+          // this update is known from core's log.
+          return state === 'completed' && Date.parse(info.UpdateStatus.StartedAt) >= since.getTime() && (await rollbackLogged());
+        },
+        120_000,
+        250,
+      );
+      await settled(OPS_PROXY); // the rolled-back task passes its health check a little after rollback_completed
+      console.log(`bad proxy image: rolled back (seen as ${endState}) ${Date.now() - t0} ms after core started on the new config`);
+      // No second attempt: the spec and the tasks stay as they are. (Not the update state: swarm was seen
+      // turning a finished start-first rollback into "update completed" ~12 s later, same StartedAt; core
+      // took that for a new state and applied the failing spec again. It now remembers what was rolled back.)
+      const running = await runningTaskIds(OPS_PROXY);
+      await sleep(2 * POLL_MS + 1000);
+      return running;
+    },
+    20,
+    OPS_PORT,
+  );
   const info = await inspectService(OPS_PROXY);
   const allLogs = await coreLogs(since);
   const logs = allLogs.filter((l) => l.service === OPS_PROXY);

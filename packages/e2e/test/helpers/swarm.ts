@@ -266,14 +266,14 @@ export async function serviceSettled(name: string, replicas = 1): Promise<boolea
 }
 
 /** Runs `fn` while hammering `host` in a loop; returns counts of good and failed requests. */
-export async function underLoad<T>(host: string, fn: () => Promise<T>, intervalMs = 20): Promise<{ result: T; ok: number; failed: { status: number; error?: string }[] }> {
+export async function underLoad<T>(host: string, fn: () => Promise<T>, intervalMs = 20, port = HTTP_PORT): Promise<{ result: T; ok: number; failed: { status: number; error?: string }[] }> {
   let stop = false;
   let ok = 0;
   const failed: { status: number; error?: string }[] = [];
   const loop = (async () => {
     while (!stop) {
       try {
-        const r = await get(host);
+        const r = await get(host, '/', {}, port);
         if (r.status === 200) ok++;
         else failed.push({ status: r.status });
       } catch (e) {
