@@ -29,6 +29,28 @@ function ext(toml: string) {
   return r.config.Extensions.default!;
 }
 
+/** A fake ServiceManager for ManagedServices: nothing exists and every call succeeds; a test overrides what it looks at. */
+function fakeServices<T extends object>(overrides: T) {
+  return {
+    ensure: jest.fn(async (_spec: ServiceSpec): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
+    find: jest.fn(async (_name: string): Promise<unknown> => undefined),
+    listConfigs: jest.fn(async (): Promise<unknown[]> => []),
+    listByLabel: jest.fn(async (): Promise<unknown[]> => []),
+    remove: jest.fn(async () => true),
+    removeConfig: jest.fn(async () => undefined),
+    ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
+    listNetworksByLabel: jest.fn(async (): Promise<unknown[]> => []),
+    removeNetwork: jest.fn(async (_id: string) => undefined),
+    ...overrides,
+  };
+}
+
+/** A logger whose levels are mocks (pass one in to look at it). */
+function fakeLog(levels: Partial<Record<'warn' | 'info' | 'debug' | 'error', jest.Mock>> = {}): Logger {
+  const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), ...levels, child: () => log };
+  return log as unknown as Logger;
+}
+
 test('single hop, host publish mode: host ports, dnsrr, stop-first rolls with rollback', () => {
   const spec: any = desiredProxySpec('default', ext('ProxyEdge = false\nPublishMode = "host"\nPublishedPort = 8080\nPublishedSSLPort = 8443'), model, ctx, snap);
   expect(spec.EndpointSpec).toEqual({
@@ -270,7 +292,7 @@ describe('ManagedServices.converge', () => {
     const drifted = new Set<string>();
     const inUse = new Set<string>();
     const ensured: string[] = [];
-    const services = {
+    const services = fakeServices({
       ensure: jest.fn(async (spec: ServiceSpec): Promise<EnsureResult> => {
         ensured.push(spec.Name);
         if (!drifted.delete(spec.Name)) return { action: 'unchanged', changed: [] };
@@ -278,19 +300,12 @@ describe('ManagedServices.converge', () => {
         expect((spec.Labels as Record<string, string>)[SPEC_VERSION_LABEL]).toMatch(/^[0-9a-f]+$/);
         return { action: 'updated', changed: ['Mode.Replicated.Replicas'], values: { 'Mode.Replicated.Replicas': { was: '3', now: '1' } }, drift: true };
       }),
-      find: jest.fn(async (): Promise<unknown> => undefined),
-      listConfigs: jest.fn(async () => []),
-      listByLabel: jest.fn(async () => []),
-      remove: jest.fn(async () => true),
-      removeConfig: jest.fn(async () => undefined),
-      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
-      listNetworksByLabel: jest.fn(async () => []),
       removeNetwork: jest.fn(async (id: string) => {
         if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
       }),
-    };
+    });
     const warn = jest.fn();
-    const log = { warn, info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const log = fakeLog({ warn });
     const cfg = parseConfig('[Extensions.default]\nPublishMode = "host"\n');
     if (!cfg.ok) throw new Error('config');
     const metrics = createMetrics(false);
@@ -515,20 +530,12 @@ describe('networks docker stack rm leaves behind because the proxy still used th
   function harness() {
     const drifted = new Set<string>();
     const inUse = new Set<string>();
-    const services = {
-      ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
-      find: jest.fn(async (): Promise<unknown> => undefined),
-      listConfigs: jest.fn(async () => []),
-      listByLabel: jest.fn(async () => []),
-      remove: jest.fn(async () => true),
-      removeConfig: jest.fn(async () => undefined),
-      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
-      listNetworksByLabel: jest.fn(async () => []),
+    const services = fakeServices({
       removeNetwork: jest.fn(async (id: string) => {
         if (inUse.has(id)) throw Object.assign(new Error(`network ${id} is in use by task x`), { statusCode: 403 });
       }),
-    };
-    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    });
+    const log = fakeLog();
     const cfg = parseConfig('[Extensions.default]\n');
     if (!cfg.ok) throw new Error('config');
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 3000);
@@ -701,18 +708,10 @@ describe('a spec swarm rolled back from is not re-applied (no fight with the rol
   });
 
   test('ManagedServices logs the refusal once per desired spec and does not call it drift', async () => {
-    const services = {
+    const services = fakeServices({
       ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'refused', changed: ['TaskTemplate.ContainerSpec.Image'], message: 'rollback completed' })),
-      find: jest.fn(async (): Promise<unknown> => undefined),
-      listConfigs: jest.fn(async () => []),
-      listByLabel: jest.fn(async () => []),
-      remove: jest.fn(async () => true),
-      removeConfig: jest.fn(async () => undefined),
-      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
-      listNetworksByLabel: jest.fn(async () => []),
-      removeNetwork: jest.fn(async () => undefined),
-    };
-    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    });
+    const log = fakeLog();
     const cfg = parseConfig('[Extensions.default]\n');
     if (!cfg.ok) throw new Error('config');
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0);
@@ -775,18 +774,12 @@ test('the proxy keeps what it installs on a named volume of its node', () => {
 
 describe('the edge follows config.toml', () => {
   function harness(toml: string, existing: string[], networks: { Id: string; Name: string; Labels: Record<string, string> }[]) {
-    const services = {
-      ensure: jest.fn(async (): Promise<EnsureResult> => ({ action: 'unchanged', changed: [] })),
-      find: jest.fn(async (): Promise<unknown> => undefined),
-      listConfigs: jest.fn(async () => []),
+    const services = fakeServices({
       listByLabel: jest.fn(async () => existing.map((n) => ({ Spec: { Name: n } }))),
-      remove: jest.fn(async () => true),
-      removeConfig: jest.fn(async () => undefined),
       ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: true })),
       listNetworksByLabel: jest.fn(async () => networks),
-      removeNetwork: jest.fn(async () => undefined),
-    };
-    const log = { warn: jest.fn(), info: jest.fn(), debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    });
+    const log = fakeLog();
     const cfg = parseConfig(`[Extensions.default]\n${toml}`);
     if (!cfg.ok) throw new Error('config');
     return { m: new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0), services };
@@ -817,7 +810,7 @@ describe('a new ProxyImage reaches the edge only once the routing proxy runs it'
   // every connection until swarm rolled it back. The routing proxy rolls start-first and tries it first.
   function harness(current: Record<string, { image: string; state?: string }>) {
     const edgeImages: string[] = [];
-    const services = {
+    const services = fakeServices({
       ensure: jest.fn(async (spec: any): Promise<EnsureResult> => {
         if (spec.Name === 'signalbox-proxy-edge') edgeImages.push(spec.TaskTemplate.ContainerSpec.Image);
         return { action: 'unchanged', changed: [] };
@@ -826,16 +819,9 @@ describe('a new ProxyImage reaches the edge only once the routing proxy runs it'
         const c = current[name];
         return c && { Spec: { Name: name, TaskTemplate: { ContainerSpec: { Image: c.image } } }, ...(c.state ? { UpdateStatus: { State: c.state } } : {}) };
       }),
-      listConfigs: jest.fn(async () => []),
-      listByLabel: jest.fn(async () => []),
-      remove: jest.fn(async () => true),
-      removeConfig: jest.fn(async () => undefined),
-      ensureNetwork: jest.fn(async () => ({ id: 'edge1', subnet: '10.9.8.0/24', created: false })),
-      listNetworksByLabel: jest.fn(async () => []),
-      removeNetwork: jest.fn(async () => undefined),
-    };
+    });
     const info = jest.fn();
-    const log = { warn: jest.fn(), info, debug: jest.fn(), error: jest.fn(), child: () => log } as unknown as Logger;
+    const log = fakeLog({ info });
     const cfg = parseConfig('[Extensions.default]\nPublishMode = "host"\nProxyImage = "proxy:v2"\n');
     if (!cfg.ok) throw new Error('config');
     const m = new ManagedServices(cfg.config.Extensions, ctx, services as unknown as ServiceManager, createMetrics(false), log, 0);
