@@ -193,6 +193,8 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         Env: [
           `SIGNALBOX_CORE_URL=${ctx.coreUrl}`,
           `SIGNALBOX_EXTENSION_NAME=${name}`,
+          // Its own task, to know when core names it retired (the old task of its start-first roll).
+          'SIGNALBOX_TASK_ID={{.Task.ID}}',
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
           `SIGNALBOX_OWNER=${ctx.owner}`,
           // config.toml's Template: the extension reads that Docker config itself (it has the socket).
@@ -224,6 +226,13 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
       RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
     Mode: { Replicated: { Replicas: 1 } },
+    // Start-first: a route on a new certificate waits for an extension that mounts its secret, and
+    // stop-first put the old task's exit (swarm's DNS grace, ~3 s) in front of the new one's start. It
+    // publishes no port, so the new task starts beside the old one and the roll overlaps the routing
+    // proxies'. Proxies find it by DNS, which lists the new task once healthy; swarm stops the old one
+    // right after, and its long-polls are cut, so they reconnect to the new one. A task that cannot
+    // start leaves the old one serving (the update pauses) instead of no extension at all.
+    UpdateConfig: { Parallelism: 1, Order: 'start-first' },
     // No VIP: peers find it by DNS round robin, which also works where the kernel has no IPVS.
     EndpointSpec: { Mode: 'dnsrr' },
   };

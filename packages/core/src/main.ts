@@ -72,7 +72,7 @@ const sync = new Synchronizer({
   config,
   pollIntervalMs,
   // The proxies' draining tasks too: a route on a network one of them lacks waits for it (pending-networks.ts).
-  readSnapshot: async () => dashboard.recorder.noteSnapshot(await readSnapshot(docker, { stoppingTasksOf: Object.values(config.Extensions).map((e) => e.ProxyServiceName) })),
+  readSnapshot: async () => dashboard.recorder.noteSnapshot(await readSnapshot(docker, { stoppingTasksOf: Object.values(config.Extensions).flatMap((e) => [e.ProxyServiceName, e.ServiceName]) })),
   store,
   tracker,
   metrics,

@@ -11,6 +11,7 @@ import type { StatusTracker } from './status-tracker.js';
 import type { TaskChurnDamper } from './task-churn-damper.js';
 import { withPendingNetworks } from './pending-networks.js';
 import { withPendingSecrets } from './pending-secrets.js';
+import { withRetiredExtensionTasks } from './retired-extension-tasks.js';
 
 export interface SynchronizerDeps {
   config: SignalboxConfig;
@@ -164,7 +165,7 @@ export class Synchronizer {
       if (!ext) continue;
       const damped = this.d.damper ? this.d.damper.apply(name, model, Date.now()) : model;
       // On the servers actually published (the damper may hold older ones).
-      const published = withPendingNetworks(damped, snap, ext.ProxyServiceName);
+      const published = withRetiredExtensionTasks(withPendingNetworks(damped, snap, ext.ProxyServiceName), snap, ext.ServiceName);
       if (this.d.store.set(name, ext, published)) {
         metrics.modelUpdates.inc({ extension: name });
         log.info({ extension: name, version: this.d.store.get(name)?.version, hosts: model.virtualHosts.length, passthrough: model.passthrough.length }, 'model updated');

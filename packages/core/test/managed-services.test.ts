@@ -187,6 +187,12 @@ test('extension: socket mount, dnsrr, manager constraint, core URL', () => {
   expect(spec.TaskTemplate.ContainerSpec.Mounts).toEqual([{ Type: 'bind', Source: '/var/run/docker.sock', Target: '/var/run/docker.sock' }]);
 });
 
+test('extension: rolls start-first, one task, and knows its own task ID (a route on a new certificate waits for its roll)', () => {
+  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(spec.UpdateConfig).toEqual({ Parallelism: 1, Order: 'start-first' });
+  expect(spec.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_TASK_ID={{.Task.ID}}');
+});
+
 test("extension: config.toml's Template is passed by name, only when set", () => {
   const plain: any = desiredExtensionSpec('default', ext(''), ctx, snap);
   expect(plain.TaskTemplate.ContainerSpec.Env.some((e: string) => e.startsWith('SIGNALBOX_TEMPLATE_CONFIG='))).toBe(false);

@@ -15,6 +15,7 @@ import { ServedConfigState } from './served-config.js';
 import { buildServer } from './server.js';
 import { CustomTemplateError, ERR_TEMPLATE_INVALID, loadCustomTemplate } from './custom-template.js';
 import { AcmeService } from './acme/service.js';
+import { isRetired } from './retirement.js';
 import { ACME_STORE_KEY_FILE_ENV, ACME_STORE_KEY_SECRET_ENV, AcmeStore, DEFAULT_ACME_STORE_KEY_FILE, DockerConfigBackend, StoreKeyError, readStoreKey, type StoreKey } from './acme/store.js';
 
 const log = createLogger('extension');
@@ -22,6 +23,7 @@ const coreUrl = process.env.SIGNALBOX_CORE_URL ?? `http://signalbox_core:${CORE_
 const name = process.env.SIGNALBOX_EXTENSION_NAME ?? 'default';
 const owner = process.env.SIGNALBOX_OWNER ?? 'signalbox';
 const port = Number(process.env.SIGNALBOX_EXTENSION_PORT ?? EXTENSION_PORT);
+const taskId = process.env.SIGNALBOX_TASK_ID ?? '';
 const streamModule = process.env.SIGNALBOX_STREAM_MODULE ?? '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 const apiToken = apiTokenOrExit(log);
@@ -245,7 +247,12 @@ void longPoll({
     await reportExclusions(state.modelVersion, state.excluded);
     await reportAcmeFailures(true);
   },
-  onValue: (payload) => processPayload(payload),
+  onValue: (payload) => {
+    if (!isRetired(payload.model, taskId)) return processPayload(payload);
+    // Not processed: this task may not mount the newest secrets, and its exclusions would be wrong.
+    log.info({ task: taskId, modelVersion: payload.version }, 'core names this task retired (its replacement is healthy); stopping now so proxies reconnect to the new one');
+    shutdown();
+  },
 });
 
 function processPayload(payload: ModelPayload): Promise<void> {
@@ -272,10 +279,13 @@ function processPayload(payload: ModelPayload): Promise<void> {
   });
 }
 
-const shutdown = () => {
+let stopping = false;
+function shutdown(): void {
+  if (stopping) return;
+  stopping = true;
   abort.abort();
   acme.stop();
   void app.close().then(() => process.exit(0));
-};
+}
 process.on('SIGTERM', shutdown);
 process.on('SIGINT', shutdown);

@@ -59,8 +59,9 @@ export interface ServiceSnapshot {
   /** Tasks the orchestrator wants running that have not started yet (new … starting); absent = 0. */
   startingTasks?: number;
   /**
-   * Tasks told to shut down whose container still runs (a replaced proxy task draining). Read only for
-   * the services core asks about (its proxies); absent otherwise.
+   * Tasks told to shut down whose container still runs (a replaced proxy task draining, the old task of
+   * an extension's roll). Read only for the services core asks about (its proxies and extensions);
+   * absent otherwise.
    */
   stoppingTasks?: TaskSnapshot[];
 }

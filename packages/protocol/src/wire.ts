@@ -236,6 +236,14 @@ export const routingModelSchema = {
      */
     retiredProxyTasks: strs,
     /**
+     * Extension tasks swarm told to shut down whose containers still run: the old task of the
+     * extension's start-first roll, once its replacement is healthy. The task named here stops serving
+     * at once, so the proxies long-polling it reconnect (DNS lists only the new task by then) instead of
+     * waiting out swarm's stop grace on a task that cannot read a new certificate. Task IDs; set by core;
+     * sorted; absent when none.
+     */
+    retiredExtensionTasks: strs,
+    /**
      * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
      * through without ssl_only) which would otherwise reach another owner (its default backend or
      * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.

@@ -101,7 +101,7 @@ export function startingTasksByService(rawTasks: Raw[]): Map<string, number> {
 }
 
 export interface SnapshotOptions {
-  /** Services (names) whose stopping tasks are read too (`stoppingTasks`): core's proxies. */
+  /** Services (names) whose stopping tasks are read too (`stoppingTasks`): core's proxies and extensions. */
   stoppingTasksOf?: readonly string[];
 }
 
