@@ -20,6 +20,7 @@ import {
   run,
   runningTaskIds,
   serviceAttachments,
+  serviceLogs,
   serviceSettled,
   sleep,
   statusOn,
@@ -290,12 +291,15 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
       return false;
     }
   };
+  let extensionTasksBefore: string[] = [];
+  let retiredLines: Record<string, unknown>[] = [];
   const {
     result: servedMs,
     fresh,
     keepAlive,
   } = await underTwoLoads(host(KEEP), async () => {
     const t0 = Date.now();
+    extensionTasksBefore = await runningTaskIds(EXTENSION_SERVICE);
     // On the network the proxy already joins: only the secret needs new proxy (and extension) tasks.
     await createDemoService({
       name: app,
@@ -305,6 +309,7 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
     // The old proxy task cannot load the new file; the route is pending until the new task runs, then published.
     await waitFor(`${host(app)} served over HTTPS with its certificate`, servesCert, 180_000, 250);
     const ms = Date.now() - t0;
+    retiredLines = (await serviceLogs(EXTENSION_SERVICE, new Date(t0))).filter((l) => String(l.msg).startsWith('core names this task retired'));
     await settled();
     await removeService(app);
     // The proxy and the extension let the secrets go (one more roll); only then can they be removed.
@@ -318,4 +323,8 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
   expect(fresh.failed).toEqual([]);
   expect(keepAlive.failed).toEqual([]);
   expect(fresh.ok).toBeGreaterThan(50);
+  // The extension rolled start-first to mount the secret, and core named its old task retired, which
+  // stopped then (not after swarm's stop grace) so the proxies moved to the new one.
+  expect(extensionTasksBefore).toHaveLength(1);
+  expect(retiredLines.map((l) => l.task)).toContain(extensionTasksBefore[0]);
 });

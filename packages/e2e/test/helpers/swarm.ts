@@ -599,8 +599,13 @@ export async function waitCoreOn(configName: string, timeoutMs = 120_000): Promi
 }
 
 /** Core's JSON log lines (every task, failed ones too) since `since`. */
-export async function coreLogs(since: Date): Promise<Record<string, unknown>[]> {
-  const r = await run('docker', ['service', 'logs', '--raw', '--since', since.toISOString(), CORE_SERVICE]);
+export function coreLogs(since: Date): Promise<Record<string, unknown>[]> {
+  return serviceLogs(CORE_SERVICE, since);
+}
+
+/** A Signalbox service's JSON log lines (every task, stopped ones too) since `since`. */
+export async function serviceLogs(service: string, since: Date): Promise<Record<string, unknown>[]> {
+  const r = await run('docker', ['service', 'logs', '--raw', '--since', since.toISOString(), service]);
   return `${r.stdout}\n${r.stderr}`
     .split('\n')
     .filter((l) => l.startsWith('{'))
