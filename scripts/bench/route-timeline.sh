@@ -3,8 +3,8 @@
 # (`docker stack deploy` creates <stack>_default, so the routing proxies must be replaced to join it) and,
 # with SBX_TIMELINE_CERTS=1, with its own certificate (the extension is replaced too, to mount it). For
 # each it prints, from the `docker stack deploy`: the app task running, the new routing task running
-# (healthy), the replaced routing and extension tasks exiting, the new extension task running, and the
-# host's first 200 (HTTP on :8080, or HTTPS on :8443 with a certificate); then the medians.
+# (healthy), the replaced routing and extension tasks told to shut down and exiting, the new extension
+# task running (it rolls start-first), and the host's first 200 (HTTP on :8080, or HTTPS on :8443 with a certificate); then the medians.
 #
 # Run ./scripts/up.sh first. Usage: ./scripts/bench/route-timeline.sh [RUNS=3]
 # Creates only sbx-tl-* stacks and secrets; removes them on exit.
@@ -68,6 +68,7 @@ for i in $(seq 1 "$RUNS"); do
     done < <(tasks "$PROXY")
     while read -r id desired current; do
       if grep -qx "$id" <<< "$ext_before"; then
+        [[ "$desired" != Running ]] && note "ed-$id" "extension task $id told to shut down (retired)"
         [[ "$current" != Running ]] && note "ex-$id" "extension task $id exited"
       elif [[ "$desired" == Running && "$current" == Running ]]; then note "en-$id" "new extension task $id running (healthy)"
       fi

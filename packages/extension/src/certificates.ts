@@ -69,6 +69,24 @@ export function pairProblem(host: string, certSecret: string, keySecret: string,
   return undefined;
 }
 
+/**
+ * Services whose certificate or key secret is not mounted in this task, each with the first such
+ * secret; `reserved` names are left out (never mounted, so certificateCulprits reports them). Core mounts
+ * every secret of the model into the extension, so one missing here is on its way: the extension rolls
+ * start-first to mount it, and until the old task is retired it can still be handed the model. That is
+ * a wait (WARN_SECRET_PENDING), not the app team's error.
+ */
+export function servicesWaitingForMounts(model: ClusterModel, read: SecretReader, reserved: (secret: string) => boolean): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const vh of model.virtualHosts) {
+    if (!vh.tls) continue;
+    const secret = [vh.tls.certSecret, vh.tls.keySecret].find((s) => !reserved(s) && read(s) === undefined);
+    if (secret === undefined) continue;
+    for (const l of vh.locations) for (const s of l.upstream.services) if (!out.has(s)) out.set(s, secret);
+  }
+  return out;
+}
+
 /** Services whose TLS hosts have a pair that cannot be served, each with the first reason found. */
 export function certificateCulprits(model: ClusterModel, read: SecretReader): Map<string, string> {
   const out = new Map<string, string>();

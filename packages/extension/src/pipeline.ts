@@ -4,10 +4,10 @@
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
 import type { Logger } from '@signalbox/protocol';
 import { isTokenSecret } from '@signalbox/protocol';
-import { certificateCulprits, type SecretReader } from './certificates.js';
+import { certificateCulprits, servicesWaitingForMounts, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { networkPendingReason, servicesWaitingForNetworks } from './pending-networks.js';
-import { pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
+import { extensionMountPendingReason, pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
 import { missingSecret, routesFingerprint, servicesBlamed } from './refusals.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
 import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
@@ -131,6 +131,15 @@ export class Pipeline {
       model = withoutServices(model, new Set(unattached.keys()));
     }
     if (this.d.readSecret) {
+      // Never mounted under a route's name: the tokens, the ACME store key; ACME's files are not secrets.
+      const reserved = (s: string) => isTokenSecret(s) || s === ext.Acme.StoreKeySecret || s.startsWith(ACME_FILE_PREFIX);
+      const unmounted = servicesWaitingForMounts(model, this.d.readSecret, reserved);
+      if (unmounted.size > 0) {
+        const waits = [...unmounted].map(([service, secret]) => ({ service, code: 'WARN_SECRET_PENDING' as const, reason: extensionMountPendingReason(secret) }));
+        excluded = [...excluded, ...waits];
+        for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for the extension task that mounts its certificate');
+        model = withoutServices(model, new Set(unmounted.keys()));
+      }
       const bad = certificateCulprits(model, this.d.readSecret);
       if (bad.size > 0) {
         const certs = [...bad].map(([service, reason]) => ({ service, code: 'ERR_CERT_INVALID' as const, reason }));

@@ -118,3 +118,43 @@ test('a non-PEM secret excludes only its service; the victim is published and th
   expect(conf).not.toContain('db-password');
   expect(conf).toMatch(/# evil\.example\.net \(http\): held/);
 });
+
+test('a secret this extension task does not mount yet is a wait (WARN_SECRET_PENDING), not an error; reserved names stay errors', async () => {
+  const published: PublishedConfig[] = [];
+  const publisher: ConfigPublisher = {
+    async publish(text: string) {
+      const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
+      published.push(p);
+      return p;
+    },
+    async latest() {
+      return published.at(-1);
+    },
+  };
+  const pipeline = new Pipeline({
+    render: renderNginxConf,
+    validator: new NginxValidator(),
+    publisher,
+    served: new ServedConfigState(),
+    log: createLogger('test', 'silent'),
+    renderOptions: {},
+    allowedModules: [],
+    readSecret: read,
+  });
+  // new.crt/new.key: core mounts them into the new extension task; this (old) task was started before.
+  const model = tlsModel([
+    { host: 'shop.example.com', service: 'shop-web', cert: 'shop.crt', key: 'shop.key', addr: '10.0.0.2' },
+    { host: 'new.example.com', service: 'new-web', cert: 'new.crt', key: 'new.key', addr: '10.0.0.4' },
+    { host: 'thief.example.com', service: 'thief-web', cert: 'signalbox-api-token-abc123', key: 'signalbox-api-token-abc123', addr: '10.0.0.5' },
+  ]);
+  const res = await pipeline.process(model, ext);
+  expect(res.outcome).toBe('published');
+  expect(res.excluded).toEqual([
+    { service: 'new-web', code: 'WARN_SECRET_PENDING', reason: expect.stringContaining('waiting for the extension task that mounts secret "new.crt"') },
+    { service: 'thief-web', code: 'ERR_CERT_INVALID', reason: expect.stringContaining('signalbox-api-token-abc123') },
+  ]);
+  const conf = published.at(-1)!.text;
+  expect(conf).toContain('/run/secrets/shop.crt');
+  expect(conf).not.toContain('new.crt');
+  expect(conf).toMatch(/# new\.example\.com \(http\): held/);
+});
