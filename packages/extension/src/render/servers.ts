@@ -9,6 +9,7 @@ import type { LocationContext } from './locations.js';
 import { addRedirectLocations, wholeHostReturn } from './redirects.js';
 import type { HostRedirects } from './redirects.js';
 import { certificateFiles, defaultBackendCertificate } from './tls.js';
+import { shieldedFromPassthroughWildcards } from './stream.js';
 import type { LocationView, ReturnView, ServerView } from './view-types.js';
 
 /** Interlock answered ssl_only with a 302 (not a 301 that browsers cache for good). */
@@ -78,7 +79,9 @@ export function httpServers(input: ServerInput): HttpServers {
 
   // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
   // itself, so another owner's default backend or wildcard never receives their requests.
-  const held = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough);
+  const held = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough).filter(
+    (h) => !input.behindEdge || caughtElsewhere(h, input, [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough]),
+  );
   for (const name of held) servers.push(...heldServers(input.listeners, name, input.behindEdge));
 
   return {
@@ -265,6 +268,22 @@ function heldServers(listeners: Listeners, host: string, behindEdge: boolean): S
       locations: [],
     },
   ];
+}
+
+/**
+ * Behind the edge a held host's servers answer like the default servers (close unanswered, reject the
+ * handshake), so they are rendered only where something else would take the host: the default backend, a
+ * wildcard name served here, or a passthrough wildcard. Elsewhere they would change the config, and
+ * reload the proxies, for nothing: a route that waits for its network or certificate is one of those.
+ */
+function caughtElsewhere(host: string, input: Pick<ServerInput, 'defaultBackend' | 'passthrough'>, names: readonly string[]): boolean {
+  if (input.defaultBackend) return true;
+  if (shieldedFromPassthroughWildcards(input.passthrough, [host]).length > 0) return true;
+  return names.some((n) => {
+    if (n.startsWith('*.')) return host.endsWith(n.slice(1));
+    // Any other pattern nginx accepts (.example.com, www.example.*, ~regex): assume it may match.
+    return n.startsWith('.') || n.endsWith('.*') || n.startsWith('~');
+  });
 }
 
 /** model.heldHosts that have no server of their own yet, valid and sorted. */
