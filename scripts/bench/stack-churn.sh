@@ -8,7 +8,8 @@
 # certificate (two new secrets the proxy must mount; SBX_CHURN_CERTS=0: networks only), and one proxy
 # task is killed (SBX_CHURN_KILL=0: not).
 # Prints errors by kind per client, time to route each new stack (from its task running to its first
-# 200), proxy task replacements and published configs (= reloads per proxy task).
+# 200), proxy task replacements, reloads of running routing tasks (config installs, less the one each new
+# task makes at its start) and core's model updates.
 #
 # Run ./scripts/up.sh first. Usage: ./scripts/bench/stack-churn.sh [STACKS=5]
 # Creates only sbx-churn-* objects, netns sbx-churn (with /etc/netns/sbx-churn/hosts) and veth
@@ -109,6 +110,9 @@ updates0=$(metric signalbox_model_updates_total)
 docker events --filter type=container --filter event=start --filter "label=com.docker.swarm.service.name=$PROXY" \
   --format '{{.ID}}' > "$WORK/proxy-starts.txt" &
 proxy_events=$!
+# Every config a routing task installs (followed live, for the same reason: old tasks' logs go with them).
+docker service logs --follow --raw --since "$(date -u +%Y-%m-%dT%H:%M:%S)" "$PROXY" > "$WORK/proxy-log.txt" 2>&1 &
+proxy_logs=$!
 
 # ---- load: keep-alive and connection per request on each path, all for the whole churn.
 ns_wrk() { # ns_wrk OUT CONNECTIONS URL [wrk args]: wrk never retries, every error counts
@@ -177,8 +181,9 @@ wait "${loads[@]}" || true
 
 # ---- figures.
 updates=$(( $(metric signalbox_model_updates_total) - updates0 ))
-kill "$proxy_events" 2>/dev/null || true
+kill "$proxy_events" "$proxy_logs" 2>/dev/null || true
 replaced=$(wc -l < "$WORK/proxy-starts.txt")
+installs=$(grep -cF '"msg":"config installed"' "$WORK/proxy-log.txt" || true)
 summary() { # summary NAME FILE
   local f="$2" req non2xx sock
   req=$(awk '/requests in/ {print $1}' "$f")
@@ -200,4 +205,5 @@ summary "passthrough keep-alive (2)" "$WORK/passthrough-keepalive.txt"
 summary "passthrough conn-per-req (2)" "$WORK/passthrough-close.txt"
 echo "  time to route (task running → 200): median $(printf '%.2f' "$median") s, all: $(printf '%.2f ' "${routes[@]}")"
 echo "  proxy task replacements: $replaced$([[ $KILL == 1 ]] && echo ' (includes the kill)')"
-echo "  configs published (= reloads per proxy task): $updates"
+echo "  reloads of running routing tasks: $((installs - replaced)) ($installs config installs, less one at each new task's start)"
+echo "  model updates (core): $updates"
