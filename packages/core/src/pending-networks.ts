@@ -14,6 +14,7 @@
 // published from then on (which could name a route it cannot reach). It drains on the config it has.
 import type { ClusterModel, ServiceSnapshot, SwarmSnapshot, TaskSnapshot, Upstream } from '@signalbox/model';
 import { withPendingField } from './pending-field.js';
+import { retiredTasks } from './retired-extension-tasks.js';
 
 export interface PendingNetwork {
   service: string;
@@ -43,8 +44,7 @@ export function servingProxyTasks(snap: SwarmSnapshot, proxyService: string): Ta
 
 /** IDs of the proxy tasks told to shut down whose containers still run, sorted: they take no new config. */
 export function retiredProxyTasks(snap: SwarmSnapshot, proxyService: string): string[] {
-  const proxy = snap.services.find((s) => s.name === proxyService);
-  return (proxy?.stoppingTasks ?? []).map((t) => t.id).sort();
+  return retiredTasks(snap, proxyService);
 }
 
 /**

@@ -7,13 +7,13 @@
 import type { ClusterModel, SwarmSnapshot } from '@signalbox/model';
 import { withPendingField } from './pending-field.js';
 
-/** IDs of the extension's tasks told to shut down whose containers still run, sorted. */
-export function retiredExtensionTasks(snap: SwarmSnapshot, extensionService: string): string[] {
-  const extension = snap.services.find((s) => s.name === extensionService);
-  return (extension?.stoppingTasks ?? []).map((t) => t.id).sort();
+/** IDs of a service's tasks told to shut down whose containers still run, sorted (read for core's proxies and extensions). */
+export function retiredTasks(snap: SwarmSnapshot, service: string): string[] {
+  const svc = snap.services.find((s) => s.name === service);
+  return (svc?.stoppingTasks ?? []).map((t) => t.id).sort();
 }
 
 /** The model with `retiredExtensionTasks` set (absent when none), as the extension receives it. */
 export function withRetiredExtensionTasks(model: ClusterModel, snap: SwarmSnapshot, extensionService: string): ClusterModel {
-  return withPendingField(model, 'retiredExtensionTasks', retiredExtensionTasks(snap, extensionService));
+  return withPendingField(model, 'retiredExtensionTasks', retiredTasks(snap, extensionService));
 }

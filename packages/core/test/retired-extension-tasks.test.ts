@@ -1,7 +1,7 @@
 // The old task of the extension's start-first roll is named in the model once swarm has told it to shut
 // down, so it stops serving and its proxies reconnect to the new task.
 import type { ClusterModel, ServiceSnapshot, SwarmSnapshot, TaskSnapshot } from '@signalbox/model';
-import { retiredExtensionTasks, withRetiredExtensionTasks } from '../src/retired-extension-tasks.js';
+import { retiredTasks, withRetiredExtensionTasks } from '../src/retired-extension-tasks.js';
 
 const EXTENSION = 'signalbox-extension';
 const task = (id: string): TaskSnapshot => ({ id, nodeId: 'n1', slot: 1, addresses: [] });
@@ -15,7 +15,7 @@ const model: ClusterModel = { cluster: '', virtualHosts: [], passthrough: [], re
 
 test("names the extension's stopping tasks, sorted; not the running one, nor another service's", () => {
   const s = snap(service(EXTENSION, [task('new1')], [task('old2'), task('old1')]), service('signalbox-proxy', [task('p2')], [task('p1')]));
-  expect(retiredExtensionTasks(s, EXTENSION)).toEqual(['old1', 'old2']);
+  expect(retiredTasks(s, EXTENSION)).toEqual(['old1', 'old2']);
   expect(withRetiredExtensionTasks(model, s, EXTENSION).retiredExtensionTasks).toEqual(['old1', 'old2']);
 });
 

@@ -20,10 +20,10 @@ import { NginxValidator } from '../src/nginx-validator.js';
 import type { ConfigValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
 import type { PipelineResult } from '../src/pipeline.js';
-import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
 import { sha256 } from '../src/publisher.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
+import { MemoryPublisher } from './helpers/memory-publisher.js';
 import { nginxCheck } from './helpers/nginx-check.js';
 
 jest.setTimeout(240_000);
@@ -933,18 +933,6 @@ function checkValidRouted(pub: Published, valid: ValidService, snap: ServiceSnap
 }
 
 // ---------------------------------------------------------------- pipeline plumbing
-
-class MemoryPublisher implements ConfigPublisher {
-  published: PublishedConfig[] = [];
-  async publish(text: string): Promise<PublishedConfig> {
-    const p = { name: `cfg-${sha256(text).slice(0, 12)}`, sha256: sha256(text), text };
-    this.published.push(p);
-    return p;
-  }
-  async latest(): Promise<PublishedConfig | undefined> {
-    return this.published.at(-1);
-  }
-}
 
 class CountingValidator implements ConfigValidator {
   runs = 0;

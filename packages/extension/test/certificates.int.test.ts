@@ -12,10 +12,9 @@ import { writeSelfSigned } from '@signalbox/test-support';
 import { certificateCulprits, covers, pairProblem, secretsDirReader } from '../src/certificates.js';
 import { NginxValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
-import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
-import { sha256 } from '../src/publisher.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
+import { MemoryPublisher } from './helpers/memory-publisher.js';
 
 jest.setTimeout(60_000);
 
@@ -83,18 +82,9 @@ function tlsModel(hosts: { host: string; service: string; cert: string; key: str
   };
 }
 
-test('a non-PEM secret excludes only its service; the victim is published and the bad host is not routed', async () => {
-  const published: PublishedConfig[] = [];
-  const publisher: ConfigPublisher = {
-    async publish(text: string) {
-      const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
-      published.push(p);
-      return p;
-    },
-    async latest() {
-      return published.at(-1);
-    },
-  };
+/** The real pipeline (nginx -t) reading the secrets of `dir`, publishing in memory. */
+function setup() {
+  const publisher = new MemoryPublisher();
   const pipeline = new Pipeline({
     render: renderNginxConf,
     validator: new NginxValidator(),
@@ -105,6 +95,11 @@ test('a non-PEM secret excludes only its service; the victim is published and th
     allowedModules: [],
     readSecret: read,
   });
+  return { published: publisher.published, pipeline };
+}
+
+test('a non-PEM secret excludes only its service; the victim is published and the bad host is not routed', async () => {
+  const { published, pipeline } = setup();
   const model = tlsModel([
     { host: 'shop.example.com', service: 'shop-web', cert: 'shop.crt', key: 'shop.key', addr: '10.0.0.2' },
     { host: 'evil.example.net', service: 'evil-web', cert: 'db-password', key: 'db-password', addr: '10.0.0.3' },
@@ -121,27 +116,7 @@ test('a non-PEM secret excludes only its service; the victim is published and th
 });
 
 test('a secret this extension task does not mount yet is a wait (WARN_SECRET_PENDING), not an error; reserved names stay errors', async () => {
-  const published: PublishedConfig[] = [];
-  const publisher: ConfigPublisher = {
-    async publish(text: string) {
-      const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
-      published.push(p);
-      return p;
-    },
-    async latest() {
-      return published.at(-1);
-    },
-  };
-  const pipeline = new Pipeline({
-    render: renderNginxConf,
-    validator: new NginxValidator(),
-    publisher,
-    served: new ServedConfigState(),
-    log: createLogger('test', 'silent'),
-    renderOptions: {},
-    allowedModules: [],
-    readSecret: read,
-  });
+  const { published, pipeline } = setup();
   // new.crt/new.key: core mounts them into the new extension task; this (old) task was started before.
   const model = tlsModel([
     { host: 'shop.example.com', service: 'shop-web', cert: 'shop.crt', key: 'shop.key', addr: '10.0.0.2' },

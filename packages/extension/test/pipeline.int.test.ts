@@ -8,28 +8,15 @@ import { directives } from '../src/config-policy.js';
 import { NginxValidator } from '../src/nginx-validator.js';
 import type { ConfigValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
-import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
-import { sha256 } from '../src/publisher.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
+import { MemoryPublisher } from './helpers/memory-publisher.js';
 
 jest.setTimeout(60_000);
 
 const parsed = parseConfig('[Extensions.default]\n');
 if (!parsed.ok) throw new Error('defaults must parse');
 const ext: ExtensionConfig = parsed.config.Extensions.default!;
-
-class MemoryPublisher implements ConfigPublisher {
-  published: PublishedConfig[] = [];
-  async publish(text: string) {
-    const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
-    this.published.push(p);
-    return p;
-  }
-  async latest() {
-    return this.published.at(-1);
-  }
-}
 
 function upstream(name: string, service: string, addr: string): Upstream {
   return { name, servers: [{ addr, port: 80, service }], balance: 'round_robin', tls: { enabled: false, verify: false }, services: [service] };

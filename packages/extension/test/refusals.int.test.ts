@@ -7,11 +7,10 @@ import { parseConfig } from '@signalbox/model';
 import { createLogger } from '@signalbox/protocol';
 import { NginxValidator } from '../src/nginx-validator.js';
 import { Pipeline } from '../src/pipeline.js';
-import type { ConfigPublisher, PublishedConfig } from '../src/publisher.js';
-import { sha256 } from '../src/publisher.js';
 import { missingSecret, servicesBlamed } from '../src/refusals.js';
 import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
+import { MemoryPublisher } from './helpers/memory-publisher.js';
 
 jest.setTimeout(60_000);
 
@@ -51,17 +50,7 @@ function model(port = 80): ClusterModel {
 }
 
 function setup() {
-  const published: PublishedConfig[] = [];
-  const publisher: ConfigPublisher = {
-    async publish(text: string) {
-      const p = { name: `cfg-${sha256(text).slice(0, 8)}`, sha256: sha256(text), text };
-      published.push(p);
-      return p;
-    },
-    async latest() {
-      return published.at(-1);
-    },
-  };
+  const publisher = new MemoryPublisher();
   const served = new ServedConfigState();
   const pipeline = new Pipeline({
     render: renderNginxConf,
@@ -72,7 +61,7 @@ function setup() {
     renderOptions: {},
     allowedModules: [],
   });
-  return { published, served, pipeline };
+  return { published: publisher.published, served, pipeline };
 }
 
 const lineOf = (text: string, needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;

@@ -79,9 +79,8 @@ export function httpServers(input: ServerInput): HttpServers {
 
   // Hosts whose service is not routed here (rejected, excluded, passed through): the proxy answers them
   // itself, so another owner's default backend or wildcard never receives their requests.
-  const held = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough).filter(
-    (h) => !input.behindEdge || caughtElsewhere(h, input, [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough]),
-  );
+  const heldNames = heldServerNames(input.heldHosts, vhostNames, redirects, httpsOnlyPassthrough);
+  const held = input.behindEdge ? heldCaughtElsewhere(heldNames, input, [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough]) : heldNames;
   for (const name of held) servers.push(...heldServers(input.listeners, name, input.behindEdge));
 
   return {
@@ -271,19 +270,19 @@ function heldServers(listeners: Listeners, host: string, behindEdge: boolean): S
 }
 
 /**
- * Behind the edge a held host's servers answer like the default servers (close unanswered, reject the
- * handshake), so they are rendered only where something else would take the host: the default backend, a
- * wildcard name served here, or a passthrough wildcard. Elsewhere they would change the config, and
- * reload the proxies, for nothing: a route that waits for its network or certificate is one of those.
+ * The held hosts that keep servers of their own behind the edge. There a held host's servers answer
+ * like the default servers (close unanswered, reject the handshake), so they are rendered only where
+ * something else would take the host: the default backend, a wildcard name served here, or a
+ * passthrough wildcard. Elsewhere they would change the config, and reload the proxies, for nothing: a
+ * route that waits for its network or certificate is one of those.
  */
-function caughtElsewhere(host: string, input: Pick<ServerInput, 'defaultBackend' | 'passthrough'>, names: readonly string[]): boolean {
-  if (input.defaultBackend) return true;
-  if (shieldedFromPassthroughWildcards(input.passthrough, [host]).length > 0) return true;
-  return names.some((n) => {
-    if (n.startsWith('*.')) return host.endsWith(n.slice(1));
-    // Any other pattern nginx accepts (.example.com, www.example.*, ~regex): assume it may match.
-    return n.startsWith('.') || n.endsWith('.*') || n.startsWith('~');
-  });
+function heldCaughtElsewhere(hosts: readonly string[], input: Pick<ServerInput, 'defaultBackend' | 'passthrough'>, names: readonly string[]): string[] {
+  if (input.defaultBackend || hosts.length === 0) return [...hosts];
+  // Any pattern nginx accepts other than *.suffix (.example.com, www.example.*, ~regex): assume it may match.
+  if (names.some((n) => n.startsWith('.') || n.endsWith('.*') || n.startsWith('~'))) return [...hosts];
+  const suffixes = names.filter((n) => n.startsWith('*.')).map((n) => n.slice(1));
+  const shielded = new Set(shieldedFromPassthroughWildcards(input.passthrough, hosts));
+  return hosts.filter((h) => shielded.has(h) || suffixes.some((x) => h.endsWith(x)));
 }
 
 /** model.heldHosts that have no server of their own yet, valid and sorted. */
