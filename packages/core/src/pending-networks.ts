@@ -49,7 +49,8 @@ export function retiredProxyTasks(snap: SwarmSnapshot, proxyService: string): st
 
 /**
  * Services of the model with a backend address on a network that some serving proxy task (of service
- * `proxyService`) is not attached to, each with that network; sorted by service. With no serving proxy
+ * `proxyService`) is not attached to, each with that network; sorted by service. A service with no
+ * backend address yet waits when none of its networks that the proxy joins is on every serving task. With no serving proxy
  * task nothing is pending: the tasks that start are attached to every network the spec names. A backend
  * reached on a host-published port needs no network and is never pending.
  */
@@ -59,6 +60,7 @@ export function pendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyS
   const onEveryTask = (networkId: string) => tasks.every((t) => t.addresses.some((a) => a.networkId === networkId));
   const services = new Map(snap.services.map((s) => [s.name, s]));
   const networkName = new Map(snap.networks.map((n) => [n.id, n.name]));
+  const proxyNetworkIds = new Set(model.proxyNetworks.map((name) => snap.networks.find((n) => n.name === name)?.id ?? name));
   const out = new Map<string, string>();
   for (const upstream of upstreamsOf(model)) {
     for (const server of upstream.servers) {
@@ -66,6 +68,15 @@ export function pendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyS
       if (svc === undefined || out.has(server.service)) continue;
       const network = networkOfAddress(svc, server.addr);
       if (network !== undefined && !onEveryTask(network)) out.set(server.service, networkName.get(network) ?? network);
+    }
+    // A service with no running task yet (a stack just deployed) has no address to go by: it waits when
+    // none of its networks that the proxy joins is on every task. Published, its route (no servers) would
+    // reload the old tasks for a host they answer like an unknown one.
+    for (const name of upstream.services) {
+      const svc = services.get(name);
+      if (svc === undefined || out.has(name) || upstream.servers.some((x) => x.service === name)) continue;
+      const joined = svc.networkIds.filter((id) => proxyNetworkIds.has(id));
+      if (joined.length > 0 && !joined.some(onEveryTask)) out.set(name, networkName.get(joined[0]!) ?? joined[0]!);
     }
   }
   return [...out].sort(([a], [b]) => a.localeCompare(b)).map(([service, network]) => ({ service, network }));

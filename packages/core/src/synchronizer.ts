@@ -12,6 +12,7 @@ import type { TaskChurnDamper } from './task-churn-damper.js';
 import { withPendingNetworks } from './pending-networks.js';
 import { withPendingSecrets } from './pending-secrets.js';
 import { withRetiredExtensionTasks } from './retired-extension-tasks.js';
+import { withProxyTasksPastPending } from './tasks-past-pending.js';
 
 export interface SynchronizerDeps {
   config: SignalboxConfig;
@@ -165,7 +166,8 @@ export class Synchronizer {
       if (!ext) continue;
       const damped = this.d.damper ? this.d.damper.apply(name, model, Date.now()) : model;
       // On the servers actually published (the damper may hold older ones).
-      const published = withRetiredExtensionTasks(withPendingNetworks(damped, snap, ext.ProxyServiceName), snap, ext.ServiceName);
+      const pending = withPendingNetworks(damped, snap, ext.ProxyServiceName);
+      const published = withRetiredExtensionTasks(withProxyTasksPastPending(pending, snap, ext.ProxyServiceName), snap, ext.ServiceName);
       if (this.d.store.set(name, ext, published)) {
         metrics.modelUpdates.inc({ extension: name });
         log.info({ extension: name, version: this.d.store.get(name)?.version, hosts: model.virtualHosts.length, passthrough: model.passthrough.length }, 'model updated');

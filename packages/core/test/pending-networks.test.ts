@@ -132,6 +132,21 @@ test('a virtual IP is on its network; a host-published backend (node address) ne
   expect(pendingNetworks(canary, snap(old), PROXY)).toEqual([{ service: 'fresh', network: 'new-net' }]);
 });
 
+test('a service with no running task yet waits when none of its networks the proxy joins is on every task', () => {
+  const empty = (svc: string): Upstream => ({ ...upstream(svc, []), services: [svc] });
+  const starting = service('fresh', [], { networkIds: [NEW_NET.id] });
+  const m: ClusterModel = { ...model, virtualHosts: [{ host: 'fresh.test', locations: [{ path: '/', upstream: empty('fresh') }] }] as ClusterModel['virtualHosts'] };
+  const rolling = snap([proxyTask('new', [OLD_NET.id, NEW_NET.id]), proxyTask('old', [OLD_NET.id])], [], [kept, starting]);
+  expect(pendingNetworks(m, rolling, PROXY)).toEqual([{ service: 'fresh', network: 'new-net' }]);
+  expect(pendingNetworks(m, snap([proxyTask('new', [OLD_NET.id, NEW_NET.id])], [], [kept, starting]), PROXY)).toEqual([]);
+  // Also on a network every task is on: the proxy can reach it there.
+  const both = service('fresh', [], { networkIds: [NEW_NET.id, OLD_NET.id] });
+  expect(pendingNetworks(m, snap([proxyTask('old', [OLD_NET.id])], [], [kept, both]), PROXY)).toEqual([]);
+  // On no network the proxy joins (published on the nodes' ports): nothing to wait for.
+  const elsewhere = service('fresh', [], { networkIds: ['net-other'] });
+  expect(pendingNetworks(m, snap([proxyTask('old', [OLD_NET.id])], [], [kept, elsewhere]), PROXY)).toEqual([]);
+});
+
 test('withPendingNetworks sets the field only when something is pending, and clears a stale one', () => {
   const rolling = snap([proxyTask('new', [OLD_NET.id, NEW_NET.id]), proxyTask('old', [OLD_NET.id])]);
   const done = snap([proxyTask('new', [OLD_NET.id, NEW_NET.id])]);

@@ -15,7 +15,7 @@ import type { ConfigPublisher } from './publisher.js';
 import { sha256 } from './publisher.js';
 import type { RenderOptions } from './render/index.js';
 import { ACME_FILE_PREFIX } from './render/view-model.js';
-import type { ServedConfigState } from './served-config.js';
+import type { ServedConfig, ServedConfigState } from './served-config.js';
 import type { Exclusion } from '@signalbox/protocol';
 
 export type Renderer = (model: ClusterModel, ext: ExtensionConfig, opts: RenderOptions) => string;
@@ -58,6 +58,11 @@ export class Pipeline {
    */
   async proxyRefusal(sha: string, reason: string): Promise<PipelineResult | undefined> {
     const served = this.d.served.get();
+    if (served?.early?.sha256 === sha) {
+      // Those tasks keep the config they have and get the routes with the others once the roll is over.
+      this.d.log.warn({ reason, tasks: served.early.forTasks }, 'a task past the roll refused the config that publishes the routes held for it');
+      return undefined;
+    }
     if (!this.last || served?.sha256 !== sha) return undefined;
     const missing = missingSecret(reason);
     if (missing !== undefined && this.last.model.proxySecrets.includes(missing)) {
@@ -101,9 +106,54 @@ export class Pipeline {
     return res.ok ? undefined : res.error;
   }
 
+  /**
+   * Renders, checks and publishes `input`. With routes held for a roll (pendingNetworks, pendingSecrets)
+   * and tasks past it (proxyTasksPastPending), a second config with those routes published is rendered
+   * and checked too, and served to those tasks only; it is not published as a Docker config object (a
+   * task that boots from one may be an old one).
+   */
   async process(input: ClusterModel, ext: ExtensionConfig): Promise<PipelineResult> {
-    let model = input;
     this.last = { model: input, ext };
+    const served = this.d.served.get();
+    const checked = new Set([served?.sha256, served?.early?.sha256].filter((x): x is string => x !== undefined));
+    const main = await this.build(input, ext, checked);
+    if (!main.ok) return { outcome: 'refused', excluded: main.excluded, error: main.error };
+    const mainSha = sha256(main.text);
+    const early = await this.buildForTasksPastPending(input, ext, new Set([...checked, mainSha]), main.text);
+    const published = served?.sha256 === mainSha ? { name: served.name, sha256: mainSha, text: served.text } : await this.d.publisher.publish(main.text);
+    const notForTasks = input.retiredProxyTasks;
+    const next: ServedConfig = {
+      ...published,
+      ...(notForTasks && notForTasks.length > 0 ? { notForTasks } : {}),
+      ...(early ? { early: { name: `${published.name}+new-tasks`, sha256: sha256(early.text), text: early.text, forTasks: early.forTasks } } : {}),
+    };
+    if (!this.d.served.set(next)) return { outcome: 'unchanged', excluded: main.excluded };
+    if (early) this.d.log.info({ tasks: early.forTasks, sha256: next.early?.sha256 }, 'serving the routes held for the roll to the tasks that replace the old ones');
+    // Only the tasks named changed (another new task started): nothing new was rendered.
+    const sameTexts = served?.sha256 === mainSha && served.early?.sha256 === next.early?.sha256;
+    return { outcome: sameTexts ? 'unchanged' : 'published', config: published.name, excluded: main.excluded };
+  }
+
+  /** The config for model.proxyTasksPastPending, when it differs from `mainText` and passes its checks. */
+  private async buildForTasksPastPending(
+    input: ClusterModel,
+    ext: ExtensionConfig,
+    checked: ReadonlySet<string>,
+    mainText: string,
+  ): Promise<{ text: string; forTasks: readonly string[] } | undefined> {
+    const forTasks = input.proxyTasksPastPending ?? [];
+    if (forTasks.length === 0) return undefined;
+    const early = await this.build(withoutRollHolds(input), ext, checked);
+    if (!early.ok) {
+      this.d.log.warn({ error: early.error }, 'the config for the tasks that replace the old ones fails its checks; they get the same config as the others');
+      return undefined;
+    }
+    return early.text === mainText ? undefined : { text: early.text, forTasks };
+  }
+
+  /** Holds, exclusions and nginx -t for one model; a text whose sha256 is in `checked` passed nginx -t before. */
+  private async build(input: ClusterModel, ext: ExtensionConfig, checked: ReadonlySet<string>): Promise<Built> {
+    let model = input;
     const log = this.d.log;
     let excluded: Exclusion[] = [];
     if (this.proxyRefused.size > 0) {
@@ -148,37 +198,39 @@ export class Pipeline {
         model = withoutServices(model, new Set(bad.keys()));
       }
     }
-    let final = model;
     // Rendered once and reused below: at 10 000 services a render is a large share of the work.
     const rendered = this.renderReal(model, ext);
-    // Same bytes as what is served: it passed validation when it was published.
-    if (this.d.served.get()?.sha256 === sha256(rendered)) return { outcome: 'unchanged', excluded };
+    // Same bytes as a config served now: it passed validation when it was published.
+    if (checked.has(sha256(rendered))) return { ok: true, text: rendered, excluded };
     const certExcluded = excluded;
     const firstError = await this.check(model, ext, rendered);
-    if (firstError !== undefined) {
-      const services = routedServices(model);
-      const baseError = await this.check(withoutServices(model, new Set(services)), ext);
-      if (baseError !== undefined) {
-        // Not any service's fault (nginx tuning, raw options, template): keep serving the last good config.
-        log.error({ error: baseError }, 'config fails nginx -t even without any service; keeping the last good config');
-        return { outcome: 'refused', excluded: certExcluded, error: baseError };
-      }
-      const culprits = await findCulprits(services, (included) => this.check(withoutServices(model, new Set(services.filter((s) => !included.has(s)))), ext));
-      excluded = [...culprits].map(([service, reason]) => ({ service, code: 'ERR_NGINX_REJECTED' as const, reason }));
-      for (const x of excluded) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its routes fail nginx -t');
-      final = withoutServices(model, new Set(culprits.keys()));
-      const again = await this.check(final, ext);
-      if (again !== undefined) {
-        log.error({ error: again }, 'config still fails nginx -t after excluding services; keeping the last good config');
-        return { outcome: 'refused', excluded: [...certExcluded, ...excluded], error: again };
-      }
-      excluded = [...certExcluded, ...excluded];
+    if (firstError === undefined) return { ok: true, text: rendered, excluded };
+    const services = routedServices(model);
+    const baseError = await this.check(withoutServices(model, new Set(services)), ext);
+    if (baseError !== undefined) {
+      // Not any service's fault (nginx tuning, raw options, template): keep serving the last good config.
+      log.error({ error: baseError }, 'config fails nginx -t even without any service; keeping the last good config');
+      return { ok: false, excluded: certExcluded, error: baseError };
     }
-    const text = final === model ? rendered : this.renderReal(final, ext);
-    if (this.d.served.get()?.sha256 === sha256(text)) return { outcome: 'unchanged', excluded };
-    const published = await this.d.publisher.publish(text);
-    const notForTasks = input.retiredProxyTasks;
-    this.d.served.set(notForTasks && notForTasks.length > 0 ? { ...published, notForTasks } : published);
-    return { outcome: 'published', config: published.name, excluded };
+    const culprits = await findCulprits(services, (included) => this.check(withoutServices(model, new Set(services.filter((s) => !included.has(s)))), ext));
+    const rejected = [...culprits].map(([service, reason]) => ({ service, code: 'ERR_NGINX_REJECTED' as const, reason }));
+    for (const x of rejected) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its routes fail nginx -t');
+    const final = withoutServices(model, new Set(culprits.keys()));
+    const again = await this.check(final, ext);
+    if (again !== undefined) {
+      log.error({ error: again }, 'config still fails nginx -t after excluding services; keeping the last good config');
+      return { ok: false, excluded: [...certExcluded, ...rejected], error: again };
+    }
+    return { ok: true, text: this.renderReal(final, ext), excluded: [...certExcluded, ...rejected] };
   }
+}
+
+type Built = { ok: true; text: string; excluded: Exclusion[] } | { ok: false; excluded: Exclusion[]; error: string };
+
+/** `model` as the tasks past the roll see it: nothing waits for networks or secrets they have. */
+function withoutRollHolds(model: ClusterModel): ClusterModel {
+  const rest = { ...model };
+  delete rest.pendingNetworks;
+  delete rest.pendingSecrets;
+  return rest;
 }

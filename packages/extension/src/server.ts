@@ -10,6 +10,7 @@ import {
   HEADER_CONFIG_NAME,
   HEADER_NOT_FOR_TASKS,
   PATHS,
+  QUERY_TASK,
   answerLongPoll,
   apiErrorBodySchema,
   extensionHealthBodySchema,
@@ -19,7 +20,7 @@ import {
   tokenCheckHook,
 } from '@signalbox/protocol';
 import type { ChallengeStore } from './acme/orderer.js';
-import type { ServedConfigState } from './served-config.js';
+import { configForTask, type ServedConfig, type ServedConfigState } from './served-config.js';
 
 /** Each route's error answers, as fastify response schemas. */
 const errors = { 400: apiErrorBodySchema, 401: apiErrorBodySchema, 413: apiErrorBodySchema, 500: apiErrorBodySchema, 503: apiErrorBodySchema };
@@ -39,6 +40,32 @@ export interface ServerDeps {
   challenges?: ChallengeStore;
   /** Issued ACME certificates and keys by file name, for proxy agents (token required). */
   acmeFiles?: () => Record<string, string>;
+}
+
+const nginxConfQuerySchema = {
+  type: 'object',
+  properties: { [QUERY_TASK]: { type: 'string', pattern: '^[a-z0-9]{1,64}$' } },
+} as const;
+
+/**
+ * The served config as the task `taskId` follows it: its version is that of the config it is served, so
+ * its long-poll is answered only when that changes (not when another task's does).
+ */
+function servedToTask(served: ServedConfigState, taskId: string): Pick<ServedConfigState, 'versionOf' | 'waitForChange'> {
+  const versionOf = (c: ServedConfig) => configForTask(c, taskId).sha256;
+  return {
+    versionOf,
+    async waitForChange(version, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const cur = served.get();
+        if (cur !== undefined && versionOf(cur) !== version) return cur;
+        const left = deadline - Date.now();
+        if (left <= 0 || cur === undefined) return undefined;
+        await served.waitForChange(served.versionOf(cur), left);
+      }
+    },
+  };
 }
 
 /** The HTTP-01 path (RFC 8555 §8.3); proxies forward it for ACME hosts to the extension. */
@@ -81,11 +108,14 @@ export function buildServer(d: ServerDeps): FastifyInstance {
   app.get(PATHS.health, { schema: { response: { 200: extensionHealthBodySchema } } }, async () => ({ ok: true, serving: d.served.get()?.name ?? null }) satisfies ExtensionHealthBody);
 
   // The body is nginx.conf as text: its contract is the ETag (sha256) and the config-name header.
-  app.get(PATHS.nginxConf, { schema: { response: errors } }, async (req, reply) => {
+  // ?task= names the asking proxy task: one past a roll's holds gets the config that publishes them.
+  app.get<{ Querystring: { wait?: string; [QUERY_TASK]?: string } }>(PATHS.nginxConf, { schema: { querystring: nginxConfQuerySchema, response: errors } }, async (req, reply) => {
     const cur = d.served.get();
     if (!cur) return reply.code(503).send({ code: ERR_NO_CONFIG_YET, message: 'no validated config yet' } satisfies ApiErrorBody);
-    const answer = await answerLongPoll(req, reply, d.served, cur, 60);
-    if (answer === undefined) return reply;
+    const taskId = req.query[QUERY_TASK] ?? '';
+    const served = await answerLongPoll(req, reply, servedToTask(d.served, taskId), cur, 60);
+    if (served === undefined) return reply;
+    const answer = configForTask(served, taskId);
     if (answer.notForTasks && answer.notForTasks.length > 0) reply.header(HEADER_NOT_FOR_TASKS, answer.notForTasks.join(','));
     return reply.header(HEADER_CONFIG_NAME, answer.name).header('content-type', 'text/plain; charset=utf-8').send(answer.text);
   });

@@ -156,6 +156,39 @@ test('a route on a network a running proxy task lacks waits (WARN_NETWORK_PENDIN
   expect(served.get()!.notForTasks).toBeUndefined();
 });
 
+// The tasks that replace the old ones (model.proxyTasksPastPending) are on the network: they are served a
+// second config in which the held route is published, checked with nginx -t like the first; the others
+// and the Docker config object get the one that holds it.
+test('tasks past the roll get the held route in a config of their own; the others and the published object do not', async () => {
+  const { published, served, pipeline } = setup();
+  await pipeline.process(model(), ext);
+  const objects = published.length;
+  const pending = { ...model(8080), pendingNetworks: [{ service: 'b', network: 'new-net' }], proxyTasksPastPending: ['newtask1'] };
+  const res = await pipeline.process(pending, ext);
+  expect(res.outcome).toBe('published');
+  expect(res.excluded).toEqual([{ service: 'b', code: 'WARN_NETWORK_PENDING', reason: expect.stringContaining('network "new-net"') }]);
+  const cur = served.get()!;
+  expect(cur.text).not.toContain('10.0.0.3');
+  expect(cur.early?.forTasks).toEqual(['newtask1']);
+  expect(cur.early?.text).toContain('server 10.0.0.3:8080');
+  expect(cur.early?.text).toMatch(/upstream u_a\b/);
+  expect(published).toHaveLength(objects + 1);
+  expect(published.at(-1)?.text).toBe(cur.text);
+  // Another task starts: the same configs, one more task named; nothing new is published.
+  const more = await pipeline.process({ ...pending, proxyTasksPastPending: ['newtask1', 'newtask2'] }, ext);
+  expect(more.outcome).toBe('unchanged');
+  expect(served.get()!.early?.forTasks).toEqual(['newtask1', 'newtask2']);
+  expect(published).toHaveLength(objects + 1);
+  // The roll is over: one config again, with b, and nothing for the tasks past it.
+  await pipeline.process({ ...model(8080), retiredProxyTasks: ['oldtask1'] }, ext);
+  expect(served.get()!.text).toBe(cur.early?.text);
+  expect(served.get()!.early).toBeUndefined();
+  // Named tasks but nothing held that they could publish (the extension cannot read a pending secret's
+  // pair, or nothing is pending): no second config.
+  await pipeline.process({ ...model(9090), proxyTasksPastPending: ['newtask1'] }, ext);
+  expect(served.get()!.early).toBeUndefined();
+});
+
 test('a refusal because a secret core mounts is missing (a proxy task on its way out) excludes nothing; other refusals of that secret still do', async () => {
   const { published, served, pipeline } = setup();
   await pipeline.process(model(), ext);

@@ -36,6 +36,30 @@ test('nginx.conf names the replaced proxy tasks that must not install it, and no
   expect([r.statusCode, r.headers['x-signalbox-config'], r.headers['x-signalbox-not-for-tasks']]).toEqual([200, 'signalbox-nginx-2', 'oldtask1,oldtask2']);
 });
 
+test('?task= picks the config: a task past the roll gets the early one, others the main one; each long-poll wakes only for its own', async () => {
+  const { app, served } = setup();
+  const early = { name: 'signalbox-nginx-1+new-tasks', sha256: 'e'.repeat(64), text: 'events {}\n#early\n', forTasks: ['newtask1'] };
+  served.set({ name: 'signalbox-nginx-1', sha256: 'a'.repeat(64), text: 'events {}\n', early });
+  const forNew = await app.inject({ url: '/v1/nginx.conf?task=newtask1', headers: AUTH });
+  expect([forNew.statusCode, forNew.body, forNew.headers.etag, forNew.headers['x-signalbox-config']]).toEqual([200, early.text, `"${early.sha256}"`, early.name]);
+  for (const url of ['/v1/nginx.conf?task=oldtask1', '/v1/nginx.conf']) {
+    const r = await app.inject({ url, headers: AUTH });
+    expect([r.body, r.headers.etag]).toEqual(['events {}\n', `"${'a'.repeat(64)}"`]);
+  }
+  // The old task waits on the main config: a change of the early one alone does not answer it.
+  const oldPoll = app.inject({ url: '/v1/nginx.conf?task=oldtask1&wait=2', headers: { ...AUTH, 'if-none-match': `"${'a'.repeat(64)}"` } });
+  const newPoll = app.inject({ url: '/v1/nginx.conf?task=newtask1&wait=2', headers: { ...AUTH, 'if-none-match': `"${early.sha256}"` } });
+  await new Promise((r) => setTimeout(r, 100));
+  served.set({ name: 'signalbox-nginx-1', sha256: 'a'.repeat(64), text: 'events {}\n', early: { ...early, sha256: 'f'.repeat(64), text: 'events {}\n#early2\n' } });
+  const [o, n] = await Promise.all([oldPoll, newPoll]);
+  expect([n.statusCode, n.body]).toEqual([200, 'events {}\n#early2\n']);
+  expect(o.statusCode).toBe(304);
+  // Not a task ID: a clear 400, not a guess.
+  const bad = await app.inject({ url: '/v1/nginx.conf?task=Not%20A%20Task', headers: AUTH });
+  expect([bad.statusCode, bad.json().code]).toEqual([400, 'ERR_API_BAD_REQUEST']);
+  expect(bad.json().message).toContain('task');
+});
+
 test("a proxy's refusal report needs the token too (a tenant must not make the extension exclude services)", async () => {
   const { app } = setup();
   const payload = { sha256: 'a'.repeat(64), reason: 'forged' };

@@ -64,6 +64,12 @@ export interface ServiceSnapshot {
    * absent otherwise.
    */
   stoppingTasks?: TaskSnapshot[];
+  /**
+   * The tasks counted in startingTasks that exist yet (swarm has allocated their network addresses), for
+   * the same services as stoppingTasks: a roll's new proxy task is here until its health check passes.
+   * Absent otherwise.
+   */
+  startingTaskSnapshots?: TaskSnapshot[];
 }
 
 export interface TaskSnapshot {

@@ -17,6 +17,11 @@ export const HEADER_CONFIG_NAME = 'x-signalbox-config';
  * served text: replaced tasks that core no longer waits for (the model's retiredProxyTasks). Absent when none.
  */
 export const HEADER_NOT_FOR_TASKS = 'x-signalbox-not-for-tasks';
+/**
+ * Query parameter of GET /v1/nginx.conf: the asking proxy task's ID. A task named in the model's
+ * proxyTasksPastPending is served the config in which the routes pending for the old tasks are published.
+ */
+export const QUERY_TASK = 'task';
 
 /** Labels on the services, networks and config objects Signalbox creates (never on users' services). */
 export const LABEL_ROLE = 'com.signalbox.role';

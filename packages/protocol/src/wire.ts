@@ -244,6 +244,14 @@ export const routingModelSchema = {
      */
     retiredExtensionTasks: strs,
     /**
+     * Proxy tasks, starting or running and not told to shut down, that mount every secret of
+     * pendingSecrets and are attached to every network of pendingNetworks: the tasks of a roll that
+     * replace the old ones. The extension serves them a second config in which those routes are not held,
+     * so they load the routes while they start, before they turn healthy and any client reaches them.
+     * Task IDs; set by core; sorted; absent when nothing is pending or no task qualifies.
+     */
+    proxyTasksPastPending: strs,
+    /**
      * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
      * through without ssl_only) which would otherwise reach another owner (its default backend or
      * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.

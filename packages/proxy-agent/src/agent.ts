@@ -119,6 +119,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
           headers,
           baseUrl: options.extensionUrl,
           waitSeconds: options.pollWaitSeconds,
+          taskId: options.taskId,
           initialEtag: () => installer.installed?.sha256,
           // A config the extension accepted but this nginx refuses is reported, so the extension can
           // exclude the services it names and the others keep updating.

@@ -2,13 +2,18 @@
 // were handed (installed or rejected), so the extension holds the request until it has something new
 // and a rejected config is not fetched and re-validated in a loop.
 import type { Logger } from 'pino';
-import { HEADER_CONFIG_NAME, HEADER_NOT_FOR_TASKS, PATHS, longPoll, type BackoffPolicy } from '@signalbox/protocol';
+import { HEADER_CONFIG_NAME, HEADER_NOT_FOR_TASKS, PATHS, QUERY_TASK, longPoll, type BackoffPolicy } from '@signalbox/protocol';
 import { sha256Hex, type Candidate } from './installer.js';
 
 export interface FetcherOptions {
   /** Extension base URL, e.g. http://signalbox-extension:8081 */
   baseUrl: string;
   waitSeconds: number;
+  /**
+   * This task's swarm ID ('' = unknown), sent as ?task=: a task that replaces old ones in a roll is served
+   * the routes held for those before it turns healthy.
+   */
+  taskId?: string;
   /** ETag to start from: the sha256 of what is installed. */
   initialEtag: () => string | undefined;
   /** Hand a candidate to the installer; not awaited, so a newer one can supersede it. */
@@ -50,6 +55,7 @@ export class Fetcher {
     if (this.loop) return;
     this.state.etag = this.opts.initialEtag();
     const url = new URL(PATHS.nginxConf, `${this.opts.baseUrl}/`);
+    if (this.opts.taskId) url.searchParams.set(QUERY_TASK, this.opts.taskId);
     this.loop = longPoll<Candidate>({
       url,
       waitSeconds: this.opts.waitSeconds,

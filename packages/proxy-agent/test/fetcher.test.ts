@@ -101,6 +101,12 @@ describe('parseEtag', () => {
 });
 
 describe('Fetcher', () => {
+  it("names its task in ?task= when it knows it (the extension serves a roll's new tasks their own config)", async () => {
+    startFetcher(await ext.listen(), { taskId: 'abc123' });
+    await until(() => ext.seen.length >= 1);
+    expect(ext.seen[0]?.url).toBe('/v1/nginx.conf?task=abc123&wait=30');
+  });
+
   it('long-polls with ?wait and the installed ETag, and hands over a 200 as a candidate', async () => {
     ext.handler = (_q, res, n) => (n === 1 ? serveConfig(res, CONF_1, 'signalbox-nginx-1') : ((res.statusCode = 304), res.end()));
     startFetcher(await ext.listen());

@@ -90,6 +90,18 @@ export const stoppingTasksByService = (rawTasks: Raw[]): Map<string, TaskSnapsho
 /** Task states before `running`: the task is on its way up (image pull, container start). */
 const STARTING_STATES: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
 
+/** Per service, the tasks meant to run that are still starting. */
+function startingTasksWhere(rawTasks: Raw[], wanted: (serviceId: string) => boolean): Map<string, TaskSnapshot[]> {
+  const by = new Map<string, TaskSnapshot[]>();
+  for (const t of rawTasks) {
+    if (t.DesiredState !== 'running' || !STARTING_STATES.has(String(t.Status?.State ?? '')) || !wanted(String(t.ServiceID))) continue;
+    const list = by.get(String(t.ServiceID)) ?? [];
+    list.push(normaliseTask(t));
+    by.set(String(t.ServiceID), list);
+  }
+  return by;
+}
+
 /** Per service, how many tasks meant to run are still starting. */
 export function startingTasksByService(rawTasks: Raw[]): Map<string, number> {
   const by = new Map<string, number>();
@@ -101,7 +113,7 @@ export function startingTasksByService(rawTasks: Raw[]): Map<string, number> {
 }
 
 export interface SnapshotOptions {
-  /** Services (names) whose stopping tasks are read too (`stoppingTasks`): core's proxies and extensions. */
+  /** Services (names) whose stopping and starting tasks are read too (`stoppingTasks`, `startingTaskSnapshots`): core's proxies and extensions. */
   stoppingTasksOf?: readonly string[];
 }
 
@@ -121,6 +133,7 @@ export async function readSnapshot(docker: Docker, opts: SnapshotOptions = {}): 
   const watched = rawServices.filter((s) => opts.stoppingTasksOf?.includes(String(s.Spec?.Name ?? '')) === true).map((s) => String(s.ID));
   const stopping =
     watched.length === 0 ? new Map<string, TaskSnapshot[]>() : stoppingTasksByService((await docker.listTasks({ filters: { service: watched, 'desired-state': ['shutdown'] } })) as Raw[]);
+  const startingDetails = startingTasksWhere(rawTasks, (id) => watched.includes(id));
   return {
     services: rawServices.map((s) => {
       const running = tasks.get(String(s.ID)) ?? [];
@@ -129,7 +142,8 @@ export async function readSnapshot(docker: Docker, opts: SnapshotOptions = {}): 
       const replicas = Number(s.Spec?.Mode?.Replicated?.Replicas ?? 0);
       const startingTasks = Math.max(starting.get(String(s.ID)) ?? 0, replicas - running.length);
       const stoppingTasks = stopping.get(String(s.ID));
-      return { ...normaliseService(s, running, idByName), startingTasks, ...(stoppingTasks ? { stoppingTasks } : {}) };
+      const startingTaskSnapshots = startingDetails.get(String(s.ID));
+      return { ...normaliseService(s, running, idByName), startingTasks, ...(stoppingTasks ? { stoppingTasks } : {}), ...(startingTaskSnapshots ? { startingTaskSnapshots } : {}) };
     }),
     networks,
     secrets: rawSecrets.map((s: Raw) => ({ id: String(s.ID), name: String(s.Spec?.Name ?? ''), labels: { ...(s.Spec?.Labels ?? {}) } })),
