@@ -21,6 +21,7 @@ import {
   runningTaskIds,
   serviceAttachments,
   serviceLogs,
+  taskLogs,
   serviceSettled,
   sleep,
   statusOn,
@@ -140,21 +141,25 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
       const newRoute = await requestsUntil(host(app), () => serviceSettled(PROXY_SERVICE), 100);
       await settled();
       const joined = await runningTaskIds(PROXY_SERVICE);
+      // The new routing task got the route in a config of its own while it started (proxyTasksPastPending).
+      const newTasks = joined.filter((t) => !before.includes(t));
+      const earlyInstalls = (await Promise.all(newTasks.map(taskLogs))).flat().filter((l) => l.msg === 'config installed' && String(l.configName).endsWith('+new-tasks'));
       await removeService(app);
       await answers(app, 503, 30_000);
       // After ProxyNetworkDetachDelay (60 s by default, 10 s in the e2e suite's config).
       await waitFor('proxy left the new network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_NEW), 150_000, 250);
       await settled();
       await sleep(2000);
-      return { routedMs, joined, newRoute };
+      return { routedMs, joined, newRoute, earlyInstalls: earlyInstalls.length };
     }),
   );
   console.log(
-    `new network: routed after ${result.routedMs} ms, then ${result.newRoute.ok} requests in a row to it ok, failed ${JSON.stringify(result.newRoute.failed)}; ${KEEP}: ${fresh.ok} new-connection requests ok, failed ${JSON.stringify(fresh.failed)}; ` +
+    `new network: routed after ${result.routedMs} ms (${result.earlyInstalls} install(s) of the new tasks' own config), then ${result.newRoute.ok} requests in a row to it ok, failed ${JSON.stringify(result.newRoute.failed)}; ${KEEP}: ${fresh.ok} new-connection requests ok, failed ${JSON.stringify(fresh.failed)}; ` +
       `${keepAlive.ok} keep-alive requests ok, failed ${JSON.stringify(keepAlive.failed)}`,
   );
   // The proxy really was replaced (joining a network needs new tasks) ...
   expect(result.joined).not.toEqual(before);
+  expect(result.earlyInstalls).toBeGreaterThanOrEqual(1);
   // The new route, from its first 200: no request failed. Not a 502/504 from a task not on its network,
   // and not a 503 while another routing task has yet to reload (the edge waits for it: AGAIN_PAUSES).
   expect(result.newRoute.failed).toEqual([]);

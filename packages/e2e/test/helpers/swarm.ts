@@ -618,6 +618,27 @@ export async function serviceLogs(service: string, since: Date): Promise<Record<
     });
 }
 
+/**
+ * The JSON log lines of one task's container on this node (`docker logs`): `docker service logs` on this
+ * engine sometimes leaves out a task that is still running.
+ */
+export async function taskLogs(taskId: string): Promise<Record<string, unknown>[]> {
+  const containers = (await docker.listContainers({ all: true, filters: { label: [`com.docker.swarm.task.id=${taskId}`] } })) as Raw[];
+  const lines: Record<string, unknown>[] = [];
+  for (const c of containers) {
+    const r = await run('docker', ['logs', String(c.Id)]);
+    for (const l of `${r.stdout}\n${r.stderr}`.split('\n')) {
+      if (!l.startsWith('{')) continue;
+      try {
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      } catch {
+        // not a log record
+      }
+    }
+  }
+  return lines;
+}
+
 /** `docker service inspect NAME` (the CLI, as an operator checks it); undefined when there is no such service. */
 export async function inspectService(name: string): Promise<Raw | undefined> {
   const r = await run('docker', ['service', 'inspect', name]);
