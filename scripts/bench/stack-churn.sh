@@ -184,6 +184,8 @@ updates=$(( $(metric signalbox_model_updates_total) - updates0 ))
 kill "$proxy_events" "$proxy_logs" 2>/dev/null || true
 replaced=$(wc -l < "$WORK/proxy-starts.txt")
 installs=$(grep -cF '"msg":"config installed"' "$WORK/proxy-log.txt" || true)
+# A roll's new task loading its own config (the routes held for the old task; normally before it is healthy).
+own=$(grep -F '"msg":"config installed"' "$WORK/proxy-log.txt" | grep -cF '+new-tasks"' || true)
 summary() { # summary NAME FILE
   local f="$2" req non2xx sock
   req=$(awk '/requests in/ {print $1}' "$f")
@@ -205,5 +207,5 @@ summary "passthrough keep-alive (2)" "$WORK/passthrough-keepalive.txt"
 summary "passthrough conn-per-req (2)" "$WORK/passthrough-close.txt"
 echo "  time to route (task running → 200): median $(printf '%.2f' "$median") s, all: $(printf '%.2f ' "${routes[@]}")"
 echo "  proxy task replacements: $replaced$([[ $KILL == 1 ]] && echo ' (includes the kill)')"
-echo "  reloads of running routing tasks: $((installs - replaced)) ($installs config installs, less one at each new task's start)"
+echo "  reloads of running routing tasks: $((installs - replaced)) ($installs config installs, less one at each new task's start); of them $own a new task's own config (+new-tasks)"
 echo "  model updates (core): $updates"

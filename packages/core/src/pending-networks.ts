@@ -60,7 +60,8 @@ export function pendingNetworks(model: ClusterModel, snap: SwarmSnapshot, proxyS
   const onEveryTask = (networkId: string) => tasks.every((t) => t.addresses.some((a) => a.networkId === networkId));
   const services = new Map(snap.services.map((s) => [s.name, s]));
   const networkName = new Map(snap.networks.map((n) => [n.id, n.name]));
-  const proxyNetworkIds = new Set(model.proxyNetworks.map((name) => snap.networks.find((n) => n.name === name)?.id ?? name));
+  const networkId = new Map(snap.networks.map((n) => [n.name, n.id]));
+  const proxyNetworkIds = new Set(model.proxyNetworks.map((name) => networkId.get(name) ?? name));
   const out = new Map<string, string>();
   for (const upstream of upstreamsOf(model)) {
     for (const server of upstream.servers) {

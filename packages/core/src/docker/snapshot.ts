@@ -66,17 +66,21 @@ export function normaliseService(s: Raw, tasks: TaskSnapshot[], networkIdByName:
   };
 }
 
-/** Per service, the tasks whose container runs and whose desired state `wanted` accepts. */
-function runningTasksWhere(rawTasks: Raw[], wanted: (desiredState: unknown) => boolean): Map<string, TaskSnapshot[]> {
+/** Per service, the tasks `keep` accepts. */
+function tasksByServiceWhere(rawTasks: Raw[], keep: (t: Raw) => boolean): Map<string, TaskSnapshot[]> {
   const by = new Map<string, TaskSnapshot[]>();
   for (const t of rawTasks) {
-    if (t.Status?.State !== 'running' || !wanted(t.DesiredState)) continue;
+    if (!keep(t)) continue;
     const list = by.get(String(t.ServiceID)) ?? [];
     list.push(normaliseTask(t));
     by.set(String(t.ServiceID), list);
   }
   return by;
 }
+
+/** Per service, the tasks whose container runs and whose desired state `wanted` accepts. */
+const runningTasksWhere = (rawTasks: Raw[], wanted: (desiredState: unknown) => boolean): Map<string, TaskSnapshot[]> =>
+  tasksByServiceWhere(rawTasks, (t) => t.Status?.State === 'running' && wanted(t.DesiredState));
 
 /** Tasks that are actually running (desired running is not enough: starting tasks have no traffic yet). */
 export const runningTasksByService = (rawTasks: Raw[]): Map<string, TaskSnapshot[]> => runningTasksWhere(rawTasks, (d) => d === 'running');
@@ -90,23 +94,14 @@ export const stoppingTasksByService = (rawTasks: Raw[]): Map<string, TaskSnapsho
 /** Task states before `running`: the task is on its way up (image pull, container start). */
 const STARTING_STATES: ReadonlySet<string> = new Set(['new', 'pending', 'assigned', 'accepted', 'ready', 'preparing', 'starting']);
 
-/** Per service, the tasks meant to run that are still starting. */
-function startingTasksWhere(rawTasks: Raw[], wanted: (serviceId: string) => boolean): Map<string, TaskSnapshot[]> {
-  const by = new Map<string, TaskSnapshot[]>();
-  for (const t of rawTasks) {
-    if (t.DesiredState !== 'running' || !STARTING_STATES.has(String(t.Status?.State ?? '')) || !wanted(String(t.ServiceID))) continue;
-    const list = by.get(String(t.ServiceID)) ?? [];
-    list.push(normaliseTask(t));
-    by.set(String(t.ServiceID), list);
-  }
-  return by;
-}
+/** A task meant to run that has not started yet. */
+const isStarting = (t: Raw): boolean => t.DesiredState === 'running' && STARTING_STATES.has(String(t.Status?.State ?? ''));
 
 /** Per service, how many tasks meant to run are still starting. */
 export function startingTasksByService(rawTasks: Raw[]): Map<string, number> {
   const by = new Map<string, number>();
   for (const t of rawTasks) {
-    if (t.DesiredState !== 'running' || !STARTING_STATES.has(String(t.Status?.State ?? ''))) continue;
+    if (!isStarting(t)) continue;
     by.set(String(t.ServiceID), (by.get(String(t.ServiceID)) ?? 0) + 1);
   }
   return by;
@@ -133,7 +128,8 @@ export async function readSnapshot(docker: Docker, opts: SnapshotOptions = {}): 
   const watched = rawServices.filter((s) => opts.stoppingTasksOf?.includes(String(s.Spec?.Name ?? '')) === true).map((s) => String(s.ID));
   const stopping =
     watched.length === 0 ? new Map<string, TaskSnapshot[]>() : stoppingTasksByService((await docker.listTasks({ filters: { service: watched, 'desired-state': ['shutdown'] } })) as Raw[]);
-  const startingDetails = startingTasksWhere(rawTasks, (id) => watched.includes(id));
+  const watchedIds = new Set(watched);
+  const startingDetails = tasksByServiceWhere(rawTasks, (t) => isStarting(t) && watchedIds.has(String(t.ServiceID)));
   return {
     services: rawServices.map((s) => {
       const running = tasks.get(String(s.ID)) ?? [];
