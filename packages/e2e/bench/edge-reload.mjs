@@ -1,10 +1,13 @@
 // Edge reload benchmark, on loopback without a swarm: wrk keep-alive through each layout while the nginx
 // that routes reloads in a loop (SIGHUP, then wait for its new workers, every RELOAD_MS), and the errors
-// wrk sees, by kind. Four rows:
+// wrk sees, by kind. Five rows:
 //   single hop, HTTP     wrk → nginx (rendered, ProxyEdge = false), which reloads
 //   edge, HTTP           wrk → edge (L7, proxy-agent's config) → routing nginx (ProxyEdge), which reloads
 //   single hop, HTTPS    as above, TLS terminated by the reloading nginx
-//   edge, HTTPS          wrk → edge (L4, PROXY protocol) → routing nginx, TLS terminated there
+//   edge, HTTPS          wrk → edge (L4, PROXY protocol) → routing nginx, TLS terminated there (the
+//                        layout until 2 Dec, rendered with tlsFrontDir: null)
+//   edge + TLS front     wrk → edge (L4) → routing nginx's stream block → the task's TLS front (the proxy
+//                        agent's TlsFront, which never reloads) → routing nginx over a unix socket
 // Every process on this machine's CPUs; the backend is the demo app as a local process.
 //
 //   node packages/e2e/bench/edge-reload.mjs [DURATION_S=30] [CONNECTIONS=8] [RELOAD_MS=300]
@@ -22,7 +25,20 @@ const DURATION_S = Number(process.argv[2] ?? 30);
 const CONNECTIONS = Number(process.argv[3] ?? 8);
 const RELOAD_MS = Number(process.argv[4] ?? 300);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const PORTS = { backend: 39600, single: 39681, singleSsl: 39643, routing: 39685, routingSsl: 39645, edge: 39686, edgeSsl: 39646 };
+const PORTS = {
+  backend: 39600,
+  single: 39681,
+  singleSsl: 39643,
+  routing: 39685,
+  routingSsl: 39645,
+  edge: 39686,
+  edgeSsl: 39646,
+  front: 39687,
+  frontSsl: 39647,
+  frontEdge: 39688,
+  frontEdgeSsl: 39648,
+  frontControl: 39689,
+};
 // wrk sends the URL's host as SNI, so the TLS host is one that resolves to 127.0.0.1.
 const HOST = 'localhost';
 const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
@@ -48,9 +64,22 @@ function nginx(dir, conf) {
   return start('nginx', args);
 }
 
-/** The Signalbox config for HOST (HTTP, and HTTPS with a self-signed certificate), single hop or ProxyEdge. */
-async function routingNginx(parent, edge) {
-  const dir = path.join(parent, edge ? 'routing' : 'single');
+const quiet = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  child() {
+    return quiet;
+  },
+};
+
+/**
+ * The Signalbox config for HOST (HTTP, and HTTPS with a self-signed certificate), single hop or ProxyEdge;
+ * with `front`, as deployed since 2 Dec: TLS ends in a TLS front started as the agent does.
+ */
+async function routingNginx(parent, edge, front = false) {
+  const dir = path.join(parent, front ? 'front' : edge ? 'routing' : 'single');
   const secrets = path.join(dir, 'secrets');
   mkdirSync(secrets, { recursive: true });
   mkdirSync(path.join(dir, 'temp'));
@@ -71,8 +100,8 @@ async function routingNginx(parent, edge) {
     proxySecrets: ['cert', 'key'],
   };
   const ext = defaultExtensionConfig('default');
-  ext.TargetPort = edge ? PORTS.routing : PORTS.single;
-  ext.TargetSSLPort = edge ? PORTS.routingSsl : PORTS.singleSsl;
+  ext.TargetPort = front ? PORTS.front : edge ? PORTS.routing : PORTS.single;
+  ext.TargetSSLPort = front ? PORTS.frontSsl : edge ? PORTS.routingSsl : PORTS.singleSsl;
   ext.ProxyEdge = edge;
   ext.Config = { ...ext.Config, PidPath: path.join(dir, 'nginx.pid'), ErrorLogPath: path.join(dir, 'error.log'), AccessLogPath: '' };
   if (process.getuid?.() !== 0) ext.Config.User = '';
@@ -81,21 +110,40 @@ async function routingNginx(parent, edge) {
     tempDir: path.join(dir, 'temp'),
     proxyId: edge ? 'routing' : 'single',
     ...(edge ? { edgeTrustedFrom: ['127.0.0.0/8'] } : {}),
+    tlsFrontDir: front ? path.join(dir, 'tls-front') : null,
     ...(existsSync(STREAM_MODULE) ? { streamModulePath: STREAM_MODULE } : {}),
   }).replace(/^(\s+listen )(\d+)([ ;])/gm, '$1127.0.0.1:$2$3');
+  if (front) {
+    const { TlsFront } = await import(path.join(ROOT, 'packages/proxy-agent/dist/index.js'));
+    const tlsFront = new TlsFront({
+      dir: path.join(dir, 'tls-front'),
+      controlPort: PORTS.frontControl,
+      nginxBin: 'nginx',
+      ndkModulePath: '/usr/lib/nginx/modules/ndk_http_module.so',
+      luaModulePath: '/usr/lib/nginx/modules/ngx_http_lua_module.so',
+      testTimeoutMs: 10_000,
+      logger: quiet,
+    });
+    fronts.push(tlsFront);
+    await tlsFront.apply(conf);
+    if (!(await tlsFront.ready(10_000))) throw new Error('the TLS front did not take its certificates');
+  }
   return nginx(dir, conf);
 }
 
-async function edgeNginx(parent) {
+/** TLS fronts started, stopped at the end. */
+const fronts = [];
+
+async function edgeNginx(parent, front = false) {
   const { edgeConfig } = await import(path.join(ROOT, 'packages/proxy-agent/dist/edge.js'));
-  const dir = path.join(parent, 'edge');
+  const dir = path.join(parent, front ? 'edge-front' : 'edge');
   mkdirSync(dir);
   const conf = edgeConfig({
     upstream: '127.0.0.1',
-    httpPort: PORTS.edge,
-    httpsPort: PORTS.edgeSsl,
-    upstreamHttpPort: PORTS.routing,
-    upstreamHttpsPort: PORTS.routingSsl,
+    httpPort: front ? PORTS.frontEdge : PORTS.edge,
+    httpsPort: front ? PORTS.frontEdgeSsl : PORTS.edgeSsl,
+    upstreamHttpPort: front ? PORTS.front : PORTS.routing,
+    upstreamHttpsPort: front ? PORTS.frontSsl : PORTS.routingSsl,
     pidPath: path.join(dir, 'nginx.pid'),
     resolver: '127.0.0.1',
     tempDir: dir,
@@ -149,13 +197,16 @@ async function main() {
     if (!(await waitUntil(async () => (await status(PORTS.backend)) === 200, 20_000))) throw new Error(`backend: ${backend.errText()}`);
     const single = await routingNginx(dir, false);
     const routing = await routingNginx(dir, true);
+    const routingWithFront = await routingNginx(dir, true, true);
     await edgeNginx(dir);
-    for (const port of [PORTS.single, PORTS.edge]) if (!(await waitUntil(async () => (await status(port)) === 200, 20_000))) throw new Error(`no 200 on ${port}`);
+    await edgeNginx(dir, true);
+    for (const port of [PORTS.single, PORTS.edge, PORTS.frontEdge]) if (!(await waitUntil(async () => (await status(port)) === 200, 20_000))) throw new Error(`no 200 on ${port}`);
     const targets = [
       { name: 'single hop, HTTP', url: `http://${HOST}:${PORTS.single}/`, reloads: single },
       { name: 'edge (L7), HTTP', url: `http://${HOST}:${PORTS.edge}/`, reloads: routing },
       { name: 'single hop, HTTPS', url: `https://${HOST}:${PORTS.singleSsl}/`, reloads: single },
-      { name: 'edge (L4), HTTPS', url: `https://${HOST}:${PORTS.edgeSsl}/`, reloads: routing },
+      { name: 'edge (L4), HTTPS, TLS on the routing nginx (until 2 Dec)', url: `https://${HOST}:${PORTS.edgeSsl}/`, reloads: routing },
+      { name: 'edge (L4), HTTPS, TLS front (since 2 Dec)', url: `https://${HOST}:${PORTS.frontEdgeSsl}/`, reloads: routingWithFront },
     ];
     for (const t of targets) {
       await runWrk({ url: t.url, host: HOST, connections: CONNECTIONS, durationS: 2 }); // warm-up, no reloads
@@ -174,6 +225,7 @@ async function main() {
       process.stderr.write(`${t.name}: ${r.requests} requests, ${reloads} reloads, errors ${errors}\n`);
     }
   } finally {
+    await Promise.all(fronts.map((f) => f.stop('SIGTERM')));
     await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }

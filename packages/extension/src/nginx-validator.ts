@@ -24,6 +24,8 @@ export interface SandboxPaths {
   secretsDir: string;
   pidPath: string;
   tempDir: string;
+  /** For unix socket listeners (the TLS front's): nginx -t binds them, so their directory must exist. */
+  socketDir: string;
 }
 
 export interface NginxValidatorOptions {
@@ -190,13 +192,15 @@ export class NginxValidator implements ConfigValidator {
       }
       const tempDir = join(prefix, 'temp');
       mkdirSync(tempDir);
-      const sandbox: SandboxPaths = { prefix, secretsDir, pidPath: join(prefix, 'nginx.pid'), tempDir };
+      const socketDir = join(prefix, 'sockets');
+      mkdirSync(socketDir);
+      const sandbox: SandboxPaths = { prefix, secretsDir, pidPath: join(prefix, 'nginx.pid'), tempDir, socketDir };
       const conf = join(prefix, 'nginx.conf');
       const text = render(sandbox);
       writeFileSync(conf, text);
       if (this.asRoot) {
         chmodSync(prefix, 0o755);
-        for (const p of [prefix, secretsDir, tempDir, conf]) chownSync(p, this.uid, this.gid);
+        for (const p of [prefix, secretsDir, tempDir, socketDir, conf]) chownSync(p, this.uid, this.gid);
       }
       const args = ['-t', '-q', '-p', `${prefix}/`, '-c', conf, '-e', join(prefix, 'error.log')];
       const [cmd, ...argv] = this.wrap([this.bin, ...args], upstreamZoneBytes(text));

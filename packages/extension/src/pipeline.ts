@@ -96,7 +96,13 @@ export class Pipeline {
       this.d.render(
         model,
         { ...ext, Config: { ...ext.Config, PidPath: s.pidPath, AccessLogPath: `${s.prefix}/access.log`, ErrorLogPath: `${s.prefix}/error.log` } },
-        { ...this.d.renderOptions, secretsDir: s.secretsDir, acmeDir: s.secretsDir, tempDir: s.tempDir },
+        {
+          ...this.d.renderOptions,
+          secretsDir: s.secretsDir,
+          acmeDir: s.secretsDir,
+          tempDir: s.tempDir,
+          ...(this.d.renderOptions.tlsFrontDir === null ? {} : { tlsFrontDir: s.socketDir }),
+        },
       );
     // ACME certificates (issued by the extension, delivered to proxies over the control plane) get dummies too.
     const acmeFiles = model.virtualHosts.flatMap((v) => (v.tls?.certSecret.startsWith(ACME_FILE_PREFIX) ? [v.tls.certSecret.slice(1), v.tls.keySecret.slice(1)] : []));

@@ -854,6 +854,8 @@ interface Published {
   upstreams: Map<string, string[]>;
   streamUpstreams: Map<string, string[]>;
   passthroughMap: Map<string, string>;
+  /** Behind the edge: the TLS front's certificate map (host → files), else null. */
+  frontCertificates: Map<string, string> | null;
 }
 
 function readPublished(text: string): Published {
@@ -877,7 +879,9 @@ function readPublished(text: string): Published {
     if (m.args[2] !== '$signalbox_passthrough') continue;
     for (const e of m.block ?? []) if (e.args[0] !== 'hostnames' && e.args[0] !== 'default') passthroughMap.set(e.args[0]!.replace(/^\\/, ''), e.args[1]!);
   }
-  return { servers, upstreams: ups(http), streamUpstreams: ups(stream), passthroughMap };
+  const front = find(http, 'map').find((m) => m.args[2] === '$signalbox_tls_certificate');
+  const frontCertificates = front ? new Map((front.block ?? []).filter((e) => e.args[0] !== 'hostnames' && e.args[0] !== 'default').map((e) => [e.args[0]!.replace(/^\\/, ''), e.args[1]!])) : null;
+  return { servers, upstreams: ups(http), streamUpstreams: ups(stream), passthroughMap, frontCertificates };
 }
 
 /** Where `valid` must be routed in the published config; returns what is wrong. */
@@ -890,11 +894,14 @@ function checkValidRouted(pub: Published, valid: ValidService, snap: ServiceSnap
   const feeds = (servers: string[] | undefined) => (servers ?? []).some((s) => addrs.has(s.replace(/:\d+$/, '')));
   const upstreamOf = (proxyPass: string | undefined) => proxyPass?.replace(/^https?:\/\//, '').replace(/\/.*$/, '');
   for (const r of valid.routes) {
-    const server = pub.servers.find((s) => s.names.includes(r.host) && s.listen.some((l) => l.includes('ssl')) === r.https);
+    // HTTPS servers listen with ssl, or behind the edge in plain HTTP on the TLS front's request socket.
+    const https = (l: string[]) => l.includes('ssl') || l[0]!.startsWith('unix:');
+    const server = pub.servers.find((s) => s.names.includes(r.host) && s.listen.some(https) === r.https);
     if (!server) {
       problems.push(`${valid.shape.name}: no ${r.https ? 'https' : 'http'} server for ${r.host}`);
       continue;
     }
+    if (r.https && pub.frontCertificates && !pub.frontCertificates.has(r.host)) problems.push(`${valid.shape.name}: no certificate for ${r.host} in the TLS front's map`);
     if (server.returnAll) {
       problems.push(`${valid.shape.name}: ${r.host} answers "return ${server.returnAll.join(' ')}" for every request`);
       continue;

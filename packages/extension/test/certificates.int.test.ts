@@ -16,6 +16,9 @@ import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
 import { MemoryPublisher } from './helpers/memory-publisher.js';
 
+/** Debian builds stream as a module; behind the edge (config.toml's default) the TLS port is a stream block. */
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
 jest.setTimeout(60_000);
 
 const dir = mkdtempSync(join(tmpdir(), 'sbx-certs-'));
@@ -91,8 +94,8 @@ function setup() {
     publisher,
     served: new ServedConfigState(),
     log: createLogger('test', 'silent'),
-    renderOptions: {},
-    allowedModules: [],
+    renderOptions: { streamModulePath: STREAM_MODULE },
+    allowedModules: [STREAM_MODULE],
     readSecret: read,
   });
   return { published: publisher.published, pipeline };

@@ -12,6 +12,9 @@ import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
 import { MemoryPublisher } from './helpers/memory-publisher.js';
 
+/** Debian builds stream as a module; behind the edge (config.toml's default) the TLS port is a stream block. */
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
 jest.setTimeout(60_000);
 
 const parsed = parseConfig('[Extensions.default]\n');
@@ -48,8 +51,8 @@ function setup() {
     publisher,
     served,
     log: createLogger('test', 'silent'),
-    renderOptions: { proxyId: 'test' },
-    allowedModules: [],
+    renderOptions: { proxyId: 'test', streamModulePath: STREAM_MODULE },
+    allowedModules: [STREAM_MODULE],
   });
   return { publisher, served, pipeline };
 }
@@ -117,7 +120,15 @@ test('a config that still fails nginx -t after the exclusions is refused, not pu
   };
   const publisher = new MemoryPublisher();
   const served = new ServedConfigState();
-  const pipeline = new Pipeline({ render: renderNginxConf, validator, publisher, served, log: createLogger('test', 'silent'), renderOptions: { proxyId: 'test' }, allowedModules: [] });
+  const pipeline = new Pipeline({
+    render: renderNginxConf,
+    validator,
+    publisher,
+    served,
+    log: createLogger('test', 'silent'),
+    renderOptions: { proxyId: 'test', streamModulePath: STREAM_MODULE },
+    allowedModules: [STREAM_MODULE],
+  });
   const res = await pipeline.process(
     modelOf([
       { name: 'good', addr: '10.0.0.2' },

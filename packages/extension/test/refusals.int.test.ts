@@ -12,6 +12,9 @@ import { renderNginxConf } from '../src/render/index.js';
 import { ServedConfigState } from '../src/served-config.js';
 import { MemoryPublisher } from './helpers/memory-publisher.js';
 
+/** Debian builds stream as a module; behind the edge (config.toml's default) the TLS port is a stream block. */
+const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
 jest.setTimeout(60_000);
 
 const parsed = parseConfig('[Extensions.default]\n');
@@ -58,8 +61,8 @@ function setup() {
     publisher,
     served,
     log: createLogger('test', 'silent'),
-    renderOptions: {},
-    allowedModules: [],
+    renderOptions: { streamModulePath: STREAM_MODULE },
+    allowedModules: [STREAM_MODULE],
   });
   return { published: publisher.published, served, pipeline };
 }

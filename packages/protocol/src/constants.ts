@@ -77,3 +77,20 @@ export const UNSERVED_BEHIND_EDGE_MESSAGE = 'signalbox: no service with a runnin
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const PROXY_ID_HEADER = 'x-proxy-id';
 export const SERVER_INFO_HEADER = 'x-server-info';
+
+/**
+ * ProxyEdge: each routing proxy task runs a TLS front, a second nginx that never reloads for routes. It
+ * ends the client's TLS and keep-alive and sends each request to the routing nginx over a unix socket, so a
+ * routing reload closes no connection a client holds. Both sockets live in this directory (tmpfs).
+ */
+export const TLS_FRONT_DIR = '/run/signalbox/tls-front';
+/** The front's TLS listener, where the routing nginx's stream block sends terminated connections (PROXY header). */
+export const TLS_FRONT_SOCKET = 'tls-front.sock';
+/** The routing nginx's HTTPS servers, in plain HTTP: the front sends each decrypted request here. */
+export const TLS_REQUESTS_SOCKET = 'https.sock';
+/**
+ * The routing config names each host's certificate and key in this map (`"host" "cert-path key-path";`,
+ * `hostnames`, and a default for the default backend): the agent hands it to the front, which picks the
+ * certificate by SNI at handshake time. The routing nginx itself does not use it.
+ */
+export const TLS_CERTIFICATE_MAP = '$signalbox_tls_certificate';

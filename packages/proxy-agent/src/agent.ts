@@ -1,14 +1,14 @@
 // Wires the parts together; main.ts only adds env parsing and process signals, so tests can
 // run a whole agent in-process.
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js';
 import { buildApp, type AgentSnapshot } from './api.js';
 import { existsSync } from 'node:fs';
 import { localAddressToward, requireToken } from './control-listener.js';
-import { PATHS, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
+import { PATHS, TLS_REQUESTS_SOCKET, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
 import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections, drainPorts } from './drain.js';
@@ -21,6 +21,7 @@ import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
 import { ConfigWatcher } from './watcher.js';
+import { TlsFront } from './tls-front.js';
 import { UpstreamFailures } from './upstream-failures.js';
 import { countDrainingWorkers } from './workers.js';
 
@@ -42,6 +43,8 @@ export interface Agent {
   readonly supervisor: Supervisor;
   readonly fetcher: Fetcher | undefined;
   readonly watcher: ConfigWatcher;
+  /** The TLS front, in a routing proxy (not the edge): runs once an installed config asks for it. */
+  readonly tlsFront: TlsFront | undefined;
   readonly app: FastifyInstance;
   snapshot(): AgentSnapshot;
   /** Forward a stop signal to nginx, wait for it to exit, then shut the rest down. */
@@ -64,6 +67,8 @@ async function reportRefusal(extensionUrl: string, sha256: string, reason: strin
 export async function startAgent(options: AgentOptions, logger: Logger, tuning: AgentTuning = {}): Promise<Agent> {
   const log = (component: string): Logger => logger.child({ component });
   await mkdir(dirname(options.configPath), { recursive: true });
+  // nginx -t binds a config's unix sockets (the TLS front's, behind the edge): their directory must exist.
+  if (options.edgeUpstream === undefined) await mkdir(options.tlsFrontDir, { recursive: true });
 
   // The supervisor asks the installer to restore the file before each start, and the installer
   // reloads through the supervisor; the late binding breaks the cycle.
@@ -77,6 +82,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     maxDrainingGenerations: options.maxDrainingGenerations,
     prepare: async () => {
       await installer.ensureOnDisk();
+      // A socket file left by an nginx that did not exit cleanly would fail the bind (TLS front layout).
+      await rm(join(options.tlsFrontDir, TLS_REQUESTS_SOCKET), { force: true });
     },
     ...(tuning.restart ? { restart: tuning.restart } : {}),
     ...(tuning.confirmTimeoutMs ? { confirmTimeoutMs: tuning.confirmTimeoutMs } : {}),
@@ -92,11 +99,28 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   };
   const edge = options.edgeUpstream !== undefined;
   const persistence = options.stateDir && !edge ? new ConfigPersistence(options.stateDir, log('persist')) : undefined;
+  // Behind the edge the routing config names its certificates for the TLS front (tls-front-config.ts).
+  const tlsFront = edge
+    ? undefined
+    : new TlsFront({
+        dir: options.tlsFrontDir,
+        controlPort: options.tlsFrontPort,
+        nginxBin: options.nginxBin,
+        ndkModulePath: options.ndkModulePath,
+        luaModulePath: options.luaModulePath,
+        testTimeoutMs: options.testTimeoutMs,
+        logger: log('tls-front'),
+        stderr: nginxStderr,
+        ...(tuning.restart ? { restart: tuning.restart } : {}),
+      });
   installer = new Installer({
     configPath: options.configPath,
     runner,
     logger: log('installer'),
-    ...(persistence ? { onInstalled: (bytes: Buffer, installed: InstalledConfig) => persistence.save(bytes, installed) } : {}),
+    onInstalled: async (bytes: Buffer, installed: InstalledConfig) => {
+      await persistence?.save(bytes, installed);
+      await tlsFront?.apply(bytes.toString('utf8')).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
+    },
   });
 
   let headers: Record<string, string> = {};
@@ -167,6 +191,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     nginxRestarts: supervisor.restarts,
     drainingWorkers: countDrainingWorkers(supervisor.pid),
     upstreamFailures: upstreamFailures.list(),
+    ...(tlsFront?.state() ? { tlsFront: tlsFront.state()! } : {}),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {
@@ -286,6 +311,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     supervisor,
     fetcher,
     watcher,
+    tlsFront,
     app,
     snapshot,
     stop(signal) {
@@ -304,6 +330,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         const exited = supervisor.stop(signal);
         await Promise.all([fetcher?.stop(), watcher.stop()]);
         const info = await exited;
+        // The front's connections all came through the routing nginx's stream block, now gone.
+        await tlsFront?.stop(signal);
         // Let a running install finish its file work, but do not hang on a slow nginx -t.
         await Promise.race([installer.idle(), sleep(2000)]);
         stopControl = true;

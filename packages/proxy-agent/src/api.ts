@@ -21,6 +21,8 @@ export interface AgentSnapshot {
   /** Upstream servers nginx failed to reach, from its error log (absent when not tracked). */
   upstreamFailures?: UpstreamFailure[];
   extension?: { url: string; etag: string | undefined; lastError: string | undefined; lastContactAt: Date | undefined };
+  /** The TLS front (behind the edge), once an installed config asked for it. */
+  tlsFront?: { running: boolean; ready: boolean; lastError: string | undefined };
 }
 
 export interface ApiDeps {
@@ -32,7 +34,8 @@ export interface ApiDeps {
 
 export function isHealthy(s: AgentSnapshot): boolean {
   // A rejected candidate does not make us unhealthy: we still serve the last good config.
-  return s.nginxRunning && s.installed !== undefined;
+  // Behind the edge TLS ends in the front: the task serves HTTPS only once it holds the certificates.
+  return s.nginxRunning && s.installed !== undefined && (s.tlsFront === undefined || s.tlsFront.ready);
 }
 
 function createMetrics(snapshot: () => AgentSnapshot, defaultMetrics: boolean): Registry {
@@ -120,7 +123,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.get(PATHS.health, { ...quiet, schema: { response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } }, async (_req, reply) => {
     const s = deps.snapshot();
     if (isHealthy(s)) return { ok: true } satisfies OkBody;
-    const reason = s.installed ? 'nginx is not running' : 'no valid config installed';
+    const reason = !s.installed ? 'no valid config installed' : !s.nginxRunning ? 'nginx is not running' : `the TLS front is not ready${s.tlsFront?.lastError ? `: ${s.tlsFront.lastError}` : ''}`;
     return reply.code(503).send({ ok: false, reason } satisfies AgentUnhealthyBody);
   });
 

@@ -15,3 +15,5 @@ export * from './supervisor.js';
 export * from './upstream-failures.js';
 export * from './watcher.js';
 export * from './workers.js';
+export * from './tls-front.js';
+export * from './tls-front-config.js';

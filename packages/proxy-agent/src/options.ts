@@ -1,7 +1,7 @@
 // Agent options come from the environment once at start; a bad value stops the agent with a
 // message naming the variable, before anything is written or started.
 import { isAbsolute } from 'node:path';
-import { AGENT_PORT, API_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE, PROXY_TOKEN_FILE_ENV } from '@signalbox/protocol';
+import { AGENT_PORT, API_TOKEN_FILE_ENV, DEFAULT_PROXY_TOKEN_FILE, PROXY_TOKEN_FILE_ENV, TLS_FRONT_DIR } from '@signalbox/protocol';
 
 export interface AgentOptions {
   /** Where nginx reads its config (Interlock's ProxyConfigPath). */
@@ -49,6 +49,12 @@ export interface AgentOptions {
   readonly edgePeersPort: number;
   /** stream module for `load_module`, used when the file exists (Debian builds it dynamically). */
   readonly streamModulePath: string;
+  /**
+   * Behind the edge: the TLS front's directory (its sockets, config, pid) and the loopback port where the
+   * agent sets its certificates (tls-front.ts). The front runs when the installed config asks for it.
+   */
+  readonly tlsFrontDir: string;
+  readonly tlsFrontPort: number;
   /**
    * On a graceful stop (SIGQUIT), wait up to this long, while client connections remain on the
    * HTTP/HTTPS ports, before nginx stops: busy keep-alive connections end by a clean
@@ -162,6 +168,8 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     luaModulePath: absPath(env, 'SIGNALBOX_LUA_MODULE', '/usr/lib/nginx/modules/ngx_http_lua_module.so'),
     edgePeersPort: int(env, 'SIGNALBOX_EDGE_PEERS_PORT', 8083, 1, 65535),
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
+    tlsFrontDir: absPath(env, 'SIGNALBOX_TLS_FRONT_DIR', TLS_FRONT_DIR),
+    tlsFrontPort: int(env, 'SIGNALBOX_TLS_FRONT_PORT', 8084, 1, 65535),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
     // A task made by a core from before the proxy token names only the API token's file.

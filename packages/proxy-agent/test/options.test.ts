@@ -17,6 +17,8 @@ describe('loadOptions', () => {
       nginxBin: 'nginx',
       pidPath: '/var/run/proxy.pid',
       testTimeoutMs: 60000,
+      tlsFrontDir: '/run/signalbox/tls-front',
+      tlsFrontPort: 8084,
       taskId: '',
       maxDrainingGenerations: 0,
       logLevel: 'info',

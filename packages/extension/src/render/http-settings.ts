@@ -26,12 +26,14 @@ const FORWARDED_FOR = '$signalbox_forwarded_for';
 const FORWARDED_PROTO = '$signalbox_forwarded_proto';
 const FORWARDED_HOST = '$signalbox_forwarded_host';
 const TRUSTED_PROXY = '$signalbox_trusted_proxy';
+/** The request's scheme as the client used it, behind the TLS front. */
+const FRONT_SCHEME = '$signalbox_scheme';
 
 /**
  * X-Forwarded-* as a trusted load balancer set them, else the proxy's own view. $signalbox_trusted_proxy
  * is 1 for the TrustedProxies addresses (geo block in http.njk).
  */
-export function forwardedHeaderMaps(): MapView[] {
+export function forwardedHeaderMaps(tlsFront = false): MapView[] {
   const keep = (header: string, variable: string, own: string): MapView => ({
     source: quote(nginxVar(TRUSTED_PROXY.slice(1)), ':', nginxVar(`http_${header}`)),
     variable,
@@ -40,10 +42,14 @@ export function forwardedHeaderMaps(): MapView[] {
     entries: [{ key: quote('~^1:(?<signalbox_fwd>.+)'), value: '$signalbox_fwd' }],
     default: own,
   });
+  // Behind the TLS front the HTTPS servers get plain HTTP on a unix socket ($scheme is http there):
+  // what arrives on a unix socket came over TLS (the plain HTTP servers listen on a port).
+  const frontScheme: MapView[] = tlsFront ? [{ source: '$server_addr', variable: FRONT_SCHEME, hostnames: false, entries: [{ key: quote('~^unix:'), value: 'https' }], default: '$scheme' }] : [];
   return [
+    ...frontScheme,
     { source: TRUSTED_PROXY, variable: FORWARDED_FOR, hostnames: false, entries: [{ key: '1', value: '$proxy_add_x_forwarded_for' }], default: '$remote_addr' },
     keep('x_forwarded_host', FORWARDED_HOST, '$http_host'),
-    keep('x_forwarded_proto', FORWARDED_PROTO, '$scheme'),
+    keep('x_forwarded_proto', FORWARDED_PROTO, tlsFront ? FRONT_SCHEME : '$scheme'),
   ];
 }
 
@@ -127,6 +133,8 @@ export interface HttpBlockParts {
   serverNames: readonly string[];
   /** ProxyEdge: the routing proxy sits behind the edge. */
   edge?: boolean;
+  /** Host names keying the TLS front's certificate map (behind the edge), for the map hash sizes. */
+  mapKeys?: readonly string[];
 }
 
 /** The http block: config.toml's settings around the maps, upstreams and servers built elsewhere. */
@@ -138,6 +146,9 @@ export function httpView(t: NginxTuning, opts: RenderOptions, parts: HttpBlockPa
     tempPaths: opts.tempDir === undefined ? null : ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((kind) => ({ kind, path: quote(`${opts.tempDir}/${kind}`) })),
     serverNamesHashBucketSize: bucket,
     serverNamesHashMaxSize: hashMaxSize(parts.serverNames.length),
+    // The TLS front's certificate map is keyed by host names, as long and as many as the server names.
+    mapHashBucketSize: parts.mapKeys ? serverNamesHashBucketSize(0, parts.mapKeys) : null,
+    mapHashMaxSize: parts.mapKeys ? hashMaxSize(parts.mapKeys.length) : null,
     keepaliveTimeout: nginxTimes(t.KeepaliveTimeout, 'KeepaliveTimeout'),
     keepaliveTime: parts.edge ? EDGE_KEEPALIVE_TIME : null,
     clientMaxBodySize: nginxSize(t.ClientMaxBodySize, 'ClientMaxBodySize'),

@@ -2,7 +2,7 @@
 // terminating HTTPS servers and the passthrough hop move to (the public TLS port then belongs to the
 // stream block).
 import type { ExtensionConfig } from '@signalbox/model';
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, TLS_FRONT_SOCKET, TLS_REQUESTS_SOCKET } from '@signalbox/protocol';
 import { RenderError, port } from './quote.js';
 import { LOOPBACK } from './upstreams.js';
 import type { ListenView, RenderOptions } from './view-types.js';
@@ -53,28 +53,51 @@ export interface Listeners {
   plain: ListenView;
   /** The public TLS port, or with passthrough the loopback one behind the stream block (PROXY protocol). */
   ssl: ListenView;
-  /** real_ip_from of the HTTPS servers: the stream block's address when it sends the PROXY header. */
+  /** real_ip_from of the HTTPS servers: the stream block's address when it sends the PROXY header, the TLS front's socket behind the edge. */
   realIpFrom: string[];
+  /** real_ip_header of the HTTPS servers when not the PROXY header: behind the edge the TLS front sends the edge's client address header. */
+  realIpHeader?: string;
   /** real_ip_from of the plain HTTP servers: the edge network behind the edge, else none. */
   plainRealIpFrom: string[];
   /** real_ip_header of the plain HTTP servers: the edge's client address header (the edge is L7 there). */
   plainRealIpHeader: string;
 }
 
+/** The TLS front's two unix sockets (behind the edge), under RenderOptions.tlsFrontDir. */
+export function tlsFrontSockets(dir: string): { front: string; requests: string } {
+  const d = dir.replace(/\/+$/, '');
+  if (!/^\/[A-Za-z0-9_./-]*$/.test(d)) throw new RenderError(`invalid TLS front directory: ${JSON.stringify(dir)}`);
+  return { front: `unix:${d}/${TLS_FRONT_SOCKET}`, requests: `unix:${d}/${TLS_REQUESTS_SOCKET}` };
+}
+
 /**
  * `edgeTrusted`: behind the edge (ProxyEdge), the client address comes from the edge, trusted from these
  * addresses; null = single hop. The HTTP port gets requests from the edge's L7 forwarder with the address
- * in EDGE_CLIENT_ADDRESS_HEADER; the TLS port gets connections with a PROXY protocol header (L4).
+ * in EDGE_CLIENT_ADDRESS_HEADER. The TLS port belongs to the stream block; TLS ends in the task's TLS front,
+ * which sends each request in plain HTTP to the HTTPS servers' unix socket (`tlsFrontDir`), with the
+ * client address in the same header (docs/architecture.md, "The TLS front").
  */
-export function listeners(ports: PublicPorts, internal: InternalPorts | null, edgeTrusted: readonly string[] | null = null): Listeners {
-  const edge = edgeTrusted !== null;
+export function listeners(ports: PublicPorts, internal: InternalPorts | null, edgeTrusted: readonly string[] | null = null, tlsFrontDir?: string): Listeners {
+  const plain: ListenView = { address: String(ports.http), ssl: false, proxyProtocol: false, defaultServer: false };
+  const plainRealIpFrom = [...(edgeTrusted ?? [])];
+  if (edgeTrusted !== null && tlsFrontDir !== undefined) {
+    const sockets = tlsFrontSockets(tlsFrontDir);
+    return {
+      plain,
+      ssl: { address: sockets.requests, ssl: false, proxyProtocol: false, defaultServer: false },
+      realIpFrom: ['unix:'],
+      realIpHeader: EDGE_CLIENT_ADDRESS_HEADER,
+      plainRealIpFrom,
+      plainRealIpHeader: EDGE_CLIENT_ADDRESS_HEADER,
+    };
+  }
   return {
-    plain: { address: String(ports.http), ssl: false, proxyProtocol: false, defaultServer: false },
+    plain,
     ssl: internal
       ? { address: `${LOOPBACK}:${internal.tls}`, ssl: true, proxyProtocol: true, defaultServer: false }
-      : { address: String(ports.ssl), ssl: true, proxyProtocol: edge, defaultServer: false },
+      : { address: String(ports.ssl), ssl: true, proxyProtocol: edgeTrusted !== null, defaultServer: false },
     realIpFrom: internal ? [LOOPBACK] : [...(edgeTrusted ?? [])],
-    plainRealIpFrom: [...(edgeTrusted ?? [])],
+    plainRealIpFrom,
     plainRealIpHeader: EDGE_CLIENT_ADDRESS_HEADER,
   };
 }

@@ -10,7 +10,8 @@ import { addRedirectLocations, wholeHostReturn } from './redirects.js';
 import type { HostRedirects } from './redirects.js';
 import { certificateFiles, defaultBackendCertificate } from './tls.js';
 import { shieldedFromPassthroughWildcards } from './stream.js';
-import type { LocationView, ReturnView, ServerView } from './view-types.js';
+import { withTlsFront } from './tls-front.js';
+import type { LocationView, MapView, ReturnView, ServerView } from './view-types.js';
 
 /** Interlock answered ssl_only with a 302 (not a 301 that browsers cache for good). */
 const SSL_ONLY_STATUS = 302;
@@ -41,6 +42,8 @@ export interface ServerInput extends Omit<HostServerInput, 'toHttps'> {
   defaultBackend: Upstream | undefined;
   heldHosts: ClusterModel['heldHosts'];
   ext: Pick<ExtensionConfig, 'SSLRedirectPort' | 'PublishedSSLPort'>;
+  /** Behind the edge: TLS ends in the task's TLS front, which gets the certificates (tls-front.ts). */
+  tlsFront?: boolean;
 }
 
 export interface HttpServers {
@@ -50,6 +53,8 @@ export interface HttpServers {
   serverNames: string[];
   /** Hosts served or held here (a passthrough wildcard must not take them). */
   hostsServedHere: string[];
+  /** With the TLS front: its certificate map (TLS_CERTIFICATE_MAP). */
+  tlsCertificates: MapView | null;
 }
 
 /** ssl_only sends clients to SSLRedirectPort (e.g. 443 on a load balancer in front), else PublishedSSLPort. */
@@ -83,8 +88,10 @@ export function httpServers(input: ServerInput): HttpServers {
   const held = input.behindEdge ? heldCaughtElsewhere(heldNames, input, [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough]) : heldNames;
   for (const name of held) servers.push(...heldServers(input.listeners, name, input.behindEdge));
 
+  const front = input.tlsFront ? withTlsFront(servers) : null;
   return {
-    servers: mergeSameServers(servers),
+    servers: mergeSameServers(front ? front.servers : servers),
+    tlsCertificates: front ? front.certificates : null,
     serverNames: [...vhostNames, ...redirects.keys(), ...httpsOnlyPassthrough.filter((h) => !redirects.has(h)), ...held],
     hostsServedHere: [...vhostNames, ...held, ...redirects.keys()],
   };
@@ -123,6 +130,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       tls: certificateFiles(input.secretsDir, cert.tls, input.acmeDir),
       rejectHandshake: false,
       realIpFrom: listeners.realIpFrom,
+      ...(listeners.realIpHeader ? { realIpHeader: listeners.realIpHeader } : {}),
       returnAll: null,
       locations: locations(input.ctx),
     });
@@ -134,6 +142,7 @@ export function defaultServers(input: Pick<ServerInput, 'defaultBackend' | 'vhos
       tls: null,
       rejectHandshake: true,
       realIpFrom: listeners.realIpFrom,
+      ...(listeners.realIpHeader ? { realIpHeader: listeners.realIpHeader } : {}),
       returnAll: null,
       locations: [],
     });
@@ -192,6 +201,7 @@ export function virtualHostServers(input: HostServerInput, vh: VirtualHost): Ser
       tls: certificateFiles(input.secretsDir, vh.tls, input.acmeDir),
       rejectHandshake: false,
       realIpFrom: listeners.realIpFrom,
+      ...(listeners.realIpHeader ? { realIpHeader: listeners.realIpHeader } : {}),
       returnAll: whole,
       locations: whole ? [] : secure.sorted(),
     });
@@ -263,6 +273,7 @@ function heldServers(listeners: Listeners, host: string, behindEdge: boolean): S
       tls: null,
       rejectHandshake: true,
       realIpFrom: listeners.realIpFrom,
+      ...(listeners.realIpHeader ? { realIpHeader: listeners.realIpHeader } : {}),
       returnAll: null,
       locations: [],
     },

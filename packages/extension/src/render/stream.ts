@@ -1,8 +1,10 @@
 // The stream block for TLS passthrough: the public TLS port reads the SNI and sends each connection,
-// with a PROXY header carrying the client address, either to the terminating HTTPS servers of the http
-// block or to the passthrough hop, which strips the header and forwards the TLS stream untouched.
+// with a PROXY header carrying the client address, either to where TLS is terminated (the HTTPS servers
+// of the http block, or behind the edge the task's TLS front) or to the passthrough hop, which strips the
+// header and forwards the TLS stream untouched. Behind the edge the block is there without passthrough
+// too: the TLS port always belongs to it, and it sends every connection to the TLS front.
 import type { NginxTuning, PassthroughHost } from '@signalbox/model';
-import { mapKey, positiveInt } from './quote.js';
+import { RenderError, mapKey, positiveInt } from './quote.js';
 import { verbatim } from './config-values.js';
 import { hashBucketSize, hashMaxSize } from './hash-sizes.js';
 import type { InternalPorts } from './listeners.js';
@@ -11,12 +13,15 @@ import { INTERNAL_UPSTREAMS, LOOPBACK, internalUpstream, streamUpstreams } from 
 import type { StreamView } from './view-types.js';
 
 export interface StreamInput {
-  /** Sorted by host, one per host; not empty. */
+  /** Sorted by host, one per host; empty only behind the edge (tlsFront set). */
   passthrough: readonly PassthroughHost[];
   /** Hosts served (or held) by the http block. */
   hostsServedHere: readonly string[];
   publicSslPort: number;
-  internal: InternalPorts;
+  /** Loopback ports; null without passthrough. */
+  internal: InternalPorts | null;
+  /** Behind the edge: the TLS front's listener (`unix:…`), where terminated connections go. */
+  tlsFront?: string | undefined;
   zoneKb: number;
   /** Behind the edge: the edge network, whose PROXY header on the public TLS port is trusted; null = single hop. */
   edgeTrusted?: readonly string[] | null;
@@ -24,19 +29,46 @@ export interface StreamInput {
 
 export function streamView(t: NginxTuning, input: StreamInput): StreamView {
   const { passthrough, internal } = input;
+  const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
+  const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
+  const publicListen = { address: String(input.publicSslPort), ssl: false, proxyProtocol: input.edgeTrusted != null, defaultServer: false };
+  if (internal === null || passthrough.length === 0) {
+    if (input.tlsFront === undefined) throw new RenderError('internal error: a stream block without passthrough needs the TLS front');
+    return {
+      mapHashBucketSize: hashBucketSize(0),
+      mapHashMaxSize: hashMaxSize(0),
+      maps: [],
+      upstreams: [],
+      servers: [
+        {
+          comment: 'public TLS port: every connection to the TLS front, PROXY protocol carries the client address',
+          listen: publicListen,
+          realIpFrom: [...(input.edgeTrusted ?? [])],
+          sslPreread: false,
+          proxyProtocol: true,
+          proxyPass: input.tlsFront,
+          proxyConnectTimeout: connect,
+          proxyTimeout: idle,
+        },
+      ],
+      options: verbatim(t.TCPOptions),
+      internalTlsPort: null,
+      internalPassthroughPort: null,
+    };
+  }
   const upstreams = streamUpstreams(
     passthrough.map((p) => p.upstream),
     input.zoneKb,
   );
   upstreams.push(
-    internalUpstream(INTERNAL_UPSTREAMS.terminate, `${LOOPBACK}:${internal.tls}`, false, 'https servers of the http block'),
+    input.tlsFront
+      ? internalUpstream(INTERNAL_UPSTREAMS.terminate, input.tlsFront, false, 'the TLS front of this task')
+      : internalUpstream(INTERNAL_UPSTREAMS.terminate, `${LOOPBACK}:${internal.tls}`, false, 'https servers of the http block'),
     internalUpstream(INTERNAL_UPSTREAMS.hop, `${LOOPBACK}:${internal.hop}`, false, 'passthrough hop below'),
     internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
   );
   const shielded = shieldedFromPassthroughWildcards(passthrough, input.hostsServedHere);
   const longest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
-  const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
-  const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
   return {
     mapHashBucketSize: hashBucketSize(longest),
     mapHashMaxSize: hashMaxSize(passthrough.length + shielded.length),
@@ -64,7 +96,7 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
     servers: [
       {
         comment: 'public TLS port: route by SNI, PROXY protocol carries the client address',
-        listen: { address: String(input.publicSslPort), ssl: false, proxyProtocol: input.edgeTrusted != null, defaultServer: false },
+        listen: publicListen,
         realIpFrom: [...(input.edgeTrusted ?? [])],
         sslPreread: true,
         proxyProtocol: true,

@@ -4,9 +4,10 @@
 // stream.ts (TLS passthrough), main-view.ts. This file only puts them together, in a fixed order (the
 // order in which invalid input is found, so the same input always gets the same RenderError).
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
+import { TLS_FRONT_DIR } from '@signalbox/protocol';
 import { comment, hostName, quote } from './quote.js';
 import { DOCKER_DNS_RESOLVER, acmeChallengeMap, forwardedHeaderMaps, httpView } from './http-settings.js';
-import { listeners, pickInternalPorts, publicPorts } from './listeners.js';
+import { listeners, pickInternalPorts, publicPorts, tlsFrontSockets } from './listeners.js';
 import { eventsView, mainView } from './main-view.js';
 import { firstByKey } from './ordering.js';
 import { groupRedirects } from './redirects.js';
@@ -39,6 +40,8 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
   const upstreams = httpUpstreams(model.defaultBackend ? [...routed, model.defaultBackend] : routed, zoneKb);
 
   const internal = passthrough.length > 0 ? pickInternalPorts(ext, opts) : null;
+  // Behind the edge TLS ends in the task's TLS front (tls-front.ts), reached through the stream block.
+  const tlsFrontDir = ext.ProxyEdge && opts.tlsFrontDir !== null ? (opts.tlsFrontDir ?? TLS_FRONT_DIR) : undefined;
   // ACME hosts forward HTTP-01 challenges to the extension (model.acmeHosts, see docs/tls.md).
   const acmeHosts = new Set(model.acmeHosts ?? []);
   // Behind the edge every public listener receives a PROXY protocol header, trusted from the edge network.
@@ -49,7 +52,7 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     redirects,
     defaultBackend: model.defaultBackend,
     heldHosts: model.heldHosts,
-    listeners: listeners(ports, internal, edgeTrusted),
+    listeners: listeners(ports, internal, edgeTrusted, tlsFrontDir),
     ctx: { trustedCertificate, upstreamAlias: upstreams.alias, closeUnserved: false },
     secretsDir: opts.secretsDir,
     ...(opts.acmeDir !== undefined ? { acmeDir: opts.acmeDir } : {}),
@@ -57,18 +60,27 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
     ext,
     behindTrustedProxies: (t.TrustedProxies ?? []).length > 0,
     behindEdge: ext.ProxyEdge,
+    tlsFront: tlsFrontDir !== undefined,
   });
 
   const http = httpView(t, opts, {
-    maps: [...upstreams.stickyMaps, ...forwardedHeaderMaps(), ...(acmeHosts.size > 0 ? [acmeChallengeMap(ext, opts)] : [])],
+    maps: [
+      ...upstreams.stickyMaps,
+      ...forwardedHeaderMaps(tlsFrontDir !== undefined),
+      ...(acmeHosts.size > 0 ? [acmeChallengeMap(ext, opts)] : []),
+      ...(servers.tlsCertificates ? [servers.tlsCertificates] : []),
+    ],
     ...(acmeHosts.size > 0 ? { resolver: DOCKER_DNS_RESOLVER } : {}),
     upstreams: upstreams.upstreams,
     servers: servers.servers,
     serverNames: servers.serverNames,
     edge: ext.ProxyEdge,
+    ...(servers.tlsCertificates ? { mapKeys: servers.tlsCertificates.entries.map((e) => e.key) } : {}),
   });
 
-  const stream: StreamView | null = internal ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb, edgeTrusted }) : null;
+  const tlsFront = tlsFrontDir === undefined ? undefined : tlsFrontSockets(tlsFrontDir).front;
+  const stream: StreamView | null =
+    internal || tlsFront ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb, edgeTrusted, tlsFront }) : null;
 
   const loadModules = stream && opts.streamModulePath ? [quote(opts.streamModulePath)] : [];
 

@@ -44,6 +44,12 @@ export interface RenderOptions {
    * client address (realip). Empty = the header is parsed but the edge's address stays $remote_addr.
    */
   edgeTrustedFrom?: string[];
+  /**
+   * With ProxyEdge: the directory of the TLS front's unix sockets in the routing task (default
+   * TLS_FRONT_DIR). null: no TLS front, the routing nginx terminates TLS itself as before 2 Dec (tests and
+   * the benchmark that compares both).
+   */
+  tlsFrontDir?: string | null;
 }
 
 export interface ViewModel {
@@ -193,6 +199,9 @@ export interface HttpView {
   tempPaths: { kind: string; path: string }[] | null;
   serverNamesHashBucketSize: number;
   serverNamesHashMaxSize: number;
+  /** map_hash_* for the http block's maps: set when the TLS front's certificate map holds host names, else null. */
+  mapHashBucketSize: number | null;
+  mapHashMaxSize: number | null;
   keepaliveTimeout: string;
   /** keepalive_time (edge mode only), else null. */
   keepaliveTime: string | null;
@@ -256,6 +265,7 @@ export interface StreamView {
   servers: StreamServerView[];
   /** TCPOptions, verbatim. */
   options: string[];
-  internalTlsPort: number;
-  internalPassthroughPort: number;
+  /** Loopback ports of the terminating servers and the passthrough hop; null behind the edge without passthrough. */
+  internalTlsPort: number | null;
+  internalPassthroughPort: number | null;
 }

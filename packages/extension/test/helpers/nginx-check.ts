@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { TLS_FRONT_DIR } from '@signalbox/protocol';
 import { selfSigned } from '@signalbox/test-support';
 import { execa } from 'execa';
 
@@ -115,6 +116,9 @@ export async function nginxCheck(conf: string, opts: NginxCheckOptions): Promise
     }
 
     let text = conf.replace(secretRef, (_all, name: string) => `"${secrets}/${name}"`);
+    // nginx -t binds unix sockets (the TLS front's, behind the edge): their directory must exist.
+    await mkdir(path.join(tmp, 'sockets'));
+    text = text.replaceAll(`unix:${TLS_FRONT_DIR}/`, `unix:${tmp}/sockets/`);
     const pid = `pid "${path.join(tmp, 'nginx.pid')}";`;
     text = /^pid .*;$/m.test(text) ? text.replace(/^pid .*;$/m, pid) : `${text}\n${pid}\n`;
     const streamModule = /^load_module (?:"[^"]*|\S*)ngx_stream_module\.so"?;$/m;
