@@ -4,6 +4,7 @@
 # joined sbx-perf-net network) happen; prints non-2xx, socket errors, reloads, worker draining, proxy
 # memory and whether a WebSocket opened before the changes still echoes.
 # Run ./scripts/up.sh first. Usage: ./scripts/bench/hitless.sh [CHANGES=200] [DURATION_S=120]
+# SBX_PERF_HTTPS=1: over HTTPS (TLS ended by the routing task's TLS front), to a target serving localhost.
 # SBX_PERF_KEEP=1 keeps the target service; ./scripts/bench/cleanup.sh removes every sbx-perf-* object.
 set -euo pipefail
 # shellcheck source=SCRIPTDIR/../lib/engine.sh

@@ -5,6 +5,12 @@
 // the proxy's reloads (agent metric), how old nginx workers drain, and proxy memory across reloads.
 //
 //   node packages/e2e/bench/hitless.mjs [CHANGES=200] [DURATION_S=120]
+// SBX_PERF_HTTPS=1: wrk over HTTPS (PublishedSSLPort, TLS ended by the routing task's TLS front) to a
+// target serving `localhost` (wrk sends the URL's host as SNI) with a self-signed certificate secret.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import WebSocket from 'ws';
 import { docker, HTTP_PORT, removeService, sleep } from './lib.mjs';
 import {
@@ -26,8 +32,12 @@ import {
 
 const CHANGES = Number(process.argv[2] ?? 200);
 const DURATION_S = Number(process.argv[3] ?? 120);
-const TARGET = 'sbx-perf-hitless-target';
-const TARGET_HOST = 'hitless.perf.test';
+const HTTPS = process.env.SBX_PERF_HTTPS === '1';
+const HTTPS_PORT = Number(process.env.SIGNALBOX_HTTPS_PORT ?? 8443);
+const TARGET = HTTPS ? 'sbx-perf-hitless-tls-target' : 'sbx-perf-hitless-target';
+const TARGET_HOST = HTTPS ? 'localhost' : 'hitless.perf.test';
+const CERT_SECRET = 'sbx-perf-hitless-cert';
+const KEY_SECRET = 'sbx-perf-hitless-key';
 const CHURN = 'sbx-perf-hitless-churn-';
 const MAX_LIVE = 4;
 const SLICE_S = Number(process.env.SBX_PERF_SLICE_S ?? 10);
@@ -124,6 +134,28 @@ async function change(i, live) {
   return 'remove';
 }
 
+/** The target's certificate and key as secrets (self-signed for localhost), made once. */
+async function ensureCertificateSecrets() {
+  const have = new Set((await docker.listSecrets()).map((x) => x.Spec.Name));
+  if (have.has(CERT_SECRET) && have.has(KEY_SECRET)) return;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sbx-perf-hitless-'));
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '30', '-subj', '/CN=localhost', '-keyout', path.join(dir, 'key'), '-out', path.join(dir, 'cert')],
+      { stdio: 'ignore' },
+    );
+    for (const [name, file] of [
+      [CERT_SECRET, 'cert'],
+      [KEY_SECRET, 'key'],
+    ]) {
+      if (!have.has(name)) await docker.createSecret({ Name: name, Data: readFileSync(path.join(dir, file)).toString('base64') });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   ensureWrk();
   console.error(`hitless: preparing (load ${load()})`);
@@ -133,7 +165,9 @@ async function main() {
     .getService(TARGET)
     .inspect()
     .catch(() => undefined);
-  if (!targetExists) await docker.createService(demoSpec(TARGET, L(TARGET_HOST, { 'com.docker.lb.websocket_endpoints': '/ws' }), 2));
+  if (HTTPS) await ensureCertificateSecrets();
+  const tls = HTTPS ? { 'com.docker.lb.ssl_cert': CERT_SECRET, 'com.docker.lb.ssl_key': KEY_SECRET } : {};
+  if (!targetExists) await docker.createService(demoSpec(TARGET, L(TARGET_HOST, { 'com.docker.lb.websocket_endpoints': '/ws', ...tls }), 2));
   if (!(await routeStable(TARGET_HOST, 10, 120_000))) throw new Error(`${TARGET_HOST} never answered`);
   await sleep(3000); // let the target's own reload drain before measuring
 
@@ -183,7 +217,8 @@ async function main() {
     sampler.rollEnded();
     const m0 = safeMetrics(before.id);
     const t0 = Date.now();
-    const r = await runWrk({ url: `http://127.0.0.1:${HTTP_PORT}/`, host: TARGET_HOST, threads: 1, connections: 8, durationS, timeoutS: 5, close: CLOSE });
+    const url = HTTPS ? `https://localhost:${HTTPS_PORT}/` : `http://127.0.0.1:${HTTP_PORT}/`;
+    const r = await runWrk({ url, host: TARGET_HOST, threads: 1, connections: 8, durationS, timeoutS: 5, close: CLOSE });
     const t1 = Date.now();
     const after = await proxyContainer();
     const m1 = after && after.id === before.id ? safeMetrics(after.id) : undefined;
@@ -222,7 +257,7 @@ async function main() {
 
   console.log(`hitless benchmark — ${machine()}; load at start ${loadStart}, at end ${load()}`);
   console.log(
-    `wrk: 1 thread, 8 ${CLOSE ? 'connections, Connection: close (a new connection per request)' : 'keepalive connections'}, ${slices.length} slices of ≤${SLICE_S} s (${p(sum(slices, (x) => x.r.durationS))} s) to http://127.0.0.1:${HTTP_PORT}/ (Host ${TARGET_HOST}, 2 demo tasks)`,
+    `wrk: 1 thread, 8 ${CLOSE ? 'connections, Connection: close (a new connection per request)' : 'keepalive connections'}, ${slices.length} slices of ≤${SLICE_S} s (${p(sum(slices, (x) => x.r.durationS))} s) to ${HTTPS ? `https://localhost:${HTTPS_PORT}/` : `http://127.0.0.1:${HTTP_PORT}/`} (Host ${TARGET_HOST}, 2 demo tasks)`,
   );
   console.log(
     `changes: ${done.length} of ${CHANGES} (${Object.entries(kinds)
