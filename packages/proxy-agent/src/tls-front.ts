@@ -93,7 +93,10 @@ export class TlsFront {
   /** Certificates through the shared dict (Lua), or written into the config. */
   readonly lua: boolean;
   private supervisor: Supervisor | undefined;
-  private settings: string | undefined;
+  /** An installed config asked for the front (then the task is healthy only with it). */
+  private asked = false;
+  /** What the front's config file was generated from (settings, workers; without Lua, the certificates). */
+  private configKey: string | undefined;
   private wanted: CertificateSet | undefined;
   private confirmed: string | undefined;
   private lastError: string | undefined;
@@ -119,7 +122,8 @@ export class TlsFront {
   }
 
   state(): TlsFrontState | undefined {
-    if (this.supervisor === undefined) return undefined;
+    if (!this.asked) return undefined;
+    if (this.supervisor === undefined) return { running: false, ready: false, lastError: this.lastError };
     const running = this.supervisor.isRunning();
     const holds = !this.lua || (this.wanted !== undefined && this.confirmed === this.wanted.version);
     return { running, ready: running && holds, lastError: this.lastError };
@@ -135,6 +139,7 @@ export class TlsFront {
       return;
     }
     if (certificates === undefined) return;
+    this.asked = true;
     if (!this.lua) {
       if (this.supervisor === undefined) this.log.warn('no Lua module in this nginx: certificates are written into the TLS front config, and a change of them reloads it');
       await this.ensureRunning(tlsFrontSettings(routingConfig), workerProcesses(routingConfig), certificates);
@@ -151,8 +156,8 @@ export class TlsFront {
 
   /** `certificates`: without Lua, they are part of the config. */
   private async ensureRunning(settings: string[], workers: string, certificates?: TlsFrontCertificates): Promise<void> {
-    const text = JSON.stringify([workers, settings, certificates ? [...certificates.hosts] : null, certificates?.fallback ?? null]);
-    if (this.supervisor && this.settings === text) return;
+    const key = JSON.stringify([workers, settings, certificates ? [...certificates.hosts] : null, certificates?.fallback ?? null]);
+    if (this.supervisor && this.configKey === key) return;
     await mkdir(this.o.dir, { recursive: true });
     const lua = this.lua
       ? {
@@ -175,7 +180,7 @@ export class TlsFront {
     }
     await writeFile(this.configPath, conf);
     await rm(tmp, { force: true });
-    this.settings = text;
+    this.configKey = key;
     if (this.supervisor === undefined) {
       // A socket left by a front that did not exit cleanly would fail the bind.
       await rm(path.join(this.o.dir, TLS_FRONT_SOCKET), { force: true });

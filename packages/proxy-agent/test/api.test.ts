@@ -45,6 +45,14 @@ describe('GET /v1/health', () => {
     const r = await app(snapshot({ installed: undefined })).inject({ url: '/v1/health' });
     expect(r.statusCode).toBe(503);
   });
+
+  it('behind the edge, is 503 until the TLS front runs and holds the certificates, naming why', async () => {
+    const notYet = await app(snapshot({ tlsFront: { running: true, ready: false, lastError: 'cannot set the TLS front’s certificates: fetch failed' } })).inject({ url: '/v1/health' });
+    expect(notYet.statusCode).toBe(503);
+    expect(notYet.json()).toEqual({ ok: false, reason: 'the TLS front is not ready: cannot set the TLS front’s certificates: fetch failed' });
+    const ready = await app(snapshot({ tlsFront: { running: true, ready: true, lastError: undefined } })).inject({ url: '/v1/health' });
+    expect(ready.statusCode).toBe(200);
+  });
 });
 
 describe('GET /v1/status', () => {

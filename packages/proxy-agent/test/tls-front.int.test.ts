@@ -196,3 +196,34 @@ describe.each([
     T,
   );
 });
+
+describe('TLS front that cannot start', () => {
+  it(
+    'leaves the task unhealthy (not ready, with the reason) instead of serving HTTPS without a terminator',
+    async () => {
+      const { dir, cleanup } = await makeTempDir('sb-front-bad-');
+      try {
+        const secrets = path.join(dir, 'secrets');
+        await mkdir(secrets);
+        await certificate(secrets, 'alpha');
+        // /bin/false as nginx: every `nginx -t` of the front's config fails.
+        const front = new TlsFront({
+          dir: path.join(dir, 'front'),
+          controlPort: nextPort++,
+          nginxBin: '/bin/false',
+          ndkModulePath: NDK,
+          luaModulePath: LUA,
+          testTimeoutMs: 5000,
+          logger: silentLogger,
+        });
+        expect(front.state()).toBeUndefined();
+        await expect(front.apply(routingConfig(secrets, { 'alpha.test': 'alpha' }, null))).rejects.toThrow(/fails nginx -t/);
+        expect(front.state()).toEqual({ running: false, ready: false, lastError: expect.stringMatching(/fails nginx -t/) });
+        await front.stop('SIGTERM');
+      } finally {
+        await cleanup();
+      }
+    },
+    T,
+  );
+});
