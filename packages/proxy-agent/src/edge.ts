@@ -61,6 +61,25 @@ const LONG_TIMEOUT = '3600s';
  */
 const HEADER_BUFFERS = '8 64k';
 
+/**
+ * http-level directives of an nginx in front of the routing nginx (the edge, and the TLS front): any body
+ * size, streamed both ways, headers as sent, so the routing nginx's configured limits are the ones that apply.
+ */
+export const TRANSPARENT_HTTP = `    client_max_body_size 0;
+    client_body_timeout ${LONG_TIMEOUT};
+    send_timeout ${LONG_TIMEOUT};
+    large_client_header_buffers ${HEADER_BUFFERS};
+    underscores_in_headers on;
+    ignore_invalid_headers off;
+    proxy_request_buffering off;
+    proxy_buffering off;
+    proxy_buffer_size 64k;
+    proxy_buffers 4 64k;
+    proxy_redirect off;
+    proxy_pass_header Server;
+    proxy_pass_header Date;
+`;
+
 /** The debug headers a routing proxy puts on its answers (HideInfoHeaders leaves out those that describe it). */
 function unansweredHeaders(p: EdgeParams): string {
   const headers = [[REQUEST_ID_HEADER, '$request_id']];
@@ -177,20 +196,7 @@ ${p.pool ? poolBlock(p.pool) : ''}
     keepalive_requests 10000;
 
     # Transparent: any body size, streamed both ways, headers as sent (the routing proxies set the limits).
-    client_max_body_size 0;
-    client_body_timeout ${LONG_TIMEOUT};
-    send_timeout ${LONG_TIMEOUT};
-    large_client_header_buffers ${HEADER_BUFFERS};
-    underscores_in_headers on;
-    ignore_invalid_headers off;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_buffer_size 64k;
-    proxy_buffers 4 64k;
-    proxy_redirect off;
-    proxy_pass_header Server;
-    proxy_pass_header Date;
-
+${TRANSPARENT_HTTP}
     # Without the pool, and for every request with a body or an upgrade, one upstream connection per
     # request, never reused: a routing proxy that reloads closes its idle connections, and nginx retries a
     # request that fails on a reused connection only when it is idempotent (a POST would get a 502). A

@@ -10,6 +10,7 @@
 //
 // Certificates are picked at handshake time by SNI from a shared dict the agent fills (tls-front.ts), so
 // a new host, or a host moving to another certificate, changes nothing in this file.
+import { TRANSPARENT_HTTP } from './edge.js';
 import { EDGE_CLIENT_ADDRESS_HEADER, TLS_CERTIFICATE_MAP, TLS_FRONT_SOCKET, TLS_REQUESTS_SOCKET } from '@signalbox/protocol';
 
 /** Where the agent sets the certificates (PUT) and reads their version (GET), on the front's loopback. */
@@ -284,20 +285,7 @@ ${temp}
     # From the routing config: TLS protocols, ciphers, session cache, keep-alive limits.
 ${settings}
     # Transparent: any body size, streamed both ways, headers as sent (the routing nginx sets the limits).
-    client_max_body_size 0;
-    client_body_timeout 3600s;
-    send_timeout 3600s;
-    large_client_header_buffers 8 64k;
-    underscores_in_headers on;
-    ignore_invalid_headers off;
-    proxy_request_buffering off;
-    proxy_buffering off;
-    proxy_buffer_size 64k;
-    proxy_buffers 4 64k;
-    proxy_redirect off;
-    proxy_pass_header Server;
-    proxy_pass_header Date;
-    proxy_http_version 1.1;
+${TRANSPARENT_HTTP}    proxy_http_version 1.1;
     proxy_connect_timeout 5s;
     proxy_read_timeout 3600s;
     proxy_send_timeout 3600s;
