@@ -286,6 +286,8 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
           ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
           // Swarm fills it in per task: the extension names replaced tasks that must not install a config.
           'SIGNALBOX_TASK_ID={{.Task.ID}}',
+          // tasks.<service> in DNS: whether another routing task serves while this one checks its backends.
+          'SIGNALBOX_SERVICE_NAME={{.Service.Name}}',
         ],
         // One volume per node: a restarted task starts from the newest config this node ran. Then the
         // named volumes of ProxyMounts, e.g. for an access log file that outlives the task.

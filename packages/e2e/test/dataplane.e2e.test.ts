@@ -37,6 +37,7 @@ const P = 'sbx-dp-';
 const NET_KEEP = `${P}keep-net`;
 const NET_NEW = `${P}new-net`;
 const NET_FLAP = `${P}flap-net`;
+const NET_DARK = `${P}dark-net`;
 const KEEP = `${P}keep`;
 const host = (name: string) => `${name}.dp.test`;
 const labels = (name: string, network: string) => ({ 'com.docker.lb.hosts': host(name), 'com.docker.lb.port': '80', 'com.docker.lb.network': network });
@@ -122,7 +123,7 @@ afterAll(async () => {
   for (const name of mine) await removeService(name);
   const secrets = ((await docker.listSecrets({ filters: { name: [P] } })) as { Spec: { Name: string } }[]).map((x) => x.Spec.Name).filter((n) => n.startsWith(P));
   for (const name of secrets) await waitFor(`secret ${name} removed`, () => removeSecret(name), 180_000, 1000).catch((e: Error) => console.warn(e.message));
-  for (const n of [NET_KEEP, NET_NEW, NET_FLAP]) await waitFor(`network ${n} removed`, () => removeNetwork(n), 150_000, 1000).catch((e: Error) => console.warn(e.message));
+  for (const n of [NET_KEEP, NET_NEW, NET_FLAP, NET_DARK]) await waitFor(`network ${n} removed`, () => removeNetwork(n), 150_000, 1000).catch((e: Error) => console.warn(e.message));
 }, 300_000);
 
 test('a new app on a new network, then removed: the proxy is replaced behind the edge and another app loses 0 requests', async () => {
@@ -169,6 +170,72 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
   expect(keepAlive.failed).toEqual([]);
   expect(fresh.ok).toBeGreaterThan(50);
   expect(keepAlive.ok).toBeGreaterThan(50);
+});
+
+/**
+ * While `fn` runs, every routing proxy container that starts has its connections to the apps (port 80,
+ * not loopback) dropped for its first `darkMs`: what a new task on another node sees while swarm's gossip
+ * has not yet brought it the overlay entries of the backends (seen in CI on the multi-node swarm). The rule
+ * goes into the container's network namespace the moment the engine reports the start. Returns how many
+ * SYNs each rule dropped, so a test knows the path really was dark.
+ */
+async function withDarkStarts<T>(darkMs: number, fn: () => Promise<T>): Promise<{ result: T; darkened: { container: string; dropped: number }[] }> {
+  const rule = ['OUTPUT', '!', '-o', 'lo', '-p', 'tcp', '--dport', '80', '--syn', '-j', 'DROP'];
+  const darken = async (container: string) => {
+    const pid = Number(((await docker.getContainer(container).inspect()) as { State: { Pid: number } }).State.Pid);
+    const netns = [`--net=/proc/${pid}/ns/net`, 'iptables', '-w'];
+    const added = await run('nsenter', [...netns, '-I', ...rule]);
+    if (added.code !== 0) throw new Error(`cannot darken ${container}: ${added.stderr}`);
+    await sleep(darkMs);
+    const listed = await run('nsenter', [...netns, '-L', 'OUTPUT', '-v', '-x', '-n']);
+    const dropped = Number(/^\s*(\d+)\s+\d+\s+DROP/m.exec(listed.stdout)?.[1] ?? 0);
+    await run('nsenter', [...netns, '-D', ...rule]);
+    return { container, dropped };
+  };
+  const events = (await docker.getEvents({ filters: { type: ['container'], event: ['start'], label: [`com.docker.swarm.service.name=${PROXY_SERVICE}`] } })) as NodeJS.ReadableStream & {
+    destroy(): void;
+  };
+  const jobs: Promise<{ container: string; dropped: number }>[] = [];
+  events.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n').filter(Boolean)) jobs.push(darken(String((JSON.parse(line) as { id: string }).id)));
+  });
+  try {
+    const result = await fn();
+    return { result, darkened: await Promise.all(jobs) };
+  } finally {
+    events.destroy();
+  }
+}
+
+test('a new routing task whose path to the apps is dark for its first seconds takes no traffic until it answers: another app loses 0 requests', async () => {
+  const app = `${P}dark`;
+  const before = await runningTaskIds(PROXY_SERVICE);
+  const { result, fresh, keepAlive } = await underTwoLoads(host(KEEP), () =>
+    explainingFailure([app], () =>
+      withDarkStarts(6000, async () => {
+        await ensureNetwork(NET_DARK);
+        await createDemoService({ name: app, networks: [NET_DARK], labels: labels(app, NET_DARK) });
+        await answers(app);
+        await settled();
+        await sleep(2000);
+      }),
+    ),
+  );
+  const joined = await runningTaskIds(PROXY_SERVICE);
+  const newTasks = joined.filter((t) => !before.includes(t));
+  const waited = (await Promise.all(newTasks.map(taskLogs))).flat().filter((l) => l.msg === 'waiting for upstreams to answer a connect before taking traffic');
+  console.log(
+    `dark start: ${JSON.stringify(result.darkened)} SYNs dropped; ${waited.length} task(s) waited; ${KEEP}: ${fresh.ok} ok / failed ${JSON.stringify(fresh.failed)}; keep-alive ${keepAlive.ok} ok / failed ${JSON.stringify(keepAlive.failed)}`,
+  );
+  // The path was dark (the agent's own probes at least hit the rule), and the new task waited it out ...
+  expect(newTasks.length).toBeGreaterThanOrEqual(1);
+  expect(result.darkened.some((d) => d.dropped > 0)).toBe(true);
+  expect(waited.length).toBeGreaterThanOrEqual(1);
+  // ... so no client of another app was sent to it early (without the wait: 504s, then 502s for 10 s).
+  expect(fresh.failed).toEqual([]);
+  expect(keepAlive.failed).toEqual([]);
+  expect(fresh.ok).toBeGreaterThan(50);
+  await removeService(app);
 });
 
 test('a flap: the last service on a network removed and another created on it at once: the proxy is not replaced, another app loses 0 requests', async () => {

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { localAddressToward, requireToken } from './control-listener.js';
 import { PATHS, TLS_REQUESTS_SOCKET, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
 import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
+import { BackendReach, healthyTasksListed, type BackendReachOptions } from './backend-reach.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections, drainPorts } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
@@ -35,6 +36,8 @@ export interface AgentTuning {
   /** false: build the API but do not bind a port (use app.inject). */
   listen?: boolean;
   defaultMetrics?: boolean;
+  /** Probe timings (the cap is options.backendWaitMs). */
+  backendReach?: Partial<Omit<BackendReachOptions, 'logger' | 'maxWaitMs'>>;
 }
 
 export interface Agent {
@@ -113,12 +116,22 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         stderr: nginxStderr,
         ...(tuning.restart ? { restart: tuning.restart } : {}),
       });
+  // A routing task takes traffic once its backends answer (backend-reach.ts); the edge has none.
+  const backendReach = edge
+    ? undefined
+    : new BackendReach({
+        logger: log('backend-reach'),
+        maxWaitMs: options.backendWaitMs,
+        ...(options.serviceName ? { othersServe: healthyTasksListed(options.serviceName, options.edgeResolver) } : {}),
+        ...tuning.backendReach,
+      });
   installer = new Installer({
     configPath: options.configPath,
     runner,
     logger: log('installer'),
     onInstalled: async (bytes: Buffer, installed: InstalledConfig) => {
       await persistence?.save(bytes, installed);
+      backendReach?.watch(bytes.toString('utf8'));
       await tlsFront?.apply(bytes.toString('utf8')).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
     },
   });
@@ -192,6 +205,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     drainingWorkers: countDrainingWorkers(supervisor.pid),
     upstreamFailures: upstreamFailures.list(),
     ...(tlsFront?.state() ? { tlsFront: tlsFront.state()! } : {}),
+    ...(backendReach ? { backendReach: backendReach.state() } : {}),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {
@@ -327,6 +341,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         }
         // Signal nginx first so its shutdown starts at once; no new candidates meanwhile.
         peers?.stop();
+        backendReach?.stop();
         const exited = supervisor.stop(signal);
         await Promise.all([fetcher?.stop(), watcher.stop()]);
         const info = await exited;

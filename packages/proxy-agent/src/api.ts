@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentStatusBody, AgentUnhealthyBody, OkBody, UpstreamFailure } from '@signalbox/protocol';
 import { PATHS, agentStatusBodySchema, agentUnhealthyBodySchema, okBodySchema } from '@signalbox/protocol';
+import type { BackendReachState } from './backend-reach.js';
 import type { FailureRecord, InstalledConfig } from './installer.js';
 
 export interface AgentSnapshot {
@@ -23,6 +24,8 @@ export interface AgentSnapshot {
   extension?: { url: string; etag: string | undefined; lastError: string | undefined; lastContactAt: Date | undefined };
   /** The TLS front (behind the edge), once an installed config asked for it. */
   tlsFront?: { running: boolean; ready: boolean; lastError: string | undefined };
+  /** A routing task's first check that its upstreams answer (backend-reach.ts). */
+  backendReach?: BackendReachState;
 }
 
 export interface ApiDeps {
@@ -35,7 +38,16 @@ export interface ApiDeps {
 export function isHealthy(s: AgentSnapshot): boolean {
   // A rejected candidate does not make us unhealthy: we still serve the last good config.
   // Behind the edge TLS ends in the front: the task serves HTTPS only once it holds the certificates.
-  return s.nginxRunning && s.installed !== undefined && (s.tlsFront === undefined || s.tlsFront.ready);
+  // A new routing task takes traffic once its upstreams answer, so nginx does not mark them failed.
+  return s.nginxRunning && s.installed !== undefined && (s.tlsFront === undefined || s.tlsFront.ready) && (s.backendReach === undefined || s.backendReach.ready);
+}
+
+function unhealthyReason(s: AgentSnapshot): string {
+  if (!s.installed) return 'no valid config installed';
+  if (!s.nginxRunning) return 'nginx is not running';
+  if (s.tlsFront !== undefined && !s.tlsFront.ready) return `the TLS front is not ready${s.tlsFront.lastError ? `: ${s.tlsFront.lastError}` : ''}`;
+  const r = s.backendReach;
+  return `waiting for upstreams to answer a connect: ${r?.waiting ?? 0} not yet${r?.example ? `, e.g. ${r.example}` : ''}`;
 }
 
 function createMetrics(snapshot: () => AgentSnapshot, defaultMetrics: boolean): Registry {
@@ -123,8 +135,7 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   app.get(PATHS.health, { ...quiet, schema: { response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } }, async (_req, reply) => {
     const s = deps.snapshot();
     if (isHealthy(s)) return { ok: true } satisfies OkBody;
-    const reason = !s.installed ? 'no valid config installed' : !s.nginxRunning ? 'nginx is not running' : `the TLS front is not ready${s.tlsFront?.lastError ? `: ${s.tlsFront.lastError}` : ''}`;
-    return reply.code(503).send({ ok: false, reason } satisfies AgentUnhealthyBody);
+    return reply.code(503).send({ ok: false, reason: unhealthyReason(s) } satisfies AgentUnhealthyBody);
   });
 
   app.get(PATHS.status, { ...quiet, schema: { response: { 200: agentStatusBodySchema } } }, async () => {

@@ -55,6 +55,10 @@ export interface AgentOptions {
    */
   readonly tlsFrontDir: string;
   readonly tlsFrontPort: number;
+  /** A routing task reports healthy once every upstream answers a connect, or after this long (0: at once). */
+  readonly backendWaitMs: number;
+  /** The routing proxies' service (swarm fills it in): its healthy tasks are `tasks.NAME` in DNS. */
+  readonly serviceName: string;
   /**
    * On a graceful stop (SIGQUIT), wait up to this long, while client connections remain on the
    * HTTP/HTTPS ports, before nginx stops: busy keep-alive connections end by a clean
@@ -138,6 +142,13 @@ function taskIdOf(env: Env): string {
   return raw;
 }
 
+/** SIGNALBOX_SERVICE_NAME: a swarm service name (letters, digits, '-', '_', '.'), or '' when unset. */
+function serviceNameOf(env: Env): string {
+  const raw = str(env, 'SIGNALBOX_SERVICE_NAME', '');
+  if (raw !== '' && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(raw)) throw new OptionsError(`SIGNALBOX_SERVICE_NAME: "${raw}" is not a swarm service name (as {{.Service.Name}} gives)`);
+  return raw;
+}
+
 export function loadOptions(env: Env = process.env): AgentOptions {
   const logLevel = str(env, 'SIGNALBOX_LOG_LEVEL', 'info');
   if (!LOG_LEVELS.has(logLevel)) {
@@ -170,6 +181,8 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     streamModulePath: absPath(env, 'SIGNALBOX_STREAM_MODULE', '/usr/lib/nginx/modules/ngx_stream_module.so'),
     tlsFrontDir: absPath(env, 'SIGNALBOX_TLS_FRONT_DIR', TLS_FRONT_DIR),
     tlsFrontPort: int(env, 'SIGNALBOX_TLS_FRONT_PORT', 8084, 1, 65535),
+    backendWaitMs: int(env, 'SIGNALBOX_BACKEND_WAIT_MS', 10_000, 0, 120_000),
+    serviceName: serviceNameOf(env),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
     // A task made by a core from before the proxy token names only the API token's file.

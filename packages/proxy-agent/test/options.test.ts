@@ -10,8 +10,10 @@ describe('loadOptions', () => {
       bootstrapConfigName: '',
       extensionUrl: undefined,
       pollWaitSeconds: 30,
+      serviceName: '',
       agentHost: '127.0.0.1',
       agentPort: 8082,
+      backendWaitMs: 10000,
       httpPort: 80,
       httpsPort: undefined,
       nginxBin: 'nginx',
@@ -88,6 +90,8 @@ describe('loadOptions', () => {
     [{ SIGNALBOX_BOOTSTRAP_CONFIG: '/etc/nginx/nginx.conf' }, /must differ/],
     // An unexpanded template (the service was made by hand, not by core) is a clear error.
     [{ SIGNALBOX_TASK_ID: '{{.Task.ID}}' }, /SIGNALBOX_TASK_ID: "\{\{\.Task\.ID\}\}" is not a swarm task ID/],
+    [{ SIGNALBOX_SERVICE_NAME: '{{.Service.Name}}' }, /SIGNALBOX_SERVICE_NAME: "\{\{\.Service\.Name\}\}" is not a swarm service name/],
+    [{ SIGNALBOX_BACKEND_WAIT_MS: '-1' }, /SIGNALBOX_BACKEND_WAIT_MS/],
   ])('rejects %j', (env, message) => {
     expect(() => loadOptions(env)).toThrow(OptionsError);
     expect(() => loadOptions(env)).toThrow(message);
