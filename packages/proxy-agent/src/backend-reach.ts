@@ -160,7 +160,8 @@ export class BackendReach {
         this.o.logger.warn({ ms: elapsed, waiting: waiting.length, example: this.state().example }, 'some upstreams still answer nothing: taking traffic anyway (the wait is capped)');
         return;
       }
-      if (this.o.othersServe && !(await this.o.othersServe())) {
+      // Asked only once a round of probes left something waiting: the usual start needs no lookup.
+      if (round > 0 && this.o.othersServe && !(await this.o.othersServe())) {
         this.latched = true;
         this.o.logger.info({ ms: elapsed, waiting: waiting.length }, 'no other routing task serves: taking traffic without waiting for upstreams');
         return;

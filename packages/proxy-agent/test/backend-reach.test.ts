@@ -131,3 +131,19 @@ test('no other routing task serves (the only one restarted): opens at once; whil
   others = false;
   await until(() => rolling.state().ready);
 });
+
+test('a start where every upstream answers at once asks DNS nothing', async () => {
+  let lookups = 0;
+  const gate = new BackendReach({
+    logger,
+    probe: fakeProbe(new Map([['10.0.1.5:80', 'answered']])).probe,
+    othersServe: async () => {
+      lookups++;
+      return true;
+    },
+  });
+  gate.watch(conf({ u_a: ['10.0.1.5:80'] }));
+  await gate.settled();
+  expect(gate.state().ready).toBe(true);
+  expect(lookups).toBe(0);
+});
