@@ -235,7 +235,10 @@ test('a new routing task whose path to the apps is dark for its first seconds ta
   expect(fresh.failed).toEqual([]);
   expect(keepAlive.failed).toEqual([]);
   expect(fresh.ok).toBeGreaterThan(50);
+  // Leave the proxy as the next test expects it: off NET_DARK (after ProxyNetworkDetachDelay) and settled.
   await removeService(app);
+  await waitFor('proxy left the dark network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_DARK), 150_000, 250);
+  await settled();
 });
 
 test('a flap: the last service on a network removed and another created on it at once: the proxy is not replaced, another app loses 0 requests', async () => {
