@@ -192,7 +192,21 @@ describe('placement', () => {
       240_000,
       500,
     );
-    expect((await client.get({ addr: addrOf(only), port: 8080 }, 'lb.mn.test')).status).toBe(200);
+    // The edge follows ProxyConstraints too (stop-first in host mode): its update is its own, and the CI
+    // run of b1bca5f asked w2's port while it was still under way (no answer).
+    const edge = `${SERVICES.proxy}-edge`;
+    await until(
+      `one edge, on ${only}`,
+      async () => {
+        const info = (await mgr.getService(edge).inspect()) as Raw;
+        const live = running(await tasksOf(mgr, edge));
+        if (info.UpdateStatus?.State !== 'updating' && live.length === 1 && live[0]!.node === only) return true;
+        throw new Error(`edge update ${info.UpdateStatus?.State}, running on ${live.map((t) => t.node).join(' ')}`);
+      },
+      120_000,
+      500,
+    );
+    await until(`lb.mn.test through ${only}`, async () => (await client.get({ addr: addrOf(only), port: 8080 }, 'lb.mn.test')).status === 200, 15_000, 250);
     const gone = proxyWorkers[0]!;
     expect((await client.get({ addr: addrOf(gone), port: 8080 }, 'lb.mn.test')).status).toBe(0);
 
