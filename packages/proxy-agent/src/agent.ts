@@ -131,8 +131,9 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     logger: log('installer'),
     onInstalled: async (bytes: Buffer, installed: InstalledConfig) => {
       await persistence?.save(bytes, installed);
-      backendReach?.watch(bytes.toString('utf8'));
-      await tlsFront?.apply(bytes.toString('utf8')).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
+      const text = bytes.toString('utf8');
+      backendReach?.watch(text);
+      await tlsFront?.apply(text).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
     },
   });
 
