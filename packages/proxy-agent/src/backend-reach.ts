@@ -99,7 +99,6 @@ export class BackendReach {
   /** Servers that answered once: their path works. */
   private readonly answered = new Set<string>();
   private latched = false;
-  private waitingNames: string[] = [];
   private loop: Promise<void> | undefined;
   private stopped = false;
 
@@ -121,15 +120,15 @@ export class BackendReach {
   watch(conf: string): void {
     if (this.latched || this.stopped) return;
     this.upstreams = upstreamServers(conf);
-    this.waitingNames = this.unreached();
     this.loop ??= this.run().finally(() => (this.loop = undefined));
   }
 
   state(): BackendReachState {
     if (this.latched) return { ready: true, waiting: 0, example: undefined };
-    const name = this.waitingNames[0];
+    const waiting = this.unreached();
+    const name = waiting[0];
     const example = name === undefined ? undefined : `${name} (${(this.upstreams.get(name) ?? []).map(key).join(', ')})`;
-    return { ready: false, waiting: this.waitingNames.length, example };
+    return { ready: false, waiting: waiting.length, example };
   }
 
   /** Settles once the gate is open (for tests and shutdown). */
@@ -148,7 +147,6 @@ export class BackendReach {
   private async run(): Promise<void> {
     for (let round = 0; !this.latched && !this.stopped; round++) {
       const waiting = this.unreached();
-      this.waitingNames = waiting;
       const elapsed = this.o.now() - this.startedAt;
       if (waiting.length === 0) {
         this.latched = true;

@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { startAgent, type Agent } from '../src/agent.js';
 import { loadOptions } from '../src/options.js';
 import { isAlive, listChildren, readCmdline } from '../src/nginx.js';
-import { makeTempDir, silentLogger } from './helpers.js';
+import { makeTempDir, silentLogger, smallNginxConfig } from './helpers.js';
 
 // Per-test time limit (the `jest` object is not a global under ESM).
 const T = 60_000;
@@ -44,20 +44,16 @@ async function killLeftovers(): Promise<void> {
 }
 
 function config(dir: string, port: number, body: string, extra = ''): string {
-  return `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    server {
+  return smallNginxConfig(
+    dir,
+    `    server {
         listen 127.0.0.1:${port};
         location / { default_type text/plain; return 200 "${body}\\n"; }
         location = /signalbox-health { return 200; }
 ${extra}
     }
-}
-`;
+`,
+  );
 }
 
 /** A fresh connection per request: a reused keep-alive connection could reach a draining old worker. */

@@ -9,7 +9,7 @@ import { execa } from 'execa';
 import { startAgent, type Agent } from '../src/agent.js';
 import { tcpProbe, type Probe } from '../src/backend-reach.js';
 import { loadOptions } from '../src/options.js';
-import { makeTempDir, silentLogger } from './helpers.js';
+import { makeTempDir, silentLogger, smallNginxConfig } from './helpers.js';
 
 const T = 60_000;
 const NGINX = '/usr/sbin/nginx';
@@ -78,20 +78,16 @@ describe('an agent on real nginx', () => {
 
   /** A routing config with two upstreams on "app network" addresses (10.99.0.x; loopback ones are the task's own hops and not probed). */
   function routingConfig(dir: string): string {
-    return `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 64; }
-http {
-    access_log off;
-    upstream u_up { server 10.99.0.1:${listeningPort} max_fails=1 fail_timeout=10s; }
+    return smallNginxConfig(
+      dir,
+      `    upstream u_up { server 10.99.0.1:${listeningPort} max_fails=1 fail_timeout=10s; }
     upstream u_late { server 10.99.0.2:${droppedPort} max_fails=1 fail_timeout=10s; }
     server {
         listen 127.0.0.1:${HTTP_PORT};
         location / { proxy_pass http://u_up; }
     }
-}
-`;
+`,
+    );
   }
 
   async function start(waitMs: number): Promise<Agent> {

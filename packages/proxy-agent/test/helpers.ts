@@ -56,3 +56,15 @@ export class FakeRunner implements NginxRunner {
     return this.reloadResult;
   }
 }
+
+/** A small config for tests on real nginx: one worker, its pid in `dir`, errors to stderr; `http` is the http block's body after `access_log off;`. */
+export function smallNginxConfig(dir: string, http: string): string {
+  return `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log stderr warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+${http}}
+`;
+}
