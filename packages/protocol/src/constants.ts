@@ -59,6 +59,12 @@ export const PATHS = {
  */
 export const EDGE_CLIENT_ADDRESS_HEADER = 'X-Signalbox-Client-Address';
 
+/**
+ * The path an operator's load balancer checks on each node's published HTTP port: every proxy's default
+ * server answers it (routing proxy, builtin config), and the edge passes it on, or fails it while it stops.
+ */
+export const LB_HEALTH_PATH = '/signalbox-health';
+
 /** A routing proxy's answer in single hop for a host no service is routed for. */
 export const UNKNOWN_HOST_MESSAGE = 'signalbox: no service is routed for this host';
 

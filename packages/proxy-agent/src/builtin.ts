@@ -2,6 +2,8 @@
 // listens, answers 503 (so clients see "not ready" rather than a refused connection) and
 // passes its own health check.
 
+import { LB_HEALTH_PATH } from '@signalbox/protocol';
+
 export const BUILTIN_CONFIG_NAME = 'signalbox-builtin';
 
 export interface BuiltinParams {
@@ -37,7 +39,7 @@ http {
     server {
         listen ${httpPort} default_server;
 
-        location = /signalbox-health {
+        location = ${LB_HEALTH_PATH} {
             default_type text/plain;
             return 200 "ok\\n";
         }

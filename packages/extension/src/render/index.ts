@@ -5,7 +5,7 @@ import { MAIN_TEMPLATE, defaultTemplatesDir, environmentFor, fragmentCacheFor } 
 import { buildViewModel } from './view-model.js';
 import type { RenderOptions } from './view-model.js';
 
-export { buildViewModel, hashBucketSize, DEFAULT_TRUSTED_CERTIFICATE, HEALTH_PATH, INTERNAL_UPSTREAMS, UPSTREAM_ZONES } from './view-model.js';
+export { buildViewModel, hashBucketSize, DEFAULT_TRUSTED_CERTIFICATE, INTERNAL_UPSTREAMS, UPSTREAM_ZONES } from './view-model.js';
 export type {
   HeaderView,
   HttpView,

@@ -1,12 +1,11 @@
 // The `location` blocks of a server: routes (context roots, rewrites, websocket endpoints), the
 // health check and the 503 answers for paths and hosts nothing is routed to.
 import type { Location, Upstream } from '@signalbox/model';
-import { UNKNOWN_HOST_MESSAGE } from '@signalbox/protocol';
+import { LB_HEALTH_PATH, UNKNOWN_HOST_MESSAGE } from '@signalbox/protocol';
 import { nginxVar, quote, requestPath } from './quote.js';
 import { canonicalJson, sortedBy, uniqueSorted } from './ordering.js';
 import type { LocationView } from './view-types.js';
 
-export const HEALTH_PATH = '/signalbox-health';
 /** nginx's "close the connection, answer nothing", which the edge retries on another routing proxy. */
 export const UNKNOWN_HOST_BEHIND_EDGE = 444;
 const UNKNOWN_HOST_BODY = `"${UNKNOWN_HOST_MESSAGE}\\n"`;
@@ -171,7 +170,7 @@ export function healthLocation(): LocationView {
   return {
     kind: 'return',
     modifier: '=',
-    path: quote(HEALTH_PATH),
+    path: quote(LB_HEALTH_PATH),
     status: 200,
     body: '"ok\\n"',
     contentType: 'text/plain',

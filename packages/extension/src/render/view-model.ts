@@ -18,7 +18,6 @@ import { httpUpstreams, upstreamZoneKb } from './upstreams.js';
 import type { RenderOptions, StreamView, ViewModel } from './view-types.js';
 
 export { hashBucketSize } from './hash-sizes.js';
-export { HEALTH_PATH } from './locations.js';
 export { ACME_FILE_PREFIX, DEFAULT_ACME_DIR, DEFAULT_TRUSTED_CERTIFICATE } from './tls.js';
 export { INTERNAL_UPSTREAMS, UPSTREAM_ZONES } from './upstreams.js';
 export type * from './view-types.js';
