@@ -16,6 +16,7 @@
 #   scripts/multinode.sh start-node NODE       starts it again (it rejoins the swarm)
 #   scripts/multinode.sh lb-up BACKEND...      HAProxy in namespace `lb` in front of NODE:PORT backends
 #   scripts/multinode.sh lb-down
+#   scripts/multinode.sh lb-socket            path of HAProxy's admin socket (`show stat`)
 #   scripts/multinode.sh deploy [CONFIG_TOML]  (re)deploys the stack on the swarm
 #
 # Images: SIGNALBOX_MULTINODE_IMAGES=FILE (a `docker save` tarball) is loaded into every node; without
@@ -399,7 +400,8 @@ case "${1:-}" in
   start-node) start_engine "${2:?node}" ;;
   lb-up) shift; lb_up "$@" ;;
   lb-down) lb_down ;;
+  lb-socket) echo "$MN_RUN/lb/haproxy.sock" ;;
   deploy) shift; deploy_multinode "$@" ;;
-  -h|--help|"") sed -n '2,29p' "$0" ;;
-  *) die "unknown command '$1' (up, down, env, status, nodes, addr, netns, link, stop-node, start-node, lb-up, lb-down, deploy)" ;;
+  -h|--help|"") sed -n '2,31p' "$0" ;;
+  *) die "unknown command '$1' (up, down, env, status, nodes, addr, netns, link, stop-node, start-node, lb-up, lb-down, lb-socket, deploy)" ;;
 esac

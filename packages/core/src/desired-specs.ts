@@ -27,6 +27,12 @@ export const EDGE_DRAIN_MS = 6_000;
 
 /** The drain ends 2 s before swarm's SIGKILL, so nginx still has time to finish what is in flight. */
 export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(EDGE_DRAIN_MS, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
+/**
+ * The edge's lame duck on a graceful stop (proxy-agent lame-duck.ts): it fails the LB health path until
+ * each load balancer checking it has seen that, for at most this long, which leaves nginx 2 s of the
+ * stop grace period to finish what is in flight (and never more than a minute).
+ */
+export const lameDuckMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(60_000, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
 /** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */
@@ -355,6 +361,7 @@ export function desiredEdgeSpec(name: string, ext: ExtensionConfig, ctx: Managed
           `SIGNALBOX_HTTPS_PORT=${ext.TargetSSLPort}`,
           `SIGNALBOX_AGENT_PORT=${AGENT_PORT}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
+          `SIGNALBOX_LAME_DUCK_MS=${lameDuckMs(ext)}`,
           // Only when set: an edge spec that does not change is never replaced (stop-first in host mode).
           ...(ext.Config.HideInfoHeaders ? ['SIGNALBOX_EDGE_HIDE_INFO_HEADERS=1'] : []),
         ],

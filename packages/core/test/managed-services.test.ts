@@ -105,6 +105,11 @@ test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the po
   expect(edge.Labels).toMatchObject({ 'com.signalbox.role': 'edge', 'com.signalbox.owner': 'signalbox', 'com.signalbox.extension': 'default' });
   expect(edge.TaskTemplate.Networks).toEqual([{ Target: 'edge1' }]);
   expect(edge.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_UPSTREAM=tasks.signalbox-proxy');
+  // The lame duck ends 2 s before swarm's SIGKILL (default grace 10 s), never past a minute.
+  expect(edge.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_LAME_DUCK_MS=8000');
+  expect((desiredEdgeSpec('default', ext('ProxyStopGracePeriod = "5s"'), ctx, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_LAME_DUCK_MS=3000');
+  expect((desiredEdgeSpec('default', ext('ProxyStopGracePeriod = "1s"'), ctx, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_LAME_DUCK_MS=0');
+  expect((desiredEdgeSpec('default', ext('ProxyStopGracePeriod = "5m"'), ctx, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_LAME_DUCK_MS=60000');
   expect(edge.TaskTemplate.ContainerSpec.Secrets).toBeUndefined();
   expect(edge.Mode).toEqual({ Replicated: { Replicas: 2 } });
   const p = mode === 'host' ? 'host' : 'ingress';

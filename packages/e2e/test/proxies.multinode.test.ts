@@ -22,6 +22,7 @@ import {
   satisfies,
   tasksOf,
   until,
+  watchLb,
   workers,
   type LoadResult,
 } from './helpers/multinode.js';
@@ -67,6 +68,24 @@ async function rolled(since: number, replicas: number, timeoutMs = 240_000): Pro
   return at;
 }
 
+/** Waits until every running edge task was created after `since` and the edge's update completed. */
+async function edgesRolled(since: number, replicas: number): Promise<number> {
+  const edge = `${SERVICES.proxy}-edge`;
+  const { at } = await until(
+    'the edges rolled',
+    async () => {
+      const info = (await mgr.getService(edge).inspect()) as Raw;
+      const live = ((await mgr.listTasks({ filters: { service: [edge] } })) as Raw[]).filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running');
+      const fresh = live.filter((t) => Date.parse(t.CreatedAt) >= since).length;
+      if (info.UpdateStatus?.State === 'completed' && live.length === replicas && fresh === replicas) return true;
+      throw new Error(`edge update ${info.UpdateStatus?.State}, ${live.length} running, ${fresh} of them new`);
+    },
+    240_000,
+    500,
+  );
+  return at;
+}
+
 function report(what: string, r: LoadResult, ms: number): void {
   const failures = r.failed.slice(0, 5).map((f) => `${f.status}${f.error ? ` ${f.error}` : ''}`);
   figure(`LB in front of 2 proxies, ${what}`, `${r.ok} ok, ${r.failed.length} failed in ${Math.round(ms / 1000)} s${failures.length ? ` (${failures.join('; ')})` : ''}`);
@@ -107,18 +126,26 @@ afterAll(async () => {
 
 describe('two host-mode proxies behind an external load balancer', () => {
   test('a config.toml change rolls both proxies with 0 failed requests at the load balancer', async () => {
+    const lb = await watchLb();
     const stop = await client.load([LB], 'lb.mn.test', 20, 5000);
     const since = Date.now();
-    // ProxyStopGracePeriod is one of the keys that roll the proxy tasks.
+    // ProxyStopGracePeriod is one of the keys that roll the proxy tasks, and the edges (stop-first in host mode).
     await multinode('deploy', multinodeConfigWith({ ProxyStopGracePeriod: '"12s"' }));
     await until('the proxy spec has the new stop grace period', async () => (await proxyState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9, 120_000, 500);
     const doneAt = await rolled(since, 2);
+    const edgesAt = await edgesRolled(since, 2);
     await new Promise((r) => setTimeout(r, 3000));
     const r = await stop();
+    const downs = await lb.stop();
     report('config.toml change (roll of both)', r, Date.now() - since);
     figure('LB roll after config.toml change: deploy → both proxies replaced (ms)', doneAt - since);
+    figure('LB roll after config.toml change: deploy → both edges replaced (ms)', edgesAt - since);
+    figure('LB roll after config.toml change: nodes taken out, by which check', downs.map((d) => `${d.server} ${d.check} at +${d.at - since} ms`).join(', '));
     expect(r.failed).toEqual([]);
     expect(r.ok).toBeGreaterThan(100);
+    // Each node left the LB because its stopping edge failed the health check while still serving (the
+    // lame duck: a 503, L7STS), not because its port closed under requests already on their way (L4CON).
+    expect(downs.map((d) => `${d.server} ${d.check}`).sort()).toEqual(proxyWorkers.map((w) => `${w} L7STS`).sort());
   });
 
   test('a new network rolls both proxies with 0 failed requests at the load balancer', async () => {

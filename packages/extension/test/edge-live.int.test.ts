@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ClusterModel, Upstream } from '@signalbox/model';
 import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
-import { EdgePeers, TlsFront, edgeConfig } from '@signalbox/proxy-agent';
+import { EdgePeers, LAME_DUCK_ANSWERS, TlsFront, edgeConfig, lameDuck } from '@signalbox/proxy-agent';
 import { selfSigned } from '@signalbox/test-support';
 import { pino } from 'pino';
 import { renderNginxConf } from '../src/render/index.js';
@@ -539,6 +539,83 @@ describe('edge → routing proxies on real nginx', () => {
         expect([pooled, post.status, post.tries]).toEqual([pooled, 503, 1]);
         expect(post.ms).toBeLessThan(500);
       }
+    } finally {
+      await edge.stop();
+    }
+  }, 30_000);
+
+  it('a stopping edge (the lame duck) fails the LB health path for each load balancer that checks it, while it serves every other request, until each has seen it fail; a one-off check is no load balancer', async () => {
+    const peersPort = await freePort();
+    const edge = await edgeBeforeOneTask(path.join(tmp, 'edge-lame'), 'lame', () => false, peersPort);
+    const log = pino({ level: 'silent' });
+    let stop = false;
+    const health: Record<string, { at: number; status: number }[]> = { '127.0.0.5': [], '127.0.0.6': [] };
+    // Two load balancers, one checking every 100 ms, one every 250 ms.
+    const checker = async (from: string, everyMs: number) => {
+      while (!stop) {
+        const r = await request(edge.port, '', '/signalbox-health', { localAddress: from });
+        health[from]!.push({ at: Date.now(), status: r.status });
+        await new Promise((res) => setTimeout(res, everyMs));
+      }
+    };
+    const served: number[] = [];
+    const client = async () => {
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+      while (!stop) served.push((await request(edge.port, 'app.test', '/x', { agent })).status);
+      agent.destroy();
+    };
+    try {
+      // Someone's one curl of the health path: no load balancer, so no wait and the switch stays off.
+      expect((await request(edge.port, '', '/signalbox-health', { localAddress: '127.0.0.7' })).status).toBe(200);
+      expect(await lameDuck({ port: peersPort, maxMs: 5000, log })).toEqual({ checkers: [], notWarned: [], waitedMs: 0 });
+      expect((await request(edge.port, '', '/signalbox-health')).status).toBe(200);
+
+      const loops = [checker('127.0.0.5', 100), checker('127.0.0.6', 250), client()];
+      await new Promise((res) => setTimeout(res, 800));
+      const began = Date.now();
+      const r = await lameDuck({ port: peersPort, maxMs: 5000, log });
+      const ended = Date.now();
+      const servedDuring = served.length;
+      await new Promise((res) => setTimeout(res, 300));
+      stop = true;
+      await Promise.all(loops);
+
+      expect(r.checkers.sort()).toEqual(['127.0.0.5', '127.0.0.6']);
+      expect(r.notWarned).toEqual([]);
+      // The slower checker needed its 3 answers: about 3 × 250 ms, well short of the cap.
+      expect(r.waitedMs).toBeGreaterThanOrEqual((LAME_DUCK_ANSWERS - 1) * 250);
+      expect(r.waitedMs).toBeLessThan(3000);
+      for (const [from, seen] of Object.entries(health)) {
+        const before = seen.filter((h) => h.at < began).map((h) => h.status);
+        const after = seen.filter((h) => h.at > ended).map((h) => h.status);
+        expect([from, new Set(before)]).toEqual([from, new Set([200])]);
+        // Once failing it never passes again (the edge is stopping), and each saw the 503s it was waited for.
+        expect([from, new Set(after)]).toEqual([from, new Set([503])]);
+        const statuses = seen.map((h) => h.status);
+        expect(statuses.slice(statuses.indexOf(503)).every((s) => s === 503)).toBe(true);
+        expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(LAME_DUCK_ANSWERS);
+      }
+      const failing = await request(edge.port, '', '/signalbox-health');
+      expect([failing.status, failing.body]).toEqual([503, 'signalbox: this edge is stopping\n']);
+      // Every other request was served, before, during and after.
+      expect(servedDuring).toBeGreaterThan(20);
+      expect(new Set(served)).toEqual(new Set([200]));
+    } finally {
+      stop = true;
+      await edge.stop();
+    }
+  }, 30_000);
+
+  it('the lame duck ends at its cap, naming the load balancer that stopped checking before it saw the edge fail', async () => {
+    const peersPort = await freePort();
+    const edge = await edgeBeforeOneTask(path.join(tmp, 'edge-lame-cap'), 'lamecap', () => false, peersPort);
+    try {
+      for (let i = 0; i < 3; i++) expect((await request(edge.port, '', '/signalbox-health', { localAddress: '127.0.0.5' })).status).toBe(200);
+      const r = await lameDuck({ port: peersPort, maxMs: 700, log: pino({ level: 'silent' }) });
+      expect([r.checkers, r.notWarned]).toEqual([['127.0.0.5'], ['127.0.0.5']]);
+      expect(r.waitedMs).toBeGreaterThanOrEqual(700);
+      expect(r.waitedMs).toBeLessThan(1500);
+      expect((await request(edge.port, 'app.test', '/x')).status).toBe(200);
     } finally {
       await edge.stop();
     }

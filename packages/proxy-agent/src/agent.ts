@@ -15,6 +15,7 @@ import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
 import { drainConnections, drainPorts } from './drain.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
 import { EdgePeers } from './edge-peers.js';
+import { lameDuck } from './lame-duck.js';
 import { ConfigPersistence } from './persist.js';
 import { Fetcher } from './fetcher.js';
 import { Installer, readBootstrap, sha256Hex, type InstalledConfig, type NginxRunner } from './installer.js';
@@ -320,6 +321,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   peers?.start();
 
   let stopping: Promise<ExitInfo> | undefined;
+  const secondSignal = new AbortController();
   return {
     options,
     installer,
@@ -332,10 +334,17 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     stop(signal) {
       if (stopping) {
         // A second signal (e.g. SIGTERM after SIGQUIT) is passed on: nginx escalates.
+        secondSignal.abort();
         void supervisor.stop(signal);
         return stopping;
       }
       stopping = (async () => {
+        // An edge a load balancer checks first fails that check while still serving (lame-duck.ts).
+        if (signal === 'SIGQUIT' && pool && options.lameDuckMs > 0 && supervisor.isRunning()) {
+          await lameDuck({ port: pool.peersPort, maxMs: options.lameDuckMs, log: log('lame-duck'), signal: secondSignal.signal }).catch((e: Error) =>
+            log('lame-duck').warn({ err: e.message }, 'lame duck failed: stopping at once'),
+          );
+        }
         // A graceful stop behind the edge lets client connections end cleanly first (see drain.ts).
         if (signal === 'SIGQUIT' && options.drainMs > 0 && supervisor.isRunning()) {
           await drainConnections(drainPorts(options.httpsPort), options.drainMs, log('drain'));

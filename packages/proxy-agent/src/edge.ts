@@ -9,7 +9,7 @@
 //   does not route (it closes without an answer): one routing proxy may reload a moment before another.
 // - HTTPS port, L4 (`stream`): TLS terminates on the routing proxies (they hold the certificates), so
 //   the edge forwards bytes, with the client address in a PROXY protocol header.
-import { EDGE_CLIENT_ADDRESS_HEADER, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNSERVED_BEHIND_EDGE_MESSAGE } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, LB_HEALTH_PATH, PROXY_ID_HEADER, REQUEST_ID_HEADER, SERVER_INFO_HEADER, UNSERVED_BEHIND_EDGE_MESSAGE } from '@signalbox/protocol';
 
 export const EDGE_CONFIG_NAME = 'signalbox-edge';
 
@@ -39,6 +39,18 @@ export interface EdgeParams {
 
 /** Where the edge agent puts the routing proxy tasks, on the edge's loopback (`ip:port,ip:port`). */
 export const EDGE_PEERS_PATH = '/signalbox/peers';
+
+/**
+ * Where the edge agent turns the lame duck on (PUT) and reads who checks the LB health path and what
+ * they were answered (GET), on the edge's loopback: see lame-duck.ts.
+ */
+export const EDGE_LAME_DUCK_PATH = '/signalbox/lame-duck';
+
+/**
+ * How long the edge remembers a health checker (s) after its last check. A load balancer checks every few
+ * seconds; an address that checked twice (and not longer ago than this) is taken to be one.
+ */
+const CHECKER_MEMORY_S = 60;
 
 /** Keep-alive connections to the routing proxies held per edge worker. */
 const POOL_SIZE = 64;
@@ -99,6 +111,9 @@ function poolBlock(pool: NonNullable<EdgeParams['pool']>): string {
     # Keep-alive pool to the routing proxy tasks (GET, HEAD, OPTIONS); the agent sets the tasks below.
     lua_package_path "/usr/share/lua/5.1/?.lua;;";
     lua_shared_dict signalbox_peers 1m;
+    # Who checks ${LB_HEALTH_PATH} (a key per client address): a dict of its own, so that anyone asking it
+    # can evict only other checkers, never the task list or the lame-duck flag.
+    lua_shared_dict signalbox_checkers 1m;
     upstream signalbox_routing_pool {
         server 0.0.0.1:1; # never used: the balancer sets every peer
         balancer_by_lua_block {
@@ -145,6 +160,22 @@ function poolBlock(pool: NonNullable<EdgeParams['pool']>): string {
                 ngx.say("ok")
             }
         }
+        # The lame duck: PUT turns it on for good (the edge is stopping). Both methods answer nginx's
+        # clock, then one line per remembered checker: address, last check, checks, 503s while lame.
+        location = ${EDGE_LAME_DUCK_PATH} {
+            content_by_lua_block {
+                local method = ngx.req.get_method()
+                if method == "PUT" then ngx.shared.signalbox_peers:set("lame", true)
+                elseif method ~= "GET" then return ngx.exit(405) end
+                local d = ngx.shared.signalbox_checkers
+                ngx.say("now ", ngx.now(), " lame ", ngx.shared.signalbox_peers:get("lame") and 1 or 0)
+                for _, key in ipairs(d:get_keys(0)) do
+                    local who = string.match(key, "^last:(.+)$")
+                    local last = who and d:get(key)
+                    if last then ngx.say(who, " ", last, " ", d:get("checks:" .. who) or 0, " ", d:get("failed:" .. who) or 0) end
+                end
+            }
+        }
     }
 `;
 }
@@ -180,6 +211,31 @@ ${pause === undefined ? '' : `            access_by_lua_block { ngx.sleep(${paus
     })
     .join('');
 }
+
+/**
+ * The LB health path, passed on to a routing proxy like any request (whose default server answers it).
+ * While the edge stops (the lame duck) it answers 503 here and still serves everything else, so a load
+ * balancer takes the node out before nginx closes its connections; it remembers who checks, for the agent.
+ */
+const HEALTH_LOCATION = `        location = ${LB_HEALTH_PATH} {
+            access_by_lua_block {
+                local d = ngx.shared.signalbox_checkers
+                local who = ngx.var.remote_addr
+                -- Each check renews the checker's memory (not atomic across workers: a lost count is harmless).
+                d:set("last:" .. who, ngx.now(), ${CHECKER_MEMORY_S})
+                d:set("checks:" .. who, (d:get("checks:" .. who) or 0) + 1, ${CHECKER_MEMORY_S})
+                if ngx.shared.signalbox_peers:get("lame") then
+                    d:incr("failed:" .. who, 1, 0, ${CHECKER_MEMORY_S})
+                    ngx.status = 503
+                    ngx.header["Content-Type"] = "text/plain"
+                    ngx.say("signalbox: this edge is stopping")
+                    return ngx.exit(ngx.HTTP_OK)
+                end
+            }
+            proxy_pass http://$signalbox_upstream;
+            error_page 502 = $signalbox_unanswered_next;
+        }
+`;
 
 function httpBlock(p: EdgeParams): string {
   const temp = p.tempDir ? ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((k) => `    ${k}_temp_path ${p.tempDir}/${k};\n`).join('') : '';
@@ -263,7 +319,7 @@ ${p.pool ? POOL_CHOICE : '        set $signalbox_upstream $signalbox_routing_pro
             proxy_pass http://$signalbox_upstream;
             error_page 502 = $signalbox_unanswered_next;
         }
-${againLocations(p)}        location @signalbox_unanswered {
+${p.pool ? HEALTH_LOCATION : ''}${againLocations(p)}        location @signalbox_unanswered {
             default_type text/plain;
 ${unansweredHeaders(p)}            return 503 $signalbox_unanswered;
         }

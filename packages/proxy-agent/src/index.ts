@@ -8,6 +8,7 @@ export * from './edge.js';
 export * from './edge-peers.js';
 export * from './fetcher.js';
 export * from './installer.js';
+export * from './lame-duck.js';
 export * from './nginx.js';
 export * from './options.js';
 export * from './persist.js';

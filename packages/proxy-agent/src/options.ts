@@ -66,6 +66,11 @@ export interface AgentOptions {
    */
   readonly drainMs: number;
   /**
+   * The edge: on a graceful stop (SIGQUIT), fail the LB health path for up to this long while still
+   * serving, until each load balancer that checks it has seen that (lame-duck.ts). 0 = stop at once.
+   */
+  readonly lameDuckMs: number;
+  /**
    * A directory on a named volume (one per node) where every installed config is kept, so a restarted
    * task starts from the newest config this node ran; '' = not kept.
    */
@@ -184,6 +189,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     backendWaitMs: int(env, 'SIGNALBOX_BACKEND_WAIT_MS', 10_000, 0, 120_000),
     serviceName: serviceNameOf(env),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
+    lameDuckMs: int(env, 'SIGNALBOX_LAME_DUCK_MS', 0, 0, 600_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
     // A task made by a core from before the proxy token names only the API token's file.
     tokenFile:

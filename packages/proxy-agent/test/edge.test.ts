@@ -74,8 +74,8 @@ describe('edgeConfig with the keep-alive pool', () => {
     // Pooled requests keep the connection; the others close it (or upgrade) as without the pool.
     expect(httpPart).toMatch(/map \$signalbox_upstream \$signalbox_upstream_connection \{\n\s+default \$signalbox_fresh_connection;\n\s+signalbox_routing_pool "";/);
     expect(httpPart).toContain('if ngx.var.signalbox_poolable == "1" and peers and peers ~= "" then return "signalbox_routing_pool" end');
-    // The first round, then two paused ones (the Lua module is loaded), the last one ending in the 503.
-    expect(httpPart.match(/proxy_pass http:\/\/\$signalbox_upstream;/g)).toHaveLength(3);
+    // The first round (and the LB health path's), then two paused ones (the Lua module is loaded), the last one ending in the 503.
+    expect(httpPart.match(/proxy_pass http:\/\/\$signalbox_upstream;/g)).toHaveLength(4);
     expect(httpPart).toMatch(/location @signalbox_again \{\n\s+access_by_lua_block \{ ngx\.sleep\(0\.2\) \}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = @signalbox_again2;/);
     expect(httpPart).toMatch(
       /location @signalbox_again2 \{\n\s+access_by_lua_block \{ ngx\.sleep\(0\.6\) \}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = @signalbox_unanswered;/,
@@ -88,9 +88,27 @@ describe('edgeConfig with the keep-alive pool', () => {
     expect(httpPart).toContain('if ngx.req.get_method() ~= "PUT" or not string.match(body, "^[0-9.:,]*$") then return ngx.exit(400) end');
   });
 
+  it('passes the LB health path on, but answers it 503 once the lame duck is on, and remembers who checks it in a dict of its own', () => {
+    const health = httpPart.slice(httpPart.indexOf('location = /signalbox-health {'));
+    expect(health).toMatch(/^location = \/signalbox-health \{\n\s+access_by_lua_block \{/);
+    expect(health).toContain('local d = ngx.shared.signalbox_checkers');
+    expect(health).toContain('d:set("last:" .. who, ngx.now(), 60)');
+    expect(health).toMatch(/if ngx\.shared\.signalbox_peers:get\("lame"\) then\n\s+d:incr\("failed:" \.\. who, 1, 0, 60\)\n\s+ngx\.status = 503/);
+    // Otherwise the routing proxies answer it, as any request.
+    expect(health).toMatch(/\}\n\s+proxy_pass http:\/\/\$signalbox_upstream;\n\s+error_page 502 = \$signalbox_unanswered_next;\n\s+\}/);
+    expect(httpPart).toContain('lua_shared_dict signalbox_checkers 1m;');
+    // The switch and the checkers' list: on loopback only, PUT or GET.
+    const from = httpPart.indexOf('listen 127.0.0.1:8083;');
+    const loopback = httpPart.slice(from, httpPart.indexOf('\n    }\n', from));
+    expect(loopback).toContain('location = /signalbox/lame-duck {');
+    expect(loopback).toContain('if method == "PUT" then ngx.shared.signalbox_peers:set("lame", true)');
+    expect(loopback).toContain('elseif method ~= "GET" then return ngx.exit(405) end');
+  });
+
   it('without the pool: no Lua, a connection per request', () => {
     const plain = edgeConfig({ upstream: 'tasks.signalbox-proxy', httpPort: 80, pidPath: '/run/edge.pid', resolver: '127.0.0.11' });
     expect(plain).not.toMatch(/lua|upstream signalbox_routing_pool/);
+    expect(plain).not.toContain('location = /signalbox-health');
     expect(plain).toContain('set $signalbox_upstream $signalbox_routing_proxy;');
   });
 
@@ -126,9 +144,11 @@ describe('countEstablished', () => {
 });
 
 describe('edge options', () => {
-  it('reads the edge upstream, resolver and drain time', () => {
-    const o = loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'tasks.signalbox-proxy', SIGNALBOX_EDGE_RESOLVER: '127.0.0.1:5353', SIGNALBOX_DRAIN_MS: '6000' });
-    expect(o).toMatchObject({ edgeUpstream: 'tasks.signalbox-proxy', edgeResolver: '127.0.0.1:5353', drainMs: 6000, edgeHideInfoHeaders: false });
+  it('reads the edge upstream, resolver, drain and lame-duck times', () => {
+    const o = loadOptions({ SIGNALBOX_EDGE_UPSTREAM: 'tasks.signalbox-proxy', SIGNALBOX_EDGE_RESOLVER: '127.0.0.1:5353', SIGNALBOX_DRAIN_MS: '6000', SIGNALBOX_LAME_DUCK_MS: '8000' });
+    expect(o).toMatchObject({ edgeUpstream: 'tasks.signalbox-proxy', edgeResolver: '127.0.0.1:5353', drainMs: 6000, lameDuckMs: 8000, edgeHideInfoHeaders: false });
+    expect(loadOptions({}).lameDuckMs).toBe(0);
+    expect(() => loadOptions({ SIGNALBOX_LAME_DUCK_MS: '8s' })).toThrow(/SIGNALBOX_LAME_DUCK_MS/);
     expect(loadOptions({ SIGNALBOX_EDGE_HIDE_INFO_HEADERS: '1' }).edgeHideInfoHeaders).toBe(true);
     expect(() => loadOptions({ SIGNALBOX_EDGE_HIDE_INFO_HEADERS: 'yes' })).toThrow(/SIGNALBOX_EDGE_HIDE_INFO_HEADERS/);
   });

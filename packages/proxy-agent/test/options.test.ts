@@ -33,6 +33,7 @@ describe('loadOptions', () => {
       edgePeersPort: 8083,
       streamModulePath: '/usr/lib/nginx/modules/ngx_stream_module.so',
       drainMs: 0,
+      lameDuckMs: 0,
       stateDir: '',
       tokenFile: '/run/secrets/signalbox-proxy-token',
       accessLogRelayPort: 5140,

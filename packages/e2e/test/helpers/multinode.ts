@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
 import readline from 'node:readline';
 import Docker from 'dockerode';
 import { CORE_SERVICE, EXTENSION_SERVICE, HTTP_PORT, PROXY_SERVICE, REPO_ROOT, execInContainer, run, runningContainers, sleep, updateService } from './swarm.js';
@@ -192,6 +193,69 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(intervalMs);
   }
+}
+
+/** One server as HAProxy sees it: its state (UP, DOWN, "UP 1/2" while going down …) and its last check's result (L7OK, L7STS, L4CON …). */
+export interface LbServer {
+  status: string;
+  check: string;
+}
+
+/** HAProxy's `show stat` on its admin socket (scripts/multinode.sh lb-socket): the servers of `backend`. */
+export async function lbServers(socket: string, backend = 'signalbox_http'): Promise<Map<string, LbServer>> {
+  const text = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const c = net.createConnection(socket, () => c.end('show stat\n'));
+    c.setEncoding('utf8');
+    c.on('data', (d: string) => (out += d));
+    c.on('end', () => resolve(out));
+    c.on('error', reject);
+  });
+  const [head = '', ...rows] = text.trim().split('\n');
+  const cols = head.replace(/^# /, '').split(',');
+  const at = (name: string) => cols.indexOf(name);
+  const servers = new Map<string, LbServer>();
+  for (const row of rows) {
+    const f = row.split(',');
+    if (f[at('pxname')] !== backend || ['FRONTEND', 'BACKEND'].includes(f[at('svname')] ?? '')) continue;
+    servers.set(f[at('svname')]!, { status: f[at('status')] ?? '', check: f[at('check_status')] ?? '' });
+  }
+  return servers;
+}
+
+/** How a server left the load balancer: the result of the check that marked it DOWN. */
+export interface LbDown {
+  server: string;
+  check: string;
+  at: number;
+}
+
+/**
+ * Samples HAProxy every 100 ms (its checks run every 500 ms) until stopped; each time a server goes from
+ * UP (or going down) to DOWN, records the check that took it out.
+ */
+export async function watchLb(): Promise<{ stop: () => Promise<LbDown[]> }> {
+  const socket = await multinode('lb-socket');
+  const downs: LbDown[] = [];
+  const last = new Map<string, string>();
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      for (const [server, s] of await lbServers(socket)) {
+        const was = last.get(server);
+        if (s.status.startsWith('DOWN') && was !== undefined && !was.startsWith('DOWN')) downs.push({ server, check: s.check, at: Date.now() });
+        last.set(server, s.status);
+      }
+      await sleep(100);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return downs;
+    },
+  };
 }
 
 /** One line of figures for the test log (and docs/operations.md). */
