@@ -323,6 +323,23 @@ describe('dashboard recorder against real extension and agent APIs', () => {
     expect((await metric('signalbox_convergence_seconds')).find((v) => (v as { metricName?: string }).metricName === 'signalbox_convergence_seconds_count')?.value).toBe(1);
   });
 
+  test('by content: a task on the bytes the extension serves, under the name it installed them as (the held routes, +new-tasks), is converged, and its install counts for that config', async () => {
+    const converged = async () => (await registry.getSingleMetric('signalbox_proxies_converged')!.get()).values[0]!.value;
+    served.set({ name: 'signalbox-default-3', sha256: 'fed', text: 'z' });
+    agent = { ...agent, installed: { sha256: 'fed', configName: 'signalbox-default-2+new-tasks', source: 'extension', installedAt: new Date() } };
+    await recorder.poll();
+    await recorder.poll();
+    expect(await converged()).toBe(1);
+    const v = view();
+    expect(v.extensions[0]).toMatchObject({ serving: 'signalbox-default-3', servingSha256: 'fed' });
+    expect(v.proxies).toEqual([expect.objectContaining({ state: 'ok', config: 'signalbox-default-2+new-tasks', sha256: 'fed' })]);
+    expect(v.configs[0]).toMatchObject({ config: 'signalbox-default-3', installs: [expect.objectContaining({ task: 'signalbox-proxy.1.taskproxy0bb' })] });
+    // Other bytes served: not converged, whatever the names.
+    served.set({ name: 'signalbox-default-4', sha256: '0ab', text: 'w' });
+    await recorder.poll();
+    expect(await converged()).toBe(0);
+  });
+
   test('nothing new keeps the version, so long-polls wait', async () => {
     const before = view().version;
     await recorder.poll();

@@ -36,17 +36,24 @@ async function api<T>(path: string): Promise<T> {
 }
 
 type Proxies = {
-  proxies: { task: string; state: string; config: string | null }[];
-  extensions: { serving: string | null }[];
+  proxies: { task: string; state: string; config: string | null; sha256: string | null }[];
+  extensions: { serving: string | null; servingSha256: string | null }[];
 };
 
-/** Every proxy task answers and runs the config the extension serves (a network change rolls the proxy). */
+/**
+ * Every proxy task answers and runs the config the extension serves (a network change rolls the proxy),
+ * by content: a new task keeps the name it installed the held routes under (`+new-tasks`) once they are
+ * published, with the same bytes (this wait timed out on the name, 2 Dec).
+ */
 async function proxiesSettled(): Promise<void> {
   await waitFor(
     'every proxy task ok on the served config',
     async () => {
       const p = await api<Proxies>('/v1/dashboard/proxies');
-      return p.proxies.length > 0 && p.proxies.every((x) => x.state === 'ok' && x.config === p.extensions[0]?.serving);
+      const served = p.extensions[0];
+      if (p.proxies.length > 0 && p.proxies.every((x) => x.state === 'ok' && x.sha256 !== null && x.sha256 === served?.servingSha256)) return true;
+      // What the dashboard shows, in the timeout's message.
+      throw new Error(`extension serves ${served?.serving} (${served?.servingSha256}); proxies: ${p.proxies.map((x) => `${x.task} ${x.state} ${x.config} (${x.sha256})`).join(', ') || 'none'}`);
     },
     90_000,
     500,

@@ -124,6 +124,12 @@ export interface ProxyView {
   state: 'ok' | 'unhealthy' | 'unreachable';
   error: string | null;
   config: string | null;
+  /**
+   * sha256 of the installed config: what "runs the served config" is decided on. A new task of a roll
+   * installs the routes held for it under the name `<config>+new-tasks`; once they are published the
+   * same bytes carry the published name, and the task, having them, is not sent them again.
+   */
+  sha256: string | null;
   installedAt: string | null;
   lastReloadAt: string | null;
   reloads: number;
@@ -140,6 +146,8 @@ export interface ExtensionView {
   state: 'ok' | 'unreachable';
   error: string | null;
   serving: string | null;
+  /** sha256 of the config it serves (to tasks not past a roll's holds). */
+  servingSha256: string | null;
   modelVersion: string | null;
   lastError: string | null;
 }
@@ -208,6 +216,7 @@ export const dashboardSchemas = {
     state: { enum: ['ok', 'unreachable'] },
     error: nstr,
     serving: nstr,
+    servingSha256: nstr,
     modelVersion: nstr,
     lastError: nstr,
   }),
@@ -221,6 +230,7 @@ export const dashboardSchemas = {
     state: { enum: ['ok', 'unhealthy', 'unreachable'] },
     error: nstr,
     config: nstr,
+    sha256: nstr,
     installedAt: nstr,
     lastReloadAt: nstr,
     reloads: int,

@@ -167,7 +167,7 @@ export class DashboardRecorder {
   private noteConvergence(extension: string): void {
     const config = this.configs.find((c) => c.extension === extension);
     const proxies = this.proxyViews.get(extension) ?? [];
-    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && p.config === config.config);
+    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && (p.sha256 !== null ? p.sha256 === config.sha256 : p.config === config.config));
     this.d.metrics?.converged.set({ extension }, converged ? 1 : 0);
     if (!converged || this.convergedConfig.get(extension) === config.config) return;
     this.convergedConfig.set(extension, config.config);
@@ -190,6 +190,7 @@ export class DashboardRecorder {
         state: 'unreachable',
         error: errText(e),
         serving: null,
+        servingSha256: null,
         modelVersion: null,
         lastError: null,
       });
@@ -202,6 +203,7 @@ export class DashboardRecorder {
       state: 'ok',
       error: null,
       serving: s.serving,
+      servingSha256: s.sha256,
       modelVersion: s.modelVersion ?? null,
       lastError: s.lastError ?? null,
     };
@@ -286,6 +288,7 @@ export class DashboardRecorder {
         };
         const empty = {
           config: null,
+          sha256: null,
           installedAt: null,
           lastReloadAt: null,
           reloads: 0,
@@ -325,8 +328,9 @@ export class DashboardRecorder {
           else seen.recent = recent;
         }
         const config = s.installed?.configName ?? null;
+        const sha256 = s.installed?.sha256 ?? null;
         const installedAt = s.installed?.installedAt ?? null;
-        if (config && installedAt) this.noteInstall(name, config, base.task, base.node, installedAt);
+        if (config && sha256 && installedAt) this.noteInstall(name, config, sha256, base.task, base.node, installedAt);
         const lf = s.lastFailure;
         if (lf) {
           this.noteFailure(`${base.task}\nreload\n${lf.at}`, {
@@ -344,6 +348,7 @@ export class DashboardRecorder {
           state: running ? 'ok' : 'unhealthy',
           error: running ? null : s.installed ? 'nginx is not running' : 'no valid config installed yet',
           config,
+          sha256,
           installedAt,
           lastReloadAt: s.lastReloadAt,
           reloads: s.reloads,
@@ -358,10 +363,11 @@ export class DashboardRecorder {
     this.upstreamFailures.set(name, failures);
   }
 
-  private noteInstall(extension: string, config: string, task: string, node: string | null, at: string): void {
+  private noteInstall(extension: string, config: string, sha256: string, task: string, node: string | null, at: string): void {
     const key = `${task}\n${config}\n${at}`;
     if (this.seenInstalls.has(key)) return;
-    const entry = this.configs.find((c) => c.extension === extension && c.config === config);
+    // By content: a new task's `+new-tasks` install is the published config once its bytes are.
+    const entry = this.configs.find((c) => c.extension === extension && (c.config === config || c.sha256 === sha256));
     if (!entry) return; // seen again on the next poll, once the extension reported the config
     this.seenInstalls.add(key);
     if (this.seenInstalls.size > this.keep * 20) this.seenInstalls.delete(this.seenInstalls.values().next().value!);
@@ -414,6 +420,7 @@ export class DashboardRecorder {
               state: 'unreachable',
               error: 'not asked yet',
               serving: null,
+              servingSha256: null,
               modelVersion: null,
               lastError: null,
             },
