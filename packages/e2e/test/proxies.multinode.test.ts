@@ -40,10 +40,13 @@ let mgr: Docker;
 let client: NetnsClient;
 let proxyWorkers: string[];
 
-/** The proxy service: its spec, update state and tasks created since `since`. */
-async function proxyState(since: number) {
-  const info = (await mgr.getService(SERVICES.proxy).inspect()) as Raw;
-  const tasks = (await mgr.listTasks({ filters: { service: [SERVICES.proxy] } })) as Raw[];
+/** The edge service: it follows the proxy's ProxyConstraints, stop-first in host mode, in updates of its own. */
+const EDGE = `${SERVICES.proxy}-edge`;
+
+/** A service (the routing proxies unless said): its spec, update state and tasks created since `since`. */
+async function serviceState(since: number, service: string = SERVICES.proxy) {
+  const info = (await mgr.getService(service).inspect()) as Raw;
+  const tasks = (await mgr.listTasks({ filters: { service: [service] } })) as Raw[];
   const live = tasks.filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running');
   return {
     spec: info.Spec,
@@ -53,34 +56,16 @@ async function proxyState(since: number) {
   };
 }
 
-/** Waits until every running proxy task was created after `since` and the rolling update completed. */
-async function rolled(since: number, replicas: number, timeoutMs = 240_000): Promise<number> {
+/** Waits until every running task of `service` was created after `since` and its rolling update completed. */
+async function rolled(since: number, replicas: number, service: string = SERVICES.proxy, timeoutMs = 240_000): Promise<number> {
   const { at } = await until(
-    'the proxies rolled',
+    `${service} rolled`,
     async () => {
-      const s = await proxyState(since);
+      const s = await serviceState(since, service);
       if (s.update === 'completed' && s.live === replicas && s.fresh === replicas) return true;
       throw new Error(`update ${s.update}, ${s.live} running, ${s.fresh} of them new`);
     },
     timeoutMs,
-    500,
-  );
-  return at;
-}
-
-/** Waits until every running edge task was created after `since` and the edge's update completed. */
-async function edgesRolled(since: number, replicas: number): Promise<number> {
-  const edge = `${SERVICES.proxy}-edge`;
-  const { at } = await until(
-    'the edges rolled',
-    async () => {
-      const info = (await mgr.getService(edge).inspect()) as Raw;
-      const live = ((await mgr.listTasks({ filters: { service: [edge] } })) as Raw[]).filter((t) => t.DesiredState === 'running' && t.Status?.State === 'running');
-      const fresh = live.filter((t) => Date.parse(t.CreatedAt) >= since).length;
-      if (info.UpdateStatus?.State === 'completed' && live.length === replicas && fresh === replicas) return true;
-      throw new Error(`edge update ${info.UpdateStatus?.State}, ${live.length} running, ${fresh} of them new`);
-    },
-    240_000,
     500,
   );
   return at;
@@ -110,7 +95,7 @@ beforeAll(async () => {
   for (const w of proxyWorkers) {
     await until(`lb.mn.test on ${w}`, async () => (await client.get({ addr: addrOf(w), port: 8080 }, 'lb.mn.test')).status === 200, 120_000, 500);
   }
-  await until('no proxy update in flight', async () => (await proxyState(0)).update !== 'updating', 120_000, 500);
+  await until('no proxy update in flight', async () => (await serviceState(0)).update !== 'updating', 120_000, 500);
 });
 
 afterAll(async () => {
@@ -131,9 +116,9 @@ describe('two host-mode proxies behind an external load balancer', () => {
     const since = Date.now();
     // ProxyStopGracePeriod is one of the keys that roll the proxy tasks, and the edges (stop-first in host mode).
     await multinode('deploy', multinodeConfigWith({ ProxyStopGracePeriod: '"12s"' }));
-    await until('the proxy spec has the new stop grace period', async () => (await proxyState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9, 120_000, 500);
+    await until('the proxy spec has the new stop grace period', async () => (await serviceState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9, 120_000, 500);
     const doneAt = await rolled(since, 2);
-    const edgesAt = await edgesRolled(since, 2);
+    const edgesAt = await rolled(since, 2, EDGE);
     await new Promise((r) => setTimeout(r, 3000));
     const r = await stop();
     const downs = await lb.stop();
@@ -212,7 +197,7 @@ describe('placement', () => {
     await until(
       `one proxy, on ${only}`,
       async () => {
-        const s = await proxyState(since);
+        const s = await serviceState(since);
         const live = running(await tasksOf(mgr, SERVICES.proxy));
         return s.update !== 'updating' && live.length === 1 && live[0]!.node === only && s.fresh === 1;
       },
@@ -221,14 +206,13 @@ describe('placement', () => {
     );
     // The edge follows ProxyConstraints too (stop-first in host mode): its update is its own, and the CI
     // run of b1bca5f asked w2's port while it was still under way (no answer).
-    const edge = `${SERVICES.proxy}-edge`;
     await until(
       `one edge, on ${only}`,
       async () => {
-        const info = (await mgr.getService(edge).inspect()) as Raw;
-        const live = running(await tasksOf(mgr, edge));
-        if (info.UpdateStatus?.State !== 'updating' && live.length === 1 && live[0]!.node === only) return true;
-        throw new Error(`edge update ${info.UpdateStatus?.State}, running on ${live.map((t) => t.node).join(' ')}`);
+        const { update } = await serviceState(since, EDGE);
+        const live = running(await tasksOf(mgr, EDGE));
+        if (update !== 'updating' && live.length === 1 && live[0]!.node === only) return true;
+        throw new Error(`edge update ${update}, running on ${live.map((t) => t.node).join(' ')}`);
       },
       120_000,
       500,
@@ -242,7 +226,7 @@ describe('placement', () => {
     await until(
       'two proxies again, on the proxy workers',
       async () => {
-        const s = await proxyState(0);
+        const s = await serviceState(0);
         const live = running(await tasksOf(mgr, SERVICES.proxy));
         if (
           s.update !== 'updating' &&

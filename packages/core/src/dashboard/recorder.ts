@@ -167,7 +167,7 @@ export class DashboardRecorder {
   private noteConvergence(extension: string): void {
     const config = this.configs.find((c) => c.extension === extension);
     const proxies = this.proxyViews.get(extension) ?? [];
-    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && (p.sha256 !== null ? p.sha256 === config.sha256 : p.config === config.config));
+    const converged = config !== undefined && proxies.length > 0 && proxies.every((p) => p.state === 'ok' && p.sha256 === config.sha256);
     this.d.metrics?.converged.set({ extension }, converged ? 1 : 0);
     if (!converged || this.convergedConfig.get(extension) === config.config) return;
     this.convergedConfig.set(extension, config.config);
@@ -367,7 +367,7 @@ export class DashboardRecorder {
     const key = `${task}\n${config}\n${at}`;
     if (this.seenInstalls.has(key)) return;
     // By content: a new task's `+new-tasks` install is the published config once its bytes are.
-    const entry = this.configs.find((c) => c.extension === extension && (c.config === config || c.sha256 === sha256));
+    const entry = this.configs.find((c) => c.extension === extension && c.sha256 === sha256);
     if (!entry) return; // seen again on the next poll, once the extension reported the config
     this.seenInstalls.add(key);
     if (this.seenInstalls.size > this.keep * 20) this.seenInstalls.delete(this.seenInstalls.values().next().value!);
