@@ -185,7 +185,7 @@ function secretMounts(names: readonly string[], snap: SwarmSnapshot, ext: Extens
   return names.filter((s) => secretIds.has(s) && !isTokenSecret(s) && !reserved.has(s)).map((s) => ({ SecretID: secretIds.get(s), SecretName: s, File: { Name: s, UID: '0', GID: '0', Mode: 0o400 } }));
 }
 
-export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, model?: ClusterModel, edge?: EdgeNetwork): ServiceSpec {
+export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: ManagedContext, snap: SwarmSnapshot, edge?: EdgeNetwork): ServiceSpec {
   // The routing proxies take the client address from PROXY headers sent from the edge network only.
   const trusted = ext.ProxyEdge && edge?.subnet ? [`SIGNALBOX_EDGE_TRUSTED=${edge.subnet}`] : [];
   return {
@@ -211,10 +211,10 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
           ...(ctx.sandboxMemoryMb ? [`SIGNALBOX_SANDBOX_MEMORY_MB=${ctx.sandboxMemoryMb}`] : []),
           ...trusted,
         ],
-        // The two tokens, and the secrets its proxies will load: only a task that mounts a secret can read
-        // it, so the extension checks certificate/key pairs before publishing (one bad secret must not
-        // freeze every proxy).
-        Secrets: [...extensionTokenMounts(ctx, snap), ...acmeStoreKeyMount(ext, snap), ...secretMounts(model?.proxySecrets ?? [], snap, ext)],
+        // The two tokens and the ACME store key, never the routes' certificate secrets: the proxy tasks
+        // that mount those check the pairs (so a new certificate does not roll the extension, and the
+        // private keys are not in the task that runs operators' templates).
+        Secrets: [...extensionTokenMounts(ctx, snap), ...acmeStoreKeyMount(ext, snap)],
         Mounts: [{ Type: 'bind', Source: ctx.dockerSocket, Target: '/var/run/docker.sock' }],
         // The unprivileged `nginx -t` binds the proxy's listen ports (80, 443) inside this container.
         Sysctls: { 'net.ipv4.ip_unprivileged_port_start': '0' },
@@ -222,8 +222,8 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
         // The container already holds the Docker socket, so this grants nothing the socket does not.
         CapabilityAdd: ['CAP_SYS_ADMIN'],
         // Running means answering: after a roll (every deploy rotates the API token), nothing waits on a
-        // task that is up but not listening yet. Every second: a route on a new certificate waits for the
-        // extension that mounts it, so the first passing check is part of that route's delay.
+        // task that is up but not listening yet. Every second: proxies reconnect to the new task once
+        // it is healthy, so the first passing check is part of a roll's delay.
         Healthcheck: healthcheckOn(EXTENSION_PORT, 1_000_000_000),
       },
       // It holds the Docker socket (to publish config objects), which only managers serve: always on one.
@@ -232,8 +232,7 @@ export function desiredExtensionSpec(name: string, ext: ExtensionConfig, ctx: Ma
       RestartPolicy: { Condition: 'any', Delay: 1_000_000_000 },
     },
     Mode: { Replicated: { Replicas: 1 } },
-    // Start-first: a route on a new certificate waits for an extension that mounts its secret, and
-    // stop-first put the old task's exit (swarm's DNS grace, ~3 s) in front of the new one's start. It
+    // Start-first: stop-first put the old task's exit (swarm's DNS grace, ~3 s) in front of the new one's start. It
     // publishes no port, so the new task starts beside the old one and the roll overlaps the routing
     // proxies'. Proxies find it by DNS, which lists the new task once healthy; swarm stops the old one
     // right after, and its long-polls are cut, so they reconnect to the new one. A task that cannot

@@ -56,7 +56,7 @@ export class ManagedServices {
       // The proxy stays a while on networks whose last routed service just went (see NetworkLinger).
       const proxyModel = { ...model, proxyNetworks: this.linger(name, ext, snap).keep(model.proxyNetworks, snap, now) };
       const proxy = desiredProxySpec(name, ext, proxyModel, this.ctx, snap, undefined, edge);
-      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, model, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge, await this.edgeImage(ext))] : [])];
+      const specs = [desiredExtensionSpec(name, ext, this.ctx, snap, edge), proxy, ...(edge ? [desiredEdgeSpec(name, ext, this.ctx, edge, await this.edgeImage(ext))] : [])];
       for (const spec of specs) {
         const version = contentVersion(spec);
         const last = this.lastChecked.get(spec.Name);

@@ -122,7 +122,7 @@ test.each(['host', 'ingress'])('edge, %s publish mode: the edge publishes the po
   });
   expect(edge.UpdateConfig.Order).toBe(mode === 'host' ? 'stop-first' : 'start-first');
   // The extension renders realip for the edge network's subnet.
-  expect((desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
+  expect((desiredExtensionSpec('default', e, ctx, snap, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_EDGE_TRUSTED=10.9.8.0/24');
 });
 
 test('EdgeReplicas sets the edge task count apart from the routing proxies; left out, the edge keeps ProxyReplicas', () => {
@@ -205,11 +205,12 @@ test("extension: config.toml's Template is passed by name, only when set", () =>
   expect(custom.TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_TEMPLATE_CONFIG=nginx-tmpl.v2');
 });
 
-test('extension: mounts the secrets of the routes it serves, so it can check certificates (issue 9)', () => {
-  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap, model);
-  expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
-  const none: any = desiredExtensionSpec('default', ext(''), ctx, snap);
-  expect(none.TaskTemplate.ContainerSpec.Secrets).toEqual([]);
+test("extension: never mounts the routes' certificate secrets (the proxy tasks that mount them check the pairs), so a new one does not roll it", () => {
+  expect(model.proxySecrets).toEqual(['web.crt']);
+  const spec: any = desiredExtensionSpec('default', ext(''), ctx, snap);
+  expect(spec.TaskTemplate.ContainerSpec.Secrets).toEqual([]);
+  const proxy: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  expect(proxy.TaskTemplate.ContainerSpec.Secrets).toEqual([{ SecretID: 'sec1', SecretName: 'web.crt', File: { Name: 'web.crt', UID: '0', GID: '0', Mode: 0o400 } }]);
 });
 
 test('drift is judged only on fields core sets; engine defaults are not drift', () => {
@@ -243,7 +244,7 @@ function fieldNames(v: unknown, path = ''): string[] {
 test('desired specs use only the field names the engine returns (no endless drift from a misspelt key)', () => {
   const e = ext('ProxyLabels = { a = "b" }\nLabels = { c = "d" }');
   const specs = [
-    desiredExtensionSpec('default', e, ctx, snap, undefined, edgeNet),
+    desiredExtensionSpec('default', e, ctx, snap, edgeNet),
     desiredProxySpec('default', e, model, ctx, snap, { id: 'c1', name: 'cfg' }, edgeNet),
     desiredEdgeSpec('default', e, ctx, edgeNet),
     desiredProxySpec('default', ext('ProxyEdge = false'), model, ctx, snap),
@@ -918,12 +919,11 @@ describe('least exposure', () => {
   test('the ACME store key secret is mounted into the extension only, when ACME is on; a label naming it mounts nothing', () => {
     const acme = ext('[Extensions.default.Acme]\nDirectoryURL = "https://ca.test/dir"\n');
     const withKey: SwarmSnapshot = { ...snapWithToken, secrets: [...snapWithToken.secrets, { id: 'key1', name: 'signalbox-acme-store-key' }] };
-    const e = spec(desiredExtensionSpec('default', acme, withToken, withKey, { ...model, proxySecrets: ['web.crt', 'signalbox-acme-store-key'] }));
+    const e = spec(desiredExtensionSpec('default', acme, withToken, withKey));
     expect(e.Secrets.map((s: any) => [s.SecretName, s.File.Name, s.File.Mode])).toEqual([
       ['signalbox-api-token-abc123', 'signalbox-api-token', 0o400],
       ['signalbox-proxy-token-def456', 'signalbox-proxy-token', 0o400],
       ['signalbox-acme-store-key', 'signalbox-acme-store-key', 0o400],
-      ['web.crt', 'web.crt', 0o400],
     ]);
     expect(e.Env).toEqual(expect.arrayContaining(['SIGNALBOX_ACME_STORE_KEY_SECRET=signalbox-acme-store-key', 'SIGNALBOX_ACME_STORE_KEY_FILE=/run/secrets/signalbox-acme-store-key']));
     const p = spec(desiredProxySpec('default', acme, { ...model, proxySecrets: ['signalbox-acme-store-key'] }, withToken, withKey));

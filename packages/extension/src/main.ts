@@ -6,7 +6,6 @@ import Docker from 'dockerode';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { readExtensionPayload, type ExtensionPayload } from '@signalbox/model';
 import { CORE_PORT, EXTENSION_PORT, PATHS, apiTokenOrExit, bearerHeader, proxyTokenOrNone, createLogger, longPoll, type Exclusion, type ExclusionReport, type SandboxState } from '@signalbox/protocol';
-import { secretsDirReader } from './certificates.js';
 import { NginxValidator } from './nginx-validator.js';
 import { Pipeline } from './pipeline.js';
 import { DockerConfigPublisher } from './publisher.js';
@@ -86,7 +85,6 @@ const acme = new AcmeService({
     if (last) void processPayload(last).catch(() => undefined);
   },
 });
-const mountedSecrets = secretsDirReader(process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets');
 const pipeline = new Pipeline({
   render: renderNginxConf,
   validator,
@@ -105,8 +103,8 @@ const pipeline = new Pipeline({
     ...(customTemplate !== undefined ? { customTemplate } : {}),
   },
   allowedModules: [streamModule],
-  // Core mounts the secrets of the routes this extension serves here, so certificates are checked before proxies load them.
-  readSecret: (secret) => acme.read(secret) ?? mountedSecrets(secret),
+  // The ACME pairs are checked here; the proxy tasks check the pairs of the secrets they mount.
+  readAcmePair: (name) => acme.read(name),
 });
 
 // Models and proxy refusals are processed one at a time.
@@ -129,9 +127,9 @@ const app = buildServer({
   log,
   apiToken,
   ...(proxyToken ? { proxyToken } : {}),
-  onRefusal: (sha, reason) => {
+  onRefusal: (refusal) => {
     void serially(async () => {
-      const res = await pipeline.proxyRefusal(sha, reason);
+      const res = await pipeline.proxyRefusal(refusal);
       if (!res || !state.modelVersion) return;
       outcomes.inc({ outcome: res.outcome });
       state.excluded = res.excluded;
@@ -140,8 +138,8 @@ const app = buildServer({
     }).catch((e: Error) => log.error({ err: e.message }, 'cannot process a proxy refusal'));
   },
 });
-// Listening first: swarm's health check (every second) passes only once the port answers, and a route
-// on a new certificate waits for this task to run (it mounts the secret). Until the latest published
+// Listening first: swarm's health check (every second) passes only once the port answers, and a roll of
+// this service waits for it (start-first). Until the latest published
 // config is read, proxies asking for nginx.conf get 503 and retry within a second.
 await app.listen({ host: '0.0.0.0', port });
 

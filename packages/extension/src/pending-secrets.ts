@@ -18,8 +18,4 @@ export function servicesWaitingForSecrets(model: ClusterModel): Map<string, stri
   return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-/** The extension's own roll: this task started before core mounted the secret, the new one mounts it. */
-export const extensionMountPendingReason = (secret: string): string =>
-  `waiting for the extension task that mounts secret "${secret}" to check it (swarm is starting it beside this one); its routes are published as soon as it runs`;
-
 export const pendingReason = (secret: string): string => `waiting for the proxy tasks that mount secret "${secret}" (swarm is starting them); its routes are published as soon as they run`;

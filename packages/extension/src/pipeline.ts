@@ -2,12 +2,12 @@
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import type { Logger } from '@signalbox/protocol';
+import type { CertificateProblem, Logger, Refusal } from '@signalbox/protocol';
 import { isTokenSecret } from '@signalbox/protocol';
-import { certificateCulprits, servicesWaitingForMounts, type SecretReader } from './certificates.js';
+import { certificateCulprits, reservedSecretCulprits, servicesOfPairs, type SecretReader } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { networkPendingReason, servicesWaitingForNetworks } from './pending-networks.js';
-import { extensionMountPendingReason, pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
+import { pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
 import { missingSecret, routesFingerprint, servicesBlamed } from './refusals.js';
 import { findCulprits, routedServices, withoutServices } from './exclusion.js';
 import type { ConfigValidator, SandboxPaths } from './nginx-validator.js';
@@ -38,15 +38,16 @@ export interface PipelineDeps {
   secretsDir?: string;
   allowedModules: readonly string[];
   /**
-   * Reads the secrets mounted in this task (core mounts the model's secrets into the extension). When
-   * set, every certificate/key pair is checked before rendering, and services with a bad pair are excluded.
+   * Reads the ACME pairs this extension issued: they are checked here before rendering. Pairs of Docker
+   * secrets are checked by the proxy tasks that mount them (the extension does not), which refuse a
+   * config naming a bad one and say which (proxyRefusal).
    */
-  readSecret?: SecretReader;
+  readAcmePair?: SecretReader;
 }
 
 export class Pipeline {
   /** Services a proxy refused, with the fingerprint of their routes then: retried once those change. */
-  private readonly proxyRefused = new Map<string, { reason: string; routes: string }>();
+  private readonly proxyRefused = new Map<string, { code: 'ERR_PROXY_REFUSED' | 'ERR_CERT_INVALID'; reason: string; routes: string }>();
   private last: { model: ClusterModel; ext: ExtensionConfig } | undefined;
 
   constructor(private readonly d: PipelineDeps) {}
@@ -56,8 +57,11 @@ export class Pipeline {
    * the reason points at are excluded and the last model is processed again; undefined when the
    * refusal is stale or names no service (then nothing changes and the proxy keeps its last good config).
    */
-  async proxyRefusal(sha: string, reason: string): Promise<PipelineResult | undefined> {
+  async proxyRefusal(refusal: Refusal): Promise<PipelineResult | undefined> {
+    const { sha256: sha, reason } = refusal;
     const served = this.d.served.get();
+    const ofServed = served !== undefined && (served.sha256 === sha || served.early?.sha256 === sha);
+    if (this.last && ofServed && refusal.certificates && refusal.certificates.length > 0) return this.certificatesRefused(refusal.certificates);
     if (served?.early?.sha256 === sha) {
       // Those tasks keep the config they have and get the routes with the others once the roll is over.
       this.d.log.warn({ reason, tasks: served.early.forTasks }, 'a task past the roll refused the config that publishes the routes held for it');
@@ -78,10 +82,26 @@ export class Pipeline {
       return undefined;
     }
     for (const s of blamed) {
-      this.proxyRefused.set(s, { reason, routes: routesFingerprint(this.last.model, s) });
+      this.proxyRefused.set(s, { code: 'ERR_PROXY_REFUSED', reason, routes: routesFingerprint(this.last.model, s) });
       this.d.log.warn({ service: s, reason }, 'service excluded: a proxy refused the config because of its routes');
     }
     return this.process(this.last.model, this.last.ext);
+  }
+
+  /**
+   * A proxy task read pairs of a served config (the main one or the one for a roll's new tasks) and
+   * cannot serve them: the pair is bad whichever task reads it, so the services of those hosts are left
+   * out of both (ERR_CERT_INVALID, with the task's reason) and the rest is published again.
+   */
+  private async certificatesRefused(problems: readonly CertificateProblem[]): Promise<PipelineResult | undefined> {
+    const last = this.last!;
+    const blamed = [...servicesOfPairs(last.model, problems)].filter(([s]) => !this.proxyRefused.has(s));
+    if (blamed.length === 0) return undefined;
+    for (const [service, reason] of blamed) {
+      this.proxyRefused.set(service, { code: 'ERR_CERT_INVALID', reason, routes: routesFingerprint(last.model, service) });
+      this.d.log.warn({ service, reason }, 'service excluded: a proxy task cannot serve its certificate');
+    }
+    return this.process(last.model, last.ext);
   }
 
   private renderReal(model: ClusterModel, ext: ExtensionConfig): string {
@@ -167,7 +187,7 @@ export class Pipeline {
       for (const [service, r] of this.proxyRefused) {
         if (routesFingerprint(model, service) === r.routes) {
           still.add(service);
-          excluded.push({ service, code: 'ERR_PROXY_REFUSED', reason: r.reason });
+          excluded.push({ service, code: r.code, reason: r.reason });
         } else this.proxyRefused.delete(service);
       }
       if (still.size > 0) model = withoutServices(model, still);
@@ -186,23 +206,17 @@ export class Pipeline {
       for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for proxy tasks attached to its network');
       model = withoutServices(model, new Set(unattached.keys()));
     }
-    if (this.d.readSecret) {
-      // Never mounted under a route's name: the tokens, the ACME store key; ACME's files are not secrets.
-      const reserved = (s: string) => isTokenSecret(s) || s === ext.Acme.StoreKeySecret || s.startsWith(ACME_FILE_PREFIX);
-      const unmounted = servicesWaitingForMounts(model, this.d.readSecret, reserved);
-      if (unmounted.size > 0) {
-        const waits = [...unmounted].map(([service, secret]) => ({ service, code: 'WARN_SECRET_PENDING' as const, reason: extensionMountPendingReason(secret) }));
-        excluded = [...excluded, ...waits];
-        for (const x of waits) log.info({ service: x.service, reason: x.reason }, 'service waits for the extension task that mounts its certificate');
-        model = withoutServices(model, new Set(unmounted.keys()));
-      }
-      const bad = certificateCulprits(model, this.d.readSecret);
-      if (bad.size > 0) {
-        const certs = [...bad].map(([service, reason]) => ({ service, code: 'ERR_CERT_INVALID' as const, reason }));
-        excluded = [...excluded, ...certs];
-        for (const x of certs) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its certificate cannot be served');
-        model = withoutServices(model, new Set(bad.keys()));
-      }
+    // Never mounted into proxies under a route's name: the tokens, the ACME store key.
+    const reserved = reservedSecretCulprits(model, (s) => isTokenSecret(s) || s === ext.Acme.StoreKeySecret);
+    if (this.d.readAcmePair) {
+      const acme = certificateCulprits(model, this.d.readAcmePair, (s) => s.startsWith(ACME_FILE_PREFIX));
+      for (const [service, reason] of acme) if (!reserved.has(service)) reserved.set(service, reason);
+    }
+    if (reserved.size > 0) {
+      const certs = [...reserved].map(([service, reason]) => ({ service, code: 'ERR_CERT_INVALID' as const, reason }));
+      excluded = [...excluded, ...certs];
+      for (const x of certs) log.warn({ service: x.service, reason: x.reason }, 'service excluded: its certificate cannot be served');
+      model = withoutServices(model, new Set(reserved.keys()));
     }
     // Rendered once and reused below: at 10 000 services a render is a large share of the work.
     const rendered = this.renderReal(model, ext);

@@ -1,7 +1,7 @@
 // The extension's API: proxy agents long-poll the validated nginx.conf here.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AcmeHostStatus, AcmeStoreStatus, ApiErrorBody, Exclusion, ExtensionHealthBody, ExtensionStatusBody, Logger, OkBody, SandboxState } from '@signalbox/protocol';
+import type { AcmeHostStatus, AcmeStoreStatus, ApiErrorBody, Exclusion, ExtensionHealthBody, ExtensionStatusBody, Logger, OkBody, Refusal, SandboxState } from '@signalbox/protocol';
 import {
   ERR_API_BAD_REQUEST,
   ERR_API_INTERNAL,
@@ -17,7 +17,9 @@ import {
   extensionStatusBodySchema,
   okBodySchema,
   PROXY_TOKEN_ROUTES,
+  refusalSchema,
   tokenCheckHook,
+  wireValidator,
 } from '@signalbox/protocol';
 import type { ChallengeStore } from './acme/orderer.js';
 import { configForTask, type ServedConfig, type ServedConfigState } from './served-config.js';
@@ -28,7 +30,7 @@ const errors = { 400: apiErrorBodySchema, 401: apiErrorBodySchema, 413: apiError
 export interface ServerDeps {
   served: ServedConfigState;
   /** A proxy agent refused the config `sha256` with nginx's `reason`. */
-  onRefusal?: (sha256: string, reason: string) => void;
+  onRefusal?: (refusal: Refusal) => void;
   status: () => { modelVersion?: string; excluded: Exclusion[]; lastError?: string; sandbox?: SandboxState; acme?: AcmeHostStatus[]; acmeStore?: AcmeStoreStatus };
   registry: Registry;
   log: Logger;
@@ -120,13 +122,19 @@ export function buildServer(d: ServerDeps): FastifyInstance {
     return reply.header(HEADER_CONFIG_NAME, answer.name).header('content-type', 'text/plain; charset=utf-8').send(answer.text);
   });
 
-  // Proxy agents report a config they refused (their nginx -t failed where the sandbox's passed).
-  app.post<{ Body: { sha256?: unknown; reason?: unknown } }>(PATHS.refusals, { schema: { response: { 202: okBodySchema, ...errors } } }, async (req, reply) => {
-    const { sha256, reason } = req.body ?? {};
-    if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256) || typeof reason !== 'string') {
-      return reply.code(400).send({ code: ERR_REFUSAL_INVALID, message: 'expected {"sha256": "<64 hex>", "reason": "<text>"}' } satisfies ApiErrorBody);
+  // Proxy agents report a config they refused (their nginx -t failed where the sandbox's passed, or a
+  // certificate pair it names cannot be served: only they mount the secrets).
+  const refusal = wireValidator(refusalSchema, 'refusal');
+  app.post(PATHS.refusals, { schema: { response: { 202: okBodySchema, ...errors } } }, async (req, reply) => {
+    let body: Refusal;
+    try {
+      body = refusal(req.body);
+    } catch (e) {
+      return reply
+        .code(400)
+        .send({ code: ERR_REFUSAL_INVALID, message: `expected {"sha256": "<64 hex>", "reason": "<text>", "certificates"?: [...]}: ${(e as Error).message}` } satisfies ApiErrorBody);
     }
-    d.onRefusal?.(sha256, reason.slice(0, 4000));
+    d.onRefusal?.(body);
     return reply.code(202).send({ ok: true } satisfies OkBody);
   });
 

@@ -86,9 +86,9 @@ test('a refusal of the served config excludes the services it names and publishe
   await pipeline.process(model(), ext);
   const first = served.get()!;
   // Stale or unattributable refusals change nothing.
-  expect(await pipeline.proxyRefusal('0'.repeat(64), 'whatever')).toBeUndefined();
-  expect(await pipeline.proxyRefusal(first.sha256, '[emerg] no place')).toBeUndefined();
-  const res = await pipeline.proxyRefusal(first.sha256, `[emerg] "proxy_pass" bad in /etc/nginx/.nginx.conf.1.x.tmp:${lineOf(first.text, 'server_name "b.test"')}`);
+  expect(await pipeline.proxyRefusal({ sha256: '0'.repeat(64), reason: 'whatever' })).toBeUndefined();
+  expect(await pipeline.proxyRefusal({ sha256: first.sha256, reason: '[emerg] no place' })).toBeUndefined();
+  const res = await pipeline.proxyRefusal({ sha256: first.sha256, reason: `[emerg] "proxy_pass" bad in /etc/nginx/.nginx.conf.1.x.tmp:${lineOf(first.text, 'server_name "b.test"')}` });
   expect(res?.outcome).toBe('published');
   expect(res?.excluded).toEqual([{ service: 'b', code: 'ERR_PROXY_REFUSED', reason: expect.stringContaining('"proxy_pass" bad') }]);
   const text = served.get()!.text;
@@ -198,14 +198,14 @@ test('a refusal because a secret core mounts is missing (a proxy task on its way
   const first = served.get()!;
   const missing =
     '[emerg] cannot load certificate "/run/secrets/c.crt": BIO_new_file() failed (SSL: error:80000002:system library::No such file or directory:calling fopen(/run/secrets/c.crt, r) error:10000080:BIO routines::no such file)';
-  expect(await pipeline.proxyRefusal(first.sha256, missing)).toBeUndefined();
+  expect(await pipeline.proxyRefusal({ sha256: first.sha256, reason: missing })).toBeUndefined();
   expect(published).toHaveLength(1);
   // The next model publishes c as before: it was never excluded.
   const next = await pipeline.process(model(8080), ext);
   expect(next.excluded).toEqual([]);
   expect(served.get()!.text).toMatch(/upstream u_c\b/);
   // A certificate the proxy cannot read for another reason is still the service's fault.
-  const bad = await pipeline.proxyRefusal(served.get()!.sha256, '[emerg] cannot load certificate "/run/secrets/c.crt": PEM_read_bio_X509_AUX() failed');
+  const bad = await pipeline.proxyRefusal({ sha256: served.get()!.sha256, reason: '[emerg] cannot load certificate "/run/secrets/c.crt": PEM_read_bio_X509_AUX() failed' });
   expect(bad?.excluded).toEqual([{ service: 'c', code: 'ERR_PROXY_REFUSED', reason: expect.stringContaining('PEM_read_bio') }]);
 });
 

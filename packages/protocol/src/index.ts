@@ -9,3 +9,4 @@ export * from './long-poll-route.js';
 export * from './backoff.js';
 export * from './logging.js';
 export * from './long-poll-client.js';
+export * from './certificate-pair.js';

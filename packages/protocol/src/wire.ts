@@ -406,11 +406,33 @@ export const extensionStatusBodySchema = {
 } as const;
 export type ExtensionStatusBody = FromSchema<typeof extensionStatusBodySchema>;
 
-/** The extension's POST /v1/refusals body: a proxy agent's nginx -t refused the config `sha256`. */
+/** A certificate/key pair of a config that a proxy task cannot serve (it mounts the secrets, and checked them). */
+export const certificateProblemSchema = {
+  type: 'object',
+  required: ['certSecret', 'keySecret', 'reason'],
+  properties: {
+    /** The server's name; absent for the default server. */
+    host: { type: 'string', maxLength: 300 },
+    certSecret: { type: 'string', maxLength: 300 },
+    keySecret: { type: 'string', maxLength: 300 },
+    reason: { type: 'string', maxLength: 1000 },
+  },
+  additionalProperties: false,
+} as const;
+export type CertificateProblem = FromSchema<typeof certificateProblemSchema>;
+
+/**
+ * The extension's POST /v1/refusals body: a proxy agent refused the config `sha256`, because its nginx -t
+ * failed (`reason`) or because pairs it names cannot be served (`certificates`, with `reason` their summary).
+ */
 export const refusalSchema = {
   type: 'object',
   required: ['sha256', 'reason'],
-  properties: { sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' }, reason: { type: 'string', maxLength: 4000 } },
+  properties: {
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    reason: { type: 'string', maxLength: 4000 },
+    certificates: { type: 'array', maxItems: 1000, items: certificateProblemSchema },
+  },
   additionalProperties: false,
 } as const;
 export type Refusal = FromSchema<typeof refusalSchema>;

@@ -18,7 +18,8 @@ import { EdgePeers } from './edge-peers.js';
 import { lameDuck } from './lame-duck.js';
 import { ConfigPersistence } from './persist.js';
 import { Fetcher } from './fetcher.js';
-import { Installer, readBootstrap, sha256Hex, type InstalledConfig, type NginxRunner } from './installer.js';
+import { Installer, readBootstrap, sha256Hex, type Candidate, type InstalledConfig, type NginxRunner } from './installer.js';
+import { CertificateCheck, describeProblems } from './certificate-check.js';
 import { nginxTest } from './nginx.js';
 import type { AgentOptions } from './options.js';
 import { Supervisor, type ExitInfo, type SupervisorOptions } from './supervisor.js';
@@ -55,12 +56,12 @@ export interface Agent {
   stop(signal: NodeJS.Signals): Promise<ExitInfo>;
 }
 
-async function reportRefusal(extensionUrl: string, sha256: string, reason: string, logger: Logger, auth: Record<string, string>): Promise<void> {
+async function reportRefusal(extensionUrl: string, refusal: Refusal, logger: Logger, auth: Record<string, string>): Promise<void> {
   try {
     await fetch(new URL(PATHS.refusals, `${extensionUrl}/`), {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...auth },
-      body: JSON.stringify({ sha256, reason } satisfies Refusal),
+      body: JSON.stringify(refusal),
       signal: AbortSignal.timeout(5000),
     });
   } catch (err) {
@@ -126,6 +127,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         ...(options.serviceName ? { othersServe: healthyTasksListed(options.serviceName, options.edgeResolver) } : {}),
         ...tuning.backendReach,
       });
+  const certificateCheck = new CertificateCheck({ secretsDir: process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets' });
   installer = new Installer({
     configPath: options.configPath,
     runner,
@@ -136,6 +138,16 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       backendReach?.watch(text);
       await tlsFront?.apply(text).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
     },
+    // Only this task can read the secrets it mounts: a config naming a pair it cannot serve is refused
+    // with the pairs named (the extension leaves out those hosts' services).
+    ...(edge
+      ? {}
+      : {
+          checkCandidate: async (c: Candidate) => {
+            const certificates = await certificateCheck.problems(c.bytes.toString('utf8'));
+            return certificates.length > 0 ? { reason: describeProblems(certificates), certificates } : undefined;
+          },
+        }),
   });
 
   let headers: Record<string, string> = {};
@@ -186,7 +198,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
             const outcome = await installer.submit(c);
             if (outcome.status === 'installed') await acmeFiles?.prune(c.bytes.toString('utf8'));
             if (outcome.status === 'failed' && !outcome.repeated && outcome.sha256 && outcome.reason && options.extensionUrl) {
-              await reportRefusal(options.extensionUrl, outcome.sha256, outcome.reason, log('fetcher'), headers);
+              const refusal: Refusal = { sha256: outcome.sha256, reason: outcome.reason, ...(outcome.certificates ? { certificates: outcome.certificates } : {}) };
+              await reportRefusal(options.extensionUrl, refusal, log('fetcher'), headers);
             }
             return outcome;
           },

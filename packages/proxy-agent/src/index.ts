@@ -3,6 +3,7 @@ export * from './acme-files.js';
 export * from './agent.js';
 export * from './api.js';
 export * from './builtin.js';
+export * from './certificate-check.js';
 export * from './drain.js';
 export * from './edge.js';
 export * from './edge-peers.js';

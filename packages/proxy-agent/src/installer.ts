@@ -8,7 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import type { Logger } from 'pino';
 import { trimReason, type TestResult } from './nginx.js';
 import type { ReloadResult } from './supervisor.js';
-import type { CandidateSource } from '@signalbox/protocol';
+import type { CandidateSource, CertificateProblem } from '@signalbox/protocol';
 
 export type { TestResult } from './nginx.js';
 export type { ReloadResult } from './supervisor.js';
@@ -56,7 +56,12 @@ export interface InstallOutcome {
   reason?: string;
   /** Known-bad bytes seen again: not re-validated, not counted again. */
   repeated?: boolean;
+  /** Refused before nginx -t: these certificate pairs cannot be served (checkCandidate). */
+  certificates?: CertificateProblem[];
 }
+
+/** Why a candidate is refused before nginx -t, or undefined to go on. */
+export type CandidateCheck = (c: Candidate) => Promise<{ reason: string; certificates: CertificateProblem[] } | undefined>;
 
 export interface InstallerOptions {
   configPath: string;
@@ -65,6 +70,11 @@ export interface InstallerOptions {
   now?: () => Date;
   /** Called after every successful install (e.g. to persist it on the node's volume). */
   onInstalled?: (bytes: Buffer, installed: InstalledConfig) => Promise<void>;
+  /**
+   * Run on configs from the extension before nginx -t, except while the task starts: a config it
+   * installed before (persisted) is restored as it was, never refused for a certificate expired since.
+   */
+  checkCandidate?: CandidateCheck;
 }
 
 export interface InitializeOptions {
@@ -193,8 +203,10 @@ export class Installer {
     this.log = opts.logger;
     this.now = opts.now ?? (() => new Date());
     this.onInstalled = opts.onInstalled;
+    this.checkCandidate = opts.checkCandidate;
   }
   private readonly onInstalled: InstallerOptions['onInstalled'];
+  private readonly checkCandidate: CandidateCheck | undefined;
 
   /** True while initialize() runs (see fail()). */
   private starting = false;
@@ -288,6 +300,11 @@ export class Installer {
     if (bad !== undefined) {
       this.log.debug({ sha256: sha, source: c.source }, 'candidate already failed validation');
       return { status: 'failed', sha256: sha, reason: bad, repeated: true };
+    }
+
+    if (this.checkCandidate && c.source === 'extension' && !this.starting) {
+      const refused = await this.checkCandidate(c);
+      if (refused) return { ...this.fail(c, sha, refused.reason, false), certificates: refused.certificates };
     }
 
     let tmp: string;
