@@ -1,6 +1,8 @@
 // The edge's keep-alive pool follows the routing proxy tasks without a reload: this resolves their name
 // (tasks.<proxy>, healthy tasks only) through Docker's DNS and puts the list into the edge nginx's shared
-// dict (EDGE_PEERS_PATH on loopback). It sends the list when it changes and again every few seconds, so a
+// dict (EDGE_PEERS_PATH on loopback). It resolves every 250 ms (a query to the task's own DNS server), so a
+// new routing task gets requests that soon after turning healthy: a route on a new network or certificate
+// answers only then. It sends the list when it changes and again every few seconds, so a
 // restarted nginx (empty dict) has it back within that time; meanwhile the edge uses a connection per
 // request, as without the pool.
 import { Resolver } from 'node:dns/promises';
@@ -17,6 +19,7 @@ export interface EdgePeersOptions {
   /** Loopback port of the edge nginx's peers endpoint. */
   peersPort: number;
   log: Logger;
+  /** How often the name is resolved (default 250 ms). */
   intervalMs?: number;
   /** Sent again unchanged after this long (a restarted nginx starts with an empty dict). */
   refreshMs?: number;
@@ -44,7 +47,7 @@ export class EdgePeers {
   start(): void {
     const tick = async () => {
       await this.once().catch((e: Error) => this.o.log.warn({ err: e.message }, 'cannot update the routing proxy tasks of the pool'));
-      if (this.timer !== undefined) this.timer = setTimeout(() => void tick(), this.o.intervalMs ?? 1000);
+      if (this.timer !== undefined) this.timer = setTimeout(() => void tick(), this.o.intervalMs ?? 250);
     };
     this.timer = setTimeout(() => void tick(), 0);
   }
