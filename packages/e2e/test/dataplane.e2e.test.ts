@@ -367,7 +367,7 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
     }
   };
   let extensionTasksBefore: string[] = [];
-  let retiredLines: Record<string, unknown>[] = [];
+  let extensionTasksAfter: string[] = [];
   const {
     result: servedMs,
     fresh,
@@ -375,7 +375,7 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
   } = await underTwoLoads(host(KEEP), async () => {
     const t0 = Date.now();
     extensionTasksBefore = await runningTaskIds(EXTENSION_SERVICE);
-    // On the network the proxy already joins: only the secret needs new proxy (and extension) tasks.
+    // On the network the proxy already joins: only the secret needs new proxy tasks (they check the pair).
     await createDemoService({
       name: app,
       networks: [NET_KEEP],
@@ -384,12 +384,12 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
     // The old proxy task cannot load the new file; the route is pending until the new task runs, then published.
     await waitFor(`${host(app)} served over HTTPS with its certificate`, servesCert, 180_000, 250);
     const ms = Date.now() - t0;
-    retiredLines = (await serviceLogs(EXTENSION_SERVICE, new Date(t0))).filter((l) => String(l.msg).startsWith('core names this task retired'));
     await settled();
     await removeService(app);
-    // The proxy and the extension let the secrets go (one more roll); only then can they be removed.
+    // The proxies let the secrets go (one more roll); only then can they be removed.
     await waitFor('certificate secrets released', async () => (await removeSecret(crt)) && (await removeSecret(key)), 180_000, 1000);
     await settled();
+    extensionTasksAfter = await runningTaskIds(EXTENSION_SERVICE);
     return ms;
   });
   console.log(
@@ -398,8 +398,40 @@ test('a new certificate secret, then removed: the route answers HTTPS with it on
   expect(fresh.failed).toEqual([]);
   expect(keepAlive.failed).toEqual([]);
   expect(fresh.ok).toBeGreaterThan(50);
-  // The extension rolled start-first to mount the secret, and core named its old task retired, which
-  // stopped then (not after swarm's stop grace) so the proxies moved to the new one.
+  // The extension never mounts the secret (the routing tasks check the pair), so it did not roll.
   expect(extensionTasksBefore).toHaveLength(1);
-  expect(retiredLines.map((l) => l.task)).toContain(extensionTasksBefore[0]);
+  expect(extensionTasksAfter).toEqual(extensionTasksBefore);
+});
+
+test('an extension roll (start-first) retires the old task as soon as the new one is healthy; the proxies follow the new one', async () => {
+  const before = await runningTaskIds(EXTENSION_SERVICE);
+  expect(before).toHaveLength(1);
+  const since = new Date(Date.now() - 1000);
+  // Same spec, new tasks: what a config.toml or image change does (core does not count ForceUpdate as drift).
+  expect((await run('docker', ['service', 'update', '--detach', '--force', EXTENSION_SERVICE])).code).toBe(0);
+  const retired = await waitFor(
+    'core to name the old extension task retired',
+    async () => (await serviceLogs(EXTENSION_SERVICE, since)).find((l) => String(l.msg).startsWith('core names this task retired') && l.task === before[0]),
+    120_000,
+    500,
+  );
+  expect(retired.task).toBe(before[0]);
+  const after = await waitFor(
+    'the new extension task alone',
+    async () => {
+      const ids = await runningTaskIds(EXTENSION_SERVICE);
+      return ids.length === 1 && ids[0] !== before[0] ? ids : undefined;
+    },
+    60_000,
+    500,
+  );
+  expect(after).not.toContain(before[0]);
+  // A route created now is published by the new task and reaches the proxies.
+  const app = `${P}after-roll`;
+  await createDemoService({ name: app, networks: [NET_KEEP], labels: labels(app, NET_KEEP) });
+  try {
+    await answers(app, 200, 60_000);
+  } finally {
+    await removeService(app);
+  }
 });
