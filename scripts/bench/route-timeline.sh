@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Where the time to route a new stack goes. Deploys RUNS one-service stacks, each on its own network
 # (`docker stack deploy` creates <stack>_default, so the routing proxies must be replaced to join it) and,
-# with SBX_TIMELINE_CERTS=1, with its own certificate (the extension is replaced too, to mount it). For
-# each it prints, from the `docker stack deploy`: the app task running, the new routing task running
-# (healthy), the replaced routing and extension tasks told to shut down and exiting, the new extension
-# task running (it rolls start-first), and the host's first 200 (HTTP on :8080, or HTTPS on :8443 with a certificate); then the medians.
+# with SBX_TIMELINE_CERTS=1, with its own certificate (the routing proxies mount it and check the pair;
+# until 2 Dec the extension was replaced too). For each it prints, from the `docker stack deploy`: the
+# app task running, the new routing task running (healthy), the replaced routing tasks told to shut down
+# and exiting, an extension roll if one happens (it should not), and the host's first 200 (HTTP on :8080, or HTTPS on :8443 with a certificate); then the medians.
 #
 # Run ./scripts/up.sh first. Usage: ./scripts/bench/route-timeline.sh [RUNS=3]
 # Creates only sbx-tl-* stacks and secrets; removes them on exit.

@@ -1,4 +1,4 @@
-// @signalbox/protocol: what the services agree on. Depends on nothing of Signalbox's.
+// @signalbox/protocol: what the services agree on (the wire, and the rules a certificate pair must meet). Depends on nothing of Signalbox's.
 export * from './constants.js';
 export * from './errors.js';
 export * from './wire.js';
