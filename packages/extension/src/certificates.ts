@@ -3,26 +3,11 @@
 // it and refuse it naming the bad pairs (Pipeline.proxyRefusal excludes those hosts' services). The
 // extension reads only the ACME pairs it issued, and checks those here. A bad pair costs only the
 // services of its hosts; the rest is published (one tenant's bad secret must not freeze every proxy).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ClusterModel } from '@signalbox/model';
 import { pairProblem, type CertificateProblem, type PairReader } from '@signalbox/protocol';
 
-/** Reads a pair's file; undefined when it is not there. */
-export type SecretReader = PairReader;
-
-export function secretsDirReader(dir: string): SecretReader {
-  return (name) => {
-    try {
-      return readFileSync(join(dir, name));
-    } catch {
-      return undefined;
-    }
-  };
-}
-
 /** Services whose TLS hosts have a pair checked here (`checkedHere` of its certificate) that cannot be served, each with the first reason. */
-export function certificateCulprits(model: ClusterModel, read: SecretReader, checkedHere: (certSecret: string) => boolean): Map<string, string> {
+export function certificateCulprits(model: ClusterModel, read: PairReader, checkedHere: (certSecret: string) => boolean): Map<string, string> {
   const out = new Map<string, string>();
   const seen = new Map<string, string | undefined>();
   for (const vh of model.virtualHosts) {

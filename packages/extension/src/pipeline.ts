@@ -2,9 +2,9 @@
 // A service whose routes break nginx -t is excluded with nginx's error as the reason; the rest is published.
 // A config that fails nginx -t is never published.
 import type { ClusterModel, ExtensionConfig } from '@signalbox/model';
-import type { CertificateProblem, Logger, Refusal } from '@signalbox/protocol';
+import type { CertificateProblem, Logger, PairReader, Refusal } from '@signalbox/protocol';
 import { isTokenSecret } from '@signalbox/protocol';
-import { certificateCulprits, reservedSecretCulprits, servicesOfPairs, type SecretReader } from './certificates.js';
+import { certificateCulprits, reservedSecretCulprits, servicesOfPairs } from './certificates.js';
 import { checkPolicy } from './config-policy.js';
 import { networkPendingReason, servicesWaitingForNetworks } from './pending-networks.js';
 import { pendingReason, servicesWaitingForSecrets } from './pending-secrets.js';
@@ -42,7 +42,7 @@ export interface PipelineDeps {
    * secrets are checked by the proxy tasks that mount them (the extension does not), which refuse a
    * config naming a bad one and say which (proxyRefusal).
    */
-  readAcmePair?: SecretReader;
+  readAcmePair?: PairReader;
 }
 
 export class Pipeline {
