@@ -94,6 +94,8 @@ export interface TaskInfo {
   addresses: Record<string, string[]>;
   /** When the task reached its current state (ms since epoch). */
   since: number;
+  /** Swarm's error for a task that failed or was rejected. */
+  error?: string;
 }
 
 export async function tasksOf(docker: Docker, service: string): Promise<TaskInfo[]> {
@@ -108,6 +110,7 @@ export async function tasksOf(docker: Docker, service: string): Promise<TaskInfo
     containerId: String(t.Status?.ContainerStatus?.ContainerID ?? ''),
     addresses: Object.fromEntries(((t.NetworksAttachments ?? []) as Raw[]).map((a) => [String(a.Network?.Spec?.Name), ((a.Addresses ?? []) as string[]).map((x) => x.split('/')[0]!)])),
     since: Date.parse(String(t.Status?.Timestamp)),
+    ...(t.Status?.Err ? { error: String(t.Status.Err) } : {}),
   }));
 }
 
@@ -445,11 +448,25 @@ export async function proxiesSettled(docker: Docker, stableMs = 15_000, timeoutM
  * `attempts` rolls did not spread them.
  */
 export async function proxiesSpread(docker: Docker, onNodes: string[], attempts = 4): Promise<void> {
+  const seen: string[] = [];
   for (let i = 0; ; i++) {
     await proxiesSettled(docker, 5_000);
-    const where = running(await tasksOf(docker, PROXY_SERVICE)).map((t) => t.node);
+    const tasks = await tasksOf(docker, PROXY_SERVICE);
+    const where = running(tasks).map((t) => t.node);
     if (onNodes.every((n) => where.includes(n))) return;
-    if (i === attempts) throw new Error(`routing proxies still on ${where.sort().join(' ')} after ${attempts} forced rolls, want one on each of ${onNodes.join(' ')}`);
+    seen.push(where.sort().join(' '));
+    if (i === attempts) {
+      // Every placement, and how the last roll's other tasks ended (a new task that failed on the missing
+      // node would show here), for the next time this happens.
+      const ended = tasks
+        .filter((t) => !(t.state === 'running' && t.desired === 'running'))
+        .sort((a, b) => b.since - a.since)
+        .slice(0, 8)
+        .map((t) => `${t.node}:${t.state}${t.error ? ` (${t.error})` : ''}`);
+      throw new Error(
+        `routing proxies still on ${where.join(' ')} after ${attempts} forced rolls, want one on each of ${onNodes.join(' ')}; placements: ${seen.join('; ')}; other tasks: ${ended.join(', ') || 'none'}`,
+      );
+    }
     await updateService(
       PROXY_SERVICE,
       (spec) => {
