@@ -28,32 +28,43 @@ export function covers(name: string, host: string): boolean {
   return dot > 0 && host.slice(dot + 1) === name.slice(2);
 }
 
+/** What a pair is, read once: why it cannot be served at all, or the names and end of validity it has. */
+export type PairInspection = { ok: false; problem: string } | { ok: true; names: string[]; validTo: number };
+
 /**
- * Why this certificate/key pair cannot serve `host` (null: the default server, any name), or undefined
- * if it can. `where` says where a file that cannot be read should have been (e.g. "in the extension").
+ * Reads and parses a pair: a PEM certificate and an unencrypted PEM key that belongs to it. `where` says
+ * where a file that cannot be read should have been (e.g. "in the extension").
  */
-export function pairProblem(host: string | null, certName: string, keyName: string, read: PairReader, where: string, now = Date.now()): string | undefined {
+export function inspectPair(certName: string, keyName: string, read: PairReader, where: string): PairInspection {
   const certPem = read(certName);
-  if (certPem === undefined) return `certificate secret ${certName} is not mounted ${where}`;
+  if (certPem === undefined) return { ok: false, problem: `certificate secret ${certName} is not mounted ${where}` };
   const keyPem = read(keyName);
-  if (keyPem === undefined) return `key secret ${keyName} is not mounted ${where}`;
+  if (keyPem === undefined) return { ok: false, problem: `key secret ${keyName} is not mounted ${where}` };
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
   } catch {
-    return `secret ${certName} (ssl_cert) is not a PEM certificate`;
+    return { ok: false, problem: `secret ${certName} (ssl_cert) is not a PEM certificate` };
   }
   let key;
   try {
     key = createPrivateKey(keyPem);
   } catch {
-    return `secret ${keyName} (ssl_key) is not a PEM private key (or it is encrypted)`;
+    return { ok: false, problem: `secret ${keyName} (ssl_key) is not a PEM private key (or it is encrypted)` };
   }
-  if (!cert.checkPrivateKey(key)) return `key ${keyName} does not belong to certificate ${certName}`;
-  if (host !== null) {
-    const names = certificateNames(cert);
-    if (!names.some((n) => covers(n, host))) return `certificate ${certName} is not for host ${host} (it is for ${names.join(', ') || 'no DNS name'})`;
-  }
-  if (Date.parse(cert.validTo) < now) return `certificate ${certName} expired on ${cert.validTo}`;
+  if (!cert.checkPrivateKey(key)) return { ok: false, problem: `key ${keyName} does not belong to certificate ${certName}` };
+  return { ok: true, names: certificateNames(cert), validTo: Date.parse(cert.validTo) };
+}
+
+/** Why an inspected pair cannot serve `host` (null: the default server, any name) at `now`, or undefined. */
+export function pairServes(certName: string, pair: PairInspection, host: string | null, now = Date.now()): string | undefined {
+  if (!pair.ok) return pair.problem;
+  if (host !== null && !pair.names.some((n) => covers(n, host))) return `certificate ${certName} is not for host ${host} (it is for ${pair.names.join(', ') || 'no DNS name'})`;
+  if (pair.validTo < now) return `certificate ${certName} expired on ${new Date(pair.validTo).toUTCString()}`;
   return undefined;
+}
+
+/** Why this certificate/key pair cannot serve `host` (null: the default server, any name), or undefined if it can. */
+export function pairProblem(host: string | null, certName: string, keyName: string, read: PairReader, where: string, now = Date.now()): string | undefined {
+  return pairServes(certName, inspectPair(certName, keyName, read, where), host, now);
 }

@@ -1,12 +1,11 @@
 // A route's certificate and key are Docker secrets, readable only inside the tasks that mount them: the
 // routing tasks. So each checks the pairs a config from the extension names before installing it (a PEM
 // certificate, a key that belongs to it, names that cover the server's host, not expired; the rules are
-// @signalbox/protocol's pairProblem), and refuses a config with a bad pair, saying which. The extension
+// @signalbox/protocol's inspectPair and pairServes), and refuses a config with a bad pair, saying which. The extension
 // then leaves out only the services of those hosts (ERR_CERT_INVALID). nginx -t alone would pass a pair
 // for another host or an expired one, and would blame a bad one only by its file.
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { pairProblem, type CertificateProblem } from '@signalbox/protocol';
+import { inspectPair, pairServes, type CertificateProblem, type PairInspection } from '@signalbox/protocol';
 
 /** A server's certificate and key files, and its first server_name (undefined: the default server). */
 export interface ServerPair {
@@ -54,11 +53,15 @@ export interface CertificateCheckOptions {
   now?: () => number;
 }
 
-/** Checks the secret pairs of configs; results are kept per (host, bytes) for a minute. */
+/**
+ * Checks the secret pairs of configs. Each pair is read and parsed once per task: swarm never changes a
+ * secret's content under its name, and a task's mounts are fixed. The host and the expiry are checked on
+ * every config, so 10 000 hosts sharing a few pairs cost a few parses once, then map lookups.
+ */
 export class CertificateCheck {
   private readonly dir: string;
   private readonly now: () => number;
-  private readonly seen = new Map<string, { problem: string | undefined; at: number }>();
+  private readonly pairs = new Map<string, PairInspection>();
 
   constructor(opts: CertificateCheckOptions) {
     this.dir = opts.secretsDir.replace(/\/+$/, '');
@@ -72,20 +75,37 @@ export class CertificateCheck {
   async problems(config: string): Promise<CertificateProblem[]> {
     const out: CertificateProblem[] = [];
     const reported = new Set<string>();
+    const now = this.now();
     for (const p of serverPairs(config)) {
       const certSecret = this.secretName(p.certificate);
       const keySecret = this.secretName(p.key);
       if (certSecret === undefined || keySecret === undefined) continue;
+      const pair = await this.inspect(p.certificate, p.key, certSecret, keySecret);
+      if (pair === undefined) continue;
+      const problem = pairServes(certSecret, pair, p.host ?? null, now);
       const id = `${p.host ?? ''}\n${certSecret}\n${keySecret}`;
-      if (reported.has(id)) continue;
-      const [cert, key] = await Promise.all([readFile(p.certificate).catch(() => undefined), readFile(p.key).catch(() => undefined)]);
-      if (cert === undefined || key === undefined) continue;
-      const problem = this.verdict(p.host, certSecret, keySecret, cert, key);
-      if (problem === undefined) continue;
+      if (problem === undefined || reported.has(id)) continue;
       reported.add(id);
       out.push({ ...(p.host !== undefined ? { host: p.host } : {}), certSecret, keySecret, reason: problem });
     }
     return out;
+  }
+
+  /** The pair, read and parsed the first time it is named; undefined while a file is not there. */
+  private async inspect(certFile: string, keyFile: string, certSecret: string, keySecret: string): Promise<PairInspection | undefined> {
+    const id = `${certFile}\n${keyFile}`;
+    const known = this.pairs.get(id);
+    if (known) return known;
+    const [cert, key] = await Promise.all([readFile(certFile).catch(() => undefined), readFile(keyFile).catch(() => undefined)]);
+    if (cert === undefined || key === undefined) return undefined;
+    const files = new Map([
+      [certSecret, cert],
+      [keySecret, key],
+    ]);
+    const pair = inspectPair(certSecret, keySecret, (n) => files.get(n), 'in this proxy task');
+    if (this.pairs.size >= 100_000) this.pairs.clear();
+    this.pairs.set(id, pair);
+    return pair;
   }
 
   private secretName(file: string): string | undefined {
@@ -93,26 +113,6 @@ export class CertificateCheck {
     if (!file.startsWith(prefix)) return undefined;
     const name = file.slice(prefix.length);
     return /^[A-Za-z0-9_.-]+$/.test(name) ? name : undefined;
-  }
-
-  private verdict(host: string | undefined, certSecret: string, keySecret: string, cert: Buffer, key: Buffer): string | undefined {
-    const now = this.now();
-    const id = createHash('sha256')
-      .update(`${host ?? ''}\n${certSecret}\n${keySecret}\n`)
-      .update(cert)
-      .update('\n')
-      .update(key)
-      .digest('hex');
-    const hit = this.seen.get(id);
-    if (hit && now - hit.at < 60_000) return hit.problem;
-    const files = new Map([
-      [certSecret, cert],
-      [keySecret, key],
-    ]);
-    const problem = pairProblem(host ?? null, certSecret, keySecret, (n) => files.get(n), 'in this proxy task', now);
-    if (this.seen.size >= 10_000) this.seen.clear();
-    this.seen.set(id, { problem, at: now });
-    return problem;
   }
 }
 

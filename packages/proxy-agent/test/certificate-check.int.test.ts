@@ -117,6 +117,17 @@ test('CertificateCheck: only the bad pairs of the secrets dir; files not there a
   ]);
 });
 
+test('a pair is read once per task (secrets never change under a name); host and expiry are checked on every config', async () => {
+  let now = Date.now();
+  const check = new CertificateCheck({ secretsDir: dir, now: () => now });
+  const one = (host: string) => `server {\n    server_name "${host}";\n    ssl_certificate "${dir}/shop.crt";\n    ssl_certificate_key "${dir}/shop.key";\n}\n`;
+  expect(await check.problems(one('shop.example.com'))).toEqual([]);
+  // The same pair for another host: no new read is needed to say it does not cover it.
+  expect((await check.problems(one('evil.example.net'))).map((p) => p.reason)).toEqual(['certificate shop.crt is not for host evil.example.net (it is for shop.example.com)']);
+  now += 40 * 86_400_000;
+  expect((await check.problems(one('shop.example.com'))).map((p) => p.reason)).toEqual([expect.stringMatching(/^certificate shop\.crt expired on /)]);
+});
+
 describe('the installer', () => {
   const cand = (text: string): Candidate => ({ bytes: Buffer.from(text), configName: 'cfg', source: 'extension' });
   const GOOD = `events {}\nhttp {\n    server {\n        server_name "shop.example.com";\n        ssl_certificate "${dir}/shop.crt";\n        ssl_certificate_key "${dir}/shop.key";\n    }\n}\n`;
