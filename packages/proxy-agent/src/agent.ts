@@ -127,7 +127,8 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         ...(options.serviceName ? { othersServe: healthyTasksListed(options.serviceName, options.edgeResolver) } : {}),
         ...tuning.backendReach,
       });
-  const certificateCheck = new CertificateCheck({ secretsDir: process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets' });
+  // Only a routing task mounts the routes' secrets (the edge never installs a config from the extension).
+  const certificateCheck = edge ? undefined : new CertificateCheck({ secretsDir: process.env.SIGNALBOX_SECRETS_DIR ?? '/run/secrets' });
   installer = new Installer({
     configPath: options.configPath,
     runner,
@@ -140,14 +141,14 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     },
     // Only this task can read the secrets it mounts: a config naming a pair it cannot serve is refused
     // with the pairs named (the extension leaves out those hosts' services).
-    ...(edge
-      ? {}
-      : {
+    ...(certificateCheck
+      ? {
           checkCandidate: async (c: Candidate) => {
             const certificates = await certificateCheck.problems(c.bytes.toString('utf8'));
             return certificates.length > 0 ? { reason: describeProblems(certificates), certificates } : undefined;
           },
-        }),
+        }
+      : {}),
   });
 
   let headers: Record<string, string> = {};
