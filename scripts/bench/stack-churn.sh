@@ -7,6 +7,10 @@
 # each with its own network (every `docker stack deploy` creates <stack>_default) and its own
 # certificate (two new secrets the proxy must mount; SBX_CHURN_CERTS=0: networks only), and one proxy
 # task is killed (SBX_CHURN_KILL=0: not).
+# Two passthrough apps: one that never ends a keep-alive connection (Node's default) and one that ends it
+# after 1000 requests (`Connection: close`, nginx's keepalive_requests default). A passthrough session is
+# the app's own TLS connection: no proxy can end it cleanly, so a replaced routing task holds it until the
+# app ends it or swarm kills the task (ProxyStopGracePeriod). The two show both sides of that.
 # Prints errors by kind per client, time to route each new stack (from its task running to its first
 # 200), proxy task replacements, reloads of running routing tasks (config installs, less the one each new
 # task makes at its start) and core's model updates.
@@ -32,6 +36,8 @@ ANCHOR_NET=sbx-churn-anchor-net
 ANCHOR_HOST=anchor.churn.test
 PASS=sbx-churn-pass
 PASS_HOST=pass.churn.test
+PASS_BOUNDED=sbx-churn-pass-bounded
+PASS_BOUNDED_HOST=pass-bounded.churn.test
 HTTPS_PORT="${SIGNALBOX_HTTPS_PORT:-8443}"
 KILL="${SBX_CHURN_KILL:-1}"
 CERTS="${SBX_CHURN_CERTS:-1}"   # 0: the stacks bring no certificate (networks only)
@@ -43,7 +49,7 @@ cleanup() {
   set +e
   [[ -n "${proxy_events:-}" ]] && kill "$proxy_events" 2>/dev/null
   for i in $(seq 1 "$STACKS"); do docker stack rm "sbx-churn-$i" >/dev/null 2>&1; done
-  docker service rm "$ANCHOR" "$PASS" >/dev/null 2>&1
+  docker service rm "$ANCHOR" "$PASS" "$PASS_BOUNDED" >/dev/null 2>&1
   ip link del sbxch0 2>/dev/null
   ip netns del "$NS" 2>/dev/null
   rm -rf "/etc/netns/$NS"
@@ -69,7 +75,7 @@ ip netns exec "$NS" ip link set lo up
 ip netns exec "$NS" ip route add default via "$NODE_ADDR"
 # wrk sends the URL's host as SNI: the client namespace resolves the test names to the node.
 mkdir -p "/etc/netns/$NS"
-printf '127.0.0.1 localhost\n%s %s %s\n' "$NODE_ADDR" "$ANCHOR_HOST" "$PASS_HOST" > "/etc/netns/$NS/hosts"
+printf '127.0.0.1 localhost\n%s %s %s %s\n' "$NODE_ADDR" "$ANCHOR_HOST" "$PASS_HOST" "$PASS_BOUNDED_HOST" > "/etc/netns/$NS/hosts"
 
 
 # ---- anchor app (a previous run's network may still be held by the proxy for its detach delay).
@@ -88,12 +94,21 @@ docker service create --detach --name "$PASS" --network "$ANCHOR_NET" --replicas
   --label com.docker.lb.hosts="$PASS_HOST" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
   --label com.docker.lb.ssl_passthrough=true \
   "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
+# The same app ending each keep-alive connection after 1000 requests, as nginx does.
+docker service create --detach --name "$PASS_BOUNDED" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
+  --secret sbx-churn-pass.crt --secret sbx-churn-pass.key \
+  --env PORT=443 --env TLS_CERT_FILE=/run/secrets/sbx-churn-pass.crt --env TLS_KEY_FILE=/run/secrets/sbx-churn-pass.key \
+  --env MAX_REQUESTS_PER_SOCKET=1000 \
+  --label com.docker.lb.hosts="$PASS_BOUNDED_HOST" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
+  --label com.docker.lb.ssl_passthrough=true \
+  "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
 # wait_for runs its condition in a new bash: the curl is spelled out, not a function.
 ns_code="ip netns exec $NS curl -sk -o /dev/null -m 3 -w '%{http_code}'"
 wait_for "[[ \$($ns_code -H 'Host: $ANCHOR_HOST' http://$NODE_ADDR:$HTTP_PORT/) == 200 ]]" 180 1 \
   || die "anchor not reachable from the client namespace at $NODE_ADDR:$HTTP_PORT"
 wait_for "[[ \$($ns_code https://$ANCHOR_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "anchor not reachable over HTTPS from the client namespace"
 wait_for "[[ \$($ns_code https://$PASS_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "passthrough anchor not reachable from the client namespace"
+wait_for "[[ \$($ns_code https://$PASS_BOUNDED_HOST:$HTTPS_PORT/) == 200 ]]" 180 1 || die "bounded passthrough anchor not reachable from the client namespace"
 wait_for "[[ \$(docker service inspect -f '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}' $PROXY) != updating ]]" 180 1 || true
 sleep 3
 log "anchor answers from the client namespace through $NODE_ADDR:$HTTP_PORT (DNAT)"
@@ -127,6 +142,7 @@ ns_wrk https-keepalive 3 "https://$ANCHOR_HOST:$HTTPS_PORT/"
 ns_wrk https-close 2 "https://$ANCHOR_HOST:$HTTPS_PORT/" -H "Connection: close"
 ns_wrk passthrough-keepalive 2 "https://$PASS_HOST:$HTTPS_PORT/"
 ns_wrk passthrough-close 2 "https://$PASS_HOST:$HTTPS_PORT/" -H "Connection: close"
+ns_wrk passthrough-bounded 2 "https://$PASS_BOUNDED_HOST:$HTTPS_PORT/"
 start=$(now_s)
 
 # When HOST first answered 200 (epoch s.ns), within TIMEOUT s. A probe starts every 50 ms without
@@ -191,7 +207,7 @@ summary() { # summary NAME FILE
   req=$(awk '/requests in/ {print $1}' "$f")
   non2xx=$(awk -F': ' '/Non-2xx/ {print $2}' "$f"); non2xx=${non2xx:-0}
   sock=$(grep -o 'Socket errors:.*' "$f" || echo 'Socket errors: none')
-  printf '  %-26s %9s requests, non-2xx %s, %s\n' "$1" "$req" "$non2xx" "$sock"
+  printf '  %-28s %9s requests, non-2xx %s, %s\n' "$1" "$req" "$non2xx" "$sock"
 }
 sorted=$(printf '%s\n' "${routes[@]}" | sort -n)
 median=$(echo "$sorted" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
@@ -205,6 +221,7 @@ summary "HTTPS keep-alive (3)" "$WORK/https-keepalive.txt"
 summary "HTTPS conn-per-request (2)" "$WORK/https-close.txt"
 summary "passthrough keep-alive (2)" "$WORK/passthrough-keepalive.txt"
 summary "passthrough conn-per-req (2)" "$WORK/passthrough-close.txt"
+summary "passthrough keep-alive, app ends after 1000 (2)" "$WORK/passthrough-bounded.txt"
 echo "  time to route (task running → 200): median $(printf '%.2f' "$median") s, all: $(printf '%.2f ' "${routes[@]}")"
 echo "  proxy task replacements: $replaced$([[ $KILL == 1 ]] && echo ' (includes the kill)')"
 echo "  reloads of running routing tasks: $((installs - replaced)) ($installs config installs, less one at each new task's start); of them $own a new task's own config (+new-tasks)"

@@ -21,6 +21,11 @@ export interface DemoServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   /** Answer every request except GET /health with this status (200-599), e.g. 503 for a failing task. */
   status?: number;
+  /**
+   * End a keep-alive connection after this many requests (the last response says `Connection: close`),
+   * as nginx does after `keepalive_requests` (1000 by default). 0 or unset: never, Node's default.
+   */
+  maxRequestsPerSocket?: number;
 }
 
 export interface DemoServer {
@@ -57,7 +62,14 @@ export function startDemoServer(options: DemoServerOptions): Promise<DemoServer>
   const task = os.hostname();
   const isTls = options.tls !== undefined;
 
+  // Node's own maxRequestsPerSocket says `Connection: close` but leaves the socket open (and answers 503
+  // on it after): this ends it after the response, as nginx does.
+  const maxRequests = options.maxRequestsPerSocket ?? 0;
+  const requestsOn = new WeakMap<object, number>();
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const served = (requestsOn.get(req.socket) ?? 0) + 1;
+    requestsOn.set(req.socket, served);
+    const last = maxRequests > 0 && served >= maxRequests;
     let bodyBytes = 0;
     req.on('data', (chunk: Buffer) => {
       bodyBytes += chunk.length;
@@ -90,7 +102,7 @@ export function startDemoServer(options: DemoServerOptions): Promise<DemoServer>
       const delay = Math.min(Math.max(Number(url.searchParams.get('delay')) || 0, 0), MAX_DELAY_MS);
       const send = (): void => {
         if (res.destroyed) return;
-        res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(payload) });
+        res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(payload), ...(last ? { connection: 'close' } : {}) });
         res.end(req.method === 'HEAD' ? undefined : payload);
       };
       if (delay > 0) setTimeout(send, delay).unref();

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // signalbox-demo-app: env PORT (default 80), NAME, HOST, TLS_CERT_FILE + TLS_KEY_FILE (HTTPS on PORT),
-// STATUS (answer every request but /health with it, e.g. 503).
+// STATUS (answer every request but /health with it, e.g. 503), MAX_REQUESTS_PER_SOCKET (end a keep-alive
+// connection after that many requests, as nginx's keepalive_requests does; 0: never).
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { startDemoServer, type DemoServerOptions } from './index.js';
@@ -19,6 +20,11 @@ if (process.env.STATUS) {
   const status = Number(process.env.STATUS);
   if (!Number.isInteger(status) || status < 200 || status > 599) fail(`invalid STATUS ${process.env.STATUS} (200-599)`);
   options.status = status;
+}
+if (process.env.MAX_REQUESTS_PER_SOCKET) {
+  const max = Number(process.env.MAX_REQUESTS_PER_SOCKET);
+  if (!Number.isInteger(max) || max < 0) fail(`invalid MAX_REQUESTS_PER_SOCKET ${process.env.MAX_REQUESTS_PER_SOCKET} (a whole number, 0 = never)`);
+  options.maxRequestsPerSocket = max;
 }
 const certFile = process.env.TLS_CERT_FILE;
 const keyFile = process.env.TLS_KEY_FILE;

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import { selfSigned } from '@signalbox/test-support';
 import WebSocket from 'ws';
@@ -31,6 +32,58 @@ describe('demo-app as a failing task (status option, env STATUS)', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ name: 'bad', path: '/any' });
     expect((await fetch(`${demo.url}/health`)).status).toBe(200);
+  });
+});
+
+/** Sends `count` GETs one after another on one connection; the responses' Connection headers, and whether the server closed it. */
+async function keepAliveRun(port: number, count: number): Promise<{ connection: string[]; closedByServer: boolean }> {
+  const socket = net.connect(port, '127.0.0.1');
+  let closedByServer = false;
+  socket.on('end', () => {
+    closedByServer = true;
+  });
+  let buffered = '';
+  let waiting: (() => void) | undefined;
+  // One reader for the whole run: 'end' is only seen by a socket that keeps being read.
+  socket.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString();
+    waiting?.();
+  });
+  const connection: string[] = [];
+  const nextResponse = (): Promise<string> =>
+    new Promise((resolve, reject) => {
+      waiting = (): void => {
+        const head = buffered.indexOf('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(buffered.slice(0, head));
+        if (head < 0 || !length || buffered.length < head + 4 + Number(length[1])) return;
+        const response = buffered.slice(0, head);
+        buffered = buffered.slice(head + 4 + Number(length[1]));
+        waiting = undefined;
+        resolve(response);
+      };
+      socket.once('error', reject);
+      waiting();
+    });
+  for (let i = 0; i < count; i++) {
+    socket.write('GET / HTTP/1.1\r\nHost: demo.test\r\n\r\n');
+    const head = await nextResponse();
+    connection.push(/\r\nconnection: ([^\r]*)/i.exec(head)?.[1] ?? '');
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  socket.destroy();
+  return { connection, closedByServer };
+}
+
+describe('demo-app ending keep-alive connections (maxRequestsPerSocket, env MAX_REQUESTS_PER_SOCKET)', () => {
+  it('says Connection: close on the last allowed request and closes; unset, it keeps the connection', async () => {
+    const limited = await startDemoServer({ port: 0, host: '127.0.0.1', maxRequestsPerSocket: 3 });
+    const unlimited = await startDemoServer({ port: 0, host: '127.0.0.1' });
+    try {
+      expect(await keepAliveRun(limited.port, 3)).toEqual({ connection: ['keep-alive', 'keep-alive', 'close'], closedByServer: true });
+      expect(await keepAliveRun(unlimited.port, 3)).toEqual({ connection: ['keep-alive', 'keep-alive', 'keep-alive'], closedByServer: false });
+    } finally {
+      await Promise.all([limited.close(), unlimited.close()]);
+    }
   });
 });
 

@@ -52,6 +52,12 @@ export async function drainConnections(ports: ReadonlySet<number>, maxMs: number
     await sleep(Math.min(pollMs, until - Date.now()));
     left = await clientConnections(ports);
   }
-  log.info({ connectionsLeft: left }, 'drain over; stopping nginx');
+  if (left === 0) log.info({ connectionsLeft: 0 }, 'drain over; stopping nginx');
+  // Passthrough sessions and WebSockets: nothing can end them cleanly but the app or the client.
+  else
+    log.warn(
+      { connectionsLeft: left },
+      'drain over; stopping nginx gracefully: the connections left (TLS passthrough sessions, WebSockets) run until they end or swarm kills this task at ProxyStopGracePeriod, which cuts them',
+    );
   return left;
 }
