@@ -33,6 +33,16 @@ export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(ED
  * stop grace period to finish what is in flight (and never more than a minute).
  */
 export const lameDuckMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(60_000, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
+/**
+ * A routing proxy's stop grace period. Behind the edge it is replaced start-first and retired at once, so
+ * nothing waits for its exit: it may keep what it cannot hand over (TLS passthrough sessions and
+ * WebSockets, which only the app or the client can end cleanly) for ProxySessionGracePeriod. A single-hop
+ * proxy is replaced stop-first in host mode, where a long stop would hold the port.
+ */
+export const routingStopGraceNs = (ext: ExtensionConfig): number => {
+  const stop = ns(ext.ProxyStopGracePeriod, 10_000);
+  return ext.ProxyEdge ? Math.max(stop, ns(ext.ProxySessionGracePeriod, 300_000)) : stop;
+};
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
 /** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */
@@ -302,7 +312,7 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
         // Healthy while nginx runs a valid config; lets a failed roll be detected and rolled back.
         Healthcheck: routingHealthcheck(),
         StopSignal: ext.ProxyStopSignal,
-        StopGracePeriod: ns(ext.ProxyStopGracePeriod, 10_000),
+        StopGracePeriod: routingStopGraceNs(ext),
         Secrets: [...proxyTokenMounts(ctx, snap), ...secretMounts(model.proxySecrets, snap, ext)],
       },
       Placement: placement(ext.ProxyConstraints, ext.ProxyPlacementPreferences),

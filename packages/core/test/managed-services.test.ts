@@ -175,8 +175,23 @@ test('TOML placement, replicas, stop signal and grace period reach the proxy spe
   expect(spec.Mode).toEqual({ Replicated: { Replicas: 3 } });
   expect(spec.TaskTemplate.Placement).toEqual({ Constraints: ['node.labels.role==edge'], Preferences: [{ Spread: { SpreadDescriptor: 'node.labels.zone' } }] });
   expect(spec.TaskTemplate.ContainerSpec.StopSignal).toBe('SIGTERM');
-  expect(spec.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(20e9);
+  // Behind the edge the routing proxies keep passthrough sessions and WebSockets for ProxySessionGracePeriod (5m).
+  expect(spec.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(300e9);
   expect(spec.UpdateConfig.Delay).toBe(2e9);
+});
+
+test('grace periods: routing proxies the longer of ProxySessionGracePeriod and ProxyStopGracePeriod; the edge and a single-hop proxy ProxyStopGracePeriod', () => {
+  const grace = (toml: string): number => (desiredProxySpec('default', ext(toml), model, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.StopGracePeriod;
+  expect(grace('ProxyStopGracePeriod = "20s"')).toBe(300e9);
+  expect(grace('ProxyStopGracePeriod = "20s"\nProxySessionGracePeriod = "1h"')).toBe(3600e9);
+  expect(grace('ProxyStopGracePeriod = "20s"\nProxySessionGracePeriod = "0s"')).toBe(20e9);
+  expect(grace('ProxyStopGracePeriod = "10m"\nProxySessionGracePeriod = "1m"')).toBe(600e9);
+  // Single hop in host mode is replaced stop-first: a long stop would hold the published port.
+  expect(grace('ProxyEdge = false\nProxyStopGracePeriod = "20s"\nProxySessionGracePeriod = "1h"')).toBe(20e9);
+  const edge: any = desiredEdgeSpec('default', ext('ProxyStopGracePeriod = "20s"\nProxySessionGracePeriod = "1h"'), ctx, edgeNet);
+  expect(edge.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(20e9);
+  // The drain before nginx's graceful stop still follows ProxyStopGracePeriod.
+  expect((desiredProxySpec('default', ext('ProxyStopGracePeriod = "5s"'), model, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_DRAIN_MS=3000');
 });
 
 test('the bootstrap config is mounted when known', () => {

@@ -30,6 +30,7 @@ import {
 } from './helpers/swarm.js';
 import { selfSigned } from '@signalbox/test-support';
 import { createSecret, httpsGet, removeSecret } from './helpers/tls.js';
+import { openSocket } from './helpers/ws.js';
 
 jest.setTimeout(300_000);
 
@@ -113,7 +114,7 @@ async function edgeLayoutReady(): Promise<boolean> {
 beforeAll(async () => {
   await waitFor('the edge layout in place', edgeLayoutReady, 240_000, 1000);
   await ensureNetwork(NET_KEEP);
-  await createDemoService({ name: KEEP, networks: [NET_KEEP], labels: labels(KEEP, NET_KEEP) });
+  await createDemoService({ name: KEEP, networks: [NET_KEEP], labels: { ...labels(KEEP, NET_KEEP), 'com.docker.lb.websocket_endpoints': '/ws' } });
   await answers(KEEP, 200, 120_000);
   await settled();
 }, 240_000);
@@ -126,9 +127,13 @@ afterAll(async () => {
   for (const n of [NET_KEEP, NET_NEW, NET_FLAP, NET_DARK]) await waitFor(`network ${n} removed`, () => removeNetwork(n), 150_000, 1000).catch((e: Error) => console.warn(e.message));
 }, 300_000);
 
-test('a new app on a new network, then removed: the proxy is replaced behind the edge and another app loses 0 requests', async () => {
+test('a new app on a new network, then removed: the proxy is replaced behind the edge and another app loses 0 requests; a WebSocket opened before keeps working', async () => {
   const app = `${P}new`;
   const before = await runningTaskIds(PROXY_SERVICE);
+  // A session no proxy can hand over: it stays on the task it started on, which is replaced twice below
+  // and keeps it for ProxySessionGracePeriod (5 m by default; 10 s, ProxyStopGracePeriod, until 2 Dec).
+  const socket = await openSocket(host(KEEP), '/ws');
+  expect(await socket.echo('before')).toBe('before');
   const { result, fresh, keepAlive } = await underTwoLoads(host(KEEP), () =>
     explainingFailure([app], async () => {
       await ensureNetwork(NET_NEW);
@@ -141,6 +146,7 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
       // and failed it for a second or two).
       const newRoute = await requestsUntil(host(app), () => serviceSettled(PROXY_SERVICE), 100);
       await settled();
+      const replacedAt = Date.now();
       const joined = await runningTaskIds(PROXY_SERVICE);
       // The new routing task got the route in a config of its own while it started (proxyTasksPastPending).
       const newTasks = joined.filter((t) => !before.includes(t));
@@ -151,15 +157,22 @@ test('a new app on a new network, then removed: the proxy is replaced behind the
       await waitFor('proxy left the new network', async () => !(await serviceAttachments(PROXY_SERVICE)).networks.includes(NET_NEW), 150_000, 250);
       await settled();
       await sleep(2000);
-      return { routedMs, joined, newRoute, earlyInstalls: earlyInstalls.length };
+      // Past the old 10 s stop grace period of the task the socket is on.
+      await sleep(Math.max(0, replacedAt + 12_000 - Date.now()));
+      const socketAfterMs = Date.now() - replacedAt;
+      const socketEcho = await socket.echo('after both rolls').catch((e: Error) => `failed: ${e.message}`);
+      return { routedMs, joined, newRoute, earlyInstalls: earlyInstalls.length, socketAfterMs, socketEcho };
     }),
-  );
+  ).finally(() => socket.close());
   console.log(
     `new network: routed after ${result.routedMs} ms (${result.earlyInstalls} install(s) of the new tasks' own config), then ${result.newRoute.ok} requests in a row to it ok, failed ${JSON.stringify(result.newRoute.failed)}; ${KEEP}: ${fresh.ok} new-connection requests ok, failed ${JSON.stringify(fresh.failed)}; ` +
       `${keepAlive.ok} keep-alive requests ok, failed ${JSON.stringify(keepAlive.failed)}`,
   );
   // The proxy really was replaced (joining a network needs new tasks) ...
   expect(result.joined).not.toEqual(before);
+  console.log(`WebSocket opened before the roll: echo ${result.socketAfterMs} ms after its task was replaced: ${result.socketEcho}`);
+  expect(result.socketEcho).toBe('after both rolls');
+  expect(result.socketAfterMs).toBeGreaterThanOrEqual(12_000);
   expect(result.earlyInstalls).toBeGreaterThanOrEqual(1);
   // The new route, from its first 200: no request failed. Not a 502/504 from a task not on its network,
   // and not a 503 while another routing task has yet to reload (the edge waits for it: AGAIN_PAUSES).

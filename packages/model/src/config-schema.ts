@@ -258,6 +258,14 @@ export const CONFIG_EXTENSION_KEYS: ConfigSectionSpecs<ExtensionLeafConfig> = {
     description: 'Signal that stops a proxy task; SIGQUIT lets nginx finish the requests in flight.',
   },
   ProxyStopGracePeriod: { kind: 'string', check: DURATION, examples: ['1m30s'], default: '10s', description: 'How long a stopping proxy task may take before it is killed (Go duration).' },
+  ProxySessionGracePeriod: {
+    kind: 'string',
+    check: DURATION,
+    examples: ['0s', '1h'],
+    default: '5m',
+    description:
+      "Behind the edge (ProxyEdge = true): how long a replaced routing proxy keeps the client sessions it cannot hand over, TLS passthrough sessions and WebSockets, before swarm kills it and cuts them (Go duration). It is the routing proxies' stop grace period, the longer of this and ProxyStopGracePeriod. Nothing waits for it: routes move to the new tasks at once, and a replaced task exits as soon as no such session is left. Costs: a replaced task that still holds one stays on its node (about 50 MB) up to this long, and swarm's scheduler counts it when it places tasks. 0s = ProxyStopGracePeriod alone.",
+  },
   ProxyMaxDrainingGenerations: {
     kind: 'integer',
     default: 4,

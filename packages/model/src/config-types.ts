@@ -77,6 +77,7 @@ export interface ExtensionConfig {
   ProxyReplicas: number;
   ProxyStopSignal: string;
   ProxyStopGracePeriod: string;
+  ProxySessionGracePeriod: string;
   ProxyMaxDrainingGenerations: number;
   ProxyMounts: string[];
   ProxyConstraints: string[];

@@ -91,6 +91,7 @@ const ROWS: Row[] = [
   { section: 'ext', key: 'ProxyStopSignal', good: '"SIGTERM"', parsed: 'SIGTERM', bad: '"SIGSTOP"', code: 'ERR_CONFIG_SEMANTIC' },
   { section: 'ext', key: 'ProxyMaxDrainingGenerations', good: '0', parsed: 0, bad: '1001', code: 'ERR_CONFIG_VALUE', value: '1001' },
   { section: 'ext', key: 'ProxyStopGracePeriod', good: '"1m30s"', parsed: '1m30s', bad: '"-1s"', code: 'ERR_CONFIG_SEMANTIC' },
+  { section: 'ext', key: 'ProxySessionGracePeriod', good: '"1h"', parsed: '1h', bad: '"5 minutes"', code: 'ERR_CONFIG_SEMANTIC' },
   {
     section: 'ext',
     key: 'ProxyMounts',
