@@ -358,7 +358,10 @@ test('proxy placement and rollout settings converge on redeploy: replicas, const
   expect(s.Mode).toEqual({ Replicated: { Replicas: 2 } });
   expect(s.TaskTemplate.Placement.Constraints).toEqual(['node.role==manager']);
   expect(s.TaskTemplate.ContainerSpec.StopSignal).toBe('SIGTERM');
-  expect(s.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(5e9);
+  // Routing proxies behind the edge: the longer of ProxySessionGracePeriod (1m) and ProxyStopGracePeriod
+  // (5s); the edge: ProxyStopGracePeriod.
+  expect(s.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(60e9);
+  await waitFor('tuned edge spec', async () => (await specOf(OPS_EDGE)).TaskTemplate.ContainerSpec.StopGracePeriod === 5e9, 60_000, 250);
   expect(s.UpdateConfig.Delay).toBe(2e9);
   expect(s.RollbackConfig.Delay).toBe(2e9);
   // The running tasks carry it too.

@@ -114,9 +114,10 @@ describe('two host-mode proxies behind an external load balancer', () => {
     const lb = await watchLb();
     const stop = await client.load([LB], 'lb.mn.test', 20, 5000);
     const since = Date.now();
-    // ProxyStopGracePeriod is one of the keys that roll the proxy tasks, and the edges (stop-first in host mode).
-    await multinode('deploy', multinodeConfigWith({ ProxyStopGracePeriod: '"12s"' }));
-    await until('the proxy spec has the new stop grace period', async () => (await serviceState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 12e9, 120_000, 500);
+    // ProxyStopGracePeriod rolls the edges (stop-first in host mode); the routing proxies' stop grace period is
+    // the longer of it and ProxySessionGracePeriod, so both change to roll both.
+    await multinode('deploy', multinodeConfigWith({ ProxyStopGracePeriod: '"12s"', ProxySessionGracePeriod: '"6m"' }));
+    await until('the proxy spec has the new stop grace period', async () => (await serviceState(since)).spec.TaskTemplate.ContainerSpec.StopGracePeriod === 360e9, 120_000, 500);
     const doneAt = await rolled(since, 2);
     const edgesAt = await rolled(since, 2, EDGE);
     await new Promise((r) => setTimeout(r, 3000));
