@@ -43,6 +43,12 @@ export const routingStopGraceNs = (ext: ExtensionConfig): number => {
   const stop = ns(ext.ProxyStopGracePeriod, 10_000);
   return ext.ProxyEdge ? Math.max(stop, ns(ext.ProxySessionGracePeriod, 300_000)) : stop;
 };
+/**
+ * Past this long after its stop signal, a replaced routing task keeps its sessions only while another
+ * routing task serves (proxy-agent session-hold.ts): when swarm waits for it to stop before starting its
+ * replacement (a drained node, a rollback, a restart), it stops when ProxyStopGracePeriod would have had it.
+ */
+export const sessionHoldAfterMs = (ext: ExtensionConfig): number => Math.max(0, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000);
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
 /** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */
@@ -298,7 +304,7 @@ export function desiredProxySpec(name: string, ext: ExtensionConfig, model: Clus
           `SIGNALBOX_BOOTSTRAP_CONFIG=${BOOTSTRAP_PATH}`,
           `SIGNALBOX_LOG_LEVEL=${ctx.logLevel}`,
           `SIGNALBOX_STATE_DIR=${STATE_DIR}`,
-          ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`] : []),
+          ...(ext.ProxyEdge ? [`SIGNALBOX_DRAIN_MS=${drainMs(ext)}`, `SIGNALBOX_SESSION_HOLD_AFTER_MS=${sessionHoldAfterMs(ext)}`] : []),
           // Swarm fills it in per task: the extension names replaced tasks that must not install a config.
           'SIGNALBOX_TASK_ID={{.Task.ID}}',
           // tasks.<service> in DNS: whether another routing task serves while this one checks its backends.

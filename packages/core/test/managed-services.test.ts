@@ -190,8 +190,14 @@ test('grace periods: routing proxies the longer of ProxySessionGracePeriod and P
   expect(grace('ProxyEdge = false\nProxyStopGracePeriod = "20s"\nProxySessionGracePeriod = "1h"')).toBe(20e9);
   const edge: any = desiredEdgeSpec('default', ext('ProxyStopGracePeriod = "20s"\nProxySessionGracePeriod = "1h"'), ctx, edgeNet);
   expect(edge.TaskTemplate.ContainerSpec.StopGracePeriod).toBe(20e9);
-  // The drain before nginx's graceful stop still follows ProxyStopGracePeriod.
-  expect((desiredProxySpec('default', ext('ProxyStopGracePeriod = "5s"'), model, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env).toContain('SIGNALBOX_DRAIN_MS=3000');
+  // The drain before nginx's graceful stop still follows ProxyStopGracePeriod, and so does the point past
+  // which a stopping routing task keeps its sessions only while another one serves.
+  const env = (desiredProxySpec('default', ext('ProxyStopGracePeriod = "5s"'), model, ctx, snap, undefined, edgeNet) as any).TaskTemplate.ContainerSpec.Env;
+  expect(env).toContain('SIGNALBOX_DRAIN_MS=3000');
+  expect(env).toContain('SIGNALBOX_SESSION_HOLD_AFTER_MS=3000');
+  expect((desiredProxySpec('default', ext('ProxyEdge = false'), model, ctx, snap) as any).TaskTemplate.ContainerSpec.Env.some((e: string) => e.startsWith('SIGNALBOX_SESSION_HOLD_AFTER_MS'))).toBe(
+    false,
+  );
 });
 
 test('the bootstrap config is mounted when known', () => {

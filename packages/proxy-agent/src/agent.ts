@@ -12,7 +12,8 @@ import { PATHS, TLS_REQUESTS_SOCKET, bearerHeader, readApiToken, sleep, type Bac
 import { AcmeFiles, DEFAULT_ACME_DIR } from './acme-files.js';
 import { BackendReach, healthyTasksListed, type BackendReachOptions } from './backend-reach.js';
 import { BUILTIN_CONFIG_NAME, builtinConfig } from './builtin.js';
-import { drainConnections, drainPorts } from './drain.js';
+import { clientConnections, drainConnections, drainPorts } from './drain.js';
+import { holdSessions } from './session-hold.js';
 import { EDGE_CONFIG_NAME, edgeConfig } from './edge.js';
 import { EdgePeers } from './edge-peers.js';
 import { lameDuck } from './lame-duck.js';
@@ -352,6 +353,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         void supervisor.stop(signal);
         return stopping;
       }
+      const stopAt = Date.now();
       stopping = (async () => {
         // An edge a load balancer checks first fails that check while still serving (lame-duck.ts).
         if (signal === 'SIGQUIT' && pool && options.lameDuckMs > 0 && supervisor.isRunning()) {
@@ -367,6 +369,17 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         peers?.stop();
         backendReach?.stop();
         const exited = supervisor.stop(signal);
+        // A replaced routing task keeps passthrough sessions and WebSockets only while another one serves.
+        if (signal === 'SIGQUIT' && !edge && options.sessionHoldAfterMs !== undefined && options.serviceName) {
+          void holdSessions({
+            afterMs: Math.max(0, options.sessionHoldAfterMs - (Date.now() - stopAt)),
+            othersServe: healthyTasksListed(options.serviceName, options.edgeResolver),
+            exited,
+            end: () => void supervisor.stop('SIGTERM'),
+            connectionsLeft: () => clientConnections(new Set([options.httpPort, ...(options.httpsPort === undefined ? [] : [options.httpsPort])])),
+            log: log('session-hold'),
+          }).catch((e: Error) => log('session-hold').warn({ err: e.message }, 'session hold failed; nginx keeps the sessions until swarm kills the task'));
+        }
         await Promise.all([fetcher?.stop(), watcher.stop()]);
         const info = await exited;
         // The front's connections all came through the routing nginx's stream block, now gone.

@@ -5,6 +5,7 @@ export * from './api.js';
 export * from './builtin.js';
 export * from './certificate-check.js';
 export * from './drain.js';
+export * from './session-hold.js';
 export * from './edge.js';
 export * from './edge-peers.js';
 export * from './fetcher.js';

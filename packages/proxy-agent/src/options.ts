@@ -71,6 +71,12 @@ export interface AgentOptions {
    */
   readonly lameDuckMs: number;
   /**
+   * A routing task behind the edge, on a graceful stop: past this long after the signal, keep the sessions
+   * nginx cannot end (passthrough, WebSockets) only while another routing task serves (session-hold.ts).
+   * undefined = keep them until nginx exits or swarm kills the task.
+   */
+  readonly sessionHoldAfterMs: number | undefined;
+  /**
    * A directory on a named volume (one per node) where every installed config is kept, so a restarted
    * task starts from the newest config this node ran; '' = not kept.
    */
@@ -190,6 +196,7 @@ export function loadOptions(env: Env = process.env): AgentOptions {
     serviceName: serviceNameOf(env),
     drainMs: int(env, 'SIGNALBOX_DRAIN_MS', 0, 0, 600_000),
     lameDuckMs: int(env, 'SIGNALBOX_LAME_DUCK_MS', 0, 0, 600_000),
+    sessionHoldAfterMs: str(env, 'SIGNALBOX_SESSION_HOLD_AFTER_MS', '') === '' ? undefined : int(env, 'SIGNALBOX_SESSION_HOLD_AFTER_MS', 0, 0, 86_400_000),
     stateDir: str(env, 'SIGNALBOX_STATE_DIR', '') === '' ? '' : absPath(env, 'SIGNALBOX_STATE_DIR', '/'),
     // A task made by a core from before the proxy token names only the API token's file.
     tokenFile:

@@ -41,6 +41,12 @@ describe('loadOptions', () => {
     expect(Object.isFrozen(o)).toBe(true);
   });
 
+  it('SIGNALBOX_SESSION_HOLD_AFTER_MS: unset = no limit of its own; a whole number of ms otherwise', () => {
+    expect(loadOptions({}).sessionHoldAfterMs).toBeUndefined();
+    expect(loadOptions({ SIGNALBOX_SESSION_HOLD_AFTER_MS: '8000' }).sessionHoldAfterMs).toBe(8000);
+    expect(() => loadOptions({ SIGNALBOX_SESSION_HOLD_AFTER_MS: '8s' })).toThrow(OptionsError);
+  });
+
   it('reads the proxy token file; a task spec from before the proxy token names the API token file instead', () => {
     expect(loadOptions({ SIGNALBOX_PROXY_TOKEN_FILE: '/run/secrets/p' }).tokenFile).toBe('/run/secrets/p');
     expect(loadOptions({ SIGNALBOX_API_TOKEN_FILE: '/run/secrets/a' }).tokenFile).toBe('/run/secrets/a');
