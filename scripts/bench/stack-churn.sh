@@ -10,7 +10,7 @@
 # Two passthrough apps: one that never ends a keep-alive connection (Node's default) and one that ends it
 # after 1000 requests (`Connection: close`, nginx's keepalive_requests default). A passthrough session is
 # the app's own TLS connection: no proxy can end it cleanly, so a replaced routing task holds it until the
-# app ends it or swarm kills the task (ProxyStopGracePeriod). The two show both sides of that.
+# app ends it or its stop grace period does (ProxySessionGracePeriod, while another routing task serves).
 # Prints errors by kind per client, time to route each new stack (from its task running to its first
 # 200), proxy task replacements, reloads of running routing tasks (config installs, less the one each new
 # task makes at its start) and core's model updates.
@@ -87,21 +87,19 @@ docker service create --detach --name "$ANCHOR" --network "$ANCHOR_NET" --replic
   --label com.docker.lb.hosts="$ANCHOR_HOST" --label com.docker.lb.port=80 --label com.docker.lb.network="$ANCHOR_NET" \
   --label com.docker.lb.ssl_cert=sbx-churn-anchor.crt --label com.docker.lb.ssl_key=sbx-churn-anchor.key \
   "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
-# TLS passthrough: the app terminates TLS itself on 443.
-docker service create --detach --name "$PASS" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
-  --secret sbx-churn-pass.crt --secret sbx-churn-pass.key \
-  --env PORT=443 --env TLS_CERT_FILE=/run/secrets/sbx-churn-pass.crt --env TLS_KEY_FILE=/run/secrets/sbx-churn-pass.key \
-  --label com.docker.lb.hosts="$PASS_HOST" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
-  --label com.docker.lb.ssl_passthrough=true \
-  "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
+# TLS passthrough: the app terminates TLS itself on 443. pass_app NAME HOST MAX_REQUESTS_PER_SOCKET (0: never).
+pass_app() {
+  docker service create --detach --name "$1" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
+    --secret sbx-churn-pass.crt --secret sbx-churn-pass.key \
+    --env PORT=443 --env TLS_CERT_FILE=/run/secrets/sbx-churn-pass.crt --env TLS_KEY_FILE=/run/secrets/sbx-churn-pass.key \
+    --env MAX_REQUESTS_PER_SOCKET="$3" \
+    --label com.docker.lb.hosts="$2" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
+    --label com.docker.lb.ssl_passthrough=true \
+    "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
+}
+pass_app "$PASS" "$PASS_HOST" 0
 # The same app ending each keep-alive connection after 1000 requests, as nginx does.
-docker service create --detach --name "$PASS_BOUNDED" --network "$ANCHOR_NET" --replicas 2 --endpoint-mode dnsrr \
-  --secret sbx-churn-pass.crt --secret sbx-churn-pass.key \
-  --env PORT=443 --env TLS_CERT_FILE=/run/secrets/sbx-churn-pass.crt --env TLS_KEY_FILE=/run/secrets/sbx-churn-pass.key \
-  --env MAX_REQUESTS_PER_SOCKET=1000 \
-  --label com.docker.lb.hosts="$PASS_BOUNDED_HOST" --label com.docker.lb.port=443 --label com.docker.lb.network="$ANCHOR_NET" \
-  --label com.docker.lb.ssl_passthrough=true \
-  "${SIGNALBOX_DEMO_IMAGE:-signalbox-demo:local}" >/dev/null
+pass_app "$PASS_BOUNDED" "$PASS_BOUNDED_HOST" 1000
 # wait_for runs its condition in a new bash: the curl is spelled out, not a function.
 ns_code="ip netns exec $NS curl -sk -o /dev/null -m 3 -w '%{http_code}'"
 wait_for "[[ \$($ns_code -H 'Host: $ANCHOR_HOST' http://$NODE_ADDR:$HTTP_PORT/) == 200 ]]" 180 1 \

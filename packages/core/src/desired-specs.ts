@@ -25,14 +25,16 @@ import type { ServiceSpec } from './docker/services.js';
  */
 export const EDGE_DRAIN_MS = 6_000;
 
+/** ProxyStopGracePeriod less 2 s: what a stopping task may spend before nginx must finish what is in flight. */
+const beforeKillMs = (ext: ExtensionConfig): number => Math.max(0, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000);
 /** The drain ends 2 s before swarm's SIGKILL, so nginx still has time to finish what is in flight. */
-export const drainMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(EDGE_DRAIN_MS, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
+export const drainMs = (ext: ExtensionConfig): number => Math.min(EDGE_DRAIN_MS, beforeKillMs(ext));
 /**
  * The edge's lame duck on a graceful stop (proxy-agent lame-duck.ts): it fails the LB health path until
  * each load balancer checking it has seen that, for at most this long, which leaves nginx 2 s of the
  * stop grace period to finish what is in flight (and never more than a minute).
  */
-export const lameDuckMs = (ext: ExtensionConfig): number => Math.max(0, Math.min(60_000, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000));
+export const lameDuckMs = (ext: ExtensionConfig): number => Math.min(60_000, beforeKillMs(ext));
 /**
  * A routing proxy's stop grace period. Behind the edge it is replaced start-first and retired at once, so
  * nothing waits for its exit: it may keep what it cannot hand over (TLS passthrough sessions and
@@ -48,7 +50,7 @@ export const routingStopGraceNs = (ext: ExtensionConfig): number => {
  * routing task serves (proxy-agent session-hold.ts): when swarm waits for it to stop before starting its
  * replacement (a drained node, a rollback, a restart), it stops when ProxyStopGracePeriod would have had it.
  */
-export const sessionHoldAfterMs = (ext: ExtensionConfig): number => Math.max(0, ns(ext.ProxyStopGracePeriod, 10_000) / 1e6 - 2_000);
+export const sessionHoldAfterMs = beforeKillMs;
 /** Where the newest published nginx.conf is mounted in proxy tasks, so a restarted proxy serves routes at once. */
 export const BOOTSTRAP_PATH = '/run/signalbox/bootstrap.conf';
 /** Where a proxy task keeps what it installed, on a named volume of its node (survives task restarts). */

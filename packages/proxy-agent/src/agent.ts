@@ -119,13 +119,15 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         stderr: nginxStderr,
         ...(tuning.restart ? { restart: tuning.restart } : {}),
       });
+  // Whether another routing task is listed in DNS (healthy): for the backend wait and the session hold.
+  const othersServe = !edge && options.serviceName ? healthyTasksListed(options.serviceName, options.edgeResolver) : undefined;
   // A routing task takes traffic once its backends answer (backend-reach.ts); the edge has none.
   const backendReach = edge
     ? undefined
     : new BackendReach({
         logger: log('backend-reach'),
         maxWaitMs: options.backendWaitMs,
-        ...(options.serviceName ? { othersServe: healthyTasksListed(options.serviceName, options.edgeResolver) } : {}),
+        ...(othersServe ? { othersServe } : {}),
         ...tuning.backendReach,
       });
   // Only a routing task mounts the routes' secrets (the edge never installs a config from the extension).
@@ -370,10 +372,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         backendReach?.stop();
         const exited = supervisor.stop(signal);
         // A replaced routing task keeps passthrough sessions and WebSockets only while another one serves.
-        if (signal === 'SIGQUIT' && !edge && options.sessionHoldAfterMs !== undefined && options.serviceName) {
+        if (signal === 'SIGQUIT' && options.sessionHoldAfterMs !== undefined && othersServe) {
           void holdSessions({
             afterMs: Math.max(0, options.sessionHoldAfterMs - (Date.now() - stopAt)),
-            othersServe: healthyTasksListed(options.serviceName, options.edgeResolver),
+            othersServe,
             exited,
             end: () => void supervisor.stop('SIGTERM'),
             connectionsLeft: () => clientConnections(new Set([options.httpPort, ...(options.httpsPort === undefined ? [] : [options.httpsPort])])),

@@ -57,7 +57,7 @@ export async function drainConnections(ports: ReadonlySet<number>, maxMs: number
   else
     log.warn(
       { connectionsLeft: left },
-      'drain over; stopping nginx gracefully: the connections left (TLS passthrough sessions, WebSockets) run until they end or swarm kills this task at ProxyStopGracePeriod, which cuts them',
+      'drain over; stopping nginx gracefully: the connections left (TLS passthrough sessions, WebSockets) run until they end or the stop grace period does, which cuts them (routing proxies behind the edge: ProxySessionGracePeriod, while another routing task serves)',
     );
   return left;
 }
