@@ -4,6 +4,7 @@
 import type { ClusterModel, ExtensionConfig, SwarmSnapshot } from '@signalbox/model';
 import { durationMs } from '@signalbox/model';
 import {
+  AGENT_HEALTH_WAIT_SECONDS,
   AGENT_PORT,
   API_TOKEN_SECRET_TARGET,
   DEFAULT_API_TOKEN_FILE,
@@ -14,6 +15,7 @@ import {
   LABEL_EXTENSION,
   LABEL_OWNER,
   LABEL_ROLE,
+  PATHS,
 } from '@signalbox/protocol';
 import type { ServiceSpec } from './docker/services.js';
 
@@ -138,6 +140,9 @@ function acmeStoreKeyMount(ext: ExtensionConfig, snap: SwarmSnapshot) {
 
 export const ns = (duration: string, fallbackMs: number): number => Math.round((durationMs(duration) ?? fallbackMs) * 1e6);
 
+/** A starting agent answers this check the moment it serves (AGENT_HEALTH_WAIT_SECONDS). */
+const AGENT_HEALTH_PATH = `${PATHS.health}?wait=${AGENT_HEALTH_WAIT_SECONDS}`;
+
 /**
  * The agent's health check. "Healthcheck", as the engine spells it: it accepts "HealthCheck" on write
  * (Go's JSON is case-insensitive) but returns "Healthcheck", which looked like drift on every check.
@@ -146,26 +151,29 @@ export const ns = (duration: string, fallbackMs: number): number => Math.round((
  * 10 retries at 2 s = killed only after ~20 s of failing checks.
  */
 function agentHealthcheck() {
-  return healthcheckOn(AGENT_PORT);
+  return healthcheckOn(AGENT_PORT, 2_000_000_000, AGENT_HEALTH_PATH);
 }
 
 /**
  * A routing proxy's: every second. Swarm's DNS lists a task only once it is healthy, and a start-first
  * roll (a new network, a new secret) waits for the new task's first passing check before the old one is
- * told to stop and the held routes are published, so the interval is part of every such route's delay
- * (docs/performance.md).
+ * told to stop and the held routes are published. The first check comes a second after the container
+ * starts and, held open (?wait=), passes the moment the agent serves (docs/performance.md).
  */
 function routingHealthcheck() {
-  return healthcheckOn(AGENT_PORT, 1_000_000_000);
+  return healthcheckOn(AGENT_PORT, 1_000_000_000, AGENT_HEALTH_PATH);
 }
 
 /**
  * Healthy once GET /v1/health on the port answers 200; swarm reports the task running only then. As many
- * retries as make ~20 s of failing checks before swarm kills the task, whatever the interval.
+ * retries as make ~20 s of failing checks before swarm kills the task, whatever the interval. A refused
+ * connection is tried again for about a second: on a loaded node the first check (a second after the
+ * container starts) often comes before node has loaded the agent, and would otherwise cost an interval.
  */
-function healthcheckOn(port: number, intervalNs = 2_000_000_000) {
+function healthcheckOn(port: number, intervalNs = 2_000_000_000, path: string = PATHS.health) {
+  const connect = `for i in 1 2 3 4 5 6 7 8 9 10; do exec 3<>/dev/tcp/127.0.0.1/${port} && break; sleep 0.1; done 2>/dev/null`;
   return {
-    Test: ['CMD', 'bash', '-c', `exec 3<>/dev/tcp/127.0.0.1/${port} && printf 'GET /v1/health HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
+    Test: ['CMD', 'bash', '-c', `${connect}; printf 'GET ${path} HTTP/1.0\\r\\n\\r\\n' >&3 && head -c 12 <&3 | grep -q ' 200'`],
     Interval: intervalNs,
     Timeout: 5_000_000_000,
     Retries: Math.round(20_000_000_000 / intervalNs),

@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals';
 import type { ClusterModel, SwarmSnapshot } from '@signalbox/model';
 import type { Logger } from '@signalbox/protocol';
+import { AGENT_HEALTH_WAIT_SECONDS } from '@signalbox/protocol';
 import { parseConfig } from '@signalbox/model';
 import type { EnsureResult, ServiceSpec } from '../src/docker/services.js';
 import { SPEC_VERSION_LABEL, ServiceManager, describeChanges, diffPaths, project } from '../src/docker/services.js';
@@ -1021,5 +1022,26 @@ test('the proxy health check command (bash /dev/tcp) passes on 200 and fails on 
   } finally {
     await new Promise((r) => server.close(r));
   }
+  const t0 = Date.now();
   expect(await check(port)).not.toBe(0);
+  // A refused connection is tried again for about a second before the check fails.
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+  // An agent that starts listening within that second passes the same check.
+  status = 200;
+  const late = check(port);
+  await new Promise((r) => setTimeout(r, 400));
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  try {
+    expect(await late).toBe(0);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test("the proxy agents' checks ask a starting agent to hold the answer until it serves (?wait=), below the check's timeout", () => {
+  const routing: any = desiredProxySpec('default', ext(''), model, ctx, snap);
+  const hc = routing.TaskTemplate.ContainerSpec.Healthcheck;
+  expect(hc.Test[3]).toContain(`GET /v1/health?wait=${AGENT_HEALTH_WAIT_SECONDS} HTTP/1.0`);
+  // About a second of connect retries, then the held answer: within the timeout.
+  expect(1_000 + AGENT_HEALTH_WAIT_SECONDS * 1000).toBeLessThan(hc.Timeout / 1e6);
 });

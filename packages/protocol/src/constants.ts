@@ -54,6 +54,13 @@ export const PATHS = {
 } as const;
 
 /**
+ * A proxy agent that has not yet been healthy holds a `GET /v1/health?wait=SECONDS` check open up to this
+ * long and answers the moment it turns healthy, so swarm's start-first roll sees the new task as soon as it
+ * serves, not at the next check (Docker 20.10 has no start interval). Below the check's 5 s timeout.
+ */
+export const AGENT_HEALTH_WAIT_SECONDS = 3;
+
+/**
  * ProxyEdge: the edge's L7 HTTP port sends each request's client address in this header; the routing
  * proxies trust it only from the edge network (realip) and never pass it on to apps.
  */

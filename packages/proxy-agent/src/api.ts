@@ -4,7 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentStatusBody, AgentUnhealthyBody, OkBody, UpstreamFailure } from '@signalbox/protocol';
-import { PATHS, agentStatusBodySchema, agentUnhealthyBodySchema, okBodySchema } from '@signalbox/protocol';
+import { AGENT_HEALTH_WAIT_SECONDS, PATHS, agentStatusBodySchema, agentUnhealthyBodySchema, okBodySchema, sleep } from '@signalbox/protocol';
 import type { BackendReachState } from './backend-reach.js';
 import type { FailureRecord, InstalledConfig } from './installer.js';
 
@@ -121,6 +121,13 @@ function createMetrics(snapshot: () => AgentSnapshot, defaultMetrics: boolean): 
 
 const iso = (d: Date | undefined): string | undefined => d?.toISOString();
 
+/** How often a held health check looks at the snapshot again. */
+const HEALTH_WAIT_STEP_MS = 50;
+const healthQuerySchema = {
+  type: 'object',
+  properties: { wait: { type: 'number', minimum: 0, maximum: AGENT_HEALTH_WAIT_SECONDS } },
+} as const;
+
 export function buildApp(deps: ApiDeps): FastifyInstance {
   const app = Fastify({
     // Typed as fastify's base logger so the app keeps the default FastifyInstance type.
@@ -132,11 +139,28 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const quiet = { logLevel: 'warn' } as const;
   const registry = createMetrics(deps.snapshot, deps.defaultMetrics ?? false);
 
-  app.get(PATHS.health, { ...quiet, schema: { response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } }, async (_req, reply) => {
-    const s = deps.snapshot();
-    if (isHealthy(s)) return { ok: true } satisfies OkBody;
-    return reply.code(503).send({ ok: false, reason: unhealthyReason(s) } satisfies AgentUnhealthyBody);
-  });
+  // Until the first healthy answer, ?wait= holds a check open until the task serves (a start-first roll
+  // then goes on at once). After it, every check answers at once: failures count at swarm's usual pace.
+  let beenHealthy = false;
+  const closing = new AbortController();
+  app.addHook('preClose', async () => closing.abort());
+  app.get<{ Querystring: { wait?: number } }>(
+    PATHS.health,
+    { ...quiet, schema: { querystring: healthQuerySchema, response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } },
+    async (req, reply) => {
+      let s = deps.snapshot();
+      const until = beenHealthy ? 0 : Date.now() + (req.query.wait ?? 0) * 1000;
+      while (!isHealthy(s) && Date.now() < until && !closing.signal.aborted) {
+        await sleep(HEALTH_WAIT_STEP_MS, closing.signal);
+        s = deps.snapshot();
+      }
+      if (isHealthy(s)) {
+        beenHealthy = true;
+        return { ok: true } satisfies OkBody;
+      }
+      return reply.code(503).send({ ok: false, reason: unhealthyReason(s) } satisfies AgentUnhealthyBody);
+    },
+  );
 
   app.get(PATHS.status, { ...quiet, schema: { response: { 200: agentStatusBodySchema } } }, async () => {
     const s = deps.snapshot();

@@ -55,6 +55,58 @@ describe('GET /v1/health', () => {
   });
 });
 
+describe('GET /v1/health?wait= (a starting task)', () => {
+  it('holds the check open and answers 200 the moment the task turns healthy', async () => {
+    let s = snapshot({ nginxRunning: false, nginxPid: undefined });
+    const a = buildApp({ logger: silentLogger, snapshot: () => s });
+    const t0 = Date.now();
+    setTimeout(() => (s = snapshot()), 300);
+    const r = await a.inject({ url: '/v1/health?wait=3' });
+    const took = Date.now() - t0;
+    expect(r.statusCode).toBe(200);
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1500);
+  });
+
+  it('answers 503 with the reason once the wait is over', async () => {
+    const a = buildApp({ logger: silentLogger, snapshot: () => snapshot({ installed: undefined }) });
+    const t0 = Date.now();
+    const r = await a.inject({ url: '/v1/health?wait=0.4' });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toEqual({ ok: false, reason: 'no valid config installed' });
+  });
+
+  it('once the task has been healthy, answers at once: a failure is not held', async () => {
+    let s = snapshot();
+    const a = buildApp({ logger: silentLogger, snapshot: () => s });
+    expect((await a.inject({ url: '/v1/health?wait=3' })).statusCode).toBe(200);
+    s = snapshot({ nginxRunning: false, nginxPid: undefined });
+    const t0 = Date.now();
+    const r = await a.inject({ url: '/v1/health?wait=3' });
+    expect(r.statusCode).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(200);
+  });
+
+  it('refuses a wait beyond the bound (the check times out at 5 s)', async () => {
+    const r = await app(snapshot()).inject({ url: '/v1/health?wait=60' });
+    expect(r.statusCode).toBe(400);
+  });
+
+  it('ends a held check when the API closes, so a stop does not wait for it', async () => {
+    const a = buildApp({ logger: silentLogger, snapshot: () => snapshot({ installed: undefined }) });
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = a.server.address() as { port: number };
+    const t0 = Date.now();
+    const pending = fetch(`http://127.0.0.1:${port}/v1/health?wait=3`);
+    await new Promise((r) => setTimeout(r, 200));
+    await a.close();
+    const r = await pending;
+    expect(r.status).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+});
+
 describe('GET /v1/status', () => {
   it('reports the installed config, counters and the nginx pid', async () => {
     const r = await app(snapshot({ drainingWorkers: 2 })).inject({ url: '/v1/status' });
