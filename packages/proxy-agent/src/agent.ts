@@ -140,7 +140,10 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       await persistence?.save(bytes, installed);
       const text = bytes.toString('utf8');
       backendReach?.watch(text);
-      await tlsFront?.apply(text).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
+      const applied = tlsFront?.apply(text).catch((e: Error) => log('tls-front').error({ err: e.message }, 'the TLS front could not take the installed config'));
+      // At start-up nginx starts beside the front rather than after it (the task is healthy only once
+      // both serve); once nginx runs, an install ends when the front holds the config's certificates.
+      if (supervisor.isRunning()) await applied;
     },
     // Only this task can read the secrets it mounts: a config naming a pair it cannot serve is refused
     // with the pairs named (the extension leaves out those hosts' services).
