@@ -14,7 +14,8 @@ COPY app/ /app/
 # Clear the nginx image's /docker-entrypoint.sh; the agent starts nginx itself.
 # The program is the entrypoint so that config.toml's ProxyArgs (the service's Args) add to it
 # rather than replace it, as with Interlock's images (e.g. Args = ["-D"] for debug logging).
-ENTRYPOINT ["node", "/app/packages/proxy-agent/dist/main.js"]
+# One bundled file (scripts/build-images.sh): a new task's agent starts in a third of the time.
+ENTRYPOINT ["node", "/app/packages/proxy-agent/dist/bundle/main.mjs"]
 CMD []
 # `docker stop` sends SIGQUIT: the agent must handle it (graceful `nginx -s quit`, then exit).
 STOPSIGNAL SIGQUIT
