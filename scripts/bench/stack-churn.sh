@@ -12,7 +12,8 @@
 # the app's own TLS connection: no proxy can end it cleanly, so a replaced routing task holds it until the
 # app ends it or its stop grace period does (ProxySessionGracePeriod, while another routing task serves).
 # Prints errors by kind per client, time to route each new stack (from its task running to its first
-# 200), proxy task replacements, reloads of running routing tasks (config installs, less the one each new
+# 200), proxy task replacements with where a new routing task's time goes (created → started: the engine;
+# started → healthy: the agent), reloads of running routing tasks (config installs, less the one each new
 # task makes at its start) and core's model updates.
 #
 # Run ./scripts/up.sh first. Usage: ./scripts/bench/stack-churn.sh [STACKS=5]
@@ -120,8 +121,9 @@ metric() { # metric NAME: sum over core's /metrics
 # only a few old tasks per slot (TaskHistoryRetentionLimit) and dockerd only its last few hundred events,
 # so counting `docker service ps` rows or asking for past events afterwards misses replacements.
 updates0=$(metric signalbox_model_updates_total)
-docker events --filter type=container --filter event=start --filter "label=com.docker.swarm.service.name=$PROXY" \
-  --format '{{.ID}}' > "$WORK/proxy-starts.txt" &
+# Creates and health events too: where a route's time goes (the engine's container start, then the agent).
+docker events --filter type=container --filter event=create --filter event=start --filter event=health_status \
+  --filter "label=com.docker.swarm.service.name=$PROXY" --format '{{.TimeNano}} {{.Action}} {{.ID}}' > "$WORK/proxy-events.txt" &
 proxy_events=$!
 # Every config a routing task installs (followed live, for the same reason: old tasks' logs go with them).
 docker service logs --follow --raw --since "$(date -u +%Y-%m-%dT%H:%M:%S)" "$PROXY" > "$WORK/proxy-log.txt" 2>&1 &
@@ -196,7 +198,15 @@ wait "${loads[@]}" || true
 # ---- figures.
 updates=$(( $(metric signalbox_model_updates_total) - updates0 ))
 kill "$proxy_events" "$proxy_logs" 2>/dev/null || true
-replaced=$(wc -l < "$WORK/proxy-starts.txt")
+replaced=$(awk '$2 == "start"' "$WORK/proxy-events.txt" | wc -l)
+# Per routing task: created → started (dockerd: network sandbox, overlay joins, mounts) and started →
+# healthy (node loads the agent, nginx starts, the first check passes); medians and ranges.
+phases=$(awk '
+  $2 == "create" { c[$NF] = $1 } $2 == "start" { s[$NF] = $1 } $2 == "health_status:" && $3 == "healthy" && !($NF in h) { h[$NF] = $1 }
+  END { for (id in s) if ((id in c) && (id in h)) printf "%.2f %.2f\n", (s[id] - c[id]) / 1e9, (h[id] - s[id]) / 1e9 }' "$WORK/proxy-events.txt")
+phase_stats() { # phase_stats COLUMN: "median M s (MIN–MAX)" over the routing tasks
+  echo "$phases" | awk -v k="$1" 'NF { print $k }' | sort -n | awk '{a[NR]=$1} END { if (NR == 0) { print "none"; exit } printf "median %.2f s (%.2f–%.2f)", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[1], a[NR] }'
+}
 installs=$(grep -cF '"msg":"config installed"' "$WORK/proxy-log.txt" || true)
 # A roll's new task loading its own config (the routes held for the old task; normally before it is healthy).
 own=$(grep -F '"msg":"config installed"' "$WORK/proxy-log.txt" | grep -cF '+new-tasks"' || true)
@@ -222,5 +232,6 @@ summary "passthrough conn-per-req (2)" "$WORK/passthrough-close.txt"
 summary "passthrough keep-alive, app ends after 1000 (2)" "$WORK/passthrough-bounded.txt"
 echo "  time to route (task running → 200): median $(printf '%.2f' "$median") s, all: $(printf '%.2f ' "${routes[@]}")"
 echo "  proxy task replacements: $replaced$([[ $KILL == 1 ]] && echo ' (includes the kill)')"
+echo "  new routing tasks, created → started (the engine): $(phase_stats 1); started → healthy (the agent): $(phase_stats 2)"
 echo "  reloads of running routing tasks: $((installs - replaced)) ($installs config installs, less one at each new task's start); of them $own a new task's own config (+new-tasks)"
 echo "  model updates (core): $updates"
