@@ -1,5 +1,6 @@
 // Status API: health for the swarm healthcheck, status for `signalbox status`, metrics for
-// Prometheus. Everything is read from a snapshot function, so the app holds no state of its own.
+// Prometheus. Everything is read from a snapshot function; the app keeps only whether it has answered
+// a health check with 200 yet (a starting task's check is held open, see ?wait=).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
