@@ -10,6 +10,7 @@ import {
   DEFAULT_API_TOKEN_FILE,
   DEFAULT_PROXY_TOKEN_FILE,
   EXTENSION_PORT,
+  HEALTH_START_PERIOD_SECONDS,
   PROXY_TOKEN_SECRET_TARGET,
   isTokenSecret,
   LABEL_EXTENSION,
@@ -177,7 +178,7 @@ function healthcheckOn(port: number, intervalNs = 2_000_000_000, path: string = 
     Interval: intervalNs,
     Timeout: 5_000_000_000,
     Retries: Math.round(20_000_000_000 / intervalNs),
-    StartPeriod: 10_000_000_000,
+    StartPeriod: HEALTH_START_PERIOD_SECONDS * 1_000_000_000,
   };
 }
 

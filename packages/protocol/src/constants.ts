@@ -61,6 +61,12 @@ export const PATHS = {
 export const AGENT_HEALTH_WAIT_SECONDS = 3;
 
 /**
+ * The start period of the services' health checks (failures in it do not count). The agent holds checks
+ * only within it: a task that never turns healthy then fails its checks at the usual pace, not 3 s each.
+ */
+export const HEALTH_START_PERIOD_SECONDS = 10;
+
+/**
  * ProxyEdge: the edge's L7 HTTP port sends each request's client address in this header; the routing
  * proxies trust it only from the edge network (realip) and never pass it on to apps.
  */

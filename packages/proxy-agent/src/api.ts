@@ -1,11 +1,11 @@
 // Status API: health for the swarm healthcheck, status for `signalbox status`, metrics for
-// Prometheus. Everything is read from a snapshot function; the app keeps only whether it has answered
-// a health check with 200 yet (a starting task's check is held open, see ?wait=).
+// Prometheus. Everything is read from a snapshot function; the app keeps only when it started and
+// whether it has answered a health check with 200 yet (a starting task's check is held open, ?wait=).
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AgentStatusBody, AgentUnhealthyBody, OkBody, UpstreamFailure } from '@signalbox/protocol';
-import { AGENT_HEALTH_WAIT_SECONDS, PATHS, agentStatusBodySchema, agentUnhealthyBodySchema, okBodySchema, sleep } from '@signalbox/protocol';
+import { AGENT_HEALTH_WAIT_SECONDS, HEALTH_START_PERIOD_SECONDS, PATHS, agentStatusBodySchema, agentUnhealthyBodySchema, okBodySchema, sleep } from '@signalbox/protocol';
 import type { BackendReachState } from './backend-reach.js';
 import type { FailureRecord, InstalledConfig } from './installer.js';
 
@@ -34,6 +34,8 @@ export interface ApiDeps {
   snapshot: () => AgentSnapshot;
   /** Process metrics (off in tests: one set per process). */
   defaultMetrics?: boolean;
+  /** Clock for the held health check (tests). */
+  now?: () => number;
 }
 
 export function isHealthy(s: AgentSnapshot): boolean {
@@ -140,9 +142,12 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   const quiet = { logLevel: 'warn' } as const;
   const registry = createMetrics(deps.snapshot, deps.defaultMetrics ?? false);
 
-  // Until the first healthy answer, ?wait= holds a check open until the task serves (a start-first roll
-  // then goes on at once). After it, every check answers at once: failures count at swarm's usual pace.
+  // Until the first healthy answer, within the checks' start period, ?wait= holds a check open until the
+  // task serves (a start-first roll then goes on at once). After either, every check answers at once:
+  // failures count at swarm's usual pace.
   let beenHealthy = false;
+  const now = deps.now ?? Date.now;
+  const holdUntil = now() + HEALTH_START_PERIOD_SECONDS * 1000;
   const closing = new AbortController();
   app.addHook('preClose', async () => closing.abort());
   app.get<{ Querystring: { wait?: number } }>(
@@ -150,8 +155,8 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     { ...quiet, schema: { querystring: healthQuerySchema, response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } },
     async (req, reply) => {
       let s = deps.snapshot();
-      const until = beenHealthy ? 0 : Date.now() + (req.query.wait ?? 0) * 1000;
-      while (!isHealthy(s) && Date.now() < until && !closing.signal.aborted) {
+      const until = beenHealthy ? 0 : Math.min(holdUntil, now() + (req.query.wait ?? 0) * 1000);
+      while (!isHealthy(s) && now() < until && !closing.signal.aborted) {
         await sleep(HEALTH_WAIT_STEP_MS, closing.signal);
         s = deps.snapshot();
       }

@@ -1,3 +1,4 @@
+import { HEALTH_START_PERIOD_SECONDS } from '@signalbox/protocol';
 import { buildApp, type AgentSnapshot } from '../src/api.js';
 import { silentLogger } from './helpers.js';
 
@@ -82,6 +83,16 @@ describe('GET /v1/health?wait= (a starting task)', () => {
     const a = buildApp({ logger: silentLogger, snapshot: () => s });
     expect((await a.inject({ url: '/v1/health?wait=3' })).statusCode).toBe(200);
     s = snapshot({ nginxRunning: false, nginxPid: undefined });
+    const t0 = Date.now();
+    const r = await a.inject({ url: '/v1/health?wait=3' });
+    expect(r.statusCode).toBe(503);
+    expect(Date.now() - t0).toBeLessThan(200);
+  });
+
+  it("past the checks' start period, a task that never turned healthy is not held: its failures count at the usual pace", async () => {
+    let clock = 1_000_000;
+    const a = buildApp({ logger: silentLogger, snapshot: () => snapshot({ installed: undefined }), now: () => clock });
+    clock += HEALTH_START_PERIOD_SECONDS * 1000 + 1;
     const t0 = Date.now();
     const r = await a.inject({ url: '/v1/health?wait=3' });
     expect(r.statusCode).toBe(503);
