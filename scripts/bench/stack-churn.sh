@@ -204,8 +204,13 @@ replaced=$(awk '$2 == "start"' "$WORK/proxy-events.txt" | wc -l)
 phases=$(awk '
   $2 == "create" { c[$NF] = $1 } $2 == "start" { s[$NF] = $1 } $2 == "health_status:" && $3 == "healthy" && !($NF in h) { h[$NF] = $1 }
   END { for (id in s) if ((id in c) && (id in h)) printf "%.2f %.2f\n", (s[id] - c[id]) / 1e9, (h[id] - s[id]) / 1e9 }' "$WORK/proxy-events.txt")
+# median_range: numbers on stdin → "MEDIAN MIN MAX" (nothing for none).
+median_range() { sort -n | awk 'NF {a[++n]=$1} END { if (n) print (n%2 ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2), a[1], a[n] }'; }
 phase_stats() { # phase_stats COLUMN: "median M s (MIN–MAX)" over the routing tasks
-  echo "$phases" | awk -v k="$1" 'NF { print $k }' | sort -n | awk '{a[NR]=$1} END { if (NR == 0) { print "none"; exit } printf "median %.2f s (%.2f–%.2f)", (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2), a[1], a[NR] }'
+  local m; m=$(echo "$phases" | awk -v k="$1" 'NF { print $k }' | median_range)
+  [[ -n "$m" ]] || { echo none; return; }
+  # shellcheck disable=SC2086  # "MEDIAN MIN MAX" splits into printf's three arguments
+  printf 'median %.2f s (%.2f–%.2f)' $m
 }
 installs=$(grep -cF '"msg":"config installed"' "$WORK/proxy-log.txt" || true)
 # A roll's new task loading its own config (the routes held for the old task; normally before it is healthy).
@@ -217,8 +222,7 @@ summary() { # summary NAME FILE
   sock=$(grep -o 'Socket errors:.*' "$f" || echo 'Socket errors: none')
   printf '  %-28s %9s requests, non-2xx %s, %s\n' "$1" "$req" "$non2xx" "$sock"
 }
-sorted=$(printf '%s\n' "${routes[@]}" | sort -n)
-median=$(echo "$sorted" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}')
+median=$(printf '%s\n' "${routes[@]}" | median_range | cut -d' ' -f1)
 echo
 echo "stack-churn: $STACKS stacks (own network$([[ $CERTS == 1 ]] && echo ' and certificate') each), $([[ $KILL == 1 ]] && echo 1 || echo no) proxy kill, ${DURATION} s of load from netns $NS via $NODE_ADDR:$HTTP_PORT"
 echo "machine: $(nproc) CPU, load $(cut -d' ' -f1-3 /proc/loadavg), $(docker version -f '{{.Server.Version}}' 2>/dev/null)"

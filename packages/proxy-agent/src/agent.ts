@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { startAccessLogRelay, type AccessLogRelay } from './access-log-relay.js';
-import { buildApp, type AgentSnapshot } from './api.js';
+import { buildApp, type AgentSnapshot, type HealthState } from './api.js';
 import { existsSync } from 'node:fs';
 import { localAddressToward, requireToken } from './control-listener.js';
 import { PATHS, TLS_REQUESTS_SOCKET, bearerHeader, readApiToken, sleep, type BackoffPolicy, type Refusal } from '@signalbox/protocol';
@@ -215,19 +215,22 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         })
       : undefined;
 
-  const snapshot = (): AgentSnapshot => ({
+  const health = (): HealthState => ({
     installed: installer.installed,
+    nginxRunning: supervisor.isRunning(),
+    ...(tlsFront?.state() ? { tlsFront: tlsFront.state()! } : {}),
+    ...(backendReach ? { backendReach: backendReach.state() } : {}),
+  });
+  const snapshot = (): AgentSnapshot => ({
+    ...health(),
     lastFailure: installer.lastFailure,
     reloads: installer.reloads,
     reloadFailures: installer.failures,
     lastReloadAt: installer.lastReloadAt,
     nginxPid: supervisor.pid,
-    nginxRunning: supervisor.isRunning(),
     nginxRestarts: supervisor.restarts,
     drainingWorkers: countDrainingWorkers(supervisor.pid),
     upstreamFailures: upstreamFailures.list(),
-    ...(tlsFront?.state() ? { tlsFront: tlsFront.state()! } : {}),
-    ...(backendReach ? { backendReach: backendReach.state() } : {}),
     ...(fetcher && options.extensionUrl
       ? {
           extension: {
@@ -240,7 +243,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       : {}),
   });
 
-  const app = buildApp({ logger: log('api'), snapshot, defaultMetrics: tuning.defaultMetrics ?? true });
+  const app = buildApp({ logger: log('api'), snapshot, health, defaultMetrics: tuning.defaultMetrics ?? true });
   // Listen first: the health check should say 503 while we start, not refuse connections.
   if (tuning.listen ?? true) await app.listen({ host: options.agentHost, port: options.agentPort });
   // The same API on this task's control-network address (token required), for core's dashboard.
@@ -253,7 +256,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
       for (let attempt = 1; !stopControl; attempt++) {
         try {
           const host = await localAddressToward(controlUrl);
-          const second = buildApp({ logger: log('api'), snapshot, defaultMetrics: false });
+          const second = buildApp({ logger: log('api'), snapshot, health, defaultMetrics: false });
           requireToken(second, controlToken);
           await second.listen({ host, port: options.agentPort });
           controlApp = second;

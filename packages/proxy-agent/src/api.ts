@@ -29,23 +29,28 @@ export interface AgentSnapshot {
   backendReach?: BackendReachState;
 }
 
+/** What health depends on: the snapshot without its costly parts (the /proc scan for draining workers). */
+export type HealthState = Pick<AgentSnapshot, 'installed' | 'nginxRunning' | 'tlsFront' | 'backendReach'>;
+
 export interface ApiDeps {
   logger: Logger;
   snapshot: () => AgentSnapshot;
+  /** Read by every health check, and every 50 ms while one is held (default: the snapshot). */
+  health?: () => HealthState;
   /** Process metrics (off in tests: one set per process). */
   defaultMetrics?: boolean;
   /** Clock for the held health check (tests). */
   now?: () => number;
 }
 
-export function isHealthy(s: AgentSnapshot): boolean {
+export function isHealthy(s: HealthState): boolean {
   // A rejected candidate does not make us unhealthy: we still serve the last good config.
   // Behind the edge TLS ends in the front: the task serves HTTPS only once it holds the certificates.
   // A new routing task takes traffic once its upstreams answer, so nginx does not mark them failed.
   return s.nginxRunning && s.installed !== undefined && (s.tlsFront === undefined || s.tlsFront.ready) && (s.backendReach === undefined || s.backendReach.ready);
 }
 
-function unhealthyReason(s: AgentSnapshot): string {
+function unhealthyReason(s: HealthState): string {
   if (!s.installed) return 'no valid config installed';
   if (!s.nginxRunning) return 'nginx is not running';
   if (s.tlsFront !== undefined && !s.tlsFront.ready) return `the TLS front is not ready${s.tlsFront.lastError ? `: ${s.tlsFront.lastError}` : ''}`;
@@ -154,11 +159,12 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
     PATHS.health,
     { ...quiet, schema: { querystring: healthQuerySchema, response: { 200: okBodySchema, 503: agentUnhealthyBodySchema } } },
     async (req, reply) => {
-      let s = deps.snapshot();
+      const health = deps.health ?? deps.snapshot;
+      let s = health();
       const until = beenHealthy ? 0 : Math.min(holdUntil, now() + (req.query.wait ?? 0) * 1000);
       while (!isHealthy(s) && now() < until && !closing.signal.aborted) {
         await sleep(HEALTH_WAIT_STEP_MS, closing.signal);
-        s = deps.snapshot();
+        s = health();
       }
       if (isHealthy(s)) {
         beenHealthy = true;
