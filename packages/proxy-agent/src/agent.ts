@@ -39,9 +39,14 @@ export interface AgentTuning {
   /** false: build the API but do not bind a port (use app.inject). */
   listen?: boolean;
   defaultMetrics?: boolean;
+  /** How long a starting task waits for the extension's config before it boots from the saved one. */
+  bootFetchMs?: number;
   /** Probe timings (the cap is options.backendWaitMs). */
   backendReach?: Partial<Omit<BackendReachOptions, 'logger' | 'maxWaitMs'>>;
 }
+
+/** The wait for the extension's config at start; past it (extension down or slow) the saved one boots. */
+export const BOOT_FETCH_MS = 1500;
 
 export interface Agent {
   readonly options: AgentOptions;
@@ -314,6 +319,9 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
         bytes: Buffer.from(builtinConfig({ httpPort: options.httpPort, httpsPort: options.httpsPort, pidPath: options.pidPath })),
         configName: BUILTIN_CONFIG_NAME,
       };
+  // Asked while the node's saved config is read: booting into the extension's config spares the task
+  // an nginx -t of the older one and a reload (0.4-0.9 s on a loaded node), the route waits for neither.
+  const freshAsked = fetcher?.fetchOnce(tuning.bootFetchMs ?? BOOT_FETCH_MS);
   const saved = await persistence?.load(sha256Hex);
   const boot = persistence || acmeFiles ? await readBootstrap(options.bootstrapPath).catch(() => undefined) : undefined;
   const bootSha = boot && sha256Hex(boot);
@@ -324,9 +332,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   // A fresh container's saved or bootstrap config may name ACME certificates (tmpfs, gone with the old
   // container): fetch them first, best effort (without them that config fails nginx -t and the next one
   // in line serves until the extension answers).
+  let fresh = await freshAsked;
+  if (fresh && options.taskId !== '' && fresh.notForTasks?.includes(options.taskId)) fresh = undefined;
   if (acmeFiles) {
-    for (const bytes of [saved?.bytes, boot]) {
-      if (bytes) await acmeFiles.ensure(bytes.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of the saved or bootstrap config'));
+    for (const bytes of [fresh?.bytes, saved?.bytes, boot]) {
+      if (bytes) await acmeFiles.ensure(bytes.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of a config the task may start with'));
     }
   }
   await installer.initialize({
@@ -335,6 +345,7 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
     builtin,
     ...(edge ? { builtinOnly: true } : {}),
     ...(saved ? { persisted: { bytes: saved.bytes, configName: saved.configName, source: saved.source, preferred } } : {}),
+    ...(fresh ? { fresh } : {}),
   });
   // Without a valid config nginx stays down; the first successful install starts it.
   if (installer.installed) supervisor.start();

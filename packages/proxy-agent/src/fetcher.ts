@@ -51,13 +51,41 @@ export class Fetcher {
     this.fetchFn = opts.fetch ?? globalThis.fetch;
   }
 
+  /** The long-poll URL: this task's config. */
+  private url(): URL {
+    const url = new URL(PATHS.nginxConf, `${this.opts.baseUrl}/`);
+    if (this.opts.taskId) url.searchParams.set(QUERY_TASK, this.opts.taskId);
+    return url;
+  }
+
+  /**
+   * The config the extension serves this task now, asked once without waiting (no If-None-Match), for a
+   * task that starts: booting straight into it saves an `nginx -t` and a reload of an older config.
+   * undefined when the extension does not answer 200 within `timeoutMs` (down, no config yet).
+   */
+  async fetchOnce(timeoutMs: number): Promise<Candidate | undefined> {
+    try {
+      const res = await this.fetchFn(this.url(), {
+        headers: { ...this.opts.headers, accept: 'text/plain' },
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        this.log.info({ status: res.status }, 'the extension has no config for this task yet; starting with the saved one');
+        return undefined;
+      }
+      return await readCandidate(res);
+    } catch (err) {
+      this.log.info({ err: (err as Error).message }, 'the extension did not answer at start; starting with the saved config');
+      return undefined;
+    }
+  }
+
   start(): void {
     if (this.loop) return;
     this.state.etag = this.opts.initialEtag();
-    const url = new URL(PATHS.nginxConf, `${this.opts.baseUrl}/`);
-    if (this.opts.taskId) url.searchParams.set(QUERY_TASK, this.opts.taskId);
     this.loop = longPoll<Candidate>({
-      url,
+      url: this.url(),
       waitSeconds: this.opts.waitSeconds,
       signal: this.abort.signal,
       headers: { ...this.opts.headers, accept: 'text/plain' },
@@ -68,24 +96,7 @@ export class Fetcher {
       minIdlePollMs: this.opts.minIdlePollMs ?? 1000,
       // The server holds us up to `wait` seconds; give it slack before calling it dead.
       timeoutSlackMs: 15_000,
-      read: async (res) => {
-        const bytes = Buffer.from(await res.arrayBuffer());
-        const notFor = res.headers.get(HEADER_NOT_FOR_TASKS);
-        return {
-          bytes,
-          sha256: sha256Hex(bytes),
-          configName: res.headers.get(HEADER_CONFIG_NAME) ?? '',
-          source: 'extension',
-          ...(notFor
-            ? {
-                notForTasks: notFor
-                  .split(',')
-                  .map((t) => t.trim())
-                  .filter((t) => t !== ''),
-              }
-            : {}),
-        };
-      },
+      read: readCandidate,
       versionOf: (c, etag) => {
         if (etag !== undefined && etag !== c.sha256) this.log.warn({ etag, sha256: c.sha256 }, 'extension ETag is not the sha256 of the body');
         return etag ?? c.sha256;
@@ -115,4 +126,24 @@ export class Fetcher {
     this.abort.abort();
     await this.loop;
   }
+}
+
+/** An answer of GET nginx.conf as a candidate from the extension. */
+async function readCandidate(res: Response): Promise<Candidate> {
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const notFor = res.headers.get(HEADER_NOT_FOR_TASKS);
+  return {
+    bytes,
+    sha256: sha256Hex(bytes),
+    configName: res.headers.get(HEADER_CONFIG_NAME) ?? '',
+    source: 'extension',
+    ...(notFor
+      ? {
+          notForTasks: notFor
+            .split(',')
+            .map((t) => t.trim())
+            .filter((t) => t !== ''),
+        }
+      : {}),
+  };
 }

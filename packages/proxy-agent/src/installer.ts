@@ -89,6 +89,12 @@ export interface InitializeOptions {
    * fallback after the bootstrap.
    */
   persisted?: { bytes: Buffer; configName: string; source: CandidateSource; preferred: boolean };
+  /**
+   * The config the extension serves this task now, fetched while it starts: it goes before all of the
+   * above (it is the newest there is), through the same certificate check as any config from the
+   * extension. Refused, the rest are tried as without it.
+   */
+  fresh?: Candidate;
 }
 
 interface Job {
@@ -398,6 +404,11 @@ export class Installer {
 
   private async doInitialize(opts: InitializeOptions): Promise<InstallOutcome> {
     if (opts.builtinOnly) return this.install({ ...opts.builtin, source: 'builtin' });
+    const ok = (o: InstallOutcome | undefined): o is InstallOutcome => o?.status === 'installed' || o?.status === 'unchanged';
+    if (opts.fresh) {
+      const out = await this.installFresh(opts.fresh);
+      if (ok(out)) return out;
+    }
     const current = await readIfExists(this.configPath);
     const currentSha = current && sha256Hex(current);
     const meta = await this.readMeta();
@@ -410,7 +421,6 @@ export class Installer {
     // beats whatever the image shipped at configPath.
     const persisted = opts.persisted;
     const fromVolume = async () => (persisted ? this.install({ bytes: persisted.bytes, configName: persisted.configName, source: persisted.source }) : undefined);
-    const ok = (o: InstallOutcome | undefined): o is InstallOutcome => o?.status === 'installed' || o?.status === 'unchanged';
     if (persisted?.preferred) {
       const out = await fromVolume();
       if (ok(out)) return out;
@@ -433,6 +443,18 @@ export class Installer {
       this.log.error({ reason: out.reason }, 'no valid config to start nginx with; waiting for one');
     }
     return out;
+  }
+
+  /**
+   * The extension's config at start: checked like any from the extension (install() skips the check
+   * while starting, for what this node installed before). A refusal is not remembered as known bad, so
+   * the long-poll brings it again once the task runs, and it is refused and reported then.
+   */
+  private async installFresh(c: Candidate): Promise<InstallOutcome> {
+    const sha = c.sha256 ?? sha256Hex(c.bytes);
+    const refused = await this.checkCandidate?.(c);
+    if (refused) return { ...this.fail(c, sha, refused.reason, false), certificates: refused.certificates };
+    return this.install(c);
   }
 
   private async adoptInPlace(bytes: Buffer, sha: string, source: CandidateSource, configName: string): Promise<InstallOutcome | undefined> {

@@ -1,7 +1,7 @@
 // The agent against real nginx: real files in a temp dir, nginx on 127.0.0.1 high ports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -377,6 +377,40 @@ describe('proxy agent with real nginx', () => {
       expect(isAlive(pid)).toBe(false);
       await expect(get(HTTP_PORT)).rejects.toThrow();
       agent = undefined;
+    },
+    T,
+  );
+
+  it(
+    "a task that starts boots straight into the extension's config: nginx starts with it and never reloads (booted from the bootstrap it would reload once)",
+    async () => {
+      const bootstrap = join(dir, 'bootstrap', 'bootstrap.conf');
+      mkdirSync(join(dir, 'bootstrap'), { recursive: true });
+      writeFileSync(bootstrap, config(dir, HTTP_PORT, 'one'));
+      extConfig = config(dir, HTTP_PORT, 'six');
+      extNotFor = undefined;
+      const options = loadOptions({
+        SIGNALBOX_CONFIG_PATH: configPath,
+        SIGNALBOX_BOOTSTRAP_CONFIG: bootstrap,
+        SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-one',
+        SIGNALBOX_NGINX_BIN: NGINX,
+        SIGNALBOX_NGINX_PID_PATH: join(dir, 'builtin.pid'),
+        SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
+        SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
+        SIGNALBOX_POLL_WAIT: '1',
+        SIGNALBOX_TASK_ID: 'selftask2',
+      });
+      const a = await startAgent(options, silentLogger, { listen: false, defaultMetrics: false, restart: { initialMs: 200, maxMs: 2000, stableMs: 30_000 }, watcherStabilityMs: 100 });
+      agent = a;
+      await until(serving(HTTP_PORT, 'six'), 15_000, 'nginx serving "six"');
+      await until(() => a.supervisor.isRunning(), 5000, 'supervisor ready');
+      // Two long-polls later (1 s each) the config is still the one it booted with, never reloaded.
+      await new Promise((r) => setTimeout(r, 2500));
+      const status = (await a.app.inject({ url: '/v1/status' })).json();
+      expect(status.installed).toMatchObject({ source: 'extension', configName: 'signalbox-nginx-four', sha256: sha(extConfig) });
+      expect(status.reloads).toBe(0);
+      expect(status.reloadFailures).toBe(0);
+      expect((await get(HTTP_PORT)).body).toBe('six\n');
     },
     T,
   );

@@ -242,4 +242,36 @@ describe('Fetcher', () => {
     expect(submitted[0]).toMatchObject({ sha256: sha256Hex(Buffer.from(CONF_2)), configName: '' });
     expect(ext.seen[1]!.ifNoneMatch).toBe(`"${sha256Hex(Buffer.from(CONF_2))}"`);
   });
+
+  describe('fetchOnce (a task that starts asks for its config once, without waiting)', () => {
+    const once = (port: number, timeoutMs = 2000) =>
+      new Fetcher({ baseUrl: `http://127.0.0.1:${port}`, waitSeconds: 30, taskId: 'abc123', initialEtag: () => undefined, submit: () => undefined, logger: silentLogger }).fetchOnce(timeoutMs);
+
+    it('asks without If-None-Match or ?wait and returns the config with its name and not-for tasks', async () => {
+      ext.handler = (_q, res) => {
+        res.writeHead(200, { 'content-type': 'text/plain', 'x-signalbox-config': 'signalbox-nginx-9', 'x-signalbox-not-for-tasks': 'old1' });
+        res.end(CONF_1);
+      };
+      const c = await once(await ext.listen());
+      expect(ext.seen).toEqual([expect.objectContaining({ url: '/v1/nginx.conf?task=abc123', ifNoneMatch: undefined })]);
+      expect(c).toMatchObject({ configName: 'signalbox-nginx-9', source: 'extension', sha256: sha256Hex(Buffer.from(CONF_1)), notForTasks: ['old1'] });
+      expect(c!.bytes.toString()).toBe(CONF_1);
+    });
+
+    it('returns nothing when the extension has no config yet (503), refuses the connection, or does not answer in time', async () => {
+      ext.handler = (_q, res) => {
+        res.statusCode = 503;
+        res.end('{"code":"ERR_NO_CONFIG_YET"}');
+      };
+      const port = await ext.listen();
+      expect(await once(port)).toBeUndefined();
+      ext.handler = () => undefined; // never answers
+      const started = Date.now();
+      expect(await once(port, 300)).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(2000);
+      await ext.close();
+      expect(await once(port)).toBeUndefined();
+      ext = new FakeExtension(); // afterEach closes it
+    });
+  });
 });

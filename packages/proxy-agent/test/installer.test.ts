@@ -310,6 +310,40 @@ describe('initialize', () => {
     expect(runner.events.map((e) => e.op)).toEqual(['test']);
   });
 
+  it("boots into the extension's config fetched at start, before the node's saved one: one nginx -t, no other tried", async () => {
+    writeBootstrap(B);
+    const persisted = { bytes: Buffer.from(A), configName: 'signalbox-nginx-6', source: 'extension' as const, preferred: true };
+    const out = await installer.initialize({ bootstrapPath, bootstrapConfigName: 'signalbox-nginx-1', builtin, persisted, fresh: cand(C, 'extension', 'signalbox-nginx-8') });
+    expect(out).toMatchObject({ status: 'installed', sha256: sha256Hex(Buffer.from(C)) });
+    expect(installer.installed).toMatchObject({ source: 'extension', configName: 'signalbox-nginx-8' });
+    expect(runner.events.map((e) => e.op)).toEqual(['test', 'reload']);
+    expect(readFileSync(configPath, 'utf8')).toBe(C);
+  });
+
+  it("checks the certificates of the extension's config at start (unlike the saved one), and boots from the saved one when it is refused", async () => {
+    const refusing = new Installer({
+      configPath,
+      runner,
+      logger: silentLogger,
+      checkCandidate: async (c) => (c.bytes.toString() === C ? { reason: 'certificate web.crt has expired', certificates: [] } : undefined),
+    });
+    const persisted = { bytes: Buffer.from(A), configName: 'signalbox-nginx-6', source: 'extension' as const, preferred: true };
+    const out = await refusing.initialize({ bootstrapPath, bootstrapConfigName: 'signalbox-nginx-1', builtin, persisted, fresh: cand(C) });
+    expect(out).toMatchObject({ status: 'installed', sha256: sha256Hex(Buffer.from(A)) });
+    expect(refusing.lastFailure).toMatchObject({ source: 'extension', reason: 'certificate web.crt has expired' });
+    // Not remembered as known bad: the long-poll brings it again, and it is refused (and reported) then.
+    expect(await refusing.submit(cand(C))).toMatchObject({ status: 'failed', reason: 'certificate web.crt has expired' });
+    expect((await refusing.submit(cand(C))).repeated).toBe(true);
+  });
+
+  it("falls back to the saved config when the extension's config fails nginx -t at start", async () => {
+    runner.verdict = (bytes) => (bytes === C ? { ok: false, output: 'nginx: [emerg] unknown directive' } : { ok: true, output: '' });
+    const persisted = { bytes: Buffer.from(A), configName: 'signalbox-nginx-6', source: 'extension' as const, preferred: true };
+    await installer.initialize({ bootstrapPath, bootstrapConfigName: 'signalbox-nginx-1', builtin, persisted, fresh: cand(C) });
+    expect(installer.installed).toMatchObject({ sha256: sha256Hex(Buffer.from(A)), configName: 'signalbox-nginx-6' });
+    expect(readFileSync(configPath, 'utf8')).toBe(A);
+  });
+
   it('installs nothing, without throwing, when even the built-in config fails', async () => {
     runner.verdict = () => ({ ok: false, output: 'nginx: [emerg] open() "/run/x.pid" failed' });
     const out = await init();
