@@ -212,9 +212,13 @@ phase_stats() { # phase_stats COLUMN: "median M s (MIN–MAX)" over the routing 
   # shellcheck disable=SC2086  # "MEDIAN MIN MAX" splits into printf's three arguments
   printf 'median %.2f s (%.2f–%.2f)' $m
 }
-installs=$(grep -cF '"msg":"config installed"' "$WORK/proxy-log.txt" || true)
-# A roll's new task loading its own config (the routes held for the old task; normally before it is healthy).
-own=$(grep -F '"msg":"config installed"' "$WORK/proxy-log.txt" | grep -cF '+new-tasks"' || true)
+installed=$(grep -F '"msg":"config installed"' "$WORK/proxy-log.txt" || true)
+installs=$(grep -c . <<< "$installed" || true)
+# An install is a reload unless nginx was not running yet (a task's start: "reloaded":false).
+reloads=$(grep -cF '"reloaded":true' <<< "$installed" || true)
+# A roll's new task on its own config (the routes held for the old task): booted into it, or reloaded into it.
+own_boot=$(grep -F '+new-tasks"' <<< "$installed" | grep -cF '"reloaded":false' || true)
+own_reload=$(grep -F '+new-tasks"' <<< "$installed" | grep -cF '"reloaded":true' || true)
 summary() { # summary NAME FILE
   local f="$2" req non2xx sock
   req=$(awk '/requests in/ {print $1}' "$f")
@@ -237,5 +241,5 @@ summary "passthrough keep-alive, app ends after 1000 (2)" "$WORK/passthrough-bou
 echo "  time to route (task running → 200): median $(printf '%.2f' "$median") s, all: $(printf '%.2f ' "${routes[@]}")"
 echo "  proxy task replacements: $replaced$([[ $KILL == 1 ]] && echo ' (includes the kill)')"
 echo "  new routing tasks, created → started (the engine): $(phase_stats 1); started → healthy (the agent): $(phase_stats 2)"
-echo "  reloads of running routing tasks: $((installs - replaced)) ($installs config installs, less one at each new task's start); of them $own a new task's own config (+new-tasks)"
+echo "  reloads of running routing tasks: $reloads ($installs config installs, $((installs - reloads)) at a task's start); a new task's own config (+new-tasks): $own_boot booted into, $own_reload reloaded into"
 echo "  model updates (core): $updates"
