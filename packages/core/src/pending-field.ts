@@ -2,7 +2,7 @@
 // model's version) sees no change while nothing is pending.
 import type { ClusterModel } from '@signalbox/model';
 
-type PendingKey = 'pendingSecrets' | 'pendingNetworks' | 'retiredProxyTasks' | 'retiredExtensionTasks' | 'proxyTasksPastPending';
+type PendingKey = 'pendingSecrets' | 'pendingNetworks' | 'retiredProxyTasks' | 'retiredExtensionTasks' | 'proxyTasksPastPending' | 'proxyRelayPeers';
 
 /** `model` with `key` set to `list`, or without `key` when `list` is empty (the same object when unchanged). */
 export function withPendingField<K extends PendingKey>(model: ClusterModel, key: K, list: NonNullable<ClusterModel[K]>): ClusterModel {

@@ -13,6 +13,7 @@ import { withPendingNetworks } from './pending-networks.js';
 import { withPendingSecrets } from './pending-secrets.js';
 import { withRetiredExtensionTasks } from './retired-extension-tasks.js';
 import { withProxyTasksPastPending } from './tasks-past-pending.js';
+import { edgeNetworkName } from './desired-specs.js';
 
 export interface SynchronizerDeps {
   config: SignalboxConfig;
@@ -167,7 +168,11 @@ export class Synchronizer {
       const damped = this.d.damper ? this.d.damper.apply(name, model, Date.now()) : model;
       // On the servers actually published (the damper may hold older ones).
       const pending = withPendingNetworks(damped, snap, ext.ProxyServiceName);
-      const published = withRetiredExtensionTasks(withProxyTasksPastPending(pending, snap, ext.ProxyServiceName), snap, ext.ServiceName);
+      // The relay only where routing tasks roll one at a time (several nodes, several tasks): on one node
+      // they all roll at once, and the relay would only reload an old task in the moment before swarm
+      // tells it to shut down.
+      const relayNetwork = ext.ProxyEdge && ext.ProxyReplicas > 1 && snap.nodes.length > 1 ? edgeNetworkName(ext) : undefined;
+      const published = withRetiredExtensionTasks(withProxyTasksPastPending(pending, snap, ext.ProxyServiceName, relayNetwork), snap, ext.ServiceName);
       if (this.d.store.set(name, ext, published)) {
         metrics.modelUpdates.inc({ extension: name });
         log.info({ extension: name, version: this.d.store.get(name)?.version, hosts: model.virtualHosts.length, passthrough: model.passthrough.length }, 'model updated');

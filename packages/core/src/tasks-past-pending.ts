@@ -27,7 +27,30 @@ export function proxyTasksPastPending(model: ClusterModel, snap: SwarmSnapshot, 
     .sort();
 }
 
-/** The model with `proxyTasksPastPending` set (absent when none); after pendingNetworks and pendingSecrets. */
-export function withProxyTasksPastPending(model: ClusterModel, snap: SwarmSnapshot, proxyService: string): ClusterModel {
-  return withPendingField(model, 'proxyTasksPastPending', proxyTasksPastPending(model, snap, proxyService));
+/**
+ * Addresses (sorted) on `edgeNetwork` of the tasks of proxyTasksPastPending, starting ones included: the
+ * old tasks, which hold the pending routes, relay to them the TLS connections for those hosts
+ * (docs/architecture.md, "Relay"). Named while the new task starts, so the old ones have reloaded with the
+ * relay before it turns healthy and the edge sends it the route's first clients; until it serves, a
+ * relayed connection fails as the held host's handshake would have. None without an edge network.
+ */
+export function proxyRelayPeers(pastPending: readonly string[], snap: SwarmSnapshot, proxyService: string, edgeNetwork: string | undefined): string[] {
+  if (pastPending.length === 0 || edgeNetwork === undefined) return [];
+  const proxy = snap.services.find((s) => s.name === proxyService);
+  const networkId = snap.networks.find((n) => n.name === edgeNetwork)?.id;
+  if (proxy === undefined || networkId === undefined) return [];
+  const ids = new Set(pastPending);
+  return [...proxy.tasks, ...(proxy.startingTaskSnapshots ?? [])]
+    .filter((t) => ids.has(t.id))
+    .flatMap((t) => t.addresses.filter((a) => a.networkId === networkId).map((a) => a.addr))
+    .sort();
+}
+
+/**
+ * The model with `proxyTasksPastPending` set (absent when none) and, behind the edge (`edgeNetwork`),
+ * `proxyRelayPeers`; after pendingNetworks and pendingSecrets.
+ */
+export function withProxyTasksPastPending(model: ClusterModel, snap: SwarmSnapshot, proxyService: string, edgeNetwork?: string): ClusterModel {
+  const past = proxyTasksPastPending(model, snap, proxyService);
+  return withPendingField(withPendingField(model, 'proxyTasksPastPending', past), 'proxyRelayPeers', proxyRelayPeers(past, snap, proxyService, edgeNetwork));
 }

@@ -71,3 +71,29 @@ test('absent when nothing is pending or no task qualifies (the model stays the s
   const stale = { ...base, proxyTasksPastPending: ['gone'] };
   expect(withProxyTasksPastPending(stale, s, PROXY)).not.toHaveProperty('proxyTasksPastPending');
 });
+
+describe('proxyRelayPeers (behind the edge: where the old tasks relay the TLS connections of the hosts they hold)', () => {
+  const edgeSnap = (p: ServiceSnapshot): SwarmSnapshot => {
+    const s = snap(p);
+    return { ...s, networks: [...s.networks, { id: 'id-edge', name: 'signalbox-proxy-edge', driver: 'overlay', scope: 'swarm', attachable: false, ingress: false, labels: {} }] };
+  };
+  const pending = { ...base, pendingNetworks: [{ service: 'a', network: 'app_a' }] };
+  // Addresses: task() gives the i-th network 10.0.i.9; make them distinct per task.
+  const on = (id: string, nets: string[], last: number): TaskSnapshot => ({ ...task(id, nets), addresses: nets.map((networkId, i) => ({ networkId, addr: `10.0.${i}.${last}` })) });
+
+  test('the edge-network addresses of the tasks past the roll, starting ones included (the old tasks relay before the edge lists the new one), not of the old', () => {
+    const s = edgeSnap(
+      proxy([on('old', ['id-edge'], 2), on('new1', ['id-edge', 'id-a'], 3), on('new2', ['id-a', 'id-edge'], 4)], [on('starting', ['id-edge', 'id-a'], 5), on('half', ['id-edge'], 6)]),
+    );
+    const m = withProxyTasksPastPending(pending, s, PROXY, 'signalbox-proxy-edge');
+    expect(m.proxyTasksPastPending).toEqual(['new1', 'new2', 'starting']);
+    expect(m.proxyRelayPeers).toEqual(['10.0.0.3', '10.0.0.5', '10.0.1.4']);
+  });
+
+  test('none without an edge network (single hop, or not asked), or once nothing is pending', () => {
+    const s = edgeSnap(proxy([on('old', ['id-edge'], 2), on('new1', ['id-edge', 'id-a'], 3)]));
+    expect(withProxyTasksPastPending(pending, s, PROXY)).not.toHaveProperty('proxyRelayPeers');
+    const stale = { ...base, proxyRelayPeers: ['10.0.0.3'] };
+    expect(withProxyTasksPastPending(stale, s, PROXY, 'signalbox-proxy-edge')).not.toHaveProperty('proxyRelayPeers');
+  });
+});

@@ -252,6 +252,13 @@ export const routingModelSchema = {
      */
     proxyTasksPastPending: strs,
     /**
+     * Behind the edge: the addresses, on the edge network, of the tasks of proxyTasksPastPending that have
+     * passed their health check. The other proxy tasks (the old ones, which hold the pending routes) send
+     * the TLS connections for a host they hold to these, at L4 with the PROXY header, instead of
+     * rejecting the handshake. IP addresses; set by core; sorted; absent when none.
+     */
+    proxyRelayPeers: strs,
+    /**
      * Hosts claimed by a service that is not routed over plain HTTP here (rejected, excluded, or passed
      * through without ssl_only) which would otherwise reach another owner (its default backend or
      * wildcard). The proxy answers them 503 and rejects their TLS handshake. Sorted; absent when empty.
