@@ -252,5 +252,7 @@ function withoutRollHolds(model: ClusterModel): ClusterModel {
   const rest = { ...model };
   delete rest.pendingNetworks;
   delete rest.pendingSecrets;
+  // They are the relay's targets: they hold nothing of the roll, and relay nothing.
+  delete rest.proxyRelayPeers;
   return rest;
 }

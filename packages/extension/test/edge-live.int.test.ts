@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import type { ClusterModel, Upstream } from '@signalbox/model';
-import { EDGE_CLIENT_ADDRESS_HEADER } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, RELAY_TLS_PORT } from '@signalbox/protocol';
 import { EdgePeers, LAME_DUCK_ANSWERS, TlsFront, edgeConfig, lameDuck } from '@signalbox/proxy-agent';
 import { selfSigned } from '@signalbox/test-support';
 import { pino } from 'pino';
@@ -129,6 +129,30 @@ function peerCommonName(port: number, servername: string): Promise<string> {
       resolve(String(cn));
     });
     socket.once('error', reject);
+  });
+}
+
+/** An HTTPS GET to a routing task's TLS listener, as the edge sends it: a PROXY header with `client` first. */
+function proxiedTlsGet(address: string, port: number, host: string, urlPath: string, client: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const raw = net.connect(port, address, () => {
+      raw.write(`PROXY TCP4 ${client} ${address} 40000 ${port}\r\n`);
+      const socket = tls.connect({ socket: raw, servername: host, rejectUnauthorized: false }, () => {
+        socket.write(`GET ${urlPath} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      });
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (c: string) => (text += c));
+      socket.on('end', () => {
+        const [head = '', body = ''] = text.split('\r\n\r\n', 2);
+        const [statusLine = '', ...lines] = head.split('\r\n');
+        const headers: http.IncomingHttpHeaders = {};
+        for (const l of lines) headers[l.slice(0, l.indexOf(':')).toLowerCase()] = l.slice(l.indexOf(':') + 1).trim();
+        resolve({ status: Number(statusLine.split(' ')[1]), headers, body, reused: false });
+      });
+      socket.once('error', reject);
+    });
+    raw.once('error', reject);
   });
 }
 
@@ -358,10 +382,21 @@ describe('edge → routing proxies on real nginx', () => {
         sslOnly: false,
         locations: paths.map((root) => ({ path: root, rewrite: false, websocketEndpoints: [], upstream: upstream(`u_grow${root.replace(/\//g, '_')}`, p.app) })),
       });
+      // newtls.test (a new stack's HTTPS host, its network or certificate pending): the first task holds
+      // it and, as during a multi-node roll, relays its TLS connections to the second (proxyRelayPeers).
+      const newTls = { ...late('newtls.test', 'u_newtls'), tls: { certSecret: 'site_cert', keySecret: 'site_key' } };
       const loaded: ClusterModel =
         i === 1
-          ? { ...model, virtualHosts: [...model.virtualHosts, late('new.test', 'u_new'), late('fresh.test', 'u_fresh'), late('starting.test', 'u_starting'), grow(['/old/', '/new/'])] }
-          : { ...model, virtualHosts: [...model.virtualHosts, late('starting.test', 'u_starting', null), grow(['/old/'])], heldHosts: ['new.test'] };
+          ? {
+              ...model,
+              virtualHosts: [...model.virtualHosts, late('new.test', 'u_new'), late('fresh.test', 'u_fresh'), late('starting.test', 'u_starting'), grow(['/old/', '/new/']), newTls],
+            }
+          : {
+              ...model,
+              virtualHosts: [...model.virtualHosts, late('starting.test', 'u_starting', null), grow(['/old/'])],
+              heldHosts: ['new.test', 'newtls.test'],
+              proxyRelayPeers: [ROUTING[1]],
+            };
       let conf = renderNginxConf(loaded, ext, {
         secretsDir,
         proxyId: `routing${i}`,
@@ -373,7 +408,7 @@ describe('edge → routing proxies on real nginx', () => {
         ...(streamModulePath ? { streamModulePath } : {}),
       });
       // Each "task" listens on its own address; on 127.0.0.2 these ports are closed.
-      conf = conf.replace(new RegExp(`listen (${p.http}|${p.https})( |;)`, 'g'), `listen ${addr}:$1$2`);
+      conf = conf.replace(new RegExp(`listen (${p.http}|${p.https}|${RELAY_TLS_PORT})( |;)`, 'g'), `listen ${addr}:$1$2`);
       // As the agent does: the front starts with the first config that asks for it, and gets its certificates.
       const front = new TlsFront({
         dir: path.join(dir, 'front'),
@@ -695,6 +730,29 @@ describe('edge → routing proxies on real nginx', () => {
     expect(echoOf(await request(p.edgeHttps, 'a.wild.test', '/w', { tls: true }))).toMatchObject({ url: '/w' });
     // `*.wild.test` does not cover wild.test itself, and nobody.test has no certificate.
     for (const name of ['wild.test', 'nobody.test']) await expect(peerCommonName(p.edgeHttps, name)).rejects.toThrow();
+  });
+
+  it('relays the TLS connections for a host it holds to the task past the roll (proxyRelayPeers): every HTTPS request for it through the edge is answered, client address kept', async () => {
+    const served = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const r = await request(p.edgeHttps, 'newtls.test', `/r${i}`, { tls: true, localAddress: '127.0.0.8' });
+      expect([i, r.status]).toEqual([i, 200]);
+      expect(echoOf(r).headers['x-real-ip']).toBe('127.0.0.8');
+      served.add(String(r.headers['x-proxy-id']));
+    }
+    expect([...served]).toEqual(['routing1']);
+    // Straight to the first task's public TLS port (as the edge sends it: a PROXY header first): relayed.
+    const direct = await proxiedTlsGet(ROUTING[0], p.https, 'newtls.test', '/direct', '127.0.0.9');
+    expect([direct.status, direct.headers['x-proxy-id'], echoOf(direct).headers['x-real-ip']]).toEqual([200, 'routing1', '127.0.0.9']);
+    // What it serves itself is not relayed.
+    expect((await proxiedTlsGet(ROUTING[0], p.https, 'secure.test', '/own', '127.0.0.9')).headers['x-proxy-id']).toBe('routing0');
+  });
+
+  it('never relays twice: on the relay port a held host is refused like on a task without the relay, so a connection cannot loop', async () => {
+    await expect(proxiedTlsGet(ROUTING[0], RELAY_TLS_PORT, 'newtls.test', '/loop', '127.0.0.9')).rejects.toThrow();
+    // The task past the roll takes it there, and anything it serves.
+    expect((await proxiedTlsGet(ROUTING[1], RELAY_TLS_PORT, 'newtls.test', '/relayed', '127.0.0.9')).status).toBe(200);
+    expect((await proxiedTlsGet(ROUTING[0], RELAY_TLS_PORT, 'secure.test', '/relayed', '127.0.0.9')).headers['x-proxy-id']).toBe('routing0');
   });
 
   it('passes TLS through untouched behind the edge', async () => {

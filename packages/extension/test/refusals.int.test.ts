@@ -192,6 +192,24 @@ test('tasks past the roll get the held route in a config of their own; the other
   expect(served.get()!.early).toBeUndefined();
 });
 
+// On several nodes the roll goes one task at a time: core names the healthy tasks past it (proxyRelayPeers)
+// and the old ones relay the TLS connections of the hosts they hold to them. The tasks past the roll relay
+// nothing (they hold nothing of the roll, and a relay to themselves would loop).
+test('with relay peers the held hosts are relayed in the config of the old tasks, never in that of the tasks past the roll', async () => {
+  const { served, pipeline } = setup();
+  await pipeline.process(model(), ext);
+  const pending = { ...model(8080), pendingNetworks: [{ service: 'b', network: 'new-net' }], proxyTasksPastPending: ['newtask1'], proxyRelayPeers: ['10.0.9.7'] };
+  await pipeline.process(pending, ext);
+  const cur = served.get()!;
+  expect(cur.text).toContain('server 10.0.9.7:10445;');
+  expect(cur.text).toMatch(/"b\.test" signalbox_relay;/);
+  expect(cur.early?.text).toContain('server 10.0.0.3:8080');
+  expect(cur.early?.text).not.toContain('signalbox_relay');
+  // The roll is over: nothing relayed.
+  await pipeline.process({ ...model(8080), retiredProxyTasks: ['oldtask1'] }, ext);
+  expect(served.get()!.text).not.toContain('signalbox_relay');
+});
+
 test('a refusal because a secret core mounts is missing (a proxy task on its way out) excludes nothing; other refusals of that secret still do', async () => {
   const { published, served, pipeline } = setup();
   await pipeline.process(model(), ext);

@@ -1,6 +1,7 @@
 // The config.toml rules that span keys (TLS files together, distinct ports, names and clusters across
 // extensions), each declared once with its docs sentence: config.ts runs them after the per-key checks,
 // on values that passed the schema, and docs/configuration.md lists them.
+import { RELAY_TLS_PORT } from '@signalbox/protocol';
 import { ERR_CONFIG_SEMANTIC } from './config-codes.js';
 import type { ExtensionConfig, SignalboxConfig } from './config-types.js';
 import type { Diagnostic } from './diagnostics.js';
@@ -94,6 +95,21 @@ export const CONFIG_RULES: readonly ConfigRule[] = [
   },
   differ('PublishedPort', 'PublishedSSLPort'),
   differ('TargetPort', 'TargetSSLPort'),
+  {
+    rule: `With \`ProxyEdge = true\` neither \`TargetPort\` nor \`TargetSSLPort\` is ${RELAY_TLS_PORT}, the port on which the routing proxies take the TLS connections another routing proxy relays during a roll.`,
+    code: ERR_CONFIG_SEMANTIC,
+    check(ctx) {
+      for (const name of ctx.extensions) {
+        const ext = ctx.config.Extensions[name]!;
+        if (!ext.ProxyEdge) continue;
+        for (const key of ['TargetPort', 'TargetSSLPort'] as const) {
+          if (ctx.ok(at(name, key)) && ext[key] === RELAY_TLS_PORT) {
+            ctx.report(at(name, key), String(ext[key]), `must not be ${RELAY_TLS_PORT} with ProxyEdge = true: the routing proxies take relayed TLS connections on that port`);
+          }
+        }
+      }
+    },
+  },
   {
     // First come, first served; the later one is reported. Two host-mode extensions may share a port
     // (Interlock's service-cluster layout): swarm never puts both proxies on one node.

@@ -435,6 +435,10 @@ describe('parseConfig: rules across keys', () => {
   it('wants different HTTP and HTTPS ports within one extension', () => {
     expect(semantic('[Extensions.default]\nPublishedPort = 443\nPublishedSSLPort = 443\n')).toEqual([['Extensions.default.PublishedSSLPort', 'must differ from PublishedPort']]);
     expect(semantic('[Extensions.default]\nTargetPort = 443\n')).toEqual([['Extensions.default.TargetSSLPort', 'must differ from TargetPort']]);
+    expect(semantic('[Extensions.default]\nTargetSSLPort = 10445\n')).toEqual([
+      ['Extensions.default.TargetSSLPort', 'must not be 10445 with ProxyEdge = true: the routing proxies take relayed TLS connections on that port'],
+    ]);
+    expect(parseConfig('[Extensions.default]\nTargetSSLPort = 10445\nProxyEdge = false\n').ok).toBe(true);
   });
 
   it('keeps extensions apart: ports, service names and clusters', () => {

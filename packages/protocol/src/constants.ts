@@ -103,6 +103,15 @@ export const SERVER_INFO_HEADER = 'x-server-info';
  * routing reload closes no connection a client holds. Both sockets live in this directory (tmpfs).
  */
 export const TLS_FRONT_DIR = '/run/signalbox/tls-front';
+/**
+ * Behind the edge, each routing task's stream block also listens here (PROXY header, trusted from the edge
+ * network) and sends what it gets where its public TLS port would, but never relays it on: during a roll
+ * the old tasks relay the TLS connections for the hosts they hold to this port of the new tasks
+ * (ClusterModel.proxyRelayPeers), and a connection can cross one relay at most, so it can never loop.
+ */
+export const RELAY_TLS_PORT = 10445;
+/** The stream upstream of the relay (the peers' RELAY_TLS_PORT): not an app's backend, so not probed at start. */
+export const RELAY_UPSTREAM = 'signalbox_relay';
 /** The front's TLS listener, where the routing nginx's stream block sends terminated connections (PROXY header). */
 export const TLS_FRONT_SOCKET = 'tls-front.sock';
 /** The routing nginx's HTTPS servers, in plain HTTP: the front sends each decrypted request here. */

@@ -15,6 +15,7 @@
 import { Resolver } from 'node:dns/promises';
 import { connect } from 'node:net';
 import type { Logger } from 'pino';
+import { RELAY_UPSTREAM } from '@signalbox/protocol';
 
 export interface Endpoint {
   host: string;
@@ -57,11 +58,13 @@ const IPV6 = /^\[([0-9a-fA-F:.]+)\]:(\d{1,5})$/;
 
 /**
  * The servers of each `upstream` block in an nginx config that are worth probing: IP literals with a
- * port, not marked `down`, not on loopback (the task's own hops). Hostnames and unix sockets are skipped.
+ * port, not marked `down`, not on loopback (the task's own hops). Hostnames and unix sockets are skipped, and
+ * so is the relay (other routing tasks, RELAY_UPSTREAM).
  */
 export function upstreamServers(conf: string): Map<string, Endpoint[]> {
   const out = new Map<string, Endpoint[]>();
   for (const [, name, body] of conf.matchAll(UPSTREAM) as IterableIterator<[string, string, string]>) {
+    if (name === RELAY_UPSTREAM) continue;
     const servers: Endpoint[] = [];
     for (const [, addr, params] of body.matchAll(SERVER) as IterableIterator<[string, string, string]>) {
       if (/(^|\s)down(\s|$)/.test(params)) continue;

@@ -28,7 +28,7 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
   }
 }
 
-test('upstreamServers: IP servers per upstream; down, loopback hops, unix sockets and names are not probed', () => {
+test('upstreamServers: IP servers per upstream; down, loopback hops, unix sockets, names and the relay are not probed', () => {
   const text = [
     'upstream u_app { zone z; server 10.0.1.5:80 max_fails=1 fail_timeout=10s;  # app',
     '    server [fd00::5]:8080;  server 10.0.1.6:80 backup; }',
@@ -37,6 +37,7 @@ test('upstreamServers: IP servers per upstream; down, loopback hops, unix socket
     'upstream u_front { server unix:/run/signalbox/tls-front/tls-front.sock; }',
     'upstream u_named { server tasks.extension:8080; }',
     'upstream u_down { server 10.0.2.1:80 down; server 10.0.2.2:80; }',
+    'upstream signalbox_relay { server 10.0.9.7:10445;  # a routing task past the roll\n }',
   ].join('\n');
   const got = Object.fromEntries([...upstreamServers(text)].map(([n, s]) => [n, s.map((e) => `${e.host}|${e.port}`)]));
   expect(got).toEqual({

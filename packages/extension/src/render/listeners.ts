@@ -2,7 +2,7 @@
 // terminating HTTPS servers and the passthrough hop move to (the public TLS port then belongs to the
 // stream block).
 import type { ExtensionConfig } from '@signalbox/model';
-import { EDGE_CLIENT_ADDRESS_HEADER, TLS_FRONT_SOCKET, TLS_REQUESTS_SOCKET } from '@signalbox/protocol';
+import { EDGE_CLIENT_ADDRESS_HEADER, RELAY_TLS_PORT, TLS_FRONT_SOCKET, TLS_REQUESTS_SOCKET } from '@signalbox/protocol';
 import { RenderError, port } from './quote.js';
 import { LOOPBACK } from './upstreams.js';
 import type { ListenView, RenderOptions } from './view-types.js';
@@ -19,6 +19,10 @@ export function publicPorts(ext: ExtensionConfig): PublicPorts {
   const http = port(ext.TargetPort, 'TargetPort');
   const ssl = port(ext.TargetSSLPort, 'TargetSSLPort');
   if (http === ssl) throw new RenderError(`TargetPort and TargetSSLPort are both ${http}`);
+  // Behind the edge the routing tasks' stream block listens on the relay port too.
+  if (ext.ProxyEdge && (http === RELAY_TLS_PORT || ssl === RELAY_TLS_PORT)) {
+    throw new RenderError(`${http === RELAY_TLS_PORT ? 'TargetPort' : 'TargetSSLPort'} ${RELAY_TLS_PORT} is the routing proxies' relay port behind the edge (ProxyEdge); choose another`);
+  }
   return { http, ssl };
 }
 
@@ -31,7 +35,7 @@ export interface InternalPorts {
 
 /** The options' ports if set (they must not collide), else the first free ones from 10443. */
 export function pickInternalPorts(ext: ExtensionConfig, opts: RenderOptions): InternalPorts {
-  const used = new Set([ext.TargetPort, ext.TargetSSLPort]);
+  const used = new Set([ext.TargetPort, ext.TargetSSLPort, ...(ext.ProxyEdge ? [RELAY_TLS_PORT] : [])]);
   const pick = (wanted: number | undefined, start: number, what: string): number => {
     if (wanted !== undefined) {
       port(wanted, what);

@@ -3,14 +3,20 @@
 // of the http block, or behind the edge the task's TLS front) or to the passthrough hop, which strips the
 // header and forwards the TLS stream untouched. Behind the edge the block is there without passthrough
 // too: the TLS port always belongs to it, and it sends every connection to the TLS front.
+// Behind the edge it also has the relay port: during a roll the old tasks send the TLS connections for the
+// hosts they hold there, on the tasks that replace them (docs/architecture.md, "Relay").
+import { isIP } from 'node:net';
 import type { NginxTuning, PassthroughHost } from '@signalbox/model';
-import { RenderError, mapKey, positiveInt } from './quote.js';
+import { RELAY_TLS_PORT, RELAY_UPSTREAM } from '@signalbox/protocol';
+import { RenderError, hostName, mapKey, positiveInt } from './quote.js';
 import { verbatim } from './config-values.js';
 import { hashBucketSize, hashMaxSize } from './hash-sizes.js';
 import type { InternalPorts } from './listeners.js';
 import { cmp } from './ordering.js';
 import { INTERNAL_UPSTREAMS, LOOPBACK, internalUpstream, streamUpstreams } from './upstreams.js';
-import type { StreamView } from './view-types.js';
+import type { MapView, StreamServerView, StreamView, UpstreamView } from './view-types.js';
+
+const RELAY_VARIABLE = '$signalbox_tls_public';
 
 export interface StreamInput {
   /** Sorted by host, one per host; empty only behind the edge (tlsFront set). */
@@ -25,6 +31,57 @@ export interface StreamInput {
   zoneKb: number;
   /** Behind the edge: the edge network, whose PROXY header on the public TLS port is trusted; null = single hop. */
   edgeTrusted?: readonly string[] | null;
+  /**
+   * Behind the edge: the TLS connections for `hosts` (held here) go to the relay port of `peers` (IP
+   * addresses, ClusterModel.proxyRelayPeers) instead of being rejected. Nothing is relayed without peers.
+   */
+  relay?: { peers: readonly string[]; hosts: readonly string[] };
+}
+
+/** The relay's map and upstream, or null when nothing is relayed (always in single hop: no edge network). */
+function relayParts(input: StreamInput, fallback: string): { map: MapView; upstream: UpstreamView; longest: number } | null {
+  const relay = input.relay;
+  if (input.edgeTrusted == null || !relay || relay.peers.length === 0 || relay.hosts.length === 0) return null;
+  const hosts = [...new Set(relay.hosts)].sort(cmp);
+  for (const h of hosts) hostName(h);
+  const peers = [...new Set(relay.peers)].sort(cmp);
+  for (const p of peers) if (isIP(p) === 0) throw new RenderError(`invalid relay peer address: ${JSON.stringify(p)}`);
+  return {
+    map: {
+      source: '$ssl_preread_server_name',
+      variable: RELAY_VARIABLE,
+      hostnames: true,
+      entries: hosts.map((h) => ({ key: mapKey(h), value: RELAY_UPSTREAM })),
+      default: fallback,
+    },
+    upstream: {
+      name: RELAY_UPSTREAM,
+      zone: null,
+      balance: null,
+      servers: peers.map((p) => ({ address: `${isIP(p) === 6 ? `[${p}]` : p}:${RELAY_TLS_PORT}`, maxFails: null, failTimeout: null, down: false, comment: 'a routing task past the roll' })),
+      keepalive: null,
+      empty: false,
+      services: '',
+    },
+    longest: hosts.reduce((m, h) => Math.max(m, h.length), 0),
+  };
+}
+
+/** Behind the edge, the relay port: sent on like the public port's connections, never relayed again. */
+function relayListener(input: StreamInput, sslPreread: boolean, proxyPass: string, connect: string, idle: string): StreamServerView[] {
+  if (input.edgeTrusted == null || input.tlsFront === undefined) return [];
+  return [
+    {
+      comment: 'relay port: TLS connections another routing task relays here during a roll (never relayed again)',
+      listen: { address: String(RELAY_TLS_PORT), ssl: false, proxyProtocol: true, defaultServer: false },
+      realIpFrom: [...input.edgeTrusted],
+      sslPreread,
+      proxyProtocol: true,
+      proxyPass,
+      proxyConnectTimeout: connect,
+      proxyTimeout: idle,
+    },
+  ];
 }
 
 export function streamView(t: NginxTuning, input: StreamInput): StreamView {
@@ -34,22 +91,26 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
   const publicListen = { address: String(input.publicSslPort), ssl: false, proxyProtocol: input.edgeTrusted != null, defaultServer: false };
   if (internal === null || passthrough.length === 0) {
     if (input.tlsFront === undefined) throw new RenderError('internal error: a stream block without passthrough needs the TLS front');
+    const relay = relayParts(input, INTERNAL_UPSTREAMS.terminate);
     return {
-      mapHashBucketSize: hashBucketSize(0),
-      mapHashMaxSize: hashMaxSize(0),
-      maps: [],
-      upstreams: [],
+      mapHashBucketSize: hashBucketSize(relay?.longest ?? 0),
+      mapHashMaxSize: hashMaxSize(relay?.map.entries.length ?? 0),
+      maps: relay ? [relay.map] : [],
+      upstreams: relay ? [internalUpstream(INTERNAL_UPSTREAMS.terminate, input.tlsFront, false, 'the TLS front of this task'), relay.upstream] : [],
       servers: [
         {
-          comment: 'public TLS port: every connection to the TLS front, PROXY protocol carries the client address',
+          comment: relay
+            ? 'public TLS port: hosts held here to the relay, the rest to the TLS front; PROXY protocol carries the client address'
+            : 'public TLS port: every connection to the TLS front, PROXY protocol carries the client address',
           listen: publicListen,
           realIpFrom: [...(input.edgeTrusted ?? [])],
-          sslPreread: false,
+          sslPreread: relay !== null,
           proxyProtocol: true,
-          proxyPass: input.tlsFront,
+          proxyPass: relay ? RELAY_VARIABLE : input.tlsFront,
           proxyConnectTimeout: connect,
           proxyTimeout: idle,
         },
+        ...relayListener(input, false, input.tlsFront, connect, idle),
       ],
       options: verbatim(t.TCPOptions),
       internalTlsPort: null,
@@ -68,10 +129,12 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
     internalUpstream(INTERNAL_UPSTREAMS.reject, `${LOOPBACK}:1`, true, 'never reached: closes the connection'),
   );
   const shielded = shieldedFromPassthroughWildcards(passthrough, input.hostsServedHere);
-  const longest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), 0);
+  const relay = relayParts(input, '$signalbox_tls_route');
+  if (relay) upstreams.push(relay.upstream);
+  const longest = [...passthrough.map((p) => p.host), ...shielded].reduce((m, h) => Math.max(m, h.length), relay?.longest ?? 0);
   return {
     mapHashBucketSize: hashBucketSize(longest),
-    mapHashMaxSize: hashMaxSize(passthrough.length + shielded.length),
+    mapHashMaxSize: hashMaxSize(Math.max(passthrough.length + shielded.length, relay?.map.entries.length ?? 0)),
     maps: [
       {
         source: '$ssl_preread_server_name',
@@ -91,16 +154,19 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
         entries: passthrough.map((p) => ({ key: mapKey(p.host), value: p.upstream.name })),
         default: INTERNAL_UPSTREAMS.reject,
       },
+      ...(relay ? [relay.map] : []),
     ],
     upstreams,
     servers: [
       {
-        comment: 'public TLS port: route by SNI, PROXY protocol carries the client address',
+        comment: relay
+          ? 'public TLS port: route by SNI (hosts held here to the relay), PROXY protocol carries the client address'
+          : 'public TLS port: route by SNI, PROXY protocol carries the client address',
         listen: publicListen,
         realIpFrom: [...(input.edgeTrusted ?? [])],
         sslPreread: true,
         proxyProtocol: true,
-        proxyPass: '$signalbox_tls_route',
+        proxyPass: relay ? RELAY_VARIABLE : '$signalbox_tls_route',
         proxyConnectTimeout: connect,
         proxyTimeout: idle,
       },
@@ -114,6 +180,7 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
         proxyConnectTimeout: connect,
         proxyTimeout: idle,
       },
+      ...relayListener(input, true, '$signalbox_tls_route', connect, idle),
     ],
     options: verbatim(t.TCPOptions),
     internalTlsPort: internal.tls,

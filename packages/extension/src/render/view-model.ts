@@ -79,7 +79,19 @@ export function buildViewModel(model: ClusterModel, ext: ExtensionConfig, opts: 
 
   const tlsFront = tlsFrontDir === undefined ? undefined : tlsFrontSockets(tlsFrontDir).front;
   const stream: StreamView | null =
-    internal || tlsFront ? streamView(t, { passthrough, hostsServedHere: servers.hostsServedHere, publicSslPort: ports.ssl, internal, zoneKb, edgeTrusted, tlsFront }) : null;
+    internal || tlsFront
+      ? streamView(t, {
+          passthrough,
+          hostsServedHere: servers.hostsServedHere,
+          publicSslPort: ports.ssl,
+          internal,
+          zoneKb,
+          edgeTrusted,
+          tlsFront,
+          // During a roll (docs/architecture.md, "Relay"): the hosts held here go to the tasks past it.
+          ...(model.proxyRelayPeers ? { relay: { peers: model.proxyRelayPeers, hosts: model.heldHosts ?? [] } } : {}),
+        })
+      : null;
 
   const loadModules = stream && opts.streamModulePath ? [quote(opts.streamModulePath)] : [];
 
