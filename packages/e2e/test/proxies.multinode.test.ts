@@ -3,6 +3,7 @@
 // checking GET /signalbox-health on each node's published port), and their placement.
 import { jest } from '@jest/globals';
 import type Docker from 'dockerode';
+import { selfSigned } from '@signalbox/test-support';
 import {
   MULTINODE_CONFIG,
   NetnsClient,
@@ -34,6 +35,11 @@ type Raw = any;
 
 const NET = 'sbxmn-lb';
 const NEW_NET = 'sbxmn-lb-new';
+/** A stack with a network and a certificate of its own, for the relay test. */
+const TLS_NET = 'sbxmn-lb-tls';
+const TLS_APP = 'mn-lb-tls';
+const TLS_HOST = 'tlsnew.mn.test';
+const TLS_SECRETS = { certSecret: `${TLS_APP}-cert`, keySecret: `${TLS_APP}-key` };
 const LB = { addr: addrOf('lb'), port: 80 };
 let nodes: string[];
 let mgr: Docker;
@@ -100,8 +106,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await multinode('deploy', MULTINODE_CONFIG).catch((e) => console.warn(String(e)));
-  for (const s of ['mn-lb', 'mn-lb-new']) await removeApp(mgr, s).catch(() => undefined);
+  for (const s of ['mn-lb', 'mn-lb-new', TLS_APP]) await removeApp(mgr, s).catch(() => undefined);
   await removeOverlay(mgr, NEW_NET).catch((e) => console.warn(String(e)));
+  await removeOverlay(mgr, TLS_NET).catch((e) => console.warn(String(e)));
+  for (const name of Object.values(TLS_SECRETS)) await removeSecretOn(mgr, name).catch((e) => console.warn(String(e)));
   await removeOverlay(mgr, NET).catch((e) => console.warn(String(e)));
   await multinode('lb-down').catch(() => undefined);
   // Leave the proxies as the next file expects them: back on the file's config, done rolling.
@@ -152,6 +160,95 @@ describe('two host-mode proxies behind an external load balancer', () => {
     figure('LB roll after a new network: service created → both proxies replaced (ms)', doneAt - since);
     expect(r.failed).toEqual([]);
     expect(r.ok).toBeGreaterThan(100);
+  });
+});
+
+/** Removes a secret, waiting while the proxies still mount it (they let it go on their next roll). */
+async function removeSecretOn(docker: Docker, name: string): Promise<void> {
+  await until(
+    `secret ${name} removed`,
+    async () => {
+      try {
+        await docker.getSecret(name).remove();
+      } catch (e) {
+        if ((e as { statusCode?: number }).statusCode !== 404) throw e;
+      }
+      return true;
+    },
+    120_000,
+    1000,
+  );
+}
+
+interface Poll {
+  at: number;
+  proto: 'http' | 'https';
+  status: number;
+  error?: string;
+}
+
+/** From its first 200 on, the polls of one protocol that failed; and when that first 200 came. */
+function afterFirstOk(polls: Poll[], proto: Poll['proto']): { firstOkAt: number | undefined; failedAfter: Poll[]; failedBefore: number } {
+  const mine = polls.filter((p) => p.proto === proto);
+  const first = mine.findIndex((p) => p.status === 200);
+  if (first < 0) return { firstOkAt: undefined, failedAfter: [], failedBefore: mine.length };
+  return { firstOkAt: mine[first]!.at, failedAfter: mine.slice(first).filter((p) => p.status !== 200), failedBefore: first };
+}
+
+describe('a new stack during a one-task-at-a-time roll of two routing proxies', () => {
+  test('its route, on a new network and certificate, answers every request from its first 200 on, HTTP and HTTPS (the old task relays TLS to the new one)', async () => {
+    const pair = selfSigned({ dnsNames: [TLS_HOST], days: 2 });
+    for (const [name, data] of [
+      [TLS_SECRETS.certSecret, pair.cert],
+      [TLS_SECRETS.keySecret, pair.key],
+    ] as const) {
+      await removeSecretOn(mgr, name);
+      await mgr.createSecret({ Name: name, Data: Buffer.from(data).toString('base64'), Labels: { 'com.signalbox.test': 'multinode' } } as Raw);
+    }
+    await ensureOverlay(mgr, TLS_NET);
+    const edges = proxyWorkers.map((w) => addrOf(w));
+    const polls: Poll[] = [];
+    let stop = false;
+    // Both protocols in turn, on both nodes' edges, a new connection each time (wrk-like: no retries).
+    const poller = (async () => {
+      for (let i = 0; !stop; i++) {
+        const addr = edges[i % edges.length]!;
+        for (const [proto, port] of [
+          ['https', 8443],
+          ['http', 8080],
+        ] as const) {
+          const at = Date.now();
+          const r = await client.get({ addr, port }, TLS_HOST, '/', 3000, proto === 'https');
+          polls.push({ at, proto, status: r.status, ...(r.error ? { error: r.error } : {}) });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    })();
+    const since = Date.now();
+    await createApp(mgr, { name: TLS_APP, host: TLS_HOST, network: TLS_NET, constraints: ['node.role==manager'], tls: TLS_SECRETS });
+    const { value: appRunning } = await until(`${TLS_APP} running`, async () => running(await tasksOf(mgr, TLS_APP))[0]?.since, 120_000, 200);
+    const doneAt = await rolled(since, 2);
+    await new Promise((r) => setTimeout(r, 4000));
+    stop = true;
+    await poller;
+    const https = afterFirstOk(polls, 'https');
+    const http = afterFirstOk(polls, 'http');
+    const show = (ps: Poll[]) => ps.slice(0, 5).map((p) => `${p.status}${p.error ? ` ${p.error}` : ''} at +${p.at - appRunning} ms`);
+    figure(
+      'new stack (network + certificate) during the roll of 2 routing proxies: app task running → first 200 (ms), HTTPS / HTTP',
+      `${https.firstOkAt === undefined ? 'none' : https.firstOkAt - appRunning} / ${http.firstOkAt === undefined ? 'none' : http.firstOkAt - appRunning}`,
+    );
+    figure('new stack during the roll: service created → both routing proxies replaced (ms)', doneAt - since);
+    figure(
+      'new stack during the roll: polls failed after the first 200, HTTPS / HTTP (of all polls)',
+      `${https.failedAfter.length} / ${http.failedAfter.length} (of ${polls.length / 2} each)${[...https.failedAfter, ...http.failedAfter].length ? `: ${show([...https.failedAfter, ...http.failedAfter]).join('; ')}` : ''}`,
+    );
+    expect(https.firstOkAt).toBeDefined();
+    expect(http.firstOkAt).toBeDefined();
+    expect(https.failedAfter).toEqual([]);
+    expect(http.failedAfter).toEqual([]);
+    // The relay had something to do: the roll went on after the first HTTPS 200 (the second task's turn).
+    expect(doneAt).toBeGreaterThan(https.firstOkAt!);
   });
 });
 

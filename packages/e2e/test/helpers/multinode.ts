@@ -164,13 +164,14 @@ export class NetnsClient {
     });
   }
 
-  get(target: Target, host: string, path = '/', timeoutMs = 3000): Promise<GetResult> {
-    return this.call({ op: 'get', ...target, host, path, timeoutMs }) as Promise<GetResult>;
+  /** `tls`: HTTPS with SNI = host, any certificate accepted. */
+  get(target: Target, host: string, path = '/', timeoutMs = 3000, tls = false): Promise<GetResult> {
+    return this.call({ op: 'get', ...target, host, path, timeoutMs, tls }) as Promise<GetResult>;
   }
 
-  /** Starts requests in a loop over `targets`; the returned function stops them and gives the counts. */
-  async load(targets: Target[], host: string, intervalMs = 20, timeoutMs = 5000): Promise<() => Promise<LoadResult>> {
-    const { id } = (await this.call({ op: 'load', targets, host, intervalMs, timeoutMs })) as { id: number };
+  /** Starts requests in a loop over `targets`; the returned function stops them and gives the counts. `tls`: as for get. */
+  async load(targets: Target[], host: string, intervalMs = 20, timeoutMs = 5000, tls = false): Promise<() => Promise<LoadResult>> {
+    const { id } = (await this.call({ op: 'load', targets, host, intervalMs, timeoutMs, tls })) as { id: number };
     return () => this.call({ op: 'stop', load: id }) as Promise<LoadResult>;
   }
 
@@ -275,6 +276,8 @@ export interface AppOptions {
   /** Placement preferences, as label paths to spread over. */
   spread?: string[];
   restart?: 'any' | 'none';
+  /** Docker secret names of the hosts' certificate and key (com.docker.lb.ssl_cert / ssl_key). */
+  tls?: { certSecret: string; keySecret: string };
 }
 
 /** A demo app routed at `host` (labels only), on one overlay network, placed as asked. */
@@ -287,6 +290,7 @@ export async function createApp(docker: Docker, o: AppOptions): Promise<void> {
       'com.docker.lb.hosts': o.host,
       'com.docker.lb.port': '80',
       'com.docker.lb.network': o.network,
+      ...(o.tls ? { 'com.docker.lb.ssl_cert': o.tls.certSecret, 'com.docker.lb.ssl_key': o.tls.keySecret } : {}),
     },
     TaskTemplate: {
       ContainerSpec: {

@@ -8,13 +8,17 @@
 //     → {"id":2}  then requests run, round robin over the targets, until
 //   {"id":3,"op":"stop","load":2}
 //     → {"id":3,"ok":N,"failed":[{"at":epochMs,"target":"addr:port","status":502,"error":…}],"tasks":{"addr:port":{"task":count}},"first":epochMs,"last":epochMs}
+// "tls":true in a get or a load: HTTPS with SNI = host, any certificate accepted (a new connection each time).
 import http from 'node:http';
+import https from 'node:https';
 import readline from 'node:readline';
 
-function get({ addr, port, host, path = '/', timeoutMs = 3000 }) {
+function get({ addr, port, host, path = '/', timeoutMs = 3000, tls = false }) {
   const start = Date.now();
   return new Promise((resolve) => {
-    const req = http.request({ host: addr, port, path, method: 'GET', headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
+    const mod = tls ? https : http;
+    const opts = { host: addr, port, path, method: 'GET', headers: { host }, agent: false, timeout: timeoutMs, ...(tls ? { servername: host, rejectUnauthorized: false } : {}) };
+    const req = mod.request(opts, (res) => {
       res.resume();
       res.on('end', () => {
         const task = res.headers['x-demo-task'];
@@ -37,14 +41,14 @@ function get({ addr, port, host, path = '/', timeoutMs = 3000 }) {
 const loads = new Map();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function startLoad(id, { targets, host, path = '/', intervalMs = 20, timeoutMs = 5000 }) {
+function startLoad(id, { targets, host, path = '/', intervalMs = 20, timeoutMs = 5000, tls = false }) {
   const state = { stop: false, ok: 0, failed: [], tasks: {}, first: Date.now(), last: 0 };
   state.done = (async () => {
     for (let i = 0; !state.stop; i++) {
       const t = targets[i % targets.length];
       const key = `${t.addr}:${t.port}`;
       const at = Date.now();
-      const r = await get({ addr: t.addr, port: t.port, host, path, timeoutMs });
+      const r = await get({ addr: t.addr, port: t.port, host, path, timeoutMs, tls });
       if (r.status === 200) {
         state.ok++;
         const byTask = (state.tasks[key] ??= {});
