@@ -211,7 +211,8 @@ images_tarball() {
     log "building the images on the default engine (holding /tmp/signalbox-swarm.lock)"
     flock -w 900 /tmp/signalbox-swarm.lock bash -c '"$1/scripts/build-images.sh" >&2 && docker save -o "$2" "${@:3}"' \
       build "$REPO_ROOT" "$file" "${MN_IMAGES[@]}" || die "building or saving the images failed"
-  elif [[ ! -f "$file" ]]; then
+  else
+    # Saved every time: a tarball left from an earlier build would load old images without a word.
     docker save -o "$file" "${MN_IMAGES[@]}" || die "docker save ${MN_IMAGES[*]} failed (build them first)"
   fi
   echo "$file"
