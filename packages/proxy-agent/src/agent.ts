@@ -329,11 +329,11 @@ export async function startAgent(options: AgentOptions, logger: Logger, tuning: 
   const preferred = saved !== undefined && persistence!.persistedFirst(bootSha);
   if (saved) log('persist').info({ sha256: saved.sha256, configName: saved.configName, preferred, bootstrapSha256: bootSha ?? null }, 'found the config this node last installed');
   if (bootSha) persistence?.noteSeen(bootSha);
-  // A fresh container's saved or bootstrap config may name ACME certificates (tmpfs, gone with the old
-  // container): fetch them first, best effort (without them that config fails nginx -t and the next one
-  // in line serves until the extension answers).
   let fresh = await freshAsked;
   if (fresh && options.taskId !== '' && fresh.notForTasks?.includes(options.taskId)) fresh = undefined;
+  // A fresh container's configs may name ACME certificates (tmpfs, gone with the old container): fetch
+  // them first, best effort (without them that config fails nginx -t and the next one in line serves
+  // until the extension answers).
   if (acmeFiles) {
     for (const bytes of [fresh?.bytes, saved?.bytes, boot]) {
       if (bytes) await acmeFiles.ensure(bytes.toString('utf8')).catch((e: Error) => log('acme').warn({ err: e.message }, 'cannot fetch the ACME certificates of a config the task may start with'));

@@ -17,6 +17,12 @@ import { INTERNAL_UPSTREAMS, LOOPBACK, internalUpstream, streamUpstreams } from 
 import type { MapView, StreamServerView, StreamView, UpstreamView } from './view-types.js';
 
 const RELAY_VARIABLE = '$signalbox_tls_public';
+/**
+ * Connect timeout of the public TLS port while it relays. Its other upstreams are this task's own (the
+ * TLS front's socket, the loopback passthrough hop: apps are reached from the hop, with ConnectTimeout),
+ * so only the relay feels it: a peer on a dark overlay path costs the client seconds, not ConnectTimeout.
+ */
+const RELAY_CONNECT_TIMEOUT_S = 2;
 
 export interface StreamInput {
   /** Sorted by host, one per host; empty only behind the edge (tlsFront set). */
@@ -87,6 +93,7 @@ function relayListener(input: StreamInput, sslPreread: boolean, proxyPass: strin
 export function streamView(t: NginxTuning, input: StreamInput): StreamView {
   const { passthrough, internal } = input;
   const connect = `${positiveInt(t.ConnectTimeout, 'ConnectTimeout')}s`;
+  const relayConnect = `${Math.min(t.ConnectTimeout, RELAY_CONNECT_TIMEOUT_S)}s`;
   const idle = `${positiveInt(t.ReadTimeout, 'ReadTimeout')}s`;
   const publicListen = { address: String(input.publicSslPort), ssl: false, proxyProtocol: input.edgeTrusted != null, defaultServer: false };
   if (internal === null || passthrough.length === 0) {
@@ -107,7 +114,7 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
           sslPreread: relay !== null,
           proxyProtocol: true,
           proxyPass: relay ? RELAY_VARIABLE : input.tlsFront,
-          proxyConnectTimeout: connect,
+          proxyConnectTimeout: relay ? relayConnect : connect,
           proxyTimeout: idle,
         },
         ...relayListener(input, false, input.tlsFront, connect, idle),
@@ -167,7 +174,7 @@ export function streamView(t: NginxTuning, input: StreamInput): StreamView {
         sslPreread: true,
         proxyProtocol: true,
         proxyPass: relay ? RELAY_VARIABLE : '$signalbox_tls_route',
-        proxyConnectTimeout: connect,
+        proxyConnectTimeout: relay ? relayConnect : connect,
         proxyTimeout: idle,
       },
       {

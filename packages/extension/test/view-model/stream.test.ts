@@ -90,9 +90,10 @@ describe('streamView behind the edge: the relay', () => {
       ['signalbox_https_terminate', [front]],
       ['signalbox_relay', ['10.0.9.7:10445', '10.0.9.8:10445', '[fd00::7]:10445']],
     ]);
-    expect(v.servers.map((s) => [s.listen.address, s.sslPreread, s.proxyPass])).toEqual([
-      ['8443', true, '$signalbox_tls_public'],
-      ['10445', false, front],
+    // A peer that does not answer costs 2 s at most (then the next), not ConnectTimeout.
+    expect(v.servers.map((s) => [s.listen.address, s.sslPreread, s.proxyPass, s.proxyConnectTimeout])).toEqual([
+      ['8443', true, '$signalbox_tls_public', '2s'],
+      ['10445', false, front, '3s'],
     ]);
   });
 
