@@ -296,7 +296,11 @@ export class Installer {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private async install(c: Candidate): Promise<InstallOutcome> {
+  /**
+   * `checkWhileStarting`: run checkCandidate even during initialize() (the extension's config fetched at
+   * start); otherwise a config restored then, installed by this node before, is not checked again.
+   */
+  private async install(c: Candidate, checkWhileStarting = false): Promise<InstallOutcome> {
     const sha = c.sha256 ?? sha256Hex(c.bytes);
     if (this.installed?.sha256 === sha) {
       this.log.debug({ sha256: sha, source: c.source }, 'candidate identical to installed config');
@@ -308,7 +312,7 @@ export class Installer {
       return { status: 'failed', sha256: sha, reason: bad, repeated: true };
     }
 
-    if (this.checkCandidate && c.source === 'extension' && !this.starting) {
+    if (this.checkCandidate && c.source === 'extension' && (checkWhileStarting || !this.starting)) {
       const refused = await this.checkCandidate(c);
       if (refused) return { ...this.fail(c, sha, refused.reason, false), certificates: refused.certificates };
     }
@@ -406,7 +410,9 @@ export class Installer {
     if (opts.builtinOnly) return this.install({ ...opts.builtin, source: 'builtin' });
     const ok = (o: InstallOutcome | undefined): o is InstallOutcome => o?.status === 'installed' || o?.status === 'unchanged';
     if (opts.fresh) {
-      const out = await this.installFresh(opts.fresh);
+      // Checked like any config from the extension. A refusal is not remembered as known bad while
+      // starting, so the long-poll brings it again once the task runs, and it is refused and reported then.
+      const out = await this.install(opts.fresh, true);
       if (ok(out)) return out;
     }
     const current = await readIfExists(this.configPath);
@@ -443,18 +449,6 @@ export class Installer {
       this.log.error({ reason: out.reason }, 'no valid config to start nginx with; waiting for one');
     }
     return out;
-  }
-
-  /**
-   * The extension's config at start: checked like any from the extension (install() skips the check
-   * while starting, for what this node installed before). A refusal is not remembered as known bad, so
-   * the long-poll brings it again once the task runs, and it is refused and reported then.
-   */
-  private async installFresh(c: Candidate): Promise<InstallOutcome> {
-    const sha = c.sha256 ?? sha256Hex(c.bytes);
-    const refused = await this.checkCandidate?.(c);
-    if (refused) return { ...this.fail(c, sha, refused.reason, false), certificates: refused.certificates };
-    return this.install(c);
   }
 
   private async adoptInPlace(bytes: Buffer, sha: string, source: CandidateSource, configName: string): Promise<InstallOutcome | undefined> {

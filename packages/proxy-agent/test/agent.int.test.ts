@@ -139,23 +139,28 @@ describe('proxy agent with real nginx', () => {
     await remember(agent?.supervisor.pid);
   });
 
+  /** Options of an agent named `taskId` that long-polls the stand-in extension, with the bootstrap "one" written. */
+  function withBootstrapOne(taskId: string) {
+    const bootstrap = join(dir, 'bootstrap', 'bootstrap.conf');
+    mkdirSync(join(dir, 'bootstrap'), { recursive: true });
+    writeFileSync(bootstrap, config(dir, HTTP_PORT, 'one'));
+    return loadOptions({
+      SIGNALBOX_CONFIG_PATH: configPath,
+      SIGNALBOX_BOOTSTRAP_CONFIG: bootstrap,
+      SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-one',
+      SIGNALBOX_NGINX_BIN: NGINX,
+      SIGNALBOX_NGINX_PID_PATH: join(dir, 'builtin.pid'),
+      SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
+      SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
+      SIGNALBOX_POLL_WAIT: '1',
+      SIGNALBOX_TASK_ID: taskId,
+    });
+  }
+
   it(
     'starts nginx from the bootstrap config and reports healthy',
     async () => {
-      const bootstrap = join(dir, 'bootstrap', 'bootstrap.conf');
-      await execa('mkdir', ['-p', join(dir, 'bootstrap')]);
-      writeFileSync(bootstrap, config(dir, HTTP_PORT, 'one'));
-      const options = loadOptions({
-        SIGNALBOX_CONFIG_PATH: configPath,
-        SIGNALBOX_BOOTSTRAP_CONFIG: bootstrap,
-        SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-one',
-        SIGNALBOX_NGINX_BIN: NGINX,
-        SIGNALBOX_NGINX_PID_PATH: join(dir, 'builtin.pid'),
-        SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
-        SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
-        SIGNALBOX_POLL_WAIT: '1',
-        SIGNALBOX_TASK_ID: 'selftask1',
-      });
+      const options = withBootstrapOne('selftask1');
       agent = await startAgent(options, silentLogger, {
         listen: false,
         defaultMetrics: false,
@@ -384,22 +389,9 @@ describe('proxy agent with real nginx', () => {
   it(
     "a task that starts boots straight into the extension's config: nginx starts with it and never reloads (booted from the bootstrap it would reload once)",
     async () => {
-      const bootstrap = join(dir, 'bootstrap', 'bootstrap.conf');
-      mkdirSync(join(dir, 'bootstrap'), { recursive: true });
-      writeFileSync(bootstrap, config(dir, HTTP_PORT, 'one'));
       extConfig = config(dir, HTTP_PORT, 'six');
       extNotFor = undefined;
-      const options = loadOptions({
-        SIGNALBOX_CONFIG_PATH: configPath,
-        SIGNALBOX_BOOTSTRAP_CONFIG: bootstrap,
-        SIGNALBOX_BOOTSTRAP_CONFIG_NAME: 'signalbox-nginx-one',
-        SIGNALBOX_NGINX_BIN: NGINX,
-        SIGNALBOX_NGINX_PID_PATH: join(dir, 'builtin.pid'),
-        SIGNALBOX_HTTP_PORT: String(HTTP_PORT),
-        SIGNALBOX_EXTENSION_URL: `http://127.0.0.1:${(ext.address() as AddressInfo).port}`,
-        SIGNALBOX_POLL_WAIT: '1',
-        SIGNALBOX_TASK_ID: 'selftask2',
-      });
+      const options = withBootstrapOne('selftask2');
       const a = await startAgent(options, silentLogger, { listen: false, defaultMetrics: false, restart: { initialMs: 200, maxMs: 2000, stableMs: 30_000 }, watcherStabilityMs: 100 });
       agent = a;
       await until(serving(HTTP_PORT, 'six'), 15_000, 'nginx serving "six"');
